@@ -1,0 +1,100 @@
+// Client: a worker's connection to every shard of an asyncps parameter server.
+//
+// The client splits each push into the shards' ranges of the ParameterLayout,
+// sends one request per shard at once, and assembles the replies. Requests that
+// time out are resent on a fresh socket (bounded attempts); a resent commit is
+// stamped with the same (worker id, sequence number), so a shard that already
+// applied it answers without applying it twice.
+//
+// Thread-safety: a Client is used by one thread at a time.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "asyncps/layout.h"
+#include "asyncps/status.h"
+#include "asyncps/update_rule.h"
+
+namespace asyncps {
+
+struct ClientOptions {
+  // One endpoint per shard, in shard order (e.g. tcp://10.0.0.5:5555).
+  std::vector<std::string> servers;
+  // Identifies this worker in the shards' counters and commit deduplication.
+  // Must be unique among the workers of a run.
+  std::uint32_t worker_id = 0;
+  // The run's update rule; every worker of a run must use the same.
+  Algorithm algorithm = Algorithm::kAdag;
+  // How long one attempt of a request waits for every shard's reply.
+  std::chrono::milliseconds request_timeout{5000};
+  // Attempts per request (the first try included) before giving up with kTimeout.
+  int max_attempts = 3;
+  // ZeroMQ heartbeats on each connection detect a dead peer between requests.
+  std::chrono::milliseconds heartbeat_interval{1000};
+};
+
+// What one shard reports about itself (Client::Stats).
+struct ShardStatus {
+  std::string endpoint;
+  std::uint32_t shard_index = 0;
+  std::uint32_t num_shards = 0;
+  Algorithm algorithm = Algorithm::kAdag;
+  bool initialised = false;
+  ShardRange range;
+  std::uint64_t updates = 0;     // commits applied
+  std::uint64_t pulls = 0;
+  std::uint64_t duplicates = 0;  // resent commits answered without applying
+  std::uint64_t errors = 0;      // requests answered with an error
+  std::uint64_t staleness_sum = 0;
+  std::uint64_t staleness_max = 0;
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> commits_per_worker;
+};
+
+class Client {
+ public:
+  // Connects to every shard and says hello: checks the protocol version, the
+  // shard order, the layout (a difference is named in the error) and the
+  // algorithm. Fails with kTimeout naming the shard that did not answer.
+  static Result<std::unique_ptr<Client>> Connect(const ParameterLayout& layout, ClientOptions options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  const ParameterLayout& layout() const;
+  std::size_t num_shards() const;
+  const ClientOptions& options() const;
+
+  // Offers initial weights. OK when at least one shard took them;
+  // kAlreadyInitialised when every shard already had weights (another worker
+  // won: pull them). REQUIRES: weights.size() == layout().total_size().
+  Status Init(std::span<const float> weights);
+
+  // weights = C. kNotInitialised until some worker called Init.
+  Status Pull(std::span<float> weights);
+
+  // C <- C + scale * payload on every shard (scale per the run's rule).
+  Status Commit(std::span<const float> payload);
+
+  // Commit, then weights = C, in one round trip per shard.
+  Status CommitAndPull(std::span<const float> payload, std::span<float> weights);
+
+  // Every shard's counters, in shard order.
+  Result<std::vector<ShardStatus>> Stats();
+
+  // The shard's update count at this client's last pull (what DynSGD's
+  // staleness is measured from).
+  std::uint64_t last_pulled_updates(std::size_t shard) const;
+
+ private:
+  struct Impl;
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace asyncps

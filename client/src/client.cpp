@@ -1,0 +1,267 @@
+#include "asyncps/client.h"
+
+#include <functional>
+#include <optional>
+
+#include "internal/shard_connection.h"
+#include "internal/wire.h"
+
+namespace asyncps {
+
+using internal::InFlight;
+using internal::ShardConnection;
+
+struct Client::Impl {
+  ParameterLayout layout;
+  ClientOptions options;
+  std::vector<ShardRange> ranges;
+  std::uint64_t fingerprint = 0;
+  zmq::context_t context{1};
+  std::vector<std::unique_ptr<ShardConnection>> shards;
+  std::vector<std::uint64_t> next_seq;
+  std::vector<std::uint64_t> last_pulled;
+  flatbuffers::FlatBufferBuilder fbb{1024};
+  std::vector<std::uint64_t> header_scratch;
+  std::vector<float> payload_scratch;
+  InFlight in_flight;
+
+  ~Impl() {
+    // Sockets close before the context (members die in reverse order), and no
+    // zero-copy send may outlive the caller's buffer.
+    shards.clear();
+    in_flight.WaitAllReleased(std::chrono::seconds(5));
+  }
+
+  std::string Where(std::size_t s) const {
+    return "shard " + std::to_string(s) + " at " + shards[s]->endpoint();
+  }
+
+  // Header of request `op` to shard s, built into fbb.
+  void BuildRequest(std::size_t s, wire::Op op, std::uint64_t seq, std::size_t payload_floats) {
+    fbb.Clear();
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<wire::TensorSpec>>> specs;
+    if (op == wire::Op::Hello) specs = wire::BuildLayout(fbb, layout);
+    wire::RequestBuilder b(fbb);
+    b.add_protocol_version(wire::kProtocolVersion);
+    b.add_op(op);
+    b.add_worker_id(options.worker_id);
+    b.add_seq(seq);
+    b.add_fingerprint(fingerprint);
+    b.add_shard_index(static_cast<std::uint32_t>(s));
+    b.add_num_shards(static_cast<std::uint32_t>(shards.size()));
+    if (op == wire::Op::Hello) {
+      b.add_algorithm(wire::ToWire(options.algorithm));
+      b.add_layout(specs);
+    }
+    b.add_last_pulled_updates(last_pulled[s]);
+    b.add_payload_floats(payload_floats);
+    fbb.Finish(b.Finish(), wire::kFileIdentifier);
+  }
+
+  using OnReply = std::function<Status(std::size_t s, const wire::Reply& reply, const zmq::message_t& payload)>;
+
+  // Sends `op` to every shard at once (shard s gets payload's slice s, if any)
+  // and hands each verified reply to on_reply. Shards that do not answer within
+  // request_timeout get the same request (same seq) on a fresh socket, up to
+  // max_attempts. Returns the first error.
+  Status RoundTrip(wire::Op op, std::span<const float> payload, const OnReply& on_reply) {
+    const std::size_t n = shards.size();
+    std::vector<std::uint64_t> seq(n);
+    std::vector<bool> pending(n, true);
+    for (std::size_t s = 0; s < n; ++s) seq[s] = next_seq[s]++;
+    Status first_error;
+    std::size_t remaining = n;
+
+    for (int attempt = 1; attempt <= options.max_attempts && remaining > 0; ++attempt) {
+      for (std::size_t s = 0; s < n; ++s) {
+        if (!pending[s]) continue;
+        if (attempt > 1) shards[s]->Reopen();
+        std::span<const float> slice;
+        if (!payload.empty()) slice = payload.subspan(ranges[s].begin, ranges[s].size());
+        BuildRequest(s, op, seq[s], slice.size());
+        if (!shards[s]->Send({fbb.GetBufferPointer(), fbb.GetSize()}, slice, in_flight)) {
+          return Status::Unavailable(Where(s) + ": cannot queue the request (send buffer full)");
+        }
+      }
+      const auto deadline = std::chrono::steady_clock::now() + options.request_timeout;
+      while (remaining > 0) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) break;
+        std::vector<zmq::pollitem_t> items;
+        std::vector<std::size_t> which;
+        for (std::size_t s = 0; s < n; ++s) {
+          if (!pending[s]) continue;
+          items.push_back({shards[s]->socket().handle(), 0, ZMQ_POLLIN, 0});
+          which.push_back(s);
+        }
+        try {
+          zmq::poll(items, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
+        } catch (const zmq::error_t& e) {
+          if (e.num() == EINTR) continue;
+          return Status::Unavailable(std::string("poll failed: ") + e.what());
+        }
+        for (std::size_t i = 0; i < items.size(); ++i) {
+          if (!(items[i].revents & ZMQ_POLLIN)) continue;
+          const std::size_t s = which[i];
+          zmq::message_t header, body;
+          while (pending[s] && shards[s]->TryReceive(header, body)) {
+            std::string why;
+            const wire::Reply* reply = wire::VerifyReply(
+                {static_cast<const std::byte*>(header.data()), header.size()}, header_scratch, &why);
+            if (reply == nullptr || reply->seq() != seq[s]) continue;  // stale or garbage: not ours
+            pending[s] = false;
+            --remaining;
+            Status st = wire::ReplyStatus(*reply, Where(s));
+            if (st.ok()) st = on_reply(s, *reply, body);
+            if (!st.ok() && first_error.ok()) first_error = st;
+          }
+        }
+      }
+    }
+    // Never return while ZeroMQ may still read the caller's payload.
+    in_flight.WaitAllReleased(std::chrono::seconds(5));
+    if (remaining > 0) {
+      std::string who;
+      for (std::size_t s = 0; s < n; ++s)
+        if (pending[s]) who += (who.empty() ? "" : ", ") + Where(s);
+      return Status::Timeout(who + " did not answer " + std::string(wire::EnumNameOp(op)) + " within " +
+                             std::to_string(options.request_timeout.count()) + " ms (" +
+                             std::to_string(options.max_attempts) +
+                             " attempts): is asyncps-server running there and reachable?");
+    }
+    return first_error;
+  }
+
+  // Copies a reply's slice into weights, after checking it is the slice expected.
+  Status TakeSlice(std::size_t s, const wire::Reply& reply, const zmq::message_t& body, std::span<float> weights) {
+    const ShardRange& r = ranges[s];
+    if (reply.range_begin() != r.begin || reply.range_end() != r.end || reply.payload_floats() != r.size()) {
+      return Status::Protocol(Where(s) + " sent elements " + std::to_string(reply.range_begin()) + ".." +
+                              std::to_string(reply.range_end()) + ", expected " + std::to_string(r.begin) + ".." +
+                              std::to_string(r.end));
+    }
+    if (r.size() == 0) return Status::OK();
+    Result<std::span<const float>> floats =
+        wire::PayloadAsFloats({static_cast<const std::byte*>(body.data()), body.size()}, r.size(), payload_scratch);
+    if (!floats.ok()) return Status::Protocol(Where(s) + ": " + floats.status().message());
+    std::copy(floats.value().begin(), floats.value().end(), weights.begin() + static_cast<std::ptrdiff_t>(r.begin));
+    last_pulled[s] = reply.updates();
+    return Status::OK();
+  }
+
+  Status CheckSize(std::size_t n, const char* what) const {
+    if (n == layout.total_size()) return Status::OK();
+    return Status::InvalidArgument(std::string(what) + " has " + std::to_string(n) + " floats but the layout has " +
+                                   std::to_string(layout.total_size()));
+  }
+
+  // Shards refuse NaN/Inf too, but each only for its own slice: checking here
+  // keeps a bad commit from reaching any shard.
+  Status CheckPayload(std::span<const float> payload) const {
+    if (Status st = CheckSize(payload.size(), "commit payload"); !st.ok()) return st;
+    if (std::ptrdiff_t i = wire::FirstNonFinite(payload); i >= 0)
+      return Status::InvalidArgument("commit payload element " + std::to_string(i) +
+                                     " is NaN or Inf; nothing was sent (diverged training? lower the learning rate)");
+    return Status::OK();
+  }
+};
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::~Client() = default;
+
+Result<std::unique_ptr<Client>> Client::Connect(const ParameterLayout& layout, ClientOptions options) {
+  if (options.servers.empty()) return Status::InvalidArgument("no servers given: pass one endpoint per shard");
+  if (layout.total_size() == 0) return Status::InvalidArgument("the layout is empty");
+  if (options.algorithm == Algorithm::kSingle)
+    return Status::InvalidArgument("algorithm 'single' trains without a parameter server");
+  if (options.max_attempts < 1) return Status::InvalidArgument("max_attempts must be >= 1");
+  auto impl = std::make_unique<Impl>();
+  impl->layout = layout;
+  impl->options = std::move(options);
+  const std::size_t n = impl->options.servers.size();
+  impl->ranges = layout.Partition(n);
+  impl->fingerprint = layout.Fingerprint(n);
+  impl->next_seq.assign(n, 1);
+  impl->last_pulled.assign(n, 0);
+  try {
+    for (const auto& endpoint : impl->options.servers)
+      impl->shards.push_back(std::make_unique<ShardConnection>(impl->context, endpoint, impl->options));
+  } catch (const zmq::error_t& e) {
+    return Status::InvalidArgument("cannot connect to '" + impl->options.servers[impl->shards.size()] +
+                                   "': " + e.what() + " (expected tcp://HOST:PORT or ipc://PATH)");
+  }
+  Status st = impl->RoundTrip(wire::Op::Hello, {}, [](std::size_t, const wire::Reply&, const zmq::message_t&) {
+    return Status::OK();
+  });
+  if (!st.ok()) return st;
+  return std::unique_ptr<Client>(new Client(std::move(impl)));
+}
+
+const ParameterLayout& Client::layout() const { return impl_->layout; }
+std::size_t Client::num_shards() const { return impl_->shards.size(); }
+const ClientOptions& Client::options() const { return impl_->options; }
+std::uint64_t Client::last_pulled_updates(std::size_t shard) const { return impl_->last_pulled.at(shard); }
+
+Status Client::Init(std::span<const float> weights) {
+  if (Status st = impl_->CheckSize(weights.size(), "initial weights"); !st.ok()) return st;
+  std::size_t accepted = 0;
+  Status st = impl_->RoundTrip(wire::Op::Init, weights,
+                               [&](std::size_t, const wire::Reply&, const zmq::message_t&) {
+                                 ++accepted;
+                                 return Status::OK();
+                               });
+  // Some shards took our weights, others already had a concurrent worker's:
+  // workers built from the same seed offer the same weights, so this is fine.
+  if (st.code() == Status::Code::kAlreadyInitialised && accepted > 0) return Status::OK();
+  return st;
+}
+
+Status Client::Pull(std::span<float> weights) {
+  if (Status st = impl_->CheckSize(weights.size(), "pull destination"); !st.ok()) return st;
+  return impl_->RoundTrip(wire::Op::Pull, {}, [&](std::size_t s, const wire::Reply& r, const zmq::message_t& body) {
+    return impl_->TakeSlice(s, r, body, weights);
+  });
+}
+
+Status Client::Commit(std::span<const float> payload) {
+  if (Status st = impl_->CheckPayload(payload); !st.ok()) return st;
+  return impl_->RoundTrip(wire::Op::Commit, payload,
+                          [](std::size_t, const wire::Reply&, const zmq::message_t&) { return Status::OK(); });
+}
+
+Status Client::CommitAndPull(std::span<const float> payload, std::span<float> weights) {
+  if (Status st = impl_->CheckPayload(payload); !st.ok()) return st;
+  if (Status st = impl_->CheckSize(weights.size(), "pull destination"); !st.ok()) return st;
+  return impl_->RoundTrip(wire::Op::CommitPull, payload,
+                          [&](std::size_t s, const wire::Reply& r, const zmq::message_t& body) {
+                            return impl_->TakeSlice(s, r, body, weights);
+                          });
+}
+
+Result<std::vector<ShardStatus>> Client::Stats() {
+  std::vector<ShardStatus> out(impl_->shards.size());
+  Status st = impl_->RoundTrip(wire::Op::Stats, {}, [&](std::size_t s, const wire::Reply& r, const zmq::message_t&) {
+    const wire::ShardStats* in = r.stats();
+    if (in == nullptr) return Status::Protocol(impl_->Where(s) + " sent no stats");
+    ShardStatus& o = out[s];
+    o.endpoint = impl_->shards[s]->endpoint();
+    o.shard_index = in->shard_index();
+    o.num_shards = in->num_shards();
+    o.algorithm = wire::FromWire(in->algorithm());
+    o.initialised = in->initialised();
+    o.range = {in->range_begin(), in->range_end()};
+    o.updates = in->updates();
+    o.pulls = in->pulls();
+    o.duplicates = in->duplicates();
+    o.errors = in->errors();
+    o.staleness_sum = in->staleness_sum();
+    o.staleness_max = in->staleness_max();
+    if (in->per_worker())
+      for (const auto* w : *in->per_worker()) o.commits_per_worker.emplace_back(w->worker_id(), w->commits());
+    return Status::OK();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+}  // namespace asyncps

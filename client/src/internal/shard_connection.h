@@ -1,0 +1,63 @@
+// ShardConnection: the transport to one shard, isolated behind one class.
+//
+// A DEALER socket (not REQ: a REQ socket is stuck after a lost reply) carries
+// multipart requests [header][payload?]; replies come back the same way. The
+// payload is sent zero-copy from the caller's buffer; InFlight counts those
+// messages until ZeroMQ releases them, so the caller can wait before letting the
+// buffer change.
+#pragma once
+
+#include <atomic>
+#include <span>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "asyncps/client.h"
+
+namespace asyncps::internal {
+
+// Zero-copy sends not yet released by ZeroMQ.
+class InFlight {
+ public:
+  void Add() { count_.fetch_add(1, std::memory_order_relaxed); }
+  static void Release(void* /*data*/, void* hint) {
+    static_cast<InFlight*>(hint)->count_.fetch_sub(1, std::memory_order_release);
+  }
+  // Waits (bounded) until every send was released. False if some are still held.
+  bool WaitAllReleased(std::chrono::milliseconds limit) const;
+
+ private:
+  std::atomic<int> count_{0};
+};
+
+class ShardConnection {
+ public:
+  ShardConnection(zmq::context_t& context, std::string endpoint, const ClientOptions& options);
+
+  const std::string& endpoint() const { return endpoint_; }
+  zmq::socket_t& socket() { return socket_; }
+
+  // Queues [header][payload]; the payload (if any) is sent without copying and
+  // must stay unchanged until `in_flight` has released it. False if ZeroMQ
+  // refused the message (queue full).
+  bool Send(std::span<const std::uint8_t> header, std::span<const float> payload, InFlight& in_flight);
+
+  // Receives one reply if one is ready. Returns false when none is; replies
+  // with other than one or two frames are drained and dropped.
+  bool TryReceive(zmq::message_t& header, zmq::message_t& payload);
+
+  // After a timeout: closes the socket without lingering and connects a new one,
+  // so that stale replies and queued requests are gone.
+  void Reopen();
+
+ private:
+  void Open();
+
+  zmq::context_t& context_;
+  std::string endpoint_;
+  const ClientOptions& options_;
+  zmq::socket_t socket_;
+};
+
+}  // namespace asyncps::internal

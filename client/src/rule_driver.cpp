@@ -1,0 +1,79 @@
+#include "asyncps/rule_driver.h"
+
+namespace asyncps {
+
+RuleDriver::RuleDriver(Client& client, RuleConfig config) : client_(client), config_(config) {
+  const std::size_t n = client.layout().total_size();
+  payload_.resize(n);
+  switch (config_.algorithm) {
+    case Algorithm::kDownpour:
+    case Algorithm::kAdag:
+    case Algorithm::kDynSgd: w0_.resize(n); break;
+    case Algorithm::kEamsgd:
+      velocity_.assign(n, 0.0f);
+      saved_.resize(n);
+      [[fallthrough]];
+    case Algorithm::kEasgd: center_.resize(n); break;
+    case Algorithm::kSingle: break;
+  }
+}
+
+Status RuleDriver::Start(std::span<float> w) {
+  Status st = client_.Pull(w);
+  if (st.ok() && !w0_.empty()) w0_.assign(w.begin(), w.end());
+  return st;
+}
+
+Status RuleDriver::Exchange(std::span<float> w) {
+  Status st;
+  switch (config_.algorithm) {
+    case Algorithm::kDownpour:
+    case Algorithm::kAdag:
+    case Algorithm::kDynSgd: {
+      // ADAG averages the window's work; DOWNPOUR and DynSGD send it whole
+      // (DynSGD's shard divides by the staleness instead).
+      const float divisor = config_.algorithm == Algorithm::kAdag ? static_cast<float>(config_.window) : 1.0f;
+      ComputeDelta(w, w0_, divisor, payload_);
+      st = client_.CommitAndPull(payload_, w);
+      if (st.ok()) w0_.assign(w.begin(), w.end());
+      break;
+    }
+    case Algorithm::kEasgd:
+    case Algorithm::kEamsgd:
+      st = client_.Pull(center_);
+      if (!st.ok()) break;
+      ElasticStep(w, center_, config_.alpha(), payload_);
+      st = client_.Commit(payload_);
+      break;
+    case Algorithm::kSingle: break;
+  }
+  if (st.ok()) {
+    ++commits_;
+    unsent_ = 0;
+  }
+  return st;
+}
+
+Status RuleDriver::BeforeBatch(std::span<float> w) {
+  if (config_.exchange_point() == ExchangePoint::kBeforeBatch && Due()) {
+    if (Status st = Exchange(w); !st.ok()) return st;
+  }
+  if (config_.algorithm == Algorithm::kEamsgd) MomentumLookahead(w, velocity_, saved_, config_.momentum);
+  return Status::OK();
+}
+
+Status RuleDriver::AfterBatch(std::span<float> w) {
+  if (config_.algorithm == Algorithm::kEamsgd) MomentumUpdate(w, velocity_, saved_, config_.eta);
+  ++unsent_;
+  Status st;
+  if (config_.exchange_point() == ExchangePoint::kAfterBatch && Due()) st = Exchange(w);
+  ++it_;
+  return st;
+}
+
+Status RuleDriver::Finish(std::span<float> w) {
+  if (unsent_ == 0) return Status::OK();
+  return Exchange(w);
+}
+
+}  // namespace asyncps

@@ -1,0 +1,152 @@
+#include "internal/wire.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace asyncps::wire {
+namespace {
+
+// Headers are shallow and small: tight limits bound the verifier's work.
+flatbuffers::Verifier::Options VerifierOptions() {
+  flatbuffers::Verifier::Options o;
+  o.max_depth = 16;
+  o.max_tables = 100000;
+  o.check_alignment = true;
+  return o;
+}
+
+template <typename T>
+const T* Verify(std::span<const std::byte> bytes, std::vector<std::uint64_t>& scratch, std::string* why) {
+  if (bytes.size() > kMaxHeaderBytes) {
+    *why = "header frame of " + std::to_string(bytes.size()) + " bytes exceeds " + std::to_string(kMaxHeaderBytes);
+    return nullptr;
+  }
+  // FlatBuffers reads scalars in place: give it an aligned copy if needed.
+  const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
+  if (reinterpret_cast<std::uintptr_t>(data) % alignof(std::uint64_t) != 0) {
+    scratch.resize((bytes.size() + 7) / 8);
+    std::memcpy(scratch.data(), bytes.data(), bytes.size());
+    data = reinterpret_cast<const std::uint8_t*>(scratch.data());
+  }
+  if (bytes.size() < 8 || !flatbuffers::BufferHasIdentifier(data, kFileIdentifier)) {
+    *why = "not an asyncps message (missing identifier " + std::string(kFileIdentifier) + ")";
+    return nullptr;
+  }
+  flatbuffers::Verifier verifier(data, bytes.size(), VerifierOptions());
+  if (!verifier.VerifyBuffer<T>(kFileIdentifier)) {
+    *why = "header frame failed FlatBuffers verification";
+    return nullptr;
+  }
+  return flatbuffers::GetRoot<T>(data);
+}
+
+}  // namespace
+
+const Request* VerifyRequest(std::span<const std::byte> bytes, std::vector<std::uint64_t>& scratch, std::string* why) {
+  return Verify<Request>(bytes, scratch, why);
+}
+
+const Reply* VerifyReply(std::span<const std::byte> bytes, std::vector<std::uint64_t>& scratch, std::string* why) {
+  return Verify<Reply>(bytes, scratch, why);
+}
+
+Result<std::span<const float>> PayloadAsFloats(std::span<const std::byte> frame, std::size_t expected_floats,
+                                               std::vector<float>& scratch) {
+  if (frame.size() != expected_floats * sizeof(float)) {
+    return Status::Protocol("payload frame has " + std::to_string(frame.size()) + " bytes, expected " +
+                            std::to_string(expected_floats * sizeof(float)) + " (" +
+                            std::to_string(expected_floats) + " float32)");
+  }
+  if (reinterpret_cast<std::uintptr_t>(frame.data()) % alignof(float) == 0) {
+    return std::span<const float>(reinterpret_cast<const float*>(frame.data()), expected_floats);
+  }
+  scratch.resize(expected_floats);
+  std::memcpy(scratch.data(), frame.data(), frame.size());
+  return std::span<const float>(scratch.data(), expected_floats);
+}
+
+std::ptrdiff_t FirstNonFinite(std::span<const float> values) {
+  // Branch-free scan first (vectorises); locate only when something is wrong.
+  bool all_finite = true;
+  for (float v : values) all_finite &= std::isfinite(v);
+  if (all_finite) return -1;
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (!std::isfinite(values[i])) return static_cast<std::ptrdiff_t>(i);
+  return -1;
+}
+
+wire::Algorithm ToWire(asyncps::Algorithm a) {
+  switch (a) {
+    case asyncps::Algorithm::kDownpour: return wire::Algorithm::Downpour;
+    case asyncps::Algorithm::kAdag: return wire::Algorithm::Adag;
+    case asyncps::Algorithm::kDynSgd: return wire::Algorithm::DynSgd;
+    case asyncps::Algorithm::kEasgd: return wire::Algorithm::Easgd;
+    case asyncps::Algorithm::kEamsgd: return wire::Algorithm::Eamsgd;
+    case asyncps::Algorithm::kSingle: break;
+  }
+  return wire::Algorithm::Adag;
+}
+
+asyncps::Algorithm FromWire(wire::Algorithm a) {
+  switch (a) {
+    case wire::Algorithm::Downpour: return asyncps::Algorithm::kDownpour;
+    case wire::Algorithm::Adag: return asyncps::Algorithm::kAdag;
+    case wire::Algorithm::DynSgd: return asyncps::Algorithm::kDynSgd;
+    case wire::Algorithm::Easgd: return asyncps::Algorithm::kEasgd;
+    case wire::Algorithm::Eamsgd: return asyncps::Algorithm::kEamsgd;
+  }
+  return asyncps::Algorithm::kAdag;
+}
+
+flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<TensorSpec>>> BuildLayout(
+    flatbuffers::FlatBufferBuilder& fbb, const ParameterLayout& layout) {
+  std::vector<flatbuffers::Offset<TensorSpec>> specs;
+  specs.reserve(layout.num_tensors());
+  for (const auto& t : layout.tensors()) {
+    std::vector<std::uint64_t> shape(t.shape.begin(), t.shape.end());
+    specs.push_back(CreateTensorSpec(fbb, fbb.CreateString(t.name), fbb.CreateVector(shape)));
+  }
+  return fbb.CreateVector(specs);
+}
+
+Result<ParameterLayout> ReadLayout(const flatbuffers::Vector<flatbuffers::Offset<TensorSpec>>* specs,
+                                   std::size_t max_elements) {
+  if (specs == nullptr || specs->size() == 0) return Status::Protocol("layout is missing or empty");
+  ParameterLayout layout;
+  std::size_t total = 0;
+  for (flatbuffers::uoffset_t i = 0; i < specs->size(); ++i) {
+    const TensorSpec* t = specs->Get(i);
+    if (t->name() == nullptr || t->shape() == nullptr)
+      return Status::Protocol("tensor " + std::to_string(i) + " has no name or shape");
+    std::vector<std::size_t> shape;
+    std::size_t n = 1;
+    for (std::uint64_t d : *t->shape()) {
+      if (d != 0 && n > max_elements / d)
+        return Status::Protocol("tensor '" + t->name()->str() + "' is larger than the maximum of " +
+                                std::to_string(max_elements) + " elements");
+      n *= d;
+      shape.push_back(static_cast<std::size_t>(d));
+    }
+    total += n;
+    if (total > max_elements)
+      return Status::Protocol("layout is larger than the maximum of " + std::to_string(max_elements) + " elements");
+    layout.Add(t->name()->str(), std::move(shape));
+  }
+  return layout;
+}
+
+Status ReplyStatus(const Reply& reply, const std::string& where) {
+  const std::string msg = where + ": " + (reply.message() ? reply.message()->str() : std::string("(no message)"));
+  switch (reply.error()) {
+    case ErrorCode::Ok: return Status::OK();
+    case ErrorCode::Mismatch: return Status::Mismatch(msg);
+    case ErrorCode::NotInitialised: return Status::NotInitialised(msg);
+    case ErrorCode::AlreadyInitialised: return Status::AlreadyInitialised(msg);
+    case ErrorCode::BadSize:
+    case ErrorCode::BadValue: return Status::InvalidArgument(msg);
+    default: return Status::Protocol(std::string(EnumNameErrorCode(reply.error())) + " from " + msg);
+  }
+}
+
+}  // namespace asyncps::wire

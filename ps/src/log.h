@@ -1,0 +1,18 @@
+// Minimal timestamped logging to stderr (line-buffered, safe from many threads:
+// each line is written with one fprintf call).
+#pragma once
+
+#include <cstdio>
+#include <ctime>
+#include <string>
+
+namespace asyncps::ps {
+
+inline void Log(const char* level, const std::string& message) {
+  std::time_t now = std::time(nullptr);
+  char ts[32];
+  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  std::fprintf(stderr, "%s %s asyncps-server: %s\n", ts, level, message.c_str());
+}
+
+}  // namespace asyncps::ps

@@ -1,0 +1,136 @@
+// asyncps-server: serves one or more parameter shards over ZeroMQ.
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "log.h"
+#include "npy_writer.h"
+#include "shard_server.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void OnSignal(int) { g_stop.store(true); }
+
+void InstallSignalHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+// Writes `text` to `path` atomically (temp file + rename), so a reader never
+// sees a half-written file.
+bool WriteFileAtomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    if (!out.flush()) return false;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  return !ec;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace asyncps::ps;
+  CLI::App app{"asyncps-server: serves parameter shards for asynchronous distributed training"};
+  std::string bind = "tcp://*:5555";
+  std::uint32_t shards = 1, first_shard = 0, num_shards = 0;
+  std::size_t max_message_mb = 2048;
+  int io_threads = 1;
+  bool allow_non_finite = false;
+  std::string ready_file, save_weights;
+  app.add_option("--bind", bind, "Endpoint of the first shard: tcp://HOST:PORT (later shards use the next ports), "
+                                 "tcp://HOST:* (ephemeral ports), or ipc://PATH (later shards: PATH-i)")
+      ->envname("ASYNCPS_BIND")->capture_default_str();
+  app.add_option("--shards", shards, "Number of shards this process serves")
+      ->envname("ASYNCPS_SHARDS")->check(CLI::Range(1u, 1024u))->capture_default_str();
+  app.add_option("--first-shard", first_shard, "Index of this process's first shard (for one process per shard)")
+      ->envname("ASYNCPS_FIRST_SHARD")->capture_default_str();
+  app.add_option("--num-shards", num_shards, "Shards in the whole cluster (default: first-shard + shards)")
+      ->envname("ASYNCPS_NUM_SHARDS");
+  app.add_option("--max-message-mb", max_message_mb, "Largest request accepted, in MiB")
+      ->envname("ASYNCPS_MAX_MESSAGE_MB")->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))->capture_default_str();
+  app.add_option("--io-threads", io_threads, "ZeroMQ I/O threads")
+      ->envname("ASYNCPS_IO_THREADS")->check(CLI::Range(1, 64))->capture_default_str();
+  app.add_flag("--allow-non-finite", allow_non_finite, "Apply payloads holding NaN or Inf (rejected by default)")
+      ->envname("ASYNCPS_ALLOW_NON_FINITE");
+  app.add_option("--ready-file", ready_file, "Once bound, write the shards' endpoints here, one per line")
+      ->envname("ASYNCPS_READY_FILE");
+  app.add_option("--save-weights", save_weights,
+                 "On shutdown, write each shard's slice as DIR/shard-<i>-of-<n>.npy (float32, 1-D)")
+      ->envname("ASYNCPS_SAVE_WEIGHTS");
+  CLI11_PARSE(app, argc, argv);
+
+  if (num_shards == 0) num_shards = first_shard + shards;
+  if (first_shard + shards > num_shards) {
+    std::fprintf(stderr, "asyncps-server: --first-shard %u + --shards %u exceeds --num-shards %u\n", first_shard,
+                 shards, num_shards);
+    return 2;
+  }
+  InstallSignalHandlers();
+
+  zmq::context_t context(io_threads);
+  std::vector<std::unique_ptr<ShardServer>> servers;
+  std::string endpoints;
+  for (std::uint32_t i = 0; i < shards; ++i) {
+    ShardServerOptions options;
+    options.shard.shard_index = first_shard + i;
+    options.shard.num_shards = num_shards;
+    options.shard.reject_non_finite = !allow_non_finite;
+    options.shard.max_message_bytes = max_message_mb << 20;
+    const std::string endpoint = ShardEndpoint(bind, i, shards);
+    try {
+      servers.push_back(std::make_unique<ShardServer>(context, endpoint, options));
+    } catch (const zmq::error_t& e) {
+      std::fprintf(stderr, "asyncps-server: cannot bind shard %u to %s: %s\n", first_shard + i, endpoint.c_str(),
+                   e.what());
+      return 1;
+    }
+    Log("info", "shard " + std::to_string(first_shard + i) + " of " + std::to_string(num_shards) + " listening on " +
+                    servers.back()->endpoint());
+    endpoints += servers.back()->endpoint() + "\n";
+  }
+  if (!ready_file.empty() && !WriteFileAtomically(ready_file, endpoints)) {
+    std::fprintf(stderr, "asyncps-server: cannot write --ready-file %s\n", ready_file.c_str());
+    return 1;
+  }
+
+  std::vector<std::thread> threads;
+  for (auto& s : servers) threads.emplace_back([&s] { s->Serve(g_stop); });
+  for (auto& t : threads) t.join();
+  Log("info", "shutting down");
+
+  int rc = 0;
+  for (auto& s : servers) {
+    const Shard& shard = s->shard();
+    Log("info", "shard " + std::to_string(shard.options().shard_index) + ": " +
+                    std::to_string(shard.counters().updates) + " updates, " +
+                    std::to_string(shard.counters().pulls) + " pulls, " + std::to_string(shard.counters().errors) +
+                    " errors");
+    if (!save_weights.empty() && shard.initialised()) {
+      const std::string path = save_weights + "/shard-" + std::to_string(shard.options().shard_index) + "-of-" +
+                               std::to_string(num_shards) + ".npy";
+      if (asyncps::Status st = WriteNpy1D(path, shard.center()); !st.ok()) {
+        Log("error", st.ToString());
+        rc = 1;
+      } else {
+        Log("info", "wrote " + path);
+      }
+    }
+  }
+  servers.clear();  // close sockets before the context: the ports are released here
+  return rc;
+}

@@ -1,0 +1,270 @@
+#include "shard.h"
+
+#include <algorithm>
+
+namespace asyncps::ps {
+
+using wire::ErrorCode;
+using wire::Op;
+
+Shard::Shard(ShardOptions options) : options_(options) {}
+
+Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const std::byte> payload, Builder& reply) {
+  reply.Clear();
+  if (header.size() + payload.size() > options_.max_message_bytes) {
+    return Error(Op::Hello, 0, ErrorCode::TooLarge,
+                 "request of " + std::to_string(header.size() + payload.size()) +
+                     " bytes exceeds the server's maximum of " + std::to_string(options_.max_message_bytes) +
+                     " (--max-message-mb)",
+                 reply);
+  }
+  std::string why;
+  const wire::Request* req = wire::VerifyRequest(header, header_scratch_, &why);
+  if (req == nullptr) return Error(Op::Hello, 0, ErrorCode::Malformed, why, reply);
+  if (req->protocol_version() != wire::kProtocolVersion) {
+    return Error(req->op(), req->seq(), ErrorCode::BadVersion,
+                 "protocol version " + std::to_string(req->protocol_version()) + " is not supported; this server speaks " +
+                     std::to_string(wire::kProtocolVersion),
+                 reply);
+  }
+  if ((req->payload_floats() == 0) != payload.empty()) {
+    return Error(req->op(), req->seq(), ErrorCode::Malformed,
+                 "payload_floats is " + std::to_string(req->payload_floats()) + " but the payload frame has " +
+                     std::to_string(payload.size()) + " bytes",
+                 reply);
+  }
+  switch (req->op()) {
+    case Op::Hello: return Hello(*req, reply);
+    case Op::Init: return Init(*req, payload, reply);
+    case Op::Pull: return Pull(*req, reply);
+    case Op::Commit:
+    case Op::CommitPull: return Commit(*req, payload, reply);
+    case Op::Stats: return Stats(*req, reply);
+  }
+  return Error(req->op(), req->seq(), ErrorCode::UnknownOp,
+               "unknown op " + std::to_string(static_cast<int>(req->op())), reply);
+}
+
+Shard::Outcome Shard::Hello(const wire::Request& req, Builder& reply) {
+  if (req.shard_index() != options_.shard_index || req.num_shards() != options_.num_shards) {
+    return Error(req.op(), req.seq(), ErrorCode::Mismatch,
+                 "this is shard " + std::to_string(options_.shard_index) + " of " + std::to_string(options_.num_shards) +
+                     " but the worker addressed shard " + std::to_string(req.shard_index()) + " of " +
+                     std::to_string(req.num_shards()) + ": list the servers in shard order",
+                 reply);
+  }
+  if (req.algorithm() < wire::Algorithm::MIN || req.algorithm() > wire::Algorithm::MAX) {
+    return Error(req.op(), req.seq(), ErrorCode::Malformed, "unknown algorithm", reply);
+  }
+  Result<ParameterLayout> layout = wire::ReadLayout(req.layout(), options_.max_parameters);
+  if (!layout.ok()) return Error(req.op(), req.seq(), ErrorCode::Malformed, layout.status().message(), reply);
+  const Algorithm algorithm = wire::FromWire(req.algorithm());
+
+  if (!has_layout()) {
+    // The first hello fixes the run's layout and algorithm.
+    layout_ = std::move(layout).value();
+    algorithm_ = algorithm;
+    fingerprint_ = layout_.Fingerprint(options_.num_shards);
+    range_ = layout_.Partition(options_.num_shards)[options_.shard_index];
+  } else {
+    if (Status s = layout.value().Compare(layout_); !s.ok())
+      return Error(req.op(), req.seq(), ErrorCode::Mismatch, "layout mismatch: " + s.message(), reply);
+    if (algorithm != algorithm_) {
+      return Error(req.op(), req.seq(), ErrorCode::Mismatch,
+                   std::string("this run uses ") + AlgorithmName(algorithm_) + " but the worker asked for " +
+                       AlgorithmName(algorithm),
+                   reply);
+    }
+  }
+  if (req.fingerprint() != fingerprint_) {
+    return Error(req.op(), req.seq(), ErrorCode::Mismatch, "fingerprint does not match the layout sent", reply);
+  }
+  WorkerState* w = Worker(req.worker_id());
+  if (w == nullptr) {
+    return Error(req.op(), req.seq(), ErrorCode::TooLarge,
+                 "more than " + std::to_string(options_.max_workers) + " worker ids", reply);
+  }
+  w->last_seq = 0;  // a hello starts a new session: sequence numbers restart
+  return Ok(req, reply);
+}
+
+Shard::Outcome Shard::Init(const wire::Request& req, std::span<const std::byte> payload, Builder& reply) {
+  Outcome failed;
+  if (!CheckSession(req, reply, &failed)) return failed;
+  std::span<const float> slice;
+  if (!ReadSlice(req, payload, reply, &slice, &failed)) return failed;
+  if (initialised_) {
+    return Error(req.op(), req.seq(), ErrorCode::AlreadyInitialised,
+                 "already initialised: the first init won; pull to get the weights", reply);
+  }
+  center_.assign(slice.begin(), slice.end());
+  initialised_ = true;
+  return Ok(req, reply);
+}
+
+Shard::Outcome Shard::Pull(const wire::Request& req, Builder& reply) {
+  Outcome failed;
+  if (!CheckSession(req, reply, &failed)) return failed;
+  if (!initialised_)
+    return Error(req.op(), req.seq(), ErrorCode::NotInitialised, "no weights yet: a worker must init first", reply);
+  ++counters_.pulls;
+  return Ok(req, reply, center_);
+}
+
+Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte> payload, Builder& reply) {
+  Outcome failed;
+  if (!CheckSession(req, reply, &failed)) return failed;
+  if (!initialised_)
+    return Error(req.op(), req.seq(), ErrorCode::NotInitialised, "commit before init: a worker must init first", reply);
+  std::span<const float> delta;
+  if (!ReadSlice(req, payload, reply, &delta, &failed)) return failed;
+  WorkerState* w = Worker(req.worker_id());
+  if (w == nullptr) {
+    return Error(req.op(), req.seq(), ErrorCode::TooLarge,
+                 "more than " + std::to_string(options_.max_workers) + " worker ids", reply);
+  }
+  const bool with_pull = req.op() == Op::CommitPull;
+  if (req.seq() != 0 && req.seq() <= w->last_seq) {
+    // A resent commit (the reply was lost): answer it, never apply it twice.
+    ++counters_.duplicates;
+    if (with_pull) ++counters_.pulls;
+    return Ok(req, reply, with_pull ? std::span<const float>(center_) : std::span<const float>(), "duplicate");
+  }
+  const std::uint64_t tau = Staleness(counters_.updates, req.last_pulled_updates());
+  ApplyCommit(center_, delta, CommitScale(algorithm_, counters_.updates, req.last_pulled_updates()));
+  ++counters_.updates;
+  counters_.staleness_sum += tau;
+  counters_.staleness_max = std::max(counters_.staleness_max, tau);
+  ++w->commits;
+  w->last_seq = req.seq();
+  if (with_pull) ++counters_.pulls;
+  return Ok(req, reply, with_pull ? std::span<const float>(center_) : std::span<const float>());
+}
+
+Shard::Outcome Shard::Stats(const wire::Request& req, Builder& reply) {
+  std::vector<flatbuffers::Offset<wire::WorkerCount>> per_worker;
+  for (const auto& [id, commits] : commits_per_worker()) per_worker.push_back(wire::CreateWorkerCount(reply, id, commits));
+  auto stats = wire::CreateShardStats(reply, options_.shard_index, options_.num_shards, wire::ToWire(algorithm_),
+                                      initialised_, range_.begin, range_.end, counters_.updates, counters_.pulls,
+                                      counters_.duplicates, counters_.errors, counters_.staleness_sum,
+                                      counters_.staleness_max, reply.CreateVector(per_worker));
+  wire::ReplyBuilder b(reply);
+  b.add_protocol_version(wire::kProtocolVersion);
+  b.add_op(req.op());
+  b.add_seq(req.seq());
+  b.add_updates(counters_.updates);
+  b.add_range_begin(range_.begin);
+  b.add_range_end(range_.end);
+  b.add_stats(stats);
+  reply.Finish(b.Finish(), wire::kFileIdentifier);
+  return {};
+}
+
+bool Shard::CheckSession(const wire::Request& req, Builder& reply, Outcome* failed) {
+  if (!has_layout()) {
+    *failed = Error(req.op(), req.seq(), ErrorCode::NotHello, "no worker has said hello yet: send hello first", reply);
+    return false;
+  }
+  if (req.fingerprint() != fingerprint_ || req.shard_index() != options_.shard_index ||
+      req.num_shards() != options_.num_shards) {
+    *failed = Error(req.op(), req.seq(), ErrorCode::Mismatch,
+                    "layout fingerprint or shard index differs from this shard's (shard " +
+                        std::to_string(options_.shard_index) + " of " + std::to_string(options_.num_shards) +
+                        "): say hello to learn the difference",
+                    reply);
+    return false;
+  }
+  return true;
+}
+
+bool Shard::ReadSlice(const wire::Request& req, std::span<const std::byte> payload, Builder& reply,
+                      std::span<const float>* out, Outcome* failed) {
+  if (req.payload_floats() != range_.size()) {
+    *failed = Error(req.op(), req.seq(), ErrorCode::BadSize,
+                    "payload has " + std::to_string(req.payload_floats()) + " floats but this shard holds " +
+                        std::to_string(range_.size()) + " (elements " + std::to_string(range_.begin) + ".." +
+                        std::to_string(range_.end) + ")",
+                    reply);
+    return false;
+  }
+  Result<std::span<const float>> floats = wire::PayloadAsFloats(payload, range_.size(), payload_scratch_);
+  if (!floats.ok()) {
+    *failed = Error(req.op(), req.seq(), ErrorCode::BadSize, floats.status().message(), reply);
+    return false;
+  }
+  if (options_.reject_non_finite) {
+    if (std::ptrdiff_t i = wire::FirstNonFinite(floats.value()); i >= 0) {
+      *failed = Error(req.op(), req.seq(), ErrorCode::BadValue,
+                      "payload element " + std::to_string(range_.begin + static_cast<std::size_t>(i)) +
+                          " is NaN or Inf; nothing was applied",
+                      reply);
+      return false;
+    }
+  }
+  *out = floats.value();
+  return true;
+}
+
+Shard::Outcome Shard::Ok(const wire::Request& req, Builder& reply, std::span<const float> payload,
+                         const std::string& message) {
+  auto msg = message.empty() ? flatbuffers::Offset<flatbuffers::String>() : reply.CreateString(message);
+  wire::ReplyBuilder b(reply);
+  b.add_protocol_version(wire::kProtocolVersion);
+  b.add_op(req.op());
+  b.add_seq(req.seq());
+  b.add_error(ErrorCode::Ok);
+  if (!message.empty()) b.add_message(msg);
+  b.add_updates(counters_.updates);
+  b.add_range_begin(range_.begin);
+  b.add_range_end(range_.end);
+  b.add_payload_floats(payload.size());
+  reply.Finish(b.Finish(), wire::kFileIdentifier);
+  return {payload, ErrorCode::Ok};
+}
+
+Shard::Outcome Shard::Error(Op op, std::uint64_t seq, ErrorCode code, const std::string& message, Builder& reply) {
+  ++counters_.errors;
+  reply.Clear();
+  auto msg = reply.CreateString(message);
+  wire::ReplyBuilder b(reply);
+  b.add_protocol_version(wire::kProtocolVersion);
+  b.add_op(op);
+  b.add_seq(seq);
+  b.add_error(code);
+  b.add_message(msg);
+  b.add_updates(counters_.updates);
+  b.add_range_begin(range_.begin);
+  b.add_range_end(range_.end);
+  reply.Finish(b.Finish(), wire::kFileIdentifier);
+  return {{}, code};
+}
+
+Shard::WorkerState* Shard::Worker(std::uint32_t id) {
+  auto it = workers_.find(id);
+  if (it != workers_.end()) return &it->second;
+  if (workers_.size() >= options_.max_workers) return nullptr;
+  return &workers_[id];
+}
+
+std::vector<std::pair<std::uint32_t, std::uint64_t>> Shard::commits_per_worker() const {
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> out;
+  for (const auto& [id, w] : workers_)
+    if (w.commits > 0) out.emplace_back(id, w.commits);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void Shard::Restore(ParameterLayout layout, Algorithm algorithm, std::vector<float> center, ShardCounters counters,
+                    std::vector<std::pair<std::uint32_t, std::uint64_t>> commits_per_worker) {
+  layout_ = std::move(layout);
+  algorithm_ = algorithm;
+  fingerprint_ = layout_.Fingerprint(options_.num_shards);
+  range_ = layout_.Partition(options_.num_shards)[options_.shard_index];
+  center_ = std::move(center);
+  initialised_ = true;
+  counters_ = counters;
+  workers_.clear();
+  for (const auto& [id, commits] : commits_per_worker) workers_[id].commits = commits;
+}
+
+}  // namespace asyncps::ps

@@ -1,0 +1,109 @@
+// Shard: one slice of the center variable and the server side of the update
+// rules. Pure logic, no sockets: it turns one request (header frame + optional
+// payload frame) into one reply, so it is tested and fuzzed without a network.
+//
+// Thread-safety: none; a shard is driven by exactly one thread (its ShardServer).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "asyncps/layout.h"
+#include "asyncps/update_rule.h"
+#include "internal/wire.h"
+
+namespace asyncps::ps {
+
+struct ShardOptions {
+  std::uint32_t shard_index = 0;  // this shard's position among num_shards
+  std::uint32_t num_shards = 1;
+  // Largest model accepted, in float32 elements (default 1 Gi floats = 4 GiB).
+  std::size_t max_parameters = std::size_t{1} << 30;
+  // Most distinct worker ids remembered (per-worker counters and commit dedupe).
+  std::size_t max_workers = 1 << 16;
+  // Largest request accepted, header and payload together; larger ones get a
+  // TooLarge reply. (The server lets ZeroMQ drop connections at twice this.)
+  std::size_t max_message_bytes = std::size_t{1} << 31;
+  // Reject payloads holding NaN or Inf (they would poison C for everyone).
+  bool reject_non_finite = true;
+};
+
+struct ShardCounters {
+  std::uint64_t updates = 0;     // commits applied
+  std::uint64_t pulls = 0;       // pulls served (including commit-and-pull)
+  std::uint64_t duplicates = 0;  // resent commits answered without applying
+  std::uint64_t errors = 0;      // requests answered with an error
+  std::uint64_t staleness_sum = 0;
+  std::uint64_t staleness_max = 0;
+};
+
+class Shard {
+ public:
+  explicit Shard(ShardOptions options);
+
+  struct Outcome {
+    std::span<const float> payload;  // to send as frame 1; empty: no frame 1
+    wire::ErrorCode error = wire::ErrorCode::Ok;
+  };
+  // Verifies and answers one request; never throws on bad input. The reply
+  // header is built into `reply` (cleared first). The payload span stays valid
+  // until the next call.
+  Outcome Handle(std::span<const std::byte> header, std::span<const std::byte> payload,
+                 flatbuffers::FlatBufferBuilder& reply);
+
+  bool initialised() const { return initialised_; }
+  bool has_layout() const { return !layout_.tensors().empty(); }
+  const ParameterLayout& layout() const { return layout_; }
+  Algorithm algorithm() const { return algorithm_; }
+  ShardRange range() const { return range_; }
+  std::span<const float> center() const { return center_; }
+  const ShardCounters& counters() const { return counters_; }
+  // Commits applied per worker id.
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> commits_per_worker() const;
+  const ShardOptions& options() const { return options_; }
+
+  // Replaces the whole state (checkpoint restore). REQUIRES: center.size() ==
+  // the layout's range for this shard.
+  void Restore(ParameterLayout layout, Algorithm algorithm, std::vector<float> center, ShardCounters counters,
+               std::vector<std::pair<std::uint32_t, std::uint64_t>> commits_per_worker);
+
+ private:
+  struct WorkerState {
+    std::uint64_t last_seq = 0;  // highest commit seq applied (0: none)
+    std::uint64_t commits = 0;
+  };
+  using Builder = flatbuffers::FlatBufferBuilder;
+
+  Outcome Hello(const wire::Request& req, Builder& reply);
+  Outcome Init(const wire::Request& req, std::span<const std::byte> payload, Builder& reply);
+  Outcome Pull(const wire::Request& req, Builder& reply);
+  Outcome Commit(const wire::Request& req, std::span<const std::byte> payload, Builder& reply);
+  Outcome Stats(const wire::Request& req, Builder& reply);
+
+  // Checks that apply to every op after Hello: layout known, fingerprint, shard index.
+  bool CheckSession(const wire::Request& req, Builder& reply, Outcome* failed);
+  // Reads frame 1 as this shard's slice, checking size and values.
+  bool ReadSlice(const wire::Request& req, std::span<const std::byte> payload, Builder& reply,
+                 std::span<const float>* out, Outcome* failed);
+  Outcome Ok(const wire::Request& req, Builder& reply, std::span<const float> payload = {},
+             const std::string& message = {});
+  Outcome Error(wire::Op op, std::uint64_t seq, wire::ErrorCode code, const std::string& message, Builder& reply);
+  WorkerState* Worker(std::uint32_t id);
+
+  ShardOptions options_;
+  ParameterLayout layout_;
+  Algorithm algorithm_ = Algorithm::kAdag;
+  std::uint64_t fingerprint_ = 0;
+  ShardRange range_;
+  bool initialised_ = false;
+  std::vector<float> center_;
+  ShardCounters counters_;
+  std::unordered_map<std::uint32_t, WorkerState> workers_;
+  std::vector<float> payload_scratch_;
+  std::vector<std::uint64_t> header_scratch_;
+};
+
+}  // namespace asyncps::ps

@@ -1,0 +1,112 @@
+#include "shard_server.h"
+
+#include <vector>
+
+#include "log.h"
+
+namespace asyncps::ps {
+namespace {
+
+std::span<const std::byte> Bytes(const zmq::message_t& m) {
+  return {static_cast<const std::byte*>(m.data()), m.size()};
+}
+
+}  // namespace
+
+ShardServer::ShardServer(zmq::context_t& context, const std::string& endpoint, ShardServerOptions options)
+    : options_(options), shard_(options.shard), socket_(context, zmq::socket_type::router) {
+  socket_.set(zmq::sockopt::linger, 0);
+  socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(2 * options_.shard.max_message_bytes));
+  // Drop replies to peers that vanished instead of blocking the shard.
+  socket_.set(zmq::sockopt::router_mandatory, 0);
+  socket_.set(zmq::sockopt::sndhwm, 64);
+  socket_.bind(endpoint);
+  endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
+}
+
+void ShardServer::Serve(const std::atomic<bool>& stop) {
+  zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+  while (!stop.load(std::memory_order_relaxed)) {
+    try {
+      if (zmq::poll(&item, 1, options_.poll_interval) <= 0) continue;
+      // Drain what is queued, but check the stop flag between requests.
+      for (int i = 0; i < 64 && !stop.load(std::memory_order_relaxed); ++i) {
+        if (!(socket_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
+        HandleOne();
+      }
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;  // a signal: the loop re-checks `stop`
+      if (e.num() == ETERM) return;
+      Log("error", "shard " + std::to_string(options_.shard.shard_index) + ": " + e.what());
+    }
+  }
+}
+
+void ShardServer::HandleOne() {
+  zmq::message_t identity, header, payload, extra;
+  if (!socket_.recv(identity, zmq::recv_flags::dontwait)) return;
+  bool malformed = !identity.more();
+  if (!malformed) {
+    (void)socket_.recv(header, zmq::recv_flags::none);
+    if (header.more()) (void)socket_.recv(payload, zmq::recv_flags::none);
+    // Any frame beyond the second makes the request malformed; drain them all.
+    bool more = payload.more();
+    while (more) {
+      (void)socket_.recv(extra, zmq::recv_flags::none);
+      more = extra.more();
+      malformed = true;
+    }
+  }
+  if (malformed) {
+    // Without a well-formed envelope there is no one to answer safely.
+    MaybeLogError("dropped a request with a malformed envelope");
+    return;
+  }
+
+  const Shard::Outcome out = shard_.Handle(Bytes(header), Bytes(payload), reply_);
+  if (out.error != wire::ErrorCode::Ok && out.error != wire::ErrorCode::AlreadyInitialised) {
+    std::string why;
+    std::vector<std::uint64_t> scratch;
+    const wire::Reply* r = wire::VerifyReply({reinterpret_cast<const std::byte*>(reply_.GetBufferPointer()),
+                                              reply_.GetSize()}, scratch, &why);
+    MaybeLogError(std::string(wire::EnumNameErrorCode(out.error)) + ": " +
+                  (r && r->message() ? r->message()->str() : why));
+  }
+
+  const zmq::send_flags more = zmq::send_flags::sndmore | zmq::send_flags::dontwait;
+  if (!socket_.send(identity, more)) return;  // peer gone or backed up: drop the reply
+  zmq::message_t reply_header(reply_.GetBufferPointer(), reply_.GetSize());
+  if (out.payload.empty()) {
+    (void)socket_.send(reply_header, zmq::send_flags::dontwait);
+    return;
+  }
+  (void)socket_.send(reply_header, more);
+  (void)socket_.send(pool_->MessageWithCopyOf(out.payload), zmq::send_flags::dontwait);
+}
+
+void ShardServer::MaybeLogError(const std::string& message) {
+  if (!options_.log_errors) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_error_log_ < std::chrono::seconds(1)) {
+    ++errors_not_logged_;
+    return;
+  }
+  std::string line = "shard " + std::to_string(options_.shard.shard_index) + ": " + message;
+  if (errors_not_logged_ > 0) line += " (and " + std::to_string(errors_not_logged_) + " more errors in the last second)";
+  Log("warn", line);
+  last_error_log_ = now;
+  errors_not_logged_ = 0;
+}
+
+std::string ShardEndpoint(const std::string& bind, std::size_t i, std::size_t n) {
+  if (n == 1) return bind;
+  if (bind.rfind("tcp://", 0) == 0) {
+    const auto colon = bind.rfind(':');
+    const std::string port = bind.substr(colon + 1);
+    if (port == "*" || port == "0") return bind;
+    return bind.substr(0, colon + 1) + std::to_string(std::stoul(port) + i);
+  }
+  return bind + "-" + std::to_string(i);
+}
+
+}  // namespace asyncps::ps

@@ -1,0 +1,62 @@
+// ShardServer: one Shard behind one ZeroMQ ROUTER socket, served by one thread.
+//
+// The ROUTER socket lets any number of workers (DEALER sockets) talk to the
+// shard at once; requests are handled in arrival order, so commits to one
+// shard are serialised without a lock.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "send_buffer_pool.h"
+#include "shard.h"
+
+namespace asyncps::ps {
+
+struct ShardServerOptions {
+  ShardOptions shard;
+  // How often the serving loop checks the stop flag.
+  std::chrono::milliseconds poll_interval{100};
+  // Log every error reply (rate-limited to one line per second per shard).
+  bool log_errors = true;
+};
+
+class ShardServer {
+ public:
+  // Binds `endpoint` (tcp://HOST:PORT, tcp://HOST:* for an ephemeral port, ipc://PATH).
+  // Throws zmq::error_t when the endpoint cannot be bound.
+  ShardServer(zmq::context_t& context, const std::string& endpoint, ShardServerOptions options);
+
+  // The bound endpoint, with the actual port (e.g. tcp://127.0.0.1:40123).
+  const std::string& endpoint() const { return endpoint_; }
+
+  // Serves requests until `stop` becomes true. Never throws on bad input.
+  void Serve(const std::atomic<bool>& stop);
+
+  // REQUIRES: Serve is not running.
+  Shard& shard() { return shard_; }
+
+ private:
+  // Receives one multipart request and answers it.
+  void HandleOne();
+  void MaybeLogError(const std::string& peer_message);
+
+  ShardServerOptions options_;
+  Shard shard_;
+  zmq::socket_t socket_;
+  std::string endpoint_;
+  std::shared_ptr<SendBufferPool> pool_ = SendBufferPool::Create();
+  flatbuffers::FlatBufferBuilder reply_{1024};
+  std::chrono::steady_clock::time_point last_error_log_{};
+  std::uint64_t errors_not_logged_ = 0;
+};
+
+// The endpoint of shard i when one process serves n shards from one --bind:
+// tcp ports count up from the given one ("*" stays ephemeral); ipc paths get "-i".
+std::string ShardEndpoint(const std::string& bind, std::size_t i, std::size_t n);
+
+}  // namespace asyncps::ps

@@ -1,0 +1,189 @@
+// The client against real shard servers on 127.0.0.1.
+#include <catch2/catch.hpp>
+
+#include <numeric>
+#include <thread>
+
+#include "asyncps/client.h"
+#include "support/local_cluster.h"
+
+using namespace asyncps;
+using asyncps::testing::LocalCluster;
+
+namespace {
+
+ParameterLayout SmallLayout() {
+  ParameterLayout l;
+  l.Add("w", {7, 5});
+  l.Add("b", {5});
+  l.Add("v", {11});
+  return l;  // 51 floats: shards of 17 (S=3) or 26/25 (S=2)
+}
+
+ClientOptions Options(const LocalCluster& c, std::uint32_t worker, Algorithm a = Algorithm::kDownpour) {
+  ClientOptions o;
+  o.servers = c.endpoints();
+  o.worker_id = worker;
+  o.algorithm = a;
+  o.request_timeout = std::chrono::milliseconds(2000);
+  return o;
+}
+
+std::unique_ptr<Client> MustConnect(const ParameterLayout& l, ClientOptions o) {
+  auto c = Client::Connect(l, std::move(o));
+  INFO(c.status().ToString());
+  REQUIRE(c.ok());
+  return std::move(c).value();
+}
+
+}  // namespace
+
+TEST_CASE("init, pull and commit round-trip through S shards", "[client][server]") {
+  for (std::uint32_t shards : {1u, 3u}) {
+    LocalCluster cluster(shards);
+    ParameterLayout layout = SmallLayout();
+    auto client = MustConnect(layout, Options(cluster, 1));
+    std::vector<float> w(layout.total_size()), got(layout.total_size());
+    std::iota(w.begin(), w.end(), 0.0f);
+
+    CHECK(client->Pull(got).code() == Status::Code::kNotInitialised);
+    REQUIRE(client->Init(w).ok());
+    CHECK(client->Init(std::vector<float>(w.size(), 9.0f)).code() == Status::Code::kAlreadyInitialised);
+    REQUIRE(client->Pull(got).ok());
+    CHECK(got == w);  // assembled in order from every shard; the second init lost
+
+    std::vector<float> delta(w.size(), 1.0f);
+    REQUIRE(client->Commit(delta).ok());
+    REQUIRE(client->CommitAndPull(delta, got).ok());
+    for (std::size_t i = 0; i < w.size(); ++i) CHECK(got[i] == w[i] + 2.0f);
+
+    auto stats = client->Stats();
+    REQUIRE(stats.ok());
+    REQUIRE(stats.value().size() == shards);
+    for (const auto& s : stats.value()) {
+      CHECK(s.updates == 2);
+      CHECK(s.initialised);
+      REQUIRE(s.commits_per_worker.size() == 1);
+      CHECK(s.commits_per_worker[0] == std::pair<std::uint32_t, std::uint64_t>{1, 2});
+    }
+    CHECK(client->last_pulled_updates(0) == 2);
+  }
+}
+
+TEST_CASE("concurrent clients: the count is exact and integer deltas sum exactly", "[client][server]") {
+  for (std::uint32_t shards : {1u, 3u}) {
+    LocalCluster cluster(shards);
+    ParameterLayout layout = SmallLayout();
+    {
+      auto init = MustConnect(layout, Options(cluster, 0));
+      REQUIRE(init->Init(std::vector<float>(layout.total_size(), 0.0f)).ok());
+    }
+    constexpr int kClients = 6, kCommits = 50;
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (int c = 0; c < kClients; ++c) {
+      threads.emplace_back([&, c] {
+        auto conn = Client::Connect(layout, Options(cluster, static_cast<std::uint32_t>(c + 1)));
+        if (!conn.ok()) {
+          ++failures;
+          return;
+        }
+        // Worker c adds (c + 1) to every element, kCommits times.
+        std::vector<float> delta(layout.total_size(), static_cast<float>(c + 1)), w(layout.total_size());
+        for (int k = 0; k < kCommits; ++k) {
+          Status st = (k % 2) ? conn.value()->Commit(delta) : conn.value()->CommitAndPull(delta, w);
+          if (!st.ok()) ++failures;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    REQUIRE(failures == 0);
+
+    auto reader = MustConnect(layout, Options(cluster, 99));
+    std::vector<float> w(layout.total_size());
+    REQUIRE(reader->Pull(w).ok());
+    const float expected = kCommits * (kClients * (kClients + 1) / 2);  // 50 * 21 = 1050
+    for (float x : w) CHECK(x == expected);
+    auto stats = reader->Stats();
+    REQUIRE(stats.ok());
+    for (const auto& s : stats.value()) {
+      CHECK(s.updates == kClients * kCommits);
+      CHECK(s.commits_per_worker.size() == kClients);
+      CHECK(s.staleness_max >= 1);
+    }
+  }
+}
+
+TEST_CASE("a worker with another layout gets an error naming the difference", "[client][server]") {
+  LocalCluster cluster(2);
+  REQUIRE(Client::Connect(SmallLayout(), Options(cluster, 1)).ok());
+  ParameterLayout other;
+  other.Add("w", {5, 7});
+  other.Add("b", {5});
+  other.Add("v", {11});
+  auto c = Client::Connect(other, Options(cluster, 2));
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.status().code() == Status::Code::kMismatch);
+  CHECK_THAT(c.status().message(), Catch::Contains("'w'") && Catch::Contains("[5,7]") && Catch::Contains("[7,5]"));
+}
+
+TEST_CASE("a worker with another algorithm is refused", "[client][server]") {
+  LocalCluster cluster(1);
+  REQUIRE(Client::Connect(SmallLayout(), Options(cluster, 1, Algorithm::kAdag)).ok());
+  auto c = Client::Connect(SmallLayout(), Options(cluster, 2, Algorithm::kEasgd));
+  REQUIRE_FALSE(c.ok());
+  CHECK_THAT(c.status().message(), Catch::Contains("adag") && Catch::Contains("easgd"));
+}
+
+TEST_CASE("servers listed out of shard order are refused", "[client][server]") {
+  LocalCluster cluster(2);
+  ClientOptions o = Options(cluster, 1);
+  std::swap(o.servers[0], o.servers[1]);
+  auto c = Client::Connect(SmallLayout(), o);
+  REQUIRE_FALSE(c.ok());
+  CHECK_THAT(c.status().message(), Catch::Contains("shard order"));
+}
+
+TEST_CASE("a dead address fails within the timeout, naming the address", "[client]") {
+  ClientOptions o;
+  o.servers = {"tcp://127.0.0.1:9"};  // discard port: nothing listens
+  o.request_timeout = std::chrono::milliseconds(200);
+  o.max_attempts = 2;
+  const auto start = std::chrono::steady_clock::now();
+  auto c = Client::Connect(SmallLayout(), o);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.status().code() == Status::Code::kTimeout);
+  CHECK_THAT(c.status().message(), Catch::Contains("tcp://127.0.0.1:9"));
+  CHECK(elapsed < std::chrono::seconds(5));
+}
+
+TEST_CASE("bad arguments are refused before anything is sent", "[client]") {
+  CHECK(Client::Connect(SmallLayout(), ClientOptions{}).status().code() == Status::Code::kInvalidArgument);
+  ClientOptions o;
+  o.servers = {"not-an-endpoint"};
+  auto c = Client::Connect(SmallLayout(), o);
+  REQUIRE_FALSE(c.ok());
+  CHECK_THAT(c.status().message(), Catch::Contains("not-an-endpoint"));
+
+  LocalCluster cluster(1);
+  auto client = MustConnect(SmallLayout(), Options(cluster, 1));
+  std::vector<float> wrong(3);
+  CHECK(client->Init(wrong).code() == Status::Code::kInvalidArgument);
+  CHECK(client->Commit(wrong).code() == Status::Code::kInvalidArgument);
+}
+
+TEST_CASE("a NaN commit is refused and no shard applies anything", "[client][server]") {
+  LocalCluster cluster(2);
+  ParameterLayout layout = SmallLayout();
+  auto client = MustConnect(layout, Options(cluster, 1));
+  REQUIRE(client->Init(std::vector<float>(layout.total_size(), 1.0f)).ok());
+  std::vector<float> delta(layout.total_size(), 1.0f);
+  delta[40] = std::numeric_limits<float>::quiet_NaN();  // in shard 1's range
+  Status st = client->Commit(delta);
+  CHECK(st.code() == Status::Code::kInvalidArgument);
+  CHECK_THAT(st.message(), Catch::Contains("element 40"));
+  std::vector<float> w(layout.total_size());
+  REQUIRE(client->Pull(w).ok());
+  for (float x : w) CHECK(x == 1.0f);
+}

@@ -1,0 +1,108 @@
+// The worker side of each rule against real shards, with a fake "training" step
+// that adds a known amount, so the PS's center can be computed by hand.
+#include <catch2/catch.hpp>
+
+#include "asyncps/rule_driver.h"
+#include "support/local_cluster.h"
+
+using namespace asyncps;
+using asyncps::testing::LocalCluster;
+
+namespace {
+
+ParameterLayout Layout() {
+  ParameterLayout l;
+  l.Add("w", {10});
+  return l;
+}
+
+struct Run {
+  std::vector<float> center;
+  std::uint64_t commits = 0;
+  std::uint64_t updates = 0;
+};
+
+// One worker, `batches` batches, each adding `step` to every weight.
+Run TrainOne(RuleConfig config, int batches, float step, std::uint32_t shards = 2) {
+  LocalCluster cluster(shards);
+  ClientOptions o;
+  o.servers = cluster.endpoints();
+  o.algorithm = config.algorithm;
+  auto client = Client::Connect(Layout(), o);
+  REQUIRE(client.ok());
+  std::vector<float> w(10, 0.0f);
+  REQUIRE(client.value()->Init(w).ok());
+  RuleDriver driver(*client.value(), config);
+  REQUIRE(driver.Start(w).ok());
+  for (int b = 0; b < batches; ++b) {
+    REQUIRE(driver.BeforeBatch(w).ok());
+    for (float& x : w) x += step;
+    REQUIRE(driver.AfterBatch(w).ok());
+  }
+  REQUIRE(driver.Finish(w).ok());
+  Run run;
+  run.center.resize(10);
+  REQUIRE(client.value()->Pull(run.center).ok());
+  run.commits = driver.commits();
+  auto stats = client.value()->Stats();
+  REQUIRE(stats.ok());
+  run.updates = stats.value()[0].updates;
+  for (const auto& s : stats.value()) CHECK(s.updates == run.updates);  // every shard saw every commit
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("ADAG sends the window's work divided by the window", "[driver]") {
+  RuleConfig c = RuleConfig::Defaults(Algorithm::kAdag);
+  c.window = 2;
+  Run r = TrainOne(c, 5, 1.0f);  // commits after batches 2, 4 and the final one after 5
+  CHECK(r.commits == 3);
+  CHECK(r.updates == ExpectedCommits(c, 5));
+  // Each commit sends (work)/2 and the worker restarts from C: 1 + 1 + 0.5.
+  CHECK(r.center[0] == Approx(2.5f));
+}
+
+TEST_CASE("DOWNPOUR sends the whole work before the batch", "[driver]") {
+  RuleConfig c = RuleConfig::Defaults(Algorithm::kDownpour);
+  c.window = 2;
+  Run r = TrainOne(c, 5, 1.0f);  // before batches 2 and 4, then the final commit
+  CHECK(r.commits == ExpectedCommits(c, 5));
+  CHECK(r.updates == 3);
+  CHECK(r.center[0] == Approx(5.0f));  // one worker, nothing lost: all the work arrives
+}
+
+TEST_CASE("DOWNPOUR with window 1 and one worker equals plain training", "[driver]") {
+  RuleConfig c = RuleConfig::Defaults(Algorithm::kDownpour);
+  c.window = 1;
+  Run r = TrainOne(c, 7, 0.5f, 1);
+  CHECK(r.center[0] == Approx(3.5f));
+  CHECK(r.updates == 7);
+}
+
+TEST_CASE("DynSGD alone is never stale: the full work arrives", "[driver]") {
+  RuleConfig c = RuleConfig::Defaults(Algorithm::kDynSgd);
+  c.window = 3;
+  Run r = TrainOne(c, 6, 1.0f);
+  CHECK(r.updates == 2);
+  CHECK(r.center[0] == Approx(6.0f));
+}
+
+TEST_CASE("EASGD moves the center by alpha times the difference", "[driver]") {
+  RuleConfig c = RuleConfig::Defaults(Algorithm::kEasgd);
+  c.window = 2;  // alpha = 0.5
+  // Before batch 2: w = 1, C = 0: E = 0.5, C = 0.5, w = 0.5; batches 2, 3: w = 2.5.
+  // Before batch 4: E = 0.5 (2.5 - 0.5) = 1, C = 1.5, w = 1.5; batch 4: w = 2.5.
+  // Finish: E = 0.5 (2.5 - 1.5) = 0.5, C = 2.
+  Run r = TrainOne(c, 4, 1.0f);
+  CHECK(r.updates == 3);
+  CHECK(r.center[0] == Approx(2.0f));
+}
+
+TEST_CASE("EAMSGD runs the elastic exchange on schedule", "[driver]") {
+  RuleConfig c = RuleConfig::Defaults(Algorithm::kEamsgd);
+  c.window = 4;
+  Run r = TrainOne(c, 10, 0.1f);
+  CHECK(r.updates == ExpectedCommits(c, 10));
+  CHECK(r.center[0] > 0.0f);
+}

@@ -1,0 +1,93 @@
+#include <catch2/catch.hpp>
+
+#include <cstring>
+
+#include "internal/wire.h"
+
+using namespace asyncps;
+
+namespace {
+std::span<const std::byte> Bytes(const flatbuffers::FlatBufferBuilder& b) {
+  return {reinterpret_cast<const std::byte*>(b.GetBufferPointer()), b.GetSize()};
+}
+}  // namespace
+
+TEST_CASE("a request survives encode and verify", "[wire]") {
+  ParameterLayout layout;
+  layout.Add("a", {2, 3});
+  layout.Add("b", {4});
+  flatbuffers::FlatBufferBuilder fbb;
+  auto specs = wire::BuildLayout(fbb, layout);
+  wire::RequestBuilder b(fbb);
+  b.add_protocol_version(wire::kProtocolVersion);
+  b.add_op(wire::Op::Hello);
+  b.add_worker_id(7);
+  b.add_seq(42);
+  b.add_algorithm(wire::ToWire(Algorithm::kDynSgd));
+  b.add_layout(specs);
+  fbb.Finish(b.Finish(), wire::kFileIdentifier);
+
+  std::vector<std::uint64_t> scratch;
+  std::string why;
+  const wire::Request* r = wire::VerifyRequest(Bytes(fbb), scratch, &why);
+  REQUIRE(r != nullptr);
+  CHECK(r->worker_id() == 7);
+  CHECK(r->seq() == 42);
+  CHECK(wire::FromWire(r->algorithm()) == Algorithm::kDynSgd);
+  auto back = wire::ReadLayout(r->layout(), 1000);
+  REQUIRE(back.ok());
+  CHECK(back.value() == layout);
+  CHECK_FALSE(wire::ReadLayout(r->layout(), 9).ok());  // over the element limit
+}
+
+TEST_CASE("a misaligned frame is verified through an aligned copy", "[wire]") {
+  flatbuffers::FlatBufferBuilder fbb;
+  wire::RequestBuilder b(fbb);
+  b.add_protocol_version(wire::kProtocolVersion);
+  b.add_seq(5);
+  fbb.Finish(b.Finish(), wire::kFileIdentifier);
+  std::vector<std::byte> shifted(fbb.GetSize() + 1);
+  std::memcpy(shifted.data() + 1, fbb.GetBufferPointer(), fbb.GetSize());
+  std::vector<std::uint64_t> scratch;
+  std::string why;
+  const wire::Request* r = wire::VerifyRequest(std::span(shifted).subspan(1), scratch, &why);
+  REQUIRE(r != nullptr);
+  CHECK(r->seq() == 5);
+}
+
+TEST_CASE("garbage, truncation and foreign identifiers fail verification", "[wire]") {
+  std::vector<std::uint64_t> scratch;
+  std::string why;
+  std::vector<std::byte> junk(64, std::byte{0x5a});
+  CHECK(wire::VerifyRequest(junk, scratch, &why) == nullptr);
+  CHECK_THAT(why, Catch::Contains("identifier"));
+
+  flatbuffers::FlatBufferBuilder fbb;
+  ParameterLayout layout;
+  layout.Add("a", {2, 3});
+  auto specs = wire::BuildLayout(fbb, layout);
+  wire::RequestBuilder b(fbb);
+  b.add_layout(specs);
+  fbb.Finish(b.Finish(), wire::kFileIdentifier);
+  auto whole = Bytes(fbb);
+  for (std::size_t cut : {whole.size() - 1, whole.size() / 2, std::size_t{12}})
+    CHECK(wire::VerifyRequest(whole.first(cut), scratch, &why) == nullptr);
+}
+
+TEST_CASE("payload frames are checked for size and realigned", "[wire]") {
+  std::vector<float> values{1.5f, -2.0f, 3.25f};
+  std::vector<std::byte> frame(values.size() * 4 + 1);
+  std::memcpy(frame.data() + 1, values.data(), values.size() * 4);
+  std::vector<float> scratch;
+  auto view = wire::PayloadAsFloats(std::span(frame).subspan(1), 3, scratch);
+  REQUIRE(view.ok());
+  CHECK(std::vector<float>(view.value().begin(), view.value().end()) == values);
+  CHECK_FALSE(wire::PayloadAsFloats(std::span(frame).subspan(1), 4, scratch).ok());
+}
+
+TEST_CASE("non-finite values are located", "[wire]") {
+  std::vector<float> v(100, 1.0f);
+  CHECK(wire::FirstNonFinite(v) == -1);
+  v[63] = std::numeric_limits<float>::infinity();
+  CHECK(wire::FirstNonFinite(v) == 63);
+}

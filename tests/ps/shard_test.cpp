@@ -1,0 +1,182 @@
+// The shard's request handling, without sockets.
+#include <catch2/catch.hpp>
+
+#include "shard.h"
+#include "support/requests.h"
+
+using namespace asyncps;
+using asyncps::testing::EncodeRequest;
+using asyncps::testing::FloatBytes;
+using asyncps::testing::RequestFields;
+using wire::ErrorCode;
+using wire::Op;
+
+namespace {
+
+ParameterLayout Layout() {
+  ParameterLayout l;
+  l.Add("w", {2, 3});
+  l.Add("b", {2});
+  return l;  // 8 floats: with 2 shards, shard 1 holds elements 4..8
+}
+
+struct ShardHarness {
+  ps::Shard shard;
+  ParameterLayout layout = Layout();
+  flatbuffers::FlatBufferBuilder fbb;
+  std::vector<std::uint64_t> scratch;
+
+  explicit ShardHarness(ps::ShardOptions o = {}) : shard(o) {}
+
+  const wire::Reply& Send(RequestFields f, const std::vector<float>& payload = {}) {
+    f.payload_floats = payload.size();
+    auto header = EncodeRequest(f, layout);
+    auto body = FloatBytes(payload);
+    last = shard.Handle(header, body, fbb);
+    std::string why;
+    const wire::Reply* r = wire::VerifyReply({reinterpret_cast<const std::byte*>(fbb.GetBufferPointer()),
+                                              fbb.GetSize()}, scratch, &why);
+    REQUIRE(r != nullptr);
+    return *r;
+  }
+  ps::Shard::Outcome last;
+};
+
+RequestFields Req(Op op, std::uint64_t seq = 1, std::uint32_t shard = 1, std::uint32_t shards = 2) {
+  RequestFields f;
+  f.op = op;
+  f.seq = seq;
+  f.shard_index = shard;
+  f.num_shards = shards;
+  return f;
+}
+
+ps::ShardOptions ShardOneOfTwo() {
+  ps::ShardOptions o;
+  o.shard_index = 1;
+  o.num_shards = 2;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("hello fixes the layout and the shard's range", "[shard]") {
+  ShardHarness h(ShardOneOfTwo());
+  const auto& r = h.Send(Req(Op::Hello));
+  CHECK(r.error() == ErrorCode::Ok);
+  CHECK(r.range_begin() == 4);
+  CHECK(r.range_end() == 8);
+  CHECK(h.shard.has_layout());
+  CHECK_FALSE(h.shard.initialised());
+}
+
+TEST_CASE("requests before hello, pulls before init, commits before init are refused", "[shard]") {
+  ShardHarness h(ShardOneOfTwo());
+  CHECK(h.Send(Req(Op::Pull)).error() == ErrorCode::NotHello);
+  h.Send(Req(Op::Hello));
+  CHECK(h.Send(Req(Op::Pull)).error() == ErrorCode::NotInitialised);
+  CHECK(h.Send(Req(Op::Commit, 2), {1, 1, 1, 1}).error() == ErrorCode::NotInitialised);
+  CHECK(h.shard.counters().errors == 3);
+}
+
+TEST_CASE("init: first wins and size is checked, pull returns the slice", "[shard]") {
+  ShardHarness h(ShardOneOfTwo());
+  h.Send(Req(Op::Hello));
+  CHECK(h.Send(Req(Op::Init), {1, 2, 3}).error() == ErrorCode::BadSize);
+  CHECK(h.Send(Req(Op::Init), {1, 2, 3, 4}).error() == ErrorCode::Ok);
+  CHECK(h.Send(Req(Op::Init), {9, 9, 9, 9}).error() == ErrorCode::AlreadyInitialised);
+  const auto& r = h.Send(Req(Op::Pull));
+  CHECK(r.error() == ErrorCode::Ok);
+  CHECK(r.payload_floats() == 4);
+  CHECK(std::vector<float>(h.last.payload.begin(), h.last.payload.end()) == std::vector<float>{1, 2, 3, 4});
+}
+
+TEST_CASE("a resent commit is answered but applied once", "[shard]") {
+  ShardHarness h(ShardOneOfTwo());
+  h.Send(Req(Op::Hello));
+  h.Send(Req(Op::Init), {0, 0, 0, 0});
+  CHECK(h.Send(Req(Op::Commit, 5), {1, 1, 1, 1}).error() == ErrorCode::Ok);
+  const auto& dup = h.Send(Req(Op::Commit, 5), {1, 1, 1, 1});
+  CHECK(dup.error() == ErrorCode::Ok);
+  CHECK(dup.updates() == 1);
+  CHECK(h.shard.counters().duplicates == 1);
+  CHECK(h.shard.center()[0] == 1.0f);
+  CHECK(h.Send(Req(Op::Commit, 6), {1, 1, 1, 1}).error() == ErrorCode::Ok);
+  CHECK(h.shard.center()[0] == 2.0f);
+  // A new hello from the same worker id starts a new session: seq restarts.
+  h.Send(Req(Op::Hello));
+  CHECK(h.Send(Req(Op::Commit, 1), {1, 1, 1, 1}).error() == ErrorCode::Ok);
+  CHECK(h.shard.center()[0] == 3.0f);
+  CHECK(h.shard.counters().updates == 3);
+}
+
+TEST_CASE("DynSGD divides a commit by its staleness", "[shard]") {
+  ShardHarness h(ShardOneOfTwo());
+  RequestFields hello = Req(Op::Hello);
+  hello.algorithm = Algorithm::kDynSgd;
+  h.Send(hello);
+  h.Send(Req(Op::Init), {0, 0, 0, 0});
+  // Three commits by worker 1, each pulled right before (last_pulled = updates): tau = 1.
+  for (std::uint64_t k = 0; k < 3; ++k) {
+    RequestFields c = Req(Op::Commit, 10 + k);
+    c.last_pulled_updates = k;
+    h.Send(c, {1, 1, 1, 1});
+  }
+  CHECK(h.shard.center()[0] == 3.0f);
+  // Worker 2 pulled at update 0: tau = 3 - 0 + 1 = 4, so 8 / 4 = 2 is added.
+  RequestFields stale = Req(Op::Commit, 1);
+  stale.worker_id = 2;
+  h.Send(stale, {8, 8, 8, 8});
+  CHECK(h.shard.center()[0] == 5.0f);
+  CHECK(h.shard.counters().staleness_max == 4);
+  CHECK(h.shard.counters().staleness_sum == 1 + 1 + 1 + 4);
+  auto per_worker = h.shard.commits_per_worker();
+  CHECK(per_worker == std::vector<std::pair<std::uint32_t, std::uint64_t>>{{1, 3}, {2, 1}});
+}
+
+TEST_CASE("mismatched hellos are refused with the difference named", "[shard]") {
+  ShardHarness h(ShardOneOfTwo());
+  h.Send(Req(Op::Hello));
+  ParameterLayout other;
+  other.Add("w", {3, 2});
+  other.Add("b", {2});
+  RequestFields f = Req(Op::Hello);
+  f.layout = &other;
+  const auto& r = h.Send(f);
+  CHECK(r.error() == ErrorCode::Mismatch);
+  CHECK_THAT(r.message()->str(), Catch::Contains("[3,2]"));
+  CHECK(h.Send(Req(Op::Hello, 1, 0, 2)).error() == ErrorCode::Mismatch);  // wrong shard index
+  RequestFields algo = Req(Op::Hello);
+  algo.algorithm = Algorithm::kEasgd;
+  CHECK(h.Send(algo).error() == ErrorCode::Mismatch);
+}
+
+TEST_CASE("non-finite payloads are refused unless allowed", "[shard]") {
+  ShardHarness h(ShardOneOfTwo());
+  h.Send(Req(Op::Hello));
+  h.Send(Req(Op::Init), {0, 0, 0, 0});
+  const float inf = std::numeric_limits<float>::infinity();
+  const auto& r = h.Send(Req(Op::Commit, 2), {0, inf, 0, 0});
+  CHECK(r.error() == ErrorCode::BadValue);
+  CHECK_THAT(r.message()->str(), Catch::Contains("element 5"));
+  CHECK(h.shard.counters().updates == 0);
+
+  ps::ShardOptions lax = ShardOneOfTwo();
+  lax.reject_non_finite = false;
+  ShardHarness l(lax);
+  l.Send(Req(Op::Hello));
+  l.Send(Req(Op::Init), {0, 0, 0, 0});
+  CHECK(l.Send(Req(Op::Commit, 2), {0, inf, 0, 0}).error() == ErrorCode::Ok);
+}
+
+TEST_CASE("restore replaces the state", "[shard]") {
+  ShardHarness h(ShardOneOfTwo());
+  ps::ShardCounters c;
+  c.updates = 17;
+  h.shard.Restore(Layout(), Algorithm::kAdag, {4, 3, 2, 1}, c, {{3, 17}});
+  CHECK(h.shard.initialised());
+  CHECK(h.shard.range() == ShardRange{4, 8});
+  const auto& r = h.Send(Req(Op::Pull));
+  CHECK(r.error() == ErrorCode::Ok);
+  CHECK(r.updates() == 17);
+}

@@ -1,0 +1,53 @@
+// Hand-built protocol messages for tests that talk to a shard directly.
+#pragma once
+
+#include <cstring>
+#include <vector>
+
+#include "internal/wire.h"
+
+namespace asyncps::testing {
+
+struct RequestFields {
+  wire::Op op = wire::Op::Pull;
+  std::uint32_t protocol_version = wire::kProtocolVersion;
+  std::uint32_t worker_id = 1;
+  std::uint64_t seq = 1;
+  std::uint32_t shard_index = 0;
+  std::uint32_t num_shards = 1;
+  std::uint64_t last_pulled_updates = 0;
+  std::uint64_t payload_floats = 0;
+  Algorithm algorithm = Algorithm::kAdag;
+  const ParameterLayout* layout = nullptr;  // Hello: the layout sent; also gives the fingerprint
+  std::uint64_t fingerprint_override = 0;   // non-zero: sent instead of the layout's
+};
+
+inline std::vector<std::byte> EncodeRequest(const RequestFields& f, const ParameterLayout& layout) {
+  flatbuffers::FlatBufferBuilder fbb;
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<wire::TensorSpec>>> specs;
+  if (f.op == wire::Op::Hello) specs = wire::BuildLayout(fbb, f.layout ? *f.layout : layout);
+  wire::RequestBuilder b(fbb);
+  b.add_protocol_version(f.protocol_version);
+  b.add_op(f.op);
+  b.add_worker_id(f.worker_id);
+  b.add_seq(f.seq);
+  b.add_fingerprint(f.fingerprint_override ? f.fingerprint_override
+                                           : (f.layout ? *f.layout : layout).Fingerprint(f.num_shards));
+  b.add_shard_index(f.shard_index);
+  b.add_num_shards(f.num_shards);
+  b.add_algorithm(wire::ToWire(f.algorithm));
+  if (f.op == wire::Op::Hello) b.add_layout(specs);
+  b.add_last_pulled_updates(f.last_pulled_updates);
+  b.add_payload_floats(f.payload_floats);
+  fbb.Finish(b.Finish(), wire::kFileIdentifier);
+  const auto* p = reinterpret_cast<const std::byte*>(fbb.GetBufferPointer());
+  return {p, p + fbb.GetSize()};
+}
+
+inline std::vector<std::byte> FloatBytes(const std::vector<float>& v) {
+  std::vector<std::byte> out(v.size() * sizeof(float));
+  std::memcpy(out.data(), v.data(), out.size());
+  return out;
+}
+
+}  // namespace asyncps::testing
