@@ -14,6 +14,10 @@
 #       {project} and {sep} the compose project name and separator (compose mode only).
 #       Kubernetes: tcp://shard-{i}.shard:5555   compose: tcp://{project}{sep}shard{sep}{n}:5555
 #   ASYNCPS_REPORT_JSON may contain {i} (replaced by the index): one report file per worker.
+#
+# asyncps-launch wait-servers: instead of running a binary, waits until every tcp:// endpoint of
+# ASYNCPS_SERVERS (or the pattern) accepts a connection, for at most ASYNCPS_LAUNCH_WAIT_TIMEOUT
+# seconds (default 600); exit 0 when all do, 1 on timeout (an init container's job).
 set -euo pipefail
 
 die() { echo "asyncps-launch: $*" >&2; exit 2; }
@@ -21,6 +25,7 @@ die() { echo "asyncps-launch: $*" >&2; exit 2; }
 role=$1; shift
 case $role in
   server|worker|report|keygen|local) bin=asyncps-$role ;;
+  wait-servers) bin="" ;;
   *) bin=$role ;;
 esac
 
@@ -78,6 +83,25 @@ if [[ -z ${ASYNCPS_SERVERS:-} && -n ${ASYNCPS_LAUNCH_SERVERS_PATTERN:-} ]]; then
     list+=${list:+,}$s
   done
   export ASYNCPS_SERVERS=$list
+fi
+
+if [[ $role == wait-servers ]]; then
+  [[ -n ${ASYNCPS_SERVERS:-} ]] || die "wait-servers needs ASYNCPS_SERVERS or ASYNCPS_LAUNCH_SERVERS_PATTERN + ASYNCPS_NUM_SHARDS"
+  deadline=$((SECONDS + ${ASYNCPS_LAUNCH_WAIT_TIMEOUT:-600}))
+  IFS=, read -r -a endpoints <<< "$ASYNCPS_SERVERS"
+  for endpoint in "${endpoints[@]}"; do
+    [[ $endpoint =~ ^tcp://(.+):([0-9]+)$ ]] || continue
+    host=${BASH_REMATCH[1]} port=${BASH_REMATCH[2]}
+    until timeout 2 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null; do
+      if ((SECONDS >= deadline)); then
+        echo "asyncps-launch: $endpoint still not accepting connections after ${ASYNCPS_LAUNCH_WAIT_TIMEOUT:-600}s (is the shard running? see its logs)" >&2
+        exit 1
+      fi
+      sleep 1
+    done
+    echo "asyncps-launch: $endpoint is up" >&2
+  done
+  exit 0
 fi
 
 echo "asyncps-launch: $bin${index:+ (index $index)}${ASYNCPS_SERVERS:+ servers=$ASYNCPS_SERVERS}" >&2

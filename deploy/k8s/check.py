@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Offline structural check of the asyncps Kubernetes manifests (no cluster needed).
+
+Renders each kustomization with `kubectl kustomize` and asserts what a cluster would only tell
+us at run time: the kinds and names exist, selectors match the pod labels, the Service and the
+StatefulSet agree, the worker Job is indexed with as many completions as ASYNCPS_NUM_WORKERS,
+replicas equal ASYNCPS_NUM_SHARDS, every pod reads the generated ConfigMap, every container has
+resource requests/limits and runs as non-root, the shards have readiness and liveness probes.
+
+Usage: deploy/k8s/check.py [KUSTOMIZATION_DIR...]   (default: base and every overlay)
+"""
+import pathlib
+import re
+import subprocess
+import sys
+
+import yaml
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+
+class CheckError(Exception):
+    pass
+
+
+def need(cond, msg):
+    if not cond:
+        raise CheckError(msg)
+
+
+def render(path):
+    try:
+        out = subprocess.run(["kubectl", "kustomize", str(path)], check=True, capture_output=True,
+                             text=True, timeout=60)
+    except subprocess.CalledProcessError as e:
+        raise CheckError(f"kubectl kustomize {path} failed: {e.stderr.strip()}")
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+def one(docs, kind, name):
+    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    need(len(found) == 1, f"expected exactly one {kind} named {name!r}, found {len(found)}")
+    return found[0]
+
+
+def subset(sel, labels):
+    return all(labels.get(k) == v for k, v in sel.items())
+
+
+def check_pod(owner, pod, configmap_name):
+    spec = pod["spec"]
+    sc = spec.get("securityContext", {})
+    need(sc.get("runAsNonRoot") is True and sc.get("runAsUser", 0) != 0,
+         f"{owner}: pod must run as non-root (securityContext.runAsNonRoot, runAsUser)")
+    volumes = {v["name"] for v in spec.get("volumes", [])}
+    for c in spec.get("initContainers", []) + spec["containers"]:
+        where = f"{owner} container {c['name']}"
+        need(c.get("image"), f"{where}: no image")
+        need(c.get("args", [None])[0] == "asyncps-launch", f"{where}: args must start with asyncps-launch")
+        res = c.get("resources", {})
+        for part in ("requests", "limits"):
+            for r in ("cpu", "memory"):
+                need(r in res.get(part, {}), f"{where}: resources.{part}.{r} missing")
+        refs = [e["configMapRef"]["name"] for e in c.get("envFrom", []) if "configMapRef" in e]
+        need(configmap_name in refs, f"{where}: must read ConfigMap {configmap_name} through envFrom (has {refs})")
+        for m in c.get("volumeMounts", []):
+            need(m["name"] in volumes, f"{where}: mounts undefined volume {m['name']!r}")
+    return spec
+
+
+def check(path):
+    docs = render(path)
+    kinds = sorted(f"{d['kind']}/{d['metadata']['name']}" for d in docs)
+    cms = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("asyncps-config")]
+    need(len(cms) == 1, f"expected one ConfigMap asyncps-config-<hash>, found {len(cms)}")
+    cm = cms[0]
+    cfg = cm["data"]
+    for key in ("ASYNCPS_NUM_SHARDS", "ASYNCPS_NUM_WORKERS", "ASYNCPS_LAUNCH_SERVERS_PATTERN", "ASYNCPS_ALGO",
+                "ASYNCPS_BATCH_SIZE", "ASYNCPS_WINDOW", "ASYNCPS_EPOCHS", "ASYNCPS_DATA"):
+        need(key in cfg, f"ConfigMap lacks {key}")
+    shards, workers = int(cfg["ASYNCPS_NUM_SHARDS"]), int(cfg["ASYNCPS_NUM_WORKERS"])
+    ns = {d["metadata"].get("namespace") for d in docs}
+    need(len(ns) == 1, f"all objects must share one namespace, found {ns}")
+
+    svc = one(docs, "Service", "shard")
+    sts = one(docs, "StatefulSet", "shard")
+    wjob = one(docs, "Job", "worker")
+    rjob = one(docs, "Job", "report")
+
+    # Shards: headless Service + StatefulSet with stable names shard-<i>.shard
+    need(svc["spec"].get("clusterIP") == "None", "Service shard must be headless (clusterIP: None)")
+    need(sts["spec"]["serviceName"] == svc["metadata"]["name"], "StatefulSet.serviceName must be the headless Service")
+    need(sts["spec"]["replicas"] == shards,
+         f"StatefulSet replicas {sts['spec']['replicas']} != ASYNCPS_NUM_SHARDS {shards}")
+    tl = sts["spec"]["template"]["metadata"]["labels"]
+    need(subset(sts["spec"]["selector"]["matchLabels"], tl), "StatefulSet selector does not match its pod labels")
+    need(subset(svc["spec"]["selector"], tl), "Service shard's selector does not select the shard pods")
+    for d in docs:
+        if d["kind"] in ("Job",):
+            need(not subset(svc["spec"]["selector"], d["spec"]["template"]["metadata"]["labels"]),
+                 f"Service shard would also select Job {d['metadata']['name']}'s pods")
+    spec = check_pod("StatefulSet shard", sts["spec"]["template"], cm["metadata"]["name"])
+    c = spec["containers"][0]
+    need(c["args"][1] == "server", "shard container must run asyncps-launch server")
+    env = {e["name"]: e.get("value") for e in c.get("env", [])}
+    need(env.get("ASYNCPS_LAUNCH_INDEX_FROM") == "hostname", "shard index must come from the pod name (hostname)")
+    need("readinessProbe" in c and "livenessProbe" in c, "shard container needs readiness and liveness probes")
+    ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+    sp = svc["spec"]["ports"][0]
+    need(sp["targetPort"] in ports or sp["targetPort"] in ports.values(),
+         f"Service targetPort {sp['targetPort']} is not a port of the shard container {ports}")
+    bind_port = int(env.get("ASYNCPS_BIND", "tcp://*:5555").rsplit(":", 1)[1])
+    need(bind_port in ports.values() and sp["port"] == bind_port, "shard bind port, containerPort and Service port differ")
+    pattern = cfg["ASYNCPS_LAUNCH_SERVERS_PATTERN"]
+    m = re.fullmatch(r"tcp://([a-z0-9-]+)-\{i\}\.([a-z0-9-]+)(?:\.[a-z0-9.-]+)?:(\d+)", pattern)
+    need(m, f"ASYNCPS_LAUNCH_SERVERS_PATTERN {pattern!r} is not tcp://<statefulset>-{{i}}.<service>:<port>")
+    need(m.group(1) == sts["metadata"]["name"] and m.group(2) == svc["metadata"]["name"] and int(m.group(3)) == sp["port"],
+         f"ASYNCPS_LAUNCH_SERVERS_PATTERN {pattern!r} does not name the StatefulSet/Service/port")
+
+    # Workers: indexed Job, completion index = worker index
+    ws = wjob["spec"]
+    need(ws.get("completionMode") == "Indexed", "worker Job must be completionMode: Indexed")
+    need(ws.get("completions") == workers and ws.get("parallelism") == workers,
+         f"worker Job completions/parallelism {ws.get('completions')}/{ws.get('parallelism')} != ASYNCPS_NUM_WORKERS {workers}")
+    wspec = check_pod("Job worker", ws["template"], cm["metadata"]["name"])
+    need(wspec.get("restartPolicy") in ("Never", "OnFailure"), "worker pods need restartPolicy Never/OnFailure")
+    wc = wspec["containers"][0]
+    need(wc["args"][1] == "worker", "worker container must run asyncps-launch worker")
+    wenv = {e["name"]: e.get("value") for e in wc.get("env", [])}
+    need(wenv.get("ASYNCPS_LAUNCH_INDEX_FROM") == "job", "worker index must come from JOB_COMPLETION_INDEX (job)")
+    need(any(i["args"][1] == "wait-servers" for i in wspec.get("initContainers", [])),
+         "worker pods should wait for the shards (init container asyncps-launch wait-servers)")
+
+    # Report
+    rspec = check_pod("Job report", rjob["spec"]["template"], cm["metadata"]["name"])
+    need(rspec["containers"][0]["args"][1] == "report", "report container must run asyncps-launch report")
+
+    print(f"ok {path.relative_to(HERE.parent.parent) if path.is_relative_to(HERE.parent.parent) else path}: "
+          f"{len(docs)} objects ({', '.join(kinds)}), {shards} shards, {workers} workers")
+
+
+def main():
+    paths = [pathlib.Path(p).resolve() for p in sys.argv[1:]] or \
+        [HERE / "base"] + sorted(p.parent for p in (HERE / "overlays").glob("*/kustomization.yaml"))
+    failed = 0
+    for p in paths:
+        try:
+            check(p)
+        except CheckError as e:
+            print(f"FAIL {p}: {e}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
