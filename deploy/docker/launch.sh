@@ -45,7 +45,7 @@ case ${ASYNCPS_LAUNCH_INDEX_FROM:-} in
     fqdn=""
     for attempt in 1 2 3 4 5 6 7 8 9 10; do
       for ip in $(hostname -i 2>/dev/null); do
-        fqdn=$(getent hosts "$ip" | awk '{print $2}' | head -n 1) || true
+        fqdn=$(getent -s dns hosts "$ip" | awk '{print $2}' | head -n 1) || true
         [[ -n $fqdn && $fqdn != "$(hostname)" ]] && break 2
         fqdn=""
       done

@@ -135,6 +135,20 @@ def check(path):
     rspec = check_pod("Job report", rjob["spec"]["template"], cm["metadata"]["name"])
     need(rspec["containers"][0]["args"][1] == "report", "report container must run asyncps-launch report")
 
+    # Reports: workers write worker-<i>.json into a shared PVC; the report waits for all of them.
+    pvc = one(docs, "PersistentVolumeClaim", "reports")
+    def claim_mount(spec, cname):
+        vols = {v["name"]: v.get("persistentVolumeClaim", {}).get("claimName") for v in spec.get("volumes", [])}
+        c = next(c for c in spec["containers"] if c["name"] == cname)
+        return {m["mountPath"] for m in c.get("volumeMounts", []) if vols.get(m["name"]) == pvc["metadata"]["name"]}
+    wm, rm = claim_mount(wspec, "worker"), claim_mount(rspec, "report")
+    need(wm and wm == rm, f"worker and report must mount PVC reports at the same path (worker {wm}, report {rm})")
+    need(cfg.get("ASYNCPS_WORKER_REPORTS") in wm, f"ASYNCPS_WORKER_REPORTS must be the reports mount {wm}")
+    need(int(cfg.get("ASYNCPS_REPORT_WAIT", "0")) > 0, "ASYNCPS_REPORT_WAIT must be > 0 (the report waits for the workers)")
+    rj = wenv.get("ASYNCPS_REPORT_JSON", "")
+    need(rj.startswith(next(iter(wm)) + "/worker-") and "{i}" in rj,
+         f"worker ASYNCPS_REPORT_JSON {rj!r} must be <reports mount>/worker-{{i}}.json")
+
     print(f"ok {path.relative_to(HERE.parent.parent) if path.is_relative_to(HERE.parent.parent) else path}: "
           f"{len(docs)} objects ({', '.join(kinds)}), {shards} shards, {workers} workers")
 

@@ -1,0 +1,330 @@
+#!/usr/bin/env bash
+# deploy/test.sh: the container deployment, tested for real.
+#
+#   1. starts its own dockerd (exec root and socket under a temp dir; data root, i.e. the layer
+#      and build cache, under $ASYNCPS_DEPLOY_CACHE; no default bridge, no iptables/NAT, no
+#      ip_forward change: the host's network is left alone),
+#   2. builds a Debian bookworm base image with debootstrap + docker import (cached tarball),
+#   3. builds deploy/Dockerfile on it (BASE_IMAGE), checks the image (non-root, libraries,
+#      SIGTERM stops a shard cleanly and fast, healthcheck, Kubernetes-style shard index),
+#   4. runs deploy/compose with 2 shards + 2 workers on a small Fashion-MNIST subset, waits for
+#      the workers, checks every exit code and the report (accuracy >= threshold, parameter
+#      server updates == W * epochs-batches/window formula),
+#   5. checks the Kubernetes manifests offline (kubectl kustomize + deploy/k8s/check.py),
+#   6. tears everything down and stops dockerd by its PID.
+#
+# Needs root, docker.io, docker-compose (or the compose v2 plugin), debootstrap, kubectl,
+# python3-yaml, iproute2 (scripts/install-deps.sh --with-containers) and the Debian mirror.
+# Environment (all optional):
+#   ASYNCPS_DEPLOY_CACHE      cache dir (default /var/cache/asyncps-deploy)
+#   ASYNCPS_DEPLOY_TIMEOUT    whole-test limit in seconds (default 1800; a cold build compiles)
+#   ASYNCPS_DEPLOY_POOL       address pool for the test's networks (default 172.30.64.0/18)
+#   ASYNCPS_DEBIAN_MIRROR     Debian mirror (default: the host's apt source, else deb.debian.org)
+#   ASYNCPS_DEPLOY_REFRESH=1  rebuild the cached base tarball
+#   ASYNCPS_DEPLOY_KEEP=1     keep the temp dir (logs) after the test
+#   ASYNCPS_DEPLOY_ONLY=k8s   only the offline manifest check (no docker at all)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${ASYNCPS_DEPLOY_CACHE:-/var/cache/asyncps-deploy}
+POOL=${ASYNCPS_DEPLOY_POOL:-172.30.64.0/18}
+TEST_TIMEOUT=${ASYNCPS_DEPLOY_TIMEOUT:-1800}
+PROJECT=asyncpsdeploytest
+IMAGE=asyncps:deploy-test
+# The test's run: 2 shards, 2 workers, ADAG, batch 16, window 5, 1 epoch on 3,200 rows.
+SHARDS=2 WORKERS=2 ALGO=adag BATCH=16 WINDOW=5 EPOCHS=1 TRAIN_LIMIT=3200 TEST_LIMIT=2000
+MIN_ACCURACY=${ASYNCPS_DEPLOY_MIN_ACCURACY:-0.60}
+
+T0=$SECONDS
+log() { printf '[deploy-test %4ds] %s\n' $((SECONDS - T0)) "$*"; }
+fail() { printf '[deploy-test %4ds] FAIL: %s\n' $((SECONDS - T0)) "$*" >&2; exit 1; }
+
+# ---- the whole test runs under a hard time limit (cleanup runs on the way out) --------------
+if [[ -z ${ASYNCPS_DEPLOY_INNER:-} ]]; then
+  export ASYNCPS_DEPLOY_INNER=1
+  rc=0
+  timeout --kill-after=60 "$TEST_TIMEOUT" "$0" "$@" || rc=$?
+  if ((rc == 124)); then echo "[deploy-test] FAIL: took longer than ${TEST_TIMEOUT}s (ASYNCPS_DEPLOY_TIMEOUT)" >&2; fi
+  exit "$rc"
+fi
+
+check_manifests() {
+  log "kubernetes: kubectl kustomize + structural check of base and overlays (offline)"
+  command -v kubectl > /dev/null || fail "kubectl not found (scripts/install-deps.sh --with-containers)"
+  python3 -c 'import yaml' 2> /dev/null || fail "python3-yaml not found (apt install python3-yaml)"
+  python3 "$ROOT/deploy/k8s/check.py" || fail "Kubernetes manifests: see the FAIL lines above"
+}
+
+if [[ ${ASYNCPS_DEPLOY_ONLY:-} == k8s ]]; then
+  check_manifests
+  log "PASS (manifests only)"
+  exit 0
+fi
+
+# ---- preconditions ---------------------------------------------------------------------------
+[[ $(id -u) -eq 0 ]] || fail "must run as root (it starts its own dockerd)"
+for c in dockerd debootstrap kubectl python3 ip flock timeout tar; do
+  command -v "$c" > /dev/null || fail "$c not found (scripts/install-deps.sh --with-containers)"
+done
+# The Debian CLI matches the Debian daemon and builds with BuildKit without the buildx plugin.
+DOCKER=${ASYNCPS_DOCKER_CLI:-$(command -v /usr/bin/docker || command -v docker || true)}
+[[ -n $DOCKER ]] || fail "docker CLI not found (apt install docker.io)"
+if command -v docker-compose > /dev/null; then
+  COMPOSE=(docker-compose)
+elif "$DOCKER" compose version > /dev/null 2>&1; then
+  COMPOSE=("$DOCKER" compose)
+else
+  fail "neither docker-compose nor the docker compose plugin is installed (apt install docker-compose)"
+fi
+
+mkdir -p "$CACHE"
+exec 9> "$CACHE/lock"
+flock -w 900 9 || fail "another deploy test holds $CACHE/lock for more than 15 minutes"
+
+TMP=$(mktemp -d /tmp/asyncps-deploy.XXXXXX)
+SOCK=$TMP/docker.sock
+export DOCKER_HOST=unix://$SOCK
+export DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1
+unset DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH
+DOCKERD_PID=""
+COMPOSE_FILE=$ROOT/deploy/compose/docker-compose.yml
+COMPOSE_UP=0
+
+d() { timeout "${DTIMEOUT:-120}" "$DOCKER" "$@"; }
+dc() { timeout "${DTIMEOUT:-120}" "${COMPOSE[@]}" -p "$PROJECT" -f "$COMPOSE_FILE" "$@"; }
+# container ids of a compose service, running or exited (same labels in compose v1 and v2)
+svc_ids() {
+  d ps -aq --filter "label=com.docker.compose.project=$PROJECT" --filter "label=com.docker.compose.service=$1"
+}
+
+cleanup() {
+  local rc=$?
+  set +e
+  trap - EXIT INT TERM
+  if [[ -n $DOCKERD_PID ]] && kill -0 "$DOCKERD_PID" 2> /dev/null; then
+    if ((COMPOSE_UP)); then
+      log "teardown: compose down"
+      DTIMEOUT=90 dc down -v --remove-orphans -t 10 > "$TMP/compose-down.log" 2>&1
+    fi
+    local left
+    left=$(DTIMEOUT=20 d ps -aq 2> /dev/null)
+    [[ -n $left ]] && DTIMEOUT=60 d rm -f -v $left > /dev/null 2>&1
+    DTIMEOUT=30 d network prune -f > /dev/null 2>&1
+    # keep the cache bounded: dangling images of earlier builds, build cache over 4 GB
+    DTIMEOUT=60 d image prune -f > /dev/null 2>&1
+    DTIMEOUT=120 d builder prune -f --keep-storage 4gb > /dev/null 2>&1
+    log "teardown: stopping dockerd (pid $DOCKERD_PID)"
+    kill -TERM "$DOCKERD_PID"
+    for _ in $(seq 1 40); do kill -0 "$DOCKERD_PID" 2> /dev/null || break; sleep 0.5; done
+    if kill -0 "$DOCKERD_PID" 2> /dev/null; then
+      log "teardown: dockerd did not stop in 20 s, killing it"
+      kill -KILL "$DOCKERD_PID"
+    fi
+    wait "$DOCKERD_PID" 2> /dev/null
+  fi
+  # dockerd's own containerd (pid file under our exec root), should dockerd have died without it
+  local cpid
+  cpid=$(cat "$TMP/exec/containerd/containerd.pid" 2> /dev/null)
+  if [[ -n $cpid ]] && kill -0 "$cpid" 2> /dev/null && tr '\0' ' ' < "/proc/$cpid/cmdline" | grep -q "$TMP"; then
+    kill -TERM "$cpid"; sleep 2; kill -0 "$cpid" 2> /dev/null && kill -KILL "$cpid"
+  fi
+  # nothing of ours may stay mounted
+  grep -o " $TMP[^ ]*" /proc/mounts 2> /dev/null | sort -r | while read -r m; do umount -l "$m"; done
+  if ((rc != 0)); then
+    log "dockerd log (last 15 lines):"; tail -n 15 "$TMP/dockerd.log" 2> /dev/null | sed 's/^/    /'
+  fi
+  if [[ -n ${ASYNCPS_DEPLOY_KEEP:-} || $rc -ne 0 ]]; then
+    log "logs kept in $TMP"
+  else
+    rm -rf "$TMP"
+  fi
+  log "total $((SECONDS - T0)) s, exit $rc"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- 1. dockerd ------------------------------------------------------------------------------
+# Networks of this daemon come from $POOL; refuse to start if the host routes part of it.
+pool_net=${POOL%/*}
+if ip -4 route show root "$POOL" | grep -v ' dev br-' | grep -q .; then
+  fail "the host already routes addresses in $POOL ($(ip -4 route show root "$POOL" | head -n 1)); set ASYNCPS_DEPLOY_POOL to a free private range"
+fi
+log "starting dockerd (data root $CACHE/docker, exec root $TMP/exec, socket $SOCK, pool $POOL)"
+mkdir -p "$TMP/exec" "$CACHE/docker"
+dockerd \
+  --data-root "$CACHE/docker" --exec-root "$TMP/exec" --pidfile "$TMP/dockerd.pid" \
+  -H "unix://$SOCK" \
+  --bridge=none --iptables=false --ip-forward=false --ip-masq=false --ip6tables=false \
+  --default-address-pool "base=$POOL,size=24" \
+  --containerd-namespace asyncps-deploy-test --containerd-plugins-namespace asyncps-deploy-test-plugins \
+  --cgroup-parent asyncps-deploy-test --log-level warn \
+  > "$TMP/dockerd.log" 2>&1 &
+DOCKERD_PID=$!
+for i in $(seq 1 120); do
+  DTIMEOUT=5 d version > /dev/null 2>&1 && break
+  kill -0 "$DOCKERD_PID" 2> /dev/null || fail "dockerd exited at start: $(tail -n 5 "$TMP/dockerd.log")"
+  ((i == 120)) && fail "dockerd did not answer within 60 s: $(tail -n 5 "$TMP/dockerd.log")"
+  sleep 0.5
+done
+log "dockerd $(d version -f '{{.Server.Version}}') up (pid $DOCKERD_PID)"
+# leftovers of an interrupted earlier run on this cached data root
+stale=$(d ps -aq)
+[[ -n $stale ]] && { log "removing $(wc -w <<< "$stale") stale containers"; d rm -f -v $stale > /dev/null; }
+d network prune -f > /dev/null
+d volume prune -f > /dev/null
+
+# ---- 2. base image: debootstrap --variant=minbase bookworm + docker import (cached) ---------
+mirror=${ASYNCPS_DEBIAN_MIRROR:-}
+if [[ -z $mirror ]]; then
+  mirror=$(grep -rhoE '(URIs:|^deb)[[:space:]]+(\[[^]]*\][[:space:]]+)?https?://[^[:space:]]+/debian/?([[:space:]]|$)' \
+             /etc/apt/sources.list /etc/apt/sources.list.d 2> /dev/null |
+           grep -oE 'https?://[^[:space:]]+' | head -n 1 || true)
+  mirror=${mirror:-http://deb.debian.org/debian}
+fi
+mirror=${mirror%/}
+security=${mirror%/debian}/debian-security
+BASE_TAR=$CACHE/base-bookworm-minbase.tar
+if [[ ! -s $BASE_TAR || -n ${ASYNCPS_DEPLOY_REFRESH:-} ]]; then
+  log "debootstrap --variant=minbase bookworm from $mirror (cached afterwards in $BASE_TAR)"
+  rootfs=$CACHE/rootfs.tmp
+  rm -rf "$rootfs"
+  timeout 900 debootstrap --variant=minbase bookworm "$rootfs" "$mirror" > "$TMP/debootstrap.log" 2>&1 ||
+    fail "debootstrap failed (mirror $mirror; set ASYNCPS_DEBIAN_MIRROR): $(tail -n 5 "$TMP/debootstrap.log")"
+  {
+    echo "deb $mirror bookworm main"
+    echo "deb $mirror bookworm-updates main"
+    echo "deb $security bookworm-security main"
+  } > "$rootfs/etc/apt/sources.list"
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/*.log "$rootfs"/tmp/*
+  tar --numeric-owner -C "$rootfs" -cf "$BASE_TAR.tmp" . && mv "$BASE_TAR.tmp" "$BASE_TAR"
+  rm -rf "$rootfs"
+fi
+# Tag by content: re-importing the same tarball would make a new image id and void the layer cache.
+base_sum=$(sha256sum "$BASE_TAR" | cut -c1-12)
+BASE_IMAGE=asyncps-base:bookworm-$base_sum
+if ! d image inspect "$BASE_IMAGE" > /dev/null 2>&1; then
+  log "docker import $BASE_TAR as $BASE_IMAGE"
+  DTIMEOUT=300 d import --change 'CMD ["/bin/bash"]' "$BASE_TAR" "$BASE_IMAGE" > /dev/null
+fi
+
+# ---- 3. the image ----------------------------------------------------------------------------
+log "docker build -f deploy/Dockerfile --build-arg BASE_IMAGE=$BASE_IMAGE (log: $TMP/build.log)"
+t=$SECONDS
+# --network host: apt in the build reaches the mirror through the host (this daemon's bridges
+# have no NAT by design); nothing else runs on the host network.
+if ! DTIMEOUT=1500 d build --network host --progress=plain -f "$ROOT/deploy/Dockerfile" \
+       --build-arg BASE_IMAGE="$BASE_IMAGE" -t "$IMAGE" "$ROOT" > "$TMP/build.log" 2>&1; then
+  tail -n 40 "$TMP/build.log" | sed 's/^/    /'
+  fail "docker build failed (full log: $TMP/build.log)"
+fi
+log "built $IMAGE in $((SECONDS - t)) s: $(d image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.0f MB", $1/1e6}')," \
+    "binaries: $(d run --rm --network none --entrypoint /bin/ls "$IMAGE" /opt/asyncps/bin | tr '\n' ' ')"
+
+uid=$(d run --rm --network none "$IMAGE" id -u)
+[[ $uid == 10001 ]] || fail "the image runs as uid $uid, expected the non-root user 10001"
+for b in asyncps-server asyncps-worker asyncps-report; do
+  d run --rm --network none "$IMAGE" "$b" --help > /dev/null 2>&1 || fail "$b --help fails in the image (missing binary or library)"
+done
+log "image: non-root (uid 10001), server/worker/report start"
+
+# A shard as Kubernetes runs it (pod shard-1 of 2), its healthcheck, then SIGTERM (docker stop).
+d run -d --name "$PROJECT-sigterm" --network none --hostname shard-1 \
+  -e ASYNCPS_LAUNCH_INDEX_FROM=hostname -e ASYNCPS_NUM_SHARDS=2 \
+  --health-interval 1s --health-start-period 1s "$IMAGE" asyncps-launch server > /dev/null
+for i in $(seq 1 60); do
+  h=$(d inspect -f '{{.State.Health.Status}}' "$PROJECT-sigterm")
+  [[ $h == healthy ]] && break
+  ((i == 60)) && fail "shard container not healthy after 30 s (health: $h): $(d logs "$PROJECT-sigterm" 2>&1 | tail -n 5)"
+  sleep 0.5
+done
+d logs "$PROJECT-sigterm" 2>&1 | grep -q "shard 1 of 2 listening" ||
+  fail "pod-name index not applied (expected 'shard 1 of 2 listening'): $(d logs "$PROJECT-sigterm" 2>&1 | tail -n 3)"
+t=$SECONDS
+d stop -t 20 "$PROJECT-sigterm" > /dev/null
+stop_s=$((SECONDS - t))
+code=$(d inspect -f '{{.State.ExitCode}}' "$PROJECT-sigterm")
+[[ $code == 0 ]] || fail "SIGTERM: shard exited with $code (137 = killed after the grace period: SIGTERM not handled)"
+((stop_s < 10)) || fail "SIGTERM: shard took ${stop_s}s to stop"
+d logs "$PROJECT-sigterm" 2>&1 | grep -q "shutting down" || fail "SIGTERM: no clean shutdown in the shard's log"
+d rm "$PROJECT-sigterm" > /dev/null
+log "image: healthcheck healthy, shard index from pod name, SIGTERM -> clean exit 0 in ${stop_s}s"
+
+# ---- 4. compose: 2 shards + 2 workers + report -----------------------------------------------
+export ASYNCPS_IMAGE=$IMAGE ASYNCPS_NUM_SHARDS=$SHARDS ASYNCPS_NUM_WORKERS=$WORKERS ASYNCPS_ALGO=$ALGO
+export ASYNCPS_BATCH_SIZE=$BATCH ASYNCPS_WINDOW=$WINDOW ASYNCPS_EPOCHS=$EPOCHS
+export ASYNCPS_TRAIN_LIMIT=$TRAIN_LIMIT ASYNCPS_TEST_LIMIT=$TEST_LIMIT ASYNCPS_SEED=42
+export ASYNCPS_DATA_DIR=${ASYNCPS_DATA_DIR:-/usr/share/datasets/fashion-mnist}
+[[ -d $ASYNCPS_DATA_DIR ]] || fail "no data set at $ASYNCPS_DATA_DIR (apt install dataset-fashion-mnist)"
+log "compose up: $SHARDS shards, $WORKERS workers, $ALGO, batch $BATCH, window $WINDOW, $EPOCHS epoch(s), $TRAIN_LIMIT rows"
+COMPOSE_UP=1
+t=$SECONDS
+# 'up -d' returns once the report container is started (after the workers completed).
+if ! DTIMEOUT=600 dc up -d --no-build > "$TMP/compose-up.log" 2>&1; then
+  sed 's/^/    /' "$TMP/compose-up.log" | tail -n 15
+  DTIMEOUT=60 dc logs --no-color > "$TMP/compose.log" 2>&1
+  tail -n 40 "$TMP/compose.log" | sed 's/^/    /'
+  fail "docker-compose up failed (a worker failed or a shard never became healthy; logs: $TMP/compose.log)"
+fi
+report_id=$(svc_ids report)
+[[ -n $report_id ]] || fail "no report container"
+report_code=$(DTIMEOUT=600 d wait "$report_id") || fail "report still running after 600 s"
+run_s=$((SECONDS - t))
+DTIMEOUT=60 dc logs --no-color > "$TMP/compose.log" 2>&1
+
+# Traffic stays on the test's network: the compose network's bridge is ours, and the host
+# reaches a shard through it (never through the default route).
+net=${PROJECT}_asyncps
+net_id=$(d network inspect -f '{{.Id}}' "$net")
+bridge=br-${net_id:0:12}
+shard_ip=$(d inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" "$(svc_ids shard | head -n 1)")
+route=$(ip route get "$shard_ip")
+grep -q " dev $bridge " <<< "$route" || fail "route to the shard $shard_ip is not via the test's bridge $bridge: $route"
+timeout 3 bash -c "exec 3<>/dev/tcp/$shard_ip/5555" || fail "shard $shard_ip:5555 does not accept connections over $bridge"
+log "network $net on $bridge ($(d network inspect -f '{{(index .IPAM.Config 0).Subnet}}' "$net")), route to a shard: ${route%% uid*}"
+
+for id in $(svc_ids worker); do
+  code=$(d inspect -f '{{.State.ExitCode}}' "$id")
+  [[ $code == 0 ]] || fail "worker $(d inspect -f '{{.Name}}' "$id") exited with $code (logs: $TMP/compose.log)"
+done
+nw=$(svc_ids worker | wc -l)
+[[ $nw == "$WORKERS" ]] || fail "expected $WORKERS worker containers, found $nw"
+[[ $report_code == 0 ]] || { grep report "$TMP/compose.log" | tail -n 20; fail "report exited with $report_code"; }
+
+echo "---- report (docker-compose logs report) ----"
+DTIMEOUT=30 dc logs --no-color report 2>&1 | sed 's/^/    /' | tail -n 25
+echo "--------------------------------------------"
+report=$(DTIMEOUT=30 dc logs --no-color report 2>&1)
+accuracy=$(grep -oE 'Accuracy: *[0-9.]+' <<< "$report" | head -n 1 | grep -oE '[0-9.]+$' || true)
+updates=$(grep -oE 'Number of parameter server updates: *[0-9,]+' <<< "$report" | head -n 1 | grep -oE '[0-9,]+$' | tr -d , || true)
+ttime=$(grep -oE 'Training time: *[0-9.]+' <<< "$report" | head -n 1 | grep -oE '[0-9.]+$' || true)
+[[ -n $accuracy && -n $updates && -n $ttime ]] ||
+  fail "report lacks 'Training time:', 'Accuracy:' or 'Number of parameter server updates:' lines"
+# ADAG/DOWNPOUR: each worker commits once per window of batches, and once more for a last partial
+# window: ceil(batches / window), batches = epochs * ceil(rows_of_worker / batch).
+expected=0
+for ((w = 0; w < WORKERS; w++)); do
+  rows=$(((w + 1) * TRAIN_LIMIT / WORKERS - w * TRAIN_LIMIT / WORKERS))   # models::Partition
+  batches=$((EPOCHS * ((rows + BATCH - 1) / BATCH)))
+  expected=$((expected + (batches + WINDOW - 1) / WINDOW))
+done
+[[ $updates == "$expected" ]] || fail "parameter server updates $updates != expected $expected (W=$WORKERS x ceil(ceil($((TRAIN_LIMIT / WORKERS))/$BATCH)*$EPOCHS/$WINDOW))"
+awk -v a="$accuracy" -v m="$MIN_ACCURACY" 'BEGIN { exit !(a >= m) }' ||
+  fail "accuracy $accuracy below the threshold $MIN_ACCURACY"
+log "report: training time ${ttime}s, accuracy $accuracy >= $MIN_ACCURACY, updates $updates == $expected; compose run ${run_s}s"
+
+# Shards stop cleanly on SIGTERM (docker-compose stop) with exit 0.
+DTIMEOUT=60 dc stop -t 20 shard > /dev/null 2>&1
+for id in $(svc_ids shard); do
+  code=$(d inspect -f '{{.State.ExitCode}}' "$id")
+  [[ $code == 0 ]] || fail "shard $(d inspect -f '{{.Name}}' "$id") exited with $code on SIGTERM"
+done
+log "compose: all $SHARDS shards stopped cleanly (exit 0)"
+DTIMEOUT=90 dc down -v --remove-orphans -t 10 > "$TMP/compose-down.log" 2>&1 || fail "compose down failed: $(tail -n 5 "$TMP/compose-down.log")"
+COMPOSE_UP=0
+
+# ---- 5. Kubernetes manifests (offline) -------------------------------------------------------
+check_manifests
+
+log "PASS"
