@@ -1,0 +1,211 @@
+// asyncps-local: the main job. Starts a parameter server with S shards and W
+// workers on 127.0.0.1, shows their progress, and prints the run's report.
+#include <poll.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "child_process.h"
+#include "progress_display.h"
+#include "run_report.h"
+
+namespace fs = std::filesystem;
+using namespace asyncps;
+using asyncps::launcher::ChildProcess;
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void OnSignal(int) { g_interrupted = true; }
+
+// The sibling binary next to this one (installed layout), else the one built
+// in this build tree.
+std::string FindBinary(const std::string& name, const char* build_path) {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec && fs::exists(self.parent_path() / name)) return (self.parent_path() / name).string();
+  if (fs::exists(build_path)) return build_path;
+  return name;
+}
+
+std::string Join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+// Waits for the server's --ready-file and returns the endpoints in it.
+Result<std::vector<std::string>> WaitForServer(ChildProcess& server, const fs::path& ready, std::size_t shards) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < deadline) {
+    server.ReadLines();
+    if (server.Poll())
+      return Status::Unavailable("asyncps-server " + server.ExitDescription() + ": " + Join(server.tail(), " | "));
+    std::ifstream in(ready);
+    std::vector<std::string> endpoints;
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) endpoints.push_back(line);
+    if (endpoints.size() == shards) return endpoints;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return Status::Timeout("asyncps-server did not become ready within 15 s");
+}
+
+struct LaunchOptions {
+  std::size_t workers = 3;
+  std::size_t shards = 2;
+  std::string report_json;
+  std::string save_weights = "asyncps-weights.npz";
+  std::string server_bin, worker_bin;
+  int timeout_s = 0;
+  bool keep_work_dir = false;
+};
+
+// Stops every child, the server last (it holds the state the workers need).
+void StopAll(std::vector<ChildProcess>& workers, ChildProcess* server) {
+  for (auto& w : workers) w.Stop();
+  if (server) server->Stop();
+}
+
+int Fail(const std::string& message, std::vector<ChildProcess>& workers, ChildProcess* server) {
+  StopAll(workers, server);
+  std::fprintf(stderr, "asyncps-local: %s\n", message.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"asyncps-local: runs a parameter server and workers on this machine and reports the result"};
+  worker::TrainOptions train;
+  LaunchOptions lo;
+  worker::AddTrainFlags(app, train);
+  app.add_option("--workers", lo.workers, "Worker processes")->check(CLI::Range(1, 256))->capture_default_str();
+  app.add_option("--shards", lo.shards, "Parameter shards (served by one asyncps-server process)")
+      ->check(CLI::Range(1, 64))->capture_default_str();
+  app.add_option("--report-json", lo.report_json, "Also write the report as JSON here");
+  app.add_option("--save-weights", lo.save_weights, "Where to save the final weights (.npz; '' to skip)")
+      ->capture_default_str();
+  app.add_option("--timeout", lo.timeout_s, "Stop everything and fail after this many seconds (0: no limit)")
+      ->capture_default_str();
+  app.add_option("--server-bin", lo.server_bin, "asyncps-server to run (default: next to this binary)");
+  app.add_option("--worker-bin", lo.worker_bin, "asyncps-worker to run (default: next to this binary)");
+  app.add_flag("--keep-work-dir", lo.keep_work_dir, "Keep the temporary folder with the workers' reports");
+  CLI11_PARSE(app, argc, argv);
+  if (Status st = train.Validate(); !st.ok()) {
+    std::fprintf(stderr, "asyncps-local: %s\n", st.message().c_str());
+    return 2;
+  }
+  if (lo.server_bin.empty()) lo.server_bin = FindBinary("asyncps-server", ASYNCPS_SERVER_BUILD_PATH);
+  if (lo.worker_bin.empty()) lo.worker_bin = FindBinary("asyncps-worker", ASYNCPS_WORKER_BUILD_PATH);
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+
+  char tmpl[] = "/tmp/asyncps-local-XXXXXX";
+  if (!mkdtemp(tmpl)) {
+    std::perror("asyncps-local: mkdtemp");
+    return 1;
+  }
+  const fs::path work(tmpl);
+  const bool single = train.algorithm() == Algorithm::kSingle;
+
+  std::vector<ChildProcess> workers;
+  std::optional<ChildProcess> server;
+  std::vector<std::string> endpoints;
+  if (!single) {
+    auto started = ChildProcess::Start({lo.server_bin, "--bind", "tcp://127.0.0.1:*", "--shards",
+                                        std::to_string(lo.shards), "--ready-file", (work / "ready").string()},
+                                       "asyncps-server");
+    if (!started.ok()) return Fail(started.status().message(), workers, nullptr);
+    server.emplace(std::move(started).value());
+    auto ready = WaitForServer(*server, work / "ready", lo.shards);
+    if (!ready.ok()) return Fail(ready.status().message(), workers, &*server);
+    endpoints = ready.value();
+  }
+
+  for (std::size_t i = 0; i < lo.workers; ++i) {
+    std::vector<std::string> args{lo.worker_bin};
+    for (auto& a : train.ToArgs()) args.push_back(a);
+    for (auto& a : std::vector<std::string>{"--worker-index", std::to_string(i), "--num-workers",
+                                            std::to_string(lo.workers), "--report-json",
+                                            (work / ("worker-" + std::to_string(i) + ".json")).string(),
+                                            "--progress-format", "machine"})
+      args.push_back(a);
+    if (!single) args.insert(args.end(), {"--servers", Join(endpoints, ",")});
+    if (single && i == 0) args.insert(args.end(), {"--save-weights", (work / "worker-0.npz").string()});
+    auto started = ChildProcess::Start(args, "worker " + std::to_string(i));
+    if (!started.ok()) return Fail(started.status().message(), workers, server ? &*server : nullptr);
+    workers.push_back(std::move(started).value());
+  }
+
+  // Supervise: relay output, show progress, fail fast if anything dies.
+  launcher::ProgressDisplay display(lo.workers, train.epochs, isatty(STDOUT_FILENO));
+  const auto start = std::chrono::steady_clock::now();
+  std::size_t done = 0;
+  while (done < workers.size()) {
+    std::vector<pollfd> fds;
+    for (auto& w : workers) fds.push_back({w.output_fd(), POLLIN, 0});
+    poll(fds.data(), fds.size(), 200);
+    if (g_interrupted) return Fail("interrupted: stopped all processes", workers, server ? &*server : nullptr);
+    if (lo.timeout_s > 0 && std::chrono::steady_clock::now() - start > std::chrono::seconds(lo.timeout_s))
+      return Fail("--timeout of " + std::to_string(lo.timeout_s) + " s reached: stopped all processes", workers,
+                  server ? &*server : nullptr);
+    if (server) {
+      server->ReadLines();
+      if (server->Poll())
+        return Fail("asyncps-server " + server->ExitDescription() + "; last output: " + Join(server->tail(), " | "),
+                    workers, &*server);
+    }
+    done = 0;
+    for (std::size_t i = 0; i < workers.size(); ++i) {
+      for (const auto& line : workers[i].ReadLines()) display.OnLine(i, line);
+      if (workers[i].Poll()) {
+        for (const auto& line : workers[i].ReadLines()) display.OnLine(i, line);  // the last words
+        if (!workers[i].succeeded()) {
+          display.Finish();
+          return Fail(workers[i].name() + " " + workers[i].ExitDescription() + "; last output:\n  " +
+                          Join(workers[i].tail(), "\n  "),
+                      workers, server ? &*server : nullptr);
+        }
+        ++done;
+      }
+    }
+    display.Render();
+  }
+  display.Finish();
+
+  std::vector<worker::WorkerReport> reports;
+  for (std::size_t i = 0; i < lo.workers; ++i) {
+    std::ifstream in(work / ("worker-" + std::to_string(i) + ".json"));
+    try {
+      reports.push_back(worker::WorkerReportFromJson(nlohmann::json::parse(in)));
+    } catch (const std::exception& e) {
+      return Fail("cannot read worker " + std::to_string(i) + "'s report: " + e.what(), workers,
+                  server ? &*server : nullptr);
+    }
+  }
+  launcher::WeightsSource source;
+  if (single) source.npz_path = (work / "worker-0.npz").string();
+  else source.servers = endpoints;
+  Result<launcher::RunReport> report = launcher::BuildRunReport(train, std::move(reports), source, lo.save_weights);
+  if (server) server->Stop();
+  if (!report.ok()) return Fail(report.status().ToString(), workers, nullptr);
+  std::printf("%s", launcher::FormatReport(report.value()).c_str());
+  if (!lo.report_json.empty()) {
+    std::ofstream out(lo.report_json);
+    out << launcher::ToJson(report.value()).dump(2) << "\n";
+    if (!out.flush()) return Fail("cannot write --report-json " + lo.report_json, workers, nullptr);
+  }
+  if (!lo.keep_work_dir) fs::remove_all(work);
+  else std::printf("work folder: %s\n", work.c_str());
+  return 0;
+}

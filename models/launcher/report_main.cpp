@@ -1,0 +1,76 @@
+// asyncps-report: evaluates the weights held by a running parameter server and
+// prints the run's report, from the workers' JSON reports (for the timing). For
+// container deployments, where no asyncps-local supervises the run.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <CLI/CLI.hpp>
+
+#include "run_report.h"
+
+namespace fs = std::filesystem;
+using namespace asyncps;
+
+int main(int argc, char** argv) {
+  CLI::App app{"asyncps-report: evaluates a parameter server's weights and prints the run's report"};
+  worker::TrainOptions train;
+  std::vector<std::string> servers;
+  std::string reports_dir, report_json, save_weights;
+  std::size_t expect_workers = 0;
+  int wait_s = 0;
+  worker::AddTrainFlags(app, train);
+  app.add_option("--servers", servers, "Shard endpoints in shard order, comma-separated")
+      ->envname("ASYNCPS_SERVERS")->delimiter(',')->required();
+  app.add_option("--worker-reports", reports_dir, "Folder of the workers' --report-json files (worker-*.json)")
+      ->envname("ASYNCPS_WORKER_REPORTS");
+  app.add_option("--expect-workers", expect_workers, "Wait until this many worker reports are in the folder")
+      ->envname("ASYNCPS_NUM_WORKERS");
+  app.add_option("--wait", wait_s, "How long to wait for the worker reports, in seconds")
+      ->envname("ASYNCPS_REPORT_WAIT")->capture_default_str();
+  app.add_option("--report-json", report_json, "Also write the report as JSON here")->envname("ASYNCPS_REPORT_JSON");
+  app.add_option("--save-weights", save_weights, "Save the final weights here (.npz)")->envname("ASYNCPS_SAVE_WEIGHTS");
+  CLI11_PARSE(app, argc, argv);
+  if (Status st = train.Validate(); !st.ok()) {
+    std::fprintf(stderr, "asyncps-report: %s\n", st.message().c_str());
+    return 2;
+  }
+
+  std::vector<worker::WorkerReport> reports;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
+  for (;;) {
+    reports.clear();
+    if (!reports_dir.empty() && fs::is_directory(reports_dir)) {
+      for (const auto& entry : fs::directory_iterator(reports_dir)) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind("worker-", 0) != 0 || entry.path().extension() != ".json") continue;
+        std::ifstream in(entry.path());
+        try {
+          reports.push_back(worker::WorkerReportFromJson(nlohmann::json::parse(in)));
+        } catch (const std::exception&) {
+          // A report being written right now: read it on the next pass.
+        }
+      }
+    }
+    if (reports.size() >= expect_workers || std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  if (reports.size() < expect_workers) {
+    std::fprintf(stderr, "asyncps-report: %zu of %zu worker reports in %s after %d s\n", reports.size(),
+                 expect_workers, reports_dir.c_str(), wait_s);
+    return 1;
+  }
+  launcher::WeightsSource source;
+  source.servers = servers;
+  Result<launcher::RunReport> report = launcher::BuildRunReport(train, std::move(reports), source, save_weights);
+  if (!report.ok()) {
+    std::fprintf(stderr, "asyncps-report: %s\n", report.status().ToString().c_str());
+    return 1;
+  }
+  std::printf("%s", launcher::FormatReport(report.value()).c_str());
+  if (!report_json.empty()) {
+    std::ofstream out(report_json);
+    out << launcher::ToJson(report.value()).dump(2) << "\n";
+  }
+  return 0;
+}

@@ -1,0 +1,170 @@
+#include "run_report.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <limits>
+
+#include "asyncps/models/dataset.h"
+#include "asyncps/models/evaluate.h"
+#include "asyncps/models/seed_cnn.h"
+#include "asyncps/models/weights.h"
+
+namespace asyncps::launcher {
+namespace {
+
+// The id the report's own connection uses: never a worker's.
+constexpr std::uint32_t kReporterId = 0xFFFFFFF0u;
+
+// Pulls C and the counters from every shard.
+Status FetchFromPs(const worker::TrainOptions& train, const std::vector<std::string>& servers,
+                   const ParameterLayout& layout, std::span<float> weights, std::vector<ShardStatus>* shards) {
+  ClientOptions co;
+  co.servers = servers;
+  co.worker_id = kReporterId;
+  co.algorithm = train.algorithm();
+  Result<std::unique_ptr<Client>> client = Client::Connect(layout, co);
+  if (!client.ok()) return client.status();
+  if (Status st = client.value()->Pull(weights); !st.ok()) return st;
+  Result<std::vector<ShardStatus>> stats = client.value()->Stats();
+  if (!stats.ok()) return stats.status();
+  *shards = std::move(stats).value();
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<RunReport> BuildRunReport(const worker::TrainOptions& train, std::vector<worker::WorkerReport> workers,
+                                 const WeightsSource& source, const std::string& save_weights) {
+  RunReport r;
+  r.train = train;
+  r.workers = std::move(workers);
+  std::sort(r.workers.begin(), r.workers.end(),
+            [](const auto& a, const auto& b) { return a.worker_index < b.worker_index; });
+  double first = std::numeric_limits<double>::max(), last = 0;
+  for (const auto& w : r.workers) {
+    first = std::min(first, w.first_batch_unix);
+    last = std::max(last, w.end_unix);
+    r.load_seconds = std::max(r.load_seconds, w.load_seconds);
+    r.samples += w.samples;
+    r.expected_updates += w.expected_commits;
+  }
+  if (!r.workers.empty()) r.training_time = last - first;
+  r.samples_per_second = r.training_time > 0 ? static_cast<double>(r.samples) / r.training_time : 0;
+
+  // The test set decides the model's input shape, as for the workers.
+  const auto eval_start = std::chrono::steady_clock::now();
+  models::MnistOptions mo;
+  mo.dir = train.data;
+  mo.divisor = train.divisor;
+  mo.limit = train.test_limit;
+  Result<models::Dataset> test = models::LoadMnist(mo, models::Split::kTest);
+  if (!test.ok()) return test.status();
+  models::SeedCnnOptions so;
+  so.height = test.value().height;
+  so.width = test.value().width;
+  so.channels = test.value().channels;
+  so.num_classes = test.value().num_classes;
+  so.seed = train.seed;
+  Result<std::unique_ptr<models::Sequential>> model = models::BuildSeedCnn(so);
+  if (!model.ok()) return model.status();
+  models::Sequential& m = *model.value();
+
+  if (!source.servers.empty()) {
+    r.num_shards = source.servers.size();
+    if (Status st = FetchFromPs(train, source.servers, m.layout(), m.params(), &r.shards); !st.ok()) return st;
+    r.updates = r.shards.front().updates;
+    std::uint64_t tau_sum = 0, applied = 0;
+    for (const auto& s : r.shards) {
+      if (s.updates != r.updates)
+        return Status::Internal("shards disagree on the update count: shard 0 applied " + std::to_string(r.updates) +
+                                ", shard " + std::to_string(s.shard_index) + " " + std::to_string(s.updates));
+      tau_sum += s.staleness_sum;
+      applied += s.updates;
+      r.staleness_max = std::max(r.staleness_max, s.staleness_max);
+    }
+    r.staleness_mean = applied > 0 ? static_cast<double>(tau_sum) / static_cast<double>(applied) : 0;
+  } else if (!source.npz_path.empty()) {
+    if (Status st = models::LoadWeights(source.npz_path, m.layout(), m.params()); !st.ok()) return st;
+  }
+
+  Result<models::Evaluation> eval = models::Evaluate(m, test.value());
+  if (!eval.ok()) return eval.status();
+  r.accuracy = eval.value().accuracy;
+  r.test_loss = eval.value().loss;
+  r.test_samples = eval.value().samples;
+  r.eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
+
+  if (!save_weights.empty()) {
+    if (Status st = models::SaveWeights(save_weights, m.layout(), m.params()); !st.ok()) return st;
+    r.weights_path = save_weights;
+  }
+  return r;
+}
+
+std::string FormatReport(const RunReport& r) {
+  std::string out;
+  char line[512];
+  auto add = [&](const char* fmt, auto... args) {
+    std::snprintf(line, sizeof line, fmt, args...);
+    out += line;
+  };
+  add("Training time: %.2f\n", r.training_time);
+  add("Accuracy: %.4f\n", r.accuracy);
+  add("Number of parameter server updates: %llu\n", static_cast<unsigned long long>(r.updates));
+  out += "\n";
+  const auto rule = r.train.rule();
+  add("algorithm %s, %zu workers, %zu shards, batch %zu, window %d, %d epochs, optimizer %s\n", r.train.algo.c_str(),
+      r.workers.size(), r.num_shards, r.train.batch_size, rule.window, r.train.epochs, r.train.optimizer.c_str());
+  add("test: %zu samples, accuracy %.4f, loss %.4f (evaluation %.1f s)\n", r.test_samples, r.accuracy, r.test_loss,
+      r.eval_seconds);
+  add("throughput: %llu samples in %.2f s = %.0f samples/s (data loading %.1f s, not included)\n",
+      static_cast<unsigned long long>(r.samples), r.training_time, r.samples_per_second, r.load_seconds);
+  if (r.num_shards > 0) {
+    add("PS updates: %llu applied, %llu expected from the workers' schedules%s\n",
+        static_cast<unsigned long long>(r.updates), static_cast<unsigned long long>(r.expected_updates),
+        r.updates == r.expected_updates ? "" : "  <-- MISMATCH");
+    add("  (Dist-Keras printed one more: its counter starts at 1)\n");
+    add("staleness tau: mean %.2f, max %llu\n", r.staleness_mean, static_cast<unsigned long long>(r.staleness_max));
+  }
+  for (const auto& w : r.workers) out += "  " + worker::Summary(w) + "\n";
+  if (!r.weights_path.empty()) add("final weights: %s\n", r.weights_path.c_str());
+  return out;
+}
+
+nlohmann::json ToJson(const RunReport& r) {
+  nlohmann::json workers = nlohmann::json::array();
+  for (const auto& w : r.workers) workers.push_back(worker::ToJson(w));
+  nlohmann::json shards = nlohmann::json::array();
+  for (const auto& s : r.shards) {
+    nlohmann::json per_worker = nlohmann::json::object();
+    for (const auto& [id, n] : s.commits_per_worker) per_worker[std::to_string(id)] = n;
+    shards.push_back({{"shard_index", s.shard_index}, {"endpoint", s.endpoint}, {"updates", s.updates},
+                      {"pulls", s.pulls}, {"duplicates", s.duplicates}, {"errors", s.errors},
+                      {"staleness_sum", s.staleness_sum}, {"staleness_max", s.staleness_max},
+                      {"range", {s.range.begin, s.range.end}}, {"commits_per_worker", per_worker}});
+  }
+  const auto rule = r.train.rule();
+  return {{"training_time", r.training_time},
+          {"accuracy", r.accuracy},
+          {"number_of_parameter_server_updates", r.updates},
+          {"expected_updates", r.expected_updates},
+          {"test_loss", r.test_loss},
+          {"test_samples", r.test_samples},
+          {"samples", r.samples},
+          {"samples_per_second", r.samples_per_second},
+          {"load_seconds", r.load_seconds},
+          {"eval_seconds", r.eval_seconds},
+          {"staleness_mean", r.staleness_mean},
+          {"staleness_max", r.staleness_max},
+          {"weights_path", r.weights_path},
+          {"settings",
+           {{"algo", r.train.algo}, {"workers", r.workers.size()}, {"shards", r.num_shards},
+            {"batch_size", r.train.batch_size}, {"window", rule.window}, {"epochs", r.train.epochs},
+            {"optimizer", r.train.optimizer}, {"lr", r.train.lr}, {"seed", r.train.seed}, {"data", r.train.data},
+            {"train_limit", r.train.train_limit}, {"test_limit", r.train.test_limit}}},
+          {"workers", workers},
+          {"shards", shards}};
+}
+
+}  // namespace asyncps::launcher

@@ -1,0 +1,59 @@
+// RunReport: the result of a training run, printed Dist-Keras-compatible first
+//   Training time: <s>
+//   Accuracy: <test accuracy>
+//   Number of parameter server updates: <commits applied>
+// then throughput, per-worker figures, staleness, and where the weights went.
+//
+// BuildRunReport gathers it from the workers' reports, the shards' counters and
+// an evaluation of the final weights; asyncps-local and asyncps-report share it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "asyncps/client.h"
+#include "train_options.h"
+#include "worker_report.h"
+
+namespace asyncps::launcher {
+
+struct RunReport {
+  worker::TrainOptions train;
+  std::size_t num_shards = 0;
+  // Wall seconds from the first worker's first batch to the last worker's last commit.
+  double training_time = 0;
+  double load_seconds = 0;       // slowest worker's data loading
+  double eval_seconds = 0;
+  double accuracy = 0;
+  double test_loss = 0;
+  std::size_t test_samples = 0;
+  std::uint64_t updates = 0;           // commits applied by the PS
+  std::uint64_t expected_updates = 0;  // what the workers' schedules add up to
+  std::uint64_t samples = 0;
+  double samples_per_second = 0;
+  double staleness_mean = 0;
+  std::uint64_t staleness_max = 0;
+  std::vector<worker::WorkerReport> workers;
+  std::vector<ShardStatus> shards;
+  std::string weights_path;  // where the final weights were saved ("" if not)
+};
+
+// The weights to evaluate: pulled from the PS at `servers` (any algorithm but
+// single), or read from an .npz written by a `single` worker.
+struct WeightsSource {
+  std::vector<std::string> servers;
+  std::string npz_path;
+};
+
+// Pulls (or loads) the final weights and the shards' counters, evaluates the
+// weights on the test set, and writes them to `save_weights` (.npz) if set.
+Result<RunReport> BuildRunReport(const worker::TrainOptions& train, std::vector<worker::WorkerReport> workers,
+                                 const WeightsSource& source, const std::string& save_weights);
+
+// The human-readable report (Dist-Keras' three lines first).
+std::string FormatReport(const RunReport& r);
+nlohmann::json ToJson(const RunReport& r);
+
+}  // namespace asyncps::launcher

@@ -1,0 +1,76 @@
+#include "train_options.h"
+
+#include <iomanip>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+
+namespace asyncps::worker {
+
+Algorithm TrainOptions::algorithm() const { return ParseAlgorithm(algo).value(); }
+
+RuleConfig TrainOptions::rule() const {
+  RuleConfig c = RuleConfig::Defaults(algorithm());
+  if (window > 0) c.window = window;
+  c.rho = rho;
+  c.eta = eta;
+  c.momentum = momentum;
+  return c;
+}
+
+Status TrainOptions::Validate() const {
+  Result<Algorithm> a = ParseAlgorithm(algo);
+  if (!a.ok()) return Status::InvalidArgument("--algo: " + a.status().message());
+  if (window < 0) return Status::InvalidArgument("--window must be >= 1 (or 0 for the algorithm's default)");
+  if (Status s = rule().Validate(); !s.ok()) return Status::InvalidArgument("--window/--rho/--eta/--momentum: " + s.message());
+  if (batch_size < 1) return Status::InvalidArgument("--batch-size must be >= 1");
+  if (epochs < 1) return Status::InvalidArgument("--epochs must be >= 1");
+  if (lr < 0) return Status::InvalidArgument("--lr must be >= 0 (0: the optimizer's default)");
+  if (!(divisor > 0)) return Status::InvalidArgument("--divisor must be > 0");
+  if (blas_threads < 1) return Status::InvalidArgument("--blas-threads must be >= 1");
+  return Status::OK();
+}
+
+std::vector<std::string> TrainOptions::ToArgs() const {
+  auto f = [](float v) {  // round-trips exactly
+    std::ostringstream out;
+    out << std::setprecision(9) << v;
+    return out.str();
+  };
+  return {"--algo", algo, "--window", std::to_string(window), "--rho", f(rho), "--eta", f(eta),
+          "--momentum", f(momentum), "--batch-size", std::to_string(batch_size), "--epochs",
+          std::to_string(epochs), "--optimizer", optimizer, "--lr", f(lr), "--seed", std::to_string(seed),
+          "--data", data, "--train-limit", std::to_string(train_limit), "--test-limit",
+          std::to_string(test_limit), "--divisor", f(divisor), "--blas-threads", std::to_string(blas_threads)};
+}
+
+void AddTrainFlags(CLI::App& app, TrainOptions& o) {
+  app.add_option("--algo", o.algo, "Update rule: downpour, adag, dynsgd, easgd (asynchronous EASGD), eamsgd, "
+                                   "or single (local training, no parameter server)")
+      ->envname("ASYNCPS_ALGO")->capture_default_str();
+  app.add_option("--window", o.window, "Communication window in batches (0: the rule's Dist-Keras default: "
+                                       "downpour 5, adag 12, dynsgd 5, easgd/eamsgd 32)")
+      ->envname("ASYNCPS_WINDOW")->capture_default_str();
+  app.add_option("--rho", o.rho, "EASGD/EAMSGD elasticity; alpha = rho * eta")->envname("ASYNCPS_RHO")->capture_default_str();
+  app.add_option("--eta", o.eta, "EASGD/EAMSGD elastic learning rate")->envname("ASYNCPS_ETA")->capture_default_str();
+  app.add_option("--momentum", o.momentum, "EAMSGD momentum")->envname("ASYNCPS_MOMENTUM")->capture_default_str();
+  app.add_option("--batch-size", o.batch_size, "Mini-batch size")->envname("ASYNCPS_BATCH_SIZE")->capture_default_str();
+  app.add_option("--epochs", o.epochs, "Passes over each worker's partition")->envname("ASYNCPS_EPOCHS")->capture_default_str();
+  app.add_option("--optimizer", o.optimizer, "Worker optimizer: sgd, adam, adagrad, rmsprop")
+      ->envname("ASYNCPS_OPTIMIZER")->capture_default_str();
+  app.add_option("--lr", o.lr, "Worker learning rate (0: the optimizer's Keras default)")
+      ->envname("ASYNCPS_LR")->capture_default_str();
+  app.add_option("--seed", o.seed, "Seed of the initial weights and the shuffling")->envname("ASYNCPS_SEED")->capture_default_str();
+  app.add_option("--data", o.data, "Directory with MNIST-format IDX files (train-images-idx3-ubyte[.gz], ...)")
+      ->envname("ASYNCPS_DATA")->capture_default_str();
+  app.add_option("--train-limit", o.train_limit, "Use only the first N training rows (0: all)")
+      ->envname("ASYNCPS_TRAIN_LIMIT")->capture_default_str();
+  app.add_option("--test-limit", o.test_limit, "Evaluate on the first N test rows (0: all)")
+      ->envname("ASYNCPS_TEST_LIMIT")->capture_default_str();
+  app.add_option("--divisor", o.divisor, "Pixels are divided by this (Dist-Keras' MNIST example: 250)")
+      ->envname("ASYNCPS_DIVISOR")->capture_default_str();
+  app.add_option("--blas-threads", o.blas_threads, "OpenBLAS threads per process")
+      ->envname("ASYNCPS_BLAS_THREADS")->capture_default_str();
+}
+
+}  // namespace asyncps::worker

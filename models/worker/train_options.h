@@ -1,0 +1,52 @@
+// TrainOptions: every training flag, defined once and shared by asyncps-worker
+// (which trains), asyncps-local (which passes them on to its workers) and
+// asyncps-report (which needs the model and the data to evaluate).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "asyncps/status.h"
+#include "asyncps/update_rule.h"
+
+namespace CLI {
+class App;
+}
+
+namespace asyncps::worker {
+
+struct TrainOptions {
+  // The update rule and its hyperparameters. window 0: the algorithm's
+  // Dist-Keras default (DOWNPOUR 5, ADAG 12, DynSGD 5, EASGD/EAMSGD 32).
+  std::string algo = "adag";
+  int window = 0;
+  float rho = 5.0f;
+  float eta = 0.1f;        // elastic learning rate (EASGD, EAMSGD)
+  float momentum = 0.9f;   // EAMSGD
+  // Local training (the seed experiment's settings).
+  std::size_t batch_size = 16;
+  int epochs = 5;
+  std::string optimizer = "adam";
+  float lr = 0.0f;         // 0: the optimizer's Keras default (Adam 0.001)
+  std::uint64_t seed = 1;  // initial weights and shuffling
+  // Data.
+  std::string data = "/usr/share/datasets/fashion-mnist";
+  std::size_t train_limit = 0;  // use only the first N training rows (0: all)
+  std::size_t test_limit = 0;   // evaluate on the first N test rows (0: all)
+  float divisor = 255.0f;       // pixel normalisation (Dist-Keras' example used 250)
+  int blas_threads = 1;
+
+  // The validated rule configuration. REQUIRES: Validate() succeeded.
+  RuleConfig rule() const;
+  Algorithm algorithm() const;
+  // Checks every field; the error names the flag and the allowed values.
+  Status Validate() const;
+  // The flags that reproduce these options, for passing them on to a worker.
+  std::vector<std::string> ToArgs() const;
+};
+
+// Registers the training flags (with ASYNCPS_* environment variables) on `app`.
+void AddTrainFlags(CLI::App& app, TrainOptions& options);
+
+}  // namespace asyncps::worker

@@ -1,0 +1,167 @@
+#include "worker.h"
+
+#include <memory>
+
+#include "asyncps/client.h"
+#include "asyncps/models/batcher.h"
+#include "asyncps/models/blas_threads.h"
+#include "asyncps/models/dataset.h"
+#include "asyncps/models/optimizer.h"
+#include "asyncps/models/seed_cnn.h"
+#include "asyncps/models/weights.h"
+#include "asyncps/rule_driver.h"
+
+namespace asyncps::worker {
+
+double UnixNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The PS side of a worker: connected client and rule driver (absent for `single`).
+struct PsLink {
+  std::unique_ptr<Client> client;
+  std::unique_ptr<RuleDriver> driver;
+};
+
+Result<PsLink> ConnectToPs(const TrainOptions& train, const WorkerOptions& options, models::Sequential& model) {
+  ClientOptions co;
+  co.servers = options.servers;
+  co.worker_id = static_cast<std::uint32_t>(options.worker_index);
+  co.algorithm = train.algorithm();
+  co.request_timeout = options.request_timeout;
+  co.max_attempts = options.max_attempts;
+  Result<std::unique_ptr<Client>> client = Client::Connect(model.layout(), co);
+  if (!client.ok()) return client.status();
+  PsLink link;
+  link.client = std::move(client).value();
+  // Every worker offers the same seeded weights; the first to arrive wins and
+  // all of them start from the PS's copy.
+  Status init = link.client->Init(model.params());
+  if (!init.ok() && init.code() != Status::Code::kAlreadyInitialised) return init;
+  link.driver = std::make_unique<RuleDriver>(*link.client, train.rule());
+  if (Status st = link.driver->Start(model.params()); !st.ok()) return st;
+  return link;
+}
+
+// This worker's share of the training set (the full set is freed on return).
+Result<models::Dataset> LoadPartition(const TrainOptions& train, const WorkerOptions& options) {
+  models::MnistOptions mo;
+  mo.dir = train.data;
+  mo.divisor = train.divisor;
+  mo.limit = train.train_limit;
+  Result<models::Dataset> all = models::LoadMnist(mo, models::Split::kTrain);
+  if (!all.ok()) return all.status();
+  return models::Partition(all.value(), options.worker_index, options.num_workers);
+}
+
+}  // namespace
+
+Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& options, const ProgressFn& progress,
+                               std::chrono::milliseconds progress_interval) {
+  if (Status st = train.Validate(); !st.ok()) return st;
+  if (options.num_workers < 1 || options.worker_index >= options.num_workers)
+    return Status::InvalidArgument("--worker-index must be in [0, --num-workers)");
+  const bool with_ps = train.algorithm() != Algorithm::kSingle;
+  if (with_ps && options.servers.empty())
+    return Status::InvalidArgument("--servers is required (one endpoint per shard) unless --algo single");
+
+  WorkerReport report;
+  report.worker_index = options.worker_index;
+  report.num_workers = options.num_workers;
+  report.algo = train.algo;
+
+  // Data: this worker's share of the training set.
+  const auto load_start = Clock::now();
+  Result<models::Dataset> part = LoadPartition(train, options);
+  if (!part.ok()) return part.status();
+  const models::Dataset& data = part.value();
+  report.rows = data.size();
+  report.load_seconds = std::chrono::duration<double>(Clock::now() - load_start).count();
+  if (data.size() == 0) {
+    return Status::InvalidArgument("worker " + std::to_string(options.worker_index) +
+                                   " has no training rows: use fewer workers or more data");
+  }
+
+  // Model and optimizer.
+  models::SetBlasThreads(train.blas_threads);
+  models::SeedCnnOptions so;
+  so.height = data.height;
+  so.width = data.width;
+  so.channels = data.channels;
+  so.num_classes = data.num_classes;
+  so.seed = train.seed;
+  Result<std::unique_ptr<models::Sequential>> built = models::BuildSeedCnn(so);
+  if (!built.ok()) return built.status();
+  models::Sequential& model = *built.value();
+  model.Reserve(train.batch_size);
+  Result<std::unique_ptr<models::Optimizer>> opt = models::MakeOptimizer(train.optimizer, train.lr);
+  if (!opt.ok()) return Status::InvalidArgument("--optimizer/--lr: " + opt.status().message());
+  models::Optimizer& optimizer = *opt.value();
+
+  PsLink ps;
+  if (with_ps) {
+    Result<PsLink> link = ConnectToPs(train, options, model);
+    if (!link.ok()) return link.status();
+    ps = std::move(link).value();
+  }
+
+  // Each worker shuffles its own partition with its own stream.
+  models::BatcherOptions bo;
+  bo.batch_size = train.batch_size;
+  bo.seed = train.seed * 1000003 + options.worker_index;
+  models::Batcher batcher(data, bo);
+  const std::span<float> w = model.params();
+
+  report.first_batch_unix = UnixNow();
+  const auto train_start = Clock::now();
+  auto last_report = train_start;
+  double loss_sum = 0, epoch_loss_sum = 0;
+  std::size_t loss_count = 0;
+  for (int epoch = 1; epoch <= train.epochs; ++epoch) {
+    batcher.StartEpoch(static_cast<std::uint64_t>(epoch - 1));
+    epoch_loss_sum = 0;
+    const std::size_t batches = batcher.num_batches();
+    for (std::size_t b = 0; b < batches; ++b) {
+      if (ps.driver)
+        if (Status st = ps.driver->BeforeBatch(w); !st.ok()) return st;
+      const models::BatchView batch = batcher.Get(b);
+      const double loss = model.TrainStep(batch.x, batch.y, batch.size, optimizer);
+      if (ps.driver)
+        if (Status st = ps.driver->AfterBatch(w); !st.ok()) return st;
+      report.samples += batch.size;
+      ++report.batches;
+      loss_sum += loss;
+      epoch_loss_sum += loss;
+      ++loss_count;
+      const auto now = Clock::now();
+      if (progress && (now - last_report >= progress_interval || b + 1 == batches)) {
+        const double elapsed = std::chrono::duration<double>(now - train_start).count();
+        progress({epoch, b + 1, batches, report.samples, elapsed > 0 ? report.samples / elapsed : 0,
+                  loss_sum / static_cast<double>(loss_count)});
+        loss_sum = 0;
+        loss_count = 0;
+        last_report = now;
+      }
+    }
+    report.last_epoch_loss = epoch_loss_sum / static_cast<double>(batches);
+  }
+  if (ps.driver) {
+    if (Status st = ps.driver->Finish(w); !st.ok()) return st;
+    report.commits = ps.driver->commits();
+    report.expected_commits = ExpectedCommits(ps.driver->config(), report.batches);
+  }
+  report.end_unix = UnixNow();
+  report.train_seconds = report.end_unix - report.first_batch_unix;
+  report.samples_per_second = report.train_seconds > 0 ? report.samples / report.train_seconds : 0;
+
+  if (!options.save_weights.empty()) {
+    if (Status st = models::SaveWeights(options.save_weights, model.layout(), model.params()); !st.ok()) return st;
+  }
+  return report;
+}
+
+}  // namespace asyncps::worker

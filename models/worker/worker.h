@@ -1,0 +1,46 @@
+// RunWorker: one worker of a run. Loads its partition of the training data,
+// builds the seed CNN, connects to every shard and trains under the chosen
+// update rule (or alone, for `single`). This is where models/ meets client/.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "asyncps/status.h"
+#include "train_options.h"
+#include "worker_report.h"
+
+namespace asyncps::worker {
+
+struct WorkerOptions {
+  std::vector<std::string> servers;  // one endpoint per shard, in shard order
+  std::size_t worker_index = 0;      // this worker's partition: index of num_workers
+  std::size_t num_workers = 1;
+  // Per attempt and attempts per request; a shard that does not answer within
+  // both fails the worker with its address in the message.
+  std::chrono::milliseconds request_timeout{10000};
+  int max_attempts = 3;
+  std::string save_weights;          // write the final local weights here (.npz)
+};
+
+struct Progress {
+  int epoch = 0;            // from 1
+  std::size_t batch = 0;    // batches done in this epoch
+  std::size_t batches = 0;  // batches per epoch
+  std::uint64_t samples = 0;
+  double samples_per_second = 0;
+  double loss = 0;          // mean loss since the previous report
+};
+using ProgressFn = std::function<void(const Progress&)>;
+
+// Trains to the end and returns what was done. `progress` (may be empty) is
+// called about once per `progress_interval` and at the end of every epoch.
+Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& options, const ProgressFn& progress,
+                               std::chrono::milliseconds progress_interval = std::chrono::seconds(1));
+
+// Seconds since the Unix epoch, as a double (for reports across processes).
+double UnixNow();
+
+}  // namespace asyncps::worker

@@ -1,0 +1,81 @@
+// asyncps-worker: trains the seed CNN on its partition of the data and talks to
+// the parameter server through the client library.
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include <CLI/CLI.hpp>
+
+#include "worker.h"
+
+namespace {
+
+// k8s indexed Jobs give each pod JOB_COMPLETION_INDEX: use it when no index was set.
+void DefaultIndexFromJob(std::size_t& index, bool index_given) {
+  if (index_given) return;
+  if (const char* job = std::getenv("JOB_COMPLETION_INDEX")) index = std::strtoul(job, nullptr, 10);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace asyncps::worker;
+  CLI::App app{"asyncps-worker: trains the seed CNN asynchronously against an asyncps parameter server"};
+  TrainOptions train;
+  WorkerOptions options;
+  std::string report_json;
+  std::string progress_format = "human";
+  int timeout_ms = 10000;
+  AddTrainFlags(app, train);
+  app.add_option("--servers", options.servers, "Shard endpoints in shard order, comma-separated")
+      ->envname("ASYNCPS_SERVERS")->delimiter(',');
+  auto* index_opt = app.add_option("--worker-index", options.worker_index,
+                                   "This worker's index (default: $JOB_COMPLETION_INDEX, else 0)")
+                        ->envname("ASYNCPS_WORKER_INDEX");
+  app.add_option("--num-workers", options.num_workers, "Workers in the run (the data is split among them)")
+      ->envname("ASYNCPS_NUM_WORKERS")->capture_default_str();
+  app.add_option("--request-timeout-ms", timeout_ms, "How long one attempt of a PS request may take")
+      ->envname("ASYNCPS_REQUEST_TIMEOUT_MS")->check(CLI::Range(1, 3600000))->capture_default_str();
+  app.add_option("--max-attempts", options.max_attempts, "Attempts per PS request before failing")
+      ->envname("ASYNCPS_MAX_ATTEMPTS")->check(CLI::Range(1, 1000))->capture_default_str();
+  app.add_option("--report-json", report_json, "Write this worker's report here as JSON")->envname("ASYNCPS_REPORT_JSON");
+  app.add_option("--save-weights", options.save_weights, "Write the final local weights here (.npz)")
+      ->envname("ASYNCPS_SAVE_WEIGHTS");
+  app.add_option("--progress-format", progress_format, "human, or machine (key=value lines for asyncps-local)")
+      ->check(CLI::IsMember({"human", "machine"}))->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  DefaultIndexFromJob(options.worker_index, index_opt->count() > 0 || std::getenv("ASYNCPS_WORKER_INDEX"));
+  options.request_timeout = std::chrono::milliseconds(timeout_ms);
+  if (asyncps::Status st = train.Validate(); !st.ok()) {
+    std::fprintf(stderr, "asyncps-worker: %s\n", st.message().c_str());
+    return 2;
+  }
+
+  const std::size_t index = options.worker_index;
+  const ProgressFn progress = [&](const Progress& p) {
+    if (progress_format == "machine") {
+      std::printf("@progress worker=%zu epoch=%d epochs=%d batch=%zu batches=%zu samples=%llu sps=%.1f loss=%.5f\n",
+                  index, p.epoch, train.epochs, p.batch, p.batches, static_cast<unsigned long long>(p.samples),
+                  p.samples_per_second, p.loss);
+    } else {
+      std::printf("worker %zu: epoch %d/%d batch %zu/%zu, %.0f samples/s, loss %.4f\n", index, p.epoch, train.epochs,
+                  p.batch, p.batches, p.samples_per_second, p.loss);
+    }
+    std::fflush(stdout);
+  };
+  asyncps::Result<WorkerReport> report = RunWorker(train, options, progress);
+  if (!report.ok()) {
+    std::fprintf(stderr, "asyncps-worker %zu: error: %s\n", index, report.status().ToString().c_str());
+    return 1;
+  }
+  if (progress_format == "human") std::printf("%s\n", Summary(report.value()).c_str());
+  if (!report_json.empty()) {
+    std::ofstream out(report_json);
+    out << ToJson(report.value()).dump(2) << "\n";
+    if (!out.flush()) {
+      std::fprintf(stderr, "asyncps-worker: cannot write --report-json %s\n", report_json.c_str());
+      return 1;
+    }
+  }
+  return 0;
+}

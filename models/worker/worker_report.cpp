@@ -1,0 +1,45 @@
+#include "worker_report.h"
+
+#include <cstdio>
+
+namespace asyncps::worker {
+
+nlohmann::json ToJson(const WorkerReport& r) {
+  return {{"worker_index", r.worker_index},         {"num_workers", r.num_workers},
+          {"algo", r.algo},                         {"rows", r.rows},
+          {"samples", r.samples},                   {"batches", r.batches},
+          {"commits", r.commits},                   {"expected_commits", r.expected_commits},
+          {"load_seconds", r.load_seconds},         {"first_batch_unix", r.first_batch_unix},
+          {"end_unix", r.end_unix},                 {"train_seconds", r.train_seconds},
+          {"samples_per_second", r.samples_per_second}, {"last_epoch_loss", r.last_epoch_loss}};
+}
+
+WorkerReport WorkerReportFromJson(const nlohmann::json& j) {
+  WorkerReport r;
+  r.worker_index = j.at("worker_index").get<std::size_t>();
+  r.num_workers = j.at("num_workers").get<std::size_t>();
+  r.algo = j.at("algo").get<std::string>();
+  r.rows = j.at("rows").get<std::size_t>();
+  r.samples = j.at("samples").get<std::uint64_t>();
+  r.batches = j.at("batches").get<std::uint64_t>();
+  r.commits = j.at("commits").get<std::uint64_t>();
+  r.expected_commits = j.at("expected_commits").get<std::uint64_t>();
+  r.load_seconds = j.at("load_seconds").get<double>();
+  r.first_batch_unix = j.at("first_batch_unix").get<double>();
+  r.end_unix = j.at("end_unix").get<double>();
+  r.train_seconds = j.at("train_seconds").get<double>();
+  r.samples_per_second = j.at("samples_per_second").get<double>();
+  r.last_epoch_loss = j.at("last_epoch_loss").get<double>();
+  return r;
+}
+
+std::string Summary(const WorkerReport& r) {
+  char line[256];
+  std::snprintf(line, sizeof line, "worker %zu/%zu: %llu samples, %llu commits, %.1f s, %.0f samples/s, loss %.4f",
+                r.worker_index, r.num_workers, static_cast<unsigned long long>(r.samples),
+                static_cast<unsigned long long>(r.commits), r.train_seconds, r.samples_per_second,
+                r.last_epoch_loss);
+  return line;
+}
+
+}  // namespace asyncps::worker
