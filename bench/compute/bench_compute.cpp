@@ -1,0 +1,99 @@
+// Training throughput of the seed CNN: samples/s of forward + backward +
+// optimizer step on random 28x28x1 batches, median over repeats.
+//
+//   asyncps-bench-compute [--batch 16,32,128] [--optimizer sgd,adam] [--threads 1]
+//                         [--repeats 5] [--min-seconds 1.0]
+// Prints one line per (optimizer, batch): "asyncps <opt> <batch> <samples/s>".
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "asyncps/models/blas_threads.h"
+#include "asyncps/models/dataset.h"
+#include "asyncps/models/init.h"
+#include "asyncps/models/optimizer.h"
+#include "asyncps/models/seed_cnn.h"
+
+namespace am = asyncps::models;
+
+namespace {
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(item);
+  return out;
+}
+
+int Usage(const char* argv0) {
+  std::fprintf(stderr,
+               "usage: %s [--batch 16,32,128] [--optimizer sgd,adam] [--threads 1] "
+               "[--repeats 5] [--min-seconds 1.0]\n",
+               argv0);
+  return 2;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string batches = "16,32,128", optimizers = "sgd,adam";
+  int threads = 1, repeats = 5;
+  double min_seconds = 1.0;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (i + 1 >= argc) return Usage(argv[0]);
+    const std::string v = argv[++i];
+    if (a == "--batch") batches = v;
+    else if (a == "--optimizer") optimizers = v;
+    else if (a == "--threads") threads = std::atoi(v.c_str());
+    else if (a == "--repeats") repeats = std::max(1, std::atoi(v.c_str()));
+    else if (a == "--min-seconds") min_seconds = std::atof(v.c_str());
+    else return Usage(argv[0]);
+  }
+  am::SetBlasThreads(threads);
+  for (const std::string& opt_name : Split(optimizers)) {
+    for (const std::string& b : Split(batches)) {
+      const std::size_t batch = static_cast<std::size_t>(std::atol(b.c_str()));
+      if (batch == 0) return Usage(argv[0]);
+      auto model = am::BuildSeedCnn({});
+      if (!model.ok()) {
+        std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
+        return 1;
+      }
+      auto& m = *model.value();
+      auto opt = am::MakeOptimizer(opt_name, 0.0f);
+      if (!opt.ok()) {
+        std::fprintf(stderr, "%s\n", opt.status().ToString().c_str());
+        return 2;
+      }
+      m.Reserve(batch);
+      am::Rng rng(42);
+      std::vector<float> x(batch * 784);
+      for (float& v : x) v = rng.Uniform();
+      std::vector<std::uint8_t> labels(batch);
+      for (auto& l : labels) l = static_cast<std::uint8_t>(rng.Below(10));
+      std::vector<float> y(batch * 10);
+      am::OneHot(labels.data(), batch, 10, y.data());
+      for (int w = 0; w < 3; ++w) m.TrainStep(x.data(), y.data(), batch, *opt.value());
+      std::vector<double> rates;
+      for (int r = 0; r < repeats; ++r) {
+        std::size_t steps = 0;
+        const auto t0 = std::chrono::steady_clock::now();
+        double elapsed = 0;
+        do {
+          m.TrainStep(x.data(), y.data(), batch, *opt.value());
+          ++steps;
+          elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        } while (elapsed < min_seconds);
+        rates.push_back(static_cast<double>(steps * batch) / elapsed);
+      }
+      std::sort(rates.begin(), rates.end());
+      std::printf("asyncps %s %zu %.1f\n", opt_name.c_str(), batch, rates[rates.size() / 2]);
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,53 @@
+// Conv2D: 2-D convolution, stride 1, NHWC, Keras kernel layout [kh, kw, cin, cout].
+//
+// Computed as im2col + SGEMM (OpenBLAS), a few samples at a time so that the
+// column workspace stays in cache.
+#pragma once
+
+#include <cstddef>
+
+#include "asyncps/models/aligned_buffer.h"
+#include "asyncps/models/layer.h"
+
+namespace asyncps::models {
+
+enum class Padding {
+  kValid,  // no padding: output = input - kernel + 1
+  kSame,   // zero padding so that output = input (Keras/TF split: extra row/column at the end)
+};
+
+struct Conv2DOptions {
+  std::size_t filters = 32;
+  std::size_t kernel_height = 3;
+  std::size_t kernel_width = 3;
+  Padding padding = Padding::kValid;
+};
+
+class Conv2D final : public Layer {
+ public:
+  explicit Conv2D(const Conv2DOptions& options);
+
+  const char* type_name() const override { return "Conv2D"; }
+  const char* name_prefix() const override { return "conv2d"; }
+  Result<Shape> Build(const Shape& input, const std::string& name, ParameterLayout& layout) override;
+  void Bind(float* params, float* grads) override;
+  void Initialize(Rng& rng) override;
+  void Reserve(std::size_t max_batch) override;
+  std::size_t num_params() const override;
+  void Forward(const float* in, float* out, std::size_t batch, bool training) override;
+  void Backward(const float* in, const float* out, const float* dout, float* din,
+                std::size_t batch) override;
+
+ private:
+  Conv2DOptions opt_;
+  std::size_t pad_top_ = 0, pad_left_ = 0;
+  std::size_t kernel_offset_ = 0, bias_offset_ = 0;
+  float* w_ = nullptr;   // [K = kh*kw*cin, cout]
+  float* b_ = nullptr;   // [cout]
+  float* dw_ = nullptr;
+  float* db_ = nullptr;
+  std::size_t chunk_ = 1;  // samples per im2col block
+  AlignedBuffer cols_;     // [chunk * oh * ow, K]
+};
+
+}  // namespace asyncps::models

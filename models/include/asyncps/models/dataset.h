@@ -1,0 +1,59 @@
+// Dataset: images normalised to float NHWC plus integer labels, loaded from
+// MNIST-format IDX files (Fashion-MNIST by default) and partitioned among workers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "asyncps/status.h"
+
+namespace asyncps::models {
+
+inline constexpr const char* kDefaultDataDir = "/usr/share/datasets/fashion-mnist";
+
+struct Dataset {
+  std::size_t height = 0, width = 0, channels = 0;
+  std::size_t num_classes = 10;
+  std::vector<float> images;          // size() * height * width * channels
+  std::vector<std::uint8_t> labels;   // class index per sample
+  std::size_t size() const { return labels.size(); }
+  std::size_t sample_size() const { return height * width * channels; }
+  const float* image(std::size_t i) const { return images.data() + i * sample_size(); }
+};
+
+enum class Split { kTrain, kTest };
+
+struct MnistOptions {
+  std::string dir = kDefaultDataDir;  // holds train-images-idx3-ubyte[.gz] etc.
+  float divisor = 255.0f;             // x / divisor (Dist-Keras used 250)
+  std::size_t limit = 0;              // keep only the first `limit` samples (0: all)
+  std::size_t num_classes = 10;
+};
+
+// Loads {train,t10k}-{images-idx3,labels-idx1}-ubyte, trying the .gz name first
+// and then the raw one. Errors name the directory and the files looked for
+// ("point --data at a directory holding them"), or the IDX problem; labels
+// outside [0, num_classes) and image/label count mismatches are errors too.
+Result<Dataset> LoadMnist(const MnistOptions& options, Split split);
+
+// Converts raw bytes to a dataset (shared by the IDX and CSV loaders).
+// InvalidArgument when the counts disagree or a label is out of range.
+Result<Dataset> MakeDataset(std::size_t height, std::size_t width, std::size_t channels,
+                            std::size_t num_classes, const std::vector<std::uint8_t>& pixels,
+                            std::vector<std::uint8_t> labels, float divisor);
+
+// Worker `worker` of `num_workers`' share: the contiguous block
+// [worker*n/W, (worker+1)*n/W) of the samples. The W shares are disjoint, cover
+// every sample and differ in size by at most one.
+// InvalidArgument unless num_workers >= 1 and worker < num_workers.
+Result<Dataset> Partition(const Dataset& data, std::size_t worker, std::size_t num_workers);
+
+// The first n samples (all if n >= size()).
+Dataset Head(const Dataset& data, std::size_t n);
+
+// One-hot encodes labels into out [labels.size(), num_classes].
+void OneHot(const std::uint8_t* labels, std::size_t count, std::size_t num_classes, float* out);
+
+}  // namespace asyncps::models

@@ -1,0 +1,93 @@
+// Sequential: a stack of layers ending in logits, trained with softmax
+// cross-entropy, whose parameters and gradients are two contiguous buffers laid
+// out by one ParameterLayout (layer order; kernel then bias).
+//
+// Usage:
+//   Sequential m(Shape::Image(28, 28, 1));
+//   m.Add(std::make_unique<Conv2D>(...)); ...
+//   if (Status s = m.Build(seed); !s.ok()) ...
+//   m.Reserve(batch);                       // optional: sizes every workspace once
+//   float loss = m.TrainStep(x, y, batch, *optimizer);
+//
+// Not thread-safe. Movable (spans into params()/grads() stay valid after a move).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "asyncps/layout.h"
+#include "asyncps/models/aligned_buffer.h"
+#include "asyncps/models/layer.h"
+#include "asyncps/status.h"
+
+namespace asyncps::models {
+
+class Optimizer;
+
+class Sequential {
+ public:
+  explicit Sequential(Shape input);
+  Sequential(Sequential&&) noexcept;
+  Sequential& operator=(Sequential&&) noexcept;
+  ~Sequential();
+
+  // Appends a layer. REQUIRES: before Build.
+  Sequential& Add(std::unique_ptr<Layer> layer);
+
+  // Names the layers Keras-style (conv2d_1, activation_1, ...), builds the layout,
+  // allocates the flat buffers and initialises the weights from `seed` (same seed,
+  // same weights). Fails with InvalidArgument when a layer rejects its input shape,
+  // or when the model is empty or already built.
+  Status Build(std::uint64_t seed);
+
+  // Sizes all activations and workspaces for batches up to max_batch. The train
+  // step and Forward call it themselves when a batch is larger than any before;
+  // call it up front so that training never allocates.
+  void Reserve(std::size_t max_batch);
+  std::size_t reserved_batch() const { return reserved_; }
+
+  const ParameterLayout& layout() const { return layout_; }
+  std::size_t num_params() const { return layout_.total_size(); }
+  // The flat parameter vector in layout order: hand it to the PS client as is.
+  std::span<float> params() { return params_.span(); }
+  std::span<const float> params() const { return params_.span(); }
+  // The gradient of the last ComputeGradients/TrainStep, same layout.
+  std::span<float> grads() { return grads_.span(); }
+  std::span<const float> grads() const { return grads_.span(); }
+
+  const Shape& input_shape() const { return input_; }
+  const Shape& output_shape() const;
+  std::size_t num_classes() const { return output_shape().size(); }
+  const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
+
+  // Logits [batch, classes] for x [batch, h, w, c]. Valid until the next call.
+  // training=false: evaluation mode (dropout off).
+  std::span<const float> Forward(const float* x, std::size_t batch, bool training = false);
+
+  // Forward in training mode + softmax cross-entropy against y [batch, classes]
+  // (one-hot) + backward: fills grads() and returns the mean loss.
+  double ComputeGradients(const float* x, const float* y, std::size_t batch);
+
+  // ComputeGradients then optimizer.Step(params(), grads()); returns the loss.
+  double TrainStep(const float* x, const float* y, std::size_t batch, Optimizer& optimizer);
+
+  // Keras-style table: layer (type), output shape, params; then the totals.
+  std::string Summary() const;
+
+ private:
+  Shape input_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  ParameterLayout layout_;
+  AlignedBuffer params_;
+  AlignedBuffer grads_;
+  std::vector<AlignedBuffer> acts_;  // acts_[i] = output of layer i
+  AlignedBuffer delta_a_, delta_b_;  // ping-pong buffers for dL/d(activation)
+  std::size_t reserved_ = 0;
+  bool built_ = false;
+};
+
+}  // namespace asyncps::models

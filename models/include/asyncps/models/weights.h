@@ -1,0 +1,23 @@
+// Saving and loading a model's flat parameters as an .npz with one array per
+// tensor, named by the layout ("conv2d_1/kernel", ...), in Keras shapes:
+//   w = numpy.load("model.npz"); w["dense_1/kernel"].shape == (4608, 225)
+#pragma once
+
+#include <span>
+#include <string>
+
+#include "asyncps/layout.h"
+#include "asyncps/status.h"
+
+namespace asyncps::models {
+
+// REQUIRES: params.size() == layout.total_size().
+Status SaveWeights(const std::string& path, const ParameterLayout& layout,
+                   std::span<const float> params);
+
+// Fills params from the file. Every layout tensor must be present with its exact
+// shape (extra members are ignored); otherwise InvalidArgument naming the file
+// and the missing or mis-shaped tensor, and params are left unchanged.
+Status LoadWeights(const std::string& path, const ParameterLayout& layout, std::span<float> params);
+
+}  // namespace asyncps::models

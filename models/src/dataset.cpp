@@ -1,0 +1,128 @@
+#include "asyncps/models/dataset.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "asyncps/models/idx_reader.h"
+
+namespace asyncps::models {
+
+namespace {
+// "<dir>/<base>.gz" if it exists, else "<dir>/<base>", else "".
+std::string FindFile(const std::string& dir, const std::string& base) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const std::string& name : {base + ".gz", base}) {
+    const fs::path p = fs::path(dir) / name;
+    if (fs::is_regular_file(p, ec)) return p.string();
+  }
+  return "";
+}
+}  // namespace
+
+Result<Dataset> MakeDataset(std::size_t height, std::size_t width, std::size_t channels,
+                            std::size_t num_classes, const std::vector<std::uint8_t>& pixels,
+                            std::vector<std::uint8_t> labels, float divisor) {
+  const std::size_t per = height * width * channels;
+  if (per == 0 || pixels.size() != labels.size() * per) {
+    return Status::InvalidArgument(std::to_string(pixels.size()) + " pixels do not make " +
+                                   std::to_string(labels.size()) + " images of " +
+                                   std::to_string(height) + "x" + std::to_string(width) + "x" +
+                                   std::to_string(channels));
+  }
+  if (!(divisor > 0.0f)) return Status::InvalidArgument("normalisation divisor must be > 0");
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i] >= num_classes) {
+      return Status::InvalidArgument("label " + std::to_string(labels[i]) + " of sample " +
+                                     std::to_string(i) + " is outside [0, " +
+                                     std::to_string(num_classes) + ")");
+    }
+  }
+  Dataset d;
+  d.height = height;
+  d.width = width;
+  d.channels = channels;
+  d.num_classes = num_classes;
+  d.images.resize(pixels.size());
+  const float inv = 1.0f / divisor;
+  for (std::size_t i = 0; i < pixels.size(); ++i) d.images[i] = static_cast<float>(pixels[i]) * inv;
+  d.labels = std::move(labels);
+  return d;
+}
+
+Result<Dataset> LoadMnist(const MnistOptions& o, Split split) {
+  const std::string prefix = split == Split::kTrain ? "train" : "t10k";
+  const std::string img_base = prefix + "-images-idx3-ubyte";
+  const std::string lab_base = prefix + "-labels-idx1-ubyte";
+  const std::string img_path = FindFile(o.dir, img_base);
+  const std::string lab_path = FindFile(o.dir, lab_base);
+  if (img_path.empty() || lab_path.empty()) {
+    return Status::IOError("data directory '" + o.dir + "' lacks " +
+                           (img_path.empty() ? img_base : lab_base) +
+                           "[.gz]: point --data at a directory holding the MNIST-format files "
+                           "(train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-...), or "
+                           "install Debian's dataset-fashion-mnist");
+  }
+  Result<IdxArray> images = ReadIdx(img_path, 3);
+  if (!images.ok()) return images.status();
+  Result<IdxArray> labels = ReadIdx(lab_path, 1);
+  if (!labels.ok()) return labels.status();
+  IdxArray& im = images.value();
+  IdxArray& lb = labels.value();
+  if (im.dims[0] != lb.dims[0]) {
+    return Status::InvalidArgument(img_path + " holds " + std::to_string(im.dims[0]) +
+                                   " images but " + lab_path + " holds " +
+                                   std::to_string(lb.dims[0]) + " labels; the files do not belong together");
+  }
+  std::size_t n = im.dims[0];
+  if (o.limit != 0 && o.limit < n) {
+    n = o.limit;
+    im.data.resize(n * im.dims[1] * im.dims[2]);
+    lb.data.resize(n);
+  }
+  Result<Dataset> d = MakeDataset(im.dims[1], im.dims[2], 1, o.num_classes, im.data,
+                                  std::move(lb.data), o.divisor);
+  if (!d.ok()) return Status::InvalidArgument(img_path + ": " + d.status().message());
+  return d;
+}
+
+Result<Dataset> Partition(const Dataset& data, std::size_t worker, std::size_t num_workers) {
+  if (num_workers == 0 || worker >= num_workers) {
+    return Status::InvalidArgument("partition: worker " + std::to_string(worker) + " of " +
+                                   std::to_string(num_workers) +
+                                   " workers; need num_workers >= 1 and worker < num_workers");
+  }
+  const std::size_t n = data.size();
+  const std::size_t begin = worker * n / num_workers;
+  const std::size_t end = (worker + 1) * n / num_workers;
+  Dataset d;
+  d.height = data.height;
+  d.width = data.width;
+  d.channels = data.channels;
+  d.num_classes = data.num_classes;
+  const std::size_t per = data.sample_size();
+  d.images.assign(data.images.begin() + static_cast<std::ptrdiff_t>(begin * per),
+                  data.images.begin() + static_cast<std::ptrdiff_t>(end * per));
+  d.labels.assign(data.labels.begin() + static_cast<std::ptrdiff_t>(begin),
+                  data.labels.begin() + static_cast<std::ptrdiff_t>(end));
+  return d;
+}
+
+Dataset Head(const Dataset& data, std::size_t n) {
+  n = std::min(n, data.size());
+  Dataset d;
+  d.height = data.height;
+  d.width = data.width;
+  d.channels = data.channels;
+  d.num_classes = data.num_classes;
+  d.images.assign(data.images.begin(), data.images.begin() + static_cast<std::ptrdiff_t>(n * data.sample_size()));
+  d.labels.assign(data.labels.begin(), data.labels.begin() + static_cast<std::ptrdiff_t>(n));
+  return d;
+}
+
+void OneHot(const std::uint8_t* labels, std::size_t count, std::size_t num_classes, float* out) {
+  std::fill(out, out + count * num_classes, 0.0f);
+  for (std::size_t i = 0; i < count; ++i) out[i * num_classes + labels[i]] = 1.0f;
+}
+
+}  // namespace asyncps::models

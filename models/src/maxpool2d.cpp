@@ -1,0 +1,70 @@
+#include "asyncps/models/maxpool2d.h"
+
+#include <cstring>
+#include <limits>
+
+namespace asyncps::models {
+
+MaxPool2D::MaxPool2D(std::size_t pool_height, std::size_t pool_width)
+    : ph_(pool_height), pw_(pool_width) {}
+
+Result<Shape> MaxPool2D::Build(const Shape& input, const std::string& name, ParameterLayout&) {
+  if (input.rank != 3) {
+    return Status::InvalidArgument(name + " (MaxPooling2D): needs an image input, got " +
+                                   input.ToString());
+  }
+  if (ph_ == 0 || pw_ == 0 || input.height < ph_ || input.width < pw_) {
+    return Status::InvalidArgument(name + " (MaxPooling2D): pool " + std::to_string(ph_) + "x" +
+                                   std::to_string(pw_) + " does not fit input " + input.ToString());
+  }
+  in_ = input;
+  out_ = Shape::Image(input.height / ph_, input.width / pw_, input.channels);
+  name_ = name;
+  return out_;
+}
+
+void MaxPool2D::Reserve(std::size_t max_batch) {
+  if (argmax_.size() < max_batch * out_.size()) argmax_.resize(max_batch * out_.size());
+}
+
+void MaxPool2D::Forward(const float* in, float* out, std::size_t batch, bool) {
+  const std::size_t c = in_.channels, iw = in_.width;
+  for (std::size_t n = 0; n < batch; ++n) {
+    const float* img = in + n * in_.size();
+    float* o = out + n * out_.size();
+    std::uint32_t* am = argmax_.data() + n * out_.size();
+    for (std::size_t oh = 0; oh < out_.height; ++oh) {
+      for (std::size_t ow = 0; ow < out_.width; ++ow) {
+        float* orow = o + (oh * out_.width + ow) * c;
+        std::uint32_t* arow = am + (oh * out_.width + ow) * c;
+        for (std::size_t ch = 0; ch < c; ++ch) orow[ch] = -std::numeric_limits<float>::infinity();
+        for (std::size_t y = 0; y < ph_; ++y) {
+          for (std::size_t x = 0; x < pw_; ++x) {
+            const std::size_t base = ((oh * ph_ + y) * iw + (ow * pw_ + x)) * c;
+            const float* src = img + base;
+            for (std::size_t ch = 0; ch < c; ++ch) {
+              if (src[ch] > orow[ch]) {
+                orow[ch] = src[ch];
+                arow[ch] = static_cast<std::uint32_t>(base + ch);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+void MaxPool2D::Backward(const float*, const float*, const float* dout, float* din,
+                         std::size_t batch) {
+  if (din == nullptr) return;
+  std::memset(din, 0, batch * in_.size() * sizeof(float));
+  for (std::size_t n = 0; n < batch; ++n) {
+    const float* d = dout + n * out_.size();
+    const std::uint32_t* am = argmax_.data() + n * out_.size();
+    float* di = din + n * in_.size();
+    for (std::size_t i = 0; i < out_.size(); ++i) di[am[i]] += d[i];
+  }
+}
+
+}  // namespace asyncps::models

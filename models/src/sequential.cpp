@@ -1,0 +1,135 @@
+#include "asyncps/models/sequential.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <utility>
+
+#include "asyncps/models/optimizer.h"
+#include "asyncps/models/softmax_cross_entropy.h"
+
+namespace asyncps::models {
+
+namespace {
+std::string WithCommas(std::size_t v) {
+  const std::string digits = std::to_string(v);
+  std::string s;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) s.push_back(',');
+    s.push_back(digits[i]);
+  }
+  return s;
+}
+
+std::string Row(const std::string& a, const std::string& b, const std::string& c) {
+  char line[160];
+  std::snprintf(line, sizeof line, "%-29s%-26s%-10s\n", a.c_str(), b.c_str(), c.c_str());
+  return line;
+}
+}  // namespace
+
+Sequential::Sequential(Shape input) : input_(input) {}
+Sequential::Sequential(Sequential&&) noexcept = default;
+Sequential& Sequential::operator=(Sequential&&) noexcept = default;
+Sequential::~Sequential() = default;
+
+Sequential& Sequential::Add(std::unique_ptr<Layer> layer) {
+  layers_.push_back(std::move(layer));
+  return *this;
+}
+
+const Shape& Sequential::output_shape() const {
+  return layers_.empty() ? input_ : layers_.back()->output_shape();
+}
+
+Status Sequential::Build(std::uint64_t seed) {
+  if (built_) return Status::InvalidArgument("Sequential::Build: the model is already built");
+  if (layers_.empty()) return Status::InvalidArgument("Sequential::Build: the model has no layers");
+  std::map<std::string, int> counts;
+  ParameterLayout layout;
+  Shape shape = input_;
+  for (auto& layer : layers_) {
+    const std::string name =
+        std::string(layer->name_prefix()) + "_" + std::to_string(++counts[layer->name_prefix()]);
+    Result<Shape> out = layer->Build(shape, name, layout);
+    if (!out.ok()) return out.status();
+    shape = out.value();
+  }
+  layout_ = std::move(layout);
+  params_ = AlignedBuffer(layout_.total_size());
+  grads_ = AlignedBuffer(layout_.total_size());
+  Rng rng(seed);
+  for (auto& layer : layers_) {
+    layer->Bind(params_.data(), grads_.data());
+    layer->Initialize(rng);
+  }
+  acts_.resize(layers_.size());
+  built_ = true;
+  return Status::OK();
+}
+
+void Sequential::Reserve(std::size_t max_batch) {
+  if (max_batch <= reserved_) return;
+  std::size_t widest = output_shape().size();
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    layers_[i]->Reserve(max_batch);
+    acts_[i].Reserve(max_batch * layers_[i]->output_shape().size());
+    widest = std::max(widest, layers_[i]->input_shape().size());
+  }
+  delta_a_.Reserve(max_batch * widest);
+  delta_b_.Reserve(max_batch * widest);
+  reserved_ = max_batch;
+}
+
+std::span<const float> Sequential::Forward(const float* x, std::size_t batch, bool training) {
+  Reserve(batch);
+  const float* in = x;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    layers_[i]->Forward(in, acts_[i].data(), batch, training);
+    in = acts_[i].data();
+  }
+  return {in, batch * output_shape().size()};
+}
+
+double Sequential::ComputeGradients(const float* x, const float* y, std::size_t batch) {
+  std::span<const float> logits = Forward(x, batch, /*training=*/true);
+  float* d = delta_a_.data();
+  float* other = delta_b_.data();
+  const double loss = SoftmaxCrossEntropy(logits.data(), y, batch, num_classes(), d);
+  for (std::size_t i = layers_.size(); i-- > 0;) {
+    const float* in = i == 0 ? x : acts_[i - 1].data();
+    layers_[i]->Backward(in, acts_[i].data(), d, i == 0 ? nullptr : other, batch);
+    std::swap(d, other);
+  }
+  return loss;
+}
+
+double Sequential::TrainStep(const float* x, const float* y, std::size_t batch, Optimizer& optimizer) {
+  const double loss = ComputeGradients(x, y, batch);
+  optimizer.Step(params(), grads());
+  return loss;
+}
+
+std::string Sequential::Summary() const {
+  const std::string rule(65, '_');
+  const std::string dbl(65, '=');
+  std::string s = rule + "\n" + Row("Layer (type)", "Output Shape", "Param #") + dbl + "\n";
+  int activations = 0;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& l = *layers_[i];
+    if (std::string(l.name_prefix()) == "activation") ++activations;
+    s += Row(l.name() + " (" + l.type_name() + ")", l.output_shape().ToString(),
+             WithCommas(l.num_params()));
+    s += rule + "\n";
+  }
+  // The softmax is fused into the loss; show it where Keras would.
+  s += Row("activation_" + std::to_string(activations + 1) + " (Activation)",
+           output_shape().ToString(), "0");
+  s += dbl + "\n";
+  s += "Total params: " + WithCommas(num_params()) + "\n";
+  s += "Trainable params: " + WithCommas(num_params()) + "\n";
+  s += "Non-trainable params: 0\n" + rule + "\n";
+  return s;
+}
+
+}  // namespace asyncps::models

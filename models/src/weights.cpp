@@ -1,0 +1,54 @@
+#include "asyncps/models/weights.h"
+
+#include <algorithm>
+
+#include "asyncps/models/npz.h"
+
+namespace asyncps::models {
+
+Status SaveWeights(const std::string& path, const ParameterLayout& layout,
+                   std::span<const float> params) {
+  if (params.size() != layout.total_size()) {
+    return Status::InvalidArgument(path + ": " + std::to_string(params.size()) +
+                                   " parameters do not match the layout's " +
+                                   std::to_string(layout.total_size()));
+  }
+  std::vector<NpyView> views;
+  for (std::size_t i = 0; i < layout.num_tensors(); ++i) {
+    const TensorSpec& t = layout.tensors()[i];
+    views.push_back({t.name, t.shape, params.subspan(layout.offset(i), t.size())});
+  }
+  return SaveNpz(path, views);
+}
+
+Status LoadWeights(const std::string& path, const ParameterLayout& layout, std::span<float> params) {
+  if (params.size() != layout.total_size()) {
+    return Status::InvalidArgument(path + ": buffer of " + std::to_string(params.size()) +
+                                   " floats does not match the layout's " +
+                                   std::to_string(layout.total_size()));
+  }
+  Result<std::vector<NpyArray>> loaded = LoadNpz(path);
+  if (!loaded.ok()) return loaded.status();
+  const std::vector<NpyArray>& arrays = loaded.value();
+  std::vector<const NpyArray*> found(layout.num_tensors());
+  for (std::size_t i = 0; i < layout.num_tensors(); ++i) {
+    const TensorSpec& t = layout.tensors()[i];
+    auto it = std::find_if(arrays.begin(), arrays.end(), [&](const NpyArray& a) { return a.name == t.name; });
+    if (it == arrays.end()) {
+      return Status::InvalidArgument(path + ": tensor '" + t.name +
+                                     "' is missing; was the file saved from a different model?");
+    }
+    if (it->shape != t.shape) {
+      return Status::InvalidArgument(path + ": tensor '" + t.name + "' has shape " +
+                                     ShapeToString(it->shape) + ", the model expects " +
+                                     ShapeToString(t.shape));
+    }
+    found[i] = &*it;
+  }
+  for (std::size_t i = 0; i < layout.num_tensors(); ++i) {
+    std::copy(found[i]->data.begin(), found[i]->data.end(), params.begin() + static_cast<std::ptrdiff_t>(layout.offset(i)));
+  }
+  return Status::OK();
+}
+
+}  // namespace asyncps::models

@@ -1,0 +1,111 @@
+#include "asyncps/models/conv2d.h"
+
+#include <catch2/catch.hpp>
+
+#include "test_util.h"
+
+using namespace asyncps::models;
+using asyncps::models::testing::CheckLayerGradients;
+using asyncps::models::testing::LayerHarness;
+using asyncps::models::testing::RandomVector;
+
+TEST_CASE("Conv2D valid padding: output shape and Keras kernel layout", "[models][conv2d]") {
+  Conv2D conv({.filters = 4, .kernel_height = 3, .kernel_width = 2, .padding = Padding::kValid});
+  asyncps::ParameterLayout layout;
+  auto out = conv.Build(Shape::Image(7, 6, 3), "conv2d_1", layout);
+  REQUIRE(out.ok());
+  CHECK(out.value() == Shape::Image(5, 5, 4));
+  REQUIRE(layout.num_tensors() == 2);
+  CHECK(layout.tensors()[0].name == "conv2d_1/kernel");
+  CHECK(layout.tensors()[0].shape == std::vector<std::size_t>{3, 2, 3, 4});
+  CHECK(layout.tensors()[1].name == "conv2d_1/bias");
+  CHECK(conv.num_params() == 3 * 2 * 3 * 4 + 4);
+}
+
+TEST_CASE("Conv2D same padding keeps the image size", "[models][conv2d]") {
+  Conv2D conv({.filters = 2, .kernel_height = 3, .kernel_width = 3, .padding = Padding::kSame});
+  asyncps::ParameterLayout layout;
+  auto out = conv.Build(Shape::Image(5, 4, 2), "conv2d_1", layout);
+  REQUIRE(out.ok());
+  CHECK(out.value() == Shape::Image(5, 4, 2));
+}
+
+TEST_CASE("Conv2D forward equals the direct convolution sum", "[models][conv2d]") {
+  for (Padding pad : {Padding::kValid, Padding::kSame}) {
+    Conv2D conv({.filters = 3, .kernel_height = 3, .kernel_width = 3, .padding = pad});
+    const Shape in = Shape::Image(6, 5, 2);
+    LayerHarness h(conv, in, 2);
+    const auto x = RandomVector(2 * in.size(), 5);
+    std::vector<float> y(2 * h.out.size());
+    conv.Forward(x.data(), y.data(), 2, false);
+    const float* w = h.params.data();
+    const float* b = w + 3 * 3 * 2 * 3;
+    const long pad_off = pad == Padding::kSame ? 1 : 0;
+    double max_err = 0;
+    for (std::size_t n = 0; n < 2; ++n)
+      for (std::size_t oh = 0; oh < h.out.height; ++oh)
+        for (std::size_t ow = 0; ow < h.out.width; ++ow)
+          for (std::size_t co = 0; co < 3; ++co) {
+            double s = b[co];
+            for (long ky = 0; ky < 3; ++ky)
+              for (long kx = 0; kx < 3; ++kx) {
+                const long ih = static_cast<long>(oh) + ky - pad_off, iw = static_cast<long>(ow) + kx - pad_off;
+                if (ih < 0 || iw < 0 || ih >= 6 || iw >= 5) continue;
+                for (std::size_t ci = 0; ci < 2; ++ci)
+                  s += double{x[((n * 6 + ih) * 5 + iw) * 2 + ci]} * w[((ky * 3 + kx) * 2 + ci) * 3 + co];
+              }
+            const float got = y[((n * h.out.height + oh) * h.out.width + ow) * 3 + co];
+            max_err = std::max(max_err, std::abs(got - s));
+          }
+    CHECK(max_err < 1e-5);
+  }
+}
+
+TEST_CASE("Conv2D backward matches finite differences (valid and same)", "[models][conv2d][gradcheck]") {
+  for (Padding pad : {Padding::kValid, Padding::kSame}) {
+    Conv2D conv({.filters = 3, .kernel_height = 3, .kernel_width = 3, .padding = pad});
+    const Shape in = Shape::Image(5, 6, 2);
+    LayerHarness h(conv, in, 3);
+    const auto x = RandomVector(3 * in.size(), 7);
+    const auto c = CheckLayerGradients(h, x, 3);
+    CHECK(c.input_error < 1e-3);
+    CHECK(c.param_error < 1e-3);
+  }
+}
+
+TEST_CASE("Conv2D backward with several im2col chunks matches one chunk", "[models][conv2d]") {
+  // 64 samples of 26x26x32 exceed the column budget, so the batch is split.
+  Conv2D a({.filters = 8}), b({.filters = 8});
+  const Shape in = Shape::Image(26, 26, 32);
+  LayerHarness ha(a, in, 64), hb(b, in, 1);
+  hb.layer.Reserve(1);
+  const auto x = RandomVector(64 * in.size(), 9);
+  const auto d = RandomVector(64 * ha.out.size(), 10);
+  std::vector<float> ya(64 * ha.out.size()), yb(ya.size()), dxa(x.size()), dxb(x.size());
+  a.Forward(x.data(), ya.data(), 64, true);
+  a.Backward(x.data(), ya.data(), d.data(), dxa.data(), 64);
+  // Reference: one sample at a time, summing the weight gradients.
+  std::vector<double> dw(hb.layout.total_size(), 0.0);
+  for (std::size_t n = 0; n < 64; ++n) {
+    b.Forward(x.data() + n * in.size(), yb.data() + n * hb.out.size(), 1, true);
+    b.Backward(x.data() + n * in.size(), yb.data(), d.data() + n * hb.out.size(),
+               dxb.data() + n * in.size(), 1);
+    for (std::size_t i = 0; i < dw.size(); ++i) dw[i] += hb.grads.data()[i];
+  }
+  CHECK(asyncps::models::testing::MaxRelError(ya.data(), yb.data(), ya.size()) < 1e-5);
+  CHECK(asyncps::models::testing::MaxRelError(dxa.data(), dxb.data(), dxa.size()) < 1e-5);
+  std::vector<float> dwf(dw.begin(), dw.end());
+  CHECK(asyncps::models::testing::MaxRelError(ha.grads.data(), dwf.data(), dwf.size()) < 1e-4);
+}
+
+TEST_CASE("Conv2D rejects inputs it cannot convolve", "[models][conv2d]") {
+  asyncps::ParameterLayout layout;
+  Conv2D conv({.filters = 2});
+  auto r = conv.Build(Shape::Vector(10), "conv2d_1", layout);
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.status().message(), Catch::Contains("conv2d_1") && Catch::Contains("image input"));
+  Conv2D small({.filters = 2, .kernel_height = 5, .kernel_width = 5});
+  auto s = small.Build(Shape::Image(3, 3, 1), "conv2d_2", layout);
+  REQUIRE_FALSE(s.ok());
+  CHECK_THAT(s.status().message(), Catch::Contains("smaller than"));
+}

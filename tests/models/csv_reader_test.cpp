@@ -1,0 +1,70 @@
+#include "asyncps/models/csv_reader.h"
+
+#include <catch2/catch.hpp>
+
+#include "data_files.h"
+#include "test_util.h"
+
+using namespace asyncps::models;
+using namespace asyncps::models::testing;
+
+namespace {
+std::string Header() {
+  std::string h = "label";
+  for (int i = 0; i < 784; ++i) {
+    h.append(",pixel");
+    h.append(std::to_string(i));
+  }
+  h.push_back('\n');
+  return h;
+}
+std::string Row(int label, int value, int columns = 784) {
+  std::string r = std::to_string(label);
+  std::string cell(",");  // (not "," + s: GCC 12 -Wrestrict false positive)
+  cell.append(std::to_string(value));
+  for (int i = 0; i < columns; ++i) r.append(cell);
+  r.push_back('\n');
+  return r;
+}
+}  // namespace
+
+TEST_CASE("CSV reader loads Dist-Keras' label + 784 pixels format", "[models][csv]") {
+  TempDir dir("csv-good");
+  WriteBytes(dir.file("a.csv"), Header() + Row(3, 250) + Row(7, 0) + "\r\n");
+  auto d = ReadCsv(dir.file("a.csv"), {.divisor = 250.0f});
+  REQUIRE(d.ok());
+  CHECK(d.value().size() == 2);
+  CHECK(d.value().labels == std::vector<std::uint8_t>{3, 7});
+  CHECK(d.value().image(0)[0] == Approx(1.0f));
+  CHECK(d.value().image(1)[783] == 0.0f);
+  CHECK(d.value().height == 28);
+}
+
+TEST_CASE("CSV reader names the file and line of malformed rows", "[models][csv]") {
+  TempDir dir("csv-bad");
+  struct Case {
+    const char* name;
+    std::string text;
+    const char* expect;
+  };
+  const std::vector<Case> cases = {
+      {"short", Header() + Row(1, 2) + Row(1, 2, 783), ":3: 784 columns, expected 785"},
+      {"long", Header() + Row(1, 2, 785), ":2: more than 785 columns"},
+      {"label", Header() + Row(10, 2), ":2: label 10"},
+      {"word", Header() + "x" + Row(1, 2).substr(1), ":2: column 1 is not a number"},
+      {"pixel", Header() + Row(1, 300), ":2: pixel 300"},
+      {"empty", "", "empty file"},
+      {"header-only", Header(), "no samples"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    const std::string path = dir.file(std::string(c.name) + ".csv");
+    WriteBytes(path, c.text);
+    auto d = ReadCsv(path);
+    REQUIRE_FALSE(d.ok());
+    CHECK_THAT(d.status().message(), Catch::Contains(path) && Catch::Contains(c.expect));
+  }
+  auto missing = ReadCsv(dir.file("missing.csv"));
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().code() == asyncps::Status::Code::kIOError);
+}

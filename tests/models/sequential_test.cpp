@@ -1,0 +1,136 @@
+#include "asyncps/models/sequential.h"
+
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "asyncps/models/conv2d.h"
+#include "asyncps/models/dense.h"
+#include "asyncps/models/dropout.h"
+#include "asyncps/models/flatten.h"
+#include "asyncps/models/maxpool2d.h"
+#include "asyncps/models/optimizer.h"
+#include "asyncps/models/relu.h"
+#include "asyncps/models/softmax_cross_entropy.h"
+#include "test_util.h"
+
+using namespace asyncps::models;
+using asyncps::Status;
+
+namespace {
+Sequential SmallModel() {
+  Sequential m(Shape::Image(6, 6, 2));
+  m.Add(std::make_unique<Conv2D>(Conv2DOptions{.filters = 3, .padding = Padding::kSame}));
+  m.Add(std::make_unique<ReLU>());
+  m.Add(std::make_unique<Conv2D>(Conv2DOptions{.filters = 4}));
+  m.Add(std::make_unique<ReLU>());
+  m.Add(std::make_unique<MaxPool2D>(2, 2));
+  m.Add(std::make_unique<Flatten>());
+  m.Add(std::make_unique<Dense>(6));
+  m.Add(std::make_unique<ReLU>());
+  m.Add(std::make_unique<Dense>(3));
+  return m;
+}
+}  // namespace
+
+TEST_CASE("Sequential loss gradient matches finite differences end to end", "[models][sequential][gradcheck]") {
+  Sequential m = SmallModel();
+  REQUIRE(m.Build(4).ok());
+  const std::size_t b = 3;
+  const auto x = asyncps::models::testing::RandomVector(b * 72, 21);
+  std::vector<float> y(b * 3, 0.0f);
+  y[0] = y[3 + 2] = y[6 + 1] = 1;
+  m.ComputeGradients(x.data(), y.data(), b);
+  std::vector<float> analytic(m.grads().begin(), m.grads().end());
+  auto loss = [&] {
+    auto z = m.Forward(x.data(), b, false);
+    return SoftmaxCrossEntropy(z.data(), y.data(), b, 3, nullptr);
+  };
+  std::vector<float> numeric(analytic.size());
+  const float h = 5e-4f;
+  for (std::size_t i = 0; i < numeric.size(); ++i) {
+    float& p = m.params()[i];
+    const float keep = p;
+    p = keep + h;
+    const double lp = loss();
+    p = keep - h;
+    const double lm = loss();
+    p = keep;
+    numeric[i] = static_cast<float>((lp - lm) / (2 * h));
+  }
+  CHECK(asyncps::models::testing::MaxRelError(analytic.data(), numeric.data(), numeric.size()) < 1e-2);
+  // Most elements agree much more closely; the bound above tolerates a rare ReLU
+  // kink within +-h of a pre-activation.
+  std::size_t close = 0;
+  for (std::size_t i = 0; i < numeric.size(); ++i) {
+    close += std::abs(analytic[i] - numeric[i]) <= 1e-3 * (1 + std::abs(numeric[i])) ? 1 : 0;
+  }
+  for (std::size_t i = 0; i < numeric.size(); ++i)
+    if (std::abs(analytic[i] - numeric[i]) > 1e-3 * (1 + std::abs(numeric[i])))
+      UNSCOPED_INFO(i << " " << analytic[i] << " " << numeric[i]);
+  CHECK(close >= numeric.size() * 98 / 100);
+}
+
+TEST_CASE("Sequential names layers Keras-style and lays parameters out in order", "[models][sequential]") {
+  Sequential m = SmallModel();
+  REQUIRE(m.Build(1).ok());
+  CHECK(m.layers()[0]->name() == "conv2d_1");
+  CHECK(m.layers()[1]->name() == "activation_1");
+  CHECK(m.layers()[2]->name() == "conv2d_2");
+  CHECK(m.layers()[4]->name() == "max_pooling2d_1");
+  CHECK(m.layers()[8]->name() == "dense_2");
+  const auto& l = m.layout();
+  for (std::size_t i = 1; i < l.num_tensors(); ++i) {
+    CHECK(l.offset(i) == l.offset(i - 1) + l.tensors()[i - 1].size());
+  }
+  CHECK(m.num_params() == l.total_size());
+}
+
+TEST_CASE("Sequential Build fails on a bad stack and on a second Build", "[models][sequential]") {
+  Sequential bad(Shape::Image(6, 6, 1));
+  bad.Add(std::make_unique<Dense>(3));
+  Status s = bad.Build(1);
+  REQUIRE_FALSE(s.ok());
+  CHECK_THAT(s.message(), Catch::Contains("dense_1") && Catch::Contains("Flatten"));
+  Sequential m = SmallModel();
+  REQUIRE(m.Build(1).ok());
+  CHECK_FALSE(m.Build(1).ok());
+  Sequential empty(Shape::Vector(3));
+  CHECK_FALSE(empty.Build(1).ok());
+}
+
+TEST_CASE("A partial batch after a full one gives the same result as alone", "[models][sequential]") {
+  Sequential a = SmallModel(), b = SmallModel();
+  REQUIRE(a.Build(9).ok());
+  REQUIRE(b.Build(9).ok());
+  const auto x = asyncps::models::testing::RandomVector(8 * 72, 2);
+  std::vector<float> y(8 * 3, 0.0f);
+  for (int i = 0; i < 8; ++i) y[i * 3 + i % 3] = 1;
+  a.Reserve(8);
+  a.ComputeGradients(x.data(), y.data(), 8);
+  const double la = a.ComputeGradients(x.data(), y.data(), 3);
+  const double lb = b.ComputeGradients(x.data(), y.data(), 3);
+  CHECK(la == Approx(lb).epsilon(1e-6));
+  CHECK(asyncps::models::testing::MaxRelError(a.grads().data(), b.grads().data(), a.num_params()) < 1e-5);
+}
+
+TEST_CASE("Spans into params stay valid when the model is moved", "[models][sequential]") {
+  Sequential m = SmallModel();
+  REQUIRE(m.Build(1).ok());
+  float* before = m.params().data();
+  Sequential moved = std::move(m);
+  CHECK(moved.params().data() == before);
+}
+
+TEST_CASE("Dropout in a model trains in training mode and is off in Forward", "[models][sequential][dropout]") {
+  Sequential m(Shape::Vector(8));
+  m.Add(std::make_unique<Dense>(16));
+  m.Add(std::make_unique<Dropout>(0.5f, 1));
+  m.Add(std::make_unique<Dense>(2));
+  REQUIRE(m.Build(1).ok());
+  CHECK(m.layers()[1]->name() == "dropout_1");
+  const auto x = asyncps::models::testing::RandomVector(8, 1);
+  auto z1 = m.Forward(x.data(), 1, false);
+  std::vector<float> a(z1.begin(), z1.end());
+  auto z2 = m.Forward(x.data(), 1, false);
+  CHECK(std::equal(a.begin(), a.end(), z2.begin()));
+}
