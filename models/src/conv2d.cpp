@@ -5,12 +5,15 @@
 
 #include "gemm.h"
 #include "im2col.h"
+#include "winograd.h"
 
 namespace asyncps::models {
 
 namespace {
 // Column workspace budget (floats): a few samples of conv2's columns fit in L2.
 constexpr std::size_t kColsBudget = std::size_t{1} << 18;
+// Winograd workspace budget (floats) for V or M of one block.
+constexpr std::size_t kWinogradBudget = std::size_t{1} << 18;
 
 internal::ConvGeometry Geometry(const Shape& in, const Shape& out, const Conv2DOptions& o,
                                 std::size_t pad_top, std::size_t pad_left) {
@@ -30,6 +33,17 @@ void ColumnSums(const float* d, std::size_t rows, std::size_t cout, float* db) {
     const float* row = d + r * cout;
     for (std::size_t c = 0; c < cout; ++c) db[c] += row[c];
   }
+}
+internal::WinogradGeometry ForwardTiles(const Shape& in, const Shape& out, std::size_t pad_top,
+                                       std::size_t pad_left) {
+  return {in.height, in.width, in.channels, out.height, out.width, out.channels, pad_top, pad_left};
+}
+
+// The input gradient is a full correlation of dY with the flipped kernel.
+internal::WinogradGeometry BackwardTiles(const Shape& in, const Shape& out, std::size_t pad_top,
+                                        std::size_t pad_left) {
+  return {out.height, out.width, out.channels, in.height, in.width, in.channels, 2 - pad_top,
+          2 - pad_left};
 }
 }  // namespace
 
@@ -61,6 +75,10 @@ Result<Shape> Conv2D::Build(const Shape& input, const std::string& name, Paramet
   in_ = input;
   out_ = out;
   name_ = name;
+  const bool k3 = opt_.kernel_height == 3 && opt_.kernel_width == 3 && input.channels <= 1024 &&
+                  opt_.filters <= 1024;
+  winograd_ = k3 && (opt_.algorithm == ConvAlgorithm::kWinograd ||
+                     (opt_.algorithm == ConvAlgorithm::kAuto && input.channels >= 8 && opt_.filters >= 8));
   kernel_offset_ = layout.Add(name + "/kernel",
                               {opt_.kernel_height, opt_.kernel_width, input.channels, opt_.filters});
   bias_offset_ = layout.Add(name + "/bias", {opt_.filters});
@@ -86,6 +104,19 @@ void Conv2D::Initialize(Rng& rng) {
 }
 
 void Conv2D::Reserve(std::size_t max_batch) {
+  if (winograd_) {
+    const auto f = ForwardTiles(in_, out_, pad_top_, pad_left_);
+    const auto b = BackwardTiles(in_, out_, pad_top_, pad_left_);
+    const std::size_t c = in_.channels, k = opt_.filters;
+    const std::size_t per_sample = 16 * std::max(f.tiles(), b.tiles()) * std::max(c, k);
+    chunk_ = std::clamp<std::size_t>(kWinogradBudget / per_sample, 1, std::max<std::size_t>(max_batch, 1));
+    u_.Reserve(16 * c * k);
+    u_flipped_.Reserve(16 * c * k);
+    du_.Reserve(16 * c * k);
+    v_.Reserve(chunk_ * per_sample);
+    m_.Reserve(chunk_ * per_sample);
+    return;
+  }
   const std::size_t per_sample = out_.height * out_.width * opt_.kernel_height *
                                  opt_.kernel_width * in_.channels;
   chunk_ = std::clamp<std::size_t>(kColsBudget / std::max<std::size_t>(per_sample, 1), 1,
@@ -94,6 +125,72 @@ void Conv2D::Reserve(std::size_t max_batch) {
 }
 
 void Conv2D::Forward(const float* in, float* out, std::size_t batch, bool /*training*/) {
+  if (winograd_) {
+    ForwardWinograd(in, out, batch);
+  } else {
+    ForwardIm2col(in, out, batch);
+  }
+}
+
+void Conv2D::Backward(const float* in, const float* /*out*/, const float* dout, float* din,
+                      std::size_t batch) {
+  ColumnSums(dout, batch * out_.height * out_.width, opt_.filters, db_);
+  if (winograd_) {
+    BackwardWinograd(in, dout, din, batch);
+  } else {
+    BackwardIm2col(in, dout, din, batch);
+  }
+}
+
+void Conv2D::ForwardWinograd(const float* in, float* out, std::size_t batch) {
+  const auto g = ForwardTiles(in_, out_, pad_top_, pad_left_);
+  const std::size_t c = in_.channels, k = opt_.filters, t = g.tiles();
+  internal::WinogradKernel(w_, c, k, u_.data());
+  for (std::size_t n0 = 0; n0 < batch; n0 += chunk_) {
+    const std::size_t cs = std::min(chunk_, batch - n0);
+    const std::size_t rows = cs * t;
+    internal::WinogradInput(g, in + n0 * in_.size(), cs, v_.data());
+    for (std::size_t e = 0; e < 16; ++e) {
+      internal::Sgemm(false, false, rows, k, c, 1.0f, v_.data() + e * rows * c, c,
+                      u_.data() + e * c * k, k, 0.0f, m_.data() + e * rows * k, k);
+    }
+    internal::WinogradOutput(g, m_.data(), cs, b_, out + n0 * out_.size());
+  }
+}
+
+void Conv2D::BackwardWinograd(const float* in, const float* dout, float* din, std::size_t batch) {
+  const auto g = ForwardTiles(in_, out_, pad_top_, pad_left_);
+  const std::size_t c = in_.channels, k = opt_.filters, t = g.tiles();
+  // Kernel gradient: dU[e] = sum over tiles of V[e]^T (A dY A^T)[e], then G^T dU G.
+  for (std::size_t n0 = 0; n0 < batch; n0 += chunk_) {
+    const std::size_t cs = std::min(chunk_, batch - n0);
+    const std::size_t rows = cs * t;
+    internal::WinogradInput(g, in + n0 * in_.size(), cs, v_.data());
+    internal::WinogradOutputGrad(g, dout + n0 * out_.size(), cs, m_.data());
+    for (std::size_t e = 0; e < 16; ++e) {
+      internal::Sgemm(true, false, c, k, rows, 1.0f, v_.data() + e * rows * c, c,
+                      m_.data() + e * rows * k, k, n0 == 0 ? 0.0f : 1.0f, du_.data() + e * c * k, k);
+    }
+  }
+  internal::WinogradKernelGrad(du_.data(), c, k, dw_, /*accumulate=*/false);
+  if (din == nullptr) return;
+  // Input gradient: Winograd convolution of dY with the flipped kernel.
+  const auto gb = BackwardTiles(in_, out_, pad_top_, pad_left_);
+  const std::size_t tb = gb.tiles();
+  internal::WinogradKernelFlipped(w_, c, k, u_flipped_.data());
+  for (std::size_t n0 = 0; n0 < batch; n0 += chunk_) {
+    const std::size_t cs = std::min(chunk_, batch - n0);
+    const std::size_t rows = cs * tb;
+    internal::WinogradInput(gb, dout + n0 * out_.size(), cs, v_.data());
+    for (std::size_t e = 0; e < 16; ++e) {
+      internal::Sgemm(false, false, rows, c, k, 1.0f, v_.data() + e * rows * k, k,
+                      u_flipped_.data() + e * k * c, c, 0.0f, m_.data() + e * rows * c, c);
+    }
+    internal::WinogradOutput(gb, m_.data(), cs, nullptr, din + n0 * in_.size());
+  }
+}
+
+void Conv2D::ForwardIm2col(const float* in, float* out, std::size_t batch) {
   const auto g = Geometry(in_, out_, opt_, pad_top_, pad_left_);
   const std::size_t k = g.k(), p = g.out_pixels(), cout = opt_.filters;
   for (std::size_t n0 = 0; n0 < batch; n0 += chunk_) {
@@ -105,11 +202,9 @@ void Conv2D::Forward(const float* in, float* out, std::size_t batch, bool /*trai
   }
 }
 
-void Conv2D::Backward(const float* in, const float* /*out*/, const float* dout, float* din,
-                      std::size_t batch) {
+void Conv2D::BackwardIm2col(const float* in, const float* dout, float* din, std::size_t batch) {
   const auto g = Geometry(in_, out_, opt_, pad_top_, pad_left_);
   const std::size_t k = g.k(), p = g.out_pixels(), cout = opt_.filters;
-  ColumnSums(dout, batch * p, cout, db_);
   bool first = true;
   for (std::size_t n0 = 0; n0 < batch; n0 += chunk_) {
     const std::size_t cs = std::min(chunk_, batch - n0);

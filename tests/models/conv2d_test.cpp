@@ -31,8 +31,10 @@ TEST_CASE("Conv2D same padding keeps the image size", "[models][conv2d]") {
 }
 
 TEST_CASE("Conv2D forward equals the direct convolution sum", "[models][conv2d]") {
+  for (ConvAlgorithm algo : {ConvAlgorithm::kIm2col, ConvAlgorithm::kWinograd})
   for (Padding pad : {Padding::kValid, Padding::kSame}) {
-    Conv2D conv({.filters = 3, .kernel_height = 3, .kernel_width = 3, .padding = pad});
+    INFO("winograd " << (algo == ConvAlgorithm::kWinograd) << " same " << (pad == Padding::kSame));
+    Conv2D conv({.filters = 3, .kernel_height = 3, .kernel_width = 3, .padding = pad, .algorithm = algo});
     const Shape in = Shape::Image(6, 5, 2);
     LayerHarness h(conv, in, 2);
     const auto x = RandomVector(2 * in.size(), 5);
@@ -62,9 +64,11 @@ TEST_CASE("Conv2D forward equals the direct convolution sum", "[models][conv2d]"
 }
 
 TEST_CASE("Conv2D backward matches finite differences (valid and same)", "[models][conv2d][gradcheck]") {
+  for (ConvAlgorithm algo : {ConvAlgorithm::kIm2col, ConvAlgorithm::kWinograd})
   for (Padding pad : {Padding::kValid, Padding::kSame}) {
-    Conv2D conv({.filters = 3, .kernel_height = 3, .kernel_width = 3, .padding = pad});
-    const Shape in = Shape::Image(5, 6, 2);
+    INFO("winograd " << (algo == ConvAlgorithm::kWinograd) << " same " << (pad == Padding::kSame));
+    Conv2D conv({.filters = 3, .kernel_height = 3, .kernel_width = 3, .padding = pad, .algorithm = algo});
+    const Shape in = Shape::Image(5, 6, 2);  // valid: 3x4 output, a partial tile row
     LayerHarness h(conv, in, 3);
     const auto x = RandomVector(3 * in.size(), 7);
     const auto c = CheckLayerGradients(h, x, 3);
@@ -73,9 +77,30 @@ TEST_CASE("Conv2D backward matches finite differences (valid and same)", "[model
   }
 }
 
-TEST_CASE("Conv2D backward with several im2col chunks matches one chunk", "[models][conv2d]") {
-  // 64 samples of 26x26x32 exceed the column budget, so the batch is split.
-  Conv2D a({.filters = 8}), b({.filters = 8});
+TEST_CASE("Conv2D Winograd and im2col agree on the seed CNN's conv2d_2 shape", "[models][conv2d][winograd]") {
+  for (Padding pad : {Padding::kValid, Padding::kSame}) {
+    Conv2D a({.filters = 32, .padding = pad, .algorithm = ConvAlgorithm::kWinograd});
+    Conv2D b({.filters = 32, .padding = pad, .algorithm = ConvAlgorithm::kIm2col});
+    const Shape in = Shape::Image(26, 25, 32);  // odd width: partial tiles
+    LayerHarness ha(a, in, 5), hb(b, in, 5);
+    const auto x = RandomVector(5 * in.size(), 12);
+    const auto d = RandomVector(5 * ha.out.size(), 13);
+    std::vector<float> ya(5 * ha.out.size()), yb(ya.size()), dxa(x.size()), dxb(x.size());
+    a.Forward(x.data(), ya.data(), 5, true);
+    b.Forward(x.data(), yb.data(), 5, true);
+    a.Backward(x.data(), ya.data(), d.data(), dxa.data(), 5);
+    b.Backward(x.data(), yb.data(), d.data(), dxb.data(), 5);
+    using asyncps::models::testing::MaxRelError;
+    CHECK(MaxRelError(ya.data(), yb.data(), ya.size()) < 1e-5);
+    CHECK(MaxRelError(dxa.data(), dxb.data(), dxa.size()) < 1e-5);
+    CHECK(MaxRelError(ha.grads.data(), hb.grads.data(), ha.layout.total_size()) < 1e-5);
+  }
+}
+
+TEST_CASE("Conv2D backward with several chunks matches one sample at a time", "[models][conv2d]") {
+  for (ConvAlgorithm algo : {ConvAlgorithm::kIm2col, ConvAlgorithm::kWinograd}) {
+  // 64 samples of 26x26x32 exceed the workspace budget, so the batch is split.
+  Conv2D a({.filters = 8, .algorithm = algo}), b({.filters = 8, .algorithm = algo});
   const Shape in = Shape::Image(26, 26, 32);
   LayerHarness ha(a, in, 64), hb(b, in, 1);
   hb.layer.Reserve(1);
@@ -96,6 +121,7 @@ TEST_CASE("Conv2D backward with several im2col chunks matches one chunk", "[mode
   CHECK(asyncps::models::testing::MaxRelError(dxa.data(), dxb.data(), dxa.size()) < 1e-5);
   std::vector<float> dwf(dw.begin(), dw.end());
   CHECK(asyncps::models::testing::MaxRelError(ha.grads.data(), dwf.data(), dwf.size()) < 1e-4);
+  }
 }
 
 TEST_CASE("Conv2D rejects inputs it cannot convolve", "[models][conv2d]") {

@@ -1,13 +1,18 @@
 // Conv2D: 2-D convolution, stride 1, NHWC, Keras kernel layout [kh, kw, cin, cout].
 //
-// Computed as im2col + SGEMM (OpenBLAS), a few samples at a time so that the
-// column workspace stays in cache.
+// Two algorithms, both on OpenBLAS SGEMM, a few samples at a time so that the
+// workspaces stay in cache:
+// - Winograd F(2x2, 3x3) for 3x3 kernels with >= 8 input and output channels
+//   (the seed CNN's conv2d_2): 2.25x fewer FLOPs in the forward pass, the input
+//   gradient and the kernel gradient;
+// - im2col + SGEMM otherwise (any kernel size; conv2d_1 with its single channel).
 #pragma once
 
 #include <cstddef>
 
 #include "asyncps/models/aligned_buffer.h"
 #include "asyncps/models/layer.h"
+
 
 namespace asyncps::models {
 
@@ -16,11 +21,18 @@ enum class Padding {
   kSame,   // zero padding so that output = input (Keras/TF split: extra row/column at the end)
 };
 
+enum class ConvAlgorithm {
+  kAuto,      // Winograd where it applies and pays off, else im2col
+  kIm2col,
+  kWinograd,  // falls back to im2col unless the kernel is 3x3 and channels <= 1024
+};
+
 struct Conv2DOptions {
   std::size_t filters = 32;
   std::size_t kernel_height = 3;
   std::size_t kernel_width = 3;
   Padding padding = Padding::kValid;
+  ConvAlgorithm algorithm = ConvAlgorithm::kAuto;
 };
 
 class Conv2D final : public Layer {
@@ -46,8 +58,16 @@ class Conv2D final : public Layer {
   float* b_ = nullptr;   // [cout]
   float* dw_ = nullptr;
   float* db_ = nullptr;
-  std::size_t chunk_ = 1;  // samples per im2col block
-  AlignedBuffer cols_;     // [chunk * oh * ow, K]
+  bool winograd_ = false;
+  std::size_t chunk_ = 1;  // samples per im2col or Winograd block
+  AlignedBuffer cols_;     // im2col: [chunk * oh * ow, K]
+  // Winograd: transformed kernels, per-block transformed inputs and products.
+  AlignedBuffer u_, u_flipped_, du_, v_, m_;
+
+  void ForwardIm2col(const float* in, float* out, std::size_t batch);
+  void BackwardIm2col(const float* in, const float* dout, float* din, std::size_t batch);
+  void ForwardWinograd(const float* in, float* out, std::size_t batch);
+  void BackwardWinograd(const float* in, const float* dout, float* din, std::size_t batch);
 };
 
 }  // namespace asyncps::models
