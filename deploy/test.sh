@@ -259,6 +259,7 @@ export ASYNCPS_DATA_DIR=${ASYNCPS_DATA_DIR:-/usr/share/datasets/fashion-mnist}
 [[ -d $ASYNCPS_DATA_DIR ]] || fail "no data set at $ASYNCPS_DATA_DIR (apt install dataset-fashion-mnist)"
 log "compose up: $SHARDS shards, $WORKERS workers, $ALGO, batch $BATCH, window $WINDOW, $EPOCHS epoch(s), $TRAIN_LIMIT rows"
 COMPOSE_UP=1
+DTIMEOUT=90 dc down -v --remove-orphans > /dev/null 2>&1 || true   # no checkpoints of an earlier run
 t=$SECONDS
 # 'up -d' returns once the report container is started (after the workers completed).
 if ! DTIMEOUT=600 dc up -d --no-build > "$TMP/compose-up.log" 2>&1; then
@@ -314,13 +315,25 @@ awk -v a="$accuracy" -v m="$MIN_ACCURACY" 'BEGIN { exit !(a >= m) }' ||
   fail "accuracy $accuracy below the threshold $MIN_ACCURACY"
 log "report: training time ${ttime}s, accuracy $accuracy >= $MIN_ACCURACY, updates $updates == $expected; compose run ${run_s}s"
 
-# Shards stop cleanly on SIGTERM (docker-compose stop) with exit 0.
+# Shards ran without a restart and stop cleanly on SIGTERM (docker-compose stop) with exit 0.
 DTIMEOUT=60 dc stop -t 20 shard > /dev/null 2>&1
 for id in $(svc_ids shard); do
+  name=$(d inspect -f '{{.Name}}' "$id")
   code=$(d inspect -f '{{.State.ExitCode}}' "$id")
-  [[ $code == 0 ]] || fail "shard $(d inspect -f '{{.Name}}' "$id") exited with $code on SIGTERM"
+  [[ $code == 0 ]] || fail "shard $name exited with $code on SIGTERM"
+  restarts=$(d inspect -f '{{.RestartCount}}' "$id")
+  [[ $restarts == 0 ]] || fail "shard $name restarted $restarts times during the run (see $TMP/compose.log)"
 done
-log "compose: all $SHARDS shards stopped cleanly (exit 0)"
+msg="compose: all $SHARDS shards stopped cleanly (exit 0, no restarts)"
+# With checkpoints (asyncps-server --checkpoint-dir), SIGTERM leaves one per shard in the volume.
+if d run --rm --network none "$IMAGE" asyncps-server --help 2> /dev/null | grep -q -- --checkpoint-dir; then
+  ckpts=$(d run --rm --network none -v "${PROJECT}_checkpoints:/c:ro" "$IMAGE" ls /c | tr '\n' ' ')
+  for ((i = 0; i < SHARDS; i++)); do
+    grep -q "shard-$i-of-$SHARDS" <<< "$ckpts" || fail "no checkpoint of shard $i after SIGTERM (volume has: $ckpts)"
+  done
+  msg+=", checkpoints written: $ckpts"
+fi
+log "$msg"
 DTIMEOUT=90 dc down -v --remove-orphans -t 10 > "$TMP/compose-down.log" 2>&1 || fail "compose down failed: $(tail -n 5 "$TMP/compose-down.log")"
 COMPOSE_UP=0
 

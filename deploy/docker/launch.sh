@@ -104,5 +104,7 @@ if [[ $role == wait-servers ]]; then
   exit 0
 fi
 
-echo "asyncps-launch: $bin${index:+ (index $index)}${ASYNCPS_SERVERS:+ servers=$ASYNCPS_SERVERS}" >&2
+shown=""
+[[ $role == server || $role == worker ]] && shown=$index
+echo "asyncps-launch: $bin${shown:+ (index $shown)}${ASYNCPS_SERVERS:+ servers=$ASYNCPS_SERVERS}" >&2
 exec "$bin" "$@"

@@ -47,12 +47,12 @@ def subset(sel, labels):
     return all(labels.get(k) == v for k, v in sel.items())
 
 
-def check_pod(owner, pod, configmap_name):
+def check_pod(owner, pod, configmap_name, extra_volumes=frozenset()):
     spec = pod["spec"]
     sc = spec.get("securityContext", {})
     need(sc.get("runAsNonRoot") is True and sc.get("runAsUser", 0) != 0,
          f"{owner}: pod must run as non-root (securityContext.runAsNonRoot, runAsUser)")
-    volumes = {v["name"] for v in spec.get("volumes", [])}
+    volumes = {v["name"] for v in spec.get("volumes", [])} | extra_volumes
     for c in spec.get("initContainers", []) + spec["containers"]:
         where = f"{owner} container {c['name']}"
         need(c.get("image"), f"{where}: no image")
@@ -99,12 +99,17 @@ def check(path):
         if d["kind"] in ("Job",):
             need(not subset(svc["spec"]["selector"], d["spec"]["template"]["metadata"]["labels"]),
                  f"Service shard would also select Job {d['metadata']['name']}'s pods")
-    spec = check_pod("StatefulSet shard", sts["spec"]["template"], cm["metadata"]["name"])
+    claims = {t["metadata"]["name"] for t in sts["spec"].get("volumeClaimTemplates", [])}
+    spec = check_pod("StatefulSet shard", sts["spec"]["template"], cm["metadata"]["name"], claims)
     c = spec["containers"][0]
     need(c["args"][1] == "server", "shard container must run asyncps-launch server")
     env = {e["name"]: e.get("value") for e in c.get("env", [])}
     need(env.get("ASYNCPS_LAUNCH_INDEX_FROM") == "hostname", "shard index must come from the pod name (hostname)")
     need("readinessProbe" in c and "livenessProbe" in c, "shard container needs readiness and liveness probes")
+    if env.get("ASYNCPS_CHECKPOINT_DIR"):
+        mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
+        need(mounts.get(env["ASYNCPS_CHECKPOINT_DIR"]) in claims,
+             "ASYNCPS_CHECKPOINT_DIR must be a per-shard volume (volumeClaimTemplates)")
     ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
     sp = svc["spec"]["ports"][0]
     need(sp["targetPort"] in ports or sp["targetPort"] in ports.values(),
