@@ -110,6 +110,7 @@ cleanup() {
     left=$(DTIMEOUT=20 d ps -aq 2> /dev/null)
     [[ -n $left ]] && DTIMEOUT=60 d rm -f -v $left > /dev/null 2>&1
     DTIMEOUT=30 d network prune -f > /dev/null 2>&1
+    DTIMEOUT=30 d volume prune -f > /dev/null 2>&1
     # keep the cache bounded: dangling images of earlier builds, build cache over 4 GB
     DTIMEOUT=60 d image prune -f > /dev/null 2>&1
     DTIMEOUT=120 d builder prune -f --keep-storage 4gb > /dev/null 2>&1
@@ -144,6 +145,30 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# check_report WHAT REPORT_TEXT WORKERS TRAIN_ROWS BATCH EPOCHS WINDOW
+# ADAG/DOWNPOUR: each worker commits once per window of batches, and once more for a last partial
+# window: ceil(batches / window), batches = epochs * ceil(rows_of_worker / batch), where worker w
+# holds rows [w*N/W, (w+1)*N/W) (models::Partition).
+check_report() {
+  local what=$1 text=$2 workers=$3 rows_all=$4 batch=$5 epochs=$6 window=$7
+  local accuracy updates ttime expected=0 rows batches w
+  accuracy=$(grep -oE 'Accuracy: *[0-9.]+' <<< "$text" | head -n 1 | grep -oE '[0-9.]+$' || true)
+  updates=$(grep -oE 'Number of parameter server updates: *[0-9,]+' <<< "$text" | head -n 1 | grep -oE '[0-9,]+$' | tr -d , || true)
+  ttime=$(grep -oE 'Training time: *[0-9.]+' <<< "$text" | head -n 1 | grep -oE '[0-9.]+$' || true)
+  [[ -n $accuracy && -n $updates && -n $ttime ]] ||
+    fail "$what: report lacks 'Training time:', 'Accuracy:' or 'Number of parameter server updates:' lines"
+  for ((w = 0; w < workers; w++)); do
+    rows=$(((w + 1) * rows_all / workers - w * rows_all / workers))
+    batches=$((epochs * ((rows + batch - 1) / batch)))
+    expected=$((expected + (batches + window - 1) / window))
+  done
+  [[ $updates == "$expected" ]] ||
+    fail "$what: parameter server updates $updates != expected $expected (sum over $workers workers of ceil($epochs*ceil(rows/$batch)/$window), $rows_all rows)"
+  awk -v a="$accuracy" -v m="$MIN_ACCURACY" 'BEGIN { exit !(a >= m) }' ||
+    fail "$what: accuracy $accuracy below the threshold $MIN_ACCURACY"
+  log "$what report: training time ${ttime}s, accuracy $accuracy >= $MIN_ACCURACY, updates $updates == $expected"
+}
 
 # ---- 1. dockerd ------------------------------------------------------------------------------
 # Networks of this daemon come from $POOL; refuse to start if the host routes part of it.
@@ -297,23 +322,8 @@ echo "---- report (docker-compose logs report) ----"
 DTIMEOUT=30 dc logs --no-color report 2>&1 | sed 's/^/    /' | tail -n 25
 echo "--------------------------------------------"
 report=$(DTIMEOUT=30 dc logs --no-color report 2>&1)
-accuracy=$(grep -oE 'Accuracy: *[0-9.]+' <<< "$report" | head -n 1 | grep -oE '[0-9.]+$' || true)
-updates=$(grep -oE 'Number of parameter server updates: *[0-9,]+' <<< "$report" | head -n 1 | grep -oE '[0-9,]+$' | tr -d , || true)
-ttime=$(grep -oE 'Training time: *[0-9.]+' <<< "$report" | head -n 1 | grep -oE '[0-9.]+$' || true)
-[[ -n $accuracy && -n $updates && -n $ttime ]] ||
-  fail "report lacks 'Training time:', 'Accuracy:' or 'Number of parameter server updates:' lines"
-# ADAG/DOWNPOUR: each worker commits once per window of batches, and once more for a last partial
-# window: ceil(batches / window), batches = epochs * ceil(rows_of_worker / batch).
-expected=0
-for ((w = 0; w < WORKERS; w++)); do
-  rows=$(((w + 1) * TRAIN_LIMIT / WORKERS - w * TRAIN_LIMIT / WORKERS))   # models::Partition
-  batches=$((EPOCHS * ((rows + BATCH - 1) / BATCH)))
-  expected=$((expected + (batches + WINDOW - 1) / WINDOW))
-done
-[[ $updates == "$expected" ]] || fail "parameter server updates $updates != expected $expected (W=$WORKERS x ceil(ceil($((TRAIN_LIMIT / WORKERS))/$BATCH)*$EPOCHS/$WINDOW))"
-awk -v a="$accuracy" -v m="$MIN_ACCURACY" 'BEGIN { exit !(a >= m) }' ||
-  fail "accuracy $accuracy below the threshold $MIN_ACCURACY"
-log "report: training time ${ttime}s, accuracy $accuracy >= $MIN_ACCURACY, updates $updates == $expected; compose run ${run_s}s"
+check_report compose "$report" "$WORKERS" "$TRAIN_LIMIT" "$BATCH" "$EPOCHS" "$WINDOW"
+log "compose run: ${run_s}s"
 
 # Shards ran without a restart and stop cleanly on SIGTERM (docker-compose stop) with exit 0.
 DTIMEOUT=60 dc stop -t 20 shard > /dev/null 2>&1
@@ -337,7 +347,48 @@ log "$msg"
 DTIMEOUT=90 dc down -v --remove-orphans -t 10 > "$TMP/compose-down.log" 2>&1 || fail "compose down failed: $(tail -n 5 "$TMP/compose-down.log")"
 COMPOSE_UP=0
 
-# ---- 5. Kubernetes manifests (offline) -------------------------------------------------------
+# ---- 5. Kubernetes manifests: offline check, then the small overlay's pods run in docker -------
 check_manifests
+
+# Each pod's containers as the kubelet would run them (deploy/k8s/pods.py): same args, ConfigMap
+# env, uid, read-only root, mounts; pod names shard-<i> and DNS names shard-<i>.shard on a
+# network of this test; JOB_COMPLETION_INDEX for the workers; the report waits on the shared
+# reports volume (the PVC). Order as a cluster may do it: shards, report (waits), workers.
+K8S_OVERLAY=${ASYNCPS_DEPLOY_K8S_OVERLAY:-small}
+log "kubernetes overlay $K8S_OVERLAY, run as pods in docker (deploy/k8s/pods.py)"
+python3 "$ROOT/deploy/k8s/pods.py" "$ROOT/deploy/k8s/overlays/$K8S_OVERLAY" > "$TMP/pods.sh" ||
+  fail "deploy/k8s/pods.py could not translate overlay $K8S_OVERLAY"
+# shellcheck source=/dev/null
+source "$TMP/pods.sh"
+K8S_PREFIX=${PROJECT}-k8s K8S_NET=${PROJECT}-k8s K8S_DATA=$ASYNCPS_DATA_DIR
+K8S_DOCKER=d   # every docker call under timeout
+d network create --driver bridge "$K8S_NET" > /dev/null
+t=$SECONDS
+for ((i = 0; i < K8S_SHARDS; i++)); do k8s_shard "$i" > /dev/null; done
+DTIMEOUT=120 k8s_report_init > "$TMP/k8s-report-init.log" 2>&1 || fail "k8s report init container: $(tail -n 3 "$TMP/k8s-report-init.log")"
+k8s_report > /dev/null
+for ((i = 0; i < K8S_WORKERS; i++)); do
+  DTIMEOUT=120 k8s_worker_init "$i" > "$TMP/k8s-worker-$i-init.log" 2>&1 || fail "k8s worker $i init container: $(tail -n 3 "$TMP/k8s-worker-$i-init.log")"
+  k8s_worker "$i" > /dev/null
+done
+for ((i = 0; i < K8S_WORKERS; i++)); do
+  code=$(DTIMEOUT=600 d wait "$K8S_PREFIX-worker-$i") || fail "k8s worker $i still running after 600 s"
+  [[ $code == 0 ]] || { d logs "$K8S_PREFIX-worker-$i" 2>&1 | tail -n 10; fail "k8s worker $i (JOB_COMPLETION_INDEX=$i) exited with $code"; }
+done
+code=$(DTIMEOUT=300 d wait "$K8S_PREFIX-report") || fail "k8s report still running 300 s after the workers finished"
+report=$(d logs "$K8S_PREFIX-report" 2>&1)
+[[ $code == 0 ]] || { tail -n 10 <<< "$report"; fail "k8s report exited with $code"; }
+echo "---- report (kubectl logs job/report, overlay $K8S_OVERLAY) ----"
+sed 's/^/    /' <<< "$report" | head -n 8
+echo "--------------------------------------------"
+check_report "kubernetes/$K8S_OVERLAY" "$report" "$K8S_WORKERS" "$K8S_ASYNCPS_TRAIN_LIMIT" "$K8S_ASYNCPS_BATCH_SIZE" \
+  "$K8S_ASYNCPS_EPOCHS" "$K8S_ASYNCPS_WINDOW"
+for ((i = 0; i < K8S_SHARDS; i++)); do
+  d logs "$K8S_PREFIX-shard-$i" 2>&1 | grep -q "shard $i of $K8S_SHARDS listening" || fail "pod shard-$i did not serve shard $i"
+  d stop -t 20 "$K8S_PREFIX-shard-$i" > /dev/null
+  code=$(d inspect -f '{{.State.ExitCode}}' "$K8S_PREFIX-shard-$i")
+  [[ $code == 0 ]] || fail "pod shard-$i exited with $code on SIGTERM"
+done
+log "kubernetes/$K8S_OVERLAY: $K8S_SHARDS shard pods, $K8S_WORKERS indexed-job workers, report job: ok in $((SECONDS - t))s"
 
 log "PASS"

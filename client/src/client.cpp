@@ -254,6 +254,14 @@ Result<std::vector<ShardStatus>> Client::Stats() {
     o.pulls = in->pulls();
     o.duplicates = in->duplicates();
     o.errors = in->errors();
+    if (in->errors_by_code()) {
+      for (flatbuffers::uoffset_t code = 1; code < in->errors_by_code()->size(); ++code) {
+        const bool known = code <= static_cast<flatbuffers::uoffset_t>(wire::ErrorCode::MAX);
+        o.errors_by_class[known ? wire::EnumNameErrorCode(static_cast<wire::ErrorCode>(code))
+                                : "code" + std::to_string(code)] =
+            in->errors_by_code()->Get(code);
+      }
+    }
     o.staleness_sum = in->staleness_sum();
     o.staleness_max = in->staleness_max();
     if (in->per_worker())

@@ -45,6 +45,10 @@ Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const 
                "unknown op " + std::to_string(static_cast<int>(req->op())), reply);
 }
 
+Shard::Outcome Shard::Reject(ErrorCode code, const std::string& message, Builder& reply) {
+  return Error(Op::Hello, 0, code, message, reply);
+}
+
 Shard::Outcome Shard::Hello(const wire::Request& req, Builder& reply) {
   if (req.shard_index() != options_.shard_index || req.num_shards() != options_.num_shards) {
     return Error(req.op(), req.seq(), ErrorCode::Mismatch,
@@ -147,7 +151,8 @@ Shard::Outcome Shard::Stats(const wire::Request& req, Builder& reply) {
   auto stats = wire::CreateShardStats(reply, options_.shard_index, options_.num_shards, wire::ToWire(algorithm_),
                                       initialised_, range_.begin, range_.end, counters_.updates, counters_.pulls,
                                       counters_.duplicates, counters_.errors, counters_.staleness_sum,
-                                      counters_.staleness_max, reply.CreateVector(per_worker));
+                                      counters_.staleness_max, reply.CreateVector(per_worker),
+                                      reply.CreateVector(counters_.errors_by_code.data(), kNumErrorCodes));
   wire::ReplyBuilder b(reply);
   b.add_protocol_version(wire::kProtocolVersion);
   b.add_op(req.op());
@@ -224,6 +229,7 @@ Shard::Outcome Shard::Ok(const wire::Request& req, Builder& reply, std::span<con
 
 Shard::Outcome Shard::Error(Op op, std::uint64_t seq, ErrorCode code, const std::string& message, Builder& reply) {
   ++counters_.errors;
+  ++counters_.errors_by_code[static_cast<std::size_t>(code)];
   reply.Clear();
   auto msg = reply.CreateString(message);
   wire::ReplyBuilder b(reply);

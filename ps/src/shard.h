@@ -5,6 +5,7 @@
 // Thread-safety: none; a shard is driven by exactly one thread (its ShardServer).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -31,6 +32,9 @@ struct ShardOptions {
   bool reject_non_finite = true;
 };
 
+// Error classes counted per shard: one per wire::ErrorCode value.
+inline constexpr std::size_t kNumErrorCodes = static_cast<std::size_t>(wire::ErrorCode::MAX) + 1;
+
 struct ShardCounters {
   std::uint64_t updates = 0;     // commits applied
   std::uint64_t pulls = 0;       // pulls served (including commit-and-pull)
@@ -38,6 +42,8 @@ struct ShardCounters {
   std::uint64_t errors = 0;      // requests answered with an error
   std::uint64_t staleness_sum = 0;
   std::uint64_t staleness_max = 0;
+  // errors, split by the ErrorCode replied (index = code value; [Ok] stays 0).
+  std::array<std::uint64_t, kNumErrorCodes> errors_by_code{};
 };
 
 class Shard {
@@ -53,6 +59,10 @@ class Shard {
   // until the next call.
   Outcome Handle(std::span<const std::byte> header, std::span<const std::byte> payload,
                  flatbuffers::FlatBufferBuilder& reply);
+
+  // Answers a request the transport already found malformed (e.g. too many
+  // frames) with `code`, counted like any other error reply.
+  Outcome Reject(wire::ErrorCode code, const std::string& message, flatbuffers::FlatBufferBuilder& reply);
 
   bool initialised() const { return initialised_; }
   bool has_layout() const { return !layout_.tensors().empty(); }

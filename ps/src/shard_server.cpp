@@ -45,25 +45,27 @@ void ShardServer::Serve(const std::atomic<bool>& stop) {
 void ShardServer::HandleOne() {
   zmq::message_t identity, header, payload, extra;
   if (!socket_.recv(identity, zmq::recv_flags::dontwait)) return;
-  bool malformed = !identity.more();
-  if (!malformed) {
-    (void)socket_.recv(header, zmq::recv_flags::none);
-    if (header.more()) (void)socket_.recv(payload, zmq::recv_flags::none);
-    // Any frame beyond the second makes the request malformed; drain them all.
-    bool more = payload.more();
-    while (more) {
-      (void)socket_.recv(extra, zmq::recv_flags::none);
-      more = extra.more();
-      malformed = true;
-    }
-  }
-  if (malformed) {
+  if (!identity.more()) {
     // Without a well-formed envelope there is no one to answer safely.
     MaybeLogError("dropped a request with a malformed envelope");
     return;
   }
+  (void)socket_.recv(header, zmq::recv_flags::none);
+  if (header.more()) (void)socket_.recv(payload, zmq::recv_flags::none);
+  // Any frame beyond the second makes the request malformed; drain them all.
+  std::size_t extra_frames = 0;
+  for (bool more = payload.more(); more; more = extra.more()) {
+    (void)socket_.recv(extra, zmq::recv_flags::none);
+    ++extra_frames;
+  }
 
-  const Shard::Outcome out = shard_.Handle(Bytes(header), Bytes(payload), reply_);
+  const Shard::Outcome out =
+      extra_frames == 0
+          ? shard_.Handle(Bytes(header), Bytes(payload), reply_)
+          : shard_.Reject(wire::ErrorCode::Malformed,
+                          "request has " + std::to_string(2 + extra_frames) +
+                              " frames; expected a header frame and at most one payload frame",
+                          reply_);
   if (out.error != wire::ErrorCode::Ok && out.error != wire::ErrorCode::AlreadyInitialised) {
     std::string why;
     std::vector<std::uint64_t> scratch;

@@ -2,6 +2,8 @@
 // the shard keeps serving a valid client afterwards.
 #include <catch2/catch.hpp>
 
+#include <limits>
+#include <map>
 #include <random>
 
 #include "asyncps/client.h"
@@ -141,4 +143,84 @@ TEST_CASE("every class of malformed request gets its own error and the shard kee
   REQUIRE(stats.ok());
   CHECK(stats.value()[0].updates == 1);
   CHECK(stats.value()[0].errors >= 1);
+}
+
+TEST_CASE("each class of malformed request is counted under its own error code", "[server][malformed][stats]") {
+  ps::ShardServerOptions options;
+  options.shard.max_message_bytes = 4096;
+  LocalCluster cluster(1, options);
+  const ParameterLayout layout = Layout();
+  RawPeer peer(cluster.endpoints()[0]);
+
+  // The shard's per-code counters, read with a Stats request.
+  auto counts = [&] {
+    peer.Send({EncodeRequest(Fields(wire::Op::Stats), layout)});
+    std::string why;
+    const wire::Reply* r =
+        wire::VerifyReply({static_cast<const std::byte*>(peer.reply.data()), peer.reply.size()}, peer.scratch, &why);
+    REQUIRE(r != nullptr);
+    REQUIRE(r->stats() != nullptr);
+    REQUIRE(r->stats()->errors_by_code() != nullptr);
+    std::vector<std::uint64_t> out(r->stats()->errors_by_code()->begin(), r->stats()->errors_by_code()->end());
+    REQUIRE(out.size() == ps::kNumErrorCodes);
+    return out;
+  };
+  // Sends `frames`, expects `code` back, and checks that exactly that class's counter went up by one.
+  auto expect_counted = [&](const std::vector<std::vector<std::byte>>& frames, ErrorCode code) {
+    std::vector<std::uint64_t> before = counts();
+    CHECK(peer.Send(frames) == code);
+    std::vector<std::uint64_t> after = counts();
+    before[static_cast<std::size_t>(code)] += 1;
+    CHECK(after == before);
+  };
+
+  auto commit = Fields(wire::Op::Commit);
+  commit.payload_floats = 16;
+  const auto ones = FloatBytes(std::vector<float>(16, 1));
+  expect_counted({EncodeRequest(commit, layout), ones}, ErrorCode::NotHello);
+  std::vector<std::byte> junk(64, std::byte{0x5a});
+  expect_counted({junk}, ErrorCode::Malformed);
+  expect_counted({EncodeRequest(Fields(wire::Op::Pull), layout), ones, ones}, ErrorCode::Malformed);  // 3 frames
+  auto old_version = Fields(wire::Op::Hello);
+  old_version.protocol_version = 0;
+  expect_counted({EncodeRequest(old_version, layout)}, ErrorCode::BadVersion);
+  expect_counted({EncodeRequest(Fields(static_cast<wire::Op>(77)), layout)}, ErrorCode::UnknownOp);
+  auto huge = Fields(wire::Op::Init);
+  huge.payload_floats = 2000;
+  expect_counted({EncodeRequest(huge, layout), FloatBytes(std::vector<float>(2000, 1))}, ErrorCode::TooLarge);
+
+  CHECK(peer.Send({EncodeRequest(Fields(wire::Op::Hello), layout)}) == ErrorCode::Ok);
+  expect_counted({EncodeRequest(Fields(wire::Op::Pull), layout)}, ErrorCode::NotInitialised);
+  auto stranger = Fields(wire::Op::Pull);
+  stranger.fingerprint_override = 42;
+  expect_counted({EncodeRequest(stranger, layout)}, ErrorCode::Mismatch);
+  auto short_init = Fields(wire::Op::Init);
+  short_init.payload_floats = 15;
+  expect_counted({EncodeRequest(short_init, layout), FloatBytes(std::vector<float>(15, 1))}, ErrorCode::BadSize);
+  auto init = Fields(wire::Op::Init);
+  init.payload_floats = 16;
+  CHECK(peer.Send({EncodeRequest(init, layout), ones}) == ErrorCode::Ok);
+  expect_counted({EncodeRequest(init, layout), ones}, ErrorCode::AlreadyInitialised);
+  std::vector<float> poisoned(16, 1.0f);
+  poisoned[3] = std::numeric_limits<float>::quiet_NaN();
+  expect_counted({EncodeRequest(commit, layout), FloatBytes(poisoned)}, ErrorCode::BadValue);
+
+  // The same counts reach the client API by name, and nothing bad was applied.
+  ClientOptions o;
+  o.servers = cluster.endpoints();
+  o.worker_id = 9;
+  auto client = Client::Connect(layout, o);
+  REQUIRE(client.ok());
+  auto stats = client.value()->Stats();
+  REQUIRE(stats.ok());
+  const ShardStatus& s = stats.value()[0];
+  CHECK(s.updates == 0);
+  CHECK(s.errors >= 10);  // AlreadyInitialised is counted by class; it need not count as an error
+  const std::map<std::string, std::uint64_t> expected{
+      {"Malformed", 2}, {"BadVersion", 1}, {"UnknownOp", 1},      {"Mismatch", 1},          {"BadSize", 1},
+      {"NotInitialised", 1}, {"AlreadyInitialised", 1}, {"TooLarge", 1}, {"BadValue", 1}, {"NotHello", 1}};
+  CHECK(s.errors_by_class == expected);
+  std::vector<float> w(16);
+  REQUIRE(client.value()->Pull(w).ok());
+  CHECK(w == std::vector<float>(16, 1.0f));
 }

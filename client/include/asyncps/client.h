@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -51,6 +52,11 @@ struct ShardStatus {
   std::uint64_t pulls = 0;
   std::uint64_t duplicates = 0;  // resent commits answered without applying
   std::uint64_t errors = 0;      // requests answered with an error
+  // `errors` by class, keyed by the wire protocol's error name ("Malformed",
+  // "BadVersion", "UnknownOp", "Mismatch", "BadSize", "NotInitialised",
+  // "AlreadyInitialised", "TooLarge", "BadValue", "NotHello"); every class the
+  // shard reports is present, zero or not. Empty from a server that predates it.
+  std::map<std::string, std::uint64_t> errors_by_class;
   std::uint64_t staleness_sum = 0;
   std::uint64_t staleness_max = 0;
   std::vector<std::pair<std::uint32_t, std::uint64_t>> commits_per_worker;
