@@ -364,12 +364,12 @@ K8S_PREFIX=${PROJECT}-k8s K8S_NET=${PROJECT}-k8s K8S_DATA=$ASYNCPS_DATA_DIR
 K8S_DOCKER=d   # every docker call under timeout
 d network create --driver bridge "$K8S_NET" > /dev/null
 t=$SECONDS
-for ((i = 0; i < K8S_SHARDS; i++)); do k8s_shard "$i" > /dev/null; done
+for ((i = 0; i < K8S_SHARDS; i++)); do k8s_shard "$i" > /dev/null 2>> "$TMP/k8s-run.log" || fail "k8s: cannot start pod shard-$i: $(tail -n 3 "$TMP/k8s-run.log")"; done
 DTIMEOUT=120 k8s_report_init > "$TMP/k8s-report-init.log" 2>&1 || fail "k8s report init container: $(tail -n 3 "$TMP/k8s-report-init.log")"
-k8s_report > /dev/null
+k8s_report > /dev/null 2>> "$TMP/k8s-run.log" || fail "k8s: cannot start the report pod: $(tail -n 3 "$TMP/k8s-run.log")"
 for ((i = 0; i < K8S_WORKERS; i++)); do
   DTIMEOUT=120 k8s_worker_init "$i" > "$TMP/k8s-worker-$i-init.log" 2>&1 || fail "k8s worker $i init container: $(tail -n 3 "$TMP/k8s-worker-$i-init.log")"
-  k8s_worker "$i" > /dev/null
+  k8s_worker "$i" > /dev/null 2>> "$TMP/k8s-run.log" || fail "k8s: cannot start worker pod $i: $(tail -n 3 "$TMP/k8s-run.log")"
 done
 for ((i = 0; i < K8S_WORKERS; i++)); do
   code=$(DTIMEOUT=600 d wait "$K8S_PREFIX-worker-$i") || fail "k8s worker $i still running after 600 s"
