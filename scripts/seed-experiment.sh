@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The main job: builds asyncps and reproduces Dist-Keras' MNIST example on
+# Fashion-MNIST (ADAG, batch 16, window 5, 5 epochs, Adam, 3 workers) on a local
+# cluster of 2 PS shards, then prints the report. Extra flags go to asyncps-local
+# (e.g. --epochs 1 for a shorter run, --algo easgd, --report-json FILE).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/build.sh build >/dev/null
+exec build/models/launcher/asyncps-local --algo adag --workers 3 --shards 2 --batch-size 16 --window 5 \
+  --epochs 5 --optimizer adam --lr 0.001 "$@"
