@@ -121,6 +121,10 @@ struct Client::Impl {
     // Never return while ZeroMQ may still read the caller's payload.
     in_flight.WaitAllReleased(std::chrono::seconds(5));
     if (remaining > 0) {
+      // A shard that refused our security handshake would never answer: say so.
+      for (std::size_t s = 0; s < n; ++s)
+        if (std::string why = pending[s] ? shards[s]->HandshakeFailure() : ""; !why.empty())
+          return Status::Unauthorised(Where(s) + ": " + why);
       std::string who;
       for (std::size_t s = 0; s < n; ++s)
         if (pending[s]) who += (who.empty() ? "" : ", ") + Where(s);
@@ -175,6 +179,7 @@ Result<std::unique_ptr<Client>> Client::Connect(const ParameterLayout& layout, C
   if (options.algorithm == Algorithm::kSingle)
     return Status::InvalidArgument("algorithm 'single' trains without a parameter server");
   if (options.max_attempts < 1) return Status::InvalidArgument("max_attempts must be >= 1");
+  if (Status st = internal::CheckCurveOptions(options); !st.ok()) return st;
   auto impl = std::make_unique<Impl>();
   impl->layout = layout;
   impl->options = std::move(options);

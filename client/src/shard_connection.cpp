@@ -1,8 +1,35 @@
 #include "internal/shard_connection.h"
 
+#include <atomic>
+#include <cstring>
 #include <thread>
 
+#include "asyncps/curve.h"
+
 namespace asyncps::internal {
+namespace {
+
+constexpr int kHandshakeEvents =
+    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+
+std::string MonitorEndpoint() {
+  static std::atomic<std::uint64_t> next{0};
+  return "inproc://asyncps-handshake-monitor-" + std::to_string(next.fetch_add(1));
+}
+
+}  // namespace
+
+Status CheckCurveOptions(const ClientOptions& options) {
+  if (options.curve_server_key.empty() && options.curve_secret_key.empty()) return Status::OK();
+  if (options.curve_server_key.empty() || options.curve_secret_key.empty())
+    return Status::InvalidArgument(
+        "CURVE security needs both ClientOptions::curve_server_key (the shards' public key) and "
+        "curve_secret_key (this client's secret key)");
+  if (Status st = CheckCurveKey(options.curve_server_key, "ClientOptions::curve_server_key"); !st.ok()) return st;
+  if (Status st = CheckCurveKey(options.curve_secret_key, "ClientOptions::curve_secret_key"); !st.ok()) return st;
+  if (!CurveAvailable()) return Status::Unavailable("this libzmq was built without CURVE security");
+  return Status::OK();
+}
 
 bool InFlight::WaitAllReleased(std::chrono::milliseconds limit) const {
   const auto deadline = std::chrono::steady_clock::now() + limit;
@@ -15,6 +42,11 @@ bool InFlight::WaitAllReleased(std::chrono::milliseconds limit) const {
 
 ShardConnection::ShardConnection(zmq::context_t& context, std::string endpoint, const ClientOptions& options)
     : context_(context), endpoint_(std::move(endpoint)), options_(options) {
+  if (!options_.curve_secret_key.empty()) {
+    // REQUIRES: CheckCurveOptions(options) passed (Client::Connect checks).
+    Result<std::string> pub = CurvePublicKey(options_.curve_secret_key);
+    if (pub.ok()) curve_public_key_ = pub.value();
+  }
   Open();
 }
 
@@ -28,12 +60,57 @@ void ShardConnection::Open() {
   }
   socket_.set(zmq::sockopt::reconnect_ivl, 100);
   socket_.set(zmq::sockopt::reconnect_ivl_max, 2000);
+  if (!options_.curve_server_key.empty()) {
+    socket_.set(zmq::sockopt::curve_serverkey, options_.curve_server_key);
+    socket_.set(zmq::sockopt::curve_publickey, curve_public_key_);
+    socket_.set(zmq::sockopt::curve_secretkey, options_.curve_secret_key);
+  }
+  // Before connect, so the first handshake is seen.
+  const std::string monitor = MonitorEndpoint();
+  if (zmq_socket_monitor(socket_.handle(), monitor.c_str(), kHandshakeEvents) == 0) {
+    monitor_ = zmq::socket_t(context_, zmq::socket_type::pair);
+    monitor_.set(zmq::sockopt::linger, 0);
+    monitor_.connect(monitor);
+  }
   socket_.connect(endpoint_);
 }
 
 void ShardConnection::Reopen() {
+  DrainMonitor();
+  monitor_.close();
   socket_.close();
   Open();
+}
+
+void ShardConnection::DrainMonitor() {
+  if (!monitor_) return;
+  zmq::message_t event, address;
+  // Each event: [u16 event, u32 value][endpoint].
+  while (monitor_.recv(event, zmq::recv_flags::dontwait)) {
+    if (event.more()) (void)monitor_.recv(address, zmq::recv_flags::none);
+    if (event.size() < 6) continue;
+    std::uint16_t id = 0;
+    std::uint32_t value = 0;
+    std::memcpy(&id, event.data(), sizeof id);
+    std::memcpy(&value, static_cast<const char*>(event.data()) + 2, sizeof value);
+    const bool curve = !options_.curve_server_key.empty();
+    if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+      handshake_failure_ = "the shard refused this client's CURVE key (ZAP status " + std::to_string(value) +
+                           "): add its public key " + curve_public_key_ + " to the server's --curve-allow file";
+    } else if (id & kHandshakeEvents) {
+      // The side that notices a mechanism mismatch just hangs up: the other
+      // sees a failed handshake without details.
+      handshake_failure_ = curve ? "the CURVE handshake failed: the shard does not use CURVE, or "
+                                   "curve_server_key is not its public key"
+                                 : "the security handshake failed: the shard probably requires CURVE (set "
+                                   "ClientOptions::curve_server_key and curve_secret_key, asyncps/curve.h)";
+    }
+  }
+}
+
+std::string ShardConnection::HandshakeFailure() {
+  DrainMonitor();
+  return handshake_failure_;
 }
 
 bool ShardConnection::Send(std::span<const std::uint8_t> header, std::span<const float> payload,
@@ -49,6 +126,7 @@ bool ShardConnection::Send(std::span<const std::uint8_t> header, std::span<const
 
 bool ShardConnection::TryReceive(zmq::message_t& header, zmq::message_t& payload) {
   if (!socket_.recv(header, zmq::recv_flags::dontwait)) return false;
+  handshake_failure_.clear();  // a reply came: whatever failed before is over
   payload.rebuild();
   bool ok = true;
   if (header.more()) {

@@ -10,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "curve_auth.h"
 #include "log.h"
 #include "npy_writer.h"
 #include "shard_server.h"
@@ -72,6 +73,15 @@ int main(int argc, char** argv) {
   app.add_option("--save-weights", save_weights,
                  "On shutdown, write each shard's slice as DIR/shard-<i>-of-<n>.npy (float32, 1-D)")
       ->envname("ASYNCPS_SAVE_WEIGHTS");
+  std::string curve_secret_key_file, curve_allow;
+  app.add_option("--curve-secret-key-file", curve_secret_key_file,
+                 "Turn on CURVE security (encrypted, authenticated connections) with this server secret key file "
+                 "(from asyncps-keygen; or put the Z85 key itself in ASYNCPS_CURVE_SECRET_KEY). Needs --curve-allow")
+      ->envname("ASYNCPS_CURVE_SECRET_KEY_FILE");
+  app.add_option("--curve-allow", curve_allow,
+                 "CURVE allow-list: a file of client public keys (Z85, one per line, '#' comments); "
+                 "only these clients may connect")
+      ->envname("ASYNCPS_CURVE_ALLOW");
   CLI11_PARSE(app, argc, argv);
 
   if (num_shards == 0) num_shards = first_shard + shards;
@@ -80,9 +90,26 @@ int main(int argc, char** argv) {
                  shards, num_shards);
     return 2;
   }
+  asyncps::Result<CurveServerConfig> curve = LoadCurveServerConfig(curve_secret_key_file, curve_allow);
+  if (!curve.ok()) {
+    std::fprintf(stderr, "asyncps-server: %s\n", curve.status().message().c_str());
+    return 2;
+  }
   InstallSignalHandlers();
 
   zmq::context_t context(io_threads);
+  // Before any shard binds, and destroyed after every shard socket closed.
+  std::unique_ptr<CurveAuthenticator> authenticator;
+  if (curve.value().on()) {
+    auto started = CurveAuthenticator::Start(context, curve.value().allowed);
+    if (!started.ok()) {
+      std::fprintf(stderr, "asyncps-server: %s\n", started.status().message().c_str());
+      return 1;
+    }
+    authenticator = std::move(started).value();
+    Log("info", "CURVE security on: server public key " + curve.value().public_key + ", " +
+                    std::to_string(curve.value().allowed.size()) + " client key(s) allowed");
+  }
   std::vector<std::unique_ptr<ShardServer>> servers;
   std::string endpoints;
   for (std::uint32_t i = 0; i < shards; ++i) {
@@ -91,6 +118,7 @@ int main(int argc, char** argv) {
     options.shard.num_shards = num_shards;
     options.shard.reject_non_finite = !allow_non_finite;
     options.shard.max_message_bytes = max_message_mb << 20;
+    options.curve_secret_key = curve.value().secret_key;
     const std::string endpoint = ShardEndpoint(bind, i, shards);
     try {
       servers.push_back(std::make_unique<ShardServer>(context, endpoint, options));

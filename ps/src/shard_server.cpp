@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "curve_auth.h"
 #include "log.h"
 
 namespace asyncps::ps {
@@ -20,6 +21,7 @@ ShardServer::ShardServer(zmq::context_t& context, const std::string& endpoint, S
   // Drop replies to peers that vanished instead of blocking the shard.
   socket_.set(zmq::sockopt::router_mandatory, 0);
   socket_.set(zmq::sockopt::sndhwm, 64);
+  if (!options_.curve_secret_key.empty()) ApplyCurveServer(socket_, options_.curve_secret_key);
   socket_.bind(endpoint);
   endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
 }

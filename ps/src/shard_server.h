@@ -23,6 +23,9 @@ struct ShardServerOptions {
   std::chrono::milliseconds poll_interval{100};
   // Log every error reply (rate-limited to one line per second per shard).
   bool log_errors = true;
+  // CURVE security (curve_auth.h): this server's secret key (Z85); empty: off.
+  // REQUIRES when set: a CurveAuthenticator runs on the context.
+  std::string curve_secret_key;
 };
 
 class ShardServer {

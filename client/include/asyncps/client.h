@@ -38,6 +38,14 @@ struct ClientOptions {
   int max_attempts = 3;
   // ZeroMQ heartbeats on each connection detect a dead peer between requests.
   std::chrono::milliseconds heartbeat_interval{1000};
+  // CURVE security (asyncps/curve.h); off while curve_server_key is empty.
+  // curve_server_key: the shards' public key (Z85, 40 characters);
+  // curve_secret_key: this client's secret key (its public key, derived from
+  // it, must be on the shards' allow-list). When on, every message is encrypted
+  // and authenticated; a shard that refuses the key makes requests fail with
+  // kUnauthorised. Load keys with ReadCurveKeyFile / CurveKeyFromFileOrEnv.
+  std::string curve_server_key;
+  std::string curve_secret_key;
 };
 
 // What one shard reports about itself (Client::Stats).

@@ -5,6 +5,10 @@
 // payload is sent zero-copy from the caller's buffer; InFlight counts those
 // messages until ZeroMQ releases them, so the caller can wait before letting the
 // buffer change.
+//
+// CURVE security, when ClientOptions::curve_server_key is set, is applied here
+// (one place on the client side); a monitor on the socket records failed
+// handshakes so that a refused key is reported as such, not as a timeout.
 #pragma once
 
 #include <atomic>
@@ -31,6 +35,9 @@ class InFlight {
   std::atomic<int> count_{0};
 };
 
+// Checks ClientOptions' CURVE fields: both keys or neither, each a valid key.
+Status CheckCurveOptions(const ClientOptions& options);
+
 class ShardConnection {
  public:
   ShardConnection(zmq::context_t& context, std::string endpoint, const ClientOptions& options);
@@ -51,13 +58,21 @@ class ShardConnection {
   // so that stale replies and queued requests are gone.
   void Reopen();
 
+  // Why the latest security handshake with the shard failed (e.g. the shard
+  // refused this client's CURVE key), or "" if none failed since the last reply.
+  std::string HandshakeFailure();
+
  private:
   void Open();
+  void DrainMonitor();
 
   zmq::context_t& context_;
   std::string endpoint_;
   const ClientOptions& options_;
+  std::string curve_public_key_;  // derived from options_.curve_secret_key
   zmq::socket_t socket_;
+  zmq::socket_t monitor_;         // handshake-failure events of socket_
+  std::string handshake_failure_;
 };
 
 }  // namespace asyncps::internal

@@ -1,0 +1,156 @@
+// Writes the fuzz targets' seed corpus: valid sessions of every op for
+// shard_fuzzer, and real replies of every kind for reply_fuzzer.
+// Usage: asyncps-fuzz-corpus DIR   (writes DIR/shard/* and DIR/reply/*)
+// The output is committed under fuzz/corpus/; regenerate it after a protocol change.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <string>
+
+#include "fuzz_input.h"
+#include "fuzz_setup.h"
+
+namespace {
+
+using namespace asyncps;
+using asyncps::fuzz::RequestSpec;
+using asyncps::fuzz::StartState;
+using wire::Op;
+
+std::filesystem::path g_dir;
+
+bool Write(const std::string& sub, const std::string& name, const std::vector<std::uint8_t>& bytes) {
+  const auto path = g_dir / sub / name;
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (!out.flush()) {
+    std::fprintf(stderr, "asyncps-fuzz-corpus: cannot write %s\n", path.c_str());
+    return false;
+  }
+  return true;
+}
+
+std::uint8_t SetupByte(StartState state, Algorithm a = Algorithm::kAdag, bool allow_non_finite = false) {
+  return static_cast<std::uint8_t>(static_cast<int>(state) | (static_cast<int>(wire::ToWire(a)) << 2) |
+                                   (allow_non_finite ? 0x20 : 0));
+}
+
+// A session builder for one shard (index/count fixed by the start state).
+struct Session {
+  fuzz::Writer w;
+  ParameterLayout layout = fuzz::FuzzLayout();
+  RequestSpec base;
+  std::uint64_t seq = 10;
+
+  Session(StartState state, Algorithm a = Algorithm::kAdag, bool allow_non_finite = false) {
+    w.U8(SetupByte(state, a, allow_non_finite));
+    base.algorithm = a;
+    if (state == StartState::kSecondOfTwo) {
+      base.shard_index = 1;
+      base.num_shards = 2;
+    }
+  }
+  std::size_t slice() const { return layout.Partition(base.num_shards)[base.shard_index].size(); }
+  Session& Add(Op op, float value = 0.25f, std::uint64_t use_seq = 0, std::uint64_t last_pulled = 0) {
+    RequestSpec r = base;
+    r.op = op;
+    r.seq = use_seq ? use_seq : seq++;
+    r.last_pulled_updates = last_pulled;
+    const bool with_payload = op == Op::Init || op == Op::Commit || op == Op::CommitPull;
+    r.payload_floats = with_payload ? slice() : 0;
+    const auto payload = with_payload ? fuzz::FloatBytes(std::vector<float>(slice(), value)) : std::vector<std::byte>{};
+    w.Message(fuzz::EncodeRequest(r, layout), payload);
+    return *this;
+  }
+};
+
+bool WriteShardCorpus() {
+  bool ok = true;
+  ok &= Write("shard", "fresh-hello", Session(StartState::kFresh).Add(Op::Hello).w.bytes());
+  ok &= Write("shard", "fresh-stats", Session(StartState::kFresh).Add(Op::Stats).w.bytes());
+  ok &= Write("shard", "fresh-every-op",
+              Session(StartState::kFresh)
+                  .Add(Op::Hello).Add(Op::Init, 1.0f).Add(Op::Pull).Add(Op::Commit).Add(Op::CommitPull).Add(Op::Stats)
+                  .w.bytes());
+  ok &= Write("shard", "hello-init", Session(StartState::kHello).Add(Op::Init).w.bytes());
+  ok &= Write("shard", "hello-pull-not-initialised", Session(StartState::kHello).Add(Op::Pull).w.bytes());
+  ok &= Write("shard", "init-pull", Session(StartState::kInitialised).Add(Op::Pull).w.bytes());
+  ok &= Write("shard", "init-second-init", Session(StartState::kInitialised).Add(Op::Init).w.bytes());
+  ok &= Write("shard", "init-commit-duplicate",
+              Session(StartState::kInitialised).Add(Op::Commit, 1.0f, 5).Add(Op::Commit, 1.0f, 5).w.bytes());
+  ok &= Write("shard", "init-commitpull", Session(StartState::kInitialised).Add(Op::CommitPull).w.bytes());
+  ok &= Write("shard", "init-stats", Session(StartState::kInitialised).Add(Op::Commit).Add(Op::Stats).w.bytes());
+  ok &= Write("shard", "second-of-two-commit-pull",
+              Session(StartState::kSecondOfTwo).Add(Op::Commit).Add(Op::Pull).Add(Op::Hello).w.bytes());
+  ok &= Write("shard", "downpour-commit", Session(StartState::kInitialised, Algorithm::kDownpour).Add(Op::Commit).w.bytes());
+  ok &= Write("shard", "dynsgd-stale-commits",
+              Session(StartState::kInitialised, Algorithm::kDynSgd)
+                  .Add(Op::Commit, 0.5f, 0, 0).Add(Op::Commit, 0.5f, 0, 0).Add(Op::CommitPull, 0.5f, 0, 1).w.bytes());
+  ok &= Write("shard", "easgd-commitpull", Session(StartState::kInitialised, Algorithm::kEasgd).Add(Op::CommitPull).w.bytes());
+  ok &= Write("shard", "eamsgd-commit", Session(StartState::kInitialised, Algorithm::kEamsgd).Add(Op::Commit).w.bytes());
+  ok &= Write("shard", "nan-commit-rejected",
+              Session(StartState::kInitialised).Add(Op::Commit, std::numeric_limits<float>::quiet_NaN()).w.bytes());
+  ok &= Write("shard", "nan-commit-allowed",
+              Session(StartState::kInitialised, Algorithm::kAdag, true)
+                  .Add(Op::Commit, std::numeric_limits<float>::infinity()).Add(Op::Pull).w.bytes());
+  return ok;
+}
+
+// A real reply of the shard to `r`, as reply_fuzzer input.
+std::vector<std::uint8_t> ReplyInput(ps::Shard& shard, const RequestSpec& r, const std::vector<float>& payload) {
+  flatbuffers::FlatBufferBuilder fbb;
+  const ps::Shard::Outcome out =
+      shard.Handle(fuzz::EncodeRequest(r, fuzz::FuzzLayout()), fuzz::FloatBytes(payload), fbb);
+  fuzz::Writer w;
+  w.U16(static_cast<std::uint16_t>(fbb.GetSize()));
+  w.Append({reinterpret_cast<const std::byte*>(fbb.GetBufferPointer()), fbb.GetSize()});
+  w.Append(std::as_bytes(out.payload));
+  return w.bytes();
+}
+
+bool WriteReplyCorpus() {
+  ps::Shard shard(fuzz::FuzzShardOptions(0, 1, true));
+  RequestSpec r;
+  bool ok = true;
+  r.op = Op::Pull;
+  ok &= Write("reply", "error-not-hello", ReplyInput(shard, r, {}));
+  r.op = Op::Hello;
+  ok &= Write("reply", "hello-ok", ReplyInput(shard, r, {}));
+  r.op = Op::Init;
+  r.payload_floats = 20;
+  ok &= Write("reply", "init-ok", ReplyInput(shard, r, std::vector<float>(20, 1.0f)));
+  r.payload_floats = 3;
+  ok &= Write("reply", "error-bad-size", ReplyInput(shard, r, std::vector<float>(3, 1.0f)));
+  r.op = Op::Commit;
+  r.seq = 2;
+  r.payload_floats = 20;
+  ok &= Write("reply", "commit-ok", ReplyInput(shard, r, std::vector<float>(20, 0.5f)));
+  r.op = Op::CommitPull;
+  r.seq = 3;
+  ok &= Write("reply", "commitpull-ok", ReplyInput(shard, r, std::vector<float>(20, 0.5f)));
+  r.op = Op::Pull;
+  r.payload_floats = 0;
+  ok &= Write("reply", "pull-ok", ReplyInput(shard, r, {}));
+  r.op = Op::Stats;
+  ok &= Write("reply", "stats", ReplyInput(shard, r, {}));
+  return ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s DIR   (writes DIR/shard/* and DIR/reply/*)\n", argv[0]);
+    return 2;
+  }
+  g_dir = argv[1];
+  std::error_code ec;
+  std::filesystem::create_directories(g_dir / "shard", ec);
+  std::filesystem::create_directories(g_dir / "reply", ec);
+  if (ec) {
+    std::fprintf(stderr, "asyncps-fuzz-corpus: cannot create %s: %s\n", g_dir.c_str(), ec.message().c_str());
+    return 1;
+  }
+  return WriteShardCorpus() && WriteReplyCorpus() ? 0 : 1;
+}

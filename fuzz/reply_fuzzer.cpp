@@ -1,0 +1,43 @@
+// libFuzzer target: the client's side of the wire, everything a client does
+// with a shard's reply before trusting it: verify the header (wire::VerifyReply),
+// map its error (wire::ReplyStatus), read every field of a stats reply, and
+// read the payload frame as floats (wire::PayloadAsFloats, FirstNonFinite).
+#include <cstdint>
+
+#include "fuzz_input.h"
+#include "internal/wire.h"
+
+using namespace asyncps;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  fuzz::Reader in({data, size});
+  const std::size_t header_len = in.U16();
+  const std::span<const std::byte> header = in.Bytes(header_len);
+  const std::span<const std::byte> payload = in.Rest();
+
+  std::vector<std::uint64_t> scratch;
+  std::string why;
+  const wire::Reply* reply = wire::VerifyReply(header, scratch, &why);
+  if (reply == nullptr) return 0;
+  volatile std::uint64_t sink = 0;
+  const Status st = wire::ReplyStatus(*reply, "shard 0 at tcp://fuzz:1");
+  sink = sink + st.message().size() + reply->seq() + reply->updates() + reply->range_begin() + reply->range_end();
+  if (const wire::ShardStats* s = reply->stats()) {
+    sink = sink + s->shard_index() + s->num_shards() + static_cast<int>(s->algorithm()) + s->initialised() +
+           s->range_begin() + s->range_end() + s->updates() + s->pulls() + s->duplicates() + s->errors() +
+           s->staleness_sum() + s->staleness_max();
+    if (s->per_worker())
+      for (const wire::WorkerCount* w : *s->per_worker()) sink = sink + w->worker_id() + w->commits();
+    if (s->errors_by_code())
+      for (std::uint64_t c : *s->errors_by_code()) sink = sink + c;
+    (void)wire::FromWire(s->algorithm());
+  }
+  // The client reads a payload only of the size it expects for its slice.
+  std::vector<float> floats_scratch;
+  const std::uint64_t n = reply->payload_floats();
+  if (n <= payload.size() / sizeof(float)) {
+    Result<std::span<const float>> floats = wire::PayloadAsFloats(payload, static_cast<std::size_t>(n), floats_scratch);
+    if (floats.ok()) sink = sink + static_cast<std::uint64_t>(wire::FirstNonFinite(floats.value()) + 1);
+  }
+  return 0;
+}
