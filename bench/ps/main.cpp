@@ -1,0 +1,131 @@
+// asyncps-bench-ps: parameter-server throughput against raw ZeroMQ, in one run.
+// See bench/README.md for what is measured and how to read it.
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "ps_cluster.h"
+#include "raw_zmq.h"
+#include "report.h"
+
+namespace asyncps::bench {
+namespace {
+
+// The seed CNN's parameter count: always measured, and the scaling tables' size.
+constexpr std::size_t kModelFloats = 1048853;
+
+struct Settings {
+  bool quick = false;
+  std::vector<std::size_t> sizes;
+  std::vector<int> shards{1, 2, 4};
+  std::vector<int> workers{1, 2, 4, 8};
+  TrialPlan plan;
+};
+
+// Full mode measures every op for every size, S and W. Quick mode sweeps the
+// sizes at S=1 W=1 only, and scales S and W for commit-and-pull at the model size.
+bool Wanted(const Settings& s, const std::string& op, std::size_t floats, int shards, int workers) {
+  if (op == kRawPushPull && shards != s.shards.front()) return false;  // it has no shards: measure it once
+  if (!s.quick) return true;
+  if (floats == kModelFloats && (op == kRawReqRep || op == "commit-and-pull")) return true;
+  return workers == 1 && shards == 1;
+}
+
+void Note(const Record& r) {
+  std::fprintf(stderr, "%-16s %9zu floats S=%d W=%d: %10.1f ops/s %6.2f GB/s (%.1f faults/op)\n", r.op.c_str(),
+               r.floats, r.shards, r.workers, r.m.ops_per_s, r.gb_per_s(), r.m.minor_faults_per_op);
+}
+
+// The sessions measured together (their trials interleaved), and what they measure.
+struct Group {
+  std::vector<std::unique_ptr<Session>> sessions;
+  std::vector<Record> records;  // without measurements yet
+
+  void Add(std::unique_ptr<Session> session, std::string op, std::size_t floats, int shards, int workers,
+           int directions) {
+    sessions.push_back(std::move(session));
+    records.push_back({std::move(op), floats, shards, workers, directions * floats * 4.0, {}, 0});
+  }
+};
+
+// Everything measured for one payload size, shard count and client count.
+void RunGroup(const Settings& s, PsCluster& cluster, std::size_t n, int shards, int w, std::vector<Record>& out) {
+  Group g;
+  if (Wanted(s, kRawReqRep, n, shards, w)) g.Add(RawReqRep(n, w), kRawReqRep, n, shards, w, 2);
+  if (Wanted(s, kRawPushPull, n, shards, w)) g.Add(RawPushPull(n, w), kRawPushPull, n, shards, w, 1);
+  for (PsOp op : {PsOp::kPush, PsOp::kPull, PsOp::kCommitAndPull}) {
+    const std::string name = PsOpName(op);
+    if (Wanted(s, name, n, shards, w))
+      g.Add(cluster.Clients(op, w), name, n, shards, w, op == PsOp::kCommitAndPull ? 2 : 1);
+  }
+  std::vector<Session*> sessions;
+  for (auto& session : g.sessions) sessions.push_back(session.get());
+  const std::vector<Measurement> m = MeasureInterleaved(sessions, s.plan);
+  for (std::size_t i = 0; i < m.size(); ++i) {
+    g.records[i].m = m[i];
+    Note(g.records[i]);
+    out.push_back(g.records[i]);
+  }
+}
+
+std::vector<Record> RunAll(const Settings& s) {
+  std::vector<Record> out;
+  for (std::size_t n : s.sizes) {
+    for (int shards : s.shards) {
+      if (static_cast<std::size_t>(shards) > n) continue;
+      PsCluster cluster(n, static_cast<std::uint32_t>(shards));
+      for (int w : s.workers) RunGroup(s, cluster, n, shards, w, out);
+    }
+  }
+  ComputeRatios(out);
+  return out;
+}
+
+}  // namespace
+}  // namespace asyncps::bench
+
+int main(int argc, char** argv) {
+  using namespace asyncps::bench;
+  CLI::App app{"asyncps-bench-ps: push, pull and commit-and-pull throughput of asyncps against raw ZeroMQ "
+               "REQ/REP and PUSH/PULL on 127.0.0.1, shards served in-process"};
+  Settings s;
+  std::string json_path, csv_path;
+  app.add_flag("--quick", s.quick, "About a minute: sizes at S=1 W=1, scaling only for commit-and-pull");
+  app.add_option("--json", json_path, "Write every figure, the machine, commit and settings as JSON");
+  app.add_option("--csv", csv_path, "Write every figure as CSV (settings in leading '#' lines)");
+  app.add_option("--sizes", s.sizes, "Payload sizes in floats (default 1K..4M with 1,048,853)");
+  app.add_option("--shards", s.shards, "Shard counts S")->capture_default_str();
+  app.add_option("--workers", s.workers, "Concurrent client counts W")->capture_default_str();
+  app.add_option("--trials", s.plan.trials, "Timed trials per figure (the median is reported)");
+  app.add_option("--seconds", s.plan.seconds, "Length of each trial");
+  CLI11_PARSE(app, argc, argv);
+
+  const bool custom_trials = app.count("--trials") > 0, custom_seconds = app.count("--seconds") > 0;
+  if (s.quick && !custom_seconds) s.plan.seconds = 0.15;
+  if (s.quick) s.plan.warmup_seconds = 0.05;
+  if (!custom_trials && s.plan.trials < 1) s.plan.trials = 5;
+  if (s.sizes.empty()) {
+    s.sizes = s.quick ? std::vector<std::size_t>{1024, 16384, 262144, kModelFloats, 4194304}
+                      : std::vector<std::size_t>{1024, 4096, 16384, 65536, 262144, 1048576, kModelFloats, 4194304};
+  }
+
+  RunInfo info = CollectRunInfo();
+  info.mode = s.quick ? "quick" : "full";
+  info.servers = "in-process (one ShardServer thread per shard, one ZeroMQ context with 1 I/O thread)";
+  info.plan = s.plan;
+  info.model_floats = kModelFloats;
+  try {
+    const std::vector<Record> records = RunAll(s);
+    std::cout << Markdown(info, records) << std::flush;
+    if (!json_path.empty()) WriteJson(json_path, info, records);
+    if (!csv_path.empty()) WriteCsv(csv_path, info, records);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "asyncps-bench-ps: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,80 @@
+#include "ps_cluster.h"
+
+#include <stdexcept>
+
+#include "asyncps/client.h"
+
+namespace asyncps::bench {
+namespace {
+
+std::unique_ptr<Client> ConnectOrThrow(const ParameterLayout& layout, ClientOptions options) {
+  Result<std::unique_ptr<Client>> client = Client::Connect(layout, std::move(options));
+  if (!client.ok()) throw std::runtime_error("asyncps connect: " + client.status().message());
+  return std::move(client).value();
+}
+
+void Check(const Status& st, const char* what) {
+  if (!st.ok()) throw std::runtime_error(std::string("asyncps ") + what + ": " + st.message());
+}
+
+// One worker: its client and its buffers (a commit payload and pulled weights).
+struct Worker {
+  std::unique_ptr<Client> client;
+  std::vector<float> payload, weights;
+};
+
+}  // namespace
+
+const char* PsOpName(PsOp op) {
+  switch (op) {
+    case PsOp::kPush: return "push";
+    case PsOp::kPull: return "pull";
+    case PsOp::kCommitAndPull: return "commit-and-pull";
+  }
+  return "?";
+}
+
+PsCluster::PsCluster(std::size_t floats, std::uint32_t shards) {
+  layout_.Add("params", {floats});
+  for (std::uint32_t i = 0; i < shards; ++i) {
+    ps::ShardServerOptions o;
+    o.shard.shard_index = i;
+    o.shard.num_shards = shards;
+    servers_.push_back(std::make_unique<ps::ShardServer>(context_, "tcp://127.0.0.1:*", o));
+    endpoints_.push_back(servers_.back()->endpoint());
+  }
+  for (auto& s : servers_) threads_.emplace_back([this, server = s.get()] { server->Serve(stop_); });
+  const std::vector<float> initial(floats, 0.0f);
+  Check(ConnectOrThrow(layout_, Options())->Init(initial), "init");
+}
+
+PsCluster::~PsCluster() {
+  stop_ = true;
+  for (auto& t : threads_) t.join();
+}
+
+ClientOptions PsCluster::Options() {
+  ClientOptions o;
+  o.servers = endpoints_;
+  o.worker_id = next_worker_id_++;
+  return o;
+}
+
+std::unique_ptr<Session> PsCluster::Clients(PsOp op, int workers) {
+  std::vector<ClientOptions> options;
+  for (int w = 0; w < workers; ++w) options.push_back(Options());
+  const std::size_t n = layout_.total_size();
+  return std::make_unique<Session>(workers, [this, op, options, n](int w) -> Op {
+    auto k = std::make_shared<Worker>(Worker{ConnectOrThrow(layout_, options[w]), std::vector<float>(n, 1e-6f),
+                                             std::vector<float>(n)});
+    switch (op) {
+      case PsOp::kPush: return [k] { Check(k->client->Commit(k->payload), "commit"); };
+      case PsOp::kPull: return [k] { Check(k->client->Pull(k->weights), "pull"); };
+      case PsOp::kCommitAndPull:
+        return [k] { Check(k->client->CommitAndPull(k->payload, k->weights), "commit-and-pull"); };
+    }
+    throw std::logic_error("unknown op");
+  });
+}
+
+}  // namespace asyncps::bench

@@ -1,0 +1,52 @@
+// The system under test: real asyncps shard servers, served in-process on
+// 127.0.0.1 (one ShardServer thread per shard sharing one ZeroMQ context, as
+// one asyncps-server process serving S shards does), driven by real Clients.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "asyncps/client.h"
+#include "asyncps/layout.h"
+#include "harness.h"
+#include "shard_server.h"
+
+namespace asyncps::bench {
+
+enum class PsOp { kPush, kPull, kCommitAndPull };
+const char* PsOpName(PsOp op);  // "push", "pull", "commit-and-pull"
+
+class PsCluster {
+ public:
+  // Starts `shards` shards for a model of `floats` floats and initialises them.
+  // Throws std::runtime_error when the cluster cannot start.
+  PsCluster(std::size_t floats, std::uint32_t shards);
+  ~PsCluster();
+  PsCluster(const PsCluster&) = delete;
+  PsCluster& operator=(const PsCluster&) = delete;
+
+  // `workers` clients (each its own thread, Client and worker id) repeating
+  // `op`: push is Client::Commit, pull Client::Pull, commit-and-pull
+  // Client::CommitAndPull. REQUIRES: the cluster outlives the session.
+  std::unique_ptr<Session> Clients(PsOp op, int workers);
+
+ private:
+  ClientOptions Options();
+
+  ParameterLayout layout_;
+  zmq::context_t context_{1};
+  std::vector<std::unique_ptr<ps::ShardServer>> servers_;
+  std::vector<std::string> endpoints_;
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+  std::uint32_t next_worker_id_ = 0;
+};
+
+}  // namespace asyncps::bench

@@ -1,0 +1,167 @@
+#include "report.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+namespace asyncps::bench {
+namespace {
+
+const Record* Find(const std::vector<Record>& records, const std::string& op, std::size_t floats, int shards,
+                   int workers) {
+  for (const Record& r : records)
+    if (r.op == op && r.floats == floats && r.shards == shards && r.workers == workers) return &r;
+  return nullptr;
+}
+
+std::string Fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+// 1048853 -> "1,048,853"
+std::string Grouped(std::size_t v) {
+  const std::string digits = std::to_string(v);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string Ops(const Record* r) { return r ? Fixed(r->m.ops_per_s, r->m.ops_per_s < 100 ? 1 : 0) : "-"; }
+std::string Gbps(const Record* r) { return r ? Fixed(r->gb_per_s(), 2) : "-"; }
+std::string Ratio(const Record* r) { return r && r->ratio_vs_req_rep > 0 ? Fixed(r->ratio_vs_req_rep, 2) + "x" : "-"; }
+
+void Header(std::ostringstream& o, const RunInfo& info) {
+  o << "## asyncps PS throughput\n\n"
+    << "- machine: " << info.cpu_model << ", " << info.nproc << " CPUs, " << info.kernel << ", ZeroMQ "
+    << info.zmq_version << "\n"
+    << "- commit: " << info.git_commit << ", run at " << info.started_utc << "\n"
+    << "- mode: " << info.mode << "; every figure is the median of " << info.plan.trials << " trials of "
+    << info.plan.seconds << " s (after a " << info.plan.warmup_seconds << " s warm-up); shards: "
+    << info.servers << "; transport: TCP on 127.0.0.1\n"
+    << "- rt/s = round trips per second (all clients together); GB/s counts payload bytes in both "
+       "directions (commit-and-pull and REQ/REP move the payload twice per round trip)\n\n";
+}
+
+void PayloadSweep(std::ostringstream& o, const std::vector<Record>& records) {
+  std::set<std::size_t> sizes;
+  for (const Record& r : records)
+    if (r.shards == 1 && r.workers == 1) sizes.insert(r.floats);
+  o << "### Payload sweep, S=1 shard, W=1 client\n\n"
+    << "| floats | MB | raw REQ/REP rt/s | raw REQ/REP GB/s | raw PUSH/PULL GB/s | push rt/s | pull rt/s "
+       "| commit-and-pull rt/s | commit-and-pull GB/s | commit-and-pull / REQ/REP |\n"
+    << "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  for (std::size_t n : sizes) {
+    const Record* cp = Find(records, "commit-and-pull", n, 1, 1);
+    const Record* rr = Find(records, kRawReqRep, n, 1, 1);
+    o << "| " << Grouped(n) << " | " << Fixed(n * 4.0 / 1e6, 3) << " | " << Ops(rr) << " | " << Gbps(rr) << " | "
+      << Gbps(Find(records, kRawPushPull, n, 1, 1)) << " | " << Ops(Find(records, "push", n, 1, 1)) << " | "
+      << Ops(Find(records, "pull", n, 1, 1)) << " | " << Ops(cp) << " | " << Gbps(cp) << " | " << Ratio(cp)
+      << " |\n";
+  }
+  o << "\n";
+}
+
+// One table per asyncps op at the model size: S down, W across.
+void Scaling(std::ostringstream& o, const std::vector<Record>& records, const std::string& op, std::size_t floats) {
+  std::set<int> shards, workers;
+  for (const Record& r : records)
+    if (r.op == op && r.floats == floats) shards.insert(r.shards), workers.insert(r.workers);
+  if (shards.empty()) return;
+  if (shards.size() < 2 && workers.size() < 2) return;
+  const bool with_ratio = op == "commit-and-pull";
+  o << "### Scaling at " << Grouped(floats) << " floats: " << op << " rt/s"
+    << (with_ratio ? " (ratio to raw REQ/REP with as many clients, interleaved with it)" : "") << "\n\n| S \\ W |";
+  for (int w : workers) o << " " << w << " |";
+  o << "\n|---|";
+  for (std::size_t i = 0; i < workers.size(); ++i) o << "---:|";
+  o << "\n";
+  if (with_ratio) {
+    o << "| raw REQ/REP (with S=" << *shards.begin() << ") |";
+    for (int w : workers) o << " " << Ops(Find(records, kRawReqRep, floats, *shards.begin(), w)) << " |";
+    o << "\n";
+  }
+  for (int s : shards) {
+    o << "| " << s << " |";
+    for (int w : workers) {
+      const Record* r = Find(records, op, floats, s, w);
+      o << " " << Ops(r) << (with_ratio && r ? " (" + Ratio(r) + ")" : "") << " |";
+    }
+    o << "\n";
+  }
+  o << "\n";
+}
+
+nlohmann::json InfoJson(const RunInfo& info) {
+  return {{"cpu_model", info.cpu_model},         {"nproc", info.nproc},
+          {"kernel", info.kernel},               {"zmq_version", info.zmq_version},
+          {"git_commit", info.git_commit},       {"started_utc", info.started_utc},
+          {"mode", info.mode},                   {"servers", info.servers},
+          {"trials", info.plan.trials},          {"trial_seconds", info.plan.seconds},
+          {"warmup_seconds", info.plan.warmup_seconds}, {"model_floats", info.model_floats}};
+}
+
+std::ofstream OpenOrThrow(const std::string& path) {
+  std::ofstream out(path, std::ios::trunc);
+  if (!out) throw std::runtime_error("cannot write " + path);
+  return out;
+}
+
+}  // namespace
+
+void ComputeRatios(std::vector<Record>& records) {
+  for (Record& r : records) {
+    if (r.op != "commit-and-pull") continue;
+    const Record* base = Find(records, kRawReqRep, r.floats, r.shards, r.workers);
+    if (base && base->m.ops_per_s > 0) r.ratio_vs_req_rep = r.m.ops_per_s / base->m.ops_per_s;
+  }
+}
+
+std::string Markdown(const RunInfo& info, const std::vector<Record>& records) {
+  std::ostringstream o;
+  Header(o, info);
+  PayloadSweep(o, records);
+  for (const char* op : {"commit-and-pull", "push", "pull"}) Scaling(o, records, op, info.model_floats);
+  return o.str();
+}
+
+void WriteJson(const std::string& path, const RunInfo& info, const std::vector<Record>& records) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const Record& r : records) {
+    rows.push_back({{"op", r.op},
+                    {"floats", r.floats},
+                    {"shards", r.shards},
+                    {"workers", r.workers},
+                    {"ops_per_s", r.m.ops_per_s},
+                    {"gb_per_s", r.gb_per_s()},
+                    {"trial_ops_per_s", r.m.trial_ops_per_s},
+                    {"ratio_vs_req_rep", r.ratio_vs_req_rep},
+                    {"minor_faults_per_op", r.m.minor_faults_per_op},
+                    {"context_switches_per_op", r.m.context_switches_per_op}});
+  }
+  OpenOrThrow(path) << nlohmann::json{{"run", InfoJson(info)}, {"results", rows}}.dump(2) << "\n";
+}
+
+void WriteCsv(const std::string& path, const RunInfo& info, const std::vector<Record>& records) {
+  std::ofstream out = OpenOrThrow(path);
+  // The run's settings as comment lines (gnuplot and pandas skip them with '#').
+  const nlohmann::json settings = InfoJson(info);
+  for (auto it = settings.begin(); it != settings.end(); ++it) out << "# " << it.key() << ": " << it.value() << "\n";
+  out << "op,floats,shards,workers,ops_per_s,gb_per_s,ratio_vs_req_rep,minor_faults_per_op,context_switches_per_op\n";
+  for (const Record& r : records) {
+    out << r.op << "," << r.floats << "," << r.shards << "," << r.workers << "," << r.m.ops_per_s << ","
+        << r.gb_per_s() << "," << r.ratio_vs_req_rep << "," << r.m.minor_faults_per_op << ","
+        << r.m.context_switches_per_op << "\n";
+  }
+}
+
+}  // namespace asyncps::bench

@@ -1,0 +1,56 @@
+// Results of one benchmark run and their three outputs: a markdown summary
+// (stdout, for the README), JSON and CSV (with machine, commit and settings).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "harness.h"
+
+namespace asyncps::bench {
+
+// Names of the measured operations, as they appear in every output.
+inline constexpr const char* kRawReqRep = "raw-req-rep";
+inline constexpr const char* kRawPushPull = "raw-push-pull";
+
+struct Record {
+  std::string op;           // kRawReqRep, kRawPushPull or a PsOpName
+  std::size_t floats = 0;   // payload per message, float32
+  // asyncps: the shard count S. Raw baselines (which have no shards): the S of
+  // the asyncps figures they were measured with, trial for trial.
+  int shards = 0;
+  int workers = 1;
+  double bytes_per_op = 0;  // payload bytes moved per op, both directions
+  Measurement m;
+  // commit-and-pull: round trips/s over raw REQ/REP's with the same payload and
+  // workers, measured interleaved with it (0: no baseline).
+  double ratio_vs_req_rep = 0;
+
+  double gb_per_s() const { return m.ops_per_s * bytes_per_op / 1e9; }
+};
+
+struct RunInfo {
+  std::string cpu_model;
+  unsigned nproc = 0;
+  std::string kernel;
+  std::string zmq_version;
+  std::string git_commit;
+  std::string started_utc;
+  std::string mode;       // "quick" or "full"
+  std::string servers;    // how the shards run, e.g. "in-process"
+  TrialPlan plan;
+  std::size_t model_floats = 0;
+};
+
+// Machine, commit and time; the caller fills the settings.
+RunInfo CollectRunInfo();
+
+// Fills ratio_vs_req_rep where a baseline exists.
+void ComputeRatios(std::vector<Record>& records);
+
+std::string Markdown(const RunInfo& info, const std::vector<Record>& records);
+void WriteJson(const std::string& path, const RunInfo& info, const std::vector<Record>& records);
+void WriteCsv(const std::string& path, const RunInfo& info, const std::vector<Record>& records);
+
+}  // namespace asyncps::bench
