@@ -31,9 +31,9 @@ TEST_CASE("Conv2D same padding keeps the image size", "[models][conv2d]") {
 }
 
 TEST_CASE("Conv2D forward equals the direct convolution sum", "[models][conv2d]") {
-  for (ConvAlgorithm algo : {ConvAlgorithm::kIm2col, ConvAlgorithm::kWinograd})
+  for (ConvAlgorithm algo : {ConvAlgorithm::kIm2col, ConvAlgorithm::kWinograd, ConvAlgorithm::kDirect})
   for (Padding pad : {Padding::kValid, Padding::kSame}) {
-    INFO("winograd " << (algo == ConvAlgorithm::kWinograd) << " same " << (pad == Padding::kSame));
+    INFO("algorithm " << static_cast<int>(algo) << " same " << (pad == Padding::kSame));
     Conv2D conv({.filters = 3, .kernel_height = 3, .kernel_width = 3, .padding = pad, .algorithm = algo});
     const Shape in = Shape::Image(6, 5, 2);
     LayerHarness h(conv, in, 2);
@@ -64,9 +64,9 @@ TEST_CASE("Conv2D forward equals the direct convolution sum", "[models][conv2d]"
 }
 
 TEST_CASE("Conv2D backward matches finite differences (valid and same)", "[models][conv2d][gradcheck]") {
-  for (ConvAlgorithm algo : {ConvAlgorithm::kIm2col, ConvAlgorithm::kWinograd})
+  for (ConvAlgorithm algo : {ConvAlgorithm::kIm2col, ConvAlgorithm::kWinograd, ConvAlgorithm::kDirect})
   for (Padding pad : {Padding::kValid, Padding::kSame}) {
-    INFO("winograd " << (algo == ConvAlgorithm::kWinograd) << " same " << (pad == Padding::kSame));
+    INFO("algorithm " << static_cast<int>(algo) << " same " << (pad == Padding::kSame));
     Conv2D conv({.filters = 3, .kernel_height = 3, .kernel_width = 3, .padding = pad, .algorithm = algo});
     const Shape in = Shape::Image(5, 6, 2);  // valid: 3x4 output, a partial tile row
     LayerHarness h(conv, in, 3);
@@ -98,7 +98,7 @@ TEST_CASE("Conv2D Winograd and im2col agree on the seed CNN's conv2d_2 shape", "
 }
 
 TEST_CASE("Conv2D backward with several chunks matches one sample at a time", "[models][conv2d]") {
-  for (ConvAlgorithm algo : {ConvAlgorithm::kIm2col, ConvAlgorithm::kWinograd}) {
+  for (ConvAlgorithm algo : {ConvAlgorithm::kIm2col, ConvAlgorithm::kWinograd, ConvAlgorithm::kDirect}) {
   // 64 samples of 26x26x32 exceed the workspace budget, so the batch is split.
   Conv2D a({.filters = 8, .algorithm = algo}), b({.filters = 8, .algorithm = algo});
   const Shape in = Shape::Image(26, 26, 32);
@@ -121,6 +121,29 @@ TEST_CASE("Conv2D backward with several chunks matches one sample at a time", "[
   CHECK(asyncps::models::testing::MaxRelError(dxa.data(), dxb.data(), dxa.size()) < 1e-5);
   std::vector<float> dwf(dw.begin(), dw.end());
   CHECK(asyncps::models::testing::MaxRelError(ha.grads.data(), dwf.data(), dwf.size()) < 1e-4);
+  }
+}
+
+TEST_CASE("Conv2D direct and im2col agree on a 5x4 kernel over 3 channels", "[models][conv2d]") {
+  // 5 filters take the scalar path, 16 the register-blocked one.
+  for (std::size_t filters : {5u, 16u})
+  for (Padding pad : {Padding::kValid, Padding::kSame}) {
+    INFO(filters << " filters, same " << (pad == Padding::kSame));
+    Conv2D a({.filters = filters, .kernel_height = 5, .kernel_width = 4, .padding = pad, .algorithm = ConvAlgorithm::kDirect});
+    Conv2D b({.filters = filters, .kernel_height = 5, .kernel_width = 4, .padding = pad, .algorithm = ConvAlgorithm::kIm2col});
+    const Shape in = Shape::Image(9, 7, 3);
+    LayerHarness ha(a, in, 2), hb(b, in, 2);
+    const auto x = RandomVector(2 * in.size(), 14);
+    const auto d = RandomVector(2 * ha.out.size(), 15);
+    std::vector<float> ya(2 * ha.out.size()), yb(ya.size()), dxa(x.size()), dxb(x.size());
+    a.Forward(x.data(), ya.data(), 2, true);
+    b.Forward(x.data(), yb.data(), 2, true);
+    a.Backward(x.data(), ya.data(), d.data(), dxa.data(), 2);
+    b.Backward(x.data(), yb.data(), d.data(), dxb.data(), 2);
+    using asyncps::models::testing::MaxRelError;
+    CHECK(MaxRelError(ya.data(), yb.data(), ya.size()) < 1e-5);
+    CHECK(MaxRelError(dxa.data(), dxb.data(), dxa.size()) < 1e-5);
+    CHECK(MaxRelError(ha.grads.data(), hb.grads.data(), ha.layout.total_size()) < 1e-5);
   }
 }
 

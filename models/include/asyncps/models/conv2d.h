@@ -5,7 +5,9 @@
 // - Winograd F(2x2, 3x3) for 3x3 kernels with >= 8 input and output channels
 //   (the seed CNN's conv2d_2): 2.25x fewer FLOPs in the forward pass, the input
 //   gradient and the kernel gradient;
-// - im2col + SGEMM otherwise (any kernel size; conv2d_1 with its single channel).
+// - direct loops vectorised over the filters for inputs with 1-4 channels
+//   (conv2d_1: im2col rows of 9 floats would cost more than the arithmetic);
+// - im2col + SGEMM otherwise (any kernel size).
 #pragma once
 
 #include <cstddef>
@@ -22,8 +24,9 @@ enum class Padding {
 };
 
 enum class ConvAlgorithm {
-  kAuto,      // Winograd where it applies and pays off, else im2col
+  kAuto,      // Winograd where it applies and pays off, direct for 1-4 channels, else im2col
   kIm2col,
+  kDirect,
   kWinograd,  // falls back to im2col unless the kernel is 3x3 and channels <= 1024
 };
 
@@ -59,6 +62,7 @@ class Conv2D final : public Layer {
   float* dw_ = nullptr;
   float* db_ = nullptr;
   bool winograd_ = false;
+  bool direct_ = false;
   std::size_t chunk_ = 1;  // samples per im2col or Winograd block
   AlignedBuffer cols_;     // im2col: [chunk * oh * ow, K]
   // Winograd: transformed kernels, per-block transformed inputs and products.
@@ -66,6 +70,8 @@ class Conv2D final : public Layer {
 
   void ForwardIm2col(const float* in, float* out, std::size_t batch);
   void BackwardIm2col(const float* in, const float* dout, float* din, std::size_t batch);
+  void ForwardDirect(const float* in, float* out, std::size_t batch);
+  void BackwardDirect(const float* in, const float* dout, float* din, std::size_t batch);
   void ForwardWinograd(const float* in, float* out, std::size_t batch);
   void BackwardWinograd(const float* in, const float* dout, float* din, std::size_t batch);
 };

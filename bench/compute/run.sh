@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Training throughput of the seed CNN: asyncps vs PyTorch 1.13, one thread each.
+#
+# usage: bench/compute/run.sh [BUILD_DIR] [--repeats N] [--min-seconds S]
+#                             [--batch 16,32,128] [--optimizer sgd,adam]
+#   BUILD_DIR: where asyncps-bench-compute was built (default: build, then build-models)
+# Env: PYTHON (default /usr/bin/python3, Debian's python with torch).
+#
+# Each (optimizer, batch) runs asyncps then PyTorch back to back, on the same
+# model, batch and optimizer (SGD lr 0.01; Adam lr 0.001, eps 1e-7), random
+# 28x28x1 inputs; every figure is the median of the repeats. Prints a markdown
+# table; "CPU" columns divide by process CPU time, steadier on a shared machine.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+build=""
+if [[ $# -gt 0 && "$1" != --* ]]; then build="$1"; shift; fi
+repeats=5 min_seconds=1.0 batches=16,32,128 optimizers=sgd,adam
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --repeats) repeats="$2"; shift 2 ;;
+    --min-seconds) min_seconds="$2"; shift 2 ;;
+    --batch) batches="$2"; shift 2 ;;
+    --optimizer) optimizers="$2"; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+bin=""
+for dir in ${build:+"$build"} "$root/build" "$root/build-models"; do
+  if [[ -x "$dir/bench/compute/asyncps-bench-compute" ]]; then bin="$dir/bench/compute/asyncps-bench-compute"; break; fi
+done
+if [[ -z "$bin" ]]; then
+  echo "asyncps-bench-compute not found: build it first (cmake --build build --target asyncps-bench-compute)" >&2
+  exit 1
+fi
+python="${PYTHON:-/usr/bin/python3}"
+if ! "$python" -c 'import torch' 2>/dev/null; then
+  echo "$python cannot import torch: apt install python3-torch (or set PYTHON)" >&2
+  exit 1
+fi
+
+common=(--repeats "$repeats" --min-seconds "$min_seconds")
+echo "asyncps $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), torch $("$python" -c 'import torch; print(torch.__version__)'), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1 /proc/loadavg)"
+echo
+echo "| optimizer | batch | asyncps samples/s | PyTorch samples/s | ratio | asyncps CPU | PyTorch CPU | ratio (CPU) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+IFS=, read -ra opts <<< "$optimizers"
+IFS=, read -ra bs <<< "$batches"
+for opt in "${opts[@]}"; do
+  for b in "${bs[@]}"; do
+    read -r _ _ _ ours ours_cpu < <("$bin" --threads 1 --batch "$b" --optimizer "$opt" "${common[@]}")
+    read -r _ _ _ theirs theirs_cpu < <(OMP_NUM_THREADS=1 "$python" "$here/torch_bench.py" --threads 1 --batch "$b" --optimizer "$opt" "${common[@]}")
+    awk -v o="$opt" -v b="$b" -v a="$ours" -v t="$theirs" -v ac="$ours_cpu" -v tc="$theirs_cpu" \
+      'BEGIN { printf "| %s | %d | %.0f | %.0f | %.2fx | %.0f | %.0f | %.2fx |\n", o, b, a, t, a / t, ac, tc, ac / tc }'
+  done
+done
