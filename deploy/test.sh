@@ -40,11 +40,23 @@ log() { printf '[deploy-test %4ds] %s\n' $((SECONDS - T0)) "$*"; }
 fail() { printf '[deploy-test %4ds] FAIL: %s\n' $((SECONDS - T0)) "$*" >&2; exit 1; }
 
 # ---- the whole test runs under a hard time limit (cleanup runs on the way out) --------------
+# The inner run gets SIGTERM at the limit and cleans up; should it be SIGKILLed 60 s later, this
+# outer shell still stops the dockerd it started (pid file in the shared temp dir).
 if [[ -z ${ASYNCPS_DEPLOY_INNER:-} ]]; then
   export ASYNCPS_DEPLOY_INNER=1
+  TMP=$(mktemp -d /tmp/asyncps-deploy.XXXXXX)
+  export ASYNCPS_DEPLOY_TMP=$TMP
   rc=0
   timeout --kill-after=60 "$TEST_TIMEOUT" "$0" "$@" || rc=$?
   if ((rc == 124)); then echo "[deploy-test] FAIL: took longer than ${TEST_TIMEOUT}s (ASYNCPS_DEPLOY_TIMEOUT)" >&2; fi
+  for pidfile in "$TMP/dockerd.pid" "$TMP/exec/containerd/containerd.pid"; do
+    pid=$(cat "$pidfile" 2> /dev/null || true)
+    if [[ -n $pid ]] && kill -0 "$pid" 2> /dev/null && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "$TMP"; then
+      echo "[deploy-test] stopping leftover pid $pid ($pidfile)" >&2
+      kill -TERM "$pid"; sleep 5; kill -0 "$pid" 2> /dev/null && kill -KILL "$pid"
+    fi
+  done
+  [[ -d $TMP && $rc -eq 0 && -z ${ASYNCPS_DEPLOY_KEEP:-} ]] && rm -rf "$TMP"
   exit "$rc"
 fi
 
@@ -81,7 +93,7 @@ mkdir -p "$CACHE"
 exec 9> "$CACHE/lock"
 flock -w 900 9 || fail "another deploy test holds $CACHE/lock for more than 15 minutes"
 
-TMP=$(mktemp -d /tmp/asyncps-deploy.XXXXXX)
+TMP=${ASYNCPS_DEPLOY_TMP:-$(mktemp -d /tmp/asyncps-deploy.XXXXXX)}
 SOCK=$TMP/docker.sock
 export DOCKER_HOST=unix://$SOCK
 export DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1
@@ -90,8 +102,10 @@ DOCKERD_PID=""
 COMPOSE_FILE=$ROOT/deploy/compose/docker-compose.yml
 COMPOSE_UP=0
 
-d() { timeout "${DTIMEOUT:-120}" "$DOCKER" "$@"; }
-dc() { timeout "${DTIMEOUT:-120}" "${COMPOSE[@]}" -p "$PROJECT" -f "$COMPOSE_FILE" "$@"; }
+# Every docker call is bounded, and runs in the background so that a SIGTERM to this script
+# interrupts the wait at once and the cleanup runs (bash defers traps during a foreground job).
+d() { timeout "${DTIMEOUT:-120}" "$DOCKER" "$@" & wait $!; }
+dc() { timeout "${DTIMEOUT:-120}" "${COMPOSE[@]}" -p "$PROJECT" -f "$COMPOSE_FILE" "$@" & wait $!; }
 # container ids of a compose service, running or exited (same labels in compose v1 and v2)
 svc_ids() {
   d ps -aq --filter "label=com.docker.compose.project=$PROJECT" --filter "label=com.docker.compose.service=$1"
@@ -185,7 +199,7 @@ dockerd \
   --default-address-pool "base=$POOL,size=24" \
   --containerd-namespace asyncps-deploy-test --containerd-plugins-namespace asyncps-deploy-test-plugins \
   --cgroup-parent asyncps-deploy-test --log-level warn \
-  > "$TMP/dockerd.log" 2>&1 &
+  > "$TMP/dockerd.log" 2>&1 9>&- &
 DOCKERD_PID=$!
 for i in $(seq 1 120); do
   DTIMEOUT=5 d version > /dev/null 2>&1 && break
@@ -215,7 +229,7 @@ if [[ ! -s $BASE_TAR || -n ${ASYNCPS_DEPLOY_REFRESH:-} ]]; then
   log "debootstrap --variant=minbase bookworm from $mirror (cached afterwards in $BASE_TAR)"
   rootfs=$CACHE/rootfs.tmp
   rm -rf "$rootfs"
-  timeout 900 debootstrap --variant=minbase bookworm "$rootfs" "$mirror" > "$TMP/debootstrap.log" 2>&1 ||
+  { timeout 900 debootstrap --variant=minbase bookworm "$rootfs" "$mirror" > "$TMP/debootstrap.log" 2>&1 & wait $!; } ||
     fail "debootstrap failed (mirror $mirror; set ASYNCPS_DEBIAN_MIRROR): $(tail -n 5 "$TMP/debootstrap.log")"
   {
     echo "deb $mirror bookworm main"
