@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <optional>
+#include <random>
 
 #include "internal/shard_connection.h"
 #include "internal/wire.h"
@@ -20,6 +21,8 @@ struct Client::Impl {
   std::vector<std::unique_ptr<ShardConnection>> shards;
   std::vector<std::uint64_t> next_seq;
   std::vector<std::uint64_t> last_pulled;
+  // Random per Client: shards dedupe commits per (worker id, session, seq).
+  std::uint64_t session = 0;
   flatbuffers::FlatBufferBuilder fbb{1024};
   std::vector<std::uint64_t> header_scratch;
   std::vector<float> payload_scratch;
@@ -55,6 +58,7 @@ struct Client::Impl {
     }
     b.add_last_pulled_updates(last_pulled[s]);
     b.add_payload_floats(payload_floats);
+    b.add_session(session);
     fbb.Finish(b.Finish(), wire::kFileIdentifier);
   }
 
@@ -62,20 +66,26 @@ struct Client::Impl {
 
   // Sends `op` to every shard at once (shard s gets payload's slice s, if any)
   // and hands each verified reply to on_reply. Shards that do not answer within
-  // request_timeout get the same request (same seq) on a fresh socket, up to
-  // max_attempts. Returns the first error.
-  Status RoundTrip(wire::Op op, std::span<const float> payload, const OnReply& on_reply) {
+  // request_timeout get the same request (same seq) on a fresh socket, after a
+  // growing back-off, until `deadline` (options.max_attempts, if set, also
+  // bounds the attempts). Returns the first error.
+  Status RoundTrip(wire::Op op, std::span<const float> payload, const OnReply& on_reply,
+                   std::optional<std::chrono::milliseconds> deadline = std::nullopt) {
+    using Clock = std::chrono::steady_clock;
     const std::size_t n = shards.size();
     std::vector<std::uint64_t> seq(n);
     std::vector<bool> pending(n, true);
     for (std::size_t s = 0; s < n; ++s) seq[s] = next_seq[s]++;
     Status first_error;
     std::size_t remaining = n;
+    const std::chrono::milliseconds limit = deadline.value_or(options.retry_deadline);
+    const auto give_up = Clock::now() + limit;
 
-    for (int attempt = 1; attempt <= options.max_attempts && remaining > 0; ++attempt) {
+    // Sends to every pending shard (on a fresh socket after the first attempt).
+    auto send = [&](bool reopen) -> Status {
       for (std::size_t s = 0; s < n; ++s) {
         if (!pending[s]) continue;
-        if (attempt > 1) shards[s]->Reopen();
+        if (reopen) shards[s]->Reopen();
         std::span<const float> slice;
         if (!payload.empty()) slice = payload.subspan(ranges[s].begin, ranges[s].size());
         BuildRequest(s, op, seq[s], slice.size());
@@ -83,10 +93,13 @@ struct Client::Impl {
           return Status::Unavailable(Where(s) + ": cannot queue the request (send buffer full)");
         }
       }
-      const auto deadline = std::chrono::steady_clock::now() + options.request_timeout;
+      return Status::OK();
+    };
+    // Takes replies until every shard answered or `until` passes.
+    auto wait = [&](Clock::time_point until) -> Status {
       while (remaining > 0) {
-        const auto now = std::chrono::steady_clock::now();
-        if (now >= deadline) break;
+        const auto now = Clock::now();
+        if (now >= until) break;
         std::vector<zmq::pollitem_t> items;
         std::vector<std::size_t> which;
         for (std::size_t s = 0; s < n; ++s) {
@@ -95,7 +108,7 @@ struct Client::Impl {
           which.push_back(s);
         }
         try {
-          zmq::poll(items, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
+          zmq::poll(items, std::chrono::ceil<std::chrono::milliseconds>(until - now));
         } catch (const zmq::error_t& e) {
           if (e.num() == EINTR) continue;
           return Status::Unavailable(std::string("poll failed: ") + e.what());
@@ -117,9 +130,31 @@ struct Client::Impl {
           }
         }
       }
+      return Status::OK();
+    };
+
+    int attempt = 0;
+    auto backoff = options.retry_backoff_initial;
+    Status transport;
+    while (remaining > 0 && transport.ok()) {
+      ++attempt;
+      transport = send(attempt > 1);
+      if (!transport.ok()) break;
+      transport = wait(std::min(Clock::now() + options.request_timeout, give_up));
+      if (remaining == 0 || !transport.ok()) break;
+      if (Clock::now() >= give_up || (options.max_attempts > 0 && attempt >= options.max_attempts)) break;
+      // Back off before resending; a late reply to this attempt still counts.
+      transport = wait(std::min(Clock::now() + backoff, give_up));
+      backoff = std::min(backoff * 2, options.retry_backoff_max);
+      if (Clock::now() >= give_up) break;
     }
-    // Never return while ZeroMQ may still read the caller's payload.
+    // Sockets of shards that never answered may still hold the request (and
+    // the caller's payload): drop it with a fresh socket. Never return while
+    // ZeroMQ may still read the caller's payload.
+    for (std::size_t s = 0; s < n; ++s)
+      if (pending[s]) shards[s]->Reopen();
     in_flight.WaitAllReleased(std::chrono::seconds(5));
+    if (!transport.ok()) return transport;
     if (remaining > 0) {
       // A shard that refused our security handshake would never answer: say so.
       for (std::size_t s = 0; s < n; ++s)
@@ -129,9 +164,10 @@ struct Client::Impl {
       for (std::size_t s = 0; s < n; ++s)
         if (pending[s]) who += (who.empty() ? "" : ", ") + Where(s);
       return Status::Timeout(who + " did not answer " + std::string(wire::EnumNameOp(op)) + " within " +
-                             std::to_string(options.request_timeout.count()) + " ms (" +
-                             std::to_string(options.max_attempts) +
-                             " attempts): is asyncps-server running there and reachable?");
+                             std::to_string(limit.count()) + " ms (" + std::to_string(attempt) +
+                             " attempts of " + std::to_string(options.request_timeout.count()) +
+                             " ms): is asyncps-server running there and reachable? (a shard restarting from its "
+                             "checkpoint must be back within ClientOptions::retry_deadline)");
     }
     return first_error;
   }
@@ -178,7 +214,13 @@ Result<std::unique_ptr<Client>> Client::Connect(const ParameterLayout& layout, C
   if (layout.total_size() == 0) return Status::InvalidArgument("the layout is empty");
   if (options.algorithm == Algorithm::kSingle)
     return Status::InvalidArgument("algorithm 'single' trains without a parameter server");
-  if (options.max_attempts < 1) return Status::InvalidArgument("max_attempts must be >= 1");
+  if (options.max_attempts < 0) return Status::InvalidArgument("max_attempts must be >= 0 (0: no limit)");
+  if (options.request_timeout.count() <= 0 || options.retry_deadline.count() <= 0 ||
+      options.connect_deadline.count() <= 0 || options.retry_backoff_initial.count() < 0 ||
+      options.retry_backoff_max < options.retry_backoff_initial)
+    return Status::InvalidArgument(
+        "request_timeout, retry_deadline and connect_deadline must be > 0, and "
+        "0 <= retry_backoff_initial <= retry_backoff_max");
   if (Status st = internal::CheckCurveOptions(options); !st.ok()) return st;
   auto impl = std::make_unique<Impl>();
   impl->layout = layout;
@@ -188,6 +230,9 @@ Result<std::unique_ptr<Client>> Client::Connect(const ParameterLayout& layout, C
   impl->fingerprint = layout.Fingerprint(n);
   impl->next_seq.assign(n, 1);
   impl->last_pulled.assign(n, 0);
+  std::random_device entropy;
+  impl->session = (std::uint64_t{entropy()} << 32 | entropy()) ^
+                  static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   try {
     for (const auto& endpoint : impl->options.servers)
       impl->shards.push_back(std::make_unique<ShardConnection>(impl->context, endpoint, impl->options));
@@ -195,9 +240,9 @@ Result<std::unique_ptr<Client>> Client::Connect(const ParameterLayout& layout, C
     return Status::InvalidArgument("cannot connect to '" + impl->options.servers[impl->shards.size()] +
                                    "': " + e.what() + " (expected tcp://HOST:PORT or ipc://PATH)");
   }
-  Status st = impl->RoundTrip(wire::Op::Hello, {}, [](std::size_t, const wire::Reply&, const zmq::message_t&) {
-    return Status::OK();
-  });
+  Status st = impl->RoundTrip(
+      wire::Op::Hello, {}, [](std::size_t, const wire::Reply&, const zmq::message_t&) { return Status::OK(); },
+      impl->options.connect_deadline);
   if (!st.ok()) return st;
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
@@ -259,6 +304,8 @@ Result<std::vector<ShardStatus>> Client::Stats() {
     o.pulls = in->pulls();
     o.duplicates = in->duplicates();
     o.errors = in->errors();
+    o.restored_updates = in->restored_updates();
+    o.checkpointed_updates = in->checkpointed_updates();
     if (in->errors_by_code()) {
       for (flatbuffers::uoffset_t code = 1; code < in->errors_by_code()->size(); ++code) {
         const bool known = code <= static_cast<flatbuffers::uoffset_t>(wire::ErrorCode::MAX);

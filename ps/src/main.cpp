@@ -10,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "checkpoint.h"
 #include "curve_auth.h"
 #include "log.h"
 #include "npy_writer.h"
@@ -82,6 +83,16 @@ int main(int argc, char** argv) {
                  "CURVE allow-list: a file of client public keys (Z85, one per line, '#' comments); "
                  "only these clients may connect")
       ->envname("ASYNCPS_CURVE_ALLOW");
+  std::string checkpoint_dir;
+  double checkpoint_every_s = 60;
+  app.add_option("--checkpoint-dir", checkpoint_dir,
+                 "Keep each shard's checkpoint in DIR/shard-<i>-of-<n>.ckpt: restored at start when present, "
+                 "written every --checkpoint-every seconds and at shutdown (SIGTERM/SIGINT)")
+      ->envname("ASYNCPS_CHECKPOINT_DIR");
+  app.add_option("--checkpoint-every", checkpoint_every_s,
+                 "Seconds between checkpoints while serving (only when the state changed; 0: only at shutdown). "
+                 "A crash loses at most the updates of one interval")
+      ->envname("ASYNCPS_CHECKPOINT_EVERY")->check(CLI::Range(0.0, 1e6))->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   if (num_shards == 0) num_shards = first_shard + shards;
@@ -89,6 +100,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "asyncps-server: --first-shard %u + --shards %u exceeds --num-shards %u\n", first_shard,
                  shards, num_shards);
     return 2;
+  }
+  if (!checkpoint_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(checkpoint_dir, ec);
+    if (ec) {
+      std::fprintf(stderr, "asyncps-server: cannot create --checkpoint-dir %s: %s\n", checkpoint_dir.c_str(),
+                   ec.message().c_str());
+      return 1;
+    }
   }
   asyncps::Result<CurveServerConfig> curve = LoadCurveServerConfig(curve_secret_key_file, curve_allow);
   if (!curve.ok()) {
@@ -119,6 +139,8 @@ int main(int argc, char** argv) {
     options.shard.reject_non_finite = !allow_non_finite;
     options.shard.max_message_bytes = max_message_mb << 20;
     options.curve_secret_key = curve.value().secret_key;
+    options.checkpoint_dir = checkpoint_dir;
+    options.checkpoint_every = std::chrono::milliseconds(static_cast<std::int64_t>(checkpoint_every_s * 1000));
     const std::string endpoint = ShardEndpoint(bind, i, shards);
     try {
       servers.push_back(std::make_unique<ShardServer>(context, endpoint, options));
@@ -126,6 +148,14 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "asyncps-server: cannot bind shard %u to %s: %s\n", first_shard + i, endpoint.c_str(),
                    e.what());
       return 1;
+    }
+    if (asyncps::Result<bool> restored = servers.back()->RestoreFromCheckpoint(); !restored.ok()) {
+      std::fprintf(stderr, "asyncps-server: shard %u: %s\n", first_shard + i, restored.status().ToString().c_str());
+      return 1;
+    } else if (restored.value()) {
+      Log("info", "shard " + std::to_string(first_shard + i) + " restored from " +
+                      CheckpointPath(checkpoint_dir, first_shard + i, num_shards) + ": resuming at " +
+                      std::to_string(servers.back()->shard().restored_updates()) + " updates");
     }
     Log("info", "shard " + std::to_string(first_shard + i) + " of " + std::to_string(num_shards) + " listening on " +
                     servers.back()->endpoint());
@@ -142,6 +172,16 @@ int main(int argc, char** argv) {
   Log("info", "shutting down");
 
   int rc = 0;
+  for (auto& s : servers) {
+    if (checkpoint_dir.empty()) break;
+    if (asyncps::Status st = s->Checkpoint(); !st.ok()) {
+      rc = 1;  // already logged by Checkpoint()
+    } else if (s->shard().initialised()) {
+      Log("info", "shard " + std::to_string(s->shard().options().shard_index) + ": checkpoint at " +
+                      std::to_string(s->shard().counters().updates) + " updates in " +
+                      CheckpointPath(checkpoint_dir, s->shard().options().shard_index, num_shards));
+    }
+  }
   for (auto& s : servers) {
     const Shard& shard = s->shard();
     Log("info", "shard " + std::to_string(shard.options().shard_index) + ": " +

@@ -89,6 +89,8 @@ Shard::Outcome Shard::Hello(const wire::Request& req, Builder& reply) {
                  "more than " + std::to_string(options_.max_workers) + " worker ids", reply);
   }
   w->last_seq = 0;  // a hello starts a new session: sequence numbers restart
+  w->session = req.session();
+  ++changes_;
   return Ok(req, reply);
 }
 
@@ -103,6 +105,7 @@ Shard::Outcome Shard::Init(const wire::Request& req, std::span<const std::byte> 
   }
   center_.assign(slice.begin(), slice.end());
   initialised_ = true;
+  ++changes_;
   return Ok(req, reply);
 }
 
@@ -128,6 +131,12 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
                  "more than " + std::to_string(options_.max_workers) + " worker ids", reply);
   }
   const bool with_pull = req.op() == Op::CommitPull;
+  if (req.session() != w->session) {
+    // Another client instance under this worker id (its hello reached a shard
+    // restored from a checkpoint taken before it): its seqs start afresh.
+    w->session = req.session();
+    w->last_seq = 0;
+  }
   if (req.seq() != 0 && req.seq() <= w->last_seq) {
     // A resent commit (the reply was lost): answer it, never apply it twice.
     ++counters_.duplicates;
@@ -141,6 +150,7 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
   counters_.staleness_max = std::max(counters_.staleness_max, tau);
   ++w->commits;
   w->last_seq = req.seq();
+  ++changes_;
   if (with_pull) ++counters_.pulls;
   return Ok(req, reply, with_pull ? std::span<const float>(center_) : std::span<const float>());
 }
@@ -152,7 +162,8 @@ Shard::Outcome Shard::Stats(const wire::Request& req, Builder& reply) {
                                       initialised_, range_.begin, range_.end, counters_.updates, counters_.pulls,
                                       counters_.duplicates, counters_.errors, counters_.staleness_sum,
                                       counters_.staleness_max, reply.CreateVector(per_worker),
-                                      reply.CreateVector(counters_.errors_by_code.data(), kNumErrorCodes));
+                                      reply.CreateVector(counters_.errors_by_code.data(), kNumErrorCodes),
+                                      restored_updates_, checkpointed_updates_);
   wire::ReplyBuilder b(reply);
   b.add_protocol_version(wire::kProtocolVersion);
   b.add_op(req.op());
@@ -228,8 +239,9 @@ Shard::Outcome Shard::Ok(const wire::Request& req, Builder& reply, std::span<con
 }
 
 Shard::Outcome Shard::Error(Op op, std::uint64_t seq, ErrorCode code, const std::string& message, Builder& reply) {
-  ++counters_.errors;
   ++counters_.errors_by_code[static_cast<std::size_t>(code)];
+  // A later init is the expected outcome for every worker but the first.
+  if (code != ErrorCode::AlreadyInitialised) ++counters_.errors;
   reply.Clear();
   auto msg = reply.CreateString(message);
   wire::ReplyBuilder b(reply);
@@ -271,6 +283,23 @@ void Shard::Restore(ParameterLayout layout, Algorithm algorithm, std::vector<flo
   counters_ = counters;
   workers_.clear();
   for (const auto& [id, commits] : commits_per_worker) workers_[id].commits = commits;
+  restored_updates_ = counters_.updates;
+  checkpointed_updates_ = counters_.updates;
+}
+
+void Shard::RestoreState(ParameterLayout layout, Algorithm algorithm, std::vector<float> center,
+                         ShardCounters counters, const std::vector<WorkerRecord>& workers) {
+  Restore(std::move(layout), algorithm, std::move(center), counters,
+          std::vector<std::pair<std::uint32_t, std::uint64_t>>{});
+  for (const WorkerRecord& r : workers) workers_[r.id] = {r.last_seq, r.commits, r.session};
+}
+
+std::vector<Shard::WorkerRecord> Shard::worker_records() const {
+  std::vector<WorkerRecord> out;
+  out.reserve(workers_.size());
+  for (const auto& [id, w] : workers_) out.push_back({id, w.commits, w.last_seq, w.session});
+  std::sort(out.begin(), out.end(), [](const WorkerRecord& a, const WorkerRecord& b) { return a.id < b.id; });
+  return out;
 }
 
 }  // namespace asyncps::ps

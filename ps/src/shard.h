@@ -73,17 +73,43 @@ class Shard {
   const ShardCounters& counters() const { return counters_; }
   // Commits applied per worker id.
   std::vector<std::pair<std::uint32_t, std::uint64_t>> commits_per_worker() const;
+
+  // What a checkpoint keeps per worker: its counter and its commit-dedupe state
+  // (the session of its client and the highest commit seq applied in it), so a
+  // commit resent to a restored shard is still applied at most once.
+  struct WorkerRecord {
+    std::uint32_t id = 0;
+    std::uint64_t commits = 0;
+    std::uint64_t last_seq = 0;
+    std::uint64_t session = 0;
+    bool operator==(const WorkerRecord&) const = default;
+  };
+  // Every worker the shard remembers, by id.
+  std::vector<WorkerRecord> worker_records() const;
+  // Counts accepted hellos, inits and applied commits: the state a checkpoint
+  // holds changed when this did.
+  std::uint64_t changes() const { return changes_; }
+  // Updates the shard resumed at when restored from a checkpoint (0: fresh).
+  std::uint64_t restored_updates() const { return restored_updates_; }
+  // Updates held by the latest checkpoint written (reported in stats: a crash
+  // now would lose updates() - checkpointed_updates() commits).
+  std::uint64_t checkpointed_updates() const { return checkpointed_updates_; }
+  void set_checkpointed_updates(std::uint64_t updates) { checkpointed_updates_ = updates; }
   const ShardOptions& options() const { return options_; }
 
   // Replaces the whole state (checkpoint restore). REQUIRES: center.size() ==
   // the layout's range for this shard.
   void Restore(ParameterLayout layout, Algorithm algorithm, std::vector<float> center, ShardCounters counters,
                std::vector<std::pair<std::uint32_t, std::uint64_t>> commits_per_worker);
+  // The same, keeping each worker's commit-dedupe state (what checkpoints use).
+  void RestoreState(ParameterLayout layout, Algorithm algorithm, std::vector<float> center, ShardCounters counters,
+                    const std::vector<WorkerRecord>& workers);
 
  private:
   struct WorkerState {
     std::uint64_t last_seq = 0;  // highest commit seq applied (0: none)
     std::uint64_t commits = 0;
+    std::uint64_t session = 0;   // the worker's client instance (Request.session)
   };
   using Builder = flatbuffers::FlatBufferBuilder;
 
@@ -112,6 +138,9 @@ class Shard {
   std::vector<float> center_;
   ShardCounters counters_;
   std::unordered_map<std::uint32_t, WorkerState> workers_;
+  std::uint64_t changes_ = 0;
+  std::uint64_t restored_updates_ = 0;
+  std::uint64_t checkpointed_updates_ = 0;
   std::vector<float> payload_scratch_;
   std::vector<std::uint64_t> header_scratch_;
 };

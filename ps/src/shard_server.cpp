@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "checkpoint.h"
 #include "curve_auth.h"
 #include "log.h"
 
@@ -28,7 +29,14 @@ ShardServer::ShardServer(zmq::context_t& context, const std::string& endpoint, S
 
 void ShardServer::Serve(const std::atomic<bool>& stop) {
   zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+  const bool periodic = !options_.checkpoint_dir.empty() && options_.checkpoint_every.count() > 0;
+  auto next_checkpoint = std::chrono::steady_clock::now() + options_.checkpoint_every;
   while (!stop.load(std::memory_order_relaxed)) {
+    if (periodic && std::chrono::steady_clock::now() >= next_checkpoint) {
+      // Between requests, on the shard's own thread: no lock, a consistent state.
+      (void)Checkpoint();
+      next_checkpoint = std::chrono::steady_clock::now() + options_.checkpoint_every;
+    }
     try {
       if (zmq::poll(&item, 1, options_.poll_interval) <= 0) continue;
       // Drain what is queued, but check the stop flag between requests.
@@ -86,6 +94,31 @@ void ShardServer::HandleOne() {
   }
   (void)socket_.send(reply_header, more);
   (void)socket_.send(pool_->MessageWithCopyOf(out.payload), zmq::send_flags::dontwait);
+}
+
+Result<bool> ShardServer::RestoreFromCheckpoint() {
+  if (options_.checkpoint_dir.empty()) return false;
+  Result<bool> restored = RestoreShardFromDir(options_.checkpoint_dir, shard_);
+  if (restored.ok() && restored.value()) checkpointed_changes_ = shard_.changes();
+  return restored;
+}
+
+Status ShardServer::Checkpoint() {
+  if (options_.checkpoint_dir.empty() || !shard_.initialised() || shard_.changes() == checkpointed_changes_)
+    return Status::OK();
+  const std::string path =
+      CheckpointPath(options_.checkpoint_dir, options_.shard.shard_index, options_.shard.num_shards);
+  Status st = WriteCheckpoint(path, SnapshotShard(shard_));
+  if (!st.ok()) {
+    if (!checkpoint_failing_) Log("error", "shard " + std::to_string(options_.shard.shard_index) + ": " + st.ToString());
+    checkpoint_failing_ = true;
+    return st;
+  }
+  if (checkpoint_failing_) Log("info", "shard " + std::to_string(options_.shard.shard_index) + ": checkpoints work again");
+  checkpoint_failing_ = false;
+  checkpointed_changes_ = shard_.changes();
+  shard_.set_checkpointed_updates(shard_.counters().updates);
+  return Status::OK();
 }
 
 void ShardServer::MaybeLogError(const std::string& message) {

@@ -26,6 +26,11 @@ struct ShardServerOptions {
   // CURVE security (curve_auth.h): this server's secret key (Z85); empty: off.
   // REQUIRES when set: a CurveAuthenticator runs on the context.
   std::string curve_secret_key;
+  // Where this shard's checkpoint lives (checkpoint.h); empty: no checkpoints.
+  std::string checkpoint_dir;
+  // Checkpoint this often while serving, when the state changed; 0: only when
+  // Checkpoint() is called (the server does at shutdown).
+  std::chrono::milliseconds checkpoint_every{0};
 };
 
 class ShardServer {
@@ -43,6 +48,14 @@ class ShardServer {
   // REQUIRES: Serve is not running.
   Shard& shard() { return shard_; }
 
+  // Restores the shard from its checkpoint in options.checkpoint_dir, if any:
+  // true when restored. REQUIRES: Serve is not running.
+  Result<bool> RestoreFromCheckpoint();
+  // Writes the shard's checkpoint when the state changed since the last one
+  // (and the shard has weights); OK when there was nothing to write. Called by
+  // Serve every checkpoint_every, and by the owner after Serve returns.
+  Status Checkpoint();
+
  private:
   // Receives one multipart request and answers it.
   void HandleOne();
@@ -56,6 +69,8 @@ class ShardServer {
   flatbuffers::FlatBufferBuilder reply_{1024};
   std::chrono::steady_clock::time_point last_error_log_{};
   std::uint64_t errors_not_logged_ = 0;
+  std::uint64_t checkpointed_changes_ = 0;  // Shard::changes() at the last checkpoint
+  bool checkpoint_failing_ = false;         // log a failing checkpoint once, not every period
 };
 
 // The endpoint of shard i when one process serves n shards from one --bind:

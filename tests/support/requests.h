@@ -20,6 +20,7 @@ struct RequestFields {
   Algorithm algorithm = Algorithm::kAdag;
   const ParameterLayout* layout = nullptr;  // Hello: the layout sent; also gives the fingerprint
   std::uint64_t fingerprint_override = 0;   // non-zero: sent instead of the layout's
+  std::uint64_t session = 0;                // the client instance (commit dedupe)
 };
 
 inline std::vector<std::byte> EncodeRequest(const RequestFields& f, const ParameterLayout& layout) {
@@ -39,6 +40,7 @@ inline std::vector<std::byte> EncodeRequest(const RequestFields& f, const Parame
   if (f.op == wire::Op::Hello) b.add_layout(specs);
   b.add_last_pulled_updates(f.last_pulled_updates);
   b.add_payload_floats(f.payload_floats);
+  b.add_session(f.session);
   fbb.Finish(b.Finish(), wire::kFileIdentifier);
   const auto* p = reinterpret_cast<const std::byte*>(fbb.GetBufferPointer());
   return {p, p + fbb.GetSize()};

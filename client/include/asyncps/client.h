@@ -2,9 +2,9 @@
 //
 // The client splits each push into the shards' ranges of the ParameterLayout,
 // sends one request per shard at once, and assembles the replies. Requests that
-// time out are resent on a fresh socket (bounded attempts); a resent commit is
-// stamped with the same (worker id, sequence number), so a shard that already
-// applied it answers without applying it twice.
+// time out are resent on a fresh socket with back-off until a deadline; a resent
+// commit is stamped with the same (worker id, session, sequence number), so a
+// shard that already applied it answers without applying it twice.
 //
 // Thread-safety: a Client is used by one thread at a time.
 #pragma once
@@ -34,8 +34,22 @@ struct ClientOptions {
   Algorithm algorithm = Algorithm::kAdag;
   // How long one attempt of a request waits for every shard's reply.
   std::chrono::milliseconds request_timeout{5000};
-  // Attempts per request (the first try included) before giving up with kTimeout.
-  int max_attempts = 3;
+  // A shard that does not answer within request_timeout gets the same request
+  // again (same seq: a commit is still applied at most once) on a fresh socket,
+  // after a back-off that starts at retry_backoff_initial and doubles up to
+  // retry_backoff_max (replies arriving meanwhile still count). This goes on
+  // until retry_deadline after the request was first sent, long enough for a
+  // shard to restart from its checkpoint; then the request fails with kTimeout
+  // naming the shard's address. A request never blocks longer than the deadline.
+  std::chrono::milliseconds retry_deadline{60000};
+  std::chrono::milliseconds retry_backoff_initial{100};
+  std::chrono::milliseconds retry_backoff_max{2000};
+  // The deadline of Connect's hello instead of retry_deadline: a shard that is
+  // not there when the worker starts fails fast.
+  std::chrono::milliseconds connect_deadline{10000};
+  // If > 0, also gives up after this many attempts (the first try included);
+  // 0: only the deadlines bound a request.
+  int max_attempts = 0;
   // ZeroMQ heartbeats on each connection detect a dead peer between requests.
   std::chrono::milliseconds heartbeat_interval{1000};
   // CURVE security (asyncps/curve.h); off while curve_server_key is empty.
@@ -60,6 +74,11 @@ struct ShardStatus {
   std::uint64_t pulls = 0;
   std::uint64_t duplicates = 0;  // resent commits answered without applying
   std::uint64_t errors = 0;      // requests answered with an error
+  // Updates the shard resumed at from its checkpoint (0: started fresh), and
+  // updates in its latest checkpoint: a crash now would lose
+  // updates - checkpointed_updates commits (at most one checkpoint interval's).
+  std::uint64_t restored_updates = 0;
+  std::uint64_t checkpointed_updates = 0;
   // `errors` by class, keyed by the wire protocol's error name ("Malformed",
   // "BadVersion", "UnknownOp", "Mismatch", "BadSize", "NotInitialised",
   // "AlreadyInitialised", "TooLarge", "BadValue", "NotHello"); every class the

@@ -1,0 +1,196 @@
+// The real asyncps-server binary killed, restarted from its checkpoint and
+// signalled, with a client riding it out (or giving up after its deadline).
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <future>
+
+#include "asyncps/client.h"
+#include "checkpoint.h"
+#include "support/server_process.h"
+
+using namespace asyncps;
+using asyncps::testing::FreePort;
+using asyncps::testing::ServerProcess;
+using asyncps::testing::TempDir;
+using namespace std::chrono_literals;
+
+namespace {
+
+ParameterLayout Layout() {
+  ParameterLayout l;
+  l.Add("w", {16, 8});
+  l.Add("b", {8});
+  return l;
+}
+
+struct Server {
+  Server(const TempDir& dir, int port, std::vector<std::string> extra = {}) {
+    const std::string ready = dir / ("ready-" + std::to_string(++starts));
+    std::vector<std::string> args = {"--bind", "tcp://127.0.0.1:" + std::to_string(port), "--checkpoint-dir",
+                                     dir / "ckpt", "--ready-file", ready};
+    args.insert(args.end(), extra.begin(), extra.end());
+    process = std::make_unique<ServerProcess>(args, dir / "server.log");
+    up = process->WaitForFile(ready);
+  }
+  static inline int starts = 0;
+  std::unique_ptr<ServerProcess> process;
+  bool up = false;
+};
+
+ClientOptions Options(int port, std::uint32_t worker) {
+  ClientOptions o;
+  o.servers = {"tcp://127.0.0.1:" + std::to_string(port)};
+  o.worker_id = worker;
+  o.algorithm = Algorithm::kDownpour;
+  o.request_timeout = 300ms;
+  o.retry_backoff_initial = 50ms;
+  o.retry_backoff_max = 400ms;
+  o.retry_deadline = 15s;
+  o.heartbeat_interval = 200ms;
+  return o;
+}
+
+std::unique_ptr<Client> MustConnect(ClientOptions o) {
+  auto c = Client::Connect(Layout(), std::move(o));
+  INFO(c.status().ToString());
+  REQUIRE(c.ok());
+  return std::move(c).value();
+}
+
+ShardStatus MustStats(Client& c) {
+  auto s = c.Stats();
+  INFO(s.status().ToString());
+  REQUIRE(s.ok());
+  return s.value()[0];
+}
+
+}  // namespace
+
+TEST_CASE("a worker rides out kill -9 and restart of its shard from the checkpoint", "[restart][process]") {
+  TempDir dir;
+  const int port = FreePort();
+  REQUIRE(port > 0);
+  auto first = std::make_unique<Server>(dir, port, std::vector<std::string>{"--checkpoint-every", "0.2"});
+  REQUIRE(first->up);
+  auto client = MustConnect(Options(port, 1));
+  const std::size_t n = Layout().total_size();
+  REQUIRE(client->Init(std::vector<float>(n, 0.0f)).ok());
+  const std::vector<float> ones(n, 1.0f);
+  for (int i = 0; i < 20; ++i) REQUIRE(client->Commit(ones).ok());
+  // Wait for a checkpoint holding them, then commit a few more it may miss.
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (MustStats(*client).checkpointed_updates < 20 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(20ms);
+  REQUIRE(MustStats(*client).checkpointed_updates >= 20);
+  for (int i = 0; i < 5; ++i) REQUIRE(client->Commit(ones).ok());
+
+  first->process->Kill(SIGKILL);
+  // The next commit is sent while the shard is down; it restarts 1 s later.
+  auto restarted = std::async(std::launch::async, [&] {
+    std::this_thread::sleep_for(1s);
+    return std::make_unique<Server>(dir, port, std::vector<std::string>{"--checkpoint-every", "0.2"});
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  Status st = client->Commit(ones);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  auto second = restarted.get();
+  REQUIRE(second->up);
+  INFO(st.ToString());
+  REQUIRE(st.ok());
+  CHECK(took >= 900ms);  // it did wait for the restart
+  for (int i = 0; i < 10; ++i) REQUIRE(client->Commit(ones).ok());
+
+  const ShardStatus s = MustStats(*client);
+  // Resumed at the checkpoint (20..25 commits: at most one interval lost),
+  // then every commit since is counted exactly once.
+  CHECK(s.restored_updates >= 20);
+  CHECK(s.restored_updates <= 25);
+  CHECK(s.updates == s.restored_updates + 11);
+  std::vector<float> w(n);
+  REQUIRE(client->Pull(w).ok());
+  for (float x : w) CHECK(x == static_cast<float>(s.updates));
+  CHECK_THAT(second->process->log(),
+             Catch::Contains("restored from") && Catch::Contains("resuming at " + std::to_string(s.restored_updates)));
+}
+
+TEST_CASE("a shard that stays down fails the worker after its deadline, naming it", "[restart][process]") {
+  TempDir dir;
+  const int port = FreePort();
+  Server server(dir, port);
+  REQUIRE(server.up);
+  ClientOptions o = Options(port, 1);
+  o.retry_deadline = 2s;
+  auto client = MustConnect(o);
+  const std::size_t n = Layout().total_size();
+  REQUIRE(client->Init(std::vector<float>(n, 0.0f)).ok());
+  server.process->Kill(SIGKILL);
+  const auto t0 = std::chrono::steady_clock::now();
+  Status st = client->Commit(std::vector<float>(n, 1.0f));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(st.code() == Status::Code::kTimeout);
+  CHECK_THAT(st.message(), Catch::Contains("tcp://127.0.0.1:" + std::to_string(port)) &&
+                               Catch::Contains("2000 ms"));
+  CHECK(took >= 1900ms);
+  CHECK(took < 4s);
+}
+
+TEST_CASE("a dead address fails Connect within the connect deadline", "[restart][client]") {
+  ClientOptions o = Options(FreePort(), 1);  // nothing listens there
+  o.connect_deadline = 1s;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto c = Client::Connect(Layout(), o);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.status().code() == Status::Code::kTimeout);
+  CHECK_THAT(c.status().message(), Catch::Contains(o.servers[0]));
+  CHECK(took < 3s);
+}
+
+TEST_CASE("SIGTERM writes a checkpoint and releases the port", "[restart][process]") {
+  TempDir dir;
+  const int port = FreePort();
+  auto first = std::make_unique<Server>(dir, port, std::vector<std::string>{"--checkpoint-every", "0"});
+  REQUIRE(first->up);
+  const std::size_t n = Layout().total_size();
+  {
+    auto client = MustConnect(Options(port, 4));
+    REQUIRE(client->Init(std::vector<float>(n, 0.0f)).ok());
+    for (int i = 0; i < 7; ++i) REQUIRE(client->Commit(std::vector<float>(n, 2.0f)).ok());
+  }
+  const std::string path = ps::CheckpointPath(dir / "ckpt", 0, 1);
+  CHECK_FALSE(std::filesystem::exists(path));  // --checkpoint-every 0: only at shutdown
+  first->process->Kill(SIGTERM);
+  REQUIRE(first->process->Wait(5s) == std::optional<int>(0));
+  Result<ps::CheckpointData> saved = ps::ReadCheckpoint(path);
+  INFO(saved.status().ToString());
+  REQUIRE(saved.ok());
+  CHECK(saved.value().counters.updates == 7);
+  CHECK(saved.value().center == std::vector<float>(n, 14.0f));
+
+  // Right away, a new server binds the same port and resumes there.
+  Server second(dir, port);
+  REQUIRE(second.up);
+  auto client = MustConnect(Options(port, 5));
+  const ShardStatus s = MustStats(*client);
+  CHECK(s.restored_updates == 7);
+  CHECK(s.updates == 7);
+  REQUIRE(s.commits_per_worker.size() == 1);
+  CHECK(s.commits_per_worker[0] == std::pair<std::uint32_t, std::uint64_t>{4, 7});
+}
+
+TEST_CASE("the server refuses to start from another shard count's checkpoint", "[restart][process]") {
+  TempDir dir;
+  const int port = FreePort();
+  ps::CheckpointData d;
+  d.shard_index = 0;
+  d.num_shards = 3;
+  d.layout = Layout();
+  d.center.assign(Layout().Partition(3)[0].size(), 0.0f);
+  std::filesystem::create_directories(dir / "ckpt");
+  REQUIRE(ps::WriteCheckpoint(ps::CheckpointPath(dir / "ckpt", 0, 3), d).ok());
+  Server server(dir, port, {"--num-shards", "2"});
+  CHECK_FALSE(server.up);
+  CHECK(server.process->Wait(5s) == std::optional<int>(1));
+  CHECK_THAT(server.process->log(), Catch::Contains("shard-0-of-3.ckpt") && Catch::Contains("3 shards"));
+}
