@@ -22,6 +22,13 @@ const T* Verify(std::span<const std::byte> bytes, std::vector<std::uint64_t>& sc
     *why = "header frame of " + std::to_string(bytes.size()) + " bytes exceeds " + std::to_string(kMaxHeaderBytes);
     return nullptr;
   }
+  // Too short for an identifier: checked before the copy below, which must not
+  // memcpy into an empty scratch's null data() (UB; found by shard_fuzzer).
+  if (bytes.size() < 8) {
+    *why = "not an asyncps message (" + std::to_string(bytes.size()) + " bytes, missing identifier " +
+           std::string(kFileIdentifier) + ")";
+    return nullptr;
+  }
   // FlatBuffers reads scalars in place: give it an aligned copy if needed.
   const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
   if (reinterpret_cast<std::uintptr_t>(data) % alignof(std::uint64_t) != 0) {
@@ -29,7 +36,7 @@ const T* Verify(std::span<const std::byte> bytes, std::vector<std::uint64_t>& sc
     std::memcpy(scratch.data(), bytes.data(), bytes.size());
     data = reinterpret_cast<const std::uint8_t*>(scratch.data());
   }
-  if (bytes.size() < 8 || !flatbuffers::BufferHasIdentifier(data, kFileIdentifier)) {
+  if (!flatbuffers::BufferHasIdentifier(data, kFileIdentifier)) {
     *why = "not an asyncps message (missing identifier " + std::string(kFileIdentifier) + ")";
     return nullptr;
   }
@@ -58,6 +65,7 @@ Result<std::span<const float>> PayloadAsFloats(std::span<const std::byte> frame,
                             std::to_string(expected_floats * sizeof(float)) + " (" +
                             std::to_string(expected_floats) + " float32)");
   }
+  if (expected_floats == 0) return std::span<const float>();  // (an empty scratch has no data to copy into)
   if (reinterpret_cast<std::uintptr_t>(frame.data()) % alignof(float) == 0) {
     return std::span<const float>(reinterpret_cast<const float*>(frame.data()), expected_floats);
   }

@@ -11,7 +11,9 @@ namespace asyncps::ps {
 inline void Log(const char* level, const std::string& message) {
   std::time_t now = std::time(nullptr);
   char ts[32];
-  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  std::tm utc{};
+  gmtime_r(&now, &utc);  // std::gmtime's shared buffer would race between shard threads
+  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &utc);
   std::fprintf(stderr, "%s %s asyncps-server: %s\n", ts, level, message.c_str());
 }
 
