@@ -47,7 +47,16 @@ if [[ -z ${ASYNCPS_DEPLOY_INNER:-} ]]; then
   TMP=$(mktemp -d /tmp/asyncps-deploy.XXXXXX)
   export ASYNCPS_DEPLOY_TMP=$TMP
   rc=0
-  timeout --kill-after=60 "$TEST_TIMEOUT" "$0" "$@" || rc=$?
+  # --foreground: the signal goes to the inner script only (its trap tears down in order), not
+  # to its process group (which would stop dockerd under it).
+  timeout --foreground --kill-after=60 "$TEST_TIMEOUT" "$0" "$@" &
+  child=$!
+  # Ctrl-C / SIGTERM to this script: the inner run gets SIGTERM and cleans up before we exit.
+  trap 'kill -TERM "$child" 2> /dev/null' TERM INT HUP
+  while kill -0 "$child" 2> /dev/null; do
+    rc=0; wait "$child" || rc=$?
+  done
+  trap - TERM INT HUP
   if ((rc == 124)); then echo "[deploy-test] FAIL: took longer than ${TEST_TIMEOUT}s (ASYNCPS_DEPLOY_TIMEOUT)" >&2; fi
   for pidfile in "$TMP/dockerd.pid" "$TMP/exec/containerd/containerd.pid"; do
     pid=$(cat "$pidfile" 2> /dev/null || true)
@@ -93,6 +102,7 @@ mkdir -p "$CACHE"
 exec 9> "$CACHE/lock"
 flock -w 900 9 || fail "another deploy test holds $CACHE/lock for more than 15 minutes"
 
+exec 7>&1 8>&2
 TMP=${ASYNCPS_DEPLOY_TMP:-$(mktemp -d /tmp/asyncps-deploy.XXXXXX)}
 SOCK=$TMP/docker.sock
 export DOCKER_HOST=unix://$SOCK
@@ -115,6 +125,7 @@ cleanup() {
   local rc=$?
   set +e
   trap - EXIT INT TERM
+  exec 1>&7 2>&8   # a signal may land inside a redirected command: log to the real outputs
   if [[ -n $DOCKERD_PID ]] && kill -0 "$DOCKERD_PID" 2> /dev/null; then
     if ((COMPOSE_UP)); then
       log "teardown: compose down"
@@ -199,7 +210,7 @@ dockerd \
   --default-address-pool "base=$POOL,size=24" \
   --containerd-namespace asyncps-deploy-test --containerd-plugins-namespace asyncps-deploy-test-plugins \
   --cgroup-parent asyncps-deploy-test --log-level warn \
-  > "$TMP/dockerd.log" 2>&1 9>&- &
+  > "$TMP/dockerd.log" 2>&1 7>&- 8>&- 9>&- &
 DOCKERD_PID=$!
 for i in $(seq 1 120); do
   DTIMEOUT=5 d version > /dev/null 2>&1 && break
@@ -309,7 +320,9 @@ if ! DTIMEOUT=600 dc up -d --no-build > "$TMP/compose-up.log" 2>&1; then
 fi
 report_id=$(svc_ids report)
 [[ -n $report_id ]] || fail "no report container"
-report_code=$(DTIMEOUT=600 d wait "$report_id") || fail "report still running after 600 s"
+# (long waits write to a file, not through $(...): a pending SIGTERM would wait for them)
+DTIMEOUT=600 d wait "$report_id" > "$TMP/report.code" || fail "report still running after 600 s"
+report_code=$(< "$TMP/report.code")
 run_s=$((SECONDS - t))
 DTIMEOUT=60 dc logs --no-color > "$TMP/compose.log" 2>&1
 
@@ -386,10 +399,12 @@ for ((i = 0; i < K8S_WORKERS; i++)); do
   k8s_worker "$i" > /dev/null 2>> "$TMP/k8s-run.log" || fail "k8s: cannot start worker pod $i: $(tail -n 3 "$TMP/k8s-run.log")"
 done
 for ((i = 0; i < K8S_WORKERS; i++)); do
-  code=$(DTIMEOUT=600 d wait "$K8S_PREFIX-worker-$i") || fail "k8s worker $i still running after 600 s"
+  DTIMEOUT=600 d wait "$K8S_PREFIX-worker-$i" > "$TMP/k8s.code" || fail "k8s worker $i still running after 600 s"
+  code=$(< "$TMP/k8s.code")
   [[ $code == 0 ]] || { d logs "$K8S_PREFIX-worker-$i" 2>&1 | tail -n 10; fail "k8s worker $i (JOB_COMPLETION_INDEX=$i) exited with $code"; }
 done
-code=$(DTIMEOUT=300 d wait "$K8S_PREFIX-report") || fail "k8s report still running 300 s after the workers finished"
+DTIMEOUT=300 d wait "$K8S_PREFIX-report" > "$TMP/k8s.code" || fail "k8s report still running 300 s after the workers finished"
+code=$(< "$TMP/k8s.code")
 report=$(d logs "$K8S_PREFIX-report" 2>&1)
 [[ $code == 0 ]] || { tail -n 10 <<< "$report"; fail "k8s report exited with $code"; }
 echo "---- report (kubectl logs job/report, overlay $K8S_OVERLAY) ----"
