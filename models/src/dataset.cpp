@@ -63,6 +63,11 @@ Result<Dataset> LoadMnist(const MnistOptions& o, Split split) {
                            "(train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-...), or "
                            "install Debian's dataset-fashion-mnist");
   }
+  if (o.num_workers == 0 || o.worker >= o.num_workers) {
+    return Status::InvalidArgument("LoadMnist: worker " + std::to_string(o.worker) + " of " +
+                                   std::to_string(o.num_workers) +
+                                   " workers; need num_workers >= 1 and worker < num_workers");
+  }
   Result<IdxArray> images = ReadIdx(img_path, 3);
   if (!images.ok()) return images.status();
   Result<IdxArray> labels = ReadIdx(lab_path, 1);
@@ -75,10 +80,15 @@ Result<Dataset> LoadMnist(const MnistOptions& o, Split split) {
                                    std::to_string(lb.dims[0]) + " labels; the files do not belong together");
   }
   std::size_t n = im.dims[0];
-  if (o.limit != 0 && o.limit < n) {
-    n = o.limit;
-    im.data.resize(n * im.dims[1] * im.dims[2]);
-    lb.data.resize(n);
+  if (o.limit != 0 && o.limit < n) n = o.limit;
+  // The same contiguous block as Partition().
+  const std::size_t begin = o.worker * n / o.num_workers, end = (o.worker + 1) * n / o.num_workers;
+  const std::size_t per = im.dims[1] * im.dims[2];
+  if (begin != 0 || end != im.dims[0]) {
+    im.data.erase(im.data.begin() + static_cast<std::ptrdiff_t>(end * per), im.data.end());
+    im.data.erase(im.data.begin(), im.data.begin() + static_cast<std::ptrdiff_t>(begin * per));
+    lb.data.erase(lb.data.begin() + static_cast<std::ptrdiff_t>(end), lb.data.end());
+    lb.data.erase(lb.data.begin(), lb.data.begin() + static_cast<std::ptrdiff_t>(begin));
   }
   Result<Dataset> d = MakeDataset(im.dims[1], im.dims[2], 1, o.num_classes, im.data,
                                   std::move(lb.data), o.divisor);

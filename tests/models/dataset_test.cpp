@@ -30,6 +30,28 @@ TEST_CASE("LoadMnist reads .gz or raw files from a user's --data directory", "[m
   }
 }
 
+TEST_CASE("LoadMnist loads one worker's share, the same as Partition", "[models][dataset]") {
+  TempDir dir("mnist-share");
+  WriteMnistSplit(dir.path().string(), "train", 23, true);
+  auto all = LoadMnist({.dir = dir.path().string()}, Split::kTrain);
+  REQUIRE(all.ok());
+  for (std::size_t w = 0; w < 3; ++w) {
+    auto share = LoadMnist({.dir = dir.path().string(), .worker = w, .num_workers = 3}, Split::kTrain);
+    REQUIRE(share.ok());
+    auto part = Partition(all.value(), w, 3);
+    REQUIRE(part.ok());
+    CHECK(share.value().labels == part.value().labels);
+    CHECK(share.value().images == part.value().images);
+  }
+  auto limited = LoadMnist({.dir = dir.path().string(), .limit = 10, .worker = 1, .num_workers = 2}, Split::kTrain);
+  REQUIRE(limited.ok());
+  CHECK(limited.value().size() == 5);
+  CHECK(limited.value().image(0)[0] == Approx(5.0f / 255.0f));
+  auto bad = LoadMnist({.dir = dir.path().string(), .worker = 2, .num_workers = 2}, Split::kTrain);
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.status().message(), Catch::Contains("worker 2 of 2"));
+}
+
 TEST_CASE("LoadMnist explains a wrong directory and mismatched files", "[models][dataset]") {
   TempDir dir("mnist-bad");
   auto none = LoadMnist({.dir = dir.path().string()}, Split::kTrain);

@@ -30,12 +30,18 @@ struct MnistOptions {
   float divisor = 255.0f;             // x / divisor (Dist-Keras used 250)
   std::size_t limit = 0;              // keep only the first `limit` samples (0: all)
   std::size_t num_classes = 10;
+  // Keep only share `worker` of `num_workers` (after `limit`), the same block as
+  // Partition() gives, converted to float alone: W workers on one machine do not
+  // each hold the whole training set in float.
+  std::size_t worker = 0;
+  std::size_t num_workers = 1;
 };
 
 // Loads {train,t10k}-{images-idx3,labels-idx1}-ubyte, trying the .gz name first
 // and then the raw one. Errors name the directory and the files looked for
 // ("point --data at a directory holding them"), or the IDX problem; labels
-// outside [0, num_classes) and image/label count mismatches are errors too.
+// outside [0, num_classes) and image/label count mismatches are errors too, and
+// so is worker >= num_workers.
 Result<Dataset> LoadMnist(const MnistOptions& options, Split split);
 
 // Converts raw bytes to a dataset (shared by the IDX and CSV loaders).
