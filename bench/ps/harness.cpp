@@ -10,7 +10,8 @@ namespace {
 Session::Usage ProcessUsage() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
-  return {u.ru_minflt, u.ru_nvcsw + u.ru_nivcsw, 0};
+  const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return {u.ru_minflt, u.ru_nvcsw + u.ru_nivcsw, seconds(u.ru_utime) + seconds(u.ru_stime), 0};
 }
 
 }  // namespace
@@ -80,6 +81,7 @@ double Session::Trial(double seconds) {
   }
   usage_.faults += after.faults - before.faults;
   usage_.switches += after.switches - before.switches;
+  usage_.cpu_seconds += after.cpu_seconds - before.cpu_seconds;
   usage_.ops += ops;
   return static_cast<double>(ops) / std::chrono::duration<double>(end - start).count();
 }
@@ -106,6 +108,7 @@ std::vector<Measurement> MeasureInterleaved(const std::vector<Session*>& session
     if (ops > 0) {
       m.minor_faults_per_op = (u.faults - warm[i].faults) / ops;
       m.context_switches_per_op = (u.switches - warm[i].switches) / ops;
+      m.cpu_us_per_op = (u.cpu_seconds - warm[i].cpu_seconds) / ops * 1e6;
     }
   }
   return out;

@@ -29,6 +29,9 @@ struct Measurement {
   std::vector<double> trial_ops_per_s;
   double minor_faults_per_op = 0;  // whole process, during this session's trials
   double context_switches_per_op = 0;
+  // CPU time (user + system) of the whole process per op: client and server
+  // sides together. Less sensitive than ops/s to load from other processes.
+  double cpu_us_per_op = 0;
 };
 
 // One unit of work of one worker. Throws on failure.
@@ -54,6 +57,7 @@ class Session {
   // (recorded by the caller of Trial: the other sessions are idle meanwhile).
   struct Usage {
     long faults = 0, switches = 0;
+    double cpu_seconds = 0;
     std::uint64_t ops = 0;
   };
   const Usage& usage() const { return usage_; }

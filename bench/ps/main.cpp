@@ -1,5 +1,6 @@
 // asyncps-bench-ps: parameter-server throughput against raw ZeroMQ, in one run.
 // See bench/README.md for what is measured and how to read it.
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -23,6 +24,7 @@ struct Settings {
   std::vector<std::size_t> sizes;
   std::vector<int> shards{1, 2, 4};
   std::vector<int> workers{1, 2, 4, 8};
+  std::vector<std::string> ops;  // empty: all
   TrialPlan plan;
 };
 
@@ -30,14 +32,16 @@ struct Settings {
 // sizes at S=1 W=1 only, and scales S and W for commit-and-pull at the model size.
 bool Wanted(const Settings& s, const std::string& op, std::size_t floats, int shards, int workers) {
   if (op == kRawPushPull && shards != s.shards.front()) return false;  // it has no shards: measure it once
+  if (!s.ops.empty() && std::find(s.ops.begin(), s.ops.end(), op) == s.ops.end()) return false;
   if (!s.quick) return true;
   if (floats == kModelFloats && (op == kRawReqRep || op == "commit-and-pull")) return true;
   return workers == 1 && shards == 1;
 }
 
 void Note(const Record& r) {
-  std::fprintf(stderr, "%-16s %9zu floats S=%d W=%d: %10.1f ops/s %6.2f GB/s (%.1f faults/op)\n", r.op.c_str(),
-               r.floats, r.shards, r.workers, r.m.ops_per_s, r.gb_per_s(), r.m.minor_faults_per_op);
+  std::fprintf(stderr, "%-16s %9zu floats S=%d W=%d: %10.1f ops/s %6.2f GB/s (CPU %.0f us/op, %.1f faults/op)\n",
+               r.op.c_str(), r.floats, r.shards, r.workers, r.m.ops_per_s, r.gb_per_s(), r.m.cpu_us_per_op,
+               r.m.minor_faults_per_op);
 }
 
 // The sessions measured together (their trials interleaved), and what they measure.
@@ -100,6 +104,7 @@ int main(int argc, char** argv) {
   app.add_option("--sizes", s.sizes, "Payload sizes in floats (default 1K..4M with 1,048,853)");
   app.add_option("--shards", s.shards, "Shard counts S")->capture_default_str();
   app.add_option("--workers", s.workers, "Concurrent client counts W")->capture_default_str();
+  app.add_option("--ops", s.ops, "Only these: raw-req-rep raw-push-pull push pull commit-and-pull (default all)");
   app.add_option("--trials", s.plan.trials, "Timed trials per figure (the median is reported)");
   app.add_option("--seconds", s.plan.seconds, "Length of each trial");
   CLI11_PARSE(app, argc, argv);

@@ -146,7 +146,8 @@ void WriteJson(const std::string& path, const RunInfo& info, const std::vector<R
                     {"trial_ops_per_s", r.m.trial_ops_per_s},
                     {"ratio_vs_req_rep", r.ratio_vs_req_rep},
                     {"minor_faults_per_op", r.m.minor_faults_per_op},
-                    {"context_switches_per_op", r.m.context_switches_per_op}});
+                    {"context_switches_per_op", r.m.context_switches_per_op},
+                    {"cpu_us_per_op", r.m.cpu_us_per_op}});
   }
   OpenOrThrow(path) << nlohmann::json{{"run", InfoJson(info)}, {"results", rows}}.dump(2) << "\n";
 }
@@ -156,11 +157,11 @@ void WriteCsv(const std::string& path, const RunInfo& info, const std::vector<Re
   // The run's settings as comment lines (gnuplot and pandas skip them with '#').
   const nlohmann::json settings = InfoJson(info);
   for (auto it = settings.begin(); it != settings.end(); ++it) out << "# " << it.key() << ": " << it.value() << "\n";
-  out << "op,floats,shards,workers,ops_per_s,gb_per_s,ratio_vs_req_rep,minor_faults_per_op,context_switches_per_op\n";
+  out << "op,floats,shards,workers,ops_per_s,gb_per_s,ratio_vs_req_rep,minor_faults_per_op,context_switches_per_op,cpu_us_per_op\n";
   for (const Record& r : records) {
     out << r.op << "," << r.floats << "," << r.shards << "," << r.workers << "," << r.m.ops_per_s << ","
         << r.gb_per_s() << "," << r.ratio_vs_req_rep << "," << r.m.minor_faults_per_op << ","
-        << r.m.context_switches_per_op << "\n";
+        << r.m.context_switches_per_op << "," << r.m.cpu_us_per_op << "\n";
   }
 }
 
