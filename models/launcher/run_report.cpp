@@ -74,9 +74,14 @@ Result<RunReport> BuildRunReport(const worker::TrainOptions& train, std::vector<
     r.num_shards = source.servers.size();
     if (Status st = FetchFromPs(train, source.servers, m.layout(), m.params(), &r.shards); !st.ok()) return st;
     r.updates = r.shards.front().updates;
+    // A shard restarted from its checkpoint lost the updates after it (at most
+    // one --checkpoint-every interval): the counts then differ legitimately.
+    bool restored = false;
+    for (const auto& s : r.shards) restored = restored || s.restored_updates > 0;
     std::uint64_t tau_sum = 0, applied = 0;
     for (const auto& s : r.shards) {
-      if (s.updates != r.updates)
+      if (restored) r.updates = std::max(r.updates, s.updates);
+      if (s.updates != r.updates && !restored)
         return Status::Internal("shards disagree on the update count: shard 0 applied " + std::to_string(r.updates) +
                                 ", shard " + std::to_string(s.shard_index) + " " + std::to_string(s.updates));
       tau_sum += s.staleness_sum;
@@ -126,6 +131,16 @@ std::string FormatReport(const RunReport& r) {
         r.updates == r.expected_updates ? "" : "  <-- MISMATCH");
     add("  (Dist-Keras printed one more: its counter starts at 1)\n");
     add("staleness tau: mean %.2f, max %llu\n", r.staleness_mean, static_cast<unsigned long long>(r.staleness_max));
+    for (const auto& s : r.shards) {
+      if (s.restored_updates == 0) continue;
+      // Restarted from its checkpoint: the updates it applied after that
+      // checkpoint and before the crash are lost (at most one interval's).
+      add("shard %u was restarted from its checkpoint at %llu updates; it applied %llu of the %llu the others did "
+          "(%llu lost in the restart)\n",
+          s.shard_index, static_cast<unsigned long long>(s.restored_updates),
+          static_cast<unsigned long long>(s.updates), static_cast<unsigned long long>(r.updates),
+          static_cast<unsigned long long>(r.updates - std::min(r.updates, s.updates)));
+    }
   }
   for (const auto& w : r.workers) out += "  " + worker::Summary(w) + "\n";
   if (!r.weights_path.empty()) add("final weights: %s\n", r.weights_path.c_str());
@@ -142,7 +157,8 @@ nlohmann::json ToJson(const RunReport& r) {
     shards.push_back({{"shard_index", s.shard_index}, {"endpoint", s.endpoint}, {"updates", s.updates},
                       {"pulls", s.pulls}, {"duplicates", s.duplicates}, {"errors", s.errors},
                       {"staleness_sum", s.staleness_sum}, {"staleness_max", s.staleness_max},
-                      {"range", {s.range.begin, s.range.end}}, {"commits_per_worker", per_worker}});
+                      {"range", {s.range.begin, s.range.end}}, {"commits_per_worker", per_worker},
+                      {"restored_updates", s.restored_updates}, {"checkpointed_updates", s.checkpointed_updates}});
   }
   const auto rule = r.train.rule();
   return {{"training_time", r.training_time},
