@@ -1,8 +1,12 @@
 // Bugs found by the fuzz targets (fuzz/), each as a test that failed before
 // its fix (under the sanitizer builds: scripts/sanitize.sh address). The inputs
-// themselves are in tests/ps/fuzz_regressions/, replayed by ctest's
-// fuzz_corpus_replay_shard through the real fuzz target.
+// themselves are in tests/ps/fuzz_regressions/{shard,reply}/, also replayed by
+// ctest's fuzz_corpus_replay_* through the real fuzz targets.
 #include <catch2/catch.hpp>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
 
 #include "shard.h"
 
@@ -39,4 +43,24 @@ TEST_CASE("fuzz regression: an empty payload at an odd address reads as no float
   Result<std::span<const float>> floats = wire::PayloadAsFloats(EmptyAtOddAddress(storage), 0, scratch);
   REQUIRE(floats.ok());
   CHECK(floats.value().empty());
+}
+
+TEST_CASE("fuzz regression: a reply with a misaligned [ulong] vector is refused", "[fuzz][malformed]") {
+  // reply_fuzzer: stats.errors_by_code placed at an offset that is not a
+  // multiple of 8. FlatBuffers' verifier accepts it and its reader then loads
+  // the elements misaligned (UB). Verify now refuses such frames.
+  std::ifstream in(std::string(ASYNCPS_SOURCE_DIR) + "/tests/ps/fuzz_regressions/reply/misaligned-ulong-vector",
+                   std::ios::binary);
+  REQUIRE(in);
+  const std::vector<char> input((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(input.size() > 2);
+  const std::size_t header_len = static_cast<unsigned char>(input[0]) | (static_cast<unsigned char>(input[1]) << 8);
+  // An 8-aligned copy of the header frame (the reply fuzzer's input format: u16 length, header, payload).
+  std::vector<std::uint64_t> aligned((header_len + 7) / 8);
+  std::memcpy(aligned.data(), input.data() + 2, std::min(header_len, input.size() - 2));
+  std::vector<std::uint64_t> scratch;
+  std::string why;
+  const auto* bytes = reinterpret_cast<const std::byte*>(aligned.data());
+  CHECK(wire::VerifyReply({bytes, std::min(header_len, input.size() - 2)}, scratch, &why) == nullptr);
+  CHECK_THAT(why, Catch::Contains("misaligned"));
 }
