@@ -178,7 +178,10 @@ Shard::Outcome Shard::Stats(const wire::Request& req, Builder& reply) {
 
 bool Shard::CheckSession(const wire::Request& req, Builder& reply, Outcome* failed) {
   if (!has_layout()) {
-    *failed = Error(req.op(), req.seq(), ErrorCode::NotHello, "no worker has said hello yet: send hello first", reply);
+    *failed = Error(req.op(), req.seq(), ErrorCode::NotHello,
+                    "no worker has said hello yet: send hello first (a shard restarted without a checkpoint has "
+                    "forgotten the run: start it with --checkpoint-dir)",
+                    reply);
     return false;
   }
   if (req.fingerprint() != fingerprint_ || req.shard_index() != options_.shard_index ||

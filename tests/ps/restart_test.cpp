@@ -147,6 +147,38 @@ TEST_CASE("a dead address fails Connect within the connect deadline", "[restart]
   CHECK(took < 3s);
 }
 
+TEST_CASE("retries back off until max_attempts or the deadline, whichever comes first", "[restart][client]") {
+  ClientOptions o = Options(FreePort(), 1);  // nothing listens there
+  o.request_timeout = 100ms;
+  o.retry_backoff_initial = 100ms;
+  o.retry_backoff_max = 150ms;
+  o.max_attempts = 3;  // 100 + 100 + 100 + 150 + 100 ms
+  auto t0 = std::chrono::steady_clock::now();
+  auto c = Client::Connect(Layout(), o);
+  auto took = std::chrono::steady_clock::now() - t0;
+  REQUIRE_FALSE(c.ok());
+  CHECK_THAT(c.status().message(), Catch::Contains("3 attempts of 100 ms"));
+  CHECK(took >= 500ms);
+  CHECK(took < 2s);
+
+  o.max_attempts = 0;  // only the deadline: 100 + 100 + 100 + 150 + 100 + 150 + ... until 1 s
+  o.connect_deadline = 1s;
+  t0 = std::chrono::steady_clock::now();
+  c = Client::Connect(Layout(), o);
+  took = std::chrono::steady_clock::now() - t0;
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.status().code() == Status::Code::kTimeout);
+  CHECK_THAT(c.status().message(), Catch::Contains("within 1000 ms"));
+  CHECK(took >= 950ms);
+  CHECK(took < 2500ms);
+
+  o.retry_backoff_max = 50ms;  // < initial
+  CHECK(Client::Connect(Layout(), o).status().code() == Status::Code::kInvalidArgument);
+  o.retry_backoff_max = 150ms;
+  o.max_attempts = -1;
+  CHECK(Client::Connect(Layout(), o).status().code() == Status::Code::kInvalidArgument);
+}
+
 TEST_CASE("SIGTERM writes a checkpoint and releases the port", "[restart][process]") {
   TempDir dir;
   const int port = FreePort();
