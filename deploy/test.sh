@@ -289,6 +289,11 @@ for i in $(seq 1 60); do
   ((i == 60)) && fail "shard container not healthy after 30 s (health: $h): $(d logs "$PROJECT-sigterm" 2>&1 | tail -n 5)"
   sleep 0.5
 done
+hc=$(d exec "$PROJECT-sigterm" asyncps-healthcheck) || fail "healthcheck fails on a serving shard: $hc"
+grep -q "^healthy: tcp://0.0.0.0:5555" <<< "$hc" || fail "healthcheck did not probe the shard's endpoint: $hc"
+if hc=$(d exec -e ASYNCPS_READY_FILE=/tmp/none "$PROJECT-sigterm" asyncps-healthcheck); then
+  fail "healthcheck passes without a ready file: $hc"
+fi
 d logs "$PROJECT-sigterm" 2>&1 | grep -q "shard 1 of 2 listening" ||
   fail "pod-name index not applied (expected 'shard 1 of 2 listening'): $(d logs "$PROJECT-sigterm" 2>&1 | tail -n 3)"
 t=$SECONDS

@@ -4,7 +4,8 @@
 # shard is bound) lists endpoints and each tcp:// endpoint accepts a connection on this host.
 # Any other role (worker, report): healthy while it runs (exit 0).
 set -u
-if ! tr '\0' ' ' < /proc/1/cmdline 2>/dev/null | grep -q 'asyncps-server'; then
+# The role is in PID 1's command line (tini -- asyncps-server ... | tini -- asyncps-launch server ...).
+if ! tr '\0' ' ' < /proc/1/cmdline 2>/dev/null | grep -Eq 'asyncps-server|asyncps-launch server'; then
   exit 0
 fi
 ready=${ASYNCPS_READY_FILE:-/tmp/asyncps-ready}
