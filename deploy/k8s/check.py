@@ -140,6 +140,17 @@ def check(path):
     rspec = check_pod("Job report", rjob["spec"]["template"], cm["metadata"]["name"])
     need(rspec["containers"][0]["args"][1] == "report", "report container must run asyncps-launch report")
 
+    # NetworkPolicy: shards reachable on their port from the asyncps pods (workers, report)
+    pol = one(docs, "NetworkPolicy", "shard")
+    need(subset(pol["spec"]["podSelector"]["matchLabels"], tl), "NetworkPolicy shard does not select the shard pods")
+    allowed = [p["podSelector"]["matchLabels"] for r in pol["spec"]["ingress"] for p in r.get("from", [])
+               if "podSelector" in p]
+    for job in (wjob, rjob):
+        need(any(subset(a, job["spec"]["template"]["metadata"]["labels"]) for a in allowed),
+             f"NetworkPolicy shard does not admit Job {job['metadata']['name']}'s pods")
+    pports = {p["port"] for r in pol["spec"]["ingress"] for p in r.get("ports", [])}
+    need(sp["port"] in pports, f"NetworkPolicy shard does not open port {sp['port']}")
+
     # Reports: workers write worker-<i>.json into a shared PVC; the report waits for all of them.
     pvc = one(docs, "PersistentVolumeClaim", "reports")
     def claim_mount(spec, cname):
