@@ -105,14 +105,18 @@ int main(int argc, char** argv) {
   app.add_option("--shards", s.shards, "Shard counts S")->capture_default_str();
   app.add_option("--workers", s.workers, "Concurrent client counts W")->capture_default_str();
   app.add_option("--ops", s.ops, "Only these: raw-req-rep raw-push-pull push pull commit-and-pull (default all)");
-  app.add_option("--trials", s.plan.trials, "Timed trials per figure (the median is reported)");
-  app.add_option("--seconds", s.plan.seconds, "Length of each trial");
+  app.add_option("--trials", s.plan.trials, "Timed trials per figure, the median is reported (default 9)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--seconds", s.plan.seconds, "Length of each trial (default 0.2, quick 0.1)")
+      ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
 
   const bool custom_trials = app.count("--trials") > 0, custom_seconds = app.count("--seconds") > 0;
-  if (s.quick && !custom_seconds) s.plan.seconds = 0.15;
+  // Many short trials, interleaved across the sessions compared, make the
+  // medians robust to bursts of load from elsewhere on the machine.
+  if (!custom_trials) s.plan.trials = 9;
+  if (!custom_seconds) s.plan.seconds = s.quick ? 0.1 : 0.2;
   if (s.quick) s.plan.warmup_seconds = 0.05;
-  if (!custom_trials && s.plan.trials < 1) s.plan.trials = 5;
   if (s.sizes.empty()) {
     s.sizes = s.quick ? std::vector<std::size_t>{1024, 16384, 262144, kModelFloats, 4194304}
                       : std::vector<std::size_t>{1024, 4096, 16384, 65536, 262144, 1048576, kModelFloats, 4194304};

@@ -38,6 +38,8 @@ std::string Grouped(std::size_t v) {
 
 std::string Ops(const Record* r) { return r ? Fixed(r->m.ops_per_s, r->m.ops_per_s < 100 ? 1 : 0) : "-"; }
 std::string Gbps(const Record* r) { return r ? Fixed(r->gb_per_s(), 2) : "-"; }
+// CPU time per op of the whole process (client and server sides), in ms.
+std::string CpuMs(const Record* r) { return r ? Fixed(r->m.cpu_us_per_op / 1000, 3) : "-"; }
 std::string Ratio(const Record* r) { return r && r->ratio_vs_req_rep > 0 ? Fixed(r->ratio_vs_req_rep, 2) + "x" : "-"; }
 
 void Header(std::ostringstream& o, const RunInfo& info) {
@@ -49,7 +51,9 @@ void Header(std::ostringstream& o, const RunInfo& info) {
     << info.plan.seconds << " s (after a " << info.plan.warmup_seconds << " s warm-up); shards: "
     << info.servers << "; transport: TCP on 127.0.0.1\n"
     << "- rt/s = round trips per second (all clients together); GB/s counts payload bytes in both "
-       "directions (commit-and-pull and REQ/REP move the payload twice per round trip)\n\n";
+       "directions (commit-and-pull and REQ/REP move the payload twice per round trip); CPU ms/rt = CPU time "
+       "of the whole process (client and server sides, user + system) per round trip, which other load on "
+       "the machine disturbs less than rt/s\n\n";
 }
 
 void PayloadSweep(std::ostringstream& o, const std::vector<Record>& records) {
@@ -58,15 +62,16 @@ void PayloadSweep(std::ostringstream& o, const std::vector<Record>& records) {
     if (r.shards == 1 && r.workers == 1) sizes.insert(r.floats);
   o << "### Payload sweep, S=1 shard, W=1 client\n\n"
     << "| floats | MB | raw REQ/REP rt/s | raw REQ/REP GB/s | raw PUSH/PULL GB/s | push rt/s | pull rt/s "
-       "| commit-and-pull rt/s | commit-and-pull GB/s | commit-and-pull / REQ/REP |\n"
-    << "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+       "| commit-and-pull rt/s | commit-and-pull GB/s | commit-and-pull / REQ/REP "
+       "| CPU ms/rt REQ/REP | CPU ms/rt commit-and-pull |\n"
+    << "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (std::size_t n : sizes) {
     const Record* cp = Find(records, "commit-and-pull", n, 1, 1);
     const Record* rr = Find(records, kRawReqRep, n, 1, 1);
     o << "| " << Grouped(n) << " | " << Fixed(n * 4.0 / 1e6, 3) << " | " << Ops(rr) << " | " << Gbps(rr) << " | "
       << Gbps(Find(records, kRawPushPull, n, 1, 1)) << " | " << Ops(Find(records, "push", n, 1, 1)) << " | "
       << Ops(Find(records, "pull", n, 1, 1)) << " | " << Ops(cp) << " | " << Gbps(cp) << " | " << Ratio(cp)
-      << " |\n";
+      << " | " << CpuMs(rr) << " | " << CpuMs(cp) << " |\n";
   }
   o << "\n";
 }
