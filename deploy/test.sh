@@ -9,8 +9,11 @@
 #      SIGTERM stops a shard cleanly and fast, healthcheck, Kubernetes-style shard index),
 #   4. runs deploy/compose with 2 shards + 2 workers on a small Fashion-MNIST subset, waits for
 #      the workers, checks every exit code and the report (accuracy >= threshold, parameter
-#      server updates == W * epochs-batches/window formula),
-#   5. checks the Kubernetes manifests offline (kubectl kustomize + deploy/k8s/check.py),
+#      server updates == sum over workers of ceil(epochs * ceil(rows_w / batch) / window)),
+#      that the host reaches a shard only through the test's bridge, clean SIGTERM + checkpoints,
+#   5. checks the Kubernetes manifests offline (kubectl kustomize + deploy/k8s/check.py), then
+#      runs the small overlay's pods in docker as the kubelet would (deploy/k8s/pods.py) and
+#      checks that report the same way,
 #   6. tears everything down and stops dockerd by its PID.
 #
 # Needs root, docker.io, docker-compose (or the compose v2 plugin), debootstrap, kubectl,
