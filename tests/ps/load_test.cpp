@@ -102,5 +102,9 @@ TEST_CASE("64 clients committing and pulling: exact count, exact sums, bounded m
   CHECK(wrong == 0);
   INFO("VmRSS warm " << rss_warm << " KiB, end " << rss_end << " KiB");
   CHECK(rss_warm > 0);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // Sanitizer runtimes keep freed memory in quarantine: RSS bounds say nothing there.
+#else
   CHECK(rss_end - rss_warm < 32 * 1024);  // bounded: no per-request growth
+#endif
 }

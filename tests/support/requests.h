@@ -48,7 +48,7 @@ inline std::vector<std::byte> EncodeRequest(const RequestFields& f, const Parame
 
 inline std::vector<std::byte> FloatBytes(const std::vector<float>& v) {
   std::vector<std::byte> out(v.size() * sizeof(float));
-  std::memcpy(out.data(), v.data(), out.size());
+  if (!v.empty()) std::memcpy(out.data(), v.data(), out.size());  // memcpy(nullptr, ...) is UB even for 0 bytes
   return out;
 }
 

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds asyncps with sanitizers and runs the whole test suite (ctest) under them.
+# Usage: scripts/sanitize.sh address|thread [build-dir]
+#   address  ASan + UBSan (and LeakSanitizer); default build dir build-asan
+#   thread   TSan; default build dir build-tsan
+# Every finding fails the run (halt_on_error). Suppressions, for third-party
+# code only, live in scripts/sanitizers/*.supp with the reason for each.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kind=${1:-}
+case "$kind" in
+  address) default_build=build-asan ;;
+  thread) default_build=build-tsan ;;
+  *) echo "usage: scripts/sanitize.sh address|thread [build-dir]" >&2; exit 2 ;;
+esac
+build=${2:-$default_build}
+supp="$PWD/scripts/sanitizers"
+jobs=$(nproc)
+
+start=$(date +%s)
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DASYNCPS_SANITIZE="$kind" \
+  -DASYNCPS_BUILD_MODELS=ON -DASYNCPS_BUILD_BENCH=OFF >/dev/null
+cmake --build "$build" -j"$jobs"
+built=$(date +%s)
+
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1"
+export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$supp/ubsan.supp"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp:print_suppressions=0"
+# Sanitized code runs several times slower: give each test more time.
+ctest --test-dir "$build" --output-on-failure -j"$jobs" --timeout 1500
+echo "sanitize.sh $kind: build $((built - start)) s, tests $(($(date +%s) - built)) s"
