@@ -179,17 +179,19 @@ inline void Store8(float* p, V8 v) { std::memcpy(p, &v, sizeof v); }
 
 namespace {
 // One output pixel with NB*8 filters in NB registers: out = b + sum over the
-// in-image taps [y0,y1)x[x0,x1) and channels of x * w.
+// in-image taps [y0,y1)x[x0,x1) and channels of x * w. (top, left) is the input
+// position of tap (0, 0), negative with padding; in-image taps never are.
 template <int NB>
-inline void DirectPixel(const float* img, std::size_t row_stride, std::size_t c, const float* w,
-                        std::size_t kw, std::size_t y0, std::size_t y1, std::size_t x0,
-                        std::size_t x1, const float* bias, float* out) {
+inline void DirectPixel(const float* img, std::size_t in_w, std::size_t c, const float* w,
+                        std::size_t kw, long top, long left, const TapRange& t, const float* bias,
+                        float* out) {
   V8 acc[NB];
   for (int b = 0; b < NB; ++b) acc[b] = Load8(bias + 8 * b);
-  for (std::size_t y = y0; y < y1; ++y) {
-    const float* prow = img + y * row_stride;
-    for (std::size_t x = x0; x < x1; ++x) {
-      const float* px = prow + x * c;
+  for (std::size_t y = t.y0; y < t.y1; ++y) {
+    const std::size_t iy = static_cast<std::size_t>(top + static_cast<long>(y));
+    for (std::size_t x = t.x0; x < t.x1; ++x) {
+      const std::size_t ix = static_cast<std::size_t>(left + static_cast<long>(x));
+      const float* px = img + (iy * in_w + ix) * c;
       const float* wt = w + (y * kw + x) * c * (NB * 8);
       for (std::size_t ci = 0; ci < c; ++ci) {
         const float xv = px[ci];
@@ -210,17 +212,14 @@ void DirectForward(const float* in, float* out, std::size_t batch, std::size_t i
     for (std::size_t oh = 0; oh < out_h; ++oh) {
       for (std::size_t ow = 0; ow < out_w; ++ow) {
         const TapRange t = Taps(oh, ow, pad_top, pad_left, in_h, in_w, kh, kw);
-        // Origin of tap (0, 0), possibly outside the image (never dereferenced there).
-        const float* origin = img + (static_cast<std::ptrdiff_t>(oh) - static_cast<std::ptrdiff_t>(pad_top)) *
-                                        static_cast<std::ptrdiff_t>(in_w * c) +
-                              (static_cast<std::ptrdiff_t>(ow) - static_cast<std::ptrdiff_t>(pad_left)) *
-                                  static_cast<std::ptrdiff_t>(c);
-        DirectPixel<NB>(origin, in_w * c, c, w, kw, t.y0, t.y1, t.x0, t.x1, bias,
+        DirectPixel<NB>(img, in_w, c, w, kw, static_cast<long>(oh) - static_cast<long>(pad_top),
+                        static_cast<long>(ow) - static_cast<long>(pad_left), t, bias,
                         out + ((n * out_h + oh) * out_w + ow) * k);
       }
     }
   }
 }
+
 // dw[y][x][ci][0:NB*8] = sum over samples and output pixels of x * dY, with
 // NB independent register accumulators.
 template <int NB>
