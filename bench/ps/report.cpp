@@ -135,7 +135,11 @@ std::string Markdown(const RunInfo& info, const std::vector<Record>& records) {
   std::ostringstream o;
   Header(o, info);
   PayloadSweep(o, records);
-  for (const char* op : {"commit-and-pull", "push", "pull"}) Scaling(o, records, op, info.model_floats);
+  // Scaling at the model size, or at the largest size measured when --sizes left it out.
+  std::size_t floats = 0;
+  for (const Record& r : records)
+    if (floats != info.model_floats) floats = r.floats == info.model_floats ? r.floats : std::max(floats, r.floats);
+  for (const char* op : {"commit-and-pull", "push", "pull"}) Scaling(o, records, op, floats);
   return o.str();
 }
 
