@@ -1,5 +1,10 @@
 #include "asyncps/models/seed_cnn.h"
 
+#include <cstdlib>
+#include <thread>
+
+#include "asyncps/models/blas_threads.h"
+
 #include <catch2/catch.hpp>
 #include <cmath>
 
@@ -84,4 +89,20 @@ TEST_CASE("The seed CNN refuses images too small for it", "[models][seed_cnn]") 
   auto m = BuildSeedCnn({.height = 4, .width = 4});
   REQUIRE_FALSE(m.ok());
   CHECK_THAT(m.status().message(), Catch::Contains("seed CNN"));
+}
+
+TEST_CASE("BLAS runs on one thread by default and the count is settable", "[models][blas]") {
+  // This executable never calls SetBlasThreads before its first SGEMM.
+  if (std::getenv("OPENBLAS_NUM_THREADS") == nullptr) {
+    auto m = BuildSeedCnn({});
+    REQUIRE(m.ok());
+    m.value()->Forward(std::vector<float>(784, 0.5f).data(), 1);
+    CHECK(BlasThreads() == 1);
+  }
+  if (std::thread::hardware_concurrency() >= 2) {
+    SetBlasThreads(2);
+    CHECK(BlasThreads() == 2);
+  }
+  SetBlasThreads(0);  // clamped
+  CHECK(BlasThreads() == 1);
 }

@@ -6,6 +6,10 @@
 
 namespace asyncps::models {
 
+// Default: one thread. Unless SetBlasThreads was called first, the first SGEMM of
+// the models library sets OpenBLAS to 1 thread (or to $OPENBLAS_NUM_THREADS when
+// that is set).
+
 // Sets OpenBLAS' thread count (clamped to >= 1). Process-wide; call before training,
 // not concurrently with it.
 void SetBlasThreads(int threads);
