@@ -66,6 +66,7 @@ struct LaunchOptions {
   std::string report_json;
   std::string save_weights = "asyncps-weights.npz";
   std::string server_bin, worker_bin;
+  std::string checkpoint_dir;
   int timeout_s = 0;
   bool keep_work_dir = false;
 };
@@ -95,6 +96,7 @@ int main(int argc, char** argv) {
   app.add_option("--report-json", lo.report_json, "Also write the report as JSON here");
   app.add_option("--save-weights", lo.save_weights, "Where to save the final weights (.npz; '' to skip)")
       ->capture_default_str();
+  app.add_option("--checkpoint-dir", lo.checkpoint_dir, "Passed on to asyncps-server: where shards keep checkpoints");
   app.add_option("--timeout", lo.timeout_s, "Stop everything and fail after this many seconds (0: no limit)")
       ->capture_default_str();
   app.add_option("--server-bin", lo.server_bin, "asyncps-server to run (default: next to this binary)");
@@ -122,9 +124,10 @@ int main(int argc, char** argv) {
   std::optional<ChildProcess> server;
   std::vector<std::string> endpoints;
   if (!single) {
-    auto started = ChildProcess::Start({lo.server_bin, "--bind", "tcp://127.0.0.1:*", "--shards",
-                                        std::to_string(lo.shards), "--ready-file", (work / "ready").string()},
-                                       "asyncps-server");
+    std::vector<std::string> args{lo.server_bin, "--bind", "tcp://127.0.0.1:*", "--shards",
+                                  std::to_string(lo.shards), "--ready-file", (work / "ready").string()};
+    if (!lo.checkpoint_dir.empty()) args.insert(args.end(), {"--checkpoint-dir", lo.checkpoint_dir});
+    auto started = ChildProcess::Start(args, "asyncps-server");
     if (!started.ok()) return Fail(started.status().message(), workers, nullptr);
     server.emplace(std::move(started).value());
     auto ready = WaitForServer(*server, work / "ready", lo.shards);
@@ -195,7 +198,7 @@ int main(int argc, char** argv) {
   }
   launcher::WeightsSource source;
   if (single) source.npz_path = (work / "worker-0.npz").string();
-  else source.servers = endpoints;
+  else source.ps.servers = endpoints;
   Result<launcher::RunReport> report = launcher::BuildRunReport(train, std::move(reports), source, lo.save_weights);
   if (server) server->Stop();
   if (!report.ok()) return Fail(report.status().ToString(), workers, nullptr);

@@ -16,13 +16,12 @@ using namespace asyncps;
 int main(int argc, char** argv) {
   CLI::App app{"asyncps-report: evaluates a parameter server's weights and prints the run's report"};
   worker::TrainOptions train;
-  std::vector<std::string> servers;
+  worker::ConnectOptions connect;
   std::string reports_dir, report_json, save_weights;
   std::size_t expect_workers = 0;
   int wait_s = 0;
   worker::AddTrainFlags(app, train);
-  app.add_option("--servers", servers, "Shard endpoints in shard order, comma-separated")
-      ->envname("ASYNCPS_SERVERS")->delimiter(',')->required();
+  worker::AddConnectFlags(app, connect, /*with_servers=*/true);
   app.add_option("--worker-reports", reports_dir, "Folder of the workers' --report-json files (worker-*.json)")
       ->envname("ASYNCPS_WORKER_REPORTS");
   app.add_option("--expect-workers", expect_workers, "Wait until this many worker reports are in the folder")
@@ -32,6 +31,10 @@ int main(int argc, char** argv) {
   app.add_option("--report-json", report_json, "Also write the report as JSON here")->envname("ASYNCPS_REPORT_JSON");
   app.add_option("--save-weights", save_weights, "Save the final weights here (.npz)")->envname("ASYNCPS_SAVE_WEIGHTS");
   CLI11_PARSE(app, argc, argv);
+  if (connect.servers.empty()) {
+    std::fprintf(stderr, "asyncps-report: --servers is required (one endpoint per shard)\n");
+    return 2;
+  }
   if (Status st = train.Validate(); !st.ok()) {
     std::fprintf(stderr, "asyncps-report: %s\n", st.message().c_str());
     return 2;
@@ -62,7 +65,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   launcher::WeightsSource source;
-  source.servers = servers;
+  source.ps = connect;
   Result<launcher::RunReport> report = launcher::BuildRunReport(train, std::move(reports), source, save_weights);
   if (!report.ok()) {
     std::fprintf(stderr, "asyncps-report: %s\n", report.status().ToString().c_str());

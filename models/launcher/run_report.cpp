@@ -17,13 +17,11 @@ namespace {
 constexpr std::uint32_t kReporterId = 0xFFFFFFF0u;
 
 // Pulls C and the counters from every shard.
-Status FetchFromPs(const worker::TrainOptions& train, const std::vector<std::string>& servers,
+Status FetchFromPs(const worker::TrainOptions& train, const worker::ConnectOptions& ps,
                    const ParameterLayout& layout, std::span<float> weights, std::vector<ShardStatus>* shards) {
-  ClientOptions co;
-  co.servers = servers;
-  co.worker_id = kReporterId;
-  co.algorithm = train.algorithm();
-  Result<std::unique_ptr<Client>> client = Client::Connect(layout, co);
+  Result<ClientOptions> co = ps.ToClientOptions(kReporterId, train.algorithm());
+  if (!co.ok()) return co.status();
+  Result<std::unique_ptr<Client>> client = Client::Connect(layout, co.value());
   if (!client.ok()) return client.status();
   if (Status st = client.value()->Pull(weights); !st.ok()) return st;
   Result<std::vector<ShardStatus>> stats = client.value()->Stats();
@@ -70,9 +68,9 @@ Result<RunReport> BuildRunReport(const worker::TrainOptions& train, std::vector<
   if (!model.ok()) return model.status();
   models::Sequential& m = *model.value();
 
-  if (!source.servers.empty()) {
-    r.num_shards = source.servers.size();
-    if (Status st = FetchFromPs(train, source.servers, m.layout(), m.params(), &r.shards); !st.ok()) return st;
+  if (!source.ps.servers.empty()) {
+    r.num_shards = source.ps.servers.size();
+    if (Status st = FetchFromPs(train, source.ps, m.layout(), m.params(), &r.shards); !st.ok()) return st;
     r.updates = r.shards.front().updates;
     // A shard restarted from its checkpoint lost the updates after it (at most
     // one --checkpoint-every interval): the counts then differ legitimately.

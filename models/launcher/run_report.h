@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "asyncps/client.h"
+#include "connect_options.h"
 #include "train_options.h"
 #include "worker_report.h"
 
@@ -43,7 +44,7 @@ struct RunReport {
 // The weights to evaluate: pulled from the PS at `servers` (any algorithm but
 // single), or read from an .npz written by a `single` worker.
 struct WeightsSource {
-  std::vector<std::string> servers;
+  worker::ConnectOptions ps;  // ps.servers empty: not from a PS
   std::string npz_path;
 };
 

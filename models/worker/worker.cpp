@@ -28,13 +28,10 @@ struct PsLink {
 };
 
 Result<PsLink> ConnectToPs(const TrainOptions& train, const WorkerOptions& options, models::Sequential& model) {
-  ClientOptions co;
-  co.servers = options.servers;
-  co.worker_id = static_cast<std::uint32_t>(options.worker_index);
-  co.algorithm = train.algorithm();
-  co.request_timeout = options.request_timeout;
-  co.max_attempts = options.max_attempts;
-  Result<std::unique_ptr<Client>> client = Client::Connect(model.layout(), co);
+  Result<ClientOptions> co =
+      options.connect.ToClientOptions(static_cast<std::uint32_t>(options.worker_index), train.algorithm());
+  if (!co.ok()) return co.status();
+  Result<std::unique_ptr<Client>> client = Client::Connect(model.layout(), co.value());
   if (!client.ok()) return client.status();
   PsLink link;
   link.client = std::move(client).value();
@@ -66,7 +63,7 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
   if (options.num_workers < 1 || options.worker_index >= options.num_workers)
     return Status::InvalidArgument("--worker-index must be in [0, --num-workers)");
   const bool with_ps = train.algorithm() != Algorithm::kSingle;
-  if (with_ps && options.servers.empty())
+  if (with_ps && options.connect.servers.empty())
     return Status::InvalidArgument("--servers is required (one endpoint per shard) unless --algo single");
 
   WorkerReport report;

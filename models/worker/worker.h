@@ -9,20 +9,17 @@
 #include <vector>
 
 #include "asyncps/status.h"
+#include "connect_options.h"
 #include "train_options.h"
 #include "worker_report.h"
 
 namespace asyncps::worker {
 
 struct WorkerOptions {
-  std::vector<std::string> servers;  // one endpoint per shard, in shard order
-  std::size_t worker_index = 0;      // this worker's partition: index of num_workers
+  ConnectOptions connect;          // the shards (unused for `single`)
+  std::size_t worker_index = 0;    // this worker's partition: index of num_workers
   std::size_t num_workers = 1;
-  // Per attempt and attempts per request; a shard that does not answer within
-  // both fails the worker with its address in the message.
-  std::chrono::milliseconds request_timeout{10000};
-  int max_attempts = 3;
-  std::string save_weights;          // write the final local weights here (.npz)
+  std::string save_weights;        // write the final local weights here (.npz)
 };
 
 struct Progress {

@@ -25,19 +25,13 @@ int main(int argc, char** argv) {
   WorkerOptions options;
   std::string report_json;
   std::string progress_format = "human";
-  int timeout_ms = 10000;
   AddTrainFlags(app, train);
-  app.add_option("--servers", options.servers, "Shard endpoints in shard order, comma-separated")
-      ->envname("ASYNCPS_SERVERS")->delimiter(',');
+  AddConnectFlags(app, options.connect, /*with_servers=*/true);
   auto* index_opt = app.add_option("--worker-index", options.worker_index,
                                    "This worker's index (default: $JOB_COMPLETION_INDEX, else 0)")
                         ->envname("ASYNCPS_WORKER_INDEX");
   app.add_option("--num-workers", options.num_workers, "Workers in the run (the data is split among them)")
       ->envname("ASYNCPS_NUM_WORKERS")->capture_default_str();
-  app.add_option("--request-timeout-ms", timeout_ms, "How long one attempt of a PS request may take")
-      ->envname("ASYNCPS_REQUEST_TIMEOUT_MS")->check(CLI::Range(1, 3600000))->capture_default_str();
-  app.add_option("--max-attempts", options.max_attempts, "Attempts per PS request before failing")
-      ->envname("ASYNCPS_MAX_ATTEMPTS")->check(CLI::Range(1, 1000))->capture_default_str();
   app.add_option("--report-json", report_json, "Write this worker's report here as JSON")->envname("ASYNCPS_REPORT_JSON");
   app.add_option("--save-weights", options.save_weights, "Write the final local weights here (.npz)")
       ->envname("ASYNCPS_SAVE_WEIGHTS");
@@ -45,7 +39,6 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"human", "machine"}))->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   DefaultIndexFromJob(options.worker_index, index_opt->count() > 0 || std::getenv("ASYNCPS_WORKER_INDEX"));
-  options.request_timeout = std::chrono::milliseconds(timeout_ms);
   if (asyncps::Status st = train.Validate(); !st.ok()) {
     std::fprintf(stderr, "asyncps-worker: %s\n", st.message().c_str());
     return 2;

@@ -116,7 +116,7 @@ TEST_CASE("single and DOWNPOUR with one worker and window 1 reach the same accur
 TEST_CASE("a worker pointed at a dead address fails fast, naming it", "[e2e]") {
   const auto start = std::chrono::steady_clock::now();
   Finished f = RunToEnd({ASYNCPS_WORKER_BIN, "--servers", "tcp://127.0.0.1:9", "--request-timeout-ms", "500",
-                         "--max-attempts", "2", "--train-limit", "100"},
+                         "--connect-deadline", "2", "--train-limit", "100"},
                         std::chrono::seconds(60));
   CHECK_FALSE(f.ok);
   CHECK(f.exit == "exited with code 1");

@@ -69,7 +69,7 @@ RunResult Train(bool kill_shard_1) {
   std::vector<std::string> args = TrainFlags();
   args.insert(args.end(), {"--servers", endpoints[0] + "," + endpoints[1], "--worker-index", "0", "--num-workers",
                            "1", "--report-json", dir / "reports/worker-0.json", "--progress-format", "machine",
-                           "--request-timeout-ms", "500", "--max-attempts", "1000"});
+                           "--request-timeout-ms", "500", "--retry-deadline", "60"});
   auto worker = Spawn(ASYNCPS_WORKER_BIN, args, dir / "worker.log");
 
   std::uint64_t restored = 0;

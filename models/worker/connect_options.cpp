@@ -1,0 +1,66 @@
+#include "connect_options.h"
+
+#include <CLI/CLI.hpp>
+
+#include "asyncps/curve.h"
+
+namespace asyncps::worker {
+namespace {
+std::chrono::milliseconds Ms(double seconds) {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+}
+}  // namespace
+
+Result<ClientOptions> ConnectOptions::ToClientOptions(std::uint32_t worker_id, Algorithm algorithm) const {
+  ClientOptions co;
+  co.servers = servers;
+  co.worker_id = worker_id;
+  co.algorithm = algorithm;
+  co.request_timeout = std::chrono::milliseconds(request_timeout_ms);
+  co.retry_deadline = Ms(retry_deadline_s);
+  co.connect_deadline = Ms(connect_deadline_s);
+  Result<std::string> server_key = CurveKeyFromFileOrEnv(curve_server_key_file, "ASYNCPS_CURVE_SERVER_KEY");
+  if (!server_key.ok()) return server_key.status();
+  Result<std::string> secret_key = CurveKeyFromFileOrEnv(curve_secret_key_file, "ASYNCPS_CURVE_SECRET_KEY");
+  if (!secret_key.ok()) return secret_key.status();
+  if (server_key.value().empty() != secret_key.value().empty()) {
+    return Status::InvalidArgument(
+        "CURVE needs both the server's public key (--curve-server-key-file) and this client's secret key "
+        "(--curve-secret-key-file), or neither");
+  }
+  co.curve_server_key = server_key.value();
+  co.curve_secret_key = secret_key.value();
+  return co;
+}
+
+std::vector<std::string> ConnectOptions::ToArgs() const {
+  std::vector<std::string> args{"--request-timeout-ms", std::to_string(request_timeout_ms), "--retry-deadline",
+                                std::to_string(retry_deadline_s), "--connect-deadline",
+                                std::to_string(connect_deadline_s)};
+  if (!curve_server_key_file.empty()) args.insert(args.end(), {"--curve-server-key-file", curve_server_key_file});
+  if (!curve_secret_key_file.empty()) args.insert(args.end(), {"--curve-secret-key-file", curve_secret_key_file});
+  return args;
+}
+
+void AddConnectFlags(CLI::App& app, ConnectOptions& o, bool with_servers) {
+  if (with_servers) {
+    app.add_option("--servers", o.servers, "Shard endpoints in shard order, comma-separated")
+        ->envname("ASYNCPS_SERVERS")->delimiter(',');
+  }
+  app.add_option("--request-timeout-ms", o.request_timeout_ms, "How long one attempt of a PS request may take")
+      ->envname("ASYNCPS_REQUEST_TIMEOUT_MS")->check(CLI::Range(1, 3600000))->capture_default_str();
+  app.add_option("--retry-deadline", o.retry_deadline_s,
+                 "Seconds to keep retrying a PS request (with back-off) before failing: rides out a shard restart")
+      ->envname("ASYNCPS_RETRY_DEADLINE")->check(CLI::Range(0.001, 1e6))->capture_default_str();
+  app.add_option("--connect-deadline", o.connect_deadline_s, "Seconds to wait for every shard at start")
+      ->envname("ASYNCPS_CONNECT_DEADLINE")->check(CLI::Range(0.001, 1e6))->capture_default_str();
+  app.add_option("--curve-server-key-file", o.curve_server_key_file,
+                 "The shards' CURVE public key (else $ASYNCPS_CURVE_SERVER_KEY; unset: no encryption)")
+      ->envname("ASYNCPS_CURVE_SERVER_KEY_FILE");
+  app.add_option("--curve-secret-key-file", o.curve_secret_key_file,
+                 "This client's CURVE secret key (else $ASYNCPS_CURVE_SECRET_KEY); its public key must be on the "
+                 "shards' allow-list")
+      ->envname("ASYNCPS_CURVE_SECRET_KEY_FILE");
+}
+
+}  // namespace asyncps::worker
