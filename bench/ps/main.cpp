@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -56,15 +57,18 @@ struct Group {
   }
 };
 
-// Everything measured for one payload size, shard count and client count.
-void RunGroup(const Settings& s, PsCluster& cluster, std::size_t n, int shards, int w, std::vector<Record>& out) {
+// Everything measured for one payload size, shard count and client count. The
+// cluster for (n, shards) is started on first need and reused for every w.
+void RunGroup(const Settings& s, std::unique_ptr<PsCluster>& cluster, std::size_t n, int shards, int w,
+              std::vector<Record>& out) {
   Group g;
   if (Wanted(s, kRawReqRep, n, shards, w)) g.Add(RawReqRep(n, w), kRawReqRep, n, shards, w, 2);
   if (Wanted(s, kRawPushPull, n, shards, w)) g.Add(RawPushPull(n, w), kRawPushPull, n, shards, w, 1);
   for (PsOp op : {PsOp::kPush, PsOp::kPull, PsOp::kCommitAndPull}) {
     const std::string name = PsOpName(op);
-    if (Wanted(s, name, n, shards, w))
-      g.Add(cluster.Clients(op, w), name, n, shards, w, op == PsOp::kCommitAndPull ? 2 : 1);
+    if (!Wanted(s, name, n, shards, w)) continue;
+    if (!cluster) cluster = std::make_unique<PsCluster>(n, static_cast<std::uint32_t>(shards));
+    g.Add(cluster->Clients(op, w), name, n, shards, w, op == PsOp::kCommitAndPull ? 2 : 1);
   }
   std::vector<Session*> sessions;
   for (auto& session : g.sessions) sessions.push_back(session.get());
@@ -81,7 +85,7 @@ std::vector<Record> RunAll(const Settings& s) {
   for (std::size_t n : s.sizes) {
     for (int shards : s.shards) {
       if (static_cast<std::size_t>(shards) > n) continue;
-      PsCluster cluster(n, static_cast<std::uint32_t>(shards));
+      std::unique_ptr<PsCluster> cluster;
       for (int w : s.workers) RunGroup(s, cluster, n, shards, w, out);
     }
   }
