@@ -86,6 +86,9 @@ Result<IdxArray> ReadIdx(const std::string& path, int expected_rank) {
                           (std::size_t{p[2]} << 8) | std::size_t{p[3]};
     if (d == 0) return Status::InvalidArgument(path + ": IDX dimension " + std::to_string(i) + " is 0");
     a.dims.push_back(d);
+    if (total > (std::size_t{1} << 40) / d) {
+      return Status::InvalidArgument(path + ": implausible IDX dimensions (over 2^40 elements); corrupt header?");
+    }
     total *= d;
   }
   const std::size_t have = b.size() - header;

@@ -115,18 +115,26 @@ Result<std::vector<NpyArray>> LoadNpz(const std::string& path) {
     // zip64 extra field: replaces whichever of usize, csize, offset are 0xFFFFFFFF.
     for (std::size_t x = p + 46 + nlen; x + 4 <= p + 46 + nlen + xlen;) {
       const std::uint64_t id = Get(z, x, 2), len = Get(z, x + 2, 2);
+      if (x + 4 + len > p + 46 + nlen + xlen) return bad("corrupt zip extra field in " + name);
       if (id == 1) {
         std::size_t q = x + 4;
-        if (usize == 0xFFFFFFFFu) { usize = Get(z, q, 8); q += 8; }
-        if (csize == 0xFFFFFFFFu) { csize = Get(z, q, 8); q += 8; }
-        if (local == 0xFFFFFFFFu) { local = Get(z, q, 8); }
+        const std::size_t end = x + 4 + len;
+        for (std::uint64_t* field : {&usize, &csize, &local}) {
+          if (*field != 0xFFFFFFFFu) continue;
+          if (q + 8 > end) return bad("corrupt zip64 field in " + name);
+          *field = Get(z, q, 8);
+          q += 8;
+        }
       }
       x += 4 + len;
     }
     p += 46 + nlen + xlen + clen;
     if (local + 30 > z.size() || Get(z, local, 4) != kLocal) return bad("corrupt zip entry " + name);
     const std::size_t data = local + 30 + Get(z, local + 26, 2) + Get(z, local + 28, 2);
-    if (data + csize > z.size()) return bad("member " + name + " is truncated");
+    if (data > z.size() || csize > z.size() - data) return bad("member " + name + " is truncated");
+    if (usize > (std::uint64_t{1} << 34) || (method == 0 && usize != csize)) {
+      return bad("member " + name + " has implausible sizes (corrupt archive?)");
+    }
     std::string bytes;
     if (method == 0) {
       bytes.assign(z.substr(data, csize));
