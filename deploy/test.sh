@@ -360,6 +360,24 @@ report=$(DTIMEOUT=30 dc logs --no-color report 2>&1)
 check_report compose "$report" "$WORKERS" "$TRAIN_LIMIT" "$BATCH" "$EPOCHS" "$WINDOW"
 log "compose run: ${run_s}s"
 
+# CURVE: the run was encrypted and authenticated; a client without a key, or with a key that
+# is not on the allow-list, can neither pull nor commit (it fails at connect, with its reason).
+DTIMEOUT=30 dc logs --no-color shard > "$TMP/shard.log" 2>&1
+[[ $(grep -c "CURVE security on" "$TMP/shard.log") == "$SHARDS" ]] ||
+  fail "CURVE is not on in every shard (expected 'CURVE security on' $SHARDS times in $TMP/shard.log)"
+servers=""
+for ((i = 1; i <= SHARDS; i++)); do servers+=${servers:+,}tcp://${PROJECT}_shard_$i:5555; done
+DTIMEOUT=120 d run --rm --network "$net" -v "${PROJECT}_keys:/keys:ro" -v "$ASYNCPS_DATA_DIR:/data:ro" \
+  -e ASYNCPS_SERVERS="$servers" -e ASYNCPS_DATA=/data -e ASYNCPS_TRAIN_LIMIT=64 -e ASYNCPS_EPOCHS=1 \
+  -e ASYNCPS_CONNECT_DEADLINE=3 -e ASYNCPS_RETRY_DEADLINE=3 --entrypoint /bin/bash "$IMAGE" -c '
+    cd /tmp && asyncps-keygen rogue > /dev/null || exit 3
+    if timeout 60 asyncps-worker > keyless.log 2>&1; then echo "keyless client got in"; exit 1; fi
+    if timeout 60 asyncps-worker --curve-server-key-file /keys/server.pub --curve-secret-key-file rogue.key \
+         > rogue.log 2>&1; then echo "client with an unlisted key got in"; exit 1; fi
+    echo "keyless: $(tail -n 1 keyless.log)"; echo "unlisted key: $(tail -n 1 rogue.log)"' \
+  > "$TMP/curve-probe.log" 2>&1 || fail "CURVE: $(tail -n 3 "$TMP/curve-probe.log")"
+log "CURVE on in every shard; rejected: $(tr '\n' ' ' < "$TMP/curve-probe.log" | cut -c1-300)"
+
 # Shards ran without a restart and stop cleanly on SIGTERM (docker-compose stop) with exit 0.
 DTIMEOUT=60 dc stop -t 20 shard > /dev/null 2>&1
 for id in $(svc_ids shard); do
@@ -398,6 +416,12 @@ source "$TMP/pods.sh"
 K8S_PREFIX=${PROJECT}-k8s K8S_NET=${PROJECT}-k8s K8S_DATA=$ASYNCPS_DATA_DIR
 K8S_DOCKER=d   # every docker call under timeout
 d network create --driver bridge "$K8S_NET" > /dev/null
+# The Secrets (asyncps-curve): made with asyncps-keygen, as deploy/README.md tells users to.
+for secret in $K8S_SECRETS; do
+  d run --rm --network none -v "$K8S_PREFIX-secret-$secret:/var/lib/asyncps/keys" --entrypoint /bin/bash "$IMAGE" \
+    -c 'cd /var/lib/asyncps/keys && asyncps-keygen server && asyncps-keygen client' > /dev/null ||
+    fail "k8s: cannot make the keys of Secret $secret with asyncps-keygen"
+done
 t=$SECONDS
 for ((i = 0; i < K8S_SHARDS; i++)); do k8s_shard "$i" > /dev/null 2>> "$TMP/k8s-run.log" || fail "k8s: cannot start pod shard-$i: $(tail -n 3 "$TMP/k8s-run.log")"; done
 DTIMEOUT=120 k8s_report_init > "$TMP/k8s-report-init.log" 2>&1 || fail "k8s report init container: $(tail -n 3 "$TMP/k8s-report-init.log")"
@@ -422,10 +446,11 @@ check_report "kubernetes/$K8S_OVERLAY" "$report" "$K8S_WORKERS" "$K8S_ASYNCPS_TR
   "$K8S_ASYNCPS_EPOCHS" "$K8S_ASYNCPS_WINDOW"
 for ((i = 0; i < K8S_SHARDS; i++)); do
   d logs "$K8S_PREFIX-shard-$i" 2>&1 | grep -q "shard $i of $K8S_SHARDS listening" || fail "pod shard-$i did not serve shard $i"
+  d logs "$K8S_PREFIX-shard-$i" 2>&1 | grep -q "CURVE security on" || fail "pod shard-$i runs without CURVE"
   d stop -t 20 "$K8S_PREFIX-shard-$i" > /dev/null
   code=$(d inspect -f '{{.State.ExitCode}}' "$K8S_PREFIX-shard-$i")
   [[ $code == 0 ]] || fail "pod shard-$i exited with $code on SIGTERM"
 done
-log "kubernetes/$K8S_OVERLAY: $K8S_SHARDS shard pods, $K8S_WORKERS indexed-job workers, report job: ok in $((SECONDS - t))s"
+log "kubernetes/$K8S_OVERLAY: $K8S_SHARDS shard pods (CURVE on), $K8S_WORKERS indexed-job workers, report job: ok in $((SECONDS - t))s"
 
 log "PASS"

@@ -5,7 +5,8 @@ Renders each kustomization with `kubectl kustomize` and asserts what a cluster w
 us at run time: the kinds and names exist, selectors match the pod labels, the Service and the
 StatefulSet agree, the worker Job is indexed with as many completions as ASYNCPS_NUM_WORKERS,
 replicas equal ASYNCPS_NUM_SHARDS, every pod reads the generated ConfigMap, every container has
-resource requests/limits and runs as non-root, the shards have readiness and liveness probes.
+resource requests/limits and runs as non-root, the shards have readiness and liveness probes,
+CURVE keys come from one Secret (server key + allow-list on the shards, client key elsewhere).
 
 Usage: deploy/k8s/check.py [KUSTOMIZATION_DIR...]   (default: base and every overlay)
 """
@@ -139,6 +140,36 @@ def check(path):
     # Report
     rspec = check_pod("Job report", rjob["spec"]["template"], cm["metadata"]["name"])
     need(rspec["containers"][0]["args"][1] == "report", "report container must run asyncps-launch report")
+
+    # CURVE: the shard serves with the server secret key and the client allow-list; workers and
+    # the report present the client key and trust the server public key; all from one Secret.
+    def secret_files(spec, cname, keys):
+        vols = {v["name"]: v["secret"]["secretName"] for v in spec.get("volumes", []) if "secret" in v}
+        c = next(c for c in spec["containers"] if c["name"] == cname)
+        env = {e["name"]: e.get("value", "") for e in c.get("env", [])}
+        mounts = {m["mountPath"]: vols[m["name"]] for m in c.get("volumeMounts", []) if m["name"] in vols}
+        out = {}
+        for k in keys:
+            path = env.get(k, "")
+            need(path, f"{cname}: {k} not set (CURVE is on in these manifests)")
+            folder, _, name = path.rpartition("/")
+            need(folder in mounts, f"{cname}: {k}={path} is not in a mounted Secret ({sorted(mounts)})")
+            out[k] = (mounts[folder], name)
+        return out
+    def secret_items(spec):
+        return {i["path"] for v in spec.get("volumes", []) if "secret" in v for i in v["secret"].get("items", [])}
+    need(secret_items(spec) == {"server.key", "client.pub"}, "shards must get only server.key and client.pub")
+    for cspec, cname in ((wspec, "worker"), (rspec, "report")):
+        need(secret_items(cspec) == {"client.key", "server.pub"}, f"{cname} must get only client.key and server.pub")
+    sf = secret_files(spec, "shard", ["ASYNCPS_CURVE_SECRET_KEY_FILE", "ASYNCPS_CURVE_ALLOW"])
+    for cspec, cname in ((wspec, "worker"), (rspec, "report")):
+        cf = secret_files(cspec, cname, ["ASYNCPS_CURVE_SERVER_KEY_FILE", "ASYNCPS_CURVE_SECRET_KEY_FILE"])
+        need(cf["ASYNCPS_CURVE_SERVER_KEY_FILE"] == (sf["ASYNCPS_CURVE_SECRET_KEY_FILE"][0], "server.pub") and
+             sf["ASYNCPS_CURVE_SECRET_KEY_FILE"][1] == "server.key",
+             f"{cname} must trust server.pub, the public half of the shards' server.key (same Secret)")
+        need(cf["ASYNCPS_CURVE_SECRET_KEY_FILE"] == (sf["ASYNCPS_CURVE_ALLOW"][0], "client.key") and
+             sf["ASYNCPS_CURVE_ALLOW"][1] == "client.pub",
+             f"{cname}'s client.key must be the key whose client.pub is the shards' allow-list")
 
     # NetworkPolicy: shards reachable on their port from the asyncps pods (workers, report)
     pol = one(docs, "NetworkPolicy", "shard")

@@ -11,7 +11,8 @@ $K8S_DATA, the host's data folder for hostPath volumes):
   k8s_shard I | k8s_worker_init I | k8s_worker I | k8s_report_init | k8s_report
 each runs its container detached (shard, worker, report) or in
 the foreground (init containers); and the variables K8S_SHARDS, K8S_WORKERS and
-K8S_<KEY> for each ConfigMap key (K8S_ASYNCPS_EPOCHS, ...).
+K8S_<KEY> for each ConfigMap key (K8S_ASYNCPS_EPOCHS, ...), K8S_SECRETS (the Secrets the pods
+mount: docker volumes $K8S_PREFIX-secret-<name>, to be filled by the caller).
 """
 import shlex
 import subprocess
@@ -67,6 +68,8 @@ def container_args(docs, pod_spec, container, claims, extra_env, hostname=None, 
             args += ["--tmpfs", f"{path}:uid={sc.get('runAsUser', 0)},mode=0755"]
         elif "hostPath" in v:
             args += ["-v", f"$K8S_DATA:{path}{ro}"]
+        elif "secret" in v:  # the test fills this docker volume with the Secret's files
+            args += ["-v", f"$K8S_PREFIX-secret-{v['secret']['secretName']}:{path}:ro"]
         elif "persistentVolumeClaim" in v:
             args += ["-v", f"$K8S_PREFIX-{v['persistentVolumeClaim']['claimName']}:{path}{ro}"]
         else:
@@ -122,6 +125,9 @@ def main():
         print(f"K8S_{k}={shlex.quote(v)}")
     print(f"K8S_SHARDS={int(sts['spec']['replicas'])}")
     print(f"K8S_WORKERS={int(wjob['spec']['completions'])}")
+    secrets = sorted({v["secret"]["secretName"] for d in (sts, wjob, rjob)
+                      for v in d["spec"]["template"]["spec"].get("volumes", []) if "secret" in v})
+    print(f"K8S_SECRETS={shlex.quote(' '.join(secrets))}")
     print(f"K8S_REPORTS_CLAIM={shlex.quote(next(v['persistentVolumeClaim']['claimName'] for v in pod['volumes'] if 'persistentVolumeClaim' in v))}")
 
 
