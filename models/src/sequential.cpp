@@ -82,6 +82,7 @@ void Sequential::Reserve(std::size_t max_batch) {
 }
 
 std::span<const float> Sequential::Forward(const float* x, std::size_t batch, bool training) {
+  if (batch == 0) return {};
   Reserve(batch);
   const float* in = x;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
@@ -92,6 +93,10 @@ std::span<const float> Sequential::Forward(const float* x, std::size_t batch, bo
 }
 
 double Sequential::ComputeGradients(const float* x, const float* y, std::size_t batch) {
+  if (batch == 0) {
+    std::fill(grads_.data(), grads_.data() + grads_.size(), 0.0f);
+    return 0.0;
+  }
   std::span<const float> logits = Forward(x, batch, /*training=*/true);
   float* d = delta_a_.data();
   float* other = delta_b_.data();

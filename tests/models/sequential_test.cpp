@@ -113,6 +113,17 @@ TEST_CASE("A partial batch after a full one gives the same result as alone", "[m
   CHECK(asyncps::models::testing::MaxRelError(a.grads().data(), b.grads().data(), a.num_params()) < 1e-5);
 }
 
+TEST_CASE("An empty batch gives zero loss and zero gradients, not NaN", "[models][sequential]") {
+  Sequential m = SmallModel();
+  REQUIRE(m.Build(1).ok());
+  const auto x = asyncps::models::testing::RandomVector(72, 1);
+  std::vector<float> y = {1, 0, 0};
+  m.ComputeGradients(x.data(), y.data(), 1);
+  CHECK(m.ComputeGradients(x.data(), y.data(), 0) == 0.0);
+  CHECK(std::all_of(m.grads().begin(), m.grads().end(), [](float g) { return g == 0.0f; }));
+  CHECK(m.Forward(x.data(), 0).empty());
+}
+
 TEST_CASE("Spans into params stay valid when the model is moved", "[models][sequential]") {
   Sequential m = SmallModel();
   REQUIRE(m.Build(1).ok());

@@ -69,7 +69,8 @@ class Sequential {
   std::span<const float> Forward(const float* x, std::size_t batch, bool training = false);
 
   // Forward in training mode + softmax cross-entropy against y [batch, classes]
-  // (one-hot) + backward: fills grads() and returns the mean loss.
+  // (one-hot) + backward: fills grads() and returns the mean loss. An empty batch
+  // gives loss 0 and zero gradients.
   double ComputeGradients(const float* x, const float* y, std::size_t batch);
 
   // ComputeGradients then optimizer.Step(params(), grads()); returns the loss.
