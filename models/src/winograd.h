@@ -17,8 +17,9 @@ struct WinogradGeometry {
   std::size_t in_h, in_w, channels;  // the convolved input (C)
   std::size_t out_h, out_w, filters; // the result (K)
   std::size_t pad_top, pad_left;     // zeros before the input; after as needed
-  std::size_t tiles_h() const { return (out_h + 1) / 2; }
-  std::size_t tiles_w() const { return (out_w + 1) / 2; }
+  std::size_t m = 2;                 // output tile size: 2 for F(2x2,3x3), 4 for F(4x4,3x3)
+  std::size_t tiles_h() const { return (out_h + m - 1) / m; }
+  std::size_t tiles_w() const { return (out_w + m - 1) / m; }
   std::size_t tiles() const { return tiles_h() * tiles_w(); }  // per sample
 };
 
@@ -38,5 +39,16 @@ void WinogradOutput(const WinogradGeometry& g, const float* m, std::size_t batch
 void WinogradOutputGrad(const WinogradGeometry& g, const float* dy, std::size_t batch, float* dm);
 // dw[3][3][C][K] (+)= G^T dU G from dU[16][C][K].
 void WinogradKernelGrad(const float* du, std::size_t c, std::size_t k, float* dw, bool accumulate);
+
+// F(4x4, 3x3): 6x6 input tiles, 36 transformed matrices (V[36][tiles][C],
+// U[36][C][K], M[36][tiles][K]), 4x fewer multiplications than direct
+// convolution. Same contracts as above. REQUIRES: g.m == 4.
+void Winograd4Kernel(const float* w, std::size_t c, std::size_t k, float* u);
+void Winograd4KernelFlipped(const float* w, std::size_t c, std::size_t k, float* u);
+void Winograd4Input(const WinogradGeometry& g, const float* in, std::size_t batch, float* v);
+void Winograd4Output(const WinogradGeometry& g, const float* m, std::size_t batch, const float* bias,
+                     float* out);
+void Winograd4OutputGrad(const WinogradGeometry& g, const float* dy, std::size_t batch, float* dm);
+void Winograd4KernelGrad(const float* du, std::size_t c, std::size_t k, float* dw);
 
 }  // namespace asyncps::models::internal

@@ -2,9 +2,10 @@
 //
 // Two algorithms, both on OpenBLAS SGEMM, a few samples at a time so that the
 // workspaces stay in cache:
-// - Winograd F(2x2, 3x3) for 3x3 kernels with >= 8 input and output channels
-//   (the seed CNN's conv2d_2): 2.25x fewer FLOPs in the forward pass, the input
-//   gradient and the kernel gradient;
+// - Winograd for 3x3 kernels with >= 8 input and output channels (the seed CNN's
+//   conv2d_2), in the forward pass, the input gradient and the kernel gradient:
+//   F(4x4, 3x3) by default (4x fewer multiplications than direct convolution),
+//   F(2x2, 3x3) on request (2.25x fewer, smaller transforms);
 // - direct loops vectorised over the filters for inputs with 1-4 channels
 //   (conv2d_1: im2col rows of 9 floats would cost more than the arithmetic);
 // - im2col + SGEMM otherwise (any kernel size).
@@ -24,10 +25,11 @@ enum class Padding {
 };
 
 enum class ConvAlgorithm {
-  kAuto,      // Winograd where it applies and pays off, direct for 1-4 channels, else im2col
+  kAuto,      // Winograd F(4x4) where it applies and pays off, direct for 1-4 channels, else im2col
   kIm2col,
   kDirect,
-  kWinograd,  // falls back to im2col unless the kernel is 3x3 and channels <= 1024
+  kWinograd,  // F(2x2,3x3); falls back to im2col unless the kernel is 3x3 and channels <= 1024
+  kWinograd4x4,  // F(4x4,3x3): 4x fewer multiplications, larger transforms
 };
 
 struct Conv2DOptions {
@@ -62,6 +64,7 @@ class Conv2D final : public Layer {
   float* dw_ = nullptr;
   float* db_ = nullptr;
   bool winograd_ = false;
+  std::size_t wino_m_ = 2;  // Winograd output tile: 2 or 4
   bool direct_ = false;
   std::size_t chunk_ = 1;  // samples per im2col or Winograd block
   AlignedBuffer cols_;     // im2col: [chunk * oh * ow, K]
