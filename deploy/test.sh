@@ -63,7 +63,7 @@ if [[ -z ${ASYNCPS_DEPLOY_INNER:-} ]]; then
   if ((rc == 124)); then echo "[deploy-test] FAIL: took longer than ${TEST_TIMEOUT}s (ASYNCPS_DEPLOY_TIMEOUT)" >&2; fi
   for pidfile in "$TMP/dockerd.pid" "$TMP/exec/containerd/containerd.pid"; do
     pid=$(cat "$pidfile" 2> /dev/null || true)
-    if [[ -n $pid ]] && kill -0 "$pid" 2> /dev/null && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "$TMP"; then
+    if [[ -n $pid ]] && kill -0 "$pid" 2> /dev/null && tr '\0' ' ' < "/proc/$pid/cmdline" | grep "$TMP" > /dev/null; then
       echo "[deploy-test] stopping leftover pid $pid ($pidfile)" >&2
       kill -TERM "$pid"; sleep 5; kill -0 "$pid" 2> /dev/null && kill -KILL "$pid"
     fi
@@ -154,7 +154,7 @@ cleanup() {
   # dockerd's own containerd (pid file under our exec root), should dockerd have died without it
   local cpid
   cpid=$(cat "$TMP/exec/containerd/containerd.pid" 2> /dev/null)
-  if [[ -n $cpid ]] && kill -0 "$cpid" 2> /dev/null && tr '\0' ' ' < "/proc/$cpid/cmdline" | grep -q "$TMP"; then
+  if [[ -n $cpid ]] && kill -0 "$cpid" 2> /dev/null && tr '\0' ' ' < "/proc/$cpid/cmdline" | grep "$TMP" > /dev/null; then
     kill -TERM "$cpid"; sleep 2; kill -0 "$cpid" 2> /dev/null && kill -KILL "$cpid"
   fi
   # nothing of ours may stay mounted
@@ -200,8 +200,7 @@ check_report() {
 
 # ---- 1. dockerd ------------------------------------------------------------------------------
 # Networks of this daemon come from $POOL; refuse to start if the host routes part of it.
-pool_net=${POOL%/*}
-if ip -4 route show root "$POOL" | grep -v ' dev br-' | grep -q .; then
+if ip -4 route show root "$POOL" | grep -v ' dev br-' | grep . > /dev/null; then
   fail "the host already routes addresses in $POOL ($(ip -4 route show root "$POOL" | head -n 1)); set ASYNCPS_DEPLOY_POOL to a free private range"
 fi
 log "starting dockerd (data root $CACHE/docker, exec root $TMP/exec, socket $SOCK, pool $POOL)"
@@ -297,7 +296,7 @@ grep -q "^healthy: tcp://0.0.0.0:5555" <<< "$hc" || fail "healthcheck did not pr
 if hc=$(d exec -e ASYNCPS_READY_FILE=/tmp/none "$PROJECT-sigterm" asyncps-healthcheck); then
   fail "healthcheck passes without a ready file: $hc"
 fi
-d logs "$PROJECT-sigterm" 2>&1 | grep -q "shard 1 of 2 listening" ||
+d logs "$PROJECT-sigterm" 2>&1 | grep "shard 1 of 2 listening" > /dev/null ||
   fail "pod-name index not applied (expected 'shard 1 of 2 listening'): $(d logs "$PROJECT-sigterm" 2>&1 | tail -n 3)"
 t=$SECONDS
 d stop -t 20 "$PROJECT-sigterm" > /dev/null
@@ -305,7 +304,7 @@ stop_s=$((SECONDS - t))
 code=$(d inspect -f '{{.State.ExitCode}}' "$PROJECT-sigterm")
 [[ $code == 0 ]] || fail "SIGTERM: shard exited with $code (137 = killed after the grace period: SIGTERM not handled)"
 ((stop_s < 10)) || fail "SIGTERM: shard took ${stop_s}s to stop"
-d logs "$PROJECT-sigterm" 2>&1 | grep -q "shutting down" || fail "SIGTERM: no clean shutdown in the shard's log"
+d logs "$PROJECT-sigterm" 2>&1 | grep "shutting down" > /dev/null || fail "SIGTERM: no clean shutdown in the shard's log"
 d rm "$PROJECT-sigterm" > /dev/null
 log "image: healthcheck healthy, shard index from pod name, SIGTERM -> clean exit 0 in ${stop_s}s"
 
@@ -374,9 +373,12 @@ DTIMEOUT=120 d run --rm --network "$net" -v "${PROJECT}_keys:/keys:ro" -v "$ASYN
     if timeout 60 asyncps-worker > keyless.log 2>&1; then echo "keyless client got in"; exit 1; fi
     if timeout 60 asyncps-worker --curve-server-key-file /keys/server.pub --curve-secret-key-file rogue.key \
          > rogue.log 2>&1; then echo "client with an unlisted key got in"; exit 1; fi
-    echo "keyless: $(tail -n 1 keyless.log)"; echo "unlisted key: $(tail -n 1 rogue.log)"' \
-  > "$TMP/curve-probe.log" 2>&1 || fail "CURVE: $(tail -n 3 "$TMP/curve-probe.log")"
-log "CURVE on in every shard; rejected: $(tr '\n' ' ' < "$TMP/curve-probe.log" | cut -c1-300)"
+    grep -q unauthorised keyless.log || { echo "keyless client failed, not as unauthorised: $(tail -n 1 keyless.log)"; exit 1; }
+    grep -q unauthorised rogue.log || { echo "unlisted key failed, not as unauthorised: $(tail -n 1 rogue.log)"; exit 1; }
+    echo "keyless client: $(tail -n 1 keyless.log)"; echo "unlisted key: $(tail -n 1 rogue.log)"' \
+  > "$TMP/curve-probe.log" 2>&1 || fail "CURVE: $(grep -v '^WARNING' "$TMP/curve-probe.log" | tail -n 3)"
+log "CURVE on in every shard; refused:"
+grep -E '^(keyless client|unlisted key):' "$TMP/curve-probe.log" | cut -c1-170 | sed 's/^/    /'
 
 # Shards ran without a restart and stop cleanly on SIGTERM (docker-compose stop) with exit 0.
 DTIMEOUT=60 dc stop -t 20 shard > /dev/null 2>&1
@@ -389,7 +391,7 @@ for id in $(svc_ids shard); do
 done
 msg="compose: all $SHARDS shards stopped cleanly (exit 0, no restarts)"
 # With checkpoints (asyncps-server --checkpoint-dir), SIGTERM leaves one per shard in the volume.
-if d run --rm --network none "$IMAGE" asyncps-server --help 2> /dev/null | grep -q -- --checkpoint-dir; then
+if d run --rm --network none "$IMAGE" asyncps-server --help 2> /dev/null | grep -- --checkpoint-dir > /dev/null; then
   ckpts=$(d run --rm --network none -v "${PROJECT}_checkpoints:/c:ro" "$IMAGE" ls /c | tr '\n' ' ')
   for ((i = 0; i < SHARDS; i++)); do
     grep -q "shard-$i-of-$SHARDS" <<< "$ckpts" || fail "no checkpoint of shard $i after SIGTERM (volume has: $ckpts)"
@@ -440,13 +442,13 @@ code=$(< "$TMP/k8s.code")
 report=$(d logs "$K8S_PREFIX-report" 2>&1)
 [[ $code == 0 ]] || { tail -n 10 <<< "$report"; fail "k8s report exited with $code"; }
 echo "---- report (kubectl logs job/report, overlay $K8S_OVERLAY) ----"
-sed 's/^/    /' <<< "$report" | head -n 8
+head -n 8 <<< "$report" | sed 's/^/    /'
 echo "--------------------------------------------"
 check_report "kubernetes/$K8S_OVERLAY" "$report" "$K8S_WORKERS" "$K8S_ASYNCPS_TRAIN_LIMIT" "$K8S_ASYNCPS_BATCH_SIZE" \
   "$K8S_ASYNCPS_EPOCHS" "$K8S_ASYNCPS_WINDOW"
 for ((i = 0; i < K8S_SHARDS; i++)); do
-  d logs "$K8S_PREFIX-shard-$i" 2>&1 | grep -q "shard $i of $K8S_SHARDS listening" || fail "pod shard-$i did not serve shard $i"
-  d logs "$K8S_PREFIX-shard-$i" 2>&1 | grep -q "CURVE security on" || fail "pod shard-$i runs without CURVE"
+  d logs "$K8S_PREFIX-shard-$i" 2>&1 | grep "shard $i of $K8S_SHARDS listening" > /dev/null || fail "pod shard-$i did not serve shard $i"
+  d logs "$K8S_PREFIX-shard-$i" 2>&1 | grep "CURVE security on" > /dev/null || fail "pod shard-$i runs without CURVE"
   d stop -t 20 "$K8S_PREFIX-shard-$i" > /dev/null
   code=$(d inspect -f '{{.State.ExitCode}}' "$K8S_PREFIX-shard-$i")
   [[ $code == 0 ]] || fail "pod shard-$i exited with $code on SIGTERM"
