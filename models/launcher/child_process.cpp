@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -56,6 +57,7 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
   std::swap(fd_, o.fd_);
   std::swap(running_, o.running_);
   std::swap(status_, o.status_);
+  std::swap(peak_rss_kb_, o.peak_rss_kb_);
   std::swap(partial_, o.partial_);
   std::swap(tail_, o.tail_);
   return *this;
@@ -89,10 +91,16 @@ std::vector<std::string> ChildProcess::ReadLines() {
   return lines;
 }
 
+void ChildProcess::Reap(int options) {
+  rusage usage{};
+  if (wait4(pid_, &status_, options, &usage) == pid_) {
+    running_ = false;
+    peak_rss_kb_ = static_cast<std::uint64_t>(usage.ru_maxrss);
+  }
+}
+
 bool ChildProcess::Poll() {
-  if (!running_) return true;
-  const pid_t r = waitpid(pid_, &status_, WNOHANG);
-  if (r == pid_) running_ = false;
+  if (running_) Reap(WNOHANG);
   return !running_;
 }
 
@@ -113,8 +121,7 @@ void ChildProcess::Stop(int grace_ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   if (running_) {
     kill(pid_, SIGKILL);
-    waitpid(pid_, &status_, 0);
-    running_ = false;
+    Reap(0);
   }
 }
 

@@ -2,6 +2,7 @@
 // merged into one pipe that the launcher reads line by line without blocking.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -36,6 +37,8 @@ class ChildProcess {
   // "exited with code 1", "killed by signal 9 (Killed)".
   std::string ExitDescription() const;
   bool succeeded() const;
+  // Peak resident memory of the exited process, in KiB (0 while it runs).
+  std::uint64_t peak_rss_kb() const { return peak_rss_kb_; }
 
   // Asks the process to stop (SIGTERM), then SIGKILL after `grace_ms`; reaps it.
   void Stop(int grace_ms = 2000);
@@ -47,6 +50,8 @@ class ChildProcess {
   int fd_ = -1;
   bool running_ = false;
   int status_ = 0;
+  std::uint64_t peak_rss_kb_ = 0;
+  void Reap(int options);
   std::string partial_;
   std::vector<std::string> tail_;
 };

@@ -202,6 +202,7 @@ int main(int argc, char** argv) {
   Result<launcher::RunReport> report = launcher::BuildRunReport(train, std::move(reports), source, lo.save_weights);
   if (server) server->Stop();
   if (!report.ok()) return Fail(report.status().ToString(), workers, nullptr);
+  if (server) report.value().server_peak_rss_kb = server->peak_rss_kb();
   std::printf("%s", launcher::FormatReport(report.value()).c_str());
   if (!lo.report_json.empty()) {
     std::ofstream out(lo.report_json);

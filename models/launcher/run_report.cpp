@@ -141,6 +141,9 @@ std::string FormatReport(const RunReport& r) {
     }
   }
   for (const auto& w : r.workers) out += "  " + worker::Summary(w) + "\n";
+  if (r.server_peak_rss_kb > 0)
+    add("asyncps-server peak RSS: %.1f MB (%zu shards)\n", static_cast<double>(r.server_peak_rss_kb) / 1024.0,
+        r.num_shards);
   if (!r.weights_path.empty()) add("final weights: %s\n", r.weights_path.c_str());
   return out;
 }
@@ -172,6 +175,7 @@ nlohmann::json ToJson(const RunReport& r) {
           {"staleness_mean", r.staleness_mean},
           {"staleness_max", r.staleness_max},
           {"weights_path", r.weights_path},
+          {"server_peak_rss_kb", r.server_peak_rss_kb},
           {"settings",
            {{"algo", r.train.algo}, {"workers", r.workers.size()}, {"shards", r.num_shards},
             {"batch_size", r.train.batch_size}, {"window", rule.window}, {"epochs", r.train.epochs},

@@ -39,6 +39,7 @@ struct RunReport {
   std::vector<worker::WorkerReport> workers;
   std::vector<ShardStatus> shards;
   std::string weights_path;  // where the final weights were saved ("" if not)
+  std::uint64_t server_peak_rss_kb = 0;  // the asyncps-server process (all its shards), if known
 };
 
 // The weights to evaluate: pulled from the PS at `servers` (any algorithm but

@@ -1,5 +1,7 @@
 #include "worker.h"
 
+#include <sys/resource.h>
+
 #include <memory>
 
 #include "asyncps/client.h"
@@ -154,6 +156,9 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
   report.end_unix = UnixNow();
   report.train_seconds = report.end_unix - report.first_batch_unix;
   report.samples_per_second = report.train_seconds > 0 ? report.samples / report.train_seconds : 0;
+
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) == 0) report.peak_rss_kb = static_cast<std::uint64_t>(usage.ru_maxrss);
 
   if (!options.save_weights.empty()) {
     if (Status st = models::SaveWeights(options.save_weights, model.layout(), model.params()); !st.ok()) return st;

@@ -11,7 +11,8 @@ nlohmann::json ToJson(const WorkerReport& r) {
           {"commits", r.commits},                   {"expected_commits", r.expected_commits},
           {"load_seconds", r.load_seconds},         {"first_batch_unix", r.first_batch_unix},
           {"end_unix", r.end_unix},                 {"train_seconds", r.train_seconds},
-          {"samples_per_second", r.samples_per_second}, {"last_epoch_loss", r.last_epoch_loss}};
+          {"samples_per_second", r.samples_per_second}, {"last_epoch_loss", r.last_epoch_loss},
+          {"peak_rss_kb", r.peak_rss_kb}};
 }
 
 WorkerReport WorkerReportFromJson(const nlohmann::json& j) {
@@ -30,15 +31,17 @@ WorkerReport WorkerReportFromJson(const nlohmann::json& j) {
   r.train_seconds = j.at("train_seconds").get<double>();
   r.samples_per_second = j.at("samples_per_second").get<double>();
   r.last_epoch_loss = j.at("last_epoch_loss").get<double>();
+  r.peak_rss_kb = j.value("peak_rss_kb", std::uint64_t{0});
   return r;
 }
 
 std::string Summary(const WorkerReport& r) {
   char line[256];
-  std::snprintf(line, sizeof line, "worker %zu/%zu: %llu samples, %llu commits, %.1f s, %.0f samples/s, loss %.4f",
+  std::snprintf(line, sizeof line,
+                "worker %zu/%zu: %llu samples, %llu commits, %.1f s, %.0f samples/s, loss %.4f, peak RSS %.1f MB",
                 r.worker_index, r.num_workers, static_cast<unsigned long long>(r.samples),
                 static_cast<unsigned long long>(r.commits), r.train_seconds, r.samples_per_second,
-                r.last_epoch_loss);
+                r.last_epoch_loss, static_cast<double>(r.peak_rss_kb) / 1024.0);
   return line;
 }
 

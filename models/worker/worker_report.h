@@ -24,6 +24,7 @@ struct WorkerReport {
   double train_seconds = 0;         // end_unix - first_batch_unix
   double samples_per_second = 0;
   double last_epoch_loss = 0;       // mean training loss of the last epoch
+  std::uint64_t peak_rss_kb = 0;    // the worker process's peak resident memory
 };
 
 nlohmann::json ToJson(const WorkerReport& r);
