@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "dense_kernels.h"
 #include "gemm.h"
 
 namespace asyncps::models {
@@ -52,7 +53,11 @@ void Dense::Backward(const float* in, const float* /*out*/, const float* dout, f
     for (std::size_t u = 0; u < units_; ++u) db_[u] += dout[r * units_ + u];
   }
   if (din != nullptr) {
-    internal::Sgemm(false, true, batch, n_in, units_, 1.0f, dout, units_, w_, units_, 0.0f, din, n_in);
+    if (batch <= internal::kDenseSmallBatch) {
+      internal::DenseInputGradSmall(dout, w_, batch, n_in, units_, din);
+    } else {
+      internal::Sgemm(false, true, batch, n_in, units_, 1.0f, dout, units_, w_, units_, 0.0f, din, n_in);
+    }
   }
 }
 
