@@ -505,15 +505,16 @@ def cmd_seed(a):
             json.dump({"machine": m, "run": {k: v for k, v in mr.items()}, "title": title, "pass": ok,
                        "budgets_bytes": [memory_budget(x, mr["workers"], mr["train_limit"] or 60000)
                                          for x in mr["memory"]]}, f, indent=1)
-    plots_seed(out, algos)
+    plots_seed(out, algos, with_curve=bool(curve))
     print("\n".join(md))
     if mr:
         print(mem_text)
 
 
-def plots_seed(out, algos):
+def plots_seed(out, algos, with_curve=True):
     algo_list = " ".join(algos)
-    gnuplot(f"""
+    if with_curve:
+        gnuplot(f"""
 set terminal pngcairo size 900,560 noenhanced
 set output '{out}/seed_accuracy_vs_time.png'
 set datafile separator ','
@@ -757,7 +758,8 @@ def cmd_summary(a):
 def cmd_plots(a):
     out = a.outdir
     if os.path.exists(os.path.join(out, "seed.json")):
-        plots_seed(out, json.load(open(os.path.join(out, "seed.json")))["settings"]["algos"])
+        sj = json.load(open(os.path.join(out, "seed.json")))
+        plots_seed(out, sj["settings"]["algos"], with_curve=bool(sj.get("curve")))
     sc = os.path.join(out, "scaling", "scaling.json")
     if os.path.exists(sc):
         m = json.load(open(sc))["machine"]
