@@ -25,7 +25,7 @@ out=$1
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-quick="" algos="" workers="" repeats="" epochs="" rows="" curve="" swork="" skip=""
+quick="" algos="" workers="" repeats="" epochs="" rows="" curve="" curve_set="" swork="" skip=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) quick=--quick; shift ;;
@@ -34,7 +34,7 @@ while [[ $# -gt 0 ]]; do
     --repeats) repeats=$2; shift 2 ;;
     --epochs) epochs=$2; shift 2 ;;
     --train-limit) rows=$2; shift 2 ;;
-    --curve-epochs) curve=$2; shift 2 ;;
+    --curve-epochs) curve=$2; curve_set=1; shift 2 ;;
     --scaling-workers) swork=$2; shift 2 ;;
     --skip) skip=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
@@ -82,7 +82,7 @@ if ! skipped seed; then
   [[ -n $repeats ]] && sopts+=(--repeats "$repeats")
   [[ -n $epochs ]] && sopts+=(--epochs "$epochs")
   [[ -n $rows ]] && sopts+=(--train-limit "$rows")
-  [[ -n $curve ]] && sopts+=(--curve-epochs $curve)
+  [[ -n $curve_set ]] && sopts+=(--curve-epochs $curve)  # "" = no curve runs
   stamp "3+4. seed table, accuracy vs time, memory: suite.py seed $out ${sopts[*]}"
   BUILD_DIR=$build python3 "$here/suite.py" seed "$out" "${sopts[@]}" >/dev/null
 fi
