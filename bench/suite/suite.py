@@ -96,6 +96,10 @@ def fmt(x, spec):
     return "-" if x is None else format(x, spec)
 
 
+def fmtx(x):
+    return "-" if x is None else f"{x:.2f}x"
+
+
 def write_csv(path, rows, cols):
     with open(path, "w") as f:
         f.write(",".join(cols) + "\n")
@@ -696,9 +700,9 @@ def cmd_scaling(a):
         tta_s = (f"{r['time_to_accuracy_s']:.1f} ({r['tta_epochs']})" if r["time_to_accuracy_s"]
                  else f"not reached in {a.max_epochs}")
         md.append(f"| {r['workers']} | {fmt(r['ps_samples_per_second'], '.0f')} | "
-                  f"{fmt(r['independent_samples_per_second'], '.0f')} | {fmt(r['ps_over_independent'], '.2f')}x | "
-                  f"{fmt(r['speedup_vs_w1'], '.2f')}x | {fmt(r['torch_all_threads_samples_per_second'], '.0f')} | "
-                  f"{fmt(r['ps_over_torch_all_threads'], '.2f')}x | {tta_s} |")
+                  f"{fmt(r['independent_samples_per_second'], '.0f')} | {fmtx(r['ps_over_independent'])} | "
+                  f"{fmtx(r['speedup_vs_w1'])} | {fmt(r['torch_all_threads_samples_per_second'], '.0f')} | "
+                  f"{fmtx(r['ps_over_torch_all_threads'])} | {tta_s} |")
     if torch:
         md += ["", "PyTorch 1.13 (bench/compute/torch_bench.py, seed CNN, batch %d, %s): " % (a.batch, a.optimizer)
                + ", ".join(f"{t} thread(s) {s:.0f} samples/s wall ({torch_cpu.get(t, 0):.0f} per CPU-second)"
