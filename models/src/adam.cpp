@@ -2,6 +2,8 @@
 #include <vector>
 
 #include "asyncps/models/optimizer.h"
+#include "asyncps/models/tensor.h"
+#include "elementwise.h"
 
 namespace asyncps::models {
 
@@ -28,15 +30,15 @@ class Adam final : public Optimizer {
     const float lr_t = static_cast<float>(lr_ * std::sqrt(1.0 - std::pow(double{b2_}, t)) /
                                           (1.0 - std::pow(double{b1_}, t)));
     const float b1 = b1_, b2 = b2_, c1 = 1.0f - b1_, c2 = 1.0f - b2_, eps = eps_;
-    float* __restrict wp = w.data();
-    const float* __restrict gp = g.data();
-    float* __restrict m = m_.data();
-    float* __restrict v = v_.data();
-    for (std::size_t i = 0; i < n; ++i) {
-      m[i] = b1 * m[i] + c1 * gp[i];
-      v[i] = b2 * v[i] + c2 * gp[i] * gp[i];
-      wp[i] -= lr_t * m[i] / (std::sqrt(v[i]) + eps);
-    }
+    internal::ForBlocks(n, [&](std::size_t i, std::size_t len) {
+      auto wt = Map(w.data() + i, len);
+      auto gt = Map(g.data() + i, len);
+      auto mt = Map(m_.data() + i, len);
+      auto vt = Map(v_.data() + i, len);
+      xt::noalias(mt) = b1 * mt + c1 * gt;
+      xt::noalias(vt) = b2 * vt + c2 * gt * gt;
+      xt::noalias(wt) -= lr_t * mt / (xt::sqrt(vt) + eps);
+    });
   }
 
  private:

@@ -1,8 +1,9 @@
 #include "asyncps/models/dense.h"
 
 #include <algorithm>
-#include <cstring>
 
+#include "asyncps/models/tensor.h"
+#include <xtensor-blas/xblas.hpp>  // after tensor.h: see there
 #include "dense_kernels.h"
 #include "gemm.h"
 
@@ -38,25 +39,32 @@ void Dense::Initialize(Rng& rng) {
   std::fill(b_, b_ + units_, 0.0f);
 }
 
+// x [batch, in], kernel [in, units], bias [units], y [batch, units]; the products
+// are xt::blas::gemm on the adaptors (one cblas_sgemm, no copies).
 void Dense::Forward(const float* in, float* out, std::size_t batch, bool /*training*/) {
   const std::size_t n_in = in_.channels;
-  for (std::size_t r = 0; r < batch; ++r) std::memcpy(out + r * units_, b_, units_ * sizeof(float));
-  internal::Sgemm(false, false, batch, units_, n_in, 1.0f, in, n_in, w_, units_, 1.0f, out, units_);
+  internal::EnsureBlasThreadsConfigured();
+  auto y = Rows(out, batch, units_);
+  xt::blas::gemm(Rows(in, batch, n_in), Map<2>(static_cast<const float*>(w_), {n_in, units_}), y);
+  xt::noalias(y) += Map(static_cast<const float*>(b_), units_);
 }
 
 void Dense::Backward(const float* in, const float* /*out*/, const float* dout, float* din,
                      std::size_t batch) {
   const std::size_t n_in = in_.channels;
-  internal::Sgemm(true, false, n_in, units_, batch, 1.0f, in, n_in, dout, units_, 0.0f, dw_, units_);
-  std::fill(db_, db_ + units_, 0.0f);
-  for (std::size_t r = 0; r < batch; ++r) {
-    for (std::size_t u = 0; u < units_; ++u) db_[u] += dout[r * units_ + u];
-  }
+  internal::EnsureBlasThreadsConfigured();
+  const auto dy = Rows(dout, batch, units_);
+  auto dw = Map<2>(dw_, {n_in, units_});
+  xt::blas::gemm(Rows(in, batch, n_in), dy, dw, /*transpose_A=*/true);
+  auto db = Map(db_, units_);
+  xt::noalias(db) = xt::sum(dy, {0});
   if (din != nullptr) {
     if (batch <= internal::kDenseSmallBatch) {
       internal::DenseInputGradSmall(dout, w_, batch, n_in, units_, din);
     } else {
-      internal::Sgemm(false, true, batch, n_in, units_, 1.0f, dout, units_, w_, units_, 0.0f, din, n_in);
+      auto dx = Rows(din, batch, n_in);
+      xt::blas::gemm(dy, Map<2>(static_cast<const float*>(w_), {n_in, units_}), dx, false,
+                     /*transpose_B=*/true);
     }
   }
 }

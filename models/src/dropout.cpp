@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "asyncps/models/tensor.h"
+
 namespace asyncps::models {
 
 Dropout::Dropout(float rate, std::uint64_t seed) : rate_(rate), rng_(seed) {}
@@ -27,11 +29,12 @@ void Dropout::Forward(const float* in, float* out, std::size_t batch, bool train
     if (out != in) std::memcpy(out, in, n * sizeof(float));
     return;
   }
+  // The mask is drawn in order from the seeded generator (reproducible); the
+  // product is one vectorised expression.
   const float keep = 1.0f / (1.0f - rate_);
-  for (std::size_t i = 0; i < n; ++i) {
-    mask_[i] = rng_.Uniform() >= rate_ ? keep : 0.0f;
-    out[i] = in[i] * mask_[i];
-  }
+  for (std::size_t i = 0; i < n; ++i) mask_[i] = rng_.Uniform() >= rate_ ? keep : 0.0f;
+  auto y = Map(out, n);
+  xt::noalias(y) = Map(in, n) * Map(mask_.data(), n);
 }
 
 void Dropout::Backward(const float*, const float*, const float* dout, float* din, std::size_t batch) {
@@ -41,7 +44,8 @@ void Dropout::Backward(const float*, const float*, const float* dout, float* din
     if (din != dout) std::memcpy(din, dout, n * sizeof(float));
     return;
   }
-  for (std::size_t i = 0; i < n; ++i) din[i] = dout[i] * mask_[i];
+  auto dx = Map(din, n);
+  xt::noalias(dx) = Map(dout, n) * Map(mask_.data(), n);
 }
 
 }  // namespace asyncps::models
