@@ -46,15 +46,15 @@ Result<PsLink> ConnectToPs(const TrainOptions& train, const WorkerOptions& optio
   return link;
 }
 
-// This worker's share of the training set (the full set is freed on return).
+// This worker's share of the training set; only its rows are converted to float.
 Result<models::Dataset> LoadPartition(const TrainOptions& train, const WorkerOptions& options) {
   models::MnistOptions mo;
   mo.dir = train.data;
   mo.divisor = train.divisor;
   mo.limit = train.train_limit;
-  Result<models::Dataset> all = models::LoadMnist(mo, models::Split::kTrain);
-  if (!all.ok()) return all.status();
-  return models::Partition(all.value(), options.worker_index, options.num_workers);
+  mo.worker = options.worker_index;
+  mo.num_workers = options.num_workers;
+  return models::LoadMnist(mo, models::Split::kTrain);
 }
 
 }  // namespace
