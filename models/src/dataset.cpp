@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "asyncps/models/idx_reader.h"
+#include "asyncps/models/tensor.h"
 
 namespace asyncps::models {
 
@@ -45,7 +46,10 @@ Result<Dataset> MakeDataset(std::size_t height, std::size_t width, std::size_t c
   d.num_classes = num_classes;
   d.images.resize(pixels.size());
   const float inv = 1.0f / divisor;
-  for (std::size_t i = 0; i < pixels.size(); ++i) d.images[i] = static_cast<float>(pixels[i]) * inv;
+  const auto px = xt::adapt(pixels.data(), pixels.size(), xt::no_ownership(),
+                            TensorShape<1>{pixels.size()});
+  auto images = Map(d.images.data(), d.images.size());
+  xt::noalias(images) = xt::cast<float>(px) * inv;
   d.labels = std::move(labels);
   return d;
 }
