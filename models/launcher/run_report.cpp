@@ -7,7 +7,6 @@
 
 #include "asyncps/models/dataset.h"
 #include "asyncps/models/evaluate.h"
-#include "asyncps/models/seed_cnn.h"
 #include "asyncps/models/weights.h"
 
 namespace asyncps::launcher {
@@ -52,19 +51,9 @@ Result<RunReport> BuildRunReport(const worker::TrainOptions& train, std::vector<
 
   // The test set decides the model's input shape, as for the workers.
   const auto eval_start = std::chrono::steady_clock::now();
-  models::MnistOptions mo;
-  mo.dir = train.data;
-  mo.divisor = train.divisor;
-  mo.limit = train.test_limit;
-  Result<models::Dataset> test = models::LoadMnist(mo, models::Split::kTest);
+  Result<models::Dataset> test = train.LoadData(models::Split::kTest);
   if (!test.ok()) return test.status();
-  models::SeedCnnOptions so;
-  so.height = test.value().height;
-  so.width = test.value().width;
-  so.channels = test.value().channels;
-  so.num_classes = test.value().num_classes;
-  so.seed = train.seed;
-  Result<std::unique_ptr<models::Sequential>> model = models::BuildSeedCnn(so);
+  Result<std::unique_ptr<models::Sequential>> model = train.BuildModel(test.value());
   if (!model.ok()) return model.status();
   models::Sequential& m = *model.value();
 

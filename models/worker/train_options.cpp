@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "asyncps/models/seed_cnn.h"
+
 namespace asyncps::worker {
 
 Algorithm TrainOptions::algorithm() const { return ParseAlgorithm(algo).value(); }
@@ -42,6 +44,27 @@ std::vector<std::string> TrainOptions::ToArgs() const {
           std::to_string(epochs), "--optimizer", optimizer, "--lr", f(lr), "--seed", std::to_string(seed),
           "--data", data, "--train-limit", std::to_string(train_limit), "--test-limit",
           std::to_string(test_limit), "--divisor", f(divisor), "--blas-threads", std::to_string(blas_threads)};
+}
+
+Result<models::Dataset> TrainOptions::LoadData(models::Split split, std::size_t worker,
+                                               std::size_t num_workers) const {
+  models::MnistOptions mo;
+  mo.dir = data;
+  mo.divisor = divisor;
+  mo.limit = split == models::Split::kTrain ? train_limit : test_limit;
+  mo.worker = worker;
+  mo.num_workers = num_workers;
+  return models::LoadMnist(mo, split);
+}
+
+Result<std::unique_ptr<models::Sequential>> TrainOptions::BuildModel(const models::Dataset& d) const {
+  models::SeedCnnOptions so;
+  so.height = d.height;
+  so.width = d.width;
+  so.channels = d.channels;
+  so.num_classes = d.num_classes;
+  so.seed = seed;
+  return models::BuildSeedCnn(so);
 }
 
 void AddTrainFlags(CLI::App& app, TrainOptions& o) {

@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+#include <memory>
+
+#include "asyncps/models/dataset.h"
+#include "asyncps/models/sequential.h"
 #include "asyncps/status.h"
 #include "asyncps/update_rule.h"
 
@@ -44,6 +48,12 @@ struct TrainOptions {
   Status Validate() const;
   // The flags that reproduce these options, for passing them on to a worker.
   std::vector<std::string> ToArgs() const;
+
+  // Loads `split` from --data with --divisor and the split's limit (--train-limit
+  // or --test-limit); for the training split, only share `worker` of `num_workers`.
+  Result<models::Dataset> LoadData(models::Split split, std::size_t worker = 0, std::size_t num_workers = 1) const;
+  // The seed CNN for samples shaped like `data`, initialised from --seed.
+  Result<std::unique_ptr<models::Sequential>> BuildModel(const models::Dataset& data) const;
 };
 
 // Registers the training flags (with ASYNCPS_* environment variables) on `app`.

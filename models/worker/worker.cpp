@@ -9,7 +9,6 @@
 #include "asyncps/models/blas_threads.h"
 #include "asyncps/models/dataset.h"
 #include "asyncps/models/optimizer.h"
-#include "asyncps/models/seed_cnn.h"
 #include "asyncps/models/weights.h"
 #include "asyncps/rule_driver.h"
 
@@ -46,17 +45,6 @@ Result<PsLink> ConnectToPs(const TrainOptions& train, const WorkerOptions& optio
   return link;
 }
 
-// This worker's share of the training set; only its rows are converted to float.
-Result<models::Dataset> LoadPartition(const TrainOptions& train, const WorkerOptions& options) {
-  models::MnistOptions mo;
-  mo.dir = train.data;
-  mo.divisor = train.divisor;
-  mo.limit = train.train_limit;
-  mo.worker = options.worker_index;
-  mo.num_workers = options.num_workers;
-  return models::LoadMnist(mo, models::Split::kTrain);
-}
-
 }  // namespace
 
 Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& options, const ProgressFn& progress,
@@ -75,7 +63,8 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
 
   // Data: this worker's share of the training set.
   const auto load_start = Clock::now();
-  Result<models::Dataset> part = LoadPartition(train, options);
+  // Only this worker's rows are converted to float.
+  Result<models::Dataset> part = train.LoadData(models::Split::kTrain, options.worker_index, options.num_workers);
   if (!part.ok()) return part.status();
   const models::Dataset& data = part.value();
   report.rows = data.size();
@@ -87,13 +76,7 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
 
   // Model and optimizer.
   models::SetBlasThreads(train.blas_threads);
-  models::SeedCnnOptions so;
-  so.height = data.height;
-  so.width = data.width;
-  so.channels = data.channels;
-  so.num_classes = data.num_classes;
-  so.seed = train.seed;
-  Result<std::unique_ptr<models::Sequential>> built = models::BuildSeedCnn(so);
+  Result<std::unique_ptr<models::Sequential>> built = train.BuildModel(data);
   if (!built.ok()) return built.status();
   models::Sequential& model = *built.value();
   model.Reserve(train.batch_size);
