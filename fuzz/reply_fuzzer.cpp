@@ -1,7 +1,7 @@
 // libFuzzer target: the client's side of the wire, everything a client does
 // with a shard's reply before trusting it: verify the header (wire::VerifyReply),
 // map its error (wire::ReplyStatus), read every field of a stats reply, and
-// read the payload frame as floats (wire::PayloadAsFloats, FirstNonFinite).
+// read the payload frame as the client does (wire::ReadPayload, Decode).
 #include <cstdint>
 
 #include "fuzz_input.h"
@@ -32,12 +32,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       for (std::uint64_t c : *s->errors_by_code()) sink = sink + c;
     (void)wire::FromWire(s->algorithm());
   }
-  // The client reads a payload only of the size it expects for its slice.
-  std::vector<float> floats_scratch;
+  // The client reads a payload only of the size it expects for its slice, in
+  // the encoding the reply names, and decodes it into the weights.
+  std::vector<std::uint32_t> payload_scratch;
   const std::uint64_t n = reply->payload_floats();
-  if (n <= payload.size() / sizeof(float)) {
-    Result<std::span<const float>> floats = wire::PayloadAsFloats(payload, static_cast<std::size_t>(n), floats_scratch);
-    if (floats.ok()) sink = sink + static_cast<std::uint64_t>(wire::FirstNonFinite(floats.value()) + 1);
+  Result<Encoding> encoding = wire::FromWire(reply->payload_encoding());
+  if (encoding.ok() && n <= payload.size()) {
+    Result<PayloadView> view =
+        wire::ReadPayload(payload, static_cast<std::size_t>(n), encoding.value(), false, static_cast<std::size_t>(n), payload_scratch);
+    if (view.ok()) {
+      std::vector<float> weights(view.value().count);
+      Decode(view.value(), weights);
+      sink = sink + static_cast<std::uint64_t>(FirstNonFinite(weights) + 1);
+    }
   }
   return 0;
 }

@@ -4,13 +4,23 @@
 #include <optional>
 #include <random>
 
+#include "internal/commit_encoder.h"
 #include "internal/shard_connection.h"
 #include "internal/wire.h"
 
 namespace asyncps {
 
+using internal::CommitEncoder;
 using internal::InFlight;
 using internal::ShardConnection;
+
+// A request's payload frame for one shard, as it will travel.
+struct OutFrame {
+  std::span<const std::byte> bytes;  // must stay unchanged until the round trip ends
+  std::size_t count = 0;             // values (Request.payload_floats)
+  Encoding encoding = Encoding::kFloat32;
+  bool sparse = false;
+};
 
 struct Client::Impl {
   ParameterLayout layout;
@@ -25,7 +35,9 @@ struct Client::Impl {
   std::uint64_t session = 0;
   flatbuffers::FlatBufferBuilder fbb{1024};
   std::vector<std::uint64_t> header_scratch;
-  std::vector<float> payload_scratch;
+  std::vector<std::uint32_t> payload_scratch;
+  // One per shard when commits are lossy (options.compression).
+  std::vector<CommitEncoder> encoders;
   InFlight in_flight;
 
   ~Impl() {
@@ -40,7 +52,7 @@ struct Client::Impl {
   }
 
   // Header of request `op` to shard s, built into fbb.
-  void BuildRequest(std::size_t s, wire::Op op, std::uint64_t seq, std::size_t payload_floats) {
+  void BuildRequest(std::size_t s, wire::Op op, std::uint64_t seq, const OutFrame& frame) {
     fbb.Clear();
     flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<wire::TensorSpec>>> specs;
     if (op == wire::Op::Hello) specs = wire::BuildLayout(fbb, layout);
@@ -57,19 +69,22 @@ struct Client::Impl {
       b.add_layout(specs);
     }
     b.add_last_pulled_updates(last_pulled[s]);
-    b.add_payload_floats(payload_floats);
+    b.add_payload_floats(frame.count);
     b.add_session(session);
+    b.add_payload_encoding(wire::ToWire(frame.encoding));
+    b.add_payload_sparse(frame.sparse);
+    b.add_pull_encoding(wire::ToWire(options.compression.pull));
     fbb.Finish(b.Finish(), wire::kFileIdentifier);
   }
 
   using OnReply = std::function<Status(std::size_t s, const wire::Reply& reply, const zmq::message_t& payload)>;
 
-  // Sends `op` to every shard at once (shard s gets payload's slice s, if any)
-  // and hands each verified reply to on_reply. Shards that do not answer within
+  // Sends `op` to every shard at once (shard s gets frames[s], if any) and
+  // hands each verified reply to on_reply. Shards that do not answer within
   // request_timeout get the same request (same seq) on a fresh socket, after a
   // growing back-off, until `deadline` (options.max_attempts, if set, also
   // bounds the attempts). Returns the first error.
-  Status RoundTrip(wire::Op op, std::span<const float> payload, const OnReply& on_reply,
+  Status RoundTrip(wire::Op op, std::span<const OutFrame> frames, const OnReply& on_reply,
                    std::optional<std::chrono::milliseconds> deadline = std::nullopt) {
     using Clock = std::chrono::steady_clock;
     const std::size_t n = shards.size();
@@ -86,10 +101,9 @@ struct Client::Impl {
       for (std::size_t s = 0; s < n; ++s) {
         if (!pending[s]) continue;
         if (reopen) shards[s]->Reopen();
-        std::span<const float> slice;
-        if (!payload.empty()) slice = payload.subspan(ranges[s].begin, ranges[s].size());
-        BuildRequest(s, op, seq[s], slice.size());
-        if (!shards[s]->Send({fbb.GetBufferPointer(), fbb.GetSize()}, slice, in_flight)) {
+        const OutFrame frame = frames.empty() ? OutFrame{} : frames[s];
+        BuildRequest(s, op, seq[s], frame);
+        if (!shards[s]->Send({fbb.GetBufferPointer(), fbb.GetSize()}, frame.bytes, in_flight)) {
           return Status::Unavailable(Where(s) + ": cannot queue the request (send buffer full)");
         }
       }
@@ -181,10 +195,13 @@ struct Client::Impl {
                               std::to_string(r.end));
     }
     if (r.size() == 0) return Status::OK();
-    Result<std::span<const float>> floats =
-        wire::PayloadAsFloats({static_cast<const std::byte*>(body.data()), body.size()}, r.size(), payload_scratch);
-    if (!floats.ok()) return Status::Protocol(Where(s) + ": " + floats.status().message());
-    std::copy(floats.value().begin(), floats.value().end(), weights.begin() + static_cast<std::ptrdiff_t>(r.begin));
+    // A server that predates compression sends float32 whatever was asked.
+    Result<Encoding> encoding = wire::FromWire(reply.payload_encoding());
+    if (!encoding.ok()) return Status::Protocol(Where(s) + ": " + encoding.status().message());
+    Result<PayloadView> slice = wire::ReadPayload({static_cast<const std::byte*>(body.data()), body.size()}, r.size(),
+                                                  encoding.value(), /*sparse=*/false, r.size(), payload_scratch);
+    if (!slice.ok()) return Status::Protocol(Where(s) + ": " + slice.status().message());
+    Decode(slice.value(), weights.subspan(r.begin, r.size()));
     last_pulled[s] = reply.updates();
     return Status::OK();
   }
@@ -199,10 +216,34 @@ struct Client::Impl {
   // keeps a bad commit from reaching any shard.
   Status CheckPayload(std::span<const float> payload) const {
     if (Status st = CheckSize(payload.size(), "commit payload"); !st.ok()) return st;
-    if (std::ptrdiff_t i = wire::FirstNonFinite(payload); i >= 0)
+    if (std::ptrdiff_t i = FirstNonFinite(payload); i >= 0)
       return Status::InvalidArgument("commit payload element " + std::to_string(i) +
                                      " is NaN or Inf; nothing was sent (diverged training? lower the learning rate)");
     return Status::OK();
+  }
+
+  // Shard s's float32 slice of `values`, sent as it is (zero-copy).
+  std::vector<OutFrame> DenseFrames(std::span<const float> values) const {
+    std::vector<OutFrame> frames(shards.size());
+    for (std::size_t s = 0; s < frames.size(); ++s) {
+      const auto slice = values.subspan(ranges[s].begin, ranges[s].size());
+      frames[s] = {std::as_bytes(slice), slice.size(), Encoding::kFloat32, false};
+    }
+    return frames;
+  }
+
+  // A commit's frames: dense float32, or encoded per options.compression (the
+  // residual of error feedback moves on as the frames are built; a commit that
+  // then fails is not taken back).
+  std::vector<OutFrame> CommitFrames(std::span<const float> payload) {
+    if (encoders.empty()) return DenseFrames(payload);
+    std::vector<OutFrame> frames(shards.size());
+    for (std::size_t s = 0; s < frames.size(); ++s) {
+      CommitEncoder& e = encoders[s];
+      e.Encode(payload.subspan(ranges[s].begin, ranges[s].size()));
+      frames[s] = {e.frame(), e.count(), e.encoding(), e.sparse()};
+    }
+    return frames;
   }
 };
 
@@ -222,6 +263,7 @@ Result<std::unique_ptr<Client>> Client::Connect(const ParameterLayout& layout, C
         "request_timeout, retry_deadline and connect_deadline must be > 0, and "
         "0 <= retry_backoff_initial <= retry_backoff_max");
   if (Status st = internal::CheckCurveOptions(options); !st.ok()) return st;
+  if (Status st = options.compression.Validate(); !st.ok()) return st;
   auto impl = std::make_unique<Impl>();
   impl->layout = layout;
   impl->options = std::move(options);
@@ -230,6 +272,8 @@ Result<std::unique_ptr<Client>> Client::Connect(const ParameterLayout& layout, C
   impl->fingerprint = layout.Fingerprint(n);
   impl->next_seq.assign(n, 1);
   impl->last_pulled.assign(n, 0);
+  if (impl->options.compression.lossy_commits())
+    for (const ShardRange& r : impl->ranges) impl->encoders.emplace_back(impl->options.compression, r.size());
   std::random_device entropy;
   impl->session = (std::uint64_t{entropy()} << 32 | entropy()) ^
                   static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
@@ -255,7 +299,7 @@ std::uint64_t Client::last_pulled_updates(std::size_t shard) const { return impl
 Status Client::Init(std::span<const float> weights) {
   if (Status st = impl_->CheckSize(weights.size(), "initial weights"); !st.ok()) return st;
   std::size_t accepted = 0;
-  Status st = impl_->RoundTrip(wire::Op::Init, weights,
+  Status st = impl_->RoundTrip(wire::Op::Init, impl_->DenseFrames(weights),
                                [&](std::size_t, const wire::Reply&, const zmq::message_t&) {
                                  ++accepted;
                                  return Status::OK();
@@ -275,14 +319,14 @@ Status Client::Pull(std::span<float> weights) {
 
 Status Client::Commit(std::span<const float> payload) {
   if (Status st = impl_->CheckPayload(payload); !st.ok()) return st;
-  return impl_->RoundTrip(wire::Op::Commit, payload,
+  return impl_->RoundTrip(wire::Op::Commit, impl_->CommitFrames(payload),
                           [](std::size_t, const wire::Reply&, const zmq::message_t&) { return Status::OK(); });
 }
 
 Status Client::CommitAndPull(std::span<const float> payload, std::span<float> weights) {
   if (Status st = impl_->CheckPayload(payload); !st.ok()) return st;
   if (Status st = impl_->CheckSize(weights.size(), "pull destination"); !st.ok()) return st;
-  return impl_->RoundTrip(wire::Op::CommitPull, payload,
+  return impl_->RoundTrip(wire::Op::CommitPull, impl_->CommitFrames(payload),
                           [&](std::size_t s, const wire::Reply& r, const zmq::message_t& body) {
                             return impl_->TakeSlice(s, r, body, weights);
                           });

@@ -113,14 +113,14 @@ std::string ShardConnection::HandshakeFailure() {
   return handshake_failure_;
 }
 
-bool ShardConnection::Send(std::span<const std::uint8_t> header, std::span<const float> payload,
+bool ShardConnection::Send(std::span<const std::uint8_t> header, std::span<const std::byte> payload,
                            InFlight& in_flight) {
   zmq::message_t head(header.data(), header.size());
   if (payload.empty()) return socket_.send(head, zmq::send_flags::dontwait).has_value();
   if (!socket_.send(head, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
   in_flight.Add();
   // ZeroMQ's message_t takes a non-const pointer but only reads the data.
-  zmq::message_t body(const_cast<float*>(payload.data()), payload.size_bytes(), &InFlight::Release, &in_flight);
+  zmq::message_t body(const_cast<std::byte*>(payload.data()), payload.size(), &InFlight::Release, &in_flight);
   return socket_.send(body, zmq::send_flags::dontwait).has_value();
 }
 

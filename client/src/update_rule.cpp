@@ -91,15 +91,23 @@ float CommitScale(Algorithm a, std::uint64_t updates_applied, std::uint64_t last
   return 1.0f / static_cast<float>(Staleness(updates_applied, last_pulled_updates));
 }
 
-void ApplyCommit(std::span<float> center, std::span<const float> payload, float scale) {
+void ApplyCommit(std::span<float> center, const PayloadView& p, float scale) {
   float* __restrict c = center.data();
-  const float* __restrict p = payload.data();
-  const std::size_t n = center.size();
-  if (scale == 1.0f) {
-    for (std::size_t i = 0; i < n; ++i) c[i] += p[i];
-  } else {
-    for (std::size_t i = 0; i < n; ++i) c[i] += scale * p[i];
+  if (p.sparse()) {
+    for (std::size_t j = 0; j < p.count; ++j) c[p.indices[j]] += scale * p.value(j);
+    return;
   }
+  if (p.encoding == Encoding::kFloat32) {
+    const float* __restrict v = static_cast<const float*>(p.values);
+    if (scale == 1.0f) {
+      for (std::size_t i = 0; i < p.count; ++i) c[i] += v[i];
+    } else {
+      for (std::size_t i = 0; i < p.count; ++i) c[i] += scale * v[i];
+    }
+    return;
+  }
+  const std::uint16_t* __restrict v = static_cast<const std::uint16_t*>(p.values);
+  for (std::size_t i = 0; i < p.count; ++i) c[i] += scale * FromBfloat16(v[i]);
 }
 
 void ComputeDelta(std::span<const float> w, std::span<const float> w0, float divisor, std::span<float> out) {

@@ -1,9 +1,6 @@
 #include "internal/wire.h"
 
-#include <bit>
-#include <cmath>
 #include <cstring>
-#include <limits>
 
 namespace asyncps::wire {
 namespace {
@@ -82,31 +79,40 @@ const Reply* VerifyReply(std::span<const std::byte> bytes, std::vector<std::uint
   return Verify<Reply>(bytes, scratch, why);
 }
 
-Result<std::span<const float>> PayloadAsFloats(std::span<const std::byte> frame, std::size_t expected_floats,
-                                               std::vector<float>& scratch) {
-  if (frame.size() != expected_floats * sizeof(float)) {
-    return Status::Protocol("payload frame has " + std::to_string(frame.size()) + " bytes, expected " +
-                            std::to_string(expected_floats * sizeof(float)) + " (" +
-                            std::to_string(expected_floats) + " float32)");
+Result<PayloadView> ReadPayload(std::span<const std::byte> frame, std::size_t count, asyncps::Encoding encoding,
+                                bool sparse, std::size_t slice_size, std::vector<std::uint32_t>& scratch) {
+  if (sparse ? (count == 0 || count > slice_size) : count != slice_size) {
+    return Status::InvalidArgument("payload has " + std::to_string(count) + (sparse ? " sparse" : "") +
+                                   " values but the slice holds " + std::to_string(slice_size) + " elements");
   }
-  if (expected_floats == 0) return std::span<const float>();  // (an empty scratch has no data to copy into)
-  if (reinterpret_cast<std::uintptr_t>(frame.data()) % alignof(float) == 0) {
-    return std::span<const float>(reinterpret_cast<const float*>(frame.data()), expected_floats);
+  const std::size_t value_bytes = BytesPerValue(encoding);
+  const std::size_t expected = count * (value_bytes + (sparse ? sizeof(std::uint32_t) : 0));
+  if (frame.size() != expected) {
+    return Status::InvalidArgument("payload frame has " + std::to_string(frame.size()) + " bytes, expected " +
+                                   std::to_string(expected) + " (" + std::to_string(count) + " " +
+                                   EncodingName(encoding) + " values" + (sparse ? " with their positions)" : ")"));
   }
-  scratch.resize(expected_floats);
-  std::memcpy(scratch.data(), frame.data(), frame.size());
-  return std::span<const float>(scratch.data(), expected_floats);
-}
-
-std::ptrdiff_t FirstNonFinite(std::span<const float> values) {
-  // A branch-free scan of the exponent bits first (all ones: Inf or NaN). GCC
-  // does not vectorise std::isfinite; this loop runs ~6x faster on 1M floats.
-  std::uint32_t non_finite = 0;
-  for (float v : values) non_finite |= (std::bit_cast<std::uint32_t>(v) & 0x7f800000u) == 0x7f800000u;
-  if (non_finite == 0) return -1;
-  for (std::size_t i = 0; i < values.size(); ++i)
-    if (!std::isfinite(values[i])) return static_cast<std::ptrdiff_t>(i);
-  return -1;
+  PayloadView view{encoding, nullptr, count, {}};
+  if (count == 0) return view;  // (an empty scratch has no data to copy into)
+  const std::byte* data = frame.data();
+  if (reinterpret_cast<std::uintptr_t>(data) % alignof(std::uint32_t) != 0) {
+    scratch.resize((frame.size() + 3) / 4);
+    std::memcpy(scratch.data(), frame.data(), frame.size());
+    data = reinterpret_cast<const std::byte*>(scratch.data());
+  }
+  if (sparse) {
+    view.indices = {reinterpret_cast<const std::uint32_t*>(data), count};
+    data += count * sizeof(std::uint32_t);
+    for (std::size_t j = 0; j < count; ++j) {
+      if (view.indices[j] >= slice_size || (j > 0 && view.indices[j] <= view.indices[j - 1])) {
+        return Status::InvalidArgument("sparse payload position " + std::to_string(j) + " (" +
+                                       std::to_string(view.indices[j]) +
+                                       ") is out of the slice or not above the one before");
+      }
+    }
+  }
+  view.values = data;
+  return view;
 }
 
 wire::Algorithm ToWire(asyncps::Algorithm a) {
@@ -130,6 +136,18 @@ asyncps::Algorithm FromWire(wire::Algorithm a) {
     case wire::Algorithm::Eamsgd: return asyncps::Algorithm::kEamsgd;
   }
   return asyncps::Algorithm::kAdag;
+}
+
+wire::Encoding ToWire(asyncps::Encoding e) {
+  return e == asyncps::Encoding::kBfloat16 ? wire::Encoding::BFloat16 : wire::Encoding::Float32;
+}
+
+Result<asyncps::Encoding> FromWire(wire::Encoding e) {
+  switch (e) {
+    case wire::Encoding::Float32: return asyncps::Encoding::kFloat32;
+    case wire::Encoding::BFloat16: return asyncps::Encoding::kBfloat16;
+  }
+  return Status::Protocol("unknown payload encoding " + std::to_string(static_cast<int>(e)));
 }
 
 flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<TensorSpec>>> BuildLayout(

@@ -33,6 +33,13 @@ Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const 
                      std::to_string(payload.size()) + " bytes",
                  reply);
   }
+  if (!wire::FromWire(req->payload_encoding()).ok() || !wire::FromWire(req->pull_encoding()).ok()) {
+    return Error(req->op(), req->seq(), ErrorCode::Malformed,
+                 "unknown payload_encoding " + std::to_string(static_cast<int>(req->payload_encoding())) +
+                     " or pull_encoding " + std::to_string(static_cast<int>(req->pull_encoding())) +
+                     " (this server knows Float32 and BFloat16)",
+                 reply);
+  }
   switch (req->op()) {
     case Op::Hello: return Hello(*req, reply);
     case Op::Init: return Init(*req, payload, reply);
@@ -97,13 +104,14 @@ Shard::Outcome Shard::Hello(const wire::Request& req, Builder& reply) {
 Shard::Outcome Shard::Init(const wire::Request& req, std::span<const std::byte> payload, Builder& reply) {
   Outcome failed;
   if (!CheckSession(req, reply, &failed)) return failed;
-  std::span<const float> slice;
-  if (!ReadSlice(req, payload, reply, &slice, &failed)) return failed;
+  PayloadView slice;
+  if (!ReadPayload(req, payload, /*allow_sparse=*/false, reply, &slice, &failed)) return failed;
   if (initialised_) {
     return Error(req.op(), req.seq(), ErrorCode::AlreadyInitialised,
                  "already initialised: the first init won; pull to get the weights", reply);
   }
-  center_.assign(slice.begin(), slice.end());
+  center_.resize(slice.count);
+  Decode(slice, center_);
   initialised_ = true;
   ++changes_;
   return Ok(req, reply);
@@ -123,8 +131,8 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
   if (!CheckSession(req, reply, &failed)) return failed;
   if (!initialised_)
     return Error(req.op(), req.seq(), ErrorCode::NotInitialised, "commit before init: a worker must init first", reply);
-  std::span<const float> delta;
-  if (!ReadSlice(req, payload, reply, &delta, &failed)) return failed;
+  PayloadView delta;
+  if (!ReadPayload(req, payload, /*allow_sparse=*/true, reply, &delta, &failed)) return failed;
   WorkerState* w = Worker(req.worker_id());
   if (w == nullptr) {
     return Error(req.op(), req.seq(), ErrorCode::TooLarge,
@@ -196,31 +204,34 @@ bool Shard::CheckSession(const wire::Request& req, Builder& reply, Outcome* fail
   return true;
 }
 
-bool Shard::ReadSlice(const wire::Request& req, std::span<const std::byte> payload, Builder& reply,
-                      std::span<const float>* out, Outcome* failed) {
-  if (req.payload_floats() != range_.size()) {
+bool Shard::ReadPayload(const wire::Request& req, std::span<const std::byte> payload, bool allow_sparse,
+                        Builder& reply, PayloadView* out, Outcome* failed) {
+  if (req.payload_sparse() && !allow_sparse) {
     *failed = Error(req.op(), req.seq(), ErrorCode::BadSize,
-                    "payload has " + std::to_string(req.payload_floats()) + " floats but this shard holds " +
-                        std::to_string(range_.size()) + " (elements " + std::to_string(range_.begin) + ".." +
+                    std::string(wire::EnumNameOp(req.op())) + " needs every element of the slice: not a sparse payload",
+                    reply);
+    return false;
+  }
+  const Encoding encoding = wire::FromWire(req.payload_encoding()).value();  // Handle checked it
+  Result<PayloadView> view =
+      wire::ReadPayload(payload, req.payload_floats(), encoding, req.payload_sparse(), range_.size(), payload_scratch_);
+  if (!view.ok()) {
+    *failed = Error(req.op(), req.seq(), ErrorCode::BadSize,
+                    view.status().message() + " (this shard holds elements " + std::to_string(range_.begin) + ".." +
                         std::to_string(range_.end) + ")",
                     reply);
     return false;
   }
-  Result<std::span<const float>> floats = wire::PayloadAsFloats(payload, range_.size(), payload_scratch_);
-  if (!floats.ok()) {
-    *failed = Error(req.op(), req.seq(), ErrorCode::BadSize, floats.status().message(), reply);
-    return false;
-  }
   if (options_.reject_non_finite) {
-    if (std::ptrdiff_t i = wire::FirstNonFinite(floats.value()); i >= 0) {
+    if (std::ptrdiff_t j = FirstNonFinite(view.value()); j >= 0) {
+      const std::size_t at = view.value().sparse() ? view.value().indices[j] : static_cast<std::size_t>(j);
       *failed = Error(req.op(), req.seq(), ErrorCode::BadValue,
-                      "payload element " + std::to_string(range_.begin + static_cast<std::size_t>(i)) +
-                          " is NaN or Inf; nothing was applied",
+                      "payload element " + std::to_string(range_.begin + at) + " is NaN or Inf; nothing was applied",
                       reply);
       return false;
     }
   }
-  *out = floats.value();
+  *out = view.value();
   return true;
 }
 
@@ -236,9 +247,12 @@ Shard::Outcome Shard::Ok(const wire::Request& req, Builder& reply, std::span<con
   b.add_updates(counters_.updates);
   b.add_range_begin(range_.begin);
   b.add_range_end(range_.end);
+  // Handle checked the encoding; a reply without payload stays float32.
+  const Encoding encoding = payload.empty() ? Encoding::kFloat32 : wire::FromWire(req.pull_encoding()).value();
   b.add_payload_floats(payload.size());
+  b.add_payload_encoding(wire::ToWire(encoding));
   reply.Finish(b.Finish(), wire::kFileIdentifier);
-  return {payload, ErrorCode::Ok};
+  return {payload, encoding, ErrorCode::Ok};
 }
 
 Shard::Outcome Shard::Error(Op op, std::uint64_t seq, ErrorCode code, const std::string& message, Builder& reply) {
@@ -257,7 +271,7 @@ Shard::Outcome Shard::Error(Op op, std::uint64_t seq, ErrorCode code, const std:
   b.add_range_begin(range_.begin);
   b.add_range_end(range_.end);
   reply.Finish(b.Finish(), wire::kFileIdentifier);
-  return {{}, code};
+  return {{}, Encoding::kFloat32, code};
 }
 
 Shard::WorkerState* Shard::Worker(std::uint32_t id) {

@@ -51,7 +51,8 @@ class Shard {
   explicit Shard(ShardOptions options);
 
   struct Outcome {
-    std::span<const float> payload;  // to send as frame 1; empty: no frame 1
+    std::span<const float> payload;  // to send as frame 1 in `encoding`; empty: no frame 1
+    Encoding encoding = Encoding::kFloat32;
     wire::ErrorCode error = wire::ErrorCode::Ok;
   };
   // Verifies and answers one request; never throws on bad input. The reply
@@ -121,9 +122,10 @@ class Shard {
 
   // Checks that apply to every op after Hello: layout known, fingerprint, shard index.
   bool CheckSession(const wire::Request& req, Builder& reply, Outcome* failed);
-  // Reads frame 1 as this shard's slice, checking size and values.
-  bool ReadSlice(const wire::Request& req, std::span<const std::byte> payload, Builder& reply,
-                 std::span<const float>* out, Outcome* failed);
+  // Reads frame 1 for this shard's slice (dense, or sparse if allowed),
+  // checking its size, positions and values.
+  bool ReadPayload(const wire::Request& req, std::span<const std::byte> payload, bool allow_sparse, Builder& reply,
+                   PayloadView* out, Outcome* failed);
   Outcome Ok(const wire::Request& req, Builder& reply, std::span<const float> payload = {},
              const std::string& message = {});
   Outcome Error(wire::Op op, std::uint64_t seq, wire::ErrorCode code, const std::string& message, Builder& reply);
@@ -141,7 +143,7 @@ class Shard {
   std::uint64_t changes_ = 0;
   std::uint64_t restored_updates_ = 0;
   std::uint64_t checkpointed_updates_ = 0;
-  std::vector<float> payload_scratch_;
+  std::vector<std::uint32_t> payload_scratch_;
   std::vector<std::uint64_t> header_scratch_;
 };
 

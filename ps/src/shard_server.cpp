@@ -93,7 +93,7 @@ void ShardServer::HandleOne() {
     return;
   }
   (void)socket_.send(reply_header, more);
-  (void)socket_.send(pool_->MessageWithCopyOf(out.payload), zmq::send_flags::dontwait);
+  (void)socket_.send(pool_->MessageWithCopyOf(out.payload, out.encoding), zmq::send_flags::dontwait);
 }
 
 Result<bool> ShardServer::RestoreFromCheckpoint() {

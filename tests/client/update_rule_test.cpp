@@ -45,9 +45,9 @@ TEST_CASE("validation rejects bad hyperparameters", "[rule]") {
 TEST_CASE("PS side: C += scale * payload, DynSGD scaled by staleness", "[rule]") {
   std::vector<float> c{1, 2, 3, 4};
   std::vector<float> d{0.5f, -1, 2, 0};
-  ApplyCommit(c, d, 1.0f);
+  ApplyCommit(c, DenseView(d), 1.0f);
   CHECK(c == std::vector<float>{1.5f, 1, 5, 4});
-  ApplyCommit(c, d, 0.5f);
+  ApplyCommit(c, DenseView(d), 0.5f);
   CHECK(c == std::vector<float>{1.75f, 0.5f, 6, 4});
 
   CHECK(Staleness(10, 10) == 1);  // nothing happened since the pull

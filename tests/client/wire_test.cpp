@@ -78,16 +78,50 @@ TEST_CASE("payload frames are checked for size and realigned", "[wire]") {
   std::vector<float> values{1.5f, -2.0f, 3.25f};
   std::vector<std::byte> frame(values.size() * 4 + 1);
   std::memcpy(frame.data() + 1, values.data(), values.size() * 4);
-  std::vector<float> scratch;
-  auto view = wire::PayloadAsFloats(std::span(frame).subspan(1), 3, scratch);
+  std::vector<std::uint32_t> scratch;
+  auto view = wire::ReadPayload(std::span(frame).subspan(1), 3, Encoding::kFloat32, false, 3, scratch);
   REQUIRE(view.ok());
-  CHECK(std::vector<float>(view.value().begin(), view.value().end()) == values);
-  CHECK_FALSE(wire::PayloadAsFloats(std::span(frame).subspan(1), 4, scratch).ok());
+  std::vector<float> out(3);
+  Decode(view.value(), out);
+  CHECK(out == values);
+  CHECK(reinterpret_cast<std::uintptr_t>(view.value().values) % 4 == 0);
+  // The count must be the slice's, the frame exactly count values.
+  CHECK_FALSE(wire::ReadPayload(std::span(frame).subspan(1), 4, Encoding::kFloat32, false, 4, scratch).ok());
+  CHECK_FALSE(wire::ReadPayload(std::span(frame).subspan(1), 3, Encoding::kFloat32, false, 4, scratch).ok());
+  CHECK_FALSE(wire::ReadPayload(std::span(frame).subspan(1), 3, Encoding::kBfloat16, false, 3, scratch).ok());
+}
+
+TEST_CASE("sparse payload frames: positions must increase within the slice", "[wire]") {
+  // [positions][values]: 2 positions, 2 bf16 values.
+  auto frame_of = [](std::vector<std::uint32_t> at) {
+    std::vector<std::byte> f(at.size() * 6);
+    std::memcpy(f.data(), at.data(), at.size() * 4);
+    for (std::size_t j = 0; j < at.size(); ++j) {
+      const std::uint16_t b = ToBfloat16(1.0f + static_cast<float>(j));
+      std::memcpy(f.data() + at.size() * 4 + 2 * j, &b, 2);
+    }
+    return f;
+  };
+  std::vector<std::uint32_t> scratch;
+  auto good = frame_of({3, 9});
+  auto view = wire::ReadPayload(good, 2, Encoding::kBfloat16, true, 10, scratch);
+  REQUIRE(view.ok());
+  CHECK(view.value().indices[1] == 9);
+  CHECK(view.value().value(1) == 2.0f);
+  for (auto bad : {std::vector<std::uint32_t>{3, 10}, {9, 3}, {4, 4}}) {
+    auto f = frame_of(bad);
+    auto r = wire::ReadPayload(f, 2, Encoding::kBfloat16, true, 10, scratch);
+    CHECK_FALSE(r.ok());
+    CHECK_THAT(r.status().message(), Catch::Contains("out of the slice or not above"));
+  }
+  // More sparse values than the slice has elements, or none.
+  CHECK_FALSE(wire::ReadPayload(good, 2, Encoding::kBfloat16, true, 1, scratch).ok());
+  CHECK_FALSE(wire::ReadPayload({}, 0, Encoding::kBfloat16, true, 10, scratch).ok());
 }
 
 TEST_CASE("non-finite values are located", "[wire]") {
   std::vector<float> v(100, 1.0f);
-  CHECK(wire::FirstNonFinite(v) == -1);
+  CHECK(FirstNonFinite(v) == -1);
   v[63] = std::numeric_limits<float>::infinity();
-  CHECK(wire::FirstNonFinite(v) == 63);
+  CHECK(FirstNonFinite(v) == 63);
 }

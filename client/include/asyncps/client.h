@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "asyncps/compression.h"
 #include "asyncps/layout.h"
 #include "asyncps/status.h"
 #include "asyncps/update_rule.h"
@@ -60,6 +61,11 @@ struct ClientOptions {
   // kUnauthorised. Load keys with ReadCurveKeyFile / CurveKeyFromFileOrEnv.
   std::string curve_server_key;
   std::string curve_secret_key;
+  // Lossy wire forms for pulls and commits (asyncps/compression.h): bf16
+  // halves the bytes both ways, top-k commits send a fraction of the entries;
+  // the residual of lossy commits is kept here and sent later (error
+  // feedback). Default: float32 both ways, exact. Init is always float32.
+  Compression compression;
 };
 
 // What one shard reports about itself (Client::Stats).

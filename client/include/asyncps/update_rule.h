@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 
+#include "asyncps/compression.h"
 #include "asyncps/status.h"
 
 namespace asyncps {
@@ -67,8 +68,10 @@ float CommitScale(Algorithm a, std::uint64_t updates_applied, std::uint64_t last
 // The staleness of a commit: updates applied since the worker's last pull, plus one.
 std::uint64_t Staleness(std::uint64_t updates_applied, std::uint64_t last_pulled_updates);
 
-// center[i] += scale * payload[i]. REQUIRES: equal sizes.
-void ApplyCommit(std::span<float> center, std::span<const float> payload, float scale);
+// center += scale * payload, element by element (a sparse payload at its
+// positions; compression.h). REQUIRES: dense: payload.count == center.size();
+// sparse: every position < center.size().
+void ApplyCommit(std::span<float> center, const PayloadView& payload, float scale);
 
 // --- worker side -------------------------------------------------------------
 

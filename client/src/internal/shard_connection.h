@@ -48,7 +48,7 @@ class ShardConnection {
   // Queues [header][payload]; the payload (if any) is sent without copying and
   // must stay unchanged until `in_flight` has released it. False if ZeroMQ
   // refused the message (queue full).
-  bool Send(std::span<const std::uint8_t> header, std::span<const float> payload, InFlight& in_flight);
+  bool Send(std::span<const std::uint8_t> header, std::span<const std::byte> payload, InFlight& in_flight);
 
   // Receives one reply if one is ready. Returns false when none is; replies
   // with other than one or two frames are drained and dropped.

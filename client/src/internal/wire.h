@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "asyncps/compression.h"
 #include "asyncps/layout.h"
 #include "asyncps/status.h"
 #include "asyncps/update_rule.h"
@@ -27,18 +28,21 @@ inline constexpr std::size_t kMaxHeaderBytes = 1 << 20;
 const Request* VerifyRequest(std::span<const std::byte> bytes, std::vector<std::uint64_t>& scratch, std::string* why);
 const Reply* VerifyReply(std::span<const std::byte> bytes, std::vector<std::uint64_t>& scratch, std::string* why);
 
-// Interprets a payload frame as `expected_floats` float32 values. Data read in
-// place when 4-byte aligned; otherwise copied into `scratch` (ZeroMQ does not
-// promise alignment). Fails when the frame size is not 4 * expected_floats.
-Result<std::span<const float>> PayloadAsFloats(std::span<const std::byte> frame, std::size_t expected_floats,
-                                               std::vector<float>& scratch);
-
-// Index of the first NaN or Inf, or -1 when every value is finite.
-std::ptrdiff_t FirstNonFinite(std::span<const float> values);
+// Reads frame 1 as `count` values in `encoding`, after `count` uint32
+// positions when `sparse`, for a slice of `slice_size` elements. Checks the
+// frame's size, the count (dense: == slice_size; sparse: 1..slice_size) and
+// that the positions increase strictly within the slice. Data is read in place
+// when 4-byte aligned; otherwise copied into `scratch` (ZeroMQ does not promise
+// alignment). The view points into `frame` or `scratch`.
+Result<PayloadView> ReadPayload(std::span<const std::byte> frame, std::size_t count, asyncps::Encoding encoding,
+                                bool sparse, std::size_t slice_size, std::vector<std::uint32_t>& scratch);
 
 // Algorithm <-> wire enum. kSingle has no wire form (it never talks to a PS).
 wire::Algorithm ToWire(asyncps::Algorithm a);
 asyncps::Algorithm FromWire(wire::Algorithm a);
+wire::Encoding ToWire(asyncps::Encoding e);
+// Fails on a value this build does not know.
+Result<asyncps::Encoding> FromWire(wire::Encoding e);
 
 flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<TensorSpec>>> BuildLayout(
     flatbuffers::FlatBufferBuilder& fbb, const ParameterLayout& layout);
