@@ -187,3 +187,52 @@ TEST_CASE("a NaN commit is refused and no shard applies anything", "[client][ser
   REQUIRE(client->Pull(w).ok());
   for (float x : w) CHECK(x == 1.0f);
 }
+
+TEST_CASE("compressed exchanges through S shards: bf16 both ways, top-k commits with error feedback", "[client][server][compression]") {
+  for (std::uint32_t shards : {1u, 3u}) {
+    LocalCluster cluster(shards);
+    ParameterLayout layout = SmallLayout();
+    const std::size_t n = layout.total_size();
+    std::vector<float> w(n), d(n), got(n), exact(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      w[i] = 0.1f * static_cast<float>(i) + 1.0f / 3;  // not representable in bf16
+      d[i] = (i % 2 ? -0.01f : 0.01f) * static_cast<float>(i + 1);
+    }
+    auto plain = MustConnect(layout, Options(cluster, 1));
+    REQUIRE(plain->Init(w).ok());
+
+    ClientOptions bf16_options = Options(cluster, 2);
+    bf16_options.compression.pull = Encoding::kBfloat16;
+    bf16_options.compression.commit = Encoding::kBfloat16;
+    auto bf16 = MustConnect(layout, bf16_options);
+    REQUIRE(bf16->Pull(got).ok());
+    for (std::size_t i = 0; i < n; ++i) REQUIRE(got[i] == FromBfloat16(ToBfloat16(w[i])));
+    REQUIRE(bf16->Commit(d).ok());
+    REQUIRE(plain->Pull(exact).ok());  // the PS keeps float32: w + bf16(d)
+    for (std::size_t i = 0; i < n; ++i) REQUIRE(exact[i] == w[i] + FromBfloat16(ToBfloat16(d[i])));
+
+    // Top-k: 10% of each shard's slice per commit. The first commit sends the
+    // largest entries; commits of zeros then drain the residual until every
+    // entry of d has reached the PS exactly once.
+    const std::vector<float> base = exact;
+    ClientOptions topk_options = Options(cluster, 3);
+    topk_options.compression.commit_top_k = 0.1;
+    auto topk = MustConnect(layout, topk_options);
+    REQUIRE(topk->Commit(d).ok());
+    REQUIRE(plain->Pull(exact).ok());
+    // |d| grows with the position: each shard sends the last k of its slice.
+    for (const ShardRange& r : layout.Partition(shards)) {
+      const auto k = static_cast<std::size_t>(std::llround(0.1 * static_cast<double>(r.size())));
+      for (std::size_t i = r.begin; i < r.end; ++i) {
+        INFO("element " << i << " of shard " << r.begin << ".." << r.end);
+        CHECK(exact[i] == (i >= r.end - k ? base[i] + d[i] : base[i]));
+      }
+    }
+    const std::vector<float> zeros(n, 0.0f);
+    for (int round = 0; round < 12; ++round) REQUIRE(topk->CommitAndPull(zeros, got).ok());
+    for (std::size_t i = 0; i < n; ++i) REQUIRE(got[i] == base[i] + d[i]);
+    auto stats = plain->Stats();
+    REQUIRE(stats.ok());
+    for (const auto& s : stats.value()) CHECK(s.updates == 1 + 1 + 12);
+  }
+}

@@ -1,6 +1,9 @@
 // The shard's request handling, without sockets.
 #include <catch2/catch.hpp>
 
+#include <cstring>
+#include <limits>
+
 #include "shard.h"
 #include "support/requests.h"
 
@@ -8,6 +11,7 @@ using namespace asyncps;
 using asyncps::testing::EncodeRequest;
 using asyncps::testing::FloatBytes;
 using asyncps::testing::RequestFields;
+using asyncps::testing::SparseBytes;
 using wire::ErrorCode;
 using wire::Op;
 
@@ -30,8 +34,11 @@ struct ShardHarness {
 
   const wire::Reply& Send(RequestFields f, const std::vector<float>& payload = {}) {
     f.payload_floats = payload.size();
+    return SendBytes(f, FloatBytes(payload));
+  }
+  // Sends `body` as frame 1 as it is (f.payload_floats as given).
+  const wire::Reply& SendBytes(const RequestFields& f, const std::vector<std::byte>& body) {
     auto header = EncodeRequest(f, layout);
-    auto body = FloatBytes(payload);
     last = shard.Handle(header, body, fbb);
     std::string why;
     const wire::Reply* r = wire::VerifyReply({reinterpret_cast<const std::byte*>(fbb.GetBufferPointer()),
@@ -179,4 +186,80 @@ TEST_CASE("restore replaces the state", "[shard]") {
   const auto& r = h.Send(Req(Op::Pull));
   CHECK(r.error() == ErrorCode::Ok);
   CHECK(r.updates() == 17);
+}
+
+TEST_CASE("compressed payloads: bf16 and sparse commits apply, pulls come back in the encoding asked", "[shard][compression]") {
+  ShardHarness h(ShardOneOfTwo());
+  h.Send(Req(Op::Hello));
+  REQUIRE(h.Send(Req(Op::Init, 2), {1, 2, 3, 4}).error() == ErrorCode::Ok);
+
+  // A sparse bf16 commit adds at its positions only.
+  RequestFields f = Req(Op::Commit, 3);
+  f.payload_floats = 2;
+  f.payload_sparse = true;
+  f.payload_encoding = wire::Encoding::BFloat16;
+  REQUIRE(h.SendBytes(f, SparseBytes({1, 3}, {0.5f, -2.0f}, Encoding::kBfloat16)).error() == ErrorCode::Ok);
+  CHECK(std::vector<float>(h.shard.center().begin(), h.shard.center().end()) == std::vector<float>{1, 2.5f, 3, 2});
+
+  // A dense bf16 commit with a pull in bf16.
+  f = Req(Op::CommitPull, 4);
+  f.payload_floats = 4;
+  f.payload_encoding = wire::Encoding::BFloat16;
+  f.pull_encoding = wire::Encoding::BFloat16;
+  std::vector<std::byte> dense(8);
+  for (int i = 0; i < 4; ++i) {
+    const std::uint16_t b = ToBfloat16(0.25f);
+    std::memcpy(dense.data() + 2 * i, &b, 2);
+  }
+  const auto& r = h.SendBytes(f, dense);
+  REQUIRE(r.error() == ErrorCode::Ok);
+  CHECK(r.payload_encoding() == wire::Encoding::BFloat16);
+  CHECK(r.payload_floats() == 4);
+  CHECK(h.last.encoding == Encoding::kBfloat16);
+  CHECK(std::vector<float>(h.shard.center().begin(), h.shard.center().end()) ==
+        std::vector<float>{1.25f, 2.75f, 3.25f, 2.25f});
+  CHECK(h.shard.counters().updates == 2);
+}
+
+TEST_CASE("compressed payloads that do not fit the slice are refused and nothing is applied", "[shard][compression][malformed]") {
+  ShardHarness h(ShardOneOfTwo());
+  h.Send(Req(Op::Hello));
+  REQUIRE(h.Send(Req(Op::Init, 2), {1, 2, 3, 4}).error() == ErrorCode::Ok);
+  auto sparse = [](std::uint64_t seq, std::uint64_t count) {
+    RequestFields f = Req(Op::Commit, seq);
+    f.payload_floats = count;
+    f.payload_sparse = true;
+    return f;
+  };
+  // Position outside the slice, positions not increasing, more values than elements.
+  CHECK(h.SendBytes(sparse(3, 2), SparseBytes({1, 4}, {1, 1}, Encoding::kFloat32)).error() == ErrorCode::BadSize);
+  CHECK(h.SendBytes(sparse(4, 2), SparseBytes({2, 2}, {1, 1}, Encoding::kFloat32)).error() == ErrorCode::BadSize);
+  CHECK(h.SendBytes(sparse(5, 5), SparseBytes({0, 1, 2, 3, 3}, {1, 1, 1, 1, 1}, Encoding::kFloat32)).error() ==
+        ErrorCode::BadSize);
+  // A frame one byte short of its count.
+  auto shorter = SparseBytes({0, 1}, {1, 1}, Encoding::kFloat32);
+  shorter.pop_back();
+  CHECK(h.SendBytes(sparse(6, 2), shorter).error() == ErrorCode::BadSize);
+  // A NaN in a bf16 value.
+  RequestFields nan = sparse(7, 1);
+  nan.payload_encoding = wire::Encoding::BFloat16;
+  const auto& r = h.SendBytes(nan, SparseBytes({2}, {std::numeric_limits<float>::quiet_NaN()}, Encoding::kBfloat16));
+  CHECK(r.error() == ErrorCode::BadValue);
+  CHECK_THAT(r.message()->str(), Catch::Contains("element 6"));  // shard 1 starts at 4
+  // An encoding this server does not know.
+  RequestFields unknown = Req(Op::Pull, 8);
+  unknown.pull_encoding = static_cast<wire::Encoding>(7);
+  CHECK(h.SendBytes(unknown, {}).error() == ErrorCode::Malformed);
+  // Init needs every element.
+  ShardHarness fresh(ShardOneOfTwo());
+  fresh.Send(Req(Op::Hello));
+  RequestFields init = Req(Op::Init, 2);
+  init.payload_floats = 1;
+  init.payload_sparse = true;
+  CHECK(fresh.SendBytes(init, SparseBytes({0}, {1}, Encoding::kFloat32)).error() == ErrorCode::BadSize);
+  CHECK_FALSE(fresh.shard.initialised());
+
+  CHECK(std::vector<float>(h.shard.center().begin(), h.shard.center().end()) == std::vector<float>{1, 2, 3, 4});
+  CHECK(h.shard.counters().updates == 0);
+  CHECK(h.shard.counters().errors_by_code[static_cast<std::size_t>(ErrorCode::BadSize)] == 4);
 }

@@ -21,6 +21,9 @@ struct RequestFields {
   const ParameterLayout* layout = nullptr;  // Hello: the layout sent; also gives the fingerprint
   std::uint64_t fingerprint_override = 0;   // non-zero: sent instead of the layout's
   std::uint64_t session = 0;                // the client instance (commit dedupe)
+  wire::Encoding payload_encoding = wire::Encoding::Float32;
+  bool payload_sparse = false;
+  wire::Encoding pull_encoding = wire::Encoding::Float32;
 };
 
 inline std::vector<std::byte> EncodeRequest(const RequestFields& f, const ParameterLayout& layout) {
@@ -41,6 +44,9 @@ inline std::vector<std::byte> EncodeRequest(const RequestFields& f, const Parame
   b.add_last_pulled_updates(f.last_pulled_updates);
   b.add_payload_floats(f.payload_floats);
   b.add_session(f.session);
+  b.add_payload_encoding(f.payload_encoding);
+  b.add_payload_sparse(f.payload_sparse);
+  b.add_pull_encoding(f.pull_encoding);
   fbb.Finish(b.Finish(), wire::kFileIdentifier);
   const auto* p = reinterpret_cast<const std::byte*>(fbb.GetBufferPointer());
   return {p, p + fbb.GetSize()};
@@ -49,6 +55,24 @@ inline std::vector<std::byte> EncodeRequest(const RequestFields& f, const Parame
 inline std::vector<std::byte> FloatBytes(const std::vector<float>& v) {
   std::vector<std::byte> out(v.size() * sizeof(float));
   if (!v.empty()) std::memcpy(out.data(), v.data(), out.size());  // memcpy(nullptr, ...) is UB even for 0 bytes
+  return out;
+}
+
+// A sparse payload frame: the positions, then the values in `encoding`.
+inline std::vector<std::byte> SparseBytes(const std::vector<std::uint32_t>& at, const std::vector<float>& values,
+                                          Encoding encoding) {
+  const std::size_t bpv = BytesPerValue(encoding);
+  std::vector<std::byte> out(at.size() * (4 + bpv));
+  if (at.empty()) return out;
+  std::memcpy(out.data(), at.data(), at.size() * 4);
+  for (std::size_t j = 0; j < values.size(); ++j) {
+    if (encoding == Encoding::kBfloat16) {
+      const std::uint16_t b = ToBfloat16(values[j]);
+      std::memcpy(out.data() + at.size() * 4 + 2 * j, &b, 2);
+    } else {
+      std::memcpy(out.data() + at.size() * 4 + 4 * j, &values[j], 4);
+    }
+  }
   return out;
 }
 
