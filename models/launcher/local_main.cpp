@@ -90,6 +90,8 @@ int main(int argc, char** argv) {
   worker::TrainOptions train;
   LaunchOptions lo;
   worker::AddTrainFlags(app, train);
+  worker::CompressionOptions compression;
+  worker::AddCompressionFlags(app, compression);
   app.add_option("--workers", lo.workers, "Worker processes")->check(CLI::Range(1, 256))->capture_default_str();
   app.add_option("--shards", lo.shards, "Parameter shards (served by one asyncps-server process)")
       ->check(CLI::Range(1, 64))->capture_default_str();
@@ -103,8 +105,10 @@ int main(int argc, char** argv) {
   app.add_option("--worker-bin", lo.worker_bin, "asyncps-worker to run (default: next to this binary)");
   app.add_flag("--keep-work-dir", lo.keep_work_dir, "Keep the temporary folder with the workers' reports");
   CLI11_PARSE(app, argc, argv);
-  if (Status st = train.Validate(); !st.ok()) {
-    std::fprintf(stderr, "asyncps-local: %s\n", st.message().c_str());
+  Status valid = train.Validate();
+  if (valid.ok()) valid = compression.ToCompression().status();
+  if (!valid.ok()) {
+    std::fprintf(stderr, "asyncps-local: %s\n", valid.message().c_str());
     return 2;
   }
   if (lo.server_bin.empty()) lo.server_bin = FindBinary("asyncps-server", ASYNCPS_SERVER_BUILD_PATH);
@@ -143,7 +147,10 @@ int main(int argc, char** argv) {
                                             (work / ("worker-" + std::to_string(i) + ".json")).string(),
                                             "--progress-format", "machine"})
       args.push_back(a);
-    if (!single) args.insert(args.end(), {"--servers", Join(endpoints, ",")});
+    if (!single) {
+      args.insert(args.end(), {"--servers", Join(endpoints, ",")});
+      for (auto& a : compression.ToArgs()) args.push_back(a);
+    }
     if (single && i == 0) args.insert(args.end(), {"--save-weights", (work / "worker-0.npz").string()});
     auto started = ChildProcess::Start(args, "worker " + std::to_string(i));
     if (!started.ok()) return Fail(started.status().message(), workers, server ? &*server : nullptr);

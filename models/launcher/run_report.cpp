@@ -108,6 +108,7 @@ std::string FormatReport(const RunReport& r) {
   const auto rule = r.train.rule();
   add("algorithm %s, %zu workers, %zu shards, batch %zu, window %d, %d epochs, optimizer %s\n", r.train.algo.c_str(),
       r.workers.size(), r.num_shards, r.train.batch_size, rule.window, r.train.epochs, r.train.optimizer.c_str());
+  if (r.num_shards > 0 && !r.workers.empty()) add("wire compression: %s\n", r.workers.front().compression.c_str());
   add("test: %zu samples, accuracy %.4f, loss %.4f (evaluation %.1f s)\n", r.test_samples, r.accuracy, r.test_loss,
       r.eval_seconds);
   add("throughput: %llu samples in %.2f s = %.0f samples/s (data loading %.1f s, not included)\n",
@@ -169,7 +170,8 @@ nlohmann::json ToJson(const RunReport& r) {
            {{"algo", r.train.algo}, {"workers", r.workers.size()}, {"shards", r.num_shards},
             {"batch_size", r.train.batch_size}, {"window", rule.window}, {"epochs", r.train.epochs},
             {"optimizer", r.train.optimizer}, {"lr", r.train.lr}, {"seed", r.train.seed}, {"data", r.train.data},
-            {"train_limit", r.train.train_limit}, {"test_limit", r.train.test_limit}}},
+            {"train_limit", r.train.train_limit}, {"test_limit", r.train.test_limit},
+            {"compression", r.workers.empty() ? std::string("f32") : r.workers.front().compression}}},
           {"workers", workers},
           {"shards", shards}};
 }

@@ -1,5 +1,8 @@
 #include "connect_options.h"
 
+#include <iomanip>
+#include <sstream>
+
 #include <CLI/CLI.hpp>
 
 #include "asyncps/curve.h"
@@ -10,6 +13,50 @@ std::chrono::milliseconds Ms(double seconds) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
 }
 }  // namespace
+
+Result<Compression> CompressionOptions::ToCompression() const {
+  Result<Encoding> pull = ParseEncoding(pull_encoding);
+  if (!pull.ok()) return Status::InvalidArgument("--pull-encoding: " + pull.status().message());
+  Result<Encoding> commit = ParseEncoding(commit_encoding);
+  if (!commit.ok()) return Status::InvalidArgument("--commit-encoding: " + commit.status().message());
+  Compression c{pull.value(), commit.value(), commit_top_k, error_feedback};
+  if (Status st = c.Validate(); !st.ok()) return Status::InvalidArgument("--commit-top-k: " + st.message());
+  return c;
+}
+
+std::vector<std::string> CompressionOptions::ToArgs() const {
+  std::ostringstream k;
+  k << std::setprecision(17) << commit_top_k;
+  std::vector<std::string> args{"--pull-encoding", pull_encoding, "--commit-encoding", commit_encoding,
+                                "--commit-top-k", k.str()};
+  if (!error_feedback) args.push_back("--no-error-feedback");
+  return args;
+}
+
+std::string CompressionOptions::Describe() const {
+  if (pull_encoding == "f32" && commit_encoding == "f32" && commit_top_k == 0) return "f32";
+  std::ostringstream out;
+  out << "pull " << pull_encoding << ", commit " << commit_encoding;
+  if (commit_top_k > 0) out << " top-" << commit_top_k * 100 << "%";
+  if (!error_feedback) out << " without error feedback";
+  return out.str();
+}
+
+void AddCompressionFlags(CLI::App& app, CompressionOptions& o) {
+  const auto encodings = CLI::IsMember({"f32", "bf16"});
+  app.add_option("--pull-encoding", o.pull_encoding,
+                 "How pulled weights travel: f32 (exact) or bf16 (half the bytes, 8 significant bits)")
+      ->envname("ASYNCPS_PULL_ENCODING")->check(encodings)->capture_default_str();
+  app.add_option("--commit-encoding", o.commit_encoding,
+                 "How commit values travel: f32 or bf16 (the rounding is kept and sent later: error feedback)")
+      ->envname("ASYNCPS_COMMIT_ENCODING")->check(encodings)->capture_default_str();
+  app.add_option("--commit-top-k", o.commit_top_k,
+                 "Send only this fraction of each shard's commit entries, the largest in magnitude, with their "
+                 "positions (0: every entry); the rest waits for later commits")
+      ->envname("ASYNCPS_COMMIT_TOP_K")->check(CLI::Range(0.0, 0.999999))->capture_default_str();
+  app.add_flag("--no-error-feedback{false}", o.error_feedback,
+               "Drop what lossy commits leave out instead of sending it later (for comparison only)");
+}
 
 Result<ClientOptions> ConnectOptions::ToClientOptions(std::uint32_t worker_id, Algorithm algorithm) const {
   ClientOptions co;
@@ -30,6 +77,9 @@ Result<ClientOptions> ConnectOptions::ToClientOptions(std::uint32_t worker_id, A
   }
   co.curve_server_key = server_key.value();
   co.curve_secret_key = secret_key.value();
+  Result<Compression> c = compression.ToCompression();
+  if (!c.ok()) return c.status();
+  co.compression = c.value();
   return co;
 }
 
@@ -39,6 +89,7 @@ std::vector<std::string> ConnectOptions::ToArgs() const {
                                 std::to_string(connect_deadline_s)};
   if (!curve_server_key_file.empty()) args.insert(args.end(), {"--curve-server-key-file", curve_server_key_file});
   if (!curve_secret_key_file.empty()) args.insert(args.end(), {"--curve-secret-key-file", curve_secret_key_file});
+  for (auto& a : compression.ToArgs()) args.push_back(a);
   return args;
 }
 
@@ -61,6 +112,7 @@ void AddConnectFlags(CLI::App& app, ConnectOptions& o, bool with_servers) {
                  "This client's CURVE secret key (else $ASYNCPS_CURVE_SECRET_KEY); its public key must be on the "
                  "shards' allow-list")
       ->envname("ASYNCPS_CURVE_SECRET_KEY_FILE");
+  AddCompressionFlags(app, o.compression);
 }
 
 }  // namespace asyncps::worker

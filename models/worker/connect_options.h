@@ -14,6 +14,22 @@ class App;
 
 namespace asyncps::worker {
 
+// The wire compression flags (asyncps/compression.h), shared with asyncps-local.
+struct CompressionOptions {
+  std::string pull_encoding = "f32";    // "f32" or "bf16"
+  std::string commit_encoding = "f32";
+  double commit_top_k = 0;              // 0: dense commits
+  bool error_feedback = true;
+
+  Result<Compression> ToCompression() const;
+  std::vector<std::string> ToArgs() const;
+  // "f32" when nothing is compressed, else e.g. "pull bf16, commit bf16 top-1%".
+  std::string Describe() const;
+};
+
+// Registers --pull-encoding, --commit-encoding, --commit-top-k, --no-error-feedback.
+void AddCompressionFlags(CLI::App& app, CompressionOptions& options);
+
 struct ConnectOptions {
   std::vector<std::string> servers;  // one endpoint per shard, in shard order
   int request_timeout_ms = 10000;    // one attempt of a request
@@ -23,6 +39,7 @@ struct ConnectOptions {
   // from ASYNCPS_CURVE_SERVER_KEY / ASYNCPS_CURVE_SECRET_KEY (Z85). Off if unset.
   std::string curve_server_key_file;
   std::string curve_secret_key_file;
+  CompressionOptions compression;
 
   // The client's options for `worker_id`, keys loaded and checked.
   Result<ClientOptions> ToClientOptions(std::uint32_t worker_id, Algorithm algorithm) const;
@@ -31,7 +48,8 @@ struct ConnectOptions {
 };
 
 // Registers --servers (if with_servers), --request-timeout-ms, --retry-deadline,
-// --connect-deadline, --curve-server-key-file, --curve-secret-key-file.
+// --connect-deadline, --curve-server-key-file, --curve-secret-key-file and the
+// compression flags.
 void AddConnectFlags(CLI::App& app, ConnectOptions& options, bool with_servers);
 
 }  // namespace asyncps::worker

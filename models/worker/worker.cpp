@@ -60,6 +60,7 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
   report.worker_index = options.worker_index;
   report.num_workers = options.num_workers;
   report.algo = train.algo;
+  if (with_ps) report.compression = options.connect.compression.Describe();
 
   // Data: this worker's share of the training set.
   const auto load_start = Clock::now();

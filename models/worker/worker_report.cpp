@@ -6,7 +6,7 @@ namespace asyncps::worker {
 
 nlohmann::json ToJson(const WorkerReport& r) {
   return {{"worker_index", r.worker_index},         {"num_workers", r.num_workers},
-          {"algo", r.algo},                         {"rows", r.rows},
+          {"algo", r.algo}, {"compression", r.compression},                         {"rows", r.rows},
           {"samples", r.samples},                   {"batches", r.batches},
           {"commits", r.commits},                   {"expected_commits", r.expected_commits},
           {"load_seconds", r.load_seconds},         {"first_batch_unix", r.first_batch_unix},
@@ -20,6 +20,7 @@ WorkerReport WorkerReportFromJson(const nlohmann::json& j) {
   r.worker_index = j.at("worker_index").get<std::size_t>();
   r.num_workers = j.at("num_workers").get<std::size_t>();
   r.algo = j.at("algo").get<std::string>();
+  r.compression = j.value("compression", std::string("f32"));
   r.rows = j.at("rows").get<std::size_t>();
   r.samples = j.at("samples").get<std::uint64_t>();
   r.batches = j.at("batches").get<std::uint64_t>();

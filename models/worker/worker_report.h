@@ -13,6 +13,7 @@ struct WorkerReport {
   std::size_t worker_index = 0;
   std::size_t num_workers = 1;
   std::string algo;
+  std::string compression = "f32";  // the wire compression (CompressionOptions::Describe)
   std::size_t rows = 0;             // training rows in this worker's partition
   std::uint64_t samples = 0;        // samples trained (rows x epochs)
   std::uint64_t batches = 0;
