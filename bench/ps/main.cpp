@@ -34,6 +34,8 @@ struct Settings {
 bool Wanted(const Settings& s, const std::string& op, std::size_t floats, int shards, int workers) {
   if (op == kRawPushPull && shards != s.shards.front()) return false;  // it has no shards: measure it once
   if (!s.ops.empty() && std::find(s.ops.begin(), s.ops.end(), op) == s.ops.end()) return false;
+  // Compressed variants: the sweep at S=1 W=1 and the scaling at the model size.
+  if (op.rfind("commit-and-pull-", 0) == 0) return (workers == 1 && shards == 1) || floats == kModelFloats;
   if (!s.quick) return true;
   if (floats == kModelFloats && (op == kRawReqRep || op == "commit-and-pull")) return true;
   return workers == 1 && shards == 1;
@@ -64,11 +66,12 @@ void RunGroup(const Settings& s, std::unique_ptr<PsCluster>& cluster, std::size_
   Group g;
   if (Wanted(s, kRawReqRep, n, shards, w)) g.Add(RawReqRep(n, w), kRawReqRep, n, shards, w, 2);
   if (Wanted(s, kRawPushPull, n, shards, w)) g.Add(RawPushPull(n, w), kRawPushPull, n, shards, w, 1);
-  for (PsOp op : {PsOp::kPush, PsOp::kPull, PsOp::kCommitAndPull}) {
+  for (PsOp op : kAllPsOps) {
     const std::string name = PsOpName(op);
     if (!Wanted(s, name, n, shards, w)) continue;
     if (!cluster) cluster = std::make_unique<PsCluster>(n, static_cast<std::uint32_t>(shards));
-    g.Add(cluster->Clients(op, w), name, n, shards, w, op == PsOp::kCommitAndPull ? 2 : 1);
+    const bool both_ways = op != PsOp::kPush && op != PsOp::kPull;
+    g.Add(cluster->Clients(op, w), name, n, shards, w, both_ways ? 2 : 1);
   }
   std::vector<Session*> sessions;
   for (auto& session : g.sessions) sessions.push_back(session.get());
@@ -108,7 +111,9 @@ int main(int argc, char** argv) {
   app.add_option("--sizes", s.sizes, "Payload sizes in floats (default 1K..4M with 1,048,853)");
   app.add_option("--shards", s.shards, "Shard counts S")->capture_default_str();
   app.add_option("--workers", s.workers, "Concurrent client counts W")->capture_default_str();
-  app.add_option("--ops", s.ops, "Only these: raw-req-rep raw-push-pull push pull commit-and-pull (default all)");
+  app.add_option("--ops", s.ops,
+                 "Only these: raw-req-rep raw-push-pull push pull commit-and-pull commit-and-pull-bf16 "
+                 "commit-and-pull-top1% (default all)");
   app.add_option("--trials", s.plan.trials, "Timed trials per figure, the median is reported (default 9)")
       ->check(CLI::PositiveNumber);
   app.add_option("--seconds", s.plan.seconds, "Length of each trial (default 0.2, quick 0.1)")

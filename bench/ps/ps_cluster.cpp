@@ -30,9 +30,13 @@ const char* PsOpName(PsOp op) {
     case PsOp::kPush: return "push";
     case PsOp::kPull: return "pull";
     case PsOp::kCommitAndPull: return "commit-and-pull";
+    case PsOp::kCommitAndPullBf16: return "commit-and-pull-bf16";
+    case PsOp::kCommitAndPullTopK: return "commit-and-pull-top1%";
   }
   return "?";
 }
+
+bool IsCompressed(PsOp op) { return op == PsOp::kCommitAndPullBf16 || op == PsOp::kCommitAndPullTopK; }
 
 PsCluster::PsCluster(std::size_t floats, std::uint32_t shards) {
   layout_.Add("params", {floats});
@@ -53,24 +57,34 @@ PsCluster::~PsCluster() {
   for (auto& t : threads_) t.join();
 }
 
-ClientOptions PsCluster::Options() {
+ClientOptions PsCluster::Options(PsOp op) {
   ClientOptions o;
   o.servers = endpoints_;
   o.worker_id = next_worker_id_++;
+  if (IsCompressed(op)) {
+    o.compression.pull = Encoding::kBfloat16;
+    o.compression.commit = Encoding::kBfloat16;
+    if (op == PsOp::kCommitAndPullTopK) o.compression.commit_top_k = 0.01;
+  }
   return o;
 }
 
 std::unique_ptr<Session> PsCluster::Clients(PsOp op, int workers) {
   std::vector<ClientOptions> options;
-  for (int w = 0; w < workers; ++w) options.push_back(Options());
+  for (int w = 0; w < workers; ++w) options.push_back(Options(op));
   const std::size_t n = layout_.total_size();
   return std::make_unique<Session>(workers, [this, op, options, n](int w) -> Op {
-    auto k = std::make_shared<Worker>(Worker{ConnectOrThrow(layout_, options[w]), std::vector<float>(n, 1e-6f),
+    auto k = std::make_shared<Worker>(Worker{ConnectOrThrow(layout_, options[w]), std::vector<float>(n),
                                              std::vector<float>(n)});
+    // Small deltas of varied magnitude and sign, as training makes (top-k selects among them).
+    for (std::size_t i = 0; i < n; ++i)
+      k->payload[i] = 1e-6f * (static_cast<float>((i * 2654435761u) % 2001) - 1000.0f) / 1000.0f;
     switch (op) {
       case PsOp::kPush: return [k] { Check(k->client->Commit(k->payload), "commit"); };
       case PsOp::kPull: return [k] { Check(k->client->Pull(k->weights), "pull"); };
       case PsOp::kCommitAndPull:
+      case PsOp::kCommitAndPullBf16:
+      case PsOp::kCommitAndPullTopK:
         return [k] { Check(k->client->CommitAndPull(k->payload, k->weights), "commit-and-pull"); };
     }
     throw std::logic_error("unknown op");

@@ -51,7 +51,8 @@ void Header(std::ostringstream& o, const RunInfo& info) {
     << info.plan.seconds << " s (after a " << info.plan.warmup_seconds << " s warm-up); shards: "
     << info.servers << "; transport: TCP on 127.0.0.1\n"
     << "- rt/s = round trips per second (all clients together); GB/s counts payload bytes in both "
-       "directions (commit-and-pull and REQ/REP move the payload twice per round trip); CPU ms/rt = CPU time "
+       "directions (commit-and-pull and REQ/REP move the payload twice per round trip; compressed variants count "
+       "the float32 bytes they stand for); CPU ms/rt = CPU time "
        "of the whole process (client and server sides, user + system) per round trip, which other load on "
        "the machine disturbs less than rt/s\n\n";
 }
@@ -76,6 +77,28 @@ void PayloadSweep(std::ostringstream& o, const std::vector<Record>& records) {
   o << "\n";
 }
 
+// Compressed commit-and-pull against the uncompressed one and raw REQ/REP (float32).
+void CompressedSweep(std::ostringstream& o, const std::vector<Record>& records) {
+  std::set<std::size_t> sizes;
+  for (const Record& r : records)
+    if (r.shards == 1 && r.workers == 1 && r.op == "commit-and-pull-bf16") sizes.insert(r.floats);
+  if (sizes.empty()) return;
+  o << "### Compressed wire, S=1 shard, W=1 client: commit-and-pull rt/s (ratio to raw float32 REQ/REP)\n\n"
+    << "bf16: pulls and commits in bfloat16 (half the bytes); top1%: bf16 pulls, commits of the 1% largest "
+       "entries (position + bf16 value), the rest kept as the worker's residual\n\n"
+    << "| floats | raw REQ/REP | commit-and-pull f32 | bf16 | top1% | CPU ms/rt f32 | bf16 | top1% |\n"
+    << "|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  for (std::size_t n : sizes) {
+    const Record* f32 = Find(records, "commit-and-pull", n, 1, 1);
+    const Record* bf16 = Find(records, "commit-and-pull-bf16", n, 1, 1);
+    const Record* topk = Find(records, "commit-and-pull-top1%", n, 1, 1);
+    o << "| " << Grouped(n) << " | " << Ops(Find(records, kRawReqRep, n, 1, 1)) << " | " << Ops(f32) << " ("
+      << Ratio(f32) << ") | " << Ops(bf16) << " (" << Ratio(bf16) << ") | " << Ops(topk) << " (" << Ratio(topk)
+      << ") | " << CpuMs(f32) << " | " << CpuMs(bf16) << " | " << CpuMs(topk) << " |\n";
+  }
+  o << "\n";
+}
+
 // One table per asyncps op at the model size: S down, W across.
 void Scaling(std::ostringstream& o, const std::vector<Record>& records, const std::string& op, std::size_t floats) {
   std::set<int> shards, workers;
@@ -83,7 +106,7 @@ void Scaling(std::ostringstream& o, const std::vector<Record>& records, const st
     if (r.op == op && r.floats == floats) shards.insert(r.shards), workers.insert(r.workers);
   if (shards.empty()) return;
   if (shards.size() < 2 && workers.size() < 2) return;
-  const bool with_ratio = op == "commit-and-pull";
+  const bool with_ratio = op.rfind("commit-and-pull", 0) == 0;
   o << "### Scaling at " << Grouped(floats) << " floats: " << op << " rt/s"
     << (with_ratio ? " (ratio to raw REQ/REP with as many clients, interleaved with it)" : "") << "\n\n| S \\ W |";
   for (int w : workers) o << " " << w << " |";
@@ -125,7 +148,7 @@ std::ofstream OpenOrThrow(const std::string& path) {
 
 void ComputeRatios(std::vector<Record>& records) {
   for (Record& r : records) {
-    if (r.op != "commit-and-pull") continue;
+    if (r.op.rfind("commit-and-pull", 0) != 0) continue;
     const Record* base = Find(records, kRawReqRep, r.floats, r.shards, r.workers);
     if (base && base->m.ops_per_s > 0) r.ratio_vs_req_rep = r.m.ops_per_s / base->m.ops_per_s;
   }
@@ -135,11 +158,13 @@ std::string Markdown(const RunInfo& info, const std::vector<Record>& records) {
   std::ostringstream o;
   Header(o, info);
   PayloadSweep(o, records);
+  CompressedSweep(o, records);
   // Scaling at the model size, or at the largest size measured when --sizes left it out.
   std::size_t floats = 0;
   for (const Record& r : records)
     if (floats != info.model_floats) floats = r.floats == info.model_floats ? r.floats : std::max(floats, r.floats);
-  for (const char* op : {"commit-and-pull", "push", "pull"}) Scaling(o, records, op, floats);
+  for (const char* op : {"commit-and-pull", "commit-and-pull-bf16", "commit-and-pull-top1%", "push", "pull"})
+    Scaling(o, records, op, floats);
   return o.str();
 }
 
