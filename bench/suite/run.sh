@@ -4,21 +4,23 @@
 #
 # usage: bench/suite/run.sh OUTDIR [--quick] [--algos "adag single ..."] [--workers "1 2 3 4"]
 #            [--repeats N] [--epochs E] [--train-limit ROWS] [--curve-epochs "1 2 3 4 5"]
-#            [--scaling-workers "1 2 4 8 12"] [--skip "ps compute seed scaling"]
+#            [--scaling-workers "1 2 4 8 12"] [--skip "ps compute seed compression scaling"]
 #
 # Writes OUTDIR/{ps,compute,scaling}/..., OUTDIR/seed.{json,csv,md}, curve.csv, memory.{json,md},
+# compression.{json,csv,md} (the seed experiment with bf16 and top-1% wire payloads),
 # PNG plots and OUTDIR/summary.md (printed at the end). Every JSON carries the machine
 # (nproc, CPU model, git commit, date) and the settings.
 # --quick: bench/ps --quick; bench/compute 3 repeats of 0.5 s; the seed's table on 6,000 rows,
-# 1 epoch, W in {1,2}; accuracy-vs-time with 1 and 2 epochs at W=2; scaling W in {1,2} on
-# 6,000 rows, 3 repeats. About 8-10 minutes on a loaded 2-core machine.
+# 1 epoch, W in {1,2}; accuracy-vs-time with 1 and 2 epochs at W=2; the compressed wire at W=2
+# on 6,000 rows, 2 repeats; scaling W in {1,2} on 6,000 rows, 3 repeats. About 8-10 minutes.
 # Full: the seed's settings (60,000 rows, 5 epochs, batch 16, Adam 0.001, W in {1,2,3,4},
 # windows 5 for downpour/adag/dynsgd and the Dist-Keras default 32 for easgd/eamsgd) and
-# accuracy-vs-time with 1..5 epochs at W=3: see bench/README.md for its runtime.
+# accuracy-vs-time with 1..5 epochs at W=3; the seed experiment with each wire compression,
+# 3 repeats (~16 min here): see bench/README.md for its runtime.
 # Env: BUILD_DIR (default build), PYTHON (python with torch for bench/compute).
 set -euo pipefail
 if [[ $# -lt 1 || $1 == --* ]]; then
-  sed -n '2,19p' "$0" >&2
+  sed -n '2,20p' "$0" >&2
   exit 2
 fi
 out=$1
@@ -85,6 +87,12 @@ if ! skipped seed; then
   [[ -n $curve_set ]] && sopts+=(--curve-epochs $curve)  # "" = no curve runs
   stamp "3+4. seed table, accuracy vs time, memory: suite.py seed $out ${sopts[*]}"
   BUILD_DIR=$build python3 "$here/suite.py" seed "$out" "${sopts[@]}" >/dev/null
+fi
+if ! skipped compression; then
+  zopts=($quick)
+  [[ -n $repeats ]] && zopts+=(--repeats "$repeats")
+  stamp "6. compressed wire on the seed experiment: suite.py compression $out ${zopts[*]}"
+  BUILD_DIR=$build python3 "$here/suite.py" compression "$out" "${zopts[@]}" >/dev/null
 fi
 if ! skipped scaling; then
   scopts=()

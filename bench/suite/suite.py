@@ -8,11 +8,14 @@ unless the report carries peak_rss_kb itself. Subcommands:
   suite.py seed OUTDIR [--quick] [--algos ...] [--workers ...] [--repeats N] ...
       the seed's table (algorithm x W), accuracy-vs-time curves, memory of the seed
       run (or the largest run made): OUTDIR/seed.{json,csv,md}, curve.csv, memory.md, PNGs
+  suite.py compression OUTDIR [--quick] [--repeats N] ...
+      the seed experiment with float32, bf16 and top-1% (with and without error feedback)
+      wire payloads, paired by seed: compression.{json,csv,md}
   suite.py scaling OUTDIR [--workers 1 2 4 8 12] [--repeats N] ...
       samples/s and time-to-accuracy per W, against W independent single-worker
       processes run concurrently and PyTorch with all threads: scaling.{json,csv,md}, PNG
   suite.py summary OUTDIR
-      joins OUTDIR/{ps/ps.md, compute/compute.md, seed.md, memory.md, scaling/scaling.md}
+      joins OUTDIR/{ps/ps.md, compute/compute.md, seed.md, memory.md, compression.md, scaling/scaling.md}
       into OUTDIR/summary.md
 """
 import argparse
@@ -217,15 +220,15 @@ class RssSampler:
 # ---------------------------------------------------------------- one asyncps-local run
 
 def run_local(algo, workers, *, shards, epochs, batch, window, optimizer, lr, train_limit,
-              test_limit, seed, timeout, sample_rss=True, log=None):
-    """Runs asyncps-local once; returns a flat record (None figures when it failed)."""
+              test_limit, seed, timeout, sample_rss=True, log=None, extra=()):
+    """Runs asyncps-local once (with `extra` flags); returns a flat record (None figures when it failed)."""
     fd, jpath = tempfile.mkstemp(prefix="asyncps-suite-", suffix=".json")
     os.close(fd)
     cmd = [LOCAL, "--algo", algo, "--workers", str(workers), "--shards", str(shards),
            "--epochs", str(epochs), "--batch-size", str(batch), "--window", str(window),
            "--optimizer", optimizer, "--lr", str(lr), "--train-limit", str(train_limit),
            "--test-limit", str(test_limit), "--seed", str(seed), "--save-weights", "",
-           "--report-json", jpath, "--timeout", str(timeout)]
+           "--report-json", jpath, "--timeout", str(timeout)] + list(extra)
     t0 = time.time()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sampler = RssSampler(p.pid) if sample_rss else None
@@ -297,6 +300,100 @@ def run_local(algo, workers, *, shards, epochs, batch, window, optimizer, lr, tr
                         "source": "/proc VmHWM sampled every 0.1 s"})
     rec["memory"] = mem
     return rec
+
+
+# ---------------------------------------------------------------- compressed wire
+
+# name -> asyncps-local flags. top1% no-EF is the ablation that shows what error feedback buys.
+COMPRESSION_VARIANTS = [
+    ("f32", []),
+    ("bf16", ["--pull-encoding", "bf16", "--commit-encoding", "bf16"]),
+    ("top1%", ["--pull-encoding", "bf16", "--commit-encoding", "bf16", "--commit-top-k", "0.01"]),
+    ("top1% no EF", ["--pull-encoding", "bf16", "--commit-encoding", "bf16", "--commit-top-k", "0.01",
+                     "--no-error-feedback"]),
+]
+ACCURACY_BUDGET_POINTS = 0.5  # issue 5: a compressed run may lose at most 0.5 accuracy points
+
+
+def cmd_compression(a):
+    """The seed experiment with each wire compression, repeats interleaved, repeat r with seed+r
+    for every variant (so that accuracy differences are paired)."""
+    out = a.outdir
+    os.makedirs(out, exist_ok=True)
+    m = machine_info()
+    q = a.quick
+    rows = a.train_limit if a.train_limit is not None else (6000 if q else 0)
+    test_rows = a.test_limit if a.test_limit is not None else (2000 if q else 0)
+    epochs = a.epochs if a.epochs is not None else (1 if q else 5)
+    workers = a.workers or (2 if q else 3)
+    repeats = a.repeats or (2 if q else 3)
+    log = open(os.path.join(out, "compression.log"), "w")
+    runs = []
+    t_start = time.time()
+    for rep in range(repeats):
+        for name, flags in COMPRESSION_VARIANTS:
+            print(f"[compression] repeat {rep + 1}/{repeats}: {name}", file=sys.stderr, flush=True)
+            r = run_local("adag", workers, shards=a.shards, epochs=epochs, batch=a.batch, window=5,
+                          optimizer=a.optimizer, lr=a.lr, train_limit=rows, test_limit=test_rows,
+                          seed=a.seed + rep, timeout=a.timeout, sample_rss=False, log=log, extra=flags)
+            r.update(variant=name, repeat=rep)
+            runs.append(r)
+    elapsed = time.time() - t_start
+    log.close()
+    base = {r["repeat"]: r for r in runs if r["variant"] == "f32"}
+    table = []
+    for name, flags in COMPRESSION_VARIANTS:
+        rs = [r for r in runs if r["variant"] == name]
+        deltas = [(r["accuracy"] - base[r["repeat"]]["accuracy"]) * 100 for r in rs
+                  if r["accuracy"] is not None and base.get(r["repeat"], {}).get("accuracy") is not None]
+        t = {"variant": name, "flags": " ".join(flags), "runs": len(rs),
+             "failed": sum(r["training_time"] is None for r in rs),
+             "training_time": median([r["training_time"] for r in rs]),
+             "accuracy": median([r["accuracy"] for r in rs]),
+             "accuracies": [r["accuracy"] for r in rs],
+             "accuracy_delta_points": median(deltas) if deltas else None,
+             "updates": median([r["updates"] for r in rs]),
+             "samples_per_second": median([r["samples_per_second"] for r in rs])}
+        t["within_budget"] = (t["accuracy_delta_points"] is not None
+                              and t["accuracy_delta_points"] >= -ACCURACY_BUDGET_POINTS)
+        table.append(t)
+    f32_time = table[0]["training_time"]
+    for t in table:
+        t["time_vs_f32"] = t["training_time"] / f32_time if f32_time and t["training_time"] else None
+    settings = {"mode": "quick" if q else "full", "algo": "adag", "workers": workers, "shards": a.shards,
+                "epochs": epochs, "batch": a.batch, "window": 5, "optimizer": a.optimizer, "lr": a.lr,
+                "train_limit": rows, "test_limit": test_rows, "seeds": [a.seed + r for r in range(repeats)]}
+    with open(os.path.join(out, "compression.json"), "w") as f:
+        json.dump({"machine": m, "settings": settings, "elapsed_s": round(elapsed, 1), "table": table,
+                   "runs": runs}, f, indent=1)
+    write_csv(os.path.join(out, "compression.csv"),
+              [dict(t, accuracies=";".join(fmt(x, ".4f") for x in t["accuracies"]), commit=m["git_commit"],
+                    nproc=m["nproc"]) for t in table],
+              ["variant", "flags", "runs", "failed", "training_time", "time_vs_f32", "accuracy", "accuracies",
+               "accuracy_delta_points", "within_budget", "updates", "samples_per_second", "nproc", "commit"])
+    md = [f"## Compressed wire on the seed experiment ({settings['mode']} mode)", "", machine_line(m), "",
+          f"settings: ADAG, W={workers}, {a.shards} shards, batch {a.batch}, window 5, {epochs} epoch(s) over "
+          f"{rows or 60000:,} Fashion-MNIST rows, {a.optimizer} lr {a.lr}, test on {test_rows or 10000:,} rows; "
+          f"{repeats} repeats, repeat r with seed {a.seed}+r for every variant, interleaved; medians; "
+          f"accuracy change = median over repeats of (variant - f32 of the same seed), in points; "
+          f"budget: at most {ACCURACY_BUDGET_POINTS} points lost; suite time {elapsed / 60:.1f} min", "",
+          "| variant | training time s | vs f32 | test accuracy (each run) | accuracy change, points | within 0.5 | PS updates | samples/s |",
+          "|---|---:|---:|---|---:|:---:|---:|---:|"]
+    for t in table:
+        each = ", ".join(fmt(x, ".4f") for x in t["accuracies"])
+        md.append(f"| {t['variant']} | {fmt(t['training_time'], '.1f')} | "
+                  f"{fmt(t['time_vs_f32'], '.2f')}{'x' if t['time_vs_f32'] else ''} | "
+                  f"{fmt(t['accuracy'], '.4f')} ({each}) | "
+                  f"{'-' if t['variant'] == 'f32' else fmt(t['accuracy_delta_points'], '+.2f')} | "
+                  f"{'-' if t['variant'] == 'f32' else ('yes' if t['within_budget'] else 'NO')} | "
+                  f"{fmt(t['updates'], '.0f')} | {fmt(t['samples_per_second'], '.0f')} |")
+    md += ["", "bf16: pulls and commits in bfloat16; top1%: bf16 pulls, commits of each shard's 1% "
+           "largest entries (position + bf16 value); EF: error feedback (the worker keeps what was not "
+           "sent and adds it to its next commit). Flags: `asyncps-local --pull-encoding bf16 "
+           "--commit-encoding bf16 [--commit-top-k 0.01] [--no-error-feedback]`.", ""]
+    with open(os.path.join(out, "compression.md"), "w") as f:
+        f.write("\n".join(md))
+    print("\n".join(md))
 
 
 # ---------------------------------------------------------------- seed table
@@ -743,7 +840,8 @@ def cmd_summary(a):
              f"`bench/suite/run.sh {a.command_outdir or out}{' --quick' if a.quick else ''}`", "",
              machine_line(m), ""]
     for title, path in [("PS throughput (bench/ps)", "ps/ps.md"), ("Worker compute (bench/compute)", "compute/compute.md"),
-                        (None, "seed.md"), (None, "memory.md"), (None, "scaling/scaling.md")]:
+                        (None, "seed.md"), (None, "memory.md"), (None, "compression.md"),
+                        (None, "scaling/scaling.md")]:
         p = os.path.join(out, path)
         if not os.path.exists(p):
             parts += [f"({path}: not made in this run)", ""]
@@ -801,6 +899,13 @@ def main():
     s.add_argument("--curve-workers", type=int)
     train_opts(s)
 
+    z = sub.add_parser("compression", help="the seed experiment with each wire compression")
+    z.add_argument("outdir")
+    z.add_argument("--quick", action="store_true")
+    z.add_argument("--workers", type=int)
+    z.add_argument("--epochs", type=int)
+    train_opts(z)
+
     c = sub.add_parser("scaling")
     c.add_argument("outdir")
     c.add_argument("--workers", nargs="+", type=int, help="default 1 2 4 8 12, capped at nproc")
@@ -824,7 +929,8 @@ def main():
         sys.exit(f"{LOCAL} not found: build it (cmake --build build --target asyncps-local asyncps-server asyncps-worker)")
     if a.cmd == "scaling" and a.repeats is None:
         a.repeats = 3
-    {"seed": cmd_seed, "scaling": cmd_scaling, "summary": cmd_summary, "plots": cmd_plots}[a.cmd](a)
+    {"seed": cmd_seed, "compression": cmd_compression, "scaling": cmd_scaling, "summary": cmd_summary,
+     "plots": cmd_plots}[a.cmd](a)
 
 
 if __name__ == "__main__":
