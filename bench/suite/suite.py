@@ -398,24 +398,16 @@ def cmd_compression(a):
 
 # ---------------------------------------------------------------- seed table
 
-MEMORY_NOTE = ("\nWhere the rest goes. A worker's peak is reached while it **loads the data**, not "
-             "while it trains. `LoadPartition` (models/worker/worker.cpp) converts every row up to "
-             "--train-limit (all 60,000 in the seed run: 60,000 x 3,136 B = 188 MB of float32) and "
-             "only then copies out its partition (20,000 rows = 63 MB at W=3): 188 + 63 MB + code "
-             "~= the 260 MB measured in the seed run. With small --train-limit the peak is the "
-             "gzip decompression of the IDX files instead (47 MB of training images into a growing "
-             "buffer): ~100 MB for 1,000 and 6,000 rows alike. VmRSS of a worker sampled every 0.1 s "
-             "(--workers 1 --train-limit 1500) climbs to 100 MB while loading, falls to 28 MB and "
-             "stays at 55 MB while training. In the training-time RSS: the weights, gradients and "
-             "the pulled center (3 x 4.2 MB), Adam's two moments (8.4 MB), the partition "
-             "(rows x 3,136 B), batch activations (~2 MB at batch 16) and ~15-20 MB of code and "
-             "libraries (C++ runtime, OpenBLAS with its one-thread GEMM buffers, ZeroMQ and its I/O "
-             "thread). Fix (models/, not this benchmark's to change): partition before converting "
-             "to float32, i.e. convert only the worker's rows: measured upper bound, a worker that converts "
-             "20,000 rows and still copies them once (--workers 1 --train-limit 20000) peaks at 131 MB, "
-             "under the seed run's 200.8 MB budget; streaming the decompression would save more. The shard server stays inside its budget: the centers (4.2 MB), a pooled "
-             "reply buffer per shard and the commit being applied (one slice each), plus ~15 MB of "
-             "code and ZeroMQ. The launcher (no target) evaluates the final model on the test set.\n")
+MEMORY_NOTE = ("\nWhere the memory goes. A worker's peak comes while it **loads the data**: the gzip "
+               "decompression of the IDX files (47 MB of training images in a growing buffer) and the "
+               "float32 conversion of its own rows only (rows x 3,136 B: 63 MB for 20,000 rows at W=3). "
+               "While training it holds the weights, gradients and the pulled center (3 x 4.2 MB), Adam's "
+               "two moments (8.4 MB), its partition, batch activations (~2 MB at batch 16), the "
+               "compression residual when commits are lossy (4.2 MB) and ~15-20 MB of code and libraries "
+               "(C++ runtime, OpenBLAS with its one-thread GEMM buffers, ZeroMQ and its I/O thread). "
+               "The shard server holds the centers (4.2 MB in all), a pooled reply buffer per shard and "
+               "the commit being applied (one slice each), plus ~15 MB of code and ZeroMQ. The launcher "
+               "(no budget) evaluates the final model on the test set.\n")
 
 
 def memory_budget(m, workers_total, train_rows_total):

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 namespace asyncps {
@@ -115,7 +116,22 @@ void SelectTopK(std::span<const float> values, std::size_t k, std::vector<std::u
   float threshold = scratch[rank];
   auto collect = [&](float t) {
     out.clear();
-    for (std::size_t i = 0; i < n; ++i)
+    // Most blocks hold no candidate: a vectorised test skips them whole. The
+    // bits of |v| order like the values (non-negative floats), and an integer
+    // max reduction vectorises where a float compare-and-or does not.
+    constexpr std::size_t kBlock = 8;
+    const std::uint32_t t_bits = std::bit_cast<std::uint32_t>(t);
+    std::size_t i = 0;
+    for (; i + kBlock <= n; i += kBlock) {
+      std::uint32_t bits[kBlock];
+      std::memcpy(bits, values.data() + i, sizeof bits);
+      std::uint32_t largest = 0;
+      for (std::uint32_t b : bits) largest = std::max(largest, b & 0x7fffffffu);
+      if (largest < t_bits) continue;
+      for (std::size_t j = i; j < i + kBlock; ++j)
+        if (std::fabs(values[j]) >= t) out.push_back(static_cast<std::uint32_t>(j));
+    }
+    for (; i < n; ++i)
       if (std::fabs(values[i]) >= t) out.push_back(static_cast<std::uint32_t>(i));
   };
   collect(threshold);
