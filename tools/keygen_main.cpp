@@ -17,6 +17,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli_parse.h"
+
 #include "asyncps/curve.h"
 
 namespace {
@@ -53,7 +55,7 @@ int main(int argc, char** argv) {
   bool force = false;
   app.add_option("name", name, "Writes NAME.key (secret key, mode 0600) and NAME.pub (public key)")->required();
   app.add_flag("--force", force, "Replace existing NAME.key and NAME.pub");
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit_status = asyncps::tools::ParseFlags(app, argc, argv)) return *exit_status;
 
   asyncps::Result<asyncps::CurveKeyPair> keys = asyncps::GenerateCurveKeyPair();
   if (!keys.ok()) {

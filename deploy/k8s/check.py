@@ -163,11 +163,11 @@ def check(path):
         need(secret_items(cspec) == {"client.key", "server.pub"}, f"{cname} must get only client.key and server.pub")
     sf = secret_files(spec, "shard", ["ASYNCPS_CURVE_SECRET_KEY_FILE", "ASYNCPS_CURVE_ALLOW"])
     for cspec, cname in ((wspec, "worker"), (rspec, "report")):
-        cf = secret_files(cspec, cname, ["ASYNCPS_CURVE_SERVER_KEY_FILE", "ASYNCPS_CURVE_SECRET_KEY_FILE"])
+        cf = secret_files(cspec, cname, ["ASYNCPS_CURVE_SERVER_KEY_FILE", "ASYNCPS_CLIENT_CURVE_SECRET_KEY_FILE"])
         need(cf["ASYNCPS_CURVE_SERVER_KEY_FILE"] == (sf["ASYNCPS_CURVE_SECRET_KEY_FILE"][0], "server.pub") and
              sf["ASYNCPS_CURVE_SECRET_KEY_FILE"][1] == "server.key",
              f"{cname} must trust server.pub, the public half of the shards' server.key (same Secret)")
-        need(cf["ASYNCPS_CURVE_SECRET_KEY_FILE"] == (sf["ASYNCPS_CURVE_ALLOW"][0], "client.key") and
+        need(cf["ASYNCPS_CLIENT_CURVE_SECRET_KEY_FILE"] == (sf["ASYNCPS_CURVE_ALLOW"][0], "client.key") and
              sf["ASYNCPS_CURVE_ALLOW"][1] == "client.pub",
              f"{cname}'s client.key must be the key whose client.pub is the shards' allow-list")
 

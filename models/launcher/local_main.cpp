@@ -14,6 +14,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli_parse.h"
+
 #include "child_process.h"
 #include "progress_display.h"
 #include "run_report.h"
@@ -104,7 +106,7 @@ int main(int argc, char** argv) {
   app.add_option("--server-bin", lo.server_bin, "asyncps-server to run (default: next to this binary)");
   app.add_option("--worker-bin", lo.worker_bin, "asyncps-worker to run (default: next to this binary)");
   app.add_flag("--keep-work-dir", lo.keep_work_dir, "Keep the temporary folder with the workers' reports");
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit_status = asyncps::tools::ParseFlags(app, argc, argv)) return *exit_status;
   Status valid = train.Validate();
   if (valid.ok()) valid = compression.ToCompression().status();
   if (!valid.ok()) {

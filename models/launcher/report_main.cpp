@@ -8,6 +8,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli_parse.h"
+
 #include "run_report.h"
 
 namespace fs = std::filesystem;
@@ -30,7 +32,7 @@ int main(int argc, char** argv) {
       ->envname("ASYNCPS_REPORT_WAIT")->capture_default_str();
   app.add_option("--report-json", report_json, "Also write the report as JSON here")->envname("ASYNCPS_REPORT_JSON");
   app.add_option("--save-weights", save_weights, "Save the final weights here (.npz)")->envname("ASYNCPS_SAVE_WEIGHTS");
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit_status = asyncps::tools::ParseFlags(app, argc, argv)) return *exit_status;
   if (connect.servers.empty()) {
     std::fprintf(stderr, "asyncps-report: --servers is required (one endpoint per shard)\n");
     return 2;

@@ -68,7 +68,7 @@ Result<ClientOptions> ConnectOptions::ToClientOptions(std::uint32_t worker_id, A
   co.connect_deadline = Ms(connect_deadline_s);
   Result<std::string> server_key = CurveKeyFromFileOrEnv(curve_server_key_file, "ASYNCPS_CURVE_SERVER_KEY");
   if (!server_key.ok()) return server_key.status();
-  Result<std::string> secret_key = CurveKeyFromFileOrEnv(curve_secret_key_file, "ASYNCPS_CURVE_SECRET_KEY");
+  Result<std::string> secret_key = CurveKeyFromFileOrEnv(curve_secret_key_file, "ASYNCPS_CLIENT_CURVE_SECRET_KEY");
   if (!secret_key.ok()) return secret_key.status();
   if (server_key.value().empty() != secret_key.value().empty()) {
     return Status::InvalidArgument(
@@ -109,9 +109,9 @@ void AddConnectFlags(CLI::App& app, ConnectOptions& o, bool with_servers) {
                  "The shards' CURVE public key (else $ASYNCPS_CURVE_SERVER_KEY; unset: no encryption)")
       ->envname("ASYNCPS_CURVE_SERVER_KEY_FILE");
   app.add_option("--curve-secret-key-file", o.curve_secret_key_file,
-                 "This client's CURVE secret key (else $ASYNCPS_CURVE_SECRET_KEY); its public key must be on the "
+                 "This client's CURVE secret key (else $ASYNCPS_CLIENT_CURVE_SECRET_KEY); its public key must be on the "
                  "shards' allow-list")
-      ->envname("ASYNCPS_CURVE_SECRET_KEY_FILE");
+      ->envname("ASYNCPS_CLIENT_CURVE_SECRET_KEY_FILE");
   AddCompressionFlags(app, o.compression);
 }
 

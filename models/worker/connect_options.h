@@ -36,7 +36,9 @@ struct ConnectOptions {
   double retry_deadline_s = 60;      // retries (with back-off) until then: rides out a shard restart
   double connect_deadline_s = 10;    // a shard absent at start fails this fast
   // CURVE: the shards' public key and this process's secret key, from files or
-  // from ASYNCPS_CURVE_SERVER_KEY / ASYNCPS_CURVE_SECRET_KEY (Z85). Off if unset.
+  // from ASYNCPS_CURVE_SERVER_KEY / ASYNCPS_CLIENT_CURVE_SECRET_KEY (Z85). Off if
+  // unset. (The client's secret key has its own name, not the server's
+  // ASYNCPS_CURVE_SECRET_KEY: one environment may serve both.)
   std::string curve_server_key_file;
   std::string curve_secret_key_file;
   CompressionOptions compression;

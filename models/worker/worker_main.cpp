@@ -6,6 +6,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli_parse.h"
+
 #include "worker.h"
 
 namespace {
@@ -37,7 +39,7 @@ int main(int argc, char** argv) {
       ->envname("ASYNCPS_SAVE_WEIGHTS");
   app.add_option("--progress-format", progress_format, "human, or machine (key=value lines for asyncps-local)")
       ->check(CLI::IsMember({"human", "machine"}))->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit_status = asyncps::tools::ParseFlags(app, argc, argv)) return *exit_status;
   DefaultIndexFromJob(options.worker_index, index_opt->count() > 0 || std::getenv("ASYNCPS_WORKER_INDEX"));
   if (asyncps::Status st = train.Validate(); !st.ok()) {
     std::fprintf(stderr, "asyncps-worker: %s\n", st.message().c_str());

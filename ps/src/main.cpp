@@ -10,6 +10,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli_parse.h"
+
 #include "checkpoint.h"
 #include "curve_auth.h"
 #include "log.h"
@@ -93,7 +95,7 @@ int main(int argc, char** argv) {
                  "Seconds between checkpoints while serving (only when the state changed; 0: only at shutdown). "
                  "A crash loses at most the updates of one interval")
       ->envname("ASYNCPS_CHECKPOINT_EVERY")->check(CLI::Range(0.0, 1e6))->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit_status = asyncps::tools::ParseFlags(app, argc, argv)) return *exit_status;
 
   if (num_shards == 0) num_shards = first_shard + shards;
   if (first_shard + shards > num_shards) {

@@ -96,6 +96,21 @@ TEST_CASE("every algorithm trains to the stated accuracy with the exact update c
   }
 }
 
+TEST_CASE("a compressed run (bf16 pulls, top-k bf16 commits) trains with the exact update count", "[e2e][compression]") {
+  const fs::path report = TempPath("compressed.json");
+  std::vector<std::string> argv = SmallRun("adag", report);
+  argv.insert(argv.end(), {"--pull-encoding", "bf16", "--commit-encoding", "bf16", "--commit-top-k", "0.05"});
+  nlohmann::json r = RunAndReport(argv, report);
+  CHECK(r["accuracy"].get<double>() >= 0.70);
+  CHECK(r["number_of_parameter_server_updates"].get<std::uint64_t>() == ExpectedUpdates(asyncps::Algorithm::kAdag));
+  CHECK(r["settings"]["compression"].get<std::string>() == "pull bf16, commit bf16 top-5%");
+  for (const auto& s : r["shards"]) CHECK(s["errors"].get<std::uint64_t>() == 0);
+
+  Finished bad = RunToEnd({ASYNCPS_LOCAL_BIN, "--commit-top-k", "1.5"}, std::chrono::seconds(30));
+  CHECK(bad.exit == "exited with code 2");
+  CHECK_THAT(bad.output, Catch::Contains("--commit-top-k"));
+}
+
 TEST_CASE("single and DOWNPOUR with one worker and window 1 reach the same accuracy", "[e2e]") {
   auto run = [](const std::string& algo) {
     const fs::path report = TempPath("one-" + algo + ".json");

@@ -1,0 +1,22 @@
+// ParseFlags: CLI11 parsing with the exit statuses every asyncps binary
+// documents: --help prints and exits 0; a bad flag prints why and exits 2.
+// (CLI11_PARSE would return CLI11's own codes, e.g. 105 for a value out of range.)
+#pragma once
+
+#include <optional>
+
+#include <CLI/CLI.hpp>
+
+namespace asyncps::tools {
+
+// Parses argv into `app`. Returns the exit status to end with, or nullopt to go on.
+inline std::optional<int> ParseFlags(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return std::nullopt;
+}
+
+}  // namespace asyncps::tools
