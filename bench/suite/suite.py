@@ -315,16 +315,22 @@ COMPRESSION_VARIANTS = [
 ACCURACY_BUDGET_POINTS = 0.5  # issue 5: a compressed run may lose at most 0.5 accuracy points
 
 
+def run_setup(a):
+    """Makes OUTDIR; returns the machine and the data settings the seed and compression runs share:
+    quick 6,000 training rows, 2,000 test rows, 1 epoch; full all rows (0), 5 epochs."""
+    os.makedirs(a.outdir, exist_ok=True)
+    rows = a.train_limit if a.train_limit is not None else (6000 if a.quick else 0)
+    test_rows = a.test_limit if a.test_limit is not None else (2000 if a.quick else 0)
+    epochs = a.epochs if a.epochs is not None else (1 if a.quick else 5)
+    return machine_info(), rows, test_rows, epochs
+
+
 def cmd_compression(a):
     """The seed experiment with each wire compression, repeats interleaved, repeat r with seed+r
     for every variant (so that accuracy differences are paired)."""
     out = a.outdir
-    os.makedirs(out, exist_ok=True)
-    m = machine_info()
     q = a.quick
-    rows = a.train_limit if a.train_limit is not None else (6000 if q else 0)
-    test_rows = a.test_limit if a.test_limit is not None else (2000 if q else 0)
-    epochs = a.epochs if a.epochs is not None else (1 if q else 5)
+    m, rows, test_rows, epochs = run_setup(a)
     workers = a.workers or (2 if q else 3)
     repeats = a.repeats or (2 if q else 3)
     log = open(os.path.join(out, "compression.log"), "w")
@@ -457,12 +463,8 @@ def memory_md(rec, m_info, title):
 
 def cmd_seed(a):
     out = a.outdir
-    os.makedirs(out, exist_ok=True)
-    m = machine_info()
     q = a.quick
-    rows = a.train_limit if a.train_limit is not None else (6000 if q else 0)
-    test_rows = a.test_limit if a.test_limit is not None else (2000 if q else 0)
-    epochs = a.epochs if a.epochs is not None else (1 if q else 5)
+    m, rows, test_rows, epochs = run_setup(a)
     workers = a.workers or ([1, 2] if q else [1, 2, 3, 4])
     algos = a.algos or ALGOS
     repeats = a.repeats or 1
