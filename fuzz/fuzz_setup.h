@@ -39,6 +39,9 @@ struct RequestSpec {
   Algorithm algorithm = Algorithm::kAdag;
   std::uint64_t last_pulled_updates = 0;
   std::uint64_t payload_floats = 0;
+  wire::Encoding payload_encoding = wire::Encoding::Float32;
+  bool payload_sparse = false;
+  wire::Encoding pull_encoding = wire::Encoding::Float32;
 };
 
 // A valid request header for `layout` (the layout itself is sent with Hello only).
@@ -58,6 +61,9 @@ inline std::vector<std::byte> EncodeRequest(const RequestSpec& r, const Paramete
   if (r.op == wire::Op::Hello) b.add_layout(specs);
   b.add_last_pulled_updates(r.last_pulled_updates);
   b.add_payload_floats(r.payload_floats);
+  b.add_payload_encoding(r.payload_encoding);
+  b.add_payload_sparse(r.payload_sparse);
+  b.add_pull_encoding(r.pull_encoding);
   fbb.Finish(b.Finish(), wire::kFileIdentifier);
   const auto* p = reinterpret_cast<const std::byte*>(fbb.GetBufferPointer());
   return {p, p + fbb.GetSize()};
@@ -66,6 +72,13 @@ inline std::vector<std::byte> EncodeRequest(const RequestSpec& r, const Paramete
 inline std::vector<std::byte> FloatBytes(const std::vector<float>& v) {
   std::vector<std::byte> out(v.size() * sizeof(float));
   if (!v.empty()) std::memcpy(out.data(), v.data(), out.size());
+  return out;
+}
+
+// `v` in bfloat16.
+inline std::vector<std::byte> Bfloat16Bytes(const std::vector<float>& v) {
+  std::vector<std::byte> out(v.size() * 2);
+  if (!v.empty()) EncodeBfloat16(v, reinterpret_cast<std::uint16_t*>(out.data()));
   return out;
 }
 

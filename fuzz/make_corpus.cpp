@@ -63,6 +63,30 @@ struct Session {
     w.Message(fuzz::EncodeRequest(r, layout), payload);
     return *this;
   }
+  // A commit-and-pull in the compressed wire forms: bf16 values, the first
+  // `sparse` positions of the slice (0: dense), the pull in bf16.
+  Session& AddCompressed(std::size_t sparse, float value = 0.25f) {
+    RequestSpec r = base;
+    r.op = Op::CommitPull;
+    r.seq = seq++;
+    r.payload_encoding = wire::Encoding::BFloat16;
+    r.pull_encoding = wire::Encoding::BFloat16;
+    r.payload_sparse = sparse > 0;
+    r.payload_floats = sparse > 0 ? sparse : slice();
+    std::vector<std::byte> payload;
+    if (sparse > 0) {
+      std::vector<float> positions(sparse);
+      for (std::size_t j = 0; j < sparse; ++j) {
+        const auto p = static_cast<std::uint32_t>(j);
+        std::memcpy(&positions[j], &p, sizeof p);  // the positions' bytes, as the frame carries them
+      }
+      payload = fuzz::FloatBytes(positions);
+    }
+    const auto values = fuzz::Bfloat16Bytes(std::vector<float>(r.payload_floats, value));
+    payload.insert(payload.end(), values.begin(), values.end());
+    w.Message(fuzz::EncodeRequest(r, layout), payload);
+    return *this;
+  }
 };
 
 bool WriteShardCorpus() {
@@ -89,6 +113,8 @@ bool WriteShardCorpus() {
                   .Add(Op::Commit, 0.5f, 0, 0).Add(Op::Commit, 0.5f, 0, 0).Add(Op::CommitPull, 0.5f, 0, 1).w.bytes());
   ok &= Write("shard", "easgd-commitpull", Session(StartState::kInitialised, Algorithm::kEasgd).Add(Op::CommitPull).w.bytes());
   ok &= Write("shard", "eamsgd-commit", Session(StartState::kInitialised, Algorithm::kEamsgd).Add(Op::Commit).w.bytes());
+  ok &= Write("shard", "compressed-commitpull",
+              Session(StartState::kInitialised).AddCompressed(0).AddCompressed(3).AddCompressed(1, -2.0f).w.bytes());
   ok &= Write("shard", "nan-commit-rejected",
               Session(StartState::kInitialised).Add(Op::Commit, std::numeric_limits<float>::quiet_NaN()).w.bytes());
   ok &= Write("shard", "nan-commit-allowed",
@@ -105,7 +131,9 @@ std::vector<std::uint8_t> ReplyInput(ps::Shard& shard, const RequestSpec& r, con
   fuzz::Writer w;
   w.U16(static_cast<std::uint16_t>(fbb.GetSize()));
   w.Append({reinterpret_cast<const std::byte*>(fbb.GetBufferPointer()), fbb.GetSize()});
-  w.Append(std::as_bytes(out.payload));
+  const std::vector<float> values(out.payload.begin(), out.payload.end());
+  const auto bytes = out.encoding == Encoding::kBfloat16 ? fuzz::Bfloat16Bytes(values) : fuzz::FloatBytes(values);
+  w.Append(bytes);
   return w.bytes();
 }
 
@@ -132,6 +160,9 @@ bool WriteReplyCorpus() {
   r.op = Op::Pull;
   r.payload_floats = 0;
   ok &= Write("reply", "pull-ok", ReplyInput(shard, r, {}));
+  r.pull_encoding = wire::Encoding::BFloat16;
+  ok &= Write("reply", "pull-bf16", ReplyInput(shard, r, {}));
+  r.pull_encoding = wire::Encoding::Float32;
   r.op = Op::Stats;
   ok &= Write("reply", "stats", ReplyInput(shard, r, {}));
   return ok;
