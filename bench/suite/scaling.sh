@@ -6,7 +6,7 @@
 #
 # usage: bench/suite/scaling.sh OUTDIR [--workers "1 2 4 8 12"] [--algo adag] [--window 5]
 #            [--shards 2] [--train-limit 12000] [--test-limit 2000] [--repeats 3]
-#            [--target-accuracy 0.80] [--max-epochs 3] [--no-torch]
+#            [--target-accuracy 0.80] [--max-epochs 3] [--no-torch] [--ps-flags "--pull-encoding bf16 ..."]
 # W above nproc is skipped (and said so). Writes OUTDIR/scaling.{json,csv,md,log}, scaling.png;
 # the machine (hostname, nproc, CPU model, commit, date) is in each file.
 # Env: BUILD_DIR (default build), PYTHON (python with torch).

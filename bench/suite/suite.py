@@ -691,7 +691,7 @@ def cmd_scaling(a):
     test_rows = a.test_limit if a.test_limit is not None else 2000
     log = open(os.path.join(out, "scaling.log"), "w")
     common = dict(batch=a.batch, optimizer=a.optimizer, lr=a.lr, seed=a.seed, timeout=a.timeout)
-    settings = {"algo": a.algo, "window": a.window, "shards": a.shards, "train_limit": rows,
+    settings = {"algo": a.algo, "window": a.window, "shards": a.shards, "ps_flags": a.ps_flags, "train_limit": rows,
                 "test_limit": test_rows, "batch": a.batch, "optimizer": a.optimizer, "lr": a.lr,
                 "repeats": a.repeats, "workers": ws, "workers_dropped_over_nproc": dropped,
                 "target_accuracy": a.target_accuracy, "max_epochs": a.max_epochs}
@@ -703,7 +703,7 @@ def cmd_scaling(a):
         for w in ws:
             print(f"[scaling] repeat {rep + 1}/{a.repeats}: PS {a.algo} W={w}", file=sys.stderr, flush=True)
             r = run_local(a.algo, w, shards=a.shards, epochs=1, window=a.window, train_limit=rows,
-                          test_limit=test_rows, sample_rss=False, log=log, **common)
+                          test_limit=test_rows, sample_rss=False, log=log, extra=a.ps_flags.split(), **common)
             ps_runs[w].append(r)
             print(f"[scaling] repeat {rep + 1}/{a.repeats}: {w} independent single-worker processes",
                   file=sys.stderr, flush=True)
@@ -725,7 +725,8 @@ def cmd_scaling(a):
             else:
                 print(f"[scaling] time to accuracy: W={w} epochs={e}", file=sys.stderr, flush=True)
                 r = run_local(a.algo, w, shards=a.shards, epochs=e, window=a.window, train_limit=rows,
-                              test_limit=test_rows, sample_rss=False, log=log, **common)
+                              test_limit=test_rows, sample_rss=False, log=log, extra=a.ps_flags.split(),
+                              **common)
             if r and r["accuracy"] is not None and r["accuracy"] >= a.target_accuracy:
                 tta[w] = {"epochs": e, "training_time": r["training_time"], "accuracy": r["accuracy"]}
                 break
@@ -777,7 +778,8 @@ def cmd_scaling(a):
     md = ["## Scaling: W workers against W independent processes (the compute ceiling)", "",
           machine_line(m) + f"; every figure below is from this machine ({m['hostname']})", "",
           f"`bench/suite/scaling.sh OUTDIR --workers {' '.join(map(str, ws))}`: PS run = asyncps-local "
-          f"--algo {a.algo} --window {a.window} --shards {a.shards}, batch {a.batch}, {a.optimizer}, one "
+          f"--algo {a.algo} --window {a.window} --shards {a.shards}{' ' + a.ps_flags if a.ps_flags else ''}, "
+          f"batch {a.batch}, {a.optimizer}, one "
           f"epoch over {rows:,} rows split over the W workers; independent = W concurrent asyncps-local "
           f"--algo single --workers 1 on {rows:,}/W rows each (sum of their training samples/s); the two "
           f"alternate, {a.repeats} repeat(s), medians. Time to accuracy: the first of 1..{a.max_epochs} "
@@ -908,6 +910,8 @@ def main():
     c.add_argument("--target-accuracy", type=float, default=0.80)
     c.add_argument("--max-epochs", type=int, default=3)
     c.add_argument("--no-torch", action="store_true")
+    c.add_argument("--ps-flags", default="",
+                   help="more asyncps-local flags for the PS runs, e.g. '--pull-encoding bf16 --commit-encoding bf16'")
     train_opts(c)
 
     u = sub.add_parser("summary")
