@@ -8,7 +8,8 @@
 //          with the largest magnitude travel, as (index, value) pairs.
 // A worker keeps what a lossy commit did not send (the entries left out, the
 // rounding) as a residual and adds it to its next commit (error feedback), so
-// an update is delayed, never dropped. The PS keeps float32 throughout.
+// an update is delayed, not dropped - except what is still in the residual when
+// the worker stops. The PS keeps float32 throughout.
 #pragma once
 
 #include <bit>
