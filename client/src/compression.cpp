@@ -6,14 +6,10 @@
 #include <cstring>
 #include <string>
 
+#include "internal/lower_case.h"
+
 namespace asyncps {
 namespace {
-
-bool IEquals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 // Exponent bits all ones: Inf or NaN (float32, bfloat16).
 constexpr std::uint32_t kF32Exponent = 0x7f800000u;
@@ -24,8 +20,9 @@ constexpr std::uint16_t kBf16Exponent = 0x7f80u;
 const char* EncodingName(Encoding e) { return e == Encoding::kBfloat16 ? "bf16" : "f32"; }
 
 Result<Encoding> ParseEncoding(std::string_view name) {
-  if (IEquals(name, "f32") || IEquals(name, "float32")) return Encoding::kFloat32;
-  if (IEquals(name, "bf16") || IEquals(name, "bfloat16")) return Encoding::kBfloat16;
+  const std::string n = internal::LowerCase(name);
+  if (n == "f32" || n == "float32") return Encoding::kFloat32;
+  if (n == "bf16" || n == "bfloat16") return Encoding::kBfloat16;
   return Status::InvalidArgument("unknown encoding '" + std::string(name) + "' (expected f32 or bf16)");
 }
 

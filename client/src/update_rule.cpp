@@ -1,8 +1,8 @@
 #include "asyncps/update_rule.h"
 
-#include <algorithm>
-#include <cctype>
 #include <string>
+
+#include "internal/lower_case.h"
 
 namespace asyncps {
 
@@ -19,8 +19,7 @@ const char* AlgorithmName(Algorithm a) {
 }
 
 Result<Algorithm> ParseAlgorithm(std::string_view name) {
-  std::string n(name);
-  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::string n = internal::LowerCase(name);
   if (n == "aeasgd") n = "easgd";
   for (Algorithm a : {Algorithm::kDownpour, Algorithm::kAdag, Algorithm::kDynSgd, Algorithm::kEasgd,
                       Algorithm::kEamsgd, Algorithm::kSingle}) {
