@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <numeric>
+#include <span>
 #include <string>
 
 #include "fuzz_input.h"
@@ -73,15 +75,10 @@ struct Session {
     r.pull_encoding = wire::Encoding::BFloat16;
     r.payload_sparse = sparse > 0;
     r.payload_floats = sparse > 0 ? sparse : slice();
-    std::vector<std::byte> payload;
-    if (sparse > 0) {
-      std::vector<float> positions(sparse);
-      for (std::size_t j = 0; j < sparse; ++j) {
-        const auto p = static_cast<std::uint32_t>(j);
-        std::memcpy(&positions[j], &p, sizeof p);  // the positions' bytes, as the frame carries them
-      }
-      payload = fuzz::FloatBytes(positions);
-    }
+    std::vector<std::uint32_t> positions(sparse);
+    std::iota(positions.begin(), positions.end(), 0u);
+    const auto position_bytes = std::as_bytes(std::span(positions));
+    std::vector<std::byte> payload(position_bytes.begin(), position_bytes.end());
     const auto values = fuzz::Bfloat16Bytes(std::vector<float>(r.payload_floats, value));
     payload.insert(payload.end(), values.begin(), values.end());
     w.Message(fuzz::EncodeRequest(r, layout), payload);
