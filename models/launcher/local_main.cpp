@@ -4,8 +4,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -15,6 +17,8 @@
 #include <CLI/CLI.hpp>
 
 #include "cli_parse.h"
+#include "flag_checks.h"
+#include "output_path.h"
 
 #include "child_process.h"
 #include "progress_display.h"
@@ -79,6 +83,25 @@ void StopAll(std::vector<ChildProcess>& workers, ChildProcess* server) {
   if (server) server->Stop();
 }
 
+// The run's temporary folder (the server's ready file, the workers' reports):
+// removed on every way out of main unless --keep-work-dir, then named.
+class WorkDir {
+ public:
+  WorkDir(fs::path path, bool keep) : path_(std::move(path)), keep_(keep) {}
+  WorkDir(const WorkDir&) = delete;
+  WorkDir& operator=(const WorkDir&) = delete;
+  ~WorkDir() {
+    std::error_code ec;
+    if (!keep_) fs::remove_all(path_, ec);
+    else std::printf("work folder: %s\n", path_.c_str());
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+  bool keep_;
+};
+
 int Fail(const std::string& message, std::vector<ChildProcess>& workers, ChildProcess* server) {
   StopAll(workers, server);
   std::fprintf(stderr, "asyncps-local: %s\n", message.c_str());
@@ -102,7 +125,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--checkpoint-dir", lo.checkpoint_dir, "Passed on to asyncps-server: where shards keep checkpoints");
   app.add_option("--timeout", lo.timeout_s, "Stop everything and fail after this many seconds (0: no limit)")
-      ->capture_default_str();
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--server-bin", lo.server_bin, "asyncps-server to run (default: next to this binary)");
   app.add_option("--worker-bin", lo.worker_bin, "asyncps-worker to run (default: next to this binary)");
   app.add_flag("--keep-work-dir", lo.keep_work_dir, "Keep the temporary folder with the workers' reports");
@@ -113,17 +136,32 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "asyncps-local: %s\n", valid.message().c_str());
     return 2;
   }
+  // Every file the run reads or writes, before any work: a bad test file or
+  // output path must not throw a finished run away. The test set is small:
+  // load it once here so that a corrupt file fails now, not after training.
+  Status paths = train.CheckData(/*train=*/true, /*test=*/true);
+  if (paths.ok()) paths = train.LoadData(models::Split::kTest).status();
+  if (paths.ok()) paths = worker::CheckOutputPath("--save-weights", lo.save_weights);
+  if (paths.ok()) paths = worker::CheckOutputPath("--report-json", lo.report_json);
+  if (!paths.ok()) {
+    std::fprintf(stderr, "asyncps-local: %s\n", paths.message().c_str());
+    return 1;
+  }
   if (lo.server_bin.empty()) lo.server_bin = FindBinary("asyncps-server", ASYNCPS_SERVER_BUILD_PATH);
   if (lo.worker_bin.empty()) lo.worker_bin = FindBinary("asyncps-worker", ASYNCPS_WORKER_BUILD_PATH);
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
 
-  char tmpl[] = "/tmp/asyncps-local-XXXXXX";
-  if (!mkdtemp(tmpl)) {
-    std::perror("asyncps-local: mkdtemp");
+  // In $TMPDIR (else /tmp).
+  std::error_code tmp_ec;
+  std::string tmpl = (fs::temp_directory_path(tmp_ec) / "asyncps-local-XXXXXX").string();
+  if (tmp_ec || !mkdtemp(tmpl.data())) {
+    std::fprintf(stderr, "asyncps-local: cannot create a work folder %s: %s\n", tmpl.c_str(),
+                 tmp_ec ? tmp_ec.message().c_str() : std::strerror(errno));
     return 1;
   }
-  const fs::path work(tmpl);
+  const WorkDir work_dir(tmpl, lo.keep_work_dir);
+  const fs::path& work = work_dir.path();
   const bool single = train.algorithm() == Algorithm::kSingle;
 
   std::vector<ChildProcess> workers;
@@ -218,7 +256,5 @@ int main(int argc, char** argv) {
     out << launcher::ToJson(report.value()).dump(2) << "\n";
     if (!out.flush()) return Fail("cannot write --report-json " + lo.report_json, workers, nullptr);
   }
-  if (!lo.keep_work_dir) fs::remove_all(work);
-  else std::printf("work folder: %s\n", work.c_str());
   return 0;
 }

@@ -9,6 +9,8 @@
 #include <CLI/CLI.hpp>
 
 #include "cli_parse.h"
+#include "flag_checks.h"
+#include "output_path.h"
 
 #include "run_report.h"
 
@@ -27,9 +29,9 @@ int main(int argc, char** argv) {
   app.add_option("--worker-reports", reports_dir, "Folder of the workers' --report-json files (worker-*.json)")
       ->envname("ASYNCPS_WORKER_REPORTS");
   app.add_option("--expect-workers", expect_workers, "Wait until this many worker reports are in the folder")
-      ->envname("ASYNCPS_NUM_WORKERS");
+      ->envname("ASYNCPS_NUM_WORKERS")->check(worker::NotNegative());
   app.add_option("--wait", wait_s, "How long to wait for the worker reports, in seconds")
-      ->envname("ASYNCPS_REPORT_WAIT")->capture_default_str();
+      ->envname("ASYNCPS_REPORT_WAIT")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--report-json", report_json, "Also write the report as JSON here")->envname("ASYNCPS_REPORT_JSON");
   app.add_option("--save-weights", save_weights, "Save the final weights here (.npz)")->envname("ASYNCPS_SAVE_WEIGHTS");
   if (auto exit_status = asyncps::tools::ParseFlags(app, argc, argv)) return *exit_status;
@@ -40,6 +42,15 @@ int main(int argc, char** argv) {
   if (Status st = train.Validate(); !st.ok()) {
     std::fprintf(stderr, "asyncps-report: %s\n", st.message().c_str());
     return 2;
+  }
+  // Every file this run reads or writes, before waiting for the workers.
+  Status paths = train.CheckData(/*train=*/false, /*test=*/true);
+  if (paths.ok()) paths = train.LoadData(models::Split::kTest).status();
+  if (paths.ok()) paths = worker::CheckOutputPath("--save-weights", save_weights);
+  if (paths.ok()) paths = worker::CheckOutputPath("--report-json", report_json);
+  if (!paths.ok()) {
+    std::fprintf(stderr, "asyncps-report: %s\n", paths.message().c_str());
+    return 1;
   }
 
   std::vector<worker::WorkerReport> reports;
@@ -77,6 +88,10 @@ int main(int argc, char** argv) {
   if (!report_json.empty()) {
     std::ofstream out(report_json);
     out << launcher::ToJson(report.value()).dump(2) << "\n";
+    if (!out.flush()) {
+      std::fprintf(stderr, "asyncps-report: cannot write --report-json %s\n", report_json.c_str());
+      return 1;
+    }
   }
   return 0;
 }

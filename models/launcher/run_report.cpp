@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <limits>
 
@@ -80,6 +81,10 @@ Result<RunReport> BuildRunReport(const worker::TrainOptions& train, std::vector<
     if (Status st = models::LoadWeights(source.npz_path, m.layout(), m.params()); !st.ok()) return st;
   }
 
+  for (float v : m.params()) {
+    if (!std::isfinite(v))
+      return Status::Internal("the final weights hold NaN or infinite values: training diverged; lower --lr");
+  }
   Result<models::Evaluation> eval = models::Evaluate(m, test.value());
   if (!eval.ok()) return eval.status();
   r.accuracy = eval.value().accuracy;

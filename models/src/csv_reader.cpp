@@ -1,6 +1,7 @@
 #include "asyncps/models/csv_reader.h"
 
 #include <charconv>
+#include <cmath>
 #include <fstream>
 #include <vector>
 
@@ -44,15 +45,16 @@ Result<Dataset> ReadCsv(const std::string& path, const CsvOptions& o) {
                                        " columns (label + " + std::to_string(pixels) + " pixels)");
       }
       if (col == o.label_column) {
-        if (v < 0 || v >= static_cast<double>(o.num_classes) || v != static_cast<int>(v)) {
+        // Written so that NaN fails too (every comparison with NaN is false).
+        if (!(v >= 0 && v < static_cast<double>(o.num_classes)) || v != std::floor(v)) {
           return Status::InvalidArgument(where + "label " + std::string(p, q) + " is not an integer in [0, " +
                                          std::to_string(o.num_classes) + ")");
         }
         labels.push_back(static_cast<std::uint8_t>(v));
       } else {
-        if (v < 0 || v > 255) {
+        if (!(v >= 0 && v <= 255)) {  // NaN and infinities fail too
           return Status::InvalidArgument(where + "pixel " + std::string(p, q) + " in column " +
-                                         std::to_string(col + 1) + " is outside [0, 255]");
+                                         std::to_string(col + 1) + " is not a number in [0, 255]");
         }
         data.push_back(static_cast<std::uint8_t>(v + 0.5));
       }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 #include "asyncps/models/idx_reader.h"
 #include "asyncps/models/tensor.h"
@@ -54,19 +55,29 @@ Result<Dataset> MakeDataset(std::size_t height, std::size_t width, std::size_t c
   return d;
 }
 
-Result<Dataset> LoadMnist(const MnistOptions& o, Split split) {
+Result<MnistFiles> FindMnistFiles(const std::string& dir, Split split) {
   const std::string prefix = split == Split::kTrain ? "train" : "t10k";
   const std::string img_base = prefix + "-images-idx3-ubyte";
   const std::string lab_base = prefix + "-labels-idx1-ubyte";
-  const std::string img_path = FindFile(o.dir, img_base);
-  const std::string lab_path = FindFile(o.dir, lab_base);
-  if (img_path.empty() || lab_path.empty()) {
-    return Status::IOError("data directory '" + o.dir + "' lacks " +
-                           (img_path.empty() ? img_base : lab_base) +
+  MnistFiles files{FindFile(dir, img_base), FindFile(dir, lab_base)};
+  if (files.images.empty() || files.labels.empty()) {
+    return Status::IOError("data directory '" + dir + "' lacks " +
+                           (files.images.empty() ? img_base : lab_base) +
                            "[.gz]: point --data at a directory holding the MNIST-format files "
                            "(train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-...), or "
                            "install Debian's dataset-fashion-mnist");
   }
+  for (const std::string& path : {files.images, files.labels}) {
+    if (!std::ifstream(path)) return Status::IOError(path + ": cannot be opened for reading; check its permissions");
+  }
+  return files;
+}
+
+Result<Dataset> LoadMnist(const MnistOptions& o, Split split) {
+  Result<MnistFiles> files = FindMnistFiles(o.dir, split);
+  if (!files.ok()) return files.status();
+  const std::string& img_path = files.value().images;
+  const std::string& lab_path = files.value().labels;
   if (o.num_workers == 0 || o.worker >= o.num_workers) {
     return Status::InvalidArgument("LoadMnist: worker " + std::to_string(o.worker) + " of " +
                                    std::to_string(o.num_workers) +

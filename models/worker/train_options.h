@@ -20,6 +20,11 @@ class App;
 
 namespace asyncps::worker {
 
+// Documented limits of the training flags (README, CLI reference).
+inline constexpr float kMaxLearningRate = 10.0f;       // --lr must be in [0, 10]
+inline constexpr std::size_t kMaxBatchSize = 65536;    // --batch-size in [1, 65536]
+inline constexpr int kMaxBlasThreads = 1024;           // --blas-threads in [1, 1024]
+
 struct TrainOptions {
   // The update rule and its hyperparameters. window 0: the algorithm's
   // Dist-Keras default (DOWNPOUR 5, ADAG 12, DynSGD 5, EASGD/EAMSGD 32).
@@ -44,8 +49,12 @@ struct TrainOptions {
   // The validated rule configuration. REQUIRES: Validate() succeeded.
   RuleConfig rule() const;
   Algorithm algorithm() const;
-  // Checks every field; the error names the flag and the allowed values.
+  // Checks every field (values only, no files); the error names the flag, the
+  // value given and the allowed values. Binaries exit 2 when it fails.
   Status Validate() const;
+  // Checks that the data files of the splits asked for exist and can be read
+  // (IOError naming the file and --data), before any work starts.
+  Status CheckData(bool train, bool test) const;
   // The flags that reproduce these options, for passing them on to a worker.
   std::vector<std::string> ToArgs() const;
 

@@ -2,6 +2,8 @@
 
 #include <sys/resource.h>
 
+#include <cmath>
+#include <cstdio>
 #include <memory>
 
 #include "asyncps/client.h"
@@ -45,6 +47,15 @@ Result<PsLink> ConnectToPs(const TrainOptions& train, const WorkerOptions& optio
   return link;
 }
 
+// The error of a run whose loss or weights became NaN or infinite.
+// `what`: where it was seen ("loss at epoch 1, batch 3").
+Status Diverged(const TrainOptions& train, const std::string& what, double value) {
+  return Status::Internal("training diverged: " + std::string(std::isnan(value) ? "NaN" : "infinite") + " " + what +
+                          " (--optimizer " + train.optimizer + ", --lr " +
+                          (train.lr > 0 ? std::to_string(train.lr) : std::string("0: its default")) +
+                          "): lower --lr, or check the inputs' scale (--divisor) and the data");
+}
+
 }  // namespace
 
 Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& options, const ProgressFn& progress,
@@ -75,12 +86,21 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
                                    " has no training rows: use fewer workers or more data");
   }
 
+  // A batch larger than the partition would only size workspaces for rows
+  // that do not exist: train whole-partition batches instead, and say so.
+  std::size_t batch_size = train.batch_size;
+  if (batch_size > data.size()) {
+    batch_size = data.size();
+    std::fprintf(stderr, "asyncps-worker %zu: --batch-size %zu is larger than this worker's %zu training rows: using %zu\n",
+                 options.worker_index, train.batch_size, data.size(), batch_size);
+  }
+
   // Model and optimizer.
   models::SetBlasThreads(train.blas_threads);
   Result<std::unique_ptr<models::Sequential>> built = train.BuildModel(data);
   if (!built.ok()) return built.status();
   models::Sequential& model = *built.value();
-  model.Reserve(train.batch_size);
+  model.Reserve(batch_size);
   Result<std::unique_ptr<models::Optimizer>> opt = models::MakeOptimizer(train.optimizer, train.lr);
   if (!opt.ok()) return Status::InvalidArgument("--optimizer/--lr: " + opt.status().message());
   models::Optimizer& optimizer = *opt.value();
@@ -94,7 +114,7 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
 
   // Each worker shuffles its own partition with its own stream.
   models::BatcherOptions bo;
-  bo.batch_size = train.batch_size;
+  bo.batch_size = batch_size;
   bo.seed = train.seed * 1000003 + options.worker_index;
   models::Batcher batcher(data, bo);
   const std::span<float> w = model.params();
@@ -113,6 +133,8 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
         if (Status st = ps.driver->BeforeBatch(w); !st.ok()) return st;
       const models::BatchView batch = batcher.Get(b);
       const double loss = model.TrainStep(batch.x, batch.y, batch.size, optimizer);
+      if (!std::isfinite(loss))
+        return Diverged(train, "loss at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b + 1), loss);
       if (ps.driver)
         if (Status st = ps.driver->AfterBatch(w); !st.ok()) return st;
       report.samples += batch.size;
@@ -144,6 +166,8 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
   rusage usage{};
   if (getrusage(RUSAGE_SELF, &usage) == 0) report.peak_rss_kb = static_cast<std::uint64_t>(usage.ru_maxrss);
 
+  for (float v : model.params())
+    if (!std::isfinite(v)) return Diverged(train, "weight after training", v);
   if (!options.save_weights.empty()) {
     if (Status st = models::SaveWeights(options.save_weights, model.layout(), model.params()); !st.ok()) return st;
   }

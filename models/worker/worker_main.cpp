@@ -7,6 +7,8 @@
 #include <CLI/CLI.hpp>
 
 #include "cli_parse.h"
+#include "flag_checks.h"
+#include "output_path.h"
 
 #include "worker.h"
 
@@ -31,9 +33,9 @@ int main(int argc, char** argv) {
   AddConnectFlags(app, options.connect, /*with_servers=*/true);
   auto* index_opt = app.add_option("--worker-index", options.worker_index,
                                    "This worker's index (default: $JOB_COMPLETION_INDEX, else 0)")
-                        ->envname("ASYNCPS_WORKER_INDEX");
+                        ->envname("ASYNCPS_WORKER_INDEX")->check(NotNegative());
   app.add_option("--num-workers", options.num_workers, "Workers in the run (the data is split among them)")
-      ->envname("ASYNCPS_NUM_WORKERS")->capture_default_str();
+      ->envname("ASYNCPS_NUM_WORKERS")->check(NotNegative())->capture_default_str();
   app.add_option("--report-json", report_json, "Write this worker's report here as JSON")->envname("ASYNCPS_REPORT_JSON");
   app.add_option("--save-weights", options.save_weights, "Write the final local weights here (.npz)")
       ->envname("ASYNCPS_SAVE_WEIGHTS");
@@ -41,9 +43,24 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"human", "machine"}))->capture_default_str();
   if (auto exit_status = asyncps::tools::ParseFlags(app, argc, argv)) return *exit_status;
   DefaultIndexFromJob(options.worker_index, index_opt->count() > 0 || std::getenv("ASYNCPS_WORKER_INDEX"));
-  if (asyncps::Status st = train.Validate(); !st.ok()) {
-    std::fprintf(stderr, "asyncps-worker: %s\n", st.message().c_str());
+  asyncps::Status valid = train.Validate();
+  if (valid.ok() && (options.num_workers < 1 || options.worker_index >= options.num_workers)) {
+    valid = asyncps::Status::InvalidArgument("--worker-index " + std::to_string(options.worker_index) +
+                                             " with --num-workers " + std::to_string(options.num_workers) +
+                                             ": need --num-workers >= 1 and --worker-index < --num-workers");
+  }
+  if (!valid.ok()) {
+    std::fprintf(stderr, "asyncps-worker: %s\n", valid.message().c_str());
     return 2;
+  }
+  // Every file this run reads or writes, before any work (a bad path must not
+  // throw a finished run away).
+  asyncps::Status paths = train.CheckData(/*train=*/true, /*test=*/false);
+  if (paths.ok()) paths = CheckOutputPath("--save-weights", options.save_weights);
+  if (paths.ok()) paths = CheckOutputPath("--report-json", report_json);
+  if (!paths.ok()) {
+    std::fprintf(stderr, "asyncps-worker: %s\n", paths.message().c_str());
+    return 1;
   }
 
   const std::size_t index = options.worker_index;

@@ -12,35 +12,14 @@
 
 #include "asyncps/update_rule.h"
 #include "child_process.h"
+#include "run_binary.h"
 
 namespace fs = std::filesystem;
+using asyncps::e2e::Finished;
+using asyncps::e2e::RunToEnd;
 using asyncps::launcher::ChildProcess;
 
 namespace {
-
-struct Finished {
-  bool ok = false;
-  std::string exit;
-  std::string output;
-};
-
-// Runs a command to the end (bounded), collecting its merged output.
-Finished RunToEnd(const std::vector<std::string>& argv, std::chrono::seconds limit = std::chrono::seconds(240)) {
-  auto started = ChildProcess::Start(argv, argv[0]);
-  REQUIRE(started.ok());
-  ChildProcess child = std::move(started).value();
-  Finished f;
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!child.Poll()) {
-    for (const auto& l : child.ReadLines()) f.output += l + "\n";
-    if (std::chrono::steady_clock::now() > deadline) child.Stop();
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  for (const auto& l : child.ReadLines()) f.output += l + "\n";
-  f.ok = child.succeeded();
-  f.exit = child.ExitDescription();
-  return f;
-}
 
 fs::path TempPath(const std::string& name) {
   return fs::temp_directory_path() / ("asyncps-e2e-" + std::to_string(getpid()) + "-" + name);

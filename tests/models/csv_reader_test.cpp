@@ -53,6 +53,11 @@ TEST_CASE("CSV reader names the file and line of malformed rows", "[models][csv]
       {"label", Header() + Row(10, 2), ":2: label 10"},
       {"word", Header() + "x" + Row(1, 2).substr(1), ":2: column 1 is not a number"},
       {"pixel", Header() + Row(1, 300), ":2: pixel 300"},
+      // from_chars reads "nan" and "inf": casting them to a byte was undefined.
+      {"nan-pixel", Header() + Row(1, 2) + "1,nan" + Row(1, 2, 783).substr(1), ":3: pixel nan"},
+      {"inf-pixel", Header() + "1,inf" + Row(1, 2, 783).substr(1), ":2: pixel inf"},
+      {"nan-label", Header() + "nan" + Row(1, 2).substr(1), ":2: label nan"},
+      {"fraction-label", Header() + "1.5" + Row(1, 2).substr(1), ":2: label 1.5"},
       {"empty", "", "empty file"},
       {"header-only", Header(), "no samples"},
   };

@@ -37,6 +37,14 @@ struct MnistOptions {
   std::size_t num_workers = 1;
 };
 
+// The image and label files of `split` in `dir` ({train,t10k}-{images-idx3,
+// labels-idx1}-ubyte, the .gz name first). IOError naming the directory and
+// the missing file, or a file that cannot be opened for reading.
+struct MnistFiles {
+  std::string images, labels;
+};
+Result<MnistFiles> FindMnistFiles(const std::string& dir, Split split);
+
 // Loads {train,t10k}-{images-idx3,labels-idx1}-ubyte, trying the .gz name first
 // and then the raw one. Errors name the directory and the files looked for
 // ("point --data at a directory holding them"), or the IDX problem; labels
