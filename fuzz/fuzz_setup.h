@@ -5,8 +5,9 @@
 #include <cstring>
 #include <vector>
 
-#include "internal/wire.h"
+#include "wire/wire.h"
 #include "shard.h"
+#include "core/bfloat16.h"
 
 namespace asyncps::fuzz {
 
@@ -30,43 +31,20 @@ inline ps::ShardOptions FuzzShardOptions(std::uint32_t shard_index, std::uint32_
   return o;
 }
 
-struct RequestSpec {
-  wire::Op op = wire::Op::Pull;
-  std::uint32_t worker_id = 1;
-  std::uint64_t seq = 1;
-  std::uint32_t shard_index = 0;
-  std::uint32_t num_shards = 1;
-  Algorithm algorithm = Algorithm::kAdag;
-  std::uint64_t last_pulled_updates = 0;
-  std::uint64_t payload_floats = 0;
-  wire::Encoding payload_encoding = wire::Encoding::Float32;
-  bool payload_sparse = false;
-  wire::Encoding pull_encoding = wire::Encoding::Float32;
-};
+// The fuzzed requests' defaults: worker 1, seq 1.
+inline wire::RequestHeader BaseRequest() {
+  wire::RequestHeader h;
+  h.worker_id = 1;
+  h.seq = 1;
+  return h;
+}
 
-// A valid request header for `layout` (the layout itself is sent with Hello only).
-inline std::vector<std::byte> EncodeRequest(const RequestSpec& r, const ParameterLayout& layout) {
-  flatbuffers::FlatBufferBuilder fbb;
-  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<wire::TensorSpec>>> specs;
-  if (r.op == wire::Op::Hello) specs = wire::BuildLayout(fbb, layout);
-  wire::RequestBuilder b(fbb);
-  b.add_protocol_version(wire::kProtocolVersion);
-  b.add_op(r.op);
-  b.add_worker_id(r.worker_id);
-  b.add_seq(r.seq);
-  b.add_fingerprint(layout.Fingerprint(r.num_shards));
-  b.add_shard_index(r.shard_index);
-  b.add_num_shards(r.num_shards);
-  b.add_algorithm(wire::ToWire(r.algorithm));
-  if (r.op == wire::Op::Hello) b.add_layout(specs);
-  b.add_last_pulled_updates(r.last_pulled_updates);
-  b.add_payload_floats(r.payload_floats);
-  b.add_payload_encoding(r.payload_encoding);
-  b.add_payload_sparse(r.payload_sparse);
-  b.add_pull_encoding(r.pull_encoding);
-  fbb.Finish(b.Finish(), wire::kFileIdentifier);
-  const auto* p = reinterpret_cast<const std::byte*>(fbb.GetBufferPointer());
-  return {p, p + fbb.GetSize()};
+// A valid request header for `layout` (sent with Hello only): `h` with the
+// layout's fingerprint, built by the wire module like every request.
+inline std::vector<std::byte> EncodeRequest(wire::RequestHeader h, const ParameterLayout& layout) {
+  h.fingerprint = layout.Fingerprint(h.num_shards);
+  h.layout = &layout;
+  return wire::EncodeRequest(h);
 }
 
 inline std::vector<std::byte> FloatBytes(const std::vector<float>& v) {

@@ -16,7 +16,6 @@
 namespace {
 
 using namespace asyncps;
-using asyncps::fuzz::RequestSpec;
 using asyncps::fuzz::StartState;
 using wire::Op;
 
@@ -34,7 +33,7 @@ bool Write(const std::string& sub, const std::string& name, const std::vector<st
 }
 
 std::uint8_t SetupByte(StartState state, Algorithm a = Algorithm::kAdag, bool allow_non_finite = false) {
-  return static_cast<std::uint8_t>(static_cast<int>(state) | (static_cast<int>(wire::ToWire(a)) << 2) |
+  return static_cast<std::uint8_t>(static_cast<int>(state) | (static_cast<int>(wire::ToWire(a).value()) << 2) |
                                    (allow_non_finite ? 0x20 : 0));
 }
 
@@ -42,12 +41,12 @@ std::uint8_t SetupByte(StartState state, Algorithm a = Algorithm::kAdag, bool al
 struct Session {
   fuzz::Writer w;
   ParameterLayout layout = fuzz::FuzzLayout();
-  RequestSpec base;
+  wire::RequestHeader base = fuzz::BaseRequest();
   std::uint64_t seq = 10;
 
   Session(StartState state, Algorithm a = Algorithm::kAdag, bool allow_non_finite = false) {
     w.U8(SetupByte(state, a, allow_non_finite));
-    base.algorithm = a;
+    base.algorithm = wire::ToWire(a).value();
     if (state == StartState::kSecondOfTwo) {
       base.shard_index = 1;
       base.num_shards = 2;
@@ -55,7 +54,7 @@ struct Session {
   }
   std::size_t slice() const { return layout.Partition(base.num_shards)[base.shard_index].size(); }
   Session& Add(Op op, float value = 0.25f, std::uint64_t use_seq = 0, std::uint64_t last_pulled = 0) {
-    RequestSpec r = base;
+    wire::RequestHeader r = base;
     r.op = op;
     r.seq = use_seq ? use_seq : seq++;
     r.last_pulled_updates = last_pulled;
@@ -68,7 +67,7 @@ struct Session {
   // A commit-and-pull in the compressed wire forms: bf16 values, the first
   // `sparse` positions of the slice (0: dense), the pull in bf16.
   Session& AddCompressed(std::size_t sparse, float value = 0.25f) {
-    RequestSpec r = base;
+    wire::RequestHeader r = base;
     r.op = Op::CommitPull;
     r.seq = seq++;
     r.payload_encoding = wire::Encoding::BFloat16;
@@ -121,7 +120,7 @@ bool WriteShardCorpus() {
 }
 
 // A real reply of the shard to `r`, as reply_fuzzer input.
-std::vector<std::uint8_t> ReplyInput(ps::Shard& shard, const RequestSpec& r, const std::vector<float>& payload) {
+std::vector<std::uint8_t> ReplyInput(ps::Shard& shard, const wire::RequestHeader& r, const std::vector<float>& payload) {
   flatbuffers::FlatBufferBuilder fbb;
   const ps::Shard::Outcome out =
       shard.Handle(fuzz::EncodeRequest(r, fuzz::FuzzLayout()), fuzz::FloatBytes(payload), fbb);
@@ -136,7 +135,7 @@ std::vector<std::uint8_t> ReplyInput(ps::Shard& shard, const RequestSpec& r, con
 
 bool WriteReplyCorpus() {
   ps::Shard shard(fuzz::FuzzShardOptions(0, 1, true));
-  RequestSpec r;
+  wire::RequestHeader r = fuzz::BaseRequest();
   bool ok = true;
   r.op = Op::Pull;
   ok &= Write("reply", "error-not-hello", ReplyInput(shard, r, {}));

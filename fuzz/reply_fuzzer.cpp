@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "fuzz_input.h"
-#include "internal/wire.h"
+#include "wire/wire.h"
 
 using namespace asyncps;
 
@@ -24,8 +24,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   sink = sink + st.message().size() + reply->seq() + reply->updates() + reply->range_begin() + reply->range_end();
   if (const wire::ShardStats* s = reply->stats()) {
     sink = sink + s->shard_index() + s->num_shards() + static_cast<int>(s->algorithm()) + s->initialised() +
-           s->range_begin() + s->range_end() + s->updates() + s->pulls() + s->duplicates() + s->errors() +
-           s->staleness_sum() + s->staleness_max();
+           s->range_begin() + s->range_end();
+    ShardCounters counters;
+    wire::ReadCounters(*s, &counters);
+    for (const ShardCounterInfo& c : kShardCounters) sink = sink + counters.*c.field;
     if (s->per_worker())
       for (const wire::WorkerCount* w : *s->per_worker()) sink = sink + w->worker_id() + w->commits();
     if (s->errors_by_code())

@@ -50,11 +50,11 @@ void Setup(ps::Shard& shard, StartState state, Algorithm algorithm, std::uint32_
   if (state == StartState::kFresh) return;
   const ParameterLayout layout = fuzz::FuzzLayout();
   flatbuffers::FlatBufferBuilder fbb;
-  fuzz::RequestSpec r;
+  wire::RequestHeader r = fuzz::BaseRequest();
   r.op = wire::Op::Hello;
   r.shard_index = shard_index;
   r.num_shards = num_shards;
-  r.algorithm = algorithm;
+  r.algorithm = wire::ToWire(algorithm).value();
   if (shard.Handle(fuzz::EncodeRequest(r, layout), {}, fbb).error != wire::ErrorCode::Ok) Fail("setup hello failed");
   if (state == StartState::kHello) return;
   const std::size_t n = layout.Partition(num_shards)[shard_index].size();

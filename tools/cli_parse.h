@@ -3,7 +3,9 @@
 // (CLI11_PARSE would return CLI11's own codes, e.g. 105 for a value out of range.)
 #pragma once
 
+#include <cmath>
 #include <optional>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -17,6 +19,20 @@ inline std::optional<int> ParseFlags(CLI::App& app, int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   return std::nullopt;
+}
+
+// A number in [lo, hi] that is finite. (CLI::Range alone lets NaN through:
+// every comparison with NaN is false.)
+inline CLI::Validator FiniteRange(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& value) -> std::string {
+        double v = 0;
+        if (!CLI::detail::lexical_cast(value, v) || !std::isfinite(v) || v < lo || v > hi)
+          return "value " + value + " is not a finite number in [" + CLI::detail::to_string(lo) + ", " +
+                 CLI::detail::to_string(hi) + "]";
+        return {};
+      },
+      "FINITE in [" + CLI::detail::to_string(lo) + " - " + CLI::detail::to_string(hi) + "]");
 }
 
 }  // namespace asyncps::tools

@@ -92,6 +92,43 @@ bool WriteAll(int fd, const char* p, std::size_t n) {
   return true;
 }
 
+// The name under which error class `code` is kept.
+std::string ErrorCounterName(std::size_t code) {
+  return std::string("errors.") + wire::EnumNameErrorCode(static_cast<wire::ErrorCode>(code));
+}
+
+// What a checkpoint keeps of the counters: the checkpointed ones of
+// kShardCounters, then the error classes.
+std::vector<std::pair<std::string, std::uint64_t>> NamedCounters(const CheckpointData& d) {
+  std::vector<std::pair<std::string, std::uint64_t>> out;
+  for (const ShardCounterInfo& c : kShardCounters)
+    if (c.checkpointed) out.emplace_back(std::string(c.name), d.counters.*c.field);
+  for (std::size_t code = 1; code < kNumErrorCodes; ++code)
+    out.emplace_back(ErrorCounterName(code), d.errors_by_code[code]);
+  return out;
+}
+
+// Sets the counter called `name`, if this build knows it (a newer writer's
+// others are skipped).
+void SetNamedCounter(const std::string& name, std::uint64_t value, CheckpointData& d) {
+  if (const ShardCounterInfo* c = FindShardCounter(name); c != nullptr && c->checkpointed) {
+    d.counters.*c->field = value;
+    return;
+  }
+  for (std::size_t code = 1; code < kNumErrorCodes; ++code)
+    if (name == ErrorCounterName(code)) d.errors_by_code[code] = value;
+}
+
+// Format version 1 kept the counters by position.
+void SetVersion1Counters(const std::vector<std::uint64_t>& v, CheckpointData& d) {
+  std::uint64_t ShardCounters::*const fields[] = {&ShardCounters::updates,    &ShardCounters::pulls,
+                                                   &ShardCounters::duplicates, &ShardCounters::errors,
+                                                   &ShardCounters::staleness_sum, &ShardCounters::staleness_max};
+  for (std::size_t i = 0; i < std::size(fields) && i < v.size(); ++i) d.counters.*fields[i] = v[i];
+  for (std::size_t code = 0; code < kNumErrorCodes && std::size(fields) + code < v.size(); ++code)
+    d.errors_by_code[code] = v[std::size(fields) + code];
+}
+
 std::string Encode(const CheckpointData& d) {
   Encoder e;
   e.PutBytes(kMagic, sizeof kMagic);
@@ -106,11 +143,13 @@ std::string Encode(const CheckpointData& d) {
     e.Put<std::uint32_t>(static_cast<std::uint32_t>(t.shape.size()));
     for (std::size_t dim : t.shape) e.Put<std::uint64_t>(dim);
   }
-  const ShardCounters& c = d.counters;
-  std::vector<std::uint64_t> counters = {c.updates, c.pulls, c.duplicates, c.errors, c.staleness_sum, c.staleness_max};
-  counters.insert(counters.end(), c.errors_by_code.begin(), c.errors_by_code.end());
+  const std::vector<std::pair<std::string, std::uint64_t>> counters = NamedCounters(d);
   e.Put<std::uint32_t>(static_cast<std::uint32_t>(counters.size()));
-  for (std::uint64_t v : counters) e.Put<std::uint64_t>(v);
+  for (const auto& [name, value] : counters) {
+    e.Put<std::uint32_t>(static_cast<std::uint32_t>(name.size()));
+    e.PutBytes(name.data(), name.size());
+    e.Put<std::uint64_t>(value);
+  }
   e.Put<std::uint32_t>(static_cast<std::uint32_t>(d.workers.size()));
   for (const Shard::WorkerRecord& w : d.workers) {
     e.Put<std::uint32_t>(w.id);
@@ -142,6 +181,7 @@ CheckpointData SnapshotShard(const Shard& shard) {
   d.algorithm = shard.algorithm();
   d.layout = shard.layout();
   d.counters = shard.counters();
+  d.errors_by_code = shard.errors_by_code();
   d.workers = shard.worker_records();
   d.center.assign(shard.center().begin(), shard.center().end());
   return d;
@@ -193,6 +233,10 @@ Status WriteCheckpoint(const std::string& path, const CheckpointData& data, cons
 }
 
 Result<CheckpointData> ReadCheckpoint(const std::string& path) {
+  // (An ifstream opens a directory and sizes it as ~2^63 bytes.)
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    return Status::IOError("checkpoint " + path + " is not a regular file (a directory?): move it away");
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) return Status::IOError("cannot open checkpoint " + path + ": " + Errno());
   const std::streamsize size = in.tellg();
@@ -210,8 +254,8 @@ Result<CheckpointData> ReadCheckpoint(const std::string& path) {
   Decoder d(bytes.data(), n - 4);
   d.Take(sizeof kMagic);
   const auto version = d.Get<std::uint32_t>();
-  if (version != kCheckpointFormatVersion)
-    return Refuse(path, "format version " + std::to_string(version) + ", this server reads version " +
+  if (version != 1 && version != kCheckpointFormatVersion)
+    return Refuse(path, "format version " + std::to_string(version) + ", this server reads versions 1 to " +
                             std::to_string(kCheckpointFormatVersion));
   if (Crc(0, bytes.data(), n - 4) != stored_crc)
     return Refuse(path, "CRC mismatch: the file is torn (truncated) or corrupt");
@@ -239,17 +283,19 @@ Result<CheckpointData> ReadCheckpoint(const std::string& path) {
   out.layout = ParameterLayout(std::move(tensors));
   const auto num_counters = d.Get<std::uint32_t>();
   if (num_counters > d.remaining() / 8) return Refuse(path, "impossible counter count");
-  std::vector<std::uint64_t> counters(num_counters);
-  for (auto& v : counters) v = d.Get<std::uint64_t>();
-  counters.resize(std::max<std::size_t>(counters.size(), 6 + kNumErrorCodes), 0);
-  ShardCounters& c = out.counters;
-  c.updates = counters[0];
-  c.pulls = counters[1];
-  c.duplicates = counters[2];
-  c.errors = counters[3];
-  c.staleness_sum = counters[4];
-  c.staleness_max = counters[5];
-  for (std::size_t i = 0; i < kNumErrorCodes; ++i) c.errors_by_code[i] = counters[6 + i];
+  if (version == 1) {
+    std::vector<std::uint64_t> counters(num_counters);
+    for (auto& v : counters) v = d.Get<std::uint64_t>();
+    SetVersion1Counters(counters, out);
+  } else {
+    for (std::uint32_t i = 0; i < num_counters && d.ok(); ++i) {
+      const auto len = d.Get<std::uint32_t>();
+      const char* name = d.Take(len);
+      if (name == nullptr) break;
+      const auto value = d.Get<std::uint64_t>();
+      SetNamedCounter(std::string(name, len), value, out);
+    }
+  }
   const auto num_workers = d.Get<std::uint32_t>();
   if (num_workers > d.remaining() / 28) return Refuse(path, "impossible worker count");
   for (std::uint32_t i = 0; i < num_workers; ++i) {
@@ -264,7 +310,8 @@ Result<CheckpointData> ReadCheckpoint(const std::string& path) {
   if (!d.ok() || floats != d.remaining() / sizeof(float) || d.remaining() % sizeof(float) != 0)
     return Refuse(path, "its sections do not add up to its size");
   out.center.resize(floats);
-  std::memcpy(out.center.data(), d.Take(floats * sizeof(float)), floats * sizeof(float));
+  // (an empty vector's data() may be null: no memcpy for an empty slice)
+  if (floats > 0) std::memcpy(out.center.data(), d.Take(floats * sizeof(float)), floats * sizeof(float));
   return out;
 }
 
@@ -301,7 +348,7 @@ Result<bool> RestoreShardFromDir(const std::string& dir, Shard& shard) {
   if (range.size() != d.center.size())
     return Refuse(path, "its slice has " + std::to_string(d.center.size()) + " floats but its layout gives shard " +
                             std::to_string(index) + " " + std::to_string(range.size()));
-  shard.RestoreState(std::move(d.layout), d.algorithm, std::move(d.center), d.counters, d.workers);
+  shard.Restore(std::move(d.layout), d.algorithm, std::move(d.center), d.counters, d.errors_by_code, d.workers);
   return true;
 }
 

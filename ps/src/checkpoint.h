@@ -2,17 +2,19 @@
 // restarted shard needs to resume (layout, algorithm, counters, per-worker
 // commit counts and dedupe state, the center slice), written atomically.
 //
-// File format (version 1), little-endian, no padding:
+// File format (version 2), little-endian, no padding:
 //   magic            8 bytes  "APSCKPT\0"
-//   format_version   u32      1
+//   format_version   u32      2 (version 1 files are still read)
 //   shard_index      u32
 //   num_shards       u32
 //   algorithm        u32      asyncps::Algorithm value (Downpour 0 ... Eamsgd 4)
 //   num_tensors      u32      then per tensor: u32 name length, name bytes,
 //                             u32 rank, rank x u64 dims
-//   counters         u32 n, then n x u64: updates, pulls, duplicates, errors,
-//                             staleness_sum, staleness_max, errors_by_code[...]
-//                             (a reader takes the ones it knows)
+//   counters         u32 n, then per counter: u32 name length, name bytes,
+//                             u64 value: the checkpointed counters of
+//                             kShardCounters (asyncps/shard_counters.h), then
+//                             "errors.<ErrorCode name>" (a reader takes the
+//                             names it knows). Version 1: n x u64 by position.
 //   num_workers      u32      then per worker: u32 id, u64 commits,
 //                             u64 last_seq, u64 session
 //   center_floats    u64      then center_floats x f32 (the shard's slice)
@@ -36,7 +38,7 @@
 
 namespace asyncps::ps {
 
-inline constexpr std::uint32_t kCheckpointFormatVersion = 1;
+inline constexpr std::uint32_t kCheckpointFormatVersion = 2;
 
 // The contents of one checkpoint.
 struct CheckpointData {
@@ -45,6 +47,7 @@ struct CheckpointData {
   Algorithm algorithm = Algorithm::kAdag;
   ParameterLayout layout;
   ShardCounters counters;
+  ErrorCounts errors_by_code{};
   std::vector<Shard::WorkerRecord> workers;
   std::vector<float> center;
 };

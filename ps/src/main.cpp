@@ -1,7 +1,11 @@
 // asyncps-server: serves one or more parameter shards over ZeroMQ.
+#include <malloc.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -45,6 +49,18 @@ bool WriteFileAtomically(const std::string& path, const std::string& text) {
   return !ec;
 }
 
+// Creates `dir` if needed and checks that files can be written there, so a
+// bad output directory fails at start, not at shutdown. "" when fine.
+std::string CheckWritableDir(const std::string& dir, const char* flag) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return std::string("cannot create ") + flag + " " + dir + ": " + ec.message();
+  if (!std::filesystem::is_directory(dir, ec)) return std::string(flag) + " " + dir + " is not a directory";
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    return std::string("cannot write into ") + flag + " " + dir + ": " + std::strerror(errno);
+  return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -52,7 +68,7 @@ int main(int argc, char** argv) {
   CLI::App app{"asyncps-server: serves parameter shards for asynchronous distributed training"};
   std::string bind = "tcp://*:5555";
   std::uint32_t shards = 1, first_shard = 0, num_shards = 0;
-  std::size_t max_message_mb = 2048;
+  std::size_t max_message_mb = 2048, max_reply_mb = 512;
   int io_threads = 1;
   bool allow_non_finite = false;
   std::string ready_file, save_weights;
@@ -67,6 +83,10 @@ int main(int argc, char** argv) {
       ->envname("ASYNCPS_NUM_SHARDS");
   app.add_option("--max-message-mb", max_message_mb, "Largest request accepted, in MiB")
       ->envname("ASYNCPS_MAX_MESSAGE_MB")->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))->capture_default_str();
+  app.add_option("--max-reply-mb", max_reply_mb,
+                 "Memory for pulled slices queued to clients, in MiB; past it (or past 2 replies queued for one "
+                 "client) replies are dropped and clients resend")
+      ->envname("ASYNCPS_MAX_REPLY_MB")->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))->capture_default_str();
   app.add_option("--io-threads", io_threads, "ZeroMQ I/O threads")
       ->envname("ASYNCPS_IO_THREADS")->check(CLI::Range(1, 64))->capture_default_str();
   app.add_flag("--allow-non-finite", allow_non_finite, "Apply payloads holding NaN or Inf (rejected by default)")
@@ -94,21 +114,32 @@ int main(int argc, char** argv) {
   app.add_option("--checkpoint-every", checkpoint_every_s,
                  "Seconds between checkpoints while serving (only when the state changed; 0: only at shutdown). "
                  "A crash loses at most the updates of one interval")
-      ->envname("ASYNCPS_CHECKPOINT_EVERY")->check(CLI::Range(0.0, 1e6))->capture_default_str();
+      ->envname("ASYNCPS_CHECKPOINT_EVERY")->check(asyncps::tools::FiniteRange(0.0, 1e6))->capture_default_str();
   if (auto exit_status = asyncps::tools::ParseFlags(app, argc, argv)) return *exit_status;
 
+  if (app.count("--num-shards") > 0 && num_shards == 0) {
+    std::fprintf(stderr, "asyncps-server: --num-shards must be >= 1 (leave it out for --first-shard + --shards)\n");
+    return 2;
+  }
   if (num_shards == 0) num_shards = first_shard + shards;
   if (first_shard + shards > num_shards) {
     std::fprintf(stderr, "asyncps-server: --first-shard %u + --shards %u exceeds --num-shards %u\n", first_shard,
                  shards, num_shards);
     return 2;
   }
-  if (!checkpoint_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(checkpoint_dir, ec);
-    if (ec) {
-      std::fprintf(stderr, "asyncps-server: cannot create --checkpoint-dir %s: %s\n", checkpoint_dir.c_str(),
-                   ec.message().c_str());
+  std::vector<std::string> endpoints_to_bind;
+  for (std::uint32_t i = 0; i < shards; ++i) {
+    asyncps::Result<std::string> endpoint = ShardEndpoint(bind, i, shards);
+    if (!endpoint.ok()) {
+      std::fprintf(stderr, "asyncps-server: --bind: %s\n", endpoint.status().message().c_str());
+      return 2;
+    }
+    endpoints_to_bind.push_back(endpoint.value());
+  }
+  for (const auto& [dir, flag] : {std::pair{checkpoint_dir, "--checkpoint-dir"}, std::pair{save_weights, "--save-weights"}}) {
+    if (dir.empty()) continue;
+    if (std::string why = CheckWritableDir(dir, flag); !why.empty()) {
+      std::fprintf(stderr, "asyncps-server: %s\n", why.c_str());
       return 1;
     }
   }
@@ -118,6 +149,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   InstallSignalHandlers();
+  // Reply buffers are megabytes each: a fixed threshold keeps them mmap'ed, so
+  // their memory goes back to the system when freed (glibc would otherwise
+  // raise the threshold and keep freed buffers in the heap).
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
 
   zmq::context_t context(io_threads);
   // Before any shard binds, and destroyed after every shard socket closed.
@@ -143,21 +178,20 @@ int main(int argc, char** argv) {
     options.curve_secret_key = curve.value().secret_key;
     options.checkpoint_dir = checkpoint_dir;
     options.checkpoint_every = std::chrono::milliseconds(static_cast<std::int64_t>(checkpoint_every_s * 1000));
-    const std::string endpoint = ShardEndpoint(bind, i, shards);
-    try {
-      servers.push_back(std::make_unique<ShardServer>(context, endpoint, options));
-    } catch (const zmq::error_t& e) {
-      std::fprintf(stderr, "asyncps-server: cannot bind shard %u to %s: %s\n", first_shard + i, endpoint.c_str(),
-                   e.what());
+    options.replies.max_bytes = max_reply_mb << 20;
+    auto server = ShardServer::Bind(context, endpoints_to_bind[i], options);
+    if (!server.ok()) {
+      std::fprintf(stderr, "asyncps-server: shard %u: %s\n", first_shard + i, server.status().message().c_str());
       return 1;
     }
+    servers.push_back(std::move(server).value());
     if (asyncps::Result<bool> restored = servers.back()->RestoreFromCheckpoint(); !restored.ok()) {
       std::fprintf(stderr, "asyncps-server: shard %u: %s\n", first_shard + i, restored.status().ToString().c_str());
       return 1;
     } else if (restored.value()) {
       Log("info", "shard " + std::to_string(first_shard + i) + " restored from " +
                       CheckpointPath(checkpoint_dir, first_shard + i, num_shards) + ": resuming at " +
-                      std::to_string(servers.back()->shard().restored_updates()) + " updates");
+                      std::to_string(servers.back()->shard().counters().restored_updates) + " updates");
     }
     Log("info", "shard " + std::to_string(first_shard + i) + " of " + std::to_string(num_shards) + " listening on " +
                     servers.back()->endpoint());
@@ -176,12 +210,18 @@ int main(int argc, char** argv) {
   int rc = 0;
   for (auto& s : servers) {
     if (checkpoint_dir.empty()) break;
+    const Shard& shard = s->shard();
+    const std::string name = "shard " + std::to_string(shard.options().shard_index);
+    const std::string path = CheckpointPath(checkpoint_dir, shard.options().shard_index, num_shards);
     if (asyncps::Status st = s->Checkpoint(); !st.ok()) {
-      rc = 1;  // already logged by Checkpoint()
-    } else if (s->shard().initialised()) {
-      Log("info", "shard " + std::to_string(s->shard().options().shard_index) + ": checkpoint at " +
-                      std::to_string(s->shard().counters().updates) + " updates in " +
-                      CheckpointPath(checkpoint_dir, s->shard().options().shard_index, num_shards));
+      rc = 1;
+      const std::uint64_t on_disk = shard.counters().checkpointed_updates;
+      Log("error", name + ": the final checkpoint FAILED (" + st.message() + "): " + path + " holds " +
+                       std::to_string(on_disk) + " of " + std::to_string(shard.counters().updates) +
+                       " updates, so a restart from it loses the last " +
+                       std::to_string(shard.counters().updates - on_disk));
+    } else if (shard.initialised()) {
+      Log("info", name + ": checkpoint at " + std::to_string(shard.counters().updates) + " updates in " + path);
     }
   }
   for (auto& s : servers) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/apply_commit.h"
+
 namespace asyncps::ps {
 
 using wire::ErrorCode;
@@ -11,16 +13,18 @@ Shard::Shard(ShardOptions options) : options_(options) {}
 
 Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const std::byte> payload, Builder& reply) {
   reply.Clear();
-  if (header.size() + payload.size() > options_.max_message_bytes) {
-    return Error(Op::Hello, 0, ErrorCode::TooLarge,
-                 "request of " + std::to_string(header.size() + payload.size()) +
-                     " bytes exceeds the server's maximum of " + std::to_string(options_.max_message_bytes) +
-                     " (--max-message-mb)",
-                 reply);
-  }
   std::string why;
   const wire::Request* req = wire::VerifyRequest(header, header_scratch_, &why);
   if (req == nullptr) return Error(Op::Hello, 0, ErrorCode::Malformed, why, reply);
+  // After the header: the reply names the request's op and seq, so the client
+  // takes it as the answer instead of retrying.
+  if (header.size() + payload.size() > options_.max_message_bytes) {
+    return Error(req->op(), req->seq(), ErrorCode::TooLarge,
+                 "request of " + std::to_string(header.size() + payload.size()) +
+                     " bytes exceeds the server's maximum of " + std::to_string(options_.max_message_bytes) +
+                     " (asyncps-server --max-message-mb)",
+                 reply);
+  }
   if (req->protocol_version() != wire::kProtocolVersion) {
     return Error(req->op(), req->seq(), ErrorCode::BadVersion,
                  "protocol version " + std::to_string(req->protocol_version()) + " is not supported; this server speaks " +
@@ -98,7 +102,14 @@ Shard::Outcome Shard::Hello(const wire::Request& req, Builder& reply) {
   w->last_seq = 0;  // a hello starts a new session: sequence numbers restart
   w->session = req.session();
   ++changes_;
-  return Ok(req, reply);
+  wire::BuildReply({.op = req.op(),
+                    .seq = req.seq(),
+                    .updates = counters_.updates,
+                    .range_begin = range_.begin,
+                    .range_end = range_.end,
+                    .max_message_bytes = options_.max_message_bytes},
+                   reply);
+  return {};
 }
 
 Shard::Outcome Shard::Init(const wire::Request& req, std::span<const std::byte> payload, Builder& reply) {
@@ -166,21 +177,26 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
 Shard::Outcome Shard::Stats(const wire::Request& req, Builder& reply) {
   std::vector<flatbuffers::Offset<wire::WorkerCount>> per_worker;
   for (const auto& [id, commits] : commits_per_worker()) per_worker.push_back(wire::CreateWorkerCount(reply, id, commits));
-  auto stats = wire::CreateShardStats(reply, options_.shard_index, options_.num_shards, wire::ToWire(algorithm_),
-                                      initialised_, range_.begin, range_.end, counters_.updates, counters_.pulls,
-                                      counters_.duplicates, counters_.errors, counters_.staleness_sum,
-                                      counters_.staleness_max, reply.CreateVector(per_worker),
-                                      reply.CreateVector(counters_.errors_by_code.data(), kNumErrorCodes),
-                                      restored_updates_, checkpointed_updates_);
-  wire::ReplyBuilder b(reply);
-  b.add_protocol_version(wire::kProtocolVersion);
-  b.add_op(req.op());
-  b.add_seq(req.seq());
-  b.add_updates(counters_.updates);
-  b.add_range_begin(range_.begin);
-  b.add_range_end(range_.end);
-  b.add_stats(stats);
-  reply.Finish(b.Finish(), wire::kFileIdentifier);
+  const auto workers = reply.CreateVector(per_worker);
+  const auto errors = reply.CreateVector(errors_by_code_.data(), errors_by_code_.size());
+  const auto counters = wire::BuildCounters(reply, counters_);
+  wire::ShardStatsBuilder stats(reply);
+  stats.add_shard_index(options_.shard_index);
+  stats.add_num_shards(options_.num_shards);
+  stats.add_algorithm(wire::ToWire(algorithm_).value());  // a shard's algorithm came from the wire
+  stats.add_initialised(initialised_);
+  stats.add_range_begin(range_.begin);
+  stats.add_range_end(range_.end);
+  stats.add_per_worker(workers);
+  stats.add_errors_by_code(errors);
+  stats.add_counters(counters);
+  wire::BuildReply({.op = req.op(),
+                    .seq = req.seq(),
+                    .updates = counters_.updates,
+                    .range_begin = range_.begin,
+                    .range_end = range_.end,
+                    .stats = stats.Finish()},
+                   reply);
   return {};
 }
 
@@ -236,41 +252,34 @@ bool Shard::ReadPayload(const wire::Request& req, std::span<const std::byte> pay
 }
 
 Shard::Outcome Shard::Ok(const wire::Request& req, Builder& reply, std::span<const float> payload,
-                         const std::string& message) {
-  auto msg = message.empty() ? flatbuffers::Offset<flatbuffers::String>() : reply.CreateString(message);
-  wire::ReplyBuilder b(reply);
-  b.add_protocol_version(wire::kProtocolVersion);
-  b.add_op(req.op());
-  b.add_seq(req.seq());
-  b.add_error(ErrorCode::Ok);
-  if (!message.empty()) b.add_message(msg);
-  b.add_updates(counters_.updates);
-  b.add_range_begin(range_.begin);
-  b.add_range_end(range_.end);
+                         std::string_view message) {
   // Handle checked the encoding; a reply without payload stays float32.
   const Encoding encoding = payload.empty() ? Encoding::kFloat32 : wire::FromWire(req.pull_encoding()).value();
-  b.add_payload_floats(payload.size());
-  b.add_payload_encoding(wire::ToWire(encoding));
-  reply.Finish(b.Finish(), wire::kFileIdentifier);
+  wire::BuildReply({.op = req.op(),
+                    .seq = req.seq(),
+                    .message = message,
+                    .updates = counters_.updates,
+                    .range_begin = range_.begin,
+                    .range_end = range_.end,
+                    .payload_floats = payload.size(),
+                    .payload_encoding = wire::ToWire(encoding)},
+                   reply);
   return {payload, encoding, ErrorCode::Ok};
 }
 
 Shard::Outcome Shard::Error(Op op, std::uint64_t seq, ErrorCode code, const std::string& message, Builder& reply) {
-  ++counters_.errors_by_code[static_cast<std::size_t>(code)];
+  ++errors_by_code_[static_cast<std::size_t>(code)];
   // A later init is the expected outcome for every worker but the first.
   if (code != ErrorCode::AlreadyInitialised) ++counters_.errors;
   reply.Clear();
-  auto msg = reply.CreateString(message);
-  wire::ReplyBuilder b(reply);
-  b.add_protocol_version(wire::kProtocolVersion);
-  b.add_op(op);
-  b.add_seq(seq);
-  b.add_error(code);
-  b.add_message(msg);
-  b.add_updates(counters_.updates);
-  b.add_range_begin(range_.begin);
-  b.add_range_end(range_.end);
-  reply.Finish(b.Finish(), wire::kFileIdentifier);
+  wire::BuildReply({.op = op,
+                    .seq = seq,
+                    .error = code,
+                    .message = message,
+                    .updates = counters_.updates,
+                    .range_begin = range_.begin,
+                    .range_end = range_.end},
+                   reply);
   return {{}, Encoding::kFloat32, code};
 }
 
@@ -289,8 +298,9 @@ std::vector<std::pair<std::uint32_t, std::uint64_t>> Shard::commits_per_worker()
   return out;
 }
 
-void Shard::Restore(ParameterLayout layout, Algorithm algorithm, std::vector<float> center, ShardCounters counters,
-                    std::vector<std::pair<std::uint32_t, std::uint64_t>> commits_per_worker) {
+void Shard::Restore(ParameterLayout layout, Algorithm algorithm, std::vector<float> center,
+                    const ShardCounters& counters, const ErrorCounts& errors_by_code,
+                    const std::vector<WorkerRecord>& workers) {
   layout_ = std::move(layout);
   algorithm_ = algorithm;
   fingerprint_ = layout_.Fingerprint(options_.num_shards);
@@ -298,16 +308,10 @@ void Shard::Restore(ParameterLayout layout, Algorithm algorithm, std::vector<flo
   center_ = std::move(center);
   initialised_ = true;
   counters_ = counters;
+  counters_.restored_updates = counters_.updates;
+  counters_.checkpointed_updates = counters_.updates;
+  errors_by_code_ = errors_by_code;
   workers_.clear();
-  for (const auto& [id, commits] : commits_per_worker) workers_[id].commits = commits;
-  restored_updates_ = counters_.updates;
-  checkpointed_updates_ = counters_.updates;
-}
-
-void Shard::RestoreState(ParameterLayout layout, Algorithm algorithm, std::vector<float> center,
-                         ShardCounters counters, const std::vector<WorkerRecord>& workers) {
-  Restore(std::move(layout), algorithm, std::move(center), counters,
-          std::vector<std::pair<std::uint32_t, std::uint64_t>>{});
   for (const WorkerRecord& r : workers) workers_[r.id] = {r.last_seq, r.commits, r.session};
 }
 

@@ -14,7 +14,7 @@
 
 #include "asyncps/layout.h"
 #include "asyncps/update_rule.h"
-#include "internal/wire.h"
+#include "wire/wire.h"
 
 namespace asyncps::ps {
 
@@ -32,19 +32,9 @@ struct ShardOptions {
   bool reject_non_finite = true;
 };
 
-// Error classes counted per shard: one per wire::ErrorCode value.
+// Error replies per class, indexed by wire::ErrorCode value ([Ok] stays 0).
 inline constexpr std::size_t kNumErrorCodes = static_cast<std::size_t>(wire::ErrorCode::MAX) + 1;
-
-struct ShardCounters {
-  std::uint64_t updates = 0;     // commits applied
-  std::uint64_t pulls = 0;       // pulls served (including commit-and-pull)
-  std::uint64_t duplicates = 0;  // resent commits answered without applying
-  std::uint64_t errors = 0;      // requests answered with an error
-  std::uint64_t staleness_sum = 0;
-  std::uint64_t staleness_max = 0;
-  // errors, split by the ErrorCode replied (index = code value; [Ok] stays 0).
-  std::array<std::uint64_t, kNumErrorCodes> errors_by_code{};
-};
+using ErrorCounts = std::array<std::uint64_t, kNumErrorCodes>;
 
 class Shard {
  public:
@@ -72,6 +62,7 @@ class Shard {
   ShardRange range() const { return range_; }
   std::span<const float> center() const { return center_; }
   const ShardCounters& counters() const { return counters_; }
+  const ErrorCounts& errors_by_code() const { return errors_by_code_; }
   // Commits applied per worker id.
   std::vector<std::pair<std::uint32_t, std::uint64_t>> commits_per_worker() const;
 
@@ -90,21 +81,15 @@ class Shard {
   // Counts accepted hellos, inits and applied commits: the state a checkpoint
   // holds changed when this did.
   std::uint64_t changes() const { return changes_; }
-  // Updates the shard resumed at when restored from a checkpoint (0: fresh).
-  std::uint64_t restored_updates() const { return restored_updates_; }
-  // Updates held by the latest checkpoint written (reported in stats: a crash
-  // now would lose updates() - checkpointed_updates() commits).
-  std::uint64_t checkpointed_updates() const { return checkpointed_updates_; }
-  void set_checkpointed_updates(std::uint64_t updates) { checkpointed_updates_ = updates; }
+  // Records that the latest checkpoint written holds `updates` updates.
+  void set_checkpointed_updates(std::uint64_t updates) { counters_.checkpointed_updates = updates; }
   const ShardOptions& options() const { return options_; }
 
-  // Replaces the whole state (checkpoint restore). REQUIRES: center.size() ==
-  // the layout's range for this shard.
-  void Restore(ParameterLayout layout, Algorithm algorithm, std::vector<float> center, ShardCounters counters,
-               std::vector<std::pair<std::uint32_t, std::uint64_t>> commits_per_worker);
-  // The same, keeping each worker's commit-dedupe state (what checkpoints use).
-  void RestoreState(ParameterLayout layout, Algorithm algorithm, std::vector<float> center, ShardCounters counters,
-                    const std::vector<WorkerRecord>& workers);
+  // Replaces the whole state (checkpoint restore): counters().restored_updates
+  // and checkpointed_updates become counters.updates. REQUIRES: center.size()
+  // == the layout's range for this shard.
+  void Restore(ParameterLayout layout, Algorithm algorithm, std::vector<float> center, const ShardCounters& counters,
+               const ErrorCounts& errors_by_code, const std::vector<WorkerRecord>& workers);
 
  private:
   struct WorkerState {
@@ -127,7 +112,7 @@ class Shard {
   bool ReadPayload(const wire::Request& req, std::span<const std::byte> payload, bool allow_sparse, Builder& reply,
                    PayloadView* out, Outcome* failed);
   Outcome Ok(const wire::Request& req, Builder& reply, std::span<const float> payload = {},
-             const std::string& message = {});
+             std::string_view message = {});
   Outcome Error(wire::Op op, std::uint64_t seq, wire::ErrorCode code, const std::string& message, Builder& reply);
   WorkerState* Worker(std::uint32_t id);
 
@@ -139,10 +124,9 @@ class Shard {
   bool initialised_ = false;
   std::vector<float> center_;
   ShardCounters counters_;
+  ErrorCounts errors_by_code_{};
   std::unordered_map<std::uint32_t, WorkerState> workers_;
   std::uint64_t changes_ = 0;
-  std::uint64_t restored_updates_ = 0;
-  std::uint64_t checkpointed_updates_ = 0;
   std::vector<std::uint32_t> payload_scratch_;
   std::vector<std::uint64_t> header_scratch_;
 };

@@ -1,7 +1,17 @@
 #include "shard_server.h"
 
+#include <dirent.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
 #include <vector>
 
+#include "asyncps/endpoint.h"
 #include "checkpoint.h"
 #include "curve_auth.h"
 #include "log.h"
@@ -15,8 +25,20 @@ std::span<const std::byte> Bytes(const zmq::message_t& m) {
 
 }  // namespace
 
+Result<std::unique_ptr<ShardServer>> ShardServer::Bind(zmq::context_t& context, const std::string& endpoint,
+                                                       ShardServerOptions options) {
+  if (Status st = CheckEndpoint(endpoint, EndpointUse::kBind); !st.ok()) return st;
+  if (endpoint.starts_with("ipc://"))
+    if (Status st = CheckIpcPathFree(endpoint.substr(6)); !st.ok()) return st;
+  try {
+    return std::make_unique<ShardServer>(context, endpoint, std::move(options));
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable("cannot bind " + endpoint + ": " + e.what());
+  }
+}
+
 ShardServer::ShardServer(zmq::context_t& context, const std::string& endpoint, ShardServerOptions options)
-    : options_(options), shard_(options.shard), socket_(context, zmq::socket_type::router) {
+    : options_(options), shard_(options.shard), socket_(context, zmq::socket_type::router), replies_(options.replies) {
   socket_.set(zmq::sockopt::linger, 0);
   socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(2 * options_.shard.max_message_bytes));
   // Drop replies to peers that vanished instead of blocking the shard.
@@ -85,15 +107,26 @@ void ShardServer::HandleOne() {
                   (r && r->message() ? r->message()->str() : why));
   }
 
+  std::optional<zmq::message_t> body;
+  if (!out.payload.empty()) {
+    body = replies_.Message(out.payload, out.encoding, shard_.changes(), identity);
+    if (!body) {
+      // The peer has replies queued it does not read, or replies hold all the
+      // memory allowed: drop this one; a live client resends it.
+      MaybeLogError("dropped a reply: " + std::to_string(replies_.bytes_held() >> 20) +
+                    " MiB of replies queued (a client that does not read its replies?)");
+      return;
+    }
+  }
   const zmq::send_flags more = zmq::send_flags::sndmore | zmq::send_flags::dontwait;
   if (!socket_.send(identity, more)) return;  // peer gone or backed up: drop the reply
   zmq::message_t reply_header(reply_.GetBufferPointer(), reply_.GetSize());
-  if (out.payload.empty()) {
+  if (!body) {
     (void)socket_.send(reply_header, zmq::send_flags::dontwait);
     return;
   }
   (void)socket_.send(reply_header, more);
-  (void)socket_.send(pool_->MessageWithCopyOf(out.payload, out.encoding), zmq::send_flags::dontwait);
+  (void)socket_.send(*body, zmq::send_flags::dontwait);
 }
 
 Result<bool> ShardServer::RestoreFromCheckpoint() {
@@ -135,15 +168,89 @@ void ShardServer::MaybeLogError(const std::string& message) {
   errors_not_logged_ = 0;
 }
 
-std::string ShardEndpoint(const std::string& bind, std::size_t i, std::size_t n) {
+Result<std::string> ShardEndpoint(const std::string& bind, std::size_t i, std::size_t n) {
+  if (Status st = CheckEndpoint(bind, EndpointUse::kBind); !st.ok()) return st;
   if (n == 1) return bind;
-  if (bind.rfind("tcp://", 0) == 0) {
+  if (bind.starts_with("tcp://")) {
     const auto colon = bind.rfind(':');
     const std::string port = bind.substr(colon + 1);
     if (port == "*" || port == "0") return bind;
-    return bind.substr(0, colon + 1) + std::to_string(std::stoul(port) + i);
+    const unsigned long p = std::stoul(port) + i;  // CheckEndpoint: 1..65535 digits
+    if (p > 65535)
+      return Status::InvalidArgument("shard " + std::to_string(i) + " of --bind " + bind + " would need port " +
+                                     std::to_string(p) + ": pick a first port at most " +
+                                     std::to_string(65536 - n));
+    return bind.substr(0, colon + 1) + std::to_string(p);
   }
   return bind + "-" + std::to_string(i);
+}
+
+namespace {
+
+// The inode of the Unix socket at `path` in /proc/net/unix, "" if none listens.
+std::string UnixSocketInode(const std::string& path) {
+  std::ifstream in("/proc/net/unix");
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string num, refs, proto, flags, type, st, inode, name;
+    if (fields >> num >> refs >> proto >> flags >> type >> st >> inode >> name && name == path) return inode;
+  }
+  return "";
+}
+
+// "pid N (COMMAND)" of a process holding socket inode `inode`, or "".
+std::string ProcessHoldingSocket(const std::string& inode) {
+  const std::string target = "socket:[" + inode + "]";
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return "";
+  std::string found;
+  while (dirent* e = ::readdir(proc)) {
+    const std::string pid = e->d_name;
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string fd_dir = "/proc/" + pid + "/fd";
+    DIR* fds = ::opendir(fd_dir.c_str());
+    if (fds == nullptr) continue;
+    while (dirent* f = ::readdir(fds)) {
+      char link[256];
+      const std::string fd_path = fd_dir + "/" + f->d_name;
+      const ssize_t len = ::readlink(fd_path.c_str(), link, sizeof link - 1);
+      if (len > 0 && std::string(link, static_cast<std::size_t>(len)) == target) {
+        std::string comm;
+        std::ifstream("/proc/" + pid + "/comm") >> comm;
+        found = "pid " + pid + (comm.empty() ? "" : " (" + comm + ")");
+        break;
+      }
+    }
+    ::closedir(fds);
+    if (!found.empty()) break;
+  }
+  ::closedir(proc);
+  return found;
+}
+
+}  // namespace
+
+Status CheckIpcPathFree(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return Status::OK();  // nothing there
+  if (!S_ISSOCK(st.st_mode))
+    return Status::InvalidArgument("ipc://" + path + " is taken by a file that is not a socket: remove it or bind "
+                                   "another path");
+  // A socket file: live if something accepts connections on it.
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  if (fd < 0) return Status::OK();
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  const bool live = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  if (!live) return Status::OK();  // left behind by a process that is gone
+  const std::string holder = ProcessHoldingSocket(UnixSocketInode(path));
+  return Status::InvalidArgument("ipc://" + path + " is already served by " +
+                                 (holder.empty() ? std::string("another process") : holder) +
+                                 ": stop it or bind another path");
 }
 
 }  // namespace asyncps::ps

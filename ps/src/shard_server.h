@@ -12,7 +12,8 @@
 
 #include <zmq.hpp>
 
-#include "send_buffer_pool.h"
+#include "asyncps/status.h"
+#include "reply_buffers.h"
 #include "shard.h"
 
 namespace asyncps::ps {
@@ -31,12 +32,20 @@ struct ShardServerOptions {
   // Checkpoint this often while serving, when the state changed; 0: only when
   // Checkpoint() is called (the server does at shutdown).
   std::chrono::milliseconds checkpoint_every{0};
+  // Bounds on the pulled slices queued for peers (reply_buffers.h).
+  ReplyBuffers::Limits replies;
 };
 
 class ShardServer {
  public:
-  // Binds `endpoint` (tcp://HOST:PORT, tcp://HOST:* for an ephemeral port, ipc://PATH).
-  // Throws zmq::error_t when the endpoint cannot be bound.
+  // Binds `endpoint` (tcp://HOST:PORT, tcp://HOST:* for an ephemeral port,
+  // ipc://PATH) after checking it (asyncps/endpoint.h), and refuses an ipc
+  // path another live process serves (ZeroMQ would take it over silently).
+  // Errors name the endpoint.
+  static Result<std::unique_ptr<ShardServer>> Bind(zmq::context_t& context, const std::string& endpoint,
+                                                   ShardServerOptions options);
+  // The same without the checks; throws zmq::error_t when the endpoint cannot
+  // be bound. For endpoints the program chose itself (tests, benchmarks).
   ShardServer(zmq::context_t& context, const std::string& endpoint, ShardServerOptions options);
 
   // The bound endpoint, with the actual port (e.g. tcp://127.0.0.1:40123).
@@ -47,6 +56,7 @@ class ShardServer {
 
   // REQUIRES: Serve is not running.
   Shard& shard() { return shard_; }
+  const ReplyBuffers& replies() const { return replies_; }
 
   // Restores the shard from its checkpoint in options.checkpoint_dir, if any:
   // true when restored. REQUIRES: Serve is not running.
@@ -65,7 +75,7 @@ class ShardServer {
   Shard shard_;
   zmq::socket_t socket_;
   std::string endpoint_;
-  std::shared_ptr<SendBufferPool> pool_ = SendBufferPool::Create();
+  ReplyBuffers replies_;
   flatbuffers::FlatBufferBuilder reply_{1024};
   std::chrono::steady_clock::time_point last_error_log_{};
   std::uint64_t errors_not_logged_ = 0;
@@ -74,7 +84,13 @@ class ShardServer {
 };
 
 // The endpoint of shard i when one process serves n shards from one --bind:
-// tcp ports count up from the given one ("*" stays ephemeral); ipc paths get "-i".
-std::string ShardEndpoint(const std::string& bind, std::size_t i, std::size_t n);
+// tcp ports count up from the given one ("*" stays ephemeral); ipc paths get
+// "-i". Fails when `bind` is not a valid endpoint or a port passes 65535.
+Result<std::string> ShardEndpoint(const std::string& bind, std::size_t i, std::size_t n);
+
+// OK when no live process listens on the Unix socket at `path` (a leftover
+// socket file nobody serves is fine: binding replaces it). Otherwise
+// InvalidArgument naming the path and, where /proc tells, the process.
+Status CheckIpcPathFree(const std::string& path);
 
 }  // namespace asyncps::ps

@@ -6,6 +6,7 @@
 
 #include "asyncps/client.h"
 #include "support/local_cluster.h"
+#include "core/bfloat16.h"
 
 using namespace asyncps;
 using asyncps::testing::LocalCluster;

@@ -8,7 +8,9 @@
 #include <random>
 
 #include "asyncps/compression.h"
-#include "internal/commit_encoder.h"
+#include "commit_encoder.h"
+#include "core/top_k.h"
+#include "core/payload.h"
 
 using namespace asyncps;
 using asyncps::internal::CommitEncoder;

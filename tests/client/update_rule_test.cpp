@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "asyncps/update_rule.h"
+#include "core/apply_commit.h"
 
 using namespace asyncps;
 

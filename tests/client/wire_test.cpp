@@ -2,7 +2,8 @@
 
 #include <cstring>
 
-#include "internal/wire.h"
+#include "core/payload.h"
+#include "wire/wire.h"
 
 using namespace asyncps;
 
@@ -16,23 +17,20 @@ TEST_CASE("a request survives encode and verify", "[wire]") {
   ParameterLayout layout;
   layout.Add("a", {2, 3});
   layout.Add("b", {4});
-  flatbuffers::FlatBufferBuilder fbb;
-  auto specs = wire::BuildLayout(fbb, layout);
-  wire::RequestBuilder b(fbb);
-  b.add_protocol_version(wire::kProtocolVersion);
-  b.add_op(wire::Op::Hello);
-  b.add_worker_id(7);
-  b.add_seq(42);
-  b.add_algorithm(wire::ToWire(Algorithm::kDynSgd));
-  b.add_layout(specs);
-  fbb.Finish(b.Finish(), wire::kFileIdentifier);
+  const std::vector<std::byte> bytes = wire::EncodeRequest({.op = wire::Op::Hello,
+                                                            .worker_id = 7,
+                                                            .seq = 42,
+                                                            .algorithm = wire::ToWire(Algorithm::kDynSgd).value(),
+                                                            .layout = &layout,
+                                                            .session = 99});
 
   std::vector<std::uint64_t> scratch;
   std::string why;
-  const wire::Request* r = wire::VerifyRequest(Bytes(fbb), scratch, &why);
+  const wire::Request* r = wire::VerifyRequest(bytes, scratch, &why);
   REQUIRE(r != nullptr);
   CHECK(r->worker_id() == 7);
   CHECK(r->seq() == 42);
+  CHECK(r->session() == 99);
   CHECK(wire::FromWire(r->algorithm()) == Algorithm::kDynSgd);
   auto back = wire::ReadLayout(r->layout(), 1000);
   REQUIRE(back.ok());
@@ -40,14 +38,50 @@ TEST_CASE("a request survives encode and verify", "[wire]") {
   CHECK_FALSE(wire::ReadLayout(r->layout(), 9).ok());  // over the element limit
 }
 
-TEST_CASE("a misaligned frame is verified through an aligned copy", "[wire]") {
+TEST_CASE("the layout and algorithm travel with hello only", "[wire]") {
+  ParameterLayout layout;
+  layout.Add("a", {2});
+  const auto bytes = wire::EncodeRequest({.op = wire::Op::Pull, .algorithm = wire::Algorithm::Eamsgd, .layout = &layout});
+  std::vector<std::uint64_t> scratch;
+  std::string why;
+  const wire::Request* r = wire::VerifyRequest(bytes, scratch, &why);
+  REQUIRE(r != nullptr);
+  CHECK(r->layout() == nullptr);
+  CHECK(r->algorithm() == wire::Algorithm::Downpour);  // the schema default: not sent
+}
+
+TEST_CASE("'single' has no wire form", "[wire]") {
+  Result<wire::Algorithm> a = wire::ToWire(Algorithm::kSingle);
+  REQUIRE_FALSE(a.ok());
+  CHECK_THAT(a.status().message(), Catch::Contains("without a parameter server"));
+}
+
+TEST_CASE("every shard counter survives a stats reply by name", "[wire]") {
+  ShardCounters in;
+  std::uint64_t v = 1;
+  for (const ShardCounterInfo& c : kShardCounters) in.*c.field = v++ * 1000;
   flatbuffers::FlatBufferBuilder fbb;
-  wire::RequestBuilder b(fbb);
-  b.add_protocol_version(wire::kProtocolVersion);
-  b.add_seq(5);
-  fbb.Finish(b.Finish(), wire::kFileIdentifier);
-  std::vector<std::byte> shifted(fbb.GetSize() + 1);
-  std::memcpy(shifted.data() + 1, fbb.GetBufferPointer(), fbb.GetSize());
+  const auto counters = wire::BuildCounters(fbb, in);
+  wire::ShardStatsBuilder stats(fbb);
+  stats.add_counters(counters);
+  wire::BuildReply({.op = wire::Op::Stats, .seq = 3, .stats = stats.Finish()}, fbb);
+  std::vector<std::uint64_t> scratch;
+  std::string why;
+  const wire::Reply* r = wire::VerifyReply(Bytes(fbb), scratch, &why);
+  REQUIRE(r != nullptr);
+  REQUIRE(r->stats() != nullptr);
+  ShardCounters out;
+  wire::ReadCounters(*r->stats(), &out);
+  for (const ShardCounterInfo& c : kShardCounters) {
+    INFO(c.name);
+    CHECK(out.*c.field == in.*c.field);
+  }
+}
+
+TEST_CASE("a misaligned frame is verified through an aligned copy", "[wire]") {
+  const std::vector<std::byte> bytes = wire::EncodeRequest({.seq = 5});
+  std::vector<std::byte> shifted(bytes.size() + 1);
+  std::memcpy(shifted.data() + 1, bytes.data(), bytes.size());
   std::vector<std::uint64_t> scratch;
   std::string why;
   const wire::Request* r = wire::VerifyRequest(std::span(shifted).subspan(1), scratch, &why);
@@ -62,14 +96,10 @@ TEST_CASE("garbage, truncation and foreign identifiers fail verification", "[wir
   CHECK(wire::VerifyRequest(junk, scratch, &why) == nullptr);
   CHECK_THAT(why, Catch::Contains("identifier"));
 
-  flatbuffers::FlatBufferBuilder fbb;
   ParameterLayout layout;
   layout.Add("a", {2, 3});
-  auto specs = wire::BuildLayout(fbb, layout);
-  wire::RequestBuilder b(fbb);
-  b.add_layout(specs);
-  fbb.Finish(b.Finish(), wire::kFileIdentifier);
-  auto whole = Bytes(fbb);
+  const std::vector<std::byte> bytes = wire::EncodeRequest({.op = wire::Op::Hello, .layout = &layout});
+  const std::span<const std::byte> whole(bytes);
   for (std::size_t cut : {whole.size() - 1, whole.size() / 2, std::size_t{12}})
     CHECK(wire::VerifyRequest(whole.first(cut), scratch, &why) == nullptr);
 }

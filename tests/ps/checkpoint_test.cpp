@@ -43,7 +43,7 @@ CheckpointData Sample(std::uint32_t index = 1, std::uint32_t count = 2) {
   d.counters.errors = 3;
   d.counters.staleness_sum = 99;
   d.counters.staleness_max = 5;
-  d.counters.errors_by_code[static_cast<std::size_t>(ErrorCode::BadSize)] = 3;
+  d.errors_by_code[static_cast<std::size_t>(ErrorCode::BadSize)] = 3;
   d.workers = {{1, 30, 31, 0xabcdef}, {9, 12, 14, 77}};
   d.center = {1.5f, -2.0f, 3.25f, 1e-7f};
   return d;
@@ -60,7 +60,7 @@ void Same(const CheckpointData& a, const CheckpointData& b) {
   CHECK(a.counters.errors == b.counters.errors);
   CHECK(a.counters.staleness_sum == b.counters.staleness_sum);
   CHECK(a.counters.staleness_max == b.counters.staleness_max);
-  CHECK(a.counters.errors_by_code == b.counters.errors_by_code);
+  CHECK(a.errors_by_code == b.errors_by_code);
   CHECK(a.workers == b.workers);
   CHECK(a.center == b.center);
 }
@@ -133,7 +133,7 @@ TEST_CASE("a shard restored from its checkpoint serves the saved state", "[check
   CHECK(shard.initialised());
   CHECK(shard.range() == ShardRange{4, 8});
   CHECK(shard.counters().updates == 42);
-  CHECK(shard.restored_updates() == 42);
+  CHECK(shard.counters().restored_updates == 42);
   CHECK(shard.worker_records() == Sample().workers);
   CHECK(std::vector<float>(shard.center().begin(), shard.center().end()) == Sample().center);
   Same(SnapshotShard(shard), Sample());
@@ -315,5 +315,5 @@ TEST_CASE("a shard server checkpoints periodically only when the state changed",
   REQUIRE(r.ok());
   CHECK(r.value().counters.updates == 1);
   CHECK(r.value().center == std::vector<float>{2, 2, 2, 2});
-  CHECK(server.shard().checkpointed_updates() == 1);
+  CHECK(server.shard().counters().checkpointed_updates == 1);
 }

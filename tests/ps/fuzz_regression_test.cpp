@@ -29,7 +29,7 @@ TEST_CASE("fuzz regression: an empty header frame at an odd address is Malformed
   ps::Shard shard({});
   flatbuffers::FlatBufferBuilder fbb;
   CHECK(shard.Handle(EmptyAtOddAddress(storage), {}, fbb).error == wire::ErrorCode::Malformed);
-  CHECK(shard.counters().errors_by_code[static_cast<std::size_t>(wire::ErrorCode::Malformed)] == 1);
+  CHECK(shard.errors_by_code()[static_cast<std::size_t>(wire::ErrorCode::Malformed)] == 1);
   std::vector<std::uint64_t> scratch;
   std::string why;
   CHECK(wire::VerifyReply(EmptyAtOddAddress(storage), scratch, &why) == nullptr);

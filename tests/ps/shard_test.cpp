@@ -6,6 +6,7 @@
 
 #include "shard.h"
 #include "support/requests.h"
+#include "core/bfloat16.h"
 
 using namespace asyncps;
 using asyncps::testing::EncodeRequest;
@@ -178,9 +179,9 @@ TEST_CASE("non-finite payloads are refused unless allowed", "[shard]") {
 
 TEST_CASE("restore replaces the state", "[shard]") {
   ShardHarness h(ShardOneOfTwo());
-  ps::ShardCounters c;
+  ShardCounters c;
   c.updates = 17;
-  h.shard.Restore(Layout(), Algorithm::kAdag, {4, 3, 2, 1}, c, {{3, 17}});
+  h.shard.Restore(Layout(), Algorithm::kAdag, {4, 3, 2, 1}, c, {}, {{.id = 3, .commits = 17}});
   CHECK(h.shard.initialised());
   CHECK(h.shard.range() == ShardRange{4, 8});
   const auto& r = h.Send(Req(Op::Pull));
@@ -261,5 +262,5 @@ TEST_CASE("compressed payloads that do not fit the slice are refused and nothing
 
   CHECK(std::vector<float>(h.shard.center().begin(), h.shard.center().end()) == std::vector<float>{1, 2, 3, 4});
   CHECK(h.shard.counters().updates == 0);
-  CHECK(h.shard.counters().errors_by_code[static_cast<std::size_t>(ErrorCode::BadSize)] == 4);
+  CHECK(h.shard.errors_by_code()[static_cast<std::size_t>(ErrorCode::BadSize)] == 4);
 }

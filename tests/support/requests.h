@@ -4,7 +4,8 @@
 #include <cstring>
 #include <vector>
 
-#include "internal/wire.h"
+#include "wire/wire.h"
+#include "core/bfloat16.h"
 
 namespace asyncps::testing {
 
@@ -26,30 +27,25 @@ struct RequestFields {
   wire::Encoding pull_encoding = wire::Encoding::Float32;
 };
 
+// The header bytes of `f`, built by the wire module like every request.
 inline std::vector<std::byte> EncodeRequest(const RequestFields& f, const ParameterLayout& layout) {
-  flatbuffers::FlatBufferBuilder fbb;
-  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<wire::TensorSpec>>> specs;
-  if (f.op == wire::Op::Hello) specs = wire::BuildLayout(fbb, f.layout ? *f.layout : layout);
-  wire::RequestBuilder b(fbb);
-  b.add_protocol_version(f.protocol_version);
-  b.add_op(f.op);
-  b.add_worker_id(f.worker_id);
-  b.add_seq(f.seq);
-  b.add_fingerprint(f.fingerprint_override ? f.fingerprint_override
-                                           : (f.layout ? *f.layout : layout).Fingerprint(f.num_shards));
-  b.add_shard_index(f.shard_index);
-  b.add_num_shards(f.num_shards);
-  b.add_algorithm(wire::ToWire(f.algorithm));
-  if (f.op == wire::Op::Hello) b.add_layout(specs);
-  b.add_last_pulled_updates(f.last_pulled_updates);
-  b.add_payload_floats(f.payload_floats);
-  b.add_session(f.session);
-  b.add_payload_encoding(f.payload_encoding);
-  b.add_payload_sparse(f.payload_sparse);
-  b.add_pull_encoding(f.pull_encoding);
-  fbb.Finish(b.Finish(), wire::kFileIdentifier);
-  const auto* p = reinterpret_cast<const std::byte*>(fbb.GetBufferPointer());
-  return {p, p + fbb.GetSize()};
+  const ParameterLayout& sent = f.layout ? *f.layout : layout;
+  return wire::EncodeRequest({.op = f.op,
+                              .protocol_version = f.protocol_version,
+                              .worker_id = f.worker_id,
+                              .seq = f.seq,
+                              .fingerprint = f.fingerprint_override ? f.fingerprint_override
+                                                                    : sent.Fingerprint(f.num_shards),
+                              .shard_index = f.shard_index,
+                              .num_shards = f.num_shards,
+                              .algorithm = wire::ToWire(f.algorithm).value(),
+                              .layout = &sent,
+                              .last_pulled_updates = f.last_pulled_updates,
+                              .payload_floats = f.payload_floats,
+                              .session = f.session,
+                              .payload_encoding = f.payload_encoding,
+                              .payload_sparse = f.payload_sparse,
+                              .pull_encoding = f.pull_encoding});
 }
 
 inline std::vector<std::byte> FloatBytes(const std::vector<float>& v) {

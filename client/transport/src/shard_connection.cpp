@@ -1,4 +1,4 @@
-#include "internal/shard_connection.h"
+#include "shard_connection.h"
 
 #include <atomic>
 #include <cstring>
@@ -31,13 +31,8 @@ Status CheckCurveOptions(const ClientOptions& options) {
   return Status::OK();
 }
 
-bool InFlight::WaitAllReleased(std::chrono::milliseconds limit) const {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (count_.load(std::memory_order_acquire) != 0) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::microseconds(20));
-  }
-  return true;
+void InFlight::WaitAllReleased() const {
+  while (count_.load(std::memory_order_acquire) != 0) std::this_thread::sleep_for(std::chrono::microseconds(20));
 }
 
 ShardConnection::ShardConnection(zmq::context_t& context, std::string endpoint, const ClientOptions& options)
@@ -140,6 +135,37 @@ bool ShardConnection::TryReceive(zmq::message_t& header, zmq::message_t& payload
     }
   }
   return ok;
+}
+
+ZmqTransport::ZmqTransport(const std::vector<std::string>& endpoints, const ClientOptions& options) {
+  for (const std::string& endpoint : endpoints)
+    shards_.push_back(std::make_unique<ShardConnection>(context_, endpoint, options));
+}
+
+ZmqTransport::~ZmqTransport() {
+  // Sockets close (linger 0: queued sends are dropped) before the context
+  // terminates, which waits for ZeroMQ's I/O threads; in_flight_ dies last.
+  shards_.clear();
+  context_.close();
+}
+
+bool ZmqTransport::Send(std::size_t s, std::span<const std::uint8_t> header, std::span<const std::byte> payload) {
+  return shards_[s]->Send(header, payload, in_flight_);
+}
+
+std::vector<std::size_t> ZmqTransport::Poll(std::span<const std::size_t> shards, std::chrono::milliseconds timeout) {
+  std::vector<zmq::pollitem_t> items;
+  items.reserve(shards.size());
+  for (std::size_t s : shards) items.push_back({shards_[s]->socket().handle(), 0, ZMQ_POLLIN, 0});
+  zmq::poll(items, timeout);
+  std::vector<std::size_t> ready;
+  for (std::size_t i = 0; i < items.size(); ++i)
+    if (items[i].revents & ZMQ_POLLIN) ready.push_back(shards[i]);
+  return ready;
+}
+
+bool ZmqTransport::TryReceive(std::size_t s, zmq::message_t& header, zmq::message_t& payload) {
+  return shards_[s]->TryReceive(header, payload);
 }
 
 }  // namespace asyncps::internal

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "internal/lower_case.h"
+#include "core/lower_case.h"
 
 namespace asyncps {
 
@@ -77,36 +77,6 @@ std::uint64_t ExpectedCommits(const RuleConfig& config, std::uint64_t batches) {
     case ExchangePoint::kNever: return 0;
   }
   return 0;
-}
-
-std::uint64_t Staleness(std::uint64_t updates_applied, std::uint64_t last_pulled_updates) {
-  // A worker cannot have pulled a version newer than the shard's (a restarted
-  // shard may be behind): clamp so that tau >= 1.
-  return updates_applied >= last_pulled_updates ? updates_applied - last_pulled_updates + 1 : 1;
-}
-
-float CommitScale(Algorithm a, std::uint64_t updates_applied, std::uint64_t last_pulled_updates) {
-  if (a != Algorithm::kDynSgd) return 1.0f;
-  return 1.0f / static_cast<float>(Staleness(updates_applied, last_pulled_updates));
-}
-
-void ApplyCommit(std::span<float> center, const PayloadView& p, float scale) {
-  float* __restrict c = center.data();
-  if (p.sparse()) {
-    for (std::size_t j = 0; j < p.count; ++j) c[p.indices[j]] += scale * p.value(j);
-    return;
-  }
-  if (p.encoding == Encoding::kFloat32) {
-    const float* __restrict v = static_cast<const float*>(p.values);
-    if (scale == 1.0f) {
-      for (std::size_t i = 0; i < p.count; ++i) c[i] += v[i];
-    } else {
-      for (std::size_t i = 0; i < p.count; ++i) c[i] += scale * v[i];
-    }
-    return;
-  }
-  const std::uint16_t* __restrict v = static_cast<const std::uint16_t*>(p.values);
-  for (std::size_t i = 0; i < p.count; ++i) c[i] += scale * FromBfloat16(v[i]);
 }
 
 void ComputeDelta(std::span<const float> w, std::span<const float> w0, float divisor, std::span<float> out) {

@@ -1,4 +1,6 @@
-#include "internal/commit_encoder.h"
+#include "commit_encoder.h"
+#include "core/top_k.h"
+#include "core/bfloat16.h"
 
 #include <algorithm>
 #include <cmath>

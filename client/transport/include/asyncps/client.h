@@ -20,13 +20,15 @@
 
 #include "asyncps/compression.h"
 #include "asyncps/layout.h"
+#include "asyncps/shard_counters.h"
 #include "asyncps/status.h"
 #include "asyncps/update_rule.h"
 
 namespace asyncps {
 
 struct ClientOptions {
-  // One endpoint per shard, in shard order (e.g. tcp://10.0.0.5:5555).
+  // One endpoint per shard, in shard order (e.g. tcp://10.0.0.5:5555;
+  // asyncps/endpoint.h says which forms are accepted).
   std::vector<std::string> servers;
   // Identifies this worker in the shards' counters and commit deduplication.
   // Must be unique among the workers of a run.
@@ -68,30 +70,20 @@ struct ClientOptions {
   Compression compression;
 };
 
-// What one shard reports about itself (Client::Stats).
-struct ShardStatus {
+// What one shard reports about itself (Client::Stats): its counters
+// (asyncps/shard_counters.h) and who it is.
+struct ShardStatus : ShardCounters {
   std::string endpoint;
   std::uint32_t shard_index = 0;
   std::uint32_t num_shards = 0;
   Algorithm algorithm = Algorithm::kAdag;
   bool initialised = false;
   ShardRange range;
-  std::uint64_t updates = 0;     // commits applied
-  std::uint64_t pulls = 0;
-  std::uint64_t duplicates = 0;  // resent commits answered without applying
-  std::uint64_t errors = 0;      // requests answered with an error
-  // Updates the shard resumed at from its checkpoint (0: started fresh), and
-  // updates in its latest checkpoint: a crash now would lose
-  // updates - checkpointed_updates commits (at most one checkpoint interval's).
-  std::uint64_t restored_updates = 0;
-  std::uint64_t checkpointed_updates = 0;
   // `errors` by class, keyed by the wire protocol's error name ("Malformed",
   // "BadVersion", "UnknownOp", "Mismatch", "BadSize", "NotInitialised",
   // "AlreadyInitialised", "TooLarge", "BadValue", "NotHello"); every class the
   // shard reports is present, zero or not. Empty from a server that predates it.
   std::map<std::string, std::uint64_t> errors_by_class;
-  std::uint64_t staleness_sum = 0;
-  std::uint64_t staleness_max = 0;
   std::vector<std::pair<std::uint32_t, std::uint64_t>> commits_per_worker;
 };
 

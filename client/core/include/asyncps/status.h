@@ -11,7 +11,7 @@
 
 namespace asyncps {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   enum class Code {
     kOk = 0,
@@ -56,7 +56,7 @@ const char* CodeName(Status::Code code);
 
 // Either a value or a non-OK Status.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}             // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {}      // NOLINT: implicit by design

@@ -4,15 +4,19 @@
 #include <optional>
 #include <random>
 
-#include "internal/commit_encoder.h"
-#include "internal/shard_connection.h"
-#include "internal/wire.h"
+#include "asyncps/endpoint.h"
+#include "commit_encoder.h"
+#include "round_trip.h"
+#include "shard_connection.h"
+#include "wire/wire.h"
+#include "core/payload.h"
 
 namespace asyncps {
 
 using internal::CommitEncoder;
-using internal::InFlight;
-using internal::ShardConnection;
+using internal::RoundTrip;
+using internal::SteadyClock;
+using internal::ZmqTransport;
 
 // A request's payload frame for one shard, as it will travel.
 struct OutFrame {
@@ -25,165 +29,57 @@ struct OutFrame {
 struct Client::Impl {
   ParameterLayout layout;
   ClientOptions options;
+  wire::Algorithm algorithm = wire::Algorithm::Adag;
   std::vector<ShardRange> ranges;
   std::uint64_t fingerprint = 0;
-  zmq::context_t context{1};
-  std::vector<std::unique_ptr<ShardConnection>> shards;
+  std::unique_ptr<ZmqTransport> transport;
+  SteadyClock clock;
+  std::unique_ptr<RoundTrip> round_trip;
   std::vector<std::uint64_t> next_seq;
   std::vector<std::uint64_t> last_pulled;
+  // Per shard: the largest request it accepts (its hello reply; 0: unknown).
+  std::vector<std::uint64_t> max_bytes;
   // Random per Client: shards dedupe commits per (worker id, session, seq).
   std::uint64_t session = 0;
-  flatbuffers::FlatBufferBuilder fbb{1024};
-  std::vector<std::uint64_t> header_scratch;
   std::vector<std::uint32_t> payload_scratch;
   // One per shard when commits are lossy (options.compression).
   std::vector<CommitEncoder> encoders;
-  InFlight in_flight;
 
-  ~Impl() {
-    // Sockets close before the context (members die in reverse order), and no
-    // zero-copy send may outlive the caller's buffer.
-    shards.clear();
-    in_flight.WaitAllReleased(std::chrono::seconds(5));
+  std::string Where(std::size_t s) const { return round_trip->Where(s); }
+
+  // The header of request `op` to shard s.
+  void BuildHeader(std::size_t s, wire::Op op, std::uint64_t seq, const OutFrame& frame,
+                   flatbuffers::FlatBufferBuilder& fbb) const {
+    wire::BuildRequest({.op = op,
+                        .worker_id = options.worker_id,
+                        .seq = seq,
+                        .fingerprint = fingerprint,
+                        .shard_index = static_cast<std::uint32_t>(s),
+                        .num_shards = static_cast<std::uint32_t>(ranges.size()),
+                        .algorithm = algorithm,
+                        .layout = &layout,
+                        .last_pulled_updates = last_pulled[s],
+                        .payload_floats = frame.count,
+                        .session = session,
+                        .payload_encoding = wire::ToWire(frame.encoding),
+                        .payload_sparse = frame.sparse,
+                        .pull_encoding = wire::ToWire(options.compression.pull)},
+                       fbb);
   }
-
-  std::string Where(std::size_t s) const {
-    return "shard " + std::to_string(s) + " at " + shards[s]->endpoint();
-  }
-
-  // Header of request `op` to shard s, built into fbb.
-  void BuildRequest(std::size_t s, wire::Op op, std::uint64_t seq, const OutFrame& frame) {
-    fbb.Clear();
-    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<wire::TensorSpec>>> specs;
-    if (op == wire::Op::Hello) specs = wire::BuildLayout(fbb, layout);
-    wire::RequestBuilder b(fbb);
-    b.add_protocol_version(wire::kProtocolVersion);
-    b.add_op(op);
-    b.add_worker_id(options.worker_id);
-    b.add_seq(seq);
-    b.add_fingerprint(fingerprint);
-    b.add_shard_index(static_cast<std::uint32_t>(s));
-    b.add_num_shards(static_cast<std::uint32_t>(shards.size()));
-    if (op == wire::Op::Hello) {
-      b.add_algorithm(wire::ToWire(options.algorithm));
-      b.add_layout(specs);
-    }
-    b.add_last_pulled_updates(last_pulled[s]);
-    b.add_payload_floats(frame.count);
-    b.add_session(session);
-    b.add_payload_encoding(wire::ToWire(frame.encoding));
-    b.add_payload_sparse(frame.sparse);
-    b.add_pull_encoding(wire::ToWire(options.compression.pull));
-    fbb.Finish(b.Finish(), wire::kFileIdentifier);
-  }
-
-  using OnReply = std::function<Status(std::size_t s, const wire::Reply& reply, const zmq::message_t& payload)>;
 
   // Sends `op` to every shard at once (shard s gets frames[s], if any) and
-  // hands each verified reply to on_reply. Shards that do not answer within
-  // request_timeout get the same request (same seq) on a fresh socket, after a
-  // growing back-off, until `deadline` (options.max_attempts, if set, also
-  // bounds the attempts). Returns the first error.
-  Status RoundTrip(wire::Op op, std::span<const OutFrame> frames, const OnReply& on_reply,
-                   std::optional<std::chrono::milliseconds> deadline = std::nullopt) {
-    using Clock = std::chrono::steady_clock;
-    const std::size_t n = shards.size();
-    std::vector<std::uint64_t> seq(n);
-    std::vector<bool> pending(n, true);
-    for (std::size_t s = 0; s < n; ++s) seq[s] = next_seq[s]++;
-    Status first_error;
-    std::size_t remaining = n;
-    const std::chrono::milliseconds limit = deadline.value_or(options.retry_deadline);
-    const auto give_up = Clock::now() + limit;
-
-    // Sends to every pending shard (on a fresh socket after the first attempt).
-    auto send = [&](bool reopen) -> Status {
-      for (std::size_t s = 0; s < n; ++s) {
-        if (!pending[s]) continue;
-        if (reopen) shards[s]->Reopen();
-        const OutFrame frame = frames.empty() ? OutFrame{} : frames[s];
-        BuildRequest(s, op, seq[s], frame);
-        if (!shards[s]->Send({fbb.GetBufferPointer(), fbb.GetSize()}, frame.bytes, in_flight)) {
-          return Status::Unavailable(Where(s) + ": cannot queue the request (send buffer full)");
-        }
-      }
-      return Status::OK();
+  // hands each verified reply to on_reply (round_trip.h has the retry rules).
+  Status Exchange(wire::Op op, std::span<const OutFrame> frames, const RoundTrip::OnReply& on_reply,
+                  std::optional<std::chrono::milliseconds> deadline = std::nullopt) {
+    const std::size_t n = ranges.size();
+    std::vector<std::uint64_t> seqs(n);
+    for (std::size_t s = 0; s < n; ++s) seqs[s] = next_seq[s]++;
+    std::vector<std::span<const std::byte>> payloads;
+    for (const OutFrame& f : frames) payloads.push_back(f.bytes);
+    const RoundTrip::BuildHeader build = [&](std::size_t s, std::uint64_t seq, flatbuffers::FlatBufferBuilder& fbb) {
+      BuildHeader(s, op, seq, frames.empty() ? OutFrame{} : frames[s], fbb);
     };
-    // Takes replies until every shard answered or `until` passes.
-    auto wait = [&](Clock::time_point until) -> Status {
-      while (remaining > 0) {
-        const auto now = Clock::now();
-        if (now >= until) break;
-        std::vector<zmq::pollitem_t> items;
-        std::vector<std::size_t> which;
-        for (std::size_t s = 0; s < n; ++s) {
-          if (!pending[s]) continue;
-          items.push_back({shards[s]->socket().handle(), 0, ZMQ_POLLIN, 0});
-          which.push_back(s);
-        }
-        try {
-          zmq::poll(items, std::chrono::ceil<std::chrono::milliseconds>(until - now));
-        } catch (const zmq::error_t& e) {
-          if (e.num() == EINTR) continue;
-          return Status::Unavailable(std::string("poll failed: ") + e.what());
-        }
-        for (std::size_t i = 0; i < items.size(); ++i) {
-          if (!(items[i].revents & ZMQ_POLLIN)) continue;
-          const std::size_t s = which[i];
-          zmq::message_t header, body;
-          while (pending[s] && shards[s]->TryReceive(header, body)) {
-            std::string why;
-            const wire::Reply* reply = wire::VerifyReply(
-                {static_cast<const std::byte*>(header.data()), header.size()}, header_scratch, &why);
-            if (reply == nullptr || reply->seq() != seq[s]) continue;  // stale or garbage: not ours
-            pending[s] = false;
-            --remaining;
-            Status st = wire::ReplyStatus(*reply, Where(s));
-            if (st.ok()) st = on_reply(s, *reply, body);
-            if (!st.ok() && first_error.ok()) first_error = st;
-          }
-        }
-      }
-      return Status::OK();
-    };
-
-    int attempt = 0;
-    auto backoff = options.retry_backoff_initial;
-    Status transport;
-    while (remaining > 0 && transport.ok()) {
-      ++attempt;
-      transport = send(attempt > 1);
-      if (!transport.ok()) break;
-      transport = wait(std::min(Clock::now() + options.request_timeout, give_up));
-      if (remaining == 0 || !transport.ok()) break;
-      if (Clock::now() >= give_up || (options.max_attempts > 0 && attempt >= options.max_attempts)) break;
-      // Back off before resending; a late reply to this attempt still counts.
-      transport = wait(std::min(Clock::now() + backoff, give_up));
-      backoff = std::min(backoff * 2, options.retry_backoff_max);
-      if (Clock::now() >= give_up) break;
-    }
-    // Sockets of shards that never answered may still hold the request (and
-    // the caller's payload): drop it with a fresh socket. Never return while
-    // ZeroMQ may still read the caller's payload.
-    for (std::size_t s = 0; s < n; ++s)
-      if (pending[s]) shards[s]->Reopen();
-    in_flight.WaitAllReleased(std::chrono::seconds(5));
-    if (!transport.ok()) return transport;
-    if (remaining > 0) {
-      // A shard that refused our security handshake would never answer: say so.
-      for (std::size_t s = 0; s < n; ++s)
-        if (std::string why = pending[s] ? shards[s]->HandshakeFailure() : ""; !why.empty())
-          return Status::Unauthorised(Where(s) + ": " + why);
-      std::string who;
-      for (std::size_t s = 0; s < n; ++s)
-        if (pending[s]) who += (who.empty() ? "" : ", ") + Where(s);
-      return Status::Timeout(who + " did not answer " + std::string(wire::EnumNameOp(op)) + " within " +
-                             std::to_string(limit.count()) + " ms (" + std::to_string(attempt) +
-                             " attempts of " + std::to_string(options.request_timeout.count()) +
-                             " ms): is asyncps-server running there and reachable? (a shard restarting from its "
-                             "checkpoint must be back within ClientOptions::retry_deadline)");
-    }
-    return first_error;
+    return round_trip->Run(op, seqs, payloads, max_bytes, build, on_reply, deadline.value_or(options.retry_deadline));
   }
 
   // Copies a reply's slice into weights, after checking it is the slice expected.
@@ -224,7 +120,7 @@ struct Client::Impl {
 
   // Shard s's float32 slice of `values`, sent as it is (zero-copy).
   std::vector<OutFrame> DenseFrames(std::span<const float> values) const {
-    std::vector<OutFrame> frames(shards.size());
+    std::vector<OutFrame> frames(ranges.size());
     for (std::size_t s = 0; s < frames.size(); ++s) {
       const auto slice = values.subspan(ranges[s].begin, ranges[s].size());
       frames[s] = {std::as_bytes(slice), slice.size(), Encoding::kFloat32, false};
@@ -237,7 +133,7 @@ struct Client::Impl {
   // then fails is not taken back).
   std::vector<OutFrame> CommitFrames(std::span<const float> payload) {
     if (encoders.empty()) return DenseFrames(payload);
-    std::vector<OutFrame> frames(shards.size());
+    std::vector<OutFrame> frames(ranges.size());
     for (std::size_t s = 0; s < frames.size(); ++s) {
       CommitEncoder& e = encoders[s];
       e.Encode(payload.subspan(ranges[s].begin, ranges[s].size()));
@@ -252,9 +148,11 @@ Client::~Client() = default;
 
 Result<std::unique_ptr<Client>> Client::Connect(const ParameterLayout& layout, ClientOptions options) {
   if (options.servers.empty()) return Status::InvalidArgument("no servers given: pass one endpoint per shard");
+  for (const std::string& endpoint : options.servers)
+    if (Status st = CheckEndpoint(endpoint, EndpointUse::kConnect); !st.ok()) return st;
   if (layout.total_size() == 0) return Status::InvalidArgument("the layout is empty");
-  if (options.algorithm == Algorithm::kSingle)
-    return Status::InvalidArgument("algorithm 'single' trains without a parameter server");
+  Result<wire::Algorithm> algorithm = wire::ToWire(options.algorithm);
+  if (!algorithm.ok()) return algorithm.status();
   if (options.max_attempts < 0) return Status::InvalidArgument("max_attempts must be >= 0 (0: no limit)");
   if (options.request_timeout.count() <= 0 || options.retry_deadline.count() <= 0 ||
       options.connect_deadline.count() <= 0 || options.retry_backoff_initial.count() < 0 ||
@@ -267,39 +165,49 @@ Result<std::unique_ptr<Client>> Client::Connect(const ParameterLayout& layout, C
   auto impl = std::make_unique<Impl>();
   impl->layout = layout;
   impl->options = std::move(options);
+  impl->algorithm = algorithm.value();
   const std::size_t n = impl->options.servers.size();
   impl->ranges = layout.Partition(n);
   impl->fingerprint = layout.Fingerprint(n);
   impl->next_seq.assign(n, 1);
   impl->last_pulled.assign(n, 0);
+  impl->max_bytes.assign(n, 0);
   if (impl->options.compression.lossy_commits())
     for (const ShardRange& r : impl->ranges) impl->encoders.emplace_back(impl->options.compression, r.size());
   std::random_device entropy;
   impl->session = (std::uint64_t{entropy()} << 32 | entropy()) ^
                   static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   try {
-    for (const auto& endpoint : impl->options.servers)
-      impl->shards.push_back(std::make_unique<ShardConnection>(impl->context, endpoint, impl->options));
+    impl->transport = std::make_unique<ZmqTransport>(impl->options.servers, impl->options);
   } catch (const zmq::error_t& e) {
-    return Status::InvalidArgument("cannot connect to '" + impl->options.servers[impl->shards.size()] +
-                                   "': " + e.what() + " (expected tcp://HOST:PORT or ipc://PATH)");
+    return Status::InvalidArgument(std::string("cannot connect to the servers: ") + e.what() +
+                                   " (expected tcp://HOST:PORT or ipc://PATH)");
   }
-  Status st = impl->RoundTrip(
-      wire::Op::Hello, {}, [](std::size_t, const wire::Reply&, const zmq::message_t&) { return Status::OK(); },
+  const ClientOptions& o = impl->options;
+  impl->round_trip = std::make_unique<RoundTrip>(
+      *impl->transport, impl->clock,
+      internal::RetryPolicy{o.request_timeout, o.retry_backoff_initial, o.retry_backoff_max, o.max_attempts});
+  Impl& self = *impl;
+  Status st = impl->Exchange(
+      wire::Op::Hello, {},
+      [&self](std::size_t s, const wire::Reply& reply, const zmq::message_t&) {
+        self.max_bytes[s] = reply.max_message_bytes();
+        return Status::OK();
+      },
       impl->options.connect_deadline);
   if (!st.ok()) return st;
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 
 const ParameterLayout& Client::layout() const { return impl_->layout; }
-std::size_t Client::num_shards() const { return impl_->shards.size(); }
+std::size_t Client::num_shards() const { return impl_->ranges.size(); }
 const ClientOptions& Client::options() const { return impl_->options; }
 std::uint64_t Client::last_pulled_updates(std::size_t shard) const { return impl_->last_pulled.at(shard); }
 
 Status Client::Init(std::span<const float> weights) {
   if (Status st = impl_->CheckSize(weights.size(), "initial weights"); !st.ok()) return st;
   std::size_t accepted = 0;
-  Status st = impl_->RoundTrip(wire::Op::Init, impl_->DenseFrames(weights),
+  Status st = impl_->Exchange(wire::Op::Init, impl_->DenseFrames(weights),
                                [&](std::size_t, const wire::Reply&, const zmq::message_t&) {
                                  ++accepted;
                                  return Status::OK();
@@ -312,44 +220,39 @@ Status Client::Init(std::span<const float> weights) {
 
 Status Client::Pull(std::span<float> weights) {
   if (Status st = impl_->CheckSize(weights.size(), "pull destination"); !st.ok()) return st;
-  return impl_->RoundTrip(wire::Op::Pull, {}, [&](std::size_t s, const wire::Reply& r, const zmq::message_t& body) {
+  return impl_->Exchange(wire::Op::Pull, {}, [&](std::size_t s, const wire::Reply& r, const zmq::message_t& body) {
     return impl_->TakeSlice(s, r, body, weights);
   });
 }
 
 Status Client::Commit(std::span<const float> payload) {
   if (Status st = impl_->CheckPayload(payload); !st.ok()) return st;
-  return impl_->RoundTrip(wire::Op::Commit, impl_->CommitFrames(payload),
+  return impl_->Exchange(wire::Op::Commit, impl_->CommitFrames(payload),
                           [](std::size_t, const wire::Reply&, const zmq::message_t&) { return Status::OK(); });
 }
 
 Status Client::CommitAndPull(std::span<const float> payload, std::span<float> weights) {
   if (Status st = impl_->CheckPayload(payload); !st.ok()) return st;
   if (Status st = impl_->CheckSize(weights.size(), "pull destination"); !st.ok()) return st;
-  return impl_->RoundTrip(wire::Op::CommitPull, impl_->CommitFrames(payload),
+  return impl_->Exchange(wire::Op::CommitPull, impl_->CommitFrames(payload),
                           [&](std::size_t s, const wire::Reply& r, const zmq::message_t& body) {
                             return impl_->TakeSlice(s, r, body, weights);
                           });
 }
 
 Result<std::vector<ShardStatus>> Client::Stats() {
-  std::vector<ShardStatus> out(impl_->shards.size());
-  Status st = impl_->RoundTrip(wire::Op::Stats, {}, [&](std::size_t s, const wire::Reply& r, const zmq::message_t&) {
+  std::vector<ShardStatus> out(impl_->ranges.size());
+  Status st = impl_->Exchange(wire::Op::Stats, {}, [&](std::size_t s, const wire::Reply& r, const zmq::message_t&) {
     const wire::ShardStats* in = r.stats();
     if (in == nullptr) return Status::Protocol(impl_->Where(s) + " sent no stats");
     ShardStatus& o = out[s];
-    o.endpoint = impl_->shards[s]->endpoint();
+    o.endpoint = impl_->transport->endpoint(s);
     o.shard_index = in->shard_index();
     o.num_shards = in->num_shards();
     o.algorithm = wire::FromWire(in->algorithm());
     o.initialised = in->initialised();
     o.range = {in->range_begin(), in->range_end()};
-    o.updates = in->updates();
-    o.pulls = in->pulls();
-    o.duplicates = in->duplicates();
-    o.errors = in->errors();
-    o.restored_updates = in->restored_updates();
-    o.checkpointed_updates = in->checkpointed_updates();
+    wire::ReadCounters(*in, &o);
     if (in->errors_by_code()) {
       for (flatbuffers::uoffset_t code = 1; code < in->errors_by_code()->size(); ++code) {
         const bool known = code <= static_cast<flatbuffers::uoffset_t>(wire::ErrorCode::MAX);
@@ -358,8 +261,6 @@ Result<std::vector<ShardStatus>> Client::Stats() {
             in->errors_by_code()->Get(code);
       }
     }
-    o.staleness_sum = in->staleness_sum();
-    o.staleness_max = in->staleness_max();
     if (in->per_worker())
       for (const auto* w : *in->per_worker()) o.commits_per_worker.emplace_back(w->worker_id(), w->commits());
     return Status::OK();

@@ -6,13 +6,16 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "asyncps/compression.h"
 #include "asyncps/layout.h"
+#include "asyncps/shard_counters.h"
 #include "asyncps/status.h"
 #include "asyncps/update_rule.h"
 #include "asyncps_generated.h"
+#include "core/payload.h"
 
 namespace asyncps::wire {
 
@@ -37,8 +40,9 @@ const Reply* VerifyReply(std::span<const std::byte> bytes, std::vector<std::uint
 Result<PayloadView> ReadPayload(std::span<const std::byte> frame, std::size_t count, asyncps::Encoding encoding,
                                 bool sparse, std::size_t slice_size, std::vector<std::uint32_t>& scratch);
 
-// Algorithm <-> wire enum. kSingle has no wire form (it never talks to a PS).
-wire::Algorithm ToWire(asyncps::Algorithm a);
+// Algorithm <-> wire enum. kSingle has no wire form (it never talks to a PS):
+// InvalidArgument.
+Result<wire::Algorithm> ToWire(asyncps::Algorithm a);
 asyncps::Algorithm FromWire(wire::Algorithm a);
 wire::Encoding ToWire(asyncps::Encoding e);
 // Fails on a value this build does not know.
@@ -49,6 +53,56 @@ flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<TensorSpec>>> BuildL
 // Rejects shapes whose element count overflows or exceeds `max_elements`.
 Result<ParameterLayout> ReadLayout(const flatbuffers::Vector<flatbuffers::Offset<TensorSpec>>* specs,
                                    std::size_t max_elements);
+
+// Every field of a request header. The client, the fuzzers and the tests build
+// requests only through BuildRequest / EncodeRequest.
+struct RequestHeader {
+  Op op = Op::Pull;
+  std::uint32_t protocol_version = kProtocolVersion;
+  std::uint32_t worker_id = 0;
+  std::uint64_t seq = 0;
+  std::uint64_t fingerprint = 0;  // ParameterLayout::Fingerprint(num_shards)
+  std::uint32_t shard_index = 0;
+  std::uint32_t num_shards = 1;
+  Algorithm algorithm = Algorithm::Adag;  // Hello
+  const ParameterLayout* layout = nullptr;  // Hello; not owned, read during the build
+  std::uint64_t last_pulled_updates = 0;
+  std::uint64_t payload_floats = 0;
+  std::uint64_t session = 0;
+  Encoding payload_encoding = Encoding::Float32;
+  bool payload_sparse = false;
+  Encoding pull_encoding = Encoding::Float32;
+};
+
+// Builds `h` into `fbb` (cleared first). The algorithm and the layout travel
+// with Hello only.
+void BuildRequest(const RequestHeader& h, flatbuffers::FlatBufferBuilder& fbb);
+// The same, as bytes.
+std::vector<std::byte> EncodeRequest(const RequestHeader& h);
+
+// Every field of a reply header. The shard builds replies only through BuildReply.
+struct ReplyHeader {
+  Op op = Op::Hello;
+  std::uint64_t seq = 0;
+  ErrorCode error = ErrorCode::Ok;
+  std::string_view message;  // empty: none
+  std::uint64_t updates = 0;
+  std::uint64_t range_begin = 0;
+  std::uint64_t range_end = 0;
+  std::uint64_t payload_floats = 0;
+  Encoding payload_encoding = Encoding::Float32;
+  std::uint64_t max_message_bytes = 0;    // Hello replies
+  flatbuffers::Offset<ShardStats> stats;  // Stats: built into the same fbb first
+};
+// Finishes `h` in `fbb` (not cleared: `stats` may already be in it).
+void BuildReply(const ReplyHeader& h, flatbuffers::FlatBufferBuilder& fbb);
+
+// Every counter of kShardCounters, by name (ShardStats.counters).
+flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<Counter>>> BuildCounters(
+    flatbuffers::FlatBufferBuilder& fbb, const ShardCounters& counters);
+// The counters of `stats` this build knows; unknown names are skipped, and
+// counters missing from the reply stay as they are.
+void ReadCounters(const ShardStats& stats, ShardCounters* out);
 
 // Maps a reply's error code to a Status (OK for Ok), prefixed with `where`.
 Status ReplyStatus(const Reply& reply, const std::string& where);

@@ -58,21 +58,6 @@ struct RuleConfig {
 // multiple of the window that follows trained work, plus the final one.
 std::uint64_t ExpectedCommits(const RuleConfig& config, std::uint64_t batches);
 
-// --- PS side -----------------------------------------------------------------
-
-// The factor a shard multiplies a commit's payload by before adding it to C:
-// 1 for every rule but DynSGD, whose factor is 1 / tau with
-// tau = updates_applied - last_pulled_updates + 1 (staleness, >= 1).
-float CommitScale(Algorithm a, std::uint64_t updates_applied, std::uint64_t last_pulled_updates);
-
-// The staleness of a commit: updates applied since the worker's last pull, plus one.
-std::uint64_t Staleness(std::uint64_t updates_applied, std::uint64_t last_pulled_updates);
-
-// center += scale * payload, element by element (a sparse payload at its
-// positions; compression.h). REQUIRES: dense: payload.count == center.size();
-// sparse: every position < center.size().
-void ApplyCommit(std::span<float> center, const PayloadView& payload, float scale);
-
 // --- worker side -------------------------------------------------------------
 
 // out = (w - w0) / divisor. REQUIRES: equal sizes, divisor != 0.

@@ -12,12 +12,15 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include <zmq.hpp>
 
 #include "asyncps/client.h"
+#include "round_trip.h"
 
 namespace asyncps::internal {
 
@@ -28,8 +31,10 @@ class InFlight {
   static void Release(void* /*data*/, void* hint) {
     static_cast<InFlight*>(hint)->count_.fetch_sub(1, std::memory_order_release);
   }
-  // Waits (bounded) until every send was released. False if some are still held.
-  bool WaitAllReleased(std::chrono::milliseconds limit) const;
+  // Waits until every send was released. Unbounded on purpose: returning
+  // earlier would let the caller change a buffer ZeroMQ still reads. (With
+  // linger 0, a closed socket's messages are released at once.)
+  void WaitAllReleased() const;
 
  private:
   std::atomic<int> count_{0};
@@ -73,6 +78,32 @@ class ShardConnection {
   zmq::socket_t socket_;
   zmq::socket_t monitor_;         // handshake-failure events of socket_
   std::string handshake_failure_;
+};
+
+// The Transport of a Client: one ShardConnection per shard on one context.
+//
+// Ownership: owns the context and the connections; `in_flight` outlives the
+// context, so a release that ZeroMQ runs while the context shuts down never
+// touches freed memory. REQUIRES: `options` outlives the transport.
+class ZmqTransport : public Transport {
+ public:
+  // Throws zmq::error_t when an endpoint cannot be connected.
+  ZmqTransport(const std::vector<std::string>& endpoints, const ClientOptions& options);
+  ~ZmqTransport() override;
+
+  std::size_t num_shards() const override { return shards_.size(); }
+  const std::string& endpoint(std::size_t s) const override { return shards_[s]->endpoint(); }
+  bool Send(std::size_t s, std::span<const std::uint8_t> header, std::span<const std::byte> payload) override;
+  std::vector<std::size_t> Poll(std::span<const std::size_t> shards, std::chrono::milliseconds timeout) override;
+  bool TryReceive(std::size_t s, zmq::message_t& header, zmq::message_t& payload) override;
+  void Reopen(std::size_t s) override { shards_[s]->Reopen(); }
+  std::string HandshakeFailure(std::size_t s) override { return shards_[s]->HandshakeFailure(); }
+  void WaitSendsReleased() override { in_flight_.WaitAllReleased(); }
+
+ private:
+  InFlight in_flight_;  // declared first: destroyed last
+  zmq::context_t context_{1};
+  std::vector<std::unique_ptr<ShardConnection>> shards_;
 };
 
 }  // namespace asyncps::internal

@@ -1,4 +1,4 @@
-#include "internal/wire.h"
+#include "wire/wire.h"
 
 #include <cstring>
 
@@ -115,7 +115,7 @@ Result<PayloadView> ReadPayload(std::span<const std::byte> frame, std::size_t co
   return view;
 }
 
-wire::Algorithm ToWire(asyncps::Algorithm a) {
+Result<wire::Algorithm> ToWire(asyncps::Algorithm a) {
   switch (a) {
     case asyncps::Algorithm::kDownpour: return wire::Algorithm::Downpour;
     case asyncps::Algorithm::kAdag: return wire::Algorithm::Adag;
@@ -124,7 +124,8 @@ wire::Algorithm ToWire(asyncps::Algorithm a) {
     case asyncps::Algorithm::kEamsgd: return wire::Algorithm::Eamsgd;
     case asyncps::Algorithm::kSingle: break;
   }
-  return wire::Algorithm::Adag;
+  return Status::InvalidArgument(std::string("algorithm '") + AlgorithmName(a) +
+                                 "' trains without a parameter server: it has no wire form");
 }
 
 asyncps::Algorithm FromWire(wire::Algorithm a) {
@@ -185,6 +186,75 @@ Result<ParameterLayout> ReadLayout(const flatbuffers::Vector<flatbuffers::Offset
     layout.Add(t->name()->str(), std::move(shape));
   }
   return layout;
+}
+
+void BuildRequest(const RequestHeader& h, flatbuffers::FlatBufferBuilder& fbb) {
+  fbb.Clear();
+  const bool hello = h.op == Op::Hello;
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<TensorSpec>>> specs;
+  if (hello && h.layout != nullptr) specs = BuildLayout(fbb, *h.layout);
+  RequestBuilder b(fbb);
+  b.add_protocol_version(h.protocol_version);
+  b.add_op(h.op);
+  b.add_worker_id(h.worker_id);
+  b.add_seq(h.seq);
+  b.add_fingerprint(h.fingerprint);
+  b.add_shard_index(h.shard_index);
+  b.add_num_shards(h.num_shards);
+  if (hello) {
+    b.add_algorithm(h.algorithm);
+    b.add_layout(specs);
+  }
+  b.add_last_pulled_updates(h.last_pulled_updates);
+  b.add_payload_floats(h.payload_floats);
+  b.add_session(h.session);
+  b.add_payload_encoding(h.payload_encoding);
+  b.add_payload_sparse(h.payload_sparse);
+  b.add_pull_encoding(h.pull_encoding);
+  fbb.Finish(b.Finish(), kFileIdentifier);
+}
+
+std::vector<std::byte> EncodeRequest(const RequestHeader& h) {
+  flatbuffers::FlatBufferBuilder fbb;
+  BuildRequest(h, fbb);
+  const auto* p = reinterpret_cast<const std::byte*>(fbb.GetBufferPointer());
+  return {p, p + fbb.GetSize()};
+}
+
+void BuildReply(const ReplyHeader& h, flatbuffers::FlatBufferBuilder& fbb) {
+  const auto message = h.message.empty() ? flatbuffers::Offset<flatbuffers::String>()
+                                         : fbb.CreateString(h.message.data(), h.message.size());
+  ReplyBuilder b(fbb);
+  b.add_protocol_version(kProtocolVersion);
+  b.add_op(h.op);
+  b.add_seq(h.seq);
+  b.add_error(h.error);
+  if (!message.IsNull()) b.add_message(message);
+  b.add_updates(h.updates);
+  b.add_range_begin(h.range_begin);
+  b.add_range_end(h.range_end);
+  b.add_payload_floats(h.payload_floats);
+  b.add_payload_encoding(h.payload_encoding);
+  if (h.max_message_bytes != 0) b.add_max_message_bytes(h.max_message_bytes);
+  if (!h.stats.IsNull()) b.add_stats(h.stats);
+  fbb.Finish(b.Finish(), kFileIdentifier);
+}
+
+flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<Counter>>> BuildCounters(
+    flatbuffers::FlatBufferBuilder& fbb, const ShardCounters& counters) {
+  std::vector<flatbuffers::Offset<Counter>> out;
+  out.reserve(kShardCounters.size());
+  for (const ShardCounterInfo& c : kShardCounters)
+    out.push_back(CreateCounter(fbb, fbb.CreateString(c.name.data(), c.name.size()), counters.*c.field));
+  return fbb.CreateVector(out);
+}
+
+void ReadCounters(const ShardStats& stats, ShardCounters* out) {
+  if (stats.counters() == nullptr) return;
+  for (const Counter* c : *stats.counters()) {
+    if (c->name() == nullptr) continue;
+    if (const ShardCounterInfo* info = FindShardCounter(c->name()->string_view())) out->*info->field = c->value();
+  }
 }
 
 Status ReplyStatus(const Reply& reply, const std::string& where) {

@@ -1,0 +1,38 @@
+// PayloadView: a commit's, init's or pull's values as they travel (float32 or
+// bfloat16, dense or at positions), read in place. Internal (not installed):
+// the wire module, the shard and the client read payloads through it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "asyncps/compression.h"
+#include "core/bfloat16.h"
+
+namespace asyncps {
+
+// A payload as it travels: `count` values in `encoding`, one per element of
+// the slice (dense: `indices` empty) or at `indices` (sparse: strictly
+// increasing positions within the slice). Points into a frame; owns nothing.
+struct PayloadView {
+  Encoding encoding = Encoding::kFloat32;
+  const void* values = nullptr;  // aligned for the encoding
+  std::size_t count = 0;
+  std::span<const std::uint32_t> indices;
+
+  bool sparse() const { return !indices.empty(); }
+  float value(std::size_t j) const;
+};
+
+// A view of float32 values (dense).
+PayloadView DenseView(std::span<const float> values);
+
+// Index (among the payload's values) of the first NaN or Inf; -1 if none.
+std::ptrdiff_t FirstNonFinite(const PayloadView& p);
+std::ptrdiff_t FirstNonFinite(std::span<const float> values);
+
+// out = the payload's values, dense. REQUIRES: !p.sparse(), out.size() == p.count.
+void Decode(const PayloadView& p, std::span<float> out);
+
+}  // namespace asyncps

@@ -1,0 +1,49 @@
+#include "asyncps/endpoint.h"
+
+#include <string>
+
+namespace asyncps {
+namespace {
+
+constexpr std::size_t kMaxIpcPath = 107;  // sizeof(sockaddr_un::sun_path) - 1 on Linux
+
+Status Bad(std::string_view endpoint, const std::string& why) {
+  return Status::InvalidArgument("invalid endpoint '" + std::string(endpoint) + "': " + why +
+                                 " (expected tcp://HOST:PORT, ipc://PATH or inproc://NAME)");
+}
+
+Status CheckTcp(std::string_view endpoint, std::string_view rest, EndpointUse use) {
+  const std::size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return Bad(endpoint, "no HOST:PORT");
+  const std::string_view port = rest.substr(colon + 1);
+  if (port == "*" || port == "0") {
+    if (use == EndpointUse::kBind) return Status::OK();
+    return Bad(endpoint, "a client must name the port");
+  }
+  if (port.empty() || port.size() > 5) return Bad(endpoint, "the port must be a number in 1..65535");
+  unsigned value = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return Bad(endpoint, "the port must be a number in 1..65535");
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (value < 1 || value > 65535) return Bad(endpoint, "port " + std::string(port) + " is outside 1..65535");
+  return Status::OK();
+}
+
+}  // namespace
+
+Status CheckEndpoint(std::string_view endpoint, EndpointUse use) {
+  constexpr std::string_view kTcp = "tcp://", kIpc = "ipc://", kInproc = "inproc://";
+  if (endpoint.starts_with(kTcp)) return CheckTcp(endpoint, endpoint.substr(kTcp.size()), use);
+  if (endpoint.starts_with(kIpc)) {
+    const std::string_view path = endpoint.substr(kIpc.size());
+    if (path.empty()) return Bad(endpoint, "no path");
+    if (path.size() > kMaxIpcPath)
+      return Bad(endpoint, "the path is longer than the " + std::to_string(kMaxIpcPath) + " bytes a Unix socket allows");
+    return Status::OK();
+  }
+  if (endpoint.starts_with(kInproc) && endpoint.size() > kInproc.size()) return Status::OK();
+  return Bad(endpoint, "unknown transport");
+}
+
+}  // namespace asyncps

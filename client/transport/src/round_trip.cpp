@@ -1,0 +1,126 @@
+#include "round_trip.h"
+
+#include <algorithm>
+
+namespace asyncps::internal {
+
+RoundTrip::RoundTrip(Transport& transport, Clock& clock, RetryPolicy policy)
+    : transport_(transport), clock_(clock), policy_(policy) {}
+
+std::string RoundTrip::Where(std::size_t s) const {
+  return "shard " + std::to_string(s) + " at " + transport_.endpoint(s);
+}
+
+Status RoundTrip::Run(wire::Op op, std::span<const std::uint64_t> seqs,
+                      std::span<const std::span<const std::byte>> payloads, std::span<const std::uint64_t> max_bytes,
+                      const BuildHeader& build, const OnReply& on_reply, std::chrono::milliseconds deadline) {
+  const std::size_t n = transport_.num_shards();
+  op_ = op;
+  seqs_ = seqs;
+  payloads_ = payloads;
+  max_bytes_ = max_bytes;
+  build_ = &build;
+  on_reply_ = &on_reply;
+  pending_.assign(n, true);
+  remaining_ = n;
+  first_error_ = Status::OK();
+  const auto give_up = clock_.Now() + deadline;
+
+  int attempt = 0;
+  Status transport;
+  try {
+    auto backoff = policy_.retry_backoff_initial;
+    while (remaining_ > 0) {
+      ++attempt;
+      transport = SendPending(attempt > 1);
+      if (!transport.ok()) break;
+      transport = TakeReplies(std::min(clock_.Now() + policy_.request_timeout, give_up));
+      if (remaining_ == 0 || !transport.ok()) break;
+      if (clock_.Now() >= give_up || (policy_.max_attempts > 0 && attempt >= policy_.max_attempts)) break;
+      // Back off before resending; a late reply to this attempt still counts.
+      transport = TakeReplies(std::min(clock_.Now() + backoff, give_up));
+      if (!transport.ok()) break;
+      backoff = std::min(backoff * 2, policy_.retry_backoff_max);
+      if (clock_.Now() >= give_up) break;
+    }
+    // Connections of shards that never answered may still hold the request
+    // (and the caller's payload): drop it with a fresh connection.
+    for (std::size_t s = 0; s < n; ++s)
+      if (pending_[s]) transport_.Reopen(s);
+  } catch (const zmq::error_t& e) {
+    transport = Status::Unavailable(std::string("ZeroMQ failed during ") + wire::EnumNameOp(op) + ": " + e.what());
+  }
+  transport_.WaitSendsReleased();
+  if (!transport.ok()) return transport;
+  if (remaining_ > 0) return Failure(deadline, attempt);
+  return first_error_;
+}
+
+Status RoundTrip::SendPending(bool reopen) {
+  for (std::size_t s = 0; s < pending_.size(); ++s) {
+    if (!pending_[s]) continue;
+    if (reopen) transport_.Reopen(s);
+    (*build_)(s, seqs_[s], fbb_);
+    const std::span<const std::byte> payload = payloads_.empty() ? std::span<const std::byte>() : payloads_[s];
+    const std::uint64_t bytes = fbb_.GetSize() + payload.size();
+    if (!max_bytes_.empty() && max_bytes_[s] > 0 && bytes > max_bytes_[s]) {
+      return Status::InvalidArgument(Where(s) + ": a " + wire::EnumNameOp(op_) + " request of " +
+                                     std::to_string(bytes) + " bytes exceeds the shard's maximum of " +
+                                     std::to_string(max_bytes_[s]) +
+                                     " (start asyncps-server with a larger --max-message-mb, or use more shards)");
+    }
+    if (!transport_.Send(s, {fbb_.GetBufferPointer(), fbb_.GetSize()}, payload))
+      return Status::Unavailable(Where(s) + ": cannot queue the request (send buffer full)");
+  }
+  return Status::OK();
+}
+
+Status RoundTrip::TakeReplies(Clock::TimePoint until) {
+  std::vector<std::size_t> waiting;
+  while (remaining_ > 0) {
+    const auto now = clock_.Now();
+    if (now >= until) break;
+    waiting.clear();
+    for (std::size_t s = 0; s < pending_.size(); ++s)
+      if (pending_[s]) waiting.push_back(s);
+    std::vector<std::size_t> ready;
+    try {
+      ready = transport_.Poll(waiting, std::chrono::ceil<std::chrono::milliseconds>(until - now));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      return Status::Unavailable(std::string("poll failed: ") + e.what());
+    }
+    for (std::size_t s : ready) {
+      zmq::message_t header, body;
+      while (pending_[s] && transport_.TryReceive(s, header, body)) {
+        std::string why;
+        const wire::Reply* reply =
+            wire::VerifyReply({static_cast<const std::byte*>(header.data()), header.size()}, header_scratch_, &why);
+        if (reply == nullptr || reply->seq() != seqs_[s]) continue;  // stale or garbage: not ours
+        pending_[s] = false;
+        --remaining_;
+        Status st = wire::ReplyStatus(*reply, Where(s));
+        if (st.ok()) st = (*on_reply_)(s, *reply, body);
+        if (!st.ok() && first_error_.ok()) first_error_ = st;
+      }
+    }
+  }
+  return Status::OK();
+}
+
+Status RoundTrip::Failure(std::chrono::milliseconds deadline, int attempts) {
+  // A shard that refused our security handshake would never answer: say so.
+  for (std::size_t s = 0; s < pending_.size(); ++s)
+    if (std::string why = pending_[s] ? transport_.HandshakeFailure(s) : ""; !why.empty())
+      return Status::Unauthorised(Where(s) + ": " + why);
+  std::string who;
+  for (std::size_t s = 0; s < pending_.size(); ++s)
+    if (pending_[s]) who += (who.empty() ? "" : ", ") + Where(s);
+  return Status::Timeout(who + " did not answer " + std::string(wire::EnumNameOp(op_)) + " within " +
+                         std::to_string(deadline.count()) + " ms (" + std::to_string(attempts) + " attempts of " +
+                         std::to_string(policy_.request_timeout.count()) +
+                         " ms): is asyncps-server running there and reachable? (a shard restarting from its "
+                         "checkpoint must be back within ClientOptions::retry_deadline)");
+}
+
+}  // namespace asyncps::internal

@@ -1,0 +1,126 @@
+// RoundTrip: one request to every shard at once, with retries, and the replies.
+//
+// The logic of a request lives here, apart from sockets and the wall clock, so
+// that its retry, dedupe and stale-reply rules are unit-tested with a fake
+// Transport and a fake Clock (tests/client/round_trip_test.cpp):
+//   - shard s gets the request with sequence number seqs[s]; a reply counts
+//     only if it verifies and carries that seq (anything else is stale or
+//     garbage and is skipped);
+//   - a shard that has not answered within request_timeout gets the same
+//     request (same seq: a commit is still applied at most once) on a fresh
+//     connection, after a back-off that doubles from retry_backoff_initial up
+//     to retry_backoff_max; a late reply to an earlier attempt still counts;
+//   - this goes on until the deadline (and max_attempts, if set); then the
+//     round trip fails with kTimeout naming every shard that did not answer,
+//     or kUnauthorised where the shard refused the security handshake;
+//   - a request larger than what a shard said it accepts fails at once,
+//     without being sent;
+//   - it never returns while the transport may still read a caller's payload.
+//
+// Thread-safety: none; one round trip at a time per Transport.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "asyncps/status.h"
+#include "wire/wire.h"
+
+namespace asyncps::internal {
+
+class Clock {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  virtual ~Clock() = default;
+  virtual TimePoint Now() = 0;
+};
+
+// The wall clock.
+class SteadyClock : public Clock {
+ public:
+  TimePoint Now() override { return std::chrono::steady_clock::now(); }
+};
+
+// How requests reach the shards, one connection each.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual std::size_t num_shards() const = 0;
+  virtual const std::string& endpoint(std::size_t shard) const = 0;
+  // Queues [header][payload] for `shard`. The payload is not copied: it must
+  // stay unchanged until WaitSendsReleased returns. False if it cannot be queued.
+  virtual bool Send(std::size_t shard, std::span<const std::uint8_t> header, std::span<const std::byte> payload) = 0;
+  // Blocks until one of the shards in `shards` may have a reply, or `timeout`
+  // passes; returns those that may. May throw zmq::error_t.
+  virtual std::vector<std::size_t> Poll(std::span<const std::size_t> shards, std::chrono::milliseconds timeout) = 0;
+  // Takes one reply from `shard` if one is ready (false if none).
+  virtual bool TryReceive(std::size_t shard, zmq::message_t& header, zmq::message_t& payload) = 0;
+  // Drops what is queued for `shard` and connects afresh.
+  virtual void Reopen(std::size_t shard) = 0;
+  // Why the latest security handshake with `shard` failed, or "".
+  virtual std::string HandshakeFailure(std::size_t shard) = 0;
+  // Blocks until no payload passed to Send is still read by the transport.
+  virtual void WaitSendsReleased() = 0;
+};
+
+struct RetryPolicy {
+  std::chrono::milliseconds request_timeout{5000};
+  std::chrono::milliseconds retry_backoff_initial{100};
+  std::chrono::milliseconds retry_backoff_max{2000};
+  int max_attempts = 0;  // 0: only the deadline bounds the attempts
+};
+
+class RoundTrip {
+ public:
+  // Builds shard s's request header with sequence number `seq` into `fbb`.
+  using BuildHeader = std::function<void(std::size_t s, std::uint64_t seq, flatbuffers::FlatBufferBuilder& fbb)>;
+  // Takes shard s's verified reply (its error code already checked).
+  using OnReply = std::function<Status(std::size_t s, const wire::Reply& reply, const zmq::message_t& payload)>;
+
+  // REQUIRES: `transport` and `clock` outlive the round trip.
+  RoundTrip(Transport& transport, Clock& clock, RetryPolicy policy);
+
+  // Sends `op` to every shard (shard s: seqs[s], payloads[s] if any; payloads
+  // may be empty for none) and hands each reply to on_reply. max_bytes[s] > 0:
+  // shard s accepts requests up to that size (empty: no limit known). Returns
+  // the first error: a shard's error reply (named by its address), on_reply's,
+  // a refusal of the size, or kTimeout / kUnauthorised after `deadline`.
+  Status Run(wire::Op op, std::span<const std::uint64_t> seqs, std::span<const std::span<const std::byte>> payloads,
+             std::span<const std::uint64_t> max_bytes, const BuildHeader& build, const OnReply& on_reply,
+             std::chrono::milliseconds deadline);
+
+  // "shard S at ENDPOINT".
+  std::string Where(std::size_t s) const;
+
+ private:
+  Status SendPending(bool reopen);
+  // Takes replies until every shard answered or `until` passes.
+  Status TakeReplies(Clock::TimePoint until);
+  Status Failure(std::chrono::milliseconds deadline, int attempts);
+
+  Transport& transport_;
+  Clock& clock_;
+  RetryPolicy policy_;
+  flatbuffers::FlatBufferBuilder fbb_{1024};
+  std::vector<std::uint64_t> header_scratch_;
+
+  // The request being run.
+  wire::Op op_ = wire::Op::Hello;
+  std::span<const std::uint64_t> seqs_;
+  std::span<const std::span<const std::byte>> payloads_;
+  std::span<const std::uint64_t> max_bytes_;
+  const BuildHeader* build_ = nullptr;
+  const OnReply* on_reply_ = nullptr;
+  std::vector<bool> pending_;
+  std::size_t remaining_ = 0;
+  Status first_error_;
+};
+
+}  // namespace asyncps::internal

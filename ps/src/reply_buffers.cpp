@@ -1,0 +1,119 @@
+#include "reply_buffers.h"
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "core/bfloat16.h"
+
+namespace asyncps::ps {
+namespace {
+
+constexpr std::size_t kMaxFree = 2;
+
+}  // namespace
+
+// What buffers are counted against and freed into.
+struct ReplyBuffers::Pool {
+  std::atomic<std::size_t> bytes_held{0};
+  // Freed buffers kept for reuse: a fresh multi-megabyte allocation per
+  // version would page-fault its way in.
+  std::mutex mu;
+  std::vector<std::vector<std::uint32_t>> free;
+
+  std::vector<std::uint32_t> Take(std::size_t words) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto it = free.begin(); it != free.end(); ++it) {
+      if (it->size() == words) {
+        std::vector<std::uint32_t> b = std::move(*it);
+        free.erase(it);
+        return b;
+      }
+    }
+    return std::vector<std::uint32_t>(words);
+  }
+};
+
+struct ReplyBuffers::Buffer {
+  std::shared_ptr<Pool> pool;
+  std::vector<std::uint32_t> words;  // 4-byte words: aligned for every encoding
+  std::size_t bytes = 0;
+  std::uint64_t version = 0;
+
+  ~Buffer() {
+    pool->bytes_held.fetch_sub(words.size() * sizeof(std::uint32_t), std::memory_order_release);
+    std::lock_guard<std::mutex> lock(pool->mu);
+    if (pool->free.size() < kMaxFree) pool->free.push_back(std::move(words));
+  }
+};
+
+// What one message in flight holds: its buffer and its peer's count.
+struct ReplyBuffers::Lease {
+  std::shared_ptr<Buffer> buffer;
+  std::shared_ptr<PeerQueue> peer;
+};
+
+ReplyBuffers::ReplyBuffers(Limits limits) : limits_(limits), pool_(std::make_shared<Pool>()) {}
+
+std::size_t ReplyBuffers::bytes_held() const { return pool_->bytes_held.load(std::memory_order_acquire); }
+
+std::optional<zmq::message_t> ReplyBuffers::Message(std::span<const float> data, Encoding encoding,
+                                                    std::uint64_t version, const zmq::message_t& peer) {
+  std::shared_ptr<PeerQueue> queue = Peer(peer);
+  if (queue->replies.load(std::memory_order_acquire) >= limits_.max_peer_replies) {
+    ++dropped_;
+    return std::nullopt;
+  }
+  std::shared_ptr<Buffer> buffer = BufferFor(data, encoding, version);
+  if (buffer == nullptr) {
+    ++dropped_;
+    return std::nullopt;
+  }
+  queue->replies.fetch_add(1, std::memory_order_acq_rel);
+  auto* lease = new Lease{buffer, std::move(queue)};
+  return zmq::message_t(buffer->words.data(), buffer->bytes, &Release, lease);
+}
+
+std::shared_ptr<ReplyBuffers::Buffer> ReplyBuffers::BufferFor(std::span<const float> data, Encoding encoding,
+                                                               std::uint64_t version) {
+  std::shared_ptr<Buffer>& latest = latest_[encoding == Encoding::kBfloat16 ? 1 : 0];
+  if (latest != nullptr && latest->version == version) return latest;
+  latest.reset();  // frees it now unless replies in flight still hold it
+  const std::size_t bytes = data.size() * BytesPerValue(encoding);
+  const std::size_t words = (bytes + 3) / 4;
+  const std::size_t held = words * sizeof(std::uint32_t);
+  if (bytes_held() + held > limits_.max_bytes) return nullptr;
+  auto buffer = std::make_shared<Buffer>();
+  buffer->pool = pool_;
+  buffer->words = pool_->Take(words);
+  pool_->bytes_held.fetch_add(held, std::memory_order_acq_rel);
+  buffer->bytes = bytes;
+  buffer->version = version;
+  if (encoding == Encoding::kBfloat16) {
+    EncodeBfloat16(data, reinterpret_cast<std::uint16_t*>(buffer->words.data()));
+  } else if (bytes > 0) {
+    std::memcpy(buffer->words.data(), data.data(), bytes);
+  }
+  latest = buffer;
+  return buffer;
+}
+
+std::shared_ptr<ReplyBuffers::PeerQueue> ReplyBuffers::Peer(const zmq::message_t& identity) {
+  if (peers_.size() >= peers_sweep_at_) {
+    // Forget peers with nothing queued (ROUTER identities change with every
+    // reconnect), so the map stays as small as the peers with replies queued.
+    std::erase_if(peers_, [](const auto& p) { return p.second->replies.load(std::memory_order_acquire) == 0; });
+    peers_sweep_at_ = std::max<std::size_t>(1024, 2 * peers_.size());
+  }
+  std::shared_ptr<PeerQueue>& q = peers_[std::string(static_cast<const char*>(identity.data()), identity.size())];
+  if (q == nullptr) q = std::make_shared<PeerQueue>();
+  return q;
+}
+
+void ReplyBuffers::Release(void* /*data*/, void* hint) {
+  std::unique_ptr<Lease> lease(static_cast<Lease*>(hint));
+  lease->peer->replies.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+}  // namespace asyncps::ps

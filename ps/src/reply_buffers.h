@@ -1,0 +1,79 @@
+// ReplyBuffers: the pulled slices a shard's replies carry, shared and bounded.
+//
+// A pull reply must not reference the live center variable (the next commit
+// would change it while ZeroMQ's I/O thread still sends it), so the slice is
+// copied - in the encoding asked for - into a buffer that ZeroMQ sends without
+// a further copy. Replies of one version of the slice share that one buffer
+// (refcounted), so pulls between two commits cost one copy in all.
+//
+// Memory stays bounded whatever clients do (a client that sends requests and
+// never reads the replies leaves them queued in ZeroMQ):
+//   - all buffers alive together hold at most Limits::max_bytes;
+//   - the replies queued for one peer hold at most Limits::max_peer_replies
+//     slices' worth.
+// A reply that would exceed either is not sent (Message returns nullopt): a
+// well-behaved client resends after its request timeout, and the resend is
+// deduplicated like any other.
+//
+// Thread-safety: Message runs on the shard thread; buffers and leases are
+// released on ZeroMQ's I/O thread (atomics and a mutex guard what they touch).
+// Every message in flight holds what it releases into by shared_ptr, so a
+// release after the ReplyBuffers (or the socket) is gone is safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+
+#include <zmq.hpp>
+
+#include "asyncps/compression.h"
+
+namespace asyncps::ps {
+
+class ReplyBuffers {
+ public:
+  struct Limits {
+    std::size_t max_bytes = std::size_t{512} << 20;
+    std::size_t max_peer_replies = 2;
+  };
+  explicit ReplyBuffers(Limits limits);
+
+  // A message holding `data` in `encoding`, for the peer with ROUTER identity
+  // `peer`. `version` names the state of `data`: a reply of the version the
+  // latest buffer holds shares it. nullopt: a limit would be exceeded.
+  std::optional<zmq::message_t> Message(std::span<const float> data, Encoding encoding, std::uint64_t version,
+                                        const zmq::message_t& peer);
+
+  // Bytes of all reply buffers alive now.
+  std::size_t bytes_held() const;
+  // Replies not sent because of a limit.
+  std::uint64_t dropped() const { return dropped_; }
+
+ private:
+  struct Pool;
+  struct Buffer;
+  struct PeerQueue {
+    std::atomic<std::size_t> replies{0};
+  };
+  struct Lease;
+
+  std::shared_ptr<Buffer> BufferFor(std::span<const float> data, Encoding encoding, std::uint64_t version);
+  std::shared_ptr<PeerQueue> Peer(const zmq::message_t& identity);
+  static void Release(void* data, void* hint);
+
+  Limits limits_;
+  std::shared_ptr<Pool> pool_;
+  std::uint64_t dropped_ = 0;
+  // The latest buffer per encoding (shard thread only).
+  std::shared_ptr<Buffer> latest_[2];
+  // Queued replies per peer (shard thread; counts change on the I/O thread).
+  std::unordered_map<std::string, std::shared_ptr<PeerQueue>> peers_;
+  std::size_t peers_sweep_at_ = 1024;
+};
+
+}  // namespace asyncps::ps
