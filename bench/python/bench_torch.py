@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""PyTorch workers through asyncps against the same PyTorch workers with no PS.
+
+    PYTHONPATH=build/python /usr/bin/python3 bench/python/bench_torch.py OUT [--repeats 3]
+        [--train-limit 12000] [--epochs 1] [--seed-experiment] [--local-bin build/models/launcher/asyncps-local]
+
+1. Throughput: examples/torch/launch.py with --algo adag (3 PyTorch workers,
+   2 shards, window 5, batch 16, Adam) and with --algo single (the same worker
+   script, the same data, model, optimizer and DataLoader, no PS), run
+   alternately --repeats times; samples/s of all workers together (samples /
+   (last worker's end - first worker's first batch)); medians and their ratio.
+2. --seed-experiment: the seed's settings (60,000 rows, 5 epochs) once with
+   PyTorch workers (launch.py) and once with C++ workers (asyncps-local):
+   training time, accuracy, PS updates.
+
+Writes OUT/results.json and OUT/summary.md; prints the summary. The machine's
+load (uptime) is recorded before and after each part: other jobs on the same
+cores change every number here.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+LAUNCH = os.path.join(ROOT, "examples", "torch", "launch.py")
+
+
+def uptime():
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def run_json(cmd, path, timeout):
+    r = subprocess.run(cmd + ["--report-json", path], capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
+    with open(path) as f:
+        return json.load(f)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--train-limit", type=int, default=12000)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=3)
+    ap.add_argument("--seed-experiment", action="store_true")
+    ap.add_argument("--local-bin", default=os.path.join(ROOT, "build", "models", "launcher", "asyncps-local"))
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    import torch
+    results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0],
+                           "torch": torch.__version__},
+               "commit": subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                                        text=True).stdout.strip(),
+               "settings": vars(a)}
+    common = ["--workers", str(a.workers), "--shards", "2", "--window", "5", "--batch-size", "16", "--epochs",
+              str(a.epochs), "--train-limit", str(a.train_limit), "--test-limit", "2000", "--save-weights", ""]
+
+    # 1. throughput, alternating so that load changes hit both sides alike
+    load_before = uptime()
+    runs = {"adag": [], "single": []}
+    for r in range(a.repeats):
+        for algo in ("adag", "single"):
+            rep = run_json([sys.executable, LAUNCH, "--algo", algo] + common,
+                           os.path.join(a.out, f"throughput-{algo}-{r}.json"), 900)
+            runs[algo].append(rep["samples_per_second"])
+            print(f"run {r} {algo}: {rep['samples_per_second']:.0f} samples/s, "
+                  f"{rep['number_of_parameter_server_updates']} updates", flush=True)
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    results["throughput"] = {"samples_per_second": runs, "median": med, "ratio": med["adag"] / med["single"],
+                             "load_before": load_before, "load_after": uptime()}
+
+    # 2. the seed experiment, PyTorch against C++ workers
+    if a.seed_experiment:
+        seed = {"load_before": uptime()}
+        t = run_json([sys.executable, LAUNCH, "--save-weights", ""], os.path.join(a.out, "seed-torch.json"), 3600)
+        seed["torch"] = {k: t[k] for k in ("training_time", "accuracy", "number_of_parameter_server_updates")}
+        c = run_json([a.local_bin, "--save-weights", ""], os.path.join(a.out, "seed-cpp.json"), 3600)
+        seed["cpp"] = {k: c[k] for k in ("training_time", "accuracy", "number_of_parameter_server_updates")}
+        seed["load_after"] = uptime()
+        results["seed"] = seed
+
+    with open(os.path.join(a.out, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    lines = [f"# PyTorch workers through asyncps ({time.strftime('%Y-%m-%d')}, commit {results['commit']})", "",
+             f"Machine: {results['machine']['cpus']} CPUs, {results['machine']['platform']}, PyTorch "
+             f"{results['machine']['torch']}.", "",
+             f"Throughput: {a.workers} PyTorch workers, batch 16, Adam, {a.epochs} epoch(s) of {a.train_limit} rows, "
+             f"medians of {a.repeats} alternating runs.", "",
+             "| | samples/s (median) | runs |", "|---|---:|---|",
+             f"| through asyncps (ADAG, window 5, 2 shards) | {med['adag']:.0f} | "
+             + ", ".join(f"{v:.0f}" for v in runs["adag"]) + " |",
+             f"| no PS (--algo single) | {med['single']:.0f} | " + ", ".join(f"{v:.0f}" for v in runs["single"])
+             + " |",
+             f"| **ratio** | **{results['throughput']['ratio']:.3f}x** | |", "",
+             f"Load: before `{load_before}`; after `{results['throughput']['load_after']}`."]
+    if a.seed_experiment:
+        s = results["seed"]
+        lines += ["", "Seed experiment (ADAG, batch 16, window 5, 5 epochs, Adam, 3 workers, 2 shards):", "",
+                  "| workers | training time | accuracy | PS updates |", "|---|---:|---:|---:|"]
+        for name, key in (("3 PyTorch workers (examples/torch)", "torch"), ("3 C++ workers (asyncps-local)", "cpp")):
+            lines.append(f"| {name} | {s[key]['training_time']:.1f} s | {s[key]['accuracy']:.4f} | "
+                         f"{s[key]['number_of_parameter_server_updates']:,} |")
+        lines += ["", f"Load: before `{s['load_before']}`; after `{s['load_after']}`."]
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(a.out, "summary.md"), "w") as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,340 @@
+"""PyTorch on the asyncps parameter server.
+
+    import torch, asyncps.torch
+    model = asyncps.torch.seed_cnn()                 # or any torch.nn.Module
+    opt = asyncps.torch.DistributedOptimizer(torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7),
+                                             model.named_parameters(), servers=endpoints,
+                                             worker_id=i, algorithm="adag", window=5)
+    opt.init_or_pull()                               # the first worker's weights win; start from the PS's
+    for x, y in loader:
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()                                   # your optimizer + the worker side of the rule
+    opt.finish()                                     # the final commit
+
+Tensor names on the PS are the PyTorch names with '.' written as '/' (Keras'
+separator): seed_cnn()'s conv2d_1.kernel is conv2d_1/kernel, as in the C++
+worker, so PyTorch and C++ workers can share a run and its .npz files.
+
+torch is imported by this module only; `import asyncps` never needs it.
+"""
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import _asyncps
+
+
+def tensor_name(name):
+    """The PS's name of a PyTorch parameter: '.' becomes '/'."""
+    return name.replace(".", "/")
+
+
+# --- one flat buffer under every parameter ---------------------------------------
+
+def _as_flat_view(params):
+    """The flat float32 tensor the parameters already are consecutive slices
+    of (in order, contiguous, one storage), or None."""
+    first = params[0].data
+    storage, base = first.storage(), first.storage_offset()
+    offset = base
+    for p in params:
+        d = p.data
+        if (d.dtype != torch.float32 or not d.is_contiguous() or d.storage().data_ptr() != storage.data_ptr()
+                or d.storage_offset() != offset):
+            return None
+        offset += d.numel()
+    return torch.empty(0, dtype=torch.float32).set_(storage, base, (offset - base,))
+
+
+def flatten_parameters(named_parameters):
+    """Makes every parameter's .data a slice of one flat float32 CPU tensor, in
+    the given order (keeping the values), and returns (layout, flat). Reuses
+    the buffer if the parameters already are consecutive slices of one.
+    Raises asyncps.InvalidArgument for a parameter that is not float32 on the
+    CPU, or a name given twice."""
+    named = list(named_parameters)
+    if not named:
+        raise _asyncps.InvalidArgument("named_parameters is empty: pass model.named_parameters()")
+    seen = {}
+    for name, p in named:
+        if not isinstance(p, torch.Tensor):
+            raise _asyncps.InvalidArgument(f"parameter '{name}' is a {type(p).__name__}, not a torch.Tensor")
+        if p.dtype != torch.float32:
+            raise _asyncps.InvalidArgument(f"parameter '{name}' is {p.dtype}; asyncps exchanges float32 "
+                                           "(model.float())")
+        if p.device.type != "cpu":
+            raise _asyncps.InvalidArgument(f"parameter '{name}' is on {p.device}; the flat buffer is on the CPU")
+        if tensor_name(name) in seen:
+            raise _asyncps.InvalidArgument(f"parameter '{name}' is given twice (or clashes with "
+                                           f"'{seen[tensor_name(name)]}' once '.' is written '/')")
+        seen[tensor_name(name)] = name
+    layout = _asyncps.Layout([(tensor_name(n), tuple(p.shape)) for n, p in named])
+    params = [p for _, p in named]
+    flat = _as_flat_view(params)
+    if flat is None:
+        flat = torch.empty(layout.total_size, dtype=torch.float32)
+        for i, p in enumerate(params):
+            off, n = layout.offset(i), p.numel()
+            flat[off:off + n].copy_(p.data.reshape(-1))
+            p.data = flat[off:off + n].view(p.shape)
+    return layout, flat
+
+
+# --- the optimizer --------------------------------------------------------------
+
+class DistributedOptimizer:
+    """Wraps a torch.optim.Optimizer so that step() also runs the worker side
+    of the run's update rule, as asyncps-worker does around its train step.
+
+    DistributedOptimizer(optimizer, named_parameters, servers, worker_id=0,
+                         algorithm="adag", window=None, rho=None, eta=None,
+                         momentum=None, **client_options)
+
+    named_parameters: the model's named parameters, in order (the layout);
+    their .data become slices of one flat float32 buffer (`flat`), which is
+    what the client sends and receives, without copies. window/rho/eta/momentum:
+    None takes Dist-Keras' default for the rule. client_options: asyncps.Client's
+    keyword options (timeouts, CURVE keys, compression).
+
+    Call init_or_pull() once before the first step and finish() after the
+    last. Exchanges "before the batch" (DOWNPOUR, EASGD, EAMSGD, whose next
+    forward pass must see the pulled or look-ahead weights) run at the end of
+    the previous step(), so the forward pass of every batch sees exactly the
+    weights the C++ worker trains at. The optimizer's state (Adam's m, v) stays
+    local. Used by one thread at a time.
+    """
+
+    def __init__(self, optimizer, named_parameters, servers, worker_id=0, algorithm="adag", window=None,
+                 rho=None, eta=None, momentum=None, **client_options):
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise _asyncps.InvalidArgument(f"optimizer must be a torch.optim.Optimizer, not "
+                                           f"{type(optimizer).__name__}")
+        self.optimizer = optimizer
+        self.layout, self.flat = flatten_parameters(named_parameters)
+        self._w = self.flat.numpy()  # the same memory, for the client
+        self.client = _asyncps.Client(servers, self.layout, worker_id=worker_id, algorithm=algorithm,
+                                      **client_options)
+        self.driver = _asyncps.RuleDriver(self.client, window=window, rho=rho, eta=eta, momentum=momentum)
+        self.config = self.driver.config
+        self._before = self.config["exchange_point"] == "before_batch"
+        self._eamsgd = self.config["algorithm"] == "eamsgd"
+        # EAMSGD's look-ahead (W + v) for the next batch is applied at the end
+        # of a step; finish() puts W back as it was before it.
+        self._w_before_lookahead = np.empty_like(self._w) if self._eamsgd else None
+        self._state = "created"
+
+    # The optimizer's own interface, passed through.
+    @property
+    def param_groups(self):
+        return self.optimizer.param_groups
+
+    @property
+    def state(self):
+        return self.optimizer.state
+
+    def zero_grad(self, set_to_none=False):
+        self.optimizer.zero_grad(set_to_none=set_to_none)
+
+    def state_dict(self):
+        return self.optimizer.state_dict()
+
+    def load_state_dict(self, state_dict):
+        self.optimizer.load_state_dict(state_dict)
+
+    @property
+    def commits(self):
+        """Commits sent so far."""
+        return self.driver.commits
+
+    @property
+    def batches(self):
+        """Steps (batches trained) so far."""
+        return self.driver.batches
+
+    def expected_commits(self):
+        """The commits a worker sends for the batches trained so far, its final
+        commit included (what finish() brings commits to)."""
+        return _asyncps.expected_commits(self.config["algorithm"], self.batches, self.config["window"])
+
+    def init_or_pull(self):
+        """Offers the current weights as the initial ones (the first worker's
+        win), then starts from the PS's: flat[:] = C. Returns True when these
+        weights were taken."""
+        if self._state != "created":
+            raise RuntimeError("init_or_pull() was already called")
+        taken = self.client.init(self._w)
+        self.driver.start(self._w)
+        self._state = "running"
+        self._prepare_next_batch()
+        return taken
+
+    def step(self, closure=None):
+        """The wrapped optimizer's step, then the rule's after-batch work
+        (ADAG/DynSGD exchange every window batches; EAMSGD's momentum update),
+        then the next batch's before-batch work. Returns the closure's loss."""
+        if self._state != "running":
+            raise RuntimeError("call init_or_pull() before the first step()" if self._state == "created"
+                               else "step() after finish()")
+        loss = self.optimizer.step(closure)
+        self.driver.after_batch(self._w)
+        self._prepare_next_batch()
+        return loss
+
+    def finish(self):
+        """Sends the batches trained since the last exchange (the final commit)
+        and stops; returns the commits sent in all."""
+        if self._state != "running":
+            raise RuntimeError("finish() before init_or_pull()" if self._state == "created"
+                               else "finish() was already called")
+        if self._eamsgd:
+            np.copyto(self._w, self._w_before_lookahead)
+        self.driver.finish(self._w)
+        self._state = "finished"
+        return self.commits
+
+    def _prepare_next_batch(self):
+        if not self._before:
+            return
+        if self._eamsgd:
+            # RuleDriver.before_batch = [the elastic exchange, when due] + the
+            # look-ahead. Run the exchange on its own (finish() is that same
+            # exchange when batches are unsent), keep W, then look ahead, so
+            # that finish() can start from W as the C++ worker would.
+            batches = self.driver.batches
+            if batches > 0 and (batches + 1) % self.config["window"] == 0:
+                self.driver.finish(self._w)
+            np.copyto(self._w_before_lookahead, self._w)
+        self.driver.before_batch(self._w)
+
+
+# --- the seed CNN in Keras layout -----------------------------------------------
+
+class Conv2D(torch.nn.Module):
+    """Keras' Conv2D (valid padding, stride 1): kernel [kh, kw, in, out],
+    bias [out]; input and output NCHW."""
+
+    def __init__(self, in_channels, filters, kernel_size=3):
+        super().__init__()
+        self.kernel = torch.nn.Parameter(torch.zeros(kernel_size, kernel_size, in_channels, filters))
+        self.bias = torch.nn.Parameter(torch.zeros(filters))
+
+    def forward(self, x):
+        return F.conv2d(x, self.kernel.permute(3, 2, 0, 1), self.bias)
+
+
+class Dense(torch.nn.Module):
+    """Keras' Dense: kernel [in, out], bias [out]: x @ kernel + bias."""
+
+    def __init__(self, in_features, units):
+        super().__init__()
+        self.kernel = torch.nn.Parameter(torch.zeros(in_features, units))
+        self.bias = torch.nn.Parameter(torch.zeros(units))
+
+    def forward(self, x):
+        return torch.addmm(self.bias, x, self.kernel)
+
+
+class SeedCNN(torch.nn.Module):
+    """Dist-Keras' MNIST CNN, as asyncps-worker's seed CNN: Conv2D(32, 3x3)
+    ReLU, Conv2D(32, 3x3) ReLU, MaxPool(2x2), Flatten (NHWC order, as Keras),
+    Dense(225) ReLU, Dense(classes) (logits; softmax is in the loss).
+    Input: NHWC float32 [batch, height, width, channels], as asyncps.mnist.load
+    gives it. Parameters (named as in the C++ worker once '.' is '/'):
+    conv2d_1.kernel/bias, conv2d_2.kernel/bias, dense_1.kernel/bias,
+    dense_2.kernel/bias, all slices of one flat buffer, `flat`."""
+
+    def __init__(self, height=28, width=28, channels=1, num_classes=10):
+        super().__init__()
+        if height < 6 or width < 6:
+            raise _asyncps.InvalidArgument(f"seed CNN: images of {height}x{width} are smaller than 6x6")
+        self.conv2d_1 = Conv2D(channels, 32)
+        self.conv2d_2 = Conv2D(32, 32)
+        flat_features = ((height - 4) // 2) * ((width - 4) // 2) * 32
+        self.dense_1 = Dense(flat_features, 225)
+        self.dense_2 = Dense(225, num_classes)
+        self.layout, self.flat = flatten_parameters(self.named_parameters())
+
+    def forward(self, x):
+        h = x.permute(0, 3, 1, 2)  # NHWC -> NCHW
+        h = F.relu(self.conv2d_1(h))
+        h = F.relu(self.conv2d_2(h))
+        h = F.max_pool2d(h, 2)
+        h = h.permute(0, 2, 3, 1).reshape(h.shape[0], -1)  # Keras flattens NHWC
+        h = F.relu(self.dense_1(h))
+        return self.dense_2(h)
+
+
+def _cpp_uniform(seed, start, n):
+    """Draws start+1 .. start+n of asyncps::models::Rng(seed).Uniform()
+    (splitmix64, the top 24 bits), as float32."""
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed) + np.arange(start + 1, start + n + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(40)).astype(np.float32) * np.float32(1.0 / 16777216.0)
+
+
+def seed_cnn(seed=1, height=28, width=28, channels=1, num_classes=10):
+    """The seed CNN with the C++ worker's initial weights for `seed`
+    (Glorot-uniform kernels drawn in layer order from the same generator, zero
+    biases): bit for bit what asyncps-worker --seed SEED starts from."""
+    model = SeedCNN(height, width, channels, num_classes)
+    drawn = 0
+    with torch.no_grad():
+        for layer in (model.conv2d_1, model.conv2d_2, model.dense_1, model.dense_2):
+            k = layer.kernel
+            if isinstance(layer, Conv2D):
+                taps = k.shape[0] * k.shape[1]
+                fan_in, fan_out = taps * k.shape[2], taps * k.shape[3]
+            else:
+                fan_in, fan_out = k.shape[0], k.shape[1]
+            limit = np.sqrt(np.float32(6.0) / np.float32(fan_in + fan_out), dtype=np.float32)
+            u = _cpp_uniform(seed, drawn, k.numel())
+            drawn += k.numel()
+            k.copy_(torch.from_numpy(((np.float32(2.0) * u - np.float32(1.0)) * limit).reshape(k.shape)))
+            layer.bias.zero_()
+    return model
+
+
+# --- weights files and evaluation ---------------------------------------------------
+
+def save_weights(path, named_parameters):
+    """Writes one array per parameter (under its PS name) to a .npz file, as
+    asyncps-worker --save-weights and asyncps-local do."""
+    np.savez(path, **{tensor_name(n): p.detach().cpu().numpy() for n, p in named_parameters})
+
+
+def load_weights(path, named_parameters):
+    """Reads a .npz of asyncps-worker/asyncps-local (or save_weights) into the
+    parameters, in place. Raises asyncps.InvalidArgument naming a missing
+    tensor or a wrong shape."""
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    with torch.no_grad():
+        for n, p in named_parameters:
+            key = tensor_name(n)
+            if key not in arrays:
+                raise _asyncps.InvalidArgument(f"{path}: tensor '{key}' is missing; was the file saved from a "
+                                               "different model?")
+            if tuple(arrays[key].shape) != tuple(p.shape):
+                raise _asyncps.InvalidArgument(f"{path}: tensor '{key}' has shape {tuple(arrays[key].shape)}, "
+                                               f"the model expects {tuple(p.shape)}")
+            p.copy_(torch.from_numpy(arrays[key]))
+
+
+def evaluate(model, images, labels, batch_size=1000):
+    """(accuracy, mean cross-entropy) of `model` on numpy images/labels."""
+    model.eval()
+    correct, loss = 0, 0.0
+    with torch.no_grad():
+        for i in range(0, len(labels), batch_size):
+            x = torch.from_numpy(images[i:i + batch_size])
+            y = torch.from_numpy(labels[i:i + batch_size])
+            logits = model(x)
+            loss += F.cross_entropy(logits, y, reduction="sum").item()
+            correct += (logits.argmax(1) == y).sum().item()
+    model.train()
+    n = max(len(labels), 1)
+    return correct / n, loss / n

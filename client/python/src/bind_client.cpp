@@ -1,0 +1,202 @@
+// asyncps.Client: a worker's connection to every shard (asyncps/client.h).
+#include <pybind11/stl.h>
+
+#include <string>
+#include <vector>
+
+#include "bindings.h"
+#include "client_handle.h"
+#include "client_options.h"
+#include "errors.h"
+#include "float_buffer.h"
+
+namespace py = pybind11;
+
+namespace asyncps::python {
+namespace {
+
+// A list of endpoints, or one string of comma-separated endpoints.
+std::vector<std::string> ServersFrom(py::handle obj) {
+  std::vector<std::string> out;
+  if (py::isinstance<py::str>(obj)) {
+    const std::string s = obj.cast<std::string>();
+    std::size_t begin = 0;
+    while (begin <= s.size()) {
+      const std::size_t end = std::min(s.find(',', begin), s.size());
+      if (end > begin) out.push_back(s.substr(begin, end - begin));
+      begin = end + 1;
+    }
+  } else if (py::isinstance<py::sequence>(obj)) {
+    for (py::handle e : py::reinterpret_borrow<py::sequence>(obj)) {
+      if (!py::isinstance<py::str>(e)) RaiseInvalidArgument("servers must be strings like 'tcp://127.0.0.1:5555'");
+      out.push_back(e.cast<std::string>());
+    }
+  } else {
+    RaiseInvalidArgument("servers must be a list of endpoints (one per shard, in shard order) or a "
+                         "comma-separated str");
+  }
+  if (out.empty()) RaiseInvalidArgument("no servers given: pass one endpoint per shard, in shard order");
+  return out;
+}
+
+py::dict StatsDict(const ShardStatus& s) {
+  py::dict d;
+  d["endpoint"] = s.endpoint;
+  d["shard_index"] = s.shard_index;
+  d["num_shards"] = s.num_shards;
+  d["algorithm"] = AlgorithmName(s.algorithm);
+  d["initialised"] = s.initialised;
+  d["range"] = py::make_tuple(s.range.begin, s.range.end);
+  d["updates"] = s.updates;
+  d["pulls"] = s.pulls;
+  d["duplicates"] = s.duplicates;
+  d["errors"] = s.errors;
+  d["errors_by_class"] = s.errors_by_class;
+  d["restored_updates"] = s.restored_updates;
+  d["checkpointed_updates"] = s.checkpointed_updates;
+  d["staleness_sum"] = s.staleness_sum;
+  d["staleness_max"] = s.staleness_max;
+  py::dict per_worker;
+  for (const auto& [worker, commits] : s.commits_per_worker) per_worker[py::int_(worker)] = commits;
+  d["commits_per_worker"] = per_worker;
+  return d;
+}
+
+}  // namespace
+
+Algorithm AlgorithmFromPython(py::handle obj) {
+  if (!py::isinstance<py::str>(obj))
+    RaiseInvalidArgument("algorithm must be a str: downpour, adag, dynsgd, easgd or eamsgd");
+  Result<Algorithm> a = ParseAlgorithm(obj.cast<std::string>());
+  if (!a.ok()) RaiseInvalidArgument("algorithm: " + a.status().message());
+  return a.value();
+}
+
+void BindClient(py::module_& m) {
+  py::class_<ClientHandle, std::shared_ptr<ClientHandle>>(m, "Client", R"doc(
+A worker's connection to every shard of an asyncps parameter server.
+
+Client(servers, layout, worker_id=0, algorithm="adag", **options)
+
+servers: one endpoint per shard, in shard order (a list, or a comma-separated
+str). layout: an asyncps.Layout or the ordered (name, shape) pairs. options: the
+C++ ClientOptions by name, durations in seconds: request_timeout (5),
+retry_deadline (60), retry_backoff_initial (0.1), retry_backoff_max (2),
+connect_deadline (10), heartbeat_interval (1), max_attempts (0: no limit),
+curve_server_key / curve_secret_key (Z85; CURVE is on when the server key is
+set), pull_encoding / commit_encoding ('f32' | 'bf16'), commit_top_k (0: dense),
+error_feedback (True).
+
+Connecting says hello to every shard (checks protocol version, shard order,
+layout and algorithm) and raises asyncps.Timeout naming the shard that did not
+answer within connect_deadline. Arrays are flat, contiguous float32 buffers
+of layout.total_size elements (numpy arrays, torch.Tensor.numpy() views),
+read and written in place, never copied. The GIL is released while waiting for
+the network; one call runs at a time per client (others wait).
+)doc")
+      .def(py::init([](py::handle servers, py::handle layout, py::handle worker_id, py::handle algorithm,
+                       py::kwargs kwargs) {
+             ClientOptions options;
+             options.servers = ServersFrom(servers);
+             if (!py::isinstance<py::int_>(worker_id) || py::isinstance<py::bool_>(worker_id))
+               RaiseInvalidArgument("worker_id must be an int");
+             const long long id = worker_id.cast<long long>();
+             if (id < 0 || id > 0xFFFFFFFFll) RaiseInvalidArgument("worker_id must be in [0, 2**32)");
+             options.worker_id = static_cast<std::uint32_t>(id);
+             options.algorithm = AlgorithmFromPython(algorithm);
+             ApplyClientOptions(kwargs, options);
+             const ParameterLayout l = LayoutFromPython(layout);
+             Result<std::unique_ptr<Client>> client = Status::Internal("not connected");
+             {
+               py::gil_scoped_release nogil;
+               client = Client::Connect(l, std::move(options));
+             }
+             ThrowIfError(client.status());
+             return std::make_shared<ClientHandle>(std::move(client).value());
+           }),
+           py::arg("servers"), py::arg("layout"), py::arg("worker_id") = 0, py::arg("algorithm") = "adag")
+      .def_property_readonly("layout", &ClientHandle::layout)
+      .def_property_readonly("num_shards", [](const ClientHandle& h) { return h.options().servers.size(); })
+      .def_property_readonly("options", [](const ClientHandle& h) { return ClientOptionsToDict(h.options()); },
+                             "The options in effect, as a dict (secret keys left out).")
+      .def(
+          "init",
+          [](ClientHandle& h, py::handle weights) {
+            FloatBuffer w = FloatBuffer::ReadOnly(weights, "weights", h.layout().total_size());
+            bool taken = true;
+            h.Call("init", [&](Client& c) {
+              Status st = c.Init(w.const_span());
+              if (st.code() == Status::Code::kAlreadyInitialised) {
+                taken = false;
+                return Status::OK();
+              }
+              return st;
+            });
+            return taken;
+          },
+          py::arg("weights"),
+          "Offers initial weights. True when they were taken; False when every shard already had weights "
+          "(another worker won: pull them).")
+      .def(
+          "pull",
+          [](ClientHandle& h, py::handle weights) {
+            FloatBuffer w = FloatBuffer::Writable(weights, "weights", h.layout().total_size());
+            h.Call("pull", [&](Client& c) { return c.Pull(w.span()); });
+          },
+          py::arg("weights"), "weights[:] = C, in place. Raises asyncps.NotInitialised before any init.")
+      .def(
+          "commit",
+          [](ClientHandle& h, py::handle payload) {
+            FloatBuffer p = FloatBuffer::ReadOnly(payload, "payload", h.layout().total_size());
+            h.Call("commit", [&](Client& c) { return c.Commit(p.const_span()); });
+          },
+          py::arg("payload"), "C <- C + scale * payload on every shard (scale per the run's rule).")
+      .def(
+          "commit_and_pull",
+          [](ClientHandle& h, py::handle payload, py::handle weights) {
+            FloatBuffer p = FloatBuffer::ReadOnly(payload, "payload", h.layout().total_size());
+            FloatBuffer w = FloatBuffer::Writable(weights, "weights", h.layout().total_size());
+            h.Call("commit_and_pull", [&](Client& c) { return c.CommitAndPull(p.const_span(), w.span()); });
+          },
+          py::arg("payload"), py::arg("weights"), "commit(payload), then weights[:] = C, in one round trip.")
+      .def(
+          "stats",
+          [](ClientHandle& h) {
+            std::vector<ShardStatus> shards;
+            h.Call("stats", [&](Client& c) {
+              Result<std::vector<ShardStatus>> r = c.Stats();
+              if (r.ok()) shards = std::move(r).value();
+              return r.status();
+            });
+            py::list out;
+            for (const ShardStatus& s : shards) out.append(StatsDict(s));
+            return out;
+          },
+          "Every shard's counters, in shard order: a list of dicts with endpoint, shard_index, num_shards, "
+          "algorithm, initialised, range, updates, pulls, duplicates, errors, errors_by_class, "
+          "restored_updates, checkpointed_updates, staleness_sum, staleness_max and commits_per_worker "
+          "({worker_id: commits}).")
+      .def(
+          "last_pulled_updates",
+          [](ClientHandle& h, std::size_t shard) {
+            if (shard >= h.options().servers.size())
+              RaiseInvalidArgument("shard " + std::to_string(shard) + " out of range: the client has " +
+                                   std::to_string(h.options().servers.size()) + " shards");
+            std::uint64_t n = 0;
+            h.Call("last_pulled_updates", [&](Client& c) {
+              n = c.last_pulled_updates(shard);
+              return Status::OK();
+            });
+            return n;
+          },
+          py::arg("shard"), "The shard's update count at this client's last pull.")
+      .def("close", &ClientHandle::Close, "Closes the connections; later calls raise. Idempotent.")
+      .def("__enter__", [](std::shared_ptr<ClientHandle> h) { return h; })
+      .def("__exit__", [](ClientHandle& h, py::args) { h.Close(); })
+      .def("__repr__", [](const ClientHandle& h) {
+        return "asyncps.Client(" + std::to_string(h.options().servers.size()) + " shards, worker " +
+               std::to_string(h.options().worker_id) + ", " + AlgorithmName(h.options().algorithm) + ")";
+      });
+}
+
+}  // namespace asyncps::python

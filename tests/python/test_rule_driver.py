@@ -1,0 +1,68 @@
+"""asyncps.RuleDriver: a user who owns the loop needs nothing else."""
+import numpy as np
+import pytest
+
+import asyncps
+
+LAYOUT = [("w", (6,))]
+
+
+def test_adag_around_a_numpy_loop(server):
+    c = asyncps.Client(server.endpoints, LAYOUT, algorithm="adag")
+    w = np.zeros(6, dtype=np.float32)
+    c.init(w)
+    d = asyncps.RuleDriver(c, window=2)
+    assert d.config["window"] == 2 and d.config["exchange_point"] == "after_batch"
+    d.start(w)
+    for _ in range(5):           # "training": +1 per batch
+        d.before_batch(w)
+        w += 1
+        d.after_batch(w)
+    d.finish(w)
+    # Commits after batches 2 and 4 carry (2 / 2), the final one (batch 5) 1 / 2.
+    assert (d.batches, d.commits) == (5, 3) == (5, asyncps.expected_commits("adag", 5, 2))
+    np.testing.assert_array_equal(w, np.full(6, 2.5, dtype=np.float32))
+    c.pull(w)
+    np.testing.assert_array_equal(w, np.full(6, 2.5, dtype=np.float32))
+    assert c.stats()[0]["updates"] == 3
+
+
+def test_easgd_elastic_step(server):
+    c = asyncps.Client(server.endpoints, LAYOUT, algorithm="easgd")
+    w = np.zeros(6, dtype=np.float32)
+    c.init(w)
+    d = asyncps.RuleDriver(c, window=2, rho=5, eta=0.1)   # alpha 0.5
+    d.start(w)
+    for _ in range(2):
+        d.before_batch(w)
+        w += 1
+        d.after_batch(w)
+    d.before_batch(w)            # it = 3: not due; the final exchange is finish()'s
+    d.finish(w)
+    # Before batch 2: E = 0.5 (1 - 0) -> W 0.5, C 0.5; batch 2 -> W 1.5;
+    # finish: E = 0.5 (1.5 - 0.5) = 0.5 -> W 1.0, C 1.0.
+    np.testing.assert_allclose(w, 1.0)
+    c.pull(w)
+    np.testing.assert_allclose(w, 1.0)
+    assert d.commits == 2 == asyncps.expected_commits("easgd", 2, 2)
+
+
+def test_driver_checks_its_arguments(server):
+    c = asyncps.Client(server.endpoints, LAYOUT, algorithm="adag")
+    with pytest.raises(asyncps.InvalidArgument, match="window must be >= 1"):
+        asyncps.RuleDriver(c, window=0)
+    d = asyncps.RuleDriver(c)
+    assert d.config == asyncps.rule_config("adag")
+    with pytest.raises(ValueError, match="float32"):
+        d.start(np.zeros(6))
+    c.close()
+    with pytest.raises(asyncps.InvalidArgument, match="closed"):
+        d.start(np.zeros(6, dtype=np.float32))
+
+
+def test_rule_defaults_are_dist_keras():
+    assert [asyncps.rule_config(a)["window"] for a in asyncps.ALGORITHMS] == [5, 12, 5, 32, 32]
+    e = asyncps.rule_config("eamsgd")
+    assert (e["rho"], e["momentum"], e["exchange_point"]) == (5.0, pytest.approx(0.9), "before_batch")
+    assert asyncps.expected_commits("downpour", 10, 5) == 3  # before batches 5 and 10, plus the final one
+    assert asyncps.expected_commits("dynsgd", 10, 5) == 2

@@ -1,0 +1,97 @@
+"""asyncps.torch.seed_cnn(): the C++ worker's tensors (names, order, shapes,
+Keras layout), its initial weights bit for bit, and its .npz files both ways."""
+import os
+import subprocess
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+import asyncps.torch
+from conftest import binary, need_data
+
+CPP_LAYOUT = [("conv2d_1/kernel", (3, 3, 1, 32)), ("conv2d_1/bias", (32,)),
+              ("conv2d_2/kernel", (3, 3, 32, 32)), ("conv2d_2/bias", (32,)),
+              ("dense_1/kernel", (4608, 225)), ("dense_1/bias", (225,)),
+              ("dense_2/kernel", (225, 10)), ("dense_2/bias", (10,))]
+
+
+def test_the_layout_is_the_cpp_workers():
+    model = asyncps.torch.seed_cnn()
+    assert model.layout.tensors == CPP_LAYOUT
+    assert model.layout.total_size == 1048853
+    # The flat buffer's slices are the parameters.
+    assert model.flat.numel() == 1048853
+    offset = 0
+    for (_, p), i in zip(model.named_parameters(), range(8)):
+        assert p.data_ptr() == model.flat.data_ptr() + 4 * model.layout.offset(i)
+        offset += p.numel()
+    model.flat[0] = 42.0
+    assert model.conv2d_1.kernel[0, 0, 0, 0].item() == 42.0
+
+
+def test_forward_is_keras_conv_and_dense_in_keras_layout():
+    # A reference in PyTorch's own layout (OIHW conv, out x in linear) on the
+    # same weights, to pin down the permutations and the NHWC flatten.
+    model = asyncps.torch.seed_cnn(seed=3)
+    x = torch.rand(2, 28, 28, 1)
+    conv1 = torch.nn.Conv2d(1, 32, 3)
+    conv2 = torch.nn.Conv2d(32, 32, 3)
+    with torch.no_grad():
+        conv1.weight.copy_(model.conv2d_1.kernel.permute(3, 2, 0, 1))
+        conv2.weight.copy_(model.conv2d_2.kernel.permute(3, 2, 0, 1))
+        conv1.bias.uniform_()
+        model.conv2d_1.bias.copy_(conv1.bias)
+        conv2.bias.copy_(model.conv2d_2.bias)
+        h = torch.relu(conv2(torch.relu(conv1(x.permute(0, 3, 1, 2)))))
+        h = torch.nn.functional.max_pool2d(h, 2)          # [2, 32, 12, 12]
+        h = h.permute(0, 2, 3, 1).reshape(2, -1)          # Keras: (row, col, channel) order
+        h = torch.relu(h @ model.dense_1.kernel + model.dense_1.bias)
+        expected = h @ model.dense_2.kernel + model.dense_2.bias
+        np.testing.assert_allclose(model(x).numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def cpp_initial_weights(tmp_path_factory):
+    """asyncps-worker's weights after one SGD step with lr 1e-30: its initial
+    weights (the step changes no kernel entry but exact zeros; biases move to
+    ~1e-30)."""
+    need_data()
+    path = str(tmp_path_factory.mktemp("cpp") / "init.npz")
+    subprocess.run([binary("worker"), "--algo", "single", "--optimizer", "sgd", "--lr", "1e-30", "--epochs", "1",
+                    "--train-limit", "16", "--seed", "7", "--save-weights", path],
+                   check=True, capture_output=True, timeout=60)
+    return path
+
+
+def test_initial_weights_are_the_cpp_workers_bit_for_bit(cpp_initial_weights):
+    model = asyncps.torch.seed_cnn(seed=7)
+    with np.load(cpp_initial_weights) as f:
+        assert sorted(f.files) == sorted(name for name, _ in CPP_LAYOUT)
+        for name, p in model.named_parameters():
+            cpp = f[asyncps.torch.tensor_name(name)]
+            assert cpp.dtype == np.float32 and cpp.shape == tuple(p.shape)
+            mine = p.detach().numpy()
+            if name.endswith("kernel"):
+                nonzero = mine != 0
+                np.testing.assert_array_equal(cpp[nonzero], mine[nonzero])
+            np.testing.assert_allclose(cpp, mine, rtol=0, atol=1e-25)
+    assert not np.array_equal(asyncps.torch.seed_cnn(seed=8).flat.numpy(), model.flat.numpy())
+
+
+def test_npz_files_load_both_ways(cpp_initial_weights, tmp_path):
+    model = asyncps.torch.seed_cnn(seed=1)
+    asyncps.torch.load_weights(cpp_initial_weights, model.named_parameters())  # C++ -> PyTorch
+    np.testing.assert_allclose(model.flat.numpy(), asyncps.torch.seed_cnn(seed=7).flat.numpy(), rtol=0, atol=1e-25)
+    assert np.abs(model.dense_2.bias.detach().numpy()).max() > 0  # the file's biases (~1e-30), not seed 7's zeros
+    ours = str(tmp_path / "torch.npz")
+    asyncps.torch.save_weights(ours, model.named_parameters())                 # PyTorch -> the C++ format
+    with zipfile.ZipFile(ours) as a, zipfile.ZipFile(cpp_initial_weights) as b:
+        assert sorted(a.namelist()) == sorted(b.namelist())
+    with np.load(ours) as a, np.load(cpp_initial_weights) as b:
+        for k in b.files:
+            assert (a[k].dtype, a[k].shape) == (b[k].dtype, b[k].shape)
+    wrong = asyncps.torch.SeedCNN(num_classes=5)
+    with pytest.raises(asyncps.InvalidArgument, match="dense_2/kernel' has shape"):
+        asyncps.torch.load_weights(ours, wrong.named_parameters())
