@@ -264,3 +264,25 @@ TEST_CASE("compressed payloads that do not fit the slice are refused and nothing
   CHECK(h.shard.counters().updates == 0);
   CHECK(h.shard.errors_by_code()[static_cast<std::size_t>(ErrorCode::BadSize)] == 4);
 }
+
+TEST_CASE("an oversize request is answered with its own op and seq", "[shard]") {
+  ps::ShardOptions o = ShardOneOfTwo();
+  o.max_message_bytes = 1024;
+  ShardHarness h(o);
+  REQUIRE(h.Send(Req(Op::Hello)).error() == ErrorCode::Ok);
+  // Before the fix the reply said op Hello, seq 0: the client took it as stale.
+  const auto& r = h.Send(Req(Op::Init, 7), std::vector<float>(4 * 1024, 1.0f));
+  CHECK(r.error() == ErrorCode::TooLarge);
+  CHECK(r.op() == Op::Init);
+  CHECK(r.seq() == 7);
+  CHECK_THAT(r.message()->str(), Catch::Contains("maximum of 1024"));
+}
+
+TEST_CASE("a hello reply tells the client the largest request accepted", "[shard]") {
+  ps::ShardOptions o = ShardOneOfTwo();
+  o.max_message_bytes = 12345;
+  ShardHarness h(o);
+  const auto& r = h.Send(Req(Op::Hello));
+  REQUIRE(r.error() == ErrorCode::Ok);
+  CHECK(r.max_message_bytes() == 12345);
+}

@@ -1,0 +1,261 @@
+// RoundTrip's retry, dedupe and stale-reply rules, on a fake transport and a
+// fake clock: no sockets, no sleeping, every time exact.
+#include <catch2/catch.hpp>
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+
+#include "round_trip.h"
+
+using namespace asyncps;
+using namespace asyncps::internal;
+using namespace std::chrono_literals;
+
+namespace {
+
+class FakeClock : public Clock {
+ public:
+  TimePoint Now() override { return now_; }
+  void AdvanceTo(TimePoint t) { now_ = std::max(now_, t); }
+  std::chrono::milliseconds Elapsed() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(now_ - TimePoint{});
+  }
+
+ private:
+  TimePoint now_{};
+};
+
+// What a shard does with one request: answer after `delay` (with `seq` if
+// set, else the request's), or stay silent.
+struct Answer {
+  std::chrono::milliseconds delay{0};
+  std::optional<std::uint64_t> seq;
+  wire::ErrorCode error = wire::ErrorCode::Ok;
+};
+using Script = std::function<std::optional<Answer>(std::size_t shard, std::uint64_t seq, int attempt)>;
+
+class FakeTransport : public Transport {
+ public:
+  FakeTransport(std::size_t n, FakeClock& clock, Script script)
+      : clock_(clock), script_(std::move(script)), endpoints_(n), queued_(n), attempts_(n, 0), reopens_(n, 0) {
+    for (std::size_t s = 0; s < n; ++s) endpoints_[s] = "fake://" + std::to_string(s);
+  }
+
+  std::size_t num_shards() const override { return endpoints_.size(); }
+  const std::string& endpoint(std::size_t s) const override { return endpoints_[s]; }
+
+  bool Send(std::size_t s, std::span<const std::uint8_t> header, std::span<const std::byte> payload) override {
+    std::vector<std::uint64_t> scratch;
+    std::string why;
+    const wire::Request* req = wire::VerifyRequest(std::as_bytes(header), scratch, &why);
+    REQUIRE(req != nullptr);
+    sent.push_back({s, req->seq(), payload.size()});
+    const int attempt = ++attempts_[s];
+    if (std::optional<Answer> a = script_(s, req->seq(), attempt)) {
+      flatbuffers::FlatBufferBuilder fbb;
+      wire::BuildReply({.op = req->op(), .seq = a->seq.value_or(req->seq()), .error = a->error,
+                        .message = a->error == wire::ErrorCode::Ok ? "" : "refused"},
+                       fbb);
+      const auto* p = reinterpret_cast<const std::byte*>(fbb.GetBufferPointer());
+      queued_[s].push_back({clock_.Now() + a->delay, std::vector<std::byte>(p, p + fbb.GetSize())});
+    }
+    return true;
+  }
+
+  std::vector<std::size_t> Poll(std::span<const std::size_t> shards, std::chrono::milliseconds timeout) override {
+    // Jump to the earliest reply due among `shards`, or to the timeout.
+    auto wake = clock_.Now() + timeout;
+    for (std::size_t s : shards)
+      for (const Queued& q : queued_[s]) wake = std::min(wake, q.due);
+    clock_.AdvanceTo(wake);
+    std::vector<std::size_t> ready;
+    for (std::size_t s : shards)
+      if (!queued_[s].empty() && queued_[s].front().due <= clock_.Now()) ready.push_back(s);
+    return ready;
+  }
+
+  bool TryReceive(std::size_t s, zmq::message_t& header, zmq::message_t& payload) override {
+    if (queued_[s].empty() || queued_[s].front().due > clock_.Now()) return false;
+    const std::vector<std::byte>& bytes = queued_[s].front().bytes;
+    header.rebuild(bytes.data(), bytes.size());
+    payload.rebuild();
+    queued_[s].pop_front();
+    return true;
+  }
+
+  // A fresh connection: replies on the way to the old one are lost.
+  void Reopen(std::size_t s) override {
+    queued_[s].clear();
+    ++reopens_[s];
+  }
+  std::string HandshakeFailure(std::size_t) override { return handshake_failure; }
+  void WaitSendsReleased() override { ++waits; }
+
+  struct Sent {
+    std::size_t shard;
+    std::uint64_t seq;
+    std::size_t payload_bytes;
+  };
+  std::vector<Sent> sent;
+  int waits = 0;
+  std::string handshake_failure;
+  int reopens(std::size_t s) const { return reopens_[s]; }
+
+ private:
+  struct Queued {
+    Clock::TimePoint due;
+    std::vector<std::byte> bytes;
+  };
+  FakeClock& clock_;
+  Script script_;
+  std::vector<std::string> endpoints_;
+  std::vector<std::deque<Queued>> queued_;
+  std::vector<int> attempts_;
+  std::vector<int> reopens_;
+};
+
+RetryPolicy Policy() {
+  RetryPolicy p;
+  p.request_timeout = 1000ms;
+  p.retry_backoff_initial = 100ms;
+  p.retry_backoff_max = 400ms;
+  return p;
+}
+
+// Runs one Pull through `transport`, seqs 10, 20, ...; counts the replies taken.
+struct Run {
+  Status status;
+  std::map<std::size_t, int> replies;
+};
+Run Pull(FakeTransport& transport, FakeClock& clock, std::chrono::milliseconds deadline,
+         RetryPolicy policy = Policy(), std::vector<std::uint64_t> max_bytes = {},
+         std::vector<std::span<const std::byte>> payloads = {}) {
+  RoundTrip trip(transport, clock, policy);
+  std::vector<std::uint64_t> seqs;
+  for (std::size_t s = 0; s < transport.num_shards(); ++s) seqs.push_back(10 * (s + 1));
+  Run run;
+  const RoundTrip::BuildHeader build = [](std::size_t s, std::uint64_t seq, flatbuffers::FlatBufferBuilder& fbb) {
+    wire::BuildRequest({.op = wire::Op::Pull, .seq = seq, .shard_index = static_cast<std::uint32_t>(s)}, fbb);
+  };
+  const RoundTrip::OnReply on_reply = [&](std::size_t s, const wire::Reply&, const zmq::message_t&) {
+    ++run.replies[s];
+    return Status::OK();
+  };
+  run.status = trip.Run(wire::Op::Pull, seqs, payloads, max_bytes, build, on_reply, deadline);
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("round trip: every shard answers at once", "[round-trip]") {
+  FakeClock clock;
+  FakeTransport t(3, clock, [](std::size_t, std::uint64_t, int) { return Answer{5ms}; });
+  Run r = Pull(t, clock, 60s);
+  REQUIRE(r.status.ok());
+  CHECK(r.replies == std::map<std::size_t, int>{{0, 1}, {1, 1}, {2, 1}});
+  CHECK(t.sent.size() == 3);
+  CHECK(clock.Elapsed() == 5ms);
+  CHECK(t.reopens(0) + t.reopens(1) + t.reopens(2) == 0);
+  CHECK(t.waits == 1);  // never returns while a payload may still be read
+}
+
+TEST_CASE("round trip: a silent shard gets the same seq again on a fresh connection", "[round-trip]") {
+  FakeClock clock;
+  FakeTransport t(2, clock, [](std::size_t s, std::uint64_t, int attempt) -> std::optional<Answer> {
+    if (s == 1 && attempt == 1) return std::nullopt;
+    return Answer{};
+  });
+  Run r = Pull(t, clock, 60s);
+  REQUIRE(r.status.ok());
+  REQUIRE(t.sent.size() == 3);
+  CHECK(t.sent[2].shard == 1);
+  CHECK(t.sent[2].seq == t.sent[1].seq);  // dedupe needs the same seq
+  CHECK(t.reopens(1) == 1);
+  CHECK(t.reopens(0) == 0);               // shard 0 answered: left alone
+  CHECK(clock.Elapsed() == 1000ms + 100ms);  // one request timeout, one back-off
+  CHECK(r.replies[1] == 1);
+}
+
+TEST_CASE("round trip: stale and garbage replies are skipped", "[round-trip]") {
+  FakeClock clock;
+  FakeTransport t(1, clock, [](std::size_t, std::uint64_t seq, int attempt) -> std::optional<Answer> {
+    if (attempt == 1) return Answer{1ms, seq - 1};  // a reply to an earlier request
+    return Answer{};
+  });
+  Run r = Pull(t, clock, 60s);
+  REQUIRE(r.status.ok());
+  CHECK(t.sent.size() == 2);  // the stale reply did not count as the answer
+  CHECK(r.replies[0] == 1);
+}
+
+TEST_CASE("round trip: a late reply during the back-off still counts", "[round-trip]") {
+  FakeClock clock;
+  FakeTransport t(1, clock, [](std::size_t, std::uint64_t, int) { return Answer{1050ms}; });
+  Run r = Pull(t, clock, 60s);
+  REQUIRE(r.status.ok());
+  CHECK(t.sent.size() == 1);  // answered within the back-off: no resend
+  CHECK(clock.Elapsed() == 1050ms);
+}
+
+TEST_CASE("round trip: the deadline bounds the retries and names the shard", "[round-trip]") {
+  FakeClock clock;
+  FakeTransport t(2, clock, [](std::size_t s, std::uint64_t, int) -> std::optional<Answer> {
+    if (s == 1) return std::nullopt;
+    return Answer{};
+  });
+  Run r = Pull(t, clock, 5s);
+  REQUIRE(r.status.code() == Status::Code::kTimeout);
+  CHECK_THAT(r.status.message(), Catch::Contains("shard 1 at fake://1") && !Catch::Contains("shard 0"));
+  CHECK(clock.Elapsed() == 5s);  // not a moment longer
+  // 1 s per attempt, back-offs of 100, 200, 400, 400 ms: 4 attempts fit in 5 s.
+  std::size_t to_one = 0;
+  for (const auto& s : t.sent) to_one += s.shard == 1;
+  CHECK(to_one == 4);
+  CHECK_THAT(r.status.message(), Catch::Contains("4 attempts"));
+  CHECK(t.reopens(1) == 4);  // 3 resends + the drop of the last attempt
+}
+
+TEST_CASE("round trip: max_attempts bounds the attempts", "[round-trip]") {
+  FakeClock clock;
+  FakeTransport t(1, clock, [](std::size_t, std::uint64_t, int) -> std::optional<Answer> { return std::nullopt; });
+  RetryPolicy p = Policy();
+  p.max_attempts = 2;
+  Run r = Pull(t, clock, 60s, p);
+  CHECK(r.status.code() == Status::Code::kTimeout);
+  CHECK(t.sent.size() == 2);
+  CHECK(clock.Elapsed() == 2000ms + 100ms);
+}
+
+TEST_CASE("round trip: a refused handshake is reported as such", "[round-trip]") {
+  FakeClock clock;
+  FakeTransport t(1, clock, [](std::size_t, std::uint64_t, int) -> std::optional<Answer> { return std::nullopt; });
+  t.handshake_failure = "the shard refused this client's CURVE key";
+  Run r = Pull(t, clock, 2s);
+  CHECK(r.status.code() == Status::Code::kUnauthorised);
+  CHECK_THAT(r.status.message(), Catch::Contains("fake://0") && Catch::Contains("CURVE key"));
+}
+
+TEST_CASE("round trip: an error reply fails at once, naming the shard", "[round-trip]") {
+  FakeClock clock;
+  FakeTransport t(2, clock, [](std::size_t s, std::uint64_t, int) {
+    return Answer{1ms, std::nullopt, s == 1 ? wire::ErrorCode::TooLarge : wire::ErrorCode::Ok};
+  });
+  Run r = Pull(t, clock, 60s);
+  CHECK_FALSE(r.status.ok());
+  CHECK_THAT(r.status.message(), Catch::Contains("shard 1 at fake://1") && Catch::Contains("refused"));
+  CHECK(t.sent.size() == 2);  // no retry of an answered request
+  CHECK(clock.Elapsed() == 1ms);
+}
+
+TEST_CASE("round trip: a request over a shard's limit is refused before sending", "[round-trip]") {
+  FakeClock clock;
+  FakeTransport t(1, clock, [](std::size_t, std::uint64_t, int) { return Answer{}; });
+  const std::vector<std::byte> payload(4096);
+  Run r = Pull(t, clock, 60s, Policy(), {1024}, {std::span<const std::byte>(payload)});
+  REQUIRE(r.status.code() == Status::Code::kInvalidArgument);
+  CHECK_THAT(r.status.message(), Catch::Contains("exceeds the shard's maximum of 1024") && Catch::Contains("fake://0"));
+  CHECK(t.sent.empty());
+  CHECK(clock.Elapsed() == 0ms);
+}

@@ -1,0 +1,86 @@
+// ReplyBuffers: replies share one copy per slice version, and what clients
+// leave unread stays bounded.
+#include <catch2/catch.hpp>
+
+#include <optional>
+#include <vector>
+
+#include "reply_buffers.h"
+
+using namespace asyncps;
+using asyncps::ps::ReplyBuffers;
+
+namespace {
+
+zmq::message_t Peer(const std::string& id) { return zmq::message_t(id.data(), id.size()); }
+
+}  // namespace
+
+TEST_CASE("replies of one version share one buffer", "[reply-buffers]") {
+  ReplyBuffers buffers({.max_bytes = 64 << 20, .max_peer_replies = 2});
+  const std::vector<float> slice(1 << 20, 1.5f);  // 4 MiB
+  std::vector<zmq::message_t> queued;
+  for (int peer = 0; peer < 20; ++peer) {
+    auto m = buffers.Message(slice, Encoding::kFloat32, /*version=*/7, Peer("peer" + std::to_string(peer)));
+    REQUIRE(m.has_value());
+    queued.push_back(std::move(*m));
+  }
+  CHECK(buffers.bytes_held() == slice.size() * 4);  // one copy, not twenty
+  CHECK(queued[0].data() == queued[19].data());
+  CHECK(static_cast<const float*>(queued[3].data())[12345] == 1.5f);
+  // A new version is a new copy; the old one lives while replies hold it.
+  auto next = buffers.Message(slice, Encoding::kFloat32, 8, Peer("peer0-again"));
+  REQUIRE(next.has_value());
+  CHECK(buffers.bytes_held() == 2 * slice.size() * 4);
+  queued.clear();  // ZeroMQ sent (or dropped) them
+  CHECK(buffers.bytes_held() == slice.size() * 4);
+}
+
+TEST_CASE("a peer that never reads holds at most its share", "[reply-buffers]") {
+  ReplyBuffers buffers({.max_bytes = 64 << 20, .max_peer_replies = 2});
+  const std::vector<float> slice(1 << 18, 1.0f);  // 1 MiB
+  std::vector<zmq::message_t> queued;
+  int sent = 0;
+  for (std::uint64_t version = 1; version <= 100; ++version) {  // a commit per request
+    if (auto m = buffers.Message(slice, Encoding::kFloat32, version, Peer("stuck"))) {
+      queued.push_back(std::move(*m));
+      ++sent;
+    }
+  }
+  CHECK(sent == 2);
+  CHECK(buffers.dropped() == 98);
+  CHECK(buffers.bytes_held() <= 3 * slice.size() * 4);  // its 2 + the latest version
+  // Another peer is still served.
+  CHECK(buffers.Message(slice, Encoding::kFloat32, 101, Peer("good")).has_value());
+}
+
+TEST_CASE("all replies together stay under max_bytes", "[reply-buffers]") {
+  const std::size_t slice_bytes = std::size_t{1} << 20;
+  ReplyBuffers buffers({.max_bytes = 8 * slice_bytes, .max_peer_replies = 2});
+  const std::vector<float> slice(slice_bytes / 4, 1.0f);
+  std::vector<zmq::message_t> queued;
+  std::size_t most = 0;
+  for (std::uint64_t version = 1; version <= 200; ++version) {  // many peers, each committing
+    if (auto m = buffers.Message(slice, Encoding::kFloat32, version, Peer("p" + std::to_string(version))))
+      queued.push_back(std::move(*m));
+    most = std::max(most, buffers.bytes_held());
+  }
+  CHECK(most <= 8 * slice_bytes);
+  CHECK(queued.size() >= 7);
+  CHECK(buffers.dropped() > 0);
+  queued.clear();
+  CHECK(buffers.bytes_held() <= slice_bytes);  // only the latest version is kept
+}
+
+TEST_CASE("bf16 replies are encoded once per version", "[reply-buffers]") {
+  ReplyBuffers buffers({});
+  const std::vector<float> slice = {1.0f, -2.0f, 3.0f};
+  auto a = buffers.Message(slice, Encoding::kBfloat16, 1, Peer("a"));
+  auto b = buffers.Message(slice, Encoding::kBfloat16, 1, Peer("b"));
+  auto f = buffers.Message(slice, Encoding::kFloat32, 1, Peer("c"));
+  REQUIRE((a && b && f));
+  CHECK(a->size() == 6);
+  CHECK(a->data() == b->data());
+  CHECK(f->size() == 12);
+  CHECK(static_cast<const std::uint16_t*>(a->data())[1] == 0xc000);  // -2.0 in bf16
+}
