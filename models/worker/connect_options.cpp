@@ -66,9 +66,10 @@ Result<ClientOptions> ConnectOptions::ToClientOptions(std::uint32_t worker_id, A
   co.request_timeout = std::chrono::milliseconds(request_timeout_ms);
   co.retry_deadline = Ms(retry_deadline_s);
   co.connect_deadline = Ms(connect_deadline_s);
-  Result<std::string> server_key = CurveKeyFromFileOrEnv(curve_server_key_file, "ASYNCPS_CURVE_SERVER_KEY");
+  Result<std::string> server_key = CurveKeyFromFileOrEnv(curve_server_key_file, "ASYNCPS_CURVE_SERVER_KEY", CurveKeyKind::kPublic);
   if (!server_key.ok()) return server_key.status();
-  Result<std::string> secret_key = CurveKeyFromFileOrEnv(curve_secret_key_file, "ASYNCPS_CLIENT_CURVE_SECRET_KEY");
+  Result<std::string> secret_key = CurveKeyFromFileOrEnv(curve_secret_key_file, "ASYNCPS_CLIENT_CURVE_SECRET_KEY",
+                                                        CurveKeyKind::kSecret);
   if (!secret_key.ok()) return secret_key.status();
   if (server_key.value().empty() != secret_key.value().empty()) {
     return Status::InvalidArgument(

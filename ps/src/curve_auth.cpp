@@ -7,7 +7,7 @@ namespace asyncps::ps {
 
 Result<CurveServerConfig> LoadCurveServerConfig(const std::string& secret_key_file, const std::string& allow_file) {
   CurveServerConfig config;
-  Result<std::string> secret = CurveKeyFromFileOrEnv(secret_key_file, "ASYNCPS_CURVE_SECRET_KEY");
+  Result<std::string> secret = CurveKeyFromFileOrEnv(secret_key_file, "ASYNCPS_CURVE_SECRET_KEY", CurveKeyKind::kSecret);
   if (!secret.ok()) return secret.status();
   config.secret_key = secret.value();
   if (config.secret_key.empty() && allow_file.empty()) return config;  // off
@@ -89,7 +89,9 @@ void CurveAuthenticator::HandleOne() {
     frames.push_back(std::move(frame));
     frame = zmq::message_t();
   } while (frames.back().more() && frames.size() < 16);
-  while (frames.back().more()) (void)socket_.recv(frame, zmq::recv_flags::none);  // drain a runaway request
+  // Drain a runaway request (the frame just read says whether more follow).
+  for (bool more = frames.back().more(); more; more = frame.more())
+    if (!socket_.recv(frame, zmq::recv_flags::none)) break;
 
   std::string status = "400", text = "client key not allowed", client;
   const bool well_formed = frames.size() >= 7 && frames[0].to_string() == "1.0" &&

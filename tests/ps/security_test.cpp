@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -276,4 +277,59 @@ TEST_CASE("asyncps-keygen writes a private secret key and its public key", "[sec
   CHECK(std::system((bin + " " + name + " > /dev/null 2>&1").c_str()) != 0);
   CHECK(ReadCurveKeyFile(name + ".key").value() == secret.value());
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a public key file given as a secret key is refused, and the reverse", "[security][keygen]") {
+  const auto dir = std::filesystem::temp_directory_path() / ("asyncps-keykind-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string name = (dir / "server").string();
+  REQUIRE(std::system((std::string(ASYNCPS_KEYGEN_BIN) + " " + name + " > /dev/null").c_str()) == 0);
+  // Both are valid Z85 keys: before, the .pub passed as a secret key.
+  auto as_secret = CurveKeyFromFileOrEnv(name + ".pub", nullptr, CurveKeyKind::kSecret);
+  REQUIRE_FALSE(as_secret.ok());
+  CHECK_THAT(as_secret.status().message(), Catch::Contains("server.pub") && Catch::Contains("public key"));
+  CHECK_FALSE(CurveKeyFromFileOrEnv(name + ".key", nullptr, CurveKeyKind::kPublic).ok());
+  // Renamed, the header comment still tells.
+  std::filesystem::copy_file(name + ".pub", (dir / "renamed").string());
+  CHECK_FALSE(CurveKeyFromFileOrEnv((dir / "renamed").string(), nullptr, CurveKeyKind::kSecret).ok());
+  CHECK(CurveKeyFromFileOrEnv(name + ".key", nullptr, CurveKeyKind::kSecret).ok());
+  CHECK(CurveKeyFromFileOrEnv(name + ".pub", nullptr, CurveKeyKind::kPublic).ok());
+  // The server refuses it at start (exit 2).
+  std::ofstream(dir / "allowed") << CurvePublicKey(NewKeys().secret_key).value() << "\n";
+  const std::string cmd = std::string(ASYNCPS_BINARY_DIR) + "/ps/asyncps-server --bind tcp://127.0.0.1:* " +
+                          "--curve-secret-key-file " + name + ".pub --curve-allow " + (dir / "allowed").string() +
+                          " > /dev/null 2>&1";
+  const int rc = std::system(cmd.c_str());
+  CHECK(WIFEXITED(rc));
+  CHECK(WEXITSTATUS(rc) == 2);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a ZAP request of many frames is answered and does not wedge the authenticator", "[security]") {
+  zmq::context_t context(1);
+  auto started = ps::CurveAuthenticator::Start(context, {NewKeys().public_key});
+  REQUIRE(started.ok());
+  auto auth = std::move(started).value();
+  zmq::socket_t zap(context, zmq::socket_type::req);
+  zap.set(zmq::sockopt::linger, 0);
+  zap.set(zmq::sockopt::rcvtimeo, 5000);
+  zap.connect("inproc://zeromq.zap.01");
+  // 40 frames: more than the authenticator reads before draining the rest
+  // (before the fix the drain loop never advanced and the thread spun forever).
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 40; ++i)
+      REQUIRE(zap.send(zmq::str_buffer("x"), i < 39 ? zmq::send_flags::sndmore : zmq::send_flags::none));
+    std::vector<zmq::message_t> reply;
+    zmq::message_t m;
+    do {
+      REQUIRE(zap.recv(m, zmq::recv_flags::none));  // rcvtimeo: a wedged thread fails here
+      reply.push_back(std::move(m));
+      m = zmq::message_t();
+    } while (reply.back().more());
+    REQUIRE(reply.size() == 6);
+    CHECK(reply[2].to_string() == "400");
+    CHECK(reply[3].to_string() == "malformed ZAP request");
+  }
+  zap.close();
+  auth.reset();
 }

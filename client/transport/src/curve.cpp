@@ -57,9 +57,23 @@ Result<std::string> CurvePublicKey(const std::string& secret_key) {
   return std::string(pub);
 }
 
-Result<std::string> ReadCurveKeyFile(const std::string& path) {
+Result<std::string> ReadCurveKeyFile(const std::string& path, CurveKeyKind kind) {
   std::ifstream in(path);
   if (!in) return Status::IOError("cannot read CURVE key file " + path + ": check the path and its permissions");
+  if (kind != CurveKeyKind::kAny) {
+    const bool want_secret = kind == CurveKeyKind::kSecret;
+    const char* other = want_secret ? "public" : "secret";
+    const std::string other_ext = want_secret ? ".pub" : ".key";
+    const bool named_other = path.size() > other_ext.size() && path.ends_with(other_ext);
+    std::string header;
+    std::getline(in, header);
+    in.seekg(0);
+    const bool says_other = header.starts_with("#") && header.find(std::string(other) + " key") != std::string::npos;
+    if (named_other || says_other)
+      return Status::InvalidArgument("CURVE key file " + path + " holds a " + other + " key, but a " +
+                                     (want_secret ? "secret" : "public") + " key is needed here (asyncps-keygen " +
+                                     "NAME writes the secret key to NAME.key and the public key to NAME.pub)");
+  }
   std::string line;
   while (std::getline(in, line)) {
     const std::string key = KeyOnLine(line);
@@ -87,8 +101,8 @@ Result<std::vector<std::string>> ReadCurveAllowList(const std::string& path) {
   return keys;
 }
 
-Result<std::string> CurveKeyFromFileOrEnv(const std::string& file, const char* env_var) {
-  if (!file.empty()) return ReadCurveKeyFile(file);
+Result<std::string> CurveKeyFromFileOrEnv(const std::string& file, const char* env_var, CurveKeyKind kind) {
+  if (!file.empty()) return ReadCurveKeyFile(file, kind);
   const char* value = env_var ? std::getenv(env_var) : nullptr;
   if (value == nullptr || *value == '\0') return std::string();
   const std::string key = KeyOnLine(value);

@@ -33,8 +33,15 @@ Status CheckCurveKey(const std::string& key, const std::string& what);
 // The public key that belongs to `secret_key`.
 Result<std::string> CurvePublicKey(const std::string& secret_key);
 
-// Reads a key file (see above). Errors name the file and the fix.
-Result<std::string> ReadCurveKeyFile(const std::string& path);
+// Which key a file is expected to hold.
+enum class CurveKeyKind { kAny, kPublic, kSecret };
+
+// Reads a key file (see above). Errors name the file and the fix. With kSecret
+// or kPublic, a file that says it holds the other kind (asyncps-keygen's header
+// comment, or a NAME.pub / NAME.key name) is refused: a public key used as a
+// secret one would pass every format check and fail only at the handshake,
+// and a secret key passed as a public one is about to be shared.
+Result<std::string> ReadCurveKeyFile(const std::string& path, CurveKeyKind kind = CurveKeyKind::kAny);
 
 // Reads an allow-list file: every non-empty, non-comment line is a client
 // public key (text after the key on the same line is ignored, e.g. "KEY worker-3").
@@ -42,8 +49,9 @@ Result<std::string> ReadCurveKeyFile(const std::string& path);
 Result<std::vector<std::string>> ReadCurveAllowList(const std::string& path);
 
 // The key from `file` if given, else from environment variable `env_var` (the
-// Z85 key itself), else "" (security off). Either source is checked.
-Result<std::string> CurveKeyFromFileOrEnv(const std::string& file, const char* env_var);
+// Z85 key itself), else "" (security off). Either source is checked; a file
+// as ReadCurveKeyFile(file, kind) checks it.
+Result<std::string> CurveKeyFromFileOrEnv(const std::string& file, const char* env_var, CurveKeyKind kind);
 
 // True when this libzmq supports CURVE.
 bool CurveAvailable();
