@@ -106,3 +106,47 @@ TEST_CASE("EAMSGD runs the elastic exchange on schedule", "[driver]") {
   CHECK(r.updates == ExpectedCommits(c, 10));
   CHECK(r.center[0] > 0.0f);
 }
+
+TEST_CASE("a driver whose rule is not its client's refuses to run", "[driver]") {
+  LocalCluster cluster(1);
+  ClientOptions o;
+  o.servers = cluster.endpoints();
+  o.algorithm = Algorithm::kAdag;
+  auto client = Client::Connect(Layout(), o);
+  REQUIRE(client.ok());
+  std::vector<float> w(10, 0.0f);
+  REQUIRE(client.value()->Init(w).ok());
+  // Before, an EASGD driver over an ADAG client committed elastic differences
+  // that the shards applied as ADAG deltas.
+  RuleDriver wrong(*client.value(), RuleConfig::Defaults(Algorithm::kEasgd));
+  Status st = wrong.Start(w);
+  CHECK(st.code() == Status::Code::kInvalidArgument);
+  CHECK_THAT(st.message(), Catch::Contains("easgd") && Catch::Contains("adag"));
+  CHECK(wrong.BeforeBatch(w).code() == Status::Code::kInvalidArgument);
+  CHECK(wrong.AfterBatch(w).code() == Status::Code::kInvalidArgument);
+  CHECK(wrong.Finish(w).code() == Status::Code::kInvalidArgument);
+  RuleConfig bad = RuleConfig::Defaults(Algorithm::kAdag);
+  bad.window = 0;
+  CHECK_THAT(RuleDriver(*client.value(), bad).Start(w).message(), Catch::Contains("window"));
+  auto stats = client.value()->Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats.value()[0].pulls == 0);  // nothing was sent
+}
+
+TEST_CASE("a commit over the shard's size limit fails at once with the limit", "[driver][client]") {
+  ps::ShardServerOptions small;
+  small.shard.max_message_bytes = 1024;
+  LocalCluster cluster(1, small);
+  ParameterLayout big;
+  big.Add("w", {1000});  // 4,000 bytes per commit
+  ClientOptions o;
+  o.servers = cluster.endpoints();
+  o.retry_deadline = std::chrono::seconds(30);  // a retrying client would take this long
+  auto client = Client::Connect(big, o);
+  REQUIRE(client.ok());
+  const auto t0 = std::chrono::steady_clock::now();
+  Status st = client.value()->Init(std::vector<float>(1000, 1.0f));
+  CHECK(st.code() == Status::Code::kInvalidArgument);
+  CHECK_THAT(st.message(), Catch::Contains("exceeds the shard's maximum of 1024") && Catch::Contains("shard 0 at"));
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+}

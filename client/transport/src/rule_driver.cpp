@@ -2,7 +2,22 @@
 
 namespace asyncps {
 
-RuleDriver::RuleDriver(Client& client, RuleConfig config) : client_(client), config_(config) {
+namespace {
+
+Status Usable(const Client& client, const RuleConfig& config) {
+  if (Status st = config.Validate(); !st.ok()) return st;
+  if (config.algorithm != client.options().algorithm)
+    return Status::InvalidArgument(std::string("the RuleDriver's algorithm is ") + AlgorithmName(config.algorithm) +
+                                   " but its client's is " + AlgorithmName(client.options().algorithm) +
+                                   ": pass RuleConfig::Defaults(client.options().algorithm)");
+  return Status::OK();
+}
+
+}  // namespace
+
+RuleDriver::RuleDriver(Client& client, RuleConfig config)
+    : client_(client), config_(config), usable_(Usable(client, config)) {
+  if (!usable_.ok()) return;
   const std::size_t n = client.layout().total_size();
   payload_.resize(n);
   switch (config_.algorithm) {
@@ -19,6 +34,7 @@ RuleDriver::RuleDriver(Client& client, RuleConfig config) : client_(client), con
 }
 
 Status RuleDriver::Start(std::span<float> w) {
+  if (!usable_.ok()) return usable_;
   Status st = client_.Pull(w);
   if (st.ok() && !w0_.empty()) w0_.assign(w.begin(), w.end());
   return st;
@@ -55,6 +71,7 @@ Status RuleDriver::Exchange(std::span<float> w) {
 }
 
 Status RuleDriver::BeforeBatch(std::span<float> w) {
+  if (!usable_.ok()) return usable_;
   if (config_.exchange_point() == ExchangePoint::kBeforeBatch && Due()) {
     if (Status st = Exchange(w); !st.ok()) return st;
   }
@@ -63,6 +80,7 @@ Status RuleDriver::BeforeBatch(std::span<float> w) {
 }
 
 Status RuleDriver::AfterBatch(std::span<float> w) {
+  if (!usable_.ok()) return usable_;
   if (config_.algorithm == Algorithm::kEamsgd) MomentumUpdate(w, velocity_, saved_, config_.eta);
   ++unsent_;
   Status st;
@@ -72,6 +90,7 @@ Status RuleDriver::AfterBatch(std::span<float> w) {
 }
 
 Status RuleDriver::Finish(std::span<float> w) {
+  if (!usable_.ok()) return usable_;
   if (unsent_ == 0) return Status::OK();
   return Exchange(w);
 }

@@ -23,8 +23,9 @@ namespace asyncps {
 
 class RuleDriver {
  public:
-  // REQUIRES: config.Validate().ok(), config.algorithm != kSingle and equal to
-  // the client's algorithm; `client` outlives the driver.
+  // REQUIRES: `client` outlives the driver. A config that fails Validate(),
+  // is kSingle, or names another algorithm than the client's makes every call
+  // below fail with kInvalidArgument saying so (nothing is sent).
   RuleDriver(Client& client, RuleConfig config);
 
   // Pulls the center variable into w and remembers it as W0.
@@ -44,6 +45,7 @@ class RuleDriver {
 
   Client& client_;
   RuleConfig config_;
+  Status usable_;  // why the config cannot drive this client (OK: it can)
   std::uint64_t it_ = 1;       // the batch about to be trained, from 1, never reset
   std::uint64_t unsent_ = 0;   // batches trained since the last exchange
   std::uint64_t commits_ = 0;
