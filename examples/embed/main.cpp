@@ -5,6 +5,14 @@
 // asyncps-server, then any number of these with distinct worker ids:
 //   asyncps-server --bind tcp://127.0.0.1:5555
 //   embed_example tcp://127.0.0.1:5555 0
+//
+// Every call returns a Status or Result (both [[nodiscard]]): each one is
+// checked, and a failure is printed with what was being done; the messages
+// name the shard address and the fix. Exit status: 0 when the PS's model is
+// close to a = 3, b = 1; 1 on any error or a model that is off; 2 bad usage.
+// (Public headers: client/core/include/asyncps/ and
+// client/transport/include/asyncps/, installed as <asyncps/...>.)
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -12,6 +20,17 @@
 
 #include <asyncps/client.h>
 #include <asyncps/rule_driver.h>
+
+namespace {
+
+// True if `st` is OK; otherwise prints it, prefixed by `what`, and returns false.
+bool Ok(const asyncps::Status& st, const char* what) {
+  if (st.ok()) return true;
+  std::fprintf(stderr, "%s: %s\n", what, st.ToString().c_str());
+  return false;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 3) {
@@ -29,43 +48,39 @@ int main(int argc, char** argv) {
   options.worker_id = static_cast<std::uint32_t>(std::atoi(argv[2]));
   options.algorithm = asyncps::Algorithm::kAdag;
   auto client = asyncps::Client::Connect(layout, options);
-  if (!client.ok()) {
-    std::fprintf(stderr, "connect: %s\n", client.status().ToString().c_str());
-    return 1;
-  }
+  if (!Ok(client.status(), "connect")) return 1;
 
   // 3. Offer initial weights (the first worker's win) and start from the PS's.
   std::vector<float> w = {0.0f, 0.0f};
-  asyncps::Status init = client.value()->Init(w);
-  if (!init.ok() && init.code() != asyncps::Status::Code::kAlreadyInitialised) {
-    std::fprintf(stderr, "init: %s\n", init.ToString().c_str());
-    return 1;
-  }
+  // A later worker finds the PS initialised already: that is no error.
+  const asyncps::Status init = client.value()->Init(w);
+  if (init.code() != asyncps::Status::Code::kAlreadyInitialised && !Ok(init, "init")) return 1;
   asyncps::RuleConfig rule = asyncps::RuleConfig::Defaults(asyncps::Algorithm::kAdag);
   rule.window = 4;
   asyncps::RuleDriver driver(*client.value(), rule);
-  if (!driver.Start(w).ok()) return 1;
+  if (!Ok(driver.Start(w), "start (pull the PS's weights)")) return 1;
 
   // 4. Your training loop, with the driver around each batch.
   std::mt19937 rng(options.worker_id);
   std::uniform_real_distribution<float> x_dist(-1.0f, 1.0f);
   for (int batch = 0; batch < 400; ++batch) {
-    if (!driver.BeforeBatch(w).ok()) return 1;
+    if (!Ok(driver.BeforeBatch(w), "before batch")) return 1;
     const float x = x_dist(rng), y = 3.0f * x + 1.0f;
     const float err = w[0] * x + w[1] - y;
     w[0] -= 0.1f * err * x;  // d(err^2/2)/da
     w[1] -= 0.1f * err;      // d(err^2/2)/db
-    if (asyncps::Status st = driver.AfterBatch(w); !st.ok()) {
-      std::fprintf(stderr, "exchange: %s\n", st.ToString().c_str());
-      return 1;
-    }
+    if (!Ok(driver.AfterBatch(w), "after batch (exchange with the PS)")) return 1;
   }
-  if (!driver.Finish(w).ok()) return 1;
+  if (!Ok(driver.Finish(w), "finish (last commit)")) return 1;
 
   std::vector<float> center(2);
-  if (!client.value()->Pull(center).ok()) return 1;
+  if (!Ok(client.value()->Pull(center), "pull")) return 1;
   std::printf("worker %u: %llu commits; PS holds a = %.3f, b = %.3f\n", options.worker_id,
               static_cast<unsigned long long>(driver.commits()), center[0], center[1]);
   // ADAG damps each window's work by the window; 400 batches still get close.
-  return (std::abs(center[0] - 3.0f) < 0.5f && std::abs(center[1] - 1.0f) < 0.3f) ? 0 : 1;
+  if (std::abs(center[0] - 3.0f) >= 0.5f || std::abs(center[1] - 1.0f) >= 0.3f) {
+    std::fprintf(stderr, "the PS's model is off: want a = 3 +- 0.5, b = 1 +- 0.3\n");
+    return 1;
+  }
+  return 0;
 }
