@@ -141,6 +141,13 @@ def main(argv=None):
         if a.save_weights:
             asyncps.torch.save_weights(a.save_weights, model.named_parameters())
 
+        server_cpu = 0.0
+        if server:
+            server.stop()
+            server_cpu = server.cpu_seconds or 0.0
+        # CPU seconds of the training: the workers' loops and the whole server
+        # (a measure that other jobs on the same cores hardly change).
+        cpu_seconds = sum(r["cpu_seconds"] for r in reports) + server_cpu
         training_time = max(r["end_unix"] for r in reports) - min(r["first_batch_unix"] for r in reports)
         samples = sum(r["samples"] for r in reports)
         print(f"Training time: {training_time:.2f}")
@@ -151,6 +158,8 @@ def main(argv=None):
         print(f"Throughput: {samples / training_time:.0f} samples/s ({samples} samples, {a.workers} PyTorch "
               f"workers, {a.algo}, window {a.window}, batch {a.batch_size}); test loss {test_loss:.4f} on "
               f"{len(yt)} rows")
+        print(f"CPU: {cpu_seconds:.1f} s ({samples / cpu_seconds:.0f} samples per CPU-second; server "
+              f"{server_cpu:.1f} s)")
         print("Commits per worker: " + ", ".join(f"{r['worker_index']}: {r['commits']}" for r in reports))
         if a.save_weights:
             print(f"Weights: {a.save_weights}")
@@ -158,12 +167,14 @@ def main(argv=None):
             with open(a.report_json, "w") as f:
                 json.dump({"training_time": training_time, "accuracy": accuracy, "test_loss": test_loss,
                            "number_of_parameter_server_updates": updates, "expected_updates": expected, "samples": samples,
-                           "samples_per_second": samples / training_time, "workers": reports,
+                           "samples_per_second": samples / training_time, "cpu_seconds": cpu_seconds,
+                           "server_cpu_seconds": server_cpu,
+                           "samples_per_cpu_second": samples / cpu_seconds, "workers": reports,
                            "shards": stats, "settings": vars(a)}, f, indent=2, default=str)
         return 0 if updates == expected else 1
     finally:
         if server:
-            server.stop()
+            server.stop()  # idempotent
         shutil.rmtree(work, ignore_errors=True)
 
 

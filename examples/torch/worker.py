@@ -67,6 +67,7 @@ def main(argv=None):
 
     report = {"worker_index": a.worker_index, "num_workers": a.num_workers, "algo": a.algo, "rows": len(y),
               "batches": 0, "samples": 0, "first_batch_unix": time.time()}
+    cpu_start = time.process_time()  # every thread of this process: training, the client, ZeroMQ
     for epoch in range(1, a.epochs + 1):
         loss_sum, batches = 0.0, 0
         for xb, yb in loader:
@@ -88,6 +89,7 @@ def main(argv=None):
     else:
         report["commits"] = report["expected_commits"] = 0
     report["end_unix"] = time.time()
+    report["cpu_seconds"] = time.process_time() - cpu_start
     report["train_seconds"] = report["end_unix"] - report["first_batch_unix"]
     report["samples_per_second"] = report["samples"] / max(report["train_seconds"], 1e-9)
     if a.save_weights:

@@ -50,6 +50,7 @@ class LocalServer:
         self.ready_timeout = ready_timeout
         self.endpoints = []
         self.process = None
+        self.cpu_seconds = None  # user + system CPU of the server, once stopped
         self._dir = None
 
     @property
@@ -90,19 +91,30 @@ class LocalServer:
     def stop(self, timeout=10.0):
         """SIGTERM (the shards finish the request in hand, checkpoint if
         configured, and exit), then SIGKILL after `timeout` seconds. Returns
-        the exit status (None if it was not running)."""
+        the exit status (None if it was never started); sets cpu_seconds."""
         if self.process is None:
             return None
-        if self.process.poll() is None:
+        if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
+            deadline = time.monotonic() + timeout
+            while self._reap() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if self.process.returncode is None:
                 self.process.kill()
-                self.process.wait()
+                while self._reap() is None:
+                    time.sleep(0.01)
         status = self.process.returncode
         self._cleanup()
         return status
+
+    def _reap(self):
+        # os.wait4 rather than Popen.wait: it also gives the server's CPU time.
+        pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
+        if pid == 0:
+            return None
+        self.process.returncode = os.waitstatus_to_exitcode(status)
+        self.cpu_seconds = usage.ru_utime + usage.ru_stime
+        return self.process.returncode
 
     def _cleanup(self):
         if self._dir:
