@@ -203,3 +203,28 @@ def test_error_classes_form_one_hierarchy():
         assert issubclass(cls, asyncps.Error) and cls.__module__ == "asyncps"
     assert issubclass(asyncps.Timeout, TimeoutError) and issubclass(asyncps.Unavailable, ConnectionError)
     assert issubclass(asyncps.Unauthorised, PermissionError) and issubclass(asyncps.InvalidArgument, ValueError)
+
+
+@pytest.mark.skipif(not asyncps.curve_available(), reason="this libzmq has no CURVE")
+def test_curve_keys_by_keyword(tmp_path):
+    import asyncps.server
+    server_pub, server_secret = asyncps.generate_curve_key_pair()
+    client_pub, client_secret = asyncps.generate_curve_key_pair()
+    _, stranger_secret = asyncps.generate_curve_key_pair()
+    assert asyncps.curve_public_key(client_secret) == client_pub
+    key = tmp_path / "server.key"
+    key.write_text("# asyncps test key\n" + server_secret + "\n")
+    key.chmod(0o600)
+    assert asyncps.read_curve_key_file(str(key)) == server_secret
+    (tmp_path / "allowed.txt").write_text(client_pub + " worker-0\n")
+    args = ["--curve-secret-key-file", str(key), "--curve-allow", str(tmp_path / "allowed.txt")]
+    with asyncps.server.LocalServer(extra_args=args) as server:
+        with asyncps.Client(server.endpoints, LAYOUT, curve_server_key=server_pub,
+                            curve_secret_key=client_secret) as c:
+            assert c.init(weights())
+            assert "curve_secret_key" not in c.options
+        with pytest.raises(asyncps.Unauthorised):
+            asyncps.Client(server.endpoints, LAYOUT, curve_server_key=server_pub, curve_secret_key=stranger_secret,
+                           connect_deadline=3)
+    with pytest.raises(asyncps.InvalidArgument, match="curve"):
+        asyncps.Client(["tcp://127.0.0.1:1"], LAYOUT, curve_server_key="short", curve_secret_key=client_secret)

@@ -43,11 +43,14 @@ from ._asyncps import (
 
 __version__ = "0.1.0"
 
+# asyncps.IOError is left out of __all__: `from asyncps import *` must not
+# shadow the builtin IOError.
+
 # The rules a worker can run against the PS (--algo single has no PS).
 ALGORITHMS = ("downpour", "adag", "dynsgd", "easgd", "eamsgd")
 
 __all__ = [
-    "ALGORITHMS", "AlreadyInitialised", "Client", "Error", "Internal", "InvalidArgument", "IOError", "Layout",
+    "ALGORITHMS", "AlreadyInitialised", "Client", "Error", "Internal", "InvalidArgument", "Layout",
     "Mismatch", "NotInitialised", "ProtocolError", "RuleDriver", "Timeout", "Unauthorised", "Unavailable",
     "curve_available", "curve_public_key", "expected_commits", "generate_curve_key_pair", "read_curve_key_file",
     "rule_config",

@@ -102,7 +102,8 @@ class DistributedOptimizer:
     forward pass must see the pulled or look-ahead weights) run at the end of
     the previous step(), so the forward pass of every batch sees exactly the
     weights the C++ worker trains at. The optimizer's state (Adam's m, v) stays
-    local. Used by one thread at a time.
+    local, and so do the model's buffers (e.g. BatchNorm's running statistics:
+    only parameters are exchanged). Used by one thread at a time.
     """
 
     def __init__(self, optimizer, named_parameters, servers, worker_id=0, algorithm="adag", window=None,
