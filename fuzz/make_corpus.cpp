@@ -58,7 +58,7 @@ struct Session {
     r.op = op;
     r.seq = use_seq ? use_seq : seq++;
     r.last_pulled_updates = last_pulled;
-    const bool with_payload = op == Op::Init || op == Op::Commit || op == Op::CommitPull;
+    const bool with_payload = op == Op::Init || op == Op::Commit || op == Op::CommitAndPull;
     r.payload_floats = with_payload ? slice() : 0;
     const auto payload = with_payload ? fuzz::FloatBytes(std::vector<float>(slice(), value)) : std::vector<std::byte>{};
     w.Message(fuzz::EncodeRequest(r, layout), payload);
@@ -68,7 +68,7 @@ struct Session {
   // `sparse` positions of the slice (0: dense), the pull in bf16.
   Session& AddCompressed(std::size_t sparse, float value = 0.25f) {
     wire::RequestHeader r = base;
-    r.op = Op::CommitPull;
+    r.op = Op::CommitAndPull;
     r.seq = seq++;
     r.payload_encoding = wire::Encoding::BFloat16;
     r.pull_encoding = wire::Encoding::BFloat16;
@@ -91,7 +91,7 @@ bool WriteShardCorpus() {
   ok &= Write("shard", "fresh-stats", Session(StartState::kFresh).Add(Op::Stats).w.bytes());
   ok &= Write("shard", "fresh-every-op",
               Session(StartState::kFresh)
-                  .Add(Op::Hello).Add(Op::Init, 1.0f).Add(Op::Pull).Add(Op::Commit).Add(Op::CommitPull).Add(Op::Stats)
+                  .Add(Op::Hello).Add(Op::Init, 1.0f).Add(Op::Pull).Add(Op::Commit).Add(Op::CommitAndPull).Add(Op::Stats)
                   .w.bytes());
   ok &= Write("shard", "hello-init", Session(StartState::kHello).Add(Op::Init).w.bytes());
   ok &= Write("shard", "hello-pull-not-initialised", Session(StartState::kHello).Add(Op::Pull).w.bytes());
@@ -99,15 +99,15 @@ bool WriteShardCorpus() {
   ok &= Write("shard", "init-second-init", Session(StartState::kInitialised).Add(Op::Init).w.bytes());
   ok &= Write("shard", "init-commit-duplicate",
               Session(StartState::kInitialised).Add(Op::Commit, 1.0f, 5).Add(Op::Commit, 1.0f, 5).w.bytes());
-  ok &= Write("shard", "init-commitpull", Session(StartState::kInitialised).Add(Op::CommitPull).w.bytes());
+  ok &= Write("shard", "init-commitpull", Session(StartState::kInitialised).Add(Op::CommitAndPull).w.bytes());
   ok &= Write("shard", "init-stats", Session(StartState::kInitialised).Add(Op::Commit).Add(Op::Stats).w.bytes());
   ok &= Write("shard", "second-of-two-commit-pull",
               Session(StartState::kSecondOfTwo).Add(Op::Commit).Add(Op::Pull).Add(Op::Hello).w.bytes());
   ok &= Write("shard", "downpour-commit", Session(StartState::kInitialised, Algorithm::kDownpour).Add(Op::Commit).w.bytes());
   ok &= Write("shard", "dynsgd-stale-commits",
               Session(StartState::kInitialised, Algorithm::kDynSgd)
-                  .Add(Op::Commit, 0.5f, 0, 0).Add(Op::Commit, 0.5f, 0, 0).Add(Op::CommitPull, 0.5f, 0, 1).w.bytes());
-  ok &= Write("shard", "easgd-commitpull", Session(StartState::kInitialised, Algorithm::kEasgd).Add(Op::CommitPull).w.bytes());
+                  .Add(Op::Commit, 0.5f, 0, 0).Add(Op::Commit, 0.5f, 0, 0).Add(Op::CommitAndPull, 0.5f, 0, 1).w.bytes());
+  ok &= Write("shard", "easgd-commitpull", Session(StartState::kInitialised, Algorithm::kEasgd).Add(Op::CommitAndPull).w.bytes());
   ok &= Write("shard", "eamsgd-commit", Session(StartState::kInitialised, Algorithm::kEamsgd).Add(Op::Commit).w.bytes());
   ok &= Write("shard", "compressed-commitpull",
               Session(StartState::kInitialised).AddCompressed(0).AddCompressed(3).AddCompressed(1, -2.0f).w.bytes());
@@ -150,7 +150,7 @@ bool WriteReplyCorpus() {
   r.seq = 2;
   r.payload_floats = 20;
   ok &= Write("reply", "commit-ok", ReplyInput(shard, r, std::vector<float>(20, 0.5f)));
-  r.op = Op::CommitPull;
+  r.op = Op::CommitAndPull;
   r.seq = 3;
   ok &= Write("reply", "commitpull-ok", ReplyInput(shard, r, std::vector<float>(20, 0.5f)));
   r.op = Op::Pull;

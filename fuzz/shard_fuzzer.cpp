@@ -93,7 +93,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (shard.counters().updates != updates_before) {
       ++commits_sent;
       if (out.error != wire::ErrorCode::Ok) Fail("an update was applied but the reply is an error");
-      if (reply.op() != wire::Op::Commit && reply.op() != wire::Op::CommitPull) Fail("a non-commit applied an update");
+      if (reply.op() != wire::Op::Commit && reply.op() != wire::Op::CommitAndPull) Fail("a non-commit applied an update");
     }
   }
   if (shard.counters().updates != commits_sent) Fail("update count differs from the commits applied");

@@ -70,7 +70,7 @@ void RunGroup(const Settings& s, std::unique_ptr<PsCluster>& cluster, std::size_
     const std::string name = PsOpName(op);
     if (!Wanted(s, name, n, shards, w)) continue;
     if (!cluster) cluster = std::make_unique<PsCluster>(n, static_cast<std::uint32_t>(shards));
-    const bool both_ways = op != PsOp::kPush && op != PsOp::kPull;
+    const bool both_ways = op != PsOp::kCommit && op != PsOp::kPull;
     g.Add(cluster->Clients(op, w), name, n, shards, w, both_ways ? 2 : 1);
   }
   std::vector<Session*> sessions;
@@ -101,7 +101,7 @@ std::vector<Record> RunAll(const Settings& s) {
 
 int main(int argc, char** argv) {
   using namespace asyncps::bench;
-  CLI::App app{"asyncps-bench-ps: push, pull and commit-and-pull throughput of asyncps against raw ZeroMQ "
+  CLI::App app{"asyncps-bench-ps: commit, pull and commit-and-pull throughput of asyncps against raw ZeroMQ "
                "REQ/REP and PUSH/PULL on 127.0.0.1, shards served in-process"};
   Settings s;
   std::string json_path, csv_path;

@@ -27,7 +27,7 @@ struct Worker {
 
 const char* PsOpName(PsOp op) {
   switch (op) {
-    case PsOp::kPush: return "push";
+    case PsOp::kCommit: return "commit";
     case PsOp::kPull: return "pull";
     case PsOp::kCommitAndPull: return "commit-and-pull";
     case PsOp::kCommitAndPullBf16: return "commit-and-pull-bf16";
@@ -80,7 +80,7 @@ std::unique_ptr<Session> PsCluster::Clients(PsOp op, int workers) {
     for (std::size_t i = 0; i < n; ++i)
       k->payload[i] = 1e-6f * (static_cast<float>((i * 2654435761u) % 2001) - 1000.0f) / 1000.0f;
     switch (op) {
-      case PsOp::kPush: return [k] { Check(k->client->Commit(k->payload), "commit"); };
+      case PsOp::kCommit: return [k] { Check(k->client->Commit(k->payload), "commit"); };
       case PsOp::kPull: return [k] { Check(k->client->Pull(k->weights), "pull"); };
       case PsOp::kCommitAndPull:
       case PsOp::kCommitAndPullBf16:

@@ -22,10 +22,10 @@ namespace asyncps::bench {
 
 // The compressed variants are commit-and-pull with bf16 pulls and commits, and
 // with bf16 pulls and top-1% bf16 commits (asyncps/compression.h).
-enum class PsOp { kPush, kPull, kCommitAndPull, kCommitAndPullBf16, kCommitAndPullTopK };
-inline constexpr PsOp kAllPsOps[] = {PsOp::kPush, PsOp::kPull, PsOp::kCommitAndPull, PsOp::kCommitAndPullBf16,
+enum class PsOp { kCommit, kPull, kCommitAndPull, kCommitAndPullBf16, kCommitAndPullTopK };
+inline constexpr PsOp kAllPsOps[] = {PsOp::kCommit, PsOp::kPull, PsOp::kCommitAndPull, PsOp::kCommitAndPullBf16,
                                      PsOp::kCommitAndPullTopK};
-// "push", "pull", "commit-and-pull", "commit-and-pull-bf16", "commit-and-pull-top1%"
+// "commit", "pull", "commit-and-pull", "commit-and-pull-bf16", "commit-and-pull-top1%"
 const char* PsOpName(PsOp op);
 bool IsCompressed(PsOp op);
 
@@ -39,7 +39,7 @@ class PsCluster {
   PsCluster& operator=(const PsCluster&) = delete;
 
   // `workers` clients (each its own thread, Client and worker id) repeating
-  // `op`: push is Client::Commit, pull Client::Pull, commit-and-pull (and its
+  // `op`: commit is Client::Commit, pull Client::Pull, commit-and-pull (and its
   // compressed variants) Client::CommitAndPull. REQUIRES: the cluster outlives
   // the session.
   std::unique_ptr<Session> Clients(PsOp op, int workers);

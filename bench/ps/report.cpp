@@ -62,7 +62,7 @@ void PayloadSweep(std::ostringstream& o, const std::vector<Record>& records) {
   for (const Record& r : records)
     if (r.shards == 1 && r.workers == 1) sizes.insert(r.floats);
   o << "### Payload sweep, S=1 shard, W=1 client\n\n"
-    << "| floats | MB | raw REQ/REP rt/s | raw REQ/REP GB/s | raw PUSH/PULL GB/s | push rt/s | pull rt/s "
+    << "| floats | MB | raw REQ/REP rt/s | raw REQ/REP GB/s | raw PUSH/PULL GB/s | commit rt/s | pull rt/s "
        "| commit-and-pull rt/s | commit-and-pull GB/s | commit-and-pull / REQ/REP "
        "| CPU ms/rt REQ/REP | CPU ms/rt commit-and-pull |\n"
     << "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
@@ -70,7 +70,7 @@ void PayloadSweep(std::ostringstream& o, const std::vector<Record>& records) {
     const Record* cp = Find(records, "commit-and-pull", n, 1, 1);
     const Record* rr = Find(records, kRawReqRep, n, 1, 1);
     o << "| " << Grouped(n) << " | " << Fixed(n * 4.0 / 1e6, 3) << " | " << Ops(rr) << " | " << Gbps(rr) << " | "
-      << Gbps(Find(records, kRawPushPull, n, 1, 1)) << " | " << Ops(Find(records, "push", n, 1, 1)) << " | "
+      << Gbps(Find(records, kRawPushPull, n, 1, 1)) << " | " << Ops(Find(records, "commit", n, 1, 1)) << " | "
       << Ops(Find(records, "pull", n, 1, 1)) << " | " << Ops(cp) << " | " << Gbps(cp) << " | " << Ratio(cp)
       << " | " << CpuMs(rr) << " | " << CpuMs(cp) << " |\n";
   }
@@ -163,7 +163,7 @@ std::string Markdown(const RunInfo& info, const std::vector<Record>& records) {
   std::size_t floats = 0;
   for (const Record& r : records)
     if (floats != info.model_floats) floats = r.floats == info.model_floats ? r.floats : std::max(floats, r.floats);
-  for (const char* op : {"commit-and-pull", "commit-and-pull-bf16", "commit-and-pull-top1%", "push", "pull"})
+  for (const char* op : {"commit-and-pull", "commit-and-pull-bf16", "commit-and-pull-top1%", "commit", "pull"})
     Scaling(o, records, op, floats);
   return o.str();
 }

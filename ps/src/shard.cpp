@@ -49,7 +49,7 @@ Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const 
     case Op::Init: return Init(*req, payload, reply);
     case Op::Pull: return Pull(*req, reply);
     case Op::Commit:
-    case Op::CommitPull: return Commit(*req, payload, reply);
+    case Op::CommitAndPull: return Commit(*req, payload, reply);
     case Op::Stats: return Stats(*req, reply);
   }
   return Error(req->op(), req->seq(), ErrorCode::UnknownOp,
@@ -149,7 +149,7 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
     return Error(req.op(), req.seq(), ErrorCode::TooLarge,
                  "more than " + std::to_string(options_.max_workers) + " worker ids", reply);
   }
-  const bool with_pull = req.op() == Op::CommitPull;
+  const bool with_pull = req.op() == Op::CommitAndPull;
   if (req.session() != w->session) {
     // Another client instance under this worker id (its hello reached a shard
     // restored from a checkpoint taken before it): its seqs start afresh.

@@ -203,7 +203,7 @@ TEST_CASE("compressed payloads: bf16 and sparse commits apply, pulls come back i
   CHECK(std::vector<float>(h.shard.center().begin(), h.shard.center().end()) == std::vector<float>{1, 2.5f, 3, 2});
 
   // A dense bf16 commit with a pull in bf16.
-  f = Req(Op::CommitPull, 4);
+  f = Req(Op::CommitAndPull, 4);
   f.payload_floats = 4;
   f.payload_encoding = wire::Encoding::BFloat16;
   f.pull_encoding = wire::Encoding::BFloat16;

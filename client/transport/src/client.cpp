@@ -234,7 +234,7 @@ Status Client::Commit(std::span<const float> payload) {
 Status Client::CommitAndPull(std::span<const float> payload, std::span<float> weights) {
   if (Status st = impl_->CheckPayload(payload); !st.ok()) return st;
   if (Status st = impl_->CheckSize(weights.size(), "pull destination"); !st.ok()) return st;
-  return impl_->Exchange(wire::Op::CommitPull, impl_->CommitFrames(payload),
+  return impl_->Exchange(wire::Op::CommitAndPull, impl_->CommitFrames(payload),
                           [&](std::size_t s, const wire::Reply& r, const zmq::message_t& body) {
                             return impl_->TakeSlice(s, r, body, weights);
                           });

@@ -3,7 +3,7 @@
 // keeps, with error feedback on, the residual: everything the frames have not
 // carried yet, which joins the next commit.
 //
-// Frame layout (the payload frame of a Commit / CommitPull request):
+// Frame layout (the payload frame of a Commit / CommitAndPull request):
 //   dense:  count values in the encoding (count = the slice's size)
 //   sparse: count uint32 positions within the slice (increasing), then the
 //           count values in the encoding

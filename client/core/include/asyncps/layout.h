@@ -2,7 +2,7 @@
 // tensors, flattened into one vector and partitioned into contiguous shard ranges.
 //
 // The layout is the one vocabulary shared by the model (which owns the flat
-// parameter buffer), the client (which splits pushes and assembles pulls) and the
+// parameter buffer), the client (which splits commits and assembles pulls) and the
 // shards (which each hold one range). Ranges are balanced by element count, so a
 // large tensor (the seed CNN's 4608x225 dense kernel) is split across shards.
 #pragma once

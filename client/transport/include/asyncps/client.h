@@ -1,6 +1,6 @@
 // Client: a worker's connection to every shard of an asyncps parameter server.
 //
-// The client splits each push into the shards' ranges of the ParameterLayout,
+// The client splits each commit into the shards' ranges of the ParameterLayout,
 // sends one request per shard at once, and assembles the replies. Requests that
 // time out are resent on a fresh socket with back-off until a deadline; a resent
 // commit is stamped with the same (worker id, session, sequence number), so a

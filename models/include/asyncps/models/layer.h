@@ -6,7 +6,7 @@
 // After Reserve, Forward and Backward never allocate.
 //
 // Parameters are not owned by the layer: they are slices of the model's one
-// contiguous buffer, so the PS client can push and pull them without copying.
+// contiguous buffer, so the PS client can commit and pull them without copying.
 // Not thread-safe: a layer keeps per-batch scratch state.
 #pragma once
 

@@ -8,7 +8,7 @@
 //   dense kernel [in, out]           (Keras)
 //   vectors      [n]                 (biases, flat params/grads, optimizer state)
 // The model's params()/grads() stay one contiguous buffer in layout order (the
-// PS client pushes and pulls that span); ParamTensor() gives a shaped view of
+// PS client commits and pulls that span); ParamTensor() gives a shaped view of
 // one tensor of it by layout index.
 #pragma once
 
