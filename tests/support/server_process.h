@@ -1,11 +1,14 @@
 // ServerProcess: the real asyncps-server binary as a child process, for tests
-// that kill, restart and signal it. Plus FreePort() and TempDir helpers.
+// that kill, restart and signal it. Plus TempDir and endpoint helpers.
+//
+// Addresses come from the OS, never from a "free port" probe that a parallel
+// test could take before the server binds it: a server binds
+// tcp://127.0.0.1:* and the test reads the bound endpoint from its
+// --ready-file (WaitForEndpoints); a test that must restart a server at the
+// same address binds an ipc:// path inside its own TempDir (IpcEndpoint).
 #pragma once
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,22 +26,8 @@ namespace asyncps::testing {
 
 inline std::string ServerBinary() { return std::string(ASYNCPS_BINARY_DIR) + "/ps/asyncps-server"; }
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, read, close).
-inline int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+// What --bind takes for "a TCP port on 127.0.0.1 that the OS picks".
+inline constexpr const char* kLoopbackAnyPort = "tcp://127.0.0.1:*";
 
 // A fresh directory under the system temp dir, removed on destruction.
 class TempDir {
@@ -66,6 +55,24 @@ inline std::string ReadText(const std::string& path) {
   ss << in.rdbuf();
   return ss.str();
 }
+
+// The lines of a server's --ready-file: its shards' bound endpoints, in shard
+// order (asyncps-server writes the file atomically once every shard is bound).
+inline std::vector<std::string> ReadEndpoints(const std::string& ready_file) {
+  std::vector<std::string> endpoints;
+  std::istringstream in(ReadText(ready_file));
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) endpoints.push_back(line);
+  return endpoints;
+}
+
+// An ipc:// endpoint named `name` inside `dir`: a fixed address no other test
+// can take, for a server that is restarted where its clients look for it.
+// (A Unix socket path holds at most 107 bytes; TempDir paths are short.)
+inline std::string IpcEndpoint(const TempDir& dir, const std::string& name) { return "ipc://" + (dir / name); }
+
+// An address nothing listens on: an ipc:// path in `dir` that no one binds.
+inline std::string DeadEndpoint(const TempDir& dir) { return IpcEndpoint(dir, "nobody-listens"); }
 
 class ServerProcess {
  public:
@@ -106,6 +113,15 @@ class ServerProcess {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return false;
+  }
+
+  // Waits for the --ready-file `path` (see WaitForFile) and returns the
+  // endpoints written there; empty if the server exited or did not get ready
+  // within `limit`.
+  std::vector<std::string> WaitForEndpoints(const std::string& path,
+                                            std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    if (!WaitForFile(path, limit)) return {};
+    return ReadEndpoints(path);
   }
 
   // Sends `sig` and, for SIGKILL, reaps the process.
