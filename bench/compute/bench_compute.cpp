@@ -1,8 +1,9 @@
-// Training throughput of the seed CNN: samples/s of forward + backward +
-// optimizer step on random 28x28x1 batches, median over repeats.
+// Training throughput of the seed CNN (or of a Keras model file): samples/s
+// of forward + backward + optimizer step on random batches of the model's
+// input shape, median over repeats.
 //
 //   asyncps-bench-compute [--batch 16,32,128] [--optimizer sgd,adam] [--threads 1]
-//                         [--repeats 5] [--min-seconds 1.0]
+//                         [--repeats 5] [--min-seconds 1.0] [--model FILE.json]
 // Prints one line per (optimizer, batch):
 //   "asyncps <opt> <batch> <samples/s wall> <samples/s of process CPU time>"
 // (the second is steadier on a shared machine).
@@ -19,6 +20,7 @@
 #include "asyncps/models/blas_threads.h"
 #include "asyncps/models/dataset.h"
 #include "asyncps/models/init.h"
+#include "asyncps/models/keras_model.h"
 #include "asyncps/models/optimizer.h"
 #include "asyncps/models/seed_cnn.h"
 
@@ -47,14 +49,14 @@ std::vector<std::string> Split(const std::string& s) {
 int Usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--batch 16,32,128] [--optimizer sgd,adam] [--threads 1] "
-               "[--repeats 5] [--min-seconds 1.0]\n",
+               "[--repeats 5] [--min-seconds 1.0] [--model FILE.json]\n",
                argv0);
   return 2;
 }
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string batches = "16,32,128", optimizers = "sgd,adam";
+  std::string batches = "16,32,128", optimizers = "sgd,adam", model_file;
   int threads = 1, repeats = 5;
   double min_seconds = 1.0;
   for (int i = 1; i < argc; ++i) {
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
     else if (a == "--threads") threads = std::atoi(v.c_str());
     else if (a == "--repeats") repeats = std::max(1, std::atoi(v.c_str()));
     else if (a == "--min-seconds") min_seconds = std::atof(v.c_str());
+    else if (a == "--model") model_file = v;
     else return Usage(argv[0]);
   }
   am::SetBlasThreads(threads);
@@ -73,7 +76,7 @@ int main(int argc, char** argv) {
     for (const std::string& b : Split(batches)) {
       const std::size_t batch = static_cast<std::size_t>(std::atol(b.c_str()));
       if (batch == 0) return Usage(argv[0]);
-      auto model = am::BuildSeedCnn({});
+      auto model = model_file.empty() ? am::BuildSeedCnn({}) : am::LoadKerasModel(model_file, 1);
       if (!model.ok()) {
         std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
         return 1;
@@ -86,12 +89,13 @@ int main(int argc, char** argv) {
       }
       m.Reserve(batch);
       am::Rng rng(42);
-      std::vector<float> x(batch * 784);
+      const std::size_t classes = m.num_classes();
+      std::vector<float> x(batch * m.input_shape().size());
       for (float& v : x) v = rng.Uniform();
       std::vector<std::uint8_t> labels(batch);
-      for (auto& l : labels) l = static_cast<std::uint8_t>(rng.Below(10));
-      std::vector<float> y(batch * 10);
-      am::OneHot(labels.data(), batch, 10, y.data());
+      for (auto& l : labels) l = static_cast<std::uint8_t>(rng.Below(classes));
+      std::vector<float> y(batch * classes);
+      am::OneHot(labels.data(), batch, classes, y.data());
       for (int w = 0; w < 3; ++w) m.TrainStep(x.data(), y.data(), batch, *opt.value());
       std::vector<double> rates, cpu_rates;
       for (int r = 0; r < repeats; ++r) {

@@ -2,7 +2,8 @@
 # Training throughput of the seed CNN: asyncps vs PyTorch 1.13, one thread each.
 #
 # usage: bench/compute/run.sh [BUILD_DIR] [--repeats N] [--min-seconds S]
-#                             [--batch 16,32,128] [--optimizer sgd,adam]
+#                             [--batch 16,32,128] [--optimizer sgd,adam] [--model FILE.json]
+#   --model: a Keras model.to_json() file instead of the seed CNN (both sides build it)
 #   BUILD_DIR: where asyncps-bench-compute was built (default: build, then build-models)
 # Env: PYTHON (default /usr/bin/python3, Debian's python with torch).
 #
@@ -16,13 +17,14 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 build=""
 if [[ $# -gt 0 && "$1" != --* ]]; then build="$1"; shift; fi
-repeats=5 min_seconds=1.0 batches=16,32,128 optimizers=sgd,adam
+repeats=5 min_seconds=1.0 batches=16,32,128 optimizers=sgd,adam model=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --repeats) repeats="$2"; shift 2 ;;
     --min-seconds) min_seconds="$2"; shift 2 ;;
     --batch) batches="$2"; shift 2 ;;
     --optimizer) optimizers="$2"; shift 2 ;;
+    --model) model=(--model "$2"); shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -40,7 +42,8 @@ if ! "$python" -c 'import torch' 2>/dev/null; then
   exit 1
 fi
 
-common=(--repeats "$repeats" --min-seconds "$min_seconds")
+common=(--repeats "$repeats" --min-seconds "$min_seconds" ${model[@]+"${model[@]}"})
+echo "model: ${model[1]:-the seed CNN}"
 echo "asyncps $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), torch $("$python" -c 'import torch; print(torch.__version__)'), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1 /proc/loadavg)"
 echo
 echo "| optimizer | batch | asyncps samples/s | PyTorch samples/s | ratio | asyncps CPU | PyTorch CPU | ratio (CPU) |"

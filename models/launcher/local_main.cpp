@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
   app.add_option("--shards", lo.shards, "Parameter shards (served by one asyncps-server process)")
       ->check(CLI::Range(1, 64))->capture_default_str();
   app.add_option("--report-json", lo.report_json, "Also write the report as JSON here");
-  app.add_option("--save-weights", lo.save_weights, "Where to save the final weights (.npz; '' to skip)")
+  app.add_option("--save-weights", lo.save_weights, "Where to save the final weights (.npz, or .h5 for Keras' model.load_weights; '' to skip)")
       ->capture_default_str();
   app.add_option("--checkpoint-dir", lo.checkpoint_dir, "Passed on to asyncps-server: where shards keep checkpoints");
   app.add_option("--timeout", lo.timeout_s, "Stop everything and fail after this many seconds (0: no limit)")
@@ -136,11 +136,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "asyncps-local: %s\n", valid.message().c_str());
     return 2;
   }
-  // Every file the run reads or writes, before any work: a bad test file or
-  // output path must not throw a finished run away. The test set is small:
+  if (train.summary) return worker::PrintModelSummary(train, "asyncps-local");
+  // Every file the run reads or writes, before any work: a bad test file, model
+  // or output path must not throw a finished run away. The test set is small:
   // load it once here so that a corrupt file fails now, not after training.
   Status paths = train.CheckData(/*train=*/true, /*test=*/true);
-  if (paths.ok()) paths = train.LoadData(models::Split::kTest).status();
+  if (paths.ok()) {
+    // The model too: a refused --model, a shape mismatch or bad --initial-weights fail now.
+    Result<models::Dataset> test = train.LoadData(models::Split::kTest);
+    paths = test.ok() ? train.BuildModel(test.value()).status() : test.status();
+  }
   if (paths.ok()) paths = worker::CheckOutputPath("--save-weights", lo.save_weights);
   if (paths.ok()) paths = worker::CheckOutputPath("--report-json", lo.report_json);
   if (!paths.ok()) {

@@ -33,19 +33,23 @@ int main(int argc, char** argv) {
   app.add_option("--wait", wait_s, "How long to wait for the worker reports, in seconds")
       ->envname("ASYNCPS_REPORT_WAIT")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--report-json", report_json, "Also write the report as JSON here")->envname("ASYNCPS_REPORT_JSON");
-  app.add_option("--save-weights", save_weights, "Save the final weights here (.npz)")->envname("ASYNCPS_SAVE_WEIGHTS");
+  app.add_option("--save-weights", save_weights, "Save the final weights here (.npz, or .h5 for Keras' model.load_weights)")->envname("ASYNCPS_SAVE_WEIGHTS");
   if (auto exit_status = asyncps::tools::ParseFlags(app, argc, argv)) return *exit_status;
-  if (connect.servers.empty()) {
-    std::fprintf(stderr, "asyncps-report: --servers is required (one endpoint per shard)\n");
-    return 2;
-  }
   if (Status st = train.Validate(); !st.ok()) {
     std::fprintf(stderr, "asyncps-report: %s\n", st.message().c_str());
     return 2;
   }
+  if (train.summary) return worker::PrintModelSummary(train, "asyncps-report");
+  if (connect.servers.empty()) {
+    std::fprintf(stderr, "asyncps-report: --servers is required (one endpoint per shard)\n");
+    return 2;
+  }
   // Every file this run reads or writes, before waiting for the workers.
   Status paths = train.CheckData(/*train=*/false, /*test=*/true);
-  if (paths.ok()) paths = train.LoadData(models::Split::kTest).status();
+  if (paths.ok()) {
+    Result<models::Dataset> test = train.LoadData(models::Split::kTest);
+    paths = test.ok() ? train.BuildModel(test.value()).status() : test.status();
+  }
   if (paths.ok()) paths = worker::CheckOutputPath("--save-weights", save_weights);
   if (paths.ok()) paths = worker::CheckOutputPath("--report-json", report_json);
   if (!paths.ok()) {

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "asyncps/models/dataset.h"
+#include "asyncps/models/keras_model.h"
 #include "asyncps/models/evaluate.h"
 #include "asyncps/models/weights.h"
 
@@ -93,7 +94,7 @@ Result<RunReport> BuildRunReport(const worker::TrainOptions& train, std::vector<
   r.eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
 
   if (!save_weights.empty()) {
-    if (Status st = models::SaveWeights(save_weights, m.layout(), m.params()); !st.ok()) return st;
+    if (Status st = models::SaveFinalWeights(save_weights, m); !st.ok()) return st;
     r.weights_path = save_weights;
   }
   return r;

@@ -2,14 +2,59 @@
 
 #include <charconv>
 #include <cmath>
+#include <algorithm>
 #include <fstream>
 #include <vector>
 
 namespace asyncps::models {
 
-Result<Dataset> ReadCsv(const std::string& path, const CsvOptions& o) {
+namespace {
+// The comma-separated cells of a line, spaces trimmed.
+std::vector<std::string> Cells(const std::string& line) {
+  std::vector<std::string> cells;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = line.find(',', start);
+    std::string c = line.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    const auto first = c.find_first_not_of(' '), last = c.find_last_not_of(" \r");
+    cells.push_back(first == std::string::npos ? "" : c.substr(first, last - first + 1));
+    if (comma == std::string::npos) return cells;
+    start = comma + 1;
+  }
+}
+}  // namespace
+
+Result<Dataset> ReadCsv(const std::string& path, const CsvOptions& options) {
   std::ifstream f(path);
   if (!f) return Status::IOError(path + ": cannot open (missing or unreadable); check the path");
+  CsvOptions o = options;
+  std::string line;
+  std::size_t line_no = 0;
+  std::vector<std::string> header;
+  if (o.has_header) {
+    ++line_no;
+    if (!std::getline(f, line)) return Status::InvalidArgument(path + ": empty file, expected a header line");
+    header = Cells(line);
+  }
+  if (!o.label_name.empty()) {
+    if (!o.has_header) return Status::InvalidArgument(path + ": a label column by name needs a header line");
+    auto it = std::find(header.begin(), header.end(), o.label_name);
+    if (it == header.end())
+      return Status::InvalidArgument(path + ": no column named '" + o.label_name + "' in the header");
+    o.label_column = static_cast<std::size_t>(it - header.begin());
+  }
+  if (o.infer_features) {
+    std::size_t columns = header.size();
+    if (!o.has_header) {
+      const auto here = f.tellg();
+      std::string first;
+      if (std::getline(f, first)) columns = Cells(first).size();
+      f.seekg(here);
+    }
+    if (columns < 2) return Status::InvalidArgument(path + ": needs a label column and at least one feature column");
+    o.height = o.width = 1;
+    o.channels = columns - 1;
+  }
   const std::size_t pixels = o.height * o.width * o.channels;
   const std::size_t columns = pixels + 1;
   if (o.label_column >= columns) {
@@ -18,12 +63,6 @@ Result<Dataset> ReadCsv(const std::string& path, const CsvOptions& o) {
   }
   std::vector<std::uint8_t> data;
   std::vector<std::uint8_t> labels;
-  std::string line;
-  std::size_t line_no = 0;
-  if (o.has_header) {
-    ++line_no;
-    if (!std::getline(f, line)) return Status::InvalidArgument(path + ": empty file, expected a header line");
-  }
   while (std::getline(f, line)) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.pop_back();

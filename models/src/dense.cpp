@@ -9,7 +9,7 @@
 
 namespace asyncps::models {
 
-Dense::Dense(std::size_t units) : units_(units) {}
+Dense::Dense(std::size_t units, const DenseOptions& options) : units_(units), opt_(options) {}
 
 Result<Shape> Dense::Build(const Shape& input, const std::string& name, ParameterLayout& layout) {
   if (input.rank != 1) {
@@ -21,22 +21,27 @@ Result<Shape> Dense::Build(const Shape& input, const std::string& name, Paramete
   out_ = Shape::Vector(units_);
   name_ = name;
   kernel_offset_ = layout.Add(name + "/kernel", {input.channels, units_});
-  bias_offset_ = layout.Add(name + "/bias", {units_});
+  if (opt_.use_bias) {
+    bias_offset_ = layout.Add(name + "/bias", {units_});
+  } else {
+    zeros_.assign(units_, 0.0f);
+    unused_db_.assign(units_, 0.0f);
+  }
   return out_;
 }
 
 void Dense::Bind(float* params, float* grads) {
   w_ = params + kernel_offset_;
-  b_ = params + bias_offset_;
   dw_ = grads + kernel_offset_;
-  db_ = grads + bias_offset_;
+  b_ = opt_.use_bias ? params + bias_offset_ : zeros_.data();
+  db_ = opt_.use_bias ? grads + bias_offset_ : unused_db_.data();
 }
 
-std::size_t Dense::num_params() const { return in_.channels * units_ + units_; }
+std::size_t Dense::num_params() const { return in_.channels * units_ + (opt_.use_bias ? units_ : 0); }
 
 void Dense::Initialize(Rng& rng) {
-  GlorotUniform({w_, in_.channels * units_}, in_.channels, units_, rng);
-  std::fill(b_, b_ + units_, 0.0f);
+  models::Initialize(opt_.kernel_initializer, {w_, in_.channels * units_}, in_.channels, units_, rng, /*stream=*/0);
+  if (opt_.use_bias) models::Initialize(opt_.bias_initializer, {b_, units_}, in_.channels, units_, rng, /*stream=*/1);
 }
 
 // x [batch, in], kernel [in, units], bias [units], y [batch, units]; the products

@@ -5,12 +5,12 @@
 namespace asyncps::models::internal {
 
 namespace {
-// The input column iw = ow + x - pad_left for tap x, or -1 when outside.
+// The input column iw = ow * stride + x - pad_left of tap x (outside the image when < 0 or >= in_w).
 inline long InCol(const ConvGeometry& g, std::size_t o, std::size_t x) {
-  return static_cast<long>(o + x) - static_cast<long>(g.pad_left);
+  return static_cast<long>(o * g.stride_w + x) - static_cast<long>(g.pad_left);
 }
 inline long InRow(const ConvGeometry& g, std::size_t o, std::size_t y) {
-  return static_cast<long>(o + y) - static_cast<long>(g.pad_top);
+  return static_cast<long>(o * g.stride_h + y) - static_cast<long>(g.pad_top);
 }
 }  // namespace
 

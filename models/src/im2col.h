@@ -1,4 +1,4 @@
-// im2col / col2im for NHWC stride-1 convolution (internal).
+// im2col / col2im for NHWC convolution with any stride (internal).
 //
 // Row r = (n, oh, ow) of the column matrix holds the receptive field in
 // (kh, kw, cin) order, which matches a Keras kernel [kh, kw, cin, cout] read as
@@ -14,6 +14,7 @@ struct ConvGeometry {
   std::size_t out_h, out_w;
   std::size_t kh, kw;
   std::size_t pad_top, pad_left;
+  std::size_t stride_h = 1, stride_w = 1;
   std::size_t k() const { return kh * kw * cin; }
   std::size_t in_size() const { return in_h * in_w * cin; }
   std::size_t out_pixels() const { return out_h * out_w; }

@@ -5,23 +5,7 @@
 
 namespace asyncps::models {
 
-MaxPool2D::MaxPool2D(std::size_t pool_height, std::size_t pool_width)
-    : ph_(pool_height), pw_(pool_width) {}
-
-Result<Shape> MaxPool2D::Build(const Shape& input, const std::string& name, ParameterLayout&) {
-  if (input.rank != 3) {
-    return Status::InvalidArgument(name + " (MaxPooling2D): needs an image input, got " +
-                                   input.ToString());
-  }
-  if (ph_ == 0 || pw_ == 0 || input.height < ph_ || input.width < pw_) {
-    return Status::InvalidArgument(name + " (MaxPooling2D): pool " + std::to_string(ph_) + "x" +
-                                   std::to_string(pw_) + " does not fit input " + input.ToString());
-  }
-  in_ = input;
-  out_ = Shape::Image(input.height / ph_, input.width / pw_, input.channels);
-  name_ = name;
-  return out_;
-}
+MaxPool2D::MaxPool2D(const PoolOptions& options) : Pool2D(options) {}
 
 void MaxPool2D::Reserve(std::size_t max_batch) {
   if (argmax_.size() < max_batch * out_.size()) argmax_.resize(max_batch * out_.size());
@@ -38,9 +22,10 @@ void MaxPool2D::Forward(const float* in, float* out, std::size_t batch, bool) {
         float* orow = o + (oh * out_.width + ow) * c;
         std::uint32_t* arow = am + (oh * out_.width + ow) * c;
         for (std::size_t ch = 0; ch < c; ++ch) orow[ch] = -std::numeric_limits<float>::infinity();
-        for (std::size_t y = 0; y < ph_; ++y) {
-          for (std::size_t x = 0; x < pw_; ++x) {
-            const std::size_t base = ((oh * ph_ + y) * iw + (ow * pw_ + x)) * c;
+        const Window win = WindowAt(oh, ow);
+        for (std::size_t y = win.y0; y < win.y1; ++y) {
+          for (std::size_t x = win.x0; x < win.x1; ++x) {
+            const std::size_t base = (y * iw + x) * c;
             const float* src = img + base;
             for (std::size_t ch = 0; ch < c; ++ch) {
               if (src[ch] > orow[ch]) {

@@ -49,8 +49,8 @@ Status Sequential::Build(std::uint64_t seed) {
   ParameterLayout layout;
   Shape shape = input_;
   for (auto& layer : layers_) {
-    const std::string name =
-        std::string(layer->name_prefix()) + "_" + std::to_string(++counts[layer->name_prefix()]);
+    const std::string name = !layer->name().empty() ? layer->name()
+                             : std::string(layer->name_prefix()) + "_" + std::to_string(++counts[layer->name_prefix()]);
     Result<Shape> out = layer->Build(shape, name, layout);
     if (!out.ok()) return out.status();
     shape = out.value();
@@ -122,14 +122,19 @@ std::string Sequential::Summary() const {
   int activations = 0;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const Layer& l = *layers_[i];
+    if (l.fused()) continue;
     if (std::string(l.name_prefix()) == "activation") ++activations;
     s += Row(l.name() + " (" + l.type_name() + ")", l.output_shape().ToString(),
              WithCommas(l.num_params()));
     s += rule + "\n";
   }
   // The softmax is fused into the loss; show it where Keras would.
-  s += Row("activation_" + std::to_string(activations + 1) + " (Activation)",
-           output_shape().ToString(), "0");
+  const std::string softmax = softmax_row_ ? *softmax_row_ : "activation_" + std::to_string(activations + 1);
+  if (!softmax.empty()) {
+    s += Row(softmax + " (Activation)", output_shape().ToString(), "0");
+  } else {
+    s.resize(s.size() - rule.size() - 1);  // the table closes with the double rule
+  }
   s += dbl + "\n";
   s += "Total params: " + WithCommas(num_params()) + "\n";
   s += "Trainable params: " + WithCommas(num_params()) + "\n";

@@ -51,4 +51,32 @@ Status LoadWeights(const std::string& path, const ParameterLayout& layout, std::
   return Status::OK();
 }
 
+Status LoadWeightsInOrder(const std::string& path, const ParameterLayout& layout, std::span<float> params) {
+  if (params.size() != layout.total_size()) {
+    return Status::InvalidArgument(path + ": buffer of " + std::to_string(params.size()) +
+                                   " floats does not match the layout's " + std::to_string(layout.total_size()));
+  }
+  Result<std::vector<NpyArray>> loaded = LoadNpz(path);
+  if (!loaded.ok()) return loaded.status();
+  const std::vector<NpyArray>& arrays = loaded.value();
+  if (arrays.size() != layout.num_tensors()) {
+    return Status::InvalidArgument(path + ": holds " + std::to_string(arrays.size()) + " arrays, the model has " +
+                                   std::to_string(layout.num_tensors()) +
+                                   " weight tensors (Keras get_weights() order: kernel, then bias, per layer)");
+  }
+  for (std::size_t i = 0; i < arrays.size(); ++i) {
+    const TensorSpec& t = layout.tensors()[i];
+    if (arrays[i].shape != t.shape) {
+      return Status::InvalidArgument(path + ": array " + std::to_string(i) + " ('" + arrays[i].name + "') has shape " +
+                                     ShapeToString(arrays[i].shape) + ", the model's tensor " + std::to_string(i) +
+                                     " ('" + t.name + "') is " + ShapeToString(t.shape));
+    }
+  }
+  for (std::size_t i = 0; i < arrays.size(); ++i) {
+    std::copy(arrays[i].data.begin(), arrays[i].data.end(),
+              params.begin() + static_cast<std::ptrdiff_t>(layout.offset(i)));
+  }
+  return Status::OK();
+}
+
 }  // namespace asyncps::models

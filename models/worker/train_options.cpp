@@ -1,13 +1,19 @@
 #include "train_options.h"
 
 #include <cmath>
+#include <cstdio>
+#include <fstream>
 #include <iomanip>
 #include <utility>
 #include <sstream>
 
 #include <CLI/CLI.hpp>
 
+#include "asyncps/models/cifar_reader.h"
+#include "asyncps/models/csv_reader.h"
+#include "asyncps/models/keras_model.h"
 #include "asyncps/models/optimizer.h"
+#include "asyncps/models/weights.h"
 #include "asyncps/models/seed_cnn.h"
 #include "flag_checks.h"
 
@@ -35,6 +41,33 @@ std::string Shown(float v) {  // for messages: 6 significant digits, as the user
   out << v;
   return out.str();
 }
+// --input-shape "H,W,C" or "N" as CSV reader options; empty: infer the features.
+Status ParseInputShape(const std::string& text, models::CsvOptions& o) {
+  o.infer_features = text.empty();
+  if (text.empty()) return Status::OK();
+  std::vector<std::size_t> dims;
+  std::stringstream in(text);
+  for (std::string part; std::getline(in, part, ',');) {
+    if (part.empty() || part.size() > 9 || part.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoull(part) == 0)
+      return Status::InvalidArgument("--input-shape " + text + ": expected H,W,C or N, positive integers");
+    dims.push_back(std::stoull(part));
+  }
+  if (dims.size() == 3) {
+    o.height = dims[0], o.width = dims[1], o.channels = dims[2];
+  } else if (dims.size() == 1) {
+    o.height = o.width = 1, o.channels = dims[0];
+  } else {
+    return Status::InvalidArgument("--input-shape " + text + ": expected H,W,C or N");
+  }
+  return Status::OK();
+}
+
+Status CheckReadable(const std::string& flag, const std::string& path) {
+  if (path.empty()) return Status::InvalidArgument(flag + " is required for --data-format csv");
+  if (!std::ifstream(path)) return Status::IOError(flag + " " + path + ": cannot be opened for reading; check the path");
+  return Status::OK();
+}
 }  // namespace
 
 Status TrainOptions::Validate() const {
@@ -58,6 +91,13 @@ Status TrainOptions::Validate() const {
     return Status::InvalidArgument("--optimizer " + optimizer + ": " + opt.status().message());
   if (!(divisor > 0) || !std::isfinite(divisor))
     return Status::InvalidArgument("--divisor " + Shown(divisor) + ": must be a finite number > 0");
+  if (data_format != "auto" && data_format != "mnist" && data_format != "cifar10" && data_format != "csv")
+    return Status::InvalidArgument("--data-format " + data_format + ": use auto, mnist, cifar10 or csv");
+  if (ResolvedDataFormat() == "csv") {
+    models::CsvOptions co;
+    if (Status st = ParseInputShape(input_shape, co); !st.ok()) return st;
+    if (label_column.empty()) return Status::InvalidArgument("--label-column: give a column index or header name");
+  }
   if (blas_threads < 1 || blas_threads > kMaxBlasThreads) {
     return Status::InvalidArgument("--blas-threads " + std::to_string(blas_threads) + ": must be in [1, " +
                                    std::to_string(kMaxBlasThreads) + "]");
@@ -66,9 +106,25 @@ Status TrainOptions::Validate() const {
 }
 
 Status TrainOptions::CheckData(bool train, bool test) const {
+  const std::string format = ResolvedDataFormat();
   for (auto [wanted, split] : {std::pair{train, models::Split::kTrain}, std::pair{test, models::Split::kTest}}) {
     if (!wanted) continue;
-    if (Result<models::MnistFiles> files = models::FindMnistFiles(data, split); !files.ok()) return files.status();
+    const bool is_train = split == models::Split::kTrain;
+    if (format == "csv") {
+      if (Status st = CheckReadable(is_train ? "--train-csv" : "--test-csv", is_train ? train_csv : test_csv); !st.ok())
+        return st;
+    } else if (format == "cifar10") {
+      for (const std::string& name : is_train ? std::vector<std::string>{"data_batch_1.bin", "data_batch_2.bin",
+                                                                        "data_batch_3.bin", "data_batch_4.bin",
+                                                                        "data_batch_5.bin"}
+                                              : std::vector<std::string>{"test_batch.bin"}) {
+        const std::string path = data + "/" + name;
+        if (!std::ifstream(path))
+          return Status::IOError("--data " + data + ": " + name + " is missing or unreadable (CIFAR-10 binary folder)");
+      }
+    } else if (Result<models::MnistFiles> files = models::FindMnistFiles(data, split); !files.ok()) {
+      return files.status();
+    }
   }
   return Status::OK();
 }
@@ -79,28 +135,114 @@ std::vector<std::string> TrainOptions::ToArgs() const {
           "--momentum", f(momentum), "--batch-size", std::to_string(batch_size), "--epochs",
           std::to_string(epochs), "--optimizer", optimizer, "--lr", f(lr), "--seed", std::to_string(seed),
           "--data", data, "--train-limit", std::to_string(train_limit), "--test-limit",
-          std::to_string(test_limit), "--divisor", f(divisor), "--blas-threads", std::to_string(blas_threads)};
+          std::to_string(test_limit), "--divisor", f(divisor), "--blas-threads", std::to_string(blas_threads),
+          "--model", model, "--initial-weights", initial_weights, "--data-format", data_format,
+          "--train-csv", train_csv, "--test-csv", test_csv, "--label-column", label_column,
+          "--input-shape", input_shape};
 }
+
+std::string TrainOptions::ResolvedDataFormat() const {
+  if (data_format != "auto") return data_format;
+  if (!train_csv.empty()) return "csv";
+  if (models::IsCifar10Dir(data)) return "cifar10";
+  return "mnist";
+}
+
 
 Result<models::Dataset> TrainOptions::LoadData(models::Split split, std::size_t worker,
                                                std::size_t num_workers) const {
+  const std::size_t limit = split == models::Split::kTrain ? train_limit : test_limit;
+  const std::string format = ResolvedDataFormat();
+  if (format == "cifar10") {
+    models::CifarOptions co;
+    co.dir = data;
+    co.divisor = divisor;
+    co.limit = limit;
+    co.worker = worker;
+    co.num_workers = num_workers;
+    return models::LoadCifar10(co, split);
+  }
+  if (format == "csv") {
+    const bool train = split == models::Split::kTrain;
+    const std::string& path = train ? train_csv : test_csv;
+    if (Status st = CheckReadable(train ? "--train-csv" : "--test-csv", path); !st.ok()) return st;
+    models::CsvOptions co;
+    co.divisor = divisor;
+    if (Status st = ParseInputShape(input_shape, co); !st.ok()) return st;
+    if (!label_column.empty() && label_column.size() <= 9 &&
+        label_column.find_first_not_of("0123456789") == std::string::npos)
+      co.label_column = std::stoull(label_column);
+    else co.label_name = label_column;
+    Result<models::Dataset> all = models::ReadCsv(path, co);
+    if (!all.ok()) return all.status();
+    const models::Dataset head = limit > 0 ? models::Head(all.value(), limit) : std::move(all).value();
+    return models::Partition(head, worker, num_workers);
+  }
   models::MnistOptions mo;
   mo.dir = data;
   mo.divisor = divisor;
-  mo.limit = split == models::Split::kTrain ? train_limit : test_limit;
+  mo.limit = limit;
   mo.worker = worker;
   mo.num_workers = num_workers;
   return models::LoadMnist(mo, split);
 }
 
+namespace {
+// "28x28x1 images" or "784 features", as the data holds them.
+std::string DataShape(const models::Dataset& d) {
+  if (d.height == 1 && d.width == 1) return std::to_string(d.channels) + " features";
+  return std::to_string(d.height) + "x" + std::to_string(d.width) + "x" + std::to_string(d.channels) + " images";
+}
+}  // namespace
+
 Result<std::unique_ptr<models::Sequential>> TrainOptions::BuildModel(const models::Dataset& d) const {
-  models::SeedCnnOptions so;
-  so.height = d.height;
-  so.width = d.width;
-  so.channels = d.channels;
-  so.num_classes = d.num_classes;
-  so.seed = seed;
-  return models::BuildSeedCnn(so);
+  Result<std::unique_ptr<models::Sequential>> built = Status::Internal("unset");
+  if (model.empty()) {
+    models::SeedCnnOptions so;
+    so.height = d.height;
+    so.width = d.width;
+    so.channels = d.channels;
+    so.num_classes = d.num_classes;
+    so.seed = seed;
+    built = models::BuildSeedCnn(so);
+  } else {
+    built = models::LoadKerasModel(model, seed);
+  }
+  if (!built.ok()) return built.status();
+  models::Sequential& m = *built.value();
+  const models::Shape want = m.input_shape();
+  const bool flat_ok = want.rank == 1 && want.size() == d.sample_size();
+  if (!flat_ok && !(want == models::Shape::Image(d.height, d.width, d.channels))) {
+    return Status::InvalidArgument("--model " + model + " takes inputs " + want.ToString() + ", but --data " + data +
+                                   " holds " + DataShape(d) + "; change the model's input shape or the data");
+  }
+  if (m.num_classes() != d.num_classes) {
+    return Status::InvalidArgument("--model " + model + " has " + std::to_string(m.num_classes()) +
+                                   " outputs, but --data " + data + " has " + std::to_string(d.num_classes) +
+                                   " classes; make the last Dense layer's units match");
+  }
+  if (!initial_weights.empty()) {
+    if (Status st = models::LoadInitialWeights(initial_weights, m); !st.ok())
+      return Status::InvalidArgument("--initial-weights: " + st.message());
+  }
+  return built;
+}
+
+Result<std::string> TrainOptions::ModelSummary() const {
+  Result<std::unique_ptr<models::Sequential>> built =
+      model.empty() ? models::BuildSeedCnn({.seed = seed}) : models::LoadKerasModel(model, seed);
+  if (!built.ok()) return built.status();
+  return built.value()->Summary();
+}
+
+int PrintModelSummary(const TrainOptions& options, const char* program) {
+  Result<std::string> summary = options.ModelSummary();
+  if (!summary.ok()) {
+    std::fprintf(stderr, "%s: %s\n", program, summary.status().message().c_str());
+    return 1;
+  }
+  std::fputs(summary.value().c_str(), stdout);
+  return 0;
 }
 
 void AddTrainFlags(CLI::App& app, TrainOptions& o) {
@@ -123,12 +265,30 @@ void AddTrainFlags(CLI::App& app, TrainOptions& o) {
   app.add_option("--seed", o.seed, "Seed of the initial weights and the shuffling")->check(NotNegative())->envname("ASYNCPS_SEED")->capture_default_str();
   app.add_option("--data", o.data, "Directory with MNIST-format IDX files (train-images-idx3-ubyte[.gz], ...)")
       ->envname("ASYNCPS_DATA")->capture_default_str();
+  app.add_option("--data-format", o.data_format, "auto, mnist (IDX files), cifar10 (binary batches) or csv")
+      ->envname("ASYNCPS_DATA_FORMAT")->check(CLI::IsMember({"auto", "mnist", "cifar10", "csv"}))->capture_default_str();
+  app.add_option("--train-csv", o.train_csv, "Training data as Dist-Keras CSV (a header, a label column, features)")
+      ->envname("ASYNCPS_TRAIN_CSV");
+  app.add_option("--test-csv", o.test_csv, "Test data as Dist-Keras CSV")->envname("ASYNCPS_TEST_CSV");
+  app.add_option("--label-column", o.label_column, "CSV: the label's column, an index from 0 or its header name")
+      ->envname("ASYNCPS_LABEL_COLUMN")->capture_default_str();
+  app.add_option("--input-shape", o.input_shape, "CSV: the features as H,W,C images (e.g. 28,28,1) or N; "
+                                                 "default: a vector of every feature")
+      ->envname("ASYNCPS_INPUT_SHAPE");
   app.add_option("--train-limit", o.train_limit, "Use only the first N training rows (0: all)")->check(NotNegative())
       ->envname("ASYNCPS_TRAIN_LIMIT")->capture_default_str();
   app.add_option("--test-limit", o.test_limit, "Evaluate on the first N test rows (0: all)")->check(NotNegative())
       ->envname("ASYNCPS_TEST_LIMIT")->capture_default_str();
   app.add_option("--divisor", o.divisor, "Pixels are divided by this (Dist-Keras' MNIST example: 250)")
       ->envname("ASYNCPS_DIVISOR")->capture_default_str();
+  app.add_option("--model", o.model, "Keras model file: model.to_json() as .json, or model.save() as .h5 (architecture and weights); "
+                                   "default: the seed CNN")
+      ->envname("ASYNCPS_MODEL");
+  app.add_option("--initial-weights", o.initial_weights,
+                 "Start from these weights: .npz of the model's arrays in Keras get_weights() order, or a Keras "
+                 ".h5 (model.save_weights / model.save)")
+      ->envname("ASYNCPS_INITIAL_WEIGHTS");
+  app.add_flag("--summary", o.summary, "Print the model's Keras-style summary and exit");
   app.add_option("--blas-threads", o.blas_threads, "OpenBLAS threads per process, 1..1024")
       ->envname("ASYNCPS_BLAS_THREADS")->capture_default_str();
 }

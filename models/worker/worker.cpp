@@ -10,6 +10,7 @@
 #include "asyncps/models/batcher.h"
 #include "asyncps/models/blas_threads.h"
 #include "asyncps/models/dataset.h"
+#include "asyncps/models/keras_model.h"
 #include "asyncps/models/optimizer.h"
 #include "asyncps/models/weights.h"
 #include "asyncps/rule_driver.h"
@@ -169,7 +170,7 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
   for (float v : model.params())
     if (!std::isfinite(v)) return Diverged(train, "weight after training", v);
   if (!options.save_weights.empty()) {
-    if (Status st = models::SaveWeights(options.save_weights, model.layout(), model.params()); !st.ok()) return st;
+    if (Status st = models::SaveFinalWeights(options.save_weights, model); !st.ok()) return st;
   }
   return report;
 }

@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   app.add_option("--num-workers", options.num_workers, "Workers in the run (the data is split among them)")
       ->envname("ASYNCPS_NUM_WORKERS")->check(NotNegative())->capture_default_str();
   app.add_option("--report-json", report_json, "Write this worker's report here as JSON")->envname("ASYNCPS_REPORT_JSON");
-  app.add_option("--save-weights", options.save_weights, "Write the final local weights here (.npz)")
+  app.add_option("--save-weights", options.save_weights, "Write the final local weights here (.npz, or .h5 for Keras' model.load_weights)")
       ->envname("ASYNCPS_SAVE_WEIGHTS");
   app.add_option("--progress-format", progress_format, "human, or machine (key=value lines for asyncps-local)")
       ->check(CLI::IsMember({"human", "machine"}))->capture_default_str();
@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "asyncps-worker: %s\n", valid.message().c_str());
     return 2;
   }
+  if (train.summary) return PrintModelSummary(train, "asyncps-worker");
   // Every file this run reads or writes, before any work (a bad path must not
   // throw a finished run away).
   asyncps::Status paths = train.CheckData(/*train=*/true, /*test=*/false);

@@ -73,3 +73,29 @@ TEST_CASE("CSV reader names the file and line of malformed rows", "[models][csv]
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.status().code() == asyncps::Status::Code::kIOError);
 }
+
+TEST_CASE("CSV: the label by header name or index anywhere, features counted from the file", "[models][csv]") {
+  TempDir dir("csv-general");
+  WriteBytes(dir.file("f.csv"), "a,b,target,c\n1,2,3,4\n10,20,1,40\n");
+  CsvOptions o{.num_classes = 5, .label_name = "target", .infer_features = true};
+  auto d = ReadCsv(dir.file("f.csv"), o);
+  REQUIRE(d.ok());
+  CHECK((d.value().height == 1 && d.value().width == 1 && d.value().channels == 3));
+  CHECK(d.value().labels == std::vector<std::uint8_t>{3, 1});
+  CHECK(d.value().image(1)[2] * 255.0f == Approx(40.0f));
+  o.label_name.clear();
+  o.label_column = 2;
+  auto by_index = ReadCsv(dir.file("f.csv"), o);
+  REQUIRE(by_index.ok());
+  CHECK(by_index.value().labels == d.value().labels);
+  o.label_name = "label";
+  auto absent = ReadCsv(dir.file("f.csv"), o);
+  REQUIRE_FALSE(absent.ok());
+  CHECK_THAT(absent.status().message(), Catch::Contains("f.csv") && Catch::Contains("no column named 'label'"));
+  // Ragged rows.
+  WriteBytes(dir.file("ragged.csv"), "a,b,target,c\n1,2,3,4\n1,2,3\n");
+  o.label_name = "target";
+  auto ragged = ReadCsv(dir.file("ragged.csv"), o);
+  REQUIRE_FALSE(ragged.ok());
+  CHECK_THAT(ragged.status().message(), Catch::Contains("ragged.csv:3:") && Catch::Contains("3 columns, expected 4"));
+}

@@ -1,31 +1,30 @@
-// Conv2D: 2-D convolution, stride 1, NHWC, Keras kernel layout [kh, kw, cin, cout].
+// Conv2D: 2-D convolution, NHWC, Keras kernel layout [kh, kw, cin, cout], any
+// kernel size and strides, valid or same padding, with or without a bias.
 //
 // Two algorithms, both on OpenBLAS SGEMM, a few samples at a time so that the
 // workspaces stay in cache:
+// At stride 1:
 // - Winograd for 3x3 kernels with >= 8 input and output channels (the seed CNN's
 //   conv2d_2), in the forward pass, the input gradient and the kernel gradient:
 //   F(4x4, 3x3) by default (4x fewer multiplications than direct convolution),
 //   F(2x2, 3x3) on request (2.25x fewer, smaller transforms);
-// - direct loops vectorised over the filters for inputs with 1-4 channels
+// - direct loops vectorised over the filters for inputs with 1-4 channels and a
+//   multiple of 8 filters
 //   (conv2d_1: im2col rows of 9 floats would cost more than the arithmetic);
-// - im2col + SGEMM otherwise (any kernel size).
+// - im2col + SGEMM otherwise (any kernel size), and for every strided convolution.
 #pragma once
 
 #include <cstddef>
 
 #include "asyncps/models/aligned_buffer.h"
 #include "asyncps/models/layer.h"
+#include "asyncps/models/padding.h"
 
 
 namespace asyncps::models {
 
-enum class Padding {
-  kValid,  // no padding: output = input - kernel + 1
-  kSame,   // zero padding so that output = input (Keras/TF split: extra row/column at the end)
-};
-
 enum class ConvAlgorithm {
-  kAuto,      // Winograd F(4x4) where it applies and pays off, direct for 1-4 channels, else im2col
+  kAuto,      // Winograd F(4x4) where it applies and pays off, direct for 1-4 channels (filters % 8 == 0), else im2col
   kIm2col,
   kDirect,
   kWinograd,  // F(2x2,3x3); falls back to im2col unless the kernel is 3x3 and channels <= 1024
@@ -37,7 +36,12 @@ struct Conv2DOptions {
   std::size_t kernel_height = 3;
   std::size_t kernel_width = 3;
   Padding padding = Padding::kValid;
-  ConvAlgorithm algorithm = ConvAlgorithm::kAuto;
+  ConvAlgorithm algorithm = ConvAlgorithm::kAuto;  // Winograd and direct apply only at stride 1
+  std::size_t stride_height = 1;
+  std::size_t stride_width = 1;
+  bool use_bias = true;  // false: no bias tensor in the layout
+  Initializer kernel_initializer = Initializer::Glorot();
+  Initializer bias_initializer = Initializer::Zeros();
 };
 
 class Conv2D final : public Layer {
@@ -60,7 +64,8 @@ class Conv2D final : public Layer {
   std::size_t pad_top_ = 0, pad_left_ = 0;
   std::size_t kernel_offset_ = 0, bias_offset_ = 0;
   float* w_ = nullptr;   // [K = kh*kw*cin, cout]
-  float* b_ = nullptr;   // [cout]
+  float* b_ = nullptr;   // [cout]; without a bias: zeros_
+  AlignedBuffer zeros_, unused_db_;  // the absent bias and its gradient (use_bias false)
   float* dw_ = nullptr;
   float* db_ = nullptr;
   bool winograd_ = false;

@@ -2,15 +2,22 @@
 #pragma once
 
 #include <cstddef>
+#include <vector>
 
 #include "asyncps/models/layer.h"
 
 namespace asyncps::models {
 
+struct DenseOptions {
+  bool use_bias = true;  // false: no bias tensor in the layout
+  Initializer kernel_initializer = Initializer::Glorot();
+  Initializer bias_initializer = Initializer::Zeros();
+};
+
 class Dense final : public Layer {
  public:
   // REQUIRES: units >= 1. The input must be rank 1 (use Flatten after images).
-  explicit Dense(std::size_t units);
+  explicit Dense(std::size_t units, const DenseOptions& options = {});
 
   const char* type_name() const override { return "Dense"; }
   const char* name_prefix() const override { return "dense"; }
@@ -24,6 +31,8 @@ class Dense final : public Layer {
 
  private:
   std::size_t units_;
+  DenseOptions opt_;
+  std::vector<float> zeros_, unused_db_;  // the absent bias and its gradient (use_bias false)
   std::size_t kernel_offset_ = 0, bias_offset_ = 0;
   float* w_ = nullptr;
   float* b_ = nullptr;

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <string>
+#include <utility>
 
 #include "asyncps/layout.h"
 #include "asyncps/models/init.h"
@@ -55,10 +56,19 @@ class Layer {
   const Shape& output_shape() const { return out_; }
   const std::string& name() const { return name_; }
 
+  // A name chosen before Build (a Keras file's layer name); Sequential names
+  // the others Keras-style. REQUIRES: before Build.
+  void set_name(std::string name) { name_ = std::move(name); }
+  // A fused layer is part of the one before it (the activation of a Keras
+  // Conv2D or Dense): it is no row of the summary.
+  void set_fused(bool fused) { fused_ = fused; }
+  bool fused() const { return fused_; }
+
  protected:
   Shape in_;
   Shape out_;
   std::string name_;
+  bool fused_ = false;
 };
 
 }  // namespace asyncps::models

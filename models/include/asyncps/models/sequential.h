@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -77,7 +78,12 @@ class Sequential {
   double TrainStep(const float* x, const float* y, std::size_t batch, Optimizer& optimizer);
 
   // Keras-style table: layer (type), output shape, params; then the totals.
+  // Fused layers are no rows; the softmax (fused into the loss) is shown as a
+  // last Activation row, named as set here.
   std::string Summary() const;
+  // The name of the softmax's summary row ("" : no row, as for a Keras Dense
+  // with activation='softmax'). Default: the next "activation_<n>".
+  void SetSoftmaxRow(std::string name) { softmax_row_ = std::move(name); }
 
  private:
   Shape input_;
@@ -89,6 +95,7 @@ class Sequential {
   AlignedBuffer delta_a_, delta_b_;  // ping-pong buffers for dL/d(activation)
   std::size_t reserved_ = 0;
   bool built_ = false;
+  std::optional<std::string> softmax_row_;
 };
 
 }  // namespace asyncps::models

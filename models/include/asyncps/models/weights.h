@@ -20,4 +20,12 @@ Status SaveWeights(const std::string& path, const ParameterLayout& layout,
 // and the missing or mis-shaped tensor, and params are left unchanged.
 Status LoadWeights(const std::string& path, const ParameterLayout& layout, std::span<float> params);
 
+// Fills params from the arrays of an .npz taken in file order, whatever their
+// names: what numpy.savez(f, *model.get_weights()) writes (arr_0, arr_1, ...)
+// and what SaveWeights writes (layout order is Keras' get_weights() order).
+// There must be one array per layout tensor, each with the tensor's exact
+// shape; otherwise InvalidArgument naming the file, the array's position and
+// name, the tensor and both shapes, and params are left unchanged.
+Status LoadWeightsInOrder(const std::string& path, const ParameterLayout& layout, std::span<float> params);
+
 }  // namespace asyncps::models

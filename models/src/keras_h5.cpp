@@ -1,0 +1,246 @@
+#include "asyncps/models/keras_h5.h"
+
+#include <hdf5.h>
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+namespace asyncps::models {
+namespace {
+
+// Owns one HDF5 identifier; closes it with the matching H5*close.
+class Handle {
+ public:
+  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  ~Handle() {
+    if (id_ >= 0) close_(id_);
+  }
+  hid_t get() const { return id_; }
+  bool ok() const { return id_ >= 0; }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+// The strings of a string attribute (scalar or 1-D; fixed or variable length,
+// as h5py writes bytes and str).
+Result<std::vector<std::string>> StringAttribute(hid_t obj, const char* name, const std::string& where) {
+  if (H5Aexists(obj, name) <= 0) return Status::InvalidArgument(where + ": attribute '" + name + "' is missing");
+  Handle attr(H5Aopen(obj, name, H5P_DEFAULT), H5Aclose);
+  Handle type(H5Aget_type(attr.get()), H5Tclose);
+  Handle space(H5Aget_space(attr.get()), H5Sclose);
+  if (!attr.ok() || !type.ok() || !space.ok() || H5Tget_class(type.get()) != H5T_STRING)
+    return Status::InvalidArgument(where + ": attribute '" + name + "' is not a string");
+  const hssize_t count = H5Sget_simple_extent_npoints(space.get());
+  if (count < 0) return Status::InvalidArgument(where + ": attribute '" + name + "' has no extent");
+  std::vector<std::string> out;
+  if (H5Tis_variable_str(type.get()) > 0) {
+    Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mem.get(), H5T_VARIABLE);
+    H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
+    std::vector<char*> ptrs(static_cast<std::size_t>(count), nullptr);
+    if (count > 0 && H5Aread(attr.get(), mem.get(), ptrs.data()) < 0)
+      return Status::InvalidArgument(where + ": cannot read attribute '" + name + "'");
+    for (char* p : ptrs) out.emplace_back(p ? p : "");
+    if (count > 0) H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, ptrs.data());
+    return out;
+  }
+  const std::size_t size = H5Tget_size(type.get());
+  std::vector<char> buf(size * static_cast<std::size_t>(count) + 1, '\0');
+  if (count > 0 && H5Aread(attr.get(), type.get(), buf.data()) < 0)
+    return Status::InvalidArgument(where + ": cannot read attribute '" + name + "'");
+  for (hssize_t i = 0; i < count; ++i) {
+    const char* s = buf.data() + static_cast<std::size_t>(i) * size;
+    out.emplace_back(s, std::find(s, s + size, '\0'));  // fixed-length strings are NUL padded
+  }
+  return out;
+}
+
+Result<NpyArray> ReadFloatDataset(hid_t group, const std::string& name, const std::string& where) {
+  if (H5Lexists(group, name.c_str(), H5P_DEFAULT) <= 0)
+    return Status::InvalidArgument(where + ": dataset '" + name + "' (listed in weight_names) is missing");
+  Handle set(H5Dopen2(group, name.c_str(), H5P_DEFAULT), H5Dclose);
+  Handle space(set.ok() ? H5Dget_space(set.get()) : -1, H5Sclose);
+  Handle type(set.ok() ? H5Dget_type(set.get()) : -1, H5Tclose);
+  if (!set.ok() || !space.ok() || !type.ok() || H5Tget_class(type.get()) != H5T_FLOAT)
+    return Status::InvalidArgument(where + ": '" + name + "' is not a float dataset");
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 0 || rank > 8) return Status::InvalidArgument(where + ": '" + name + "' has an unsupported rank");
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  NpyArray a;
+  a.name = name;
+  std::size_t n = 1;
+  for (hsize_t d : dims) {
+    a.shape.push_back(static_cast<std::size_t>(d));
+    n *= static_cast<std::size_t>(d);
+  }
+  a.data.resize(n);
+  if (n > 0 && H5Dread(set.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, a.data.data()) < 0)
+    return Status::InvalidArgument(where + ": cannot read dataset '" + name + "'");
+  return a;
+}
+
+// Writes a string attribute: one fixed-length, NUL-padded string per element
+// (what h5py writes for a numpy 'S' array), a scalar when `scalar`.
+bool WriteStrings(hid_t obj, const char* name, const std::vector<std::string>& values, bool scalar) {
+  std::size_t width = 1;
+  for (const auto& v : values) width = std::max(width, v.size());
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), width);
+  H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
+  const hsize_t n = values.size();
+  Handle space(scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nullptr), H5Sclose);
+  Handle attr(H5Acreate2(obj, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (!attr.ok()) return false;
+  std::vector<char> buf(width * std::max<std::size_t>(values.size(), 1), '\0');
+  for (std::size_t i = 0; i < values.size(); ++i) std::copy(values[i].begin(), values[i].end(), buf.begin() + i * width);
+  return H5Awrite(attr.get(), type.get(), buf.data()) >= 0;
+}
+
+}  // namespace
+
+Status SaveKerasH5Weights(const std::string& path, const ParameterLayout& layout, std::span<const float> params) {
+  if (params.size() != layout.total_size())
+    return Status::InvalidArgument(path + ": the parameter buffer does not match the layout");
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  const Status failed = Status::IOError(path + ": cannot write the HDF5 weights file; check the path and free space");
+  Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+  if (!file.ok()) return failed;
+  // Tensors "<layer>/<weight>" in layout order, grouped by layer.
+  std::vector<std::string> layers;
+  std::vector<std::vector<std::size_t>> tensors;
+  for (std::size_t i = 0; i < layout.num_tensors(); ++i) {
+    const std::string& t = layout.tensors()[i].name;
+    const std::string layer = t.substr(0, t.rfind('/'));
+    if (layers.empty() || layers.back() != layer) {
+      layers.push_back(layer);
+      tensors.emplace_back();
+    }
+    tensors.back().push_back(i);
+  }
+  if (!WriteStrings(file.get(), "layer_names", layers, false) ||
+      !WriteStrings(file.get(), "backend", {"tensorflow"}, true) ||
+      !WriteStrings(file.get(), "keras_version", {"2.11.0"}, true))
+    return failed;
+  Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  for (std::size_t k = 0; k < layers.size(); ++k) {
+    Handle group(H5Gcreate2(file.get(), layers[k].c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+    if (!group.ok()) return failed;
+    std::vector<std::string> names;
+    for (std::size_t i : tensors[k]) names.push_back(layout.tensors()[i].name + ":0");
+    if (!WriteStrings(group.get(), "weight_names", names, false)) return failed;
+    for (std::size_t j = 0; j < names.size(); ++j) {
+      const TensorSpec& t = layout.tensors()[tensors[k][j]];
+      std::vector<hsize_t> dims(t.shape.begin(), t.shape.end());
+      Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
+      Handle set(H5Dcreate2(group.get(), names[j].c_str(), H5T_IEEE_F32LE, space.get(), lcpl.get(), H5P_DEFAULT,
+                            H5P_DEFAULT),
+                 H5Dclose);
+      if (!set.ok() || H5Dwrite(set.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                                params.data() + layout.offset(tensors[k][j])) < 0)
+        return failed;
+    }
+  }
+  if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) return failed;
+  return Status::OK();
+}
+
+Result<KerasH5File> ReadKerasH5(const std::string& path) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors are returned, not printed
+  if (H5Fis_hdf5(path.c_str()) <= 0)
+    return Status::IOError(path + ": cannot open as an HDF5 file (missing, unreadable or not HDF5); check the path");
+  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!file.ok()) return Status::IOError(path + ": cannot open as an HDF5 file");
+  KerasH5File out;
+  hid_t weights_root = file.get();
+  std::optional<Handle> model_weights;
+  if (H5Aexists(file.get(), "model_config") > 0) {
+    Result<std::vector<std::string>> config = StringAttribute(file.get(), "model_config", path);
+    if (!config.ok()) return config.status();
+    if (config.value().size() != 1) return Status::InvalidArgument(path + ": attribute 'model_config' is not one string");
+    out.model_config = config.value()[0];
+    if (H5Lexists(file.get(), "model_weights", H5P_DEFAULT) <= 0)
+      return Status::InvalidArgument(path + ": group 'model_weights' is missing (save the model with model.save)");
+    model_weights.emplace(H5Gopen2(file.get(), "model_weights", H5P_DEFAULT), H5Gclose);
+    if (!model_weights->ok()) return Status::InvalidArgument(path + ": 'model_weights' is not a group");
+    weights_root = model_weights->get();
+  }
+  const std::string root_name = model_weights ? path + ": model_weights" : path;
+  Result<std::vector<std::string>> layer_names = StringAttribute(weights_root, "layer_names", root_name);
+  if (!layer_names.ok()) return layer_names.status();
+  for (const std::string& layer : layer_names.value()) {
+    const std::string where = path + ": layer group '" + layer + "'";
+    if (H5Lexists(weights_root, layer.c_str(), H5P_DEFAULT) <= 0)
+      return Status::InvalidArgument(where + " (listed in layer_names) is missing");
+    Handle group(H5Gopen2(weights_root, layer.c_str(), H5P_DEFAULT), H5Gclose);
+    if (!group.ok()) return Status::InvalidArgument(where + " is not a group");
+    Result<std::vector<std::string>> names = StringAttribute(group.get(), "weight_names", where);
+    if (!names.ok()) return names.status();
+    KerasH5Layer l;
+    l.name = layer;
+    for (const std::string& w : names.value()) {
+      Result<NpyArray> a = ReadFloatDataset(group.get(), w, where);
+      if (!a.ok()) return a.status();
+      l.weights.push_back(std::move(a).value());
+    }
+    out.layers.push_back(std::move(l));
+  }
+  return out;
+}
+
+Status SetKerasWeights(const KerasH5File& file, const std::string& source, const ParameterLayout& layout,
+                       std::span<float> params) {
+  if (params.size() != layout.total_size())
+    return Status::InvalidArgument(source + ": the parameter buffer does not match the layout");
+  // The model's layers with weights, in order: runs of tensors sharing "<layer>/".
+  struct ModelLayer {
+    std::string name;
+    std::vector<std::size_t> tensors;
+  };
+  std::vector<ModelLayer> model;
+  for (std::size_t i = 0; i < layout.num_tensors(); ++i) {
+    const std::string& t = layout.tensors()[i].name;
+    const std::string layer = t.substr(0, t.rfind('/'));
+    if (model.empty() || model.back().name != layer) model.push_back({layer, {}});
+    model.back().tensors.push_back(i);
+  }
+  std::vector<const KerasH5Layer*> with_weights;
+  for (const auto& l : file.layers)
+    if (!l.weights.empty()) with_weights.push_back(&l);
+  if (with_weights.size() != model.size()) {
+    return Status::InvalidArgument(source + ": " + std::to_string(with_weights.size()) +
+                                   " layers with weights in the file, the model has " + std::to_string(model.size()) +
+                                   "; was it saved from a different model?");
+  }
+  for (std::size_t k = 0; k < model.size(); ++k) {
+    const KerasH5Layer& f = *with_weights[k];
+    const ModelLayer& m = model[k];
+    if (f.weights.size() != m.tensors.size()) {
+      return Status::InvalidArgument(source + ": layer '" + f.name + "' holds " + std::to_string(f.weights.size()) +
+                                     " weights, the model's layer '" + m.name + "' " +
+                                     std::to_string(m.tensors.size()) + " (use_bias differs?)");
+    }
+    for (std::size_t j = 0; j < m.tensors.size(); ++j) {
+      const TensorSpec& t = layout.tensors()[m.tensors[j]];
+      if (f.weights[j].shape != t.shape) {
+        return Status::InvalidArgument(source + ": weight '" + f.weights[j].name + "' of layer '" + f.name +
+                                       "' has shape " + ShapeToString(f.weights[j].shape) + ", the model's '" +
+                                       t.name + "' is " + ShapeToString(t.shape));
+      }
+    }
+  }
+  for (std::size_t k = 0; k < model.size(); ++k)
+    for (std::size_t j = 0; j < model[k].tensors.size(); ++j) {
+      const std::vector<float>& d = with_weights[k]->weights[j].data;
+      std::copy(d.begin(), d.end(), params.begin() + static_cast<std::ptrdiff_t>(layout.offset(model[k].tensors[j])));
+    }
+  return Status::OK();
+}
+
+}  // namespace asyncps::models

@@ -1,0 +1,145 @@
+// --data as a CIFAR-10 binary folder and Dist-Keras CSV files (--train-csv,
+// --test-csv, --label-column, --input-shape) through asyncps-local.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "keras_json.h"
+#include "run_binary.h"
+
+namespace fs = std::filesystem;
+using asyncps::e2e::Finished;
+using asyncps::e2e::RunToEnd;
+using namespace asyncps::models::testing;
+
+namespace {
+
+struct Scratch {
+  explicit Scratch(const std::string& tag)
+      : dir(fs::temp_directory_path() / ("asyncps-data-e2e-" + tag + "-" + std::to_string(getpid()))) {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  ~Scratch() { fs::remove_all(dir); }
+  fs::path dir;
+};
+
+// The label is which band of three rows is bright: learnable at a glance.
+void WriteCifarBatch(const fs::path& path, std::size_t records, std::size_t salt) {
+  std::string s;
+  for (std::size_t r = 0; r < records; ++r) {
+    const std::size_t label = (r * 7 + salt) % 10;
+    s += static_cast<char>(label);
+    for (std::size_t i = 0; i < 3072; ++i) s += static_cast<char>((i % 1024) / 32 / 3 == label ? 200 : (i * 13 + r) % 7);
+  }
+  std::ofstream(path, std::ios::binary) << s;
+}
+
+void WriteCsv(const fs::path& path, std::size_t rows, bool label_last) {
+  std::ofstream out(path);
+  if (!label_last) out << "label";
+  for (int i = 0; i < 784; ++i) out << (i == 0 && label_last ? "" : ",") << "pixel" << i;
+  if (label_last) out << ",label";
+  out << "\n";
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::size_t label = (r * 3) % 10;
+    if (!label_last) out << label;
+    // The label is which block of 78 features is bright.
+    for (std::size_t i = 0; i < 784; ++i)
+      out << (i == 0 && label_last ? "" : ",") << ((i / 78) % 10 == label ? 200 : (i + r) % 5);
+    if (label_last) out << "," << label;
+    out << "\n";
+  }
+}
+
+nlohmann::json Report(const fs::path& p) { return nlohmann::json::parse(std::ifstream(p)); }
+
+}  // namespace
+
+TEST_CASE("A CIFAR-10 folder is detected and trains a Keras model for 32x32x3", "[e2e][data]") {
+  Scratch s("cifar");
+  for (int b = 1; b <= 5; ++b) WriteCifarBatch(s.dir / ("data_batch_" + std::to_string(b) + ".bin"), 60, b);
+  WriteCifarBatch(s.dir / "test_batch.bin", 100, 0);
+  const fs::path model = s.dir / "cifar.json";
+  std::ofstream(model) << KerasModelJson({KConv("conv2d", 8, 3, 3, 2, 2, "same", "relu"),
+                                          KPool("MaxPooling2D", "max_pooling2d", 2, 2, 2, 2), KFlatten("flatten"),
+                                          KDense("dense", 10, "softmax")},
+                                         {32, 32, 3}, KerasForm::kTfKeras)
+                              .dump();
+  const fs::path report = s.dir / "r.json";
+  Finished f = RunToEnd({ASYNCPS_LOCAL_BIN, "--data", s.dir.string(), "--model", model.string(), "--algo", "adag",
+                         "--workers", "2", "--shards", "1", "--epochs", "6", "--lr", "0.003", "--save-weights", "", "--report-json",
+                         report.string(), "--timeout", "120"});
+  INFO(f.output);
+  REQUIRE(f.exit == "exited with code 0");
+  const nlohmann::json r = Report(report);
+  CHECK(r["samples"].get<std::uint64_t>() == 6 * 300);
+  CHECK(r["accuracy"].get<double>() >= 0.8);  // bright bands: measured 1.0
+
+  // The seed CNN on the same folder (it takes the data's shape), and a model for 28x28x1 refused.
+  Finished mismatch = RunToEnd({ASYNCPS_LOCAL_BIN, "--data", s.dir.string(), "--data-format", "cifar10", "--model",
+                                (s.dir / "lenet.json").string(), "--algo", "single", "--workers", "1"},
+                               std::chrono::seconds(60));
+  CHECK(mismatch.exit == "exited with code 1");  // lenet.json does not exist yet
+  std::ofstream(s.dir / "lenet.json") << LeNetJson(KerasForm::kTfKeras).dump();
+  mismatch = RunToEnd({ASYNCPS_LOCAL_BIN, "--data", s.dir.string(), "--model", (s.dir / "lenet.json").string(),
+                       "--algo", "single", "--workers", "1"},
+                      std::chrono::seconds(60));
+  CHECK(mismatch.exit == "exited with code 1");
+  CHECK_THAT(mismatch.output, Catch::Contains("(None, 28, 28, 1)") && Catch::Contains("32x32x3 images"));
+  // A truncated batch is named before anything trains.
+  fs::resize_file(s.dir / "data_batch_2.bin", 3073 * 10 + 5);
+  Finished bad = RunToEnd({ASYNCPS_WORKER_BIN, "--data", s.dir.string(), "--algo", "single"}, std::chrono::seconds(60));
+  CHECK(bad.exit == "exited with code 1");
+  CHECK_THAT(bad.output, Catch::Contains("data_batch_2.bin") && Catch::Contains("offset 30730"));
+}
+
+TEST_CASE("Dist-Keras CSV files train as images or as feature vectors, the label named or indexed", "[e2e][data]") {
+  Scratch s("csv");
+  WriteCsv(s.dir / "train.csv", 400, /*label_last=*/false);
+  WriteCsv(s.dir / "test.csv", 100, false);
+  WriteCsv(s.dir / "train-last.csv", 400, true);
+  WriteCsv(s.dir / "test-last.csv", 100, true);
+  const fs::path report = s.dir / "r.json";
+  // The seed CNN on 28x28x1 images, label in column 0.
+  Finished images = RunToEnd({ASYNCPS_LOCAL_BIN, "--train-csv", (s.dir / "train.csv").string(), "--test-csv",
+                              (s.dir / "test.csv").string(), "--input-shape", "28,28,1", "--algo", "single",
+                              "--workers", "1", "--epochs", "1", "--save-weights", "", "--report-json",
+                              report.string()},
+                             std::chrono::seconds(120));
+  INFO(images.output);
+  REQUIRE(images.exit == "exited with code 0");
+  CHECK(Report(report)["samples"].get<std::uint64_t>() == 400);
+  CHECK(Report(report)["accuracy"].get<double>() >= 0.8);  // measured 1.0
+  // A perceptron on 784 features, the label by name in the last column.
+  const fs::path mlp = s.dir / "mlp.json";
+  std::ofstream(mlp) << MlpJson(KerasForm::kTfKeras).dump();
+  Finished vectors = RunToEnd({ASYNCPS_LOCAL_BIN, "--train-csv", (s.dir / "train-last.csv").string(), "--test-csv",
+                               (s.dir / "test-last.csv").string(), "--label-column", "label", "--model", mlp.string(),
+                               "--algo", "adag", "--workers", "2", "--shards", "1", "--epochs", "2", "--lr", "0.01",
+                               "--save-weights", "", "--report-json", report.string()},
+                              std::chrono::seconds(120));
+  INFO(vectors.output);
+  REQUIRE(vectors.exit == "exited with code 0");
+  CHECK(Report(report)["samples"].get<std::uint64_t>() == 800);
+  CHECK(Report(report)["accuracy"].get<double>() >= 0.8);  // measured 1.0
+  // Malformed: a non-numeric cell, named with its file and line.
+  std::ofstream(s.dir / "test-last.csv", std::ios::app) << "x" << std::string(784 * 2, ',').substr(0, 784 * 2 - 1)
+                                                        << "\n";
+  Finished bad = RunToEnd({ASYNCPS_LOCAL_BIN, "--train-csv", (s.dir / "train-last.csv").string(), "--test-csv",
+                           (s.dir / "test-last.csv").string(), "--label-column", "label", "--model", mlp.string(),
+                           "--algo", "single", "--workers", "1"},
+                          std::chrono::seconds(60));
+  CHECK(bad.exit == "exited with code 1");
+  CHECK_THAT(bad.output, Catch::Contains("test-last.csv:102:") && Catch::Contains("not a number"));
+  Finished shape = RunToEnd({ASYNCPS_LOCAL_BIN, "--train-csv", (s.dir / "train.csv").string(), "--input-shape",
+                             "28,28", "--algo", "single"},
+                            std::chrono::seconds(30));
+  CHECK(shape.exit == "exited with code 2");
+  CHECK_THAT(shape.output, Catch::Contains("--input-shape 28,28"));
+}

@@ -1,0 +1,133 @@
+// Bring your own Keras model: --model, --summary, --initial-weights and
+// --save-weights through the binaries a user runs.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "keras_json.h"
+#include "run_binary.h"
+
+namespace fs = std::filesystem;
+using asyncps::e2e::Finished;
+using asyncps::e2e::RunToEnd;
+using namespace asyncps::models::testing;
+
+namespace {
+
+struct Scratch {
+  Scratch() : dir(fs::temp_directory_path() / ("asyncps-keras-e2e-" + std::to_string(getpid()))) {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  ~Scratch() { fs::remove_all(dir); }
+  std::string Write(const std::string& name, const nlohmann::json& j) const {
+    const fs::path p = dir / name;
+    std::ofstream(p) << j.dump(2);
+    return p.string();
+  }
+  fs::path dir;
+};
+
+Finished Quick(const std::vector<std::string>& argv) { return RunToEnd(argv, std::chrono::seconds(60)); }
+
+}  // namespace
+
+TEST_CASE("--summary prints the Keras model's summary and exits 0 on every binary", "[e2e][keras]") {
+  Scratch s;
+  const std::string model = s.Write("strided.json", StridedCnnJson(KerasForm::kKeras22));
+  for (const char* bin : {ASYNCPS_WORKER_BIN, ASYNCPS_LOCAL_BIN, ASYNCPS_REPORT_BIN}) {
+    Finished f = Quick({bin, "--model", model, "--summary"});
+    INFO(bin << "\n" << f.output);
+    CHECK(f.exit == "exited with code 0");
+    CHECK_THAT(f.output, Catch::Contains("conv2d_1 (Conv2D)") && Catch::Contains("(None, 14, 14, 16)") &&
+                             Catch::Contains("average_pooling2d_1 (AveragePooling2D)") &&
+                             Catch::Contains("Total params: 24,170"));
+  }
+  Finished seed = Quick({ASYNCPS_WORKER_BIN, "--summary"});
+  CHECK(seed.exit == "exited with code 0");
+  CHECK_THAT(seed.output, Catch::Contains("Total params: 1,048,853"));
+}
+
+TEST_CASE("A refused model or one that does not fit the data fails before training, naming why", "[e2e][keras]") {
+  Scratch s;
+  nlohmann::json bad = StridedCnnJson(KerasForm::kTfKeras);
+  bad["config"]["layers"][1]["config"]["data_format"] = "channels_first";
+  const std::string refused = s.Write("refused.json", bad);
+  nlohmann::json cifar = KerasModelJson({KConv("conv2d", 8, 3, 3), KFlatten("flatten"), KDense("dense", 10, "softmax")},
+                                        {32, 32, 3}, KerasForm::kTfKeras);
+  const std::string wrong_shape = s.Write("cifar.json", cifar);
+  nlohmann::json twenty = KerasModelJson({KFlatten("flatten"), KDense("dense", 20, "softmax")}, {28, 28, 1},
+                                         KerasForm::kTfKeras);
+  const std::string wrong_classes = s.Write("twenty.json", twenty);
+  struct Case {
+    std::vector<std::string> argv;
+    std::vector<std::string> expect;
+  };
+  const std::vector<Case> cases = {
+      {{ASYNCPS_LOCAL_BIN, "--model", refused, "--algo", "single", "--workers", "1"},
+       {refused, "'conv2d' (Conv2D)", "data_format", "channels_first"}},
+      {{ASYNCPS_WORKER_BIN, "--model", refused, "--algo", "single"}, {"'conv2d' (Conv2D)", "data_format"}},
+      {{ASYNCPS_WORKER_BIN, "--model", refused, "--summary"}, {"'conv2d' (Conv2D)", "data_format"}},
+      {{ASYNCPS_LOCAL_BIN, "--model", wrong_shape, "--algo", "single", "--workers", "1"},
+       {"(None, 32, 32, 3)", "28x28x1 images"}},
+      {{ASYNCPS_LOCAL_BIN, "--model", wrong_classes, "--algo", "single", "--workers", "1"},
+       {"20 outputs", "10 classes"}},
+      {{ASYNCPS_REPORT_BIN, "--model", wrong_shape, "--servers", "tcp://127.0.0.1:9", "--expect-workers", "1",
+        "--wait", "100"},
+       {"(None, 32, 32, 3)"}},
+      {{ASYNCPS_LOCAL_BIN, "--model", (s.dir / "missing.json").string(), "--algo", "single", "--workers", "1"},
+       {"missing.json", "cannot open"}},
+  };
+  for (const Case& c : cases) {
+    Finished f = Quick(c.argv);
+    INFO(c.argv[0] << "\n" << f.output);
+    CHECK(f.exit == "exited with code 1");
+    for (const auto& e : c.expect) CHECK_THAT(f.output, Catch::Contains(e));
+    CHECK_THAT(f.output, !Catch::Contains("epoch"));
+  }
+}
+
+TEST_CASE("A Keras model trains through the PS; its weights come back in get_weights() order and restart a run",
+          "[e2e][keras]") {
+  Scratch s;
+  const std::string model = s.Write("lenet.json", LeNetJson(KerasForm::kTfKeras));
+  const std::string weights = (s.dir / "w.npz").string();
+  const std::string report = (s.dir / "r.json").string();
+  Finished f = RunToEnd({ASYNCPS_LOCAL_BIN, "--model", model, "--algo", "adag", "--workers", "2", "--shards", "2",
+                         "--epochs", "1", "--lr", "0.003", "--train-limit", "4000", "--test-limit", "1000", "--save-weights", weights,
+                         "--report-json", report, "--timeout", "200"});
+  INFO(f.output);
+  REQUIRE(f.exit == "exited with code 0");
+  const double accuracy = nlohmann::json::parse(std::ifstream(report))["accuracy"].get<double>();
+  // LeNet-5, 4,000 rows, one epoch, 2 asynchronous workers: measured 0.685-0.703 (seeds 1-3).
+  CHECK(accuracy >= 0.60);
+  // What model.set_weights(list(np.load(f).values())) would receive.
+  const std::string check =
+      std::string("/usr/bin/python3 -c \"import numpy as np, sys; w = list(np.load(sys.argv[1]).values()); "
+                  "shapes = [a.shape for a in w]; "
+                  "want = [(5,5,1,6),(6,),(5,5,6,16),(16,),(400,120),(120,),(120,84),(84,),(84,10),(10,)]; "
+                  "sys.exit(0 if shapes == want and all(a.dtype == np.float32 for a in w) else 1)\" ") +
+      weights;
+  CHECK(std::system(check.c_str()) == 0);
+
+  // Restarting from them (and a tiny learning rate) gives back the accuracy reached.
+  Finished again = RunToEnd({ASYNCPS_LOCAL_BIN, "--model", model, "--initial-weights", weights, "--algo", "single",
+                             "--workers", "1", "--epochs", "1", "--train-limit", "16", "--test-limit", "1000",
+                             "--optimizer", "sgd", "--lr", "1e-9", "--save-weights", "", "--report-json", report});
+  INFO(again.output);
+  REQUIRE(again.exit == "exited with code 0");
+  CHECK(nlohmann::json::parse(std::ifstream(report))["accuracy"].get<double>() == Approx(accuracy).margin(0.002));
+
+  // Weights of another model are refused, naming the array.
+  const std::string other = s.Write("strided.json", StridedCnnJson(KerasForm::kTfKeras));
+  Finished mismatch = Quick({ASYNCPS_LOCAL_BIN, "--model", other, "--initial-weights", weights, "--algo", "single",
+                             "--workers", "1"});
+  CHECK(mismatch.exit == "exited with code 1");
+  CHECK_THAT(mismatch.output, Catch::Contains("--initial-weights") && Catch::Contains("w.npz") &&
+                                  Catch::Contains("arrays"));
+}

@@ -1,0 +1,222 @@
+// Keras model descriptions (model.to_json(), both forms) built as Sequential:
+// parameter counts by Keras' summary arithmetic, the seed CNN's exact weights,
+// initializers, --initial-weights in get_weights() order, and every refusal.
+#include "asyncps/models/keras_model.h"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <functional>
+
+#include "asyncps/models/npz.h"
+#include "asyncps/models/seed_cnn.h"
+#include "asyncps/models/weights.h"
+#include "keras_json.h"
+#include "test_util.h"
+
+using namespace asyncps::models;
+using namespace asyncps::models::testing;
+
+namespace {
+
+asyncps::Result<std::unique_ptr<Sequential>> Build(const json& j, std::uint64_t seed = 1) {
+  return BuildKerasModel(j.dump(), "model.json", seed);
+}
+
+const char* FormName(KerasForm f) { return f == KerasForm::kKeras22 ? "Keras 2.2" : "tf.keras"; }
+
+}  // namespace
+
+TEST_CASE("The seed CNN from Keras JSON of both forms is the seed CNN, weight for weight", "[models][keras]") {
+  for (KerasForm f : {KerasForm::kKeras22, KerasForm::kTfKeras}) {
+    INFO(FormName(f));
+    auto m = Build(SeedCnnJson(f), 7);
+    REQUIRE(m.ok());
+    Sequential& model = *m.value();
+    CHECK(model.num_params() == 1048853);
+    CHECK(model.input_shape() == Shape::Image(28, 28, 1));
+    CHECK(model.num_classes() == 10);
+    auto seed = BuildSeedCnn({.seed = 7});
+    REQUIRE(seed.ok());
+    const auto& want = seed.value()->layout();
+    REQUIRE(model.layout().num_tensors() == want.num_tensors());
+    for (std::size_t i = 0; i < want.num_tensors(); ++i) CHECK(model.layout().tensors()[i].shape == want.tensors()[i].shape);
+    // Same initializers drawn in the same order from the same seed.
+    CHECK(std::equal(model.params().begin(), model.params().end(), seed.value()->params().begin()));
+    CHECK(model.layout().tensors()[0].name == KName("conv2d", 1, f) + "/kernel");
+    const std::string s = model.Summary();
+    CHECK_THAT(s, Catch::Contains(KName("conv2d", 2, f) + " (Conv2D)") && Catch::Contains("(None, 24, 24, 32)") &&
+                      Catch::Contains("9,248"));
+    CHECK_THAT(s, Catch::Contains(KName("activation", 4, f) + " (Activation)"));
+    CHECK_THAT(s, Catch::Contains("Total params: 1,048,853"));
+  }
+}
+
+TEST_CASE("Other Sequential models have Keras' parameter counts and output shapes", "[models][keras]") {
+  struct Case {
+    const char* name;
+    json (*make)(KerasForm);
+    std::size_t params;
+    std::vector<std::string> rows;  // summary fragments
+  };
+  const std::vector<Case> cases = {
+      {"strided", StridedCnnJson, 24170,
+       {"(None, 14, 14, 16)", "416", "(None, 7, 7, 16)", "4,608", "(None, 3, 3, 32)", "(None, 288)", "18,496", "650"}},
+      {"lenet", LeNetJson, 61706, {"(None, 28, 28, 6)", "156", "(None, 10, 10, 16)", "2,416", "48,120", "10,164", "850"}},
+      {"mlp", MlpJson, 101642, {"(None, 128)", "100,352", "1,290"}},
+  };
+  for (const Case& c : cases) {
+    for (KerasForm f : {KerasForm::kKeras22, KerasForm::kTfKeras}) {
+      INFO(c.name << ", " << FormName(f));
+      auto m = Build(c.make(f));
+      REQUIRE(m.ok());
+      CHECK(m.value()->num_params() == c.params);
+      CHECK(m.value()->num_classes() == 10);
+      const std::string s = m.value()->Summary();
+      INFO(s);
+      for (const auto& r : c.rows) CHECK_THAT(s, Catch::Contains(r));
+      // Fused activations are no rows; the softmax of a Dense is no row either.
+      CHECK_THAT(s, !Catch::Contains("/activation"));
+    }
+  }
+  auto mlp = Build(MlpJson(KerasForm::kTfKeras));
+  REQUIRE(mlp.ok());
+  CHECK(mlp.value()->input_shape() == Shape::Vector(784));
+  CHECK(mlp.value()->layout().num_tensors() == 3);  // dense kernel (no bias), dense_1 kernel and bias
+}
+
+TEST_CASE("Initializers named in the file are honoured, with their seeds", "[models][keras][init]") {
+  json j = MlpJson(KerasForm::kTfKeras);
+  json& layers = j["config"]["layers"];
+  layers[1]["config"]["kernel_initializer"] = {{"class_name", "RandomUniform"},
+                                               {"config", {{"minval", 0.25}, {"maxval", 0.5}, {"seed", 42}}}};
+  layers[3]["config"]["kernel_initializer"] = {{"class_name", "HeNormal"}, {"config", {{"seed", nullptr}}}};
+  layers[3]["config"]["bias_initializer"] = {{"class_name", "Constant"}, {"config", {{"value", 0.125}}}};
+  auto a = Build(j, 1), b = Build(j, 2);
+  REQUIRE((a.ok() && b.ok()));
+  const auto& layout = a.value()->layout();
+  auto tensor = [&](Sequential& m, std::size_t i) { return m.params().subspan(layout.offset(i), layout.tensors()[i].size()); };
+  auto k0 = tensor(*a.value(), 0);
+  CHECK(std::all_of(k0.begin(), k0.end(), [](float v) { return v >= 0.25f && v < 0.5f; }));
+  // Its own seed: the same weights whatever the model's seed.
+  auto k0b = tensor(*b.value(), 0);
+  CHECK(std::equal(k0.begin(), k0.end(), k0b.begin()));
+  // He normal (truncated): stddev sqrt(2 / fan_in) = sqrt(2 / 128), within 10%.
+  auto k1 = tensor(*a.value(), 1);
+  double sq = 0;
+  for (float v : k1) sq += double{v} * v;
+  const double stddev = std::sqrt(sq / static_cast<double>(k1.size()));
+  CHECK(stddev == Approx(std::sqrt(2.0 / 128)).epsilon(0.1));
+  CHECK(std::all_of(k1.begin(), k1.end(), [](float v) { return std::abs(v) <= 2.0f * std::sqrt(2.0f / 128) / 0.8796f + 1e-6f; }));
+  auto k1b = tensor(*b.value(), 1);
+  CHECK_FALSE(std::equal(k1.begin(), k1.end(), k1b.begin()));  // the model's seed
+  auto bias = tensor(*a.value(), 2);
+  CHECK(std::all_of(bias.begin(), bias.end(), [](float v) { return v == 0.125f; }));
+}
+
+TEST_CASE("Keras models outside what asyncps implements are refused, naming the layer, field and value",
+          "[models][keras]") {
+  struct Case {
+    const char* what;
+    std::function<void(json&)> mutate;  // on the tf.keras strided model (layers[0] is the InputLayer)
+    std::vector<std::string> expect;
+  };
+  auto layer = [](json& j, std::size_t i) -> json& { return j["config"]["layers"][i]["config"]; };
+  const std::vector<Case> cases = {
+      {"channels_first", [&](json& j) { layer(j, 1)["data_format"] = "channels_first"; },
+       {"'conv2d' (Conv2D)", "data_format", "\"channels_first\""}},
+      {"dilation", [&](json& j) { layer(j, 1)["dilation_rate"] = {2, 2}; }, {"'conv2d'", "dilation_rate", "[2,2]"}},
+      {"groups", [&](json& j) { layer(j, 4)["groups"] = 2; }, {"'conv2d_1'", "groups", "2"}},
+      {"regularizer",
+       [&](json& j) {
+         layer(j, 7)["kernel_regularizer"] = {{"class_name", "L2"}, {"config", {{"l2", 0.01}}}};
+       },
+       {"'dense' (Dense)", "kernel_regularizer", "L2"}},
+      {"constraint", [&](json& j) { layer(j, 7)["kernel_constraint"] = {{"class_name", "MaxNorm"}}; },
+       {"'dense'", "kernel_constraint", "MaxNorm"}},
+      {"activation", [&](json& j) { layer(j, 7)["activation"] = "elu"; }, {"'dense'", "activation", "\"elu\""}},
+      {"padding", [&](json& j) { layer(j, 1)["padding"] = "causal"; }, {"'conv2d'", "padding", "\"causal\""}},
+      {"initializer", [&](json& j) { layer(j, 1)["kernel_initializer"] = {{"class_name", "Orthogonal"}}; },
+       {"'conv2d'", "kernel_initializer", "Orthogonal"}},
+      {"frozen", [&](json& j) { layer(j, 4)["trainable"] = false; }, {"'conv2d_1'", "trainable", "false"}},
+      {"dtype", [&](json& j) { layer(j, 1)["dtype"] = "float16"; }, {"'conv2d'", "dtype", "float16"}},
+      {"lambda",
+       [&](json& j) {
+         j["config"]["layers"][3] = {{"class_name", "Lambda"},
+                                     {"config", {{"name", "lambda"}, {"function", "4wEAAAAAAAAA"}}}};
+       },
+       {"'lambda' (Lambda)", "not supported"}},
+      {"other layer",
+       [&](json& j) { j["config"]["layers"][3] = {{"class_name", "BatchNormalization"}, {"config", {{"name", "bn"}}}}; },
+       {"'bn' (BatchNormalization)", "not supported"}},
+      {"dropout rate", [&](json& j) { layer(j, 3)["rate"] = 1.5; }, {"'dropout'", "rate", "1.5"}},
+      {"noise shape", [&](json& j) { layer(j, 3)["noise_shape"] = {1, 1, 16}; }, {"'dropout'", "noise_shape"}},
+      {"kernel size", [&](json& j) { layer(j, 1)["kernel_size"] = {0, 3}; }, {"'conv2d'", "kernel_size", "[0,3]"}},
+      {"no softmax", [&](json& j) { layer(j, 9)["activation"] = "linear"; }, {"must end in a softmax"}},
+      {"softmax inside", [&](json& j) { layer(j, 7)["activation"] = "softmax"; }, {"'dropout_1'", "follows the softmax of 'dense'"}},
+      {"functional", [&](json& j) { j["class_name"] = "Functional"; }, {"class_name", "Functional", "only Sequential"}},
+      {"input shape", [&](json& j) { layer(j, 0)["batch_input_shape"] = {nullptr, 28}; },
+       {"conv2d (Conv2D)", "needs an image input", "(None, 28)"}},
+      {"too small", [&](json& j) { layer(j, 0)["batch_input_shape"] = {nullptr, 2, 2, 1}; },
+       {"max_pooling2d", "does not fit"}},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    json j = StridedCnnJson(KerasForm::kTfKeras);
+    c.mutate(j);
+    auto m = Build(j);
+    REQUIRE_FALSE(m.ok());
+    INFO(m.status().message());
+    CHECK_THAT(m.status().message(), Catch::Contains("model.json"));
+    for (const auto& e : c.expect) CHECK_THAT(m.status().message(), Catch::Contains(e));
+  }
+  auto not_json = BuildKerasModel("{\"class_name\": \"Sequential\", ", "broken.json", 1);
+  REQUIRE_FALSE(not_json.ok());
+  CHECK_THAT(not_json.status().message(), Catch::Contains("broken.json") && Catch::Contains("JSON"));
+  auto missing = LoadKerasJson("/nonexistent/model.json", 1);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().code() == asyncps::Status::Code::kIOError);
+}
+
+TEST_CASE("Initial weights load in Keras get_weights() order, checked against the model", "[models][keras][weights]") {
+  TempDir dir("keras-weights");
+  auto m = Build(LeNetJson(KerasForm::kTfKeras), 3);
+  REQUIRE(m.ok());
+  Sequential& model = *m.value();
+  const auto& layout = model.layout();
+  // numpy.savez(f, *model.get_weights()) names them arr_0, arr_1, ...
+  std::vector<std::vector<float>> arrays;
+  std::vector<NpyView> views;
+  for (std::size_t i = 0; i < layout.num_tensors(); ++i) {
+    arrays.push_back(RandomVector(layout.tensors()[i].size(), 100 + i));
+  }
+  for (std::size_t i = 0; i < layout.num_tensors(); ++i)
+    views.push_back({"arr_" + std::to_string(i), layout.tensors()[i].shape, arrays[i]});
+  REQUIRE(SaveNpz(dir.file("w.npz"), views).ok());
+  REQUIRE(LoadWeightsInOrder(dir.file("w.npz"), layout, model.params()).ok());
+  for (std::size_t i = 0; i < layout.num_tensors(); ++i)
+    CHECK(std::equal(arrays[i].begin(), arrays[i].end(), model.params().begin() + static_cast<std::ptrdiff_t>(layout.offset(i))));
+  // What SaveWeights writes loads the same way.
+  REQUIRE(SaveWeights(dir.file("saved.npz"), layout, model.params()).ok());
+  std::vector<float> before(model.params().begin(), model.params().end());
+  std::fill(model.params().begin(), model.params().end(), 0.0f);
+  REQUIRE(LoadWeightsInOrder(dir.file("saved.npz"), layout, model.params()).ok());
+  CHECK(std::equal(before.begin(), before.end(), model.params().begin()));
+
+  // A missing array, and a wrong shape: named, and nothing changes.
+  views.pop_back();
+  REQUIRE(SaveNpz(dir.file("short.npz"), views).ok());
+  auto st = LoadWeightsInOrder(dir.file("short.npz"), layout, model.params());
+  CHECK_THAT(st.message(), Catch::Contains("short.npz") && Catch::Contains("holds 9 arrays") &&
+                               Catch::Contains("10 weight tensors"));
+  std::vector<float> odd(6 * 5 * 5);
+  views.push_back({"arr_9", {5, 5, 6}, odd});
+  std::swap(views[0], views.back());
+  views.back().name = "arr_0";
+  REQUIRE(SaveNpz(dir.file("shape.npz"), views).ok());
+  st = LoadWeightsInOrder(dir.file("shape.npz"), layout, model.params());
+  CHECK_THAT(st.message(), Catch::Contains("array 0") && Catch::Contains("[5,5,6]") &&
+                               Catch::Contains("conv2d/kernel") && Catch::Contains("[5,5,1,6]"));
+  CHECK(std::equal(before.begin(), before.end(), model.params().begin()));
+}
