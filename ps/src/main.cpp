@@ -19,6 +19,7 @@
 #include "checkpoint.h"
 #include "curve_auth.h"
 #include "log.h"
+#include "metrics_server.h"
 #include "npy_writer.h"
 #include "shard_server.h"
 
@@ -105,6 +106,11 @@ int main(int argc, char** argv) {
                  "CURVE allow-list: a file of client public keys (Z85, one per line, '#' comments); "
                  "only these clients may connect")
       ->envname("ASYNCPS_CURVE_ALLOW");
+  std::string metrics_bind;
+  app.add_option("--metrics-bind", metrics_bind,
+                 "Serve GET /metrics (Prometheus text format) and /healthz on HOST:PORT (port 0: any); off when "
+                 "empty")
+      ->envname("ASYNCPS_METRICS_BIND");
   std::string checkpoint_dir;
   double checkpoint_every_s = 60;
   app.add_option("--checkpoint-dir", checkpoint_dir,
@@ -117,6 +123,12 @@ int main(int argc, char** argv) {
       ->envname("ASYNCPS_CHECKPOINT_EVERY")->check(asyncps::tools::FiniteRange(0.0, 1e6))->capture_default_str();
   if (auto exit_status = asyncps::tools::ParseFlags(app, argc, argv)) return *exit_status;
 
+  if (!metrics_bind.empty()) {
+    if (asyncps::Result<std::pair<std::string, int>> hp = ParseHostPort(metrics_bind); !hp.ok()) {
+      std::fprintf(stderr, "asyncps-server: %s\n", hp.status().message().c_str());
+      return 2;
+    }
+  }
   if (app.count("--num-shards") > 0 && num_shards == 0) {
     std::fprintf(stderr, "asyncps-server: --num-shards must be >= 1 (leave it out for --first-shard + --shards)\n");
     return 2;
@@ -197,6 +209,18 @@ int main(int argc, char** argv) {
                     servers.back()->endpoint());
     endpoints += servers.back()->endpoint() + "\n";
   }
+  std::unique_ptr<MetricsServer> metrics;
+  if (!metrics_bind.empty()) {
+    std::vector<const ShardServer*> shard_servers;
+    for (const auto& s : servers) shard_servers.push_back(s.get());
+    auto started = MetricsServer::Start(metrics_bind, std::move(shard_servers), {ASYNCPS_VERSION, ASYNCPS_GIT_COMMIT});
+    if (!started.ok()) {
+      std::fprintf(stderr, "asyncps-server: %s\n", started.status().message().c_str());
+      return 1;
+    }
+    metrics = std::move(started).value();
+    Log("info", "metrics on " + metrics->url() + "/metrics");
+  }
   if (!ready_file.empty() && !WriteFileAtomically(ready_file, endpoints)) {
     std::fprintf(stderr, "asyncps-server: cannot write --ready-file %s\n", ready_file.c_str());
     return 1;
@@ -241,6 +265,7 @@ int main(int argc, char** argv) {
       }
     }
   }
+  metrics.reset();  // it reads the shard servers
   servers.clear();  // close sockets before the context: the ports are released here
   return rc;
 }

@@ -109,7 +109,7 @@ Shard::Outcome Shard::Hello(const wire::Request& req, Builder& reply) {
                     .range_end = range_.end,
                     .max_message_bytes = options_.max_message_bytes},
                    reply);
-  return {};
+  return {.op = req.op(), .worker_id = req.worker_id()};
 }
 
 Shard::Outcome Shard::Init(const wire::Request& req, std::span<const std::byte> payload, Builder& reply) {
@@ -167,11 +167,14 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
   ++counters_.updates;
   counters_.staleness_sum += tau;
   counters_.staleness_max = std::max(counters_.staleness_max, tau);
+  staleness_.Observe(static_cast<double>(tau));
   ++w->commits;
   w->last_seq = req.seq();
   ++changes_;
   if (with_pull) ++counters_.pulls;
-  return Ok(req, reply, with_pull ? std::span<const float>(center_) : std::span<const float>());
+  Outcome out = Ok(req, reply, with_pull ? std::span<const float>(center_) : std::span<const float>());
+  out.applied = true;
+  return out;
 }
 
 Shard::Outcome Shard::Stats(const wire::Request& req, Builder& reply) {
@@ -197,7 +200,7 @@ Shard::Outcome Shard::Stats(const wire::Request& req, Builder& reply) {
                     .range_end = range_.end,
                     .stats = stats.Finish()},
                    reply);
-  return {};
+  return {.op = req.op(), .worker_id = req.worker_id()};
 }
 
 bool Shard::CheckSession(const wire::Request& req, Builder& reply, Outcome* failed) {
@@ -264,7 +267,7 @@ Shard::Outcome Shard::Ok(const wire::Request& req, Builder& reply, std::span<con
                     .payload_floats = payload.size(),
                     .payload_encoding = wire::ToWire(encoding)},
                    reply);
-  return {payload, encoding, ErrorCode::Ok};
+  return {payload, encoding, ErrorCode::Ok, req.op(), req.worker_id()};
 }
 
 Shard::Outcome Shard::Error(Op op, std::uint64_t seq, ErrorCode code, const std::string& message, Builder& reply) {
@@ -280,7 +283,7 @@ Shard::Outcome Shard::Error(Op op, std::uint64_t seq, ErrorCode code, const std:
                     .range_begin = range_.begin,
                     .range_end = range_.end},
                    reply);
-  return {{}, Encoding::kFloat32, code};
+  return {{}, Encoding::kFloat32, code, op};
 }
 
 Shard::WorkerState* Shard::Worker(std::uint32_t id) {

@@ -13,7 +13,10 @@
 #include <vector>
 
 #include "asyncps/layout.h"
+#include "asyncps/shard_counters.h"
 #include "asyncps/update_rule.h"
+#include "core/payload.h"
+#include "histogram.h"
 #include "wire/wire.h"
 
 namespace asyncps::ps {
@@ -44,6 +47,9 @@ class Shard {
     std::span<const float> payload;  // to send as frame 1 in `encoding`; empty: no frame 1
     Encoding encoding = Encoding::kFloat32;
     wire::ErrorCode error = wire::ErrorCode::Ok;
+    wire::Op op = wire::Op::Hello;  // the request's (Hello when it could not be read)
+    std::uint32_t worker_id = 0;    // the request's (0 when it could not be read)
+    bool applied = false;           // a commit was applied (not a duplicate, not refused)
   };
   // Verifies and answers one request; never throws on bad input. The reply
   // header is built into `reply` (cleared first). The payload span stays valid
@@ -63,6 +69,8 @@ class Shard {
   std::span<const float> center() const { return center_; }
   const ShardCounters& counters() const { return counters_; }
   const ErrorCounts& errors_by_code() const { return errors_by_code_; }
+  // tau of every applied commit since this process started.
+  const Histogram& staleness() const { return staleness_; }
   // Commits applied per worker id.
   std::vector<std::pair<std::uint32_t, std::uint64_t>> commits_per_worker() const;
 
@@ -125,6 +133,7 @@ class Shard {
   std::vector<float> center_;
   ShardCounters counters_;
   ErrorCounts errors_by_code_{};
+  Histogram staleness_{kStalenessBounds};
   std::unordered_map<std::uint32_t, WorkerState> workers_;
   std::uint64_t changes_ = 0;
   std::vector<std::uint32_t> payload_scratch_;

@@ -60,7 +60,8 @@ void ShardServer::Serve(const std::atomic<bool>& stop) {
       next_checkpoint = std::chrono::steady_clock::now() + options_.checkpoint_every;
     }
     try {
-      if (zmq::poll(&item, 1, options_.poll_interval) <= 0) continue;
+      if (std::chrono::steady_clock::now() >= next_publish_) Publish();
+      if (zmq::poll(&item, 1, std::min(options_.poll_interval, kPublishInterval)) <= 0) continue;
       // Drain what is queued, but check the stop flag between requests.
       for (int i = 0; i < 64 && !stop.load(std::memory_order_relaxed); ++i) {
         if (!(socket_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
@@ -91,6 +92,7 @@ void ShardServer::HandleOne() {
     ++extra_frames;
   }
 
+  const auto started = std::chrono::steady_clock::now();
   const Shard::Outcome out =
       extra_frames == 0
           ? shard_.Handle(Bytes(header), Bytes(payload), reply_)
@@ -108,8 +110,10 @@ void ShardServer::HandleOne() {
   }
 
   std::optional<zmq::message_t> body;
+  if (!out.payload.empty()) body = replies_.Message(out.payload, out.encoding, shard_.changes(), identity);
+  Record(out, header.size() + payload.size(), reply_.GetSize() + (body ? body->size() : 0),
+         std::chrono::steady_clock::now() - started);
   if (!out.payload.empty()) {
-    body = replies_.Message(out.payload, out.encoding, shard_.changes(), identity);
     if (!body) {
       // The peer has replies queued it does not read, or replies hold all the
       // memory allowed: drop this one; a live client resends it.
@@ -129,6 +133,41 @@ void ShardServer::HandleOne() {
   (void)socket_.send(*body, zmq::send_flags::dontwait);
 }
 
+void ShardServer::Record(const Shard::Outcome& out, std::size_t bytes_in, std::size_t bytes_out,
+                         std::chrono::steady_clock::duration took) {
+  const std::size_t op = OpSlot(out.op);
+  ++live_.requests[op][static_cast<std::size_t>(out.error)];
+  live_.latency[op].Observe(std::chrono::duration<double>(took).count());
+  live_.bytes_received += bytes_in;
+  live_.bytes_sent += bytes_out;
+  if (out.applied)
+    last_commit_[out.worker_id] = std::chrono::duration<double>(
+        std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+void ShardServer::Publish() {
+  live_.shard_index = options_.shard.shard_index;
+  live_.counters = shard_.counters();
+  live_.errors_by_code = shard_.errors_by_code();
+  live_.staleness = shard_.staleness();
+  live_.replies_dropped = replies_.dropped();
+  live_.workers.clear();
+  for (const auto& [id, commits] : shard_.commits_per_worker()) {
+    const auto t = last_commit_.find(id);
+    live_.workers.push_back({id, commits, t == last_commit_.end() ? 0.0 : t->second});
+  }
+  {
+    std::lock_guard<std::mutex> lock(metrics_mu_);
+    published_ = live_;
+  }
+  next_publish_ = std::chrono::steady_clock::now() + kPublishInterval;
+}
+
+ShardMetrics ShardServer::metrics() const {
+  std::lock_guard<std::mutex> lock(metrics_mu_);
+  return published_;
+}
+
 Result<bool> ShardServer::RestoreFromCheckpoint() {
   if (options_.checkpoint_dir.empty()) return false;
   Result<bool> restored = RestoreShardFromDir(options_.checkpoint_dir, shard_);
@@ -141,6 +180,7 @@ Status ShardServer::Checkpoint() {
     return Status::OK();
   const std::string path =
       CheckpointPath(options_.checkpoint_dir, options_.shard.shard_index, options_.shard.num_shards);
+  const auto started = std::chrono::steady_clock::now();
   Status st = WriteCheckpoint(path, SnapshotShard(shard_));
   if (!st.ok()) {
     if (!checkpoint_failing_) Log("error", "shard " + std::to_string(options_.shard.shard_index) + ": " + st.ToString());
@@ -151,6 +191,10 @@ Status ShardServer::Checkpoint() {
   checkpoint_failing_ = false;
   checkpointed_changes_ = shard_.changes();
   shard_.set_checkpointed_updates(shard_.counters().updates);
+  live_.checkpoint_duration.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  live_.checkpoint_last_success_unix_s =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  Publish();
   return Status::OK();
 }
 

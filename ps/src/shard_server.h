@@ -7,12 +7,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <zmq.hpp>
 
 #include "asyncps/status.h"
+#include "metrics.h"
 #include "reply_buffers.h"
 #include "shard.h"
 
@@ -58,6 +61,9 @@ class ShardServer {
   Shard& shard() { return shard_; }
   const ReplyBuffers& replies() const { return replies_; }
 
+  // The latest metrics the shard thread published (metrics.h). Thread-safe.
+  ShardMetrics metrics() const;
+
   // Restores the shard from its checkpoint in options.checkpoint_dir, if any:
   // true when restored. REQUIRES: Serve is not running.
   Result<bool> RestoreFromCheckpoint();
@@ -70,6 +76,11 @@ class ShardServer {
   // Receives one multipart request and answers it.
   void HandleOne();
   void MaybeLogError(const std::string& peer_message);
+  // Counts one handled request into live_.
+  void Record(const Shard::Outcome& out, std::size_t bytes_in, std::size_t bytes_out,
+              std::chrono::steady_clock::duration took);
+  // Copies the shard's state into live_ and live_ into published_.
+  void Publish();
 
   ShardServerOptions options_;
   Shard shard_;
@@ -81,6 +92,13 @@ class ShardServer {
   std::uint64_t errors_not_logged_ = 0;
   std::uint64_t checkpointed_changes_ = 0;  // Shard::changes() at the last checkpoint
   bool checkpoint_failing_ = false;         // log a failing checkpoint once, not every period
+
+  // Metrics: live_ and last_commit_ on the shard thread, published_ under mu_.
+  ShardMetrics live_;
+  std::map<std::uint32_t, double> last_commit_;  // worker id -> Unix time
+  std::chrono::steady_clock::time_point next_publish_{};
+  mutable std::mutex metrics_mu_;
+  ShardMetrics published_;
 };
 
 // The endpoint of shard i when one process serves n shards from one --bind:

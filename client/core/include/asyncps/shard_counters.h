@@ -25,23 +25,35 @@ struct ShardCounters {
   std::uint64_t checkpointed_updates = 0;
 };
 
+// How a counter is exported as a metric (asyncps-server --metrics-bind):
+// kTotal as asyncps_<name>_total (only grows), kGauge as asyncps_<name>,
+// kNotExported where a richer metric says the same (the staleness histogram).
+enum class CounterExport { kTotal, kGauge, kNotExported };
+
 struct ShardCounterInfo {
   std::string_view name;  // on the wire, in checkpoints and in metrics
   std::uint64_t ShardCounters::*field;
   // Part of the shard's state a checkpoint keeps (the rest describes this
   // process's life and is set on restore).
   bool checkpointed;
+  CounterExport export_as;
+  std::string_view help;
 };
 
 inline constexpr std::array<ShardCounterInfo, 8> kShardCounters = {{
-    {"updates", &ShardCounters::updates, true},
-    {"pulls", &ShardCounters::pulls, true},
-    {"duplicates", &ShardCounters::duplicates, true},
-    {"errors", &ShardCounters::errors, true},
-    {"staleness_sum", &ShardCounters::staleness_sum, true},
-    {"staleness_max", &ShardCounters::staleness_max, true},
-    {"restored_updates", &ShardCounters::restored_updates, false},
-    {"checkpointed_updates", &ShardCounters::checkpointed_updates, false},
+    {"updates_applied", &ShardCounters::updates, true, CounterExport::kTotal, "Commits applied to the shard's slice."},
+    {"pulls", &ShardCounters::pulls, true, CounterExport::kTotal, "Pulls served, commit-and-pull included."},
+    {"duplicates", &ShardCounters::duplicates, true, CounterExport::kTotal,
+     "Resent commits answered without applying them again."},
+    {"error_replies", &ShardCounters::errors, true, CounterExport::kTotal,
+     "Requests answered with an error (a later init excluded)."},
+    {"staleness_sum", &ShardCounters::staleness_sum, true, CounterExport::kNotExported, ""},
+    {"staleness_max", &ShardCounters::staleness_max, true, CounterExport::kGauge,
+     "The largest staleness tau of an applied commit."},
+    {"restored_updates", &ShardCounters::restored_updates, false, CounterExport::kGauge,
+     "Updates the shard resumed at from its checkpoint (0: started fresh)."},
+    {"checkpointed_updates", &ShardCounters::checkpointed_updates, false, CounterExport::kGauge,
+     "Updates held by the shard's latest checkpoint."},
 }};
 
 // The counter called `name`, or nullptr.

@@ -1,0 +1,55 @@
+// MetricsServer: the HTTP endpoint of asyncps-server --metrics-bind.
+//
+//   GET /metrics   every shard's metrics (metrics.h), Prometheus text format
+//   GET /healthz   200 "ok" while the process serves
+//
+// HTTP is cpp-httplib's (Debian's libcpp-httplib): requests are read with a
+// timeout and bounded header sizes on the library's own thread pool, apart
+// from the shard threads, which it only reads published copies of.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "asyncps/status.h"
+#include "metrics.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace asyncps::ps {
+
+class ShardServer;
+
+class MetricsServer {
+ public:
+  // Listens on `host_port` ("HOST:PORT"; port 0: one the OS picks) and serves
+  // until destroyed. REQUIRES: `shards` outlive the server.
+  static Result<std::unique_ptr<MetricsServer>> Start(const std::string& host_port,
+                                                      std::vector<const ShardServer*> shards, BuildInfo build);
+  ~MetricsServer();
+  MetricsServer(const MetricsServer&) = delete;
+  MetricsServer& operator=(const MetricsServer&) = delete;
+
+  // "http://HOST:PORT", with the port bound.
+  const std::string& url() const { return url_; }
+  // The exposition /metrics serves.
+  std::string Render() const;
+
+ private:
+  MetricsServer(std::vector<const ShardServer*> shards, BuildInfo build);
+
+  std::vector<const ShardServer*> shards_;
+  BuildInfo build_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread thread_;
+  std::string url_;
+};
+
+// Splits "HOST:PORT" (PORT 0..65535; "[::1]:9100" for IPv6). Errors name the value.
+Result<std::pair<std::string, int>> ParseHostPort(const std::string& host_port);
+
+}  // namespace asyncps::ps
