@@ -131,3 +131,38 @@ TEST_CASE("A Keras model trains through the PS; its weights come back in get_wei
   CHECK_THAT(mismatch.output, Catch::Contains("--initial-weights") && Catch::Contains("w.npz") &&
                                   Catch::Contains("arrays"));
 }
+
+TEST_CASE("A Keras .h5 model trains from its weights and saves a Keras-loadable .h5", "[e2e][keras][h5]") {
+  if (std::system("/usr/bin/python3 -c 'import h5py, numpy' > /dev/null 2>&1") != 0) {
+    WARN("/usr/bin/python3 lacks h5py (apt install python3-h5py); skipping");
+    return;
+  }
+  Scratch s;
+  const std::string json = s.Write("lenet.json", LeNetJson(KerasForm::kKeras22));
+  const std::string npz = (s.dir / "w.npz").string(), h5 = (s.dir / "m.h5").string(), out = (s.dir / "out.h5").string();
+  auto single = [&](const std::string& model, const std::string& save) {
+    return RunToEnd({ASYNCPS_LOCAL_BIN, "--model", model, "--algo", "single", "--workers", "1", "--epochs", "1",
+                     "--train-limit", "256", "--test-limit", "200", "--save-weights", save},
+                    std::chrono::seconds(120));
+  };
+  // Weights in get_weights() order, then a model.save() file holding them (h5py, Keras' layout).
+  REQUIRE(single(json, npz).exit == "exited with code 0");
+  const std::string fixture = std::string("/usr/bin/python3 ") + ASYNCPS_SOURCE_DIR +
+                              "/tests/models/keras_h5_fixture.py " + json + " " + npz + " " + h5;
+  REQUIRE(std::system(fixture.c_str()) == 0);
+  Finished f = single(h5, out);
+  INFO(f.output);
+  REQUIRE(f.exit == "exited with code 0");
+  // out.h5 is what model.load_weights reads, and training moved every tensor away from m.h5's.
+  const std::string check =
+      std::string("/usr/bin/python3 -c \"import h5py, numpy as np, sys\n"
+                  "o = h5py.File(sys.argv[1], 'r'); m = h5py.File(sys.argv[2], 'r')['model_weights']\n"
+                  "names = [n.decode() for n in o.attrs['layer_names']]\n"
+                  "assert names == ['conv2d_1', 'conv2d_2', 'dense_1', 'dense_2', 'dense_3'], names\n"
+                  "for n in names:\n"
+                  "  for w in o[n].attrs['weight_names']:\n"
+                  "    a, b = o[n][w.decode()][()], m[n][w.decode()][()]\n"
+                  "    assert a.shape == b.shape and a.dtype == np.float32 and not np.array_equal(a, b), w\" ") +
+      out + " " + h5;
+  CHECK(std::system(check.c_str()) == 0);
+}
