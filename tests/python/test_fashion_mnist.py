@@ -18,10 +18,12 @@ SETTINGS = ["--workers", "3", "--shards", "1", "--algo", "adag", "--window", "5"
             "--epochs", "1", "--train-limit", "6000", "--test-limit", "2000", "--seed", "1"]
 # 3 workers x 2,000 rows / batch 16 = 125 batches each, ceil(125 / 5) = 25 commits each.
 EXPECTED_UPDATES = 75
-# Accuracy of two runs differs by the asynchronous order of commits and the
-# shuffles (PyTorch's DataLoader against the C++ batcher); on this subset
-# repeated C++ runs spread over about 2 points.
-TOLERANCE = 0.04
+# Runs differ by the asynchronous order of commits and the shuffles (PyTorch's
+# DataLoader against the C++ batcher); the initial weights are the same.
+# Measured on this subset (3 runs each, 2026-12-01, a loaded machine): C++
+# 0.806-0.810, PyTorch 0.804-0.810. 0.02 leaves room for a busier machine's
+# different interleaving of commits.
+TOLERANCE = 0.02
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,7 @@ def test_pytorch_workers_count_exactly_and_print_the_report(runs):
 
 def test_pytorch_workers_reach_the_cpp_workers_accuracy(runs):
     cpp, torch_run, _, _ = runs
-    assert cpp["accuracy"] > 0.6, cpp["accuracy"]  # both train: 10 classes, chance is 0.1
+    assert cpp["accuracy"] > 0.75, cpp["accuracy"]  # it trains: 10 classes, chance is 0.1
     assert abs(torch_run["accuracy"] - cpp["accuracy"]) <= TOLERANCE, (torch_run["accuracy"], cpp["accuracy"])
 
 

@@ -39,7 +39,7 @@ std::vector<std::string> ServersFrom(py::handle obj) {
   return out;
 }
 
-py::dict StatsDict(const ShardStatus& s) {
+py::dict StatsDict(const ShardStats& s) {
   py::dict d;
   d["endpoint"] = s.endpoint;
   d["shard_index"] = s.shard_index;
@@ -162,14 +162,14 @@ the network; one call runs at a time per client (others wait).
       .def(
           "stats",
           [](ClientHandle& h) {
-            std::vector<ShardStatus> shards;
+            std::vector<ShardStats> shards;
             h.Call("stats", [&](Client& c) {
-              Result<std::vector<ShardStatus>> r = c.Stats();
+              Result<std::vector<ShardStats>> r = c.Stats();
               if (r.ok()) shards = std::move(r).value();
               return r.status();
             });
             py::list out;
-            for (const ShardStatus& s : shards) out.append(StatsDict(s));
+            for (const ShardStats& s : shards) out.append(StatsDict(s));
             return out;
           },
           "Every shard's counters, in shard order: a list of dicts with endpoint, shard_index, num_shards, "
