@@ -95,3 +95,23 @@ def test_npz_files_load_both_ways(cpp_initial_weights, tmp_path):
     wrong = asyncps.torch.SeedCNN(num_classes=5)
     with pytest.raises(asyncps.InvalidArgument, match="dense_2/kernel' has shape"):
         asyncps.torch.load_weights(ours, wrong.named_parameters())
+
+
+def test_distributed_optimizer_exchanges_the_models_own_flat_buffer(server):
+    model = asyncps.torch.seed_cnn()
+    before = model.flat.data_ptr()
+    opt = asyncps.torch.DistributedOptimizer(torch.optim.Adam(model.parameters()), model.named_parameters(),
+                                             servers=server.endpoints)
+    assert opt.flat.data_ptr() == before and model.conv2d_1.kernel.data_ptr() == before
+    assert opt.layout == model.layout
+    opt.init_or_pull()
+    x, y = torch.rand(4, 28, 28, 1), torch.tensor([0, 1, 2, 3])
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    opt.step()
+    w0, w = asyncps.torch.seed_cnn().flat.numpy(), model.flat.numpy().copy()
+    assert not np.array_equal(w, w0)  # Adam moved the weights in the shared buffer
+    assert opt.finish() == 1  # ADAG: ceil(1 / 12)
+    center = np.empty(model.layout.total_size, dtype=np.float32)
+    opt.client.pull(center)
+    np.testing.assert_allclose(center, w0 + (w - w0) / np.float32(12), rtol=0, atol=1e-7)  # C = W0 + (W - W0) / win
+    np.testing.assert_array_equal(model.flat.numpy(), center)  # and the worker ends at C
