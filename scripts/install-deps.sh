@@ -11,7 +11,7 @@ packages=(
   libxtensor-dev libxtensor-blas-dev libxsimd-dev xtl-dev libopenblas-dev
   catch2 libcli11-dev nlohmann-json3-dev zlib1g-dev
   dataset-fashion-mnist
-  python3 python3-numpy python3-torch python3-pytest
+  python3 python3-dev python3-numpy python3-torch python3-pytest
   pybind11-dev python3-pybind11 libhdf5-dev python3-h5py
   libcpp-httplib-dev prometheus
   gnuplot-nox clang libclang-rt-14-dev

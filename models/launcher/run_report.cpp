@@ -19,13 +19,13 @@ constexpr std::uint32_t kReporterId = 0xFFFFFFF0u;
 
 // Pulls C and the counters from every shard.
 Status FetchFromPs(const worker::TrainOptions& train, const worker::ConnectOptions& ps,
-                   const ParameterLayout& layout, std::span<float> weights, std::vector<ShardStatus>* shards) {
+                   const ParameterLayout& layout, std::span<float> weights, std::vector<ShardStats>* shards) {
   Result<ClientOptions> co = ps.ToClientOptions(kReporterId, train.algorithm());
   if (!co.ok()) return co.status();
   Result<std::unique_ptr<Client>> client = Client::Connect(layout, co.value());
   if (!client.ok()) return client.status();
   if (Status st = client.value()->Pull(weights); !st.ok()) return st;
-  Result<std::vector<ShardStatus>> stats = client.value()->Stats();
+  Result<std::vector<ShardStats>> stats = client.value()->Stats();
   if (!stats.ok()) return stats.status();
   *shards = std::move(stats).value();
   return Status::OK();

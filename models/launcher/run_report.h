@@ -37,7 +37,7 @@ struct RunReport {
   double staleness_mean = 0;
   std::uint64_t staleness_max = 0;
   std::vector<worker::WorkerReport> workers;
-  std::vector<ShardStatus> shards;
+  std::vector<ShardStats> shards;
   std::string weights_path;  // where the final weights were saved ("" if not)
   std::uint64_t server_peak_rss_kb = 0;  // the asyncps-server process (all its shards), if known
 };

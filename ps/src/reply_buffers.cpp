@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/bfloat16.h"
+#include "core/tsan.h"
 
 namespace asyncps::ps {
 namespace {
@@ -72,6 +73,7 @@ std::optional<zmq::message_t> ReplyBuffers::Message(std::span<const float> data,
   }
   queue->replies.fetch_add(1, std::memory_order_acq_rel);
   auto* lease = new Lease{buffer, std::move(queue)};
+  ASYNCPS_TSAN_RELEASE(lease);  // handed to ZeroMQ's I/O thread with the message
   return zmq::message_t(buffer->words.data(), buffer->bytes, &Release, lease);
 }
 
@@ -112,6 +114,7 @@ std::shared_ptr<ReplyBuffers::PeerQueue> ReplyBuffers::Peer(const zmq::message_t
 }
 
 void ReplyBuffers::Release(void* /*data*/, void* hint) {
+  ASYNCPS_TSAN_ACQUIRE(hint);
   std::unique_ptr<Lease> lease(static_cast<Lease*>(hint));
   lease->peer->replies.fetch_sub(1, std::memory_order_acq_rel);
 }

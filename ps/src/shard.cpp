@@ -193,6 +193,7 @@ Shard::Outcome Shard::Stats(const wire::Request& req, Builder& reply) {
   stats.add_per_worker(workers);
   stats.add_errors_by_code(errors);
   stats.add_counters(counters);
+  wire::AddLegacyCounters(counters_, stats);
   wire::BuildReply({.op = req.op(),
                     .seq = req.seq(),
                     .updates = counters_.updates,

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "asyncps/endpoint.h"
@@ -291,7 +292,12 @@ Status CheckIpcPathFree(const std::string& path) {
   const bool live = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
   if (!live) return Status::OK();  // left behind by a process that is gone
-  const std::string holder = ProcessHoldingSocket(UnixSocketInode(path));
+  // /proc is read while processes come and go: look again before giving up.
+  std::string holder;
+  for (int attempt = 0; attempt < 5 && holder.empty(); ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    holder = ProcessHoldingSocket(UnixSocketInode(path));
+  }
   return Status::InvalidArgument("ipc://" + path + " is already served by " +
                                  (holder.empty() ? std::string("another process") : holder) +
                                  ": stop it or bind another path");

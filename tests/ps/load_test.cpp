@@ -110,7 +110,7 @@ TEST_CASE("64 clients committing and pulling: exact count, exact sums, bounded m
   REQUIRE(reader.ok());
   auto stats = reader.value()->Stats();
   REQUIRE(stats.ok());
-  const ShardStatus& s = stats.value()[0];
+  const ShardStats& s = stats.value()[0];
   std::uint64_t sent = 0;
   double expected = 0;
   for (int c = 0; c < kClients; ++c) {

@@ -213,7 +213,7 @@ TEST_CASE("each class of malformed request is counted under its own error code",
   REQUIRE(client.ok());
   auto stats = client.value()->Stats();
   REQUIRE(stats.ok());
-  const ShardStatus& s = stats.value()[0];
+  const ShardStats& s = stats.value()[0];
   CHECK(s.updates == 0);
   CHECK(s.errors >= 10);  // AlreadyInitialised is counted by class; it need not count as an error
   const std::map<std::string, std::uint64_t> expected{

@@ -79,7 +79,7 @@ std::unique_ptr<Client> MustConnect(ClientOptions o) {
   return std::move(c).value();
 }
 
-ShardStatus MustStats(Client& c) {
+ShardStats MustStats(Client& c) {
   auto s = c.Stats();
   INFO(s.status().ToString());
   REQUIRE(s.ok());
@@ -123,7 +123,7 @@ TEST_CASE("a worker rides out kill -9 and restart of its shard from the checkpoi
   CHECK(took >= 900ms);  // it did wait for the restart (a lower bound: load only adds)
   for (int i = 0; i < 10; ++i) REQUIRE(client->Commit(ones).ok());
 
-  const ShardStatus s = MustStats(*client);
+  const ShardStats s = MustStats(*client);
   // Resumed at the checkpoint (20..25 commits: at most one interval lost),
   // then every commit since is counted exactly once.
   CHECK(s.restored_updates >= 20);
@@ -230,7 +230,7 @@ TEST_CASE("SIGTERM writes a checkpoint and releases the address", "[restart][pro
   Server second(dir, address);
   REQUIRE(second.up);
   auto client = MustConnect(Options(address, 5));
-  const ShardStatus s = MustStats(*client);
+  const ShardStats s = MustStats(*client);
   CHECK(s.restored_updates == 7);
   CHECK(s.updates == 7);
   REQUIRE(s.commits_per_worker.size() == 1);

@@ -114,7 +114,7 @@ std::vector<std::vector<std::vector<std::byte>>> EveryRequest(const ParameterLay
 }
 
 // The shard's counters through an allowed client.
-ShardStatus StatsOf(Client& c) {
+ShardStats StatsOf(Client& c) {
   auto s = c.Stats();
   REQUIRE(s.ok());
   return s.value()[0];
@@ -135,7 +135,7 @@ TEST_CASE("with CURVE on, an allow-listed client inits, pulls and commits", "[se
   REQUIRE(client.value()->Pull(w).ok());
   CHECK(w[0] != 1.0f);  // the commit was applied
   REQUIRE(client.value()->CommitAndPull(std::vector<float>(16, 0.5f), w).ok());
-  const ShardStatus s = StatsOf(*client.value());
+  const ShardStats s = StatsOf(*client.value());
   CHECK(s.updates == 2);
   CHECK(s.errors == 0);
   CHECK(shard.auth->accepted() >= 1);
@@ -149,7 +149,7 @@ TEST_CASE("with CURVE on, clients without an allowed key can neither pull nor co
   auto owner = Client::Connect(layout, Options(shard.endpoint(), 1, server.public_key, worker.secret_key));
   REQUIRE(owner.ok());
   REQUIRE(owner.value()->Init(std::vector<float>(16, 1.0f)).ok());
-  const ShardStatus before = StatsOf(*owner.value());
+  const ShardStats before = StatsOf(*owner.value());
 
   SECTION("a key not on the allow-list is refused by name") {
     auto c = Client::Connect(layout, Options(shard.endpoint(), 2, server.public_key, stranger.secret_key));
@@ -179,7 +179,7 @@ TEST_CASE("with CURVE on, clients without an allowed key can neither pull nor co
   }
 
   // Nothing the others sent reached the shard: no update, no pull, not even an error reply.
-  const ShardStatus after = StatsOf(*owner.value());
+  const ShardStats after = StatsOf(*owner.value());
   CHECK(after.updates == before.updates);
   CHECK(after.pulls == before.pulls);
   CHECK(after.errors == before.errors);

@@ -240,12 +240,12 @@ Status Client::CommitAndPull(std::span<const float> payload, std::span<float> we
                           });
 }
 
-Result<std::vector<ShardStatus>> Client::Stats() {
-  std::vector<ShardStatus> out(impl_->ranges.size());
+Result<std::vector<ShardStats>> Client::Stats() {
+  std::vector<ShardStats> out(impl_->ranges.size());
   Status st = impl_->Exchange(wire::Op::Stats, {}, [&](std::size_t s, const wire::Reply& r, const zmq::message_t&) {
     const wire::ShardStats* in = r.stats();
     if (in == nullptr) return Status::Protocol(impl_->Where(s) + " sent no stats");
-    ShardStatus& o = out[s];
+    ShardStats& o = out[s];
     o.endpoint = impl_->transport->endpoint(s);
     o.shard_index = in->shard_index();
     o.num_shards = in->num_shards();

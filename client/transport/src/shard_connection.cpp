@@ -116,6 +116,7 @@ bool ShardConnection::Send(std::span<const std::uint8_t> header, std::span<const
   in_flight.Add();
   // ZeroMQ's message_t takes a non-const pointer but only reads the data.
   zmq::message_t body(const_cast<std::byte*>(payload.data()), payload.size(), &InFlight::Release, &in_flight);
+  ASYNCPS_TSAN_RELEASE(&in_flight);
   return socket_.send(body, zmq::send_flags::dontwait).has_value();
 }
 

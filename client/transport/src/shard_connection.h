@@ -20,6 +20,7 @@
 #include <zmq.hpp>
 
 #include "asyncps/client.h"
+#include "core/tsan.h"
 #include "round_trip.h"
 
 namespace asyncps::internal {
@@ -29,6 +30,7 @@ class InFlight {
  public:
   void Add() { count_.fetch_add(1, std::memory_order_relaxed); }
   static void Release(void* /*data*/, void* hint) {
+    ASYNCPS_TSAN_ACQUIRE(hint);
     static_cast<InFlight*>(hint)->count_.fetch_sub(1, std::memory_order_release);
   }
   // Waits until every send was released. Unbounded on purpose: returning

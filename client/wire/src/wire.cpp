@@ -249,8 +249,23 @@ flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<Counter>>> BuildCoun
   return fbb.CreateVector(out);
 }
 
+void AddLegacyCounters(const ShardCounters& c, ShardStatsBuilder& stats) {
+  stats.add_updates(c.updates);
+  stats.add_pulls(c.pulls);
+  stats.add_duplicates(c.duplicates);
+  stats.add_errors(c.errors);
+  stats.add_staleness_sum(c.staleness_sum);
+  stats.add_staleness_max(c.staleness_max);
+  stats.add_restored_updates(c.restored_updates);
+  stats.add_checkpointed_updates(c.checkpointed_updates);
+}
+
 void ReadCounters(const ShardStats& stats, ShardCounters* out) {
-  if (stats.counters() == nullptr) return;
+  if (stats.counters() == nullptr) {
+    *out = {stats.updates(),       stats.pulls(),         stats.duplicates(),       stats.errors(),
+            stats.staleness_sum(), stats.staleness_max(), stats.restored_updates(), stats.checkpointed_updates()};
+    return;
+  }
   for (const Counter* c : *stats.counters()) {
     if (c->name() == nullptr) continue;
     if (const ShardCounterInfo* info = FindShardCounter(c->name()->string_view())) out->*info->field = c->value();

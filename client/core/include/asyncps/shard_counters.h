@@ -1,7 +1,7 @@
 // ShardCounters: what every shard counts, defined once.
 //
 // kShardCounters lists each counter with its name: the shard's Stats reply,
-// Client::Stats (ShardStatus), checkpoints and the metrics are all generated
+// Client::Stats (ShardStats), checkpoints and the metrics are all generated
 // from it, so a new counter is one field and one row here.
 #pragma once
 

@@ -72,7 +72,7 @@ struct ClientOptions {
 
 // What one shard reports about itself (Client::Stats): its counters
 // (asyncps/shard_counters.h) and who it is.
-struct ShardStatus : ShardCounters {
+struct ShardStats : ShardCounters {
   std::string endpoint;
   std::uint32_t shard_index = 0;
   std::uint32_t num_shards = 0;
@@ -116,7 +116,7 @@ class Client {
   Status CommitAndPull(std::span<const float> payload, std::span<float> weights);
 
   // Every shard's counters, in shard order.
-  Result<std::vector<ShardStatus>> Stats();
+  Result<std::vector<ShardStats>> Stats();
 
   // The shard's update count at this client's last pull (what DynSGD's
   // staleness is measured from).

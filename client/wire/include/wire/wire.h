@@ -100,8 +100,12 @@ void BuildReply(const ReplyHeader& h, flatbuffers::FlatBufferBuilder& fbb);
 // Every counter of kShardCounters, by name (ShardStats.counters).
 flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<Counter>>> BuildCounters(
     flatbuffers::FlatBufferBuilder& fbb, const ShardCounters& counters);
+// The frozen fields older readers take the first counters from (the schema's
+// ShardStats). REQUIRES: `stats` is being built.
+void AddLegacyCounters(const ShardCounters& counters, ShardStatsBuilder& stats);
 // The counters of `stats` this build knows; unknown names are skipped, and
-// counters missing from the reply stay as they are.
+// counters missing from the reply stay as they are. A reply without
+// `counters` (a server that predates it) gives the frozen fields.
 void ReadCounters(const ShardStats& stats, ShardCounters* out);
 
 // Maps a reply's error code to a Status (OK for Ok), prefixed with `where`.
