@@ -37,7 +37,7 @@ Finished Quick(const std::vector<std::string>& argv) { return RunToEnd(argv, std
 
 }  // namespace
 
-TEST_CASE("--summary prints the Keras model's summary and exits 0 on every binary", "[e2e][keras]") {
+TEST_CASE("Every binary prints the Keras model's summary with --summary and exits 0", "[e2e][keras]") {
   Scratch s;
   const std::string model = s.Write("strided.json", StridedCnnJson(KerasForm::kKeras22));
   for (const char* bin : {ASYNCPS_WORKER_BIN, ASYNCPS_LOCAL_BIN, ASYNCPS_REPORT_BIN}) {
@@ -92,7 +92,7 @@ TEST_CASE("A refused model or one that does not fit the data fails before traini
   }
 }
 
-TEST_CASE("A Keras model trains through the PS; its weights come back in get_weights() order and restart a run",
+TEST_CASE("A Keras model trains through the PS and its weights come back in get_weights() order and restart a run",
           "[e2e][keras]") {
   Scratch s;
   const std::string model = s.Write("lenet.json", LeNetJson(KerasForm::kTfKeras));
