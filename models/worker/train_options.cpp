@@ -97,6 +97,8 @@ Status TrainOptions::Validate() const {
     models::CsvOptions co;
     if (Status st = ParseInputShape(input_shape, co); !st.ok()) return st;
     if (label_column.empty()) return Status::InvalidArgument("--label-column: give a column index or header name");
+    if (train_csv.empty() && test_csv.empty())
+      return Status::InvalidArgument("--data-format csv: give the files with --train-csv and --test-csv");
   }
   if (blas_threads < 1 || blas_threads > kMaxBlasThreads) {
     return Status::InvalidArgument("--blas-threads " + std::to_string(blas_threads) + ": must be in [1, " +

@@ -142,4 +142,7 @@ TEST_CASE("Dist-Keras CSV files train as images or as feature vectors, the label
                             std::chrono::seconds(30));
   CHECK(shape.exit == "exited with code 2");
   CHECK_THAT(shape.output, Catch::Contains("--input-shape 28,28"));
+  Finished no_files = RunToEnd({ASYNCPS_WORKER_BIN, "--data-format", "csv", "--algo", "single"}, std::chrono::seconds(30));
+  CHECK(no_files.exit == "exited with code 2");
+  CHECK_THAT(no_files.output, Catch::Contains("--train-csv"));
 }
