@@ -34,44 +34,15 @@ void ColumnSums(const float* d, std::size_t rows, std::size_t cout, float* db) {
     for (std::size_t c = 0; c < cout; ++c) db[c] += row[c];
   }
 }
-// Which Winograd variant ConvAlgorithm::kAuto picks.
-constexpr bool kAutoWinograd4x4 = true;
-
 internal::WinogradGeometry ForwardTiles(const Shape& in, const Shape& out, std::size_t pad_top,
-                                       std::size_t pad_left, std::size_t m) {
-  return {in.height, in.width, in.channels, out.height, out.width, out.channels, pad_top, pad_left, m};
+                                       std::size_t pad_left) {
+  return {in.height, in.width, in.channels, out.height, out.width, out.channels, pad_top, pad_left};
 }
 
 // The input gradient is a full correlation of dY with the flipped kernel.
 internal::WinogradGeometry BackwardTiles(const Shape& in, const Shape& out, std::size_t pad_top,
-                                        std::size_t pad_left, std::size_t m) {
-  return {out.height, out.width, out.channels, in.height, in.width, in.channels, 2 - pad_top,
-          2 - pad_left, m};
-}
-
-// The transforms of one Winograd variant.
-struct WinogradOps {
-  std::size_t planes;
-  void (*kernel)(const float*, std::size_t, std::size_t, float*);
-  void (*kernel_flipped)(const float*, std::size_t, std::size_t, float*);
-  void (*input)(const internal::WinogradGeometry&, const float*, std::size_t, float*);
-  void (*output)(const internal::WinogradGeometry&, const float*, std::size_t, const float*, float*);
-  void (*output_grad)(const internal::WinogradGeometry&, const float*, std::size_t, float*);
-  void (*kernel_grad)(const float*, std::size_t, std::size_t, float*);
-};
-
-void KernelGrad2(const float* du, std::size_t c, std::size_t k, float* dw) {
-  internal::WinogradKernelGrad(du, c, k, dw, /*accumulate=*/false);
-}
-
-const WinogradOps& Ops(std::size_t m) {
-  static const WinogradOps f2{16, internal::WinogradKernel, internal::WinogradKernelFlipped,
-                              internal::WinogradInput, internal::WinogradOutput,
-                              internal::WinogradOutputGrad, KernelGrad2};
-  static const WinogradOps f4{36, internal::Winograd4Kernel, internal::Winograd4KernelFlipped,
-                              internal::Winograd4Input, internal::Winograd4Output,
-                              internal::Winograd4OutputGrad, internal::Winograd4KernelGrad};
-  return m == 4 ? f4 : f2;
+                                        std::size_t pad_left) {
+  return {out.height, out.width, out.channels, in.height, in.width, in.channels, 2 - pad_top, 2 - pad_left};
 }
 }  // namespace
 
@@ -106,12 +77,7 @@ Result<Shape> Conv2D::Build(const Shape& input, const std::string& name, Paramet
   const bool k3 = stride1 && opt_.kernel_height == 3 && opt_.kernel_width == 3 && input.channels <= 1024 &&
                   opt_.filters <= 1024;
   winograd_ = k3 && (opt_.algorithm == ConvAlgorithm::kWinograd ||
-                     opt_.algorithm == ConvAlgorithm::kWinograd4x4 ||
                      (opt_.algorithm == ConvAlgorithm::kAuto && input.channels >= 8 && opt_.filters >= 8));
-  wino_m_ = opt_.algorithm == ConvAlgorithm::kWinograd4x4 ||
-                    (opt_.algorithm == ConvAlgorithm::kAuto && kAutoWinograd4x4)
-                ? 4
-                : 2;
   // Auto: direct only where its loops are vectorised (filters a multiple of 8);
   // other filter counts run faster as im2col + SGEMM (LeNet's 6 filters: ~3x).
   direct_ = stride1 && !winograd_ && (opt_.algorithm == ConvAlgorithm::kDirect ||
@@ -148,9 +114,9 @@ void Conv2D::Initialize(Rng& rng) {
 
 void Conv2D::Reserve(std::size_t max_batch) {
   if (winograd_) {
-    const auto f = ForwardTiles(in_, out_, pad_top_, pad_left_, wino_m_);
-    const auto b = BackwardTiles(in_, out_, pad_top_, pad_left_, wino_m_);
-    const std::size_t c = in_.channels, k = opt_.filters, planes = Ops(wino_m_).planes;
+    const auto f = ForwardTiles(in_, out_, pad_top_, pad_left_);
+    const auto b = BackwardTiles(in_, out_, pad_top_, pad_left_);
+    const std::size_t c = in_.channels, k = opt_.filters, planes = internal::kWinogradPlanes;
     const std::size_t per_sample = planes * std::max(f.tiles(), b.tiles()) * std::max(c, k);
     chunk_ = std::clamp<std::size_t>(kWinogradBudget / per_sample, 1, std::max<std::size_t>(max_batch, 1));
     u_.Reserve(planes * c * k);
@@ -414,52 +380,50 @@ void Conv2D::BackwardDirect(const float* in, const float* dout, float* din, std:
 }
 
 void Conv2D::ForwardWinograd(const float* in, float* out, std::size_t batch) {
-  const WinogradOps& ops = Ops(wino_m_);
-  const auto g = ForwardTiles(in_, out_, pad_top_, pad_left_, wino_m_);
+  const auto g = ForwardTiles(in_, out_, pad_top_, pad_left_);
   const std::size_t c = in_.channels, k = opt_.filters, t = g.tiles();
-  ops.kernel(w_, c, k, u_.data());
+  internal::WinogradKernel(w_, c, k, u_.data());
   for (std::size_t n0 = 0; n0 < batch; n0 += chunk_) {
     const std::size_t cs = std::min(chunk_, batch - n0);
     const std::size_t rows = cs * t;
-    ops.input(g, in + n0 * in_.size(), cs, v_.data());
-    for (std::size_t e = 0; e < ops.planes; ++e) {
+    internal::WinogradInput(g, in + n0 * in_.size(), cs, v_.data());
+    for (std::size_t e = 0; e < internal::kWinogradPlanes; ++e) {
       internal::Sgemm(false, false, rows, k, c, 1.0f, v_.data() + e * rows * c, c,
                       u_.data() + e * c * k, k, 0.0f, m_.data() + e * rows * k, k);
     }
-    ops.output(g, m_.data(), cs, b_, out + n0 * out_.size());
+    internal::WinogradOutput(g, m_.data(), cs, b_, out + n0 * out_.size());
   }
 }
 
 void Conv2D::BackwardWinograd(const float* in, const float* dout, float* din, std::size_t batch) {
-  const WinogradOps& ops = Ops(wino_m_);
-  const auto g = ForwardTiles(in_, out_, pad_top_, pad_left_, wino_m_);
+  const auto g = ForwardTiles(in_, out_, pad_top_, pad_left_);
   const std::size_t c = in_.channels, k = opt_.filters, t = g.tiles();
   // Kernel gradient: dU[e] = sum over tiles of V[e]^T (A dY A^T)[e], then G^T dU G.
   for (std::size_t n0 = 0; n0 < batch; n0 += chunk_) {
     const std::size_t cs = std::min(chunk_, batch - n0);
     const std::size_t rows = cs * t;
-    ops.input(g, in + n0 * in_.size(), cs, v_.data());
-    ops.output_grad(g, dout + n0 * out_.size(), cs, m_.data());
-    for (std::size_t e = 0; e < ops.planes; ++e) {
+    internal::WinogradInput(g, in + n0 * in_.size(), cs, v_.data());
+    internal::WinogradOutputGrad(g, dout + n0 * out_.size(), cs, m_.data());
+    for (std::size_t e = 0; e < internal::kWinogradPlanes; ++e) {
       internal::Sgemm(true, false, c, k, rows, 1.0f, v_.data() + e * rows * c, c,
                       m_.data() + e * rows * k, k, n0 == 0 ? 0.0f : 1.0f, du_.data() + e * c * k, k);
     }
   }
-  ops.kernel_grad(du_.data(), c, k, dw_);
+  internal::WinogradKernelGrad(du_.data(), c, k, dw_);
   if (din == nullptr) return;
   // Input gradient: Winograd convolution of dY with the flipped kernel.
-  const auto gb = BackwardTiles(in_, out_, pad_top_, pad_left_, wino_m_);
+  const auto gb = BackwardTiles(in_, out_, pad_top_, pad_left_);
   const std::size_t tb = gb.tiles();
-  ops.kernel_flipped(w_, c, k, u_flipped_.data());
+  internal::WinogradKernelFlipped(w_, c, k, u_flipped_.data());
   for (std::size_t n0 = 0; n0 < batch; n0 += chunk_) {
     const std::size_t cs = std::min(chunk_, batch - n0);
     const std::size_t rows = cs * tb;
-    ops.input(gb, dout + n0 * out_.size(), cs, v_.data());
-    for (std::size_t e = 0; e < ops.planes; ++e) {
+    internal::WinogradInput(gb, dout + n0 * out_.size(), cs, v_.data());
+    for (std::size_t e = 0; e < internal::kWinogradPlanes; ++e) {
       internal::Sgemm(false, false, rows, c, k, 1.0f, v_.data() + e * rows * k, k,
                       u_flipped_.data() + e * k * c, c, 0.0f, m_.data() + e * rows * c, c);
     }
-    ops.output(gb, m_.data(), cs, nullptr, din + n0 * in_.size());
+    internal::WinogradOutput(gb, m_.data(), cs, nullptr, din + n0 * in_.size());
   }
 }
 

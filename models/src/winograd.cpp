@@ -1,127 +1,161 @@
-#include "winograd.h"
-
+// Winograd F(4x4, 3x3) (Lavin & Gray 2016): Y = A^T [(G g G^T) . (B^T d B)] A
+// with 6x6 tiles.
 #include <cstring>
+#include <vector>
+
+#include "winograd.h"
 
 namespace asyncps::models::internal {
 
 namespace {
-// 8 floats; GCC lowers it to AVX/AVX-512 or SSE pairs, whatever -march allows.
 typedef float V8 __attribute__((vector_size(32)));
-inline V8 Load(const float* p) {
-  V8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void Store(float* p, V8 v) { std::memcpy(p, &v, sizeof v); }
+// Loads and stores as function objects, so that the templates below inline them.
+struct LoadV8 {
+  V8 operator()(const float* p) const {
+    V8 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  }
+};
+struct StoreV8 {
+  void operator()(float* p, V8 v) const { std::memcpy(p, &v, sizeof v); }
+};
+struct LoadF {
+  float operator()(const float* p) const { return *p; }
+};
+struct StoreF {
+  void operator()(float* p, float v) const { *p = v; }
+};
 
-// Stands in for taps outside the image. REQUIRES (checked by Conv2D): C <= 1024.
 alignas(64) constexpr float kZeros[1024] = {};
 
-constexpr float kG[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
+constexpr double kG[6][3] = {{1.0 / 4, 0, 0},
+                             {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                             {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                             {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                             {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                             {0, 0, 1}};
 
-// U = G g G^T for one 3x3 kernel slice g[y][x] (strided), written to u[i*4+j].
-inline void KernelTile(const float g[3][3], float u[16]) {
-  float t[4][3];  // G g
-  for (int i = 0; i < 4; ++i)
-    for (int x = 0; x < 3; ++x) t[i][x] = kG[i][0] * g[0][x] + kG[i][1] * g[1][x] + kG[i][2] * g[2][x];
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) u[i * 4 + j] = t[i][0] * kG[j][0] + t[i][1] * kG[j][1] + t[i][2] * kG[j][2];
+// r = B^T d for 6 values (one column or row of a tile).
+template <typename T>
+inline void BT(const T d[6], T r[6]) {
+  r[0] = 4 * d[0] - 5 * d[2] + d[4];
+  r[1] = -4 * d[1] - 4 * d[2] + d[3] + d[4];
+  r[2] = 4 * d[1] - 4 * d[2] - d[3] + d[4];
+  r[3] = -2 * d[1] - d[2] + 2 * d[3] + d[4];
+  r[4] = 2 * d[1] - d[2] - 2 * d[3] + d[4];
+  r[5] = 4 * d[1] - 5 * d[3] + d[5];
+}
+
+// o = A^T m: 4 values from 6.
+template <typename T>
+inline void AT(const T m[6], T o[4]) {
+  const T s12 = m[1] + m[2], d12 = m[1] - m[2], s34 = m[3] + m[4], d34 = m[3] - m[4];
+  o[0] = m[0] + s12 + s34;
+  o[1] = d12 + 2 * d34;
+  o[2] = s12 + 4 * s34;
+  o[3] = d12 + 8 * d34 + m[5];
+}
+
+// r = A y: 6 values from 4 (the adjoint of AT).
+template <typename T>
+inline void A(const T y[4], T r[6]) {
+  r[0] = y[0];
+  r[1] = y[0] + y[1] + y[2] + y[3];
+  r[2] = y[0] - y[1] + y[2] - y[3];
+  r[3] = y[0] + 2 * y[1] + 4 * y[2] + 8 * y[3];
+  r[4] = y[0] - 2 * y[1] + 4 * y[2] - 8 * y[3];
+  r[5] = y[3];
+}
+
+// One tile's 6x6 input (pointers to C-vectors) to 36 planes, channels [c0, c0+W).
+template <typename T, typename LoadF, typename StoreF>
+inline void InputTile(const float* const d[6][6], std::size_t ch, float* out, std::size_t plane,
+                      LoadF load, StoreF store) {
+  T s[6][6];
+  for (int q = 0; q < 6; ++q) {
+    T col[6], r[6];
+    for (int r6 = 0; r6 < 6; ++r6) col[r6] = load(d[r6][q] + ch);
+    BT(col, r);
+    for (int i = 0; i < 6; ++i) s[i][q] = r[i];
+  }
+  for (int i = 0; i < 6; ++i) {
+    T r[6];
+    BT(s[i], r);
+    for (int j = 0; j < 6; ++j) store(out + (i * 6 + j) * plane + ch, r[j]);
+  }
 }
 }  // namespace
 
 void WinogradKernel(const float* w, std::size_t c, std::size_t k, float* u) {
+  // G g G^T for 8 filters at a time (vectorised over the output channel).
+  const auto tile = [&](auto zero, auto load, auto store, std::size_t ci, std::size_t co) {
+    using T = decltype(zero);
+    T g[3][3];
+    for (int y = 0; y < 3; ++y)
+      for (int x = 0; x < 3; ++x) g[y][x] = load(w + ((y * 3 + x) * c + ci) * k + co);
+    T t[6][3];
+    for (int i = 0; i < 6; ++i)
+      for (int x = 0; x < 3; ++x)
+        t[i][x] = static_cast<float>(kG[i][0]) * g[0][x] + static_cast<float>(kG[i][1]) * g[1][x] +
+                  static_cast<float>(kG[i][2]) * g[2][x];
+    for (int i = 0; i < 6; ++i)
+      for (int j = 0; j < 6; ++j)
+        store(u + ((i * 6 + j) * c + ci) * k + co,
+              t[i][0] * static_cast<float>(kG[j][0]) + t[i][1] * static_cast<float>(kG[j][1]) +
+                  t[i][2] * static_cast<float>(kG[j][2]));
+  };
   for (std::size_t ci = 0; ci < c; ++ci) {
-    for (std::size_t co = 0; co < k; ++co) {
-      float g[3][3], t[16];
-      for (int y = 0; y < 3; ++y)
-        for (int x = 0; x < 3; ++x) g[y][x] = w[((y * 3 + x) * c + ci) * k + co];
-      KernelTile(g, t);
-      for (int e = 0; e < 16; ++e) u[(e * c + ci) * k + co] = t[e];
-    }
+    std::size_t co = 0;
+    for (; co + 8 <= k; co += 8) tile(V8{}, LoadV8{}, StoreV8{}, ci, co);
+    for (; co < k; ++co) tile(0.0f, LoadF{}, StoreF{}, ci, co);
   }
 }
 
 void WinogradKernelFlipped(const float* w, std::size_t c, std::size_t k, float* u) {
-  for (std::size_t co = 0; co < k; ++co) {
-    for (std::size_t ci = 0; ci < c; ++ci) {
-      float g[3][3], t[16];
-      for (int y = 0; y < 3; ++y)
-        for (int x = 0; x < 3; ++x) g[y][x] = w[(((2 - y) * 3 + (2 - x)) * c + ci) * k + co];
-      KernelTile(g, t);
-      for (int e = 0; e < 16; ++e) u[(e * k + co) * c + ci] = t[e];
-    }
-  }
+  // The rotated, channel-swapped kernel w'[y][x][co][ci] = w[2-y][2-x][ci][co],
+  // then the same transform with the roles of C and K exchanged.
+  thread_local std::vector<float> flipped;
+  flipped.resize(9 * c * k);
+  for (std::size_t y = 0; y < 3; ++y)
+    for (std::size_t x = 0; x < 3; ++x)
+      for (std::size_t ci = 0; ci < c; ++ci)
+        for (std::size_t co = 0; co < k; ++co)
+          flipped[((y * 3 + x) * k + co) * c + ci] = w[(((2 - y) * 3 + (2 - x)) * c + ci) * k + co];
+  WinogradKernel(flipped.data(), k, c, u);
 }
 
 void WinogradInput(const WinogradGeometry& g, const float* in, std::size_t batch, float* v) {
   const std::size_t c = g.channels, th = g.tiles_h(), tw = g.tiles_w();
-  const std::size_t plane = batch * g.tiles() * c;  // stride between the 16 V matrices
+  const std::size_t plane = batch * g.tiles() * c;
   const long ih_max = static_cast<long>(g.in_h), iw_max = static_cast<long>(g.in_w);
   for (std::size_t n = 0; n < batch; ++n) {
     const float* img = in + n * g.in_h * g.in_w * c;
     for (std::size_t ty = 0; ty < th; ++ty) {
       for (std::size_t tx = 0; tx < tw; ++tx) {
         const std::size_t t = (n * th + ty) * tw + tx;
-        const long y0 = static_cast<long>(2 * ty) - static_cast<long>(g.pad_top);
-        const long x0 = static_cast<long>(2 * tx) - static_cast<long>(g.pad_left);
-        const bool inside = y0 >= 0 && x0 >= 0 && y0 + 4 <= ih_max && x0 + 4 <= iw_max;
-        const float* d[4][4];
-        for (int r = 0; r < 4; ++r) {
-          for (int q = 0; q < 4; ++q) {
+        const long y0 = static_cast<long>(4 * ty) - static_cast<long>(g.pad_top);
+        const long x0 = static_cast<long>(4 * tx) - static_cast<long>(g.pad_left);
+        const float* d[6][6];
+        for (int r = 0; r < 6; ++r) {
+          for (int q = 0; q < 6; ++q) {
             const long y = y0 + r, x = x0 + q;
-            d[r][q] = (inside || (y >= 0 && x >= 0 && y < ih_max && x < iw_max))
+            d[r][q] = (y >= 0 && x >= 0 && y < ih_max && x < iw_max)
                           ? img + (static_cast<std::size_t>(y) * g.in_w + static_cast<std::size_t>(x)) * c
                           : kZeros;
           }
         }
-        float* __restrict out = v + t * c;
-        std::size_t ch0 = 0;
-        for (; ch0 + 8 <= c; ch0 += 8) {
-          V8 s[4][4];
-          for (int q = 0; q < 4; ++q) {
-            const V8 d0 = Load(d[0][q] + ch0), d1 = Load(d[1][q] + ch0);
-            const V8 d2 = Load(d[2][q] + ch0), d3 = Load(d[3][q] + ch0);
-            s[0][q] = d0 - d2;
-            s[1][q] = d1 + d2;
-            s[2][q] = d2 - d1;
-            s[3][q] = d1 - d3;
-          }
-          for (int r = 0; r < 4; ++r) {
-            const V8 a0 = s[r][0], a1 = s[r][1], a2 = s[r][2], a3 = s[r][3];
-            Store(out + (r * 4 + 0) * plane + ch0, a0 - a2);
-            Store(out + (r * 4 + 1) * plane + ch0, a1 + a2);
-            Store(out + (r * 4 + 2) * plane + ch0, a2 - a1);
-            Store(out + (r * 4 + 3) * plane + ch0, a1 - a3);
-          }
-        }
-        {
-          for (std::size_t ch = ch0; ch < c; ++ch) {
-            float s[4][4];
-            // B^T d: rows
-            for (int q = 0; q < 4; ++q) {
-              const float d0 = d[0][q][ch], d1 = d[1][q][ch], d2 = d[2][q][ch], d3 = d[3][q][ch];
-              s[0][q] = d0 - d2;
-              s[1][q] = d1 + d2;
-              s[2][q] = d2 - d1;
-              s[3][q] = d1 - d3;
-            }
-            // (B^T d) B: columns
-            for (int r = 0; r < 4; ++r) {
-              const float a0 = s[r][0], a1 = s[r][1], a2 = s[r][2], a3 = s[r][3];
-              out[(r * 4 + 0) * plane + ch] = a0 - a2;
-              out[(r * 4 + 1) * plane + ch] = a1 + a2;
-              out[(r * 4 + 2) * plane + ch] = a2 - a1;
-              out[(r * 4 + 3) * plane + ch] = a1 - a3;
-            }
-          }
-        }
+        float* out = v + t * c;
+        std::size_t ch = 0;
+        for (; ch + 8 <= c; ch += 8) InputTile<V8>(d, ch, out, plane, LoadV8{}, StoreV8{});
+        for (; ch < c; ++ch) InputTile<float>(d, ch, out, plane, LoadF{}, StoreF{});
       }
     }
   }
 }
 
 void WinogradOutput(const WinogradGeometry& g, const float* m, std::size_t batch, const float* bias,
-                    float* out) {
+                     float* out) {
   const std::size_t k = g.filters, th = g.tiles_h(), tw = g.tiles_w();
   const std::size_t plane = batch * g.tiles() * k;
   for (std::size_t n = 0; n < batch; ++n) {
@@ -130,42 +164,28 @@ void WinogradOutput(const WinogradGeometry& g, const float* m, std::size_t batch
       for (std::size_t tx = 0; tx < tw; ++tx) {
         const std::size_t t = (n * th + ty) * tw + tx;
         const float* src = m + t * k;
-        const std::size_t oy = 2 * ty, ox = 2 * tx;
-        const bool full_y = oy + 1 < g.out_h, full_x = ox + 1 < g.out_w;
-        float* o00 = img + (oy * g.out_w + ox) * k;
-        float* o01 = o00 + k;
-        float* o10 = o00 + g.out_w * k;
-        float* o11 = o10 + k;
-        std::size_t co0 = 0;
-        for (; co0 + 8 <= k; co0 += 8) {
-          V8 s[4][2];
-          for (int r = 0; r < 4; ++r) {
-            const V8 a0 = Load(src + (r * 4 + 0) * plane + co0), a1 = Load(src + (r * 4 + 1) * plane + co0);
-            const V8 a2 = Load(src + (r * 4 + 2) * plane + co0), a3 = Load(src + (r * 4 + 3) * plane + co0);
-            s[r][0] = a0 + a1 + a2;
-            s[r][1] = a1 - a2 - a3;
+        const std::size_t oy = 4 * ty, ox = 4 * tx;
+        const std::size_t ny = g.out_h - oy < 4 ? g.out_h - oy : 4;
+        const std::size_t nx = g.out_w - ox < 4 ? g.out_w - ox : 4;
+        auto tile = [&](auto zero, auto load, auto store, std::size_t co) {
+          using T = decltype(zero);
+          T s[4][6];
+          for (int j = 0; j < 6; ++j) {
+            T col[6], o[4];
+            for (int i = 0; i < 6; ++i) col[i] = load(src + (i * 6 + j) * plane + co);
+            AT(col, o);
+            for (int i = 0; i < 4; ++i) s[i][j] = o[i];
           }
-          V8 b = {};
-          if (bias != nullptr) b = Load(bias + co0);
-          Store(o00 + co0, s[0][0] + s[1][0] + s[2][0] + b);
-          if (full_x) Store(o01 + co0, s[0][1] + s[1][1] + s[2][1] + b);
-          if (full_y) Store(o10 + co0, s[1][0] - s[2][0] - s[3][0] + b);
-          if (full_x && full_y) Store(o11 + co0, s[1][1] - s[2][1] - s[3][1] + b);
-        }
-        for (std::size_t co = co0; co < k; ++co) {
-          float s[4][2];
-          for (int r = 0; r < 4; ++r) {
-            const float a0 = src[(r * 4 + 0) * plane + co], a1 = src[(r * 4 + 1) * plane + co];
-            const float a2 = src[(r * 4 + 2) * plane + co], a3 = src[(r * 4 + 3) * plane + co];
-            s[r][0] = a0 + a1 + a2;
-            s[r][1] = a1 - a2 - a3;
+          const T b = bias != nullptr ? load(bias + co) : zero;
+          for (std::size_t i = 0; i < ny; ++i) {
+            T o[4];
+            AT(s[i], o);
+            for (std::size_t j = 0; j < nx; ++j) store(img + ((oy + i) * g.out_w + ox + j) * k + co, o[j] + b);
           }
-          const float b = bias != nullptr ? bias[co] : 0.0f;
-          o00[co] = s[0][0] + s[1][0] + s[2][0] + b;
-          if (full_x) o01[co] = s[0][1] + s[1][1] + s[2][1] + b;
-          if (full_y) o10[co] = s[1][0] - s[2][0] - s[3][0] + b;
-          if (full_x && full_y) o11[co] = s[1][1] - s[2][1] - s[3][1] + b;
-        }
+        };
+        std::size_t co = 0;
+        for (; co + 8 <= k; co += 8) tile(V8{}, LoadV8{}, StoreV8{}, co);
+        for (; co < k; ++co) tile(0.0f, LoadF{}, StoreF{}, co);
       }
     }
   }
@@ -180,61 +200,51 @@ void WinogradOutputGrad(const WinogradGeometry& g, const float* dy, std::size_t 
       for (std::size_t tx = 0; tx < tw; ++tx) {
         const std::size_t t = (n * th + ty) * tw + tx;
         float* dst = dm + t * k;
-        const std::size_t oy = 2 * ty, ox = 2 * tx;
-        const bool full_y = oy + 1 < g.out_h, full_x = ox + 1 < g.out_w;
-        const float* d00 = img + (oy * g.out_w + ox) * k;
-        const float* d01 = d00 + k;
-        const float* d10 = d00 + g.out_w * k;
-        const float* d11 = d10 + k;
-        std::size_t co0 = 0;
-        for (; co0 + 8 <= k; co0 += 8) {
-          const V8 zero = {};
-          const V8 y00 = Load(d00 + co0), y01 = full_x ? Load(d01 + co0) : zero;
-          const V8 y10 = full_y ? Load(d10 + co0) : zero;
-          const V8 y11 = full_x && full_y ? Load(d11 + co0) : zero;
-          const V8 r[4][2] = {{y00, y01}, {y00 + y10, y01 + y11}, {y00 - y10, y01 - y11}, {-y10, -y11}};
-          for (int i = 0; i < 4; ++i) {
-            Store(dst + (i * 4 + 0) * plane + co0, r[i][0]);
-            Store(dst + (i * 4 + 1) * plane + co0, r[i][0] + r[i][1]);
-            Store(dst + (i * 4 + 2) * plane + co0, r[i][0] - r[i][1]);
-            Store(dst + (i * 4 + 3) * plane + co0, -r[i][1]);
+        const std::size_t oy = 4 * ty, ox = 4 * tx;
+        const std::size_t ny = g.out_h - oy < 4 ? g.out_h - oy : 4;
+        const std::size_t nx = g.out_w - ox < 4 ? g.out_w - ox : 4;
+        auto tile = [&](auto zero, auto load, auto store, std::size_t co) {
+          using T = decltype(zero);
+          T y[4][4];
+          for (std::size_t i = 0; i < 4; ++i)
+            for (std::size_t j = 0; j < 4; ++j)
+              y[i][j] = (i < ny && j < nx) ? load(img + ((oy + i) * g.out_w + ox + j) * k + co) : zero;
+          T r[6][4];  // A applied to the columns
+          for (int j = 0; j < 4; ++j) {
+            T col[4] = {y[0][j], y[1][j], y[2][j], y[3][j]}, o[6];
+            A(col, o);
+            for (int i = 0; i < 6; ++i) r[i][j] = o[i];
           }
-        }
-        for (std::size_t co = co0; co < k; ++co) {
-          const float y00 = d00[co], y01 = full_x ? d01[co] : 0.0f;
-          const float y10 = full_y ? d10[co] : 0.0f, y11 = full_x && full_y ? d11[co] : 0.0f;
-          // A dY: A = [[1,0],[1,1],[1,-1],[0,-1]] applied to rows, then columns.
-          const float r[4][2] = {{y00, y01}, {y00 + y10, y01 + y11}, {y00 - y10, y01 - y11}, {-y10, -y11}};
-          for (int i = 0; i < 4; ++i) {
-            dst[(i * 4 + 0) * plane + co] = r[i][0];
-            dst[(i * 4 + 1) * plane + co] = r[i][0] + r[i][1];
-            dst[(i * 4 + 2) * plane + co] = r[i][0] - r[i][1];
-            dst[(i * 4 + 3) * plane + co] = -r[i][1];
+          for (int i = 0; i < 6; ++i) {
+            T o[6];
+            A(r[i], o);
+            for (int j = 0; j < 6; ++j) store(dst + (i * 6 + j) * plane + co, o[j]);
           }
-        }
+        };
+        std::size_t co = 0;
+        for (; co + 8 <= k; co += 8) tile(V8{}, LoadV8{}, StoreV8{}, co);
+        for (; co < k; ++co) tile(0.0f, LoadF{}, StoreF{}, co);
       }
     }
   }
 }
 
-void WinogradKernelGrad(const float* du, std::size_t c, std::size_t k, float* dw, bool accumulate) {
+void WinogradKernelGrad(const float* du, std::size_t c, std::size_t k, float* dw) {
   for (std::size_t ci = 0; ci < c; ++ci) {
     for (std::size_t co = 0; co < k; ++co) {
-      float e[4][4];
-      for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 4; ++j) e[i][j] = du[((i * 4 + j) * c + ci) * k + co];
-      // G^T e G: G^T is 3x4.
-      float t[3][4];
+      double t[3][6];
       for (int y = 0; y < 3; ++y)
-        for (int j = 0; j < 4; ++j)
-          t[y][j] = kG[0][y] * e[0][j] + kG[1][y] * e[1][j] + kG[2][y] * e[2][j] + kG[3][y] * e[3][j];
-      for (int y = 0; y < 3; ++y) {
-        for (int x = 0; x < 3; ++x) {
-          const float val = t[y][0] * kG[0][x] + t[y][1] * kG[1][x] + t[y][2] * kG[2][x] + t[y][3] * kG[3][x];
-          float& out = dw[((y * 3 + x) * c + ci) * k + co];
-          out = accumulate ? out + val : val;
+        for (int j = 0; j < 6; ++j) {
+          double acc = 0;
+          for (int i = 0; i < 6; ++i) acc += kG[i][y] * du[((i * 6 + j) * c + ci) * k + co];
+          t[y][j] = acc;
         }
-      }
+      for (int y = 0; y < 3; ++y)
+        for (int x = 0; x < 3; ++x) {
+          double acc = 0;
+          for (int j = 0; j < 6; ++j) acc += t[y][j] * kG[j][x];
+          dw[((y * 3 + x) * c + ci) * k + co] = static_cast<float>(acc);
+        }
     }
   }
 }

@@ -6,8 +6,7 @@
 // At stride 1:
 // - Winograd for 3x3 kernels with >= 8 input and output channels (the seed CNN's
 //   conv2d_2), in the forward pass, the input gradient and the kernel gradient:
-//   F(4x4, 3x3) by default (4x fewer multiplications than direct convolution),
-//   F(2x2, 3x3) on request (2.25x fewer, smaller transforms);
+//   F(4x4, 3x3) (4x fewer multiplications than direct convolution);
 // - direct loops vectorised over the filters for inputs with 1-4 channels and a
 //   multiple of 8 filters
 //   (conv2d_1: im2col rows of 9 floats would cost more than the arithmetic);
@@ -27,8 +26,7 @@ enum class ConvAlgorithm {
   kAuto,      // Winograd F(4x4) where it applies and pays off, direct for 1-4 channels (filters % 8 == 0), else im2col
   kIm2col,
   kDirect,
-  kWinograd,  // F(2x2,3x3); falls back to im2col unless the kernel is 3x3 and channels <= 1024
-  kWinograd4x4,  // F(4x4,3x3): 4x fewer multiplications, larger transforms
+  kWinograd,  // F(4x4,3x3); falls back to im2col unless the kernel is 3x3, stride 1, channels <= 1024
 };
 
 struct Conv2DOptions {
@@ -69,7 +67,6 @@ class Conv2D final : public Layer {
   float* dw_ = nullptr;
   float* db_ = nullptr;
   bool winograd_ = false;
-  std::size_t wino_m_ = 2;  // Winograd output tile: 2 or 4
   bool direct_ = false;
   std::size_t chunk_ = 1;  // samples per im2col or Winograd block
   AlignedBuffer cols_;     // im2col: [chunk * oh * ow, K]
