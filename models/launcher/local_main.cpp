@@ -17,7 +17,6 @@
 #include <CLI/CLI.hpp>
 
 #include "cli_parse.h"
-#include "flag_checks.h"
 #include "output_path.h"
 
 #include "child_process.h"

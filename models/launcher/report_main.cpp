@@ -9,7 +9,6 @@
 #include <CLI/CLI.hpp>
 
 #include "cli_parse.h"
-#include "flag_checks.h"
 #include "output_path.h"
 
 #include "run_report.h"
@@ -29,7 +28,7 @@ int main(int argc, char** argv) {
   app.add_option("--worker-reports", reports_dir, "Folder of the workers' --report-json files (worker-*.json)")
       ->envname("ASYNCPS_WORKER_REPORTS");
   app.add_option("--expect-workers", expect_workers, "Wait until this many worker reports are in the folder")
-      ->envname("ASYNCPS_NUM_WORKERS")->check(worker::NotNegative());
+      ->envname("ASYNCPS_NUM_WORKERS")->check(asyncps::tools::NotNegative());
   app.add_option("--wait", wait_s, "How long to wait for the worker reports, in seconds")
       ->envname("ASYNCPS_REPORT_WAIT")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--report-json", report_json, "Also write the report as JSON here")->envname("ASYNCPS_REPORT_JSON");

@@ -9,13 +9,14 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli_parse.h"
+
 #include "asyncps/models/cifar_reader.h"
 #include "asyncps/models/csv_reader.h"
 #include "asyncps/models/keras_model.h"
 #include "asyncps/models/optimizer.h"
 #include "asyncps/models/weights.h"
 #include "asyncps/models/seed_cnn.h"
-#include "flag_checks.h"
 
 namespace asyncps::worker {
 
@@ -258,13 +259,13 @@ void AddTrainFlags(CLI::App& app, TrainOptions& o) {
   app.add_option("--eta", o.eta, "EASGD/EAMSGD elastic learning rate")->envname("ASYNCPS_ETA")->capture_default_str();
   app.add_option("--momentum", o.momentum, "EAMSGD momentum")->envname("ASYNCPS_MOMENTUM")->capture_default_str();
   app.add_option("--batch-size", o.batch_size, "Mini-batch size, 1..65536 (capped at the worker's partition)")
-      ->check(NotNegative())->envname("ASYNCPS_BATCH_SIZE")->capture_default_str();
+      ->check(asyncps::tools::NotNegative())->envname("ASYNCPS_BATCH_SIZE")->capture_default_str();
   app.add_option("--epochs", o.epochs, "Passes over each worker's partition")->envname("ASYNCPS_EPOCHS")->capture_default_str();
   app.add_option("--optimizer", o.optimizer, "Worker optimizer: sgd, adam, adagrad, rmsprop")
       ->envname("ASYNCPS_OPTIMIZER")->capture_default_str();
   app.add_option("--lr", o.lr, "Worker learning rate in [0, 10] (0: the optimizer's Keras default)")
       ->envname("ASYNCPS_LR")->capture_default_str();
-  app.add_option("--seed", o.seed, "Seed of the initial weights and the shuffling")->check(NotNegative())->envname("ASYNCPS_SEED")->capture_default_str();
+  app.add_option("--seed", o.seed, "Seed of the initial weights and the shuffling")->check(asyncps::tools::NotNegative())->envname("ASYNCPS_SEED")->capture_default_str();
   app.add_option("--data", o.data, "Directory with MNIST-format IDX files (train-images-idx3-ubyte[.gz], ...)")
       ->envname("ASYNCPS_DATA")->capture_default_str();
   app.add_option("--data-format", o.data_format, "auto, mnist (IDX files), cifar10 (binary batches) or csv")
@@ -277,9 +278,9 @@ void AddTrainFlags(CLI::App& app, TrainOptions& o) {
   app.add_option("--input-shape", o.input_shape, "CSV: the features as H,W,C images (e.g. 28,28,1) or N; "
                                                  "default: a vector of every feature")
       ->envname("ASYNCPS_INPUT_SHAPE");
-  app.add_option("--train-limit", o.train_limit, "Use only the first N training rows (0: all)")->check(NotNegative())
+  app.add_option("--train-limit", o.train_limit, "Use only the first N training rows (0: all)")->check(asyncps::tools::NotNegative())
       ->envname("ASYNCPS_TRAIN_LIMIT")->capture_default_str();
-  app.add_option("--test-limit", o.test_limit, "Evaluate on the first N test rows (0: all)")->check(NotNegative())
+  app.add_option("--test-limit", o.test_limit, "Evaluate on the first N test rows (0: all)")->check(asyncps::tools::NotNegative())
       ->envname("ASYNCPS_TEST_LIMIT")->capture_default_str();
   app.add_option("--divisor", o.divisor, "Pixels are divided by this (Dist-Keras' MNIST example: 250)")
       ->envname("ASYNCPS_DIVISOR")->capture_default_str();

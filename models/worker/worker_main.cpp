@@ -7,7 +7,6 @@
 #include <CLI/CLI.hpp>
 
 #include "cli_parse.h"
-#include "flag_checks.h"
 #include "output_path.h"
 
 #include "worker.h"
@@ -33,9 +32,9 @@ int main(int argc, char** argv) {
   AddConnectFlags(app, options.connect, /*with_servers=*/true);
   auto* index_opt = app.add_option("--worker-index", options.worker_index,
                                    "This worker's index (default: $JOB_COMPLETION_INDEX, else 0)")
-                        ->envname("ASYNCPS_WORKER_INDEX")->check(NotNegative());
+                        ->envname("ASYNCPS_WORKER_INDEX")->check(asyncps::tools::NotNegative());
   app.add_option("--num-workers", options.num_workers, "Workers in the run (the data is split among them)")
-      ->envname("ASYNCPS_NUM_WORKERS")->check(NotNegative())->capture_default_str();
+      ->envname("ASYNCPS_NUM_WORKERS")->check(asyncps::tools::NotNegative())->capture_default_str();
   app.add_option("--report-json", report_json, "Write this worker's report here as JSON")->envname("ASYNCPS_REPORT_JSON");
   app.add_option("--save-weights", options.save_weights, "Write the final local weights here (.npz, or .h5 for Keras' model.load_weights)")
       ->envname("ASYNCPS_SAVE_WEIGHTS");
