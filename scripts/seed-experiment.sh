@@ -5,6 +5,9 @@
 # (e.g. --epochs 1 for a shorter run, --algo easgd, --report-json FILE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/build.sh build >/dev/null
+# The build's progress goes to stderr (a first build takes several minutes on
+# 2 cores); stdout is the training's progress and the report.
+echo "seed-experiment: building asyncps in build/ ..." >&2
+scripts/build.sh build >&2
 exec build/models/launcher/asyncps-local --algo adag --workers 3 --shards 2 --batch-size 16 --window 5 \
   --epochs 5 --optimizer adam --lr 0.001 "$@"
