@@ -106,6 +106,13 @@ int main(int argc, char** argv) {
                  "CURVE allow-list: a file of client public keys (Z85, one per line, '#' comments); "
                  "only these clients may connect")
       ->envname("ASYNCPS_CURVE_ALLOW");
+  double straggler_fraction = 0.5, straggler_window_s = 30;
+  app.add_option("--straggler-fraction", straggler_fraction,
+                 "Name a worker whose commit rate falls below this fraction of the workers' median (log line, "
+                 "metric asyncps_worker_straggler); 0: off")
+      ->envname("ASYNCPS_STRAGGLER_FRACTION")->check(asyncps::tools::FiniteRange(0.0, 1.0))->capture_default_str();
+  app.add_option("--straggler-window", straggler_window_s, "Seconds over which commit rates are measured")
+      ->envname("ASYNCPS_STRAGGLER_WINDOW")->check(asyncps::tools::FiniteRange(0.1, 3600.0))->capture_default_str();
   std::string metrics_bind;
   app.add_option("--metrics-bind", metrics_bind,
                  "Serve GET /metrics (Prometheus text format) and /healthz on HOST:PORT (port 0: any); off when "
@@ -191,6 +198,8 @@ int main(int argc, char** argv) {
     options.checkpoint_dir = checkpoint_dir;
     options.checkpoint_every = std::chrono::milliseconds(static_cast<std::int64_t>(checkpoint_every_s * 1000));
     options.replies.max_bytes = max_reply_mb << 20;
+    options.straggler_fraction = straggler_fraction;
+    options.straggler_window = std::chrono::milliseconds(static_cast<std::int64_t>(straggler_window_s * 1000));
     auto server = ShardServer::Bind(context, endpoints_to_bind[i], options);
     if (!server.ok()) {
       std::fprintf(stderr, "asyncps-server: shard %u: %s\n", first_shard + i, server.status().message().c_str());

@@ -116,6 +116,17 @@ std::string RenderMetrics(std::span<const ShardMetrics> shards, const BuildInfo&
       if (k.last_commit_unix_s > 0)
         w.Sample("asyncps_worker_last_commit_timestamp_seconds",
                  ShardLabel(m) + ",worker=\"" + std::to_string(k.id) + "\"", Number(k.last_commit_unix_s));
+  w.Family("asyncps_worker_commit_rate", "gauge", "The worker's commits per second over the straggler window.");
+  for (const ShardMetrics& m : shards)
+    for (const ShardMetrics::Worker& k : m.workers)
+      w.Sample("asyncps_worker_commit_rate", ShardLabel(m) + ",worker=\"" + std::to_string(k.id) + "\"",
+               Number(k.commit_rate));
+  w.Family("asyncps_worker_straggler", "gauge",
+           "1 while the worker commits below --straggler-fraction of the median rate, else 0.");
+  for (const ShardMetrics& m : shards)
+    for (const ShardMetrics::Worker& k : m.workers)
+      w.Sample("asyncps_worker_straggler", ShardLabel(m) + ",worker=\"" + std::to_string(k.id) + "\"",
+               k.straggler ? "1" : "0");
   w.Family("asyncps_checkpoint_last_success_timestamp_seconds", "gauge",
            "When the shard's latest checkpoint was written (Unix time; 0: none yet).");
   for (const ShardMetrics& m : shards)

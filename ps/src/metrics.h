@@ -47,6 +47,8 @@ struct ShardMetrics {
     std::uint32_t id = 0;
     std::uint64_t commits = 0;
     double last_commit_unix_s = 0;  // 0: none since this process started
+    double commit_rate = 0;         // commits/s over the straggler window
+    bool straggler = false;         // below the fraction of the median (straggler.h)
   };
   std::vector<Worker> workers;
   double checkpoint_last_success_unix_s = 0;  // 0: none yet

@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -39,7 +40,11 @@ Result<std::unique_ptr<ShardServer>> ShardServer::Bind(zmq::context_t& context, 
 }
 
 ShardServer::ShardServer(zmq::context_t& context, const std::string& endpoint, ShardServerOptions options)
-    : options_(options), shard_(options.shard), socket_(context, zmq::socket_type::router), replies_(options.replies) {
+    : options_(options),
+      shard_(options.shard),
+      socket_(context, zmq::socket_type::router),
+      replies_(options.replies),
+      rates_(options.straggler_window, options.straggler_fraction) {
   socket_.set(zmq::sockopt::linger, 0);
   socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(2 * options_.shard.max_message_bytes));
   // Drop replies to peers that vanished instead of blocking the shard.
@@ -141,9 +146,11 @@ void ShardServer::Record(const Shard::Outcome& out, std::size_t bytes_in, std::s
   live_.latency[op].Observe(std::chrono::duration<double>(took).count());
   live_.bytes_received += bytes_in;
   live_.bytes_sent += bytes_out;
-  if (out.applied)
-    last_commit_[out.worker_id] = std::chrono::duration<double>(
-        std::chrono::system_clock::now().time_since_epoch()).count();
+  if (out.applied) {
+    last_commit_[out.worker_id] =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    rates_.Record(out.worker_id, std::chrono::steady_clock::now());
+  }
 }
 
 void ShardServer::Publish() {
@@ -153,15 +160,36 @@ void ShardServer::Publish() {
   live_.staleness = shard_.staleness();
   live_.replies_dropped = replies_.dropped();
   live_.workers.clear();
+  std::map<std::uint32_t, WorkerRate> rates;
+  for (const WorkerRate& r : rates_.Rates(std::chrono::steady_clock::now())) rates[r.worker] = r;
   for (const auto& [id, commits] : shard_.commits_per_worker()) {
     const auto t = last_commit_.find(id);
-    live_.workers.push_back({id, commits, t == last_commit_.end() ? 0.0 : t->second});
+    const WorkerRate& r = rates[id];
+    live_.workers.push_back({id, commits, t == last_commit_.end() ? 0.0 : t->second, r.commits_per_s, r.straggler});
+    LogStragglerChange(r);
   }
   {
     std::lock_guard<std::mutex> lock(metrics_mu_);
     published_ = live_;
   }
   next_publish_ = std::chrono::steady_clock::now() + kPublishInterval;
+}
+
+void ShardServer::LogStragglerChange(const WorkerRate& r) {
+  bool& was = straggling_[r.worker];
+  if (r.straggler == was) return;
+  was = r.straggler;
+  char rate[32];
+  std::snprintf(rate, sizeof rate, "%.2f", r.commits_per_s);
+  const std::string who = "shard " + std::to_string(options_.shard.shard_index) + ": worker " + std::to_string(r.worker);
+  if (r.straggler) {
+    Log("warn", who + " is a straggler: " + rate + " commits/s over the last " +
+                    std::to_string(options_.straggler_window.count() / 1000) + " s, below " +
+                    std::to_string(static_cast<int>(options_.straggler_fraction * 100)) +
+                    "% of the workers' median (--straggler-fraction)");
+  } else {
+    Log("info", who + " is no longer a straggler (" + rate + " commits/s)");
+  }
 }
 
 ShardMetrics ShardServer::metrics() const {

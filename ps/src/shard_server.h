@@ -17,6 +17,7 @@
 #include "asyncps/status.h"
 #include "metrics.h"
 #include "reply_buffers.h"
+#include "straggler.h"
 #include "shard.h"
 
 namespace asyncps::ps {
@@ -37,6 +38,10 @@ struct ShardServerOptions {
   std::chrono::milliseconds checkpoint_every{0};
   // Bounds on the pulled slices queued for peers (reply_buffers.h).
   ReplyBuffers::Limits replies;
+  // Stragglers (straggler.h): commit rates over this window; below this
+  // fraction of the median rate a worker is named (log line and metric).
+  std::chrono::milliseconds straggler_window{30000};
+  double straggler_fraction = 0.5;
 };
 
 class ShardServer {
@@ -81,6 +86,8 @@ class ShardServer {
               std::chrono::steady_clock::duration took);
   // Copies the shard's state into live_ and live_ into published_.
   void Publish();
+  // Logs a worker becoming, or ceasing to be, a straggler.
+  void LogStragglerChange(const WorkerRate& r);
 
   ShardServerOptions options_;
   Shard shard_;
@@ -96,6 +103,8 @@ class ShardServer {
   // Metrics: live_ and last_commit_ on the shard thread, published_ under mu_.
   ShardMetrics live_;
   std::map<std::uint32_t, double> last_commit_;  // worker id -> Unix time
+  CommitRates rates_;
+  std::map<std::uint32_t, bool> straggling_;  // as last published: log the changes
   std::chrono::steady_clock::time_point next_publish_{};
   mutable std::mutex metrics_mu_;
   ShardMetrics published_;

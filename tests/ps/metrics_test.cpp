@@ -38,11 +38,11 @@ struct MetricsServerProcess {
   std::vector<std::string> endpoints;  // one per shard
   std::string host_port;               // of the metrics endpoint
 
-  explicit MetricsServerProcess(int shards = 1) {
-    process = std::make_unique<ServerProcess>(
-        std::vector<std::string>{"--bind", "tcp://127.0.0.1:*", "--shards", std::to_string(shards), "--ready-file",
-                                 dir / "ready", "--metrics-bind", "127.0.0.1:0"},
-        dir / "server.log");
+  explicit MetricsServerProcess(int shards = 1, std::vector<std::string> flags = {}) {
+    std::vector<std::string> args = {"--bind",       "tcp://127.0.0.1:*", "--shards",       std::to_string(shards),
+                                     "--ready-file", dir / "ready",       "--metrics-bind", "127.0.0.1:0"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    process = std::make_unique<ServerProcess>(args, dir / "server.log");
     REQUIRE(process->WaitForFile(dir / "ready"));
     std::ifstream ready(dir / "ready");
     for (std::string line; std::getline(ready, line);)
@@ -272,4 +272,37 @@ TEST_CASE("garbage, huge headers and silent HTTP clients do not affect the shard
   CHECK_THAT(server.Get("/metrics"), Catch::Contains("asyncps_build_info{version=\""));
   for (int fd : silent) ::close(fd);
   CHECK(server.process->running());
+}
+
+TEST_CASE("a worker committing far slower than the others is named, in the log and the metric", "[metrics][server]") {
+  MetricsServerProcess server(1, {"--straggler-window", "1.5", "--straggler-fraction", "0.5"});
+  const ParameterLayout layout = Layout();
+  std::vector<std::unique_ptr<Client>> clients;
+  for (std::uint32_t worker = 1; worker <= 3; ++worker) {
+    auto c = Client::Connect(layout, Options(server.endpoints, worker));
+    REQUIRE(c.ok());
+    clients.push_back(std::move(c).value());
+  }
+  std::vector<float> w(layout.total_size(), 0.0f);
+  REQUIRE(clients[0]->Init(w).ok());
+  const std::vector<float> delta(layout.total_size(), 1.0f);
+  // Workers 1 and 3 commit every 20 ms, worker 2 (the straggler) every 400 ms,
+  // for 3 s: two straggler windows.
+  const auto start = std::chrono::steady_clock::now();
+  for (int tick = 0; std::chrono::steady_clock::now() - start < 3s; ++tick) {
+    REQUIRE(clients[0]->Commit(delta).ok());
+    REQUIRE(clients[2]->Commit(delta).ok());
+    if (tick % 20 == 0) REQUIRE(clients[1]->Commit(delta).ok());
+    std::this_thread::sleep_for(20ms);
+  }
+  std::this_thread::sleep_for(2 * ps::kPublishInterval);
+  const std::string text = server.Get("/metrics");
+  INFO(text);
+  CHECK(Sample(text, "asyncps_worker_straggler{shard=\"0\",worker=\"2\"}") == 1);
+  CHECK(Sample(text, "asyncps_worker_straggler{shard=\"0\",worker=\"1\"}") == 0);
+  CHECK(Sample(text, "asyncps_worker_straggler{shard=\"0\",worker=\"3\"}") == 0);
+  CHECK(Sample(text, "asyncps_worker_commit_rate{shard=\"0\",worker=\"1\"}") >
+        4 * Sample(text, "asyncps_worker_commit_rate{shard=\"0\",worker=\"2\"}"));
+  CHECK_THAT(server.process->log(), Catch::Contains("worker 2 is a straggler"));
+  CHECK_THAT(server.process->log(), !Catch::Contains("worker 1 is a straggler"));
 }

@@ -181,15 +181,20 @@ TEST_CASE("clients that never read their replies leave the server's memory bound
     CHECK(std::chrono::steady_clock::now() - t0 < 3s);  // still served (a dropped reply: 5 s)
     peak_kib = std::max(peak_kib, server.RssKiB());
   }
-  // The per-peer bound: 4 peers x 2 replies x 4 MiB = 32 MiB, plus the latest
-  // version and ZeroMQ's own buffers; under the total of --max-reply-mb 64.
-  INFO("RSS before " << before_kib << " KiB, peak " << peak_kib << " KiB");
-  CHECK(peak_kib - before_kib < 64 * 1024);
   stuck.clear();
   std::this_thread::sleep_for(500ms);
   const long after_kib = server.RssKiB();
   // The figures README's "Memory under misbehaving clients" quotes.
   WARN("server RSS: " << before_kib / 1024 << " MiB before, " << peak_kib / 1024 << " MiB at the peak, "
                       << after_kib / 1024 << " MiB after the peers left");
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // A sanitizer's allocator keeps freed memory in quarantine and ignores
+  // mallopt: RSS says nothing about the bound there. The Release suite checks it.
+#else
+  // The per-peer bound: 4 peers x 2 replies x 4 MiB = 32 MiB, plus the latest
+  // version and ZeroMQ's own buffers; under the total of --max-reply-mb 64.
+  INFO("RSS before " << before_kib << " KiB, peak " << peak_kib << " KiB, after " << after_kib << " KiB");
+  CHECK(peak_kib - before_kib < 64 * 1024);
   CHECK(after_kib - before_kib < 24 * 1024);  // given back, not kept
+#endif
 }

@@ -6,10 +6,10 @@
 
 #include "asyncps/endpoint.h"
 #include "commit_encoder.h"
+#include "core/payload.h"
 #include "round_trip.h"
 #include "shard_connection.h"
 #include "wire/wire.h"
-#include "core/payload.h"
 
 namespace asyncps {
 
