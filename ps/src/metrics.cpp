@@ -3,6 +3,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <functional>
+#include <optional>
 
 namespace asyncps::ps {
 namespace {
@@ -65,6 +66,17 @@ void PerShard(Writer& w, std::span<const ShardMetrics> shards, const std::string
   for (const ShardMetrics& m : shards) w.Sample(name, ShardLabel(m), value(m));
 }
 
+// One family, one sample per worker of every shard (nullopt: no sample).
+void PerWorker(Writer& w, std::span<const ShardMetrics> shards, const std::string& name, const char* type,
+               std::string_view help,
+               const std::function<std::optional<std::string>(const ShardMetrics::Worker&)>& value) {
+  w.Family(name, type, help);
+  for (const ShardMetrics& m : shards)
+    for (const ShardMetrics::Worker& k : m.workers)
+      if (std::optional<std::string> v = value(k))
+        w.Sample(name, ShardLabel(m) + ",worker=\"" + std::to_string(k.id) + "\"", *v);
+}
+
 }  // namespace
 
 std::string RenderMetrics(std::span<const ShardMetrics> shards, const BuildInfo& build) {
@@ -104,29 +116,18 @@ std::string RenderMetrics(std::span<const ShardMetrics> shards, const BuildInfo&
            [](const ShardMetrics& m) { return Number(m.replies_dropped); });
   w.Family("asyncps_commit_staleness", "histogram", "Staleness tau of applied commits (1: none since the pull).");
   for (const ShardMetrics& m : shards) w.Histogram("asyncps_commit_staleness", ShardLabel(m), m.staleness);
-  w.Family("asyncps_worker_commits_total", "counter", "Commits applied, by worker.");
-  for (const ShardMetrics& m : shards)
-    for (const ShardMetrics::Worker& k : m.workers)
-      w.Sample("asyncps_worker_commits_total", ShardLabel(m) + ",worker=\"" + std::to_string(k.id) + "\"",
-               Number(k.commits));
-  w.Family("asyncps_worker_last_commit_timestamp_seconds", "gauge",
-           "When the worker's latest commit was applied (Unix time).");
-  for (const ShardMetrics& m : shards)
-    for (const ShardMetrics::Worker& k : m.workers)
-      if (k.last_commit_unix_s > 0)
-        w.Sample("asyncps_worker_last_commit_timestamp_seconds",
-                 ShardLabel(m) + ",worker=\"" + std::to_string(k.id) + "\"", Number(k.last_commit_unix_s));
-  w.Family("asyncps_worker_commit_rate", "gauge", "The worker's commits per second over the straggler window.");
-  for (const ShardMetrics& m : shards)
-    for (const ShardMetrics::Worker& k : m.workers)
-      w.Sample("asyncps_worker_commit_rate", ShardLabel(m) + ",worker=\"" + std::to_string(k.id) + "\"",
-               Number(k.commit_rate));
-  w.Family("asyncps_worker_straggler", "gauge",
-           "1 while the worker commits below --straggler-fraction of the median rate, else 0.");
-  for (const ShardMetrics& m : shards)
-    for (const ShardMetrics::Worker& k : m.workers)
-      w.Sample("asyncps_worker_straggler", ShardLabel(m) + ",worker=\"" + std::to_string(k.id) + "\"",
-               k.straggler ? "1" : "0");
+  using Worker = ShardMetrics::Worker;
+  PerWorker(w, shards, "asyncps_worker_commits_total", "counter", "Commits applied, by worker.",
+            [](const Worker& k) { return Number(k.commits); });
+  PerWorker(w, shards, "asyncps_worker_last_commit_timestamp_seconds", "gauge",
+            "When the worker's latest commit was applied (Unix time).", [](const Worker& k) {
+              return k.last_commit_unix_s > 0 ? std::optional(Number(k.last_commit_unix_s)) : std::nullopt;
+            });
+  PerWorker(w, shards, "asyncps_worker_commit_rate", "gauge", "The worker's commits per second over the straggler window.",
+            [](const Worker& k) { return Number(k.commit_rate); });
+  PerWorker(w, shards, "asyncps_worker_straggler", "gauge",
+            "1 while the worker commits below --straggler-fraction of the median rate, else 0.",
+            [](const Worker& k) { return std::string(k.straggler ? "1" : "0"); });
   w.Family("asyncps_checkpoint_last_success_timestamp_seconds", "gauge",
            "When the shard's latest checkpoint was written (Unix time; 0: none yet).");
   for (const ShardMetrics& m : shards)
