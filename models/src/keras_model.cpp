@@ -206,6 +206,23 @@ Result<Initializer> InitializerOf(const Where& w, const json& config, const char
   return init;
 }
 
+// What Conv2D and Dense share: use_bias and their two initializers (Keras'
+// defaults: a bias, glorot_uniform kernels, zero biases).
+struct WeightsConfig {
+  bool use_bias = true;
+  Initializer kernel_initializer;
+  Initializer bias_initializer;
+};
+Result<WeightsConfig> WeightsOf(const Where& w, const json& config) {
+  Result<bool> bias = Bool(w, config, "use_bias", true);
+  if (!bias.ok()) return bias.status();
+  Result<Initializer> ki = InitializerOf(w, config, "kernel_initializer", Initializer::Glorot());
+  if (!ki.ok()) return ki.status();
+  Result<Initializer> bi = InitializerOf(w, config, "bias_initializer", Initializer::Zeros());
+  if (!bi.ok()) return bi.status();
+  return WeightsConfig{bias.value(), ki.value(), bi.value()};
+}
+
 enum class Act { kLinear, kRelu, kSigmoid, kTanh, kSoftmax };
 
 Result<Act> ActivationOf(const Where& w, const json& config) {
@@ -371,33 +388,27 @@ class Builder {
     if (!strides.ok()) return strides.status();
     Result<Padding> padding = PaddingOf(w, config);
     if (!padding.ok()) return padding.status();
-    Result<bool> bias = Bool(w, config, "use_bias", true);
-    if (!bias.ok()) return bias.status();
-    Result<Initializer> ki = InitializerOf(w, config, "kernel_initializer", Initializer::Glorot());
-    if (!ki.ok()) return ki.status();
-    Result<Initializer> bi = InitializerOf(w, config, "bias_initializer", Initializer::Zeros());
-    if (!bi.ok()) return bi.status();
+    Result<WeightsConfig> weights = WeightsOf(w, config);
+    if (!weights.ok()) return weights.status();
     o.kernel_height = kernel.value().first;
     o.kernel_width = kernel.value().second;
     o.stride_height = strides.value().first;
     o.stride_width = strides.value().second;
     o.padding = padding.value();
-    o.use_bias = bias.value();
-    o.kernel_initializer = ki.value();
-    o.bias_initializer = bi.value();
+    o.use_bias = weights.value().use_bias;
+    o.kernel_initializer = weights.value().kernel_initializer;
+    o.bias_initializer = weights.value().bias_initializer;
     return std::unique_ptr<Layer>(std::make_unique<Conv2D>(o));
   }
 
   Result<std::unique_ptr<Layer>> DenseLayer(const Where& w, const json& config) {
     Result<std::size_t> units = PositiveInt(w, config, "units", std::nullopt);
     if (!units.ok()) return units.status();
-    Result<bool> bias = Bool(w, config, "use_bias", true);
-    if (!bias.ok()) return bias.status();
-    Result<Initializer> ki = InitializerOf(w, config, "kernel_initializer", Initializer::Glorot());
-    if (!ki.ok()) return ki.status();
-    Result<Initializer> bi = InitializerOf(w, config, "bias_initializer", Initializer::Zeros());
-    if (!bi.ok()) return bi.status();
-    DenseOptions o{.use_bias = bias.value(), .kernel_initializer = ki.value(), .bias_initializer = bi.value()};
+    Result<WeightsConfig> weights = WeightsOf(w, config);
+    if (!weights.ok()) return weights.status();
+    DenseOptions o{.use_bias = weights.value().use_bias,
+                   .kernel_initializer = weights.value().kernel_initializer,
+                   .bias_initializer = weights.value().bias_initializer};
     return std::unique_ptr<Layer>(std::make_unique<Dense>(units.value(), o));
   }
 
