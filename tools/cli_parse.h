@@ -48,4 +48,18 @@ inline CLI::Validator FiniteRange(double lo, double hi) {
       "FINITE in [" + CLI::detail::to_string(lo) + " - " + CLI::detail::to_string(hi) + "]");
 }
 
+// --max-staleness (asyncps-server, asyncps-local): "off" or a whole number
+// of commits from 0 to 1e9.
+inline CLI::Validator MaxStaleness() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        if (text == "off") return {};
+        if (text.empty() || text.size() > 10 || text.find_first_not_of("0123456789") != std::string::npos ||
+            std::stoll(text) > 1000000000)
+          return "must be off or a whole number of commits from 0 to 1000000000, got '" + text + "'";
+        return {};
+      },
+      "off|0..1e9");
+}
+
 }  // namespace asyncps::tools

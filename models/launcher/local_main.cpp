@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -74,7 +75,37 @@ struct LaunchOptions {
   std::string checkpoint_dir;
   int timeout_s = 0;
   bool keep_work_dir = false;
+  // Passed on to asyncps-server: the staleness bound.
+  std::string max_staleness = "off";
+  std::string staleness_scale = "none";
+  double worker_timeout_s = 30;
+  // --straggler I:F: worker I trains F times slower (asyncps-worker --slowdown).
+  std::vector<std::string> stragglers;
 };
+
+// The slowdown of every worker from --straggler I:F values (1: none), or why
+// a value is refused.
+Result<std::vector<double>> ParseStragglers(const std::vector<std::string>& values, std::size_t workers) {
+  std::vector<double> slowdown(workers, 1.0);
+  for (const std::string& v : values) {
+    const auto colon = v.find(':');
+    std::size_t index = 0, used = 0;
+    double factor = 0;
+    bool ok = colon != std::string::npos && colon > 0 && v.find_first_not_of("0123456789") == colon;
+    try {
+      if (ok) index = std::stoul(v.substr(0, colon));
+      if (ok) factor = std::stod(v.substr(colon + 1), &used);
+    } catch (const std::exception&) {
+      ok = false;
+    }
+    ok = ok && used == v.size() - colon - 1 && std::isfinite(factor) && factor >= 1 && factor <= 1000;
+    if (!ok || index >= workers)
+      return Status::InvalidArgument("--straggler " + v + ": expected I:F with a worker index I below --workers " +
+                                     std::to_string(workers) + " and a slowdown F from 1 to 1000 (e.g. 0:3)");
+    slowdown[index] = factor;
+  }
+  return slowdown;
+}
 
 // Stops every child, the server last (it holds the state the workers need).
 void StopAll(std::vector<ChildProcess>& workers, ChildProcess* server) {
@@ -125,12 +156,25 @@ int main(int argc, char** argv) {
   app.add_option("--checkpoint-dir", lo.checkpoint_dir, "Passed on to asyncps-server: where shards keep checkpoints");
   app.add_option("--timeout", lo.timeout_s, "Stop everything and fail after this many seconds (0: no limit)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--max-staleness", lo.max_staleness,
+                 "Passed on to asyncps-server: bounded staleness (SSP); hold a worker's pull while it is more than S "
+                 "commits ahead of the slowest (0: a barrier every window), or off")
+      ->check(asyncps::tools::MaxStaleness())->capture_default_str();
+  app.add_option("--staleness-scale", lo.staleness_scale, "Passed on to asyncps-server: none, or inverse (1/tau)")
+      ->check(CLI::IsMember({"none", "inverse"}))->capture_default_str();
+  app.add_option("--worker-timeout", lo.worker_timeout_s,
+                 "Passed on to asyncps-server: seconds before the staleness bound stops waiting for a silent worker")
+      ->check(asyncps::tools::FiniteRange(0.1, 86400.0))->capture_default_str();
+  app.add_option("--straggler", lo.stragglers,
+                 "Experiment: I:F makes worker I train F times slower (repeatable; asyncps-worker --slowdown)");
   app.add_option("--server-bin", lo.server_bin, "asyncps-server to run (default: next to this binary)");
   app.add_option("--worker-bin", lo.worker_bin, "asyncps-worker to run (default: next to this binary)");
   app.add_flag("--keep-work-dir", lo.keep_work_dir, "Keep the temporary folder with the workers' reports");
   if (auto exit_status = asyncps::tools::ParseFlags(app, argc, argv)) return *exit_status;
   Status valid = train.Validate();
   if (valid.ok()) valid = compression.ToCompression().status();
+  Result<std::vector<double>> slowdown = ParseStragglers(lo.stragglers, lo.workers);
+  if (valid.ok()) valid = slowdown.status();
   if (!valid.ok()) {
     std::fprintf(stderr, "asyncps-local: %s\n", valid.message().c_str());
     return 2;
@@ -175,6 +219,8 @@ int main(int argc, char** argv) {
     std::vector<std::string> args{lo.server_bin, "--bind", "tcp://127.0.0.1:*", "--shards",
                                   std::to_string(lo.shards), "--ready-file", (work / "ready").string()};
     if (!lo.checkpoint_dir.empty()) args.insert(args.end(), {"--checkpoint-dir", lo.checkpoint_dir});
+    args.insert(args.end(), {"--max-staleness", lo.max_staleness, "--staleness-scale", lo.staleness_scale,
+                             "--worker-timeout", std::to_string(lo.worker_timeout_s)});
     auto started = ChildProcess::Start(args, "asyncps-server");
     if (!started.ok()) return Fail(started.status().message(), workers, nullptr);
     server.emplace(std::move(started).value());
@@ -196,6 +242,7 @@ int main(int argc, char** argv) {
       for (auto& a : compression.ToArgs()) args.push_back(a);
     }
     if (single && i == 0) args.insert(args.end(), {"--save-weights", (work / "worker-0.npz").string()});
+    if (slowdown.value()[i] > 1) args.insert(args.end(), {"--slowdown", std::to_string(slowdown.value()[i])});
     auto started = ChildProcess::Start(args, "worker " + std::to_string(i));
     if (!started.ok()) return Fail(started.status().message(), workers, server ? &*server : nullptr);
     workers.push_back(std::move(started).value());

@@ -22,6 +22,7 @@ Status FetchFromPs(const worker::TrainOptions& train, const worker::ConnectOptio
                    const ParameterLayout& layout, std::span<float> weights, std::vector<ShardStats>* shards) {
   Result<ClientOptions> co = ps.ToClientOptions(kReporterId, train.algorithm());
   if (!co.ok()) return co.status();
+  co.value().observer = true;  // never waited for by the staleness bound
   Result<std::unique_ptr<Client>> client = Client::Connect(layout, co.value());
   if (!client.ok()) return client.status();
   if (Status st = client.value()->Pull(weights); !st.ok()) return st;
@@ -29,6 +30,46 @@ Status FetchFromPs(const worker::TrainOptions& train, const worker::ConnectOptio
   if (!stats.ok()) return stats.status();
   *shards = std::move(stats).value();
   return Status::OK();
+}
+
+// The staleness bound's figures, from the shards' counters.
+void AddStalenessBound(RunReport& r) {
+  r.max_staleness = r.shards.front().max_staleness;
+  r.inverse_staleness_scale = r.shards.front().inverse_staleness_scale;
+  for (const auto& s : r.shards) {
+    r.max_clock_gap = std::max(r.max_clock_gap, s.max_clock_gap);
+    if (r.staleness_counts.size() < s.staleness_counts.size()) r.staleness_counts.resize(s.staleness_counts.size());
+    for (std::size_t b = 0; b < s.staleness_counts.size(); ++b) r.staleness_counts[b] += s.staleness_counts[b];
+    for (std::size_t i = 0; i < r.workers.size(); ++i) {
+      const auto blocked = s.blocked_seconds_per_worker.find(static_cast<std::uint32_t>(r.workers[i].worker_index));
+      if (blocked != s.blocked_seconds_per_worker.end())
+        r.blocked_seconds[i] = std::max(r.blocked_seconds[i], blocked->second);
+    }
+  }
+}
+
+// "1: 40.1%, 2: 30.2%, 3-4: ..., >256: 0.1%": the buckets that hold commits.
+std::string FormatStalenessCounts(const std::vector<std::uint64_t>& counts) {
+  std::uint64_t total = 0;
+  for (std::uint64_t c : counts) total += c;
+  std::string out;
+  double low = 1;
+  const std::size_t bounds = std::size(kStalenessBuckets);
+  for (std::size_t b = 0; b < counts.size() && total > 0; ++b) {
+    const double high = b < bounds ? kStalenessBuckets[b] : 0;
+    if (counts[b] > 0) {
+      char label[64];
+      if (b >= bounds) std::snprintf(label, sizeof label, ">%g", kStalenessBuckets[bounds - 1]);
+      else if (high == low) std::snprintf(label, sizeof label, "%g", high);
+      else std::snprintf(label, sizeof label, "%g-%g", low, high);
+      char item[96];
+      std::snprintf(item, sizeof item, "%s%s: %.1f%%", out.empty() ? "" : ", ", label,
+                    100.0 * static_cast<double>(counts[b]) / static_cast<double>(total));
+      out += item;
+    }
+    low = high + 1;
+  }
+  return out;
 }
 
 }  // namespace
@@ -49,6 +90,10 @@ Result<RunReport> BuildRunReport(const worker::TrainOptions& train, std::vector<
     r.expected_updates += w.expected_commits;
   }
   if (!r.workers.empty()) r.training_time = last - first;
+  double first_end = std::numeric_limits<double>::max();
+  for (const auto& w : r.workers) first_end = std::min(first_end, w.end_unix);
+  for (const auto& w : r.workers) r.finished_behind_seconds.push_back(w.end_unix - first_end);
+  r.blocked_seconds.assign(r.workers.size(), 0);
   r.samples_per_second = r.training_time > 0 ? static_cast<double>(r.samples) / r.training_time : 0;
 
   // The test set decides the model's input shape, as for the workers.
@@ -78,6 +123,7 @@ Result<RunReport> BuildRunReport(const worker::TrainOptions& train, std::vector<
       r.staleness_max = std::max(r.staleness_max, s.staleness_max);
     }
     r.staleness_mean = applied > 0 ? static_cast<double>(tau_sum) / static_cast<double>(applied) : 0;
+    AddStalenessBound(r);
   } else if (!source.npz_path.empty()) {
     if (Status st = models::LoadWeights(source.npz_path, m.layout(), m.params()); !st.ok()) return st;
   }
@@ -125,6 +171,13 @@ std::string FormatReport(const RunReport& r) {
         r.updates == r.expected_updates ? "" : "  <-- MISMATCH");
     add("  (Dist-Keras printed one more: its counter starts at 1)\n");
     add("staleness tau: mean %.2f, max %llu\n", r.staleness_mean, static_cast<unsigned long long>(r.staleness_max));
+    if (!r.staleness_counts.empty()) add("  tau distribution: %s\n", FormatStalenessCounts(r.staleness_counts).c_str());
+    if (r.max_staleness >= 0)
+      add("max clock gap: %llu (bound %lld)\n", static_cast<unsigned long long>(r.max_clock_gap),
+          static_cast<long long>(r.max_staleness));
+    else
+      add("max clock gap: %llu (bound off)\n", static_cast<unsigned long long>(r.max_clock_gap));
+    if (r.inverse_staleness_scale) add("commits scaled by 1/tau (--staleness-scale inverse)\n");
     for (const auto& s : r.shards) {
       if (s.restored_updates == 0) continue;
       // Restarted from its checkpoint: the updates it applied after that
@@ -136,7 +189,14 @@ std::string FormatReport(const RunReport& r) {
           static_cast<unsigned long long>(r.updates - std::min(r.updates, s.updates)));
     }
   }
-  for (const auto& w : r.workers) out += "  " + worker::Summary(w) + "\n";
+  for (std::size_t i = 0; i < r.workers.size(); ++i) {
+    const worker::WorkerReport& w = r.workers[i];
+    out += "  " + worker::Summary(w) + "\n";
+    if (r.num_shards == 0) continue;
+    add("    %.2f commits/s, blocked by the staleness bound %.1f s, finished %.1f s after the first worker\n",
+        w.train_seconds > 0 ? static_cast<double>(w.commits) / w.train_seconds : 0.0, r.blocked_seconds[i],
+        r.finished_behind_seconds[i]);
+  }
   if (r.server_peak_rss_kb > 0)
     add("asyncps-server peak RSS: %.1f MB (%zu shards)\n", static_cast<double>(r.server_peak_rss_kb) / 1024.0,
         r.num_shards);
@@ -146,7 +206,14 @@ std::string FormatReport(const RunReport& r) {
 
 nlohmann::json ToJson(const RunReport& r) {
   nlohmann::json workers = nlohmann::json::array();
-  for (const auto& w : r.workers) workers.push_back(worker::ToJson(w));
+  for (std::size_t i = 0; i < r.workers.size(); ++i) {
+    nlohmann::json w = worker::ToJson(r.workers[i]);
+    w["blocked_seconds"] = r.blocked_seconds[i];
+    w["finished_behind_seconds"] = r.finished_behind_seconds[i];
+    w["commits_per_second"] =
+        r.workers[i].train_seconds > 0 ? static_cast<double>(r.workers[i].commits) / r.workers[i].train_seconds : 0.0;
+    workers.push_back(std::move(w));
+  }
   nlohmann::json shards = nlohmann::json::array();
   for (const auto& s : r.shards) {
     nlohmann::json per_worker = nlohmann::json::object();
@@ -155,7 +222,9 @@ nlohmann::json ToJson(const RunReport& r) {
                       {"pulls", s.pulls}, {"duplicates", s.duplicates}, {"errors", s.errors},
                       {"staleness_sum", s.staleness_sum}, {"staleness_max", s.staleness_max},
                       {"range", {s.range.begin, s.range.end}}, {"commits_per_worker", per_worker},
-                      {"restored_updates", s.restored_updates}, {"checkpointed_updates", s.checkpointed_updates}});
+                      {"restored_updates", s.restored_updates}, {"checkpointed_updates", s.checkpointed_updates},
+                      {"max_clock_gap", s.max_clock_gap}, {"blocked_pulls", s.blocked_pulls},
+                      {"staleness_counts", s.staleness_counts}});
   }
   const auto rule = r.train.rule();
   return {{"training_time", r.training_time},
@@ -170,6 +239,11 @@ nlohmann::json ToJson(const RunReport& r) {
           {"eval_seconds", r.eval_seconds},
           {"staleness_mean", r.staleness_mean},
           {"staleness_max", r.staleness_max},
+          {"staleness_counts", r.staleness_counts},
+          {"staleness_bucket_bounds", kStalenessBuckets},
+          {"max_clock_gap", r.max_clock_gap},
+          {"max_staleness", r.max_staleness < 0 ? nlohmann::json(nullptr) : nlohmann::json(r.max_staleness)},
+          {"inverse_staleness_scale", r.inverse_staleness_scale},
           {"weights_path", r.weights_path},
           {"server_peak_rss_kb", r.server_peak_rss_kb},
           {"settings",

@@ -36,6 +36,19 @@ struct RunReport {
   double samples_per_second = 0;
   double staleness_mean = 0;
   std::uint64_t staleness_max = 0;
+  // Applied commits per staleness bucket (kStalenessBuckets, then one above
+  // them all), over every shard.
+  std::vector<std::uint64_t> staleness_counts;
+  // The staleness bound (-1: off), the largest clock gap a pull was answered
+  // at, and whether commits were scaled by 1/tau.
+  std::int64_t max_staleness = -1;
+  std::uint64_t max_clock_gap = 0;
+  bool inverse_staleness_scale = false;
+  // Per worker, in the order of `workers`: time its pulls were held by the
+  // bound (the most any shard held them), and how long after the first worker
+  // to finish it finished.
+  std::vector<double> blocked_seconds;
+  std::vector<double> finished_behind_seconds;
   std::vector<worker::WorkerReport> workers;
   std::vector<ShardStats> shards;
   std::string weights_path;  // where the final weights were saved ("" if not)

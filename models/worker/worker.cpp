@@ -5,9 +5,11 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <thread>
 
 #include "asyncps/client.h"
 #include "asyncps/models/batcher.h"
+
 #include "asyncps/models/blas_threads.h"
 #include "asyncps/models/dataset.h"
 #include "asyncps/models/keras_model.h"
@@ -133,7 +135,9 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
       if (ps.driver)
         if (Status st = ps.driver->BeforeBatch(w); !st.ok()) return st;
       const models::BatchView batch = batcher.Get(b);
+      const auto step_start = Clock::now();
       const double loss = model.TrainStep(batch.x, batch.y, batch.size, optimizer);
+      if (options.slowdown > 1) std::this_thread::sleep_for((Clock::now() - step_start) * (options.slowdown - 1));
       if (!std::isfinite(loss))
         return Diverged(train, "loss at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b + 1), loss);
       if (ps.driver)
@@ -157,6 +161,8 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
   }
   if (ps.driver) {
     if (Status st = ps.driver->Finish(w); !st.ok()) return st;
+    // Done: the shards' staleness bound stops waiting for this worker.
+    if (Status st = ps.client->Leave(); !st.ok()) return st;
     report.commits = ps.driver->commits();
     report.expected_commits = ExpectedCommits(ps.driver->config(), report.batches);
   }

@@ -20,6 +20,9 @@ struct WorkerOptions {
   std::size_t worker_index = 0;    // this worker's partition: index of num_workers
   std::size_t num_workers = 1;
   std::string save_weights;        // write the final local weights here (.npz)
+  // An experiment knob (asyncps-local --straggler): train this many times
+  // slower, sleeping (slowdown - 1) x each batch's training time after it.
+  double slowdown = 1;
 };
 
 struct Progress {

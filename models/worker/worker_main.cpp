@@ -38,6 +38,10 @@ int main(int argc, char** argv) {
   app.add_option("--report-json", report_json, "Write this worker's report here as JSON")->envname("ASYNCPS_REPORT_JSON");
   app.add_option("--save-weights", options.save_weights, "Write the final local weights here (.npz, or .h5 for Keras' model.load_weights)")
       ->envname("ASYNCPS_SAVE_WEIGHTS");
+  app.add_option("--slowdown", options.slowdown,
+                 "Experiment: train F times slower (sleeps F-1 times each batch's training time after it), "
+                 "to study stragglers; 1: off")
+      ->envname("ASYNCPS_SLOWDOWN")->check(asyncps::tools::FiniteRange(1.0, 1000.0))->capture_default_str();
   app.add_option("--progress-format", progress_format, "human, or machine (key=value lines for asyncps-local)")
       ->check(CLI::IsMember({"human", "machine"}))->capture_default_str();
   if (auto exit_status = asyncps::tools::ParseFlags(app, argc, argv)) return *exit_status;

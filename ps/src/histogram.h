@@ -10,6 +10,8 @@
 #include <span>
 #include <vector>
 
+#include "asyncps/shard_counters.h"
+
 namespace asyncps::ps {
 
 class Histogram {
@@ -38,8 +40,8 @@ class Histogram {
   std::uint64_t count_ = 0;
 };
 
-// Staleness tau of applied commits (1: nothing happened since the pull).
-inline constexpr double kStalenessBounds[] = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128, 256};
+// Staleness tau of applied commits: asyncps/shard_counters.h's buckets.
+inline constexpr std::span<const double> kStalenessBounds = kStalenessBuckets;
 // Request handling time on the shard thread, in seconds.
 inline constexpr double kLatencyBounds[] = {1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3,
                                             2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 1};

@@ -113,6 +113,19 @@ int main(int argc, char** argv) {
       ->envname("ASYNCPS_STRAGGLER_FRACTION")->check(asyncps::tools::FiniteRange(0.0, 1.0))->capture_default_str();
   app.add_option("--straggler-window", straggler_window_s, "Seconds over which commit rates are measured")
       ->envname("ASYNCPS_STRAGGLER_WINDOW")->check(asyncps::tools::FiniteRange(0.1, 3600.0))->capture_default_str();
+  std::string max_staleness = "off", staleness_scale = "none";
+  double worker_timeout_s = 30;
+  app.add_option("--max-staleness", max_staleness,
+                 "Bounded staleness (SSP): hold a worker's pull while it is more than S commits ahead of the slowest "
+                 "active worker; 0 with window w is a barrier every w batches; off: fully asynchronous")
+      ->envname("ASYNCPS_MAX_STALENESS")->check(asyncps::tools::MaxStaleness())->capture_default_str();
+  app.add_option("--worker-timeout", worker_timeout_s,
+                 "Seconds without a request after which the staleness bound stops waiting for a worker (one that "
+                 "sends Leave drops out at once)")
+      ->envname("ASYNCPS_WORKER_TIMEOUT")->check(asyncps::tools::FiniteRange(0.1, 86400.0))->capture_default_str();
+  app.add_option("--staleness-scale", staleness_scale,
+                 "Scale every commit by 1/tau (inverse; DynSGD's rule for any algorithm) or as the rule says (none)")
+      ->envname("ASYNCPS_STALENESS_SCALE")->check(CLI::IsMember({"none", "inverse"}))->capture_default_str();
   std::string metrics_bind;
   app.add_option("--metrics-bind", metrics_bind,
                  "Serve GET /metrics (Prometheus text format) and /healthz on HOST:PORT (port 0: any); off when "
@@ -198,6 +211,10 @@ int main(int argc, char** argv) {
     options.checkpoint_dir = checkpoint_dir;
     options.checkpoint_every = std::chrono::milliseconds(static_cast<std::int64_t>(checkpoint_every_s * 1000));
     options.replies.max_bytes = max_reply_mb << 20;
+    options.shard.max_staleness = max_staleness == "off" ? -1 : std::stoll(max_staleness);  // MaxStaleness checked it
+    options.shard.worker_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(worker_timeout_s * 1000));
+    options.shard.staleness_scale =
+        staleness_scale == "inverse" ? asyncps::StalenessScale::kInverse : asyncps::StalenessScale::kNone;
     options.straggler_fraction = straggler_fraction;
     options.straggler_window = std::chrono::milliseconds(static_cast<std::int64_t>(straggler_window_s * 1000));
     auto server = ShardServer::Bind(context, endpoints_to_bind[i], options);

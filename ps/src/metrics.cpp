@@ -128,6 +128,9 @@ std::string RenderMetrics(std::span<const ShardMetrics> shards, const BuildInfo&
   PerWorker(w, shards, "asyncps_worker_straggler", "gauge",
             "1 while the worker commits below --straggler-fraction of the median rate, else 0.",
             [](const Worker& k) { return std::string(k.straggler ? "1" : "0"); });
+  PerWorker(w, shards, "asyncps_worker_blocked_seconds_total", "counter",
+            "Time the worker's pulls were held by the staleness bound (--max-staleness).",
+            [](const Worker& k) { return Number(k.blocked_s); });
   w.Family("asyncps_checkpoint_last_success_timestamp_seconds", "gauge",
            "When the shard's latest checkpoint was written (Unix time; 0: none yet).");
   for (const ShardMetrics& m : shards)

@@ -49,6 +49,7 @@ struct ShardMetrics {
     double last_commit_unix_s = 0;  // 0: none since this process started
     double commit_rate = 0;         // commits/s over the straggler window
     bool straggler = false;         // below the fraction of the median (straggler.h)
+    double blocked_s = 0;           // its pulls held by the staleness bound
   };
   std::vector<Worker> workers;
   double checkpoint_last_success_unix_s = 0;  // 0: none yet

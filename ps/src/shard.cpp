@@ -44,6 +44,11 @@ Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const 
                      " (this server knows Float32 and BFloat16)",
                  reply);
   }
+  if (auto w = workers_.find(req->worker_id()); w != workers_.end()) {
+    // Any request shows the worker alive, and supersedes one of it held.
+    w->second.last_seen = options_.now();
+    if (w->second.holding) DropHeld(req->worker_id());
+  }
   switch (req->op()) {
     case Op::Hello: return Hello(*req, reply);
     case Op::Init: return Init(*req, payload, reply);
@@ -51,6 +56,7 @@ Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const 
     case Op::Commit:
     case Op::CommitAndPull: return Commit(*req, payload, reply);
     case Op::Stats: return Stats(*req, reply);
+    case Op::Leave: return Leave(*req, reply);
   }
   return Error(req->op(), req->seq(), ErrorCode::UnknownOp,
                "unknown op " + std::to_string(static_cast<int>(req->op())), reply);
@@ -94,14 +100,20 @@ Shard::Outcome Shard::Hello(const wire::Request& req, Builder& reply) {
   if (req.fingerprint() != fingerprint_) {
     return Error(req.op(), req.seq(), ErrorCode::Mismatch, "fingerprint does not match the layout sent", reply);
   }
-  WorkerState* w = Worker(req.worker_id());
-  if (w == nullptr) {
-    return Error(req.op(), req.seq(), ErrorCode::TooLarge,
-                 "more than " + std::to_string(options_.max_workers) + " worker ids", reply);
+  if (!req.observer()) {
+    // Observers (evaluation, monitoring) never commit: nothing to remember,
+    // and the staleness bound never waits for them.
+    WorkerState* w = Worker(req.worker_id());
+    if (w == nullptr) {
+      return Error(req.op(), req.seq(), ErrorCode::TooLarge,
+                   "more than " + std::to_string(options_.max_workers) + " worker ids", reply);
+    }
+    w->last_seq = 0;  // a hello starts a new session: sequence numbers restart
+    w->session = req.session();
+    w->left = false;
+    w->last_seen = options_.now();
+    ++changes_;
   }
-  w->last_seq = 0;  // a hello starts a new session: sequence numbers restart
-  w->session = req.session();
-  ++changes_;
   wire::BuildReply({.op = req.op(),
                     .seq = req.seq(),
                     .updates = counters_.updates,
@@ -125,7 +137,7 @@ Shard::Outcome Shard::Init(const wire::Request& req, std::span<const std::byte> 
   Decode(slice, center_);
   initialised_ = true;
   ++changes_;
-  return Ok(req, reply);
+  return Ok(To(req), reply);
 }
 
 Shard::Outcome Shard::Pull(const wire::Request& req, Builder& reply) {
@@ -133,8 +145,7 @@ Shard::Outcome Shard::Pull(const wire::Request& req, Builder& reply) {
   if (!CheckSession(req, reply, &failed)) return failed;
   if (!initialised_)
     return Error(req.op(), req.seq(), ErrorCode::NotInitialised, "no weights yet: a worker must init first", reply);
-  ++counters_.pulls;
-  return Ok(req, reply, center_);
+  return AnswerPull(To(req), reply);
 }
 
 Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte> payload, Builder& reply) {
@@ -157,13 +168,14 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
     w->last_seq = 0;
   }
   if (req.seq() != 0 && req.seq() <= w->last_seq) {
+    if (with_pull && req.seq() == w->blocked_seq) return AnswerPull(To(req), reply);  // waits on, after Blocked
     // A resent commit (the reply was lost): answer it, never apply it twice.
     ++counters_.duplicates;
-    if (with_pull) ++counters_.pulls;
-    return Ok(req, reply, with_pull ? std::span<const float>(center_) : std::span<const float>(), "duplicate");
+    return with_pull ? AnswerPull(To(req), reply, "duplicate") : Ok(To(req), reply, {}, "duplicate");
   }
   const std::uint64_t tau = Staleness(counters_.updates, req.last_pulled_updates());
-  ApplyCommit(center_, delta, CommitScale(algorithm_, counters_.updates, req.last_pulled_updates()));
+  ApplyCommit(center_, delta,
+              CommitScale(algorithm_, counters_.updates, req.last_pulled_updates(), options_.staleness_scale));
   ++counters_.updates;
   counters_.staleness_sum += tau;
   counters_.staleness_max = std::max(counters_.staleness_max, tau);
@@ -171,18 +183,110 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
   ++w->commits;
   w->last_seq = req.seq();
   ++changes_;
-  if (with_pull) ++counters_.pulls;
-  Outcome out = Ok(req, reply, with_pull ? std::span<const float>(center_) : std::span<const float>());
+  Outcome out = with_pull ? AnswerPull(To(req), reply) : Ok(To(req), reply);
   out.applied = true;
   return out;
 }
 
+Shard::Outcome Shard::Leave(const wire::Request& req, Builder& reply) {
+  Outcome failed;
+  if (!CheckSession(req, reply, &failed)) return failed;
+  if (auto w = workers_.find(req.worker_id()); w != workers_.end()) w->second.left = true;
+  return Ok(To(req), reply);
+}
+
+bool Shard::Bounded(std::uint32_t worker) const {
+  if (options_.max_staleness < 0) return false;
+  const auto w = workers_.find(worker);
+  return w != workers_.end() && !w->second.left;
+}
+
+std::optional<std::uint64_t> Shard::SlowestClock(TimePoint now) const {
+  std::optional<std::uint64_t> slowest;
+  for (const auto& [id, w] : workers_) {
+    const bool active = !w.left && (w.holding || now - w.last_seen <= options_.worker_timeout);
+    if (active && (!slowest || w.commits < *slowest)) slowest = w.commits;
+  }
+  return slowest;
+}
+
+std::uint64_t Shard::ClockGap(std::uint32_t worker, TimePoint now) const {
+  const auto w = workers_.find(worker);
+  if (w == workers_.end() || w->second.left) return 0;
+  const std::optional<std::uint64_t> slowest = SlowestClock(now);
+  return slowest && w->second.commits > *slowest ? w->second.commits - *slowest : 0;
+}
+
+Shard::Outcome Shard::AnswerPull(const ReplyTo& to, Builder& reply, std::string_view message) {
+  const TimePoint now = options_.now();
+  if (Bounded(to.worker_id) && ClockGap(to.worker_id, now) > static_cast<std::uint64_t>(options_.max_staleness)) {
+    WorkerState& w = workers_[to.worker_id];
+    if (to.seq != w.blocked_seq) ++counters_.blocked_pulls;  // not the resend of one held before
+    w.holding = true;
+    held_.push_back({to, now});
+    return {.op = to.op, .worker_id = to.worker_id, .held = true};
+  }
+  return SendCenter(to, reply, message);
+}
+
+Shard::Outcome Shard::SendCenter(const ReplyTo& to, Builder& reply, std::string_view message) {
+  counters_.max_clock_gap = std::max(counters_.max_clock_gap, ClockGap(to.worker_id, options_.now()));
+  ++counters_.pulls;
+  return Ok(to, reply, center_, message);
+}
+
+std::optional<Shard::Outcome> Shard::ReleaseOne(Builder& reply) {
+  const TimePoint now = options_.now();
+  for (auto h = held_.begin(); h != held_.end(); ++h) {
+    const bool may_go = ClockGap(h->to.worker_id, now) <= static_cast<std::uint64_t>(options_.max_staleness);
+    if (!may_go && now - h->since < options_.max_hold) continue;
+    const HeldRequest done = *h;
+    held_.erase(h);
+    WorkerState& w = workers_[done.to.worker_id];
+    w.holding = false;
+    const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(now - done.since);
+    w.blocked += took;
+    blocked_total_ += took;
+    counters_.blocked_ms =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(blocked_total_).count());
+    Outcome out;
+    if (may_go) {
+      reply.Clear();
+      out = SendCenter(done.to, reply);
+    } else {
+      // Held long enough: the client resends the same request to wait on.
+      w.blocked_seq = done.to.seq;
+      reply.Clear();
+      wire::BuildReply({.op = done.to.op,
+                        .seq = done.to.seq,
+                        .error = ErrorCode::Blocked,
+                        .message = "held by the staleness bound (--max-staleness): resend to wait on",
+                        .updates = counters_.updates,
+                        .range_begin = range_.begin,
+                        .range_end = range_.end},
+                       reply);
+      out = {.error = ErrorCode::Blocked, .op = done.to.op, .worker_id = done.to.worker_id};
+    }
+    return out;
+  }
+  return std::nullopt;
+}
+
+void Shard::DropHeld(std::uint32_t worker) {
+  std::erase_if(held_, [worker](const HeldRequest& h) { return h.to.worker_id == worker; });
+  workers_[worker].holding = false;
+}
+
 Shard::Outcome Shard::Stats(const wire::Request& req, Builder& reply) {
   std::vector<flatbuffers::Offset<wire::WorkerCount>> per_worker;
-  for (const auto& [id, commits] : commits_per_worker()) per_worker.push_back(wire::CreateWorkerCount(reply, id, commits));
+  for (const WorkerTotals& w : commits_per_worker()) {
+    const auto blocked_ms = std::chrono::duration_cast<std::chrono::milliseconds>(w.blocked).count();
+    per_worker.push_back(wire::CreateWorkerCount(reply, w.id, w.commits, static_cast<std::uint64_t>(blocked_ms)));
+  }
   const auto workers = reply.CreateVector(per_worker);
   const auto errors = reply.CreateVector(errors_by_code_.data(), errors_by_code_.size());
   const auto counters = wire::BuildCounters(reply, counters_);
+  const auto tau_counts = reply.CreateVector(staleness_.counts());
   wire::ShardStatsBuilder stats(reply);
   stats.add_shard_index(options_.shard_index);
   stats.add_num_shards(options_.num_shards);
@@ -193,6 +297,9 @@ Shard::Outcome Shard::Stats(const wire::Request& req, Builder& reply) {
   stats.add_per_worker(workers);
   stats.add_errors_by_code(errors);
   stats.add_counters(counters);
+  stats.add_max_staleness(options_.max_staleness);
+  stats.add_inverse_staleness_scale(options_.staleness_scale == StalenessScale::kInverse);
+  stats.add_staleness_counts(tau_counts);
   wire::AddLegacyCounters(counters_, stats);
   wire::BuildReply({.op = req.op(),
                     .seq = req.seq(),
@@ -255,12 +362,16 @@ bool Shard::ReadPayload(const wire::Request& req, std::span<const std::byte> pay
   return true;
 }
 
-Shard::Outcome Shard::Ok(const wire::Request& req, Builder& reply, std::span<const float> payload,
-                         std::string_view message) {
-  // Handle checked the encoding; a reply without payload stays float32.
-  const Encoding encoding = payload.empty() ? Encoding::kFloat32 : wire::FromWire(req.pull_encoding()).value();
-  wire::BuildReply({.op = req.op(),
-                    .seq = req.seq(),
+Shard::ReplyTo Shard::To(const wire::Request& req) {
+  // Handle checked the encoding.
+  return {req.op(), req.seq(), req.worker_id(), wire::FromWire(req.pull_encoding()).value()};
+}
+
+Shard::Outcome Shard::Ok(const ReplyTo& to, Builder& reply, std::span<const float> payload, std::string_view message) {
+  // A reply without payload stays float32.
+  const Encoding encoding = payload.empty() ? Encoding::kFloat32 : to.pull_encoding;
+  wire::BuildReply({.op = to.op,
+                    .seq = to.seq,
                     .message = message,
                     .updates = counters_.updates,
                     .range_begin = range_.begin,
@@ -268,7 +379,7 @@ Shard::Outcome Shard::Ok(const wire::Request& req, Builder& reply, std::span<con
                     .payload_floats = payload.size(),
                     .payload_encoding = wire::ToWire(encoding)},
                    reply);
-  return {payload, encoding, ErrorCode::Ok, req.op(), req.worker_id()};
+  return {payload, encoding, ErrorCode::Ok, to.op, to.worker_id};
 }
 
 Shard::Outcome Shard::Error(Op op, std::uint64_t seq, ErrorCode code, const std::string& message, Builder& reply) {
@@ -294,11 +405,11 @@ Shard::WorkerState* Shard::Worker(std::uint32_t id) {
   return &workers_[id];
 }
 
-std::vector<std::pair<std::uint32_t, std::uint64_t>> Shard::commits_per_worker() const {
-  std::vector<std::pair<std::uint32_t, std::uint64_t>> out;
+std::vector<Shard::WorkerTotals> Shard::commits_per_worker() const {
+  std::vector<WorkerTotals> out;
   for (const auto& [id, w] : workers_)
-    if (w.commits > 0) out.emplace_back(id, w.commits);
-  std::sort(out.begin(), out.end());
+    if (w.commits > 0) out.push_back({id, w.commits, w.blocked});
+  std::sort(out.begin(), out.end(), [](const WorkerTotals& a, const WorkerTotals& b) { return a.id < b.id; });
   return out;
 }
 
@@ -316,7 +427,12 @@ void Shard::Restore(ParameterLayout layout, Algorithm algorithm, std::vector<flo
   counters_.checkpointed_updates = counters_.updates;
   errors_by_code_ = errors_by_code;
   workers_.clear();
-  for (const WorkerRecord& r : workers) workers_[r.id] = {r.last_seq, r.commits, r.session};
+  held_.clear();
+  // Restored workers are active (for the staleness bound) from now on, as if
+  // they had just sent a request: they have worker_timeout to come back.
+  const TimePoint now = options_.now();
+  for (const WorkerRecord& r : workers) workers_[r.id] = {.last_seq = r.last_seq, .commits = r.commits,
+                                                           .session = r.session, .last_seen = now};
 }
 
 std::vector<Shard::WorkerRecord> Shard::worker_records() const {

@@ -6,7 +6,10 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -33,6 +36,24 @@ struct ShardOptions {
   std::size_t max_message_bytes = std::size_t{1} << 31;
   // Reject payloads holding NaN or Inf (they would poison C for everyone).
   bool reject_non_finite = true;
+
+  // Bounded staleness (Stale Synchronous Parallel). A worker's clock is the
+  // number of its commits this shard applied. With max_staleness = S >= 0, a
+  // Pull or CommitAndPull of a worker whose clock is more than S ahead of the
+  // slowest active worker's is held, and answered (with C as it is then) as
+  // soon as the gap closes. Active: said hello (not as an observer), did not
+  // Leave, and sent a request within worker_timeout (or has one held). S = 0
+  // with window w is a barrier every w batches. -1: off.
+  std::int64_t max_staleness = -1;
+  std::chrono::milliseconds worker_timeout{30000};
+  // The longest a pull is held: then it is answered Blocked and the client
+  // resends it, so a held request never reaches the client's request timeout
+  // (ClientOptions::request_timeout, 5 s by default; keep it above this).
+  std::chrono::milliseconds max_hold{1000};
+  // Scale every commit by 1/tau (kInverse), or as the rule says (kNone).
+  StalenessScale staleness_scale = StalenessScale::kNone;
+  // The shard's clock: worker timeouts and holds (tests inject a fake one).
+  std::function<std::chrono::steady_clock::time_point()> now = [] { return std::chrono::steady_clock::now(); };
 };
 
 // Error replies per class, indexed by wire::ErrorCode value ([Ok] stays 0).
@@ -50,12 +71,22 @@ class Shard {
     wire::Op op = wire::Op::Hello;  // the request's (Hello when it could not be read)
     std::uint32_t worker_id = 0;    // the request's (0 when it could not be read)
     bool applied = false;           // a commit was applied (not a duplicate, not refused)
+    // The staleness bound holds the request: no reply now; ReleaseOne answers
+    // it later (a worker has at most one request held: a newer one replaces it).
+    bool held = false;
   };
   // Verifies and answers one request; never throws on bad input. The reply
   // header is built into `reply` (cleared first). The payload span stays valid
   // until the next call.
   Outcome Handle(std::span<const std::byte> header, std::span<const std::byte> payload,
                  flatbuffers::FlatBufferBuilder& reply);
+
+  // Answers one held request that may go now: its worker's gap closed (the
+  // pull's reply), or it was held max_hold (a Blocked reply); nullopt when
+  // none may. Call after every Handle and at least every max_hold / 10.
+  std::optional<Outcome> ReleaseOne(flatbuffers::FlatBufferBuilder& reply);
+  // Requests held now.
+  std::size_t held() const { return held_.size(); }
 
   // Answers a request the transport already found malformed (e.g. too many
   // frames) with `code`, counted like any other error reply.
@@ -71,8 +102,13 @@ class Shard {
   const ErrorCounts& errors_by_code() const { return errors_by_code_; }
   // tau of every applied commit since this process started.
   const Histogram& staleness() const { return staleness_; }
-  // Commits applied per worker id.
-  std::vector<std::pair<std::uint32_t, std::uint64_t>> commits_per_worker() const;
+  // Per worker id that committed: its commits and the time its pulls were held.
+  struct WorkerTotals {
+    std::uint32_t id = 0;
+    std::uint64_t commits = 0;
+    std::chrono::nanoseconds blocked{0};
+  };
+  std::vector<WorkerTotals> commits_per_worker() const;
 
   // What a checkpoint keeps per worker: its counter and its commit-dedupe state
   // (the session of its client and the highest commit seq applied in it), so a
@@ -100,10 +136,28 @@ class Shard {
                const ErrorCounts& errors_by_code, const std::vector<WorkerRecord>& workers);
 
  private:
+  using TimePoint = std::chrono::steady_clock::time_point;
   struct WorkerState {
     std::uint64_t last_seq = 0;  // highest commit seq applied (0: none)
-    std::uint64_t commits = 0;
+    std::uint64_t commits = 0;   // its clock
     std::uint64_t session = 0;   // the worker's client instance (Request.session)
+    // The staleness bound's view of it.
+    bool left = false;
+    bool holding = false;             // a request of it is held
+    TimePoint last_seen{};
+    std::uint64_t blocked_seq = 0;    // seq last answered Blocked: its resend is no duplicate
+    std::chrono::nanoseconds blocked{0};
+  };
+  // Whom a reply goes to, and how it sends the slice.
+  struct ReplyTo {
+    wire::Op op;
+    std::uint64_t seq;
+    std::uint32_t worker_id;
+    Encoding pull_encoding;
+  };
+  struct HeldRequest {
+    ReplyTo to;
+    TimePoint since;
   };
   using Builder = flatbuffers::FlatBufferBuilder;
 
@@ -112,6 +166,19 @@ class Shard {
   Outcome Pull(const wire::Request& req, Builder& reply);
   Outcome Commit(const wire::Request& req, std::span<const std::byte> payload, Builder& reply);
   Outcome Stats(const wire::Request& req, Builder& reply);
+  Outcome Leave(const wire::Request& req, Builder& reply);
+
+  // The reply of a pull (Pull, or CommitAndPull once committed): C now, or a
+  // hold while the staleness bound says the worker is too far ahead.
+  Outcome AnswerPull(const ReplyTo& to, Builder& reply, std::string_view message = {});
+  Outcome SendCenter(const ReplyTo& to, Builder& reply, std::string_view message = {});
+  // Clocks: the slowest active worker's (nullopt: none is active), and a
+  // worker's gap to it (0 for a worker the bound does not hold).
+  std::optional<std::uint64_t> SlowestClock(TimePoint now) const;
+  std::uint64_t ClockGap(std::uint32_t worker, TimePoint now) const;
+  bool Bounded(std::uint32_t worker) const;
+  // Forgets a worker's held request (a newer one supersedes it).
+  void DropHeld(std::uint32_t worker);
 
   // Checks that apply to every op after Hello: layout known, fingerprint, shard index.
   bool CheckSession(const wire::Request& req, Builder& reply, Outcome* failed);
@@ -119,8 +186,8 @@ class Shard {
   // checking its size, positions and values.
   bool ReadPayload(const wire::Request& req, std::span<const std::byte> payload, bool allow_sparse, Builder& reply,
                    PayloadView* out, Outcome* failed);
-  Outcome Ok(const wire::Request& req, Builder& reply, std::span<const float> payload = {},
-             std::string_view message = {});
+  Outcome Ok(const ReplyTo& to, Builder& reply, std::span<const float> payload = {}, std::string_view message = {});
+  static ReplyTo To(const wire::Request& req);
   Outcome Error(wire::Op op, std::uint64_t seq, wire::ErrorCode code, const std::string& message, Builder& reply);
   WorkerState* Worker(std::uint32_t id);
 
@@ -136,6 +203,8 @@ class Shard {
   Histogram staleness_{kStalenessBounds};
   std::unordered_map<std::uint32_t, WorkerState> workers_;
   std::uint64_t changes_ = 0;
+  std::vector<HeldRequest> held_;
+  std::chrono::nanoseconds blocked_total_{0};  // counters_.blocked_ms, unrounded
   std::vector<std::uint32_t> payload_scratch_;
   std::vector<std::uint64_t> header_scratch_;
 };

@@ -67,6 +67,7 @@ void ShardServer::Serve(const std::atomic<bool>& stop) {
     }
     try {
       if (std::chrono::steady_clock::now() >= next_publish_) Publish();
+      if (shard_.held() > 0) ReleaseHeld();  // holds that ran out, workers that timed out
       if (zmq::poll(&item, 1, std::min(options_.poll_interval, kPublishInterval)) <= 0) continue;
       // Drain what is queued, but check the stop flag between requests.
       for (int i = 0; i < 64 && !stop.load(std::memory_order_relaxed); ++i) {
@@ -106,7 +107,8 @@ void ShardServer::HandleOne() {
                           "request has " + std::to_string(2 + extra_frames) +
                               " frames; expected a header frame and at most one payload frame",
                           reply_);
-  if (out.error != wire::ErrorCode::Ok && out.error != wire::ErrorCode::AlreadyInitialised) {
+  if (out.error != wire::ErrorCode::Ok && out.error != wire::ErrorCode::AlreadyInitialised &&
+      out.error != wire::ErrorCode::Blocked) {
     std::string why;
     std::vector<std::uint64_t> scratch;
     const wire::Reply* r = wire::VerifyReply({reinterpret_cast<const std::byte*>(reply_.GetBufferPointer()),
@@ -115,10 +117,33 @@ void ShardServer::HandleOne() {
                   (r && r->message() ? r->message()->str() : why));
   }
 
+  const std::size_t bytes_in = header.size() + payload.size();
+  if (out.held) {
+    // Answered when the staleness bound lets it go (ReleaseHeld).
+    RecordCommit(out);
+    live_.bytes_received += bytes_in;
+    held_peers_[out.worker_id] = std::move(identity);
+  } else {
+    Reply(identity, out, bytes_in, started);
+  }
+  if (shard_.held() > 0) ReleaseHeld();
+}
+
+void ShardServer::ReleaseHeld() {
+  while (std::optional<Shard::Outcome> out = shard_.ReleaseOne(reply_)) {
+    const auto peer = held_peers_.find(out->worker_id);
+    if (peer == held_peers_.end()) continue;
+    zmq::message_t identity = std::move(peer->second);
+    held_peers_.erase(peer);
+    Reply(identity, *out, 0, std::chrono::steady_clock::now());
+  }
+}
+
+void ShardServer::Reply(zmq::message_t& identity, const Shard::Outcome& out, std::size_t bytes_in,
+                        std::chrono::steady_clock::time_point started) {
   std::optional<zmq::message_t> body;
   if (!out.payload.empty()) body = replies_.Message(out.payload, out.encoding, shard_.changes(), identity);
-  Record(out, header.size() + payload.size(), reply_.GetSize() + (body ? body->size() : 0),
-         std::chrono::steady_clock::now() - started);
+  Record(out, bytes_in, reply_.GetSize() + (body ? body->size() : 0), std::chrono::steady_clock::now() - started);
   if (!out.payload.empty()) {
     if (!body) {
       // The peer has replies queued it does not read, or replies hold all the
@@ -146,6 +171,10 @@ void ShardServer::Record(const Shard::Outcome& out, std::size_t bytes_in, std::s
   live_.latency[op].Observe(std::chrono::duration<double>(took).count());
   live_.bytes_received += bytes_in;
   live_.bytes_sent += bytes_out;
+  RecordCommit(out);
+}
+
+void ShardServer::RecordCommit(const Shard::Outcome& out) {
   if (out.applied) {
     last_commit_[out.worker_id] =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -162,10 +191,11 @@ void ShardServer::Publish() {
   live_.workers.clear();
   std::map<std::uint32_t, WorkerRate> rates;
   for (const WorkerRate& r : rates_.Rates(std::chrono::steady_clock::now())) rates[r.worker] = r;
-  for (const auto& [id, commits] : shard_.commits_per_worker()) {
-    const auto t = last_commit_.find(id);
-    const WorkerRate& r = rates[id];
-    live_.workers.push_back({id, commits, t == last_commit_.end() ? 0.0 : t->second, r.commits_per_s, r.straggler});
+  for (const Shard::WorkerTotals& w : shard_.commits_per_worker()) {
+    const auto t = last_commit_.find(w.id);
+    const WorkerRate& r = rates[w.id];
+    live_.workers.push_back({w.id, w.commits, t == last_commit_.end() ? 0.0 : t->second, r.commits_per_s, r.straggler,
+                             std::chrono::duration<double>(w.blocked).count()});
     LogStragglerChange(r);
   }
   {

@@ -84,6 +84,13 @@ class ShardServer {
   // Counts one handled request into live_.
   void Record(const Shard::Outcome& out, std::size_t bytes_in, std::size_t bytes_out,
               std::chrono::steady_clock::duration took);
+  // Records an applied commit (last commit time, commit rates).
+  void RecordCommit(const Shard::Outcome& out);
+  // Sends `out` (the reply built in reply_) to the peer `identity`.
+  void Reply(zmq::message_t& identity, const Shard::Outcome& out, std::size_t bytes_in,
+             std::chrono::steady_clock::time_point started);
+  // Answers the held requests the staleness bound lets go (shard.h).
+  void ReleaseHeld();
   // Copies the shard's state into live_ and live_ into published_.
   void Publish();
   // Logs a worker becoming, or ceasing to be, a straggler.
@@ -95,6 +102,7 @@ class ShardServer {
   std::string endpoint_;
   ReplyBuffers replies_;
   flatbuffers::FlatBufferBuilder reply_{1024};
+  std::map<std::uint32_t, zmq::message_t> held_peers_;  // worker id -> who its held request came from
   std::chrono::steady_clock::time_point last_error_log_{};
   std::uint64_t errors_not_logged_ = 0;
   std::uint64_t checkpointed_changes_ = 0;  // Shard::changes() at the last checkpoint

@@ -8,8 +8,9 @@ std::uint64_t Staleness(std::uint64_t updates_applied, std::uint64_t last_pulled
   return updates_applied >= last_pulled_updates ? updates_applied - last_pulled_updates + 1 : 1;
 }
 
-float CommitScale(Algorithm a, std::uint64_t updates_applied, std::uint64_t last_pulled_updates) {
-  if (a != Algorithm::kDynSgd) return 1.0f;
+float CommitScale(Algorithm a, std::uint64_t updates_applied, std::uint64_t last_pulled_updates,
+                  StalenessScale scale) {
+  if (a != Algorithm::kDynSgd && scale == StalenessScale::kNone) return 1.0f;
   return 1.0f / static_cast<float>(Staleness(updates_applied, last_pulled_updates));
 }
 

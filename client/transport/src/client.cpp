@@ -63,7 +63,8 @@ struct Client::Impl {
                         .session = session,
                         .payload_encoding = wire::ToWire(frame.encoding),
                         .payload_sparse = frame.sparse,
-                        .pull_encoding = wire::ToWire(options.compression.pull)},
+                        .pull_encoding = wire::ToWire(options.compression.pull),
+                        .observer = options.observer},
                        fbb);
   }
 
@@ -240,6 +241,11 @@ Status Client::CommitAndPull(std::span<const float> payload, std::span<float> we
                           });
 }
 
+Status Client::Leave() {
+  return impl_->Exchange(wire::Op::Leave, {},
+                         [](std::size_t, const wire::Reply&, const zmq::message_t&) { return Status::OK(); });
+}
+
 Result<std::vector<ShardStats>> Client::Stats() {
   std::vector<ShardStats> out(impl_->ranges.size());
   Status st = impl_->Exchange(wire::Op::Stats, {}, [&](std::size_t s, const wire::Reply& r, const zmq::message_t&) {
@@ -255,14 +261,22 @@ Result<std::vector<ShardStats>> Client::Stats() {
     wire::ReadCounters(*in, &o);
     if (in->errors_by_code()) {
       for (flatbuffers::uoffset_t code = 1; code < in->errors_by_code()->size(); ++code) {
+        if (code == static_cast<flatbuffers::uoffset_t>(wire::ErrorCode::Blocked)) continue;  // not an error
         const bool known = code <= static_cast<flatbuffers::uoffset_t>(wire::ErrorCode::MAX);
         o.errors_by_class[known ? wire::EnumNameErrorCode(static_cast<wire::ErrorCode>(code))
                                 : "code" + std::to_string(code)] =
             in->errors_by_code()->Get(code);
       }
     }
-    if (in->per_worker())
-      for (const auto* w : *in->per_worker()) o.commits_per_worker.emplace_back(w->worker_id(), w->commits());
+    if (in->per_worker()) {
+      for (const auto* w : *in->per_worker()) {
+        o.commits_per_worker.emplace_back(w->worker_id(), w->commits());
+        o.blocked_seconds_per_worker[w->worker_id()] = static_cast<double>(w->blocked_ms()) / 1000;
+      }
+    }
+    o.max_staleness = in->max_staleness();
+    o.inverse_staleness_scale = in->inverse_staleness_scale();
+    if (in->staleness_counts()) o.staleness_counts.assign(in->staleness_counts()->begin(), in->staleness_counts()->end());
     return Status::OK();
   });
   if (!st.ok()) return st;

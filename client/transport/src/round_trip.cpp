@@ -24,7 +24,8 @@ Status RoundTrip::Run(wire::Op op, std::span<const std::uint64_t> seqs,
   pending_.assign(n, true);
   remaining_ = n;
   first_error_ = Status::OK();
-  const auto give_up = clock_.Now() + deadline;
+  deadline_ = deadline;
+  give_up_ = clock_.Now() + deadline;
 
   int attempt = 0;
   Status transport;
@@ -34,14 +35,16 @@ Status RoundTrip::Run(wire::Op op, std::span<const std::uint64_t> seqs,
       ++attempt;
       transport = SendPending(attempt > 1);
       if (!transport.ok()) break;
-      transport = TakeReplies(std::min(clock_.Now() + policy_.request_timeout, give_up));
+      auto until = std::min(clock_.Now() + policy_.request_timeout, give_up_);
+      transport = TakeReplies(until);
       if (remaining_ == 0 || !transport.ok()) break;
-      if (clock_.Now() >= give_up || (policy_.max_attempts > 0 && attempt >= policy_.max_attempts)) break;
+      if (clock_.Now() >= give_up_ || (policy_.max_attempts > 0 && attempt >= policy_.max_attempts)) break;
       // Back off before resending; a late reply to this attempt still counts.
-      transport = TakeReplies(std::min(clock_.Now() + backoff, give_up));
+      until = std::min(clock_.Now() + backoff, give_up_);
+      transport = TakeReplies(until);
       if (!transport.ok()) break;
       backoff = std::min(backoff * 2, policy_.retry_backoff_max);
-      if (clock_.Now() >= give_up) break;
+      if (clock_.Now() >= give_up_) break;
     }
     // Connections of shards that never answered may still hold the request
     // (and the caller's payload): drop it with a fresh connection.
@@ -60,22 +63,27 @@ Status RoundTrip::SendPending(bool reopen) {
   for (std::size_t s = 0; s < pending_.size(); ++s) {
     if (!pending_[s]) continue;
     if (reopen) transport_.Reopen(s);
-    (*build_)(s, seqs_[s], fbb_);
-    const std::span<const std::byte> payload = payloads_.empty() ? std::span<const std::byte>() : payloads_[s];
-    const std::uint64_t bytes = fbb_.GetSize() + payload.size();
-    if (!max_bytes_.empty() && max_bytes_[s] > 0 && bytes > max_bytes_[s]) {
-      return Status::InvalidArgument(Where(s) + ": a " + wire::EnumNameOp(op_) + " request of " +
-                                     std::to_string(bytes) + " bytes exceeds the shard's maximum of " +
-                                     std::to_string(max_bytes_[s]) +
-                                     " (start asyncps-server with a larger --max-message-mb, or use more shards)");
-    }
-    if (!transport_.Send(s, {fbb_.GetBufferPointer(), fbb_.GetSize()}, payload))
-      return Status::Unavailable(Where(s) + ": cannot queue the request (send buffer full)");
+    if (Status st = Send(s); !st.ok()) return st;
   }
   return Status::OK();
 }
 
-Status RoundTrip::TakeReplies(Clock::TimePoint until) {
+Status RoundTrip::Send(std::size_t s) {
+  (*build_)(s, seqs_[s], fbb_);
+  const std::span<const std::byte> payload = payloads_.empty() ? std::span<const std::byte>() : payloads_[s];
+  const std::uint64_t bytes = fbb_.GetSize() + payload.size();
+  if (!max_bytes_.empty() && max_bytes_[s] > 0 && bytes > max_bytes_[s]) {
+    return Status::InvalidArgument(Where(s) + ": a " + wire::EnumNameOp(op_) + " request of " +
+                                   std::to_string(bytes) + " bytes exceeds the shard's maximum of " +
+                                   std::to_string(max_bytes_[s]) +
+                                   " (start asyncps-server with a larger --max-message-mb, or use more shards)");
+  }
+  if (!transport_.Send(s, {fbb_.GetBufferPointer(), fbb_.GetSize()}, payload))
+    return Status::Unavailable(Where(s) + ": cannot queue the request (send buffer full)");
+  return Status::OK();
+}
+
+Status RoundTrip::TakeReplies(Clock::TimePoint& until) {
   std::vector<std::size_t> waiting;
   while (remaining_ > 0) {
     const auto now = clock_.Now();
@@ -97,6 +105,15 @@ Status RoundTrip::TakeReplies(Clock::TimePoint until) {
         const wire::Reply* reply =
             wire::VerifyReply({static_cast<const std::byte*>(header.data()), header.size()}, header_scratch_, &why);
         if (reply == nullptr || reply->seq() != seqs_[s]) continue;  // stale or garbage: not ours
+        if (reply->error() == wire::ErrorCode::Blocked) {
+          // The shard holds us (staleness bound): it is alive, so wait on with
+          // fresh timers, and ask again on the same connection.
+          const auto now = clock_.Now();
+          until = std::max(until, now + policy_.request_timeout);
+          give_up_ = std::max(give_up_, now + deadline_);
+          if (Status st = Send(s); !st.ok()) return st;
+          continue;
+        }
         pending_[s] = false;
         --remaining_;
         Status st = wire::ReplyStatus(*reply, Where(s));

@@ -13,6 +13,9 @@
 //   - this goes on until the deadline (and max_attempts, if set); then the
 //     round trip fails with kTimeout naming every shard that did not answer,
 //     or kUnauthorised where the shard refused the security handshake;
+//   - a Blocked reply (the shard's staleness bound holds this worker) is no
+//     answer: the same request goes to that shard again at once, and the
+//     request timeout and the deadline start afresh (the shard is alive);
 //   - a request larger than what a shard said it accepts fails at once,
 //     without being sent;
 //   - it never returns while the transport may still read a caller's payload.
@@ -101,8 +104,10 @@ class RoundTrip {
 
  private:
   Status SendPending(bool reopen);
-  // Takes replies until every shard answered or `until` passes.
-  Status TakeReplies(Clock::TimePoint until);
+  Status Send(std::size_t shard);
+  // Takes replies until every shard answered or `until` passes (a Blocked
+  // reply moves `until` and the deadline on).
+  Status TakeReplies(Clock::TimePoint& until);
   Status Failure(std::chrono::milliseconds deadline, int attempts);
 
   Transport& transport_;
@@ -118,6 +123,8 @@ class RoundTrip {
   std::span<const std::uint64_t> max_bytes_;
   const BuildHeader* build_ = nullptr;
   const OnReply* on_reply_ = nullptr;
+  std::chrono::milliseconds deadline_{0};
+  Clock::TimePoint give_up_{};
   std::vector<bool> pending_;
   std::size_t remaining_ = 0;
   Status first_error_;

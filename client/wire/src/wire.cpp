@@ -211,6 +211,7 @@ void BuildRequest(const RequestHeader& h, flatbuffers::FlatBufferBuilder& fbb) {
   b.add_payload_encoding(h.payload_encoding);
   b.add_payload_sparse(h.payload_sparse);
   b.add_pull_encoding(h.pull_encoding);
+  b.add_observer(h.observer);
   fbb.Finish(b.Finish(), kFileIdentifier);
 }
 

@@ -23,7 +23,19 @@ struct ShardCounters {
   // updates - checkpointed_updates commits (at most one checkpoint interval's).
   std::uint64_t restored_updates = 0;
   std::uint64_t checkpointed_updates = 0;
+  // The staleness bound (asyncps-server --max-staleness): the largest clock
+  // gap a worker's pull was answered at (its commits minus the slowest active
+  // worker's; at most the bound when one is set), pulls held by the bound and
+  // the time they were held.
+  std::uint64_t max_clock_gap = 0;
+  std::uint64_t blocked_pulls = 0;
+  std::uint64_t blocked_ms = 0;
 };
+
+// Upper bounds of the buckets the shards count commits' staleness tau in
+// (1: nothing was applied since the worker's pull); a last bucket holds
+// everything above them.
+inline constexpr double kStalenessBuckets[] = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128, 256};
 
 // How a counter is exported as a metric (asyncps-server --metrics-bind):
 // kTotal as asyncps_<name>_total (only grows), kGauge as asyncps_<name>,
@@ -40,7 +52,7 @@ struct ShardCounterInfo {
   std::string_view help;
 };
 
-inline constexpr std::array<ShardCounterInfo, 8> kShardCounters = {{
+inline constexpr std::array<ShardCounterInfo, 11> kShardCounters = {{
     {"updates_applied", &ShardCounters::updates, true, CounterExport::kTotal, "Commits applied to the shard's slice."},
     {"pulls", &ShardCounters::pulls, true, CounterExport::kTotal, "Pulls served, commit-and-pull included."},
     {"duplicates", &ShardCounters::duplicates, true, CounterExport::kTotal,
@@ -54,6 +66,11 @@ inline constexpr std::array<ShardCounterInfo, 8> kShardCounters = {{
      "Updates the shard resumed at from its checkpoint (0: started fresh)."},
     {"checkpointed_updates", &ShardCounters::checkpointed_updates, false, CounterExport::kGauge,
      "Updates held by the shard's latest checkpoint."},
+    {"max_clock_gap", &ShardCounters::max_clock_gap, false, CounterExport::kGauge,
+     "The largest clock gap (commits ahead of the slowest active worker) a pull was answered at."},
+    {"blocked_pulls", &ShardCounters::blocked_pulls, false, CounterExport::kTotal,
+     "Pulls the staleness bound held until the slowest workers caught up."},
+    {"blocked_ms", &ShardCounters::blocked_ms, false, CounterExport::kNotExported, ""},
 }};
 
 // The counter called `name`, or nullptr.

@@ -33,6 +33,12 @@ const char* AlgorithmName(Algorithm a);
 // Accepts the names above (and "aeasgd" for easgd), case-insensitive.
 Result<Algorithm> ParseAlgorithm(std::string_view name);
 
+// How a shard scales a commit by its staleness tau (asyncps-server
+// --staleness-scale): kNone as the rule says (only DynSGD divides by tau),
+// kInverse by 1 / tau whatever the rule (DynSGD's scaling for DOWNPOUR, ADAG,
+// EASGD and EAMSGD too; DynSGD itself is unchanged).
+enum class StalenessScale : std::uint8_t { kNone, kInverse };
+
 // When the worker exchanges with the PS relative to training batch `it`.
 enum class ExchangePoint { kBeforeBatch, kAfterBatch, kNever };
 

@@ -14,8 +14,10 @@ namespace asyncps {
 
 // The factor a shard multiplies a commit's payload by before adding it to C:
 // 1 for every rule but DynSGD, whose factor is 1 / tau with
-// tau = updates_applied - last_pulled_updates + 1 (staleness, >= 1).
-float CommitScale(Algorithm a, std::uint64_t updates_applied, std::uint64_t last_pulled_updates);
+// tau = updates_applied - last_pulled_updates + 1 (staleness, >= 1);
+// 1 / tau for every rule with StalenessScale::kInverse.
+float CommitScale(Algorithm a, std::uint64_t updates_applied, std::uint64_t last_pulled_updates,
+                  StalenessScale scale = StalenessScale::kNone);
 
 // The staleness of a commit: updates applied since the worker's last pull, plus one.
 std::uint64_t Staleness(std::uint64_t updates_applied, std::uint64_t last_pulled_updates);

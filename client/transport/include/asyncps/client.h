@@ -43,7 +43,10 @@ struct ClientOptions {
   // retry_backoff_max (replies arriving meanwhile still count). This goes on
   // until retry_deadline after the request was first sent, long enough for a
   // shard to restart from its checkpoint; then the request fails with kTimeout
-  // naming the shard's address. A request never blocks longer than the deadline.
+  // naming the shard's address. A request never blocks longer than the
+  // deadline, except while a shard's staleness bound (asyncps-server
+  // --max-staleness) holds a pull: the shard answers Blocked every second or
+  // so, and each such answer starts the timeout and the deadline afresh.
   std::chrono::milliseconds retry_deadline{60000};
   std::chrono::milliseconds retry_backoff_initial{100};
   std::chrono::milliseconds retry_backoff_max{2000};
@@ -68,6 +71,9 @@ struct ClientOptions {
   // the residual of lossy commits is kept here and sent later (error
   // feedback). Default: float32 both ways, exact. Init is always float32.
   Compression compression;
+  // A client that never commits (evaluation, monitoring): the shards'
+  // staleness bound neither waits for it nor holds its pulls.
+  bool observer = false;
 };
 
 // What one shard reports about itself (Client::Stats): its counters
@@ -82,9 +88,19 @@ struct ShardStats : ShardCounters {
   // `errors` by class, keyed by the wire protocol's error name ("Malformed",
   // "BadVersion", "UnknownOp", "Mismatch", "BadSize", "NotInitialised",
   // "AlreadyInitialised", "TooLarge", "BadValue", "NotHello"); every class the
-  // shard reports is present, zero or not. Empty from a server that predates it.
+  // shard reports is present, zero or not (Blocked, the staleness bound's
+  // wait, is not an error). Empty from a server that predates it.
   std::map<std::string, std::uint64_t> errors_by_class;
   std::vector<std::pair<std::uint32_t, std::uint64_t>> commits_per_worker;
+  // Seconds each worker's pulls were held by the staleness bound.
+  std::map<std::uint32_t, double> blocked_seconds_per_worker;
+  // The staleness bound (--max-staleness; -1: off) and whether commits are
+  // scaled by 1/tau (--staleness-scale inverse).
+  std::int64_t max_staleness = -1;
+  bool inverse_staleness_scale = false;
+  // Applied commits per staleness bucket (kStalenessBuckets, then one above
+  // them all); empty from a server that predates it.
+  std::vector<std::uint64_t> staleness_counts;
 };
 
 class Client {
@@ -114,6 +130,10 @@ class Client {
 
   // Commit, then weights = C, in one round trip per shard.
   Status CommitAndPull(std::span<const float> payload, std::span<float> weights);
+
+  // Tells every shard this worker is done (after its final commit): their
+  // staleness bound stops waiting for it. Later requests are still served.
+  Status Leave();
 
   // Every shard's counters, in shard order.
   Result<std::vector<ShardStats>> Stats();

@@ -72,6 +72,7 @@ struct RequestHeader {
   Encoding payload_encoding = Encoding::Float32;
   bool payload_sparse = false;
   Encoding pull_encoding = Encoding::Float32;
+  bool observer = false;  // Hello: a client that never commits (the staleness bound ignores it)
 };
 
 // Builds `h` into `fbb` (cleared first). The algorithm and the layout travel
