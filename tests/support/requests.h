@@ -25,6 +25,7 @@ struct RequestFields {
   wire::Encoding payload_encoding = wire::Encoding::Float32;
   bool payload_sparse = false;
   wire::Encoding pull_encoding = wire::Encoding::Float32;
+  bool observer = false;  // Hello: a client that never commits
 };
 
 // The header bytes of `f`, built by the wire module like every request.
@@ -45,7 +46,8 @@ inline std::vector<std::byte> EncodeRequest(const RequestFields& f, const Parame
                               .session = f.session,
                               .payload_encoding = f.payload_encoding,
                               .payload_sparse = f.payload_sparse,
-                              .pull_encoding = f.pull_encoding});
+                              .pull_encoding = f.pull_encoding,
+                              .observer = f.observer});
 }
 
 inline std::vector<std::byte> FloatBytes(const std::vector<float>& v) {
