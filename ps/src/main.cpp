@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
       ->envname("ASYNCPS_STRAGGLER_WINDOW")->check(asyncps::tools::FiniteRange(0.1, 3600.0))->capture_default_str();
   std::string metrics_bind;
   app.add_option("--metrics-bind", metrics_bind,
-                 "Serve GET /metrics (Prometheus text format) and /healthz on HOST:PORT (port 0: any); off when "
+                 "Serve GET /metrics (Prometheus text format), /healthz, the status page / and /status.json on HOST:PORT (port 0: any); off when "
                  "empty")
       ->envname("ASYNCPS_METRICS_BIND");
   std::string checkpoint_dir;
@@ -229,6 +229,7 @@ int main(int argc, char** argv) {
     }
     metrics = std::move(started).value();
     Log("info", "metrics on " + metrics->url() + "/metrics");
+    Log("info", "status page on " + metrics->url() + "/");
   }
   if (!ready_file.empty() && !WriteFileAtomically(ready_file, endpoints)) {
     std::fprintf(stderr, "asyncps-server: cannot write --ready-file %s\n", ready_file.c_str());

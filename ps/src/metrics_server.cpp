@@ -2,7 +2,11 @@
 
 #include <httplib.h>
 
+#include <chrono>
+
 #include "shard_server.h"
+#include "status_json.h"
+#include "status_page_html.h"
 
 namespace asyncps::ps {
 
@@ -40,6 +44,13 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& h
   http.Get("/metrics", [self](const httplib::Request&, httplib::Response& res) {
     res.set_content(self->Render(), "text/plain; version=0.0.4; charset=utf-8");
   });
+  http.Get("/status.json", [self](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Cache-Control", "no-store");
+    res.set_content(self->RenderStatus(), "application/json");
+  });
+  http.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(kStatusPageHtml, "text/html; charset=utf-8");
+  });
   http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
   const auto& [host, port] = where.value();
   int bound = port;
@@ -59,11 +70,18 @@ MetricsServer::~MetricsServer() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::string MetricsServer::Render() const {
+std::vector<ShardMetrics> MetricsServer::Snapshot() const {
   std::vector<ShardMetrics> shards;
   shards.reserve(shards_.size());
   for (const ShardServer* s : shards_) shards.push_back(s->metrics());
-  return RenderMetrics(shards, build_);
+  return shards;
+}
+
+std::string MetricsServer::Render() const { return RenderMetrics(Snapshot(), build_); }
+
+std::string MetricsServer::RenderStatus() const {
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return RenderStatusJson(Snapshot(), build_, now);
 }
 
 }  // namespace asyncps::ps

@@ -2,6 +2,10 @@
 //
 //   GET /metrics   every shard's metrics (metrics.h), Prometheus text format
 //   GET /healthz   200 "ok" while the process serves
+//   GET /          the live status page (status_page.html, built in; no
+//                  external assets), which polls:
+//   GET /status.json  every shard and worker as JSON (status_json.h,
+//                  docs/status-json.md)
 //
 // HTTP is cpp-httplib's (Debian's libcpp-httplib): requests are read with a
 // timeout and bounded header sizes on the library's own thread pool, apart
@@ -38,9 +42,13 @@ class MetricsServer {
   const std::string& url() const { return url_; }
   // The exposition /metrics serves.
   std::string Render() const;
+  // The document /status.json serves, as of now.
+  std::string RenderStatus() const;
 
  private:
   MetricsServer(std::vector<const ShardServer*> shards, BuildInfo build);
+  // Every shard's latest published metrics.
+  std::vector<ShardMetrics> Snapshot() const;
 
   std::vector<const ShardServer*> shards_;
   BuildInfo build_;
