@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
   if (auto exit_status = asyncps::tools::ParseFlags(app, argc, argv)) return *exit_status;
 
   if (!metrics_bind.empty()) {
-    if (asyncps::Result<std::pair<std::string, int>> hp = ParseHostPort(metrics_bind); !hp.ok()) {
+    if (asyncps::Result<std::pair<std::string, int>> hp = asyncps::ParseHostPort(metrics_bind); !hp.ok()) {
       std::fprintf(stderr, "asyncps-server: %s\n", hp.status().message().c_str());
       return 2;
     }

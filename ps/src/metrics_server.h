@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "asyncps/endpoint.h"  // ParseHostPort
 #include "asyncps/status.h"
 #include "metrics.h"
 
@@ -56,8 +57,5 @@ class MetricsServer {
   std::thread thread_;
   std::string url_;
 };
-
-// Splits "HOST:PORT" (PORT 0..65535; "[::1]:9100" for IPv6). Errors name the value.
-Result<std::pair<std::string, int>> ParseHostPort(const std::string& host_port);
 
 }  // namespace asyncps::ps

@@ -19,18 +19,20 @@
 #include "asyncps/client.h"
 #include "metrics.h"
 #include "support/metrics_server_process.h"
+#include "support/promtool.h"
 #include "support/server_process.h"
 
 using namespace asyncps;
 using asyncps::testing::ReadText;
 using asyncps::testing::MetricsServerProcess;
+using asyncps::testing::Promtool;
 using asyncps::testing::ServerProcess;
 using asyncps::testing::TempDir;
 using namespace std::chrono_literals;
 
 namespace {
 
-const char* kPromtool = "/usr/bin/promtool";
+using asyncps::testing::kPromtool;
 const char* kPrometheus = "/usr/bin/prometheus";
 
 // The value of the sample `name{labels}` in an exposition (-1 if absent).
@@ -40,15 +42,6 @@ double Sample(const std::string& text, const std::string& series) {
   while (std::getline(in, line))
     if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
   return -1;
-}
-
-// `promtool check metrics` on `text`: its exit status and what it said.
-std::pair<int, std::string> Promtool(const TempDir& dir, const std::string& text) {
-  std::ofstream(dir / "exposition.txt") << text;
-  const std::string cmd =
-      std::string(kPromtool) + " check metrics < " + (dir / "exposition.txt") + " > " + (dir / "promtool.out") + " 2>&1";
-  const int rc = std::system(cmd.c_str());
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, ReadText(dir / "promtool.out")};
 }
 
 ParameterLayout Layout() {

@@ -2,6 +2,8 @@
 // and both served by a live server.
 #include <catch2/catch.hpp>
 
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "asyncps/client.h"

@@ -9,8 +9,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <regex>
+#include <thread>
 
 #include "asyncps/client.h"
+#include "metrics.h"
 #include "support/metrics_server_process.h"
 
 using namespace asyncps;
