@@ -11,6 +11,10 @@
 #      the workers, checks every exit code and the report (accuracy >= threshold, parameter
 #      server updates == sum over workers of ceil(epochs * ceil(rows_w / batch) / window)),
 #      that the host reaches a shard only through the test's bridge, clean SIGTERM + checkpoints,
+#   4b. initialises a single-node Docker Swarm on that dockerd (listening on 127.0.0.1 only),
+#      deploys deploy/swarm/stack.yml (shard services, a replicated worker service that runs to
+#      completion, the report; CURVE keys as Swarm secrets), checks the report the same way and
+#      that every worker task exited 0, removes the stack and leaves the swarm,
 #   5. checks the Kubernetes manifests offline (kubectl kustomize + deploy/k8s/check.py), then
 #      runs the small overlay's pods in docker as the kubelet would (deploy/k8s/pods.py) and
 #      checks that report the same way,
@@ -114,6 +118,8 @@ unset DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH
 DOCKERD_PID=""
 COMPOSE_FILE=$ROOT/deploy/compose/docker-compose.yml
 COMPOSE_UP=0
+SWARM_UP=0
+SWARM_STACK=asyncpsswarm
 
 # Every docker call is bounded, and runs in the background so that a SIGTERM to this script
 # interrupts the wait at once and the cleanup runs (bash defers traps during a foreground job).
@@ -133,6 +139,11 @@ cleanup() {
     if ((COMPOSE_UP)); then
       log "teardown: compose down"
       DTIMEOUT=90 dc down -v --remove-orphans -t 10 > "$TMP/compose-down.log" 2>&1
+    fi
+    if ((SWARM_UP)); then
+      log "teardown: stack rm, swarm leave"
+      DTIMEOUT=60 d stack rm "$SWARM_STACK" > /dev/null 2>&1
+      DTIMEOUT=60 d swarm leave --force > /dev/null 2>&1
     fi
     local left
     left=$(DTIMEOUT=20 d ps -aq 2> /dev/null)
@@ -222,6 +233,9 @@ for i in $(seq 1 120); do
 done
 log "dockerd $(d version -f '{{.Server.Version}}') up (pid $DOCKERD_PID)"
 # leftovers of an interrupted earlier run on this cached data root
+if [[ $(d info -f '{{.Swarm.LocalNodeState}}') != inactive ]]; then
+  log "leaving the swarm an interrupted earlier run left"; DTIMEOUT=60 d swarm leave --force > /dev/null
+fi
 stale=$(d ps -aq)
 [[ -n $stale ]] && { log "removing $(wc -w <<< "$stale") stale containers"; d rm -f -v $stale > /dev/null; }
 d network prune -f > /dev/null
@@ -401,6 +415,53 @@ fi
 log "$msg"
 DTIMEOUT=90 dc down -v --remove-orphans -t 10 > "$TMP/compose-down.log" 2>&1 || fail "compose down failed: $(tail -n 5 "$TMP/compose-down.log")"
 COMPOSE_UP=0
+
+# ---- 4b. Docker Swarm: a single-node swarm on this dockerd, the stack, its report ------------
+# The swarm listens and advertises on 127.0.0.1 only; its overlay network and docker_gwbridge
+# take addresses from this daemon's pool. The test talks to no task address: it reads the
+# report from the service's log and the exit codes from the task containers.
+log "swarm: init (single node on 127.0.0.1), stack deploy deploy/swarm/stack.yml as $SWARM_STACK"
+SWARM_UP=1
+DTIMEOUT=60 d swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:2377 > "$TMP/swarm-init.log" 2>&1 ||
+  fail "docker swarm init failed: $(tail -n 3 "$TMP/swarm-init.log")"
+mkdir -p "$TMP/swarm-keys"
+d run --rm --network none -u 0 -v "$TMP/swarm-keys:/k" -w /k --entrypoint /bin/bash "$IMAGE" \
+  -c 'asyncps-keygen server && asyncps-keygen client' > /dev/null || fail "swarm: cannot make the CURVE keys"
+t=$SECONDS
+export ASYNCPS_SWARM_KEYS=$TMP/swarm-keys
+DTIMEOUT=120 d stack deploy --resolve-image never \
+  -c "$ROOT/deploy/swarm/stack.yml" "$SWARM_STACK" > "$TMP/swarm-deploy.log" 2>&1 ||
+  fail "docker stack deploy failed: $(tail -n 5 "$TMP/swarm-deploy.log")"
+# The report task ends (Complete or Failed) once every worker's report is in and evaluated.
+state=""
+for i in $(seq 1 300); do
+  state=$(d service ps --format '{{.CurrentState}}' "${SWARM_STACK}_report" 2> /dev/null | head -n 1)
+  [[ $state == Complete* || $state == Failed* || $state == Rejected* ]] && break
+  ((i == 300)) && fail "swarm: report not done after 600 s (state: $state)"
+  sleep 2
+done
+DTIMEOUT=60 d service logs --raw "${SWARM_STACK}_report" > "$TMP/swarm-report.log" 2>&1
+for svc in shard-0 shard-1 worker; do
+  DTIMEOUT=60 d service logs --raw "${SWARM_STACK}_$svc" > "$TMP/swarm-$svc.log" 2>&1
+done
+[[ $state == Complete* ]] || { tail -n 20 "$TMP/swarm-report.log"; fail "swarm: report task $state (logs: $TMP/swarm-*.log)"; }
+codes=$(d ps -a --filter "label=com.docker.swarm.service.name=${SWARM_STACK}_worker" --format '{{.Status}}')
+nw=$(grep -c . <<< "$codes" || true)
+[[ $nw == "$WORKERS" ]] || fail "swarm: expected $WORKERS worker tasks, found $nw (a worker was restarted? $codes)"
+grep -v '^Exited (0)' <<< "$codes" | grep . > /dev/null && fail "swarm: a worker task did not exit 0: $codes"
+grep -q "CURVE security on" "$TMP/swarm-shard-0.log" || fail "swarm: shard-0 runs without CURVE (the secrets)"
+echo "---- report (docker service logs ${SWARM_STACK}_report) ----"
+grep -v '^asyncps-launch' "$TMP/swarm-report.log" | head -n 8 | sed 's/^/    /'
+echo "--------------------------------------------"
+check_report swarm "$(< "$TMP/swarm-report.log")" "$WORKERS" "$TRAIN_LIMIT" "$BATCH" "$EPOCHS" "$WINDOW"
+DTIMEOUT=60 d stack rm "$SWARM_STACK" > /dev/null || fail "docker stack rm failed"
+for i in $(seq 1 60); do
+  [[ -z $(d ps -aq --filter "label=com.docker.stack.namespace=$SWARM_STACK") ]] && break
+  sleep 1
+done
+DTIMEOUT=60 d swarm leave --force > /dev/null || fail "docker swarm leave failed"
+SWARM_UP=0
+log "swarm: $WORKERS worker tasks exited 0, report ok, stack removed, swarm left: $((SECONDS - t))s"
 
 # ---- 5. Kubernetes manifests: offline check, then the small overlay's pods run in docker -------
 check_manifests
