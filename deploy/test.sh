@@ -7,7 +7,8 @@
 #   2. builds a Debian bookworm base image with debootstrap + docker import (cached tarball),
 #   3. builds deploy/Dockerfile on it (BASE_IMAGE), checks the image (non-root, libraries,
 #      SIGTERM stops a shard cleanly and fast, healthcheck, Kubernetes-style shard index),
-#   4. runs deploy/compose with 2 shards + 2 workers on a small Fashion-MNIST subset, waits for
+#   4. runs deploy/compose with 2 shards + 2 workers (+ its Prometheus, whose count of updates
+#      must match the report) on a small Fashion-MNIST subset, waits for
 #      the workers, checks every exit code and the report (accuracy >= threshold, parameter
 #      server updates == sum over workers of ceil(epochs * ceil(rows_w / batch) / window)),
 #      that the host reaches a shard only through the test's bridge, clean SIGTERM + checkpoints,
@@ -288,6 +289,15 @@ fi
 log "built $IMAGE in $((SECONDS - t)) s: $(d image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.0f MB", $1/1e6}')," \
     "binaries: $(d run --rm --network none --entrypoint /bin/ls "$IMAGE" /opt/asyncps/bin | tr '\n' ' ')"
 
+# Prometheus for compose: Debian's prometheus on the same base (deploy/prometheus/Dockerfile).
+PROM_IMAGE=asyncps-prometheus:deploy-test
+if ! DTIMEOUT=600 d build --network host --progress=plain -f "$ROOT/deploy/prometheus/Dockerfile" \
+       --build-arg BASE_IMAGE="$BASE_IMAGE" -t "$PROM_IMAGE" "$ROOT/deploy/prometheus" > "$TMP/build-prometheus.log" 2>&1; then
+  tail -n 20 "$TMP/build-prometheus.log" | sed 's/^/    /'
+  fail "docker build of deploy/prometheus failed (full log: $TMP/build-prometheus.log)"
+fi
+log "built $PROM_IMAGE (Debian's prometheus, deploy/prometheus/prometheus-compose.yml)"
+
 uid=$(d run --rm --network none "$IMAGE" id -u)
 [[ $uid == 10001 ]] || fail "the image runs as uid $uid, expected the non-root user 10001"
 for b in asyncps-server asyncps-worker asyncps-report; do
@@ -323,6 +333,7 @@ d rm "$PROJECT-sigterm" > /dev/null
 log "image: healthcheck healthy, shard index from pod name, SIGTERM -> clean exit 0 in ${stop_s}s"
 
 # ---- 4. compose: 2 shards + 2 workers + report -----------------------------------------------
+export ASYNCPS_PROMETHEUS_IMAGE=$PROM_IMAGE
 export ASYNCPS_IMAGE=$IMAGE ASYNCPS_NUM_SHARDS=$SHARDS ASYNCPS_NUM_WORKERS=$WORKERS ASYNCPS_ALGO=$ALGO
 export ASYNCPS_BATCH_SIZE=$BATCH ASYNCPS_WINDOW=$WINDOW ASYNCPS_EPOCHS=$EPOCHS
 export ASYNCPS_TRAIN_LIMIT=$TRAIN_LIMIT ASYNCPS_TEST_LIMIT=$TEST_LIMIT ASYNCPS_SEED=42
@@ -372,6 +383,32 @@ echo "--------------------------------------------"
 report=$(DTIMEOUT=30 dc logs --no-color report 2>&1)
 check_report compose "$report" "$WORKERS" "$TRAIN_LIMIT" "$BATCH" "$EPOCHS" "$WINDOW"
 log "compose run: ${run_s}s"
+
+# The compose Prometheus scraped every shard: its count of updates is the report's. (It is
+# reached only through the test's bridge, like the shard above.)
+prom_ip=$(d inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" "$(svc_ids prometheus | head -n 1)")
+route=$(ip route get "$prom_ip")
+grep -q " dev $bridge " <<< "$route" || fail "route to Prometheus $prom_ip is not via the test's bridge $bridge: $route"
+updates=$(grep -oE 'Number of parameter server updates: *[0-9,]+' <<< "$report" | head -n 1 | grep -oE '[0-9,]+$' | tr -d ,)
+prom_query() {
+  python3 - "$prom_ip" "$1" << 'PY'
+import json, sys, urllib.parse, urllib.request
+url = f"http://{sys.argv[1]}:9090/api/v1/query?" + urllib.parse.urlencode({"query": sys.argv[2]})
+try:
+    r = json.load(urllib.request.urlopen(url, timeout=5))["data"]["result"]
+    print(r[0]["value"][1] if r else "none")
+except Exception as e:
+    print(f"error: {e}")
+PY
+}
+for i in $(seq 1 30); do
+  up=$(prom_query 'count(up{job="asyncps-shard"} == 1)')
+  seen=$(prom_query 'min(asyncps_updates_applied_total)')
+  [[ $up == "$SHARDS" && $seen == "$updates" ]] && break
+  ((i == 30)) && fail "Prometheus at $prom_ip: $up of $SHARDS shards up, min(asyncps_updates_applied_total) = $seen, report says $updates"
+  sleep 1
+done
+log "compose Prometheus: $up shards scraped, min(asyncps_updates_applied_total) = $seen = the report's updates"
 
 # CURVE: the run was encrypted and authenticated; a client without a key, or with a key that
 # is not on the allow-list, can neither pull nor commit (it fails at connect, with its reason).

@@ -49,8 +49,10 @@ Result<std::unique_ptr<WorkerMetrics>> WorkerMetrics::Start(const std::string& h
   });
   http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
   const auto& [host, port] = where.value();
-  const int bound = port == 0 ? http.bind_to_any_port(host.c_str()) : (http.bind_to_port(host.c_str(), port) ? port : -1);
-  if (bound < 0) return Status::Unavailable("cannot listen on --metrics-bind " + host_port + " (in use, or no such address)");
+  const int bound =
+      port == 0 ? http.bind_to_any_port(host.c_str()) : (http.bind_to_port(host.c_str(), port) ? port : -1);
+  if (bound < 0)
+    return Status::Unavailable("cannot listen on --metrics-bind " + host_port + " (in use, or no such address)");
   m->url_ = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(bound);
   m->thread_ = std::thread([self] { self->http_->listen_after_bind(); });
   return m;

@@ -115,8 +115,8 @@ int main(int argc, char** argv) {
       ->envname("ASYNCPS_STRAGGLER_WINDOW")->check(asyncps::tools::FiniteRange(0.1, 3600.0))->capture_default_str();
   std::string metrics_bind;
   app.add_option("--metrics-bind", metrics_bind,
-                 "Serve GET /metrics (Prometheus text format), /healthz, the status page / and /status.json on HOST:PORT (port 0: any); off when "
-                 "empty")
+                 "Serve GET /metrics (Prometheus text format), /healthz, the status page / and /status.json on "
+                 "HOST:PORT (port 0: any); off when empty")
       ->envname("ASYNCPS_METRICS_BIND");
   std::string checkpoint_dir;
   double checkpoint_every_s = 60;
