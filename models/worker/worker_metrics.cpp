@@ -1,10 +1,7 @@
 #include "worker_metrics.h"
 
-#include <httplib.h>
-
 #include <cstdio>
 
-#include "asyncps/endpoint.h"
 
 namespace asyncps::worker {
 namespace {
@@ -33,34 +30,16 @@ std::string RenderWorkerMetrics(std::size_t index, const Progress& p) {
   return out;
 }
 
-WorkerMetrics::WorkerMetrics(std::size_t index) : index_(index), http_(std::make_unique<httplib::Server>()) {}
+WorkerMetrics::WorkerMetrics(std::size_t index) : index_(index) {}
 
 Result<std::unique_ptr<WorkerMetrics>> WorkerMetrics::Start(const std::string& host_port, std::size_t index) {
-  Result<std::pair<std::string, int>> where = ParseHostPort(host_port);
-  if (!where.ok()) return where.status();
   std::unique_ptr<WorkerMetrics> m(new WorkerMetrics(index));
-  httplib::Server& http = *m->http_;
-  http.set_read_timeout(5, 0);  // a slow client costs one pool thread for at most these
-  http.set_write_timeout(5, 0);
-  http.set_payload_max_length(64 * 1024);
-  WorkerMetrics* self = m.get();
-  http.Get("/metrics", [self](const httplib::Request&, httplib::Response& res) {
-    res.set_content(self->Render(), "text/plain; version=0.0.4; charset=utf-8");
-  });
-  http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
-  const auto& [host, port] = where.value();
-  const int bound =
-      port == 0 ? http.bind_to_any_port(host.c_str()) : (http.bind_to_port(host.c_str(), port) ? port : -1);
-  if (bound < 0)
-    return Status::Unavailable("cannot listen on --metrics-bind " + host_port + " (in use, or no such address)");
-  m->url_ = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(bound);
-  m->thread_ = std::thread([self] { self->http_->listen_after_bind(); });
+  const WorkerMetrics* self = m.get();
+  const auto metrics = [self] { return tools::HttpReply{self->Render(), "text/plain; version=0.0.4; charset=utf-8"}; };
+  Result<std::unique_ptr<tools::HttpEndpoint>> http = tools::HttpEndpoint::Start(host_port, {{"/metrics", metrics}});
+  if (!http.ok()) return http.status();
+  m->http_ = std::move(http).value();
   return m;
-}
-
-WorkerMetrics::~WorkerMetrics() {
-  http_->stop();
-  if (thread_.joinable()) thread_.join();
 }
 
 void WorkerMetrics::Update(const Progress& p) {

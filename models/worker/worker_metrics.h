@@ -16,20 +16,17 @@
 // (about once a second); the worker exits when training ends, so a short run
 // may finish between two scrapes.
 //
-// Thread-safety: Update and the HTTP threads' reads take one mutex.
+// Thread-safety: Update and the HTTP threads' reads take one mutex. HTTP is
+// tools/http_endpoint.h, as for the server.
 #pragma once
 
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "asyncps/status.h"
+#include "http_endpoint.h"
 #include "worker.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace asyncps::worker {
 
@@ -40,12 +37,11 @@ class WorkerMetrics {
  public:
   // Listens on `host_port` ("HOST:PORT"; port 0: one the OS picks) until destroyed.
   static Result<std::unique_ptr<WorkerMetrics>> Start(const std::string& host_port, std::size_t index);
-  ~WorkerMetrics();
   WorkerMetrics(const WorkerMetrics&) = delete;
   WorkerMetrics& operator=(const WorkerMetrics&) = delete;
 
   // "http://HOST:PORT", with the port bound.
-  const std::string& url() const { return url_; }
+  const std::string& url() const { return http_->url(); }
   void Update(const Progress& p);
   std::string Render() const;
 
@@ -55,9 +51,7 @@ class WorkerMetrics {
   const std::size_t index_;
   mutable std::mutex mu_;
   Progress latest_;  // GUARDED_BY(mu_)
-  std::unique_ptr<httplib::Server> http_;
-  std::thread thread_;
-  std::string url_;
+  std::unique_ptr<tools::HttpEndpoint> http_;  // last: stopped before what its handler reads
 };
 
 }  // namespace asyncps::worker
