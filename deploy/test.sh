@@ -7,10 +7,15 @@
 #   2. builds a Debian bookworm base image with debootstrap + docker import (cached tarball),
 #   3. builds deploy/Dockerfile on it (BASE_IMAGE), checks the image (non-root, libraries,
 #      SIGTERM stops a shard cleanly and fast, healthcheck, Kubernetes-style shard index),
-#   4. runs deploy/compose with 2 shards + 2 workers on a small Fashion-MNIST subset, waits for
+#   4. runs deploy/compose with 2 shards + 2 workers (+ its Prometheus, whose count of updates
+#      must match the report) on a small Fashion-MNIST subset, waits for
 #      the workers, checks every exit code and the report (accuracy >= threshold, parameter
 #      server updates == sum over workers of ceil(epochs * ceil(rows_w / batch) / window)),
 #      that the host reaches a shard only through the test's bridge, clean SIGTERM + checkpoints,
+#   4b. initialises a single-node Docker Swarm on that dockerd (listening on 127.0.0.1 only),
+#      deploys deploy/swarm/stack.yml (shard services, a replicated worker service that runs to
+#      completion, the report; CURVE keys as Swarm secrets), checks the report the same way and
+#      that every worker task exited 0, removes the stack and leaves the swarm,
 #   5. checks the Kubernetes manifests offline (kubectl kustomize + deploy/k8s/check.py), then
 #      runs the small overlay's pods in docker as the kubelet would (deploy/k8s/pods.py) and
 #      checks that report the same way,
@@ -114,6 +119,8 @@ unset DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH
 DOCKERD_PID=""
 COMPOSE_FILE=$ROOT/deploy/compose/docker-compose.yml
 COMPOSE_UP=0
+SWARM_UP=0
+SWARM_STACK=asyncpsswarm
 
 # Every docker call is bounded, and runs in the background so that a SIGTERM to this script
 # interrupts the wait at once and the cleanup runs (bash defers traps during a foreground job).
@@ -133,6 +140,11 @@ cleanup() {
     if ((COMPOSE_UP)); then
       log "teardown: compose down"
       DTIMEOUT=90 dc down -v --remove-orphans -t 10 > "$TMP/compose-down.log" 2>&1
+    fi
+    if ((SWARM_UP)); then
+      log "teardown: stack rm, swarm leave"
+      DTIMEOUT=60 d stack rm "$SWARM_STACK" > /dev/null 2>&1
+      DTIMEOUT=60 d swarm leave --force > /dev/null 2>&1
     fi
     local left
     left=$(DTIMEOUT=20 d ps -aq 2> /dev/null)
@@ -222,6 +234,9 @@ for i in $(seq 1 120); do
 done
 log "dockerd $(d version -f '{{.Server.Version}}') up (pid $DOCKERD_PID)"
 # leftovers of an interrupted earlier run on this cached data root
+if [[ $(d info -f '{{.Swarm.LocalNodeState}}') != inactive ]]; then
+  log "leaving the swarm an interrupted earlier run left"; DTIMEOUT=60 d swarm leave --force > /dev/null
+fi
 stale=$(d ps -aq)
 [[ -n $stale ]] && { log "removing $(wc -w <<< "$stale") stale containers"; d rm -f -v $stale > /dev/null; }
 d network prune -f > /dev/null
@@ -274,6 +289,15 @@ fi
 log "built $IMAGE in $((SECONDS - t)) s: $(d image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.0f MB", $1/1e6}')," \
     "binaries: $(d run --rm --network none --entrypoint /bin/ls "$IMAGE" /opt/asyncps/bin | tr '\n' ' ')"
 
+# Prometheus for compose: Debian's prometheus on the same base (deploy/prometheus/Dockerfile).
+PROM_IMAGE=asyncps-prometheus:deploy-test
+if ! DTIMEOUT=600 d build --network host --progress=plain -f "$ROOT/deploy/prometheus/Dockerfile" \
+       --build-arg BASE_IMAGE="$BASE_IMAGE" -t "$PROM_IMAGE" "$ROOT/deploy/prometheus" > "$TMP/build-prometheus.log" 2>&1; then
+  tail -n 20 "$TMP/build-prometheus.log" | sed 's/^/    /'
+  fail "docker build of deploy/prometheus failed (full log: $TMP/build-prometheus.log)"
+fi
+log "built $PROM_IMAGE (Debian's prometheus, deploy/prometheus/prometheus-compose.yml)"
+
 uid=$(d run --rm --network none "$IMAGE" id -u)
 [[ $uid == 10001 ]] || fail "the image runs as uid $uid, expected the non-root user 10001"
 for b in asyncps-server asyncps-worker asyncps-report; do
@@ -309,6 +333,7 @@ d rm "$PROJECT-sigterm" > /dev/null
 log "image: healthcheck healthy, shard index from pod name, SIGTERM -> clean exit 0 in ${stop_s}s"
 
 # ---- 4. compose: 2 shards + 2 workers + report -----------------------------------------------
+export ASYNCPS_PROMETHEUS_IMAGE=$PROM_IMAGE
 export ASYNCPS_IMAGE=$IMAGE ASYNCPS_NUM_SHARDS=$SHARDS ASYNCPS_NUM_WORKERS=$WORKERS ASYNCPS_ALGO=$ALGO
 export ASYNCPS_BATCH_SIZE=$BATCH ASYNCPS_WINDOW=$WINDOW ASYNCPS_EPOCHS=$EPOCHS
 export ASYNCPS_TRAIN_LIMIT=$TRAIN_LIMIT ASYNCPS_TEST_LIMIT=$TEST_LIMIT ASYNCPS_SEED=42
@@ -359,6 +384,32 @@ report=$(DTIMEOUT=30 dc logs --no-color report 2>&1)
 check_report compose "$report" "$WORKERS" "$TRAIN_LIMIT" "$BATCH" "$EPOCHS" "$WINDOW"
 log "compose run: ${run_s}s"
 
+# The compose Prometheus scraped every shard: its count of updates is the report's. (It is
+# reached only through the test's bridge, like the shard above.)
+prom_ip=$(d inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" "$(svc_ids prometheus | head -n 1)")
+route=$(ip route get "$prom_ip")
+grep -q " dev $bridge " <<< "$route" || fail "route to Prometheus $prom_ip is not via the test's bridge $bridge: $route"
+updates=$(grep -oE 'Number of parameter server updates: *[0-9,]+' <<< "$report" | head -n 1 | grep -oE '[0-9,]+$' | tr -d ,)
+prom_query() {
+  python3 - "$prom_ip" "$1" << 'PY'
+import json, sys, urllib.parse, urllib.request
+url = f"http://{sys.argv[1]}:9090/api/v1/query?" + urllib.parse.urlencode({"query": sys.argv[2]})
+try:
+    r = json.load(urllib.request.urlopen(url, timeout=5))["data"]["result"]
+    print(r[0]["value"][1] if r else "none")
+except Exception as e:
+    print(f"error: {e}")
+PY
+}
+for i in $(seq 1 30); do
+  up=$(prom_query 'count(up{job="asyncps-shard"} == 1)')
+  seen=$(prom_query 'min(asyncps_updates_applied_total)')
+  [[ $up == "$SHARDS" && $seen == "$updates" ]] && break
+  ((i == 30)) && fail "Prometheus at $prom_ip: $up of $SHARDS shards up, min(asyncps_updates_applied_total) = $seen, report says $updates"
+  sleep 1
+done
+log "compose Prometheus: $up shards scraped, min(asyncps_updates_applied_total) = $seen = the report's updates"
+
 # CURVE: the run was encrypted and authenticated; a client without a key, or with a key that
 # is not on the allow-list, can neither pull nor commit (it fails at connect, with its reason).
 DTIMEOUT=30 dc logs --no-color shard > "$TMP/shard.log" 2>&1
@@ -401,6 +452,53 @@ fi
 log "$msg"
 DTIMEOUT=90 dc down -v --remove-orphans -t 10 > "$TMP/compose-down.log" 2>&1 || fail "compose down failed: $(tail -n 5 "$TMP/compose-down.log")"
 COMPOSE_UP=0
+
+# ---- 4b. Docker Swarm: a single-node swarm on this dockerd, the stack, its report ------------
+# The swarm listens and advertises on 127.0.0.1 only; its overlay network and docker_gwbridge
+# take addresses from this daemon's pool. The test talks to no task address: it reads the
+# report from the service's log and the exit codes from the task containers.
+log "swarm: init (single node on 127.0.0.1), stack deploy deploy/swarm/stack.yml as $SWARM_STACK"
+SWARM_UP=1
+DTIMEOUT=60 d swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:2377 > "$TMP/swarm-init.log" 2>&1 ||
+  fail "docker swarm init failed: $(tail -n 3 "$TMP/swarm-init.log")"
+mkdir -p "$TMP/swarm-keys"
+d run --rm --network none -u 0 -v "$TMP/swarm-keys:/k" -w /k --entrypoint /bin/bash "$IMAGE" \
+  -c 'asyncps-keygen server && asyncps-keygen client' > /dev/null || fail "swarm: cannot make the CURVE keys"
+t=$SECONDS
+export ASYNCPS_SWARM_KEYS=$TMP/swarm-keys
+DTIMEOUT=120 d stack deploy --resolve-image never \
+  -c "$ROOT/deploy/swarm/stack.yml" "$SWARM_STACK" > "$TMP/swarm-deploy.log" 2>&1 ||
+  fail "docker stack deploy failed: $(tail -n 5 "$TMP/swarm-deploy.log")"
+# The report task ends (Complete or Failed) once every worker's report is in and evaluated.
+state=""
+for i in $(seq 1 300); do
+  state=$(d service ps --format '{{.CurrentState}}' "${SWARM_STACK}_report" 2> /dev/null | head -n 1)
+  [[ $state == Complete* || $state == Failed* || $state == Rejected* ]] && break
+  ((i == 300)) && fail "swarm: report not done after 600 s (state: $state)"
+  sleep 2
+done
+DTIMEOUT=60 d service logs --raw "${SWARM_STACK}_report" > "$TMP/swarm-report.log" 2>&1
+for svc in shard-0 shard-1 worker; do
+  DTIMEOUT=60 d service logs --raw "${SWARM_STACK}_$svc" > "$TMP/swarm-$svc.log" 2>&1
+done
+[[ $state == Complete* ]] || { tail -n 20 "$TMP/swarm-report.log"; fail "swarm: report task $state (logs: $TMP/swarm-*.log)"; }
+codes=$(d ps -a --filter "label=com.docker.swarm.service.name=${SWARM_STACK}_worker" --format '{{.Status}}')
+nw=$(grep -c . <<< "$codes" || true)
+[[ $nw == "$WORKERS" ]] || fail "swarm: expected $WORKERS worker tasks, found $nw (a worker was restarted? $codes)"
+grep -v '^Exited (0)' <<< "$codes" | grep . > /dev/null && fail "swarm: a worker task did not exit 0: $codes"
+grep -q "CURVE security on" "$TMP/swarm-shard-0.log" || fail "swarm: shard-0 runs without CURVE (the secrets)"
+echo "---- report (docker service logs ${SWARM_STACK}_report) ----"
+grep -v '^asyncps-launch' "$TMP/swarm-report.log" | head -n 8 | sed 's/^/    /'
+echo "--------------------------------------------"
+check_report swarm "$(< "$TMP/swarm-report.log")" "$WORKERS" "$TRAIN_LIMIT" "$BATCH" "$EPOCHS" "$WINDOW"
+DTIMEOUT=60 d stack rm "$SWARM_STACK" > /dev/null || fail "docker stack rm failed"
+for i in $(seq 1 60); do
+  [[ -z $(d ps -aq --filter "label=com.docker.stack.namespace=$SWARM_STACK") ]] && break
+  sleep 1
+done
+DTIMEOUT=60 d swarm leave --force > /dev/null || fail "docker swarm leave failed"
+SWARM_UP=0
+log "swarm: $WORKERS worker tasks exited 0, report ok, stack removed, swarm left: $((SECONDS - t))s"
 
 # ---- 5. Kubernetes manifests: offline check, then the small overlay's pods run in docker -------
 check_manifests

@@ -13,7 +13,7 @@ packages=(
   dataset-fashion-mnist
   python3 python3-dev python3-numpy python3-torch python3-pytest
   pybind11-dev python3-pybind11 libhdf5-dev python3-h5py
-  libcpp-httplib-dev prometheus
+  libcpp-httplib-dev prometheus chromium
   gnuplot-nox clang libclang-rt-14-dev
   iproute2 procps
 )

@@ -8,6 +8,7 @@
 #       compose   trailing number of the container's name, 1-based, minus 1 (docker compose
 #                 replicas: myproj_shard_1 / myproj-shard-1 -> 0), read by reverse DNS
 #       job       JOB_COMPLETION_INDEX (Kubernetes indexed Job)
+#       slot      ASYNCPS_LAUNCH_SLOT, 1-based, minus 1 (Docker Swarm: "{{.Task.Slot}}")
 #     server: the index becomes ASYNCPS_FIRST_SHARD; worker: ASYNCPS_WORKER_INDEX.
 #   ASYNCPS_LAUNCH_SERVERS_PATTERN   builds ASYNCPS_SERVERS (when unset) for shards
 #       0..ASYNCPS_NUM_SHARDS-1: {i} is the shard index, {n} the 1-based replica number,
@@ -39,6 +40,9 @@ case ${ASYNCPS_LAUNCH_INDEX_FROM:-} in
   job)
     [[ ${JOB_COMPLETION_INDEX:-} =~ ^[0-9]+$ ]] || die "JOB_COMPLETION_INDEX is not set (expected an indexed Job: completionMode: Indexed)"
     index=$JOB_COMPLETION_INDEX ;;
+  slot)
+    [[ ${ASYNCPS_LAUNCH_SLOT:-} =~ ^[1-9][0-9]*$ ]] || die "ASYNCPS_LAUNCH_SLOT is not a slot number >= 1 (Swarm: ASYNCPS_LAUNCH_SLOT: \"{{.Task.Slot}}\")"
+    index=$((10#$ASYNCPS_LAUNCH_SLOT - 1)) ;;
   compose)
     # The embedded DNS of a docker network answers the container's own address with its name,
     # e.g. 'asyncps_worker_2.asyncps_default' (compose v1) or 'asyncps-worker-2.asyncps_default' (v2).
@@ -59,7 +63,7 @@ case ${ASYNCPS_LAUNCH_INDEX_FROM:-} in
     else
       die "container name '$name' is not <project>_<service>_<n> or <project>-<service>-<n>"
     fi ;;
-  *) die "ASYNCPS_LAUNCH_INDEX_FROM must be hostname, compose or job, not '${ASYNCPS_LAUNCH_INDEX_FROM}'" ;;
+  *) die "ASYNCPS_LAUNCH_INDEX_FROM must be hostname, compose, job or slot, not '${ASYNCPS_LAUNCH_INDEX_FROM}'" ;;
 esac
 
 if [[ -n $index ]]; then

@@ -6,6 +6,8 @@ us at run time: the kinds and names exist, selectors match the pod labels, the S
 StatefulSet agree, the worker Job is indexed with as many completions as ASYNCPS_NUM_WORKERS,
 replicas equal ASYNCPS_NUM_SHARDS, every pod reads the generated ConfigMap, every container has
 resource requests/limits and runs as non-root, the shards have readiness and liveness probes,
+the shards serve metrics on one port named by --metrics-bind, the container, the Service and the
+prometheus.io annotations, checkpoints live on a per-ordinal PersistentVolumeClaim,
 CURVE keys come from one Secret (server key + allow-list on the shards, client key elsewhere).
 
 Usage: deploy/k8s/check.py [KUSTOMIZATION_DIR...]   (default: base and every overlay)
@@ -69,6 +71,22 @@ def check_pod(owner, pod, configmap_name, extra_volumes=frozenset()):
     return spec
 
 
+def check_metrics(template, c, env, ports, svc):
+    """The shards' metrics: --metrics-bind, the container port, the Service port and the
+    prometheus.io annotations (deploy/prometheus/) all name one port."""
+    bind = env.get("ASYNCPS_METRICS_BIND", "")
+    need(bind, "shard container: ASYNCPS_METRICS_BIND not set (Prometheus scrapes the shards)")
+    port = int(bind.rsplit(":", 1)[1])
+    need(ports.get("metrics") == port, f"shard containerPort 'metrics' {ports.get('metrics')} != ASYNCPS_METRICS_BIND {bind}")
+    svc_ports = {p["name"]: p for p in svc["spec"]["ports"]}
+    need("metrics" in svc_ports and svc_ports["metrics"]["port"] == port,
+         f"Service shard needs a port 'metrics' = {port} (deploy/prometheus/servicemonitor.yaml scrapes it)")
+    ann = template["metadata"].get("annotations", {})
+    need(ann.get("prometheus.io/scrape") == "true" and ann.get("prometheus.io/port") == str(port) and
+         ann.get("prometheus.io/path") == "/metrics",
+         f"shard pods need prometheus.io/scrape \"true\", port \"{port}\", path /metrics annotations (have {ann})")
+
+
 def check(path):
     docs = render(path)
     kinds = sorted(f"{d['kind']}/{d['metadata']['name']}" for d in docs)
@@ -117,6 +135,7 @@ def check(path):
          f"Service targetPort {sp['targetPort']} is not a port of the shard container {ports}")
     bind_port = int(env.get("ASYNCPS_BIND", "tcp://*:5555").rsplit(":", 1)[1])
     need(bind_port in ports.values() and sp["port"] == bind_port, "shard bind port, containerPort and Service port differ")
+    check_metrics(sts["spec"]["template"], c, env, ports, svc)
     pattern = cfg["ASYNCPS_LAUNCH_SERVERS_PATTERN"]
     m = re.fullmatch(r"tcp://([a-z0-9-]+)-\{i\}\.([a-z0-9-]+)(?:\.[a-z0-9.-]+)?:(\d+)", pattern)
     need(m, f"ASYNCPS_LAUNCH_SERVERS_PATTERN {pattern!r} is not tcp://<statefulset>-{{i}}.<service>:<port>")

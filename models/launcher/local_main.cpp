@@ -66,6 +66,15 @@ Result<std::vector<std::string>> WaitForServer(ChildProcess& server, const fs::p
   return Status::Timeout("asyncps-server did not become ready within 15 s");
 }
 
+// The status page's URL: as the server logged it ("status page on URL", the
+// port it bound when --metrics-bind asked for port 0), else from `bind`.
+std::string StatusPageUrl(const ChildProcess& server, const std::string& bind) {
+  const std::string said = "status page on ";
+  for (const std::string& line : server.tail())
+    if (const auto at = line.find(said); at != std::string::npos) return line.substr(at + said.size());
+  return "http://" + bind + "/";
+}
+
 struct LaunchOptions {
   std::size_t workers = 3;
   std::size_t shards = 2;
@@ -73,6 +82,7 @@ struct LaunchOptions {
   std::string save_weights = "asyncps-weights.npz";
   std::string server_bin, worker_bin;
   std::string checkpoint_dir;
+  std::string metrics_bind;
   int timeout_s = 0;
   bool keep_work_dir = false;
   // Passed on to asyncps-server: the staleness bound.
@@ -154,6 +164,8 @@ int main(int argc, char** argv) {
   app.add_option("--save-weights", lo.save_weights, "Where to save the final weights (.npz, or .h5 for Keras' model.load_weights; '' to skip)")
       ->capture_default_str();
   app.add_option("--checkpoint-dir", lo.checkpoint_dir, "Passed on to asyncps-server: where shards keep checkpoints");
+  app.add_option("--metrics-bind", lo.metrics_bind,
+                 "Passed on to asyncps-server: serve /metrics and the status page on HOST:PORT (port 0: any)");
   app.add_option("--timeout", lo.timeout_s, "Stop everything and fail after this many seconds (0: no limit)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--max-staleness", lo.max_staleness,
@@ -221,12 +233,14 @@ int main(int argc, char** argv) {
     if (!lo.checkpoint_dir.empty()) args.insert(args.end(), {"--checkpoint-dir", lo.checkpoint_dir});
     args.insert(args.end(), {"--max-staleness", lo.max_staleness, "--staleness-scale", lo.staleness_scale,
                              "--worker-timeout", std::to_string(lo.worker_timeout_s)});
+    if (!lo.metrics_bind.empty()) args.insert(args.end(), {"--metrics-bind", lo.metrics_bind});
     auto started = ChildProcess::Start(args, "asyncps-server");
     if (!started.ok()) return Fail(started.status().message(), workers, nullptr);
     server.emplace(std::move(started).value());
     auto ready = WaitForServer(*server, work / "ready", lo.shards);
     if (!ready.ok()) return Fail(ready.status().message(), workers, &*server);
     endpoints = ready.value();
+    if (!lo.metrics_bind.empty()) std::printf("status page: %s\n", StatusPageUrl(*server, lo.metrics_bind).c_str());
   }
 
   for (std::size_t i = 0; i < lo.workers; ++i) {

@@ -151,7 +151,8 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
       if (progress && (now - last_report >= progress_interval || b + 1 == batches)) {
         const double elapsed = std::chrono::duration<double>(now - train_start).count();
         progress({epoch, b + 1, batches, report.samples, elapsed > 0 ? report.samples / elapsed : 0,
-                  loss_sum / static_cast<double>(loss_count)});
+                  loss_sum / static_cast<double>(loss_count), report.batches,
+                  ps.driver ? ps.driver->commits() : 0});
         loss_sum = 0;
         loss_count = 0;
         last_report = now;

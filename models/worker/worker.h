@@ -32,6 +32,8 @@ struct Progress {
   std::uint64_t samples = 0;
   double samples_per_second = 0;
   double loss = 0;          // mean loss since the previous report
+  std::uint64_t total_batches = 0;  // batches done in all epochs
+  std::uint64_t commits = 0;        // commits sent so far (0 for `single`)
 };
 using ProgressFn = std::function<void(const Progress&)>;
 

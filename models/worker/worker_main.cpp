@@ -10,6 +10,7 @@
 #include "output_path.h"
 
 #include "worker.h"
+#include "worker_metrics.h"
 
 namespace {
 
@@ -44,6 +45,11 @@ int main(int argc, char** argv) {
       ->envname("ASYNCPS_SLOWDOWN")->check(asyncps::tools::FiniteRange(1.0, 1000.0))->capture_default_str();
   app.add_option("--progress-format", progress_format, "human, or machine (key=value lines for asyncps-local)")
       ->check(CLI::IsMember({"human", "machine"}))->capture_default_str();
+  std::string metrics_bind;
+  app.add_option("--metrics-bind", metrics_bind,
+                 "Serve GET /metrics (samples, batches, commits, loss; Prometheus text format) on HOST:PORT while "
+                 "training (port 0: any); off when empty")
+      ->envname("ASYNCPS_WORKER_METRICS_BIND");
   if (auto exit_status = asyncps::tools::ParseFlags(app, argc, argv)) return *exit_status;
   DefaultIndexFromJob(options.worker_index, index_opt->count() > 0 || std::getenv("ASYNCPS_WORKER_INDEX"));
   asyncps::Status valid = train.Validate();
@@ -68,7 +74,18 @@ int main(int argc, char** argv) {
   }
 
   const std::size_t index = options.worker_index;
+  std::unique_ptr<WorkerMetrics> metrics;
+  if (!metrics_bind.empty()) {
+    asyncps::Result<std::unique_ptr<WorkerMetrics>> started = WorkerMetrics::Start(metrics_bind, index);
+    if (!started.ok()) {
+      std::fprintf(stderr, "asyncps-worker: %s\n", started.status().message().c_str());
+      return started.status().code() == asyncps::Status::Code::kInvalidArgument ? 2 : 1;
+    }
+    metrics = std::move(started).value();
+    std::fprintf(stderr, "asyncps-worker %zu: metrics on %s/metrics\n", index, metrics->url().c_str());
+  }
   const ProgressFn progress = [&](const Progress& p) {
+    if (metrics) metrics->Update(p);
     if (progress_format == "machine") {
       std::printf("@progress worker=%zu epoch=%d epochs=%d batch=%zu batches=%zu samples=%llu sps=%.1f loss=%.5f\n",
                   index, p.epoch, train.epochs, p.batch, p.batches, static_cast<unsigned long long>(p.samples),

@@ -128,8 +128,8 @@ int main(int argc, char** argv) {
       ->envname("ASYNCPS_STALENESS_SCALE")->check(CLI::IsMember({"none", "inverse"}))->capture_default_str();
   std::string metrics_bind;
   app.add_option("--metrics-bind", metrics_bind,
-                 "Serve GET /metrics (Prometheus text format) and /healthz on HOST:PORT (port 0: any); off when "
-                 "empty")
+                 "Serve GET /metrics (Prometheus text format), /healthz, the status page / and /status.json on "
+                 "HOST:PORT (port 0: any); off when empty")
       ->envname("ASYNCPS_METRICS_BIND");
   std::string checkpoint_dir;
   double checkpoint_every_s = 60;
@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
   if (auto exit_status = asyncps::tools::ParseFlags(app, argc, argv)) return *exit_status;
 
   if (!metrics_bind.empty()) {
-    if (asyncps::Result<std::pair<std::string, int>> hp = ParseHostPort(metrics_bind); !hp.ok()) {
+    if (asyncps::Result<std::pair<std::string, int>> hp = asyncps::ParseHostPort(metrics_bind); !hp.ok()) {
       std::fprintf(stderr, "asyncps-server: %s\n", hp.status().message().c_str());
       return 2;
     }
@@ -246,6 +246,7 @@ int main(int argc, char** argv) {
     }
     metrics = std::move(started).value();
     Log("info", "metrics on " + metrics->url() + "/metrics");
+    Log("info", "status page on " + metrics->url() + "/");
   }
   if (!ready_file.empty() && !WriteFileAtomically(ready_file, endpoints)) {
     std::fprintf(stderr, "asyncps-server: cannot write --ready-file %s\n", ready_file.c_str());

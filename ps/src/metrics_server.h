@@ -2,23 +2,24 @@
 //
 //   GET /metrics   every shard's metrics (metrics.h), Prometheus text format
 //   GET /healthz   200 "ok" while the process serves
+//   GET /          the live status page (status_page.html, built in; no
+//                  external assets), which polls:
+//   GET /status.json  every shard and worker as JSON (status_json.h,
+//                  docs/status-json.md)
 //
-// HTTP is cpp-httplib's (Debian's libcpp-httplib): requests are read with a
-// timeout and bounded header sizes on the library's own thread pool, apart
-// from the shard threads, which it only reads published copies of.
+// HTTP is tools/http_endpoint.h (cpp-httplib): requests are read with a
+// timeout and bounded sizes on the library's own thread pool, apart from the
+// shard threads, which it only reads published copies of.
 #pragma once
 
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "asyncps/endpoint.h"  // ParseHostPort
 #include "asyncps/status.h"
+#include "http_endpoint.h"
 #include "metrics.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace asyncps::ps {
 
@@ -30,26 +31,24 @@ class MetricsServer {
   // until destroyed. REQUIRES: `shards` outlive the server.
   static Result<std::unique_ptr<MetricsServer>> Start(const std::string& host_port,
                                                       std::vector<const ShardServer*> shards, BuildInfo build);
-  ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
 
   // "http://HOST:PORT", with the port bound.
-  const std::string& url() const { return url_; }
+  const std::string& url() const { return http_->url(); }
   // The exposition /metrics serves.
   std::string Render() const;
+  // The document /status.json serves, as of now.
+  std::string RenderStatus() const;
 
  private:
   MetricsServer(std::vector<const ShardServer*> shards, BuildInfo build);
+  // Every shard's latest published metrics.
+  std::vector<ShardMetrics> Snapshot() const;
 
   std::vector<const ShardServer*> shards_;
   BuildInfo build_;
-  std::unique_ptr<httplib::Server> http_;
-  std::thread thread_;
-  std::string url_;
+  std::unique_ptr<tools::HttpEndpoint> http_;  // last: stopped before what its handlers read
 };
-
-// Splits "HOST:PORT" (PORT 0..65535; "[::1]:9100" for IPv6). Errors name the value.
-Result<std::pair<std::string, int>> ParseHostPort(const std::string& host_port);
 
 }  // namespace asyncps::ps

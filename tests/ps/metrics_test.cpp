@@ -18,51 +18,22 @@
 
 #include "asyncps/client.h"
 #include "metrics.h"
+#include "support/metrics_server_process.h"
+#include "support/promtool.h"
 #include "support/server_process.h"
 
 using namespace asyncps;
 using asyncps::testing::ReadText;
+using asyncps::testing::MetricsServerProcess;
+using asyncps::testing::Promtool;
 using asyncps::testing::ServerProcess;
 using asyncps::testing::TempDir;
 using namespace std::chrono_literals;
 
 namespace {
 
-const char* kPromtool = "/usr/bin/promtool";
+using asyncps::testing::kPromtool;
 const char* kPrometheus = "/usr/bin/prometheus";
-
-// A server with metrics on an OS-chosen port; its shard endpoint and metrics URL.
-struct MetricsServerProcess {
-  TempDir dir;
-  std::unique_ptr<ServerProcess> process;
-  std::vector<std::string> endpoints;  // one per shard
-  std::string host_port;               // of the metrics endpoint
-
-  explicit MetricsServerProcess(int shards = 1, std::vector<std::string> flags = {}) {
-    std::vector<std::string> args = {"--bind",       "tcp://127.0.0.1:*", "--shards",       std::to_string(shards),
-                                     "--ready-file", dir / "ready",       "--metrics-bind", "127.0.0.1:0"};
-    args.insert(args.end(), flags.begin(), flags.end());
-    process = std::make_unique<ServerProcess>(args, dir / "server.log");
-    REQUIRE(process->WaitForFile(dir / "ready"));
-    std::ifstream ready(dir / "ready");
-    for (std::string line; std::getline(ready, line);)
-      if (!line.empty()) endpoints.push_back(line);
-    REQUIRE(endpoints.size() == static_cast<std::size_t>(shards));
-    std::smatch m;
-    const std::string log = process->log();
-    REQUIRE(std::regex_search(log, m, std::regex("metrics on http://([0-9.]+:[0-9]+)/metrics")));
-    host_port = m[1];
-  }
-  std::string Get(const std::string& path) const {
-    const auto colon = host_port.rfind(':');
-    httplib::Client http(host_port.substr(0, colon), std::stoi(host_port.substr(colon + 1)));
-    http.set_read_timeout(5, 0);
-    auto res = http.Get(path.c_str());
-    REQUIRE(res);
-    REQUIRE(res->status == 200);
-    return res->body;
-  }
-};
 
 // The value of the sample `name{labels}` in an exposition (-1 if absent).
 double Sample(const std::string& text, const std::string& series) {
@@ -71,15 +42,6 @@ double Sample(const std::string& text, const std::string& series) {
   while (std::getline(in, line))
     if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
   return -1;
-}
-
-// `promtool check metrics` on `text`: its exit status and what it said.
-std::pair<int, std::string> Promtool(const TempDir& dir, const std::string& text) {
-  std::ofstream(dir / "exposition.txt") << text;
-  const std::string cmd =
-      std::string(kPromtool) + " check metrics < " + (dir / "exposition.txt") + " > " + (dir / "promtool.out") + " 2>&1";
-  const int rc = std::system(cmd.c_str());
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, ReadText(dir / "promtool.out")};
 }
 
 ParameterLayout Layout() {

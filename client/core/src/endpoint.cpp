@@ -46,4 +46,20 @@ Status CheckEndpoint(std::string_view endpoint, EndpointUse use) {
   return Bad(endpoint, "unknown transport");
 }
 
+Result<std::pair<std::string, int>> ParseHostPort(const std::string& host_port) {
+  const auto colon = host_port.rfind(':');
+  const auto bad = [&](const std::string& why) {
+    return Status::InvalidArgument("--metrics-bind '" + host_port + "': " + why + " (expected HOST:PORT, e.g. 0.0.0.0:9100)");
+  };
+  if (colon == std::string::npos || colon == 0) return bad("no HOST:PORT");
+  std::string host = host_port.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const std::string port = host_port.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
+    return bad("the port must be a number in 0..65535");
+  const int p = std::stoi(port);
+  if (p > 65535) return bad("port " + port + " is outside 0..65535");
+  return std::pair{host, p};
+}
+
 }  // namespace asyncps

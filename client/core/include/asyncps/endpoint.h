@@ -8,7 +8,9 @@
 // with a message naming it instead.
 #pragma once
 
+#include <string>
 #include <string_view>
+#include <utility>
 
 #include "asyncps/status.h"
 
@@ -18,5 +20,10 @@ enum class EndpointUse { kBind, kConnect };
 
 // OK, or InvalidArgument naming the endpoint and what is wrong with it.
 Status CheckEndpoint(std::string_view endpoint, EndpointUse use);
+
+// Splits the HOST:PORT of an HTTP listener (--metrics-bind of the server and
+// the worker; PORT 0..65535, 0: the OS picks; "[::1]:9100" for IPv6).
+// InvalidArgument naming the value otherwise.
+Result<std::pair<std::string, int>> ParseHostPort(const std::string& host_port);
 
 }  // namespace asyncps
