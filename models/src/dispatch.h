@@ -12,6 +12,10 @@
 // compile flags, not from the clone.
 #pragma once
 
+// On the helpers and lambdas a hot kernel calls: inlined, they are compiled
+// with the clone's instruction set; called, they would run on the baseline one.
+#define ASYNCPS_KERNEL_INLINE __attribute__((always_inline))
+
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__AVX2__) && \
     !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 #define ASYNCPS_HOT_KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
