@@ -1,9 +1,12 @@
 // Training throughput of the seed CNN (or of a Keras model file): samples/s
-// of forward + backward + optimizer step on random batches of the model's
-// input shape, median over repeats.
+// of forward + backward + optimizer step, median over repeats, over consecutive
+// batches of the real Fashion-MNIST training set (--data), as
+// bench/compute/torch_bench.py feeds PyTorch; random batches of the model's
+// input shape for a --model whose input is not 28x28x1.
 //
 //   asyncps-bench-compute [--batch 16,32,128] [--optimizer sgd,adam] [--threads 1]
 //                         [--repeats 5] [--min-seconds 1.0] [--model FILE.json]
+//                         [--data DIR]
 // Prints one line per (optimizer, batch):
 //   "asyncps <opt> <batch> <samples/s wall> <samples/s of process CPU time>"
 // (the second is steadier on a shared machine).
@@ -46,17 +49,49 @@ std::vector<std::string> Split(const std::string& s) {
   return out;
 }
 
+// The training batches fed to TrainStep: one-hot labels, consecutive batches
+// of `data` (wrapping around), or one random batch when data is null.
+class Feed {
+ public:
+  Feed(const am::Dataset* data, std::size_t sample_size, std::size_t classes, std::size_t batch)
+      : data_(data), batch_(batch), classes_(classes), x_(batch * sample_size), y_(batch * classes) {
+    if (data_ != nullptr) return;
+    am::Rng rng(42);
+    for (float& v : x_) v = rng.Uniform();
+    std::vector<std::uint8_t> labels(batch);
+    for (auto& l : labels) l = static_cast<std::uint8_t>(rng.Below(classes));
+    am::OneHot(labels.data(), batch, classes, y_.data());
+  }
+  // The next batch's images (x) and one-hot labels (y), valid until the next call.
+  void Next(const float** x, const float** y) {
+    if (data_ != nullptr) {
+      if (next_ + batch_ > data_->size()) next_ = 0;
+      am::OneHot(data_->labels.data() + next_, batch_, classes_, y_.data());
+      *x = data_->image(next_);
+      next_ += batch_;
+    } else {
+      *x = x_.data();
+    }
+    *y = y_.data();
+  }
+
+ private:
+  const am::Dataset* data_;
+  std::size_t batch_, classes_, next_ = 0;
+  std::vector<float> x_, y_;
+};
+
 int Usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--batch 16,32,128] [--optimizer sgd,adam] [--threads 1] "
-               "[--repeats 5] [--min-seconds 1.0] [--model FILE.json]\n",
+               "[--repeats 5] [--min-seconds 1.0] [--model FILE.json] [--data DIR]\n",
                argv0);
   return 2;
 }
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string batches = "16,32,128", optimizers = "sgd,adam", model_file;
+  std::string batches = "16,32,128", optimizers = "sgd,adam", model_file, data_dir = am::kDefaultDataDir;
   int threads = 1, repeats = 5;
   double min_seconds = 1.0;
   for (int i = 1; i < argc; ++i) {
@@ -69,9 +104,17 @@ int main(int argc, char** argv) {
     else if (a == "--repeats") repeats = std::max(1, std::atoi(v.c_str()));
     else if (a == "--min-seconds") min_seconds = std::atof(v.c_str());
     else if (a == "--model") model_file = v;
+    else if (a == "--data") data_dir = v;
     else return Usage(argv[0]);
   }
   am::SetBlasThreads(threads);
+  am::MnistOptions mnist;
+  mnist.dir = data_dir;
+  auto data = am::LoadMnist(mnist, am::Split::kTrain);
+  if (!data.ok()) {
+    std::fprintf(stderr, "%s\n", data.status().ToString().c_str());
+    return 1;
+  }
   for (const std::string& opt_name : Split(optimizers)) {
     for (const std::string& b : Split(batches)) {
       const std::size_t batch = static_cast<std::size_t>(std::atol(b.c_str()));
@@ -88,15 +131,14 @@ int main(int argc, char** argv) {
         return 2;
       }
       m.Reserve(batch);
-      am::Rng rng(42);
-      const std::size_t classes = m.num_classes();
-      std::vector<float> x(batch * m.input_shape().size());
-      for (float& v : x) v = rng.Uniform();
-      std::vector<std::uint8_t> labels(batch);
-      for (auto& l : labels) l = static_cast<std::uint8_t>(rng.Below(classes));
-      std::vector<float> y(batch * classes);
-      am::OneHot(labels.data(), batch, classes, y.data());
-      for (int w = 0; w < 3; ++w) m.TrainStep(x.data(), y.data(), batch, *opt.value());
+      const bool real = m.input_shape().size() == data.value().sample_size() && m.num_classes() == 10;
+      Feed feed(real ? &data.value() : nullptr, m.input_shape().size(), m.num_classes(), batch);
+      const float *x = nullptr, *y = nullptr;
+      auto step = [&] {
+        feed.Next(&x, &y);
+        m.TrainStep(x, y, batch, *opt.value());
+      };
+      for (int w = 0; w < 3; ++w) step();
       std::vector<double> rates, cpu_rates;
       for (int r = 0; r < repeats; ++r) {
         std::size_t steps = 0;
@@ -104,7 +146,7 @@ int main(int argc, char** argv) {
         const auto t0 = std::chrono::steady_clock::now();
         double elapsed = 0;
         do {
-          m.TrainStep(x.data(), y.data(), batch, *opt.value());
+          step();
           ++steps;
           elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         } while (elapsed < min_seconds);

@@ -8,8 +8,9 @@
 # Env: PYTHON (default /usr/bin/python3, Debian's python with torch).
 #
 # Each (optimizer, batch) runs asyncps then PyTorch back to back, on the same
-# model, batch and optimizer (SGD lr 0.01; Adam lr 0.001, eps 1e-7), random
-# 28x28x1 inputs; every figure is the median of the repeats. Prints a markdown
+# model, batch and optimizer (SGD lr 0.01; Adam lr 0.001, eps 1e-7), consecutive
+# batches of the real Fashion-MNIST training set (PyTorch with its defaults, a
+# plain training loop); every figure is the median of the repeats. Prints a markdown
 # table; "CPU" columns divide by process CPU time, steadier on a shared machine.
 set -euo pipefail
 

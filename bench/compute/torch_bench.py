@@ -2,15 +2,26 @@
 """PyTorch 1.13 reference for asyncps-bench-compute: the same seed CNN (or the
 same Keras model file, --model FILE.json, built here as torch modules), batch
 sizes and optimizers (Keras defaults: SGD lr 0.01, Adam lr 0.001 eps 1e-7), one
-thread, random batches of the model's input shape; samples/s of forward +
-backward + step, median of repeats.
+thread; samples/s of forward + backward + step, median of repeats.
+
+Measured as a PyTorch user gets it: a plain training loop over consecutive
+batches of the real Fashion-MNIST training set (--data; random batches of the
+model's input shape only for a --model whose input is not 28x28x1), with
+PyTorch's defaults (opt.zero_grad() keeps the gradient tensors: 1.13's default
+set_to_none=False). set_to_none=True, as this script used before, frees the
+4.2 MB of gradients every step and allocates them afresh in backward: ~10%
+slower here (bench/results/2026-12-01/compute.md).
 
 Prints one line per (optimizer, batch):
   "torch <opt> <batch> <samples/s wall> <samples/s of process CPU time>".
 """
 import argparse
+import gzip
 import json
+import os
 import time
+
+import numpy as np
 
 import torch
 import torch.nn as nn
@@ -86,6 +97,36 @@ def keras_model(path):
     return net, shape
 
 
+def idx(path, offset):
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        return np.frombuffer(f.read(), np.uint8, offset=offset)
+
+
+def fashion_mnist(data_dir):
+    """The training images (N, 1, 28, 28) / 255 and labels, as torch tensors."""
+    def find(stem):
+        for name in (stem + ".gz", stem):
+            if os.path.exists(os.path.join(data_dir, name)):
+                return os.path.join(data_dir, name)
+        raise SystemExit(f"{stem}[.gz] not in {data_dir} (apt-get install dataset-fashion-mnist, or --data)")
+    x = idx(find("train-images-idx3-ubyte"), 16).reshape(-1, 1, 28, 28).astype(np.float32) / 255.0
+    y = idx(find("train-labels-idx1-ubyte"), 8).astype(np.int64)
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
+def batches(data, shape, b):
+    """Endless consecutive (x, y) batches of the data set, or one random batch."""
+    if data is None or list(shape) != [1, 28, 28]:
+        x, y = torch.rand(b, *shape), torch.randint(0, 10, (b,))
+        while True:
+            yield x, y
+    x, y = data
+    while True:
+        for i in range(0, len(y) - b + 1, b):
+            yield x[i:i + b], y[i:i + b]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--batch", default="16,32,128")
@@ -94,7 +135,9 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--min-seconds", type=float, default=1.0)
     ap.add_argument("--model", default="")
+    ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     a = ap.parse_args()
+    data = fashion_mnist(a.data)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     for opt_name in a.optimizer.split(","):
@@ -106,11 +149,11 @@ def main():
                 opt = torch.optim.Adam(model.parameters(), lr=0.001, eps=1e-7)
             else:
                 raise SystemExit(f"unknown optimizer {opt_name}")
-            x = torch.rand(b, *shape)
-            y = torch.randint(0, 10, (b,))
+            feed = batches(data, shape, b)
 
             def step():
-                opt.zero_grad(set_to_none=True)
+                x, y = next(feed)
+                opt.zero_grad()
                 loss = F.cross_entropy(model(x), y)
                 loss.backward()
                 opt.step()

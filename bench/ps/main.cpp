@@ -5,11 +5,16 @@
 #include <exception>
 #include <iostream>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 
+#include "processes.h"
 #include "ps_cluster.h"
 #include "raw_zmq.h"
 #include "report.h"
@@ -26,6 +31,8 @@ struct Settings {
   std::vector<int> shards{1, 2, 4};
   std::vector<int> workers{1, 2, 4, 8};
   std::vector<std::string> ops;  // empty: all
+  bool processes = true;         // the head-to-head group with server processes
+  ProcessPeers peers;
   TrialPlan plan;
 };
 
@@ -83,8 +90,37 @@ void RunGroup(const Settings& s, std::unique_ptr<PsCluster>& cluster, std::size_
   }
 }
 
+// The head-to-head group at the model size, S=1 W=1, every session's trials
+// interleaved: raw REQ/REP, commit-and-pull f32 and bf16 with the server as a
+// process of its own (and f32 with its metrics endpoint scraped), then the
+// same in-process.
+void RunPeers(const Settings& s, std::vector<Record>& out) {
+  const std::size_t n = kModelFloats;
+  Group g;
+  g.Add(ProcessRawReqRep(s.peers, n), std::string(kProcesses) + kRawReqRep, n, 1, 1, 2);
+  g.Add(ProcessAsyncps(s.peers, n, PsOp::kCommitAndPull, false), std::string(kProcesses) + "commit-and-pull", n, 1,
+        1, 2);
+  g.Add(ProcessAsyncps(s.peers, n, PsOp::kCommitAndPullBf16, false),
+        std::string(kProcesses) + "commit-and-pull-bf16", n, 1, 1, 2);
+  g.Add(ProcessAsyncps(s.peers, n, PsOp::kCommitAndPull, true),
+        std::string(kProcesses) + "commit-and-pull" + kWithMetrics, n, 1, 1, 2);
+  PsCluster cluster(n, 1);
+  g.Add(RawReqRep(n, 1), std::string(kInProcess) + kRawReqRep, n, 1, 1, 2);
+  g.Add(cluster.Clients(PsOp::kCommitAndPull, 1), std::string(kInProcess) + "commit-and-pull", n, 1, 1, 2);
+  g.Add(cluster.Clients(PsOp::kCommitAndPullBf16, 1), std::string(kInProcess) + "commit-and-pull-bf16", n, 1, 1, 2);
+  std::vector<Session*> sessions;
+  for (auto& session : g.sessions) sessions.push_back(session.get());
+  const std::vector<Measurement> m = MeasureInterleaved(sessions, s.plan);
+  for (std::size_t i = 0; i < m.size(); ++i) {
+    g.records[i].m = m[i];
+    Note(g.records[i]);
+    out.push_back(g.records[i]);
+  }
+}
+
 std::vector<Record> RunAll(const Settings& s) {
   std::vector<Record> out;
+  if (s.processes) RunPeers(s, out);
   for (std::size_t n : s.sizes) {
     for (int shards : s.shards) {
       if (static_cast<std::size_t>(shards) > n) continue;
@@ -98,6 +134,18 @@ std::vector<Record> RunAll(const Settings& s) {
 
 }  // namespace
 }  // namespace asyncps::bench
+
+// This program's path, and asyncps-server's beside it in the build tree.
+std::string SelfExe() {
+  char buf[4096];
+  const ssize_t len = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return len > 0 ? std::string(buf, static_cast<std::size_t>(len)) : std::string();
+}
+
+std::string DefaultServerBin(const std::string& self) {
+  const std::string dir = self.substr(0, self.rfind('/'));  // BUILD/bench/ps
+  return dir + "/../../ps/asyncps-server";
+}
 
 int main(int argc, char** argv) {
   using namespace asyncps::bench;
@@ -118,7 +166,19 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--seconds", s.plan.seconds, "Length of each trial (default 0.2, quick 0.1)")
       ->check(CLI::PositiveNumber);
+  s.peers.self_exe = SelfExe();
+  s.peers.server_bin = DefaultServerBin(s.peers.self_exe);
+  bool no_processes = false;
+  app.add_flag("--no-processes", no_processes, "Skip the group with the servers as separate processes");
+  app.add_option("--server-bin", s.peers.server_bin, "asyncps-server for that group (default: the build tree's)");
+  std::size_t serve_raw_rep = 0;
+  std::string ready_file;
+  app.add_option("--serve-raw-rep", serve_raw_rep,
+                 "Internal: be the raw REP server process for payloads of this many floats");
+  app.add_option("--ready-file", ready_file, "Internal, with --serve-raw-rep: write the endpoint here");
   CLI11_PARSE(app, argc, argv);
+  if (serve_raw_rep > 0) return ServeRawReqRepProcess(serve_raw_rep, ready_file);
+  s.processes = !no_processes;
 
   const bool custom_trials = app.count("--trials") > 0, custom_seconds = app.count("--seconds") > 0;
   // Many short trials, interleaved across the sessions compared, make the
@@ -137,6 +197,12 @@ int main(int argc, char** argv) {
   info.plan = s.plan;
   info.model_floats = kModelFloats;
   try {
+    if (s.processes) {
+      char dir[] = "/tmp/asyncps-bench-ps.XXXXXX";
+      if (mkdtemp(dir) == nullptr) throw std::runtime_error("cannot create a directory in /tmp");
+      s.peers.work_dir = dir;
+      info.servers += "; the first group also as separate processes (" + s.peers.server_bin + ")";
+    }
     const std::vector<Record> records = RunAll(s);
     std::cout << Markdown(info, records) << std::flush;
     if (!json_path.empty()) WriteJson(json_path, info, records);

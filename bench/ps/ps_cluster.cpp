@@ -48,7 +48,16 @@ PsCluster::PsCluster(std::size_t floats, std::uint32_t shards) {
     endpoints_.push_back(servers_.back()->endpoint());
   }
   for (auto& s : servers_) threads_.emplace_back([this, server = s.get()] { server->Serve(stop_); });
-  const std::vector<float> initial(floats, 0.0f);
+  Init();
+}
+
+PsCluster::PsCluster(std::size_t floats, std::vector<std::string> endpoints) : endpoints_(std::move(endpoints)) {
+  layout_.Add("params", {floats});
+  Init();
+}
+
+void PsCluster::Init() {
+  const std::vector<float> initial(layout_.total_size(), 0.0f);
   Check(ConnectOrThrow(layout_, Options())->Init(initial), "init");
 }
 
@@ -69,7 +78,7 @@ ClientOptions PsCluster::Options(PsOp op) {
   return o;
 }
 
-std::unique_ptr<Session> PsCluster::Clients(PsOp op, int workers) {
+std::unique_ptr<Session> PsCluster::Clients(PsOp op, int workers, std::shared_ptr<void> keep_alive) {
   std::vector<ClientOptions> options;
   for (int w = 0; w < workers; ++w) options.push_back(Options(op));
   const std::size_t n = layout_.total_size();
@@ -88,7 +97,7 @@ std::unique_ptr<Session> PsCluster::Clients(PsOp op, int workers) {
         return [k] { Check(k->client->CommitAndPull(k->payload, k->weights), "commit-and-pull"); };
     }
     throw std::logic_error("unknown op");
-  });
+  }, std::move(keep_alive));
 }
 
 }  // namespace asyncps::bench

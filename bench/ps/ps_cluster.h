@@ -34,6 +34,9 @@ class PsCluster {
   // Starts `shards` shards for a model of `floats` floats and initialises them.
   // Throws std::runtime_error when the cluster cannot start.
   PsCluster(std::size_t floats, std::uint32_t shards);
+  // Drives shards already served elsewhere (e.g. an asyncps-server process) at
+  // `endpoints`, in shard order, and initialises them.
+  PsCluster(std::size_t floats, std::vector<std::string> endpoints);
   ~PsCluster();
   PsCluster(const PsCluster&) = delete;
   PsCluster& operator=(const PsCluster&) = delete;
@@ -41,11 +44,12 @@ class PsCluster {
   // `workers` clients (each its own thread, Client and worker id) repeating
   // `op`: commit is Client::Commit, pull Client::Pull, commit-and-pull (and its
   // compressed variants) Client::CommitAndPull. REQUIRES: the cluster outlives
-  // the session.
-  std::unique_ptr<Session> Clients(PsOp op, int workers);
+  // the session (`keep_alive`, released after its workers stop, may own it).
+  std::unique_ptr<Session> Clients(PsOp op, int workers, std::shared_ptr<void> keep_alive = nullptr);
 
  private:
   ClientOptions Options(PsOp op = PsOp::kCommitAndPull);
+  void Init();
 
   ParameterLayout layout_;
   zmq::context_t context_{1};

@@ -36,8 +36,7 @@ class RawServer {
  public:
   template <typename Serve>
   RawServer(zmq::socket_type type, Serve serve) : socket_(context_, type) {
-    SetCommonOptions(socket_);
-    socket_.set(zmq::sockopt::rcvtimeo, kStopCheckMs);
+    ConfigureServerSocket(socket_);
     socket_.bind("tcp://127.0.0.1:*");
     endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
     thread_ = std::thread([this, serve] { serve(socket_, stop_); });
@@ -78,26 +77,38 @@ struct RawClient {
 
 }  // namespace
 
+void ServeReqRep(zmq::socket_t& socket, std::size_t floats, const std::atomic<bool>& stop) {
+  std::vector<float> buffer(floats);
+  zmq::message_t request;
+  while (!stop) {
+    if (!socket.recv(request)) continue;  // timeout: check the stop flag
+    CopyOut(request, buffer);
+    socket.send(zmq::message_t(buffer.data(), buffer.size() * sizeof(float)), zmq::send_flags::none);
+  }
+}
+
+void ConfigureServerSocket(zmq::socket_t& socket) {
+  SetCommonOptions(socket);
+  socket.set(zmq::sockopt::rcvtimeo, kStopCheckMs);
+}
+
+Op RawReqRepClient(const std::string& endpoint, std::size_t floats) {
+  auto c = std::make_shared<RawClient>(zmq::socket_type::req, endpoint, floats);
+  return [c] {
+    c->socket.send(zmq::message_t(c->out.data(), c->out.size() * sizeof(float)), zmq::send_flags::none);
+    zmq::message_t reply;
+    if (!c->socket.recv(reply)) throw std::runtime_error("raw REQ/REP: no reply");
+    CopyOut(reply, c->in);
+  };
+}
+
 std::unique_ptr<Session> RawReqRep(std::size_t floats, int workers) {
   auto server = std::make_shared<RawServer>(zmq::socket_type::rep, [floats](zmq::socket_t& socket, const std::atomic<bool>& stop) {
-    std::vector<float> buffer(floats);
-    zmq::message_t request;
-    while (!stop) {
-      if (!socket.recv(request)) continue;  // timeout: check the stop flag
-      CopyOut(request, buffer);
-      socket.send(zmq::message_t(buffer.data(), buffer.size() * sizeof(float)), zmq::send_flags::none);
-    }
+    ServeReqRep(socket, floats, stop);
   });
   const std::string endpoint = server->endpoint();
-  return std::make_unique<Session>(workers, [endpoint, floats](int) -> Op {
-    auto c = std::make_shared<RawClient>(zmq::socket_type::req, endpoint, floats);
-    return [c] {
-      c->socket.send(zmq::message_t(c->out.data(), c->out.size() * sizeof(float)), zmq::send_flags::none);
-      zmq::message_t reply;
-      if (!c->socket.recv(reply)) throw std::runtime_error("raw REQ/REP: no reply");
-      CopyOut(reply, c->in);
-    };
-  }, server);
+  return std::make_unique<Session>(workers, [endpoint, floats](int) { return RawReqRepClient(endpoint, floats); },
+                                   server);
 }
 
 std::unique_ptr<Session> RawPushPull(std::size_t floats, int workers) {

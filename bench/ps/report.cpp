@@ -57,6 +57,37 @@ void Header(std::ostringstream& o, const RunInfo& info) {
        "the machine disturbs less than rt/s\n\n";
 }
 
+// The head-to-head group: raw REQ/REP and asyncps as separate processes, then in-process.
+void Peers(std::ostringstream& o, const std::vector<Record>& records) {
+  std::set<std::size_t> sizes;
+  for (const Record& r : records)
+    if (r.op.rfind(kProcesses, 0) == 0) sizes.insert(r.floats);
+  if (sizes.empty()) return;
+  o << "### Separate processes and in-process, S=1 shard, W=1 client, interleaved\n\n"
+    << "processes: a server process (`asyncps-server`, or a raw REP server: `asyncps-bench-ps --serve-raw-rep`) and "
+       "this client process; in-process: server threads in the client's process. f32 + metrics: `asyncps-server "
+       "--metrics-bind 127.0.0.1:0` with /metrics scraped every 100 ms; its ratio is to f32 without. CPU ms/rt "
+       "counts this process only (the client side) where the server is a process of its own.\n\n"
+    << "| floats | peers | raw REQ/REP rt/s | f32 rt/s (/ raw) | bf16 rt/s (/ raw) | f32 + metrics rt/s (/ f32) "
+       "| CPU ms/rt raw | f32 | bf16 |\n"
+    << "|---:|---|---:|---:|---:|---:|---:|---:|---:|\n";
+  for (std::size_t n : sizes) {
+    for (const std::string prefix : {kProcesses, kInProcess}) {
+      const Record* raw = Find(records, prefix + kRawReqRep, n, 1, 1);
+      const Record* f32 = Find(records, prefix + "commit-and-pull", n, 1, 1);
+      const Record* bf16 = Find(records, prefix + "commit-and-pull-bf16", n, 1, 1);
+      const Record* met = Find(records, prefix + "commit-and-pull" + kWithMetrics, n, 1, 1);
+      std::string met_cell = "-";
+      if (met && f32 && f32->m.ops_per_s > 0)
+        met_cell = Ops(met) + " (" + Fixed(met->m.ops_per_s / f32->m.ops_per_s, 3) + "x)";
+      o << "| " << Grouped(n) << " | " << prefix.substr(0, prefix.size() - 1) << " | " << Ops(raw) << " | "
+        << Ops(f32) << " (" << Ratio(f32) << ") | " << Ops(bf16) << " (" << Ratio(bf16) << ") | " << met_cell
+        << " | " << CpuMs(raw) << " | " << CpuMs(f32) << " | " << CpuMs(bf16) << " |\n";
+    }
+  }
+  o << "\n";
+}
+
 void PayloadSweep(std::ostringstream& o, const std::vector<Record>& records) {
   std::set<std::size_t> sizes;
   for (const Record& r : records)
@@ -148,8 +179,10 @@ std::ofstream OpenOrThrow(const std::string& path) {
 
 void ComputeRatios(std::vector<Record>& records) {
   for (Record& r : records) {
-    if (r.op.rfind("commit-and-pull", 0) != 0) continue;
-    const Record* base = Find(records, kRawReqRep, r.floats, r.shards, r.workers);
+    const std::size_t colon = r.op.find(':');
+    const std::string prefix = colon == std::string::npos ? "" : r.op.substr(0, colon + 1);
+    if (r.op.compare(prefix.size(), 15, "commit-and-pull") != 0) continue;
+    const Record* base = Find(records, prefix + kRawReqRep, r.floats, r.shards, r.workers);
     if (base && base->m.ops_per_s > 0) r.ratio_vs_req_rep = r.m.ops_per_s / base->m.ops_per_s;
   }
 }
@@ -157,6 +190,7 @@ void ComputeRatios(std::vector<Record>& records) {
 std::string Markdown(const RunInfo& info, const std::vector<Record>& records) {
   std::ostringstream o;
   Header(o, info);
+  Peers(o, records);
   PayloadSweep(o, records);
   CompressedSweep(o, records);
   // Scaling at the model size, or at the largest size measured when --sizes left it out.

@@ -13,6 +13,12 @@ namespace asyncps::bench {
 // Names of the measured operations, as they appear in every output.
 inline constexpr const char* kRawReqRep = "raw-req-rep";
 inline constexpr const char* kRawPushPull = "raw-push-pull";
+// The head-to-head group at S=1 W=1 (processes.h): an op name above or a
+// PsOpName, prefixed by how the peers ran; "+metrics": the server's metrics
+// endpoint on and scraped every 100 ms.
+inline constexpr const char* kProcesses = "processes:";
+inline constexpr const char* kInProcess = "in-process:";
+inline constexpr const char* kWithMetrics = "+metrics";
 
 struct Record {
   std::string op;           // kRawReqRep, kRawPushPull or a PsOpName
@@ -23,8 +29,8 @@ struct Record {
   int workers = 1;
   double bytes_per_op = 0;  // payload bytes moved per op, both directions
   Measurement m;
-  // commit-and-pull: round trips/s over raw REQ/REP's with the same payload and
-  // workers, measured interleaved with it (0: no baseline).
+  // commit-and-pull: round trips/s over raw REQ/REP's with the same payload,
+  // workers and peers (same prefix), measured interleaved with it (0: no baseline).
   double ratio_vs_req_rep = 0;
 
   double gb_per_s() const { return m.ops_per_s * bytes_per_op / 1e9; }

@@ -2,12 +2,32 @@
 #include <vector>
 
 #include "asyncps/models/optimizer.h"
-#include "asyncps/models/tensor.h"
-#include "elementwise.h"
+#include "dispatch.h"
 
 namespace asyncps::models {
 
 namespace {
+struct AdamCoefficients {
+  float b1, b2, c1, c2, lr_t, eps;  // c1 = 1 - b1, c2 = 1 - b2, lr_t the bias-corrected rate
+};
+
+// One pass over the n parameters: m = b1 m + c1 g; v = b2 v + c2 g^2;
+// w -= lr_t m / (sqrt(v) + eps). Each element is read and written once
+// (the three updates used to be three xtensor expressions over L1 blocks).
+// REQUIRES: the four arrays hold n floats and do not overlap.
+ASYNCPS_HOT_KERNEL
+void AdamKernel(float* __restrict w, const float* __restrict g, float* __restrict m, float* __restrict v,
+                std::size_t n, AdamCoefficients k) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const float gi = g[i];
+    const float mi = k.b1 * m[i] + k.c1 * gi;
+    const float vi = k.b2 * v[i] + k.c2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    w[i] -= k.lr_t * mi / (std::sqrt(vi) + k.eps);
+  }
+}
+
 class Adam final : public Optimizer {
  public:
   Adam(float lr, float b1, float b2, float eps) : Optimizer(lr), b1_(b1), b2_(b2), eps_(eps) {}
@@ -29,16 +49,7 @@ class Adam final : public Optimizer {
     const double t = static_cast<double>(t_);
     const float lr_t = static_cast<float>(lr_ * std::sqrt(1.0 - std::pow(double{b2_}, t)) /
                                           (1.0 - std::pow(double{b1_}, t)));
-    const float b1 = b1_, b2 = b2_, c1 = 1.0f - b1_, c2 = 1.0f - b2_, eps = eps_;
-    internal::ForBlocks(n, [&](std::size_t i, std::size_t len) {
-      auto wt = Map(w.data() + i, len);
-      auto gt = Map(g.data() + i, len);
-      auto mt = Map(m_.data() + i, len);
-      auto vt = Map(v_.data() + i, len);
-      xt::noalias(mt) = b1 * mt + c1 * gt;
-      xt::noalias(vt) = b2 * vt + c2 * gt * gt;
-      xt::noalias(wt) -= lr_t * mt / (xt::sqrt(vt) + eps);
-    });
+    AdamKernel(w.data(), g.data(), m_.data(), v_.data(), n, {b1_, b2_, 1.0f - b1_, 1.0f - b2_, lr_t, eps_});
   }
 
  private:

@@ -6,6 +6,7 @@
 #include "gemm.h"
 #include "im2col.h"
 #include "winograd.h"
+#include "dispatch.h"
 
 namespace asyncps::models {
 
@@ -176,12 +177,12 @@ inline TapRange Taps(std::size_t oh, std::size_t ow, std::size_t pad_top, std::s
 namespace {
 // 8 floats; GCC lowers it to whatever vector width -march allows.
 typedef float V8 __attribute__((vector_size(32)));
-inline V8 Load8(const float* p) {
+ASYNCPS_KERNEL_INLINE inline V8 Load8(const float* p) {
   V8 v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-inline void Store8(float* p, V8 v) { std::memcpy(p, &v, sizeof v); }
+ASYNCPS_KERNEL_INLINE inline void Store8(float* p, V8 v) { std::memcpy(p, &v, sizeof v); }
 }  // namespace
 
 namespace {
@@ -189,7 +190,7 @@ namespace {
 // in-image taps [y0,y1)x[x0,x1) and channels of x * w. (top, left) is the input
 // position of tap (0, 0), negative with padding; in-image taps never are.
 template <int NB>
-inline void DirectPixel(const float* img, std::size_t in_w, std::size_t c, const float* w,
+ASYNCPS_KERNEL_INLINE inline void DirectPixel(const float* img, std::size_t in_w, std::size_t c, const float* w,
                         std::size_t kw, long top, long left, const TapRange& t, const float* bias,
                         float* out) {
   V8 acc[NB];
@@ -210,6 +211,7 @@ inline void DirectPixel(const float* img, std::size_t in_w, std::size_t c, const
 }
 
 template <int NB>
+ASYNCPS_HOT_KERNEL
 void DirectForward(const float* in, float* out, std::size_t batch, std::size_t in_h, std::size_t in_w,
                    std::size_t c, std::size_t out_h, std::size_t out_w, std::size_t kh, std::size_t kw,
                    std::size_t pad_top, std::size_t pad_left, const float* w, const float* bias) {
@@ -230,6 +232,7 @@ void DirectForward(const float* in, float* out, std::size_t batch, std::size_t i
 // dw[y][x][ci][0:NB*8] = sum over samples and output pixels of x * dY, with
 // NB independent register accumulators.
 template <int NB>
+ASYNCPS_HOT_KERNEL
 void DirectKernelGrad(const float* in, const float* dout, std::size_t batch, std::size_t in_h,
                       std::size_t in_w, std::size_t c, std::size_t out_h, std::size_t out_w,
                       std::size_t kh, std::size_t kw, std::size_t pad_top, std::size_t pad_left,

@@ -3,20 +3,21 @@
 #include <algorithm>
 #include <cstring>
 #include <vector>
+#include "dispatch.h"
 
 namespace asyncps::models::internal {
 
 namespace {
 typedef float V16 __attribute__((vector_size(64)));
-inline V16 Load(const float* p) {
+ASYNCPS_KERNEL_INLINE inline V16 Load(const float* p) {
   V16 v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-inline void Store(float* p, V16 v) { std::memcpy(p, &v, sizeof v); }
+ASYNCPS_KERNEL_INLINE inline void Store(float* p, V16 v) { std::memcpy(p, &v, sizeof v); }
 
 // dx^T rows [i0, i0+8) for rows <= 16 batch rows: acc[j] lanes are batch rows.
-void InputGradBlock(const float* dyt, const float* w, std::size_t rows, std::size_t n_out,
+ASYNCPS_KERNEL_INLINE inline void InputGradBlock(const float* dyt, const float* w, std::size_t rows, std::size_t n_out,
                     std::size_t i0, std::size_t batch_stride, float* dx) {
   V16 acc[8] = {};
   for (std::size_t u = 0; u < n_out; ++u) {
@@ -30,7 +31,7 @@ void InputGradBlock(const float* dyt, const float* w, std::size_t rows, std::siz
   }
 }
 
-void InputGradRows(const float* dy, const float* w, std::size_t rows, std::size_t n_in,
+ASYNCPS_KERNEL_INLINE inline void InputGradRows(const float* dy, const float* w, std::size_t rows, std::size_t n_in,
                    std::size_t n_out, float* dyt, float* dx) {
   // dyt[u][r] = dy[r][u], lanes beyond `rows` zero.
   for (std::size_t u = 0; u < n_out; ++u) {
@@ -49,6 +50,7 @@ void InputGradRows(const float* dy, const float* w, std::size_t rows, std::size_
 
 }  // namespace
 
+ASYNCPS_HOT_KERNEL
 void DenseInputGradSmall(const float* dy, const float* w, std::size_t batch, std::size_t n_in,
                          std::size_t n_out, float* dx) {
   thread_local std::vector<float> dyt;  // sized once per thread and width

@@ -3,7 +3,23 @@
 #include <cstring>
 #include <limits>
 
+#include "dispatch.h"
+
 namespace asyncps::models {
+
+namespace {
+// One window cell into one output pixel's c channels: where src[ch] beats
+// out[ch], take it and record base + ch as its argmax.
+ASYNCPS_HOT_KERNEL
+void MaxInto(const float* __restrict src, std::uint32_t base, std::size_t c, float* __restrict out,
+             std::uint32_t* __restrict argmax) {
+  for (std::size_t ch = 0; ch < c; ++ch) {
+    const bool more = src[ch] > out[ch];
+    out[ch] = more ? src[ch] : out[ch];
+    argmax[ch] = more ? base + static_cast<std::uint32_t>(ch) : argmax[ch];
+  }
+}
+}  // namespace
 
 MaxPool2D::MaxPool2D(const PoolOptions& options) : Pool2D(options) {}
 
@@ -26,13 +42,7 @@ void MaxPool2D::Forward(const float* in, float* out, std::size_t batch, bool) {
         for (std::size_t y = win.y0; y < win.y1; ++y) {
           for (std::size_t x = win.x0; x < win.x1; ++x) {
             const std::size_t base = (y * iw + x) * c;
-            const float* src = img + base;
-            for (std::size_t ch = 0; ch < c; ++ch) {
-              if (src[ch] > orow[ch]) {
-                orow[ch] = src[ch];
-                arow[ch] = static_cast<std::uint32_t>(base + ch);
-              }
-            }
+            MaxInto(img + base, static_cast<std::uint32_t>(base), c, orow, arow);
           }
         }
       }

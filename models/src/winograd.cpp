@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "winograd.h"
+#include "dispatch.h"
 
 namespace asyncps::models::internal {
 
@@ -11,14 +12,14 @@ namespace {
 typedef float V8 __attribute__((vector_size(32)));
 // Loads and stores as function objects, so that the templates below inline them.
 struct LoadV8 {
-  V8 operator()(const float* p) const {
+  ASYNCPS_KERNEL_INLINE V8 operator()(const float* p) const {
     V8 v;
     std::memcpy(&v, p, sizeof v);
     return v;
   }
 };
 struct StoreV8 {
-  void operator()(float* p, V8 v) const { std::memcpy(p, &v, sizeof v); }
+  ASYNCPS_KERNEL_INLINE void operator()(float* p, V8 v) const { std::memcpy(p, &v, sizeof v); }
 };
 struct LoadF {
   float operator()(const float* p) const { return *p; }
@@ -38,7 +39,7 @@ constexpr double kG[6][3] = {{1.0 / 4, 0, 0},
 
 // r = B^T d for 6 values (one column or row of a tile).
 template <typename T>
-inline void BT(const T d[6], T r[6]) {
+ASYNCPS_KERNEL_INLINE inline void BT(const T d[6], T r[6]) {
   r[0] = 4 * d[0] - 5 * d[2] + d[4];
   r[1] = -4 * d[1] - 4 * d[2] + d[3] + d[4];
   r[2] = 4 * d[1] - 4 * d[2] - d[3] + d[4];
@@ -49,7 +50,7 @@ inline void BT(const T d[6], T r[6]) {
 
 // o = A^T m: 4 values from 6.
 template <typename T>
-inline void AT(const T m[6], T o[4]) {
+ASYNCPS_KERNEL_INLINE inline void AT(const T m[6], T o[4]) {
   const T s12 = m[1] + m[2], d12 = m[1] - m[2], s34 = m[3] + m[4], d34 = m[3] - m[4];
   o[0] = m[0] + s12 + s34;
   o[1] = d12 + 2 * d34;
@@ -59,7 +60,7 @@ inline void AT(const T m[6], T o[4]) {
 
 // r = A y: 6 values from 4 (the adjoint of AT).
 template <typename T>
-inline void A(const T y[4], T r[6]) {
+ASYNCPS_KERNEL_INLINE inline void A(const T y[4], T r[6]) {
   r[0] = y[0];
   r[1] = y[0] + y[1] + y[2] + y[3];
   r[2] = y[0] - y[1] + y[2] - y[3];
@@ -70,7 +71,7 @@ inline void A(const T y[4], T r[6]) {
 
 // One tile's 6x6 input (pointers to C-vectors) to 36 planes, channels [c0, c0+W).
 template <typename T, typename LoadF, typename StoreF>
-inline void InputTile(const float* const d[6][6], std::size_t ch, float* out, std::size_t plane,
+ASYNCPS_KERNEL_INLINE inline void InputTile(const float* const d[6][6], std::size_t ch, float* out, std::size_t plane,
                       LoadF load, StoreF store) {
   T s[6][6];
   for (int q = 0; q < 6; ++q) {
@@ -87,9 +88,10 @@ inline void InputTile(const float* const d[6][6], std::size_t ch, float* out, st
 }
 }  // namespace
 
+ASYNCPS_HOT_KERNEL
 void WinogradKernel(const float* w, std::size_t c, std::size_t k, float* u) {
   // G g G^T for 8 filters at a time (vectorised over the output channel).
-  const auto tile = [&](auto zero, auto load, auto store, std::size_t ci, std::size_t co) {
+  const auto tile = [&](auto zero, auto load, auto store, std::size_t ci, std::size_t co) ASYNCPS_KERNEL_INLINE {
     using T = decltype(zero);
     T g[3][3];
     for (int y = 0; y < 3; ++y)
@@ -125,6 +127,7 @@ void WinogradKernelFlipped(const float* w, std::size_t c, std::size_t k, float* 
   WinogradKernel(flipped.data(), k, c, u);
 }
 
+ASYNCPS_HOT_KERNEL
 void WinogradInput(const WinogradGeometry& g, const float* in, std::size_t batch, float* v) {
   const std::size_t c = g.channels, th = g.tiles_h(), tw = g.tiles_w();
   const std::size_t plane = batch * g.tiles() * c;
@@ -154,6 +157,7 @@ void WinogradInput(const WinogradGeometry& g, const float* in, std::size_t batch
   }
 }
 
+ASYNCPS_HOT_KERNEL
 void WinogradOutput(const WinogradGeometry& g, const float* m, std::size_t batch, const float* bias,
                      float* out) {
   const std::size_t k = g.filters, th = g.tiles_h(), tw = g.tiles_w();
@@ -167,7 +171,7 @@ void WinogradOutput(const WinogradGeometry& g, const float* m, std::size_t batch
         const std::size_t oy = 4 * ty, ox = 4 * tx;
         const std::size_t ny = g.out_h - oy < 4 ? g.out_h - oy : 4;
         const std::size_t nx = g.out_w - ox < 4 ? g.out_w - ox : 4;
-        auto tile = [&](auto zero, auto load, auto store, std::size_t co) {
+        auto tile = [&](auto zero, auto load, auto store, std::size_t co) ASYNCPS_KERNEL_INLINE {
           using T = decltype(zero);
           T s[4][6];
           for (int j = 0; j < 6; ++j) {
@@ -191,6 +195,7 @@ void WinogradOutput(const WinogradGeometry& g, const float* m, std::size_t batch
   }
 }
 
+ASYNCPS_HOT_KERNEL
 void WinogradOutputGrad(const WinogradGeometry& g, const float* dy, std::size_t batch, float* dm) {
   const std::size_t k = g.filters, th = g.tiles_h(), tw = g.tiles_w();
   const std::size_t plane = batch * g.tiles() * k;
@@ -203,7 +208,7 @@ void WinogradOutputGrad(const WinogradGeometry& g, const float* dy, std::size_t 
         const std::size_t oy = 4 * ty, ox = 4 * tx;
         const std::size_t ny = g.out_h - oy < 4 ? g.out_h - oy : 4;
         const std::size_t nx = g.out_w - ox < 4 ? g.out_w - ox : 4;
-        auto tile = [&](auto zero, auto load, auto store, std::size_t co) {
+        auto tile = [&](auto zero, auto load, auto store, std::size_t co) ASYNCPS_KERNEL_INLINE {
           using T = decltype(zero);
           T y[4][4];
           for (std::size_t i = 0; i < 4; ++i)
@@ -229,6 +234,7 @@ void WinogradOutputGrad(const WinogradGeometry& g, const float* dy, std::size_t 
   }
 }
 
+ASYNCPS_HOT_KERNEL
 void WinogradKernelGrad(const float* du, std::size_t c, std::size_t k, float* dw) {
   for (std::size_t ci = 0; ci < c; ++ci) {
     for (std::size_t co = 0; co < k; ++co) {
