@@ -279,7 +279,7 @@ TEST_CASE("off, nothing is ever held", "[ssp]") {
   CHECK(s.shard().counters().max_clock_gap == 50);  // still measured
 }
 
-TEST_CASE("--staleness-scale inverse scales any rule's commit by 1/tau", "[ssp]") {
+TEST_CASE("staleness scale inverse (asyncps-server --staleness-scale) scales any rule's commit by 1/tau", "[ssp]") {
   ps::ShardOptions o;
   o.staleness_scale = StalenessScale::kInverse;
   BoundedShard s(-1, o);

@@ -183,14 +183,16 @@ class DistributedOptimizer:
         return loss
 
     def finish(self):
-        """Sends the batches trained since the last exchange (the final commit)
-        and stops; returns the commits sent in all."""
+        """Sends the batches trained since the last exchange (the final commit),
+        tells the shards this worker is done, and stops; returns the commits
+        sent in all."""
         if self._state != "running":
             raise RuntimeError("finish() before init_or_pull()" if self._state == "created"
                                else "finish() was already called")
         if self._eamsgd:
             np.copyto(self._w, self._w_before_lookahead)
         self.driver.finish(self._w)
+        self.client.leave()  # the shards' staleness bound stops waiting for this worker
         self._state = "finished"
         return self.commits
 

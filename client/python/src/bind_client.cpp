@@ -59,6 +59,12 @@ py::dict StatsDict(const ShardStats& s) {
   py::dict per_worker;
   for (const auto& [worker, commits] : s.commits_per_worker) per_worker[py::int_(worker)] = commits;
   d["commits_per_worker"] = per_worker;
+  d["blocked_seconds_per_worker"] = s.blocked_seconds_per_worker;
+  d["max_staleness"] = s.max_staleness < 0 ? py::object(py::none()) : py::object(py::int_(s.max_staleness));
+  d["inverse_staleness_scale"] = s.inverse_staleness_scale;
+  d["max_clock_gap"] = s.max_clock_gap;
+  d["blocked_pulls"] = s.blocked_pulls;
+  d["staleness_counts"] = s.staleness_counts;
   return d;
 }
 
@@ -85,7 +91,8 @@ retry_deadline (60), retry_backoff_initial (0.1), retry_backoff_max (2),
 connect_deadline (10), heartbeat_interval (1), max_attempts (0: no limit),
 curve_server_key / curve_secret_key (Z85; CURVE is on when the server key is
 set), pull_encoding / commit_encoding ('f32' | 'bf16'), commit_top_k (0: dense),
-error_feedback (True).
+error_feedback (True), observer (False: True for a client that never commits,
+which the shards' staleness bound neither waits for nor holds).
 
 Connecting says hello to every shard (checks protocol version, shard order,
 layout and algorithm) and raises asyncps.Timeout naming the shard that did not
@@ -174,8 +181,15 @@ the network; one call runs at a time per client (others wait).
           },
           "Every shard's counters, in shard order: a list of dicts with endpoint, shard_index, num_shards, "
           "algorithm, initialised, range, updates, pulls, duplicates, errors, errors_by_class, "
-          "restored_updates, checkpointed_updates, staleness_sum, staleness_max and commits_per_worker "
-          "({worker_id: commits}).")
+          "restored_updates, checkpointed_updates, staleness_sum, staleness_max, commits_per_worker "
+          "({worker_id: commits}), and the staleness bound's max_staleness (None: off), max_clock_gap, "
+          "blocked_pulls, blocked_seconds_per_worker ({worker_id: seconds}), inverse_staleness_scale and "
+          "staleness_counts (applied commits per tau bucket).")
+      .def(
+          "leave",
+          [](ClientHandle& h) { h.Call("leave", [](Client& c) { return c.Leave(); }); },
+          "Tells every shard this worker is done (after its final commit): their staleness bound stops "
+          "waiting for it.")
       .def(
           "last_pulled_updates",
           [](ClientHandle& h, std::size_t shard) {

@@ -17,7 +17,7 @@ using std::chrono::milliseconds;
 constexpr const char* kKnown =
     "request_timeout, retry_deadline, retry_backoff_initial, retry_backoff_max, connect_deadline, "
     "heartbeat_interval, max_attempts, curve_server_key, curve_secret_key, pull_encoding, commit_encoding, "
-    "commit_top_k, error_feedback";
+    "commit_top_k, error_feedback, observer";
 
 // Seconds (int/float) or a datetime.timedelta, rounded to milliseconds.
 milliseconds ToDuration(const std::string& key, py::handle v) {
@@ -74,6 +74,9 @@ void ApplyClientOptions(const py::dict& kwargs, ClientOptions& o) {
     } else if (key == "error_feedback") {
       if (!py::isinstance<py::bool_>(v)) RaiseInvalidArgument("error_feedback must be True or False");
       o.compression.error_feedback = v.cast<bool>();
+    } else if (key == "observer") {
+      if (!py::isinstance<py::bool_>(v)) RaiseInvalidArgument("observer must be True or False");
+      o.observer = v.cast<bool>();
     } else {
       RaiseInvalidArgument("unknown client option '" + key + "'; the options are: " + kKnown);
     }
@@ -98,6 +101,7 @@ py::dict ClientOptionsToDict(const ClientOptions& o) {
   d["commit_encoding"] = EncodingName(o.compression.commit);
   d["commit_top_k"] = o.compression.commit_top_k;
   d["error_feedback"] = o.compression.error_feedback;
+  d["observer"] = o.observer;
   return d;
 }
 
