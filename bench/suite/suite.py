@@ -12,6 +12,9 @@ bench/suite/subcommands/, shared code in subcommands/common.py):
   suite.py compression OUTDIR [--quick] [--repeats N] ...
       the seed experiment with float32, bf16 and top-1% (with and without error feedback)
       wire payloads, paired by seed: compression.{json,csv,md}
+  suite.py staleness OUTDIR [--quick] [--slowdown 3] [--curve-every 5] ...
+      the seed experiment with worker 0 slowed down, under ADAG async, ADAG with
+      --max-staleness 1, 4, 16, and DynSGD: staleness.{json,csv,md}, accuracy-vs-time PNG
   suite.py scaling OUTDIR [--workers 1 2 4 8 12] [--repeats N] ...
       samples/s and time-to-accuracy per W, against W independent single-worker
       processes run concurrently and PyTorch with all threads: scaling.{json,csv,md}, PNG
@@ -25,10 +28,11 @@ import argparse
 import os
 import sys
 
-from subcommands import common, compression, plots, scaling, seed, summary
+from subcommands import common, compression, plots, scaling, seed, staleness, summary
 
 # name -> module with add_parser(sub) and run(args), in --help order.
-SUBCOMMANDS = {"seed": seed, "compression": compression, "scaling": scaling, "summary": summary, "plots": plots}
+SUBCOMMANDS = {"seed": seed, "compression": compression, "staleness": staleness, "scaling": scaling,
+               "summary": summary, "plots": plots}
 # These only read OUTDIR: they do not need asyncps-local.
 OFFLINE = ("summary", "plots")
 

@@ -22,6 +22,7 @@
 
 #include "child_process.h"
 #include "progress_display.h"
+#include "accuracy_curve.h"
 #include "run_report.h"
 
 namespace fs = std::filesystem;
@@ -91,6 +92,7 @@ struct LaunchOptions {
   double worker_timeout_s = 30;
   // --straggler I:F: worker I trains F times slower (asyncps-worker --slowdown).
   std::vector<std::string> stragglers;
+  double curve_every_s = 0;  // seconds between snapshots of C for the accuracy curve; 0: none
 };
 
 // The slowdown of every worker from --straggler I:F values (1: none), or why
@@ -177,6 +179,10 @@ int main(int argc, char** argv) {
   app.add_option("--worker-timeout", lo.worker_timeout_s,
                  "Passed on to asyncps-server: seconds before the staleness bound stops waiting for a silent worker")
       ->check(asyncps::tools::FiniteRange(0.1, 86400.0))->capture_default_str();
+  app.add_option("--curve-every", lo.curve_every_s,
+                 "Pull the weights from the PS every this many seconds while training, and report their test "
+                 "accuracy against time (evaluated after the run); 0: off")
+      ->check(asyncps::tools::FiniteRange(0.0, 86400.0))->capture_default_str();
   app.add_option("--straggler", lo.stragglers,
                  "Experiment: I:F makes worker I train F times slower (repeatable; asyncps-worker --slowdown)");
   app.add_option("--server-bin", lo.server_bin, "asyncps-server to run (default: next to this binary)");
@@ -262,6 +268,16 @@ int main(int argc, char** argv) {
     workers.push_back(std::move(started).value());
   }
 
+  std::unique_ptr<launcher::AccuracyCurve> curve;
+  if (!single && lo.curve_every_s > 0) {
+    worker::ConnectOptions ps;
+    ps.servers = endpoints;
+    auto connected = launcher::AccuracyCurve::Connect(train, ps);
+    if (!connected.ok()) return Fail(connected.status().message(), workers, &*server);
+    curve = std::move(connected).value();
+  }
+  auto next_snapshot = std::chrono::steady_clock::now();
+
   // Supervise: relay output, show progress, fail fast if anything dies.
   launcher::ProgressDisplay display(lo.workers, train.epochs, isatty(STDOUT_FILENO));
   const auto start = std::chrono::steady_clock::now();
@@ -295,6 +311,10 @@ int main(int argc, char** argv) {
       }
     }
     display.Render();
+    if (curve && done < workers.size() && std::chrono::steady_clock::now() >= next_snapshot) {
+      if (Status st = curve->Snapshot(); !st.ok()) return Fail(st.ToString(), workers, server ? &*server : nullptr);
+      next_snapshot += std::chrono::milliseconds(static_cast<std::int64_t>(lo.curve_every_s * 1000));
+    }
   }
   display.Finish();
 
@@ -314,6 +334,11 @@ int main(int argc, char** argv) {
   Result<launcher::RunReport> report = launcher::BuildRunReport(train, std::move(reports), source, lo.save_weights);
   if (server) server->Stop();
   if (!report.ok()) return Fail(report.status().ToString(), workers, nullptr);
+  if (curve) {
+    Result<std::vector<launcher::CurvePoint>> points = curve->Evaluate();
+    if (!points.ok()) return Fail(points.status().ToString(), workers, nullptr);
+    report.value().curve = std::move(points).value();
+  }
   if (server) report.value().server_peak_rss_kb = server->peak_rss_kb();
   std::printf("%s", launcher::FormatReport(report.value()).c_str());
   if (!lo.report_json.empty()) {

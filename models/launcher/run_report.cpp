@@ -90,6 +90,7 @@ Result<RunReport> BuildRunReport(const worker::TrainOptions& train, std::vector<
     r.expected_updates += w.expected_commits;
   }
   if (!r.workers.empty()) r.training_time = last - first;
+  if (!r.workers.empty()) r.first_batch_unix = first;
   double first_end = std::numeric_limits<double>::max();
   for (const auto& w : r.workers) first_end = std::min(first_end, w.end_unix);
   for (const auto& w : r.workers) r.finished_behind_seconds.push_back(w.end_unix - first_end);
@@ -197,12 +198,30 @@ std::string FormatReport(const RunReport& r) {
         w.train_seconds > 0 ? static_cast<double>(w.commits) / w.train_seconds : 0.0, r.blocked_seconds[i],
         r.finished_behind_seconds[i]);
   }
+  if (!r.curve.empty()) {
+    out += "accuracy against time (s since the first batch: accuracy):";
+    for (const CurvePoint& p : r.curve) add(" %.1f: %.4f,", p.unix_time - r.first_batch_unix, p.accuracy);
+    add(" %.1f: %.4f (final)\n", r.training_time, r.accuracy);
+  }
   if (r.server_peak_rss_kb > 0)
     add("asyncps-server peak RSS: %.1f MB (%zu shards)\n", static_cast<double>(r.server_peak_rss_kb) / 1024.0,
         r.num_shards);
   if (!r.weights_path.empty()) add("final weights: %s\n", r.weights_path.c_str());
   return out;
 }
+
+namespace {
+
+// [[seconds since the first batch, accuracy], ...], ending with the final weights'.
+nlohmann::json Curve(const RunReport& r) {
+  nlohmann::json out = nlohmann::json::array();
+  if (r.curve.empty()) return out;
+  for (const CurvePoint& p : r.curve) out.push_back({p.unix_time - r.first_batch_unix, p.accuracy});
+  out.push_back({r.training_time, r.accuracy});
+  return out;
+}
+
+}  // namespace
 
 nlohmann::json ToJson(const RunReport& r) {
   nlohmann::json workers = nlohmann::json::array();
@@ -252,6 +271,7 @@ nlohmann::json ToJson(const RunReport& r) {
             {"optimizer", r.train.optimizer}, {"lr", r.train.lr}, {"seed", r.train.seed}, {"data", r.train.data},
             {"train_limit", r.train.train_limit}, {"test_limit", r.train.test_limit},
             {"compression", r.workers.empty() ? std::string("f32") : r.workers.front().compression}}},
+          {"curve", Curve(r)},
           {"workers", workers},
           {"shards", shards}};
 }

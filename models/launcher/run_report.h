@@ -20,11 +20,18 @@
 
 namespace asyncps::launcher {
 
+// The test accuracy of C at one moment (asyncps-local --curve-every).
+struct CurvePoint {
+  double unix_time = 0;  // when C was pulled
+  double accuracy = 0;
+};
+
 struct RunReport {
   worker::TrainOptions train;
   std::size_t num_shards = 0;
   // Wall seconds from the first worker's first batch to the last worker's last commit.
   double training_time = 0;
+  double first_batch_unix = 0;
   double load_seconds = 0;       // slowest worker's data loading
   double eval_seconds = 0;
   double accuracy = 0;
@@ -51,6 +58,8 @@ struct RunReport {
   std::vector<double> finished_behind_seconds;
   std::vector<worker::WorkerReport> workers;
   std::vector<ShardStats> shards;
+  // Accuracy against time, while training ran (empty: not recorded).
+  std::vector<CurvePoint> curve;
   std::string weights_path;  // where the final weights were saved ("" if not)
   std::uint64_t server_peak_rss_kb = 0;  // the asyncps-server process (all its shards), if known
 };

@@ -93,6 +93,13 @@ TEST_CASE("launcher and worker flags out of range exit 2", "[e2e][flags]") {
       {{ASYNCPS_WORKER_BIN, "--algo", "single", "--worker-index", "-1"}, {"--worker-index", "-1"}},
       {{ASYNCPS_REPORT_BIN, "--servers", "tcp://127.0.0.1:9", "--wait", "-5"}, {"--wait", "-5"}},
       {{ASYNCPS_REPORT_BIN, "--servers", "tcp://127.0.0.1:9", "--expect-workers", "-1"}, {"--expect-workers", "-1"}},
+      {{ASYNCPS_LOCAL_BIN, "--workers", "3", "--straggler", "3:2"}, {"--straggler 3:2", "below --workers 3"}},
+      {{ASYNCPS_LOCAL_BIN, "--straggler", "0:0.5"}, {"--straggler 0:0.5"}},
+      {{ASYNCPS_LOCAL_BIN, "--straggler", "0:nan"}, {"--straggler 0:nan"}},
+      {{ASYNCPS_LOCAL_BIN, "--straggler", "x:2"}, {"--straggler x:2"}},
+      {{ASYNCPS_LOCAL_BIN, "--max-staleness", "-1"}, {"--max-staleness", "-1"}},
+      {{ASYNCPS_LOCAL_BIN, "--curve-every", "-2"}, {"--curve-every", "-2"}},
+      {{ASYNCPS_WORKER_BIN, "--algo", "single", "--slowdown", "0.5"}, {"--slowdown", "0.5"}},
   };
   for (const Case& c : cases) {
     Finished f = Quick(c.argv);

@@ -90,6 +90,29 @@ TEST_CASE("a compressed run (bf16 pulls, top-k bf16 commits) trains with the exa
   CHECK_THAT(bad.output, Catch::Contains("--commit-top-k"));
 }
 
+TEST_CASE("lock-step training (S = 0) with a straggler: exact updates, gap 0, blocked time, a curve", "[e2e][ssp]") {
+  const fs::path report = TempPath("ssp.json");
+  std::vector<std::string> argv = SmallRun("adag", report);
+  for (const char* a : {"--max-staleness", "0", "--straggler", "1:2", "--curve-every", "0.5"}) argv.push_back(a);
+  Finished f = RunToEnd(argv);
+  INFO(f.output);
+  REQUIRE(f.ok);
+  CHECK_THAT(f.output, Catch::Contains("max clock gap: 0 (bound 0)") && Catch::Contains("tau distribution: "));
+  std::ifstream in(report);
+  const nlohmann::json r = nlohmann::json::parse(in);
+  fs::remove(report);
+  CHECK(r["number_of_parameter_server_updates"] == ExpectedUpdates(asyncps::Algorithm::kAdag));
+  CHECK(r["max_staleness"] == 0);
+  CHECK(r["max_clock_gap"] == 0);
+  // The fast worker (0) waited for the slow one (1); the slow one hardly ever.
+  CHECK(r["workers"][0]["blocked_seconds"].get<double>() > r["workers"][1]["blocked_seconds"].get<double>());
+  REQUIRE(r["curve"].size() >= 2);
+  CHECK(r["curve"].back()[1] == r["accuracy"]);
+  std::uint64_t counted = 0;
+  for (const auto& s : r["shards"]) counted += s["staleness_counts"].get<std::vector<std::uint64_t>>().size() > 0;
+  CHECK(counted == 2);
+}
+
 TEST_CASE("single and DOWNPOUR with one worker and window 1 reach the same accuracy", "[e2e]") {
   auto run = [](const std::string& algo) {
     const fs::path report = TempPath("one-" + algo + ".json");

@@ -244,7 +244,11 @@ def run_local(algo, workers, *, shards, epochs, batch, window, optimizer, lr, tr
                staleness_mean=rep.get("staleness_mean"),
                worker_samples_per_second=[w.get("samples_per_second") for w in rep.get("workers", [])],
                worker_rows=[w.get("rows") for w in rep.get("workers", [])],
-               shard_ranges=[s.get("range") for s in rep.get("shards", [])])
+               shard_ranges=[s.get("range") for s in rep.get("shards", [])],
+               max_clock_gap=rep.get("max_clock_gap"), max_staleness=rep.get("max_staleness"),
+               staleness_max=rep.get("staleness_max"), curve=rep.get("curve", []),
+               worker_blocked_seconds=[w.get("blocked_seconds") for w in rep.get("workers", [])],
+               worker_train_seconds=[w.get("train_seconds") for w in rep.get("workers", [])])
     # Peak RSS: the report's own peak_rss_kb where it has them, else /proc samples.
     mem = []
     rep_workers = rep.get("workers", [])
