@@ -66,6 +66,18 @@ struct Group {
   }
 };
 
+// Measures every session of `g`, trials interleaved, into `out`.
+void MeasureGroup(Group& g, const Settings& s, std::vector<Record>& out) {
+  std::vector<Session*> sessions;
+  for (auto& session : g.sessions) sessions.push_back(session.get());
+  const std::vector<Measurement> m = MeasureInterleaved(sessions, s.plan);
+  for (std::size_t i = 0; i < m.size(); ++i) {
+    g.records[i].m = m[i];
+    Note(g.records[i]);
+    out.push_back(g.records[i]);
+  }
+}
+
 // Everything measured for one payload size, shard count and client count. The
 // cluster for (n, shards) is started on first need and reused for every w.
 void RunGroup(const Settings& s, std::unique_ptr<PsCluster>& cluster, std::size_t n, int shards, int w,
@@ -80,14 +92,7 @@ void RunGroup(const Settings& s, std::unique_ptr<PsCluster>& cluster, std::size_
     const bool both_ways = op != PsOp::kCommit && op != PsOp::kPull;
     g.Add(cluster->Clients(op, w), name, n, shards, w, both_ways ? 2 : 1);
   }
-  std::vector<Session*> sessions;
-  for (auto& session : g.sessions) sessions.push_back(session.get());
-  const std::vector<Measurement> m = MeasureInterleaved(sessions, s.plan);
-  for (std::size_t i = 0; i < m.size(); ++i) {
-    g.records[i].m = m[i];
-    Note(g.records[i]);
-    out.push_back(g.records[i]);
-  }
+  MeasureGroup(g, s, out);
 }
 
 // The head-to-head group at the model size, S=1 W=1, every session's trials
@@ -108,14 +113,7 @@ void RunPeers(const Settings& s, std::vector<Record>& out) {
   g.Add(RawReqRep(n, 1), std::string(kInProcess) + kRawReqRep, n, 1, 1, 2);
   g.Add(cluster.Clients(PsOp::kCommitAndPull, 1), std::string(kInProcess) + "commit-and-pull", n, 1, 1, 2);
   g.Add(cluster.Clients(PsOp::kCommitAndPullBf16, 1), std::string(kInProcess) + "commit-and-pull-bf16", n, 1, 1, 2);
-  std::vector<Session*> sessions;
-  for (auto& session : g.sessions) sessions.push_back(session.get());
-  const std::vector<Measurement> m = MeasureInterleaved(sessions, s.plan);
-  for (std::size_t i = 0; i < m.size(); ++i) {
-    g.records[i].m = m[i];
-    Note(g.records[i]);
-    out.push_back(g.records[i]);
-  }
+  MeasureGroup(g, s, out);
 }
 
 std::vector<Record> RunAll(const Settings& s) {
