@@ -32,6 +32,18 @@ Status FetchFromPs(const worker::TrainOptions& train, const worker::ConnectOptio
   return Status::OK();
 }
 
+// Each worker's commit rate, and the stragglers among them.
+void AddCommitRates(RunReport& r) {
+  for (const auto& w : r.workers)
+    r.commits_per_second.push_back(w.train_seconds > 0 ? static_cast<double>(w.commits) / w.train_seconds : 0.0);
+  std::vector<double> sorted = r.commits_per_second;
+  std::sort(sorted.begin(), sorted.end());
+  const double median = sorted.empty() ? 0
+                        : sorted.size() % 2 ? sorted[sorted.size() / 2]
+                                            : (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]) / 2;
+  for (double rate : r.commits_per_second) r.straggler.push_back(rate < kStragglerFraction * median);
+}
+
 // The staleness bound's figures, from the shards' counters.
 void AddStalenessBound(RunReport& r) {
   r.max_staleness = r.shards.front().max_staleness;
@@ -95,6 +107,7 @@ Result<RunReport> BuildRunReport(const worker::TrainOptions& train, std::vector<
   for (const auto& w : r.workers) first_end = std::min(first_end, w.end_unix);
   for (const auto& w : r.workers) r.finished_behind_seconds.push_back(w.end_unix - first_end);
   r.blocked_seconds.assign(r.workers.size(), 0);
+  AddCommitRates(r);
   r.samples_per_second = r.training_time > 0 ? static_cast<double>(r.samples) / r.training_time : 0;
 
   // The test set decides the model's input shape, as for the workers.
@@ -194,9 +207,9 @@ std::string FormatReport(const RunReport& r) {
     const worker::WorkerReport& w = r.workers[i];
     out += "  " + worker::Summary(w) + "\n";
     if (r.num_shards == 0) continue;
-    add("    %.2f commits/s, blocked by the staleness bound %.1f s, finished %.1f s after the first worker\n",
-        w.train_seconds > 0 ? static_cast<double>(w.commits) / w.train_seconds : 0.0, r.blocked_seconds[i],
-        r.finished_behind_seconds[i]);
+    add("    %.2f commits/s%s, blocked by the staleness bound %.1f s, finished %.1f s after the first worker\n",
+        r.commits_per_second[i], r.straggler[i] ? " (a straggler: below half the median)" : "",
+        r.blocked_seconds[i], r.finished_behind_seconds[i]);
   }
   if (!r.curve.empty()) {
     out += "accuracy against time (s since the first batch: accuracy):";
@@ -229,8 +242,8 @@ nlohmann::json ToJson(const RunReport& r) {
     nlohmann::json w = worker::ToJson(r.workers[i]);
     w["blocked_seconds"] = r.blocked_seconds[i];
     w["finished_behind_seconds"] = r.finished_behind_seconds[i];
-    w["commits_per_second"] =
-        r.workers[i].train_seconds > 0 ? static_cast<double>(r.workers[i].commits) / r.workers[i].train_seconds : 0.0;
+    w["commits_per_second"] = r.commits_per_second[i];
+    w["straggler"] = static_cast<bool>(r.straggler[i]);
     workers.push_back(std::move(w));
   }
   nlohmann::json shards = nlohmann::json::array();

@@ -26,6 +26,10 @@ struct CurvePoint {
   double accuracy = 0;
 };
 
+// A worker whose commit rate is below this fraction of the workers' median is
+// named a straggler (asyncps-server --straggler-fraction's default).
+inline constexpr double kStragglerFraction = 0.5;
+
 struct RunReport {
   worker::TrainOptions train;
   std::size_t num_shards = 0;
@@ -56,6 +60,10 @@ struct RunReport {
   // to finish it finished.
   std::vector<double> blocked_seconds;
   std::vector<double> finished_behind_seconds;
+  // Per worker: commits per second of its training time, and whether that is
+  // below kStragglerFraction of the workers' median (a straggler).
+  std::vector<double> commits_per_second;
+  std::vector<bool> straggler;
   std::vector<worker::WorkerReport> workers;
   std::vector<ShardStats> shards;
   // Accuracy against time, while training ran (empty: not recorded).

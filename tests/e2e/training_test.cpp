@@ -113,6 +113,25 @@ TEST_CASE("lock-step training (S = 0) with a straggler: exact updates, gap 0, bl
   CHECK(counted == 2);
 }
 
+TEST_CASE("a slowed worker is named a straggler in the report, with its commit rate and lag", "[e2e][ssp]") {
+  const fs::path report = TempPath("straggler.json");
+  std::vector<std::string> argv = SmallRun("adag", report);
+  for (const char* a : {"--straggler", "0:4"}) argv.push_back(a);
+  Finished f = RunToEnd(argv);
+  INFO(f.output);
+  REQUIRE(f.ok);
+  CHECK_THAT(f.output, Catch::Contains("(a straggler: below half the median)") &&
+                           Catch::Contains("max clock gap: ") && Catch::Contains("(bound off)"));
+  std::ifstream in(report);
+  const nlohmann::json r = nlohmann::json::parse(in);
+  fs::remove(report);
+  CHECK(r["workers"][0]["straggler"] == true);
+  CHECK(r["workers"][1]["straggler"] == false);
+  CHECK(r["workers"][0]["finished_behind_seconds"].get<double>() > 0);
+  CHECK(r["workers"][1]["finished_behind_seconds"] == 0);
+  CHECK(r["max_staleness"].is_null());
+}
+
 TEST_CASE("single and DOWNPOUR with one worker and window 1 reach the same accuracy", "[e2e]") {
   auto run = [](const std::string& algo) {
     const fs::path report = TempPath("one-" + algo + ".json");
