@@ -299,6 +299,18 @@ def run_setup(a):
     return machine_info(), rows, test_rows, epochs
 
 
+def seed_run_parser(sub, name, help):
+    """A subcommand that runs the seed experiment in variants: OUTDIR, --quick, --workers W,
+    --epochs and the training flags (train_opts)."""
+    p = sub.add_parser(name, help=help)
+    p.add_argument("outdir")
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--workers", type=int)
+    p.add_argument("--epochs", type=int)
+    train_opts(p)
+    return p
+
+
 def train_opts(p):
     """The training flags every subcommand that runs asyncps-local takes."""
     p.add_argument("--batch", type=int, default=16)

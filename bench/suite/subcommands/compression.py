@@ -105,12 +105,7 @@ def cmd_compression(a):
 
 def add_parser(sub):
     """Adds this subcommand to the dispatcher's subparsers."""
-    z = sub.add_parser("compression", help="the seed experiment with each wire compression")
-    z.add_argument("outdir")
-    z.add_argument("--quick", action="store_true")
-    z.add_argument("--workers", type=int)
-    z.add_argument("--epochs", type=int)
-    common.train_opts(z)
+    common.seed_run_parser(sub, "compression", "the seed experiment with each wire compression")
 
 
 def run(a):

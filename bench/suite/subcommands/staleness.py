@@ -96,14 +96,10 @@ plot {series}
 
 def add_parser(sub):
     """Adds this subcommand to the dispatcher's subparsers."""
-    z = sub.add_parser("staleness", help="the seed experiment with a straggler, async against bounded staleness")
-    z.add_argument("outdir")
-    z.add_argument("--quick", action="store_true")
-    z.add_argument("--workers", type=int)
-    z.add_argument("--epochs", type=int)
+    z = common.seed_run_parser(sub, "staleness",
+                               "the seed experiment with a straggler, async against bounded staleness")
     z.add_argument("--slowdown", type=float, default=3.0, help="worker 0 trains this many times slower")
     z.add_argument("--curve-every", type=float, default=5.0, help="seconds between snapshots of C")
-    common.train_opts(z)
 
 
 def run(a):
