@@ -219,18 +219,19 @@ std::uint64_t Shard::ClockGap(std::uint32_t worker, TimePoint now) const {
 
 Shard::Outcome Shard::AnswerPull(const ReplyTo& to, Builder& reply, std::string_view message) {
   const TimePoint now = options_.now();
-  if (Bounded(to.worker_id) && ClockGap(to.worker_id, now) > static_cast<std::uint64_t>(options_.max_staleness)) {
+  const std::uint64_t gap = ClockGap(to.worker_id, now);
+  if (Bounded(to.worker_id) && gap > static_cast<std::uint64_t>(options_.max_staleness)) {
     WorkerState& w = workers_[to.worker_id];
     if (to.seq != w.blocked_seq) ++counters_.blocked_pulls;  // not the resend of one held before
     w.holding = true;
     held_.push_back({to, now});
     return {.op = to.op, .worker_id = to.worker_id, .held = true};
   }
-  return SendCenter(to, reply, message);
+  return SendCenter(to, gap, reply, message);
 }
 
-Shard::Outcome Shard::SendCenter(const ReplyTo& to, Builder& reply, std::string_view message) {
-  counters_.max_clock_gap = std::max(counters_.max_clock_gap, ClockGap(to.worker_id, options_.now()));
+Shard::Outcome Shard::SendCenter(const ReplyTo& to, std::uint64_t gap, Builder& reply, std::string_view message) {
+  counters_.max_clock_gap = std::max(counters_.max_clock_gap, gap);
   ++counters_.pulls;
   return Ok(to, reply, center_, message);
 }
@@ -238,7 +239,8 @@ Shard::Outcome Shard::SendCenter(const ReplyTo& to, Builder& reply, std::string_
 std::optional<Shard::Outcome> Shard::ReleaseOne(Builder& reply) {
   const TimePoint now = options_.now();
   for (auto h = held_.begin(); h != held_.end(); ++h) {
-    const bool may_go = ClockGap(h->to.worker_id, now) <= static_cast<std::uint64_t>(options_.max_staleness);
+    const std::uint64_t gap = ClockGap(h->to.worker_id, now);
+    const bool may_go = gap <= static_cast<std::uint64_t>(options_.max_staleness);
     if (!may_go && now - h->since < options_.max_hold) continue;
     const HeldRequest done = *h;
     held_.erase(h);
@@ -252,7 +254,7 @@ std::optional<Shard::Outcome> Shard::ReleaseOne(Builder& reply) {
     Outcome out;
     if (may_go) {
       reply.Clear();
-      out = SendCenter(done.to, reply);
+      out = SendCenter(done.to, gap, reply);
     } else {
       // Held long enough: the client resends the same request to wait on.
       w.blocked_seq = done.to.seq;

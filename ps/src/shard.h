@@ -171,7 +171,8 @@ class Shard {
   // The reply of a pull (Pull, or CommitAndPull once committed): C now, or a
   // hold while the staleness bound says the worker is too far ahead.
   Outcome AnswerPull(const ReplyTo& to, Builder& reply, std::string_view message = {});
-  Outcome SendCenter(const ReplyTo& to, Builder& reply, std::string_view message = {});
+  // Answers with C; `gap`: the worker's clock gap now (for max_clock_gap).
+  Outcome SendCenter(const ReplyTo& to, std::uint64_t gap, Builder& reply, std::string_view message = {});
   // Clocks: the slowest active worker's (nullopt: none is active), and a
   // worker's gap to it (0 for a worker the bound does not hold).
   std::optional<std::uint64_t> SlowestClock(TimePoint now) const;
