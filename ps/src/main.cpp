@@ -1,5 +1,4 @@
 // asyncps-server: serves one or more parameter shards over ZeroMQ.
-#include <malloc.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -181,10 +180,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   InstallSignalHandlers();
-  // Reply buffers are megabytes each: a fixed threshold keeps them mmap'ed, so
-  // their memory goes back to the system when freed (glibc would otherwise
-  // raise the threshold and keep freed buffers in the heap).
-  mallopt(M_MMAP_THRESHOLD, 1 << 20);
 
   zmq::context_t context(io_threads);
   // Before any shard binds, and destroyed after every shard socket closed.

@@ -6,46 +6,55 @@
 #include <vector>
 
 #include "core/bfloat16.h"
+#include "core/memory_map.h"
+#include "core/payload.h"
 #include "core/tsan.h"
 
 namespace asyncps::ps {
 namespace {
 
 constexpr std::size_t kMaxFree = 2;
+constexpr std::size_t kPageBytes = 4096;
 
 }  // namespace
 
 // What buffers are counted against and freed into.
 struct ReplyBuffers::Pool {
   std::atomic<std::size_t> bytes_held{0};
-  // Freed buffers kept for reuse: a fresh multi-megabyte allocation per
-  // version would page-fault its way in.
+  // Freed buffers kept for reuse: a fresh multi-megabyte map per version
+  // would page-fault its way in. Buffers are maps of their own (not malloc's),
+  // so the memory of those not kept goes back to the system at once.
   std::mutex mu;
-  std::vector<std::vector<std::uint32_t>> free;
+  std::vector<MemoryMap> free;
 
-  std::vector<std::uint32_t> Take(std::size_t words) {
-    std::lock_guard<std::mutex> lock(mu);
-    for (auto it = free.begin(); it != free.end(); ++it) {
-      if (it->size() == words) {
-        std::vector<std::uint32_t> b = std::move(*it);
-        free.erase(it);
-        return b;
+  // nullopt: the system has no memory to map.
+  std::optional<MemoryMap> Take(std::size_t bytes) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (auto it = free.begin(); it != free.end(); ++it) {
+        if (it->size() == bytes) {
+          MemoryMap b = std::move(*it);
+          free.erase(it);
+          return b;
+        }
       }
     }
-    return std::vector<std::uint32_t>(words);
+    Result<MemoryMap> fresh = MemoryMap::Anonymous(bytes);
+    if (!fresh.ok()) return std::nullopt;
+    return std::move(fresh).value();
   }
 };
 
 struct ReplyBuffers::Buffer {
   std::shared_ptr<Pool> pool;
-  std::vector<std::uint32_t> words;  // 4-byte words: aligned for every encoding
+  MemoryMap pages;  // page-aligned: aligned for every encoding
   std::size_t bytes = 0;
   std::uint64_t version = 0;
 
   ~Buffer() {
-    pool->bytes_held.fetch_sub(words.size() * sizeof(std::uint32_t), std::memory_order_release);
+    pool->bytes_held.fetch_sub(pages.size(), std::memory_order_release);
     std::lock_guard<std::mutex> lock(pool->mu);
-    if (pool->free.size() < kMaxFree) pool->free.push_back(std::move(words));
+    if (pool->free.size() < kMaxFree) pool->free.push_back(std::move(pages));
   }
 };
 
@@ -74,7 +83,7 @@ std::optional<zmq::message_t> ReplyBuffers::Message(std::span<const float> data,
   queue->replies.fetch_add(1, std::memory_order_acq_rel);
   auto* lease = new Lease{buffer, std::move(queue)};
   ASYNCPS_TSAN_RELEASE(lease);  // handed to ZeroMQ's I/O thread with the message
-  return zmq::message_t(buffer->words.data(), buffer->bytes, &Release, lease);
+  return zmq::message_t(buffer->pages.data(), buffer->bytes, &Release, lease);
 }
 
 std::shared_ptr<ReplyBuffers::Buffer> ReplyBuffers::BufferFor(std::span<const float> data, Encoding encoding,
@@ -83,20 +92,17 @@ std::shared_ptr<ReplyBuffers::Buffer> ReplyBuffers::BufferFor(std::span<const fl
   if (latest != nullptr && latest->version == version) return latest;
   latest.reset();  // frees it now unless replies in flight still hold it
   const std::size_t bytes = data.size() * BytesPerValue(encoding);
-  const std::size_t words = (bytes + 3) / 4;
-  const std::size_t held = words * sizeof(std::uint32_t);
-  if (bytes_held() + held > limits_.max_bytes) return nullptr;
+  const std::size_t held = (bytes + kPageBytes - 1) / kPageBytes * kPageBytes;
+  if (bytes == 0 || bytes_held() + held > limits_.max_bytes) return nullptr;
+  std::optional<MemoryMap> pages = pool_->Take(held);
+  if (!pages) return nullptr;
   auto buffer = std::make_shared<Buffer>();
   buffer->pool = pool_;
-  buffer->words = pool_->Take(words);
+  buffer->pages = std::move(*pages);
   pool_->bytes_held.fetch_add(held, std::memory_order_acq_rel);
   buffer->bytes = bytes;
   buffer->version = version;
-  if (encoding == Encoding::kBfloat16) {
-    EncodeBfloat16(data, reinterpret_cast<std::uint16_t*>(buffer->words.data()));
-  } else if (bytes > 0) {
-    std::memcpy(buffer->words.data(), data.data(), bytes);
-  }
+  EncodeSlice(data, encoding, buffer->pages.bytes());
   latest = buffer;
   return buffer;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstring>
 
 namespace asyncps {
 namespace {
@@ -43,6 +44,14 @@ std::ptrdiff_t FirstNonFinite(const PayloadView& p) {
   for (std::size_t j = 0; j < p.count; ++j)
     if ((v[j] & kBf16Exponent) == kBf16Exponent) return static_cast<std::ptrdiff_t>(j);
   return -1;
+}
+
+void EncodeSlice(std::span<const float> values, Encoding encoding, std::span<std::byte> out) {
+  if (encoding == Encoding::kBfloat16) {
+    EncodeBfloat16(values, reinterpret_cast<std::uint16_t*>(out.data()));
+  } else if (!values.empty()) {
+    std::memcpy(out.data(), values.data(), values.size_bytes());
+  }
 }
 
 void Decode(const PayloadView& p, std::span<float> out) {

@@ -32,6 +32,11 @@ PayloadView DenseView(std::span<const float> values);
 std::ptrdiff_t FirstNonFinite(const PayloadView& p);
 std::ptrdiff_t FirstNonFinite(std::span<const float> values);
 
+// Writes `values` dense in `encoding` at the start of `out` (the bytes a
+// dense payload of them has). REQUIRES: out holds values.size() *
+// BytesPerValue(encoding) bytes, aligned for the encoding.
+void EncodeSlice(std::span<const float> values, Encoding encoding, std::span<std::byte> out);
+
 // out = the payload's values, dense. REQUIRES: !p.sparse(), out.size() == p.count.
 void Decode(const PayloadView& p, std::span<float> out);
 
