@@ -107,12 +107,15 @@ void RunPeers(const Settings& s, std::vector<Record>& out) {
         1, 2);
   g.Add(ProcessAsyncps(s.peers, n, PsOp::kCommitAndPullBf16, false),
         std::string(kProcesses) + "commit-and-pull-bf16", n, 1, 1, 2);
+  g.Add(ProcessAsyncps(s.peers, n, PsOp::kCommitAndPullShm, false),
+        std::string(kProcesses) + "commit-and-pull-shm", n, 1, 1, 2);
   g.Add(ProcessAsyncps(s.peers, n, PsOp::kCommitAndPull, true),
         std::string(kProcesses) + "commit-and-pull" + kWithMetrics, n, 1, 1, 2);
   PsCluster cluster(n, 1);
   g.Add(RawReqRep(n, 1), std::string(kInProcess) + kRawReqRep, n, 1, 1, 2);
   g.Add(cluster.Clients(PsOp::kCommitAndPull, 1), std::string(kInProcess) + "commit-and-pull", n, 1, 1, 2);
   g.Add(cluster.Clients(PsOp::kCommitAndPullBf16, 1), std::string(kInProcess) + "commit-and-pull-bf16", n, 1, 1, 2);
+  g.Add(cluster.Clients(PsOp::kCommitAndPullShm, 1), std::string(kInProcess) + "commit-and-pull-shm", n, 1, 1, 2);
   MeasureGroup(g, s, out);
 }
 
@@ -159,7 +162,7 @@ int main(int argc, char** argv) {
   app.add_option("--workers", s.workers, "Concurrent client counts W")->capture_default_str();
   app.add_option("--ops", s.ops,
                  "Only these: raw-req-rep raw-push-pull push pull commit-and-pull commit-and-pull-bf16 "
-                 "commit-and-pull-top1% (default all)");
+                 "commit-and-pull-top1% commit-and-pull-shm (default all)");
   app.add_option("--trials", s.plan.trials, "Timed trials per figure, the median is reported (default 9)")
       ->check(CLI::PositiveNumber);
   app.add_option("--seconds", s.plan.seconds, "Length of each trial (default 0.2, quick 0.1)")

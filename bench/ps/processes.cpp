@@ -117,6 +117,7 @@ std::unique_ptr<Session> ProcessAsyncps(const ProcessPeers& peers, std::size_t f
   unlink(log.c_str());
   std::vector<std::string> argv{peers.server_bin, "--bind", "tcp://127.0.0.1:*", "--ready-file", ready};
   if (metrics) argv.insert(argv.end(), {"--metrics-bind", "127.0.0.1:0"});
+  if (op == PsOp::kCommitAndPullShm) argv.push_back("--shared-memory");
   auto remote = std::make_shared<Remote>();
   remote->server = std::make_unique<ChildProcess>(argv, log);
   const std::string endpoint = FirstLine(remote->server->WaitForFile(ready));

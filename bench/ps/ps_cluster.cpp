@@ -32,6 +32,7 @@ const char* PsOpName(PsOp op) {
     case PsOp::kCommitAndPull: return "commit-and-pull";
     case PsOp::kCommitAndPullBf16: return "commit-and-pull-bf16";
     case PsOp::kCommitAndPullTopK: return "commit-and-pull-top1%";
+    case PsOp::kCommitAndPullShm: return "commit-and-pull-shm";
   }
   return "?";
 }
@@ -44,6 +45,7 @@ PsCluster::PsCluster(std::size_t floats, std::uint32_t shards) {
     ps::ShardServerOptions o;
     o.shard.shard_index = i;
     o.shard.num_shards = shards;
+    o.shard.shared_memory = true;  // for the shm clients; the others send frames
     servers_.push_back(std::make_unique<ps::ShardServer>(context_, "tcp://127.0.0.1:*", o));
     endpoints_.push_back(servers_.back()->endpoint());
   }
@@ -75,6 +77,7 @@ ClientOptions PsCluster::Options(PsOp op) {
     o.compression.commit = Encoding::kBfloat16;
     if (op == PsOp::kCommitAndPullTopK) o.compression.commit_top_k = 0.01;
   }
+  o.shared_memory = op == PsOp::kCommitAndPullShm;
   return o;
 }
 
@@ -85,6 +88,8 @@ std::unique_ptr<Session> PsCluster::Clients(PsOp op, int workers, std::shared_pt
   return std::make_unique<Session>(workers, [this, op, options, n](int w) -> Op {
     auto k = std::make_shared<Worker>(Worker{ConnectOrThrow(layout_, options[w]), std::vector<float>(n),
                                              std::vector<float>(n)});
+    if (options[w].shared_memory && k->client->shared_memory_shards() != k->client->num_shards())
+      throw std::runtime_error("shared memory refused: " + k->client->shared_memory_refusal(0));
     // Small deltas of varied magnitude and sign, as training makes (top-k selects among them).
     for (std::size_t i = 0; i < n; ++i)
       k->payload[i] = 1e-6f * (static_cast<float>((i * 2654435761u) % 2001) - 1000.0f) / 1000.0f;
@@ -94,6 +99,7 @@ std::unique_ptr<Session> PsCluster::Clients(PsOp op, int workers, std::shared_pt
       case PsOp::kCommitAndPull:
       case PsOp::kCommitAndPullBf16:
       case PsOp::kCommitAndPullTopK:
+      case PsOp::kCommitAndPullShm:
         return [k] { Check(k->client->CommitAndPull(k->payload, k->weights), "commit-and-pull"); };
     }
     throw std::logic_error("unknown op");

@@ -67,22 +67,25 @@ void Peers(std::ostringstream& o, const std::vector<Record>& records) {
     << "processes: a server process (`asyncps-server`, or a raw REP server: `asyncps-bench-ps --serve-raw-rep`) and "
        "this client process; in-process: server threads in the client's process. f32 + metrics: `asyncps-server "
        "--metrics-bind 127.0.0.1:0` with /metrics scraped every 100 ms; its ratio is to f32 without. CPU ms/rt "
-       "counts this process only (the client side) where the server is a process of its own.\n\n"
-    << "| floats | peers | raw REQ/REP rt/s | f32 rt/s (/ raw) | bf16 rt/s (/ raw) | f32 + metrics rt/s (/ f32) "
-       "| CPU ms/rt raw | f32 | bf16 |\n"
-    << "|---:|---|---:|---:|---:|---:|---:|---:|---:|\n";
+       "counts this process only (the client side) where the server is a process of its own. shm: f32 through "
+       "shared memory (`asyncps-server --shared-memory`, ClientOptions::shared_memory).\n\n"
+    << "| floats | peers | raw REQ/REP rt/s | f32 rt/s (/ raw) | bf16 rt/s (/ raw) | f32 shm rt/s (/ raw) "
+       "| f32 + metrics rt/s (/ f32) | CPU ms/rt raw | f32 | bf16 | shm |\n"
+    << "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (std::size_t n : sizes) {
     for (const std::string prefix : {kProcesses, kInProcess}) {
       const Record* raw = Find(records, prefix + kRawReqRep, n, 1, 1);
       const Record* f32 = Find(records, prefix + "commit-and-pull", n, 1, 1);
       const Record* bf16 = Find(records, prefix + "commit-and-pull-bf16", n, 1, 1);
+      const Record* shm = Find(records, prefix + "commit-and-pull-shm", n, 1, 1);
       const Record* met = Find(records, prefix + "commit-and-pull" + kWithMetrics, n, 1, 1);
       std::string met_cell = "-";
       if (met && f32 && f32->m.ops_per_s > 0)
         met_cell = Ops(met) + " (" + Fixed(met->m.ops_per_s / f32->m.ops_per_s, 3) + "x)";
       o << "| " << Grouped(n) << " | " << prefix.substr(0, prefix.size() - 1) << " | " << Ops(raw) << " | "
-        << Ops(f32) << " (" << Ratio(f32) << ") | " << Ops(bf16) << " (" << Ratio(bf16) << ") | " << met_cell
-        << " | " << CpuMs(raw) << " | " << CpuMs(f32) << " | " << CpuMs(bf16) << " |\n";
+        << Ops(f32) << " (" << Ratio(f32) << ") | " << Ops(bf16) << " (" << Ratio(bf16) << ") | " << Ops(shm)
+        << " (" << Ratio(shm) << ") | " << met_cell << " | " << CpuMs(raw) << " | " << CpuMs(f32) << " | "
+        << CpuMs(bf16) << " | " << CpuMs(shm) << " |\n";
     }
   }
   o << "\n";

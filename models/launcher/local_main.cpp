@@ -93,6 +93,7 @@ struct LaunchOptions {
   // --straggler I:F: worker I trains F times slower (asyncps-worker --slowdown).
   std::vector<std::string> stragglers;
   double curve_every_s = 0;  // seconds between snapshots of C for the accuracy curve; 0: none
+  std::string shared_memory = "on";  // the workers' payloads through shared memory (on/off)
 };
 
 // The slowdown of every worker from --straggler I:F values (1: none), or why
@@ -185,6 +186,9 @@ int main(int argc, char** argv) {
       ->check(asyncps::tools::FiniteRange(0.0, 86400.0))->capture_default_str();
   app.add_option("--straggler", lo.stragglers,
                  "Experiment: I:F makes worker I train F times slower (repeatable; asyncps-worker --slowdown)");
+  app.add_option("--shared-memory", lo.shared_memory,
+                 "Payloads between the workers and the shards through shared memory (on) or over the socket (off)")
+      ->check(CLI::IsMember({"on", "off"}))->capture_default_str();
   app.add_option("--server-bin", lo.server_bin, "asyncps-server to run (default: next to this binary)");
   app.add_option("--worker-bin", lo.worker_bin, "asyncps-worker to run (default: next to this binary)");
   app.add_flag("--keep-work-dir", lo.keep_work_dir, "Keep the temporary folder with the workers' reports");
@@ -240,6 +244,7 @@ int main(int argc, char** argv) {
     args.insert(args.end(), {"--max-staleness", lo.max_staleness, "--staleness-scale", lo.staleness_scale,
                              "--worker-timeout", std::to_string(lo.worker_timeout_s)});
     if (!lo.metrics_bind.empty()) args.insert(args.end(), {"--metrics-bind", lo.metrics_bind});
+    if (lo.shared_memory == "on") args.emplace_back("--shared-memory");
     auto started = ChildProcess::Start(args, "asyncps-server");
     if (!started.ok()) return Fail(started.status().message(), workers, nullptr);
     server.emplace(std::move(started).value());
@@ -260,6 +265,7 @@ int main(int argc, char** argv) {
     if (!single) {
       args.insert(args.end(), {"--servers", Join(endpoints, ",")});
       for (auto& a : compression.ToArgs()) args.push_back(a);
+      if (lo.shared_memory == "on") args.emplace_back("--shared-memory");
     }
     if (single && i == 0) args.insert(args.end(), {"--save-weights", (work / "worker-0.npz").string()});
     if (slowdown.value()[i] > 1) args.insert(args.end(), {"--slowdown", std::to_string(slowdown.value()[i])});

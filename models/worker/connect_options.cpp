@@ -81,6 +81,7 @@ Result<ClientOptions> ConnectOptions::ToClientOptions(std::uint32_t worker_id, A
   Result<Compression> c = compression.ToCompression();
   if (!c.ok()) return c.status();
   co.compression = c.value();
+  co.shared_memory = shared_memory;
   return co;
 }
 
@@ -91,6 +92,7 @@ std::vector<std::string> ConnectOptions::ToArgs() const {
   if (!curve_server_key_file.empty()) args.insert(args.end(), {"--curve-server-key-file", curve_server_key_file});
   if (!curve_secret_key_file.empty()) args.insert(args.end(), {"--curve-secret-key-file", curve_secret_key_file});
   for (auto& a : compression.ToArgs()) args.push_back(a);
+  if (shared_memory) args.emplace_back("--shared-memory");
   return args;
 }
 
@@ -113,6 +115,10 @@ void AddConnectFlags(CLI::App& app, ConnectOptions& o, bool with_servers) {
                  "This client's CURVE secret key (else $ASYNCPS_CLIENT_CURVE_SECRET_KEY); its public key must be on the "
                  "shards' allow-list")
       ->envname("ASYNCPS_CLIENT_CURVE_SECRET_KEY_FILE");
+  app.add_flag("--shared-memory", o.shared_memory,
+               "Send payloads and take pulled weights through shared memory with shards on this host that allow it "
+               "(asyncps-server --shared-memory); other shards get them over the socket")
+      ->envname("ASYNCPS_SHARED_MEMORY");
   AddCompressionFlags(app, o.compression);
 }
 

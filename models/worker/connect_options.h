@@ -42,6 +42,9 @@ struct ConnectOptions {
   std::string curve_server_key_file;
   std::string curve_secret_key_file;
   CompressionOptions compression;
+  // Payloads through shared memory with shards on this host that take it
+  // (ClientOptions::shared_memory; asyncps-server --shared-memory).
+  bool shared_memory = false;
 
   // The client's options for `worker_id`, keys loaded and checked.
   Result<ClientOptions> ToClientOptions(std::uint32_t worker_id, Algorithm algorithm) const;
@@ -50,8 +53,8 @@ struct ConnectOptions {
 };
 
 // Registers --servers (if with_servers), --request-timeout-ms, --retry-deadline,
-// --connect-deadline, --curve-server-key-file, --curve-secret-key-file and the
-// compression flags.
+// --connect-deadline, --curve-server-key-file, --curve-secret-key-file,
+// --shared-memory and the compression flags.
 void AddConnectFlags(CLI::App& app, ConnectOptions& options, bool with_servers);
 
 }  // namespace asyncps::worker

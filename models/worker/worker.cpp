@@ -41,6 +41,10 @@ Result<PsLink> ConnectToPs(const TrainOptions& train, const WorkerOptions& optio
   if (!client.ok()) return client.status();
   PsLink link;
   link.client = std::move(client).value();
+  for (std::size_t s = 0; s < link.client->num_shards(); ++s)
+    if (const std::string& why = link.client->shared_memory_refusal(s); !why.empty())
+      std::fprintf(stderr, "asyncps-worker %zu: shard %zu over the socket, not shared memory: %s\n",
+                   options.worker_index, s, why.c_str());
   // Every worker offers the same seeded weights; the first to arrive wins and
   // all of them start from the PS's copy.
   Status init = link.client->Init(model.params());

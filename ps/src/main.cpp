@@ -89,6 +89,12 @@ int main(int argc, char** argv) {
       ->envname("ASYNCPS_MAX_REPLY_MB")->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))->capture_default_str();
   app.add_option("--io-threads", io_threads, "ZeroMQ I/O threads")
       ->envname("ASYNCPS_IO_THREADS")->check(CLI::Range(1, 64))->capture_default_str();
+  bool shared_memory = false;
+  app.add_flag("--shared-memory", shared_memory,
+               "Take payloads from, and answer pulls into, the shared-memory segments of clients on this host "
+               "(ClientOptions::shared_memory, asyncps-worker --shared-memory): only small headers cross the "
+               "socket. Segments must belong to this server's user with mode 0600")
+      ->envname("ASYNCPS_SHARED_MEMORY");
   app.add_flag("--allow-non-finite", allow_non_finite, "Apply payloads holding NaN or Inf (rejected by default)")
       ->envname("ASYNCPS_ALLOW_NON_FINITE");
   app.add_option("--ready-file", ready_file, "Once bound, write the shards' endpoints here, one per line")
@@ -201,6 +207,7 @@ int main(int argc, char** argv) {
     options.shard.shard_index = first_shard + i;
     options.shard.num_shards = num_shards;
     options.shard.reject_non_finite = !allow_non_finite;
+    options.shard.shared_memory = shared_memory;
     options.shard.max_message_bytes = max_message_mb << 20;
     options.curve_secret_key = curve.value().secret_key;
     options.checkpoint_dir = checkpoint_dir;

@@ -9,10 +9,12 @@ namespace asyncps::ps {
 using wire::ErrorCode;
 using wire::Op;
 
-Shard::Shard(ShardOptions options) : options_(options) {}
+Shard::Shard(ShardOptions options) : options_(options), segments_(options.max_segments) {}
 
 Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const std::byte> payload, Builder& reply) {
   reply.Clear();
+  request_segment_.reset();
+  segment_error_.clear();
   std::string why;
   const wire::Request* req = wire::VerifyRequest(header, header_scratch_, &why);
   if (req == nullptr) return Error(Op::Hello, 0, ErrorCode::Malformed, why, reply);
@@ -31,7 +33,11 @@ Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const 
                      std::to_string(wire::kProtocolVersion),
                  reply);
   }
-  if ((req->payload_floats() == 0) != payload.empty()) {
+  if (req->payload_in_segment()) {
+    if (!payload.empty() || req->payload_floats() == 0 || req->payload_sparse() || req->segment() == nullptr)
+      return Error(req->op(), req->seq(), ErrorCode::Malformed,
+                   "payload_in_segment needs a segment, dense values and no payload frame", reply);
+  } else if ((req->payload_floats() == 0) != payload.empty()) {
     return Error(req->op(), req->seq(), ErrorCode::Malformed,
                  "payload_floats is " + std::to_string(req->payload_floats()) + " but the payload frame has " +
                      std::to_string(payload.size()) + " bytes",
@@ -44,6 +50,7 @@ Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const 
                      " (this server knows Float32 and BFloat16)",
                  reply);
   }
+  if (Outcome failed; !AttachSegment(*req, payload, reply, &failed)) return failed;
   if (auto w = workers_.find(req->worker_id()); w != workers_.end()) {
     // Any request shows the worker alive, and supersedes one of it held.
     w->second.last_seen = options_.now();
@@ -60,6 +67,38 @@ Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const 
   }
   return Error(req->op(), req->seq(), ErrorCode::UnknownOp,
                "unknown op " + std::to_string(static_cast<int>(req->op())), reply);
+}
+
+bool Shard::AttachSegment(const wire::Request& req, std::span<const std::byte>& payload, Builder& reply,
+                          Outcome* failed) {
+  if (req.segment() == nullptr) return true;
+  Result<std::shared_ptr<SharedSegment>> segment =
+      options_.shared_memory
+          ? segments_.Attach(req.segment()->string_view())
+          : Result<std::shared_ptr<SharedSegment>>(Status::Unavailable(
+                "this server does not take payloads through shared memory (asyncps-server --shared-memory)"));
+  if (!segment.ok()) {
+    if (req.op() == Op::Hello) {
+      segment_error_ = segment.status().message();
+      return true;
+    }
+    *failed = Error(req.op(), req.seq(), ErrorCode::SegmentUnavailable, segment.status().message(), reply);
+    return false;
+  }
+  request_segment_ = std::move(segment).value();
+  if (!req.payload_in_segment()) return true;
+  const Encoding encoding = wire::FromWire(req.payload_encoding()).value();  // Handle checked it
+  const std::size_t bytes = wire::PayloadBytes(req.payload_floats(), encoding, /*sparse=*/false);
+  if (bytes > request_segment_->request().size()) {
+    *failed = Error(req.op(), req.seq(), ErrorCode::BadSize,
+                    "payload of " + std::to_string(bytes) + " bytes exceeds the request region of segment " +
+                        request_segment_->name() + " (" + std::to_string(request_segment_->request().size()) +
+                        " bytes)",
+                    reply);
+    return false;
+  }
+  payload = request_segment_->request().first(bytes);
+  return true;
 }
 
 Shard::Outcome Shard::Reject(ErrorCode code, const std::string& message, Builder& reply) {
@@ -116,10 +155,12 @@ Shard::Outcome Shard::Hello(const wire::Request& req, Builder& reply) {
   }
   wire::BuildReply({.op = req.op(),
                     .seq = req.seq(),
+                    .message = segment_error_,
                     .updates = counters_.updates,
                     .range_begin = range_.begin,
                     .range_end = range_.end,
-                    .max_message_bytes = options_.max_message_bytes},
+                    .max_message_bytes = options_.max_message_bytes,
+                    .segment_attached = request_segment_ != nullptr},
                    reply);
   return {.op = req.op(), .worker_id = req.worker_id()};
 }
@@ -364,14 +405,19 @@ bool Shard::ReadPayload(const wire::Request& req, std::span<const std::byte> pay
   return true;
 }
 
-Shard::ReplyTo Shard::To(const wire::Request& req) {
+Shard::ReplyTo Shard::To(const wire::Request& req) const {
   // Handle checked the encoding.
-  return {req.op(), req.seq(), req.worker_id(), wire::FromWire(req.pull_encoding()).value()};
+  return {req.op(), req.seq(), req.worker_id(), wire::FromWire(req.pull_encoding()).value(), request_segment_};
 }
 
 Shard::Outcome Shard::Ok(const ReplyTo& to, Builder& reply, std::span<const float> payload, std::string_view message) {
   // A reply without payload stays float32.
   const Encoding encoding = payload.empty() ? Encoding::kFloat32 : to.pull_encoding;
+  // The slice goes into the segment when it fits (the client sized the region
+  // for float32, so it always does), else as frame 1.
+  const bool in_segment = to.segment != nullptr && !payload.empty() &&
+                          wire::PayloadBytes(payload.size(), encoding, false) <= to.segment->reply().size();
+  if (in_segment) EncodeSlice(payload, encoding, to.segment->reply());
   wire::BuildReply({.op = to.op,
                     .seq = to.seq,
                     .message = message,
@@ -379,9 +425,10 @@ Shard::Outcome Shard::Ok(const ReplyTo& to, Builder& reply, std::span<const floa
                     .range_begin = range_.begin,
                     .range_end = range_.end,
                     .payload_floats = payload.size(),
-                    .payload_encoding = wire::ToWire(encoding)},
+                    .payload_encoding = wire::ToWire(encoding),
+                    .payload_in_segment = in_segment},
                    reply);
-  return {payload, encoding, ErrorCode::Ok, to.op, to.worker_id};
+  return {in_segment ? std::span<const float>() : payload, encoding, ErrorCode::Ok, to.op, to.worker_id};
 }
 
 Shard::Outcome Shard::Error(Op op, std::uint64_t seq, ErrorCode code, const std::string& message, Builder& reply) {

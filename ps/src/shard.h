@@ -20,6 +20,7 @@
 #include "asyncps/update_rule.h"
 #include "core/payload.h"
 #include "histogram.h"
+#include "segment_table.h"
 #include "wire/wire.h"
 
 namespace asyncps::ps {
@@ -52,6 +53,12 @@ struct ShardOptions {
   std::chrono::milliseconds max_hold{1000};
   // Scale every commit by 1/tau (kInverse), or as the rule says (kNone).
   StalenessScale staleness_scale = StalenessScale::kNone;
+  // The same-host data plane (core/shared_segment.h): take payloads from, and
+  // answer pulls into, the shared-memory segments requests name; at most
+  // max_segments open at once (segment_table.h). Off: such requests are
+  // answered SegmentUnavailable (hellos: not attached), and clients use frames.
+  bool shared_memory = false;
+  std::size_t max_segments = 1024;
   // The shard's clock: worker timeouts and holds (tests inject a fake one).
   std::function<std::chrono::steady_clock::time_point()> now = [] { return std::chrono::steady_clock::now(); };
 };
@@ -77,7 +84,8 @@ class Shard {
   };
   // Verifies and answers one request; never throws on bad input. The reply
   // header is built into `reply` (cleared first). The payload span stays valid
-  // until the next call.
+  // until the next call. A request naming a shared-memory segment takes its
+  // payload from there, and a pull of it is answered there (no payload span).
   Outcome Handle(std::span<const std::byte> header, std::span<const std::byte> payload,
                  flatbuffers::FlatBufferBuilder& reply);
 
@@ -87,6 +95,9 @@ class Shard {
   std::optional<Outcome> ReleaseOne(flatbuffers::FlatBufferBuilder& reply);
   // Requests held now.
   std::size_t held() const { return held_.size(); }
+  // Closes the segments whose clients are gone (segment_table.h); call now and then.
+  void SweepSegments() { segments_.Sweep(); }
+  std::size_t segments_open() const { return segments_.size(); }
 
   // Answers a request the transport already found malformed (e.g. too many
   // frames) with `code`, counted like any other error reply.
@@ -154,6 +165,7 @@ class Shard {
     std::uint64_t seq;
     std::uint32_t worker_id;
     Encoding pull_encoding;
+    std::shared_ptr<SharedSegment> segment;  // answer a pull in its reply region; null: a frame
   };
   struct HeldRequest {
     ReplyTo to;
@@ -188,7 +200,12 @@ class Shard {
   bool ReadPayload(const wire::Request& req, std::span<const std::byte> payload, bool allow_sparse, Builder& reply,
                    PayloadView* out, Outcome* failed);
   Outcome Ok(const ReplyTo& to, Builder& reply, std::span<const float> payload = {}, std::string_view message = {});
-  static ReplyTo To(const wire::Request& req);
+  // The reply address of the request being handled (and its segment).
+  ReplyTo To(const wire::Request& req) const;
+  // Opens the segment the request names, and points `payload` at its request
+  // region when the payload lies there. False: `failed` holds the error reply,
+  // except for a hello, which goes on without one (segment_error_ says why).
+  bool AttachSegment(const wire::Request& req, std::span<const std::byte>& payload, Builder& reply, Outcome* failed);
   Outcome Error(wire::Op op, std::uint64_t seq, wire::ErrorCode code, const std::string& message, Builder& reply);
   WorkerState* Worker(std::uint32_t id);
 
@@ -207,6 +224,11 @@ class Shard {
   std::vector<HeldRequest> held_;
   std::chrono::nanoseconds blocked_total_{0};  // counters_.blocked_ms, unrounded
   std::vector<std::uint32_t> payload_scratch_;
+  SegmentTable segments_;
+  // The request being handled: its segment (null: none), or why a hello's
+  // segment could not be opened.
+  std::shared_ptr<SharedSegment> request_segment_;
+  std::string segment_error_;
   std::vector<std::uint64_t> header_scratch_;
 };
 

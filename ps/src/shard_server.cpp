@@ -183,6 +183,7 @@ void ShardServer::RecordCommit(const Shard::Outcome& out) {
 }
 
 void ShardServer::Publish() {
+  shard_.SweepSegments();
   live_.shard_index = options_.shard.shard_index;
   live_.counters = shard_.counters();
   live_.errors_by_code = shard_.errors_by_code();

@@ -131,15 +131,21 @@ struct Run {
 };
 Run Pull(FakeTransport& transport, FakeClock& clock, std::chrono::milliseconds deadline,
          RetryPolicy policy = Policy(), std::vector<std::uint64_t> max_bytes = {},
-         std::vector<std::span<const std::byte>> payloads = {}) {
+         std::vector<OutPayload> payloads = {}) {
   RoundTrip trip(transport, clock, policy);
   std::vector<std::uint64_t> seqs;
   for (std::size_t s = 0; s < transport.num_shards(); ++s) seqs.push_back(10 * (s + 1));
   Run run;
-  const RoundTrip::BuildHeader build = [](std::size_t s, std::uint64_t seq, flatbuffers::FlatBufferBuilder& fbb) {
-    wire::BuildRequest({.op = wire::Op::Pull, .seq = seq, .shard_index = static_cast<std::uint32_t>(s)}, fbb);
+  const RoundTrip::BuildHeader build = [](std::size_t s, std::uint64_t seq, const PayloadRoute& route,
+                                          flatbuffers::FlatBufferBuilder& fbb) {
+    wire::BuildRequest({.op = wire::Op::Pull,
+                        .seq = seq,
+                        .shard_index = static_cast<std::uint32_t>(s),
+                        .segment = route.segment,
+                        .payload_in_segment = route.payload_in_segment},
+                       fbb);
   };
-  const RoundTrip::OnReply on_reply = [&](std::size_t s, const wire::Reply&, const zmq::message_t&) {
+  const RoundTrip::OnReply on_reply = [&](std::size_t s, const wire::Reply&, std::span<const std::byte>) {
     ++run.replies[s];
     return Status::OK();
   };
@@ -253,7 +259,7 @@ TEST_CASE("round trip: a request over a shard's limit is refused before sending"
   FakeClock clock;
   FakeTransport t(1, clock, [](std::size_t, std::uint64_t, int) { return Answer{}; });
   const std::vector<std::byte> payload(4096);
-  Run r = Pull(t, clock, 60s, Policy(), {1024}, {std::span<const std::byte>(payload)});
+  Run r = Pull(t, clock, 60s, Policy(), {1024}, {OutPayload{std::span<const std::byte>(payload)}});
   REQUIRE(r.status.code() == Status::Code::kInvalidArgument);
   CHECK_THAT(r.status.message(), Catch::Contains("exceeds the shard's maximum of 1024") && Catch::Contains("fake://0"));
   CHECK(t.sent.empty());

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "wire/wire.h"
@@ -26,6 +27,8 @@ struct RequestFields {
   bool payload_sparse = false;
   wire::Encoding pull_encoding = wire::Encoding::Float32;
   bool observer = false;  // Hello: a client that never commits
+  std::string segment;              // shared-memory segment named; empty: none
+  bool payload_in_segment = false;  // the payload lies in its request region
 };
 
 // The header bytes of `f`, built by the wire module like every request.
@@ -47,7 +50,9 @@ inline std::vector<std::byte> EncodeRequest(const RequestFields& f, const Parame
                               .payload_encoding = f.payload_encoding,
                               .payload_sparse = f.payload_sparse,
                               .pull_encoding = f.pull_encoding,
-                              .observer = f.observer});
+                              .observer = f.observer,
+                              .segment = f.segment,
+                              .payload_in_segment = f.payload_in_segment});
 }
 
 inline std::vector<std::byte> FloatBytes(const std::vector<float>& v) {

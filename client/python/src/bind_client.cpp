@@ -92,7 +92,9 @@ connect_deadline (10), heartbeat_interval (1), max_attempts (0: no limit),
 curve_server_key / curve_secret_key (Z85; CURVE is on when the server key is
 set), pull_encoding / commit_encoding ('f32' | 'bf16'), commit_top_k (0: dense),
 error_feedback (True), observer (False: True for a client that never commits,
-which the shards' staleness bound neither waits for nor holds).
+which the shards' staleness bound neither waits for nor holds), shared_memory
+(False: True sends payloads through shared memory to shards on this host that
+allow it, asyncps-server --shared-memory; see shared_memory_shards).
 
 Connecting says hello to every shard (checks protocol version, shard order,
 layout and algorithm) and raises asyncps.Timeout naming the shard that did not
@@ -124,6 +126,17 @@ the network; one call runs at a time per client (others wait).
            py::arg("servers"), py::arg("layout"), py::arg("worker_id") = 0, py::arg("algorithm") = "adag")
       .def_property_readonly("layout", &ClientHandle::layout)
       .def_property_readonly("num_shards", [](const ClientHandle& h) { return h.options().servers.size(); })
+      .def_property_readonly(
+          "shared_memory_shards",
+          [](ClientHandle& h) {
+            std::size_t n = 0;
+            h.Call("shared_memory_shards", [&](Client& c) {
+              n = c.shared_memory_shards();
+              return Status::OK();
+            });
+            return n;
+          },
+          "Shards whose payloads travel through shared memory (the option shared_memory).")
       .def_property_readonly("options", [](const ClientHandle& h) { return ClientOptionsToDict(h.options()); },
                              "The options in effect, as a dict (secret keys left out).")
       .def(

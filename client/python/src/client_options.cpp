@@ -17,7 +17,7 @@ using std::chrono::milliseconds;
 constexpr const char* kKnown =
     "request_timeout, retry_deadline, retry_backoff_initial, retry_backoff_max, connect_deadline, "
     "heartbeat_interval, max_attempts, curve_server_key, curve_secret_key, pull_encoding, commit_encoding, "
-    "commit_top_k, error_feedback, observer";
+    "commit_top_k, error_feedback, observer, shared_memory";
 
 // Seconds (int/float) or a datetime.timedelta, rounded to milliseconds.
 milliseconds ToDuration(const std::string& key, py::handle v) {
@@ -47,6 +47,11 @@ Encoding ToEncoding(const std::string& key, py::handle v) {
   return e.value();
 }
 
+bool ToBool(const std::string& key, py::handle v) {
+  if (!py::isinstance<py::bool_>(v)) RaiseInvalidArgument(key + " must be True or False");
+  return v.cast<bool>();
+}
+
 double Seconds(milliseconds d) { return static_cast<double>(d.count()) / 1000.0; }
 
 }  // namespace
@@ -72,11 +77,11 @@ void ApplyClientOptions(const py::dict& kwargs, ClientOptions& o) {
         RaiseInvalidArgument("commit_top_k must be a number in [0, 1)");
       o.compression.commit_top_k = v.cast<double>();
     } else if (key == "error_feedback") {
-      if (!py::isinstance<py::bool_>(v)) RaiseInvalidArgument("error_feedback must be True or False");
-      o.compression.error_feedback = v.cast<bool>();
+      o.compression.error_feedback = ToBool(key, v);
     } else if (key == "observer") {
-      if (!py::isinstance<py::bool_>(v)) RaiseInvalidArgument("observer must be True or False");
-      o.observer = v.cast<bool>();
+      o.observer = ToBool(key, v);
+    } else if (key == "shared_memory") {
+      o.shared_memory = ToBool(key, v);
     } else {
       RaiseInvalidArgument("unknown client option '" + key + "'; the options are: " + kKnown);
     }
@@ -102,6 +107,7 @@ py::dict ClientOptionsToDict(const ClientOptions& o) {
   d["commit_top_k"] = o.compression.commit_top_k;
   d["error_feedback"] = o.compression.error_feedback;
   d["observer"] = o.observer;
+  d["shared_memory"] = o.shared_memory;
   return d;
 }
 

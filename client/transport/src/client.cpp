@@ -49,7 +49,7 @@ struct Client::Impl {
 
   // The header of request `op` to shard s.
   void BuildHeader(std::size_t s, wire::Op op, std::uint64_t seq, const OutFrame& frame,
-                   flatbuffers::FlatBufferBuilder& fbb) const {
+                   const internal::PayloadRoute& route, flatbuffers::FlatBufferBuilder& fbb) const {
     wire::BuildRequest({.op = op,
                         .worker_id = options.worker_id,
                         .seq = seq,
@@ -64,7 +64,9 @@ struct Client::Impl {
                         .payload_encoding = wire::ToWire(frame.encoding),
                         .payload_sparse = frame.sparse,
                         .pull_encoding = wire::ToWire(options.compression.pull),
-                        .observer = options.observer},
+                        .observer = options.observer,
+                        .segment = route.segment,
+                        .payload_in_segment = route.payload_in_segment},
                        fbb);
   }
 
@@ -75,16 +77,17 @@ struct Client::Impl {
     const std::size_t n = ranges.size();
     std::vector<std::uint64_t> seqs(n);
     for (std::size_t s = 0; s < n; ++s) seqs[s] = next_seq[s]++;
-    std::vector<std::span<const std::byte>> payloads;
-    for (const OutFrame& f : frames) payloads.push_back(f.bytes);
-    const RoundTrip::BuildHeader build = [&](std::size_t s, std::uint64_t seq, flatbuffers::FlatBufferBuilder& fbb) {
-      BuildHeader(s, op, seq, frames.empty() ? OutFrame{} : frames[s], fbb);
+    std::vector<internal::OutPayload> payloads;
+    for (const OutFrame& f : frames) payloads.push_back({f.bytes, f.sparse});
+    const RoundTrip::BuildHeader build = [&](std::size_t s, std::uint64_t seq, const internal::PayloadRoute& route,
+                                             flatbuffers::FlatBufferBuilder& fbb) {
+      BuildHeader(s, op, seq, frames.empty() ? OutFrame{} : frames[s], route, fbb);
     };
     return round_trip->Run(op, seqs, payloads, max_bytes, build, on_reply, deadline.value_or(options.retry_deadline));
   }
 
   // Copies a reply's slice into weights, after checking it is the slice expected.
-  Status TakeSlice(std::size_t s, const wire::Reply& reply, const zmq::message_t& body, std::span<float> weights) {
+  Status TakeSlice(std::size_t s, const wire::Reply& reply, std::span<const std::byte> body, std::span<float> weights) {
     const ShardRange& r = ranges[s];
     if (reply.range_begin() != r.begin || reply.range_end() != r.end || reply.payload_floats() != r.size()) {
       return Status::Protocol(Where(s) + " sent elements " + std::to_string(reply.range_begin()) + ".." +
@@ -95,8 +98,8 @@ struct Client::Impl {
     // A server that predates compression sends float32 whatever was asked.
     Result<Encoding> encoding = wire::FromWire(reply.payload_encoding());
     if (!encoding.ok()) return Status::Protocol(Where(s) + ": " + encoding.status().message());
-    Result<PayloadView> slice = wire::ReadPayload({static_cast<const std::byte*>(body.data()), body.size()}, r.size(),
-                                                  encoding.value(), /*sparse=*/false, r.size(), payload_scratch);
+    Result<PayloadView> slice =
+        wire::ReadPayload(body, r.size(), encoding.value(), /*sparse=*/false, r.size(), payload_scratch);
     if (!slice.ok()) return Status::Protocol(Where(s) + ": " + slice.status().message());
     Decode(slice.value(), weights.subspan(r.begin, r.size()));
     last_pulled[s] = reply.updates();
@@ -178,8 +181,12 @@ Result<std::unique_ptr<Client>> Client::Connect(const ParameterLayout& layout, C
   std::random_device entropy;
   impl->session = (std::uint64_t{entropy()} << 32 | entropy()) ^
                   static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  // Shared memory: a request region and a reply region of the shard's slice in float32.
+  std::vector<std::size_t> segment_bytes;
+  if (impl->options.shared_memory)
+    for (const ShardRange& r : impl->ranges) segment_bytes.push_back(r.size() * sizeof(float));
   try {
-    impl->transport = std::make_unique<ZmqTransport>(impl->options.servers, impl->options);
+    impl->transport = std::make_unique<ZmqTransport>(impl->options.servers, impl->options, segment_bytes);
   } catch (const zmq::error_t& e) {
     return Status::InvalidArgument(std::string("cannot connect to the servers: ") + e.what() +
                                    " (expected tcp://HOST:PORT or ipc://PATH)");
@@ -191,8 +198,11 @@ Result<std::unique_ptr<Client>> Client::Connect(const ParameterLayout& layout, C
   Impl& self = *impl;
   Status st = impl->Exchange(
       wire::Op::Hello, {},
-      [&self](std::size_t s, const wire::Reply& reply, const zmq::message_t&) {
+      [&self](std::size_t s, const wire::Reply& reply, std::span<const std::byte>) {
         self.max_bytes[s] = reply.max_message_bytes();
+        if (self.transport->segment(s) != nullptr && !reply.segment_attached())
+          self.transport->DropSegment(
+              s, reply.message() ? reply.message()->str() : "the shard did not open the shared-memory segment");
         return Status::OK();
       },
       impl->options.connect_deadline);
@@ -205,11 +215,21 @@ std::size_t Client::num_shards() const { return impl_->ranges.size(); }
 const ClientOptions& Client::options() const { return impl_->options; }
 std::uint64_t Client::last_pulled_updates(std::size_t shard) const { return impl_->last_pulled.at(shard); }
 
+std::size_t Client::shared_memory_shards() const {
+  std::size_t n = 0;
+  for (std::size_t s = 0; s < impl_->ranges.size(); ++s) n += impl_->transport->segment(s) != nullptr;
+  return n;
+}
+
+const std::string& Client::shared_memory_refusal(std::size_t shard) const {
+  return impl_->transport->segment_refusal(shard);
+}
+
 Status Client::Init(std::span<const float> weights) {
   if (Status st = impl_->CheckSize(weights.size(), "initial weights"); !st.ok()) return st;
   std::size_t accepted = 0;
   Status st = impl_->Exchange(wire::Op::Init, impl_->DenseFrames(weights),
-                               [&](std::size_t, const wire::Reply&, const zmq::message_t&) {
+                               [&](std::size_t, const wire::Reply&, std::span<const std::byte>) {
                                  ++accepted;
                                  return Status::OK();
                                });
@@ -221,7 +241,7 @@ Status Client::Init(std::span<const float> weights) {
 
 Status Client::Pull(std::span<float> weights) {
   if (Status st = impl_->CheckSize(weights.size(), "pull destination"); !st.ok()) return st;
-  return impl_->Exchange(wire::Op::Pull, {}, [&](std::size_t s, const wire::Reply& r, const zmq::message_t& body) {
+  return impl_->Exchange(wire::Op::Pull, {}, [&](std::size_t s, const wire::Reply& r, std::span<const std::byte> body) {
     return impl_->TakeSlice(s, r, body, weights);
   });
 }
@@ -229,26 +249,26 @@ Status Client::Pull(std::span<float> weights) {
 Status Client::Commit(std::span<const float> payload) {
   if (Status st = impl_->CheckPayload(payload); !st.ok()) return st;
   return impl_->Exchange(wire::Op::Commit, impl_->CommitFrames(payload),
-                          [](std::size_t, const wire::Reply&, const zmq::message_t&) { return Status::OK(); });
+                          [](std::size_t, const wire::Reply&, std::span<const std::byte>) { return Status::OK(); });
 }
 
 Status Client::CommitAndPull(std::span<const float> payload, std::span<float> weights) {
   if (Status st = impl_->CheckPayload(payload); !st.ok()) return st;
   if (Status st = impl_->CheckSize(weights.size(), "pull destination"); !st.ok()) return st;
   return impl_->Exchange(wire::Op::CommitAndPull, impl_->CommitFrames(payload),
-                          [&](std::size_t s, const wire::Reply& r, const zmq::message_t& body) {
+                          [&](std::size_t s, const wire::Reply& r, std::span<const std::byte> body) {
                             return impl_->TakeSlice(s, r, body, weights);
                           });
 }
 
 Status Client::Leave() {
   return impl_->Exchange(wire::Op::Leave, {},
-                         [](std::size_t, const wire::Reply&, const zmq::message_t&) { return Status::OK(); });
+                         [](std::size_t, const wire::Reply&, std::span<const std::byte>) { return Status::OK(); });
 }
 
 Result<std::vector<ShardStats>> Client::Stats() {
   std::vector<ShardStats> out(impl_->ranges.size());
-  Status st = impl_->Exchange(wire::Op::Stats, {}, [&](std::size_t s, const wire::Reply& r, const zmq::message_t&) {
+  Status st = impl_->Exchange(wire::Op::Stats, {}, [&](std::size_t s, const wire::Reply& r, std::span<const std::byte>) {
     const wire::ShardStats* in = r.stats();
     if (in == nullptr) return Status::Protocol(impl_->Where(s) + " sent no stats");
     ShardStats& o = out[s];

@@ -1,6 +1,7 @@
 #include "round_trip.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace asyncps::internal {
 
@@ -11,8 +12,8 @@ std::string RoundTrip::Where(std::size_t s) const {
   return "shard " + std::to_string(s) + " at " + transport_.endpoint(s);
 }
 
-Status RoundTrip::Run(wire::Op op, std::span<const std::uint64_t> seqs,
-                      std::span<const std::span<const std::byte>> payloads, std::span<const std::uint64_t> max_bytes,
+Status RoundTrip::Run(wire::Op op, std::span<const std::uint64_t> seqs, std::span<const OutPayload> payloads,
+                      std::span<const std::uint64_t> max_bytes,
                       const BuildHeader& build, const OnReply& on_reply, std::chrono::milliseconds deadline) {
   const std::size_t n = transport_.num_shards();
   op_ = op;
@@ -69,16 +70,26 @@ Status RoundTrip::SendPending(bool reopen) {
 }
 
 Status RoundTrip::Send(std::size_t s) {
-  (*build_)(s, seqs_[s], fbb_);
-  const std::span<const std::byte> payload = payloads_.empty() ? std::span<const std::byte>() : payloads_[s];
-  const std::uint64_t bytes = fbb_.GetSize() + payload.size();
+  const OutPayload payload = payloads_.empty() ? OutPayload{} : payloads_[s];
+  SharedSegment* segment = transport_.segment(s);
+  PayloadRoute route;
+  if (segment != nullptr) {
+    route.segment = segment->name();
+    route.payload_in_segment =
+        !payload.bytes.empty() && !payload.sparse && payload.bytes.size() <= segment->request().size();
+  }
+  (*build_)(s, seqs_[s], route, fbb_);
+  const std::span<const std::byte> frame = route.payload_in_segment ? std::span<const std::byte>() : payload.bytes;
+  const std::uint64_t bytes = fbb_.GetSize() + frame.size();
   if (!max_bytes_.empty() && max_bytes_[s] > 0 && bytes > max_bytes_[s]) {
     return Status::InvalidArgument(Where(s) + ": a " + wire::EnumNameOp(op_) + " request of " +
                                    std::to_string(bytes) + " bytes exceeds the shard's maximum of " +
                                    std::to_string(max_bytes_[s]) +
                                    " (start asyncps-server with a larger --max-message-mb, or use more shards)");
   }
-  if (!transport_.Send(s, {fbb_.GetBufferPointer(), fbb_.GetSize()}, payload))
+  // No request of this connection is unanswered: the shard does not read the region now.
+  if (route.payload_in_segment) std::memcpy(segment->request().data(), payload.bytes.data(), payload.bytes.size());
+  if (!transport_.Send(s, {fbb_.GetBufferPointer(), fbb_.GetSize()}, frame))
     return Status::Unavailable(Where(s) + ": cannot queue the request (send buffer full)");
   return Status::OK();
 }
@@ -117,12 +128,32 @@ Status RoundTrip::TakeReplies(Clock::TimePoint& until) {
         pending_[s] = false;
         --remaining_;
         Status st = wire::ReplyStatus(*reply, Where(s));
-        if (st.ok()) st = (*on_reply_)(s, *reply, body);
+        if (st.ok()) {
+          Result<std::span<const std::byte>> payload = ReplyPayload(s, *reply, body);
+          st = payload.ok() ? (*on_reply_)(s, *reply, payload.value()) : payload.status();
+        }
         if (!st.ok() && first_error_.ok()) first_error_ = st;
       }
     }
   }
   return Status::OK();
+}
+
+Result<std::span<const std::byte>> RoundTrip::ReplyPayload(std::size_t s, const wire::Reply& reply,
+                                                         const zmq::message_t& frame) {
+  if (!reply.payload_in_segment()) return std::span<const std::byte>(static_cast<const std::byte*>(frame.data()), frame.size());
+  SharedSegment* segment = transport_.segment(s);
+  Result<Encoding> encoding = wire::FromWire(reply.payload_encoding());
+  if (segment == nullptr || !encoding.ok() || frame.size() != 0)
+    return Status::Protocol(Where(s) + " answered in a shared-memory segment this connection does not have");
+  if (reply.payload_floats() > segment->reply().size())
+    return Status::Protocol(Where(s) + " answered " + std::to_string(reply.payload_floats()) +
+                            " values in a reply region of " + std::to_string(segment->reply().size()) + " bytes");
+  const std::size_t bytes = wire::PayloadBytes(reply.payload_floats(), encoding.value(), /*sparse=*/false);
+  if (bytes > segment->reply().size())
+    return Status::Protocol(Where(s) + " answered " + std::to_string(bytes) + " bytes in a reply region of " +
+                            std::to_string(segment->reply().size()) + " bytes");
+  return std::span<const std::byte>(segment->reply().first(bytes));
 }
 
 Status RoundTrip::Failure(std::chrono::milliseconds deadline, int attempts) {

@@ -18,6 +18,10 @@
 //     request timeout and the deadline start afresh (the shard is alive);
 //   - a request larger than what a shard said it accepts fails at once,
 //     without being sent;
+//   - where the connection has a shared-memory segment (core/shared_segment.h),
+//     a dense payload is copied into its request region at each send instead
+//     of travelling as a frame, and a reply that says so is read from its
+//     reply region (checked against the region's size);
 //   - it never returns while the transport may still read a caller's payload.
 //
 // Thread-safety: none; one round trip at a time per Transport.
@@ -34,6 +38,7 @@
 #include <zmq.hpp>
 
 #include "asyncps/status.h"
+#include "core/shared_segment.h"
 #include "wire/wire.h"
 
 namespace asyncps::internal {
@@ -71,6 +76,23 @@ class Transport {
   virtual std::string HandshakeFailure(std::size_t shard) = 0;
   // Blocks until no payload passed to Send is still read by the transport.
   virtual void WaitSendsReleased() = 0;
+  // The shared-memory segment of `shard`'s connection, or nullptr when its
+  // payloads travel as frames. A reconnect (Reopen) brings a fresh one.
+  virtual SharedSegment* segment(std::size_t /*shard*/) { return nullptr; }
+  // `shard` did not take the segment (`why`): frames from now on.
+  virtual void DropSegment(std::size_t /*shard*/, const std::string& /*why*/) {}
+};
+
+// A request's payload for one shard, as it travels.
+struct OutPayload {
+  std::span<const std::byte> bytes;  // must stay unchanged until the round trip ends
+  bool sparse = false;               // positions first: always a frame
+};
+
+// Where a request's payload goes, for its header (wire::RequestHeader).
+struct PayloadRoute {
+  std::string_view segment;         // the connection's segment; empty: none
+  bool payload_in_segment = false;  // the payload lies in its request region
 };
 
 struct RetryPolicy {
@@ -83,9 +105,11 @@ struct RetryPolicy {
 class RoundTrip {
  public:
   // Builds shard s's request header with sequence number `seq` into `fbb`.
-  using BuildHeader = std::function<void(std::size_t s, std::uint64_t seq, flatbuffers::FlatBufferBuilder& fbb)>;
-  // Takes shard s's verified reply (its error code already checked).
-  using OnReply = std::function<Status(std::size_t s, const wire::Reply& reply, const zmq::message_t& payload)>;
+  using BuildHeader = std::function<void(std::size_t s, std::uint64_t seq, const PayloadRoute& route,
+                                         flatbuffers::FlatBufferBuilder& fbb)>;
+  // Takes shard s's verified reply (its error code already checked) and its
+  // payload (frame 1 or the segment's reply region), valid during the call.
+  using OnReply = std::function<Status(std::size_t s, const wire::Reply& reply, std::span<const std::byte> payload)>;
 
   // REQUIRES: `transport` and `clock` outlive the round trip.
   RoundTrip(Transport& transport, Clock& clock, RetryPolicy policy);
@@ -95,7 +119,7 @@ class RoundTrip {
   // shard s accepts requests up to that size (empty: no limit known). Returns
   // the first error: a shard's error reply (named by its address), on_reply's,
   // a refusal of the size, or kTimeout / kUnauthorised after `deadline`.
-  Status Run(wire::Op op, std::span<const std::uint64_t> seqs, std::span<const std::span<const std::byte>> payloads,
+  Status Run(wire::Op op, std::span<const std::uint64_t> seqs, std::span<const OutPayload> payloads,
              std::span<const std::uint64_t> max_bytes, const BuildHeader& build, const OnReply& on_reply,
              std::chrono::milliseconds deadline);
 
@@ -105,6 +129,8 @@ class RoundTrip {
  private:
   Status SendPending(bool reopen);
   Status Send(std::size_t shard);
+  // Shard s's reply payload: frame 1, or its segment's reply region.
+  Result<std::span<const std::byte>> ReplyPayload(std::size_t s, const wire::Reply& reply, const zmq::message_t& frame);
   // Takes replies until every shard answered or `until` passes (a Blocked
   // reply moves `until` and the deadline on).
   Status TakeReplies(Clock::TimePoint& until);
@@ -119,7 +145,7 @@ class RoundTrip {
   // The request being run.
   wire::Op op_ = wire::Op::Hello;
   std::span<const std::uint64_t> seqs_;
-  std::span<const std::span<const std::byte>> payloads_;
+  std::span<const OutPayload> payloads_;
   std::span<const std::uint64_t> max_bytes_;
   const BuildHeader* build_ = nullptr;
   const OnReply* on_reply_ = nullptr;

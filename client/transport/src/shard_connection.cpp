@@ -35,8 +35,9 @@ void InFlight::WaitAllReleased() const {
   while (count_.load(std::memory_order_acquire) != 0) std::this_thread::sleep_for(std::chrono::microseconds(20));
 }
 
-ShardConnection::ShardConnection(zmq::context_t& context, std::string endpoint, const ClientOptions& options)
-    : context_(context), endpoint_(std::move(endpoint)), options_(options) {
+ShardConnection::ShardConnection(zmq::context_t& context, std::string endpoint, const ClientOptions& options,
+                                 std::size_t segment_bytes)
+    : context_(context), endpoint_(std::move(endpoint)), options_(options), segment_bytes_(segment_bytes) {
   if (!options_.curve_secret_key.empty()) {
     // REQUIRES: CheckCurveOptions(options) passed (Client::Connect checks).
     Result<std::string> pub = CurvePublicKey(options_.curve_secret_key);
@@ -46,6 +47,15 @@ ShardConnection::ShardConnection(zmq::context_t& context, std::string endpoint, 
 }
 
 void ShardConnection::Open() {
+  segment_ = SharedSegment();  // the old one's name goes now
+  if (segment_bytes_ > 0) {
+    Result<SharedSegment> created = SharedSegment::Create(segment_bytes_, segment_bytes_);
+    if (created.ok()) {
+      segment_ = std::move(created).value();
+    } else {
+      DropSegment(created.status().message());
+    }
+  }
   socket_ = zmq::socket_t(context_, zmq::socket_type::dealer);
   socket_.set(zmq::sockopt::linger, 0);
   const int hb = static_cast<int>(options_.heartbeat_interval.count());
@@ -68,6 +78,12 @@ void ShardConnection::Open() {
     monitor_.connect(monitor);
   }
   socket_.connect(endpoint_);
+}
+
+void ShardConnection::DropSegment(const std::string& why) {
+  segment_bytes_ = 0;
+  segment_ = SharedSegment();
+  segment_refusal_ = why;
 }
 
 void ShardConnection::Reopen() {
@@ -138,9 +154,11 @@ bool ShardConnection::TryReceive(zmq::message_t& header, zmq::message_t& payload
   return ok;
 }
 
-ZmqTransport::ZmqTransport(const std::vector<std::string>& endpoints, const ClientOptions& options) {
-  for (const std::string& endpoint : endpoints)
-    shards_.push_back(std::make_unique<ShardConnection>(context_, endpoint, options));
+ZmqTransport::ZmqTransport(const std::vector<std::string>& endpoints, const ClientOptions& options,
+                           const std::vector<std::size_t>& segment_bytes) {
+  for (std::size_t s = 0; s < endpoints.size(); ++s)
+    shards_.push_back(std::make_unique<ShardConnection>(context_, endpoints[s], options,
+                                                        s < segment_bytes.size() ? segment_bytes[s] : 0));
 }
 
 ZmqTransport::~ZmqTransport() {

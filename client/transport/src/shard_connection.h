@@ -20,6 +20,7 @@
 #include <zmq.hpp>
 
 #include "asyncps/client.h"
+#include "core/shared_segment.h"
 #include "core/tsan.h"
 #include "round_trip.h"
 
@@ -47,10 +48,20 @@ Status CheckCurveOptions(const ClientOptions& options);
 
 class ShardConnection {
  public:
-  ShardConnection(zmq::context_t& context, std::string endpoint, const ClientOptions& options);
+  // segment_bytes > 0: every connection made gets a shared-memory segment
+  // with request and reply regions of that size (shared_segment.h); a segment
+  // that cannot be created leaves the payloads to frames.
+  ShardConnection(zmq::context_t& context, std::string endpoint, const ClientOptions& options,
+                  std::size_t segment_bytes = 0);
 
   const std::string& endpoint() const { return endpoint_; }
   zmq::socket_t& socket() { return socket_; }
+  // This connection's segment, or nullptr.
+  SharedSegment* segment() { return segment_.valid() ? &segment_ : nullptr; }
+  // From now on (reconnects included) payloads travel as frames: `why`.
+  void DropSegment(const std::string& why);
+  // Why this connection has no segment though one was asked for, or "".
+  const std::string& segment_refusal() const { return segment_refusal_; }
 
   // Queues [header][payload]; the payload (if any) is sent without copying and
   // must stay unchanged until `in_flight` has released it. False if ZeroMQ
@@ -80,6 +91,9 @@ class ShardConnection {
   zmq::socket_t socket_;
   zmq::socket_t monitor_;         // handshake-failure events of socket_
   std::string handshake_failure_;
+  std::size_t segment_bytes_ = 0;  // 0: no segments
+  SharedSegment segment_;          // a fresh one per connection: a stale request never touches the next's
+  std::string segment_refusal_;
 };
 
 // The Transport of a Client: one ShardConnection per shard on one context.
@@ -89,8 +103,10 @@ class ShardConnection {
 // touches freed memory. REQUIRES: `options` outlives the transport.
 class ZmqTransport : public Transport {
  public:
-  // Throws zmq::error_t when an endpoint cannot be connected.
-  ZmqTransport(const std::vector<std::string>& endpoints, const ClientOptions& options);
+  // Throws zmq::error_t when an endpoint cannot be connected. segment_bytes:
+  // per shard, as ShardConnection takes it (empty: no segments).
+  ZmqTransport(const std::vector<std::string>& endpoints, const ClientOptions& options,
+               const std::vector<std::size_t>& segment_bytes = {});
   ~ZmqTransport() override;
 
   std::size_t num_shards() const override { return shards_.size(); }
@@ -101,6 +117,9 @@ class ZmqTransport : public Transport {
   void Reopen(std::size_t s) override { shards_[s]->Reopen(); }
   std::string HandshakeFailure(std::size_t s) override { return shards_[s]->HandshakeFailure(); }
   void WaitSendsReleased() override { in_flight_.WaitAllReleased(); }
+  SharedSegment* segment(std::size_t s) override { return shards_[s]->segment(); }
+  void DropSegment(std::size_t s, const std::string& why) override { shards_[s]->DropSegment(why); }
+  const std::string& segment_refusal(std::size_t s) const { return shards_[s]->segment_refusal(); }
 
  private:
   InFlight in_flight_;  // declared first: destroyed last

@@ -79,14 +79,17 @@ const Reply* VerifyReply(std::span<const std::byte> bytes, std::vector<std::uint
   return Verify<Reply>(bytes, scratch, why);
 }
 
+std::size_t PayloadBytes(std::size_t count, asyncps::Encoding encoding, bool sparse) {
+  return count * (BytesPerValue(encoding) + (sparse ? sizeof(std::uint32_t) : 0));
+}
+
 Result<PayloadView> ReadPayload(std::span<const std::byte> frame, std::size_t count, asyncps::Encoding encoding,
                                 bool sparse, std::size_t slice_size, std::vector<std::uint32_t>& scratch) {
   if (sparse ? (count == 0 || count > slice_size) : count != slice_size) {
     return Status::InvalidArgument("payload has " + std::to_string(count) + (sparse ? " sparse" : "") +
                                    " values but the slice holds " + std::to_string(slice_size) + " elements");
   }
-  const std::size_t value_bytes = BytesPerValue(encoding);
-  const std::size_t expected = count * (value_bytes + (sparse ? sizeof(std::uint32_t) : 0));
+  const std::size_t expected = PayloadBytes(count, encoding, sparse);
   if (frame.size() != expected) {
     return Status::InvalidArgument("payload frame has " + std::to_string(frame.size()) + " bytes, expected " +
                                    std::to_string(expected) + " (" + std::to_string(count) + " " +
@@ -193,6 +196,8 @@ void BuildRequest(const RequestHeader& h, flatbuffers::FlatBufferBuilder& fbb) {
   const bool hello = h.op == Op::Hello;
   flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<TensorSpec>>> specs;
   if (hello && h.layout != nullptr) specs = BuildLayout(fbb, *h.layout);
+  const auto segment = h.segment.empty() ? flatbuffers::Offset<flatbuffers::String>()
+                                         : fbb.CreateString(h.segment.data(), h.segment.size());
   RequestBuilder b(fbb);
   b.add_protocol_version(h.protocol_version);
   b.add_op(h.op);
@@ -212,6 +217,8 @@ void BuildRequest(const RequestHeader& h, flatbuffers::FlatBufferBuilder& fbb) {
   b.add_payload_sparse(h.payload_sparse);
   b.add_pull_encoding(h.pull_encoding);
   b.add_observer(h.observer);
+  if (!segment.IsNull()) b.add_segment(segment);
+  b.add_payload_in_segment(h.payload_in_segment);
   fbb.Finish(b.Finish(), kFileIdentifier);
 }
 
@@ -237,6 +244,8 @@ void BuildReply(const ReplyHeader& h, flatbuffers::FlatBufferBuilder& fbb) {
   b.add_payload_floats(h.payload_floats);
   b.add_payload_encoding(h.payload_encoding);
   if (h.max_message_bytes != 0) b.add_max_message_bytes(h.max_message_bytes);
+  b.add_payload_in_segment(h.payload_in_segment);
+  b.add_segment_attached(h.segment_attached);
   if (!h.stats.IsNull()) b.add_stats(h.stats);
   fbb.Finish(b.Finish(), kFileIdentifier);
 }
@@ -282,6 +291,7 @@ Status ReplyStatus(const Reply& reply, const std::string& where) {
     case ErrorCode::AlreadyInitialised: return Status::AlreadyInitialised(msg);
     case ErrorCode::BadSize:
     case ErrorCode::BadValue: return Status::InvalidArgument(msg);
+    case ErrorCode::SegmentUnavailable: return Status::Unavailable(msg);
     default: return Status::Protocol(std::string(EnumNameErrorCode(reply.error())) + " from " + msg);
   }
 }

@@ -74,6 +74,13 @@ struct ClientOptions {
   // A client that never commits (evaluation, monitoring): the shards'
   // staleness bound neither waits for it nor holds its pulls.
   bool observer = false;
+  // The same-host data plane: each shard connection gets a shared-memory
+  // segment (/dev/shm, mode 0600, removed when the connection closes) that
+  // dense payloads and pulled slices travel through; only small headers cross
+  // the socket. Used with each shard whose hello says it opened the segment
+  // (asyncps-server --shared-memory on this host, as this user); the others
+  // get frames as usual (Client::shared_memory_shards() counts).
+  bool shared_memory = false;
 };
 
 // What one shard reports about itself (Client::Stats): its counters
@@ -137,6 +144,11 @@ class Client {
 
   // Every shard's counters, in shard order.
   Result<std::vector<ShardStats>> Stats();
+
+  // Shards whose payloads travel through shared memory (ClientOptions::shared_memory).
+  std::size_t shared_memory_shards() const;
+  // Why shared memory is not used with shard s ("" when it is, or was not asked for).
+  const std::string& shared_memory_refusal(std::size_t shard) const;
 
   // The shard's update count at this client's last pull (what DynSGD's
   // staleness is measured from).

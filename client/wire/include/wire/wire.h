@@ -31,6 +31,10 @@ inline constexpr std::size_t kMaxHeaderBytes = 1 << 20;
 const Request* VerifyRequest(std::span<const std::byte> bytes, std::vector<std::uint64_t>& scratch, std::string* why);
 const Reply* VerifyReply(std::span<const std::byte> bytes, std::vector<std::uint64_t>& scratch, std::string* why);
 
+// The bytes of a payload of `count` values in `encoding` (after as many
+// uint32 positions when `sparse`).
+std::size_t PayloadBytes(std::size_t count, asyncps::Encoding encoding, bool sparse);
+
 // Reads frame 1 as `count` values in `encoding`, after `count` uint32
 // positions when `sparse`, for a slice of `slice_size` elements. Checks the
 // frame's size, the count (dense: == slice_size; sparse: 1..slice_size) and
@@ -73,6 +77,8 @@ struct RequestHeader {
   bool payload_sparse = false;
   Encoding pull_encoding = Encoding::Float32;
   bool observer = false;  // Hello: a client that never commits (the staleness bound ignores it)
+  std::string_view segment;        // the connection's shared-memory segment; empty: none
+  bool payload_in_segment = false;  // the payload lies in the segment's request region
 };
 
 // Builds `h` into `fbb` (cleared first). The algorithm and the layout travel
@@ -93,6 +99,8 @@ struct ReplyHeader {
   std::uint64_t payload_floats = 0;
   Encoding payload_encoding = Encoding::Float32;
   std::uint64_t max_message_bytes = 0;    // Hello replies
+  bool payload_in_segment = false;        // the slice lies in the request's segment (reply region)
+  bool segment_attached = false;          // Hello replies: the shard opened the hello's segment
   flatbuffers::Offset<ShardStats> stats;  // Stats: built into the same fbb first
 };
 // Finishes `h` in `fbb` (not cleared: `stats` may already be in it).
