@@ -174,7 +174,17 @@ std::string FormatReport(const RunReport& r) {
   const auto rule = r.train.rule();
   add("algorithm %s, %zu workers, %zu shards, batch %zu, window %d, %d epochs, optimizer %s\n", r.train.algo.c_str(),
       r.workers.size(), r.num_shards, r.train.batch_size, rule.window, r.train.epochs, r.train.optimizer.c_str());
-  if (r.num_shards > 0 && !r.workers.empty()) add("wire compression: %s\n", r.workers.front().compression.c_str());
+  if (r.num_shards > 0 && !r.workers.empty()) {
+    add("wire compression: %s\n", r.workers.front().compression.c_str());
+    std::size_t through_shm = 0;
+    for (const worker::WorkerReport& w : r.workers) through_shm += w.shared_memory_shards;
+    add("data plane: %s\n", through_shm == 0 ? "socket"
+                           : through_shm == r.workers.size() * r.num_shards
+                               ? "shared memory"
+                               : ("shared memory for " + std::to_string(through_shm) + " of " +
+                                  std::to_string(r.workers.size() * r.num_shards) + " worker-shard links, the rest socket")
+                                     .c_str());
+  }
   add("test: %zu samples, accuracy %.4f, loss %.4f (evaluation %.1f s)\n", r.test_samples, r.accuracy, r.test_loss,
       r.eval_seconds);
   add("throughput: %llu samples in %.2f s = %.0f samples/s (data loading %.1f s, not included)\n",

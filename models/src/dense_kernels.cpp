@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <vector>
-#include "dispatch.h"
+#include "core/dispatch.h"
 
 namespace asyncps::models::internal {
 

@@ -3,7 +3,7 @@
 #include <cstring>
 #include <limits>
 
-#include "dispatch.h"
+#include "core/dispatch.h"
 
 namespace asyncps::models {
 

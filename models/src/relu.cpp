@@ -1,6 +1,6 @@
 #include "asyncps/models/relu.h"
 
-#include "dispatch.h"
+#include "core/dispatch.h"
 
 namespace asyncps::models {
 

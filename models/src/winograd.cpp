@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "winograd.h"
-#include "dispatch.h"
+#include "core/dispatch.h"
 
 namespace asyncps::models::internal {
 

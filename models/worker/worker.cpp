@@ -117,6 +117,7 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
     Result<PsLink> link = ConnectToPs(train, options, model);
     if (!link.ok()) return link.status();
     ps = std::move(link).value();
+    report.shared_memory_shards = ps.client->shared_memory_shards();
   }
 
   // Each worker shuffles its own partition with its own stream.

@@ -6,7 +6,8 @@ namespace asyncps::worker {
 
 nlohmann::json ToJson(const WorkerReport& r) {
   return {{"worker_index", r.worker_index},         {"num_workers", r.num_workers},
-          {"algo", r.algo}, {"compression", r.compression},                         {"rows", r.rows},
+          {"algo", r.algo}, {"compression", r.compression},
+          {"shared_memory_shards", r.shared_memory_shards},                         {"rows", r.rows},
           {"samples", r.samples},                   {"batches", r.batches},
           {"commits", r.commits},                   {"expected_commits", r.expected_commits},
           {"load_seconds", r.load_seconds},         {"first_batch_unix", r.first_batch_unix},
@@ -21,6 +22,7 @@ WorkerReport WorkerReportFromJson(const nlohmann::json& j) {
   r.num_workers = j.at("num_workers").get<std::size_t>();
   r.algo = j.at("algo").get<std::string>();
   r.compression = j.value("compression", std::string("f32"));
+  r.shared_memory_shards = j.value("shared_memory_shards", std::size_t{0});
   r.rows = j.at("rows").get<std::size_t>();
   r.samples = j.at("samples").get<std::uint64_t>();
   r.batches = j.at("batches").get<std::uint64_t>();

@@ -14,6 +14,8 @@ struct WorkerReport {
   std::size_t num_workers = 1;
   std::string algo;
   std::string compression = "f32";  // the wire compression (CompressionOptions::Describe)
+  // Shards whose payloads went through shared memory (ClientOptions::shared_memory).
+  std::size_t shared_memory_shards = 0;
   std::size_t rows = 0;             // training rows in this worker's partition
   std::uint64_t samples = 0;        // samples trained (rows x epochs)
   std::uint64_t batches = 0;

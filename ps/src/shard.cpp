@@ -215,8 +215,17 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
     return with_pull ? AnswerPull(To(req), reply, "duplicate") : Ok(To(req), reply, {}, "duplicate");
   }
   const std::uint64_t tau = Staleness(counters_.updates, req.last_pulled_updates());
-  ApplyCommit(center_, delta,
-              CommitScale(algorithm_, counters_.updates, req.last_pulled_updates(), options_.staleness_scale));
+  const float scale = CommitScale(algorithm_, counters_.updates, req.last_pulled_updates(), options_.staleness_scale);
+  ReplyTo to = To(req);
+  // A pull answered in a segment in float32: apply and write the reply in one pass.
+  to.segment_current = with_pull && to.segment != nullptr && !delta.sparse() &&
+                       to.pull_encoding == Encoding::kFloat32 && to.segment->reply().size() >= center_.size() * 4;
+  if (to.segment_current) {
+    ApplyCommitAndCopy(center_, delta, scale,
+                       {reinterpret_cast<float*>(to.segment->reply().data()), center_.size()});
+  } else {
+    ApplyCommit(center_, delta, scale);
+  }
   ++counters_.updates;
   counters_.staleness_sum += tau;
   counters_.staleness_max = std::max(counters_.staleness_max, tau);
@@ -224,7 +233,7 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
   ++w->commits;
   w->last_seq = req.seq();
   ++changes_;
-  Outcome out = with_pull ? AnswerPull(To(req), reply) : Ok(To(req), reply);
+  Outcome out = with_pull ? AnswerPull(to, reply) : Ok(to, reply);
   out.applied = true;
   return out;
 }
@@ -266,6 +275,7 @@ Shard::Outcome Shard::AnswerPull(const ReplyTo& to, Builder& reply, std::string_
     if (to.seq != w.blocked_seq) ++counters_.blocked_pulls;  // not the resend of one held before
     w.holding = true;
     held_.push_back({to, now});
+    held_.back().to.segment_current = false;  // C moves on while it waits
     return {.op = to.op, .worker_id = to.worker_id, .held = true};
   }
   return SendCenter(to, gap, reply, message);
@@ -417,7 +427,7 @@ Shard::Outcome Shard::Ok(const ReplyTo& to, Builder& reply, std::span<const floa
   // for float32, so it always does), else as frame 1.
   const bool in_segment = to.segment != nullptr && !payload.empty() &&
                           wire::PayloadBytes(payload.size(), encoding, false) <= to.segment->reply().size();
-  if (in_segment) EncodeSlice(payload, encoding, to.segment->reply());
+  if (in_segment && !to.segment_current) EncodeSlice(payload, encoding, to.segment->reply());
   wire::BuildReply({.op = to.op,
                     .seq = to.seq,
                     .message = message,

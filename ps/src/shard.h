@@ -166,6 +166,9 @@ class Shard {
     std::uint32_t worker_id;
     Encoding pull_encoding;
     std::shared_ptr<SharedSegment> segment;  // answer a pull in its reply region; null: a frame
+    // The segment's reply region holds C as it is now, in float32 (written
+    // while the commit was applied): nothing to copy.
+    bool segment_current = false;
   };
   struct HeldRequest {
     ReplyTo to;

@@ -98,6 +98,7 @@ TEST_CASE("launcher and worker flags out of range exit 2", "[e2e][flags]") {
       {{ASYNCPS_LOCAL_BIN, "--straggler", "0:nan"}, {"--straggler 0:nan"}},
       {{ASYNCPS_LOCAL_BIN, "--straggler", "x:2"}, {"--straggler x:2"}},
       {{ASYNCPS_LOCAL_BIN, "--max-staleness", "-1"}, {"--max-staleness", "-1"}},
+      {{ASYNCPS_LOCAL_BIN, "--shared-memory", "yes"}, {"--shared-memory", "yes"}},
       {{ASYNCPS_LOCAL_BIN, "--curve-every", "-2"}, {"--curve-every", "-2"}},
       {{ASYNCPS_WORKER_BIN, "--algo", "single", "--slowdown", "0.5"}, {"--slowdown", "0.5"}},
   };

@@ -90,6 +90,27 @@ TEST_CASE("a compressed run (bf16 pulls, top-k bf16 commits) trains with the exa
   CHECK_THAT(bad.output, Catch::Contains("--commit-top-k"));
 }
 
+TEST_CASE("the same run over shared memory (the default) and over the socket: exact updates both ways", "[e2e][shm]") {
+  for (const std::string mode : {"on", "off"}) {
+    SECTION(mode) {
+      const fs::path report = TempPath("shm-" + mode + ".json");
+      std::vector<std::string> argv = SmallRun("adag", report);
+      argv.insert(argv.end(), {"--shared-memory", mode});
+      Finished f = RunToEnd(argv);
+      INFO(f.output);
+      REQUIRE(f.ok);
+      CHECK_THAT(f.output, Catch::Contains(mode == "on" ? "data plane: shared memory\n" : "data plane: socket\n"));
+      CHECK_THAT(f.output, !Catch::Contains("not shared memory"));  // no worker fell back
+      std::ifstream in(report);
+      const nlohmann::json r = nlohmann::json::parse(in);
+      fs::remove(report);
+      CHECK(r["number_of_parameter_server_updates"].get<std::uint64_t>() == ExpectedUpdates(asyncps::Algorithm::kAdag));
+      CHECK(r["accuracy"].get<double>() >= 0.70);
+      for (const auto& s : r["shards"]) CHECK(s["errors"].get<std::uint64_t>() == 0);
+    }
+  }
+}
+
 TEST_CASE("lock-step training (S = 0) with a straggler: exact updates, gap 0, blocked time, a curve", "[e2e][ssp]") {
   const fs::path report = TempPath("ssp.json");
   std::vector<std::string> argv = SmallRun("adag", report);

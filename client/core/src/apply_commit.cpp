@@ -1,5 +1,7 @@
 #include "core/apply_commit.h"
 
+#include "core/dispatch.h"
+
 namespace asyncps {
 
 std::uint64_t Staleness(std::uint64_t updates_applied, std::uint64_t last_pulled_updates) {
@@ -14,7 +16,7 @@ float CommitScale(Algorithm a, std::uint64_t updates_applied, std::uint64_t last
   return 1.0f / static_cast<float>(Staleness(updates_applied, last_pulled_updates));
 }
 
-void ApplyCommit(std::span<float> center, const PayloadView& p, float scale) {
+ASYNCPS_HOT_KERNEL void ApplyCommit(std::span<float> center, const PayloadView& p, float scale) {
   float* __restrict c = center.data();
   if (p.sparse()) {
     for (std::size_t j = 0; j < p.count; ++j) c[p.indices[j]] += scale * p.value(j);
@@ -31,6 +33,19 @@ void ApplyCommit(std::span<float> center, const PayloadView& p, float scale) {
   }
   const std::uint16_t* __restrict v = static_cast<const std::uint16_t*>(p.values);
   for (std::size_t i = 0; i < p.count; ++i) c[i] += scale * FromBfloat16(v[i]);
+}
+
+ASYNCPS_HOT_KERNEL void ApplyCommitAndCopy(std::span<float> center, const PayloadView& p, float scale,
+                                           std::span<float> copy) {
+  float* __restrict c = center.data();
+  float* __restrict out = copy.data();
+  if (p.encoding == Encoding::kFloat32) {
+    const float* __restrict v = static_cast<const float*>(p.values);
+    for (std::size_t i = 0; i < p.count; ++i) out[i] = c[i] = c[i] + scale * v[i];
+    return;
+  }
+  const std::uint16_t* __restrict v = static_cast<const std::uint16_t*>(p.values);
+  for (std::size_t i = 0; i < p.count; ++i) out[i] = c[i] = c[i] + scale * FromBfloat16(v[i]);
 }
 
 }  // namespace asyncps

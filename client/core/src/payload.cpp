@@ -5,12 +5,33 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/dispatch.h"
+
 namespace asyncps {
 namespace {
 
 // Exponent bits all ones: Inf or NaN (float32, bfloat16).
 constexpr std::uint32_t kF32Exponent = 0x7f800000u;
 constexpr std::uint16_t kBf16Exponent = 0x7f80u;
+
+// Branch-free scans of the exponent bits: non-zero when some value is NaN or
+// Inf. GCC does not vectorise std::isfinite; these loops run ~6x faster.
+ASYNCPS_HOT_KERNEL std::uint32_t AnyNonFinite(const float* values, std::size_t n) {
+  std::uint32_t non_finite = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    non_finite |= (std::bit_cast<std::uint32_t>(values[i]) & kF32Exponent) == kF32Exponent;
+  return non_finite;
+}
+
+ASYNCPS_HOT_KERNEL std::uint32_t AnyNonFinite(const std::uint16_t* values, std::size_t n) {
+  std::uint32_t non_finite = 0;
+  for (std::size_t i = 0; i < n; ++i) non_finite |= (values[i] & kBf16Exponent) == kBf16Exponent;
+  return non_finite;
+}
+
+ASYNCPS_HOT_KERNEL void DecodeBfloat16(const std::uint16_t* __restrict v, std::size_t n, float* __restrict out) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = FromBfloat16(v[i]);
+}
 
 }  // namespace
 
@@ -24,11 +45,7 @@ PayloadView DenseView(std::span<const float> values) {
 }
 
 std::ptrdiff_t FirstNonFinite(std::span<const float> values) {
-  // A branch-free scan of the exponent bits first. GCC does not vectorise
-  // std::isfinite; this loop runs ~6x faster on 1M floats.
-  std::uint32_t non_finite = 0;
-  for (float v : values) non_finite |= (std::bit_cast<std::uint32_t>(v) & kF32Exponent) == kF32Exponent;
-  if (non_finite == 0) return -1;
+  if (AnyNonFinite(values.data(), values.size()) == 0) return -1;
   for (std::size_t i = 0; i < values.size(); ++i)
     if (!std::isfinite(values[i])) return static_cast<std::ptrdiff_t>(i);
   return -1;
@@ -38,9 +55,7 @@ std::ptrdiff_t FirstNonFinite(const PayloadView& p) {
   if (p.encoding == Encoding::kFloat32)
     return FirstNonFinite(std::span<const float>(static_cast<const float*>(p.values), p.count));
   const auto* v = static_cast<const std::uint16_t*>(p.values);
-  std::uint32_t non_finite = 0;
-  for (std::size_t j = 0; j < p.count; ++j) non_finite |= (v[j] & kBf16Exponent) == kBf16Exponent;
-  if (non_finite == 0) return -1;
+  if (AnyNonFinite(v, p.count) == 0) return -1;
   for (std::size_t j = 0; j < p.count; ++j)
     if ((v[j] & kBf16Exponent) == kBf16Exponent) return static_cast<std::ptrdiff_t>(j);
   return -1;
@@ -59,9 +74,7 @@ void Decode(const PayloadView& p, std::span<float> out) {
     std::copy_n(static_cast<const float*>(p.values), p.count, out.begin());
     return;
   }
-  const std::uint16_t* __restrict v = static_cast<const std::uint16_t*>(p.values);
-  float* __restrict o = out.data();
-  for (std::size_t i = 0; i < p.count; ++i) o[i] = FromBfloat16(v[i]);
+  DecodeBfloat16(static_cast<const std::uint16_t*>(p.values), p.count, out.data());
 }
 
 }  // namespace asyncps

@@ -29,16 +29,8 @@ void CommitEncoder::EncodeDense(std::span<const float> slice) {
   auto* out = reinterpret_cast<std::uint16_t*>(words_.data());
   if (residual_.empty()) {
     EncodeBfloat16(slice, out);
-    return;
-  }
-  // One pass: send slice + residual rounded, keep the rounding error.
-  float* __restrict r = residual_.data();
-  const float* __restrict s = slice.data();
-  for (std::size_t i = 0; i < count_; ++i) {
-    const float want = r[i] + s[i];
-    const std::uint16_t b = ToBfloat16Finite(want);
-    out[i] = b;
-    r[i] = want - FromBfloat16(b);
+  } else {
+    EncodeBfloat16WithResidual(slice, residual_, out);
   }
 }
 

@@ -26,5 +26,9 @@ std::uint64_t Staleness(std::uint64_t updates_applied, std::uint64_t last_pulled
 // positions; compression.h). REQUIRES: dense: payload.count == center.size();
 // sparse: every position < center.size().
 void ApplyCommit(std::span<float> center, const PayloadView& payload, float scale);
+// The same for a dense payload, writing the new center to `copy` as well in
+// the same pass (a pull's reply, one pass instead of two).
+// REQUIRES: !payload.sparse(), copy.size() == center.size() == payload.count.
+void ApplyCommitAndCopy(std::span<float> center, const PayloadView& payload, float scale, std::span<float> copy);
 
 }  // namespace asyncps

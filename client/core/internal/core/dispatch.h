@@ -1,4 +1,5 @@
-// Run-time dispatch of the hot kernels of models/ (internal).
+// Run-time dispatch of the hot kernels (internal): the models' layers and
+// optimizers, and the payload loops of the shard and the client (core/).
 //
 // A portable build (ASYNCPS_NATIVE=OFF: no -march) compiles for baseline
 // x86-64, so a plain loop would run on 128-bit SSE2 everywhere. Marking a hot
