@@ -15,6 +15,9 @@ bench/suite/subcommands/, shared code in subcommands/common.py):
   suite.py staleness OUTDIR [--quick] [--slowdown 3] [--curve-every 5] ...
       the seed experiment with worker 0 slowed down, under ADAG async, ADAG with
       --max-staleness 1, 4, 16, and DynSGD: staleness.{json,csv,md}, accuracy-vs-time PNG
+  suite.py overhead OUTDIR [--quick] [--repeats N] ...
+      what the PS costs the seed experiment: the same workers with --algo single, ADAG over
+      shared memory and ADAG over the socket, interleaved: overhead.{json,csv,md}
   suite.py scaling OUTDIR [--workers 1 2 4 8 12] [--repeats N] ...
       samples/s and time-to-accuracy per W, against W independent single-worker
       processes run concurrently and PyTorch with all threads: scaling.{json,csv,md}, PNG
@@ -28,11 +31,11 @@ import argparse
 import os
 import sys
 
-from subcommands import common, compression, plots, scaling, seed, staleness, summary
+from subcommands import common, compression, overhead, plots, scaling, seed, staleness, summary
 
 # name -> module with add_parser(sub) and run(args), in --help order.
-SUBCOMMANDS = {"seed": seed, "compression": compression, "staleness": staleness, "scaling": scaling,
-               "summary": summary, "plots": plots}
+SUBCOMMANDS = {"seed": seed, "compression": compression, "staleness": staleness, "overhead": overhead,
+               "scaling": scaling, "summary": summary, "plots": plots}
 # These only read OUTDIR: they do not need asyncps-local.
 OFFLINE = ("summary", "plots")
 

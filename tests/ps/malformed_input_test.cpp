@@ -204,6 +204,10 @@ TEST_CASE("each class of malformed request is counted under its own error code",
   std::vector<float> poisoned(16, 1.0f);
   poisoned[3] = std::numeric_limits<float>::quiet_NaN();
   expect_counted({EncodeRequest(commit, layout), FloatBytes(poisoned)}, ErrorCode::BadValue);
+  // A request through shared memory to a shard without it (asyncps-server --shared-memory).
+  RequestFields through_segment = Fields(wire::Op::Pull);
+  through_segment.segment = "/asyncps-1-ab";
+  expect_counted({EncodeRequest(through_segment, layout)}, ErrorCode::SegmentUnavailable);
 
   // The same counts reach the client API by name, and nothing bad was applied.
   ClientOptions o;
@@ -215,10 +219,11 @@ TEST_CASE("each class of malformed request is counted under its own error code",
   REQUIRE(stats.ok());
   const ShardStats& s = stats.value()[0];
   CHECK(s.updates == 0);
-  CHECK(s.errors >= 10);  // AlreadyInitialised is counted by class; it need not count as an error
+  CHECK(s.errors >= 11);  // AlreadyInitialised is counted by class; it need not count as an error
   const std::map<std::string, std::uint64_t> expected{
       {"Malformed", 2}, {"BadVersion", 1}, {"UnknownOp", 1},      {"Mismatch", 1},          {"BadSize", 1},
-      {"NotInitialised", 1}, {"AlreadyInitialised", 1}, {"TooLarge", 1}, {"BadValue", 1}, {"NotHello", 1}};
+      {"NotInitialised", 1}, {"AlreadyInitialised", 1}, {"TooLarge", 1}, {"BadValue", 1}, {"NotHello", 1},
+      {"SegmentUnavailable", 1}};
   CHECK(s.errors_by_class == expected);
   std::vector<float> w(16);
   REQUIRE(client.value()->Pull(w).ok());

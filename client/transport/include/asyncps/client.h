@@ -94,7 +94,8 @@ struct ShardStats : ShardCounters {
   ShardRange range;
   // `errors` by class, keyed by the wire protocol's error name ("Malformed",
   // "BadVersion", "UnknownOp", "Mismatch", "BadSize", "NotInitialised",
-  // "AlreadyInitialised", "TooLarge", "BadValue", "NotHello"); every class the
+  // "AlreadyInitialised", "TooLarge", "BadValue", "NotHello",
+  // "SegmentUnavailable"); every class the
   // shard reports is present, zero or not (Blocked, the staleness bound's
   // wait, is not an error). Empty from a server that predates it.
   std::map<std::string, std::uint64_t> errors_by_class;
