@@ -355,3 +355,11 @@ TEST_CASE("shared memory: segments of processes that are gone are removed by the
   CHECK(::shm_open(orphan.c_str(), O_RDWR, 0) < 0);
   CHECK(errno == ENOENT);
 }
+
+TEST_CASE("shared memory: a segment larger than /dev/shm can hold fails to create, cleanly", "[shm]") {
+  const int before = SegmentsOfThisProcess();
+  const Result<SharedSegment> huge = SharedSegment::Create(std::size_t{1} << 41, std::size_t{1} << 41);
+  REQUIRE_FALSE(huge.ok());
+  CHECK_THAT(huge.status().message(), Catch::Contains("cannot reserve"));
+  CHECK(SegmentsOfThisProcess() == before);  // nothing left behind
+}

@@ -112,8 +112,14 @@ Result<SharedSegment> SharedSegment::Create(std::size_t request_bytes, std::size
   if (fd < 0) return Status::Unavailable(Errno("cannot create shared memory " + s.name_));
   s.owner_ = true;  // from here on, the name goes with s
   // fchmod: the umask may have taken bits, never added them; make sure.
-  if (::fchmod(fd, 0600) != 0 || ::ftruncate(fd, static_cast<off_t>(total)) != 0) {
-    const Status st = Status::Unavailable(Errno("cannot size shared memory " + s.name_));
+  // posix_fallocate, not ftruncate: the pages are reserved now, so a full
+  // /dev/shm (a container's is 64 MiB by default) fails here, cleanly, instead
+  // of raising SIGBUS in whichever process first writes a page.
+  const int err = ::fchmod(fd, 0600) != 0 ? errno : ::posix_fallocate(fd, 0, static_cast<off_t>(total));
+  if (err != 0) {
+    errno = err;
+    const Status st = Status::Unavailable(Errno("cannot reserve " + std::to_string(total) + " bytes of shared memory " +
+                                                s.name_ + " (is /dev/shm full?)"));
     ::close(fd);
     return st;
   }
