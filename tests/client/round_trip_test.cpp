@@ -5,6 +5,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <cstring>
 #include <optional>
 
 #include "round_trip.h"
@@ -33,7 +34,9 @@ struct Answer {
   std::chrono::milliseconds delay{0};
   std::optional<std::uint64_t> seq;
   wire::ErrorCode error = wire::ErrorCode::Ok;
+  bool in_segment = false;  // one float32 (kReplyValue) in the segment's reply region
 };
+constexpr float kReplyValue = 42.0f;
 using Script = std::function<std::optional<Answer>(std::size_t shard, std::uint64_t seq, int attempt)>;
 
 class FakeTransport : public Transport {
@@ -51,12 +54,18 @@ class FakeTransport : public Transport {
     std::string why;
     const wire::Request* req = wire::VerifyRequest(std::as_bytes(header), scratch, &why);
     REQUIRE(req != nullptr);
-    sent.push_back({s, req->seq(), payload.size()});
+    SharedSegment* seg = segment(s);
+    sent.push_back({s, req->seq(), payload.size(), req->payload_in_segment(),
+                    req->segment() ? req->segment()->str() : "",
+                    seg ? std::to_integer<int>(seg->request()[0]) : -1});
     const int attempt = ++attempts_[s];
     if (std::optional<Answer> a = script_(s, req->seq(), attempt)) {
+      if (a->in_segment && seg) std::memcpy(seg->reply().data(), &kReplyValue, sizeof kReplyValue);
       flatbuffers::FlatBufferBuilder fbb;
       wire::BuildReply({.op = req->op(), .seq = a->seq.value_or(req->seq()), .error = a->error,
-                        .message = a->error == wire::ErrorCode::Ok ? "" : "refused"},
+                        .message = a->error == wire::ErrorCode::Ok ? "" : "refused",
+                        .payload_floats = a->in_segment ? 1u : 0u,
+                        .payload_in_segment = a->in_segment},
                        fbb);
       const auto* p = reinterpret_cast<const std::byte*>(fbb.GetBufferPointer());
       queued_[s].push_back({clock_.Now() + a->delay, std::vector<std::byte>(p, p + fbb.GetSize())});
@@ -85,18 +94,29 @@ class FakeTransport : public Transport {
     return true;
   }
 
-  // A fresh connection: replies on the way to the old one are lost.
+  // A fresh connection: replies on the way to the old one are lost (and a
+  // fresh segment, when the connections have them).
   void Reopen(std::size_t s) override {
     queued_[s].clear();
     ++reopens_[s];
+    if (!segments_.empty()) segments_[s] = NewSegment();
   }
+  // Every connection gets a shared-memory segment of 16 bytes each way.
+  void UseSegments() {
+    segments_.clear();
+    for (std::size_t s = 0; s < endpoints_.size(); ++s) segments_.push_back(NewSegment());
+  }
+  SharedSegment* segment(std::size_t s) override { return segments_.empty() ? nullptr : &segments_[s]; }
   std::string HandshakeFailure(std::size_t) override { return handshake_failure; }
   void WaitSendsReleased() override { ++waits; }
 
   struct Sent {
     std::size_t shard;
     std::uint64_t seq;
-    std::size_t payload_bytes;
+    std::size_t payload_bytes;  // in frame 1
+    bool in_segment = false;    // the header says the payload lies in the segment
+    std::string segment;        // the segment the header names
+    int region_first_byte = -1;  // the request region's first byte when sent (-1: no segment)
   };
   std::vector<Sent> sent;
   int waits = 0;
@@ -114,6 +134,13 @@ class FakeTransport : public Transport {
   std::vector<std::deque<Queued>> queued_;
   std::vector<int> attempts_;
   std::vector<int> reopens_;
+  std::vector<SharedSegment> segments_;
+
+  static SharedSegment NewSegment() {
+    Result<SharedSegment> seg = SharedSegment::Create(16, 16);
+    REQUIRE(seg.ok());
+    return std::move(seg).value();
+  }
 };
 
 RetryPolicy Policy() {
@@ -128,6 +155,7 @@ RetryPolicy Policy() {
 struct Run {
   Status status;
   std::map<std::size_t, int> replies;
+  std::map<std::size_t, std::vector<std::byte>> payloads;  // each shard's reply payload
 };
 Run Pull(FakeTransport& transport, FakeClock& clock, std::chrono::milliseconds deadline,
          RetryPolicy policy = Policy(), std::vector<std::uint64_t> max_bytes = {},
@@ -145,8 +173,9 @@ Run Pull(FakeTransport& transport, FakeClock& clock, std::chrono::milliseconds d
                         .payload_in_segment = route.payload_in_segment},
                        fbb);
   };
-  const RoundTrip::OnReply on_reply = [&](std::size_t s, const wire::Reply&, std::span<const std::byte>) {
+  const RoundTrip::OnReply on_reply = [&](std::size_t s, const wire::Reply&, std::span<const std::byte> payload) {
     ++run.replies[s];
+    run.payloads[s].assign(payload.begin(), payload.end());
     return Status::OK();
   };
   run.status = trip.Run(wire::Op::Pull, seqs, payloads, max_bytes, build, on_reply, deadline);
@@ -264,4 +293,62 @@ TEST_CASE("round trip: a request over a shard's limit is refused before sending"
   CHECK_THAT(r.status.message(), Catch::Contains("exceeds the shard's maximum of 1024") && Catch::Contains("fake://0"));
   CHECK(t.sent.empty());
   CHECK(clock.Elapsed() == 0ms);
+}
+
+TEST_CASE("round trip: through a segment the payload goes into its request region, the reply comes from its "
+          "reply region", "[round-trip][shm]") {
+  FakeClock clock;
+  FakeTransport t(1, clock, [](std::size_t, std::uint64_t, int) { return Answer{1ms, std::nullopt, {}, true}; });
+  t.UseSegments();
+  const std::vector<std::byte> payload(16, std::byte{7});
+  Run r = Pull(t, clock, 60s, Policy(), {}, {OutPayload{payload}});
+  REQUIRE(r.status.ok());
+  REQUIRE(t.sent.size() == 1);
+  CHECK(t.sent[0].in_segment);
+  CHECK(t.sent[0].payload_bytes == 0);  // no frame 1
+  CHECK(t.sent[0].segment == t.segment(0)->name());
+  CHECK(t.sent[0].region_first_byte == 7);
+  float got = 0;
+  REQUIRE(r.payloads[0].size() == sizeof got);
+  std::memcpy(&got, r.payloads[0].data(), sizeof got);
+  CHECK(got == kReplyValue);
+}
+
+TEST_CASE("round trip: a payload staged in the segment is not copied again; a fresh connection gets a copy",
+          "[round-trip][shm]") {
+  FakeClock clock;
+  FakeTransport t(1, clock, [](std::size_t, std::uint64_t, int attempt) -> std::optional<Answer> {
+    if (attempt == 1) return std::nullopt;  // silent: resent on a fresh connection
+    return Answer{};
+  });
+  t.UseSegments();
+  const std::vector<std::byte> payload(16, std::byte{7});
+  std::memset(t.segment(0)->request().data(), 9, 16);  // what the caller staged there (as Client does)
+  const std::string first = t.segment(0)->name();
+  Run r = Pull(t, clock, 60s, Policy(), {}, {OutPayload{payload, false, first}});
+  REQUIRE(r.status.ok());
+  REQUIRE(t.sent.size() == 2);
+  CHECK(t.sent[0].region_first_byte == 9);  // left as staged
+  CHECK(t.sent[1].segment != first);         // the fresh connection's own segment
+  CHECK(t.sent[1].region_first_byte == 7);   // copied there
+  CHECK(t.sent[1].in_segment);
+}
+
+TEST_CASE("round trip: sparse payloads travel as frames even with a segment", "[round-trip][shm]") {
+  FakeClock clock;
+  FakeTransport t(1, clock, [](std::size_t, std::uint64_t, int) { return Answer{}; });
+  t.UseSegments();
+  const std::vector<std::byte> payload(8, std::byte{7});
+  Run r = Pull(t, clock, 60s, Policy(), {}, {OutPayload{payload, /*sparse=*/true}});
+  REQUIRE(r.status.ok());
+  CHECK_FALSE(t.sent[0].in_segment);
+  CHECK(t.sent[0].payload_bytes == 8);
+}
+
+TEST_CASE("round trip: a reply in a segment the connection does not have is a protocol error", "[round-trip][shm]") {
+  FakeClock clock;
+  FakeTransport t(1, clock, [](std::size_t, std::uint64_t, int) { return Answer{1ms, std::nullopt, {}, true}; });
+  Run r = Pull(t, clock, 60s);
+  CHECK(r.status.code() == Status::Code::kProtocol);
+  CHECK_THAT(r.status.message(), Catch::Contains("fake://0") && Catch::Contains("segment"));
 }

@@ -29,6 +29,16 @@ ASYNCPS_HOT_KERNEL std::uint32_t AnyNonFinite(const std::uint16_t* values, std::
   return non_finite;
 }
 
+ASYNCPS_HOT_KERNEL std::uint32_t CopyAnyNonFinite(const float* __restrict values, std::size_t n,
+                                                 float* __restrict out) {
+  std::uint32_t non_finite = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    out[i] = values[i];
+    non_finite |= (std::bit_cast<std::uint32_t>(values[i]) & kF32Exponent) == kF32Exponent;
+  }
+  return non_finite;
+}
+
 ASYNCPS_HOT_KERNEL void DecodeBfloat16(const std::uint16_t* __restrict v, std::size_t n, float* __restrict out) {
   for (std::size_t i = 0; i < n; ++i) out[i] = FromBfloat16(v[i]);
 }
@@ -49,6 +59,11 @@ std::ptrdiff_t FirstNonFinite(std::span<const float> values) {
   for (std::size_t i = 0; i < values.size(); ++i)
     if (!std::isfinite(values[i])) return static_cast<std::ptrdiff_t>(i);
   return -1;
+}
+
+std::ptrdiff_t CopyCheckingFinite(std::span<const float> values, float* out) {
+  if (CopyAnyNonFinite(values.data(), values.size(), out) == 0) return -1;
+  return FirstNonFinite(values);
 }
 
 std::ptrdiff_t FirstNonFinite(const PayloadView& p) {

@@ -24,6 +24,7 @@ struct OutFrame {
   std::size_t count = 0;             // values (Request.payload_floats)
   Encoding encoding = Encoding::kFloat32;
   bool sparse = false;
+  std::string staged_in;  // the shared-memory segment the bytes were copied into already (round_trip.h)
 };
 
 struct Client::Impl {
@@ -78,7 +79,7 @@ struct Client::Impl {
     std::vector<std::uint64_t> seqs(n);
     for (std::size_t s = 0; s < n; ++s) seqs[s] = next_seq[s]++;
     std::vector<internal::OutPayload> payloads;
-    for (const OutFrame& f : frames) payloads.push_back({f.bytes, f.sparse});
+    for (const OutFrame& f : frames) payloads.push_back({f.bytes, f.sparse, f.staged_in});
     const RoundTrip::BuildHeader build = [&](std::size_t s, std::uint64_t seq, const internal::PayloadRoute& route,
                                              flatbuffers::FlatBufferBuilder& fbb) {
       BuildHeader(s, op, seq, frames.empty() ? OutFrame{} : frames[s], route, fbb);
@@ -112,12 +113,32 @@ struct Client::Impl {
                                    std::to_string(layout.total_size()));
   }
 
-  // Shards refuse NaN/Inf too, but each only for its own slice: checking here
-  // keeps a bad commit from reaching any shard.
-  Status CheckPayload(std::span<const float> payload) const {
+  // A commit's frames (CommitFrames), after checking the payload. Shards
+  // refuse NaN/Inf too, but each only for its own slice: checking here keeps
+  // a bad commit from reaching any shard. A dense float32 slice bound for a
+  // shared-memory segment is copied there while it is checked (one pass).
+  Status PrepareCommit(std::span<const float> payload, std::vector<OutFrame>* frames) {
     if (Status st = CheckSize(payload.size(), "commit payload"); !st.ok()) return st;
-    if (std::ptrdiff_t i = FirstNonFinite(payload); i >= 0)
-      return Status::InvalidArgument("commit payload element " + std::to_string(i) +
+    std::ptrdiff_t bad = -1;
+    if (!encoders.empty()) {
+      bad = FirstNonFinite(payload);
+      if (bad < 0) *frames = CommitFrames(payload);
+    } else {
+      *frames = DenseFrames(payload);
+      for (std::size_t s = 0; s < ranges.size() && bad < 0; ++s) {
+        const auto slice = payload.subspan(ranges[s].begin, ranges[s].size());
+        const SharedSegment* segment = transport->segment(s);
+        if (segment == nullptr || slice.size_bytes() > segment->request().size()) {
+          bad = FirstNonFinite(slice);
+        } else {
+          bad = CopyCheckingFinite(slice, reinterpret_cast<float*>(segment->request().data()));
+          (*frames)[s].staged_in = segment->name();
+        }
+        if (bad >= 0) bad += static_cast<std::ptrdiff_t>(ranges[s].begin);
+      }
+    }
+    if (bad >= 0)
+      return Status::InvalidArgument("commit payload element " + std::to_string(bad) +
                                      " is NaN or Inf; nothing was sent (diverged training? lower the learning rate)");
     return Status::OK();
   }
@@ -247,15 +268,17 @@ Status Client::Pull(std::span<float> weights) {
 }
 
 Status Client::Commit(std::span<const float> payload) {
-  if (Status st = impl_->CheckPayload(payload); !st.ok()) return st;
-  return impl_->Exchange(wire::Op::Commit, impl_->CommitFrames(payload),
+  std::vector<OutFrame> frames;
+  if (Status st = impl_->PrepareCommit(payload, &frames); !st.ok()) return st;
+  return impl_->Exchange(wire::Op::Commit, frames,
                           [](std::size_t, const wire::Reply&, std::span<const std::byte>) { return Status::OK(); });
 }
 
 Status Client::CommitAndPull(std::span<const float> payload, std::span<float> weights) {
-  if (Status st = impl_->CheckPayload(payload); !st.ok()) return st;
   if (Status st = impl_->CheckSize(weights.size(), "pull destination"); !st.ok()) return st;
-  return impl_->Exchange(wire::Op::CommitAndPull, impl_->CommitFrames(payload),
+  std::vector<OutFrame> frames;
+  if (Status st = impl_->PrepareCommit(payload, &frames); !st.ok()) return st;
+  return impl_->Exchange(wire::Op::CommitAndPull, frames,
                           [&](std::size_t s, const wire::Reply& r, std::span<const std::byte> body) {
                             return impl_->TakeSlice(s, r, body, weights);
                           });

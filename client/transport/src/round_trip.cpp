@@ -88,7 +88,8 @@ Status RoundTrip::Send(std::size_t s) {
                                    " (start asyncps-server with a larger --max-message-mb, or use more shards)");
   }
   // No request of this connection is unanswered: the shard does not read the region now.
-  if (route.payload_in_segment) std::memcpy(segment->request().data(), payload.bytes.data(), payload.bytes.size());
+  if (route.payload_in_segment && payload.staged_in != segment->name())
+    std::memcpy(segment->request().data(), payload.bytes.data(), payload.bytes.size());
   if (!transport_.Send(s, {fbb_.GetBufferPointer(), fbb_.GetSize()}, frame))
     return Status::Unavailable(Where(s) + ": cannot queue the request (send buffer full)");
   return Status::OK();

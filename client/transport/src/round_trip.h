@@ -87,6 +87,9 @@ class Transport {
 struct OutPayload {
   std::span<const std::byte> bytes;  // must stay unchanged until the round trip ends
   bool sparse = false;               // positions first: always a frame
+  // The name of the segment these bytes were already copied into (the caller
+  // did it while checking them); a connection with another one gets a copy.
+  std::string staged_in;
 };
 
 // Where a request's payload goes, for its header (wire::RequestHeader).

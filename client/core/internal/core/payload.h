@@ -32,6 +32,11 @@ PayloadView DenseView(std::span<const float> values);
 std::ptrdiff_t FirstNonFinite(const PayloadView& p);
 std::ptrdiff_t FirstNonFinite(std::span<const float> values);
 
+// Copies `values` to `out` (float32) and returns the index of the first NaN or
+// Inf among them, -1 if none: FirstNonFinite and a copy in one pass. After a
+// non-finite value `out` holds an unspecified part of the copy.
+std::ptrdiff_t CopyCheckingFinite(std::span<const float> values, float* out);
+
 // Writes `values` dense in `encoding` at the start of `out` (the bytes a
 // dense payload of them has). REQUIRES: out holds values.size() *
 // BytesPerValue(encoding) bytes, aligned for the encoding.
