@@ -32,11 +32,7 @@ namespace {
 
 constexpr std::size_t kFloats = 6;
 
-ParameterLayout SmallLayout() {
-  ParameterLayout l;
-  l.Add("w", {kFloats});
-  return l;
-}
+ParameterLayout SmallLayout() { return asyncps::testing::OneTensorLayout(kFloats); }
 
 std::vector<float> Floats(std::span<const std::byte> bytes) {
   std::vector<float> out(bytes.size() / sizeof(float));

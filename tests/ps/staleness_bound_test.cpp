@@ -27,11 +27,7 @@ namespace {
 
 constexpr std::size_t kFloats = 4;
 
-ParameterLayout SmallLayout() {
-  ParameterLayout l;
-  l.Add("w", {kFloats});
-  return l;
-}
+ParameterLayout SmallLayout() { return asyncps::testing::OneTensorLayout(kFloats); }
 
 // What a worker got back: an answer (the center it carries, if any), a
 // Blocked reply, or nothing yet (held).

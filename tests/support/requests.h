@@ -55,6 +55,13 @@ inline std::vector<std::byte> EncodeRequest(const RequestFields& f, const Parame
                               .payload_in_segment = f.payload_in_segment});
 }
 
+// A layout of one tensor "w" of n floats.
+inline ParameterLayout OneTensorLayout(std::size_t n) {
+  ParameterLayout l;
+  l.Add("w", {n});
+  return l;
+}
+
 inline std::vector<std::byte> FloatBytes(const std::vector<float>& v) {
   std::vector<std::byte> out(v.size() * sizeof(float));
   if (!v.empty()) std::memcpy(out.data(), v.data(), out.size());  // memcpy(nullptr, ...) is UB even for 0 bytes
