@@ -7,7 +7,7 @@ namespace asyncps::ps {
 
 Result<std::shared_ptr<SharedSegment>> SegmentTable::Attach(std::string_view name) {
   ++uses_;
-  if (auto it = open_.find(std::string(name)); it != open_.end()) {
+  if (auto it = open_.find(name); it != open_.end()) {
     it->second.last_use = uses_;
     return it->second.segment;
   }

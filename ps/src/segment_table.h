@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -45,7 +46,12 @@ class SegmentTable {
 
   std::size_t max_segments_;
   std::uint64_t uses_ = 0;
-  std::unordered_map<std::string, Entry> open_;
+  // Looked up by string_view: no allocation per request.
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+  };
+  std::unordered_map<std::string, Entry, NameHash, std::equal_to<>> open_;
 };
 
 }  // namespace asyncps::ps

@@ -218,8 +218,8 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
   const float scale = CommitScale(algorithm_, counters_.updates, req.last_pulled_updates(), options_.staleness_scale);
   ReplyTo to = To(req);
   // A pull answered in a segment in float32: apply and write the reply in one pass.
-  to.segment_current = with_pull && to.segment != nullptr && !delta.sparse() &&
-                       to.pull_encoding == Encoding::kFloat32 && to.segment->reply().size() >= center_.size() * 4;
+  to.segment_current = with_pull && !delta.sparse() && to.pull_encoding == Encoding::kFloat32 &&
+                       FitsReplyRegion(to, center_.size());
   if (to.segment_current) {
     ApplyCommitAndCopy(center_, delta, scale,
                        {reinterpret_cast<float*>(to.segment->reply().data()), center_.size()});
@@ -420,13 +420,17 @@ Shard::ReplyTo Shard::To(const wire::Request& req) const {
   return {req.op(), req.seq(), req.worker_id(), wire::FromWire(req.pull_encoding()).value(), request_segment_};
 }
 
+bool Shard::FitsReplyRegion(const ReplyTo& to, std::size_t values) {
+  return to.segment != nullptr &&
+         wire::PayloadBytes(values, to.pull_encoding, /*sparse=*/false) <= to.segment->reply().size();
+}
+
 Shard::Outcome Shard::Ok(const ReplyTo& to, Builder& reply, std::span<const float> payload, std::string_view message) {
   // A reply without payload stays float32.
   const Encoding encoding = payload.empty() ? Encoding::kFloat32 : to.pull_encoding;
   // The slice goes into the segment when it fits (the client sized the region
   // for float32, so it always does), else as frame 1.
-  const bool in_segment = to.segment != nullptr && !payload.empty() &&
-                          wire::PayloadBytes(payload.size(), encoding, false) <= to.segment->reply().size();
+  const bool in_segment = !payload.empty() && FitsReplyRegion(to, payload.size());
   if (in_segment && !to.segment_current) EncodeSlice(payload, encoding, to.segment->reply());
   wire::BuildReply({.op = to.op,
                     .seq = to.seq,

@@ -203,6 +203,9 @@ class Shard {
   bool ReadPayload(const wire::Request& req, std::span<const std::byte> payload, bool allow_sparse, Builder& reply,
                    PayloadView* out, Outcome* failed);
   Outcome Ok(const ReplyTo& to, Builder& reply, std::span<const float> payload = {}, std::string_view message = {});
+  // A pull of `values` in to.pull_encoding fits to's segment's reply region
+  // (false: no segment).
+  static bool FitsReplyRegion(const ReplyTo& to, std::size_t values);
   // The reply address of the request being handled (and its segment).
   ReplyTo To(const wire::Request& req) const;
   // Opens the segment the request names, and points `payload` at its request

@@ -8,14 +8,6 @@
 #include <utility>
 
 namespace asyncps {
-namespace {
-
-Result<MemoryMap> Failed(std::size_t bytes) {
-  return Status::Unavailable("cannot map " + std::to_string(bytes) + " bytes: " + std::strerror(errno));
-}
-
-}  // namespace
-
 MemoryMap::~MemoryMap() {
   if (data_ != nullptr) ::munmap(data_, size_);
 }
@@ -32,18 +24,16 @@ MemoryMap& MemoryMap::operator=(MemoryMap&& other) noexcept {
   return *this;
 }
 
-Result<MemoryMap> MemoryMap::Anonymous(std::size_t bytes) {
+Result<MemoryMap> MemoryMap::Map(std::size_t bytes, int flags, int fd) {
   if (bytes == 0) return Status::InvalidArgument("cannot map 0 bytes");
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return Failed(bytes);
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, flags, fd, 0);
+  if (p == MAP_FAILED)
+    return Status::Unavailable("cannot map " + std::to_string(bytes) + " bytes: " + std::strerror(errno));
   return MemoryMap(p, bytes);
 }
 
-Result<MemoryMap> MemoryMap::Shared(int fd, std::size_t bytes) {
-  if (bytes == 0) return Status::InvalidArgument("cannot map 0 bytes");
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (p == MAP_FAILED) return Failed(bytes);
-  return MemoryMap(p, bytes);
-}
+Result<MemoryMap> MemoryMap::Anonymous(std::size_t bytes) { return Map(bytes, MAP_PRIVATE | MAP_ANONYMOUS, -1); }
+
+Result<MemoryMap> MemoryMap::Shared(int fd, std::size_t bytes) { return Map(bytes, MAP_SHARED, fd); }
 
 }  // namespace asyncps

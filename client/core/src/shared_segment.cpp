@@ -19,7 +19,8 @@ namespace {
 constexpr std::string_view kPrefix = "/asyncps-";
 constexpr std::size_t kMaxNameLength = 64;
 constexpr std::uint64_t kMagic = 0x314d485353505341ull;  // "ASPSSHM1", little-endian
-constexpr std::size_t kHeaderBytes = 64;                 // also the regions' alignment
+
+constexpr std::size_t kHeaderBytes = SharedSegment::kHeaderBytes;
 
 // What the first kHeaderBytes of a segment hold.
 struct Header {
@@ -79,7 +80,6 @@ SharedSegment& SharedSegment::operator=(SharedSegment&& other) noexcept {
   name_ = std::move(other.name_);
   fd_ = std::exchange(other.fd_, -1);
   owner_ = std::exchange(other.owner_, false);
-  request_offset_ = other.request_offset_;
   request_bytes_ = other.request_bytes_;
   reply_offset_ = other.reply_offset_;
   reply_bytes_ = other.reply_bytes_;
@@ -98,7 +98,6 @@ void SharedSegment::Close() {
 Result<SharedSegment> SharedSegment::Create(std::size_t request_bytes, std::size_t reply_bytes) {
   RemoveOrphans();
   SharedSegment s;
-  s.request_offset_ = kHeaderBytes;
   s.request_bytes_ = request_bytes;
   s.reply_offset_ = kHeaderBytes + RoundUp(request_bytes);
   s.reply_bytes_ = reply_bytes;
@@ -160,7 +159,6 @@ Result<SharedSegment> SharedSegment::Open(std::string_view name) {
       kHeaderBytes + RoundUp(h.request_bytes) + RoundUp(h.reply_bytes) > size)
     return Status::InvalidArgument("shared memory " + s.name_ + " has no valid asyncps header for its " +
                                    std::to_string(size) + " bytes");
-  s.request_offset_ = kHeaderBytes;
   s.request_bytes_ = h.request_bytes;
   s.reply_offset_ = kHeaderBytes + RoundUp(h.request_bytes);
   s.reply_bytes_ = h.reply_bytes;

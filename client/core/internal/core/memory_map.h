@@ -35,6 +35,7 @@ class MemoryMap {
 
  private:
   MemoryMap(void* data, std::size_t size) : data_(data), size_(size) {}
+  static Result<MemoryMap> Map(std::size_t bytes, int flags, int fd);
   void* data_ = nullptr;
   std::size_t size_ = 0;
 };

@@ -34,6 +34,9 @@ namespace asyncps {
 
 class SharedSegment {
  public:
+  // The size of the header a segment starts with; also both regions' alignment.
+  static constexpr std::size_t kHeaderBytes = 64;
+
   SharedSegment() = default;
   ~SharedSegment();
   SharedSegment(SharedSegment&& other) noexcept;
@@ -52,7 +55,7 @@ class SharedSegment {
 
   bool valid() const { return map_.size() > 0; }
   const std::string& name() const { return name_; }
-  std::span<std::byte> request() const { return {map_.data() + request_offset_, request_bytes_}; }
+  std::span<std::byte> request() const { return {map_.data() + kHeaderBytes, request_bytes_}; }
   std::span<std::byte> reply() const { return {map_.data() + reply_offset_, reply_bytes_}; }
   // True once the segment's name was removed: its client closed the connection
   // (or exited cleanly). REQUIRES: opened with Open.
@@ -65,7 +68,7 @@ class SharedSegment {
   std::string name_;
   int fd_ = -1;         // Open keeps it for unlinked()
   bool owner_ = false;  // Create: unlink the name when destroyed
-  std::size_t request_offset_ = 0, request_bytes_ = 0;
+  std::size_t request_bytes_ = 0;
   std::size_t reply_offset_ = 0, reply_bytes_ = 0;
 };
 
