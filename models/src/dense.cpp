@@ -44,10 +44,20 @@ void Dense::Initialize(Rng& rng) {
   if (opt_.use_bias) models::Initialize(opt_.bias_initializer, {b_, units_}, in_.channels, units_, rng, /*stream=*/1);
 }
 
-// x [batch, in], kernel [in, units], bias [units], y [batch, units]; the products
-// are xt::blas::gemm on the adaptors (one cblas_sgemm, no copies).
+// Every batch size may come (a partial last batch), so the scratch is sized whatever max_batch is.
+void Dense::Reserve(std::size_t /*max_batch*/) {
+  scratch_.resize(internal::DenseScratchFloats(in_.channels, units_));
+}
+
+// x [batch, in], kernel [in, units], bias [units], y [batch, units]. Small
+// batches take dense_kernels.h; larger ones xt::blas::gemm on the adaptors (one
+// cblas_sgemm, no copies of ours).
 void Dense::Forward(const float* in, float* out, std::size_t batch, bool /*training*/) {
   const std::size_t n_in = in_.channels;
+  if (batch <= internal::kDenseSmallBatch) {
+    internal::DenseForwardSmall(in, w_, b_, batch, n_in, units_, scratch_.data(), out);
+    return;
+  }
   internal::EnsureBlasThreadsConfigured();
   auto y = Rows(out, batch, units_);
   xt::blas::gemm(Rows(in, batch, n_in), Map<2>(static_cast<const float*>(w_), {n_in, units_}), y);
@@ -59,18 +69,18 @@ void Dense::Backward(const float* in, const float* /*out*/, const float* dout, f
   const std::size_t n_in = in_.channels;
   internal::EnsureBlasThreadsConfigured();
   const auto dy = Rows(dout, batch, units_);
-  auto dw = Map<2>(dw_, {n_in, units_});
-  xt::blas::gemm(Rows(in, batch, n_in), dy, dw, /*transpose_A=*/true);
   auto db = Map(db_, units_);
   xt::noalias(db) = xt::sum(dy, {0});
+  if (batch <= internal::kDenseSmallBatch) {
+    internal::DenseKernelGradSmall(in, dout, batch, n_in, units_, dw_);
+    if (din != nullptr) internal::DenseInputGradSmall(dout, w_, batch, n_in, units_, scratch_.data(), din);
+    return;
+  }
+  auto dw = Map<2>(dw_, {n_in, units_});
+  xt::blas::gemm(Rows(in, batch, n_in), dy, dw, /*transpose_A=*/true);
   if (din != nullptr) {
-    if (batch <= internal::kDenseSmallBatch) {
-      internal::DenseInputGradSmall(dout, w_, batch, n_in, units_, din);
-    } else {
-      auto dx = Rows(din, batch, n_in);
-      xt::blas::gemm(dy, Map<2>(static_cast<const float*>(w_), {n_in, units_}), dx, false,
-                     /*transpose_B=*/true);
-    }
+    auto dx = Rows(din, batch, n_in);
+    xt::blas::gemm(dy, Map<2>(static_cast<const float*>(w_), {n_in, units_}), dx, false, /*transpose_B=*/true);
   }
 }
 

@@ -43,33 +43,58 @@ TEST_CASE("Dense needs a flat input", "[models][dense]") {
 }
 
 TEST_CASE("Dense agrees with a naive product for any batch size and width", "[models][dense]") {
-  // Small batches take the register-blocked kernels, large ones OpenBLAS; widths
-  // off the vector size exercise the tails.
-  for (std::size_t batch : {1u, 5u, 8u, 13u, 16u, 23u, 32u, 40u}) {
-    INFO("batch " << batch);
-    Dense d(37);
-    LayerHarness h(d, Shape::Vector(29), batch);
-    const auto x = RandomVector(batch * 29, batch);
-    const auto dy = RandomVector(batch * 37, batch + 100);
-    std::vector<float> y(batch * 37), dx(batch * 29);
-    d.Forward(x.data(), y.data(), batch, true);
-    d.Backward(x.data(), y.data(), dy.data(), dx.data(), batch);
-    const float* w = h.params.data();
-    const float* b = w + 29 * 37;
-    std::vector<float> want_y(batch * 37), want_dx(batch * 29);
-    for (std::size_t r = 0; r < batch; ++r) {
-      for (std::size_t u = 0; u < 37; ++u) {
-        double s = b[u];
-        for (std::size_t i = 0; i < 29; ++i) s += double{x[r * 29 + i]} * w[i * 37 + u];
-        want_y[r * 37 + u] = static_cast<float>(s);
+  // Batches up to 32 take the small-batch kernels (16 rows at a time), larger
+  // ones OpenBLAS; widths off the vector size and the kernels' blocks (16
+  // columns, 4 and 64 kernel rows) exercise the tails.
+  struct Dims {
+    std::size_t n_in, n_out;
+  };
+  for (Dims dims : {Dims{29, 37}, Dims{131, 16}, Dims{64, 50}, Dims{3, 1}}) {
+    const std::size_t n_in = dims.n_in, n_out = dims.n_out;
+    for (std::size_t batch : {1u, 5u, 8u, 13u, 16u, 23u, 32u, 40u}) {
+      INFO("batch " << batch << ", " << n_in << " -> " << n_out);
+      Dense d(n_out);
+      LayerHarness h(d, Shape::Vector(n_in), batch);
+      const auto bias = RandomVector(n_out, 7);  // Keras starts from zeros
+      std::copy(bias.begin(), bias.end(), h.params.data() + n_in * n_out);
+      const auto x = RandomVector(batch * n_in, batch);
+      const auto dy = RandomVector(batch * n_out, batch + 100);
+      std::vector<float> y(batch * n_out), dx(batch * n_in);
+      std::fill(h.grads.data(), h.grads.data() + h.layout.total_size(), 7.0f);  // overwritten, not added to
+      d.Forward(x.data(), y.data(), batch, true);
+      d.Backward(x.data(), y.data(), dy.data(), dx.data(), batch);
+      const float* w = h.params.data();
+      const float* b = w + n_in * n_out;
+      std::vector<float> want_y(batch * n_out), want_dx(batch * n_in), want_dw(n_in * n_out), want_db(n_out);
+      for (std::size_t r = 0; r < batch; ++r) {
+        for (std::size_t u = 0; u < n_out; ++u) {
+          double s = b[u];
+          for (std::size_t i = 0; i < n_in; ++i) s += double{x[r * n_in + i]} * w[i * n_out + u];
+          want_y[r * n_out + u] = static_cast<float>(s);
+        }
+        for (std::size_t i = 0; i < n_in; ++i) {
+          double s = 0;
+          for (std::size_t u = 0; u < n_out; ++u) s += double{dy[r * n_out + u]} * w[i * n_out + u];
+          want_dx[r * n_in + i] = static_cast<float>(s);
+        }
       }
-      for (std::size_t i = 0; i < 29; ++i) {
+      for (std::size_t i = 0; i < n_in; ++i) {
+        for (std::size_t u = 0; u < n_out; ++u) {
+          double s = 0;
+          for (std::size_t r = 0; r < batch; ++r) s += double{x[r * n_in + i]} * dy[r * n_out + u];
+          want_dw[i * n_out + u] = static_cast<float>(s);
+        }
+      }
+      for (std::size_t u = 0; u < n_out; ++u) {
         double s = 0;
-        for (std::size_t u = 0; u < 37; ++u) s += double{dy[r * 37 + u]} * w[i * 37 + u];
-        want_dx[r * 29 + i] = static_cast<float>(s);
+        for (std::size_t r = 0; r < batch; ++r) s += dy[r * n_out + u];
+        want_db[u] = static_cast<float>(s);
       }
+      using asyncps::models::testing::MaxRelError;
+      CHECK(MaxRelError(y.data(), want_y.data(), y.size()) < 1e-5);
+      CHECK(MaxRelError(dx.data(), want_dx.data(), dx.size()) < 1e-5);
+      CHECK(MaxRelError(h.grads.data(), want_dw.data(), want_dw.size()) < 1e-5);
+      CHECK(MaxRelError(h.grads.data() + n_in * n_out, want_db.data(), n_out) < 1e-5);
     }
-    CHECK(asyncps::models::testing::MaxRelError(y.data(), want_y.data(), y.size()) < 1e-5);
-    CHECK(asyncps::models::testing::MaxRelError(dx.data(), want_dx.data(), dx.size()) < 1e-5);
   }
 }

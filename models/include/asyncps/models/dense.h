@@ -25,6 +25,7 @@ class Dense final : public Layer {
   void Bind(float* params, float* grads) override;
   void Initialize(Rng& rng) override;
   std::size_t num_params() const override;
+  void Reserve(std::size_t max_batch) override;
   void Forward(const float* in, float* out, std::size_t batch, bool training) override;
   void Backward(const float* in, const float* out, const float* dout, float* din,
                 std::size_t batch) override;
@@ -33,6 +34,7 @@ class Dense final : public Layer {
   std::size_t units_;
   DenseOptions opt_;
   std::vector<float> zeros_, unused_db_;  // the absent bias and its gradient (use_bias false)
+  std::vector<float> scratch_;            // the small-batch kernels' (dense_kernels.h), sized by Reserve
   std::size_t kernel_offset_ = 0, bias_offset_ = 0;
   float* w_ = nullptr;
   float* b_ = nullptr;
