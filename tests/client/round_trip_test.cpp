@@ -334,6 +334,25 @@ TEST_CASE("round trip: a payload staged in the segment is not copied again; a fr
   CHECK(t.sent[1].in_segment);
 }
 
+TEST_CASE("round trip: a payload computed in the request region is copied out before a reconnect drops it",
+          "[round-trip][shm]") {
+  FakeClock clock;
+  FakeTransport t(1, clock, [](std::size_t, std::uint64_t, int attempt) -> std::optional<Answer> {
+    if (attempt == 1) return std::nullopt;  // silent: resent on a fresh connection, with a fresh segment
+    return Answer{};
+  });
+  t.UseSegments();
+  const std::span<std::byte> region = t.segment(0)->request();
+  std::memset(region.data(), 5, region.size());  // the caller computed its payload there (Client::CommitDeltaAndPull)
+  const std::string first = t.segment(0)->name();
+  Run r = Pull(t, clock, 60s, Policy(), {}, {OutPayload{region, false, first}});
+  REQUIRE(r.status.ok());
+  REQUIRE(t.sent.size() == 2);
+  CHECK(t.sent[1].segment != first);
+  CHECK(t.sent[1].in_segment);
+  CHECK(t.sent[1].region_first_byte == 5);  // the first segment is gone: its bytes came along
+}
+
 TEST_CASE("round trip: sparse payloads travel as frames even with a segment", "[round-trip][shm]") {
   FakeClock clock;
   FakeTransport t(1, clock, [](std::size_t, std::uint64_t, int) { return Answer{}; });

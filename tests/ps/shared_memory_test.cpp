@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "asyncps/client.h"
+#include "asyncps/update_rule.h"
 #include "core/shared_segment.h"
 #include "segment_table.h"
 #include "shard.h"
@@ -330,6 +331,50 @@ TEST_CASE("shared memory: clients use it with shards that allow it, frames with 
   cluster.Stop();
   CHECK(cluster.shard(0).segments_open() == 0);
   CHECK(cluster.shard(1).segments_open() == 0);
+}
+
+TEST_CASE("shared memory: CommitDeltaAndPull commits (w - w0) / divisor and pulls into w and w0, either route",
+          "[shm]") {
+  ParameterLayout layout;
+  layout.Add("a", {1000});
+  layout.Add("b", {337});
+  ps::ShardServerOptions with;
+  with.shard.shared_memory = true;
+  const bool allowed = GENERATE(true, false);
+  asyncps::testing::LocalCluster cluster(2, allowed ? with : ps::ShardServerOptions{});
+  ClientOptions o;
+  o.servers = cluster.endpoints();
+  o.shared_memory = true;
+  auto c = Client::Connect(layout, o);
+  REQUIRE(c.ok());
+  Client& client = *c.value();
+  CHECK(client.shared_memory_shards() == (allowed ? 2u : 0u));
+  const std::size_t n = layout.total_size();
+  std::vector<float> w(n), w0(n), delta(n);
+  for (std::size_t i = 0; i < n; ++i) w[i] = static_cast<float>(i % 13);
+  REQUIRE(client.Init(w).ok());
+  REQUIRE(client.Pull(w0).ok());
+  std::vector<float> expected = w0;
+  for (int round = 0; round < 5; ++round) {
+    w = w0;
+    for (std::size_t i = 0; i < n; ++i) w[i] += static_cast<float>((i + round) % 5) - 2.0f;  // "training"
+    ComputeDelta(w, w0, 4.0f, delta);
+    for (std::size_t i = 0; i < n; ++i) expected[i] += delta[i];
+    REQUIRE(client.CommitDeltaAndPull(w, w0, 4.0f).ok());
+    CHECK(w == expected);
+    CHECK(w0 == expected);
+  }
+  // A NaN in the difference is refused before any shard sees it, named by its index.
+  w[1200] = std::nanf("");
+  const Status bad = client.CommitDeltaAndPull(w, w0, 4.0f);
+  CHECK(bad.code() == Status::Code::kInvalidArgument);
+  CHECK_THAT(bad.message(), Catch::Contains("element 1200"));
+  std::vector<float> pulled(n);
+  REQUIRE(client.Pull(pulled).ok());
+  CHECK(pulled == expected);
+  const auto stats = client.Stats();
+  REQUIRE(stats.ok());
+  for (const ShardStats& s : stats.value()) CHECK(s.updates == 5);
 }
 
 TEST_CASE("shared memory: segments of processes that are gone are removed by the next client", "[shm]") {

@@ -39,8 +39,29 @@ ASYNCPS_HOT_KERNEL std::uint32_t CopyAnyNonFinite(const float* __restrict values
   return non_finite;
 }
 
+ASYNCPS_HOT_KERNEL std::uint32_t DeltaAnyNonFinite(const float* __restrict w, const float* __restrict w0, float inv,
+                                                  std::size_t n, float* __restrict out) {
+  std::uint32_t non_finite = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float d = (w[i] - w0[i]) * inv;
+    out[i] = d;
+    non_finite |= (std::bit_cast<std::uint32_t>(d) & kF32Exponent) == kF32Exponent;
+  }
+  return non_finite;
+}
+
 ASYNCPS_HOT_KERNEL void DecodeBfloat16(const std::uint16_t* __restrict v, std::size_t n, float* __restrict out) {
   for (std::size_t i = 0; i < n; ++i) out[i] = FromBfloat16(v[i]);
+}
+
+ASYNCPS_HOT_KERNEL void CopyTwice(const float* __restrict v, std::size_t n, float* __restrict out,
+                                  float* __restrict copy) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = copy[i] = v[i];
+}
+
+ASYNCPS_HOT_KERNEL void DecodeBfloat16Twice(const std::uint16_t* __restrict v, std::size_t n, float* __restrict out,
+                                            float* __restrict copy) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = copy[i] = FromBfloat16(v[i]);
 }
 
 }  // namespace
@@ -64,6 +85,11 @@ std::ptrdiff_t FirstNonFinite(std::span<const float> values) {
 std::ptrdiff_t CopyCheckingFinite(std::span<const float> values, float* out) {
   if (CopyAnyNonFinite(values.data(), values.size(), out) == 0) return -1;
   return FirstNonFinite(values);
+}
+
+std::ptrdiff_t DeltaCheckingFinite(std::span<const float> w, std::span<const float> w0, float divisor, float* out) {
+  if (DeltaAnyNonFinite(w.data(), w0.data(), 1.0f / divisor, w.size(), out) == 0) return -1;
+  return FirstNonFinite(std::span<const float>(out, w.size()));
 }
 
 std::ptrdiff_t FirstNonFinite(const PayloadView& p) {
@@ -90,6 +116,14 @@ void Decode(const PayloadView& p, std::span<float> out) {
     return;
   }
   DecodeBfloat16(static_cast<const std::uint16_t*>(p.values), p.count, out.data());
+}
+
+void Decode(const PayloadView& p, std::span<float> out, std::span<float> copy) {
+  if (p.encoding == Encoding::kFloat32) {
+    CopyTwice(static_cast<const float*>(p.values), p.count, out.data(), copy.data());
+  } else {
+    DecodeBfloat16Twice(static_cast<const std::uint16_t*>(p.values), p.count, out.data(), copy.data());
+  }
 }
 
 }  // namespace asyncps

@@ -2,7 +2,9 @@
 
 #include <string>
 
+#include "core/dispatch.h"
 #include "core/lower_case.h"
+#include "core/payload.h"
 
 namespace asyncps {
 
@@ -80,10 +82,10 @@ std::uint64_t ExpectedCommits(const RuleConfig& config, std::uint64_t batches) {
 }
 
 void ComputeDelta(std::span<const float> w, std::span<const float> w0, float divisor, std::span<float> out) {
-  const float inv = 1.0f / divisor;
-  for (std::size_t i = 0; i < out.size(); ++i) out[i] = (w[i] - w0[i]) * inv;
+  DeltaCheckingFinite(w, w0, divisor, out.data());  // the client's commit path computes it there too
 }
 
+ASYNCPS_HOT_KERNEL
 void ElasticStep(std::span<float> w, std::span<const float> center, float alpha, std::span<float> e) {
   for (std::size_t i = 0; i < w.size(); ++i) {
     e[i] = alpha * (w[i] - center[i]);
@@ -91,6 +93,7 @@ void ElasticStep(std::span<float> w, std::span<const float> center, float alpha,
   }
 }
 
+ASYNCPS_HOT_KERNEL
 void MomentumLookahead(std::span<float> w, std::span<float> v, std::span<float> w_saved, float mu) {
   for (std::size_t i = 0; i < w.size(); ++i) {
     v[i] *= mu;
@@ -99,6 +102,7 @@ void MomentumLookahead(std::span<float> w, std::span<float> v, std::span<float> 
   }
 }
 
+ASYNCPS_HOT_KERNEL
 void MomentumUpdate(std::span<float> w, std::span<float> v, std::span<const float> w_saved, float eta) {
   for (std::size_t i = 0; i < w.size(); ++i) {
     const float g = w[i] - (w_saved[i] + v[i]);

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "asyncps/endpoint.h"
+#include "asyncps/update_rule.h"
 #include "commit_encoder.h"
 #include "core/payload.h"
 #include "round_trip.h"
@@ -45,6 +46,8 @@ struct Client::Impl {
   std::vector<std::uint32_t> payload_scratch;
   // One per shard when commits are lossy (options.compression).
   std::vector<CommitEncoder> encoders;
+  // PrepareDelta's commit when it cannot go straight into the segments.
+  std::vector<float> delta_scratch;
 
   std::string Where(std::size_t s) const { return round_trip->Where(s); }
 
@@ -87,8 +90,10 @@ struct Client::Impl {
     return round_trip->Run(op, seqs, payloads, max_bytes, build, on_reply, deadline.value_or(options.retry_deadline));
   }
 
-  // Copies a reply's slice into weights, after checking it is the slice expected.
-  Status TakeSlice(std::size_t s, const wire::Reply& reply, std::span<const std::byte> body, std::span<float> weights) {
+  // Copies a reply's slice into weights (and into `copy` too, when it is not
+  // empty), after checking it is the slice expected.
+  Status TakeSlice(std::size_t s, const wire::Reply& reply, std::span<const std::byte> body, std::span<float> weights,
+                   std::span<float> copy = {}) {
     const ShardRange& r = ranges[s];
     if (reply.range_begin() != r.begin || reply.range_end() != r.end || reply.payload_floats() != r.size()) {
       return Status::Protocol(Where(s) + " sent elements " + std::to_string(reply.range_begin()) + ".." +
@@ -102,7 +107,11 @@ struct Client::Impl {
     Result<PayloadView> slice =
         wire::ReadPayload(body, r.size(), encoding.value(), /*sparse=*/false, r.size(), payload_scratch);
     if (!slice.ok()) return Status::Protocol(Where(s) + ": " + slice.status().message());
-    Decode(slice.value(), weights.subspan(r.begin, r.size()));
+    if (copy.empty()) {
+      Decode(slice.value(), weights.subspan(r.begin, r.size()));
+    } else {
+      Decode(slice.value(), weights.subspan(r.begin, r.size()), copy.subspan(r.begin, r.size()));
+    }
     last_pulled[s] = reply.updates();
     return Status::OK();
   }
@@ -140,6 +149,39 @@ struct Client::Impl {
     if (bad >= 0)
       return Status::InvalidArgument("commit payload element " + std::to_string(bad) +
                                      " is NaN or Inf; nothing was sent (diverged training? lower the learning rate)");
+    return Status::OK();
+  }
+
+  // The commit (w - w0) / divisor's frames. Dense float32 commits to shards
+  // that all have a segment are computed into the segments (each frame's bytes
+  // are its request region); otherwise into delta_scratch, then as PrepareCommit.
+  Status PrepareDelta(std::span<const float> w, std::span<const float> w0, float divisor,
+                      std::vector<OutFrame>* frames) {
+    if (Status st = CheckSize(w.size(), "commit weights"); !st.ok()) return st;
+    if (Status st = CheckSize(w0.size(), "commit base weights"); !st.ok()) return st;
+    bool in_segments = encoders.empty();
+    for (std::size_t s = 0; s < ranges.size() && in_segments; ++s) {
+      const SharedSegment* segment = transport->segment(s);
+      in_segments = segment != nullptr && ranges[s].size() * sizeof(float) <= segment->request().size();
+    }
+    if (!in_segments) {
+      delta_scratch.resize(w.size());
+      ComputeDelta(w, w0, divisor, delta_scratch);
+      return PrepareCommit(delta_scratch, frames);
+    }
+    frames->assign(ranges.size(), OutFrame{});
+    for (std::size_t s = 0; s < ranges.size(); ++s) {
+      const ShardRange& r = ranges[s];
+      const SharedSegment* segment = transport->segment(s);
+      auto* out = reinterpret_cast<float*>(segment->request().data());
+      const std::ptrdiff_t bad =
+          DeltaCheckingFinite(w.subspan(r.begin, r.size()), w0.subspan(r.begin, r.size()), divisor, out);
+      if (bad >= 0)
+        return Status::InvalidArgument("commit payload element " + std::to_string(r.begin + bad) +
+                                       " is NaN or Inf; nothing was sent (diverged training? lower the learning rate)");
+      (*frames)[s] = {segment->request().first(r.size() * sizeof(float)), r.size(), Encoding::kFloat32, false,
+                      segment->name()};
+    }
     return Status::OK();
   }
 
@@ -282,6 +324,15 @@ Status Client::CommitAndPull(std::span<const float> payload, std::span<float> we
                           [&](std::size_t s, const wire::Reply& r, std::span<const std::byte> body) {
                             return impl_->TakeSlice(s, r, body, weights);
                           });
+}
+
+Status Client::CommitDeltaAndPull(std::span<float> w, std::span<float> w0, float divisor) {
+  std::vector<OutFrame> frames;
+  if (Status st = impl_->PrepareDelta(w, w0, divisor, &frames); !st.ok()) return st;
+  return impl_->Exchange(wire::Op::CommitAndPull, frames,
+                         [&](std::size_t s, const wire::Reply& r, std::span<const std::byte> body) {
+                           return impl_->TakeSlice(s, r, body, w, w0);
+                         });
 }
 
 Status Client::Leave() {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 namespace asyncps::internal {
 
@@ -18,7 +19,7 @@ Status RoundTrip::Run(wire::Op op, std::span<const std::uint64_t> seqs, std::spa
   const std::size_t n = transport_.num_shards();
   op_ = op;
   seqs_ = seqs;
-  payloads_ = payloads;
+  payloads_.assign(payloads.begin(), payloads.end());
   max_bytes_ = max_bytes;
   build_ = &build;
   on_reply_ = &on_reply;
@@ -63,10 +64,25 @@ Status RoundTrip::Run(wire::Op op, std::span<const std::uint64_t> seqs, std::spa
 Status RoundTrip::SendPending(bool reopen) {
   for (std::size_t s = 0; s < pending_.size(); ++s) {
     if (!pending_[s]) continue;
-    if (reopen) transport_.Reopen(s);
+    if (reopen) {
+      KeepPayloadFromSegment(s);
+      transport_.Reopen(s);
+    }
     if (Status st = Send(s); !st.ok()) return st;
   }
   return Status::OK();
+}
+
+void RoundTrip::KeepPayloadFromSegment(std::size_t s) {
+  const SharedSegment* segment = transport_.segment(s);
+  if (payloads_.empty() || segment == nullptr || payloads_[s].bytes.empty()) return;
+  const std::span<const std::byte> region = segment->request();
+  const std::byte* p = payloads_[s].bytes.data();
+  const std::less<const std::byte*> before;
+  if (before(p, region.data()) || !before(p, region.data() + region.size())) return;
+  if (kept_.size() < payloads_.size()) kept_.resize(payloads_.size());
+  kept_[s].assign(payloads_[s].bytes.begin(), payloads_[s].bytes.end());
+  payloads_[s].bytes = kept_[s];  // staged_in still names the old segment: the new one gets a copy
 }
 
 Status RoundTrip::Send(std::size_t s) {

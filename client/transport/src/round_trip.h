@@ -85,8 +85,12 @@ class Transport {
 
 // A request's payload for one shard, as it travels.
 struct OutPayload {
-  std::span<const std::byte> bytes;  // must stay unchanged until the round trip ends
-  bool sparse = false;               // positions first: always a frame
+  // Must stay unchanged until the round trip ends. They may lie in the
+  // connection's own request region (a commit computed straight into it, with
+  // staged_in its name): the round trip copies them out before a reconnect
+  // drops that segment.
+  std::span<const std::byte> bytes;
+  bool sparse = false;  // positions first: always a frame
   // The name of the segment these bytes were already copied into (the caller
   // did it while checking them); a connection with another one gets a copy.
   std::string staged_in;
@@ -131,6 +135,9 @@ class RoundTrip {
 
  private:
   Status SendPending(bool reopen);
+  // Before shard s's connection is replaced: a payload that lies in its
+  // request region is copied into kept_[s], which it then points to.
+  void KeepPayloadFromSegment(std::size_t s);
   Status Send(std::size_t shard);
   // Shard s's reply payload: frame 1, or its segment's reply region.
   Result<std::span<const std::byte>> ReplyPayload(std::size_t s, const wire::Reply& reply, const zmq::message_t& frame);
@@ -148,7 +155,8 @@ class RoundTrip {
   // The request being run.
   wire::Op op_ = wire::Op::Hello;
   std::span<const std::uint64_t> seqs_;
-  std::span<const OutPayload> payloads_;
+  std::vector<OutPayload> payloads_;
+  std::vector<std::vector<std::byte>> kept_;  // KeepPayloadFromSegment's copies
   std::span<const std::uint64_t> max_bytes_;
   const BuildHeader* build_ = nullptr;
   const OnReply* on_reply_ = nullptr;

@@ -19,7 +19,6 @@ RuleDriver::RuleDriver(Client& client, RuleConfig config)
     : client_(client), config_(config), usable_(Usable(client, config)) {
   if (!usable_.ok()) return;
   const std::size_t n = client.layout().total_size();
-  payload_.resize(n);
   switch (config_.algorithm) {
     case Algorithm::kDownpour:
     case Algorithm::kAdag:
@@ -28,7 +27,10 @@ RuleDriver::RuleDriver(Client& client, RuleConfig config)
       velocity_.assign(n, 0.0f);
       saved_.resize(n);
       [[fallthrough]];
-    case Algorithm::kEasgd: center_.resize(n); break;
+    case Algorithm::kEasgd:
+      center_.resize(n);
+      elastic_.resize(n);
+      break;
     case Algorithm::kSingle: break;
   }
 }
@@ -49,17 +51,15 @@ Status RuleDriver::Exchange(std::span<float> w) {
       // ADAG averages the window's work; DOWNPOUR and DynSGD send it whole
       // (DynSGD's shard divides by the staleness instead).
       const float divisor = config_.algorithm == Algorithm::kAdag ? static_cast<float>(config_.window) : 1.0f;
-      ComputeDelta(w, w0_, divisor, payload_);
-      st = client_.CommitAndPull(payload_, w);
-      if (st.ok()) w0_.assign(w.begin(), w.end());
+      st = client_.CommitDeltaAndPull(w, w0_, divisor);  // and W0 = W = C
       break;
     }
     case Algorithm::kEasgd:
     case Algorithm::kEamsgd:
       st = client_.Pull(center_);
       if (!st.ok()) break;
-      ElasticStep(w, center_, config_.alpha(), payload_);
-      st = client_.Commit(payload_);
+      ElasticStep(w, center_, config_.alpha(), elastic_);
+      st = client_.Commit(elastic_);
       break;
     case Algorithm::kSingle: break;
   }

@@ -66,7 +66,8 @@ std::uint64_t ExpectedCommits(const RuleConfig& config, std::uint64_t batches);
 
 // --- worker side -------------------------------------------------------------
 
-// out = (w - w0) / divisor. REQUIRES: equal sizes, divisor != 0.
+// out = (w - w0) / divisor. REQUIRES: equal sizes, divisor != 0, out overlaps
+// neither input.
 void ComputeDelta(std::span<const float> w, std::span<const float> w0, float divisor, std::span<float> out);
 
 // The elastic step: e = alpha (w - center); w -= e. REQUIRES: equal sizes.

@@ -37,6 +37,13 @@ std::ptrdiff_t FirstNonFinite(std::span<const float> values);
 // non-finite value `out` holds an unspecified part of the copy.
 std::ptrdiff_t CopyCheckingFinite(std::span<const float> values, float* out);
 
+// out = (w - w0) / divisor, the formula of update_rule.h's ComputeDelta, and
+// the index of the first NaN or Inf among the results, -1 if none, in one pass
+// (the delta rules' commit, computed where it will travel from).
+// REQUIRES: w.size() == w0.size(), divisor != 0, out holds w.size() floats and
+// overlaps neither.
+std::ptrdiff_t DeltaCheckingFinite(std::span<const float> w, std::span<const float> w0, float divisor, float* out);
+
 // Writes `values` dense in `encoding` at the start of `out` (the bytes a
 // dense payload of them has). REQUIRES: out holds values.size() *
 // BytesPerValue(encoding) bytes, aligned for the encoding.
@@ -44,5 +51,8 @@ void EncodeSlice(std::span<const float> values, Encoding encoding, std::span<std
 
 // out = the payload's values, dense. REQUIRES: !p.sparse(), out.size() == p.count.
 void Decode(const PayloadView& p, std::span<float> out);
+// Decode into both `out` and `copy` in one pass over the payload.
+// REQUIRES: as above, and copy.size() == out.size(), no overlap.
+void Decode(const PayloadView& p, std::span<float> out, std::span<float> copy);
 
 }  // namespace asyncps

@@ -139,6 +139,17 @@ class Client {
   // Commit, then weights = C, in one round trip per shard.
   Status CommitAndPull(std::span<const float> payload, std::span<float> weights);
 
+  // The window's exchange of the delta rules (DOWNPOUR, ADAG, DynSGD): commits
+  // (w - w0) / divisor (ComputeDelta), then w = w0 = C. The same as
+  // ComputeDelta + CommitAndPull + copying w into w0, in fewer passes over
+  // memory: a float32 commit over shared memory is computed straight into the
+  // segment while it is checked, and each pulled slice is copied into w and w0
+  // together. On an error w and w0 may hold some shards' pulls, as w does
+  // after a failed CommitAndPull.
+  // REQUIRES: w and w0 hold layout().total_size() floats and do not overlap;
+  // divisor != 0.
+  Status CommitDeltaAndPull(std::span<float> w, std::span<float> w0, float divisor);
+
   // Tells every shard this worker is done (after its final commit): their
   // staleness bound stops waiting for it. Later requests are still served.
   Status Leave();

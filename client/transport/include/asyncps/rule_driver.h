@@ -49,7 +49,10 @@ class RuleDriver {
   std::uint64_t it_ = 1;       // the batch about to be trained, from 1, never reset
   std::uint64_t unsent_ = 0;   // batches trained since the last exchange
   std::uint64_t commits_ = 0;
-  std::vector<float> w0_, payload_, center_, velocity_, saved_;
+  std::vector<float> w0_;        // delta rules: the weights of the last pull
+  std::vector<float> center_;    // elastic rules: the pulled center
+  std::vector<float> elastic_;   // elastic rules: the commit, alpha (w - center)
+  std::vector<float> velocity_, saved_;  // EAMSGD
 };
 
 }  // namespace asyncps
