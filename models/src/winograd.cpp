@@ -10,20 +10,16 @@ namespace asyncps::models::internal {
 
 namespace {
 typedef float V8 __attribute__((vector_size(32)));
-typedef float V16 __attribute__((vector_size(64)));
-
 // Loads and stores as function objects, so that the templates below inline them.
-template <typename V>
-struct LoadV {
-  ASYNCPS_KERNEL_INLINE V operator()(const float* p) const {
-    V v;
+struct LoadV8 {
+  ASYNCPS_KERNEL_INLINE V8 operator()(const float* p) const {
+    V8 v;
     std::memcpy(&v, p, sizeof v);
     return v;
   }
 };
-template <typename V>
-struct StoreV {
-  ASYNCPS_KERNEL_INLINE void operator()(float* p, V v) const { std::memcpy(p, &v, sizeof v); }
+struct StoreV8 {
+  ASYNCPS_KERNEL_INLINE void operator()(float* p, V8 v) const { std::memcpy(p, &v, sizeof v); }
 };
 struct LoadF {
   float operator()(const float* p) const { return *p; }
@@ -113,7 +109,7 @@ void WinogradKernel(const float* w, std::size_t c, std::size_t k, float* u) {
   };
   for (std::size_t ci = 0; ci < c; ++ci) {
     std::size_t co = 0;
-    for (; co + 8 <= k; co += 8) tile(V8{}, LoadV<V8>{}, StoreV<V8>{}, ci, co);
+    for (; co + 8 <= k; co += 8) tile(V8{}, LoadV8{}, StoreV8{}, ci, co);
     for (; co < k; ++co) tile(0.0f, LoadF{}, StoreF{}, ci, co);
   }
 }
@@ -154,9 +150,7 @@ void WinogradInput(const WinogradGeometry& g, const float* in, std::size_t batch
         }
         float* out = v + t * c;
         std::size_t ch = 0;
-        // 16 channels at a time: each store fills a 64-byte line of its plane.
-        for (; ch + 16 <= c; ch += 16) InputTile<V16>(d, ch, out, plane, LoadV<V16>{}, StoreV<V16>{});
-        for (; ch + 8 <= c; ch += 8) InputTile<V8>(d, ch, out, plane, LoadV<V8>{}, StoreV<V8>{});
+        for (; ch + 8 <= c; ch += 8) InputTile<V8>(d, ch, out, plane, LoadV8{}, StoreV8{});
         for (; ch < c; ++ch) InputTile<float>(d, ch, out, plane, LoadF{}, StoreF{});
       }
     }
@@ -194,8 +188,7 @@ void WinogradOutput(const WinogradGeometry& g, const float* m, std::size_t batch
           }
         };
         std::size_t co = 0;
-        for (; co + 16 <= k; co += 16) tile(V16{}, LoadV<V16>{}, StoreV<V16>{}, co);
-        for (; co + 8 <= k; co += 8) tile(V8{}, LoadV<V8>{}, StoreV<V8>{}, co);
+        for (; co + 8 <= k; co += 8) tile(V8{}, LoadV8{}, StoreV8{}, co);
         for (; co < k; ++co) tile(0.0f, LoadF{}, StoreF{}, co);
       }
     }
@@ -234,8 +227,7 @@ void WinogradOutputGrad(const WinogradGeometry& g, const float* dy, std::size_t 
           }
         };
         std::size_t co = 0;
-        for (; co + 16 <= k; co += 16) tile(V16{}, LoadV<V16>{}, StoreV<V16>{}, co);
-        for (; co + 8 <= k; co += 8) tile(V8{}, LoadV<V8>{}, StoreV<V8>{}, co);
+        for (; co + 8 <= k; co += 8) tile(V8{}, LoadV8{}, StoreV8{}, co);
         for (; co < k; ++co) tile(0.0f, LoadF{}, StoreF{}, co);
       }
     }
