@@ -54,8 +54,10 @@ ASYNCPS_HOT_KERNEL void DecodeBfloat16(const std::uint16_t* __restrict v, std::s
   for (std::size_t i = 0; i < n; ++i) out[i] = FromBfloat16(v[i]);
 }
 
-ASYNCPS_HOT_KERNEL void CopyTwice(const float* __restrict v, std::size_t n, float* __restrict out,
-                                  float* __restrict copy) {
+// One pass: GCC would otherwise split the loop into two memcpy calls, which
+// read `v` twice.
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) ASYNCPS_HOT_KERNEL void CopyTwice(
+    const float* __restrict v, std::size_t n, float* __restrict out, float* __restrict copy) {
   for (std::size_t i = 0; i < n; ++i) out[i] = copy[i] = v[i];
 }
 
