@@ -106,6 +106,21 @@ SharedSegment NewSegment() {
   return std::move(s).value();
 }
 
+// Two tensors of 1,000 and 337 floats: two shards get unequal slices.
+ParameterLayout TwoTensorLayout() {
+  ParameterLayout layout;
+  layout.Add("a", {1000});
+  layout.Add("b", {337});
+  return layout;
+}
+
+// Shards with --shared-memory (`allowed`) or without.
+ps::ShardServerOptions ShardsAllowing(bool allowed) {
+  ps::ShardServerOptions o;
+  o.shard.shared_memory = allowed;
+  return o;
+}
+
 }  // namespace
 
 TEST_CASE("shared memory: a commit-and-pull through the segment is applied and answered there", "[shm]") {
@@ -281,13 +296,9 @@ TEST_CASE("shared memory: a held pull is answered in the segment when the bound 
 
 TEST_CASE("shared memory: clients use it with shards that allow it, frames with the others, exact either way",
           "[shm]") {
-  ParameterLayout layout;
-  layout.Add("a", {1000});
-  layout.Add("b", {337});
-  ps::ShardServerOptions with;
-  with.shard.shared_memory = true;
+  const ParameterLayout layout = TwoTensorLayout();
   const bool allowed = GENERATE(true, false);
-  asyncps::testing::LocalCluster cluster(2, allowed ? with : ps::ShardServerOptions{});
+  asyncps::testing::LocalCluster cluster(2, ShardsAllowing(allowed));
   const int segments_before = SegmentsOfThisProcess();
   {
     std::vector<std::unique_ptr<Client>> clients;
@@ -335,13 +346,9 @@ TEST_CASE("shared memory: clients use it with shards that allow it, frames with 
 
 TEST_CASE("shared memory: CommitDeltaAndPull commits (w - w0) / divisor and pulls into w and w0, either route",
           "[shm]") {
-  ParameterLayout layout;
-  layout.Add("a", {1000});
-  layout.Add("b", {337});
-  ps::ShardServerOptions with;
-  with.shard.shared_memory = true;
+  const ParameterLayout layout = TwoTensorLayout();
   const bool allowed = GENERATE(true, false);
-  asyncps::testing::LocalCluster cluster(2, allowed ? with : ps::ShardServerOptions{});
+  asyncps::testing::LocalCluster cluster(2, ShardsAllowing(allowed));
   ClientOptions o;
   o.servers = cluster.endpoints();
   o.shared_memory = true;

@@ -122,6 +122,13 @@ struct Client::Impl {
                                    std::to_string(layout.total_size()));
   }
 
+  // Shard s's segment when its float32 slice fits the request region, else nullptr.
+  const SharedSegment* StagingSegment(std::size_t s) const {
+    const SharedSegment* segment = transport->segment(s);
+    if (segment == nullptr || ranges[s].size() * sizeof(float) > segment->request().size()) return nullptr;
+    return segment;
+  }
+
   // A commit's frames (CommitFrames), after checking the payload. Shards
   // refuse NaN/Inf too, but each only for its own slice: checking here keeps
   // a bad commit from reaching any shard. A dense float32 slice bound for a
@@ -136,8 +143,8 @@ struct Client::Impl {
       *frames = DenseFrames(payload);
       for (std::size_t s = 0; s < ranges.size() && bad < 0; ++s) {
         const auto slice = payload.subspan(ranges[s].begin, ranges[s].size());
-        const SharedSegment* segment = transport->segment(s);
-        if (segment == nullptr || slice.size_bytes() > segment->request().size()) {
+        const SharedSegment* segment = StagingSegment(s);
+        if (segment == nullptr) {
           bad = FirstNonFinite(slice);
         } else {
           bad = CopyCheckingFinite(slice, reinterpret_cast<float*>(segment->request().data()));
@@ -146,10 +153,13 @@ struct Client::Impl {
         if (bad >= 0) bad += static_cast<std::ptrdiff_t>(ranges[s].begin);
       }
     }
-    if (bad >= 0)
-      return Status::InvalidArgument("commit payload element " + std::to_string(bad) +
-                                     " is NaN or Inf; nothing was sent (diverged training? lower the learning rate)");
+    if (bad >= 0) return NonFiniteCommit(static_cast<std::size_t>(bad));
     return Status::OK();
+  }
+
+  static Status NonFiniteCommit(std::size_t element) {
+    return Status::InvalidArgument("commit payload element " + std::to_string(element) +
+                                   " is NaN or Inf; nothing was sent (diverged training? lower the learning rate)");
   }
 
   // The commit (w - w0) / divisor's frames. Dense float32 commits to shards
@@ -160,10 +170,7 @@ struct Client::Impl {
     if (Status st = CheckSize(w.size(), "commit weights"); !st.ok()) return st;
     if (Status st = CheckSize(w0.size(), "commit base weights"); !st.ok()) return st;
     bool in_segments = encoders.empty();
-    for (std::size_t s = 0; s < ranges.size() && in_segments; ++s) {
-      const SharedSegment* segment = transport->segment(s);
-      in_segments = segment != nullptr && ranges[s].size() * sizeof(float) <= segment->request().size();
-    }
+    for (std::size_t s = 0; s < ranges.size() && in_segments; ++s) in_segments = StagingSegment(s) != nullptr;
     if (!in_segments) {
       delta_scratch.resize(w.size());
       ComputeDelta(w, w0, divisor, delta_scratch);
@@ -172,13 +179,11 @@ struct Client::Impl {
     frames->assign(ranges.size(), OutFrame{});
     for (std::size_t s = 0; s < ranges.size(); ++s) {
       const ShardRange& r = ranges[s];
-      const SharedSegment* segment = transport->segment(s);
+      const SharedSegment* segment = StagingSegment(s);
       auto* out = reinterpret_cast<float*>(segment->request().data());
       const std::ptrdiff_t bad =
           DeltaCheckingFinite(w.subspan(r.begin, r.size()), w0.subspan(r.begin, r.size()), divisor, out);
-      if (bad >= 0)
-        return Status::InvalidArgument("commit payload element " + std::to_string(r.begin + bad) +
-                                       " is NaN or Inf; nothing was sent (diverged training? lower the learning rate)");
+      if (bad >= 0) return NonFiniteCommit(r.begin + static_cast<std::size_t>(bad));
       (*frames)[s] = {segment->request().first(r.size() * sizeof(float)), r.size(), Encoding::kFloat32, false,
                       segment->name()};
     }
