@@ -33,13 +33,14 @@ ASYNCPS_KERNEL_INLINE inline void TransposeRows(const float* m, std::size_t rows
 // The loads go down a column of the kernel (a stride of n_out floats), which
 // the hardware prefetchers do not follow: each pass asks for the same chunk of
 // the next block's rows, so that the next block's pass finds them in cache.
-ASYNCPS_KERNEL_INLINE inline void ForwardChunk(const float* xt, const float* w, std::size_t n_out, std::size_t i0,
-                                               std::size_t i1, std::size_t c, std::size_t rows, float* y) {
+ASYNCPS_KERNEL_INLINE inline void ForwardChunk(const float* xt, const float* w, std::size_t n_in, std::size_t n_out,
+                                               std::size_t i0, std::size_t i1, std::size_t c, std::size_t rows,
+                                               float* y) {
   V16 acc[kLanes];
 #pragma GCC unroll 16
   for (std::size_t r = 0; r < kLanes; ++r) acc[r] = r < rows ? Load(y + r * n_out + c) : V16{};
   for (std::size_t i = i0; i < i1; ++i) {
-    __builtin_prefetch(w + (i + kForwardBlockRows) * n_out + c);  // never faults, even past the end
+    if (i + kForwardBlockRows < n_in) __builtin_prefetch(w + (i + kForwardBlockRows) * n_out + c);
     const V16 wv = Load(w + i * n_out + c);
     const float* xi = xt + i * kLanes;
 #pragma GCC unroll 16
@@ -92,7 +93,8 @@ ASYNCPS_KERNEL_INLINE inline void KernelGradTile(const float* x, const float* dy
   // The stores go down the gradient's rows 4 at a time; ask for the lines the
   // next rows' tile will write (as ForwardChunk does for its loads).
   for (int j = 0; j < J; ++j)
-    for (int k = 0; k < K; ++k) __builtin_prefetch(dw + (i + J + j) * n_out + c + k * kLanes, /*rw=*/1);
+    if (i + J + j < n_in)
+      for (int k = 0; k < K; ++k) __builtin_prefetch(dw + (i + J + j) * n_out + c + k * kLanes, /*rw=*/1);
   V16 acc[J][K] = {};
   for (std::size_t b = 0; b < batch; ++b) {
     V16 d[K];
@@ -135,7 +137,7 @@ void DenseForwardSmall(const float* x, const float* w, const float* bias, std::s
     for (std::size_t r = 0; r < rows; ++r) std::copy(bias, bias + n_out, yr + r * n_out);
     for (std::size_t i0 = 0; i0 < n_in; i0 += kForwardBlockRows) {
       const std::size_t i1 = std::min(n_in, i0 + kForwardBlockRows);
-      for (std::size_t c = 0; c < full; c += kLanes) ForwardChunk(scratch, w, n_out, i0, i1, c, rows, yr);
+      for (std::size_t c = 0; c < full; c += kLanes) ForwardChunk(scratch, w, n_in, n_out, i0, i1, c, rows, yr);
       for (std::size_t u = full; u < n_out; ++u) ForwardColumn(scratch, w, n_out, i0, i1, u, rows, yr);
     }
   }
