@@ -67,7 +67,6 @@ void Dense::Forward(const float* in, float* out, std::size_t batch, bool /*train
 void Dense::Backward(const float* in, const float* /*out*/, const float* dout, float* din,
                      std::size_t batch) {
   const std::size_t n_in = in_.channels;
-  internal::EnsureBlasThreadsConfigured();
   const auto dy = Rows(dout, batch, units_);
   auto db = Map(db_, units_);
   xt::noalias(db) = xt::sum(dy, {0});
@@ -76,6 +75,7 @@ void Dense::Backward(const float* in, const float* /*out*/, const float* dout, f
     if (din != nullptr) internal::DenseInputGradSmall(dout, w_, batch, n_in, units_, scratch_.data(), din);
     return;
   }
+  internal::EnsureBlasThreadsConfigured();
   auto dw = Map<2>(dw_, {n_in, units_});
   xt::blas::gemm(Rows(in, batch, n_in), dy, dw, /*transpose_A=*/true);
   if (din != nullptr) {

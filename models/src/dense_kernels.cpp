@@ -9,7 +9,7 @@ namespace asyncps::models::internal {
 
 namespace {
 typedef float V16 __attribute__((vector_size(64)));
-constexpr std::size_t kLanes = 16;
+constexpr std::size_t kLanes = kDenseRowsPerPass;  // one V16
 // Kernel rows per block of the forward: 64 rows of dense_1 (57.6 KB) stay in
 // L2 while each 16-column chunk of the output passes over them.
 constexpr std::size_t kForwardBlockRows = 64;

@@ -4,8 +4,8 @@
 // OpenBLAS spends its time around the products rather than in them: it copies
 // ("packs") the whole kernel on every forward and clears the kernel gradient
 // before accumulating into it. These kernels stream the kernel once and write
-// each output once, with the batch rows in the lanes of one vector (16 rows at
-// a time) so that every row of the kernel serves all of them.
+// each output once, kDenseRowsPerPass batch rows at a time, so that every row
+// of the kernel loaded serves all of them.
 //
 // `scratch` holds a transposed block of the batch: at least
 // DenseScratchFloats(n_in, n_out) floats (Dense sizes it in Reserve).
@@ -19,8 +19,11 @@ namespace asyncps::models::internal {
 // rows its packing pays for itself).
 inline constexpr std::size_t kDenseSmallBatch = 32;
 
+// Batch rows per pass over the kernel: one 512-bit vector of floats.
+inline constexpr std::size_t kDenseRowsPerPass = 16;
+
 inline std::size_t DenseScratchFloats(std::size_t n_in, std::size_t n_out) {
-  return 16 * (n_in > n_out ? n_in : n_out);
+  return kDenseRowsPerPass * (n_in > n_out ? n_in : n_out);
 }
 
 // y[b][u] = bias[u] + sum_i x[b][i] w[i][u]; x [batch, n_in], w [n_in, n_out].

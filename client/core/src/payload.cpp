@@ -14,12 +14,18 @@ namespace {
 constexpr std::uint32_t kF32Exponent = 0x7f800000u;
 constexpr std::uint16_t kBf16Exponent = 0x7f80u;
 
-// Branch-free scans of the exponent bits: non-zero when some value is NaN or
-// Inf. GCC does not vectorise std::isfinite; these loops run ~6x faster.
+// 1 when v is NaN or Inf (its exponent bits all ones), else 0: branch-free,
+// so the loops below vectorise (GCC does not vectorise std::isfinite; they run
+// ~6x faster than with it).
+ASYNCPS_KERNEL_INLINE inline std::uint32_t NonFinite(float v) {
+  return (std::bit_cast<std::uint32_t>(v) & kF32Exponent) == kF32Exponent;
+}
+
+// Scans: non-zero when some value is NaN or Inf.
 ASYNCPS_HOT_KERNEL std::uint32_t AnyNonFinite(const float* values, std::size_t n) {
   std::uint32_t non_finite = 0;
   for (std::size_t i = 0; i < n; ++i)
-    non_finite |= (std::bit_cast<std::uint32_t>(values[i]) & kF32Exponent) == kF32Exponent;
+    non_finite |= NonFinite(values[i]);
   return non_finite;
 }
 
@@ -34,7 +40,7 @@ ASYNCPS_HOT_KERNEL std::uint32_t CopyAnyNonFinite(const float* __restrict values
   std::uint32_t non_finite = 0;
   for (std::size_t i = 0; i < n; ++i) {
     out[i] = values[i];
-    non_finite |= (std::bit_cast<std::uint32_t>(values[i]) & kF32Exponent) == kF32Exponent;
+    non_finite |= NonFinite(values[i]);
   }
   return non_finite;
 }
@@ -45,7 +51,7 @@ ASYNCPS_HOT_KERNEL std::uint32_t DeltaAnyNonFinite(const float* __restrict w, co
   for (std::size_t i = 0; i < n; ++i) {
     const float d = (w[i] - w0[i]) * inv;
     out[i] = d;
-    non_finite |= (std::bit_cast<std::uint32_t>(d) & kF32Exponent) == kF32Exponent;
+    non_finite |= NonFinite(d);
   }
   return non_finite;
 }
