@@ -114,6 +114,9 @@ std::string RenderMetrics(std::span<const ShardMetrics> shards, const BuildInfo&
   PerShard(w, shards, "asyncps_replies_dropped_total", "counter",
            "Replies not sent because clients left too many unread (they resend).",
            [](const ShardMetrics& m) { return Number(m.replies_dropped); });
+  PerShard(w, shards, "asyncps_shared_memory_segments_open", "gauge",
+           "Shared-memory segments of clients the shard has open (asyncps-server --shared-memory).",
+           [](const ShardMetrics& m) { return Number(m.segments_open); });
   w.Family("asyncps_commit_staleness", "histogram", "Staleness tau of applied commits (1: none since the pull).");
   for (const ShardMetrics& m : shards) w.Histogram("asyncps_commit_staleness", ShardLabel(m), m.staleness);
   using Worker = ShardMetrics::Worker;

@@ -42,6 +42,7 @@ struct ShardMetrics {
   std::uint64_t bytes_received = 0;  // request frames
   std::uint64_t bytes_sent = 0;      // reply frames
   std::uint64_t replies_dropped = 0;  // over the reply memory bounds (reply_buffers.h)
+  std::uint64_t segments_open = 0;    // shared-memory segments the shard has open (segment_table.h)
   Histogram staleness{kStalenessBounds};
   struct Worker {
     std::uint32_t id = 0;

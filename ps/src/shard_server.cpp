@@ -189,6 +189,7 @@ void ShardServer::Publish() {
   live_.errors_by_code = shard_.errors_by_code();
   live_.staleness = shard_.staleness();
   live_.replies_dropped = replies_.dropped();
+  live_.segments_open = shard_.segments_open();
   live_.workers.clear();
   std::map<std::uint32_t, WorkerRate> rates;
   for (const WorkerRate& r : rates_.Rates(std::chrono::steady_clock::now())) rates[r.worker] = r;

@@ -35,6 +35,7 @@ json ShardJson(const ShardMetrics& m, double now_unix_s) {
           {"requests", requests},
           {"requests_failed", failed},
           {"replies_dropped", m.replies_dropped},
+          {"segments_open", m.segments_open},
           {"bytes_received", m.bytes_received},
           {"bytes_sent", m.bytes_sent},
           {"latency_seconds", BucketsJson(latency)},

@@ -98,6 +98,7 @@ TEST_CASE("the exposition passes promtool check metrics", "[metrics]") {
   for (double tau : {1.0, 1.0, 3.0, 500.0}) m.staleness.Observe(tau);
   m.workers = {{1, 7, 1.7e9}, {2, 5, 0}};
   m.checkpoint_duration.Observe(0.02);
+  m.segments_open = 2;
   const std::string text = ps::RenderMetrics(std::vector<ps::ShardMetrics>{m}, {"0.1.0", "abc\"def"});
   auto [rc, said] = Promtool(dir, text);
   INFO(said << "\n" << text);
@@ -109,6 +110,7 @@ TEST_CASE("the exposition passes promtool check metrics", "[metrics]") {
   CHECK(Sample(text, "asyncps_commit_staleness_bucket{shard=\"3\",le=\"+Inf\"}") == 4);
   CHECK(Sample(text, "asyncps_commit_staleness_count{shard=\"3\"}") == 4);
   CHECK(Sample(text, "asyncps_worker_commits_total{shard=\"3\",worker=\"1\"}") == 7);
+  CHECK(Sample(text, "asyncps_shared_memory_segments_open{shard=\"3\"}") == 2);
   CHECK(Sample(text, "asyncps_build_info{version=\"0.1.0\",commit=\"abc\\\"def\"}") == 1);
 }
 

@@ -335,10 +335,13 @@ TEST_CASE("shared memory: clients use it with shards that allow it, frames with 
     const auto stats = clients[0]->Stats();
     REQUIRE(stats.ok());
     for (const ShardStats& s : stats.value()) CHECK(s.updates == 40);
+    std::this_thread::sleep_for(3 * ps::kPublishInterval);
+    for (std::size_t s = 0; s < 2; ++s) CHECK(cluster.metrics(s).segments_open == (allowed ? 2u : 0u));
   }
   // The clients are gone: their segments' names with them, and the shards let go.
   CHECK(SegmentsOfThisProcess() == segments_before);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a publish period or more
+  std::this_thread::sleep_for(3 * ps::kPublishInterval);
+  for (std::size_t s = 0; s < 2; ++s) CHECK(cluster.metrics(s).segments_open == 0);
   cluster.Stop();
   CHECK(cluster.shard(0).segments_open() == 0);
   CHECK(cluster.shard(1).segments_open() == 0);

@@ -36,6 +36,8 @@ class LocalCluster {
   const std::vector<std::string>& endpoints() const { return endpoints_; }
   // REQUIRES: Stop() was called.
   ps::Shard& shard(std::size_t i) { return servers_[i]->shard(); }
+  // What shard i published last (thread-safe).
+  ps::ShardMetrics metrics(std::size_t i) const { return servers_[i]->metrics(); }
 
  private:
   zmq::context_t context_{1};
