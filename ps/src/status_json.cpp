@@ -55,7 +55,8 @@ json WorkerJson(const ShardMetrics& m, const ShardMetrics::Worker& k, double now
           {"commit_rate", k.commit_rate},
           {"last_commit_unix_s", TimeOrNull(k.last_commit_unix_s)},
           {"last_commit_age_s", AgeOrNull(k.last_commit_unix_s, now_unix_s)},
-          {"straggler", k.straggler}};
+          {"straggler", k.straggler},
+          {"blocked_s", k.blocked_s}};
 }
 
 }  // namespace

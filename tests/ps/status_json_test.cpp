@@ -23,7 +23,7 @@ TEST_CASE("status.json carries every shard and worker, with ages relative to its
   m.requests[static_cast<std::size_t>(wire::Op::Commit)][0] = 9;
   m.requests[static_cast<std::size_t>(wire::Op::Pull)][static_cast<std::size_t>(wire::ErrorCode::NotInitialised)] = 1;
   for (double tau : {1.0, 2.0, 2.0}) m.staleness.Observe(tau);
-  m.workers = {{4, 9, 1000.0, 0.5, true}, {5, 0, 0, 0, false}};
+  m.workers = {{4, 9, 1000.0, 0.5, true, 2.5}, {5, 0, 0, 0, false}};
   m.checkpoint_last_success_unix_s = 990;
   const json doc = json::parse(ps::RenderStatusJson(std::vector{m}, {"0.1.0", "abc"}, 1010.0));
   CHECK(doc["version"] == "0.1.0");
@@ -41,6 +41,8 @@ TEST_CASE("status.json carries every shard and worker, with ages relative to its
   CHECK(doc["workers"][0]["worker"] == 4);
   CHECK(doc["workers"][0]["last_commit_age_s"] == 10.0);
   CHECK(doc["workers"][0]["straggler"] == true);
+  CHECK(doc["workers"][0]["blocked_s"] == 2.5);
+  CHECK(doc["workers"][1]["blocked_s"] == 0.0);
   CHECK(doc["workers"][1]["last_commit_age_s"].is_null());  // never committed
 }
 

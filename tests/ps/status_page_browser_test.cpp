@@ -89,6 +89,9 @@ TEST_CASE("chromium renders every worker, the update count and the straggler", "
     CHECK((row[1] == "worker straggler") == (worker == 3));
   }
   CHECK(dom.find("<tr id=\"shard-1\">") != std::string::npos);
+  // No staleness bound: no worker was held.
+  const std::regex unblocked("<td class=\"blocked\">0</td>");
+  CHECK(std::distance(std::sregex_iterator(dom.begin(), dom.end(), unblocked), std::sregex_iterator()) == 3);
 
   const std::string png = std::string(ASYNCPS_BINARY_DIR) + "/tests/ps/status-page.png";
   std::filesystem::remove(png);
