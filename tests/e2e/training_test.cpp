@@ -106,7 +106,11 @@ TEST_CASE("the same run over shared memory (the default) and over the socket: ex
       fs::remove(report);
       CHECK(r["number_of_parameter_server_updates"].get<std::uint64_t>() == ExpectedUpdates(asyncps::Algorithm::kAdag));
       CHECK(r["accuracy"].get<double>() >= 0.70);
-      for (const auto& s : r["shards"]) CHECK(s["errors"].get<std::uint64_t>() == 0);
+      for (const auto& s : r["shards"]) {
+        CHECK(s["errors"].get<std::uint64_t>() == 0);
+        // Control messages: a Unix socket in the run's folder with shared memory, else loopback TCP.
+        CHECK_THAT(s["endpoint"].get<std::string>(), Catch::StartsWith(mode == "on" ? "ipc://" : "tcp://127.0.0.1:"));
+      }
     }
   }
 }
