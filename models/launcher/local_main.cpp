@@ -1,7 +1,6 @@
 // asyncps-local: the main job. Starts a parameter server with S shards and W
 // workers on 127.0.0.1, shows their progress, and prints the run's report.
 #include <poll.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -24,6 +23,7 @@
 #include "child_process.h"
 #include "progress_display.h"
 #include "accuracy_curve.h"
+#include "asyncps/endpoint.h"
 #include "run_report.h"
 
 namespace fs = std::filesystem;
@@ -47,13 +47,11 @@ std::string FindBinary(const std::string& name, const char* build_path) {
 
 // Where the shards listen. With shared memory every client is on this host, so
 // the control messages take a Unix socket in the run's own folder (mkdtemp's
-// 0700 keeps other users out): cheaper than loopback TCP. The server names
-// later shards PATH-i; a path too long for sockaddr_un (107 bytes) keeps TCP.
+// 0700 keeps other users out): cheaper than loopback TCP. A path too long for
+// the last shard's Unix socket keeps TCP.
 std::string ShardBind(const fs::path& work, bool shared_memory, std::size_t shards) {
-  const std::string path = (work / "shard").string();
-  constexpr std::size_t kMaxUnixPath = sizeof(sockaddr_un::sun_path) - 1;
-  const std::size_t longest = path.size() + (shards > 1 ? 1 + std::to_string(shards - 1).size() : 0);
-  return shared_memory && longest <= kMaxUnixPath ? "ipc://" + path : "tcp://127.0.0.1:*";
+  const std::string ipc = "ipc://" + (work / "shard").string();
+  return shared_memory && ShardEndpoint(ipc, shards - 1, shards).ok() ? ipc : "tcp://127.0.0.1:*";
 }
 
 std::string Join(const std::vector<std::string>& v, const std::string& sep) {
@@ -250,8 +248,9 @@ int main(int argc, char** argv) {
   std::optional<ChildProcess> server;
   std::vector<std::string> endpoints;
   if (!single) {
-    std::vector<std::string> args{lo.server_bin, "--bind", ShardBind(work, lo.shared_memory == "on", lo.shards), "--shards",
-                                  std::to_string(lo.shards), "--ready-file", (work / "ready").string()};
+    const std::string bind = ShardBind(work, lo.shared_memory == "on", lo.shards);
+    std::vector<std::string> args{lo.server_bin, "--bind", bind, "--shards", std::to_string(lo.shards),
+                                  "--ready-file", (work / "ready").string()};
     if (!lo.checkpoint_dir.empty()) args.insert(args.end(), {"--checkpoint-dir", lo.checkpoint_dir});
     args.insert(args.end(), {"--max-staleness", lo.max_staleness, "--staleness-scale", lo.staleness_scale,
                              "--worker-timeout", std::to_string(lo.worker_timeout_s)});

@@ -15,6 +15,7 @@
 
 #include "cli_parse.h"
 
+#include "asyncps/endpoint.h"
 #include "checkpoint.h"
 #include "curve_auth.h"
 #include "log.h"
@@ -166,7 +167,7 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> endpoints_to_bind;
   for (std::uint32_t i = 0; i < shards; ++i) {
-    asyncps::Result<std::string> endpoint = ShardEndpoint(bind, i, shards);
+    asyncps::Result<std::string> endpoint = asyncps::ShardEndpoint(bind, i, shards);
     if (!endpoint.ok()) {
       std::fprintf(stderr, "asyncps-server: --bind: %s\n", endpoint.status().message().c_str());
       return 2;

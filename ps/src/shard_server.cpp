@@ -273,23 +273,6 @@ void ShardServer::MaybeLogError(const std::string& message) {
   errors_not_logged_ = 0;
 }
 
-Result<std::string> ShardEndpoint(const std::string& bind, std::size_t i, std::size_t n) {
-  if (Status st = CheckEndpoint(bind, EndpointUse::kBind); !st.ok()) return st;
-  if (n == 1) return bind;
-  if (bind.starts_with("tcp://")) {
-    const auto colon = bind.rfind(':');
-    const std::string port = bind.substr(colon + 1);
-    if (port == "*" || port == "0") return bind;
-    const unsigned long p = std::stoul(port) + i;  // CheckEndpoint: 1..65535 digits
-    if (p > 65535)
-      return Status::InvalidArgument("shard " + std::to_string(i) + " of --bind " + bind + " would need port " +
-                                     std::to_string(p) + ": pick a first port at most " +
-                                     std::to_string(65536 - n));
-    return bind.substr(0, colon + 1) + std::to_string(p);
-  }
-  return bind + "-" + std::to_string(i);
-}
-
 namespace {
 
 // The inode of the Unix socket at `path` in /proc/net/unix, "" if none listens.

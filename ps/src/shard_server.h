@@ -118,11 +118,6 @@ class ShardServer {
   ShardMetrics published_;
 };
 
-// The endpoint of shard i when one process serves n shards from one --bind:
-// tcp ports count up from the given one ("*" stays ephemeral); ipc paths get
-// "-i". Fails when `bind` is not a valid endpoint or a port passes 65535.
-Result<std::string> ShardEndpoint(const std::string& bind, std::size_t i, std::size_t n);
-
 // OK when no live process listens on the Unix socket at `path` (a leftover
 // socket file nobody serves is fine: binding replaces it). Otherwise
 // InvalidArgument naming the path and, where /proc tells, the process.

@@ -26,6 +26,19 @@ TEST_CASE("endpoints: ports out of range and typos are refused, named", "[endpoi
   CHECK_FALSE(CheckEndpoint("ipc:///" + std::string(200, 'a'), EndpointUse::kBind).ok());
 }
 
+TEST_CASE("endpoints: each shard of one bind gets its own, all checked", "[endpoint]") {
+  CHECK(ShardEndpoint("tcp://127.0.0.1:5555", 2, 3).value() == "tcp://127.0.0.1:5557");
+  CHECK(ShardEndpoint("tcp://127.0.0.1:*", 2, 3).value() == "tcp://127.0.0.1:*");
+  CHECK(ShardEndpoint("ipc:///tmp/s", 0, 1).value() == "ipc:///tmp/s");
+  CHECK(ShardEndpoint("ipc:///tmp/s", 1, 2).value() == "ipc:///tmp/s-1");
+  CHECK_THAT(ShardEndpoint("tcp://127.0.0.1:65535", 1, 2).status().message(), Catch::Contains("65535"));
+  // A path that fits one Unix socket but not with the later shards' "-i".
+  const std::string ipc = "ipc:///" + std::string(106, 'a');
+  CHECK(CheckEndpoint(ipc, EndpointUse::kBind).ok());
+  CHECK(ShardEndpoint(ipc, 0, 1).ok());
+  CHECK_THAT(ShardEndpoint(ipc, 1, 2).status().message(), Catch::Contains("107 bytes"));
+}
+
 TEST_CASE("a client refuses a bad server endpoint at once", "[endpoint][client]") {
   ParameterLayout layout;
   layout.Add("w", {4});

@@ -46,6 +46,26 @@ Status CheckEndpoint(std::string_view endpoint, EndpointUse use) {
   return Bad(endpoint, "unknown transport");
 }
 
+Result<std::string> ShardEndpoint(const std::string& bind, std::size_t i, std::size_t n) {
+  if (Status st = CheckEndpoint(bind, EndpointUse::kBind); !st.ok()) return st;
+  if (n == 1) return bind;
+  if (bind.starts_with("tcp://")) {
+    const auto colon = bind.rfind(':');
+    const std::string port = bind.substr(colon + 1);
+    if (port == "*" || port == "0") return bind;
+    const unsigned long p = std::stoul(port) + i;  // CheckEndpoint: 1..65535 digits
+    if (p > 65535)
+      return Status::InvalidArgument("shard " + std::to_string(i) + " of --bind " + bind + " would need port " +
+                                     std::to_string(p) + ": pick a first port at most " +
+                                     std::to_string(65536 - n));
+    return bind.substr(0, colon + 1) + std::to_string(p);
+  }
+  // A later shard's path is longer than the bind's: check it too.
+  std::string endpoint = bind + "-" + std::to_string(i);
+  if (Status st = CheckEndpoint(endpoint, EndpointUse::kBind); !st.ok()) return st;
+  return endpoint;
+}
+
 Result<std::pair<std::string, int>> ParseHostPort(const std::string& host_port) {
   const auto colon = host_port.rfind(':');
   const auto bad = [&](const std::string& why) {

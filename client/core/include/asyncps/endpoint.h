@@ -21,6 +21,12 @@ enum class EndpointUse { kBind, kConnect };
 // OK, or InvalidArgument naming the endpoint and what is wrong with it.
 Status CheckEndpoint(std::string_view endpoint, EndpointUse use);
 
+// The endpoint of shard i when one process serves n shards from one bind
+// endpoint (asyncps-server --bind): tcp ports count up from the given one ("*"
+// stays ephemeral); ipc paths get "-i". Fails when `bind` or the endpoint made
+// from it is not valid (a port past 65535, a path too long for a Unix socket).
+Result<std::string> ShardEndpoint(const std::string& bind, std::size_t i, std::size_t n);
+
 // Splits the HOST:PORT of an HTTP listener (--metrics-bind of the server and
 // the worker; PORT 0..65535, 0: the OS picks; "[::1]:9100" for IPv6).
 // InvalidArgument naming the value otherwise.
