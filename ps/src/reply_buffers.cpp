@@ -50,6 +50,7 @@ struct ReplyBuffers::Buffer {
   MemoryMap pages;  // page-aligned: aligned for every encoding
   std::size_t bytes = 0;
   std::uint64_t version = 0;
+  std::size_t encoded = 0;  // values encoded so far (a reply stopped early leaves the rest)
 
   ~Buffer() {
     pool->bytes_held.fetch_sub(pages.size(), std::memory_order_release);
@@ -58,10 +59,12 @@ struct ReplyBuffers::Buffer {
   }
 };
 
-// What one message in flight holds: its buffer and its peer's count.
+// What one reply in flight holds, shared by its chunks: its buffer and one of
+// its peer's count.
 struct ReplyBuffers::Lease {
   std::shared_ptr<Buffer> buffer;
   std::shared_ptr<PeerQueue> peer;
+  ~Lease() { peer->replies.fetch_sub(1, std::memory_order_acq_rel); }
 };
 
 ReplyBuffers::ReplyBuffers(Limits limits) : limits_(limits), pool_(std::make_shared<Pool>()) {}
@@ -70,20 +73,45 @@ std::size_t ReplyBuffers::bytes_held() const { return pool_->bytes_held.load(std
 
 std::optional<zmq::message_t> ReplyBuffers::Message(std::span<const float> data, Encoding encoding,
                                                     std::uint64_t version, const zmq::message_t& peer) {
+  std::optional<zmq::message_t> whole;
+  (void)Chunks(data, encoding, version, peer, std::max<std::size_t>(data.size(), 1),
+               [&whole](zmq::message_t m, std::size_t, std::size_t) {
+                 whole = std::move(m);
+                 return true;
+               });
+  return whole;
+}
+
+bool ReplyBuffers::Chunks(std::span<const float> data, Encoding encoding, std::uint64_t version,
+                          const zmq::message_t& peer, std::size_t chunk_values, const TakeChunk& take) {
   std::shared_ptr<PeerQueue> queue = Peer(peer);
   if (queue->replies.load(std::memory_order_acquire) >= limits_.max_peer_replies) {
     ++dropped_;
-    return std::nullopt;
+    return false;
   }
   std::shared_ptr<Buffer> buffer = BufferFor(data, encoding, version);
   if (buffer == nullptr) {
     ++dropped_;
-    return std::nullopt;
+    return false;
   }
   queue->replies.fetch_add(1, std::memory_order_acq_rel);
-  auto* lease = new Lease{buffer, std::move(queue)};
-  ASYNCPS_TSAN_RELEASE(lease);  // handed to ZeroMQ's I/O thread with the message
-  return zmq::message_t(buffer->pages.data(), buffer->bytes, &Release, lease);
+  // Built in place: a temporary Lease would copy (it has a destructor) and give
+  // the peer's count back twice.
+  std::shared_ptr<Lease> lease(new Lease{buffer, std::move(queue)});
+  const std::size_t per_value = BytesPerValue(encoding);
+  for (std::size_t index = 0, offset = 0; offset < data.size(); ++index, offset += chunk_values) {
+    const std::size_t end = std::min(data.size(), offset + chunk_values);
+    if (buffer->encoded < end) {
+      EncodeSlice(data.subspan(buffer->encoded, end - buffer->encoded), encoding,
+                  buffer->pages.bytes().subspan(buffer->encoded * per_value, (end - buffer->encoded) * per_value));
+      buffer->encoded = end;
+    }
+    auto* hold = new std::shared_ptr<Lease>(lease);
+    ASYNCPS_TSAN_RELEASE(hold);  // handed to ZeroMQ's I/O thread with the message
+    zmq::message_t chunk(buffer->pages.bytes().data() + offset * per_value, (end - offset) * per_value, &Release, hold);
+    if (!take(std::move(chunk), index, offset)) break;
+  }
+  return true;
 }
 
 std::shared_ptr<ReplyBuffers::Buffer> ReplyBuffers::BufferFor(std::span<const float> data, Encoding encoding,
@@ -102,7 +130,6 @@ std::shared_ptr<ReplyBuffers::Buffer> ReplyBuffers::BufferFor(std::span<const fl
   pool_->bytes_held.fetch_add(held, std::memory_order_acq_rel);
   buffer->bytes = bytes;
   buffer->version = version;
-  EncodeSlice(data, encoding, buffer->pages.bytes());
   latest = buffer;
   return buffer;
 }
@@ -121,8 +148,7 @@ std::shared_ptr<ReplyBuffers::PeerQueue> ReplyBuffers::Peer(const zmq::message_t
 
 void ReplyBuffers::Release(void* /*data*/, void* hint) {
   ASYNCPS_TSAN_ACQUIRE(hint);
-  std::unique_ptr<Lease> lease(static_cast<Lease*>(hint));
-  lease->peer->replies.fetch_sub(1, std::memory_order_acq_rel);
+  delete static_cast<std::shared_ptr<Lease>*>(hint);
 }
 
 }  // namespace asyncps::ps

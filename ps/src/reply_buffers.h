@@ -15,6 +15,10 @@
 // well-behaved client resends after its request timeout, and the resend is
 // deduplicated like any other.
 //
+// A reply may go in chunks (Chunks): each chunk is encoded just before it is
+// handed over, so the I/O thread sends one while the next is encoded. Its
+// chunks count as one reply against max_peer_replies until the last is freed.
+//
 // Thread-safety: Message runs on the shard thread; buffers and leases are
 // released on ZeroMQ's I/O thread (atomics and a mutex guard what they touch).
 // Every message in flight holds what it releases into by shared_ptr, so a
@@ -23,6 +27,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -48,6 +53,15 @@ class ReplyBuffers {
   // latest buffer holds shares it. nullopt: a limit would be exceeded.
   std::optional<zmq::message_t> Message(std::span<const float> data, Encoding encoding, std::uint64_t version,
                                         const zmq::message_t& peer);
+
+  // The same reply as messages of `chunk_values` values each (the last may
+  // hold fewer), in order: `take` gets each with its index and the position of
+  // its first value as soon as it is encoded, and returns false to stop (the
+  // peer is gone). False, having taken nothing, if a limit would be exceeded.
+  // REQUIRES: chunk_values > 0.
+  using TakeChunk = std::function<bool(zmq::message_t chunk, std::size_t index, std::size_t offset)>;
+  bool Chunks(std::span<const float> data, Encoding encoding, std::uint64_t version, const zmq::message_t& peer,
+              std::size_t chunk_values, const TakeChunk& take);
 
   // Bytes of all reply buffers alive now.
   std::size_t bytes_held() const;

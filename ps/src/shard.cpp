@@ -417,7 +417,8 @@ bool Shard::ReadPayload(const wire::Request& req, std::span<const std::byte> pay
 
 Shard::ReplyTo Shard::To(const wire::Request& req) const {
   // Handle checked the encoding.
-  return {req.op(), req.seq(), req.worker_id(), wire::FromWire(req.pull_encoding()).value(), request_segment_};
+  return {req.op(), req.seq(), req.worker_id(), wire::FromWire(req.pull_encoding()).value(), req.reply_chunk_bytes(),
+          request_segment_};
 }
 
 bool Shard::FitsReplyRegion(const ReplyTo& to, std::size_t values) {
@@ -442,7 +443,9 @@ Shard::Outcome Shard::Ok(const ReplyTo& to, Builder& reply, std::span<const floa
                     .payload_encoding = wire::ToWire(encoding),
                     .payload_in_segment = in_segment},
                    reply);
-  return {in_segment ? std::span<const float>() : payload, encoding, ErrorCode::Ok, to.op, to.worker_id};
+  if (in_segment) return {.encoding = encoding, .op = to.op, .worker_id = to.worker_id};
+  return {.payload = payload, .encoding = encoding, .reply_chunk_bytes = to.reply_chunk_bytes, .op = to.op,
+          .worker_id = to.worker_id};
 }
 
 Shard::Outcome Shard::Error(Op op, std::uint64_t seq, ErrorCode code, const std::string& message, Builder& reply) {
@@ -458,7 +461,7 @@ Shard::Outcome Shard::Error(Op op, std::uint64_t seq, ErrorCode code, const std:
                     .range_begin = range_.begin,
                     .range_end = range_.end},
                    reply);
-  return {{}, Encoding::kFloat32, code, op};
+  return {.error = code, .op = op};
 }
 
 Shard::WorkerState* Shard::Worker(std::uint32_t id) {

@@ -74,6 +74,8 @@ class Shard {
   struct Outcome {
     std::span<const float> payload;  // to send as frame 1 in `encoding`; empty: no frame 1
     Encoding encoding = Encoding::kFloat32;
+    // The request's Request.reply_chunk_bytes: the payload may go in chunks.
+    std::uint64_t reply_chunk_bytes = 0;
     wire::ErrorCode error = wire::ErrorCode::Ok;
     wire::Op op = wire::Op::Hello;  // the request's (Hello when it could not be read)
     std::uint32_t worker_id = 0;    // the request's (0 when it could not be read)
@@ -165,6 +167,7 @@ class Shard {
     std::uint64_t seq;
     std::uint32_t worker_id;
     Encoding pull_encoding;
+    std::uint64_t reply_chunk_bytes;
     std::shared_ptr<SharedSegment> segment;  // answer a pull in its reply region; null: a frame
     // The segment's reply region holds C as it is now, in float32 (written
     // while the commit was applied): nothing to copy.

@@ -141,27 +141,36 @@ void ShardServer::ReleaseHeld() {
 
 void ShardServer::Reply(zmq::message_t& identity, const Shard::Outcome& out, std::size_t bytes_in,
                         std::chrono::steady_clock::time_point started) {
-  std::optional<zmq::message_t> body;
-  if (!out.payload.empty()) body = replies_.Message(out.payload, out.encoding, shard_.changes(), identity);
-  Record(out, bytes_in, reply_.GetSize() + (body ? body->size() : 0), std::chrono::steady_clock::now() - started);
-  if (!out.payload.empty()) {
-    if (!body) {
-      // The peer has replies queued it does not read, or replies hold all the
-      // memory allowed: drop this one; a live client resends it.
-      MaybeLogError("dropped a reply: " + std::to_string(replies_.bytes_held() >> 20) +
-                    " MiB of replies queued (a client that does not read its replies?)");
-      return;
-    }
-  }
   const zmq::send_flags more = zmq::send_flags::sndmore | zmq::send_flags::dontwait;
-  if (!socket_.send(identity, more)) return;  // peer gone or backed up: drop the reply
-  zmq::message_t reply_header(reply_.GetBufferPointer(), reply_.GetSize());
-  if (!body) {
-    (void)socket_.send(reply_header, zmq::send_flags::dontwait);
+  if (out.payload.empty()) {
+    Record(out, bytes_in, reply_.GetSize(), std::chrono::steady_clock::now() - started);
+    if (!socket_.send(identity, more)) return;  // peer gone or backed up: drop the reply
+    zmq::message_t header(reply_.GetBufferPointer(), reply_.GetSize());
+    (void)socket_.send(header, zmq::send_flags::dontwait);
     return;
   }
-  (void)socket_.send(reply_header, more);
-  (void)socket_.send(*body, zmq::send_flags::dontwait);
+  const std::size_t chunk_values = wire::ReplyChunkValues(out.payload.size(), out.encoding, out.reply_chunk_bytes);
+  const auto chunks = static_cast<std::uint32_t>((out.payload.size() + chunk_values - 1) / chunk_values);
+  const auto* whole = flatbuffers::GetRoot<wire::Reply>(reply_.GetBufferPointer());
+  std::size_t bytes_out = 0;
+  const bool queued = replies_.Chunks(
+      out.payload, out.encoding, shard_.changes(), identity, chunk_values,
+      [&](zmq::message_t body, std::size_t index, std::size_t offset) {
+        if (chunks > 1) wire::BuildReplyChunk(*whole, static_cast<std::uint32_t>(index), chunks, offset, chunk_header_);
+        const flatbuffers::FlatBufferBuilder& built = chunks > 1 ? chunk_header_ : reply_;
+        zmq::message_t peer, header(built.GetBufferPointer(), built.GetSize());
+        peer.copy(identity);
+        bytes_out += header.size() + body.size();
+        // Peer gone or backed up: drop the rest (a live client resends).
+        return socket_.send(peer, more) && socket_.send(header, more) && socket_.send(body, zmq::send_flags::dontwait);
+      });
+  Record(out, bytes_in, bytes_out, std::chrono::steady_clock::now() - started);
+  if (!queued) {
+    // The peer has replies queued it does not read, or replies hold all the
+    // memory allowed: drop this one; a live client resends it.
+    MaybeLogError("dropped a reply: " + std::to_string(replies_.bytes_held() >> 20) +
+                  " MiB of replies queued (a client that does not read its replies?)");
+  }
 }
 
 void ShardServer::Record(const Shard::Outcome& out, std::size_t bytes_in, std::size_t bytes_out,

@@ -86,7 +86,8 @@ class ShardServer {
               std::chrono::steady_clock::duration took);
   // Records an applied commit (last commit time, commit rates).
   void RecordCommit(const Shard::Outcome& out);
-  // Sends `out` (the reply built in reply_) to the peer `identity`.
+  // Sends `out` (the reply built in reply_) to the peer `identity`: a pulled
+  // slice in the chunks the request asked for (wire::ReplyChunkValues).
   void Reply(zmq::message_t& identity, const Shard::Outcome& out, std::size_t bytes_in,
              std::chrono::steady_clock::time_point started);
   // Answers the held requests the staleness bound lets go (shard.h).
@@ -102,6 +103,7 @@ class ShardServer {
   std::string endpoint_;
   ReplyBuffers replies_;
   flatbuffers::FlatBufferBuilder reply_{1024};
+  flatbuffers::FlatBufferBuilder chunk_header_{256};  // one chunk's header (wire::BuildReplyChunk)
   std::map<std::uint32_t, zmq::message_t> held_peers_;  // worker id -> who its held request came from
   std::chrono::steady_clock::time_point last_error_log_{};
   std::uint64_t errors_not_logged_ = 0;

@@ -1,11 +1,13 @@
 // The client against real shard servers on 127.0.0.1.
 #include <catch2/catch.hpp>
 
+#include <cstring>
 #include <numeric>
 #include <thread>
 
 #include "asyncps/client.h"
 #include "support/local_cluster.h"
+#include "support/requests.h"
 #include "core/bfloat16.h"
 
 using namespace asyncps;
@@ -235,5 +237,83 @@ TEST_CASE("compressed exchanges through S shards: bf16 both ways, top-k commits 
     auto stats = plain->Stats();
     REQUIRE(stats.ok());
     for (const auto& s : stats.value()) CHECK(s.updates == 1 + 1 + 12);
+  }
+}
+
+TEST_CASE("a large pulled slice comes in chunks, each decoded into place", "[client][server][chunks]") {
+  const ParameterLayout layout = asyncps::testing::OneTensorLayout(300'001);  // 1.2 MB in float32
+  const std::size_t n = layout.total_size();
+  LocalCluster cluster(1);
+  std::vector<float> w(n), got(n, 0.0f);
+  for (std::size_t i = 0; i < n; ++i) w[i] = static_cast<float>(i) / 7;
+  ClientOptions small_chunks = Options(cluster, 1);
+  small_chunks.reply_chunk_bytes = 64 << 10;
+  auto client = MustConnect(layout, small_chunks);
+  REQUIRE(client->Init(w).ok());
+  REQUIRE(client->Pull(got).ok());
+  CHECK(got == w);
+
+  SECTION("bf16, and into w and w0 at once") {
+    ClientOptions o = Options(cluster, 2);
+    o.compression.pull = Encoding::kBfloat16;
+    auto bf16 = MustConnect(layout, o);
+    std::vector<float> w1(n, 0.0f), w0(n, 0.0f);
+    REQUIRE(bf16->CommitDeltaAndPull(w1, w0, 1.0f).ok());  // a zero delta
+    for (std::size_t i = 0; i < n; ++i) {
+      REQUIRE(w1[i] == FromBfloat16(ToBfloat16(w[i])));
+      REQUIRE(w0[i] == w1[i]);
+    }
+  }
+
+  SECTION("on the wire: chunks in order that tile the slice, or one message when not asked") {
+    const std::uint64_t asked = GENERATE(std::uint64_t{0}, std::uint64_t{64} << 10);
+    zmq::context_t ctx(1);
+    zmq::socket_t sock(ctx, zmq::socket_type::dealer);
+    sock.set(zmq::sockopt::linger, 0);
+    sock.set(zmq::sockopt::rcvtimeo, 3000);
+    sock.connect(cluster.endpoints()[0]);
+    std::vector<std::uint64_t> scratch;
+    std::string why;
+    auto request = [&](asyncps::testing::RequestFields f) {
+      f.worker_id = 9;
+      f.session = 5;
+      f.layout = &layout;
+      f.algorithm = Algorithm::kDownpour;  // as the clients above
+      const std::vector<std::byte> bytes = asyncps::testing::EncodeRequest(f, layout);
+      zmq::message_t m(bytes.data(), bytes.size());
+      sock.send(m, zmq::send_flags::none);
+    };
+    // Receives one reply message: its header (in `header`) and frame 1.
+    zmq::message_t header;
+    auto receive = [&](std::vector<std::byte>* frame) -> const wire::Reply* {
+      zmq::message_t body;
+      REQUIRE(sock.recv(header).has_value());
+      if (header.more()) REQUIRE(sock.recv(body).has_value());
+      frame->assign(static_cast<const std::byte*>(body.data()), static_cast<const std::byte*>(body.data()) + body.size());
+      const wire::Reply* r = wire::VerifyReply({static_cast<const std::byte*>(header.data()), header.size()}, scratch, &why);
+      REQUIRE(r != nullptr);
+      return r;
+    };
+    std::vector<std::byte> frame, slice;
+    request({.op = wire::Op::Hello, .seq = 1});
+    REQUIRE(receive(&frame)->error() == wire::ErrorCode::Ok);
+    request({.op = wire::Op::Pull, .seq = 2, .reply_chunk_bytes = asked});
+    const std::size_t per = wire::ReplyChunkValues(n, Encoding::kFloat32, asked);
+    const std::size_t chunks = (n + per - 1) / per;
+    CHECK(chunks == (asked == 0 ? 1 : 16));  // 1.2 MB in 64 KiB chunks: more than the 16 allowed
+    for (std::size_t i = 0; i < chunks; ++i) {
+      const wire::Reply* r = receive(&frame);
+      REQUIRE(r->error() == wire::ErrorCode::Ok);
+      CHECK(r->seq() == 2);
+      CHECK(r->payload_floats() == n);
+      CHECK(r->chunks() == (chunks > 1 ? chunks : 0));
+      CHECK(r->chunk() == (chunks > 1 ? i : 0));
+      CHECK(r->chunk_offset() == slice.size() / sizeof(float));
+      slice.insert(slice.end(), frame.begin(), frame.end());
+    }
+    REQUIRE(slice.size() == n * sizeof(float));
+    CHECK(std::memcmp(slice.data(), w.data(), slice.size()) == 0);
+    zmq::message_t none;
+    CHECK_FALSE(sock.recv(none, zmq::recv_flags::dontwait).has_value());  // nothing after the last chunk
   }
 }

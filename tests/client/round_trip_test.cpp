@@ -35,6 +35,16 @@ struct Answer {
   std::optional<std::uint64_t> seq;
   wire::ErrorCode error = wire::ErrorCode::Ok;
   bool in_segment = false;  // one float32 (kReplyValue) in the segment's reply region
+  // A chunked pull reply instead: these messages, in this order.
+  struct Chunk {
+    std::uint32_t index = 0;
+    std::uint32_t chunks = 0;
+    std::uint64_t offset = 0;
+    std::vector<float> values;
+    std::uint64_t payload_floats = 0;  // the whole slice
+    std::uint64_t updates = 0;         // which reply it belongs to
+  };
+  std::vector<Chunk> chunks;
 };
 constexpr float kReplyValue = 42.0f;
 using Script = std::function<std::optional<Answer>(std::size_t shard, std::uint64_t seq, int attempt)>;
@@ -60,6 +70,17 @@ class FakeTransport : public Transport {
                     seg ? std::to_integer<int>(seg->request()[0]) : -1});
     const int attempt = ++attempts_[s];
     if (std::optional<Answer> a = script_(s, req->seq(), attempt)) {
+      for (const Answer::Chunk& c : a->chunks) {
+        flatbuffers::FlatBufferBuilder fbb;
+        wire::BuildReply({.op = req->op(), .seq = req->seq(), .updates = c.updates, .payload_floats = c.payload_floats,
+                          .chunk = c.index, .chunks = c.chunks, .chunk_offset = c.offset},
+                         fbb);
+        const auto* p = reinterpret_cast<const std::byte*>(fbb.GetBufferPointer());
+        const auto values = std::as_bytes(std::span<const float>(c.values));
+        queued_[s].push_back({clock_.Now() + a->delay, std::vector<std::byte>(p, p + fbb.GetSize()),
+                              std::vector<std::byte>(values.begin(), values.end())});
+      }
+      if (!a->chunks.empty()) return true;
       if (a->in_segment && seg) std::memcpy(seg->reply().data(), &kReplyValue, sizeof kReplyValue);
       flatbuffers::FlatBufferBuilder fbb;
       wire::BuildReply({.op = req->op(), .seq = a->seq.value_or(req->seq()), .error = a->error,
@@ -89,7 +110,8 @@ class FakeTransport : public Transport {
     if (queued_[s].empty() || queued_[s].front().due > clock_.Now()) return false;
     const std::vector<std::byte>& bytes = queued_[s].front().bytes;
     header.rebuild(bytes.data(), bytes.size());
-    payload.rebuild();
+    const std::vector<std::byte>& body = queued_[s].front().payload;
+    payload.rebuild(body.data(), body.size());
     queued_[s].pop_front();
     return true;
   }
@@ -127,6 +149,7 @@ class FakeTransport : public Transport {
   struct Queued {
     Clock::TimePoint due;
     std::vector<std::byte> bytes;
+    std::vector<std::byte> payload;  // frame 1
   };
   FakeClock& clock_;
   Script script_;
@@ -155,7 +178,8 @@ RetryPolicy Policy() {
 struct Run {
   Status status;
   std::map<std::size_t, int> replies;
-  std::map<std::size_t, std::vector<std::byte>> payloads;  // each shard's reply payload
+  std::map<std::size_t, std::vector<std::byte>> payloads;  // each shard's reply payloads, one after the other
+  std::map<std::size_t, std::vector<std::uint64_t>> chunk_offsets;  // of each chunk taken
 };
 Run Pull(FakeTransport& transport, FakeClock& clock, std::chrono::milliseconds deadline,
          RetryPolicy policy = Policy(), std::vector<std::uint64_t> max_bytes = {},
@@ -173,9 +197,10 @@ Run Pull(FakeTransport& transport, FakeClock& clock, std::chrono::milliseconds d
                         .payload_in_segment = route.payload_in_segment},
                        fbb);
   };
-  const RoundTrip::OnReply on_reply = [&](std::size_t s, const wire::Reply&, std::span<const std::byte> payload) {
+  const RoundTrip::OnReply on_reply = [&](std::size_t s, const wire::Reply& reply, std::span<const std::byte> payload) {
     ++run.replies[s];
-    run.payloads[s].assign(payload.begin(), payload.end());
+    run.payloads[s].insert(run.payloads[s].end(), payload.begin(), payload.end());
+    if (reply.chunks() > 1) run.chunk_offsets[s].push_back(reply.chunk_offset());
     return Status::OK();
   };
   run.status = trip.Run(wire::Op::Pull, seqs, payloads, max_bytes, build, on_reply, deadline);
@@ -370,4 +395,87 @@ TEST_CASE("round trip: a reply in a segment the connection does not have is a pr
   Run r = Pull(t, clock, 60s);
   CHECK(r.status.code() == Status::Code::kProtocol);
   CHECK_THAT(r.status.message(), Catch::Contains("fake://0") && Catch::Contains("segment"));
+}
+
+namespace {
+
+// Chunks of the slice 0, 1, ..., n-1 (as floats), `per` values each.
+std::vector<Answer::Chunk> SliceChunks(std::size_t n, std::size_t per, std::uint64_t updates) {
+  std::vector<Answer::Chunk> out;
+  const auto chunks = static_cast<std::uint32_t>((n + per - 1) / per);
+  for (std::uint32_t i = 0; i < chunks; ++i) {
+    Answer::Chunk c{.index = i, .chunks = chunks, .offset = i * per, .payload_floats = n, .updates = updates};
+    for (std::size_t v = i * per; v < std::min(n, (i + 1) * per); ++v) c.values.push_back(static_cast<float>(v));
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::vector<float> Floats(const std::vector<std::byte>& bytes) {
+  std::vector<float> out(bytes.size() / sizeof(float));
+  std::memcpy(out.data(), bytes.data(), out.size() * sizeof(float));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("round trip: a chunked reply is taken chunk by chunk, the shard answered with the last", "[round-trip]") {
+  FakeClock clock;
+  FakeTransport t(2, clock, [](std::size_t s, std::uint64_t, int) {
+    return Answer{.delay = 5ms, .chunks = SliceChunks(10 + s, 4, 7)};
+  });
+  Run r = Pull(t, clock, 60s);
+  REQUIRE(r.status.ok());
+  CHECK(r.replies == std::map<std::size_t, int>{{0, 3}, {1, 3}});
+  CHECK(r.chunk_offsets[0] == std::vector<std::uint64_t>{0, 4, 8});
+  std::vector<float> want(11);
+  for (std::size_t v = 0; v < want.size(); ++v) want[v] = static_cast<float>(v);
+  CHECK(Floats(r.payloads[1]) == want);
+  CHECK(t.sent.size() == 2);
+}
+
+TEST_CASE("round trip: a chunk that does not follow the one before is skipped; a chunk 0 starts afresh",
+          "[round-trip]") {
+  FakeClock clock;
+  FakeTransport t(1, clock, [](std::size_t, std::uint64_t, int) {
+    std::vector<Answer::Chunk> a = SliceChunks(12, 4, /*updates=*/5), b = SliceChunks(12, 4, /*updates=*/6);
+    // Reply A's chunk 0, its chunk 2 out of turn, its chunk 1; then reply B
+    // starts, and A's chunk 1 again must not mix into it.
+    std::vector<Answer::Chunk> out{a[0], a[2], a[1], b[0], a[1], b[1], b[2]};
+    return Answer{.delay = 5ms, .chunks = out};
+  });
+  Run r = Pull(t, clock, 60s);
+  REQUIRE(r.status.ok());
+  CHECK(r.chunk_offsets[0] == std::vector<std::uint64_t>{0, 4, 0, 4, 8});
+  CHECK(t.sent.size() == 1);
+}
+
+TEST_CASE("round trip: a reply cut short is asked again, and the fresh one is taken whole", "[round-trip]") {
+  FakeClock clock;
+  FakeTransport t(1, clock, [](std::size_t, std::uint64_t, int attempt) {
+    std::vector<Answer::Chunk> c = SliceChunks(8, 4, 3);
+    if (attempt == 1) c.pop_back();  // the server dropped the rest
+    return Answer{.delay = 5ms, .chunks = c};
+  });
+  Run r = Pull(t, clock, 60s);
+  REQUIRE(r.status.ok());
+  CHECK(t.sent.size() == 2);
+  CHECK(r.chunk_offsets[0] == std::vector<std::uint64_t>{0, 0, 4});
+}
+
+TEST_CASE("round trip: chunks that do not tile their slice are a protocol error", "[round-trip]") {
+  FakeClock clock;
+  const bool short_last = GENERATE(true, false);
+  FakeTransport t(1, clock, [short_last](std::size_t, std::uint64_t, int) {
+    std::vector<Answer::Chunk> c = SliceChunks(8, 4, 3);
+    if (short_last) {
+      c[1].values.pop_back();  // ends before the slice does
+    } else {
+      c[0].chunks = c[1].chunks = wire::kMaxReplyChunks + 1;  // more than any shard sends
+    }
+    return Answer{.delay = 5ms, .chunks = c};
+  });
+  Run r = Pull(t, clock, 60s);
+  CHECK(r.status.code() == Status::Code::kProtocol);
+  CHECK(r.status.message().find("shard 0 at fake://0") != std::string::npos);
 }

@@ -175,3 +175,46 @@ TEST_CASE("stats from a server that predates the counters vector still read", "[
   CHECK(out.pulls == 7);
   CHECK(out.restored_updates == 3);
 }
+
+TEST_CASE("chunked pull replies: chunk sizes are bounded both ways", "[wire]") {
+  using wire::ReplyChunkValues;
+  const std::size_t n = std::size_t{1} << 20;  // 4 MiB in float32
+  CHECK(ReplyChunkValues(n, Encoding::kFloat32, 0) == n);           // not asked: whole
+  CHECK(ReplyChunkValues(n, Encoding::kFloat32, 512 << 10) == n / 8);
+  CHECK(ReplyChunkValues(n, Encoding::kBfloat16, 512 << 10) == n / 4);
+  CHECK(ReplyChunkValues(n, Encoding::kFloat32, 1) == n / wire::kMaxReplyChunks);  // at most 16 chunks
+  CHECK(ReplyChunkValues(1000, Encoding::kFloat32, 1) == 1000);  // at least 64 KiB: whole
+  CHECK(ReplyChunkValues(n, Encoding::kFloat32, 8ull << 30) == n);
+  const std::size_t odd = 1'048'853;
+  const std::size_t per = ReplyChunkValues(odd, Encoding::kBfloat16, 256 << 10);
+  CHECK(per % 16 == 0);  // whole cache lines
+  CHECK((odd + per - 1) / per <= wire::kMaxReplyChunks);
+}
+
+TEST_CASE("a reply chunk keeps the whole reply's header", "[wire]") {
+  flatbuffers::FlatBufferBuilder whole, chunk;
+  wire::BuildReply({.op = wire::Op::CommitAndPull, .seq = 9, .message = "duplicate", .updates = 77,
+                    .range_begin = 100, .range_end = 300, .payload_floats = 200,
+                    .payload_encoding = wire::Encoding::BFloat16},
+                   whole);
+  std::vector<std::uint64_t> scratch;
+  std::string why;
+  const wire::Reply* w = wire::VerifyReply(Bytes(whole), scratch, &why);
+  REQUIRE(w != nullptr);
+  CHECK(w->chunks() == 0);  // a whole reply says nothing of chunks
+  wire::BuildReplyChunk(*w, 2, 3, 160, chunk);
+  std::vector<std::uint64_t> scratch2;
+  const wire::Reply* c = wire::VerifyReply(Bytes(chunk), scratch2, &why);
+  REQUIRE(c != nullptr);
+  CHECK(c->op() == wire::Op::CommitAndPull);
+  CHECK(c->seq() == 9);
+  CHECK(c->message()->str() == "duplicate");
+  CHECK(c->updates() == 77);
+  CHECK(c->range_begin() == 100);
+  CHECK(c->range_end() == 300);
+  CHECK(c->payload_floats() == 200);
+  CHECK(c->payload_encoding() == wire::Encoding::BFloat16);
+  CHECK(c->chunk() == 2);
+  CHECK(c->chunks() == 3);
+  CHECK(c->chunk_offset() == 160);
+}

@@ -84,3 +84,44 @@ TEST_CASE("bf16 replies are encoded once per version", "[reply-buffers]") {
   CHECK(f->size() == 12);
   CHECK(static_cast<const std::uint16_t*>(a->data())[1] == 0xc000);  // -2.0 in bf16
 }
+
+TEST_CASE("a reply in chunks: encoded as it goes, one reply against the peer's share", "[reply-buffers]") {
+  ReplyBuffers buffers({.max_bytes = 64 << 20, .max_peer_replies = 1});
+  std::vector<float> slice(1000);
+  for (std::size_t i = 0; i < slice.size(); ++i) slice[i] = static_cast<float>(i);
+  std::vector<zmq::message_t> queued;
+  std::vector<std::size_t> offsets;
+  REQUIRE(buffers.Chunks(slice, Encoding::kBfloat16, 1, Peer("p"), 384,
+                         [&](zmq::message_t m, std::size_t index, std::size_t offset) {
+                           CHECK(index == queued.size());
+                           offsets.push_back(offset);
+                           queued.push_back(std::move(m));
+                           return true;
+                         }));
+  CHECK(offsets == std::vector<std::size_t>{0, 384, 768});
+  REQUIRE(queued.size() == 3);
+  CHECK(queued[2].size() == (1000 - 768) * 2);
+  CHECK(static_cast<const std::uint16_t*>(queued[2].data())[0] == 0x4440);  // 768.0 in bf16
+  CHECK(static_cast<const std::byte*>(queued[1].data()) == static_cast<const std::byte*>(queued[0].data()) + 768);
+  // Its three chunks are one reply: the peer's share (1) is used until the last is freed.
+  CHECK_FALSE(buffers.Message(slice, Encoding::kBfloat16, 1, Peer("p")).has_value());
+  queued.erase(queued.begin(), queued.begin() + 2);
+  CHECK_FALSE(buffers.Message(slice, Encoding::kBfloat16, 1, Peer("p")).has_value());
+  queued.clear();
+  CHECK(buffers.Message(slice, Encoding::kBfloat16, 1, Peer("p")).has_value());
+}
+
+TEST_CASE("a reply stopped after its first chunk leaves the rest to be encoded by the next", "[reply-buffers]") {
+  ReplyBuffers buffers({});
+  std::vector<float> slice(100, 2.0f);
+  int taken = 0;
+  REQUIRE(buffers.Chunks(slice, Encoding::kFloat32, 4, Peer("gone"), 40, [&](zmq::message_t, std::size_t, std::size_t) {
+    ++taken;
+    return false;  // the peer went away
+  }));
+  CHECK(taken == 1);
+  auto whole = buffers.Message(slice, Encoding::kFloat32, 4, Peer("next"));
+  REQUIRE(whole.has_value());
+  REQUIRE(whole->size() == 400);
+  CHECK(static_cast<const float*>(whole->data())[99] == 2.0f);  // encoded now, in the same buffer
+}

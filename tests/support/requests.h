@@ -29,6 +29,7 @@ struct RequestFields {
   bool observer = false;  // Hello: a client that never commits
   std::string segment;              // shared-memory segment named; empty: none
   bool payload_in_segment = false;  // the payload lies in its request region
+  std::uint64_t reply_chunk_bytes = 0;  // a larger pulled slice comes in chunks
 };
 
 // The header bytes of `f`, built by the wire module like every request.
@@ -52,7 +53,8 @@ inline std::vector<std::byte> EncodeRequest(const RequestFields& f, const Parame
                               .pull_encoding = f.pull_encoding,
                               .observer = f.observer,
                               .segment = f.segment,
-                              .payload_in_segment = f.payload_in_segment});
+                              .payload_in_segment = f.payload_in_segment,
+                              .reply_chunk_bytes = f.reply_chunk_bytes});
 }
 
 // A layout of one tensor "w" of n floats.

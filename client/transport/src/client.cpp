@@ -70,7 +70,8 @@ struct Client::Impl {
                         .pull_encoding = wire::ToWire(options.compression.pull),
                         .observer = options.observer,
                         .segment = route.segment,
-                        .payload_in_segment = route.payload_in_segment},
+                        .payload_in_segment = route.payload_in_segment,
+                        .reply_chunk_bytes = options.reply_chunk_bytes},
                        fbb);
   }
 
@@ -90,8 +91,9 @@ struct Client::Impl {
     return round_trip->Run(op, seqs, payloads, max_bytes, build, on_reply, deadline.value_or(options.retry_deadline));
   }
 
-  // Copies a reply's slice into weights (and into `copy` too, when it is not
-  // empty), after checking it is the slice expected.
+  // Copies a reply's slice (or the chunk of it the reply carries: the round
+  // trip checked the chunks' order) into weights (and into `copy` too, when
+  // it is not empty), after checking it is the slice expected.
   Status TakeSlice(std::size_t s, const wire::Reply& reply, std::span<const std::byte> body, std::span<float> weights,
                    std::span<float> copy = {}) {
     const ShardRange& r = ranges[s];
@@ -104,13 +106,18 @@ struct Client::Impl {
     // A server that predates compression sends float32 whatever was asked.
     Result<Encoding> encoding = wire::FromWire(reply.payload_encoding());
     if (!encoding.ok()) return Status::Protocol(Where(s) + ": " + encoding.status().message());
+    const bool chunk = reply.chunks() > 1;
+    const std::size_t offset = chunk ? reply.chunk_offset() : 0;
+    const std::size_t count = chunk ? body.size() / BytesPerValue(encoding.value()) : r.size();
+    if (offset > r.size() || count > r.size() - offset)
+      return Status::Protocol(Where(s) + " sent a chunk past the end of its slice");
     Result<PayloadView> slice =
-        wire::ReadPayload(body, r.size(), encoding.value(), /*sparse=*/false, r.size(), payload_scratch);
+        wire::ReadPayload(body, count, encoding.value(), /*sparse=*/false, count, payload_scratch);
     if (!slice.ok()) return Status::Protocol(Where(s) + ": " + slice.status().message());
     if (copy.empty()) {
-      Decode(slice.value(), weights.subspan(r.begin, r.size()));
+      Decode(slice.value(), weights.subspan(r.begin + offset, count));
     } else {
-      Decode(slice.value(), weights.subspan(r.begin, r.size()), copy.subspan(r.begin, r.size()));
+      Decode(slice.value(), weights.subspan(r.begin + offset, count), copy.subspan(r.begin + offset, count));
     }
     last_pulled[s] = reply.updates();
     return Status::OK();

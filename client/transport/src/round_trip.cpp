@@ -5,6 +5,11 @@
 #include <functional>
 
 namespace asyncps::internal {
+namespace {
+
+std::span<const std::byte> Bytes(const zmq::message_t& m) { return {static_cast<const std::byte*>(m.data()), m.size()}; }
+
+}  // namespace
 
 RoundTrip::RoundTrip(Transport& transport, Clock& clock, RetryPolicy policy)
     : transport_(transport), clock_(clock), policy_(policy) {}
@@ -24,6 +29,7 @@ Status RoundTrip::Run(wire::Op op, std::span<const std::uint64_t> seqs, std::spa
   build_ = &build;
   on_reply_ = &on_reply;
   pending_.assign(n, true);
+  cursors_.assign(n, ChunkCursor{});
   remaining_ = n;
   first_error_ = Status::OK();
   deadline_ = deadline;
@@ -94,6 +100,7 @@ Status RoundTrip::Send(std::size_t s) {
     route.payload_in_segment =
         !payload.bytes.empty() && !payload.sparse && payload.bytes.size() <= segment->request().size();
   }
+  cursors_[s] = ChunkCursor{};  // a reply being taken is the previous attempt's
   (*build_)(s, seqs_[s], route, fbb_);
   const std::span<const std::byte> frame = route.payload_in_segment ? std::span<const std::byte>() : payload.bytes;
   const std::uint64_t bytes = fbb_.GetSize() + frame.size();
@@ -142,13 +149,18 @@ Status RoundTrip::TakeReplies(Clock::TimePoint& until) {
           if (Status st = Send(s); !st.ok()) return st;
           continue;
         }
-        pending_[s] = false;
-        --remaining_;
         Status st = wire::ReplyStatus(*reply, Where(s));
-        if (st.ok()) {
+        if (st.ok() && reply->chunks() > 1) {
+          Result<ChunkPlace> place = PlaceChunk(s, *reply, body.size());
+          if (place.ok() && place.value() == ChunkPlace::kStale) continue;
+          st = place.ok() ? (*on_reply_)(s, *reply, Bytes(body)) : place.status();
+          if (st.ok() && place.value() == ChunkPlace::kNext) continue;  // more to come
+        } else if (st.ok()) {
           Result<std::span<const std::byte>> payload = ReplyPayload(s, *reply, body);
           st = payload.ok() ? (*on_reply_)(s, *reply, payload.value()) : payload.status();
         }
+        pending_[s] = false;
+        --remaining_;
         if (!st.ok() && first_error_.ok()) first_error_ = st;
       }
     }
@@ -156,9 +168,31 @@ Status RoundTrip::TakeReplies(Clock::TimePoint& until) {
   return Status::OK();
 }
 
+Result<RoundTrip::ChunkPlace> RoundTrip::PlaceChunk(std::size_t s, const wire::Reply& reply,
+                                                    std::size_t frame_bytes) {
+  Result<Encoding> encoding = wire::FromWire(reply.payload_encoding());
+  if (reply.chunks() > wire::kMaxReplyChunks || reply.payload_in_segment() || !encoding.ok() ||
+      frame_bytes == 0 || frame_bytes % BytesPerValue(encoding.value()) != 0)
+    return Status::Protocol(Where(s) + " sent a malformed chunk " + std::to_string(reply.chunk()) + " of " +
+                            std::to_string(reply.chunks()));
+  ChunkCursor& c = cursors_[s];
+  if (reply.chunk() == 0) c = {.index = 0, .chunks = reply.chunks(), .offset = 0, .updates = reply.updates()};
+  if (reply.chunk() != c.index || reply.chunks() != c.chunks || reply.chunk_offset() != c.offset ||
+      reply.updates() != c.updates)
+    return ChunkPlace::kStale;  // part of another reply
+  const std::uint64_t values = frame_bytes / BytesPerValue(encoding.value());
+  const bool last = c.index + 1 == c.chunks;
+  if (values > reply.payload_floats() - c.offset || (last && c.offset + values != reply.payload_floats()))
+    return Status::Protocol(Where(s) + "'s chunk " + std::to_string(c.index) + " of " + std::to_string(c.chunks) +
+                            " does not tile its slice of " + std::to_string(reply.payload_floats()) + " values");
+  ++c.index;
+  c.offset += values;
+  return last ? ChunkPlace::kLast : ChunkPlace::kNext;
+}
+
 Result<std::span<const std::byte>> RoundTrip::ReplyPayload(std::size_t s, const wire::Reply& reply,
                                                          const zmq::message_t& frame) {
-  if (!reply.payload_in_segment()) return std::span<const std::byte>(static_cast<const std::byte*>(frame.data()), frame.size());
+  if (!reply.payload_in_segment()) return Bytes(frame);
   SharedSegment* segment = transport_.segment(s);
   Result<Encoding> encoding = wire::FromWire(reply.payload_encoding());
   if (segment == nullptr || !encoding.ok() || frame.size() != 0)

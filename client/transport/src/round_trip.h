@@ -22,6 +22,11 @@
 //     a dense payload is copied into its request region at each send instead
 //     of travelling as a frame, and a reply that says so is read from its
 //     reply region (checked against the region's size);
+//   - a pulled slice may come in chunks (Reply.chunks > 1): each is handed to
+//     on_reply as it comes, in order, and the shard has answered when the last
+//     is in; a chunk 0 starts a reply afresh, and a chunk that does not follow
+//     the one taken before (index, position, the reply's update count) belongs
+//     to another reply and is skipped;
 //   - it never returns while the transport may still read a caller's payload.
 //
 // Thread-safety: none; one round trip at a time per Transport.
@@ -115,7 +120,8 @@ class RoundTrip {
   using BuildHeader = std::function<void(std::size_t s, std::uint64_t seq, const PayloadRoute& route,
                                          flatbuffers::FlatBufferBuilder& fbb)>;
   // Takes shard s's verified reply (its error code already checked) and its
-  // payload (frame 1 or the segment's reply region), valid during the call.
+  // payload (frame 1 or the segment's reply region), valid during the call;
+  // a chunked reply once per chunk (Reply.chunk_offset says where it goes).
   using OnReply = std::function<Status(std::size_t s, const wire::Reply& reply, std::span<const std::byte> payload)>;
 
   // REQUIRES: `transport` and `clock` outlive the round trip.
@@ -144,6 +150,9 @@ class RoundTrip {
   // Takes replies until every shard answered or `until` passes (a Blocked
   // reply moves `until` and the deadline on).
   Status TakeReplies(Clock::TimePoint& until);
+  // Where chunk reply.chunk() of shard s's reply, of `frame_bytes`, stands.
+  enum class ChunkPlace { kNext, kLast, kStale };
+  Result<ChunkPlace> PlaceChunk(std::size_t s, const wire::Reply& reply, std::size_t frame_bytes);
   Status Failure(std::chrono::milliseconds deadline, int attempts);
 
   Transport& transport_;
@@ -163,6 +172,14 @@ class RoundTrip {
   std::chrono::milliseconds deadline_{0};
   Clock::TimePoint give_up_{};
   std::vector<bool> pending_;
+  // Per shard: the chunked reply being taken (index 0: none yet).
+  struct ChunkCursor {
+    std::uint32_t index = 0;   // the chunk expected next
+    std::uint32_t chunks = 0;
+    std::uint64_t offset = 0;  // its first value
+    std::uint64_t updates = 0;
+  };
+  std::vector<ChunkCursor> cursors_;
   std::size_t remaining_ = 0;
   Status first_error_;
 };

@@ -1,5 +1,6 @@
 #include "wire/wire.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace asyncps::wire {
@@ -219,6 +220,7 @@ void BuildRequest(const RequestHeader& h, flatbuffers::FlatBufferBuilder& fbb) {
   b.add_observer(h.observer);
   if (!segment.IsNull()) b.add_segment(segment);
   b.add_payload_in_segment(h.payload_in_segment);
+  b.add_reply_chunk_bytes(h.reply_chunk_bytes);
   fbb.Finish(b.Finish(), kFileIdentifier);
 }
 
@@ -247,7 +249,39 @@ void BuildReply(const ReplyHeader& h, flatbuffers::FlatBufferBuilder& fbb) {
   b.add_payload_in_segment(h.payload_in_segment);
   b.add_segment_attached(h.segment_attached);
   if (!h.stats.IsNull()) b.add_stats(h.stats);
+  if (h.chunks > 1) {
+    b.add_chunk(h.chunk);
+    b.add_chunks(h.chunks);
+    b.add_chunk_offset(h.chunk_offset);
+  }
   fbb.Finish(b.Finish(), kFileIdentifier);
+}
+
+std::size_t ReplyChunkValues(std::size_t values, asyncps::Encoding encoding, std::uint64_t requested_bytes) {
+  if (requested_bytes == 0 || values == 0) return values;
+  const std::uint64_t bytes = std::max<std::uint64_t>(requested_bytes, kMinReplyChunkBytes);
+  std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(bytes / BytesPerValue(encoding), values));
+  chunk = std::max(chunk, (values + kMaxReplyChunks - 1) / kMaxReplyChunks);
+  chunk = (chunk + 15) / 16 * 16;  // whole cache lines for the decoder
+  return std::min(chunk, values);
+}
+
+void BuildReplyChunk(const Reply& whole, std::uint32_t chunk, std::uint32_t chunks, std::uint64_t offset,
+                     flatbuffers::FlatBufferBuilder& fbb) {
+  fbb.Clear();
+  BuildReply({.op = whole.op(),
+              .seq = whole.seq(),
+              .error = whole.error(),
+              .message = whole.message() ? std::string_view(whole.message()->c_str(), whole.message()->size()) : std::string_view(),
+              .updates = whole.updates(),
+              .range_begin = whole.range_begin(),
+              .range_end = whole.range_end(),
+              .payload_floats = whole.payload_floats(),
+              .payload_encoding = whole.payload_encoding(),
+              .chunk = chunk,
+              .chunks = chunks,
+              .chunk_offset = offset},
+             fbb);
 }
 
 flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<Counter>>> BuildCounters(

@@ -81,6 +81,11 @@ struct ClientOptions {
   // (asyncps-server --shared-memory on this host, as this user); the others
   // get frames as usual (Client::shared_memory_shards() counts).
   bool shared_memory = false;
+  // Pulled slices whose frame is larger come in chunks of about this many
+  // bytes (at least 64 KiB, at most 16 per slice), each decoded while the next
+  // is on the wire; 0: each slice in one message. Pulls through shared memory
+  // and servers that predate chunks send one message.
+  std::uint64_t reply_chunk_bytes = std::uint64_t{512} << 10;
 };
 
 // What one shard reports about itself (Client::Stats): its counters

@@ -79,6 +79,7 @@ struct RequestHeader {
   bool observer = false;  // Hello: a client that never commits (the staleness bound ignores it)
   std::string_view segment;        // the connection's shared-memory segment; empty: none
   bool payload_in_segment = false;  // the payload lies in the segment's request region
+  std::uint64_t reply_chunk_bytes = 0;  // a larger pull reply comes in chunks (ReplyChunkValues); 0: whole
 };
 
 // Builds `h` into `fbb` (cleared first). The algorithm and the layout travel
@@ -102,9 +103,29 @@ struct ReplyHeader {
   bool payload_in_segment = false;        // the slice lies in the request's segment (reply region)
   bool segment_attached = false;          // Hello replies: the shard opened the hello's segment
   flatbuffers::Offset<ShardStats> stats;  // Stats: built into the same fbb first
+  // One chunk of a pull reply sent in `chunks` > 1 messages: its index and
+  // the slice position of its first value.
+  std::uint32_t chunk = 0;
+  std::uint32_t chunks = 0;
+  std::uint64_t chunk_offset = 0;
 };
 // Finishes `h` in `fbb` (not cleared: `stats` may already be in it).
 void BuildReply(const ReplyHeader& h, flatbuffers::FlatBufferBuilder& fbb);
+
+// Chunked pull replies (Request.reply_chunk_bytes): how many values each
+// chunk of a slice of `values` in `encoding` carries (the last one fewer;
+// `values` itself: one message). A chunk holds at least kMinReplyChunkBytes
+// and a reply at most kMaxReplyChunks chunks, whatever the client asks, so
+// that one reply stays a few messages (the shard's send queue bounds them).
+inline constexpr std::size_t kMinReplyChunkBytes = std::size_t{64} << 10;
+inline constexpr std::size_t kMaxReplyChunks = 16;
+std::size_t ReplyChunkValues(std::size_t values, asyncps::Encoding encoding, std::uint64_t requested_bytes);
+
+// Builds chunk `chunk` of `chunks` (its values from `offset` on) of the pull
+// reply `whole` into `fbb` (cleared first): the same header with the chunk's
+// fields.
+void BuildReplyChunk(const Reply& whole, std::uint32_t chunk, std::uint32_t chunks, std::uint64_t offset,
+                     flatbuffers::FlatBufferBuilder& fbb);
 
 // Every counter of kShardCounters, by name (ShardStats.counters).
 flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<Counter>>> BuildCounters(
