@@ -111,7 +111,11 @@ class FakeTransport : public Transport {
     const std::vector<std::byte>& bytes = queued_[s].front().bytes;
     header.rebuild(bytes.data(), bytes.size());
     const std::vector<std::byte>& body = queued_[s].front().payload;
-    payload.rebuild(body.data(), body.size());
+    if (body.empty()) {
+      payload.rebuild();  // rebuild(nullptr, 0) is undefined
+    } else {
+      payload.rebuild(body.data(), body.size());
+    }
     queued_[s].pop_front();
     return true;
   }
