@@ -204,7 +204,7 @@ Run Pull(FakeTransport& transport, FakeClock& clock, std::chrono::milliseconds d
   const RoundTrip::OnReply on_reply = [&](std::size_t s, const wire::Reply& reply, std::span<const std::byte> payload) {
     ++run.replies[s];
     run.payloads[s].insert(run.payloads[s].end(), payload.begin(), payload.end());
-    if (reply.chunks() > 1) run.chunk_offsets[s].push_back(reply.chunk_offset());
+    if (wire::IsChunked(reply)) run.chunk_offsets[s].push_back(reply.chunk_offset());
     return Status::OK();
   };
   run.status = trip.Run(wire::Op::Pull, seqs, payloads, max_bytes, build, on_reply, deadline);

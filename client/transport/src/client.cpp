@@ -106,7 +106,7 @@ struct Client::Impl {
     // A server that predates compression sends float32 whatever was asked.
     Result<Encoding> encoding = wire::FromWire(reply.payload_encoding());
     if (!encoding.ok()) return Status::Protocol(Where(s) + ": " + encoding.status().message());
-    const bool chunk = reply.chunks() > 1;
+    const bool chunk = wire::IsChunked(reply);
     const std::size_t offset = chunk ? reply.chunk_offset() : 0;
     const std::size_t count = chunk ? body.size() / BytesPerValue(encoding.value()) : r.size();
     if (offset > r.size() || count > r.size() - offset)

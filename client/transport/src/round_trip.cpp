@@ -150,7 +150,7 @@ Status RoundTrip::TakeReplies(Clock::TimePoint& until) {
           continue;
         }
         Status st = wire::ReplyStatus(*reply, Where(s));
-        if (st.ok() && reply->chunks() > 1) {
+        if (st.ok() && wire::IsChunked(*reply)) {
           Result<ChunkPlace> place = PlaceChunk(s, *reply, body.size());
           if (place.ok() && place.value() == ChunkPlace::kStale) continue;
           st = place.ok() ? (*on_reply_)(s, *reply, Bytes(body)) : place.status();

@@ -120,6 +120,9 @@ void BuildReply(const ReplyHeader& h, flatbuffers::FlatBufferBuilder& fbb);
 inline constexpr std::size_t kMinReplyChunkBytes = std::size_t{64} << 10;
 inline constexpr std::size_t kMaxReplyChunks = 16;
 std::size_t ReplyChunkValues(std::size_t values, asyncps::Encoding encoding, std::uint64_t requested_bytes);
+// Whether `reply` is one chunk of a chunked pull reply (its payload the
+// values from chunk_offset() on), not a whole one.
+inline bool IsChunked(const Reply& reply) { return reply.chunks() > 1; }
 
 // Builds chunk `chunk` of `chunks` (its values from `offset` on) of the pull
 // reply `whole` into `fbb` (cleared first): the same header with the chunk's
