@@ -97,25 +97,24 @@ void RunGroup(const Settings& s, std::unique_ptr<PsCluster>& cluster, std::size_
 
 // The head-to-head group at the model size, S=1 W=1, every session's trials
 // interleaved: raw REQ/REP, commit-and-pull f32 and bf16 with the server as a
-// process of its own (and f32 with its metrics endpoint scraped), then the
-// same in-process.
+// process of its own (f32 also with its metrics endpoint scraped, f32 and
+// bf16 also with whole pull replies), then the same in-process.
 void RunPeers(const Settings& s, std::vector<Record>& out) {
   const std::size_t n = kModelFloats;
+  const std::string processes = kProcesses;
   Group g;
-  g.Add(ProcessRawReqRep(s.peers, n), std::string(kProcesses) + kRawReqRep, n, 1, 1, 2);
-  g.Add(ProcessAsyncps(s.peers, n, PsOp::kCommitAndPull, false), std::string(kProcesses) + "commit-and-pull", n, 1,
-        1, 2);
-  g.Add(ProcessAsyncps(s.peers, n, PsOp::kCommitAndPullBf16, false),
-        std::string(kProcesses) + "commit-and-pull-bf16", n, 1, 1, 2);
-  g.Add(ProcessAsyncps(s.peers, n, PsOp::kCommitAndPullShm, false),
-        std::string(kProcesses) + "commit-and-pull-shm", n, 1, 1, 2);
-  g.Add(ProcessAsyncps(s.peers, n, PsOp::kCommitAndPull, true),
-        std::string(kProcesses) + "commit-and-pull" + kWithMetrics, n, 1, 1, 2);
+  g.Add(ProcessRawReqRep(s.peers, n), processes + kRawReqRep, n, 1, 1, 2);
+  for (PsOp op : {PsOp::kCommitAndPull, PsOp::kCommitAndPullBf16, PsOp::kCommitAndPullShm})
+    g.Add(ProcessAsyncps(s.peers, n, op), processes + PsOpName(op), n, 1, 1, 2);
+  g.Add(ProcessAsyncps(s.peers, n, PsOp::kCommitAndPull, {.metrics = true}),
+        processes + "commit-and-pull" + kWithMetrics, n, 1, 1, 2);
+  for (PsOp op : {PsOp::kCommitAndPull, PsOp::kCommitAndPullBf16})
+    g.Add(ProcessAsyncps(s.peers, n, op, {.unchunked = true}), processes + PsOpName(op) + kUnchunked, n, 1, 1, 2);
   PsCluster cluster(n, 1);
-  g.Add(RawReqRep(n, 1), std::string(kInProcess) + kRawReqRep, n, 1, 1, 2);
-  g.Add(cluster.Clients(PsOp::kCommitAndPull, 1), std::string(kInProcess) + "commit-and-pull", n, 1, 1, 2);
-  g.Add(cluster.Clients(PsOp::kCommitAndPullBf16, 1), std::string(kInProcess) + "commit-and-pull-bf16", n, 1, 1, 2);
-  g.Add(cluster.Clients(PsOp::kCommitAndPullShm, 1), std::string(kInProcess) + "commit-and-pull-shm", n, 1, 1, 2);
+  const std::string in_process = kInProcess;
+  g.Add(RawReqRep(n, 1), in_process + kRawReqRep, n, 1, 1, 2);
+  for (PsOp op : {PsOp::kCommitAndPull, PsOp::kCommitAndPullBf16, PsOp::kCommitAndPullShm})
+    g.Add(cluster.Clients(op, 1), in_process + PsOpName(op), n, 1, 1, 2);
   MeasureGroup(g, s, out);
 }
 

@@ -110,19 +110,22 @@ std::unique_ptr<Session> ProcessRawReqRep(const ProcessPeers& peers, std::size_t
   return std::make_unique<Session>(1, [endpoint, floats](int) { return RawReqRepClient(endpoint, floats); }, server);
 }
 
-std::unique_ptr<Session> ProcessAsyncps(const ProcessPeers& peers, std::size_t floats, PsOp op, bool metrics) {
-  const std::string name = std::string("asyncps-server-") + PsOpName(op) + (metrics ? "-metrics" : "");
+std::unique_ptr<Session> ProcessAsyncps(const ProcessPeers& peers, std::size_t floats, PsOp op,
+                                        ProcessVariant variant) {
+  const std::string name = std::string("asyncps-server-") + PsOpName(op) + (variant.metrics ? "-metrics" : "") +
+                           (variant.unchunked ? "-unchunked" : "");
   const std::string ready = peers.work_dir + "/" + name + ".ready", log = peers.work_dir + "/" + name + ".log";
   unlink(ready.c_str());
   unlink(log.c_str());
   std::vector<std::string> argv{peers.server_bin, "--bind", "tcp://127.0.0.1:*", "--ready-file", ready};
-  if (metrics) argv.insert(argv.end(), {"--metrics-bind", "127.0.0.1:0"});
+  if (variant.metrics) argv.insert(argv.end(), {"--metrics-bind", "127.0.0.1:0"});
   if (op == PsOp::kCommitAndPullShm) argv.push_back("--shared-memory");
   auto remote = std::make_shared<Remote>();
   remote->server = std::make_unique<ChildProcess>(argv, log);
   const std::string endpoint = FirstLine(remote->server->WaitForFile(ready));
   remote->cluster = std::make_unique<PsCluster>(floats, std::vector<std::string>{endpoint});
-  if (metrics) {
+  if (variant.unchunked) remote->cluster->set_reply_chunk_bytes(0);
+  if (variant.metrics) {
     // The server logs "metrics on http://HOST:PORT/metrics" before it writes its ready file.
     std::smatch m;
     const std::string text = ReadFile(log);

@@ -63,11 +63,19 @@ struct ProcessPeers {
 // bytes and copies).
 std::unique_ptr<Session> ProcessRawReqRep(const ProcessPeers& peers, std::size_t floats);
 
+// What differs from the default server and client of ProcessAsyncps.
+struct ProcessVariant {
+  // The server runs with --metrics-bind 127.0.0.1:0 and a Scraper polls its
+  // /metrics every 100 ms while the session lives.
+  bool metrics = false;
+  // The client asks for whole pull replies (ClientOptions::reply_chunk_bytes = 0).
+  bool unchunked = false;
+};
+
 // One client in this process repeating `op` against an asyncps-server process
-// serving one shard of `floats` floats. With `metrics`, the server runs with
-// --metrics-bind 127.0.0.1:0 and a Scraper polls its /metrics every 100 ms
-// while the session lives.
-std::unique_ptr<Session> ProcessAsyncps(const ProcessPeers& peers, std::size_t floats, PsOp op, bool metrics);
+// serving one shard of `floats` floats.
+std::unique_ptr<Session> ProcessAsyncps(const ProcessPeers& peers, std::size_t floats, PsOp op,
+                                        ProcessVariant variant = {});
 
 // The --serve-raw-rep mode: serves ServeReqRep on tcp://127.0.0.1:* until
 // SIGTERM or SIGINT, after writing the endpoint to `ready_file`. Returns the

@@ -78,6 +78,7 @@ ClientOptions PsCluster::Options(PsOp op) {
     if (op == PsOp::kCommitAndPullTopK) o.compression.commit_top_k = 0.01;
   }
   o.shared_memory = op == PsOp::kCommitAndPullShm;
+  o.reply_chunk_bytes = reply_chunk_bytes_;
   return o;
 }
 

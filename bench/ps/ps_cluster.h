@@ -48,6 +48,10 @@ class PsCluster {
   // compressed variants) Client::CommitAndPull. REQUIRES: the cluster outlives
   // the session (`keep_alive`, released after its workers stop, may own it).
   std::unique_ptr<Session> Clients(PsOp op, int workers, std::shared_ptr<void> keep_alive = nullptr);
+  // The clients made from now on ask for pull replies in chunks of `bytes`
+  // (ClientOptions::reply_chunk_bytes; 0: whole replies). Default: the
+  // client library's default.
+  void set_reply_chunk_bytes(std::uint64_t bytes) { reply_chunk_bytes_ = bytes; }
 
  private:
   ClientOptions Options(PsOp op = PsOp::kCommitAndPull);
@@ -60,6 +64,7 @@ class PsCluster {
   std::atomic<bool> stop_{false};
   std::vector<std::thread> threads_;
   std::uint32_t next_worker_id_ = 0;
+  std::uint64_t reply_chunk_bytes_ = ClientOptions{}.reply_chunk_bytes;
 };
 
 }  // namespace asyncps::bench

@@ -19,6 +19,7 @@ inline constexpr const char* kRawPushPull = "raw-push-pull";
 inline constexpr const char* kProcesses = "processes:";
 inline constexpr const char* kInProcess = "in-process:";
 inline constexpr const char* kWithMetrics = "+metrics";
+inline constexpr const char* kUnchunked = "+unchunked";  // whole pull replies (reply_chunk_bytes = 0)
 
 struct Record {
   std::string op;           // kRawReqRep, kRawPushPull or a PsOpName
