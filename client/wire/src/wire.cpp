@@ -260,7 +260,8 @@ void BuildReply(const ReplyHeader& h, flatbuffers::FlatBufferBuilder& fbb) {
 std::size_t ReplyChunkValues(std::size_t values, asyncps::Encoding encoding, std::uint64_t requested_bytes) {
   if (requested_bytes == 0 || values == 0) return values;
   const std::uint64_t bytes = std::max<std::uint64_t>(requested_bytes, kMinReplyChunkBytes);
-  std::size_t chunk = std::max<std::size_t>(bytes / BytesPerValue(encoding), (values + kMaxReplyChunks - 1) / kMaxReplyChunks);
+  std::size_t chunk =
+      std::max<std::size_t>(bytes / BytesPerValue(encoding), (values + kMaxReplyChunks - 1) / kMaxReplyChunks);
   chunk = (chunk + 15) / 16 * 16;  // whole cache lines for the decoder
   return std::min(chunk, values);
 }
