@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "core/bfloat16.h"
@@ -70,17 +71,6 @@ struct ReplyBuffers::Lease {
 ReplyBuffers::ReplyBuffers(Limits limits) : limits_(limits), pool_(std::make_shared<Pool>()) {}
 
 std::size_t ReplyBuffers::bytes_held() const { return pool_->bytes_held.load(std::memory_order_acquire); }
-
-std::optional<zmq::message_t> ReplyBuffers::Message(std::span<const float> data, Encoding encoding,
-                                                    std::uint64_t version, const zmq::message_t& peer) {
-  std::optional<zmq::message_t> whole;
-  (void)Chunks(data, encoding, version, peer, std::max<std::size_t>(data.size(), 1),
-               [&whole](zmq::message_t m, std::size_t, std::size_t) {
-                 whole = std::move(m);
-                 return true;
-               });
-  return whole;
-}
 
 bool ReplyBuffers::Chunks(std::span<const float> data, Encoding encoding, std::uint64_t version,
                           const zmq::message_t& peer, std::size_t chunk_values, const TakeChunk& take) {

@@ -11,7 +11,7 @@
 //   - all buffers alive together hold at most Limits::max_bytes;
 //   - the replies queued for one peer hold at most Limits::max_peer_replies
 //     slices' worth.
-// A reply that would exceed either is not sent (Message returns nullopt): a
+// A reply that would exceed either is not sent (Chunks returns false): a
 // well-behaved client resends after its request timeout, and the resend is
 // deduplicated like any other.
 //
@@ -19,7 +19,7 @@
 // handed over, so the I/O thread sends one while the next is encoded. Its
 // chunks count as one reply against max_peer_replies until the last is freed.
 //
-// Thread-safety: Message runs on the shard thread; buffers and leases are
+// Thread-safety: Chunks runs on the shard thread; buffers and leases are
 // released on ZeroMQ's I/O thread (atomics and a mutex guard what they touch).
 // Every message in flight holds what it releases into by shared_ptr, so a
 // release after the ReplyBuffers (or the socket) is gone is safe.
@@ -29,7 +29,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -48,16 +47,13 @@ class ReplyBuffers {
   };
   explicit ReplyBuffers(Limits limits);
 
-  // A message holding `data` in `encoding`, for the peer with ROUTER identity
-  // `peer`. `version` names the state of `data`: a reply of the version the
-  // latest buffer holds shares it. nullopt: a limit would be exceeded.
-  std::optional<zmq::message_t> Message(std::span<const float> data, Encoding encoding, std::uint64_t version,
-                                        const zmq::message_t& peer);
-
-  // The same reply as messages of `chunk_values` values each (the last may
-  // hold fewer), in order: `take` gets each with its index and the position of
-  // its first value as soon as it is encoded, and returns false to stop (the
-  // peer is gone). False, having taken nothing, if a limit would be exceeded.
+  // A reply holding `data` in `encoding`, for the peer with ROUTER identity
+  // `peer`, as messages of `chunk_values` values each (the last may hold
+  // fewer; data.size(): one message), in order. `version` names the state of
+  // `data`: a reply of the version the latest buffer holds shares it. `take`
+  // gets each message with its index and the position of its first value as
+  // soon as it is encoded, and returns false to stop (the peer is gone).
+  // False, having taken nothing, if a limit would be exceeded.
   // REQUIRES: chunk_values > 0.
   using TakeChunk = std::function<bool(zmq::message_t chunk, std::size_t index, std::size_t offset)>;
   bool Chunks(std::span<const float> data, Encoding encoding, std::uint64_t version, const zmq::message_t& peer,

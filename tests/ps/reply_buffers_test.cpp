@@ -2,6 +2,7 @@
 // leave unread stays bounded.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -14,6 +15,18 @@ namespace {
 
 zmq::message_t Peer(const std::string& id) { return zmq::message_t(id.data(), id.size()); }
 
+// The reply to `peer` as one message; nullopt: a limit would be exceeded.
+std::optional<zmq::message_t> Whole(ReplyBuffers& buffers, std::span<const float> data, Encoding encoding,
+                                    std::uint64_t version, const zmq::message_t& peer) {
+  std::optional<zmq::message_t> whole;
+  (void)buffers.Chunks(data, encoding, version, peer, std::max<std::size_t>(data.size(), 1),
+                       [&whole](zmq::message_t m, std::size_t, std::size_t) {
+                         whole = std::move(m);
+                         return true;
+                       });
+  return whole;
+}
+
 }  // namespace
 
 TEST_CASE("replies of one version share one buffer", "[reply-buffers]") {
@@ -21,7 +34,7 @@ TEST_CASE("replies of one version share one buffer", "[reply-buffers]") {
   const std::vector<float> slice(1 << 20, 1.5f);  // 4 MiB
   std::vector<zmq::message_t> queued;
   for (int peer = 0; peer < 20; ++peer) {
-    auto m = buffers.Message(slice, Encoding::kFloat32, /*version=*/7, Peer("peer" + std::to_string(peer)));
+    auto m = Whole(buffers, slice, Encoding::kFloat32, /*version=*/7, Peer("peer" + std::to_string(peer)));
     REQUIRE(m.has_value());
     queued.push_back(std::move(*m));
   }
@@ -29,7 +42,7 @@ TEST_CASE("replies of one version share one buffer", "[reply-buffers]") {
   CHECK(queued[0].data() == queued[19].data());
   CHECK(static_cast<const float*>(queued[3].data())[12345] == 1.5f);
   // A new version is a new copy; the old one lives while replies hold it.
-  auto next = buffers.Message(slice, Encoding::kFloat32, 8, Peer("peer0-again"));
+  auto next = Whole(buffers, slice, Encoding::kFloat32, 8, Peer("peer0-again"));
   REQUIRE(next.has_value());
   CHECK(buffers.bytes_held() == 2 * slice.size() * 4);
   queued.clear();  // ZeroMQ sent (or dropped) them
@@ -42,7 +55,7 @@ TEST_CASE("a peer that never reads holds at most its share", "[reply-buffers]") 
   std::vector<zmq::message_t> queued;
   int sent = 0;
   for (std::uint64_t version = 1; version <= 100; ++version) {  // a commit per request
-    if (auto m = buffers.Message(slice, Encoding::kFloat32, version, Peer("stuck"))) {
+    if (auto m = Whole(buffers, slice, Encoding::kFloat32, version, Peer("stuck"))) {
       queued.push_back(std::move(*m));
       ++sent;
     }
@@ -51,7 +64,7 @@ TEST_CASE("a peer that never reads holds at most its share", "[reply-buffers]") 
   CHECK(buffers.dropped() == 98);
   CHECK(buffers.bytes_held() <= 3 * slice.size() * 4);  // its 2 + the latest version
   // Another peer is still served.
-  CHECK(buffers.Message(slice, Encoding::kFloat32, 101, Peer("good")).has_value());
+  CHECK(Whole(buffers, slice, Encoding::kFloat32, 101, Peer("good")).has_value());
 }
 
 TEST_CASE("all replies together stay under max_bytes", "[reply-buffers]") {
@@ -61,7 +74,7 @@ TEST_CASE("all replies together stay under max_bytes", "[reply-buffers]") {
   std::vector<zmq::message_t> queued;
   std::size_t most = 0;
   for (std::uint64_t version = 1; version <= 200; ++version) {  // many peers, each committing
-    if (auto m = buffers.Message(slice, Encoding::kFloat32, version, Peer("p" + std::to_string(version))))
+    if (auto m = Whole(buffers, slice, Encoding::kFloat32, version, Peer("p" + std::to_string(version))))
       queued.push_back(std::move(*m));
     most = std::max(most, buffers.bytes_held());
   }
@@ -75,9 +88,9 @@ TEST_CASE("all replies together stay under max_bytes", "[reply-buffers]") {
 TEST_CASE("bf16 replies are encoded once per version", "[reply-buffers]") {
   ReplyBuffers buffers({});
   const std::vector<float> slice = {1.0f, -2.0f, 3.0f};
-  auto a = buffers.Message(slice, Encoding::kBfloat16, 1, Peer("a"));
-  auto b = buffers.Message(slice, Encoding::kBfloat16, 1, Peer("b"));
-  auto f = buffers.Message(slice, Encoding::kFloat32, 1, Peer("c"));
+  auto a = Whole(buffers, slice, Encoding::kBfloat16, 1, Peer("a"));
+  auto b = Whole(buffers, slice, Encoding::kBfloat16, 1, Peer("b"));
+  auto f = Whole(buffers, slice, Encoding::kFloat32, 1, Peer("c"));
   REQUIRE((a && b && f));
   CHECK(a->size() == 6);
   CHECK(a->data() == b->data());
@@ -104,11 +117,11 @@ TEST_CASE("a reply in chunks: encoded as it goes, one reply against the peer's s
   CHECK(static_cast<const std::uint16_t*>(queued[2].data())[0] == 0x4440);  // 768.0 in bf16
   CHECK(static_cast<const std::byte*>(queued[1].data()) == static_cast<const std::byte*>(queued[0].data()) + 768);
   // Its three chunks are one reply: the peer's share (1) is used until the last is freed.
-  CHECK_FALSE(buffers.Message(slice, Encoding::kBfloat16, 1, Peer("p")).has_value());
+  CHECK_FALSE(Whole(buffers, slice, Encoding::kBfloat16, 1, Peer("p")).has_value());
   queued.erase(queued.begin(), queued.begin() + 2);
-  CHECK_FALSE(buffers.Message(slice, Encoding::kBfloat16, 1, Peer("p")).has_value());
+  CHECK_FALSE(Whole(buffers, slice, Encoding::kBfloat16, 1, Peer("p")).has_value());
   queued.clear();
-  CHECK(buffers.Message(slice, Encoding::kBfloat16, 1, Peer("p")).has_value());
+  CHECK(Whole(buffers, slice, Encoding::kBfloat16, 1, Peer("p")).has_value());
 }
 
 TEST_CASE("a reply stopped after its first chunk leaves the rest to be encoded by the next", "[reply-buffers]") {
@@ -120,7 +133,7 @@ TEST_CASE("a reply stopped after its first chunk leaves the rest to be encoded b
     return false;  // the peer went away
   }));
   CHECK(taken == 1);
-  auto whole = buffers.Message(slice, Encoding::kFloat32, 4, Peer("next"));
+  auto whole = Whole(buffers, slice, Encoding::kFloat32, 4, Peer("next"));
   REQUIRE(whole.has_value());
   REQUIRE(whole->size() == 400);
   CHECK(static_cast<const float*>(whole->data())[99] == 2.0f);  // encoded now, in the same buffer
