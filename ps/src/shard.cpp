@@ -11,7 +11,8 @@ using wire::Op;
 
 Shard::Shard(ShardOptions options) : options_(options), segments_(options.max_segments) {}
 
-Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const std::byte> payload, Builder& reply) {
+Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const std::byte> payload, Builder& reply,
+                             DeferredCommit* deferred) {
   reply.Clear();
   request_segment_.reset();
   segment_error_.clear();
@@ -61,7 +62,7 @@ Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const 
     case Op::Init: return Init(*req, payload, reply);
     case Op::Pull: return Pull(*req, reply);
     case Op::Commit:
-    case Op::CommitAndPull: return Commit(*req, payload, reply);
+    case Op::CommitAndPull: return Commit(*req, payload, reply, deferred);
     case Op::Stats: return Stats(*req, reply);
     case Op::Leave: return Leave(*req, reply);
   }
@@ -189,7 +190,8 @@ Shard::Outcome Shard::Pull(const wire::Request& req, Builder& reply) {
   return AnswerPull(To(req), reply);
 }
 
-Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte> payload, Builder& reply) {
+Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte> payload, Builder& reply,
+                             DeferredCommit* deferred) {
   Outcome failed;
   if (!CheckSession(req, reply, &failed)) return failed;
   if (!initialised_)
@@ -223,6 +225,8 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
   if (to.segment_current) {
     ApplyCommitAndCopy(center_, delta, scale,
                        {reinterpret_cast<float*>(to.segment->reply().data()), center_.size()});
+  } else if (deferred != nullptr && with_pull && !delta.sparse() && !FitsReplyRegion(to, center_.size())) {
+    deferred->Defer(center_, delta, scale);  // applied as the reply is encoded
   } else {
     ApplyCommit(center_, delta, scale);
   }
@@ -234,6 +238,7 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
   w->last_seq = req.seq();
   ++changes_;
   Outcome out = with_pull ? AnswerPull(to, reply) : Ok(to, reply);
+  if (out.payload.empty() && deferred != nullptr) deferred->Finish();  // held: no reply to encode now
   out.applied = true;
   return out;
 }

@@ -18,6 +18,7 @@
 #include "asyncps/layout.h"
 #include "asyncps/shard_counters.h"
 #include "asyncps/update_rule.h"
+#include "core/apply_commit.h"
 #include "core/payload.h"
 #include "histogram.h"
 #include "segment_table.h"
@@ -88,8 +89,13 @@ class Shard {
   // header is built into `reply` (cleared first). The payload span stays valid
   // until the next call. A request naming a shared-memory segment takes its
   // payload from there, and a pull of it is answered there (no payload span).
+  // With `deferred` given, a dense commit whose pull is answered with a
+  // payload span is left in it, applied as the span is encoded (the outcome's
+  // payload is final only after deferred->Finish()); any other commit is
+  // applied before Handle returns. REQUIRES: deferred->Finish() runs while the
+  // payload is alive and before the shard is used again.
   Outcome Handle(std::span<const std::byte> header, std::span<const std::byte> payload,
-                 flatbuffers::FlatBufferBuilder& reply);
+                 flatbuffers::FlatBufferBuilder& reply, DeferredCommit* deferred = nullptr);
 
   // Answers one held request that may go now: its worker's gap closed (the
   // pull's reply), or it was held max_hold (a Blocked reply); nullopt when
@@ -182,7 +188,8 @@ class Shard {
   Outcome Hello(const wire::Request& req, Builder& reply);
   Outcome Init(const wire::Request& req, std::span<const std::byte> payload, Builder& reply);
   Outcome Pull(const wire::Request& req, Builder& reply);
-  Outcome Commit(const wire::Request& req, std::span<const std::byte> payload, Builder& reply);
+  Outcome Commit(const wire::Request& req, std::span<const std::byte> payload, Builder& reply,
+                 DeferredCommit* deferred);
   Outcome Stats(const wire::Request& req, Builder& reply);
   Outcome Leave(const wire::Request& req, Builder& reply);
 

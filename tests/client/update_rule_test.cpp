@@ -51,6 +51,31 @@ TEST_CASE("PS side: C += scale * payload, DynSGD scaled by staleness", "[rule]")
   ApplyCommit(c, DenseView(d), 0.5f);
   CHECK(c == std::vector<float>{1.75f, 0.5f, 6, 4});
 
+  // Applied a prefix at a time (DeferredCommit), the same sums: float32 and bf16.
+  for (const Encoding e : {Encoding::kFloat32, Encoding::kBfloat16}) {
+    std::vector<float> whole{1, 2, 3, 4, 5}, parts = whole;
+    const std::vector<float> values{0.5f, -1, 2, 0, 8};
+    std::vector<std::uint16_t> halves(values.size());
+    EncodeBfloat16(values, halves.data());
+    const PayloadView p{e, e == Encoding::kFloat32 ? static_cast<const void*>(values.data()) : halves.data(),
+                        values.size(), {}};
+    ApplyCommit(whole, p, 0.5f);
+    {
+      DeferredCommit deferred;
+      deferred.Defer(parts, p, 0.5f);
+      deferred.ApplyUpTo(2);
+      CHECK(parts[1] == whole[1]);
+      CHECK(parts[2] == 3);  // not yet
+      deferred.ApplyUpTo(1);  // already applied: nothing
+      deferred.ApplyUpTo(4);
+      CHECK(deferred.pending());
+    }  // the destructor applies the rest
+    CHECK(parts == whole);
+  }
+  DeferredCommit none;
+  none.ApplyUpTo(10);  // nothing deferred: nothing to apply (a plain pull's reply)
+  CHECK_FALSE(none.pending());
+
   CHECK(Staleness(10, 10) == 1);  // nothing happened since the pull
   CHECK(Staleness(10, 7) == 4);   // three commits by others since the pull
   CHECK(Staleness(3, 7) == 1);    // a restarted shard behind the worker: clamp

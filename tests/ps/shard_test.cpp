@@ -38,9 +38,10 @@ struct ShardHarness {
     return SendBytes(f, FloatBytes(payload));
   }
   // Sends `body` as frame 1 as it is (f.payload_floats as given).
-  const wire::Reply& SendBytes(const RequestFields& f, const std::vector<std::byte>& body) {
+  const wire::Reply& SendBytes(const RequestFields& f, const std::vector<std::byte>& body,
+                               DeferredCommit* deferred = nullptr) {
     auto header = EncodeRequest(f, layout);
-    last = shard.Handle(header, body, fbb);
+    last = shard.Handle(header, body, fbb, deferred);
     std::string why;
     const wire::Reply* r = wire::VerifyReply({reinterpret_cast<const std::byte*>(fbb.GetBufferPointer()),
                                               fbb.GetSize()}, scratch, &why);
@@ -116,6 +117,34 @@ TEST_CASE("a resent commit is answered but applied once", "[shard]") {
   CHECK(h.Send(Req(Op::Commit, 1), {1, 1, 1, 1}).error() == ErrorCode::Ok);
   CHECK(h.shard.center()[0] == 3.0f);
   CHECK(h.shard.counters().updates == 3);
+}
+
+TEST_CASE("a commit-and-pull left to a DeferredCommit is applied as its reply is encoded", "[shard]") {
+  ShardHarness h(ShardOneOfTwo());
+  h.Send(Req(Op::Hello));
+  h.Send(Req(Op::Init), {1, 2, 3, 4});
+  auto center = [&h] { return std::vector<float>(h.shard.center().begin(), h.shard.center().end()); };
+  DeferredCommit deferred;
+  RequestFields f = Req(Op::CommitAndPull, 2);
+  f.payload_floats = 4;
+  const std::vector<std::byte> body = FloatBytes({1, 1, 1, 1});  // alive until applied
+  const auto& r = h.SendBytes(f, body, &deferred);
+  REQUIRE(r.error() == ErrorCode::Ok);
+  CHECK(r.updates() == 1);  // counted at once
+  CHECK(h.last.payload.data() == h.shard.center().data());
+  CHECK(deferred.pending());
+  CHECK(center() == std::vector<float>{1, 2, 3, 4});
+  deferred.ApplyUpTo(2);  // the first chunk
+  CHECK(center() == std::vector<float>{2, 3, 3, 4});
+  deferred.Finish();
+  CHECK_FALSE(deferred.pending());
+  CHECK(center() == std::vector<float>{2, 3, 4, 5});
+  // A commit without a pull is applied before Handle returns.
+  f = Req(Op::Commit, 3);
+  f.payload_floats = 4;
+  REQUIRE(h.SendBytes(f, body, &deferred).error() == ErrorCode::Ok);
+  CHECK_FALSE(deferred.pending());
+  CHECK(center() == std::vector<float>{3, 4, 5, 6});
 }
 
 TEST_CASE("DynSGD divides a commit by its staleness", "[shard]") {

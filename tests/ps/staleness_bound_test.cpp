@@ -87,8 +87,15 @@ class BoundedShard {
     f.session = worker + 1;
     return f;
   }
+  // As the server sends: a commit whose pull is answered with a payload is
+  // left in `deferred` and applied before the payload is read.
   Answer Send(const RequestFields& f, const std::vector<float>& payload = {}) {
-    return Decode(shard_->Handle(EncodeRequest(f, layout_), FloatBytes(payload), fbb_));
+    const std::vector<std::byte> body = FloatBytes(payload);
+    DeferredCommit deferred;
+    const ps::Shard::Outcome o = shard_->Handle(EncodeRequest(f, layout_), body, fbb_, &deferred);
+    if (o.payload.empty()) CHECK_FALSE(deferred.pending());  // held: the commit is applied at once
+    deferred.Finish();
+    return Decode(o);
   }
   Answer Decode(const ps::Shard::Outcome& o) {
     Answer a{o.worker_id, o.error, o.held, {o.payload.begin(), o.payload.end()}};

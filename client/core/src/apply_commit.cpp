@@ -1,5 +1,7 @@
 #include "core/apply_commit.h"
 
+#include <algorithm>
+
 #include "core/dispatch.h"
 
 namespace asyncps {
@@ -46,6 +48,24 @@ ASYNCPS_HOT_KERNEL void ApplyCommitAndCopy(std::span<float> center, const Payloa
   }
   const std::uint16_t* __restrict v = static_cast<const std::uint16_t*>(p.values);
   for (std::size_t i = 0; i < p.count; ++i) out[i] = c[i] = c[i] + scale * FromBfloat16(v[i]);
+}
+
+void DeferredCommit::Defer(std::span<float> center, const PayloadView& payload, float scale) {
+  center_ = center;
+  payload_ = payload;
+  scale_ = scale;
+  applied_ = 0;
+}
+
+void DeferredCommit::ApplyUpTo(std::size_t end) {
+  end = std::min(end, center_.size());
+  if (end <= applied_) return;
+  const std::size_t n = end - applied_;
+  PayloadView part = payload_;
+  part.values = static_cast<const std::byte*>(payload_.values) + applied_ * BytesPerValue(payload_.encoding);
+  part.count = n;
+  ApplyCommit(center_.subspan(applied_, n), part, scale_);
+  applied_ = end;
 }
 
 }  // namespace asyncps
