@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <bit>
 #include <cstring>
+#include <limits>
 
 #include "core/payload.h"
 #include "wire/wire.h"
@@ -150,10 +152,34 @@ TEST_CASE("sparse payload frames: positions must increase within the slice", "[w
 }
 
 TEST_CASE("non-finite values are located", "[wire]") {
+  using L = std::numeric_limits<float>;
+  // Every scan: float32 values, their copy and delta forms, bf16 payloads.
+  auto scans = [](const std::vector<float>& v) {
+    std::vector<float> out(v.size()), zeros(v.size(), 0.0f);
+    std::vector<std::uint16_t> halves(v.size());
+    // Truncated, not rounded: the largest float stays finite (bf16's largest).
+    for (std::size_t i = 0; i < v.size(); ++i)
+      halves[i] = static_cast<std::uint16_t>(std::bit_cast<std::uint32_t>(v[i]) >> 16);
+    return std::vector<std::ptrdiff_t>{
+        FirstNonFinite(v), CopyCheckingFinite(v, out.data()), DeltaCheckingFinite(v, zeros, 1.0f, out.data()),
+        FirstNonFinite(PayloadView{Encoding::kBfloat16, halves.data(), halves.size(), {}})};
+  };
+  using Found = std::vector<std::ptrdiff_t>;
+  // The extremes of the finite values are finite: the largest, the smallest
+  // subnormal, -0 (100 values: the vector loops' tails run too).
   std::vector<float> v(100, 1.0f);
-  CHECK(FirstNonFinite(v) == -1);
-  v[63] = std::numeric_limits<float>::infinity();
-  CHECK(FirstNonFinite(v) == 63);
+  v[0] = L::max();
+  v[1] = -L::max();
+  v[2] = L::denorm_min();
+  v[3] = -0.0f;
+  CHECK(scans(v) == Found(4, -1));
+  for (const float bad : {L::infinity(), -L::infinity(), L::quiet_NaN(), -L::quiet_NaN()}) {
+    for (const std::size_t at : {std::size_t{0}, std::size_t{63}, std::size_t{99}}) {
+      std::vector<float> w = v;
+      w[at] = bad;
+      CHECK(scans(w) == Found(4, static_cast<std::ptrdiff_t>(at)));
+    }
+  }
 }
 
 TEST_CASE("stats from a server that predates the counters vector still read", "[wire]") {
