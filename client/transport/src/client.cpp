@@ -169,16 +169,15 @@ struct Client::Impl {
                                    " is NaN or Inf; nothing was sent (diverged training? lower the learning rate)");
   }
 
-  // The commit (w - w0) / divisor's frames. Dense float32 commits to shards
-  // that all have a segment are computed into the segments (each frame's bytes
-  // are its request region); otherwise into delta_scratch, then as PrepareCommit.
+  // The commit (w - w0) / divisor's frames. Dense float32: each shard's slice
+  // is computed while it is checked, into the shard's segment where it has one
+  // (the frame's bytes are its request region), else into delta_scratch (sent
+  // from there). Lossy commits: into delta_scratch, then as PrepareCommit.
   Status PrepareDelta(std::span<const float> w, std::span<const float> w0, float divisor,
                       std::vector<OutFrame>* frames) {
     if (Status st = CheckSize(w.size(), "commit weights"); !st.ok()) return st;
     if (Status st = CheckSize(w0.size(), "commit base weights"); !st.ok()) return st;
-    bool in_segments = encoders.empty();
-    for (std::size_t s = 0; s < ranges.size() && in_segments; ++s) in_segments = StagingSegment(s) != nullptr;
-    if (!in_segments) {
+    if (!encoders.empty()) {
       delta_scratch.resize(w.size());
       ComputeDelta(w, w0, divisor, delta_scratch);
       return PrepareCommit(delta_scratch, frames);
@@ -187,12 +186,15 @@ struct Client::Impl {
     for (std::size_t s = 0; s < ranges.size(); ++s) {
       const ShardRange& r = ranges[s];
       const SharedSegment* segment = StagingSegment(s);
-      auto* out = reinterpret_cast<float*>(segment->request().data());
+      if (segment == nullptr) delta_scratch.resize(w.size());  // once; untouched when every shard has a segment
+      const std::span<float> out = segment != nullptr
+                                       ? std::span(reinterpret_cast<float*>(segment->request().data()), r.size())
+                                       : std::span(delta_scratch).subspan(r.begin, r.size());
       const std::ptrdiff_t bad =
-          DeltaCheckingFinite(w.subspan(r.begin, r.size()), w0.subspan(r.begin, r.size()), divisor, out);
+          DeltaCheckingFinite(w.subspan(r.begin, r.size()), w0.subspan(r.begin, r.size()), divisor, out.data());
       if (bad >= 0) return NonFiniteCommit(r.begin + static_cast<std::size_t>(bad));
-      (*frames)[s] = {segment->request().first(r.size() * sizeof(float)), r.size(), Encoding::kFloat32, false,
-                      segment->name()};
+      (*frames)[s] = {std::as_bytes(out), r.size(), Encoding::kFloat32, false,
+                      segment != nullptr ? segment->name() : std::string()};
     }
     return Status::OK();
   }
