@@ -177,9 +177,13 @@ TEST_CASE("bad arguments are refused before anything is sent", "[client]") {
 }
 
 TEST_CASE("a NaN commit is refused and no shard applies anything", "[client][server]") {
+  const int form = GENERATE(0, 1, 2);  // float32, bf16 commits, top-k commits (both with error feedback)
   LocalCluster cluster(2);
   ParameterLayout layout = SmallLayout();
-  auto client = MustConnect(layout, Options(cluster, 1));
+  ClientOptions o = Options(cluster, 1);
+  if (form == 1) o.compression.commit = Encoding::kBfloat16;
+  if (form == 2) o.compression.commit_top_k = 0.5;
+  auto client = MustConnect(layout, o);
   REQUIRE(client->Init(std::vector<float>(layout.total_size(), 1.0f)).ok());
   std::vector<float> delta(layout.total_size(), 1.0f);
   delta[40] = std::numeric_limits<float>::quiet_NaN();  // in shard 1's range
@@ -187,6 +191,11 @@ TEST_CASE("a NaN commit is refused and no shard applies anything", "[client][ser
   CHECK(st.code() == Status::Code::kInvalidArgument);
   CHECK_THAT(st.message(), Catch::Contains("element 40"));
   std::vector<float> w(layout.total_size());
+  REQUIRE(client->Pull(w).ok());
+  for (float x : w) CHECK(x == 1.0f);
+  // Shard 0's slice was finite, but its residual did not move on either: a
+  // commit of zeros now sends nothing.
+  REQUIRE(client->Commit(std::vector<float>(layout.total_size(), 0.0f)).ok());
   REQUIRE(client->Pull(w).ok());
   for (float x : w) CHECK(x == 1.0f);
 }

@@ -124,7 +124,8 @@ TEST_CASE("error feedback: what a lossy commit leaves out is sent later, never l
       for (int round = 0; round < 40; ++round) {
         std::vector<float> delta(n);
         for (float& d : delta) d = dist(rng);
-        e.Encode(delta);
+        REQUIRE(e.Encode(delta) == -1);
+        e.Accept();
         CHECK(e.count() == (top_k > 0 ? 250u : n));
         const std::vector<float> sent = Sent(e, n);
         for (std::size_t i = 0; i < n; ++i) {
@@ -146,9 +147,38 @@ TEST_CASE("without error feedback a top-k commit sends the payload's own top k a
   c.error_feedback = false;
   CommitEncoder e(c, 8);
   const std::vector<float> delta{0.1f, -5, 0.2f, 0.3f, 4, 0, 0, 0.4f};
-  e.Encode(delta);
+  REQUIRE(e.Encode(delta) == -1);
+  e.Accept();
   CHECK(e.residual().empty());
   CHECK(Sent(e, 8) == std::vector<float>{0, -5, 0, 0, 4, 0, 0, 0});
-  e.Encode(delta);  // the same again: nothing carried over
+  REQUIRE(e.Encode(delta) == -1);  // the same again: nothing carried over
   CHECK(Sent(e, 8) == std::vector<float>{0, -5, 0, 0, 4, 0, 0, 0});
+}
+
+TEST_CASE("a lossy slice with NaN or Inf is refused by index and leaves the residual as it was", "[compression]") {
+  for (const double top_k : {0.0, 0.25}) {
+    for (const bool feedback : {true, false}) {
+      Compression c;
+      c.commit = Encoding::kBfloat16;
+      c.commit_top_k = top_k;
+      c.error_feedback = feedback;
+      CommitEncoder e(c, 8);
+      const std::vector<float> first{0.1f, -5, 0.2f, 0.3f, 4, 0, 0, 0.4f};
+      REQUIRE(e.Encode(first) == -1);
+      e.Accept();
+      const std::vector<float> kept(e.residual().begin(), e.residual().end());
+      std::vector<float> bad = first;
+      bad[6] = std::numeric_limits<float>::quiet_NaN();
+      INFO("top_k " << top_k << " feedback " << feedback);
+      CHECK(e.Encode(bad) == 6);
+      CHECK(std::vector<float>(e.residual().begin(), e.residual().end()) == kept);
+      // The next commit goes on as if the refused one had never been made.
+      CommitEncoder twin(c, 8);
+      REQUIRE(twin.Encode(first) == -1);
+      twin.Accept();
+      REQUIRE(e.Encode(first) == -1);
+      REQUIRE(twin.Encode(first) == -1);
+      CHECK(Sent(e, 8) == Sent(twin, 8));
+    }
+  }
 }

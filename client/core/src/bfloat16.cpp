@@ -17,16 +17,4 @@ ASYNCPS_HOT_KERNEL void EncodeBfloat16(std::span<const float> in, std::uint16_t*
   for (std::size_t i = 0; i < in.size(); ++i) out[i] = ToBfloat16Finite(src[i]);
 }
 
-ASYNCPS_HOT_KERNEL void EncodeBfloat16WithResidual(std::span<const float> in, std::span<float> residual,
-                                                   std::uint16_t* __restrict out) {
-  const float* __restrict s = in.data();
-  float* __restrict r = residual.data();
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    const float want = r[i] + s[i];
-    const std::uint16_t b = ToBfloat16Finite(want);
-    out[i] = b;
-    r[i] = want - FromBfloat16(b);
-  }
-}
-
 }  // namespace asyncps

@@ -136,16 +136,16 @@ struct Client::Impl {
     return segment;
   }
 
-  // A commit's frames (CommitFrames), after checking the payload. Shards
-  // refuse NaN/Inf too, but each only for its own slice: checking here keeps
-  // a bad commit from reaching any shard. A dense float32 slice bound for a
-  // shared-memory segment is copied there while it is checked (one pass).
+  // A commit's frames, after checking the payload. Shards refuse NaN/Inf too,
+  // but each only for its own slice: checking here keeps a bad commit from
+  // reaching any shard. Each slice is checked in the pass that prepares it: a
+  // dense float32 slice bound for a shared-memory segment is copied there, a
+  // lossy one encoded (EncodedFrames).
   Status PrepareCommit(std::span<const float> payload, std::vector<OutFrame>* frames) {
     if (Status st = CheckSize(payload.size(), "commit payload"); !st.ok()) return st;
     std::ptrdiff_t bad = -1;
     if (!encoders.empty()) {
-      bad = FirstNonFinite(payload);
-      if (bad < 0) *frames = CommitFrames(payload);
+      bad = EncodedFrames(payload, frames);
     } else {
       *frames = DenseFrames(payload);
       for (std::size_t s = 0; s < ranges.size() && bad < 0; ++s) {
@@ -209,18 +209,22 @@ struct Client::Impl {
     return frames;
   }
 
-  // A commit's frames: dense float32, or encoded per options.compression (the
-  // residual of error feedback moves on as the frames are built; a commit that
-  // then fails is not taken back).
-  std::vector<OutFrame> CommitFrames(std::span<const float> payload) {
-    if (encoders.empty()) return DenseFrames(payload);
-    std::vector<OutFrame> frames(ranges.size());
-    for (std::size_t s = 0; s < frames.size(); ++s) {
-      CommitEncoder& e = encoders[s];
-      e.Encode(payload.subspan(ranges[s].begin, ranges[s].size()));
-      frames[s] = {e.frame(), e.count(), e.encoding(), e.sparse()};
+  // A lossy commit's frames, encoded per options.compression, and the index
+  // of the payload's first NaN or Inf, -1 if none. The residuals of error
+  // feedback move on only when every slice was finite; a commit that then
+  // fails on the wire is not taken back.
+  std::ptrdiff_t EncodedFrames(std::span<const float> payload, std::vector<OutFrame>* frames) {
+    for (std::size_t s = 0; s < encoders.size(); ++s) {
+      const std::ptrdiff_t bad = encoders[s].Encode(payload.subspan(ranges[s].begin, ranges[s].size()));
+      if (bad >= 0) return bad + static_cast<std::ptrdiff_t>(ranges[s].begin);
     }
-    return frames;
+    frames->assign(encoders.size(), OutFrame{});
+    for (std::size_t s = 0; s < encoders.size(); ++s) {
+      CommitEncoder& e = encoders[s];
+      e.Accept();
+      (*frames)[s] = {e.frame(), e.count(), e.encoding(), e.sparse()};
+    }
+    return -1;
   }
 };
 

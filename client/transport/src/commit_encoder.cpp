@@ -1,6 +1,7 @@
 #include "commit_encoder.h"
 #include "core/top_k.h"
 #include "core/bfloat16.h"
+#include "core/payload.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,35 +11,32 @@ namespace asyncps::internal {
 
 CommitEncoder::CommitEncoder(const Compression& compression, std::size_t slice_size)
     : compression_(compression), slice_size_(slice_size) {
-  if (compression_.error_feedback) residual_.assign(slice_size, 0.0f);
-}
-
-void CommitEncoder::Encode(std::span<const float> slice) {
-  if (sparse()) {
-    EncodeTopK(slice);
-  } else {
-    EncodeDense(slice);
+  if (compression_.error_feedback) {
+    residual_.assign(slice_size, 0.0f);
+    next_residual_.assign(slice_size, 0.0f);
   }
 }
 
-void CommitEncoder::EncodeDense(std::span<const float> slice) {
+std::ptrdiff_t CommitEncoder::Encode(std::span<const float> slice) {
+  return sparse() ? EncodeTopK(slice) : EncodeDense(slice);
+}
+
+std::ptrdiff_t CommitEncoder::EncodeDense(std::span<const float> slice) {
   // Dense lossy commits are bf16 (Compression::lossy_commits).
   count_ = slice_size_;
   frame_bytes_ = count_ * sizeof(std::uint16_t);
   words_.resize((frame_bytes_ + 3) / 4);
   auto* out = reinterpret_cast<std::uint16_t*>(words_.data());
-  if (residual_.empty()) {
-    EncodeBfloat16(slice, out);
-  } else {
-    EncodeBfloat16WithResidual(slice, residual_, out);
-  }
+  if (residual_.empty()) return EncodeBfloat16CheckingFinite(slice, out);
+  return EncodeBfloat16CheckingFinite(slice, residual_, next_residual_, out);
 }
 
-void CommitEncoder::EncodeTopK(std::span<const float> slice) {
+std::ptrdiff_t CommitEncoder::EncodeTopK(std::span<const float> slice) {
+  if (const std::ptrdiff_t bad = FirstNonFinite(slice); bad >= 0) return bad;
   std::span<const float> source = slice;
   if (!residual_.empty()) {
-    for (std::size_t i = 0; i < slice_size_; ++i) residual_[i] += slice[i];
-    source = residual_;
+    for (std::size_t i = 0; i < slice_size_; ++i) next_residual_[i] = residual_[i] + slice[i];
+    source = next_residual_;
   }
   const auto k = std::max<std::size_t>(
       1, static_cast<std::size_t>(std::llround(compression_.commit_top_k * static_cast<double>(slice_size_))));
@@ -59,8 +57,9 @@ void CommitEncoder::EncodeTopK(std::span<const float> slice) {
     } else {
       std::memcpy(values + j * sizeof sent, &sent, sizeof sent);
     }
-    if (!residual_.empty()) residual_[i] -= sent;
+    if (!residual_.empty()) next_residual_[i] -= sent;
   }
+  return -1;
 }
 
 }  // namespace asyncps::internal

@@ -15,9 +15,6 @@ inline std::uint16_t ToBfloat16Finite(float v);
 inline float FromBfloat16(std::uint16_t b);
 // out[i] = ToBfloat16Finite(in[i]).
 void EncodeBfloat16(std::span<const float> in, std::uint16_t* out);
-// Error feedback in one pass: out[i] = bfloat16 of in[i] + residual[i], and
-// residual[i] = what that rounding dropped. REQUIRES: residual.size() == in.size().
-void EncodeBfloat16WithResidual(std::span<const float> in, std::span<float> residual, std::uint16_t* out);
 
 inline std::uint16_t ToBfloat16Finite(float v) {
   const auto bits = std::bit_cast<std::uint32_t>(v);
