@@ -14,7 +14,10 @@ Result<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(const std::string& hos
   if (!where.ok()) return where.status();
   std::unique_ptr<HttpEndpoint> e(new HttpEndpoint());
   httplib::Server& http = *e->http_;
-  // A slow or silent client costs one pool thread for at most these.
+  // A slow or silent client costs one pool thread for at most these. The pool
+  // is larger than cpp-httplib's default (8 here), so that a few such clients
+  // do not keep a scrape waiting for their timeouts.
+  http.new_task_queue = [] { return new httplib::ThreadPool(HttpEndpoint::kPoolThreads); };
   http.set_read_timeout(5, 0);
   http.set_write_timeout(5, 0);
   http.set_keep_alive_timeout(5);

@@ -2,12 +2,14 @@
 // metrics and status page, asyncps-worker's metrics): cpp-httplib (Debian's
 // libcpp-httplib) listening on HOST:PORT on its own thread pool, GET routes only,
 // with one set of bounds, so that a slow, silent or hostile client costs one
-// pool thread for at most the timeouts and never grows memory.
+// of kPoolThreads pool threads for at most the timeouts (5 s) and never grows
+// memory: requests are answered at once while fewer clients than that stall.
 //
 // Thread-safety: handlers run on the library's threads, concurrently; they must
 // only read state that is safe to read from there.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -35,6 +37,8 @@ struct HttpRoute {
 
 class HttpEndpoint {
  public:
+  static constexpr std::size_t kPoolThreads = 32;
+
   // Listens on `host_port` ("HOST:PORT"; port 0: one the OS picks; "[::1]:9100")
   // and serves `routes` plus GET /healthz ("ok") until destroyed.
   // InvalidArgument for a malformed HOST:PORT, Unavailable when it cannot listen.

@@ -74,7 +74,7 @@ TEST_CASE("A CIFAR-10 folder is detected and trains a Keras model for 32x32x3", 
   const fs::path report = s.dir / "r.json";
   Finished f = RunToEnd({ASYNCPS_LOCAL_BIN, "--data", s.dir.string(), "--model", model.string(), "--algo", "adag",
                          "--workers", "2", "--shards", "1", "--epochs", "6", "--lr", "0.003", "--save-weights", "", "--report-json",
-                         report.string(), "--timeout", "120"});
+                         report.string(), "--timeout", asyncps::testing::ScaledSeconds(120)});
   INFO(f.output);
   REQUIRE(f.exit == "exited with code 0");
   const nlohmann::json r = Report(report);

@@ -100,7 +100,7 @@ TEST_CASE("A Keras model trains through the PS and its weights come back in get_
   const std::string report = (s.dir / "r.json").string();
   Finished f = RunToEnd({ASYNCPS_LOCAL_BIN, "--model", model, "--algo", "adag", "--workers", "2", "--shards", "2",
                          "--epochs", "1", "--lr", "0.003", "--train-limit", "4000", "--test-limit", "1000", "--save-weights", weights,
-                         "--report-json", report, "--timeout", "200"});
+                         "--report-json", report, "--timeout", asyncps::testing::ScaledSeconds(200)});
   INFO(f.output);
   REQUIRE(f.exit == "exited with code 0");
   const double accuracy = nlohmann::json::parse(std::ifstream(report))["accuracy"].get<double>();

@@ -85,7 +85,7 @@ TEST_CASE("asyncps-worker --metrics-bind serves its progress while it trains", "
 TEST_CASE("asyncps-local --metrics-bind prints the status page URL with the bound port", "[e2e][metrics]") {
   Finished f = RunToEnd({ASYNCPS_LOCAL_BIN, "--algo", "adag", "--workers", "1", "--shards", "1", "--epochs", "1",
                          "--train-limit", "500", "--test-limit", "200", "--save-weights", "", "--metrics-bind",
-                         "127.0.0.1:0", "--timeout", "100"});
+                         "127.0.0.1:0", "--timeout", asyncps::testing::ScaledSeconds(100)});
   INFO(f.output);
   REQUIRE(f.ok);
   std::smatch m;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "child_process.h"
+#include "support/time_scale.h"
 
 namespace asyncps::e2e {
 
@@ -18,13 +19,14 @@ struct Finished {
   std::string output;  // stdout and stderr, merged
 };
 
-// Runs a command to the end (stopped after `limit`), collecting its merged output.
+// Runs a command to the end (stopped after `limit`, stretched by
+// testing::TimeScale()), collecting its merged output.
 inline Finished RunToEnd(const std::vector<std::string>& argv, std::chrono::seconds limit = std::chrono::seconds(240)) {
   auto started = launcher::ChildProcess::Start(argv, argv[0]);
   REQUIRE(started.ok());
   launcher::ChildProcess child = std::move(started).value();
   Finished f;
-  const auto deadline = std::chrono::steady_clock::now() + limit;
+  const auto deadline = std::chrono::steady_clock::now() + testing::Scaled(limit);
   while (!child.Poll()) {
     for (const auto& l : child.ReadLines()) f.output += l + "\n";
     if (std::chrono::steady_clock::now() > deadline) child.Stop();

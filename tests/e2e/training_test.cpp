@@ -28,7 +28,7 @@ fs::path TempPath(const std::string& name) {
 std::vector<std::string> SmallRun(const std::string& algo, const fs::path& report) {
   return {ASYNCPS_LOCAL_BIN, "--algo", algo, "--workers", "2", "--shards", "2", "--epochs", "1",
           "--batch-size", "16", "--train-limit", "4000", "--test-limit", "1000", "--save-weights", "",
-          "--report-json", report.string(), "--timeout", "200"};
+          "--report-json", report.string(), "--timeout", asyncps::testing::ScaledSeconds(200)};
 }
 
 nlohmann::json RunAndReport(const std::vector<std::string>& argv, const fs::path& report) {
@@ -162,7 +162,7 @@ TEST_CASE("single and DOWNPOUR with one worker and window 1 reach the same accur
     const fs::path report = TempPath("one-" + algo + ".json");
     return RunAndReport({ASYNCPS_LOCAL_BIN, "--algo", algo, "--workers", "1", "--shards", "2", "--window", "1",
                          "--epochs", "1", "--train-limit", "2000", "--test-limit", "1000", "--save-weights", "",
-                         "--report-json", report.string(), "--timeout", "200"},
+                         "--report-json", report.string(), "--timeout", asyncps::testing::ScaledSeconds(200)},
                         report);
   };
   nlohmann::json single = run("single");
@@ -198,7 +198,7 @@ TEST_CASE("bad flags are refused with a message naming the flag", "[e2e]") {
 TEST_CASE("the launcher reports a killed worker and exits non-zero", "[e2e]") {
   auto started = ChildProcess::Start({ASYNCPS_LOCAL_BIN, "--algo", "adag", "--workers", "2", "--shards", "1",
                                       "--epochs", "20", "--train-limit", "2000", "--save-weights", "",
-                                      "--timeout", "200"},
+                                      "--timeout", asyncps::testing::ScaledSeconds(200)},
                                      "asyncps-local");
   REQUIRE(started.ok());
   ChildProcess launcher = std::move(started).value();

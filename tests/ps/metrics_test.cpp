@@ -17,6 +17,7 @@
 #include <httplib.h>
 
 #include "asyncps/client.h"
+#include "http_endpoint.h"
 #include "metrics.h"
 #include "support/metrics_server_process.h"
 #include "support/promtool.h"
@@ -213,8 +214,11 @@ TEST_CASE("garbage, huge headers and silent HTTP clients do not affect the shard
     REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
     return fd;
   };
-  std::vector<int> silent;  // connect and say nothing (slowloris)
-  for (int i = 0; i < 8; ++i) silent.push_back(open());
+  // Connect and say nothing (slowloris): each holds a pool thread for the read
+  // timeout (5 s, as long as Get waits), twice cpp-httplib's default pool of 8.
+  std::vector<int> silent;
+  static_assert(tools::HttpEndpoint::kPoolThreads > 16);
+  for (int i = 0; i < 16; ++i) silent.push_back(open());
   std::mt19937 rng(5);
   for (int i = 0; i < 20; ++i) {  // random bytes, then hang up
     const int fd = open();

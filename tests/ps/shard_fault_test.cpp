@@ -20,8 +20,10 @@
 #include <nlohmann/json.hpp>
 
 #include "support/server_process.h"
+#include "support/time_scale.h"
 
 using asyncps::testing::IpcEndpoint;
+using asyncps::testing::Scaled;
 using asyncps::testing::ServerProcess;
 using asyncps::testing::TempDir;
 using namespace std::chrono_literals;
@@ -87,7 +89,7 @@ RunResult Train(bool kill_shard_1, int seed = kSeed) {
   if (kill_shard_1) {
     // Mid-run: once shard 1 has a checkpoint and training is under way.
     const std::string ckpt = dir / "ckpt/shard-1-of-2.ckpt";
-    const auto until = std::chrono::steady_clock::now() + 120s;
+    const auto until = std::chrono::steady_clock::now() + Scaled(120s);
     while (!std::filesystem::exists(ckpt) && worker->running() && std::chrono::steady_clock::now() < until)
       std::this_thread::sleep_for(20ms);
     REQUIRE(std::filesystem::exists(ckpt));
@@ -101,7 +103,7 @@ RunResult Train(bool kill_shard_1, int seed = kSeed) {
     REQUIRE(at != std::string::npos);
     restored = std::stoull(log.substr(at + 12));
   }
-  const std::optional<int> exit = worker->Wait(300s);
+  const std::optional<int> exit = worker->Wait(Scaled(300s));
   INFO("worker output:\n" << worker->log());
   REQUIRE(exit == std::optional<int>(0));
 
