@@ -45,7 +45,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$supp/ubsa
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp:print_suppressions=0"
 # Sanitized code runs several times slower: each test has more time
 # (tests/CMakeLists.txt). Under TSan, training runs about 50x slower: the
-# tests' limits on whole training runs stretch 8x (tests/support/time_scale.h).
-if [[ $kind == thread ]]; then export ASYNCPS_TEST_TIME_SCALE=8; fi
+# tests' limits on whole training runs stretch 12x (tests/support/time_scale.h).
+if [[ $kind == thread ]]; then export ASYNCPS_TEST_TIME_SCALE=12; fi
 ctest --test-dir "$build" --output-on-failure -j"$jobs" --timeout 1500
 echo "sanitize.sh $kind: build $((built - start)) s, tests $(($(date +%s) - built)) s"

@@ -89,6 +89,17 @@ void Peers(std::ostringstream& o, const std::vector<Record>& records) {
     }
   }
   o << "\n";
+  for (std::size_t n : sizes) {
+    const Record* floor = Find(records, kMemoryFloor + std::string("commit-and-pull-shm"), n, 1, 1);
+    const Record* piped = Find(records, kMemoryFloor + std::string("commit-and-pull-shm") + kPipelined, n, 1, 1);
+    if (floor == nullptr || piped == nullptr) continue;
+    o << "Memory floor of f32 shm at " << Grouped(n) << " floats: its four passes over the payload alone (the "
+         "commit copied in and checked, checked again, applied while writing the reply, the reply copied out) on "
+         "two threads handing over through one atomic, no protocol (memory_floor.h): "
+      << Ops(floor) << " rt/s (" << Ratio(floor) << " raw REQ/REP as processes); the reply released in "
+      << "512 KiB chunks, each copied out while the next is applied: " << Ops(piped) << " rt/s (" << Ratio(piped)
+      << ").\n\n";
+  }
   o << "Chunked pull replies (processes): the client's default (ClientOptions::reply_chunk_bytes, 512 KiB) "
        "against whole replies (0), same run.\n\n"
     << "| floats | f32 chunked rt/s | f32 whole rt/s | chunked / whole | bf16 chunked rt/s | bf16 whole rt/s "
@@ -202,7 +213,8 @@ void ComputeRatios(std::vector<Record>& records) {
     const std::size_t colon = r.op.find(':');
     const std::string prefix = colon == std::string::npos ? "" : r.op.substr(0, colon + 1);
     if (r.op.compare(prefix.size(), 15, "commit-and-pull") != 0) continue;
-    const Record* base = Find(records, prefix + kRawReqRep, r.floats, r.shards, r.workers);
+    const std::string base_prefix = prefix == kMemoryFloor ? kProcesses : prefix;
+    const Record* base = Find(records, base_prefix + kRawReqRep, r.floats, r.shards, r.workers);
     if (base && base->m.ops_per_s > 0) r.ratio_vs_req_rep = r.m.ops_per_s / base->m.ops_per_s;
   }
 }

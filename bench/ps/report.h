@@ -20,6 +20,10 @@ inline constexpr const char* kProcesses = "processes:";
 inline constexpr const char* kInProcess = "in-process:";
 inline constexpr const char* kWithMetrics = "+metrics";
 inline constexpr const char* kUnchunked = "+unchunked";  // whole pull replies (reply_chunk_bytes = 0)
+// The memory floor of commit-and-pull-shm (memory_floor.h), its ratio taken to
+// the raw baseline as separate processes; "+pipelined": the reply in chunks.
+inline constexpr const char* kMemoryFloor = "floor:";
+inline constexpr const char* kPipelined = "+pipelined";
 
 struct Record {
   std::string op;           // kRawReqRep, kRawPushPull or a PsOpName
