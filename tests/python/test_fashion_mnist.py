@@ -20,10 +20,12 @@ SETTINGS = ["--workers", "3", "--shards", "1", "--algo", "adag", "--window", "5"
 EXPECTED_UPDATES = 75
 # Runs differ by the asynchronous order of commits and the shuffles (PyTorch's
 # DataLoader against the C++ batcher); the initial weights are the same.
-# Measured on this subset (3 runs each, 2026-12-01, a loaded machine): C++
-# 0.806-0.810, PyTorch 0.804-0.810. 0.02 leaves room for a busier machine's
-# different interleaving of commits.
-TOLERANCE = 0.02
+# Measured on this subset, 12 pairs on 2026-12-04 (3 alone, 8 with two pairs
+# at once, 1 under ctest -j2): C++ 0.802-0.8195, PyTorch 0.7955-0.808,
+# PyTorch minus C++ -0.0005 to -0.024 (the -0.024 under ctest; 0.02 here
+# failed it). 0.04 is the worst seen and two-thirds again; a broken PyTorch
+# path (a wrong layout, lost commits) lands far lower.
+TOLERANCE = 0.04
 
 
 @pytest.fixture(scope="module")
