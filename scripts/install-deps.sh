@@ -8,7 +8,7 @@ packages=(
   build-essential cmake pkg-config git ca-certificates
   libzmq3-dev cppzmq-dev
   libflatbuffers-dev flatbuffers-compiler
-  libxtensor-dev libxtensor-blas-dev libxsimd-dev xtl-dev libopenblas-dev
+  libxtensor-dev libxtensor-blas-dev libxsimd-dev xtl-dev libopenblas-dev libdnnl-dev
   catch2 libcli11-dev nlohmann-json3-dev zlib1g-dev
   dataset-fashion-mnist
   python3 python3-dev python3-numpy python3-torch python3-pytest

@@ -292,7 +292,7 @@ void AddTrainFlags(CLI::App& app, TrainOptions& o) {
                  ".h5 (model.save_weights / model.save)")
       ->envname("ASYNCPS_INITIAL_WEIGHTS");
   app.add_flag("--summary", o.summary, "Print the model's Keras-style summary and exit");
-  app.add_option("--blas-threads", o.blas_threads, "OpenBLAS threads per process, 1..1024")
+  app.add_option("--blas-threads", o.blas_threads, "GEMM threads per process (oneDNN, OpenBLAS), 1..1024")
       ->envname("ASYNCPS_BLAS_THREADS")->capture_default_str();
 }
 
