@@ -10,6 +10,8 @@
 
 #include "test_util.h"
 
+extern "C" int openblas_get_num_threads(void);  // OpenBLAS, linked through asyncps_models
+
 using namespace asyncps::models;
 
 TEST_CASE("The seed CNN has exactly 1,048,853 parameters in Keras names and shapes", "[models][seed_cnn]") {
@@ -92,17 +94,22 @@ TEST_CASE("The seed CNN refuses images too small for it", "[models][seed_cnn]") 
 }
 
 TEST_CASE("BLAS runs on one thread by default and the count is settable", "[models][blas]") {
+  // BlasThreads() is oneDNN's count (OpenMP's); OpenBLAS, which Dense uses above
+  // batch 32, keeps its own and must follow the same setting.
   // This executable never calls SetBlasThreads before its first SGEMM.
   if (std::getenv("OPENBLAS_NUM_THREADS") == nullptr && std::getenv("OMP_NUM_THREADS") == nullptr) {
     auto m = BuildSeedCnn({});
     REQUIRE(m.ok());
     m.value()->Forward(std::vector<float>(784, 0.5f).data(), 1);
     CHECK(BlasThreads() == 1);
+    CHECK(openblas_get_num_threads() == 1);
   }
   if (std::thread::hardware_concurrency() >= 2) {
     SetBlasThreads(2);
     CHECK(BlasThreads() == 2);
+    CHECK(openblas_get_num_threads() == 2);
   }
   SetBlasThreads(0);  // clamped
   CHECK(BlasThreads() == 1);
+  CHECK(openblas_get_num_threads() == 1);
 }
