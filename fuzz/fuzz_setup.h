@@ -5,9 +5,9 @@
 #include <cstring>
 #include <vector>
 
-#include "wire/wire.h"
-#include "shard.h"
-#include "core/bfloat16.h"
+#include "asyncps/wire/wire.h"
+#include "asyncps/server/shard.h"
+#include "asyncps/core/bfloat16.h"
 
 namespace asyncps::fuzz {
 

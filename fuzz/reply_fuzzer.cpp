@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "fuzz_input.h"
-#include "wire/wire.h"
+#include "asyncps/wire/wire.h"
 
 using namespace asyncps;
 

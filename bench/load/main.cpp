@@ -12,8 +12,8 @@
 
 #include <CLI/CLI.hpp>
 
-#include "asyncps/client.h"
-#include "shard_server.h"
+#include "asyncps/client/client.h"
+#include "asyncps/server/shard_server.h"
 
 namespace {
 

@@ -150,7 +150,7 @@ std::string SelfExe() {
 
 std::string DefaultServerBin(const std::string& self) {
   const std::string dir = self.substr(0, self.rfind('/'));  // BUILD/bench/ps
-  return dir + "/../../ps/asyncps-server";
+  return dir + "/../../bin/asyncps-server";
 }
 
 int main(int argc, char** argv) {

@@ -7,8 +7,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/apply_commit.h"
-#include "core/payload.h"
+#include "asyncps/core/apply_commit.h"
+#include "asyncps/core/payload.h"
 
 namespace asyncps::bench {
 namespace {

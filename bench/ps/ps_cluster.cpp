@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "asyncps/client.h"
+#include "asyncps/client/client.h"
 
 namespace asyncps::bench {
 namespace {

@@ -13,10 +13,10 @@
 
 #include <zmq.hpp>
 
-#include "asyncps/client.h"
-#include "asyncps/layout.h"
+#include "asyncps/client/client.h"
+#include "asyncps/core/layout.h"
 #include "harness.h"
-#include "shard_server.h"
+#include "asyncps/server/shard_server.h"
 
 namespace asyncps::bench {
 

@@ -3,7 +3,7 @@
 
     PYTHONPATH=build/python /usr/bin/python3 bench/python/bench_torch.py OUT [--repeats 3]
         [--train-limit 12000] [--epochs 1] [--seed-experiment [--seed-sides torch,cpp]]
-        [--local-bin build/models/launcher/asyncps-local]
+        [--local-bin build/bin/asyncps-local]
 
 1. Throughput: examples/torch/launch.py with --algo adag (3 PyTorch workers,
    2 shards, window 5, batch 16, Adam) and with --algo single (the same worker

@@ -43,8 +43,8 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 build=${BUILD_DIR:-$root/build}
-for t in bench/ps/asyncps-bench-ps bench/compute/asyncps-bench-compute models/launcher/asyncps-local \
-         models/worker/asyncps-worker ps/asyncps-server; do
+for t in bench/ps/asyncps-bench-ps bench/compute/asyncps-bench-compute bin/asyncps-local \
+         bin/asyncps-worker bin/asyncps-server; do
   [[ -x $build/$t ]] || { echo "$build/$t missing: cmake --build $build --target $(basename "$t")" >&2; exit 1; }
 done
 mkdir -p "$out"

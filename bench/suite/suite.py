@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """asyncps benchmark suite: the seed's table, accuracy against time, memory, scaling.
 
-Standard library only (python3 >= 3.9). Runs build/models/launcher/asyncps-local with
+Standard library only (python3 >= 3.9). Runs build/bin/asyncps-local with
 --report-json and samples /proc for the peak RSS (VmHWM) of every process it starts,
 unless the report carries peak_rss_kb itself. Subcommands (one module each in
 bench/suite/subcommands/, shared code in subcommands/common.py):

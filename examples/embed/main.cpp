@@ -10,16 +10,16 @@
 // checked, and a failure is printed with what was being done; the messages
 // name the shard address and the fix. Exit status: 0 when the PS's model is
 // close to a = 3, b = 1; 1 on any error or a model that is off; 2 bad usage.
-// (Public headers: client/core/include/asyncps/ and
-// client/transport/include/asyncps/, installed as <asyncps/...>.)
+// (Public headers: client/include/asyncps/client/, installed as
+// <asyncps/client/...>, with the core vocabulary they include.)
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <vector>
 
-#include <asyncps/client.h>
-#include <asyncps/rule_driver.h>
+#include <asyncps/client/client.h>
+#include <asyncps/client/rule_driver.h>
 
 namespace {
 

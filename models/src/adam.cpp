@@ -2,7 +2,7 @@
 #include <vector>
 
 #include "asyncps/models/optimizer.h"
-#include "core/dispatch.h"
+#include "asyncps/core/dispatch.h"
 
 namespace asyncps::models {
 

@@ -6,7 +6,7 @@
 #include "gemm.h"
 #include "im2col.h"
 #include "winograd.h"
-#include "core/dispatch.h"
+#include "asyncps/core/dispatch.h"
 
 namespace asyncps::models {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/dispatch.h"
+#include "asyncps/core/dispatch.h"
 
 namespace asyncps::models::internal {
 

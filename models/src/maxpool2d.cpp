@@ -3,7 +3,7 @@
 #include <cstring>
 #include <limits>
 
-#include "core/dispatch.h"
+#include "asyncps/core/dispatch.h"
 
 namespace asyncps::models {
 

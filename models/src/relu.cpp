@@ -1,6 +1,6 @@
 #include "asyncps/models/relu.h"
 
-#include "core/dispatch.h"
+#include "asyncps/core/dispatch.h"
 
 namespace asyncps::models {
 

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "winograd.h"
-#include "core/dispatch.h"
+#include "asyncps/core/dispatch.h"
 
 namespace asyncps::models::internal {
 

@@ -5,10 +5,10 @@
 #include <numeric>
 #include <thread>
 
-#include "asyncps/client.h"
+#include "asyncps/client/client.h"
 #include "support/local_cluster.h"
 #include "support/requests.h"
-#include "core/bfloat16.h"
+#include "asyncps/core/bfloat16.h"
 
 using namespace asyncps;
 using asyncps::testing::LocalCluster;

@@ -7,10 +7,10 @@
 #include <numeric>
 #include <random>
 
-#include "asyncps/compression.h"
+#include "asyncps/core/compression.h"
 #include "commit_encoder.h"
-#include "core/top_k.h"
-#include "core/payload.h"
+#include "asyncps/core/top_k.h"
+#include "asyncps/core/payload.h"
 
 using namespace asyncps;
 using asyncps::internal::CommitEncoder;

@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "asyncps/client.h"
-#include "asyncps/endpoint.h"
+#include "asyncps/client/client.h"
+#include "asyncps/transport/endpoint.h"
 
 using namespace asyncps;
 

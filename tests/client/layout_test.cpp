@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "asyncps/layout.h"
+#include "asyncps/core/layout.h"
 
 using asyncps::ParameterLayout;
 

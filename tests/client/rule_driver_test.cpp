@@ -2,7 +2,7 @@
 // that adds a known amount, so the PS's center can be computed by hand.
 #include <catch2/catch.hpp>
 
-#include "asyncps/rule_driver.h"
+#include "asyncps/client/rule_driver.h"
 #include "support/local_cluster.h"
 
 using namespace asyncps;

@@ -2,8 +2,8 @@
 
 #include <vector>
 
-#include "asyncps/update_rule.h"
-#include "core/apply_commit.h"
+#include "asyncps/core/update_rule.h"
+#include "asyncps/core/apply_commit.h"
 
 using namespace asyncps;
 

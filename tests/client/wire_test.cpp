@@ -4,8 +4,8 @@
 #include <cstring>
 #include <limits>
 
-#include "core/payload.h"
-#include "wire/wire.h"
+#include "asyncps/core/payload.h"
+#include "asyncps/wire/wire.h"
 
 using namespace asyncps;
 

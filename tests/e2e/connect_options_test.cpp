@@ -1,4 +1,4 @@
-// The flags and environment a worker connects with (models/worker/connect_options.h).
+// The flags and environment a worker connects with (apps/worker/connect_options.h).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -6,7 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "asyncps/curve.h"
+#include "asyncps/transport/curve.h"
 #include "connect_options.h"
 
 using namespace asyncps;

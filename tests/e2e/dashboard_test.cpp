@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "metrics.h"
+#include "asyncps/server/metrics.h"
 #include "support/promtool.h"
 #include "worker_metrics.h"
 

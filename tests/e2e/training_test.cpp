@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "asyncps/update_rule.h"
+#include "asyncps/core/update_rule.h"
 #include "child_process.h"
 #include "run_binary.h"
 

@@ -6,9 +6,19 @@ src=$1 build=$2 server=$3
 tmp=$(mktemp -d)
 trap 'kill "${pid:-}" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
-test -f "$tmp/prefix/include/asyncps/client.h"
-if find "$tmp/prefix/include" -name '*wire*' -o -name 'shard_connection.h' | grep -q .; then
-  echo "internal headers were installed" >&2
+# Exactly the headers an embedding user includes, and nothing internal.
+expected="asyncps/client/client.h
+asyncps/client/rule_driver.h
+asyncps/core/compression.h
+asyncps/core/layout.h
+asyncps/core/shard_counters.h
+asyncps/core/status.h
+asyncps/core/update_rule.h
+asyncps/transport/curve.h"
+installed=$(cd "$tmp/prefix/include" && find . -type f | sed 's|^\./||' | LC_ALL=C sort)
+if [[ "$installed" != "$expected" ]]; then
+  echo "installed headers differ from the public API:" >&2
+  diff <(echo "$expected") <(echo "$installed") >&2 || true
   exit 1
 fi
 cmake -S "$src/examples/embed" -B "$tmp/embed" -DCMAKE_PREFIX_PATH="$tmp/prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null

@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "shard_server.h"
+#include "asyncps/server/shard_server.h"
 
 namespace asyncps::testing {
 

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "wire/wire.h"
-#include "core/bfloat16.h"
+#include "asyncps/wire/wire.h"
+#include "asyncps/core/bfloat16.h"
 
 namespace asyncps::testing {
 

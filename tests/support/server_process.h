@@ -24,7 +24,7 @@
 
 namespace asyncps::testing {
 
-inline std::string ServerBinary() { return std::string(ASYNCPS_BINARY_DIR) + "/ps/asyncps-server"; }
+inline std::string ServerBinary() { return std::string(ASYNCPS_BINARY_DIR) + "/bin/asyncps-server"; }
 
 // What --bind takes for "a TCP port on 127.0.0.1 that the OS picks".
 inline constexpr const char* kLoopbackAnyPort = "tcp://127.0.0.1:*";

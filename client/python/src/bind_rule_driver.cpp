@@ -6,8 +6,8 @@
 #include <optional>
 #include <string>
 
-#include "asyncps/curve.h"
-#include "asyncps/rule_driver.h"
+#include "asyncps/transport/curve.h"
+#include "asyncps/client/rule_driver.h"
 #include "bindings.h"
 #include "client_handle.h"
 #include "errors.h"

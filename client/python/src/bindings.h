@@ -4,8 +4,8 @@
 
 #include <pybind11/pybind11.h>
 
-#include "asyncps/layout.h"
-#include "asyncps/update_rule.h"
+#include "asyncps/core/layout.h"
+#include "asyncps/core/update_rule.h"
 
 namespace asyncps::python {
 

@@ -9,7 +9,7 @@
 #include <mutex>
 #include <utility>
 
-#include "asyncps/client.h"
+#include "asyncps/client/client.h"
 #include "errors.h"
 
 namespace asyncps::python {

@@ -14,7 +14,7 @@
 
 #include <pybind11/pybind11.h>
 
-#include "asyncps/client.h"
+#include "asyncps/client/client.h"
 
 namespace asyncps::python {
 

@@ -21,7 +21,7 @@
 
 #include <string>
 
-#include "asyncps/status.h"
+#include "asyncps/core/status.h"
 
 namespace asyncps::python {
 

@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "asyncps/models/layer.h"
-#include "asyncps/status.h"
+#include "asyncps/core/status.h"
 
 namespace asyncps::models {
 

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "asyncps/models/dataset.h"
-#include "asyncps/status.h"
+#include "asyncps/core/status.h"
 
 namespace asyncps::models {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "asyncps/status.h"
+#include "asyncps/core/status.h"
 
 namespace asyncps::models {
 

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "asyncps/layout.h"
+#include "asyncps/core/layout.h"
 #include "asyncps/models/npy.h"
-#include "asyncps/status.h"
+#include "asyncps/core/status.h"
 
 namespace asyncps::models {
 

@@ -26,7 +26,7 @@
 #include <string_view>
 
 #include "asyncps/models/sequential.h"
-#include "asyncps/status.h"
+#include "asyncps/core/status.h"
 
 namespace asyncps::models {
 

@@ -14,10 +14,10 @@
 #include <string>
 #include <utility>
 
-#include "asyncps/layout.h"
+#include "asyncps/core/layout.h"
 #include "asyncps/models/init.h"
 #include "asyncps/models/shape.h"
-#include "asyncps/status.h"
+#include "asyncps/core/status.h"
 
 namespace asyncps::models {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "asyncps/status.h"
+#include "asyncps/core/status.h"
 
 namespace asyncps::models {
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "asyncps/models/npy.h"
-#include "asyncps/status.h"
+#include "asyncps/core/status.h"
 
 namespace asyncps::models {
 

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "asyncps/status.h"
+#include "asyncps/core/status.h"
 
 namespace asyncps::models {
 

@@ -20,10 +20,10 @@
 #include <string>
 #include <vector>
 
-#include "asyncps/layout.h"
+#include "asyncps/core/layout.h"
 #include "asyncps/models/aligned_buffer.h"
 #include "asyncps/models/layer.h"
-#include "asyncps/status.h"
+#include "asyncps/core/status.h"
 
 namespace asyncps::models {
 

@@ -31,7 +31,7 @@
 #include <xtensor/xtensor.hpp>
 #pragma GCC diagnostic pop
 
-#include "asyncps/layout.h"
+#include "asyncps/core/layout.h"
 #include "asyncps/models/shape.h"
 
 namespace asyncps::models {

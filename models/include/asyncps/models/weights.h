@@ -6,8 +6,8 @@
 #include <span>
 #include <string>
 
-#include "asyncps/layout.h"
-#include "asyncps/status.h"
+#include "asyncps/core/layout.h"
+#include "asyncps/core/status.h"
 
 namespace asyncps::models {
 

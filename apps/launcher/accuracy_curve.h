@@ -1,0 +1,40 @@
+// AccuracyCurve: accuracy against time (asyncps-local --curve-every). While
+// the workers train, C is pulled from the PS now and then, as an observer (the
+// staleness bound never waits for it); after the run every snapshot is
+// evaluated on the test set.
+//
+// Thread-safety: none; one thread drives it (the launcher's supervise loop).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "asyncps/client/client.h"
+#include "asyncps/models/dataset.h"
+#include "asyncps/models/sequential.h"
+#include "connect_options.h"
+#include "run_report.h"
+#include "train_options.h"
+
+namespace asyncps::launcher {
+
+class AccuracyCurve {
+ public:
+  // Connects to the PS at `ps` with the run's model and test set.
+  static Result<std::unique_ptr<AccuracyCurve>> Connect(const worker::TrainOptions& train,
+                                                        const worker::ConnectOptions& ps);
+  // Pulls C now and keeps it (a model's worth of floats per snapshot).
+  Status Snapshot();
+  // Every snapshot's test accuracy, in the order taken; frees the snapshots.
+  Result<std::vector<CurvePoint>> Evaluate();
+
+ private:
+  AccuracyCurve() = default;
+
+  models::Dataset test_;
+  std::unique_ptr<models::Sequential> model_;
+  std::unique_ptr<Client> client_;
+  std::vector<std::pair<double, std::vector<float>>> snapshots_;  // (Unix time, C)
+};
+
+}  // namespace asyncps::launcher

@@ -1,0 +1,91 @@
+// RunReport: the result of a training run, printed Dist-Keras-compatible first
+//   Training time: <s>
+//   Accuracy: <test accuracy>
+//   Number of parameter server updates: <commits applied>
+// then throughput, per-worker figures, staleness, and where the weights went.
+//
+// BuildRunReport gathers it from the workers' reports, the shards' counters and
+// an evaluation of the final weights; asyncps-local and asyncps-report share it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "asyncps/client/client.h"
+#include "connect_options.h"
+#include "train_options.h"
+#include "worker_report.h"
+
+namespace asyncps::launcher {
+
+// The test accuracy of C at one moment (asyncps-local --curve-every).
+struct CurvePoint {
+  double unix_time = 0;  // when C was pulled
+  double accuracy = 0;
+};
+
+// A worker whose commit rate is below this fraction of the workers' median is
+// named a straggler (asyncps-server --straggler-fraction's default).
+inline constexpr double kStragglerFraction = 0.5;
+
+struct RunReport {
+  worker::TrainOptions train;
+  std::size_t num_shards = 0;
+  // Wall seconds from the first worker's first batch to the last worker's last commit.
+  double training_time = 0;
+  double first_batch_unix = 0;
+  double load_seconds = 0;       // slowest worker's data loading
+  double eval_seconds = 0;
+  double accuracy = 0;
+  double test_loss = 0;
+  std::size_t test_samples = 0;
+  std::uint64_t updates = 0;           // commits applied by the PS
+  std::uint64_t expected_updates = 0;  // what the workers' schedules add up to
+  std::uint64_t samples = 0;
+  double samples_per_second = 0;
+  double staleness_mean = 0;
+  std::uint64_t staleness_max = 0;
+  // Applied commits per staleness bucket (kStalenessBuckets, then one above
+  // them all), over every shard.
+  std::vector<std::uint64_t> staleness_counts;
+  // The staleness bound (-1: off), the largest clock gap a pull was answered
+  // at, and whether commits were scaled by 1/tau.
+  std::int64_t max_staleness = -1;
+  std::uint64_t max_clock_gap = 0;
+  bool inverse_staleness_scale = false;
+  // Per worker, in the order of `workers`: time its pulls were held by the
+  // bound (the most any shard held them), and how long after the first worker
+  // to finish it finished.
+  std::vector<double> blocked_seconds;
+  std::vector<double> finished_behind_seconds;
+  // Per worker: commits per second of its training time, and whether that is
+  // below kStragglerFraction of the workers' median (a straggler).
+  std::vector<double> commits_per_second;
+  std::vector<bool> straggler;
+  std::vector<worker::WorkerReport> workers;
+  std::vector<ShardStats> shards;
+  // Accuracy against time, while training ran (empty: not recorded).
+  std::vector<CurvePoint> curve;
+  std::string weights_path;  // where the final weights were saved ("" if not)
+  std::uint64_t server_peak_rss_kb = 0;  // the asyncps-server process (all its shards), if known
+};
+
+// The weights to evaluate: pulled from the PS at `servers` (any algorithm but
+// single), or read from an .npz written by a `single` worker.
+struct WeightsSource {
+  worker::ConnectOptions ps;  // ps.servers empty: not from a PS
+  std::string npz_path;
+};
+
+// Pulls (or loads) the final weights and the shards' counters, evaluates the
+// weights on the test set, and writes them to `save_weights` (.npz) if set.
+Result<RunReport> BuildRunReport(const worker::TrainOptions& train, std::vector<worker::WorkerReport> workers,
+                                 const WeightsSource& source, const std::string& save_weights);
+
+// The human-readable report (Dist-Keras' three lines first).
+std::string FormatReport(const RunReport& r);
+nlohmann::json ToJson(const RunReport& r);
+
+}  // namespace asyncps::launcher

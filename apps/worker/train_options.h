@@ -1,0 +1,95 @@
+// TrainOptions: every training flag, defined once and shared by asyncps-worker
+// (which trains), asyncps-local (which passes them on to its workers) and
+// asyncps-report (which needs the model and the data to evaluate).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <memory>
+
+#include "asyncps/models/dataset.h"
+#include "asyncps/models/sequential.h"
+#include "asyncps/core/status.h"
+#include "asyncps/core/update_rule.h"
+
+namespace CLI {
+class App;
+}
+
+namespace asyncps::worker {
+
+// Documented limits of the training flags (README, CLI reference).
+inline constexpr float kMaxLearningRate = 10.0f;       // --lr must be in [0, 10]
+inline constexpr std::size_t kMaxBatchSize = 65536;    // --batch-size in [1, 65536]
+inline constexpr int kMaxBlasThreads = 1024;           // --blas-threads in [1, 1024]
+
+struct TrainOptions {
+  // The update rule and its hyperparameters. window 0: the algorithm's
+  // Dist-Keras default (DOWNPOUR 5, ADAG 12, DynSGD 5, EASGD/EAMSGD 32).
+  std::string algo = "adag";
+  int window = 0;
+  float rho = 5.0f;
+  float eta = 0.1f;        // elastic learning rate (EASGD, EAMSGD)
+  float momentum = 0.9f;   // EAMSGD
+  // Local training (the seed experiment's settings).
+  std::size_t batch_size = 16;
+  int epochs = 5;
+  std::string optimizer = "adam";
+  float lr = 0.0f;         // 0: the optimizer's Keras default (Adam 0.001)
+  std::uint64_t seed = 1;  // initial weights and shuffling
+  // Data.
+  std::string data = "/usr/share/datasets/fashion-mnist";
+  // "auto" (detected: --train-csv given -> csv; data_batch_1.bin in --data ->
+  // cifar10; else mnist), "mnist" (IDX files), "cifar10" (binary batches), "csv".
+  std::string data_format = "auto";
+  std::string train_csv, test_csv;  // csv: Dist-Keras CSV files
+  std::string label_column = "0";   // csv: the label's column, an index from 0 or its header name
+  std::string input_shape;          // csv: "H,W,C" images or "N" features; empty: a vector of every feature
+  std::size_t train_limit = 0;  // use only the first N training rows (0: all)
+  std::size_t test_limit = 0;   // evaluate on the first N test rows (0: all)
+  float divisor = 255.0f;       // pixel normalisation (Dist-Keras' example used 250)
+  int blas_threads = 1;
+  // The model: a Keras model.to_json() file; empty: the seed CNN.
+  std::string model;
+  // Start from these weights (.npz, Keras get_weights() order); empty: --seed's.
+  std::string initial_weights;
+  // Print the model's summary and exit (not passed on to workers).
+  bool summary = false;
+
+  // The validated rule configuration. REQUIRES: Validate() succeeded.
+  RuleConfig rule() const;
+  Algorithm algorithm() const;
+  // Checks every field (values only, no files); the error names the flag, the
+  // value given and the allowed values. Binaries exit 2 when it fails.
+  Status Validate() const;
+  // Checks that the data files of the splits asked for exist and can be read
+  // (IOError naming the file and --data), before any work starts.
+  Status CheckData(bool train, bool test) const;
+  // The flags that reproduce these options, for passing them on to a worker.
+  std::vector<std::string> ToArgs() const;
+
+  // The data format in use: --data-format, or what "auto" detects.
+  std::string ResolvedDataFormat() const;
+  // Loads `split` from --data with --divisor and the split's limit (--train-limit
+  // or --test-limit); for the training split, only share `worker` of `num_workers`.
+  Result<models::Dataset> LoadData(models::Split split, std::size_t worker = 0, std::size_t num_workers = 1) const;
+  // The model (--model, else the seed CNN) for samples shaped like `data`,
+  // initialised from --initial-weights, else from --seed. A model whose input
+  // shape or number of classes differs from the data's is an InvalidArgument
+  // naming both.
+  Result<std::unique_ptr<models::Sequential>> BuildModel(const models::Dataset& data) const;
+  // The Keras-style summary of the model (the seed CNN on 28x28x1 images and 10
+  // classes when there is no --model).
+  Result<std::string> ModelSummary() const;
+};
+
+// --summary: prints options.ModelSummary() (or the error, prefixed by
+// `program`) and returns the exit status: 0, or 1 when the model is refused.
+int PrintModelSummary(const TrainOptions& options, const char* program);
+
+// Registers the training flags (with ASYNCPS_* environment variables) on `app`.
+void AddTrainFlags(CLI::App& app, TrainOptions& options);
+
+}  // namespace asyncps::worker

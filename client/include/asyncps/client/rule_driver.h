@@ -1,0 +1,58 @@
+// RuleDriver: the worker side of an update rule, around the worker's own
+// training loop. The model and its optimizer stay the caller's; the driver only
+// reads and writes the flat weight vector W between batches:
+//
+//   driver.Start(w);                 // W = W0 = C
+//   for each batch:
+//     driver.BeforeBatch(w);         // DOWNPOUR / EASGD / EAMSGD exchange here
+//     train one batch on w;
+//     driver.AfterBatch(w);          // ADAG / DynSGD exchange here
+//   driver.Finish(w);                // sends the batches trained since the last exchange
+//
+// See update_rule.h for each rule's formulas.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "asyncps/client/client.h"
+#include "asyncps/core/update_rule.h"
+
+namespace asyncps {
+
+class RuleDriver {
+ public:
+  // REQUIRES: `client` outlives the driver. A config that fails Validate(),
+  // is kSingle, or names another algorithm than the client's makes every call
+  // below fail with kInvalidArgument saying so (nothing is sent).
+  RuleDriver(Client& client, RuleConfig config);
+
+  // Pulls the center variable into w and remembers it as W0.
+  Status Start(std::span<float> w);
+  Status BeforeBatch(std::span<float> w);
+  Status AfterBatch(std::span<float> w);
+  // If batches were trained since the last exchange, exchanges once more.
+  Status Finish(std::span<float> w);
+
+  std::uint64_t batches() const { return it_ - 1; }
+  std::uint64_t commits() const { return commits_; }
+  const RuleConfig& config() const { return config_; }
+
+ private:
+  Status Exchange(std::span<float> w);   // the rule's exchange with the PS
+  bool Due() const { return it_ % static_cast<std::uint64_t>(config_.window) == 0 && unsent_ > 0; }
+
+  Client& client_;
+  RuleConfig config_;
+  Status usable_;  // why the config cannot drive this client (OK: it can)
+  std::uint64_t it_ = 1;       // the batch about to be trained, from 1, never reset
+  std::uint64_t unsent_ = 0;   // batches trained since the last exchange
+  std::uint64_t commits_ = 0;
+  std::vector<float> w0_;        // delta rules: the weights of the last pull
+  std::vector<float> center_;    // elastic rules: the pulled center
+  std::vector<float> elastic_;   // elastic rules: the commit, alpha (w - center)
+  std::vector<float> velocity_, saved_;  // EAMSGD
+};
+
+}  // namespace asyncps

@@ -1,0 +1,83 @@
+// The asynchronous update rules, as Dist-Keras defines them: both sides of each
+// rule as pure math over flat float spans (no I/O), so the server side and the
+// worker side sit next to each other and are tested together.
+//
+//   rule      worker, per batch (it = batch counter from 1)         PS on a commit
+//   DOWNPOUR  before training, if it % win == 0:                     C <- C + D
+//             D = W - W0; commit D; pull; W = W0 = C
+//   ADAG      after training, if it % win == 0:                      C <- C + D
+//             D = (W - W0) / win; commit D; pull; W = W0 = C
+//   DynSGD    as ADAG but D = W - W0, sent with the update count     C <- C + D / tau,
+//             u of the worker's last pull                            tau = updates - u + 1
+//   EASGD     before training, if it % win == 0:                     C <- C + E
+//   (AEASGD)  pull C; E = alpha (W - C); W <- W - E; commit E
+//   EAMSGD    EASGD's elastic step, plus momentum every batch:       C <- C + E
+//             v <- mu v; train at W + v giving W'; g = W' - (W + v);
+//             v <- v - eta g; W <- W - v
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "asyncps/core/compression.h"
+#include "asyncps/core/status.h"
+
+namespace asyncps {
+
+enum class Algorithm : std::uint8_t { kDownpour, kAdag, kDynSgd, kEasgd, kEamsgd, kSingle };
+
+// "downpour", "adag", "dynsgd", "easgd", "eamsgd", "single".
+const char* AlgorithmName(Algorithm a);
+// Accepts the names above (and "aeasgd" for easgd), case-insensitive.
+Result<Algorithm> ParseAlgorithm(std::string_view name);
+
+// How a shard scales a commit by its staleness tau (asyncps-server
+// --staleness-scale): kNone as the rule says (only DynSGD divides by tau),
+// kInverse by 1 / tau whatever the rule (DynSGD's scaling for DOWNPOUR, ADAG,
+// EASGD and EAMSGD too; DynSGD itself is unchanged).
+enum class StalenessScale : std::uint8_t { kNone, kInverse };
+
+// When the worker exchanges with the PS relative to training batch `it`.
+enum class ExchangePoint { kBeforeBatch, kAfterBatch, kNever };
+
+struct RuleConfig {
+  Algorithm algorithm = Algorithm::kAdag;
+  int window = 12;        // communication window, in batches
+  float rho = 5.0f;       // elastic rules: alpha = rho * eta
+  float eta = 0.1f;       // elastic rules: the elastic (and EAMSGD momentum) learning rate
+  float momentum = 0.9f;  // EAMSGD only
+
+  // Dist-Keras' defaults for the algorithm (window 5, 12, 5, 32, 32; rho 5; eta 0.1; mu 0.9).
+  static RuleConfig Defaults(Algorithm a);
+  float alpha() const { return rho * eta; }
+  ExchangePoint exchange_point() const;
+  // OK, or InvalidArgument naming the bad field.
+  Status Validate() const;
+};
+
+// Commits a worker sends when it trains `batches` batches under `config`,
+// its final commit of the batches trained after the last exchange included.
+// Delta rules after the batch (ADAG, DynSGD): ceil(batches / window).
+// Rules before the batch (DOWNPOUR, EASGD, EAMSGD): one exchange at every
+// multiple of the window that follows trained work, plus the final one.
+std::uint64_t ExpectedCommits(const RuleConfig& config, std::uint64_t batches);
+
+// --- worker side -------------------------------------------------------------
+
+// out = (w - w0) / divisor. REQUIRES: equal sizes, divisor != 0, out overlaps
+// neither input.
+void ComputeDelta(std::span<const float> w, std::span<const float> w0, float divisor, std::span<float> out);
+
+// The elastic step: e = alpha (w - center); w -= e. REQUIRES: equal sizes.
+void ElasticStep(std::span<float> w, std::span<const float> center, float alpha, std::span<float> e);
+
+// EAMSGD, before the batch: v *= mu; w_lookahead = w + v (written into w; the
+// original w is kept in `w_saved`).
+void MomentumLookahead(std::span<float> w, std::span<float> v, std::span<float> w_saved, float mu);
+
+// EAMSGD, after the batch: g = w_trained - (w_saved + v); v -= eta g; w = w_saved - v.
+void MomentumUpdate(std::span<float> w, std::span<float> v, std::span<const float> w_saved, float eta);
+
+}  // namespace asyncps

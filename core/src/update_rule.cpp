@@ -1,0 +1,114 @@
+#include "asyncps/core/update_rule.h"
+
+#include <string>
+
+#include "asyncps/core/dispatch.h"
+#include "asyncps/core/lower_case.h"
+#include "asyncps/core/payload.h"
+
+namespace asyncps {
+
+const char* AlgorithmName(Algorithm a) {
+  switch (a) {
+    case Algorithm::kDownpour: return "downpour";
+    case Algorithm::kAdag: return "adag";
+    case Algorithm::kDynSgd: return "dynsgd";
+    case Algorithm::kEasgd: return "easgd";
+    case Algorithm::kEamsgd: return "eamsgd";
+    case Algorithm::kSingle: return "single";
+  }
+  return "unknown";
+}
+
+Result<Algorithm> ParseAlgorithm(std::string_view name) {
+  std::string n = internal::LowerCase(name);
+  if (n == "aeasgd") n = "easgd";
+  for (Algorithm a : {Algorithm::kDownpour, Algorithm::kAdag, Algorithm::kDynSgd, Algorithm::kEasgd,
+                      Algorithm::kEamsgd, Algorithm::kSingle}) {
+    if (n == AlgorithmName(a)) return a;
+  }
+  return Status::InvalidArgument("unknown algorithm '" + std::string(name) +
+                                 "': use downpour, adag, dynsgd, easgd, eamsgd or single");
+}
+
+RuleConfig RuleConfig::Defaults(Algorithm a) {
+  RuleConfig c;
+  c.algorithm = a;
+  switch (a) {
+    case Algorithm::kDownpour: c.window = 5; break;
+    case Algorithm::kAdag: c.window = 12; break;
+    case Algorithm::kDynSgd: c.window = 5; break;
+    case Algorithm::kEasgd:
+    case Algorithm::kEamsgd: c.window = 32; break;
+    case Algorithm::kSingle: c.window = 1; break;
+  }
+  return c;
+}
+
+ExchangePoint RuleConfig::exchange_point() const {
+  switch (algorithm) {
+    case Algorithm::kAdag:
+    case Algorithm::kDynSgd: return ExchangePoint::kAfterBatch;
+    case Algorithm::kDownpour:
+    case Algorithm::kEasgd:
+    case Algorithm::kEamsgd: return ExchangePoint::kBeforeBatch;
+    case Algorithm::kSingle: return ExchangePoint::kNever;
+  }
+  return ExchangePoint::kNever;
+}
+
+Status RuleConfig::Validate() const {
+  if (window < 1) return Status::InvalidArgument("window must be >= 1, got " + std::to_string(window));
+  if (!(rho > 0)) return Status::InvalidArgument("rho must be > 0, got " + std::to_string(rho));
+  if (!(eta > 0)) return Status::InvalidArgument("eta (elastic learning rate) must be > 0, got " + std::to_string(eta));
+  if (!(momentum >= 0 && momentum < 1))
+    return Status::InvalidArgument("momentum must be in [0, 1), got " + std::to_string(momentum));
+  if ((algorithm == Algorithm::kEasgd || algorithm == Algorithm::kEamsgd) && !(alpha() > 0 && alpha() <= 1))
+    return Status::InvalidArgument("alpha = rho * eta must be in (0, 1], got " + std::to_string(alpha()));
+  return Status::OK();
+}
+
+std::uint64_t ExpectedCommits(const RuleConfig& config, std::uint64_t batches) {
+  const auto win = static_cast<std::uint64_t>(config.window);
+  if (batches == 0) return 0;
+  switch (config.exchange_point()) {
+    case ExchangePoint::kAfterBatch: return (batches + win - 1) / win;
+    // Before batch `it`, with it = win, 2 win, ... <= batches; at it = 1 (window 1)
+    // nothing was trained yet, so nothing is sent. Then the final exchange.
+    case ExchangePoint::kBeforeBatch: return batches / win - (win == 1 ? 1 : 0) + 1;
+    case ExchangePoint::kNever: return 0;
+  }
+  return 0;
+}
+
+void ComputeDelta(std::span<const float> w, std::span<const float> w0, float divisor, std::span<float> out) {
+  DeltaCheckingFinite(w, w0, divisor, out.data());  // the client's commit path computes it there too
+}
+
+ASYNCPS_HOT_KERNEL
+void ElasticStep(std::span<float> w, std::span<const float> center, float alpha, std::span<float> e) {
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    e[i] = alpha * (w[i] - center[i]);
+    w[i] -= e[i];
+  }
+}
+
+ASYNCPS_HOT_KERNEL
+void MomentumLookahead(std::span<float> w, std::span<float> v, std::span<float> w_saved, float mu) {
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    v[i] *= mu;
+    w_saved[i] = w[i];
+    w[i] += v[i];
+  }
+}
+
+ASYNCPS_HOT_KERNEL
+void MomentumUpdate(std::span<float> w, std::span<float> v, std::span<const float> w_saved, float eta) {
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    const float g = w[i] - (w_saved[i] + v[i]);
+    v[i] -= eta * g;
+    w[i] = w_saved[i] - v[i];
+  }
+}
+
+}  // namespace asyncps

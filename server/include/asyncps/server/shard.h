@@ -1,0 +1,251 @@
+// Shard: one slice of the center variable and the server side of the update
+// rules. Pure logic, no sockets: it turns one request (header frame + optional
+// payload frame) into one reply, so it is tested and fuzzed without a network.
+//
+// Thread-safety: none; a shard is driven by exactly one thread (its ShardServer).
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "asyncps/core/layout.h"
+#include "asyncps/core/shard_counters.h"
+#include "asyncps/core/update_rule.h"
+#include "asyncps/core/apply_commit.h"
+#include "asyncps/core/payload.h"
+#include "asyncps/server/histogram.h"
+#include "asyncps/server/segment_table.h"
+#include "asyncps/wire/wire.h"
+
+namespace asyncps::ps {
+
+struct ShardOptions {
+  std::uint32_t shard_index = 0;  // this shard's position among num_shards
+  std::uint32_t num_shards = 1;
+  // Largest model accepted, in float32 elements (default 1 Gi floats = 4 GiB).
+  std::size_t max_parameters = std::size_t{1} << 30;
+  // Most distinct worker ids remembered (per-worker counters and commit dedupe).
+  std::size_t max_workers = 1 << 16;
+  // Largest request accepted, header and payload together; larger ones get a
+  // TooLarge reply. (The server lets ZeroMQ drop connections at twice this.)
+  std::size_t max_message_bytes = std::size_t{1} << 31;
+  // Reject payloads holding NaN or Inf (they would poison C for everyone).
+  bool reject_non_finite = true;
+
+  // Bounded staleness (Stale Synchronous Parallel). A worker's clock is the
+  // number of its commits this shard applied. With max_staleness = S >= 0, a
+  // Pull or CommitAndPull of a worker whose clock is more than S ahead of the
+  // slowest active worker's is held, and answered (with C as it is then) as
+  // soon as the gap closes. Active: said hello (not as an observer), did not
+  // Leave, and sent a request within worker_timeout (or has one held). S = 0
+  // with window w is a barrier every w batches. -1: off.
+  std::int64_t max_staleness = -1;
+  std::chrono::milliseconds worker_timeout{30000};
+  // The longest a pull is held: then it is answered Blocked and the client
+  // resends it, so a held request never reaches the client's request timeout
+  // (ClientOptions::request_timeout, 5 s by default; keep it above this).
+  std::chrono::milliseconds max_hold{1000};
+  // Scale every commit by 1/tau (kInverse), or as the rule says (kNone).
+  StalenessScale staleness_scale = StalenessScale::kNone;
+  // The same-host data plane (core/shared_segment.h): take payloads from, and
+  // answer pulls into, the shared-memory segments requests name; at most
+  // max_segments open at once (segment_table.h). Off: such requests are
+  // answered SegmentUnavailable (hellos: not attached), and clients use frames.
+  bool shared_memory = false;
+  std::size_t max_segments = 1024;
+  // The shard's clock: worker timeouts and holds (tests inject a fake one).
+  std::function<std::chrono::steady_clock::time_point()> now = [] { return std::chrono::steady_clock::now(); };
+};
+
+// Error replies per class, indexed by wire::ErrorCode value ([Ok] stays 0).
+inline constexpr std::size_t kNumErrorCodes = static_cast<std::size_t>(wire::ErrorCode::MAX) + 1;
+using ErrorCounts = std::array<std::uint64_t, kNumErrorCodes>;
+
+class Shard {
+ public:
+  explicit Shard(ShardOptions options);
+
+  struct Outcome {
+    std::span<const float> payload;  // to send as frame 1 in `encoding`; empty: no frame 1
+    Encoding encoding = Encoding::kFloat32;
+    // The request's Request.reply_chunk_bytes: the payload may go in chunks.
+    std::uint64_t reply_chunk_bytes = 0;
+    wire::ErrorCode error = wire::ErrorCode::Ok;
+    wire::Op op = wire::Op::Hello;  // the request's (Hello when it could not be read)
+    std::uint32_t worker_id = 0;    // the request's (0 when it could not be read)
+    bool applied = false;           // a commit was applied (not a duplicate, not refused)
+    // The staleness bound holds the request: no reply now; ReleaseOne answers
+    // it later (a worker has at most one request held: a newer one replaces it).
+    bool held = false;
+  };
+  // Verifies and answers one request; never throws on bad input. The reply
+  // header is built into `reply` (cleared first). The payload span stays valid
+  // until the next call. A request naming a shared-memory segment takes its
+  // payload from there, and a pull of it is answered there (no payload span).
+  // With `deferred` given, a dense commit whose pull is answered with a
+  // payload span is left in it, applied as the span is encoded (the outcome's
+  // payload is final only after deferred->Finish()); any other commit is
+  // applied before Handle returns. REQUIRES: deferred->Finish() runs while the
+  // payload is alive and before the shard is used again.
+  Outcome Handle(std::span<const std::byte> header, std::span<const std::byte> payload,
+                 flatbuffers::FlatBufferBuilder& reply, DeferredCommit* deferred = nullptr);
+
+  // Answers one held request that may go now: its worker's gap closed (the
+  // pull's reply), or it was held max_hold (a Blocked reply); nullopt when
+  // none may. Call after every Handle and at least every max_hold / 10.
+  std::optional<Outcome> ReleaseOne(flatbuffers::FlatBufferBuilder& reply);
+  // Requests held now.
+  std::size_t held() const { return held_.size(); }
+  // Closes the segments whose clients are gone (segment_table.h); call now and then.
+  void SweepSegments() { segments_.Sweep(); }
+  std::size_t segments_open() const { return segments_.size(); }
+
+  // Answers a request the transport already found malformed (e.g. too many
+  // frames) with `code`, counted like any other error reply.
+  Outcome Reject(wire::ErrorCode code, const std::string& message, flatbuffers::FlatBufferBuilder& reply);
+
+  bool initialised() const { return initialised_; }
+  bool has_layout() const { return !layout_.tensors().empty(); }
+  const ParameterLayout& layout() const { return layout_; }
+  Algorithm algorithm() const { return algorithm_; }
+  ShardRange range() const { return range_; }
+  std::span<const float> center() const { return center_; }
+  const ShardCounters& counters() const { return counters_; }
+  const ErrorCounts& errors_by_code() const { return errors_by_code_; }
+  // tau of every applied commit since this process started.
+  const Histogram& staleness() const { return staleness_; }
+  // Per worker id that committed: its commits and the time its pulls were held.
+  struct WorkerTotals {
+    std::uint32_t id = 0;
+    std::uint64_t commits = 0;
+    std::chrono::nanoseconds blocked{0};
+  };
+  std::vector<WorkerTotals> commits_per_worker() const;
+
+  // What a checkpoint keeps per worker: its counter and its commit-dedupe state
+  // (the session of its client and the highest commit seq applied in it), so a
+  // commit resent to a restored shard is still applied at most once.
+  struct WorkerRecord {
+    std::uint32_t id = 0;
+    std::uint64_t commits = 0;
+    std::uint64_t last_seq = 0;
+    std::uint64_t session = 0;
+    bool operator==(const WorkerRecord&) const = default;
+  };
+  // Every worker the shard remembers, by id.
+  std::vector<WorkerRecord> worker_records() const;
+  // Counts accepted hellos, inits and applied commits: the state a checkpoint
+  // holds changed when this did.
+  std::uint64_t changes() const { return changes_; }
+  // Records that the latest checkpoint written holds `updates` updates.
+  void set_checkpointed_updates(std::uint64_t updates) { counters_.checkpointed_updates = updates; }
+  const ShardOptions& options() const { return options_; }
+
+  // Replaces the whole state (checkpoint restore): counters().restored_updates
+  // and checkpointed_updates become counters.updates. REQUIRES: center.size()
+  // == the layout's range for this shard.
+  void Restore(ParameterLayout layout, Algorithm algorithm, std::vector<float> center, const ShardCounters& counters,
+               const ErrorCounts& errors_by_code, const std::vector<WorkerRecord>& workers);
+
+ private:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  struct WorkerState {
+    std::uint64_t last_seq = 0;  // highest commit seq applied (0: none)
+    std::uint64_t commits = 0;   // its clock
+    std::uint64_t session = 0;   // the worker's client instance (Request.session)
+    // The staleness bound's view of it.
+    bool left = false;
+    bool holding = false;             // a request of it is held
+    TimePoint last_seen{};
+    std::uint64_t blocked_seq = 0;    // seq last answered Blocked: its resend is no duplicate
+    std::chrono::nanoseconds blocked{0};
+  };
+  // Whom a reply goes to, and how it sends the slice.
+  struct ReplyTo {
+    wire::Op op;
+    std::uint64_t seq;
+    std::uint32_t worker_id;
+    Encoding pull_encoding;
+    std::uint64_t reply_chunk_bytes;
+    std::shared_ptr<SharedSegment> segment;  // answer a pull in its reply region; null: a frame
+    // The segment's reply region holds C as it is now, in float32 (written
+    // while the commit was applied): nothing to copy.
+    bool segment_current = false;
+  };
+  struct HeldRequest {
+    ReplyTo to;
+    TimePoint since;
+  };
+  using Builder = flatbuffers::FlatBufferBuilder;
+
+  Outcome Hello(const wire::Request& req, Builder& reply);
+  Outcome Init(const wire::Request& req, std::span<const std::byte> payload, Builder& reply);
+  Outcome Pull(const wire::Request& req, Builder& reply);
+  Outcome Commit(const wire::Request& req, std::span<const std::byte> payload, Builder& reply,
+                 DeferredCommit* deferred);
+  Outcome Stats(const wire::Request& req, Builder& reply);
+  Outcome Leave(const wire::Request& req, Builder& reply);
+
+  // The reply of a pull (Pull, or CommitAndPull once committed): C now, or a
+  // hold while the staleness bound says the worker is too far ahead.
+  Outcome AnswerPull(const ReplyTo& to, Builder& reply, std::string_view message = {});
+  // Answers with C; `gap`: the worker's clock gap now (for max_clock_gap).
+  Outcome SendCenter(const ReplyTo& to, std::uint64_t gap, Builder& reply, std::string_view message = {});
+  // Clocks: the slowest active worker's (nullopt: none is active), and a
+  // worker's gap to it (0 for a worker the bound does not hold).
+  std::optional<std::uint64_t> SlowestClock(TimePoint now) const;
+  std::uint64_t ClockGap(std::uint32_t worker, TimePoint now) const;
+  bool Bounded(std::uint32_t worker) const;
+  // Forgets a worker's held request (a newer one supersedes it).
+  void DropHeld(std::uint32_t worker);
+
+  // Checks that apply to every op after Hello: layout known, fingerprint, shard index.
+  bool CheckSession(const wire::Request& req, Builder& reply, Outcome* failed);
+  // Reads frame 1 for this shard's slice (dense, or sparse if allowed),
+  // checking its size, positions and values.
+  bool ReadPayload(const wire::Request& req, std::span<const std::byte> payload, bool allow_sparse, Builder& reply,
+                   PayloadView* out, Outcome* failed);
+  Outcome Ok(const ReplyTo& to, Builder& reply, std::span<const float> payload = {}, std::string_view message = {});
+  // A pull of `values` in to.pull_encoding fits to's segment's reply region
+  // (false: no segment).
+  static bool FitsReplyRegion(const ReplyTo& to, std::size_t values);
+  // The reply address of the request being handled (and its segment).
+  ReplyTo To(const wire::Request& req) const;
+  // Opens the segment the request names, and points `payload` at its request
+  // region when the payload lies there. False: `failed` holds the error reply,
+  // except for a hello, which goes on without one (segment_error_ says why).
+  bool AttachSegment(const wire::Request& req, std::span<const std::byte>& payload, Builder& reply, Outcome* failed);
+  Outcome Error(wire::Op op, std::uint64_t seq, wire::ErrorCode code, const std::string& message, Builder& reply);
+  WorkerState* Worker(std::uint32_t id);
+
+  ShardOptions options_;
+  ParameterLayout layout_;
+  Algorithm algorithm_ = Algorithm::kAdag;
+  std::uint64_t fingerprint_ = 0;
+  ShardRange range_;
+  bool initialised_ = false;
+  std::vector<float> center_;
+  ShardCounters counters_;
+  ErrorCounts errors_by_code_{};
+  Histogram staleness_{kStalenessBounds};
+  std::unordered_map<std::uint32_t, WorkerState> workers_;
+  std::uint64_t changes_ = 0;
+  std::vector<HeldRequest> held_;
+  std::chrono::nanoseconds blocked_total_{0};  // counters_.blocked_ms, unrounded
+  std::vector<std::uint32_t> payload_scratch_;
+  SegmentTable segments_;
+  // The request being handled: its segment (null: none), or why a hello's
+  // segment could not be opened.
+  std::shared_ptr<SharedSegment> request_segment_;
+  std::string segment_error_;
+  std::vector<std::uint64_t> header_scratch_;
+};
+
+}  // namespace asyncps::ps

@@ -1,0 +1,517 @@
+#include "asyncps/server/shard.h"
+
+#include <algorithm>
+
+#include "asyncps/core/apply_commit.h"
+
+namespace asyncps::ps {
+
+using wire::ErrorCode;
+using wire::Op;
+
+Shard::Shard(ShardOptions options) : options_(options), segments_(options.max_segments) {}
+
+Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const std::byte> payload, Builder& reply,
+                             DeferredCommit* deferred) {
+  reply.Clear();
+  request_segment_.reset();
+  segment_error_.clear();
+  std::string why;
+  const wire::Request* req = wire::VerifyRequest(header, header_scratch_, &why);
+  if (req == nullptr) return Error(Op::Hello, 0, ErrorCode::Malformed, why, reply);
+  // After the header: the reply names the request's op and seq, so the client
+  // takes it as the answer instead of retrying.
+  if (header.size() + payload.size() > options_.max_message_bytes) {
+    return Error(req->op(), req->seq(), ErrorCode::TooLarge,
+                 "request of " + std::to_string(header.size() + payload.size()) +
+                     " bytes exceeds the server's maximum of " + std::to_string(options_.max_message_bytes) +
+                     " (asyncps-server --max-message-mb)",
+                 reply);
+  }
+  if (req->protocol_version() != wire::kProtocolVersion) {
+    return Error(req->op(), req->seq(), ErrorCode::BadVersion,
+                 "protocol version " + std::to_string(req->protocol_version()) + " is not supported; this server speaks " +
+                     std::to_string(wire::kProtocolVersion),
+                 reply);
+  }
+  if (req->payload_in_segment()) {
+    if (!payload.empty() || req->payload_floats() == 0 || req->payload_sparse() || req->segment() == nullptr)
+      return Error(req->op(), req->seq(), ErrorCode::Malformed,
+                   "payload_in_segment needs a segment, dense values and no payload frame", reply);
+  } else if ((req->payload_floats() == 0) != payload.empty()) {
+    return Error(req->op(), req->seq(), ErrorCode::Malformed,
+                 "payload_floats is " + std::to_string(req->payload_floats()) + " but the payload frame has " +
+                     std::to_string(payload.size()) + " bytes",
+                 reply);
+  }
+  if (!wire::FromWire(req->payload_encoding()).ok() || !wire::FromWire(req->pull_encoding()).ok()) {
+    return Error(req->op(), req->seq(), ErrorCode::Malformed,
+                 "unknown payload_encoding " + std::to_string(static_cast<int>(req->payload_encoding())) +
+                     " or pull_encoding " + std::to_string(static_cast<int>(req->pull_encoding())) +
+                     " (this server knows Float32 and BFloat16)",
+                 reply);
+  }
+  if (Outcome failed; !AttachSegment(*req, payload, reply, &failed)) return failed;
+  if (auto w = workers_.find(req->worker_id()); w != workers_.end()) {
+    // Any request shows the worker alive, and supersedes one of it held.
+    w->second.last_seen = options_.now();
+    if (w->second.holding) DropHeld(req->worker_id());
+  }
+  switch (req->op()) {
+    case Op::Hello: return Hello(*req, reply);
+    case Op::Init: return Init(*req, payload, reply);
+    case Op::Pull: return Pull(*req, reply);
+    case Op::Commit:
+    case Op::CommitAndPull: return Commit(*req, payload, reply, deferred);
+    case Op::Stats: return Stats(*req, reply);
+    case Op::Leave: return Leave(*req, reply);
+  }
+  return Error(req->op(), req->seq(), ErrorCode::UnknownOp,
+               "unknown op " + std::to_string(static_cast<int>(req->op())), reply);
+}
+
+bool Shard::AttachSegment(const wire::Request& req, std::span<const std::byte>& payload, Builder& reply,
+                          Outcome* failed) {
+  if (req.segment() == nullptr) return true;
+  Result<std::shared_ptr<SharedSegment>> segment =
+      options_.shared_memory
+          ? segments_.Attach(req.segment()->string_view())
+          : Result<std::shared_ptr<SharedSegment>>(Status::Unavailable(
+                "this server does not take payloads through shared memory (asyncps-server --shared-memory)"));
+  if (!segment.ok()) {
+    if (req.op() == Op::Hello) {
+      segment_error_ = segment.status().message();
+      return true;
+    }
+    *failed = Error(req.op(), req.seq(), ErrorCode::SegmentUnavailable, segment.status().message(), reply);
+    return false;
+  }
+  request_segment_ = std::move(segment).value();
+  if (!req.payload_in_segment()) return true;
+  const Encoding encoding = wire::FromWire(req.payload_encoding()).value();  // Handle checked it
+  const std::size_t bytes = wire::PayloadBytes(req.payload_floats(), encoding, /*sparse=*/false);
+  if (bytes > request_segment_->request().size()) {
+    *failed = Error(req.op(), req.seq(), ErrorCode::BadSize,
+                    "payload of " + std::to_string(bytes) + " bytes exceeds the request region of segment " +
+                        request_segment_->name() + " (" + std::to_string(request_segment_->request().size()) +
+                        " bytes)",
+                    reply);
+    return false;
+  }
+  payload = request_segment_->request().first(bytes);
+  return true;
+}
+
+Shard::Outcome Shard::Reject(ErrorCode code, const std::string& message, Builder& reply) {
+  return Error(Op::Hello, 0, code, message, reply);
+}
+
+Shard::Outcome Shard::Hello(const wire::Request& req, Builder& reply) {
+  if (req.shard_index() != options_.shard_index || req.num_shards() != options_.num_shards) {
+    return Error(req.op(), req.seq(), ErrorCode::Mismatch,
+                 "this is shard " + std::to_string(options_.shard_index) + " of " + std::to_string(options_.num_shards) +
+                     " but the worker addressed shard " + std::to_string(req.shard_index()) + " of " +
+                     std::to_string(req.num_shards()) + ": list the servers in shard order",
+                 reply);
+  }
+  if (req.algorithm() < wire::Algorithm::MIN || req.algorithm() > wire::Algorithm::MAX) {
+    return Error(req.op(), req.seq(), ErrorCode::Malformed, "unknown algorithm", reply);
+  }
+  Result<ParameterLayout> layout = wire::ReadLayout(req.layout(), options_.max_parameters);
+  if (!layout.ok()) return Error(req.op(), req.seq(), ErrorCode::Malformed, layout.status().message(), reply);
+  const Algorithm algorithm = wire::FromWire(req.algorithm());
+
+  if (!has_layout()) {
+    // The first hello fixes the run's layout and algorithm.
+    layout_ = std::move(layout).value();
+    algorithm_ = algorithm;
+    fingerprint_ = layout_.Fingerprint(options_.num_shards);
+    range_ = layout_.Partition(options_.num_shards)[options_.shard_index];
+  } else {
+    if (Status s = layout.value().Compare(layout_); !s.ok())
+      return Error(req.op(), req.seq(), ErrorCode::Mismatch, "layout mismatch: " + s.message(), reply);
+    if (algorithm != algorithm_) {
+      return Error(req.op(), req.seq(), ErrorCode::Mismatch,
+                   std::string("this run uses ") + AlgorithmName(algorithm_) + " but the worker asked for " +
+                       AlgorithmName(algorithm),
+                   reply);
+    }
+  }
+  if (req.fingerprint() != fingerprint_) {
+    return Error(req.op(), req.seq(), ErrorCode::Mismatch, "fingerprint does not match the layout sent", reply);
+  }
+  if (!req.observer()) {
+    // Observers (evaluation, monitoring) never commit: nothing to remember,
+    // and the staleness bound never waits for them.
+    WorkerState* w = Worker(req.worker_id());
+    if (w == nullptr) {
+      return Error(req.op(), req.seq(), ErrorCode::TooLarge,
+                   "more than " + std::to_string(options_.max_workers) + " worker ids", reply);
+    }
+    w->last_seq = 0;  // a hello starts a new session: sequence numbers restart
+    w->session = req.session();
+    w->left = false;
+    w->last_seen = options_.now();
+    ++changes_;
+  }
+  wire::BuildReply({.op = req.op(),
+                    .seq = req.seq(),
+                    .message = segment_error_,
+                    .updates = counters_.updates,
+                    .range_begin = range_.begin,
+                    .range_end = range_.end,
+                    .max_message_bytes = options_.max_message_bytes,
+                    .segment_attached = request_segment_ != nullptr},
+                   reply);
+  return {.op = req.op(), .worker_id = req.worker_id()};
+}
+
+Shard::Outcome Shard::Init(const wire::Request& req, std::span<const std::byte> payload, Builder& reply) {
+  Outcome failed;
+  if (!CheckSession(req, reply, &failed)) return failed;
+  PayloadView slice;
+  if (!ReadPayload(req, payload, /*allow_sparse=*/false, reply, &slice, &failed)) return failed;
+  if (initialised_) {
+    return Error(req.op(), req.seq(), ErrorCode::AlreadyInitialised,
+                 "already initialised: the first init won; pull to get the weights", reply);
+  }
+  center_.resize(slice.count);
+  Decode(slice, center_);
+  initialised_ = true;
+  ++changes_;
+  return Ok(To(req), reply);
+}
+
+Shard::Outcome Shard::Pull(const wire::Request& req, Builder& reply) {
+  Outcome failed;
+  if (!CheckSession(req, reply, &failed)) return failed;
+  if (!initialised_)
+    return Error(req.op(), req.seq(), ErrorCode::NotInitialised, "no weights yet: a worker must init first", reply);
+  return AnswerPull(To(req), reply);
+}
+
+Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte> payload, Builder& reply,
+                             DeferredCommit* deferred) {
+  Outcome failed;
+  if (!CheckSession(req, reply, &failed)) return failed;
+  if (!initialised_)
+    return Error(req.op(), req.seq(), ErrorCode::NotInitialised, "commit before init: a worker must init first", reply);
+  PayloadView delta;
+  if (!ReadPayload(req, payload, /*allow_sparse=*/true, reply, &delta, &failed)) return failed;
+  WorkerState* w = Worker(req.worker_id());
+  if (w == nullptr) {
+    return Error(req.op(), req.seq(), ErrorCode::TooLarge,
+                 "more than " + std::to_string(options_.max_workers) + " worker ids", reply);
+  }
+  const bool with_pull = req.op() == Op::CommitAndPull;
+  if (req.session() != w->session) {
+    // Another client instance under this worker id (its hello reached a shard
+    // restored from a checkpoint taken before it): its seqs start afresh.
+    w->session = req.session();
+    w->last_seq = 0;
+  }
+  if (req.seq() != 0 && req.seq() <= w->last_seq) {
+    if (with_pull && req.seq() == w->blocked_seq) return AnswerPull(To(req), reply);  // waits on, after Blocked
+    // A resent commit (the reply was lost): answer it, never apply it twice.
+    ++counters_.duplicates;
+    return with_pull ? AnswerPull(To(req), reply, "duplicate") : Ok(To(req), reply, {}, "duplicate");
+  }
+  const std::uint64_t tau = Staleness(counters_.updates, req.last_pulled_updates());
+  const float scale = CommitScale(algorithm_, counters_.updates, req.last_pulled_updates(), options_.staleness_scale);
+  ReplyTo to = To(req);
+  // A pull answered in a segment in float32: apply and write the reply in one pass.
+  to.segment_current = with_pull && !delta.sparse() && to.pull_encoding == Encoding::kFloat32 &&
+                       FitsReplyRegion(to, center_.size());
+  if (to.segment_current) {
+    ApplyCommitAndCopy(center_, delta, scale,
+                       {reinterpret_cast<float*>(to.segment->reply().data()), center_.size()});
+  } else if (deferred != nullptr && with_pull && !delta.sparse() && !FitsReplyRegion(to, center_.size())) {
+    deferred->Defer(center_, delta, scale);  // applied as the reply is encoded
+  } else {
+    ApplyCommit(center_, delta, scale);
+  }
+  ++counters_.updates;
+  counters_.staleness_sum += tau;
+  counters_.staleness_max = std::max(counters_.staleness_max, tau);
+  staleness_.Observe(static_cast<double>(tau));
+  ++w->commits;
+  w->last_seq = req.seq();
+  ++changes_;
+  Outcome out = with_pull ? AnswerPull(to, reply) : Ok(to, reply);
+  if (out.payload.empty() && deferred != nullptr) deferred->Finish();  // held: no reply to encode now
+  out.applied = true;
+  return out;
+}
+
+Shard::Outcome Shard::Leave(const wire::Request& req, Builder& reply) {
+  Outcome failed;
+  if (!CheckSession(req, reply, &failed)) return failed;
+  if (auto w = workers_.find(req.worker_id()); w != workers_.end()) w->second.left = true;
+  return Ok(To(req), reply);
+}
+
+bool Shard::Bounded(std::uint32_t worker) const {
+  if (options_.max_staleness < 0) return false;
+  const auto w = workers_.find(worker);
+  return w != workers_.end() && !w->second.left;
+}
+
+std::optional<std::uint64_t> Shard::SlowestClock(TimePoint now) const {
+  std::optional<std::uint64_t> slowest;
+  for (const auto& [id, w] : workers_) {
+    const bool active = !w.left && (w.holding || now - w.last_seen <= options_.worker_timeout);
+    if (active && (!slowest || w.commits < *slowest)) slowest = w.commits;
+  }
+  return slowest;
+}
+
+std::uint64_t Shard::ClockGap(std::uint32_t worker, TimePoint now) const {
+  const auto w = workers_.find(worker);
+  if (w == workers_.end() || w->second.left) return 0;
+  const std::optional<std::uint64_t> slowest = SlowestClock(now);
+  return slowest && w->second.commits > *slowest ? w->second.commits - *slowest : 0;
+}
+
+Shard::Outcome Shard::AnswerPull(const ReplyTo& to, Builder& reply, std::string_view message) {
+  const TimePoint now = options_.now();
+  const std::uint64_t gap = ClockGap(to.worker_id, now);
+  if (Bounded(to.worker_id) && gap > static_cast<std::uint64_t>(options_.max_staleness)) {
+    WorkerState& w = workers_[to.worker_id];
+    if (to.seq != w.blocked_seq) ++counters_.blocked_pulls;  // not the resend of one held before
+    w.holding = true;
+    held_.push_back({to, now});
+    held_.back().to.segment_current = false;  // C moves on while it waits
+    return {.op = to.op, .worker_id = to.worker_id, .held = true};
+  }
+  return SendCenter(to, gap, reply, message);
+}
+
+Shard::Outcome Shard::SendCenter(const ReplyTo& to, std::uint64_t gap, Builder& reply, std::string_view message) {
+  counters_.max_clock_gap = std::max(counters_.max_clock_gap, gap);
+  ++counters_.pulls;
+  return Ok(to, reply, center_, message);
+}
+
+std::optional<Shard::Outcome> Shard::ReleaseOne(Builder& reply) {
+  const TimePoint now = options_.now();
+  for (auto h = held_.begin(); h != held_.end(); ++h) {
+    const std::uint64_t gap = ClockGap(h->to.worker_id, now);
+    const bool may_go = gap <= static_cast<std::uint64_t>(options_.max_staleness);
+    if (!may_go && now - h->since < options_.max_hold) continue;
+    const HeldRequest done = *h;
+    held_.erase(h);
+    WorkerState& w = workers_[done.to.worker_id];
+    w.holding = false;
+    const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(now - done.since);
+    w.blocked += took;
+    blocked_total_ += took;
+    counters_.blocked_ms =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(blocked_total_).count());
+    Outcome out;
+    if (may_go) {
+      reply.Clear();
+      out = SendCenter(done.to, gap, reply);
+    } else {
+      // Held long enough: the client resends the same request to wait on.
+      w.blocked_seq = done.to.seq;
+      reply.Clear();
+      wire::BuildReply({.op = done.to.op,
+                        .seq = done.to.seq,
+                        .error = ErrorCode::Blocked,
+                        .message = "held by the staleness bound (--max-staleness): resend to wait on",
+                        .updates = counters_.updates,
+                        .range_begin = range_.begin,
+                        .range_end = range_.end},
+                       reply);
+      out = {.error = ErrorCode::Blocked, .op = done.to.op, .worker_id = done.to.worker_id};
+    }
+    return out;
+  }
+  return std::nullopt;
+}
+
+void Shard::DropHeld(std::uint32_t worker) {
+  std::erase_if(held_, [worker](const HeldRequest& h) { return h.to.worker_id == worker; });
+  workers_[worker].holding = false;
+}
+
+Shard::Outcome Shard::Stats(const wire::Request& req, Builder& reply) {
+  std::vector<flatbuffers::Offset<wire::WorkerCount>> per_worker;
+  for (const WorkerTotals& w : commits_per_worker()) {
+    const auto blocked_ms = std::chrono::duration_cast<std::chrono::milliseconds>(w.blocked).count();
+    per_worker.push_back(wire::CreateWorkerCount(reply, w.id, w.commits, static_cast<std::uint64_t>(blocked_ms)));
+  }
+  const auto workers = reply.CreateVector(per_worker);
+  const auto errors = reply.CreateVector(errors_by_code_.data(), errors_by_code_.size());
+  const auto counters = wire::BuildCounters(reply, counters_);
+  const auto tau_counts = reply.CreateVector(staleness_.counts());
+  wire::ShardStatsBuilder stats(reply);
+  stats.add_shard_index(options_.shard_index);
+  stats.add_num_shards(options_.num_shards);
+  stats.add_algorithm(wire::ToWire(algorithm_).value());  // a shard's algorithm came from the wire
+  stats.add_initialised(initialised_);
+  stats.add_range_begin(range_.begin);
+  stats.add_range_end(range_.end);
+  stats.add_per_worker(workers);
+  stats.add_errors_by_code(errors);
+  stats.add_counters(counters);
+  stats.add_max_staleness(options_.max_staleness);
+  stats.add_inverse_staleness_scale(options_.staleness_scale == StalenessScale::kInverse);
+  stats.add_staleness_counts(tau_counts);
+  wire::AddLegacyCounters(counters_, stats);
+  wire::BuildReply({.op = req.op(),
+                    .seq = req.seq(),
+                    .updates = counters_.updates,
+                    .range_begin = range_.begin,
+                    .range_end = range_.end,
+                    .stats = stats.Finish()},
+                   reply);
+  return {.op = req.op(), .worker_id = req.worker_id()};
+}
+
+bool Shard::CheckSession(const wire::Request& req, Builder& reply, Outcome* failed) {
+  if (!has_layout()) {
+    *failed = Error(req.op(), req.seq(), ErrorCode::NotHello,
+                    "no worker has said hello yet: send hello first (a shard restarted without a checkpoint has "
+                    "forgotten the run: start it with --checkpoint-dir)",
+                    reply);
+    return false;
+  }
+  if (req.fingerprint() != fingerprint_ || req.shard_index() != options_.shard_index ||
+      req.num_shards() != options_.num_shards) {
+    *failed = Error(req.op(), req.seq(), ErrorCode::Mismatch,
+                    "layout fingerprint or shard index differs from this shard's (shard " +
+                        std::to_string(options_.shard_index) + " of " + std::to_string(options_.num_shards) +
+                        "): say hello to learn the difference",
+                    reply);
+    return false;
+  }
+  return true;
+}
+
+bool Shard::ReadPayload(const wire::Request& req, std::span<const std::byte> payload, bool allow_sparse,
+                        Builder& reply, PayloadView* out, Outcome* failed) {
+  if (req.payload_sparse() && !allow_sparse) {
+    *failed = Error(req.op(), req.seq(), ErrorCode::BadSize,
+                    std::string(wire::EnumNameOp(req.op())) + " needs every element of the slice: not a sparse payload",
+                    reply);
+    return false;
+  }
+  const Encoding encoding = wire::FromWire(req.payload_encoding()).value();  // Handle checked it
+  Result<PayloadView> view =
+      wire::ReadPayload(payload, req.payload_floats(), encoding, req.payload_sparse(), range_.size(), payload_scratch_);
+  if (!view.ok()) {
+    *failed = Error(req.op(), req.seq(), ErrorCode::BadSize,
+                    view.status().message() + " (this shard holds elements " + std::to_string(range_.begin) + ".." +
+                        std::to_string(range_.end) + ")",
+                    reply);
+    return false;
+  }
+  if (options_.reject_non_finite) {
+    if (std::ptrdiff_t j = FirstNonFinite(view.value()); j >= 0) {
+      const std::size_t at = view.value().sparse() ? view.value().indices[j] : static_cast<std::size_t>(j);
+      *failed = Error(req.op(), req.seq(), ErrorCode::BadValue,
+                      "payload element " + std::to_string(range_.begin + at) + " is NaN or Inf; nothing was applied",
+                      reply);
+      return false;
+    }
+  }
+  *out = view.value();
+  return true;
+}
+
+Shard::ReplyTo Shard::To(const wire::Request& req) const {
+  // Handle checked the encoding.
+  return {req.op(), req.seq(), req.worker_id(), wire::FromWire(req.pull_encoding()).value(), req.reply_chunk_bytes(),
+          request_segment_};
+}
+
+bool Shard::FitsReplyRegion(const ReplyTo& to, std::size_t values) {
+  return to.segment != nullptr &&
+         wire::PayloadBytes(values, to.pull_encoding, /*sparse=*/false) <= to.segment->reply().size();
+}
+
+Shard::Outcome Shard::Ok(const ReplyTo& to, Builder& reply, std::span<const float> payload, std::string_view message) {
+  // A reply without payload stays float32.
+  const Encoding encoding = payload.empty() ? Encoding::kFloat32 : to.pull_encoding;
+  // The slice goes into the segment when it fits (the client sized the region
+  // for float32, so it always does), else as frame 1.
+  const bool in_segment = !payload.empty() && FitsReplyRegion(to, payload.size());
+  if (in_segment && !to.segment_current) EncodeSlice(payload, encoding, to.segment->reply());
+  wire::BuildReply({.op = to.op,
+                    .seq = to.seq,
+                    .message = message,
+                    .updates = counters_.updates,
+                    .range_begin = range_.begin,
+                    .range_end = range_.end,
+                    .payload_floats = payload.size(),
+                    .payload_encoding = wire::ToWire(encoding),
+                    .payload_in_segment = in_segment},
+                   reply);
+  if (in_segment) return {.encoding = encoding, .op = to.op, .worker_id = to.worker_id};
+  return {.payload = payload, .encoding = encoding, .reply_chunk_bytes = to.reply_chunk_bytes, .op = to.op,
+          .worker_id = to.worker_id};
+}
+
+Shard::Outcome Shard::Error(Op op, std::uint64_t seq, ErrorCode code, const std::string& message, Builder& reply) {
+  ++errors_by_code_[static_cast<std::size_t>(code)];
+  // A later init is the expected outcome for every worker but the first.
+  if (code != ErrorCode::AlreadyInitialised) ++counters_.errors;
+  reply.Clear();
+  wire::BuildReply({.op = op,
+                    .seq = seq,
+                    .error = code,
+                    .message = message,
+                    .updates = counters_.updates,
+                    .range_begin = range_.begin,
+                    .range_end = range_.end},
+                   reply);
+  return {.error = code, .op = op};
+}
+
+Shard::WorkerState* Shard::Worker(std::uint32_t id) {
+  auto it = workers_.find(id);
+  if (it != workers_.end()) return &it->second;
+  if (workers_.size() >= options_.max_workers) return nullptr;
+  return &workers_[id];
+}
+
+std::vector<Shard::WorkerTotals> Shard::commits_per_worker() const {
+  std::vector<WorkerTotals> out;
+  for (const auto& [id, w] : workers_)
+    if (w.commits > 0) out.push_back({id, w.commits, w.blocked});
+  std::sort(out.begin(), out.end(), [](const WorkerTotals& a, const WorkerTotals& b) { return a.id < b.id; });
+  return out;
+}
+
+void Shard::Restore(ParameterLayout layout, Algorithm algorithm, std::vector<float> center,
+                    const ShardCounters& counters, const ErrorCounts& errors_by_code,
+                    const std::vector<WorkerRecord>& workers) {
+  layout_ = std::move(layout);
+  algorithm_ = algorithm;
+  fingerprint_ = layout_.Fingerprint(options_.num_shards);
+  range_ = layout_.Partition(options_.num_shards)[options_.shard_index];
+  center_ = std::move(center);
+  initialised_ = true;
+  counters_ = counters;
+  counters_.restored_updates = counters_.updates;
+  counters_.checkpointed_updates = counters_.updates;
+  errors_by_code_ = errors_by_code;
+  workers_.clear();
+  held_.clear();
+  // Restored workers are active (for the staleness bound) from now on, as if
+  // they had just sent a request: they have worker_timeout to come back.
+  const TimePoint now = options_.now();
+  for (const WorkerRecord& r : workers) workers_[r.id] = {.last_seq = r.last_seq, .commits = r.commits,
+                                                           .session = r.session, .last_seen = now};
+}
+
+std::vector<Shard::WorkerRecord> Shard::worker_records() const {
+  std::vector<WorkerRecord> out;
+  out.reserve(workers_.size());
+  for (const auto& [id, w] : workers_) out.push_back({id, w.commits, w.last_seq, w.session});
+  std::sort(out.begin(), out.end(), [](const WorkerRecord& a, const WorkerRecord& b) { return a.id < b.id; });
+  return out;
+}
+
+}  // namespace asyncps::ps

@@ -1,0 +1,253 @@
+// The real asyncps-server binary killed, restarted from its checkpoint and
+// signalled, with a client riding it out (or giving up after its deadline).
+//
+// Addresses: a server that is restarted binds an ipc:// path in the test's
+// TempDir (the same address every start, and no other test can take it); the
+// others bind tcp://127.0.0.1:* and the test reads the port from the
+// --ready-file.
+//
+// Timing: these run on loaded 2-core CI machines, so every wall-clock bound
+// is either a lower bound (a client cannot finish before its timeouts add up:
+// load only makes it later) or an upper bound far from the correct value and
+// far below what the bug it catches would take (e.g. a 2 s deadline that is
+// ignored runs into the next, 10-15 s, limit).
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <future>
+
+#include "asyncps/client/client.h"
+#include "asyncps/server/checkpoint.h"
+#include "support/server_process.h"
+
+using namespace asyncps;
+using asyncps::testing::DeadEndpoint;
+using asyncps::testing::IpcEndpoint;
+using asyncps::testing::kLoopbackAnyPort;
+using asyncps::testing::ServerProcess;
+using asyncps::testing::TempDir;
+using namespace std::chrono_literals;
+
+namespace {
+
+ParameterLayout Layout() {
+  ParameterLayout l;
+  l.Add("w", {16, 8});
+  l.Add("b", {8});
+  return l;
+}
+
+// Generous: a server starts in well under a second even on a loaded machine;
+// WaitForEndpoints returns at once if the server exits instead.
+constexpr auto kStartLimit = 30s;
+
+// One asyncps-server process binding `bind`; `endpoint` is where it listens
+// (from its --ready-file), empty if it did not get ready.
+struct Server {
+  Server(const TempDir& dir, const std::string& bind, std::vector<std::string> extra = {}) {
+    const std::string ready = dir / ("ready-" + std::to_string(++starts));
+    std::vector<std::string> args = {"--bind", bind, "--checkpoint-dir", dir / "ckpt", "--ready-file", ready};
+    args.insert(args.end(), extra.begin(), extra.end());
+    process = std::make_unique<ServerProcess>(args, dir / "server.log");
+    const std::vector<std::string> endpoints = process->WaitForEndpoints(ready, kStartLimit);
+    up = endpoints.size() == 1;
+    if (up) endpoint = endpoints[0];
+  }
+  static inline int starts = 0;
+  std::unique_ptr<ServerProcess> process;
+  bool up = false;
+  std::string endpoint;
+};
+
+ClientOptions Options(const std::string& endpoint, std::uint32_t worker) {
+  ClientOptions o;
+  o.servers = {endpoint};
+  o.worker_id = worker;
+  o.algorithm = Algorithm::kDownpour;
+  o.request_timeout = 300ms;
+  o.retry_backoff_initial = 50ms;
+  o.retry_backoff_max = 400ms;
+  o.retry_deadline = 15s;
+  o.heartbeat_interval = 200ms;
+  return o;
+}
+
+std::unique_ptr<Client> MustConnect(ClientOptions o) {
+  auto c = Client::Connect(Layout(), std::move(o));
+  INFO(c.status().ToString());
+  REQUIRE(c.ok());
+  return std::move(c).value();
+}
+
+ShardStats MustStats(Client& c) {
+  auto s = c.Stats();
+  INFO(s.status().ToString());
+  REQUIRE(s.ok());
+  return s.value()[0];
+}
+
+}  // namespace
+
+TEST_CASE("a worker rides out kill -9 and restart of its shard from the checkpoint", "[restart][process]") {
+  TempDir dir;
+  const std::string address = IpcEndpoint(dir, "shard");  // the restarted shard comes back here
+  auto first = std::make_unique<Server>(dir, address, std::vector<std::string>{"--checkpoint-every", "0.2"});
+  REQUIRE(first->up);
+  CHECK(first->endpoint == address);
+  auto client = MustConnect(Options(address, 1));
+  const std::size_t n = Layout().total_size();
+  REQUIRE(client->Init(std::vector<float>(n, 0.0f)).ok());
+  const std::vector<float> ones(n, 1.0f);
+  for (int i = 0; i < 20; ++i) REQUIRE(client->Commit(ones).ok());
+  // Wait for a checkpoint holding them (one is due every 0.2 s; 20 s allows
+  // for a starved server), then commit a few more it may miss.
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  while (MustStats(*client).checkpointed_updates < 20 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(20ms);
+  REQUIRE(MustStats(*client).checkpointed_updates >= 20);
+  for (int i = 0; i < 5; ++i) REQUIRE(client->Commit(ones).ok());
+
+  first->process->Kill(SIGKILL);
+  // The next commit is sent while the shard is down; it restarts 1 s later.
+  auto restarted = std::async(std::launch::async, [&] {
+    std::this_thread::sleep_for(1s);
+    return std::make_unique<Server>(dir, address, std::vector<std::string>{"--checkpoint-every", "0.2"});
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  Status st = client->Commit(ones);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  auto second = restarted.get();
+  REQUIRE(second->up);
+  INFO(st.ToString());
+  REQUIRE(st.ok());
+  CHECK(took >= 900ms);  // it did wait for the restart (a lower bound: load only adds)
+  for (int i = 0; i < 10; ++i) REQUIRE(client->Commit(ones).ok());
+
+  const ShardStats s = MustStats(*client);
+  // Resumed at the checkpoint (20..25 commits: at most one interval lost),
+  // then every commit since is counted exactly once.
+  CHECK(s.restored_updates >= 20);
+  CHECK(s.restored_updates <= 25);
+  CHECK(s.updates == s.restored_updates + 11);
+  std::vector<float> w(n);
+  REQUIRE(client->Pull(w).ok());
+  for (float x : w) CHECK(x == static_cast<float>(s.updates));
+  CHECK_THAT(second->process->log(),
+             Catch::Contains("restored from") && Catch::Contains("resuming at " + std::to_string(s.restored_updates)));
+}
+
+TEST_CASE("a shard that stays down fails the worker after its deadline, naming it", "[restart][process]") {
+  TempDir dir;
+  Server server(dir, kLoopbackAnyPort);
+  REQUIRE(server.up);
+  ClientOptions o = Options(server.endpoint, 1);
+  o.retry_deadline = 2s;
+  auto client = MustConnect(o);
+  const std::size_t n = Layout().total_size();
+  REQUIRE(client->Init(std::vector<float>(n, 0.0f)).ok());
+  server.process->Kill(SIGKILL);
+  const auto t0 = std::chrono::steady_clock::now();
+  Status st = client->Commit(std::vector<float>(n, 1.0f));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(st.code() == Status::Code::kTimeout);
+  CHECK_THAT(st.message(), Catch::Contains(server.endpoint) && Catch::Contains("2000 ms"));
+  CHECK(took >= 1900ms);
+  // Honours the 2 s deadline: an ignored one would retry for 15 s (Options()).
+  // 8 s leaves 6 s for a starved machine's last attempt and scheduling.
+  CHECK(took < 8s);
+}
+
+TEST_CASE("a dead address fails Connect within the connect deadline", "[restart][client]") {
+  TempDir dir;
+  ClientOptions o = Options(DeadEndpoint(dir), 1);
+  o.connect_deadline = 1s;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto c = Client::Connect(Layout(), o);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.status().code() == Status::Code::kTimeout);
+  CHECK_THAT(c.status().message(), Catch::Contains(o.servers[0]));
+  CHECK(took >= 950ms);
+  CHECK(took < 6s);  // 1 s deadline; the default one, if ignored, is 10 s
+}
+
+TEST_CASE("retries back off until max_attempts or the deadline, whichever comes first", "[restart][client]") {
+  TempDir dir;
+  ClientOptions o = Options(DeadEndpoint(dir), 1);
+  o.request_timeout = 100ms;
+  o.retry_backoff_initial = 100ms;
+  o.retry_backoff_max = 150ms;
+  o.max_attempts = 3;  // 100 + 100 + 100 + 150 + 100 ms
+  auto t0 = std::chrono::steady_clock::now();
+  auto c = Client::Connect(Layout(), o);
+  auto took = std::chrono::steady_clock::now() - t0;
+  REQUIRE_FALSE(c.ok());
+  CHECK_THAT(c.status().message(), Catch::Contains("3 attempts of 100 ms"));
+  CHECK(took >= 500ms);
+  CHECK(took < 6s);  // far below the 10 s connect deadline it would run into without max_attempts
+
+  o.max_attempts = 0;  // only the deadline: 100 + 100 + 100 + 150 + 100 + 150 + ... until 1 s
+  o.connect_deadline = 1s;
+  t0 = std::chrono::steady_clock::now();
+  c = Client::Connect(Layout(), o);
+  took = std::chrono::steady_clock::now() - t0;
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.status().code() == Status::Code::kTimeout);
+  CHECK_THAT(c.status().message(), Catch::Contains("within 1000 ms"));
+  CHECK(took >= 950ms);
+  CHECK(took < 6s);  // without the deadline it would retry forever (max_attempts 0)
+
+  o.retry_backoff_max = 50ms;  // < initial
+  CHECK(Client::Connect(Layout(), o).status().code() == Status::Code::kInvalidArgument);
+  o.retry_backoff_max = 150ms;
+  o.max_attempts = -1;
+  CHECK(Client::Connect(Layout(), o).status().code() == Status::Code::kInvalidArgument);
+}
+
+TEST_CASE("SIGTERM writes a checkpoint and releases the address", "[restart][process]") {
+  TempDir dir;
+  const std::string address = IpcEndpoint(dir, "shard");
+  auto first = std::make_unique<Server>(dir, address, std::vector<std::string>{"--checkpoint-every", "0"});
+  REQUIRE(first->up);
+  const std::size_t n = Layout().total_size();
+  {
+    auto client = MustConnect(Options(address, 4));
+    REQUIRE(client->Init(std::vector<float>(n, 0.0f)).ok());
+    for (int i = 0; i < 7; ++i) REQUIRE(client->Commit(std::vector<float>(n, 2.0f)).ok());
+  }
+  const std::string path = ps::CheckpointPath(dir / "ckpt", 0, 1);
+  CHECK_FALSE(std::filesystem::exists(path));  // --checkpoint-every 0: only at shutdown
+  first->process->Kill(SIGTERM);
+  // Exits 0 (20 s: generous for writing a tiny checkpoint; catches a hang).
+  REQUIRE(first->process->Wait(20s) == std::optional<int>(0));
+  Result<ps::CheckpointData> saved = ps::ReadCheckpoint(path);
+  INFO(saved.status().ToString());
+  REQUIRE(saved.ok());
+  CHECK(saved.value().counters.updates == 7);
+  CHECK(saved.value().center == std::vector<float>(n, 14.0f));
+
+  // Right away, a new server binds the same address and resumes there.
+  Server second(dir, address);
+  REQUIRE(second.up);
+  auto client = MustConnect(Options(address, 5));
+  const ShardStats s = MustStats(*client);
+  CHECK(s.restored_updates == 7);
+  CHECK(s.updates == 7);
+  REQUIRE(s.commits_per_worker.size() == 1);
+  CHECK(s.commits_per_worker[0] == std::pair<std::uint32_t, std::uint64_t>{4, 7});
+}
+
+TEST_CASE("the server refuses to start from another shard count's checkpoint", "[restart][process]") {
+  TempDir dir;
+  ps::CheckpointData d;
+  d.shard_index = 0;
+  d.num_shards = 3;
+  d.layout = Layout();
+  d.center.assign(Layout().Partition(3)[0].size(), 0.0f);
+  std::filesystem::create_directories(dir / "ckpt");
+  REQUIRE(ps::WriteCheckpoint(ps::CheckpointPath(dir / "ckpt", 0, 3), d).ok());
+  Server server(dir, kLoopbackAnyPort, {"--num-shards", "2"});
+  CHECK_FALSE(server.up);
+  CHECK(server.process->Wait(20s) == std::optional<int>(1));
+  CHECK_THAT(server.process->log(), Catch::Contains("shard-0-of-3.ckpt") && Catch::Contains("3 shards"));
+}

@@ -1,0 +1,319 @@
+// The shard's request handling, without sockets.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <limits>
+
+#include "asyncps/server/shard.h"
+#include "support/requests.h"
+#include "asyncps/core/bfloat16.h"
+
+using namespace asyncps;
+using asyncps::testing::EncodeRequest;
+using asyncps::testing::FloatBytes;
+using asyncps::testing::RequestFields;
+using asyncps::testing::SparseBytes;
+using wire::ErrorCode;
+using wire::Op;
+
+namespace {
+
+ParameterLayout Layout() {
+  ParameterLayout l;
+  l.Add("w", {2, 3});
+  l.Add("b", {2});
+  return l;  // 8 floats: with 2 shards, shard 1 holds elements 4..8
+}
+
+struct ShardHarness {
+  ps::Shard shard;
+  ParameterLayout layout = Layout();
+  flatbuffers::FlatBufferBuilder fbb;
+  std::vector<std::uint64_t> scratch;
+
+  explicit ShardHarness(ps::ShardOptions o = {}) : shard(o) {}
+
+  const wire::Reply& Send(RequestFields f, const std::vector<float>& payload = {}) {
+    f.payload_floats = payload.size();
+    return SendBytes(f, FloatBytes(payload));
+  }
+  // Sends `body` as frame 1 as it is (f.payload_floats as given).
+  const wire::Reply& SendBytes(const RequestFields& f, const std::vector<std::byte>& body,
+                               DeferredCommit* deferred = nullptr) {
+    auto header = EncodeRequest(f, layout);
+    last = shard.Handle(header, body, fbb, deferred);
+    std::string why;
+    const wire::Reply* r = wire::VerifyReply({reinterpret_cast<const std::byte*>(fbb.GetBufferPointer()),
+                                              fbb.GetSize()}, scratch, &why);
+    REQUIRE(r != nullptr);
+    return *r;
+  }
+  ps::Shard::Outcome last;
+};
+
+RequestFields Req(Op op, std::uint64_t seq = 1, std::uint32_t shard = 1, std::uint32_t shards = 2) {
+  RequestFields f;
+  f.op = op;
+  f.seq = seq;
+  f.shard_index = shard;
+  f.num_shards = shards;
+  return f;
+}
+
+ps::ShardOptions ShardOneOfTwo() {
+  ps::ShardOptions o;
+  o.shard_index = 1;
+  o.num_shards = 2;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("hello fixes the layout and the shard's range", "[shard]") {
+  ShardHarness h(ShardOneOfTwo());
+  const auto& r = h.Send(Req(Op::Hello));
+  CHECK(r.error() == ErrorCode::Ok);
+  CHECK(r.range_begin() == 4);
+  CHECK(r.range_end() == 8);
+  CHECK(h.shard.has_layout());
+  CHECK_FALSE(h.shard.initialised());
+}
+
+TEST_CASE("requests before hello, pulls before init, commits before init are refused", "[shard]") {
+  ShardHarness h(ShardOneOfTwo());
+  CHECK(h.Send(Req(Op::Pull)).error() == ErrorCode::NotHello);
+  h.Send(Req(Op::Hello));
+  CHECK(h.Send(Req(Op::Pull)).error() == ErrorCode::NotInitialised);
+  CHECK(h.Send(Req(Op::Commit, 2), {1, 1, 1, 1}).error() == ErrorCode::NotInitialised);
+  CHECK(h.shard.counters().errors == 3);
+}
+
+TEST_CASE("init: first wins and size is checked, pull returns the slice", "[shard]") {
+  ShardHarness h(ShardOneOfTwo());
+  h.Send(Req(Op::Hello));
+  CHECK(h.Send(Req(Op::Init), {1, 2, 3}).error() == ErrorCode::BadSize);
+  CHECK(h.Send(Req(Op::Init), {1, 2, 3, 4}).error() == ErrorCode::Ok);
+  CHECK(h.Send(Req(Op::Init), {9, 9, 9, 9}).error() == ErrorCode::AlreadyInitialised);
+  const auto& r = h.Send(Req(Op::Pull));
+  CHECK(r.error() == ErrorCode::Ok);
+  CHECK(r.payload_floats() == 4);
+  CHECK(std::vector<float>(h.last.payload.begin(), h.last.payload.end()) == std::vector<float>{1, 2, 3, 4});
+}
+
+TEST_CASE("a resent commit is answered but applied once", "[shard]") {
+  ShardHarness h(ShardOneOfTwo());
+  h.Send(Req(Op::Hello));
+  h.Send(Req(Op::Init), {0, 0, 0, 0});
+  CHECK(h.Send(Req(Op::Commit, 5), {1, 1, 1, 1}).error() == ErrorCode::Ok);
+  const auto& dup = h.Send(Req(Op::Commit, 5), {1, 1, 1, 1});
+  CHECK(dup.error() == ErrorCode::Ok);
+  CHECK(dup.updates() == 1);
+  CHECK(h.shard.counters().duplicates == 1);
+  CHECK(h.shard.center()[0] == 1.0f);
+  CHECK(h.Send(Req(Op::Commit, 6), {1, 1, 1, 1}).error() == ErrorCode::Ok);
+  CHECK(h.shard.center()[0] == 2.0f);
+  // A new hello from the same worker id starts a new session: seq restarts.
+  h.Send(Req(Op::Hello));
+  CHECK(h.Send(Req(Op::Commit, 1), {1, 1, 1, 1}).error() == ErrorCode::Ok);
+  CHECK(h.shard.center()[0] == 3.0f);
+  CHECK(h.shard.counters().updates == 3);
+}
+
+TEST_CASE("a commit-and-pull left to a DeferredCommit is applied as its reply is encoded", "[shard]") {
+  ShardHarness h(ShardOneOfTwo());
+  h.Send(Req(Op::Hello));
+  h.Send(Req(Op::Init), {1, 2, 3, 4});
+  auto center = [&h] { return std::vector<float>(h.shard.center().begin(), h.shard.center().end()); };
+  DeferredCommit deferred;
+  RequestFields f = Req(Op::CommitAndPull, 2);
+  f.payload_floats = 4;
+  const std::vector<std::byte> body = FloatBytes({1, 1, 1, 1});  // alive until applied
+  const auto& r = h.SendBytes(f, body, &deferred);
+  REQUIRE(r.error() == ErrorCode::Ok);
+  CHECK(r.updates() == 1);  // counted at once
+  CHECK(h.last.payload.data() == h.shard.center().data());
+  CHECK(deferred.pending());
+  CHECK(center() == std::vector<float>{1, 2, 3, 4});
+  deferred.ApplyUpTo(2);  // the first chunk
+  CHECK(center() == std::vector<float>{2, 3, 3, 4});
+  deferred.Finish();
+  CHECK_FALSE(deferred.pending());
+  CHECK(center() == std::vector<float>{2, 3, 4, 5});
+  // A commit without a pull is applied before Handle returns.
+  f = Req(Op::Commit, 3);
+  f.payload_floats = 4;
+  REQUIRE(h.SendBytes(f, body, &deferred).error() == ErrorCode::Ok);
+  CHECK_FALSE(deferred.pending());
+  CHECK(center() == std::vector<float>{3, 4, 5, 6});
+}
+
+TEST_CASE("DynSGD divides a commit by its staleness", "[shard]") {
+  ShardHarness h(ShardOneOfTwo());
+  RequestFields hello = Req(Op::Hello);
+  hello.algorithm = Algorithm::kDynSgd;
+  h.Send(hello);
+  h.Send(Req(Op::Init), {0, 0, 0, 0});
+  // Three commits by worker 1, each pulled right before (last_pulled = updates): tau = 1.
+  for (std::uint64_t k = 0; k < 3; ++k) {
+    RequestFields c = Req(Op::Commit, 10 + k);
+    c.last_pulled_updates = k;
+    h.Send(c, {1, 1, 1, 1});
+  }
+  CHECK(h.shard.center()[0] == 3.0f);
+  // Worker 2 pulled at update 0: tau = 3 - 0 + 1 = 4, so 8 / 4 = 2 is added.
+  RequestFields stale = Req(Op::Commit, 1);
+  stale.worker_id = 2;
+  h.Send(stale, {8, 8, 8, 8});
+  CHECK(h.shard.center()[0] == 5.0f);
+  CHECK(h.shard.counters().staleness_max == 4);
+  CHECK(h.shard.counters().staleness_sum == 1 + 1 + 1 + 4);
+  const auto per_worker = h.shard.commits_per_worker();
+  REQUIRE(per_worker.size() == 2);
+  CHECK((per_worker[0].id == 1 && per_worker[0].commits == 3));
+  CHECK((per_worker[1].id == 2 && per_worker[1].commits == 1));
+}
+
+TEST_CASE("mismatched hellos are refused with the difference named", "[shard]") {
+  ShardHarness h(ShardOneOfTwo());
+  h.Send(Req(Op::Hello));
+  ParameterLayout other;
+  other.Add("w", {3, 2});
+  other.Add("b", {2});
+  RequestFields f = Req(Op::Hello);
+  f.layout = &other;
+  const auto& r = h.Send(f);
+  CHECK(r.error() == ErrorCode::Mismatch);
+  CHECK_THAT(r.message()->str(), Catch::Contains("[3,2]"));
+  CHECK(h.Send(Req(Op::Hello, 1, 0, 2)).error() == ErrorCode::Mismatch);  // wrong shard index
+  RequestFields algo = Req(Op::Hello);
+  algo.algorithm = Algorithm::kEasgd;
+  CHECK(h.Send(algo).error() == ErrorCode::Mismatch);
+}
+
+TEST_CASE("non-finite payloads are refused unless allowed", "[shard]") {
+  ShardHarness h(ShardOneOfTwo());
+  h.Send(Req(Op::Hello));
+  h.Send(Req(Op::Init), {0, 0, 0, 0});
+  const float inf = std::numeric_limits<float>::infinity();
+  const auto& r = h.Send(Req(Op::Commit, 2), {0, inf, 0, 0});
+  CHECK(r.error() == ErrorCode::BadValue);
+  CHECK_THAT(r.message()->str(), Catch::Contains("element 5"));
+  CHECK(h.shard.counters().updates == 0);
+
+  ps::ShardOptions lax = ShardOneOfTwo();
+  lax.reject_non_finite = false;
+  ShardHarness l(lax);
+  l.Send(Req(Op::Hello));
+  l.Send(Req(Op::Init), {0, 0, 0, 0});
+  CHECK(l.Send(Req(Op::Commit, 2), {0, inf, 0, 0}).error() == ErrorCode::Ok);
+}
+
+TEST_CASE("restore replaces the state", "[shard]") {
+  ShardHarness h(ShardOneOfTwo());
+  ShardCounters c;
+  c.updates = 17;
+  h.shard.Restore(Layout(), Algorithm::kAdag, {4, 3, 2, 1}, c, {}, {{.id = 3, .commits = 17}});
+  CHECK(h.shard.initialised());
+  CHECK(h.shard.range() == ShardRange{4, 8});
+  const auto& r = h.Send(Req(Op::Pull));
+  CHECK(r.error() == ErrorCode::Ok);
+  CHECK(r.updates() == 17);
+}
+
+TEST_CASE("compressed payloads: bf16 and sparse commits apply, pulls come back in the encoding asked", "[shard][compression]") {
+  ShardHarness h(ShardOneOfTwo());
+  h.Send(Req(Op::Hello));
+  REQUIRE(h.Send(Req(Op::Init, 2), {1, 2, 3, 4}).error() == ErrorCode::Ok);
+
+  // A sparse bf16 commit adds at its positions only.
+  RequestFields f = Req(Op::Commit, 3);
+  f.payload_floats = 2;
+  f.payload_sparse = true;
+  f.payload_encoding = wire::Encoding::BFloat16;
+  REQUIRE(h.SendBytes(f, SparseBytes({1, 3}, {0.5f, -2.0f}, Encoding::kBfloat16)).error() == ErrorCode::Ok);
+  CHECK(std::vector<float>(h.shard.center().begin(), h.shard.center().end()) == std::vector<float>{1, 2.5f, 3, 2});
+
+  // A dense bf16 commit with a pull in bf16.
+  f = Req(Op::CommitAndPull, 4);
+  f.payload_floats = 4;
+  f.payload_encoding = wire::Encoding::BFloat16;
+  f.pull_encoding = wire::Encoding::BFloat16;
+  std::vector<std::byte> dense(8);
+  for (int i = 0; i < 4; ++i) {
+    const std::uint16_t b = ToBfloat16(0.25f);
+    std::memcpy(dense.data() + 2 * i, &b, 2);
+  }
+  const auto& r = h.SendBytes(f, dense);
+  REQUIRE(r.error() == ErrorCode::Ok);
+  CHECK(r.payload_encoding() == wire::Encoding::BFloat16);
+  CHECK(r.payload_floats() == 4);
+  CHECK(h.last.encoding == Encoding::kBfloat16);
+  CHECK(std::vector<float>(h.shard.center().begin(), h.shard.center().end()) ==
+        std::vector<float>{1.25f, 2.75f, 3.25f, 2.25f});
+  CHECK(h.shard.counters().updates == 2);
+}
+
+TEST_CASE("compressed payloads that do not fit the slice are refused and nothing is applied", "[shard][compression][malformed]") {
+  ShardHarness h(ShardOneOfTwo());
+  h.Send(Req(Op::Hello));
+  REQUIRE(h.Send(Req(Op::Init, 2), {1, 2, 3, 4}).error() == ErrorCode::Ok);
+  auto sparse = [](std::uint64_t seq, std::uint64_t count) {
+    RequestFields f = Req(Op::Commit, seq);
+    f.payload_floats = count;
+    f.payload_sparse = true;
+    return f;
+  };
+  // Position outside the slice, positions not increasing, more values than elements.
+  CHECK(h.SendBytes(sparse(3, 2), SparseBytes({1, 4}, {1, 1}, Encoding::kFloat32)).error() == ErrorCode::BadSize);
+  CHECK(h.SendBytes(sparse(4, 2), SparseBytes({2, 2}, {1, 1}, Encoding::kFloat32)).error() == ErrorCode::BadSize);
+  CHECK(h.SendBytes(sparse(5, 5), SparseBytes({0, 1, 2, 3, 3}, {1, 1, 1, 1, 1}, Encoding::kFloat32)).error() ==
+        ErrorCode::BadSize);
+  // A frame one byte short of its count.
+  auto shorter = SparseBytes({0, 1}, {1, 1}, Encoding::kFloat32);
+  shorter.pop_back();
+  CHECK(h.SendBytes(sparse(6, 2), shorter).error() == ErrorCode::BadSize);
+  // A NaN in a bf16 value.
+  RequestFields nan = sparse(7, 1);
+  nan.payload_encoding = wire::Encoding::BFloat16;
+  const auto& r = h.SendBytes(nan, SparseBytes({2}, {std::numeric_limits<float>::quiet_NaN()}, Encoding::kBfloat16));
+  CHECK(r.error() == ErrorCode::BadValue);
+  CHECK_THAT(r.message()->str(), Catch::Contains("element 6"));  // shard 1 starts at 4
+  // An encoding this server does not know.
+  RequestFields unknown = Req(Op::Pull, 8);
+  unknown.pull_encoding = static_cast<wire::Encoding>(7);
+  CHECK(h.SendBytes(unknown, {}).error() == ErrorCode::Malformed);
+  // Init needs every element.
+  ShardHarness fresh(ShardOneOfTwo());
+  fresh.Send(Req(Op::Hello));
+  RequestFields init = Req(Op::Init, 2);
+  init.payload_floats = 1;
+  init.payload_sparse = true;
+  CHECK(fresh.SendBytes(init, SparseBytes({0}, {1}, Encoding::kFloat32)).error() == ErrorCode::BadSize);
+  CHECK_FALSE(fresh.shard.initialised());
+
+  CHECK(std::vector<float>(h.shard.center().begin(), h.shard.center().end()) == std::vector<float>{1, 2, 3, 4});
+  CHECK(h.shard.counters().updates == 0);
+  CHECK(h.shard.errors_by_code()[static_cast<std::size_t>(ErrorCode::BadSize)] == 4);
+}
+
+TEST_CASE("an oversize request is answered with its own op and seq", "[shard]") {
+  ps::ShardOptions o = ShardOneOfTwo();
+  o.max_message_bytes = 1024;
+  ShardHarness h(o);
+  REQUIRE(h.Send(Req(Op::Hello)).error() == ErrorCode::Ok);
+  // Before the fix the reply said op Hello, seq 0: the client took it as stale.
+  const auto& r = h.Send(Req(Op::Init, 7), std::vector<float>(4 * 1024, 1.0f));
+  CHECK(r.error() == ErrorCode::TooLarge);
+  CHECK(r.op() == Op::Init);
+  CHECK(r.seq() == 7);
+  CHECK_THAT(r.message()->str(), Catch::Contains("maximum of 1024"));
+}
+
+TEST_CASE("a hello reply tells the client the largest request accepted", "[shard]") {
+  ps::ShardOptions o = ShardOneOfTwo();
+  o.max_message_bytes = 12345;
+  ShardHarness h(o);
+  const auto& r = h.Send(Req(Op::Hello));
+  REQUIRE(r.error() == ErrorCode::Ok);
+  CHECK(r.max_message_bytes() == 12345);
+}

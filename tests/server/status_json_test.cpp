@@ -1,0 +1,101 @@
+// /status.json and the status page: the document rendered from shard metrics,
+// and both served by a live server.
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "asyncps/client/client.h"
+#include "asyncps/server/status_json.h"
+#include "support/metrics_server_process.h"
+
+using namespace asyncps;
+using asyncps::testing::MetricsServerProcess;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+TEST_CASE("status.json carries every shard and worker, with ages relative to its time", "[status]") {
+  ps::ShardMetrics m;
+  m.shard_index = 2;
+  m.counters.updates = 9;
+  m.counters.errors = 1;
+  m.requests[static_cast<std::size_t>(wire::Op::Commit)][0] = 9;
+  m.requests[static_cast<std::size_t>(wire::Op::Pull)][static_cast<std::size_t>(wire::ErrorCode::NotInitialised)] = 1;
+  for (double tau : {1.0, 2.0, 2.0}) m.staleness.Observe(tau);
+  m.workers = {{4, 9, 1000.0, 0.5, true, 2.5}, {5, 0, 0, 0, false}};
+  m.checkpoint_last_success_unix_s = 990;
+  const json doc = json::parse(ps::RenderStatusJson(std::vector{m}, {"0.1.0", "abc"}, 1010.0));
+  CHECK(doc["version"] == "0.1.0");
+  CHECK(doc["time_unix_s"] == 1010.0);
+  const json& shard = doc["shards"].at(0);
+  CHECK(shard["shard"] == 2);
+  CHECK(shard["updates"] == 9);
+  CHECK(shard["requests"] == 10);
+  CHECK(shard["requests_failed"] == 1);
+  CHECK(shard["checkpoint_age_s"] == 20.0);
+  CHECK(shard["staleness"]["count"] == 3);
+  CHECK(shard["staleness"]["counts"].at(1) == 2);  // tau in (1, 2]
+  CHECK(shard["staleness"]["counts"].size() == shard["staleness"]["bounds"].size() + 1);
+  REQUIRE(doc["workers"].size() == 2);
+  CHECK(doc["workers"][0]["worker"] == 4);
+  CHECK(doc["workers"][0]["last_commit_age_s"] == 10.0);
+  CHECK(doc["workers"][0]["straggler"] == true);
+  CHECK(doc["workers"][0]["blocked_s"] == 2.5);
+  CHECK(doc["workers"][1]["blocked_s"] == 0.0);
+  CHECK(doc["workers"][1]["last_commit_age_s"].is_null());  // never committed
+}
+
+TEST_CASE("a shard that never checkpointed has a null checkpoint age, not a huge one", "[status]") {
+  const json doc = json::parse(ps::RenderStatusJson(std::vector{ps::ShardMetrics{}}, {"v", "c"}, 1e9));
+  CHECK(doc["shards"][0]["checkpoint_age_s"].is_null());
+  CHECK(doc["shards"][0]["latency_p99_s"] == 0.0);
+}
+
+TEST_CASE("latency quantiles interpolate within the bucket, merged over ops", "[status]") {
+  ps::ShardMetrics m;
+  // 100 requests: 50 commits at 20 us (bucket (10, 25] us), 50 pulls at 80 us ((50, 100] us).
+  for (int i = 0; i < 50; ++i) {
+    m.latency[static_cast<std::size_t>(wire::Op::Commit)].Observe(2e-5);
+    m.latency[static_cast<std::size_t>(wire::Op::Pull)].Observe(8e-5);
+  }
+  const ps::Buckets b = ps::MergedLatency(m);
+  CHECK(b.count == 100);
+  CHECK(ps::Quantile(b, 0.5) == Approx(2.5e-5));             // the top of the commits' bucket
+  CHECK(ps::Quantile(b, 0.75) == Approx(5e-5 + 0.5 * 5e-5));  // half way into the pulls' bucket
+  ps::Histogram slow(ps::kLatencyBounds);
+  slow.Observe(30.0);  // beyond the largest bound
+  CHECK(ps::Quantile({{std::begin(ps::kLatencyBounds), std::end(ps::kLatencyBounds)}, slow.counts(), 30, 1}, 0.5) == 1.0);
+}
+
+TEST_CASE("a live server serves the status page and status.json", "[status]") {
+  MetricsServerProcess server(2);
+  ParameterLayout layout;
+  layout.Add("w", {64});
+  ClientOptions o;
+  o.servers = server.endpoints;
+  o.worker_id = 3;
+  o.request_timeout = 5s;
+  auto client = Client::Connect(layout, o);
+  REQUIRE(client.ok());
+  std::vector<float> w(64, 0.0f);
+  REQUIRE(client.value()->Init(w).ok());
+  for (int i = 0; i < 7; ++i) REQUIRE(client.value()->CommitAndPull(std::vector<float>(64, 1.0f), w).ok());
+  std::this_thread::sleep_for(ps::kPublishInterval * 3);
+
+  const std::string page = server.Get("/");
+  CHECK(page.find("status.json") != std::string::npos);
+  // Works offline: nothing is fetched from elsewhere.
+  CHECK(page.find("http://") == std::string::npos);
+  CHECK(page.find("https://") == std::string::npos);
+
+  const json doc = json::parse(server.Get("/status.json"));
+  REQUIRE(doc["shards"].size() == 2);
+  for (const json& s : doc["shards"]) CHECK(s["updates"] == 7);
+  REQUIRE(doc["workers"].size() == 2);  // worker 3, seen by each shard
+  for (const json& k : doc["workers"]) {
+    CHECK(k["worker"] == 3);
+    CHECK(k["commits"] == 7);
+    CHECK(k["last_commit_age_s"].get<double>() >= 0);
+  }
+}
