@@ -1,6 +1,15 @@
 #!/usr/bin/env bash
-# Installs every Debian package asyncps needs to build, test and benchmark.
-# Usage: scripts/install-deps.sh [--with-containers]
+# Installs the Debian packages asyncps needs.
+# Usage: scripts/install-deps.sh [--tests] [--with-containers]
+#   (none)             what building and running the main job needs
+#                      (scripts/seed-experiment.sh): compilers, the libraries,
+#                      and the Fashion-MNIST data set.
+#   --tests            also what the test suite and the benchmarks use: the
+#                      Python package's build and tests (pybind11, numpy, torch,
+#                      h5py, pytest), chromium for the status page test,
+#                      prometheus' promtool, clang for fuzzing, linters.
+#   --with-containers  also docker, compose, debootstrap and kubectl
+#                      (deploy/test.sh).
 # Idempotent; runs apt-get only for packages that are missing.
 set -euo pipefail
 
@@ -9,17 +18,23 @@ packages=(
   libzmq3-dev cppzmq-dev
   libflatbuffers-dev flatbuffers-compiler
   libxtensor-dev libxtensor-blas-dev libxsimd-dev xtl-dev libopenblas-dev libdnnl-dev
-  catch2 libcli11-dev nlohmann-json3-dev zlib1g-dev
+  libcli11-dev nlohmann-json3-dev zlib1g-dev libcpp-httplib-dev libhdf5-dev
   dataset-fashion-mnist
-  python3 python3-dev python3-numpy python3-torch python3-pytest
-  pybind11-dev python3-pybind11 libhdf5-dev python3-h5py
-  libcpp-httplib-dev prometheus chromium
-  gnuplot-nox clang libclang-rt-14-dev
-  iproute2 procps
 )
-if [[ "${1:-}" == "--with-containers" ]]; then
-  packages+=(docker.io docker-compose debootstrap kubectl)
-fi
+for arg in "$@"; do
+  case $arg in
+    --tests)
+      packages+=(
+        catch2
+        python3 python3-dev python3-numpy python3-torch python3-pytest python3-h5py
+        pybind11-dev python3-pybind11 python3-venv python3-pip python3-setuptools
+        prometheus chromium gnuplot-nox clang libclang-rt-14-dev
+        clang-format flake8 iproute2 procps
+      ) ;;
+    --with-containers) packages+=(docker.io docker-compose debootstrap kubectl) ;;
+    *) echo "install-deps.sh: unknown option '$arg' (expected --tests or --with-containers)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
@@ -29,6 +44,7 @@ if ((${#missing[@]})); then
   SUDO=""
   [[ $(id -u) -eq 0 ]] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
+  echo "install-deps.sh: installing ${#missing[@]} packages: ${missing[*]}" >&2
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Builds asyncps with sanitizers and runs the whole test suite (ctest) under them.
-# Usage: scripts/sanitize.sh address|thread [build-dir]
-#   address  ASan + UBSan (and LeakSanitizer); default build dir build-asan
-#   thread   TSan; default build dir build-tsan
+# Usage: scripts/sanitize.sh address|thread [build-dir] [--label L] [--no-models]
+#   address      ASan + UBSan (and LeakSanitizer); default build dir build-asan
+#   thread       TSan; default build dir build-tsan
+#   --label L    run only the tests labelled L (tests/CMakeLists.txt), e.g. CI's
+#                TSan leg: scripts/sanitize.sh thread build-tsan --label concurrency --no-models
+#   --no-models  build without models/ and the binaries over it (worker, launcher)
 # Every finding fails the run (halt_on_error). Suppressions, for third-party
 # code only, live in scripts/sanitizers/*.supp with the reason for each.
 set -euo pipefail
@@ -13,7 +16,18 @@ case "$kind" in
   thread) default_build=build-tsan ;;
   *) echo "usage: scripts/sanitize.sh address|thread [build-dir]" >&2; exit 2 ;;
 esac
-build=${2:-$default_build}
+shift
+build=$default_build
+if [[ $# -gt 0 && $1 != --* ]]; then build=$1; shift; fi
+ctest_args=()
+models=ON
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --label) ctest_args+=(-L "$2"); shift 2 ;;
+    --no-models) models=OFF; shift ;;
+    *) echo "sanitize.sh: unknown option '$1'" >&2; exit 2 ;;
+  esac
+done
 supp="$PWD/scripts/sanitizers"
 jobs=$(nproc)
 
@@ -35,7 +49,7 @@ fi
 # ASan: 10.6 s with -g, 8.0 s with -g1), and CI's time is bounded.
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
   -DASYNCPS_SANITIZE="$kind" \
-  -DASYNCPS_BUILD_MODELS=ON -DASYNCPS_BUILD_BENCH=OFF >/dev/null
+  -DASYNCPS_BUILD_MODELS="$models" -DASYNCPS_BUILD_BENCH=OFF -DASYNCPS_BUILD_TESTS=ON >/dev/null
 cmake --build "$build" -j"$jobs"
 built=$(date +%s)
 
@@ -47,5 +61,5 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/
 # (tests/CMakeLists.txt). Under TSan, training runs about 50x slower: the
 # tests' limits on whole training runs stretch 12x (tests/support/time_scale.h).
 if [[ $kind == thread ]]; then export ASYNCPS_TEST_TIME_SCALE=12; fi
-ctest --test-dir "$build" --output-on-failure -j"$jobs" --timeout 1500
+ctest --test-dir "$build" --output-on-failure -j"$jobs" --timeout 1500 "${ctest_args[@]}"
 echo "sanitize.sh $kind: build $((built - start)) s, tests $(($(date +%s) - built)) s"

@@ -110,7 +110,7 @@ def main():
              f"{results['machine']['torch']}.", ""]
     if a.repeats > 0:
         med, cmed, runs, cpu_runs = (results["throughput"][k] for k in ("median", "cpu_median", "samples_per_second",
-                                                                          "samples_per_cpu_second"))
+                                                                        "samples_per_cpu_second"))
         lines += [
              f"Throughput: {a.workers} PyTorch workers, batch 16, Adam, {a.epochs} epoch(s) of {a.train_limit} rows, "
              f"medians of {a.repeats} alternating runs.", "",
@@ -121,8 +121,8 @@ def main():
              + ", ".join(f"{v:.0f}" for v in cpu_runs["adag"]) + " |",
              f"| no PS (--algo single) | {med['single']:.0f} | " + ", ".join(f"{v:.0f}" for v in runs["single"])
              + f" | {cmed['single']:.0f} | " + ", ".join(f"{v:.0f}" for v in cpu_runs["single"]) + " |",
-             f"| **ratio** | **{results['throughput']['ratio']:.3f}x** | | **{results['throughput']['cpu_ratio']:.3f}x** "
-             "| |", "",
+             f"| **ratio** | **{results['throughput']['ratio']:.3f}x** | "
+             f"| **{results['throughput']['cpu_ratio']:.3f}x** | |", "",
              "CPU-seconds: the workers' training loops (every thread: PyTorch, the client, ZeroMQ) plus the whole "
              "server; other jobs on the same cores change them far less than wall-clock time.", "",
              f"Load: before `{results['throughput']['load_before']}`; after `{results['throughput']['load_after']}`."]

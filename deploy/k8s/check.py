@@ -77,7 +77,8 @@ def check_metrics(template, c, env, ports, svc):
     bind = env.get("ASYNCPS_METRICS_BIND", "")
     need(bind, "shard container: ASYNCPS_METRICS_BIND not set (Prometheus scrapes the shards)")
     port = int(bind.rsplit(":", 1)[1])
-    need(ports.get("metrics") == port, f"shard containerPort 'metrics' {ports.get('metrics')} != ASYNCPS_METRICS_BIND {bind}")
+    need(ports.get("metrics") == port,
+         f"shard containerPort 'metrics' {ports.get('metrics')} != ASYNCPS_METRICS_BIND {bind}")
     svc_ports = {p["name"]: p for p in svc["spec"]["ports"]}
     need("metrics" in svc_ports and svc_ports["metrics"]["port"] == port,
          f"Service shard needs a port 'metrics' = {port} (deploy/prometheus/servicemonitor.yaml scrapes it)")
@@ -134,19 +135,22 @@ def check(path):
     need(sp["targetPort"] in ports or sp["targetPort"] in ports.values(),
          f"Service targetPort {sp['targetPort']} is not a port of the shard container {ports}")
     bind_port = int(env.get("ASYNCPS_BIND", "tcp://*:5555").rsplit(":", 1)[1])
-    need(bind_port in ports.values() and sp["port"] == bind_port, "shard bind port, containerPort and Service port differ")
+    need(bind_port in ports.values() and sp["port"] == bind_port,
+         "shard bind port, containerPort and Service port differ")
     check_metrics(sts["spec"]["template"], c, env, ports, svc)
     pattern = cfg["ASYNCPS_LAUNCH_SERVERS_PATTERN"]
     m = re.fullmatch(r"tcp://([a-z0-9-]+)-\{i\}\.([a-z0-9-]+)(?:\.[a-z0-9.-]+)?:(\d+)", pattern)
     need(m, f"ASYNCPS_LAUNCH_SERVERS_PATTERN {pattern!r} is not tcp://<statefulset>-{{i}}.<service>:<port>")
-    need(m.group(1) == sts["metadata"]["name"] and m.group(2) == svc["metadata"]["name"] and int(m.group(3)) == sp["port"],
+    need(m.group(1) == sts["metadata"]["name"] and m.group(2) == svc["metadata"]["name"]
+         and int(m.group(3)) == sp["port"],
          f"ASYNCPS_LAUNCH_SERVERS_PATTERN {pattern!r} does not name the StatefulSet/Service/port")
 
     # Workers: indexed Job, completion index = worker index
     ws = wjob["spec"]
     need(ws.get("completionMode") == "Indexed", "worker Job must be completionMode: Indexed")
     need(ws.get("completions") == workers and ws.get("parallelism") == workers,
-         f"worker Job completions/parallelism {ws.get('completions')}/{ws.get('parallelism')} != ASYNCPS_NUM_WORKERS {workers}")
+         f"worker Job completions/parallelism {ws.get('completions')}/{ws.get('parallelism')} "
+         f"!= ASYNCPS_NUM_WORKERS {workers}")
     wspec = check_pod("Job worker", ws["template"], cm["metadata"]["name"])
     need(wspec.get("restartPolicy") in ("Never", "OnFailure"), "worker pods need restartPolicy Never/OnFailure")
     wc = wspec["containers"][0]
@@ -175,6 +179,7 @@ def check(path):
             need(folder in mounts, f"{cname}: {k}={path} is not in a mounted Secret ({sorted(mounts)})")
             out[k] = (mounts[folder], name)
         return out
+
     def secret_items(spec):
         return {i["path"] for v in spec.get("volumes", []) if "secret" in v for i in v["secret"].get("items", [])}
     need(secret_items(spec) == {"server.key", "client.pub"}, "shards must get only server.key and client.pub")
@@ -203,6 +208,7 @@ def check(path):
 
     # Reports: workers write worker-<i>.json into a shared PVC; the report waits for all of them.
     pvc = one(docs, "PersistentVolumeClaim", "reports")
+
     def claim_mount(spec, cname):
         vols = {v["name"]: v.get("persistentVolumeClaim", {}).get("claimName") for v in spec.get("volumes", [])}
         c = next(c for c in spec["containers"] if c["name"] == cname)
@@ -210,7 +216,8 @@ def check(path):
     wm, rm = claim_mount(wspec, "worker"), claim_mount(rspec, "report")
     need(wm and wm == rm, f"worker and report must mount PVC reports at the same path (worker {wm}, report {rm})")
     need(cfg.get("ASYNCPS_WORKER_REPORTS") in wm, f"ASYNCPS_WORKER_REPORTS must be the reports mount {wm}")
-    need(int(cfg.get("ASYNCPS_REPORT_WAIT", "0")) > 0, "ASYNCPS_REPORT_WAIT must be > 0 (the report waits for the workers)")
+    need(int(cfg.get("ASYNCPS_REPORT_WAIT", "0")) > 0,
+         "ASYNCPS_REPORT_WAIT must be > 0 (the report waits for the workers)")
     rj = wenv.get("ASYNCPS_REPORT_JSON", "")
     need(rj.startswith(next(iter(wm)) + "/worker-") and "{i}" in rj,
          f"worker ASYNCPS_REPORT_JSON {rj!r} must be <reports mount>/worker-{{i}}.json")

@@ -128,7 +128,8 @@ def main():
     secrets = sorted({v["secret"]["secretName"] for d in (sts, wjob, rjob)
                       for v in d["spec"]["template"]["spec"].get("volumes", []) if "secret" in v})
     print(f"K8S_SECRETS={shlex.quote(' '.join(secrets))}")
-    print(f"K8S_REPORTS_CLAIM={shlex.quote(next(v['persistentVolumeClaim']['claimName'] for v in pod['volumes'] if 'persistentVolumeClaim' in v))}")
+    claim = next(v['persistentVolumeClaim']['claimName'] for v in pod['volumes'] if 'persistentVolumeClaim' in v)
+    print(f"K8S_REPORTS_CLAIM={shlex.quote(claim)}")
 
 
 if __name__ == "__main__":

@@ -166,7 +166,8 @@ def main(argv=None):
         if a.report_json:
             with open(a.report_json, "w") as f:
                 json.dump({"training_time": training_time, "accuracy": accuracy, "test_loss": test_loss,
-                           "number_of_parameter_server_updates": updates, "expected_updates": expected, "samples": samples,
+                           "number_of_parameter_server_updates": updates, "expected_updates": expected,
+                           "samples": samples,
                            "samples_per_second": samples / training_time, "cpu_seconds": cpu_seconds,
                            "server_cpu_seconds": server_cpu,
                            "samples_per_cpu_second": samples / cpu_seconds, "workers": reports,

@@ -11,6 +11,7 @@
 
 #include "keras_json.h"
 #include "run_binary.h"
+#include "support/skip.h"
 
 namespace fs = std::filesystem;
 using asyncps::e2e::Finished;
@@ -133,10 +134,8 @@ TEST_CASE("A Keras model trains through the PS and its weights come back in get_
 }
 
 TEST_CASE("A Keras .h5 model trains from its weights and saves a Keras-loadable .h5", "[e2e][keras][h5]") {
-  if (std::system("/usr/bin/python3 -c 'import h5py, numpy' > /dev/null 2>&1") != 0) {
-    WARN("/usr/bin/python3 lacks h5py (apt install python3-h5py); skipping");
-    return;
-  }
+  asyncps::testing::RequireOrSkip(std::system("/usr/bin/python3 -c 'import h5py, numpy' > /dev/null 2>&1") == 0,
+                                  "/usr/bin/python3 lacks h5py (apt install python3-h5py)");
   Scratch s;
   const std::string json = s.Write("lenet.json", LeNetJson(KerasForm::kKeras22));
   const std::string npz = (s.dir / "w.npz").string(), h5 = (s.dir / "m.h5").string(), out = (s.dir / "out.h5").string();

@@ -7,6 +7,7 @@
 
 #include "data_files.h"
 #include "test_util.h"
+#include "support/skip.h"
 
 using namespace asyncps::models;
 using namespace asyncps::models::testing;
@@ -74,10 +75,7 @@ TEST_CASE("LoadMnist explains a wrong directory and mismatched files", "[models]
 }
 
 TEST_CASE("Fashion-MNIST from Debian's package loads in full", "[models][dataset][fashion]") {
-  if (!std::filesystem::exists(std::string(kDefaultDataDir) + "/t10k-images-idx3-ubyte.gz")) {
-    WARN("dataset-fashion-mnist is not installed; skipping");
-    return;
-  }
+  asyncps::testing::RequireOrSkip(std::filesystem::exists(std::string(kDefaultDataDir) + "/t10k-images-idx3-ubyte.gz"), "dataset-fashion-mnist is not installed");
   auto test = LoadMnist({}, Split::kTest);
   REQUIRE(test.ok());
   CHECK(test.value().size() == 10000);

@@ -12,6 +12,7 @@
 #include "keras_json.h"
 #include "python.h"
 #include "test_util.h"
+#include "support/skip.h"
 
 using namespace asyncps::models;
 using namespace asyncps::models::testing;
@@ -47,10 +48,7 @@ bool SameWeights(const Sequential& m, const std::vector<std::vector<float>>& arr
 
 TEST_CASE("A Keras model.save() file gives the architecture and its weights, in both Keras forms",
           "[models][keras][h5][python]") {
-  if (!PythonHas("h5py, numpy")) {
-    WARN(std::string(Python()) + " lacks h5py (apt install python3-h5py); skipping");
-    return;
-  }
+  asyncps::testing::RequireOrSkip(PythonHas("h5py, numpy"), std::string(Python()) + " lacks h5py (apt install python3-h5py)");
   TempDir dir("keras-h5");
   for (KerasForm f : {KerasForm::kKeras22, KerasForm::kTfKeras}) {
     INFO((f == KerasForm::kKeras22 ? "Keras 2.2" : "tf.keras"));
@@ -79,10 +77,7 @@ TEST_CASE("A Keras model.save() file gives the architecture and its weights, in 
 
 TEST_CASE("Damaged or mismatched Keras HDF5 files are refused, naming the file, layer and weight",
           "[models][keras][h5][python]") {
-  if (!PythonHas("h5py, numpy")) {
-    WARN(std::string(Python()) + " lacks h5py (apt install python3-h5py); skipping");
-    return;
-  }
+  asyncps::testing::RequireOrSkip(PythonHas("h5py, numpy"), std::string(Python()) + " lacks h5py (apt install python3-h5py)");
   TempDir dir("keras-h5-bad");
   const std::string json_path = dir.file("lenet.json");
   std::ofstream(json_path) << LeNetJson(KerasForm::kTfKeras).dump();
@@ -121,10 +116,7 @@ TEST_CASE("Damaged or mismatched Keras HDF5 files are refused, naming the file, 
 
 TEST_CASE("Weights written as a Keras .h5 read back here and with h5py in model.load_weights' layout",
           "[models][keras][h5][python]") {
-  if (!PythonHas("h5py, numpy")) {
-    WARN(std::string(Python()) + " lacks h5py (apt install python3-h5py); skipping");
-    return;
-  }
+  asyncps::testing::RequireOrSkip(PythonHas("h5py, numpy"), std::string(Python()) + " lacks h5py (apt install python3-h5py)");
   TempDir dir("keras-h5-write");
   const std::string json_path = dir.file("strided.json");
   std::ofstream(json_path) << StridedCnnJson(KerasForm::kTfKeras).dump();

@@ -12,16 +12,14 @@
 #include "keras_json.h"
 #include "python.h"
 #include "test_util.h"
+#include "support/skip.h"
 
 using namespace asyncps::models;
 using namespace asyncps::models::testing;
 
 TEST_CASE("Strided, average-pooling, tanh and sigmoid models agree with PyTorch to 1e-4",
           "[models][keras][torch][python]") {
-  if (!PythonHas("numpy, torch")) {
-    WARN(std::string(Python()) + " lacks torch or numpy (apt install python3-torch); skipping");
-    return;
-  }
+  asyncps::testing::RequireOrSkip(PythonHas("numpy, torch"), std::string(Python()) + " lacks torch or numpy (apt install python3-torch)");
   TempDir dir("keras-torch");
   json strided = StridedCnnJson(KerasForm::kTfKeras);
   for (auto& l : strided["config"]["layers"])

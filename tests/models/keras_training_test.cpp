@@ -10,6 +10,7 @@
 #include "asyncps/models/keras_model.h"
 #include "asyncps/models/optimizer.h"
 #include "keras_json.h"
+#include "support/skip.h"
 
 using namespace asyncps::models;
 using namespace asyncps::models::testing;
@@ -17,10 +18,7 @@ using namespace asyncps::models::testing;
 // Measured: 0.735, 0.741, 0.752 test accuracy with seeds 1, 2, 3 (about 2 s).
 TEST_CASE("A strided, average-pooling, dropout model reaches >= 0.70 test accuracy in 3 epochs on 8,000 images",
           "[models][keras][training][fashion]") {
-  if (!std::filesystem::exists(std::string(kDefaultDataDir) + "/train-images-idx3-ubyte.gz")) {
-    WARN("dataset-fashion-mnist is not installed; skipping");
-    return;
-  }
+  asyncps::testing::RequireOrSkip(std::filesystem::exists(std::string(kDefaultDataDir) + "/train-images-idx3-ubyte.gz"), "dataset-fashion-mnist is not installed");
   SetBlasThreads(1);
   auto train = LoadMnist({.limit = 8000}, Split::kTrain);
   auto test = LoadMnist({.limit = 2000}, Split::kTest);

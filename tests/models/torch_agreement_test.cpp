@@ -9,6 +9,7 @@
 #include "asyncps/models/seed_cnn.h"
 #include "python.h"
 #include "test_util.h"
+#include "support/skip.h"
 
 using namespace asyncps::models;
 using namespace asyncps::models::testing;
@@ -32,10 +33,7 @@ void MakeBatch(std::size_t batch, std::vector<float>& x, std::vector<float>& y) 
 }  // namespace
 
 TEST_CASE("Seed CNN loss and gradients agree with PyTorch to 1e-4", "[models][torch][python]") {
-  if (!PythonHas("numpy, torch")) {
-    WARN(std::string(Python()) + " lacks torch or numpy (apt install python3-torch); skipping");
-    return;
-  }
+  asyncps::testing::RequireOrSkip(PythonHas("numpy, torch"), std::string(Python()) + " lacks torch or numpy (apt install python3-torch)");
   TempDir dir("torch");
   const std::size_t batch = 16;
   for (std::uint64_t seed : {3u, 4u}) {

@@ -7,14 +7,12 @@
 #include "asyncps/models/evaluate.h"
 #include "asyncps/models/optimizer.h"
 #include "asyncps/models/seed_cnn.h"
+#include "support/skip.h"
 
 using namespace asyncps::models;
 
 TEST_CASE("Seed CNN reaches >= 0.70 test accuracy after 1 epoch on 2,000 images", "[models][training][fashion]") {
-  if (!std::filesystem::exists(std::string(kDefaultDataDir) + "/train-images-idx3-ubyte.gz")) {
-    WARN("dataset-fashion-mnist is not installed; skipping");
-    return;
-  }
+  asyncps::testing::RequireOrSkip(std::filesystem::exists(std::string(kDefaultDataDir) + "/train-images-idx3-ubyte.gz"), "dataset-fashion-mnist is not installed");
   SetBlasThreads(1);
   auto train = LoadMnist({.limit = 2000}, Split::kTrain);
   auto test = LoadMnist({.limit = 2000}, Split::kTest);

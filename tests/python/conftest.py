@@ -40,6 +40,21 @@ def need_data():
     return DATA_DIR
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """A file whose tests were all skipped (data or module missing) is a skip
+    for ctest (exit 77, SKIP_RETURN_CODE), never a pass; with
+    ASYNCPS_REQUIRE_DATA=1 (CI) any skip is a failure."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or exitstatus != 0:
+        return
+    skipped = len(reporter.stats.get("skipped", []))
+    passed = len(reporter.stats.get("passed", []))
+    if skipped and os.environ.get("ASYNCPS_REQUIRE_DATA") == "1":
+        session.exitstatus = 1
+    elif skipped and not passed:
+        session.exitstatus = 77
+
+
 def source_dir():
     return os.environ.get("ASYNCPS_SOURCE_DIR",
                           os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))

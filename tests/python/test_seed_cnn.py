@@ -1,6 +1,5 @@
 """asyncps.torch.seed_cnn(): the C++ worker's tensors (names, order, shapes,
 Keras layout), its initial weights bit for bit, and its .npz files both ways."""
-import os
 import subprocess
 import zipfile
 

@@ -3,7 +3,7 @@
 // checks what it rendered (--dump-dom) and keeps a screenshot
 // (build/tests/server/status-page.png; docs/status-page.png is one).
 //
-// Exits with kSkip (ctest SKIP_RETURN_CODE) when chromium is not installed.
+// Skipped (support/skip.h) when chromium is not installed.
 // Chromium runs with --no-sandbox (it refuses root without it), a temporary
 // profile, and under `timeout 90`.
 #include <catch2/catch.hpp>
@@ -16,6 +16,7 @@
 #include "asyncps/client/client.h"
 #include "asyncps/server/metrics.h"
 #include "support/metrics_server_process.h"
+#include "support/skip.h"
 
 using namespace asyncps;
 using asyncps::testing::MetricsServerProcess;
@@ -31,7 +32,6 @@ std::string ChromiumBinary() {
   const char* given = std::getenv("ASYNCPS_CHROMIUM");
   return given && *given ? given : "/usr/bin/chromium";
 }
-constexpr int kSkip = 77;  // SKIP_RETURN_CODE in tests/server/CMakeLists.txt
 
 // Runs headless chromium on `url` with `mode` (--dump-dom, --screenshot=...),
 // its stdout into `out`; bounded to 90 s. Its exit status.
@@ -50,10 +50,8 @@ int Chromium(const TempDir& dir, const std::string& url, const std::string& mode
 }  // namespace
 
 TEST_CASE("chromium renders every worker, the update count and the straggler", "[status][browser]") {
-  if (!std::filesystem::exists(ChromiumBinary())) {
-    WARN("skipped: no " << ChromiumBinary() << " (Debian's chromium; scripts/install-deps.sh)");
-    std::exit(kSkip);
-  }
+  asyncps::testing::RequireOrSkip(std::filesystem::exists(ChromiumBinary()),
+                                  "no " + ChromiumBinary() + " (Debian's chromium; scripts/install-deps.sh --tests)");
   // A long straggler window: every worker stays active for the whole test.
   MetricsServerProcess server(2, {"--straggler-window", "120", "--straggler-fraction", "0.5"});
   ParameterLayout layout;

@@ -23,9 +23,6 @@ COMPRESSION_VARIANTS = [
 ACCURACY_BUDGET_POINTS = 0.5  # issue 5: a compressed run may lose at most 0.5 accuracy points
 
 
-
-
-
 def cmd_compression(a):
     """The seed experiment with each wire compression, repeats interleaved, repeat r with seed+r
     for every variant (so that accuracy differences are paired)."""
@@ -84,7 +81,8 @@ def cmd_compression(a):
           f"{repeats} repeats, repeat r with seed {a.seed}+r for every variant, interleaved; medians; "
           f"accuracy change = median over repeats of (variant - f32 of the same seed), in points; "
           f"budget: at most {ACCURACY_BUDGET_POINTS} points lost; suite time {elapsed / 60:.1f} min", "",
-          "| variant | training time s | vs f32 | test accuracy (each run) | accuracy change, points | within 0.5 | PS updates | samples/s |",
+          "| variant | training time s | vs f32 | test accuracy (each run) | accuracy change, points | within 0.5 "
+          "| PS updates | samples/s |",
           "|---|---:|---:|---|---:|:---:|---:|---:|"]
     for t in table:
         each = ", ".join(fmt(x, ".4f") for x in t["accuracies"])

@@ -76,7 +76,10 @@ def cmd_seed(a):
     repeats = a.repeats or 1
     curve_epochs = a.curve_epochs if a.curve_epochs is not None else ([1, 2] if q else [1, 2, 3, 4, 5])
     curve_w = a.curve_workers or (2 if q else 3)
-    window = lambda al: a.window if a.window is not None else SEED_WINDOW[al]
+
+    def window(al):
+        return a.window if a.window is not None else SEED_WINDOW[al]
+
     settings = {"mode": "quick" if q else "full", "train_limit": rows, "test_limit": test_rows,
                 "epochs": epochs, "batch": a.batch, "optimizer": a.optimizer, "lr": a.lr,
                 "shards": a.shards, "seed": a.seed, "repeats": repeats, "algos": algos,
@@ -153,7 +156,8 @@ def cmd_seed(a):
           + ", ".join(f"{al} {settings['windows'][al]}" for al in algos if al != "single")
           + " (easgd/eamsgd: their Dist-Keras default, as in the seed); each figure the median of "
           f"{repeats} run(s); suite time {elapsed / 60:.1f} min", "",
-          "| algorithm | W | window | training time s | test accuracy | PS updates | samples/s | samples/s vs single (same W) |",
+          "| algorithm | W | window | training time s | test accuracy | PS updates | samples/s "
+          "| samples/s vs single (same W) |",
           "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for t in table:
         seed_row = (t["algo"] == "adag" and t["workers"] == 3 and t["window"] == 5 and epochs == 5
@@ -174,7 +178,9 @@ def cmd_seed(a):
                f"**{fmt(t['accuracy'], '.4f')}** | **{fmt(t['updates'], '.0f')}** |",
                f"| Dist-Keras seed (MNIST, its machine) | {DIST_KERAS['training_time']:,} | "
                f"{DIST_KERAS['accuracy']} | {DIST_KERAS['updates']:,} |",
-               f"| time ratio (different machines and data sets) | {DIST_KERAS['training_time'] / t['training_time']:.1f}x less |" if t['training_time'] else "| ratio | - |",
+               (f"| time ratio (different machines and data sets) "
+                f"| {DIST_KERAS['training_time'] / t['training_time']:.1f}x less |"
+                if t['training_time'] else "| ratio | - |"),
                "",
                "Not the same data set: Fashion-MNIST is harder than MNIST (a seed-CNN reaches ~0.91-0.92 "
                "where MNIST gives ~0.99), so compare the time and the update count, not the accuracy. "
@@ -183,9 +189,10 @@ def cmd_seed(a):
         md += [f"The seed row (ADAG b16 w5 5 epochs Adam W=3, all 60,000 rows) is only made in full mode; "
                f"Dist-Keras' seed: {DIST_KERAS['training_time']:,} s / {DIST_KERAS['accuracy']} / "
                f"{DIST_KERAS['updates']:,} updates (MNIST; ours is Fashion-MNIST).", ""]
-    md += [] if not curve else [f"Accuracy against wall time: one run per point, {', '.join(map(str, curve_epochs))} epoch(s) at "
-           f"W={curve_w} (runs of the table reused where identical), x = the run's training time: "
-           "`seed_accuracy_vs_time.png`; samples/s against W: `seed_samples_per_s.png`.", ""]
+    md += [] if not curve else [
+        f"Accuracy against wall time: one run per point, {', '.join(map(str, curve_epochs))} epoch(s) at "
+        f"W={curve_w} (runs of the table reused where identical), x = the run's training time: "
+        "`seed_accuracy_vs_time.png`; samples/s against W: `seed_samples_per_s.png`.", ""]
     with open(os.path.join(out, "seed.md"), "w") as f:
         f.write("\n".join(md))
 

@@ -11,7 +11,8 @@ def cmd_summary(a):
     parts = ["# asyncps benchmark suite: summary", "",
              f"`bench/suite/run.sh {a.command_outdir or out}{' --quick' if a.quick else ''}`", "",
              machine_line(m), ""]
-    for title, path in [("PS throughput (bench/ps)", "ps/ps.md"), ("Worker compute (bench/compute)", "compute/compute.md"),
+    for title, path in [("PS throughput (bench/ps)", "ps/ps.md"),
+                        ("Worker compute (bench/compute)", "compute/compute.md"),
                         (None, "seed.md"), (None, "memory.md"), (None, "compression.md"),
                         (None, "scaling/scaling.md")]:
         p = os.path.join(out, path)
@@ -22,7 +23,7 @@ def cmd_summary(a):
             parts += [f"## {title}", ""]
         txt = open(p).read().rstrip() + "\n"
         # demote the sub-reports' own top-level headings
-        txt = "\n".join(("#" + l if l.startswith("#") else l) for l in txt.splitlines()) if title else txt
+        txt = "\n".join(("#" + line if line.startswith("#") else line) for line in txt.splitlines()) if title else txt
         parts += [txt, ""]
     pngs = sorted(os.path.relpath(os.path.join(d, f), out) for d, _, fs in os.walk(out) for f in fs
                   if f.endswith(".png"))

@@ -24,7 +24,6 @@ from ._asyncps import (
     Error,
     Internal,
     InvalidArgument,
-    IOError,
     Layout,
     Mismatch,
     NotInitialised,
@@ -40,6 +39,7 @@ from ._asyncps import (
     read_curve_key_file,
     rule_config,
 )
+from ._asyncps import IOError  # noqa: F401  (re-exported as asyncps.IOError; kept out of __all__, see below)
 
 __version__ = "0.1.0"
 
