@@ -1,8 +1,10 @@
 #include "asyncps/models/keras_h5.h"
 
 #include <hdf5.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <limits>
 #include <optional>
 #include <utility>
 
@@ -26,6 +28,78 @@ class Handle {
   herr_t (*close_)(hid_t);
 };
 
+// The most bytes one string attribute may hold (model_config, layer_names,
+// weight_names): far above any real model's, far below memory.
+constexpr std::size_t kMaxAttributeBytes = std::size_t{64} << 20;
+
+// Opens `path` only if it is a regular file (a FIFO or device would block or
+// stream forever), with HDF5's plugin loading off: only the filters built into
+// libhdf5 can ever run.
+Result<hid_t> OpenReadOnly(const std::string& path) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors are returned, not printed
+  H5PLset_loading_state(0);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    return Status::IOError(path + ": cannot open (missing or unreadable); check the path");
+  if (!S_ISREG(st.st_mode)) return Status::IOError(path + ": not a regular file (a FIFO, device or folder)");
+  if (H5Fis_hdf5(path.c_str()) <= 0)
+    return Status::IOError(path + ": cannot open as an HDF5 file (missing, unreadable or not HDF5); check the path");
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (file < 0) return Status::IOError(path + ": cannot open as an HDF5 file");
+  return file;
+}
+
+// OK if `name` (relative to loc, "a/b/c") exists and every link on the way is
+// a hard link inside this file. External links (another file: any path on
+// this machine) and soft links (which can lead to one) are refused before
+// anything follows them.
+Status CheckHardLinks(hid_t loc, const std::string& name, const std::string& where, const char* what) {
+  std::size_t end = 0;
+  do {
+    end = name.find('/', end + 1);
+    const std::string prefix = name.substr(0, end);
+    if (H5Lexists(loc, prefix.c_str(), H5P_DEFAULT) <= 0)
+      return Status::InvalidArgument(where + ": " + what + " '" + name + "' is missing");
+    H5L_info_t info{};
+    if (H5Lget_info(loc, prefix.c_str(), &info, H5P_DEFAULT) < 0 || info.type != H5L_TYPE_HARD) {
+      return Status::InvalidArgument(where + ": '" + prefix +
+                                     "' is an external or soft link; only data inside the file is read");
+    }
+  } while (end != std::string::npos);
+  return Status::OK();
+}
+
+// OK if the dataset's data lies inside the file, whole, in a layout we read:
+// contiguous, chunked or compact storage, no external files, no virtual
+// mapping, only the deflate and shuffle filters, and every byte allocated
+// (unwritten data would be invented from the fill value).
+Status CheckStorage(hid_t set, const std::string& what) {
+  Handle dcpl(H5Dget_create_plist(set), H5Pclose);
+  if (!dcpl.ok()) return Status::InvalidArgument(what + ": cannot read its storage properties");
+  const H5D_layout_t layout = H5Pget_layout(dcpl.get());
+  if (layout != H5D_CONTIGUOUS && layout != H5D_CHUNKED && layout != H5D_COMPACT)
+    return Status::InvalidArgument(what + ": virtual or unknown storage layout; only data inside the file is read");
+  if (H5Pget_external_count(dcpl.get()) != 0)
+    return Status::InvalidArgument(what + ": stored in external files; only data inside the file is read");
+  const int filters = H5Pget_nfilters(dcpl.get());
+  if (filters < 0) return Status::InvalidArgument(what + ": cannot read its filters");
+  for (int i = 0; i < filters; ++i) {
+    unsigned flags = 0;
+    std::size_t nvalues = 0;
+    unsigned config = 0;
+    const H5Z_filter_t id =
+        H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &nvalues, nullptr, 0, nullptr, &config);
+    if (id != H5Z_FILTER_DEFLATE && id != H5Z_FILTER_SHUFFLE) {
+      return Status::InvalidArgument(what + ": filter " + std::to_string(id) +
+                                     " is not one this reader runs (deflate and shuffle only)");
+    }
+  }
+  H5D_space_status_t status{};
+  if (H5Dget_space_status(set, &status) < 0 || status != H5D_SPACE_STATUS_ALLOCATED)
+    return Status::InvalidArgument(what + ": its data was never (fully) written");
+  return Status::OK();
+}
+
 // The strings of a string attribute (scalar or 1-D; fixed or variable length,
 // as h5py writes bytes and str).
 Result<std::vector<std::string>> StringAttribute(hid_t obj, const char* name, const std::string& where) {
@@ -37,6 +111,11 @@ Result<std::vector<std::string>> StringAttribute(hid_t obj, const char* name, co
     return Status::InvalidArgument(where + ": attribute '" + name + "' is not a string");
   const hssize_t count = H5Sget_simple_extent_npoints(space.get());
   if (count < 0) return Status::InvalidArgument(where + ": attribute '" + name + "' has no extent");
+  const std::size_t element = H5Tis_variable_str(type.get()) > 0 ? sizeof(char*) : H5Tget_size(type.get());
+  if (element == 0 || static_cast<std::size_t>(count) > kMaxAttributeBytes / element) {
+    return Status::InvalidArgument(where + ": attribute '" + name + "' claims more than " +
+                                   std::to_string(kMaxAttributeBytes >> 20) + " MiB");
+  }
   std::vector<std::string> out;
   if (H5Tis_variable_str(type.get()) > 0) {
     Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
@@ -45,8 +124,16 @@ Result<std::vector<std::string>> StringAttribute(hid_t obj, const char* name, co
     std::vector<char*> ptrs(static_cast<std::size_t>(count), nullptr);
     if (count > 0 && H5Aread(attr.get(), mem.get(), ptrs.data()) < 0)
       return Status::InvalidArgument(where + ": cannot read attribute '" + name + "'");
-    for (char* p : ptrs) out.emplace_back(p ? p : "");
+    std::size_t total = 0;
+    for (char* p : ptrs) {
+      out.emplace_back(p ? p : "");
+      total += out.back().size();
+    }
     if (count > 0) H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, ptrs.data());
+    if (total > kMaxAttributeBytes) {
+      return Status::InvalidArgument(where + ": attribute '" + name + "' holds more than " +
+                                     std::to_string(kMaxAttributeBytes >> 20) + " MiB");
+    }
     return out;
   }
   const std::size_t size = H5Tget_size(type.get());
@@ -60,9 +147,12 @@ Result<std::vector<std::string>> StringAttribute(hid_t obj, const char* name, co
   return out;
 }
 
-Result<NpyArray> ReadFloatDataset(hid_t group, const std::string& name, const std::string& where) {
-  if (H5Lexists(group, name.c_str(), H5P_DEFAULT) <= 0)
-    return Status::InvalidArgument(where + ": dataset '" + name + "' (listed in weight_names) is missing");
+// Reads one float dataset, converted to float32, if its element count fits in
+// `*budget` (the floats the model can still take); takes them from *budget.
+Result<NpyArray> ReadFloatDataset(hid_t group, const std::string& name, const std::string& where,
+                                  std::size_t* budget) {
+  if (Status st = CheckHardLinks(group, name, where, "dataset (listed in weight_names)"); !st.ok()) return st;
+  const std::string what = where + ": dataset '" + name + "'";
   Handle set(H5Dopen2(group, name.c_str(), H5P_DEFAULT), H5Dclose);
   Handle space(set.ok() ? H5Dget_space(set.get()) : -1, H5Sclose);
   Handle type(set.ok() ? H5Dget_type(set.get()) : -1, H5Tclose);
@@ -76,9 +166,19 @@ Result<NpyArray> ReadFloatDataset(hid_t group, const std::string& name, const st
   a.name = name;
   std::size_t n = 1;
   for (hsize_t d : dims) {
+    if (d != 0 && n > std::numeric_limits<std::size_t>::max() / d) {
+      return Status::InvalidArgument(what + " claims a shape whose size overflows");
+    }
     a.shape.push_back(static_cast<std::size_t>(d));
     n *= static_cast<std::size_t>(d);
   }
+  if (n > *budget) {
+    return Status::InvalidArgument(what + " claims shape " + ShapeToString(a.shape) + " (" + std::to_string(n) +
+                                   " values): more than the model's " + std::to_string(*budget) +
+                                   " values not yet read; was it saved from a different model?");
+  }
+  if (Status st = CheckStorage(set.get(), what); !st.ok()) return st;
+  *budget -= n;
   a.data.resize(n);
   if (n > 0 && H5Dread(set.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, a.data.data()) < 0)
     return Status::InvalidArgument(where + ": cannot read dataset '" + name + "'");
@@ -151,22 +251,40 @@ Status SaveKerasH5Weights(const std::string& path, const ParameterLayout& layout
   return Status::OK();
 }
 
-Result<KerasH5File> ReadKerasH5(const std::string& path) {
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors are returned, not printed
-  if (H5Fis_hdf5(path.c_str()) <= 0)
-    return Status::IOError(path + ": cannot open as an HDF5 file (missing, unreadable or not HDF5); check the path");
-  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-  if (!file.ok()) return Status::IOError(path + ": cannot open as an HDF5 file");
+namespace {
+
+// The model_config attribute of an open file, or "".
+Result<std::string> ModelConfig(hid_t file, const std::string& path) {
+  if (H5Aexists(file, "model_config") <= 0) return std::string();
+  Result<std::vector<std::string>> config = StringAttribute(file, "model_config", path);
+  if (!config.ok()) return config.status();
+  if (config.value().size() != 1) return Status::InvalidArgument(path + ": attribute 'model_config' is not one string");
+  return std::move(config.value()[0]);
+}
+
+}  // namespace
+
+Result<std::string> ReadKerasH5ModelConfig(const std::string& path) {
+  Result<hid_t> opened = OpenReadOnly(path);
+  if (!opened.ok()) return opened.status();
+  Handle file(opened.value(), H5Fclose);
+  return ModelConfig(file.get(), path);
+}
+
+Result<KerasH5File> ReadKerasH5(const std::string& path, std::size_t max_values) {
+  Result<hid_t> opened = OpenReadOnly(path);
+  if (!opened.ok()) return opened.status();
+  Handle file(opened.value(), H5Fclose);
+  Result<std::string> config = ModelConfig(file.get(), path);
+  if (!config.ok()) return config.status();
   KerasH5File out;
+  out.model_config = std::move(config).value();
   hid_t weights_root = file.get();
   std::optional<Handle> model_weights;
-  if (H5Aexists(file.get(), "model_config") > 0) {
-    Result<std::vector<std::string>> config = StringAttribute(file.get(), "model_config", path);
-    if (!config.ok()) return config.status();
-    if (config.value().size() != 1) return Status::InvalidArgument(path + ": attribute 'model_config' is not one string");
-    out.model_config = config.value()[0];
+  if (!out.model_config.empty()) {
     if (H5Lexists(file.get(), "model_weights", H5P_DEFAULT) <= 0)
       return Status::InvalidArgument(path + ": group 'model_weights' is missing (save the model with model.save)");
+    if (Status st = CheckHardLinks(file.get(), "model_weights", path, "group"); !st.ok()) return st;
     model_weights.emplace(H5Gopen2(file.get(), "model_weights", H5P_DEFAULT), H5Gclose);
     if (!model_weights->ok()) return Status::InvalidArgument(path + ": 'model_weights' is not a group");
     weights_root = model_weights->get();
@@ -174,10 +292,12 @@ Result<KerasH5File> ReadKerasH5(const std::string& path) {
   const std::string root_name = model_weights ? path + ": model_weights" : path;
   Result<std::vector<std::string>> layer_names = StringAttribute(weights_root, "layer_names", root_name);
   if (!layer_names.ok()) return layer_names.status();
+  std::size_t budget = max_values;
   for (const std::string& layer : layer_names.value()) {
     const std::string where = path + ": layer group '" + layer + "'";
     if (H5Lexists(weights_root, layer.c_str(), H5P_DEFAULT) <= 0)
       return Status::InvalidArgument(where + " (listed in layer_names) is missing");
+    if (Status st = CheckHardLinks(weights_root, layer, path, "layer group"); !st.ok()) return st;
     Handle group(H5Gopen2(weights_root, layer.c_str(), H5P_DEFAULT), H5Gclose);
     if (!group.ok()) return Status::InvalidArgument(where + " is not a group");
     Result<std::vector<std::string>> names = StringAttribute(group.get(), "weight_names", where);
@@ -185,7 +305,7 @@ Result<KerasH5File> ReadKerasH5(const std::string& path) {
     KerasH5Layer l;
     l.name = layer;
     for (const std::string& w : names.value()) {
-      Result<NpyArray> a = ReadFloatDataset(group.get(), w, where);
+      Result<NpyArray> a = ReadFloatDataset(group.get(), w, where, &budget);
       if (!a.ok()) return a.status();
       l.weights.push_back(std::move(a).value());
     }

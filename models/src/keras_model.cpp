@@ -476,15 +476,17 @@ bool IsHdf5Path(const std::string& path) {
 
 Result<std::unique_ptr<Sequential>> LoadKerasModel(const std::string& path, std::uint64_t seed) {
   if (!IsHdf5Path(path)) return LoadKerasJson(path, seed);
-  Result<KerasH5File> file = ReadKerasH5(path);
-  if (!file.ok()) return file.status();
-  if (file.value().model_config.empty()) {
+  Result<std::string> config = ReadKerasH5ModelConfig(path);
+  if (!config.ok()) return config.status();
+  if (config.value().empty()) {
     return Status::InvalidArgument(path + ": holds weights only (model.save_weights), no model_config: pass the "
                                    "architecture as --model m.json and this file as --initial-weights");
   }
-  Result<std::unique_ptr<Sequential>> model = BuildKerasModel(file.value().model_config, path + " (model_config)", seed);
+  Result<std::unique_ptr<Sequential>> model = BuildKerasModel(config.value(), path + " (model_config)", seed);
   if (!model.ok()) return model.status();
   Sequential& m = *model.value();
+  Result<KerasH5File> file = ReadKerasH5(path, m.layout().total_size());
+  if (!file.ok()) return file.status();
   if (Status st = SetKerasWeights(file.value(), path, m.layout(), m.params()); !st.ok()) return st;
   return model;
 }
@@ -496,7 +498,7 @@ Status SaveFinalWeights(const std::string& path, const Sequential& model) {
 
 Status LoadInitialWeights(const std::string& path, Sequential& model) {
   if (!IsHdf5Path(path)) return LoadWeightsInOrder(path, model.layout(), model.params());
-  Result<KerasH5File> file = ReadKerasH5(path);
+  Result<KerasH5File> file = ReadKerasH5(path, model.layout().total_size());
   if (!file.ok()) return file.status();
   return SetKerasWeights(file.value(), path, model.layout(), model.params());
 }

@@ -16,6 +16,12 @@ model_config as a variable-length str, as the two h5py code paths did.
 WEIGHTS.npz holds the weights in get_weights() order (arr_0, arr_1, ...).
 --drop NAME leaves the dataset of that weight name out (a damaged file);
 --reshape NAME stores it flattened (a file of another model).
+--hostile KIND (with --secret PATH) stores the first weight the way an
+attacker would, to test that the reader refuses it: external-storage (its
+data read from PATH), external-link (a link to a dataset in PATH.h5),
+soft-link, virtual (mapped from PATH.h5), huge (2^20 x 2^20 floats claimed,
+nothing stored), unwritten (never written: only the fill value), lzf (a
+filter libhdf5 itself does not have).
 """
 import argparse
 import json
@@ -32,6 +38,8 @@ def main():
     ap.add_argument("--weights-only", action="store_true")
     ap.add_argument("--drop", default="")
     ap.add_argument("--reshape", default="")
+    ap.add_argument("--hostile", default="")
+    ap.add_argument("--secret", default="")
     a = ap.parse_args()
     with open(a.model) as f:
         text = f.read()
@@ -71,9 +79,37 @@ def main():
                     continue
                 if w == a.reshape:
                     value = value.reshape(-1)
+                if a.hostile and k == 1:
+                    hostile(g, w, value, a.hostile, a.secret)
+                    continue
                 g.create_dataset(w, data=value)
         root.attrs["layer_names"] = np.array(names, dtype="S")
         assert k == len(arrays), "WEIGHTS.npz does not match the model"
+
+
+def hostile(g, name, value, kind, secret):
+    if kind == "external-storage":
+        g.create_dataset(name, shape=value.shape, dtype="f4", external=[(secret, 0, h5py.h5f.UNLIMITED)])
+    elif kind in ("external-link", "virtual"):
+        with h5py.File(secret + ".h5", "w") as other:
+            other.create_dataset("data", data=value)
+        if kind == "external-link":
+            g[name] = h5py.ExternalLink(secret + ".h5", "/data")
+        else:
+            layout = h5py.VirtualLayout(shape=value.shape, dtype="f4")
+            layout[...] = h5py.VirtualSource(secret + ".h5", "data", shape=value.shape)
+            g.create_virtual_dataset(name, layout)
+    elif kind == "soft-link":
+        g.file.create_dataset("elsewhere", data=value)
+        g[name] = h5py.SoftLink("/elsewhere")
+    elif kind == "huge":
+        g.create_dataset(name, shape=(2**20, 2**20), dtype="f4")
+    elif kind == "unwritten":
+        g.create_dataset(name, shape=value.shape, dtype="f4")
+    elif kind == "lzf":
+        g.create_dataset(name, data=value, compression="lzf")
+    else:
+        raise SystemExit("unknown --hostile " + kind)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 #include "asyncps/models/keras_h5.h"
 
 #include <catch2/catch.hpp>
+#include <sys/stat.h>
 
 #include <fstream>
 
@@ -112,6 +113,46 @@ TEST_CASE("Damaged or mismatched Keras HDF5 files are refused, naming the file, 
   REQUIRE_FALSE(junk.ok());
   CHECK(junk.status().code() == asyncps::Status::Code::kIOError);
   CHECK_THAT(junk.status().message(), Catch::Contains("not.h5"));
+}
+
+TEST_CASE("A hostile Keras .h5 reads nothing outside the file and allocates nothing it claims",
+          "[models][keras][h5][python][hostile]") {
+  asyncps::testing::RequireOrSkip(PythonHas("h5py, numpy"),
+                                  std::string(Python()) + " lacks h5py (apt install python3-h5py)");
+  TempDir dir("keras-h5-hostile");
+  const std::string json_path = dir.file("lenet.json");
+  std::ofstream(json_path) << LeNetJson(KerasForm::kTfKeras).dump();
+  auto m = LoadKerasModel(json_path, 1);
+  REQUIRE(m.ok());
+  WriteRandomWeights(*m.value(), dir.file("w.npz"));
+  // A "secret" the attacker wants in the weights (as /proc/self/environ would be).
+  const std::string secret = dir.file("secret");
+  {
+    std::ofstream out(secret);
+    for (int i = 0; i < 4096; ++i) out << "ASYNCPS_CLIENT_CURVE_SECRET_KEY=abcdefgh;";
+  }
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"external-storage", "external files"}, {"external-link", "external or soft link"},
+      {"soft-link", "external or soft link"},  {"virtual", "virtual"},
+      {"huge", "[1048576,1048576]"},           {"unwritten", "never"},
+      {"lzf", "filter 32000"}};
+  for (const auto& [kind, says] : cases) {
+    INFO(kind);
+    const std::string h5 = dir.file(kind + ".h5");
+    REQUIRE(Fixture(json_path, dir.file("w.npz"), h5, "--hostile " + kind + " --secret " + secret) == 0);
+    auto model = LoadKerasModel(h5, 1);
+    REQUIRE_FALSE(model.ok());
+    CHECK_THAT(model.status().message(), Catch::Contains(kind + ".h5") && Catch::Contains("conv2d/kernel:0") &&
+                                             Catch::Contains(says));
+    auto weights = LoadInitialWeights(h5, *m.value());
+    CHECK_FALSE(weights.ok());
+  }
+  // A FIFO where the model should be: refused at once, not read forever.
+  const std::string fifo = dir.file("fifo.h5");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  auto from_fifo = LoadKerasModel(fifo, 1);
+  REQUIRE_FALSE(from_fifo.ok());
+  CHECK_THAT(from_fifo.status().message(), Catch::Contains("not a regular file"));
 }
 
 TEST_CASE("Weights written as a Keras .h5 read back here and with h5py in model.load_weights' layout",

@@ -28,10 +28,23 @@ struct KerasH5File {
   std::vector<KerasH5Layer> layers;  // layer_names order, layers without weights included
 };
 
-// Reads the model config (if any) and every weight. Errors name the file and
-// the attribute, group or dataset that is missing or malformed (IOError when
-// the file cannot be opened as HDF5).
-Result<KerasH5File> ReadKerasH5(const std::string& path);
+// The file is untrusted input. Only a regular file is opened; only hard links
+// inside it are followed (external and soft links are refused); a dataset is
+// read only from storage inside the file (contiguous, chunked or compact; no
+// external storage, virtual datasets, fill-value-only data, or filters other
+// than deflate and shuffle; plugin loading is off); string attributes are
+// bounded (64 MiB); sizes are checked before anything is allocated.
+
+// The model_config attribute (the architecture as JSON), or "" for a
+// weights-only file. IOError when the file cannot be opened as HDF5.
+Result<std::string> ReadKerasH5ModelConfig(const std::string& path);
+
+// Reads the model config (if any) and every weight, at most `max_values`
+// floats in all (pass the model's parameter count: a file claiming more is
+// refused, naming the dataset and its shape, before it is allocated). Errors
+// name the file and the attribute, group or dataset that is missing,
+// malformed or refused (IOError when the file cannot be opened as HDF5).
+Result<KerasH5File> ReadKerasH5(const std::string& path, std::size_t max_values);
 
 // Fills params from `file`'s weights as Keras' model.load_weights does: the
 // k-th layer holding weights in the file goes to the k-th layer holding
