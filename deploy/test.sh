@@ -403,12 +403,12 @@ PY
 }
 for i in $(seq 1 30); do
   up=$(prom_query 'count(up{job="asyncps-shard"} == 1)')
-  seen=$(prom_query 'min(asyncps_updates_applied_total)')
+  seen=$(prom_query 'min(asyncps_updates_total)')
   [[ $up == "$SHARDS" && $seen == "$updates" ]] && break
-  ((i == 30)) && fail "Prometheus at $prom_ip: $up of $SHARDS shards up, min(asyncps_updates_applied_total) = $seen, report says $updates"
+  ((i == 30)) && fail "Prometheus at $prom_ip: $up of $SHARDS shards up, min(asyncps_updates_total) = $seen, report says $updates"
   sleep 1
 done
-log "compose Prometheus: $up shards scraped, min(asyncps_updates_applied_total) = $seen = the report's updates"
+log "compose Prometheus: $up shards scraped, min(asyncps_updates_total) = $seen = the report's updates"
 
 # CURVE: the run was encrypted and authenticated; a client without a key, or with a key that
 # is not on the allow-list, can neither pull nor commit (it fails at connect, with its reason).

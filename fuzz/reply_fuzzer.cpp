@@ -6,6 +6,7 @@
 
 #include "fuzz_input.h"
 #include "asyncps/wire/wire.h"
+#include "asyncps/core/counter_table.h"
 
 using namespace asyncps;
 

@@ -47,8 +47,8 @@ Result<PsLink> ConnectToPs(const TrainOptions& train, const WorkerOptions& optio
                    options.worker_index, s, why.c_str());
   // Every worker offers the same seeded weights; the first to arrive wins and
   // all of them start from the PS's copy.
-  Status init = link.client->Init(model.params());
-  if (!init.ok() && init.code() != Status::Code::kAlreadyInitialised) return init;
+  Result<bool> init = link.client->Init(model.params());
+  if (!init.ok()) return init.status();
   link.driver = std::make_unique<RuleDriver>(*link.client, train.rule());
   if (Status st = link.driver->Start(model.params()); !st.ok()) return st;
   return link;

@@ -91,8 +91,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "asyncps-bench-load: %s\n", init.status().ToString().c_str());
       return 1;
     }
-    asyncps::Status st = init.value()->Init(std::vector<float>(floats, 0.0f));
-    if (!st.ok() && st.code() != asyncps::Status::Code::kAlreadyInitialised) {
+    asyncps::Status st = init.value()->Init(std::vector<float>(floats, 0.0f)).status();
+    if (!st.ok()) {
       std::fprintf(stderr, "asyncps-bench-load: init: %s\n", st.ToString().c_str());
       return 1;
     }

@@ -20,7 +20,7 @@ class FloorShard {
  public:
   FloorShard(std::size_t floats, std::size_t chunk_values)
       : chunk_(std::max<std::size_t>(1, std::min(chunk_values, floats))),
-        center_(floats, 0.5f), request_(floats), reply_(floats), thread_([this] { Serve(); }) {}
+        center_(floats, 0.5f), next_(floats), request_(floats), reply_(floats), thread_([this] { Serve(); }) {}
   ~FloorShard() {
     stop_ = true;
     posted_.fetch_add(1);
@@ -51,26 +51,24 @@ class FloorShard {
       seen = posted_.load();
       if (stop_) return;
       const PayloadView delta = DenseView(request_);
-      if (FirstNonFinite(delta) >= 0) {  // refused whole, as a shard does (the client checked it: never)
-        released_.store(center_.size());
-        released_.notify_one();
-        continue;
-      }
+      bool finite = true;  // the client checked it: always
       for (std::size_t begin = 0; begin < center_.size(); begin += chunk_) {
         const std::size_t n = std::min(chunk_, center_.size() - begin);
         PayloadView part = delta;
         part.values = request_.data() + begin;
         part.count = n;
-        ApplyCommitAndCopy(std::span<float>(center_).subspan(begin, n), part, 1.0f,
-                           std::span<float>(reply_).subspan(begin, n));
+        finite &= AddScaled(std::span<const float>(center_).subspan(begin, n), part, 1.0f,
+                            std::span<float>(next_).subspan(begin, n), std::span<float>(reply_).subspan(begin, n))
+                      .at < 0;
         released_.store(begin + n);
         released_.notify_one();
       }
+      if (finite) center_.swap(next_);
     }
   }
 
   const std::size_t chunk_;
-  std::vector<float> center_, request_, reply_;
+  std::vector<float> center_, next_, request_, reply_;
   std::atomic<std::uint64_t> posted_{0};  // requests posted (and one more to stop)
   std::atomic<std::size_t> released_{0};  // values of the current reply written
   std::atomic<bool> stop_{false};

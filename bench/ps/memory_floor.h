@@ -4,12 +4,14 @@
 // threads). What asyncps over shared memory can reach at best on this machine:
 //   client: the commit into the request region, checked as it is copied
 //           (CopyCheckingFinite, as Client::CommitAndPull does);
-//   shard:  the check of the whole commit (FirstNonFinite), then the apply,
-//           writing the reply region in the same pass (ApplyCommitAndCopy);
+//   shard:  the apply into the next center, checked as it goes and writing
+//           the reply region in the same pass (AddScaled), then the swap;
 //   client: the reply region into the caller's weights (Decode).
 // With chunk_values < floats the shard releases the reply region chunk by
 // chunk and the client copies each chunk while the shard applies the next:
-// the most that pipelining the reply could gain. Same kernels as the library.
+// the most that pipelining the reply could gain (a shard cannot do it: it
+// refuses a commit whole, so it checks every chunk before releasing any).
+// Same kernels as the library.
 #pragma once
 
 #include <cstddef>

@@ -60,7 +60,7 @@ PsCluster::PsCluster(std::size_t floats, std::vector<std::string> endpoints) : e
 
 void PsCluster::Init() {
   const std::vector<float> initial(layout_.total_size(), 0.0f);
-  Check(ConnectOrThrow(layout_, Options())->Init(initial), "init");
+  Check(ConnectOrThrow(layout_, Options())->Init(initial).status(), "init");
 }
 
 PsCluster::~PsCluster() {

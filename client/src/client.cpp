@@ -11,6 +11,7 @@
 #include "round_trip.h"
 #include "shard_connection.h"
 #include "asyncps/wire/wire.h"
+#include "asyncps/core/rule_kernels.h"
 
 namespace asyncps {
 
@@ -306,7 +307,7 @@ const std::string& Client::shared_memory_refusal(std::size_t shard) const {
   return impl_->transport->segment_refusal(shard);
 }
 
-Status Client::Init(std::span<const float> weights) {
+Result<bool> Client::Init(std::span<const float> weights) {
   if (Status st = impl_->CheckSize(weights.size(), "initial weights"); !st.ok()) return st;
   std::size_t accepted = 0;
   Status st = impl_->Exchange(wire::Op::Init, impl_->DenseFrames(weights),
@@ -316,8 +317,9 @@ Status Client::Init(std::span<const float> weights) {
                                });
   // Some shards took our weights, others already had a concurrent worker's:
   // workers built from the same seed offer the same weights, so this is fine.
-  if (st.code() == Status::Code::kAlreadyInitialised && accepted > 0) return Status::OK();
-  return st;
+  if (st.code() == Status::Code::kAlreadyInitialised) return accepted > 0;
+  if (!st.ok()) return st;
+  return true;
 }
 
 Status Client::Pull(std::span<float> weights) {

@@ -7,7 +7,6 @@
 namespace asyncps::internal {
 namespace {
 
-std::span<const std::byte> Bytes(const zmq::message_t& m) { return {static_cast<const std::byte*>(m.data()), m.size()}; }
 
 }  // namespace
 
@@ -58,8 +57,9 @@ Status RoundTrip::Run(wire::Op op, std::span<const std::uint64_t> seqs, std::spa
     // (and the caller's payload): drop it with a fresh connection.
     for (std::size_t s = 0; s < n; ++s)
       if (pending_[s]) transport_.Reopen(s);
-  } catch (const zmq::error_t& e) {
-    transport = Status::Unavailable(std::string("ZeroMQ failed during ") + wire::EnumNameOp(op) + ": " + e.what());
+  } catch (const std::exception& e) {  // the transport's library failed (Transport says when)
+    transport = Status::Unavailable(std::string("the transport failed during ") + wire::EnumNameOp(op) + ": " +
+                                    e.what());
   }
   transport_.WaitSendsReleased();
   if (!transport.ok()) return transport;
@@ -126,19 +126,14 @@ Status RoundTrip::TakeReplies(Clock::TimePoint& until) {
     waiting.clear();
     for (std::size_t s = 0; s < pending_.size(); ++s)
       if (pending_[s]) waiting.push_back(s);
-    std::vector<std::size_t> ready;
-    try {
-      ready = transport_.Poll(waiting, std::chrono::ceil<std::chrono::milliseconds>(until - now));
-    } catch (const zmq::error_t& e) {
-      if (e.num() == EINTR) continue;
-      return Status::Unavailable(std::string("poll failed: ") + e.what());
-    }
+    const std::vector<std::size_t> ready =
+        transport_.Poll(waiting, std::chrono::ceil<std::chrono::milliseconds>(until - now));
     for (std::size_t s : ready) {
-      zmq::message_t header, body;
-      while (pending_[s] && transport_.TryReceive(s, header, body)) {
+      ReceivedReply received;
+      while (pending_[s] && transport_.TryReceive(s, received)) {
+        const std::span<const std::byte> body = received.payload;
         std::string why;
-        const wire::Reply* reply =
-            wire::VerifyReply({static_cast<const std::byte*>(header.data()), header.size()}, header_scratch_, &why);
+        const wire::Reply* reply = wire::VerifyReply(received.header, header_scratch_, &why);
         if (reply == nullptr || reply->seq() != seqs_[s]) continue;  // stale or garbage: not ours
         if (reply->error() == wire::ErrorCode::Blocked) {
           // The shard holds us (staleness bound): it is alive, so wait on with
@@ -153,7 +148,7 @@ Status RoundTrip::TakeReplies(Clock::TimePoint& until) {
         if (st.ok() && wire::IsChunked(*reply)) {
           Result<ChunkPlace> place = PlaceChunk(s, *reply, body.size());
           if (place.ok() && place.value() == ChunkPlace::kStale) continue;
-          st = place.ok() ? (*on_reply_)(s, *reply, Bytes(body)) : place.status();
+          st = place.ok() ? (*on_reply_)(s, *reply, body) : place.status();
           if (st.ok() && place.value() == ChunkPlace::kNext) continue;  // more to come
         } else if (st.ok()) {
           Result<std::span<const std::byte>> payload = ReplyPayload(s, *reply, body);
@@ -191,8 +186,8 @@ Result<RoundTrip::ChunkPlace> RoundTrip::PlaceChunk(std::size_t s, const wire::R
 }
 
 Result<std::span<const std::byte>> RoundTrip::ReplyPayload(std::size_t s, const wire::Reply& reply,
-                                                         const zmq::message_t& frame) {
-  if (!reply.payload_in_segment()) return Bytes(frame);
+                                                         std::span<const std::byte> frame) {
+  if (!reply.payload_in_segment()) return frame;
   SharedSegment* segment = transport_.segment(s);
   Result<Encoding> encoding = wire::FromWire(reply.payload_encoding());
   if (segment == nullptr || !encoding.ok() || frame.size() != 0)

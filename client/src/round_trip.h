@@ -40,8 +40,6 @@
 #include <string>
 #include <vector>
 
-#include <zmq.hpp>
-
 #include "asyncps/core/status.h"
 #include "asyncps/transport/shared_segment.h"
 #include "asyncps/wire/wire.h"
@@ -61,7 +59,17 @@ class SteadyClock : public Clock {
   TimePoint Now() override { return std::chrono::steady_clock::now(); }
 };
 
-// How requests reach the shards, one connection each.
+// One reply as it arrived: its header frame and its payload frame (empty when
+// the reply had one frame). The bytes belong to the transport.
+struct ReceivedReply {
+  std::span<const std::byte> header;
+  std::span<const std::byte> payload;
+};
+
+// How requests reach the shards, one connection each. No method names a
+// transport library's types; a transport failure (the library's own error,
+// e.g. a terminated context) may be thrown as a std::exception, which the
+// round trip turns into kUnavailable.
 class Transport {
  public:
   virtual ~Transport() = default;
@@ -71,10 +79,11 @@ class Transport {
   // stay unchanged until WaitSendsReleased returns. False if it cannot be queued.
   virtual bool Send(std::size_t shard, std::span<const std::uint8_t> header, std::span<const std::byte> payload) = 0;
   // Blocks until one of the shards in `shards` may have a reply, or `timeout`
-  // passes; returns those that may. May throw zmq::error_t.
+  // passes (or a signal interrupts: then none); returns those that may.
   virtual std::vector<std::size_t> Poll(std::span<const std::size_t> shards, std::chrono::milliseconds timeout) = 0;
-  // Takes one reply from `shard` if one is ready (false if none).
-  virtual bool TryReceive(std::size_t shard, zmq::message_t& header, zmq::message_t& payload) = 0;
+  // Takes one reply from `shard` if one is ready (false if none). Its bytes
+  // stay valid until the next TryReceive or Reopen of `shard`.
+  virtual bool TryReceive(std::size_t shard, ReceivedReply& reply) = 0;
   // Drops what is queued for `shard` and connects afresh.
   virtual void Reopen(std::size_t shard) = 0;
   // Why the latest security handshake with `shard` failed, or "".
@@ -146,7 +155,8 @@ class RoundTrip {
   void KeepPayloadFromSegment(std::size_t s);
   Status Send(std::size_t shard);
   // Shard s's reply payload: frame 1, or its segment's reply region.
-  Result<std::span<const std::byte>> ReplyPayload(std::size_t s, const wire::Reply& reply, const zmq::message_t& frame);
+  Result<std::span<const std::byte>> ReplyPayload(std::size_t s, const wire::Reply& reply,
+                                                  std::span<const std::byte> frame);
   // Takes replies until every shard answered or `until` passes (a Blocked
   // reply moves `until` and the deadline on).
   Status TakeReplies(Clock::TimePoint& until);

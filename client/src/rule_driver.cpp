@@ -1,4 +1,5 @@
 #include "asyncps/client/rule_driver.h"
+#include "asyncps/core/rule_kernels.h"
 
 namespace asyncps {
 

@@ -159,11 +159,13 @@ ZmqTransport::ZmqTransport(const std::vector<std::string>& endpoints, const Clie
   for (std::size_t s = 0; s < endpoints.size(); ++s)
     shards_.push_back(std::make_unique<ShardConnection>(context_, endpoints[s], options,
                                                         s < segment_bytes.size() ? segment_bytes[s] : 0));
+  received_.resize(endpoints.size());
 }
 
 ZmqTransport::~ZmqTransport() {
   // Sockets close (linger 0: queued sends are dropped) before the context
   // terminates, which waits for ZeroMQ's I/O threads; in_flight_ dies last.
+  received_.clear();
   shards_.clear();
   context_.close();
 }
@@ -176,15 +178,24 @@ std::vector<std::size_t> ZmqTransport::Poll(std::span<const std::size_t> shards,
   std::vector<zmq::pollitem_t> items;
   items.reserve(shards.size());
   for (std::size_t s : shards) items.push_back({shards_[s]->socket().handle(), 0, ZMQ_POLLIN, 0});
-  zmq::poll(items, timeout);
+  try {
+    zmq::poll(items, timeout);
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EINTR) return {};  // a signal: the caller polls again
+    throw;
+  }
   std::vector<std::size_t> ready;
   for (std::size_t i = 0; i < items.size(); ++i)
     if (items[i].revents & ZMQ_POLLIN) ready.push_back(shards[i]);
   return ready;
 }
 
-bool ZmqTransport::TryReceive(std::size_t s, zmq::message_t& header, zmq::message_t& payload) {
-  return shards_[s]->TryReceive(header, payload);
+bool ZmqTransport::TryReceive(std::size_t s, ReceivedReply& reply) {
+  auto& [header, payload] = received_[s];
+  if (!shards_[s]->TryReceive(header, payload)) return false;
+  reply = {{static_cast<const std::byte*>(header.data()), header.size()},
+           {static_cast<const std::byte*>(payload.data()), payload.size()}};
+  return true;
 }
 
 }  // namespace asyncps::internal

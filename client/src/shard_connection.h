@@ -113,7 +113,7 @@ class ZmqTransport : public Transport {
   const std::string& endpoint(std::size_t s) const override { return shards_[s]->endpoint(); }
   bool Send(std::size_t s, std::span<const std::uint8_t> header, std::span<const std::byte> payload) override;
   std::vector<std::size_t> Poll(std::span<const std::size_t> shards, std::chrono::milliseconds timeout) override;
-  bool TryReceive(std::size_t s, zmq::message_t& header, zmq::message_t& payload) override;
+  bool TryReceive(std::size_t s, ReceivedReply& reply) override;
   void Reopen(std::size_t s) override { shards_[s]->Reopen(); }
   std::string HandshakeFailure(std::size_t s) override { return shards_[s]->HandshakeFailure(); }
   void WaitSendsReleased() override { in_flight_.WaitAllReleased(); }
@@ -125,6 +125,8 @@ class ZmqTransport : public Transport {
   InFlight in_flight_;  // declared first: destroyed last
   zmq::context_t context_{1};
   std::vector<std::unique_ptr<ShardConnection>> shards_;
+  // Per shard, the frames of the reply TryReceive handed out last.
+  std::vector<std::pair<zmq::message_t, zmq::message_t>> received_;
 };
 
 }  // namespace asyncps::internal

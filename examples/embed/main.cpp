@@ -53,8 +53,8 @@ int main(int argc, char** argv) {
   // 3. Offer initial weights (the first worker's win) and start from the PS's.
   std::vector<float> w = {0.0f, 0.0f};
   // A later worker finds the PS initialised already: that is no error.
-  const asyncps::Status init = client.value()->Init(w);
-  if (init.code() != asyncps::Status::Code::kAlreadyInitialised && !Ok(init, "init")) return 1;
+  const asyncps::Result<bool> init = client.value()->Init(w);
+  if (!Ok(init.status(), "init")) return 1;
   asyncps::RuleConfig rule = asyncps::RuleConfig::Defaults(asyncps::Algorithm::kAdag);
   rule.window = 4;
   asyncps::RuleDriver driver(*client.value(), rule);

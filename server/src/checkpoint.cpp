@@ -1,4 +1,5 @@
 #include "asyncps/server/checkpoint.h"
+#include "asyncps/core/counter_table.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -117,16 +118,6 @@ void SetNamedCounter(const std::string& name, std::uint64_t value, CheckpointDat
   }
   for (std::size_t code = 1; code < kNumErrorCodes; ++code)
     if (name == ErrorCounterName(code)) d.errors_by_code[code] = value;
-}
-
-// Format version 1 kept the counters by position.
-void SetVersion1Counters(const std::vector<std::uint64_t>& v, CheckpointData& d) {
-  std::uint64_t ShardCounters::*const fields[] = {&ShardCounters::updates,    &ShardCounters::pulls,
-                                                   &ShardCounters::duplicates, &ShardCounters::errors,
-                                                   &ShardCounters::staleness_sum, &ShardCounters::staleness_max};
-  for (std::size_t i = 0; i < std::size(fields) && i < v.size(); ++i) d.counters.*fields[i] = v[i];
-  for (std::size_t code = 0; code < kNumErrorCodes && std::size(fields) + code < v.size(); ++code)
-    d.errors_by_code[code] = v[std::size(fields) + code];
 }
 
 std::string Encode(const CheckpointData& d) {
@@ -254,9 +245,9 @@ Result<CheckpointData> ReadCheckpoint(const std::string& path) {
   Decoder d(bytes.data(), n - 4);
   d.Take(sizeof kMagic);
   const auto version = d.Get<std::uint32_t>();
-  if (version != 1 && version != kCheckpointFormatVersion)
-    return Refuse(path, "format version " + std::to_string(version) + ", this server reads versions 1 to " +
-                            std::to_string(kCheckpointFormatVersion));
+  if (version != kCheckpointFormatVersion)
+    return Refuse(path, "format version " + std::to_string(version) + ", this server reads version " +
+                            std::to_string(kCheckpointFormatVersion) + " only (CHANGELOG.md: compatibility policy)");
   if (Crc(0, bytes.data(), n - 4) != stored_crc)
     return Refuse(path, "CRC mismatch: the file is torn (truncated) or corrupt");
 
@@ -283,18 +274,12 @@ Result<CheckpointData> ReadCheckpoint(const std::string& path) {
   out.layout = ParameterLayout(std::move(tensors));
   const auto num_counters = d.Get<std::uint32_t>();
   if (num_counters > d.remaining() / 8) return Refuse(path, "impossible counter count");
-  if (version == 1) {
-    std::vector<std::uint64_t> counters(num_counters);
-    for (auto& v : counters) v = d.Get<std::uint64_t>();
-    SetVersion1Counters(counters, out);
-  } else {
-    for (std::uint32_t i = 0; i < num_counters && d.ok(); ++i) {
-      const auto len = d.Get<std::uint32_t>();
-      const char* name = d.Take(len);
-      if (name == nullptr) break;
-      const auto value = d.Get<std::uint64_t>();
-      SetNamedCounter(std::string(name, len), value, out);
-    }
+  for (std::uint32_t i = 0; i < num_counters && d.ok(); ++i) {
+    const auto len = d.Get<std::uint32_t>();
+    const char* name = d.Take(len);
+    if (name == nullptr) break;
+    const auto value = d.Get<std::uint64_t>();
+    SetNamedCounter(std::string(name, len), value, out);
   }
   const auto num_workers = d.Get<std::uint32_t>();
   if (num_workers > d.remaining() / 28) return Refuse(path, "impossible worker count");

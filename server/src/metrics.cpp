@@ -1,4 +1,5 @@
 #include "asyncps/server/metrics.h"
+#include "asyncps/core/counter_table.h"
 
 #include <cinttypes>
 #include <cstdio>

@@ -73,8 +73,7 @@ ReplyBuffers::ReplyBuffers(Limits limits) : limits_(limits), pool_(std::make_sha
 std::size_t ReplyBuffers::bytes_held() const { return pool_->bytes_held.load(std::memory_order_acquire); }
 
 bool ReplyBuffers::Chunks(std::span<const float> data, Encoding encoding, std::uint64_t version,
-                          const zmq::message_t& peer, std::size_t chunk_values, const TakeChunk& take,
-                          const PrepareValues& prepare) {
+                          const zmq::message_t& peer, std::size_t chunk_values, const TakeChunk& take) {
   std::shared_ptr<PeerQueue> queue = Peer(peer);
   if (queue->replies.load(std::memory_order_acquire) >= limits_.max_peer_replies) {
     ++dropped_;
@@ -93,7 +92,6 @@ bool ReplyBuffers::Chunks(std::span<const float> data, Encoding encoding, std::u
   for (std::size_t index = 0, offset = 0; offset < data.size(); ++index, offset += chunk_values) {
     const std::size_t end = std::min(data.size(), offset + chunk_values);
     if (buffer->encoded < end) {
-      if (prepare) prepare(end);
       EncodeSlice(data.subspan(buffer->encoded, end - buffer->encoded), encoding,
                   buffer->pages.bytes().subspan(buffer->encoded * per_value, (end - buffer->encoded) * per_value));
       buffer->encoded = end;

@@ -11,8 +11,7 @@ using wire::Op;
 
 Shard::Shard(ShardOptions options) : options_(options), segments_(options.max_segments) {}
 
-Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const std::byte> payload, Builder& reply,
-                             DeferredCommit* deferred) {
+Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const std::byte> payload, Builder& reply) {
   reply.Clear();
   request_segment_.reset();
   segment_error_.clear();
@@ -62,7 +61,7 @@ Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const 
     case Op::Init: return Init(*req, payload, reply);
     case Op::Pull: return Pull(*req, reply);
     case Op::Commit:
-    case Op::CommitAndPull: return Commit(*req, payload, reply, deferred);
+    case Op::CommitAndPull: return Commit(*req, payload, reply);
     case Op::Stats: return Stats(*req, reply);
     case Op::Leave: return Leave(*req, reply);
   }
@@ -175,8 +174,19 @@ Shard::Outcome Shard::Init(const wire::Request& req, std::span<const std::byte> 
     return Error(req.op(), req.seq(), ErrorCode::AlreadyInitialised,
                  "already initialised: the first init won; pull to get the weights", reply);
   }
-  center_.resize(slice.count);
-  Decode(slice, center_);
+  // Decoded into our own buffer first, then checked there: a client rewriting
+  // a shared-memory payload meanwhile cannot slip a NaN past the check.
+  next_.resize(slice.count);
+  Decode(slice, next_);
+  if (options_.reject_non_finite) {
+    if (std::ptrdiff_t j = FirstNonFinite(std::span<const float>(next_)); j >= 0) {
+      return Error(req.op(), req.seq(), ErrorCode::BadValue,
+                   "payload element " + std::to_string(range_.begin + static_cast<std::size_t>(j)) +
+                       " is NaN or Inf; nothing was applied",
+                   reply);
+    }
+  }
+  center_.swap(next_);
   initialised_ = true;
   ++changes_;
   return Ok(To(req), reply);
@@ -190,8 +200,7 @@ Shard::Outcome Shard::Pull(const wire::Request& req, Builder& reply) {
   return AnswerPull(To(req), reply);
 }
 
-Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte> payload, Builder& reply,
-                             DeferredCommit* deferred) {
+Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte> payload, Builder& reply) {
   Outcome failed;
   if (!CheckSession(req, reply, &failed)) return failed;
   if (!initialised_)
@@ -204,13 +213,11 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
                  "more than " + std::to_string(options_.max_workers) + " worker ids", reply);
   }
   const bool with_pull = req.op() == Op::CommitAndPull;
-  if (req.session() != w->session) {
-    // Another client instance under this worker id (its hello reached a shard
-    // restored from a checkpoint taken before it): its seqs start afresh.
-    w->session = req.session();
-    w->last_seq = 0;
-  }
-  if (req.seq() != 0 && req.seq() <= w->last_seq) {
+  // Another client instance under this worker id (its hello reached a shard
+  // restored from a checkpoint taken before it): its seqs start afresh. Taken
+  // on only once the commit is applied: a refused one changes nothing.
+  const std::uint64_t last_seq = req.session() != w->session ? 0 : w->last_seq;
+  if (req.seq() != 0 && req.seq() <= last_seq) {
     if (with_pull && req.seq() == w->blocked_seq) return AnswerPull(To(req), reply);  // waits on, after Blocked
     // A resent commit (the reply was lost): answer it, never apply it twice.
     ++counters_.duplicates;
@@ -222,14 +229,18 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
   // A pull answered in a segment in float32: apply and write the reply in one pass.
   to.segment_current = with_pull && !delta.sparse() && to.pull_encoding == Encoding::kFloat32 &&
                        FitsReplyRegion(to, center_.size());
-  if (to.segment_current) {
-    ApplyCommitAndCopy(center_, delta, scale,
-                       {reinterpret_cast<float*>(to.segment->reply().data()), center_.size()});
-  } else if (deferred != nullptr && with_pull && !delta.sparse() && !FitsReplyRegion(to, center_.size())) {
-    deferred->Defer(center_, delta, scale);  // applied as the reply is encoded
-  } else {
-    ApplyCommit(center_, delta, scale);
+  if (NonFinite bad = Apply(delta, scale, to); bad.at >= 0) {
+    to.segment_current = false;
+    const std::string element = std::to_string(range_.begin + static_cast<std::size_t>(bad.at));
+    return bad.in_payload
+               ? Error(req.op(), req.seq(), ErrorCode::BadValue,
+                       "payload element " + element + " is NaN or Inf; nothing was applied", reply)
+               : Error(req.op(), req.seq(), ErrorCode::CenterOverflow,
+                       "applying this commit would make element " + element +
+                           " of the center overflow to Inf; nothing was applied",
+                       reply);
   }
+  w->session = req.session();
   ++counters_.updates;
   counters_.staleness_sum += tau;
   counters_.staleness_max = std::max(counters_.staleness_max, tau);
@@ -238,7 +249,6 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
   w->last_seq = req.seq();
   ++changes_;
   Outcome out = with_pull ? AnswerPull(to, reply) : Ok(to, reply);
-  if (out.payload.empty() && deferred != nullptr) deferred->Finish();  // held: no reply to encode now
   out.applied = true;
   return out;
 }
@@ -358,7 +368,6 @@ Shard::Outcome Shard::Stats(const wire::Request& req, Builder& reply) {
   stats.add_max_staleness(options_.max_staleness);
   stats.add_inverse_staleness_scale(options_.staleness_scale == StalenessScale::kInverse);
   stats.add_staleness_counts(tau_counts);
-  wire::AddLegacyCounters(counters_, stats);
   wire::BuildReply({.op = req.op(),
                     .seq = req.seq(),
                     .updates = counters_.updates,
@@ -407,17 +416,25 @@ bool Shard::ReadPayload(const wire::Request& req, std::span<const std::byte> pay
                     reply);
     return false;
   }
-  if (options_.reject_non_finite) {
-    if (std::ptrdiff_t j = FirstNonFinite(view.value()); j >= 0) {
-      const std::size_t at = view.value().sparse() ? view.value().indices[j] : static_cast<std::size_t>(j);
-      *failed = Error(req.op(), req.seq(), ErrorCode::BadValue,
-                      "payload element " + std::to_string(range_.begin + at) + " is NaN or Inf; nothing was applied",
-                      reply);
-      return false;
-    }
-  }
   *out = view.value();
   return true;
+}
+
+NonFinite Shard::Apply(const PayloadView& delta, float scale, const ReplyTo& to) {
+  if (delta.sparse()) {
+    if (!options_.reject_non_finite) {
+      ApplyCommit(center_, delta, scale);
+      return {};
+    }
+    return ApplySparse(center_, delta, scale, sparse_saved_);
+  }
+  next_.resize(center_.size());
+  std::span<float> copy;
+  if (to.segment_current) copy = {reinterpret_cast<float*>(to.segment->reply().data()), center_.size()};
+  const NonFinite bad = AddScaled(center_, delta, scale, next_, copy);
+  if (bad.at >= 0 && options_.reject_non_finite) return bad;
+  center_.swap(next_);  // the checked values, as read once
+  return {};
 }
 
 Shard::ReplyTo Shard::To(const wire::Request& req) const {

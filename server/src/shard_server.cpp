@@ -100,10 +100,9 @@ void ShardServer::HandleOne() {
   }
 
   const auto started = std::chrono::steady_clock::now();
-  DeferredCommit deferred;  // applied as its reply is encoded, by the end of this call at the latest
   const Shard::Outcome out =
       extra_frames == 0
-          ? shard_.Handle(Bytes(header), Bytes(payload), reply_, &deferred)
+          ? shard_.Handle(Bytes(header), Bytes(payload), reply_)
           : shard_.Reject(wire::ErrorCode::Malformed,
                           "request has " + std::to_string(2 + extra_frames) +
                               " frames; expected a header frame and at most one payload frame",
@@ -125,9 +124,8 @@ void ShardServer::HandleOne() {
     live_.bytes_received += bytes_in;
     held_peers_[out.worker_id] = std::move(identity);
   } else {
-    Reply(identity, out, bytes_in, started, &deferred);
+    Reply(identity, out, bytes_in, started);
   }
-  deferred.Finish();
   if (shard_.held() > 0) ReleaseHeld();
 }
 
@@ -142,7 +140,7 @@ void ShardServer::ReleaseHeld() {
 }
 
 void ShardServer::Reply(zmq::message_t& identity, const Shard::Outcome& out, std::size_t bytes_in,
-                        std::chrono::steady_clock::time_point started, DeferredCommit* deferred) {
+                        std::chrono::steady_clock::time_point started) {
   const zmq::send_flags more = zmq::send_flags::sndmore | zmq::send_flags::dontwait;
   if (out.payload.empty()) {
     Record(out, bytes_in, reply_.GetSize(), std::chrono::steady_clock::now() - started);
@@ -165,9 +163,6 @@ void ShardServer::Reply(zmq::message_t& identity, const Shard::Outcome& out, std
         bytes_out += header.size() + body.size();
         // Peer gone or backed up: drop the rest (a live client resends).
         return socket_.send(peer, more) && socket_.send(header, more) && socket_.send(body, zmq::send_flags::dontwait);
-      },
-      [deferred](std::size_t end) {
-        if (deferred != nullptr) deferred->ApplyUpTo(end);  // nothing when nothing is deferred
       });
   Record(out, bytes_in, bytes_out, std::chrono::steady_clock::now() - started);
   if (!queued) {

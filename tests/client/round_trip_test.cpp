@@ -52,7 +52,7 @@ using Script = std::function<std::optional<Answer>(std::size_t shard, std::uint6
 class FakeTransport : public Transport {
  public:
   FakeTransport(std::size_t n, FakeClock& clock, Script script)
-      : clock_(clock), script_(std::move(script)), endpoints_(n), queued_(n), attempts_(n, 0), reopens_(n, 0) {
+      : clock_(clock), script_(std::move(script)), endpoints_(n), queued_(n), received_(n), attempts_(n, 0), reopens_(n, 0) {
     for (std::size_t s = 0; s < n; ++s) endpoints_[s] = "fake://" + std::to_string(s);
   }
 
@@ -106,17 +106,11 @@ class FakeTransport : public Transport {
     return ready;
   }
 
-  bool TryReceive(std::size_t s, zmq::message_t& header, zmq::message_t& payload) override {
+  bool TryReceive(std::size_t s, ReceivedReply& reply) override {
     if (queued_[s].empty() || queued_[s].front().due > clock_.Now()) return false;
-    const std::vector<std::byte>& bytes = queued_[s].front().bytes;
-    header.rebuild(bytes.data(), bytes.size());
-    const std::vector<std::byte>& body = queued_[s].front().payload;
-    if (body.empty()) {
-      payload.rebuild();  // rebuild(nullptr, 0) is undefined
-    } else {
-      payload.rebuild(body.data(), body.size());
-    }
+    received_[s] = std::move(queued_[s].front());  // valid until the next TryReceive, as Transport says
     queued_[s].pop_front();
+    reply = {received_[s].bytes, received_[s].payload};
     return true;
   }
 
@@ -159,6 +153,7 @@ class FakeTransport : public Transport {
   Script script_;
   std::vector<std::string> endpoints_;
   std::vector<std::deque<Queued>> queued_;
+  std::vector<Queued> received_;  // per shard, the reply TryReceive handed out last
   std::vector<int> attempts_;
   std::vector<int> reopens_;
   std::vector<SharedSegment> segments_;

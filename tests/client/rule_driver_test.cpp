@@ -145,7 +145,7 @@ TEST_CASE("a commit over the shard's size limit fails at once with the limit", "
   auto client = Client::Connect(big, o);
   REQUIRE(client.ok());
   const auto t0 = std::chrono::steady_clock::now();
-  Status st = client.value()->Init(std::vector<float>(1000, 1.0f));
+  Status st = client.value()->Init(std::vector<float>(1000, 1.0f)).status();
   CHECK(st.code() == Status::Code::kInvalidArgument);
   CHECK_THAT(st.message(), Catch::Contains("exceeds the shard's maximum of 1024") && Catch::Contains("shard 0 at"));
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));

@@ -1,9 +1,12 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <limits>
 #include <vector>
 
 #include "asyncps/core/update_rule.h"
 #include "asyncps/core/apply_commit.h"
+#include "asyncps/core/rule_kernels.h"
 
 using namespace asyncps;
 
@@ -51,30 +54,50 @@ TEST_CASE("PS side: C += scale * payload, DynSGD scaled by staleness", "[rule]")
   ApplyCommit(c, DenseView(d), 0.5f);
   CHECK(c == std::vector<float>{1.75f, 0.5f, 6, 4});
 
-  // Applied a prefix at a time (DeferredCommit), the same sums: float32 and bf16.
+  // Checked into a new buffer (and a reply copy), the same sums: float32 and bf16.
   for (const Encoding e : {Encoding::kFloat32, Encoding::kBfloat16}) {
-    std::vector<float> whole{1, 2, 3, 4, 5}, parts = whole;
+    std::vector<float> whole{1, 2, 3, 4, 5};
+    const std::vector<float> before = whole;
     const std::vector<float> values{0.5f, -1, 2, 0, 8};
     std::vector<std::uint16_t> halves(values.size());
     EncodeBfloat16(values, halves.data());
     const PayloadView p{e, e == Encoding::kFloat32 ? static_cast<const void*>(values.data()) : halves.data(),
                         values.size(), {}};
     ApplyCommit(whole, p, 0.5f);
-    {
-      DeferredCommit deferred;
-      deferred.Defer(parts, p, 0.5f);
-      deferred.ApplyUpTo(2);
-      CHECK(parts[1] == whole[1]);
-      CHECK(parts[2] == 3);  // not yet
-      deferred.ApplyUpTo(1);  // already applied: nothing
-      deferred.ApplyUpTo(4);
-      CHECK(deferred.pending());
-    }  // the destructor applies the rest
-    CHECK(parts == whole);
+    std::vector<float> next(5), copy(5);
+    CHECK(AddScaled(before, p, 0.5f, next).at == -1);
+    CHECK(next == whole);
+    CHECK(AddScaled(before, p, 0.5f, next, copy).at == -1);
+    CHECK(copy == whole);
   }
-  DeferredCommit none;
-  none.ApplyUpTo(10);  // nothing deferred: nothing to apply (a plain pull's reply)
-  CHECK_FALSE(none.pending());
+  // Every way a sum can stop being finite is found, at its element, on either
+  // side of the vector loops' tails; a sparse commit that would is undone.
+  for (const std::size_t n : {std::size_t{1}, std::size_t{17}, std::size_t{1000}}) {
+    for (const std::size_t at : {std::size_t{0}, n / 2, n - 1}) {
+      const std::vector<float> center(n, 3e38f);
+      for (const float bad : {3e38f, std::numeric_limits<float>::infinity(),
+                              -std::numeric_limits<float>::infinity(), std::nanf("")}) {
+        std::vector<float> values(n, 0.0f);
+        values[at] = bad;
+        std::vector<float> next(n);
+        const NonFinite found = AddScaled(center, DenseView(values), 1.0f, next);
+        CHECK(found.at == static_cast<std::ptrdiff_t>(at));
+        CHECK(found.in_payload == !std::isfinite(bad));
+      }
+    }
+  }
+  std::vector<float> c2{1, 3e38f, 1, 1};
+  const std::vector<std::uint32_t> at{0, 1, 3};
+  const std::vector<float> vals{5, 3e38f, 7};
+  const PayloadView sparse{Encoding::kFloat32, vals.data(), vals.size(), at};
+  std::vector<float> saved;
+  const NonFinite refused = ApplySparse(c2, sparse, 1.0f, saved);
+  CHECK(refused.at == 1);
+  CHECK_FALSE(refused.in_payload);
+  CHECK(c2 == std::vector<float>{1, 3e38f, 1, 1});  // element 0's add undone
+  const std::vector<float> fine{5, -3e38f, 7};
+  CHECK(ApplySparse(c2, {Encoding::kFloat32, fine.data(), fine.size(), at}, 1.0f, saved).at == -1);
+  CHECK(c2 == std::vector<float>{6, 0, 1, 8});
 
   CHECK(Staleness(10, 10) == 1);  // nothing happened since the pull
   CHECK(Staleness(10, 7) == 4);   // three commits by others since the pull

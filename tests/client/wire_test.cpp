@@ -6,6 +6,7 @@
 
 #include "asyncps/core/payload.h"
 #include "asyncps/wire/wire.h"
+#include "asyncps/core/counter_table.h"
 
 using namespace asyncps;
 
@@ -180,26 +181,6 @@ TEST_CASE("non-finite values are located", "[wire]") {
       CHECK(scans(w) == Found(4, static_cast<std::ptrdiff_t>(at)));
     }
   }
-}
-
-TEST_CASE("stats from a server that predates the counters vector still read", "[wire]") {
-  flatbuffers::FlatBufferBuilder fbb;
-  wire::ShardStatsBuilder stats(fbb);
-  ShardCounters old;
-  old.updates = 42;
-  old.pulls = 7;
-  old.restored_updates = 3;
-  wire::AddLegacyCounters(old, stats);  // and no counters vector
-  wire::BuildReply({.op = wire::Op::Stats, .stats = stats.Finish()}, fbb);
-  std::vector<std::uint64_t> scratch;
-  std::string why;
-  const wire::Reply* r = wire::VerifyReply(Bytes(fbb), scratch, &why);
-  REQUIRE(r != nullptr);
-  ShardCounters out;
-  wire::ReadCounters(*r->stats(), &out);
-  CHECK(out.updates == 42);
-  CHECK(out.pulls == 7);
-  CHECK(out.restored_updates == 3);
 }
 
 TEST_CASE("chunked pull replies: chunk sizes are bounded both ways", "[wire]") {

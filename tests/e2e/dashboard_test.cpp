@@ -69,7 +69,7 @@ TEST_CASE("every expression of the Grafana dashboard names exported series", "[d
   // stragglers, checkpoint age.
   CHECK(exprs >= 6);
   const std::string text = dash.dump();
-  for (const char* needed : {"asyncps_updates_applied_total", "asyncps_request_duration_seconds_bucket",
+  for (const char* needed : {"asyncps_updates_total", "asyncps_request_duration_seconds_bucket",
                              "asyncps_commit_staleness_bucket", "asyncps_worker_commit_rate",
                              "asyncps_worker_straggler", "asyncps_checkpoint_last_success_timestamp_seconds"})
     CHECK(text.find(needed) != std::string::npos);

@@ -105,7 +105,7 @@ TEST_CASE("the exposition passes promtool check metrics", "[metrics]") {
   INFO(said << "\n" << text);
   CHECK(rc == 0);
   CHECK(said.find("has no help text") == std::string::npos);
-  CHECK(Sample(text, "asyncps_updates_applied_total{shard=\"3\"}") == 12);
+  CHECK(Sample(text, "asyncps_updates_total{shard=\"3\"}") == 12);
   CHECK(Sample(text, "asyncps_requests_total{shard=\"3\",op=\"unknown\",code=\"UnknownOp\"}") == 1);
   CHECK(Sample(text, "asyncps_commit_staleness_bucket{shard=\"3\",le=\"1\"}") == 2);
   CHECK(Sample(text, "asyncps_commit_staleness_bucket{shard=\"3\",le=\"+Inf\"}") == 4);
@@ -132,7 +132,7 @@ TEST_CASE("a live shard's metrics count what clients did", "[metrics][server]") 
   INFO(text);
   for (const char* shard : {"0", "1"}) {
     const std::string s = std::string("shard=\"") + shard + "\"";
-    CHECK(Sample(text, "asyncps_updates_applied_total{" + s + "}") == 15);
+    CHECK(Sample(text, "asyncps_updates_total{" + s + "}") == 15);
     CHECK(Sample(text, "asyncps_commit_staleness_count{" + s + "}") == 15);
     CHECK(Sample(text, "asyncps_worker_commits_total{" + s + ",worker=\"1\"}") == 5);
     CHECK(Sample(text, "asyncps_worker_commits_total{" + s + ",worker=\"2\"}") == 10);
@@ -186,7 +186,7 @@ TEST_CASE("a real Prometheus server scraping a live shard sees every commit", "[
   };
   double updates = -1, staleness_count = -1;
   for (int i = 0; i < 120 && (updates != commits || staleness_count != commits); ++i) {
-    updates = query("asyncps_updates_applied_total{shard=\"0\"}");
+    updates = query("asyncps_updates_total{shard=\"0\"}");
     staleness_count = query("asyncps_commit_staleness_count{shard=\"0\"}");
     std::this_thread::sleep_for(500ms);
   }

@@ -138,29 +138,3 @@ TEST_CASE("a reply stopped after its first chunk leaves the rest to be encoded b
   REQUIRE(whole->size() == 400);
   CHECK(static_cast<const float*>(whole->data())[99] == 2.0f);  // encoded now, in the same buffer
 }
-
-TEST_CASE("prepare runs before each run of values is encoded, and only then", "[reply-buffers]") {
-  ReplyBuffers buffers({});
-  std::vector<float> slice(100, 1.0f);
-  std::vector<std::size_t> ends;
-  std::vector<float> first_values;  // each chunk's first value, as sent
-  // Each call makes data[..end) final, as a deferred commit does.
-  const auto prepare = [&](std::size_t end) {
-    const std::size_t begin = ends.empty() ? 0 : ends.back();
-    for (std::size_t i = begin; i < end; ++i) slice[i] += 1.0f;
-    ends.push_back(end);
-  };
-  REQUIRE(buffers.Chunks(
-      slice, Encoding::kFloat32, 9, Peer("p"), 40,
-      [&](zmq::message_t m, std::size_t, std::size_t) {
-        first_values.push_back(static_cast<const float*>(m.data())[0]);
-        return true;
-      },
-      prepare));
-  CHECK(ends == std::vector<std::size_t>{40, 80, 100});
-  CHECK(first_values == std::vector<float>{2, 2, 2});  // sent as prepared
-  // A second reply of this version shares what was encoded: nothing to prepare.
-  REQUIRE(buffers.Chunks(slice, Encoding::kFloat32, 9, Peer("q"), 40,
-                         [](zmq::message_t, std::size_t, std::size_t) { return true; }, prepare));
-  CHECK(ends.size() == 3);
-}

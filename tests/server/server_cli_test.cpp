@@ -184,7 +184,7 @@ TEST_CASE("clients that never read their replies leave the server's memory bound
   stuck.clear();
   std::this_thread::sleep_for(500ms);
   const long after_kib = server.RssKiB();
-  // The figures README's "Memory under misbehaving clients" quotes.
+  // The figures docs/operations.md's "Memory under misbehaving clients" quotes.
   WARN("server RSS: " << before_kib / 1024 << " MiB before, " << peak_kib / 1024 << " MiB at the peak, "
                       << after_kib / 1024 << " MiB after the peers left");
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -195,6 +195,8 @@ TEST_CASE("clients that never read their replies leave the server's memory bound
   // version and ZeroMQ's own buffers; under the total of --max-reply-mb 64.
   INFO("RSS before " << before_kib << " KiB, peak " << peak_kib << " KiB, after " << after_kib << " KiB");
   CHECK(peak_kib - before_kib < 64 * 1024);
-  CHECK(after_kib - before_kib < 24 * 1024);  // given back, not kept
+  // Given back, not kept; 4 MiB more for the shard's second copy of its slice
+  // (the next center, which the first commit allocates: Shard::Apply).
+  CHECK(after_kib - before_kib < 24 * 1024 + 4 * 1024);
 #endif
 }

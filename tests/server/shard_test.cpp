@@ -1,6 +1,7 @@
 // The shard's request handling, without sockets.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -38,10 +39,9 @@ struct ShardHarness {
     return SendBytes(f, FloatBytes(payload));
   }
   // Sends `body` as frame 1 as it is (f.payload_floats as given).
-  const wire::Reply& SendBytes(const RequestFields& f, const std::vector<std::byte>& body,
-                               DeferredCommit* deferred = nullptr) {
+  const wire::Reply& SendBytes(const RequestFields& f, const std::vector<std::byte>& body) {
     auto header = EncodeRequest(f, layout);
-    last = shard.Handle(header, body, fbb, deferred);
+    last = shard.Handle(header, body, fbb);
     std::string why;
     const wire::Reply* r = wire::VerifyReply({reinterpret_cast<const std::byte*>(fbb.GetBufferPointer()),
                                               fbb.GetSize()}, scratch, &why);
@@ -119,38 +119,56 @@ TEST_CASE("a resent commit is answered but applied once", "[shard]") {
   CHECK(h.shard.counters().updates == 3);
 }
 
-TEST_CASE("a commit-and-pull left to a DeferredCommit is applied as its reply is encoded", "[shard]") {
-  ShardHarness h(ShardOneOfTwo());
-  h.Send(Req(Op::Hello));
-  h.Send(Req(Op::Init), {1, 2, 3, 4});
-  auto center = [&h] { return std::vector<float>(h.shard.center().begin(), h.shard.center().end()); };
-  DeferredCommit deferred;
-  RequestFields f = Req(Op::CommitAndPull, 2);
-  f.payload_floats = 4;
-  const std::vector<std::byte> body = FloatBytes({1, 1, 1, 1});  // alive until applied
-  const auto& r = h.SendBytes(f, body, &deferred);
-  REQUIRE(r.error() == ErrorCode::Ok);
-  CHECK(r.updates() == 1);  // counted at once
-  CHECK(h.last.payload.data() == h.shard.center().data());
-  CHECK(deferred.pending());
-  CHECK(center() == std::vector<float>{1, 2, 3, 4});
-  deferred.ApplyUpTo(2);  // the first chunk
-  CHECK(center() == std::vector<float>{2, 3, 3, 4});
-  deferred.Finish();
-  CHECK_FALSE(deferred.pending());
-  CHECK(center() == std::vector<float>{2, 3, 4, 5});
-  // A commit without a pull is applied before Handle returns.
-  f = Req(Op::Commit, 3);
-  f.payload_floats = 4;
-  REQUIRE(h.SendBytes(f, body, &deferred).error() == ErrorCode::Ok);
-  CHECK_FALSE(deferred.pending());
-  CHECK(center() == std::vector<float>{3, 4, 5, 6});
+TEST_CASE("a commit that would make the center NaN or Inf is refused whole, and changes nothing", "[shard]") {
+  const float big = 3e38f;  // finite; two of them overflow to Inf
+  for (const bool sparse : {false, true}) {
+    for (const Encoding encoding : {Encoding::kFloat32, Encoding::kBfloat16}) {
+      INFO((sparse ? "sparse " : "dense ") << EncodingName(encoding));
+      ShardHarness h(ShardOneOfTwo());
+      h.Send(Req(Op::Hello));
+      h.Send(Req(Op::Init), {1, 2, 3, 4});
+      std::uint64_t seq = 2;
+      // Element 2 (of this shard's slice at 4..8: element 6 of the model) goes wrong.
+      const auto commit = [&](const std::vector<float>& values) -> const wire::Reply& {
+        RequestFields f = Req(Op::Commit, seq++);
+        f.payload_encoding = encoding == Encoding::kBfloat16 ? wire::Encoding::BFloat16 : wire::Encoding::Float32;
+        f.payload_sparse = sparse;
+        f.payload_floats = sparse ? 2 : 4;
+        std::vector<std::byte> body;
+        if (sparse) {
+          body = SparseBytes({1, 2}, {values[1], values[2]}, encoding);
+        } else if (encoding == Encoding::kBfloat16) {
+          for (float v : values) {
+            const std::uint16_t b = ToBfloat16(v);
+            body.insert(body.end(), reinterpret_cast<const std::byte*>(&b), reinterpret_cast<const std::byte*>(&b) + 2);
+          }
+        } else {
+          body = FloatBytes(values);
+        }
+        return h.SendBytes(f, body);
+      };
+      REQUIRE(commit({0, 0, big, 0}).error() == ErrorCode::Ok);
+      const std::vector<float> before(h.shard.center().begin(), h.shard.center().end());
+      const auto& overflow = commit({1, 1, big, 1});
+      CHECK(overflow.error() == ErrorCode::CenterOverflow);
+      REQUIRE(overflow.message() != nullptr);
+      CHECK_THAT(overflow.message()->str(), Catch::Contains("element 6") && Catch::Contains("nothing was applied"));
+      CHECK(std::vector<float>(h.shard.center().begin(), h.shard.center().end()) == before);
+      const auto& nan = commit({1, 1, std::nanf(""), 1});
+      CHECK(nan.error() == ErrorCode::BadValue);
+      CHECK(std::vector<float>(h.shard.center().begin(), h.shard.center().end()) == before);
+      CHECK(h.shard.counters().updates == 1);
+      // The refused commits' seqs were not taken: the worker goes on.
+      CHECK(commit({0, 0, -big, 0}).error() == ErrorCode::Ok);
+      CHECK(h.shard.counters().updates == 2);
+    }
+  }
 }
 
 TEST_CASE("DynSGD divides a commit by its staleness", "[shard]") {
   ShardHarness h(ShardOneOfTwo());
   RequestFields hello = Req(Op::Hello);
-  hello.algorithm = Algorithm::kDynSgd;
+  hello.algorithm = wire::Algorithm::DynSgd;
   h.Send(hello);
   h.Send(Req(Op::Init), {0, 0, 0, 0});
   // Three commits by worker 1, each pulled right before (last_pulled = updates): tau = 1.
@@ -186,7 +204,7 @@ TEST_CASE("mismatched hellos are refused with the difference named", "[shard]") 
   CHECK_THAT(r.message()->str(), Catch::Contains("[3,2]"));
   CHECK(h.Send(Req(Op::Hello, 1, 0, 2)).error() == ErrorCode::Mismatch);  // wrong shard index
   RequestFields algo = Req(Op::Hello);
-  algo.algorithm = Algorithm::kEasgd;
+  algo.algorithm = wire::Algorithm::Easgd;
   CHECK(h.Send(algo).error() == ErrorCode::Mismatch);
 }
 

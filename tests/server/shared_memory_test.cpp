@@ -19,6 +19,7 @@
 #include "asyncps/transport/shared_segment.h"
 #include "asyncps/server/segment_table.h"
 #include "asyncps/server/shard.h"
+#include "asyncps/core/rule_kernels.h"
 #include "support/local_cluster.h"
 #include "support/requests.h"
 
@@ -76,7 +77,7 @@ struct SegmentShard {
     REQUIRE(r != nullptr);
     return *r;
   }
-  RequestFields Fields(Op op, std::uint64_t seq, const std::string& segment) const {
+  RequestFields Fields(Op op, std::uint64_t seq, std::string_view segment) const {
     RequestFields f;
     f.op = op;
     f.seq = seq;
@@ -204,7 +205,7 @@ TEST_CASE("shared memory: payloads in a segment are verified like frames", "[shm
     CHECK(t.Send(commit).error == ErrorCode::Malformed);
     commit.payload_sparse = false;
     CHECK(t.Send(commit, FloatBytes(std::vector<float>(kFloats, 1.0f))).error == ErrorCode::Malformed);
-    commit.segment.clear();
+    commit.segment = {};
     CHECK(t.Send(commit).error == ErrorCode::Malformed);
   }
   SECTION("a name that is not a segment's, or a segment that is gone") {

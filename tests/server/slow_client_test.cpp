@@ -72,7 +72,7 @@ TEST_CASE("a client that stops reading replies does not block the shard", "[slow
   RequestFields hello;
   hello.op = wire::Op::Hello;
   hello.worker_id = 2;
-  hello.algorithm = Algorithm::kDownpour;
+  hello.algorithm = wire::Algorithm::Downpour;
   (void)stuck.send(Frame(EncodeRequest(hello, layout)), zmq::send_flags::none);
   int sent = 0;
   for (std::uint64_t seq = 2; seq < 2000; ++seq) {

@@ -10,51 +10,24 @@
 
 namespace asyncps::testing {
 
-struct RequestFields {
-  wire::Op op = wire::Op::Pull;
-  std::uint32_t protocol_version = wire::kProtocolVersion;
-  std::uint32_t worker_id = 1;
-  std::uint64_t seq = 1;
-  std::uint32_t shard_index = 0;
-  std::uint32_t num_shards = 1;
-  std::uint64_t last_pulled_updates = 0;
-  std::uint64_t payload_floats = 0;
-  Algorithm algorithm = Algorithm::kAdag;
-  const ParameterLayout* layout = nullptr;  // Hello: the layout sent; also gives the fingerprint
-  std::uint64_t fingerprint_override = 0;   // non-zero: sent instead of the layout's
-  std::uint64_t session = 0;                // the client instance (commit dedupe)
-  wire::Encoding payload_encoding = wire::Encoding::Float32;
-  bool payload_sparse = false;
-  wire::Encoding pull_encoding = wire::Encoding::Float32;
-  bool observer = false;  // Hello: a client that never commits
-  std::string segment;              // shared-memory segment named; empty: none
-  bool payload_in_segment = false;  // the payload lies in its request region
-  std::uint64_t reply_chunk_bytes = 0;  // a larger pulled slice comes in chunks
+// A request a test sends: the real header (wire::RequestHeader) with the
+// tests' defaults (worker 1, sequence 1). EncodeRequest fills in what the
+// client derives: the layout and its fingerprint.
+struct RequestFields : wire::RequestHeader {
+  RequestFields() {
+    worker_id = 1;
+    seq = 1;
+  }
+  std::uint64_t fingerprint_override = 0;  // non-zero: sent instead of the layout's
 };
 
-// The header bytes of `f`, built by the wire module like every request.
+// The header bytes of `f` (layout: f.layout, or `layout`), built by the wire
+// module like every request.
 inline std::vector<std::byte> EncodeRequest(const RequestFields& f, const ParameterLayout& layout) {
-  const ParameterLayout& sent = f.layout ? *f.layout : layout;
-  return wire::EncodeRequest({.op = f.op,
-                              .protocol_version = f.protocol_version,
-                              .worker_id = f.worker_id,
-                              .seq = f.seq,
-                              .fingerprint = f.fingerprint_override ? f.fingerprint_override
-                                                                    : sent.Fingerprint(f.num_shards),
-                              .shard_index = f.shard_index,
-                              .num_shards = f.num_shards,
-                              .algorithm = wire::ToWire(f.algorithm).value(),
-                              .layout = &sent,
-                              .last_pulled_updates = f.last_pulled_updates,
-                              .payload_floats = f.payload_floats,
-                              .session = f.session,
-                              .payload_encoding = f.payload_encoding,
-                              .payload_sparse = f.payload_sparse,
-                              .pull_encoding = f.pull_encoding,
-                              .observer = f.observer,
-                              .segment = f.segment,
-                              .payload_in_segment = f.payload_in_segment,
-                              .reply_chunk_bytes = f.reply_chunk_bytes});
+  wire::RequestHeader h = f;
+  h.layout = f.layout ? f.layout : &layout;
+  h.fingerprint = f.fingerprint_override ? f.fingerprint_override : h.layout->Fingerprint(f.num_shards);
+  return wire::EncodeRequest(h);
 }
 
 // A layout of one tensor "w" of n floats.

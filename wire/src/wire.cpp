@@ -1,4 +1,5 @@
 #include "asyncps/wire/wire.h"
+#include "asyncps/core/counter_table.h"
 
 #include <algorithm>
 #include <cstring>
@@ -121,12 +122,18 @@ Result<PayloadView> ReadPayload(std::span<const std::byte> frame, std::size_t co
 
 Result<wire::Algorithm> ToWire(asyncps::Algorithm a) {
   switch (a) {
-    case asyncps::Algorithm::kDownpour: return wire::Algorithm::Downpour;
-    case asyncps::Algorithm::kAdag: return wire::Algorithm::Adag;
-    case asyncps::Algorithm::kDynSgd: return wire::Algorithm::DynSgd;
-    case asyncps::Algorithm::kEasgd: return wire::Algorithm::Easgd;
-    case asyncps::Algorithm::kEamsgd: return wire::Algorithm::Eamsgd;
-    case asyncps::Algorithm::kSingle: break;
+    case asyncps::Algorithm::kDownpour:
+      return wire::Algorithm::Downpour;
+    case asyncps::Algorithm::kAdag:
+      return wire::Algorithm::Adag;
+    case asyncps::Algorithm::kDynSgd:
+      return wire::Algorithm::DynSgd;
+    case asyncps::Algorithm::kEasgd:
+      return wire::Algorithm::Easgd;
+    case asyncps::Algorithm::kEamsgd:
+      return wire::Algorithm::Eamsgd;
+    case asyncps::Algorithm::kSingle:
+      break;
   }
   return Status::InvalidArgument(std::string("algorithm '") + AlgorithmName(a) +
                                  "' trains without a parameter server: it has no wire form");
@@ -134,11 +141,16 @@ Result<wire::Algorithm> ToWire(asyncps::Algorithm a) {
 
 asyncps::Algorithm FromWire(wire::Algorithm a) {
   switch (a) {
-    case wire::Algorithm::Downpour: return asyncps::Algorithm::kDownpour;
-    case wire::Algorithm::Adag: return asyncps::Algorithm::kAdag;
-    case wire::Algorithm::DynSgd: return asyncps::Algorithm::kDynSgd;
-    case wire::Algorithm::Easgd: return asyncps::Algorithm::kEasgd;
-    case wire::Algorithm::Eamsgd: return asyncps::Algorithm::kEamsgd;
+    case wire::Algorithm::Downpour:
+      return asyncps::Algorithm::kDownpour;
+    case wire::Algorithm::Adag:
+      return asyncps::Algorithm::kAdag;
+    case wire::Algorithm::DynSgd:
+      return asyncps::Algorithm::kDynSgd;
+    case wire::Algorithm::Easgd:
+      return asyncps::Algorithm::kEasgd;
+    case wire::Algorithm::Eamsgd:
+      return asyncps::Algorithm::kEamsgd;
   }
   return asyncps::Algorithm::kAdag;
 }
@@ -149,8 +161,10 @@ wire::Encoding ToWire(asyncps::Encoding e) {
 
 Result<asyncps::Encoding> FromWire(wire::Encoding e) {
   switch (e) {
-    case wire::Encoding::Float32: return asyncps::Encoding::kFloat32;
-    case wire::Encoding::BFloat16: return asyncps::Encoding::kBfloat16;
+    case wire::Encoding::Float32:
+      return asyncps::Encoding::kFloat32;
+    case wire::Encoding::BFloat16:
+      return asyncps::Encoding::kBfloat16;
   }
   return Status::Protocol("unknown payload encoding " + std::to_string(static_cast<int>(e)));
 }
@@ -272,7 +286,8 @@ void BuildReplyChunk(const Reply& whole, std::uint32_t chunk, std::uint32_t chun
   BuildReply({.op = whole.op(),
               .seq = whole.seq(),
               .error = whole.error(),
-              .message = whole.message() ? std::string_view(whole.message()->c_str(), whole.message()->size()) : std::string_view(),
+              .message = whole.message() ? std::string_view(whole.message()->c_str(), whole.message()->size())
+                                         : std::string_view(),
               .updates = whole.updates(),
               .range_begin = whole.range_begin(),
               .range_end = whole.range_end(),
@@ -293,23 +308,8 @@ flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<Counter>>> BuildCoun
   return fbb.CreateVector(out);
 }
 
-void AddLegacyCounters(const ShardCounters& c, ShardStatsBuilder& stats) {
-  stats.add_updates(c.updates);
-  stats.add_pulls(c.pulls);
-  stats.add_duplicates(c.duplicates);
-  stats.add_errors(c.errors);
-  stats.add_staleness_sum(c.staleness_sum);
-  stats.add_staleness_max(c.staleness_max);
-  stats.add_restored_updates(c.restored_updates);
-  stats.add_checkpointed_updates(c.checkpointed_updates);
-}
-
 void ReadCounters(const ShardStats& stats, ShardCounters* out) {
-  if (stats.counters() == nullptr) {
-    *out = {stats.updates(),       stats.pulls(),         stats.duplicates(),       stats.errors(),
-            stats.staleness_sum(), stats.staleness_max(), stats.restored_updates(), stats.checkpointed_updates()};
-    return;
-  }
+  if (stats.counters() == nullptr) return;
   for (const Counter* c : *stats.counters()) {
     if (c->name() == nullptr) continue;
     if (const ShardCounterInfo* info = FindShardCounter(c->name()->string_view())) out->*info->field = c->value();
@@ -319,14 +319,22 @@ void ReadCounters(const ShardStats& stats, ShardCounters* out) {
 Status ReplyStatus(const Reply& reply, const std::string& where) {
   const std::string msg = where + ": " + (reply.message() ? reply.message()->str() : std::string("(no message)"));
   switch (reply.error()) {
-    case ErrorCode::Ok: return Status::OK();
-    case ErrorCode::Mismatch: return Status::Mismatch(msg);
-    case ErrorCode::NotInitialised: return Status::NotInitialised(msg);
-    case ErrorCode::AlreadyInitialised: return Status::AlreadyInitialised(msg);
+    case ErrorCode::Ok:
+      return Status::OK();
+    case ErrorCode::Mismatch:
+      return Status::Mismatch(msg);
+    case ErrorCode::NotInitialised:
+      return Status::NotInitialised(msg);
+    case ErrorCode::AlreadyInitialised:
+      return Status::AlreadyInitialised(msg);
     case ErrorCode::BadSize:
-    case ErrorCode::BadValue: return Status::InvalidArgument(msg);
-    case ErrorCode::SegmentUnavailable: return Status::Unavailable(msg);
-    default: return Status::Protocol(std::string(EnumNameErrorCode(reply.error())) + " from " + msg);
+    case ErrorCode::BadValue:
+    case ErrorCode::CenterOverflow:
+      return Status::InvalidArgument(msg);
+    case ErrorCode::SegmentUnavailable:
+      return Status::Unavailable(msg);
+    default:
+      return Status::Protocol(std::string(EnumNameErrorCode(reply.error())) + " from " + msg);
   }
 }
 

@@ -9,6 +9,7 @@
 #include "client_options.h"
 #include "errors.h"
 #include "float_buffer.h"
+#include "asyncps/core/counter_table.h"
 
 namespace py = pybind11;
 
@@ -47,25 +48,31 @@ py::dict StatsDict(const ShardStats& s) {
   d["algorithm"] = AlgorithmName(s.algorithm);
   d["initialised"] = s.initialised;
   d["range"] = py::make_tuple(s.range.begin, s.range.end);
-  d["updates"] = s.updates;
-  d["pulls"] = s.pulls;
-  d["duplicates"] = s.duplicates;
-  d["errors"] = s.errors;
+  for (const ShardCounterInfo& c : kShardCounters) d[py::str(c.name.data(), c.name.size())] = s.*c.field;
   d["errors_by_class"] = s.errors_by_class;
-  d["restored_updates"] = s.restored_updates;
-  d["checkpointed_updates"] = s.checkpointed_updates;
-  d["staleness_sum"] = s.staleness_sum;
-  d["staleness_max"] = s.staleness_max;
   py::dict per_worker;
   for (const auto& [worker, commits] : s.commits_per_worker) per_worker[py::int_(worker)] = commits;
   d["commits_per_worker"] = per_worker;
   d["blocked_seconds_per_worker"] = s.blocked_seconds_per_worker;
   d["max_staleness"] = s.max_staleness < 0 ? py::object(py::none()) : py::object(py::int_(s.max_staleness));
   d["inverse_staleness_scale"] = s.inverse_staleness_scale;
-  d["max_clock_gap"] = s.max_clock_gap;
-  d["blocked_pulls"] = s.blocked_pulls;
   d["staleness_counts"] = s.staleness_counts;
   return d;
+}
+
+// stats()' docstring, its counters from the table.
+const std::string& StatsDoc() {
+  static const std::string doc = [] {
+    std::string d =
+        "Every shard's counters, in shard order: a list of dicts with endpoint, shard_index, num_shards, "
+        "algorithm, initialised, range; the counters";
+    for (const ShardCounterInfo& c : kShardCounters) d += " " + std::string(c.name) + ",";
+    d += " errors_by_class ({error name: count}), commits_per_worker ({worker_id: commits}), the staleness "
+         "bound's max_staleness (None: off), blocked_seconds_per_worker ({worker_id: seconds}), "
+         "inverse_staleness_scale and staleness_counts (applied commits per tau bucket).";
+    return d;
+  }();
+  return doc;
 }
 
 }  // namespace
@@ -143,14 +150,11 @@ the network; one call runs at a time per client (others wait).
           "init",
           [](ClientHandle& h, py::handle weights) {
             FloatBuffer w = FloatBuffer::ReadOnly(weights, "weights", h.layout().total_size());
-            bool taken = true;
+            bool taken = false;
             h.Call("init", [&](Client& c) {
-              Status st = c.Init(w.const_span());
-              if (st.code() == Status::Code::kAlreadyInitialised) {
-                taken = false;
-                return Status::OK();
-              }
-              return st;
+              Result<bool> r = c.Init(w.const_span());
+              if (r.ok()) taken = r.value();
+              return r.status();
             });
             return taken;
           },
@@ -192,12 +196,7 @@ the network; one call runs at a time per client (others wait).
             for (const ShardStats& s : shards) out.append(StatsDict(s));
             return out;
           },
-          "Every shard's counters, in shard order: a list of dicts with endpoint, shard_index, num_shards, "
-          "algorithm, initialised, range, updates, pulls, duplicates, errors, errors_by_class, "
-          "restored_updates, checkpointed_updates, staleness_sum, staleness_max, commits_per_worker "
-          "({worker_id: commits}), and the staleness bound's max_staleness (None: off), max_clock_gap, "
-          "blocked_pulls, blocked_seconds_per_worker ({worker_id: seconds}), inverse_staleness_scale and "
-          "staleness_counts (applied commits per tau bucket).")
+          StatsDoc().c_str())
       .def(
           "leave",
           [](ClientHandle& h) { h.Call("leave", [](Client& c) { return c.Leave(); }); },

@@ -89,7 +89,7 @@ struct ClientOptions {
 };
 
 // What one shard reports about itself (Client::Stats): its counters
-// (asyncps/shard_counters.h) and who it is.
+// (asyncps/core/shard_counters.h) and who it is.
 struct ShardStats : ShardCounters {
   std::string endpoint;
   std::uint32_t shard_index = 0;
@@ -130,10 +130,10 @@ class Client {
   std::size_t num_shards() const;
   const ClientOptions& options() const;
 
-  // Offers initial weights. OK when at least one shard took them;
-  // kAlreadyInitialised when every shard already had weights (another worker
-  // won: pull them). REQUIRES: weights.size() == layout().total_size().
-  Status Init(std::span<const float> weights);
+  // Offers initial weights: true when at least one shard took them, false
+  // when every shard already had weights (another worker won: pull them).
+  // REQUIRES: weights.size() == layout().total_size().
+  Result<bool> Init(std::span<const float> weights);
 
   // weights = C. kNotInitialised until some worker called Init.
   Status Pull(std::span<float> weights);

@@ -1,16 +1,25 @@
-// The PS side of the update rules (asyncps/update_rule.h has the worker side
-// and the table of both): how a shard applies a commit. Internal (not
+// The PS side of the update rules (update_rule.h has the table of both sides,
+// rule_kernels.h the worker side): how a shard scales and applies a commit,
+// never letting a NaN or Inf into the center. Internal (not
 // installed): the shard and its tests use it.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "asyncps/core/update_rule.h"
 #include "asyncps/core/payload.h"
 
 namespace asyncps {
+
+// How a shard scales a commit by its staleness tau (asyncps-server
+// --staleness-scale): kNone as the rule says (only DynSGD divides by tau),
+// kInverse by 1 / tau whatever the rule (DynSGD's scaling for DOWNPOUR, ADAG,
+// EASGD and EAMSGD too; DynSGD itself is unchanged).
+enum class StalenessScale : std::uint8_t { kNone, kInverse };
+
 
 // The factor a shard multiplies a commit's payload by before adding it to C:
 // 1 for every rule but DynSGD, whose factor is 1 / tau with
@@ -22,42 +31,33 @@ float CommitScale(Algorithm a, std::uint64_t updates_applied, std::uint64_t last
 // The staleness of a commit: updates applied since the worker's last pull, plus one.
 std::uint64_t Staleness(std::uint64_t updates_applied, std::uint64_t last_pulled_updates);
 
-// center += scale * payload, element by element (a sparse payload at its
-// positions; compression.h). REQUIRES: dense: payload.count == center.size();
-// sparse: every position < center.size().
-void ApplyCommit(std::span<float> center, const PayloadView& payload, float scale);
-// The same for a dense payload, writing the new center to `copy` as well in
-// the same pass (a pull's reply, one pass instead of two).
-// REQUIRES: !payload.sparse(), copy.size() == center.size() == payload.count.
-void ApplyCommitAndCopy(std::span<float> center, const PayloadView& payload, float scale, std::span<float> copy);
-
-// A dense commit applied to C a prefix at a time, in order: a shard applies
-// each chunk of a pull's reply just before encoding it (the chunk's values are
-// then still in cache, and the apply overlaps the earlier chunks' transfer).
-// Whatever is left is applied by Finish, or at the latest by the destructor.
-// REQUIRES: the center and the payload outlive the pending part; nothing else
-// reads or writes the center until Finish. Not thread-safe.
-class DeferredCommit {
- public:
-  DeferredCommit() = default;
-  ~DeferredCommit() { Finish(); }
-  DeferredCommit(const DeferredCommit&) = delete;
-  DeferredCommit& operator=(const DeferredCommit&) = delete;
-
-  // Takes `center += scale * payload` to apply later.
-  // REQUIRES: !pending(), !payload.sparse(), payload.count == center.size().
-  void Defer(std::span<float> center, const PayloadView& payload, float scale);
-  // Applies the elements before `end` (at most the center's size) not applied
-  // yet; nothing when nothing is pending.
-  void ApplyUpTo(std::size_t end);
-  void Finish() { ApplyUpTo(center_.size()); }
-  bool pending() const { return applied_ < center_.size(); }
-
- private:
-  std::span<float> center_;
-  PayloadView payload_;
-  float scale_ = 1.0f;
-  std::size_t applied_ = 0;
+// Where a checked apply stopped: -1, or the first element (of the slice)
+// whose new value would not be finite, and whether the payload's value there
+// was itself NaN or Inf (else the sum overflowed).
+struct NonFinite {
+  std::ptrdiff_t at = -1;
+  bool in_payload = false;
 };
+
+// next = center + scale * payload (dense), in one pass that reads each payload
+// value once and finds the first element of `next` that is not finite. A
+// client may rewrite a shared-memory payload while this runs: only values this
+// pass read and checked reach `next`, so the caller swaps `next` in as the new
+// center only when nothing was found. `copy`, if not empty, gets `next` too
+// (a pull's reply written in the same pass).
+// REQUIRES: !payload.sparse(); next.size() == center.size() == payload.count;
+// copy empty or of that size; next and copy overlap nothing.
+NonFinite AddScaled(std::span<const float> center, const PayloadView& payload, float scale, std::span<float> next,
+                    std::span<float> copy = {});
+
+// center += scale * payload at a sparse payload's positions, unless an element
+// would become non-finite: then every element keeps its value. `saved` is
+// scratch (the touched elements' old values).
+// REQUIRES: payload.sparse(), positions < center.size().
+NonFinite ApplySparse(std::span<float> center, const PayloadView& payload, float scale, std::vector<float>& saved);
+
+// center += scale * payload, unchecked (a server that allows non-finite
+// values). REQUIRES: as AddScaled or ApplySparse.
+void ApplyCommit(std::span<float> center, const PayloadView& payload, float scale);
 
 }  // namespace asyncps

@@ -1,6 +1,6 @@
 // The asynchronous update rules, as Dist-Keras defines them: both sides of each
-// rule as pure math over flat float spans (no I/O), so the server side and the
-// worker side sit next to each other and are tested together.
+// rule's settings, and the table of what each side does (the worker side's
+// kernels: rule_kernels.h; the server side's: apply_commit.h).
 //
 //   rule      worker, per batch (it = batch counter from 1)         PS on a commit
 //   DOWNPOUR  before training, if it % win == 0:                     C <- C + D
@@ -33,12 +33,6 @@ const char* AlgorithmName(Algorithm a);
 // Accepts the names above (and "aeasgd" for easgd), case-insensitive.
 Result<Algorithm> ParseAlgorithm(std::string_view name);
 
-// How a shard scales a commit by its staleness tau (asyncps-server
-// --staleness-scale): kNone as the rule says (only DynSGD divides by tau),
-// kInverse by 1 / tau whatever the rule (DynSGD's scaling for DOWNPOUR, ADAG,
-// EASGD and EAMSGD too; DynSGD itself is unchanged).
-enum class StalenessScale : std::uint8_t { kNone, kInverse };
-
 // When the worker exchanges with the PS relative to training batch `it`.
 enum class ExchangePoint { kBeforeBatch, kAfterBatch, kNever };
 
@@ -63,21 +57,5 @@ struct RuleConfig {
 // Rules before the batch (DOWNPOUR, EASGD, EAMSGD): one exchange at every
 // multiple of the window that follows trained work, plus the final one.
 std::uint64_t ExpectedCommits(const RuleConfig& config, std::uint64_t batches);
-
-// --- worker side -------------------------------------------------------------
-
-// out = (w - w0) / divisor. REQUIRES: equal sizes, divisor != 0, out overlaps
-// neither input.
-void ComputeDelta(std::span<const float> w, std::span<const float> w0, float divisor, std::span<float> out);
-
-// The elastic step: e = alpha (w - center); w -= e. REQUIRES: equal sizes.
-void ElasticStep(std::span<float> w, std::span<const float> center, float alpha, std::span<float> e);
-
-// EAMSGD, before the batch: v *= mu; w_lookahead = w + v (written into w; the
-// original w is kept in `w_saved`).
-void MomentumLookahead(std::span<float> w, std::span<float> v, std::span<float> w_saved, float mu);
-
-// EAMSGD, after the batch: g = w_trained - (w_saved + v); v -= eta g; w = w_saved - v.
-void MomentumUpdate(std::span<float> w, std::span<float> v, std::span<const float> w_saved, float eta);
 
 }  // namespace asyncps

@@ -2,9 +2,9 @@
 // restarted shard needs to resume (layout, algorithm, counters, per-worker
 // commit counts and dedupe state, the center slice), written atomically.
 //
-// File format (version 2), little-endian, no padding:
+// File format (version 3), little-endian, no padding:
 //   magic            8 bytes  "APSCKPT\0"
-//   format_version   u32      2 (version 1 files are still read)
+//   format_version   u32      3 (no other version is read: CHANGELOG.md)
 //   shard_index      u32
 //   num_shards       u32
 //   algorithm        u32      asyncps::Algorithm value (Downpour 0 ... Eamsgd 4)
@@ -12,7 +12,7 @@
 //                             u32 rank, rank x u64 dims
 //   counters         u32 n, then per counter: u32 name length, name bytes,
 //                             u64 value: the checkpointed counters of
-//                             kShardCounters (asyncps/shard_counters.h), then
+//                             kShardCounters (asyncps/core/counter_table.h), then
 //                             "errors.<ErrorCode name>" (a reader takes the
 //                             names it knows). Version 1: n x u64 by position.
 //   num_workers      u32      then per worker: u32 id, u64 commits,
@@ -35,10 +35,11 @@
 #include "asyncps/core/layout.h"
 #include "asyncps/core/status.h"
 #include "asyncps/server/shard.h"
+#include "asyncps/core/counter_table.h"
 
 namespace asyncps::ps {
 
-inline constexpr std::uint32_t kCheckpointFormatVersion = 2;
+inline constexpr std::uint32_t kCheckpointFormatVersion = 3;  // CHANGELOG.md lists each change
 
 // The contents of one checkpoint.
 struct CheckpointData {

@@ -40,7 +40,7 @@ class Histogram {
   std::uint64_t count_ = 0;
 };
 
-// Staleness tau of applied commits: asyncps/shard_counters.h's buckets.
+// Staleness tau of applied commits: asyncps/core/shard_counters.h's buckets.
 inline constexpr std::span<const double> kStalenessBounds = kStalenessBuckets;
 // Request handling time on the shard thread, in seconds.
 inline constexpr double kLatencyBounds[] = {1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3,

@@ -53,16 +53,11 @@ class ReplyBuffers {
   // `data`: a reply of the version the latest buffer holds shares it. `take`
   // gets each message with its index and the position of its first value as
   // soon as it is encoded, and returns false to stop (the peer is gone).
-  // `prepare`, when given, is called with the end of each run of values just
-  // before they are encoded, and must leave data[0, end) final (the shard
-  // applies a commit there: DeferredCommit); it is not called for values an
-  // earlier reply of this version encoded.
   // False, having taken nothing, if a limit would be exceeded.
   // REQUIRES: chunk_values > 0.
   using TakeChunk = std::function<bool(zmq::message_t chunk, std::size_t index, std::size_t offset)>;
-  using PrepareValues = std::function<void(std::size_t end)>;
   bool Chunks(std::span<const float> data, Encoding encoding, std::uint64_t version, const zmq::message_t& peer,
-              std::size_t chunk_values, const TakeChunk& take, const PrepareValues& prepare = {});
+              std::size_t chunk_values, const TakeChunk& take);
 
   // Bytes of all reply buffers alive now.
   std::size_t bytes_held() const;

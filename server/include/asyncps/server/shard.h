@@ -89,13 +89,12 @@ class Shard {
   // header is built into `reply` (cleared first). The payload span stays valid
   // until the next call. A request naming a shared-memory segment takes its
   // payload from there, and a pull of it is answered there (no payload span).
-  // With `deferred` given, a dense commit whose pull is answered with a
-  // payload span is left in it, applied as the span is encoded (the outcome's
-  // payload is final only after deferred->Finish()); any other commit is
-  // applied before Handle returns. REQUIRES: deferred->Finish() runs while the
-  // payload is alive and before the shard is used again.
+  // A commit is applied before Handle returns, each payload value read once
+  // and checked in the pass that applies it: a value that is NaN or Inf, or a
+  // sum that would overflow the center, refuses the whole commit (BadValue,
+  // CenterOverflow) and the center stays as it was.
   Outcome Handle(std::span<const std::byte> header, std::span<const std::byte> payload,
-                 flatbuffers::FlatBufferBuilder& reply, DeferredCommit* deferred = nullptr);
+                 flatbuffers::FlatBufferBuilder& reply);
 
   // Answers one held request that may go now: its worker's gap closed (the
   // pull's reply), or it was held max_hold (a Blocked reply); nullopt when
@@ -188,8 +187,12 @@ class Shard {
   Outcome Hello(const wire::Request& req, Builder& reply);
   Outcome Init(const wire::Request& req, std::span<const std::byte> payload, Builder& reply);
   Outcome Pull(const wire::Request& req, Builder& reply);
-  Outcome Commit(const wire::Request& req, std::span<const std::byte> payload, Builder& reply,
-                 DeferredCommit* deferred);
+  Outcome Commit(const wire::Request& req, std::span<const std::byte> payload, Builder& reply);
+  // center += scale * delta, checked (ShardOptions::reject_non_finite): the
+  // first element that would not be finite, and the center unchanged then.
+  // A pull answered in to's segment (to.segment_current) is written there in
+  // the same pass.
+  NonFinite Apply(const PayloadView& delta, float scale, const ReplyTo& to);
   Outcome Stats(const wire::Request& req, Builder& reply);
   Outcome Leave(const wire::Request& req, Builder& reply);
 
@@ -209,7 +212,7 @@ class Shard {
   // Checks that apply to every op after Hello: layout known, fingerprint, shard index.
   bool CheckSession(const wire::Request& req, Builder& reply, Outcome* failed);
   // Reads frame 1 for this shard's slice (dense, or sparse if allowed),
-  // checking its size, positions and values.
+  // checking its size and positions (its values are checked as they are used).
   bool ReadPayload(const wire::Request& req, std::span<const std::byte> payload, bool allow_sparse, Builder& reply,
                    PayloadView* out, Outcome* failed);
   Outcome Ok(const ReplyTo& to, Builder& reply, std::span<const float> payload = {}, std::string_view message = {});
@@ -232,6 +235,8 @@ class Shard {
   ShardRange range_;
   bool initialised_ = false;
   std::vector<float> center_;
+  std::vector<float> next_;          // the next center, swapped in once checked
+  std::vector<float> sparse_saved_;  // a sparse commit's touched values, to undo it
   ShardCounters counters_;
   ErrorCounts errors_by_code_{};
   Histogram staleness_{kStalenessBounds};

@@ -87,10 +87,9 @@ class ShardServer {
   // Records an applied commit (last commit time, commit rates).
   void RecordCommit(const Shard::Outcome& out);
   // Sends `out` (the reply built in reply_) to the peer `identity`: a pulled
-  // slice in the chunks the request asked for (wire::ReplyChunkValues), each
-  // applying its part of `deferred` (the commit Handle left there) first.
+  // slice in the chunks the request asked for (wire::ReplyChunkValues).
   void Reply(zmq::message_t& identity, const Shard::Outcome& out, std::size_t bytes_in,
-             std::chrono::steady_clock::time_point started, DeferredCommit* deferred = nullptr);
+             std::chrono::steady_clock::time_point started);
   // Answers the held requests the staleness bound lets go (shard.h).
   void ReleaseHeld();
   // Copies the shard's state into live_ and live_ into published_.

@@ -16,10 +16,11 @@
 #include "asyncps/core/update_rule.h"
 #include "asyncps_generated.h"
 #include "asyncps/core/payload.h"
+#include "asyncps/core/counter_table.h"
 
 namespace asyncps::wire {
 
-inline constexpr std::uint32_t kProtocolVersion = 1;
+inline constexpr std::uint32_t kProtocolVersion = 2;  // CHANGELOG.md lists each change
 inline constexpr const char* kFileIdentifier = "APS1";
 // Header frames are small (a layout of a few hundred tensors at most).
 inline constexpr std::size_t kMaxHeaderBytes = 1 << 20;
@@ -68,7 +69,7 @@ struct RequestHeader {
   std::uint64_t fingerprint = 0;  // ParameterLayout::Fingerprint(num_shards)
   std::uint32_t shard_index = 0;
   std::uint32_t num_shards = 1;
-  Algorithm algorithm = Algorithm::Adag;  // Hello
+  Algorithm algorithm = Algorithm::Adag;    // Hello
   const ParameterLayout* layout = nullptr;  // Hello; not owned, read during the build
   std::uint64_t last_pulled_updates = 0;
   std::uint64_t payload_floats = 0;
@@ -76,9 +77,9 @@ struct RequestHeader {
   Encoding payload_encoding = Encoding::Float32;
   bool payload_sparse = false;
   Encoding pull_encoding = Encoding::Float32;
-  bool observer = false;  // Hello: a client that never commits (the staleness bound ignores it)
-  std::string_view segment;        // the connection's shared-memory segment; empty: none
-  bool payload_in_segment = false;  // the payload lies in the segment's request region
+  bool observer = false;                // Hello: a client that never commits (the staleness bound ignores it)
+  std::string_view segment;             // the connection's shared-memory segment; empty: none
+  bool payload_in_segment = false;      // the payload lies in the segment's request region
   std::uint64_t reply_chunk_bytes = 0;  // a larger pull reply comes in chunks (ReplyChunkValues); 0: whole
 };
 
@@ -133,12 +134,8 @@ void BuildReplyChunk(const Reply& whole, std::uint32_t chunk, std::uint32_t chun
 // Every counter of kShardCounters, by name (ShardStats.counters).
 flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<Counter>>> BuildCounters(
     flatbuffers::FlatBufferBuilder& fbb, const ShardCounters& counters);
-// The frozen fields older readers take the first counters from (the schema's
-// ShardStats). REQUIRES: `stats` is being built.
-void AddLegacyCounters(const ShardCounters& counters, ShardStatsBuilder& stats);
 // The counters of `stats` this build knows; unknown names are skipped, and
-// counters missing from the reply stay as they are. A reply without
-// `counters` (a server that predates it) gives the frozen fields.
+// counters missing from the reply stay as they are.
 void ReadCounters(const ShardStats& stats, ShardCounters* out);
 
 // Maps a reply's error code to a Status (OK for Ok), prefixed with `where`.
