@@ -26,32 +26,28 @@ namespace {
 constexpr std::uint32_t kInfBits = 0x7f800000u;
 inline std::uint32_t MagnitudeBits(float x) { return std::bit_cast<std::uint32_t>(x) & 0x7fffffffu; }
 
-// The slow path, once the fast one saw a non-finite value in `next`: where
-// it is (the payload is read again only to say whether it was the cause).
-NonFinite Locate(std::span<const float> next, const PayloadView& p) {
-  for (std::size_t i = 0; i < next.size(); ++i)
-    if (MagnitudeBits(next[i]) >= kInfBits) return {static_cast<std::ptrdiff_t>(i), !std::isfinite(p.value(i))};
-  return {};  // not reached: `next` is ours, so the fast path's value is still there
-}
+// The largest magnitudes' bits of the payload values read and of the sums.
+struct Worst {
+  std::uint32_t value = 0;
+  std::uint32_t sum = 0;
+};
 
-// next (and copy) = c + scale * v, returning the largest magnitude's bits.
+// next (and copy) = c + scale * v, each v read once.
 template <typename Values, typename Decode>
-inline std::uint32_t AddScaledLoop(const float* __restrict c, const Values* __restrict v, Decode decode, float scale,
-                                   float* __restrict next, float* __restrict copy, std::size_t n) {
-  std::uint32_t worst = 0;
+inline Worst AddScaledLoop(const float* __restrict c, const Values* __restrict v, Decode decode, float scale,
+                           float* __restrict next, float* __restrict copy, std::size_t n) {
+  Worst worst;
+  const auto step = [&](std::size_t i) {
+    const float value = decode(v[i]);
+    const float x = c[i] + scale * value;
+    worst.value = std::max(worst.value, MagnitudeBits(value));
+    worst.sum = std::max(worst.sum, MagnitudeBits(x));
+    return x;
+  };
   if (copy == nullptr) {
-    for (std::size_t i = 0; i < n; ++i) {
-      const float x = c[i] + scale * decode(v[i]);
-      next[i] = x;
-      worst = std::max(worst, MagnitudeBits(x));
-    }
+    for (std::size_t i = 0; i < n; ++i) next[i] = step(i);
   } else {
-    for (std::size_t i = 0; i < n; ++i) {
-      const float x = c[i] + scale * decode(v[i]);
-      next[i] = x;
-      copy[i] = x;
-      worst = std::max(worst, MagnitudeBits(x));
-    }
+    for (std::size_t i = 0; i < n; ++i) copy[i] = next[i] = step(i);
   }
   return worst;
 }
@@ -61,13 +57,17 @@ inline std::uint32_t AddScaledLoop(const float* __restrict c, const Values* __re
 ASYNCPS_HOT_KERNEL NonFinite AddScaled(std::span<const float> center, const PayloadView& p, float scale,
                                        std::span<float> next, std::span<float> copy) {
   float* const out = copy.empty() ? nullptr : copy.data();
-  const std::uint32_t worst =
+  const Worst worst =
       p.encoding == Encoding::kFloat32
           ? AddScaledLoop(center.data(), static_cast<const float*>(p.values), [](float x) { return x; }, scale,
                           next.data(), out, p.count)
           : AddScaledLoop(center.data(), static_cast<const std::uint16_t*>(p.values),
                           [](std::uint16_t b) { return FromBfloat16(b); }, scale, next.data(), out, p.count);
-  return worst < kInfBits ? NonFinite{} : Locate(next, p);
+  if (worst.sum < kInfBits) return {};
+  // Where (`next` is ours: the value the fast path saw is still there); the
+  // cause from the values as they were read (a client may have changed them since).
+  const auto bad = std::find_if(next.begin(), next.end(), [](float x) { return MagnitudeBits(x) >= kInfBits; });
+  return {bad - next.begin(), worst.value >= kInfBits};
 }
 
 NonFinite ApplySparse(std::span<float> center, const PayloadView& p, float scale, std::vector<float>& saved) {

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -22,6 +24,7 @@
 #include "asyncps/core/rule_kernels.h"
 #include "support/local_cluster.h"
 #include "support/requests.h"
+#include "support/skip.h"
 
 using namespace asyncps;
 using asyncps::testing::EncodeRequest;
@@ -411,4 +414,66 @@ TEST_CASE("shared memory: a segment larger than /dev/shm can hold fails to creat
   REQUIRE_FALSE(huge.ok());
   CHECK_THAT(huge.status().message(), Catch::Contains("cannot reserve"));
   CHECK(SegmentsOfThisProcess() == before);  // nothing left behind
+}
+
+TEST_CASE("shared memory: a client rewriting its segment during commits never gets a NaN into the center",
+          "[shm][hostile]") {
+#if defined(__SANITIZE_THREAD__)
+  asyncps::testing::Skip("the test's peer races with the shard on purpose: TSan would rightly report it");
+#endif
+  constexpr std::size_t n = std::size_t{1} << 18;  // 1 MiB: a window of a millisecond or so per commit
+  const ParameterLayout layout = asyncps::testing::OneTensorLayout(n);
+  ps::ShardOptions o;
+  o.shared_memory = true;
+  ps::Shard shard(o);
+  Result<SharedSegment> made = SharedSegment::Create(n * sizeof(float), n * sizeof(float));
+  REQUIRE(made.ok());
+  const SharedSegment seg = std::move(made).value();
+  flatbuffers::FlatBufferBuilder fbb;
+  const auto send = [&](RequestFields f, const std::vector<std::byte>& frame = {}) {
+    f.segment = seg.name();
+    f.layout = &layout;
+    return shard.Handle(EncodeRequest(f, layout), frame, fbb);
+  };
+  RequestFields hello;
+  hello.op = Op::Hello;
+  REQUIRE(send(hello).error == ErrorCode::Ok);
+  RequestFields init;
+  init.op = Op::Init;
+  init.seq = 2;
+  init.payload_floats = n;
+  REQUIRE(send(init, FloatBytes(std::vector<float>(n, 0.0f))).error == ErrorCode::Ok);
+  std::memset(seg.request().data(), 0, n * sizeof(float));
+
+  // The hostile peer: one value of its payload flips between 0 and NaN as fast
+  // as it can, while the shard checks and applies commits of it.
+  std::atomic<bool> stop{false};
+  std::thread peer([&] {
+    volatile float* value = reinterpret_cast<float*>(seg.request().data()) + n / 2;
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    for (std::uint64_t round = 0; !stop.load(std::memory_order_relaxed) && round < 1'000'000'000; ++round)
+      *value = (round & 1) ? nan : 0.0f;
+  });
+  int applied = 0, refused = 0;
+  for (std::uint64_t seq = 3; seq < 3 + 1000; ++seq) {
+    RequestFields commit;
+    commit.op = Op::Commit;
+    commit.seq = seq;
+    commit.payload_floats = n;
+    commit.payload_in_segment = true;
+    const ps::Shard::Outcome out = send(commit);
+    if (out.error == ErrorCode::Ok) {
+      ++applied;
+    } else {
+      // Refused; which of the two it is named depends on when each read saw the value.
+      REQUIRE((out.error == ErrorCode::BadValue || out.error == ErrorCode::CenterOverflow));
+      ++refused;
+    }
+    const std::span<const float> c = shard.center();
+    REQUIRE(std::all_of(c.begin(), c.end(), [](float x) { return std::isfinite(x); }));
+  }
+  stop = true;
+  peer.join();
+  CHECK(static_cast<std::uint64_t>(applied) == shard.counters().updates);
+  CHECK(applied + refused == 1000);
 }

@@ -32,8 +32,8 @@ float CommitScale(Algorithm a, std::uint64_t updates_applied, std::uint64_t last
 std::uint64_t Staleness(std::uint64_t updates_applied, std::uint64_t last_pulled_updates);
 
 // Where a checked apply stopped: -1, or the first element (of the slice)
-// whose new value would not be finite, and whether the payload's value there
-// was itself NaN or Inf (else the sum overflowed).
+// whose new value would not be finite, and whether the payload held a NaN or
+// Inf as it was read (else a sum overflowed).
 struct NonFinite {
   std::ptrdiff_t at = -1;
   bool in_payload = false;
