@@ -91,7 +91,12 @@ bool WriteShardCorpus() {
   ok &= Write("shard", "fresh-stats", Session(StartState::kFresh).Add(Op::Stats).w.bytes());
   ok &= Write("shard", "fresh-every-op",
               Session(StartState::kFresh)
-                  .Add(Op::Hello).Add(Op::Init, 1.0f).Add(Op::Pull).Add(Op::Commit).Add(Op::CommitAndPull).Add(Op::Stats)
+                  .Add(Op::Hello)
+                  .Add(Op::Init, 1.0f)
+                  .Add(Op::Pull)
+                  .Add(Op::Commit)
+                  .Add(Op::CommitAndPull)
+                  .Add(Op::Stats)
                   .w.bytes());
   ok &= Write("shard", "hello-init", Session(StartState::kHello).Add(Op::Init).w.bytes());
   ok &= Write("shard", "hello-pull-not-initialised", Session(StartState::kHello).Add(Op::Pull).w.bytes());
@@ -103,24 +108,33 @@ bool WriteShardCorpus() {
   ok &= Write("shard", "init-stats", Session(StartState::kInitialised).Add(Op::Commit).Add(Op::Stats).w.bytes());
   ok &= Write("shard", "second-of-two-commit-pull",
               Session(StartState::kSecondOfTwo).Add(Op::Commit).Add(Op::Pull).Add(Op::Hello).w.bytes());
-  ok &= Write("shard", "downpour-commit", Session(StartState::kInitialised, Algorithm::kDownpour).Add(Op::Commit).w.bytes());
+  ok &= Write("shard", "downpour-commit",
+              Session(StartState::kInitialised, Algorithm::kDownpour).Add(Op::Commit).w.bytes());
   ok &= Write("shard", "dynsgd-stale-commits",
               Session(StartState::kInitialised, Algorithm::kDynSgd)
-                  .Add(Op::Commit, 0.5f, 0, 0).Add(Op::Commit, 0.5f, 0, 0).Add(Op::CommitAndPull, 0.5f, 0, 1).w.bytes());
-  ok &= Write("shard", "easgd-commitpull", Session(StartState::kInitialised, Algorithm::kEasgd).Add(Op::CommitAndPull).w.bytes());
-  ok &= Write("shard", "eamsgd-commit", Session(StartState::kInitialised, Algorithm::kEamsgd).Add(Op::Commit).w.bytes());
+                  .Add(Op::Commit, 0.5f, 0, 0)
+                  .Add(Op::Commit, 0.5f, 0, 0)
+                  .Add(Op::CommitAndPull, 0.5f, 0, 1)
+                  .w.bytes());
+  ok &= Write("shard", "easgd-commitpull",
+              Session(StartState::kInitialised, Algorithm::kEasgd).Add(Op::CommitAndPull).w.bytes());
+  ok &=
+      Write("shard", "eamsgd-commit", Session(StartState::kInitialised, Algorithm::kEamsgd).Add(Op::Commit).w.bytes());
   ok &= Write("shard", "compressed-commitpull",
               Session(StartState::kInitialised).AddCompressed(0).AddCompressed(3).AddCompressed(1, -2.0f).w.bytes());
   ok &= Write("shard", "nan-commit-rejected",
               Session(StartState::kInitialised).Add(Op::Commit, std::numeric_limits<float>::quiet_NaN()).w.bytes());
   ok &= Write("shard", "nan-commit-allowed",
               Session(StartState::kInitialised, Algorithm::kAdag, true)
-                  .Add(Op::Commit, std::numeric_limits<float>::infinity()).Add(Op::Pull).w.bytes());
+                  .Add(Op::Commit, std::numeric_limits<float>::infinity())
+                  .Add(Op::Pull)
+                  .w.bytes());
   return ok;
 }
 
 // A real reply of the shard to `r`, as reply_fuzzer input.
-std::vector<std::uint8_t> ReplyInput(ps::Shard& shard, const wire::RequestHeader& r, const std::vector<float>& payload) {
+std::vector<std::uint8_t> ReplyInput(ps::Shard& shard, const wire::RequestHeader& r,
+                                     const std::vector<float>& payload) {
   flatbuffers::FlatBufferBuilder fbb;
   const ps::Shard::Outcome out =
       shard.Handle(fuzz::EncodeRequest(r, fuzz::FuzzLayout()), fuzz::FloatBytes(payload), fbb);

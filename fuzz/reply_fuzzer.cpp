@@ -41,8 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint64_t n = reply->payload_floats();
   Result<Encoding> encoding = wire::FromWire(reply->payload_encoding());
   if (encoding.ok() && n <= payload.size()) {
-    Result<PayloadView> view =
-        wire::ReadPayload(payload, static_cast<std::size_t>(n), encoding.value(), false, static_cast<std::size_t>(n), payload_scratch);
+    Result<PayloadView> view = wire::ReadPayload(payload, static_cast<std::size_t>(n), encoding.value(), false,
+                                                 static_cast<std::size_t>(n), payload_scratch);
     if (view.ok()) {
       std::vector<float> weights(view.value().count);
       Decode(view.value(), weights);

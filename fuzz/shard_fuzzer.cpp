@@ -31,8 +31,8 @@ using asyncps::fuzz::StartState;
 const wire::Reply& CheckReply(const ps::Shard& shard, const ps::Shard::Outcome& out,
                               flatbuffers::FlatBufferBuilder& fbb, std::vector<std::uint64_t>& scratch) {
   std::string why;
-  const wire::Reply* r = wire::VerifyReply(
-      {reinterpret_cast<const std::byte*>(fbb.GetBufferPointer()), fbb.GetSize()}, scratch, &why);
+  const wire::Reply* r =
+      wire::VerifyReply({reinterpret_cast<const std::byte*>(fbb.GetBufferPointer()), fbb.GetSize()}, scratch, &why);
   if (r == nullptr) Fail("the shard's reply does not verify");
   if (r->error() != out.error) Fail("reply error differs from Outcome::error");
   if (r->protocol_version() != wire::kProtocolVersion) Fail("reply has the wrong protocol version");
@@ -62,7 +62,8 @@ void Setup(ps::Shard& shard, StartState state, Algorithm algorithm, std::uint32_
   r.seq = 2;
   r.payload_floats = n;
   const auto weights = fuzz::FloatBytes(std::vector<float>(n, 0.5f));
-  if (shard.Handle(fuzz::EncodeRequest(r, layout), weights, fbb).error != wire::ErrorCode::Ok) Fail("setup init failed");
+  if (shard.Handle(fuzz::EncodeRequest(r, layout), weights, fbb).error != wire::ErrorCode::Ok)
+    Fail("setup init failed");
 }
 
 }  // namespace
@@ -93,7 +94,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (shard.counters().updates != updates_before) {
       ++commits_sent;
       if (out.error != wire::ErrorCode::Ok) Fail("an update was applied but the reply is an error");
-      if (reply.op() != wire::Op::Commit && reply.op() != wire::Op::CommitAndPull) Fail("a non-commit applied an update");
+      if (reply.op() != wire::Op::Commit && reply.op() != wire::Op::CommitAndPull)
+        Fail("a non-commit applied an update");
     }
   }
   if (shard.counters().updates != commits_sent) Fail("update count differs from the commits applied");

@@ -62,12 +62,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "asyncps-keygen: %s\n", keys.status().ToString().c_str());
     return 1;
   }
-  const std::string secret_text = "# asyncps CURVE secret key (Z85). Keep it private: --curve-secret-key-file on "
-                                  "a server, the worker's client key otherwise.\n" +
-                                  keys.value().secret_key + "\n";
-  const std::string public_text = "# asyncps CURVE public key (Z85): give it to the other side (a server's to its "
-                                  "clients, a client's to the servers' --curve-allow file).\n" +
-                                  keys.value().public_key + "\n";
+  const std::string secret_text =
+      "# asyncps CURVE secret key (Z85). Keep it private: --curve-secret-key-file on "
+      "a server, the worker's client key otherwise.\n" +
+      keys.value().secret_key + "\n";
+  const std::string public_text =
+      "# asyncps CURVE public key (Z85): give it to the other side (a server's to its "
+      "clients, a client's to the servers' --curve-allow file).\n" +
+      keys.value().public_key + "\n";
   if (!WriteNew(name + ".key", secret_text, 0600, force) || !WriteNew(name + ".pub", public_text, 0644, force))
     return 1;
   std::printf("%s\n", keys.value().public_key.c_str());

@@ -12,7 +12,7 @@ constexpr std::uint32_t kCurveId = 0xFFFFFFF1u;
 }  // namespace
 
 Result<std::unique_ptr<AccuracyCurve>> AccuracyCurve::Connect(const worker::TrainOptions& train,
-                                                               const worker::ConnectOptions& ps) {
+                                                              const worker::ConnectOptions& ps) {
   std::unique_ptr<AccuracyCurve> curve(new AccuracyCurve());
   Result<models::Dataset> test = train.LoadData(models::Split::kTest);
   if (!test.ok()) return test.status();

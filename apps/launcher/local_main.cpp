@@ -102,7 +102,7 @@ struct LaunchOptions {
   double worker_timeout_s = 30;
   // --straggler I:F: worker I trains F times slower (asyncps-worker --slowdown).
   std::vector<std::string> stragglers;
-  double curve_every_s = 0;  // seconds between snapshots of C for the accuracy curve; 0: none
+  double curve_every_s = 0;          // seconds between snapshots of C for the accuracy curve; 0: none
   std::string shared_memory = "on";  // the workers' payloads through shared memory (on/off)
 };
 
@@ -145,8 +145,10 @@ class WorkDir {
   WorkDir& operator=(const WorkDir&) = delete;
   ~WorkDir() {
     std::error_code ec;
-    if (!keep_) fs::remove_all(path_, ec);
-    else std::printf("work folder: %s\n", path_.c_str());
+    if (!keep_)
+      fs::remove_all(path_, ec);
+    else
+      std::printf("work folder: %s\n", path_.c_str());
   }
   const fs::path& path() const { return path_; }
 
@@ -172,33 +174,41 @@ int main(int argc, char** argv) {
   worker::AddCompressionFlags(app, compression);
   app.add_option("--workers", lo.workers, "Worker processes")->check(CLI::Range(1, 256))->capture_default_str();
   app.add_option("--shards", lo.shards, "Parameter shards (served by one asyncps-server process)")
-      ->check(CLI::Range(1, 64))->capture_default_str();
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   app.add_option("--report-json", lo.report_json, "Also write the report as JSON here");
-  app.add_option("--save-weights", lo.save_weights, "Where to save the final weights (.npz, or .h5 for Keras' model.load_weights; '' to skip)")
+  app.add_option("--save-weights", lo.save_weights,
+                 "Where to save the final weights (.npz, or .h5 for Keras' model.load_weights; '' to skip)")
       ->capture_default_str();
   app.add_option("--checkpoint-dir", lo.checkpoint_dir, "Passed on to asyncps-server: where shards keep checkpoints");
   app.add_option("--metrics-bind", lo.metrics_bind,
                  "Passed on to asyncps-server: serve /metrics and the status page on HOST:PORT (port 0: any)");
   app.add_option("--timeout", lo.timeout_s, "Stop everything and fail after this many seconds (0: no limit)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--max-staleness", lo.max_staleness,
                  "Passed on to asyncps-server: bounded staleness (SSP); hold a worker's pull while it is more than S "
                  "commits ahead of the slowest (0: a barrier every window), or off")
-      ->check(asyncps::tools::MaxStaleness())->capture_default_str();
+      ->check(asyncps::tools::MaxStaleness())
+      ->capture_default_str();
   app.add_option("--staleness-scale", lo.staleness_scale, "Passed on to asyncps-server: none, or inverse (1/tau)")
-      ->check(CLI::IsMember({"none", "inverse"}))->capture_default_str();
+      ->check(CLI::IsMember({"none", "inverse"}))
+      ->capture_default_str();
   app.add_option("--worker-timeout", lo.worker_timeout_s,
                  "Passed on to asyncps-server: seconds before the staleness bound stops waiting for a silent worker")
-      ->check(asyncps::tools::FiniteRange(0.1, 86400.0))->capture_default_str();
+      ->check(asyncps::tools::FiniteRange(0.1, 86400.0))
+      ->capture_default_str();
   app.add_option("--curve-every", lo.curve_every_s,
                  "Pull the weights from the PS every this many seconds while training, and report their test "
                  "accuracy against time (evaluated after the run); 0: off")
-      ->check(asyncps::tools::FiniteRange(0.0, 86400.0))->capture_default_str();
+      ->check(asyncps::tools::FiniteRange(0.0, 86400.0))
+      ->capture_default_str();
   app.add_option("--straggler", lo.stragglers,
                  "Experiment: I:F makes worker I train F times slower (repeatable; asyncps-worker --slowdown)");
   app.add_option("--shared-memory", lo.shared_memory,
                  "Payloads between the workers and the shards through shared memory (on) or over the socket (off)")
-      ->check(CLI::IsMember({"on", "off"}))->capture_default_str();
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
   app.add_option("--server-bin", lo.server_bin, "asyncps-server to run (default: next to this binary)");
   app.add_option("--worker-bin", lo.worker_bin, "asyncps-worker to run (default: next to this binary)");
   app.add_flag("--keep-work-dir", lo.keep_work_dir, "Keep the temporary folder with the workers' reports");
@@ -249,8 +259,13 @@ int main(int argc, char** argv) {
   std::vector<std::string> endpoints;
   if (!single) {
     const std::string bind = ShardBind(work, lo.shared_memory == "on", lo.shards);
-    std::vector<std::string> args{lo.server_bin, "--bind", bind, "--shards", std::to_string(lo.shards),
-                                  "--ready-file", (work / "ready").string()};
+    std::vector<std::string> args{lo.server_bin,
+                                  "--bind",
+                                  bind,
+                                  "--shards",
+                                  std::to_string(lo.shards),
+                                  "--ready-file",
+                                  (work / "ready").string()};
     if (!lo.checkpoint_dir.empty()) args.insert(args.end(), {"--checkpoint-dir", lo.checkpoint_dir});
     args.insert(args.end(), {"--max-staleness", lo.max_staleness, "--staleness-scale", lo.staleness_scale,
                              "--worker-timeout", std::to_string(lo.worker_timeout_s)});
@@ -268,10 +283,9 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; i < lo.workers; ++i) {
     std::vector<std::string> args{lo.worker_bin};
     for (auto& a : train.ToArgs()) args.push_back(a);
-    for (auto& a : std::vector<std::string>{"--worker-index", std::to_string(i), "--num-workers",
-                                            std::to_string(lo.workers), "--report-json",
-                                            (work / ("worker-" + std::to_string(i) + ".json")).string(),
-                                            "--progress-format", "machine"})
+    for (auto& a : std::vector<std::string>{
+             "--worker-index", std::to_string(i), "--num-workers", std::to_string(lo.workers), "--report-json",
+             (work / ("worker-" + std::to_string(i) + ".json")).string(), "--progress-format", "machine"})
       args.push_back(a);
     if (!single) {
       args.insert(args.end(), {"--servers", Join(endpoints, ",")});
@@ -346,8 +360,10 @@ int main(int argc, char** argv) {
     }
   }
   launcher::WeightsSource source;
-  if (single) source.npz_path = (work / "worker-0.npz").string();
-  else source.ps.servers = endpoints;
+  if (single)
+    source.npz_path = (work / "worker-0.npz").string();
+  else
+    source.ps.servers = endpoints;
   Result<launcher::RunReport> report = launcher::BuildRunReport(train, std::move(reports), source, lo.save_weights);
   if (server) server->Stop();
   if (!report.ok()) return Fail(report.status().ToString(), workers, nullptr);

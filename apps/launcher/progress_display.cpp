@@ -30,11 +30,16 @@ void ProgressDisplay::OnLine(std::size_t worker, const std::string& line) {
     if (eq == std::string::npos) continue;
     const std::string key = kv.substr(0, eq);
     const char* value = kv.c_str() + eq + 1;
-    if (key == "epoch") s.epoch = std::atoi(value);
-    else if (key == "batch") s.batch = std::strtoul(value, nullptr, 10);
-    else if (key == "batches") s.batches = std::strtoul(value, nullptr, 10);
-    else if (key == "sps") s.sps = std::atof(value);
-    else if (key == "loss") s.loss = std::atof(value);
+    if (key == "epoch")
+      s.epoch = std::atoi(value);
+    else if (key == "batch")
+      s.batch = std::strtoul(value, nullptr, 10);
+    else if (key == "batches")
+      s.batches = std::strtoul(value, nullptr, 10);
+    else if (key == "sps")
+      s.sps = std::atof(value);
+    else if (key == "loss")
+      s.loss = std::atof(value);
   }
   if (!terminal_ && s.batch == s.batches) {
     std::printf("worker %zu: epoch %d/%d done, %.0f samples/s, loss %.4f\n", worker, s.epoch, epochs_, s.sps, s.loss);

@@ -28,11 +28,16 @@ int main(int argc, char** argv) {
   app.add_option("--worker-reports", reports_dir, "Folder of the workers' --report-json files (worker-*.json)")
       ->envname("ASYNCPS_WORKER_REPORTS");
   app.add_option("--expect-workers", expect_workers, "Wait until this many worker reports are in the folder")
-      ->envname("ASYNCPS_NUM_WORKERS")->check(asyncps::tools::NotNegative());
+      ->envname("ASYNCPS_NUM_WORKERS")
+      ->check(asyncps::tools::NotNegative());
   app.add_option("--wait", wait_s, "How long to wait for the worker reports, in seconds")
-      ->envname("ASYNCPS_REPORT_WAIT")->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->envname("ASYNCPS_REPORT_WAIT")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--report-json", report_json, "Also write the report as JSON here")->envname("ASYNCPS_REPORT_JSON");
-  app.add_option("--save-weights", save_weights, "Save the final weights here (.npz, or .h5 for Keras' model.load_weights)")->envname("ASYNCPS_SAVE_WEIGHTS");
+  app.add_option("--save-weights", save_weights,
+                 "Save the final weights here (.npz, or .h5 for Keras' model.load_weights)")
+      ->envname("ASYNCPS_SAVE_WEIGHTS");
   if (auto exit_status = asyncps::tools::ParseFlags(app, argc, argv)) return *exit_status;
   if (Status st = train.Validate(); !st.ok()) {
     std::fprintf(stderr, "asyncps-report: %s\n", st.message().c_str());
@@ -76,8 +81,8 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   if (reports.size() < expect_workers) {
-    std::fprintf(stderr, "asyncps-report: %zu of %zu worker reports in %s after %d s\n", reports.size(),
-                 expect_workers, reports_dir.c_str(), wait_s);
+    std::fprintf(stderr, "asyncps-report: %zu of %zu worker reports in %s after %d s\n", reports.size(), expect_workers,
+                 reports_dir.c_str(), wait_s);
     return 1;
   }
   launcher::WeightsSource source;

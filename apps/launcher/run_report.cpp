@@ -18,8 +18,8 @@ namespace {
 constexpr std::uint32_t kReporterId = 0xFFFFFFF0u;
 
 // Pulls C and the counters from every shard.
-Status FetchFromPs(const worker::TrainOptions& train, const worker::ConnectOptions& ps,
-                   const ParameterLayout& layout, std::span<float> weights, std::vector<ShardStats>* shards) {
+Status FetchFromPs(const worker::TrainOptions& train, const worker::ConnectOptions& ps, const ParameterLayout& layout,
+                   std::span<float> weights, std::vector<ShardStats>* shards) {
   Result<ClientOptions> co = ps.ToClientOptions(kReporterId, train.algorithm());
   if (!co.ok()) return co.status();
   co.value().observer = true;  // never waited for by the staleness bound
@@ -38,7 +38,7 @@ void AddCommitRates(RunReport& r) {
     r.commits_per_second.push_back(w.train_seconds > 0 ? static_cast<double>(w.commits) / w.train_seconds : 0.0);
   std::vector<double> sorted = r.commits_per_second;
   std::sort(sorted.begin(), sorted.end());
-  const double median = sorted.empty() ? 0
+  const double median = sorted.empty()      ? 0
                         : sorted.size() % 2 ? sorted[sorted.size() / 2]
                                             : (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]) / 2;
   for (double rate : r.commits_per_second) r.straggler.push_back(rate < kStragglerFraction * median);
@@ -71,9 +71,12 @@ std::string FormatStalenessCounts(const std::vector<std::uint64_t>& counts) {
     const double high = b < bounds ? kStalenessBuckets[b] : 0;
     if (counts[b] > 0) {
       char label[64];
-      if (b >= bounds) std::snprintf(label, sizeof label, ">%g", kStalenessBuckets[bounds - 1]);
-      else if (high == low) std::snprintf(label, sizeof label, "%g", high);
-      else std::snprintf(label, sizeof label, "%g-%g", low, high);
+      if (b >= bounds)
+        std::snprintf(label, sizeof label, ">%g", kStalenessBuckets[bounds - 1]);
+      else if (high == low)
+        std::snprintf(label, sizeof label, "%g", high);
+      else
+        std::snprintf(label, sizeof label, "%g-%g", low, high);
       char item[96];
       std::snprintf(item, sizeof item, "%s%s: %.1f%%", out.empty() ? "" : ", ", label,
                     100.0 * static_cast<double>(counts[b]) / static_cast<double>(total));
@@ -178,12 +181,13 @@ std::string FormatReport(const RunReport& r) {
     add("wire compression: %s\n", r.workers.front().compression.c_str());
     std::size_t through_shm = 0;
     for (const worker::WorkerReport& w : r.workers) through_shm += w.shared_memory_shards;
-    add("data plane: %s\n", through_shm == 0 ? "socket"
-                           : through_shm == r.workers.size() * r.num_shards
-                               ? "shared memory"
-                               : ("shared memory for " + std::to_string(through_shm) + " of " +
-                                  std::to_string(r.workers.size() * r.num_shards) + " worker-shard links, the rest socket")
-                                     .c_str());
+    add("data plane: %s\n",
+        through_shm == 0 ? "socket"
+        : through_shm == r.workers.size() * r.num_shards
+            ? "shared memory"
+            : ("shared memory for " + std::to_string(through_shm) + " of " +
+               std::to_string(r.workers.size() * r.num_shards) + " worker-shard links, the rest socket")
+                  .c_str());
   }
   add("test: %zu samples, accuracy %.4f, loss %.4f (evaluation %.1f s)\n", r.test_samples, r.accuracy, r.test_loss,
       r.eval_seconds);
@@ -218,8 +222,8 @@ std::string FormatReport(const RunReport& r) {
     out += "  " + worker::Summary(w) + "\n";
     if (r.num_shards == 0) continue;
     add("    %.2f commits/s%s, blocked by the staleness bound %.1f s, finished %.1f s after the first worker\n",
-        r.commits_per_second[i], r.straggler[i] ? " (a straggler: below half the median)" : "",
-        r.blocked_seconds[i], r.finished_behind_seconds[i]);
+        r.commits_per_second[i], r.straggler[i] ? " (a straggler: below half the median)" : "", r.blocked_seconds[i],
+        r.finished_behind_seconds[i]);
   }
   if (!r.curve.empty()) {
     out += "accuracy against time (s since the first batch: accuracy):";
@@ -260,12 +264,20 @@ nlohmann::json ToJson(const RunReport& r) {
   for (const auto& s : r.shards) {
     nlohmann::json per_worker = nlohmann::json::object();
     for (const auto& [id, n] : s.commits_per_worker) per_worker[std::to_string(id)] = n;
-    shards.push_back({{"shard_index", s.shard_index}, {"endpoint", s.endpoint}, {"updates", s.updates},
-                      {"pulls", s.pulls}, {"duplicates", s.duplicates}, {"errors", s.errors},
-                      {"staleness_sum", s.staleness_sum}, {"staleness_max", s.staleness_max},
-                      {"range", {s.range.begin, s.range.end}}, {"commits_per_worker", per_worker},
-                      {"restored_updates", s.restored_updates}, {"checkpointed_updates", s.checkpointed_updates},
-                      {"max_clock_gap", s.max_clock_gap}, {"blocked_pulls", s.blocked_pulls},
+    shards.push_back({{"shard_index", s.shard_index},
+                      {"endpoint", s.endpoint},
+                      {"updates", s.updates},
+                      {"pulls", s.pulls},
+                      {"duplicates", s.duplicates},
+                      {"errors", s.errors},
+                      {"staleness_sum", s.staleness_sum},
+                      {"staleness_max", s.staleness_max},
+                      {"range", {s.range.begin, s.range.end}},
+                      {"commits_per_worker", per_worker},
+                      {"restored_updates", s.restored_updates},
+                      {"checkpointed_updates", s.checkpointed_updates},
+                      {"max_clock_gap", s.max_clock_gap},
+                      {"blocked_pulls", s.blocked_pulls},
                       {"staleness_counts", s.staleness_counts}});
   }
   const auto rule = r.train.rule();
@@ -289,10 +301,18 @@ nlohmann::json ToJson(const RunReport& r) {
           {"weights_path", r.weights_path},
           {"server_peak_rss_kb", r.server_peak_rss_kb},
           {"settings",
-           {{"algo", r.train.algo}, {"workers", r.workers.size()}, {"shards", r.num_shards},
-            {"batch_size", r.train.batch_size}, {"window", rule.window}, {"epochs", r.train.epochs},
-            {"optimizer", r.train.optimizer}, {"lr", r.train.lr}, {"seed", r.train.seed}, {"data", r.train.data},
-            {"train_limit", r.train.train_limit}, {"test_limit", r.train.test_limit},
+           {{"algo", r.train.algo},
+            {"workers", r.workers.size()},
+            {"shards", r.num_shards},
+            {"batch_size", r.train.batch_size},
+            {"window", rule.window},
+            {"epochs", r.train.epochs},
+            {"optimizer", r.train.optimizer},
+            {"lr", r.train.lr},
+            {"seed", r.train.seed},
+            {"data", r.train.data},
+            {"train_limit", r.train.train_limit},
+            {"test_limit", r.train.test_limit},
             {"compression", r.workers.empty() ? std::string("f32") : r.workers.front().compression}}},
           {"curve", Curve(r)},
           {"workers", workers},

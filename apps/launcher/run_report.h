@@ -36,7 +36,7 @@ struct RunReport {
   // Wall seconds from the first worker's first batch to the last worker's last commit.
   double training_time = 0;
   double first_batch_unix = 0;
-  double load_seconds = 0;       // slowest worker's data loading
+  double load_seconds = 0;  // slowest worker's data loading
   double eval_seconds = 0;
   double accuracy = 0;
   double test_loss = 0;
@@ -68,7 +68,7 @@ struct RunReport {
   std::vector<ShardStats> shards;
   // Accuracy against time, while training ran (empty: not recorded).
   std::vector<CurvePoint> curve;
-  std::string weights_path;  // where the final weights were saved ("" if not)
+  std::string weights_path;              // where the final weights were saved ("" if not)
   std::uint64_t server_peak_rss_kb = 0;  // the asyncps-server process (all its shards), if known
 };
 

@@ -73,23 +73,34 @@ int main(int argc, char** argv) {
   int io_threads = 1;
   bool allow_non_finite = false;
   std::string ready_file, save_weights;
-  app.add_option("--bind", bind, "Endpoint of the first shard: tcp://HOST:PORT (later shards use the next ports), "
-                                 "tcp://HOST:* (ephemeral ports), or ipc://PATH (later shards: PATH-i)")
-      ->envname("ASYNCPS_BIND")->capture_default_str();
+  app.add_option("--bind", bind,
+                 "Endpoint of the first shard: tcp://HOST:PORT (later shards use the next ports), "
+                 "tcp://HOST:* (ephemeral ports), or ipc://PATH (later shards: PATH-i)")
+      ->envname("ASYNCPS_BIND")
+      ->capture_default_str();
   app.add_option("--shards", shards, "Number of shards this process serves")
-      ->envname("ASYNCPS_SHARDS")->check(CLI::Range(1u, 1024u))->capture_default_str();
+      ->envname("ASYNCPS_SHARDS")
+      ->check(CLI::Range(1u, 1024u))
+      ->capture_default_str();
   app.add_option("--first-shard", first_shard, "Index of this process's first shard (for one process per shard)")
-      ->envname("ASYNCPS_FIRST_SHARD")->capture_default_str();
+      ->envname("ASYNCPS_FIRST_SHARD")
+      ->capture_default_str();
   app.add_option("--num-shards", num_shards, "Shards in the whole cluster (default: first-shard + shards)")
       ->envname("ASYNCPS_NUM_SHARDS");
   app.add_option("--max-message-mb", max_message_mb, "Largest request accepted, in MiB")
-      ->envname("ASYNCPS_MAX_MESSAGE_MB")->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))->capture_default_str();
+      ->envname("ASYNCPS_MAX_MESSAGE_MB")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
+      ->capture_default_str();
   app.add_option("--max-reply-mb", max_reply_mb,
                  "Memory for pulled slices queued to clients, in MiB; past it (or past 2 replies queued for one "
                  "client) replies are dropped and clients resend")
-      ->envname("ASYNCPS_MAX_REPLY_MB")->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))->capture_default_str();
+      ->envname("ASYNCPS_MAX_REPLY_MB")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
+      ->capture_default_str();
   app.add_option("--io-threads", io_threads, "ZeroMQ I/O threads")
-      ->envname("ASYNCPS_IO_THREADS")->check(CLI::Range(1, 64))->capture_default_str();
+      ->envname("ASYNCPS_IO_THREADS")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   bool shared_memory = false;
   app.add_flag("--shared-memory", shared_memory,
                "Take payloads from, and answer pulls into, the shared-memory segments of clients on this host "
@@ -116,22 +127,32 @@ int main(int argc, char** argv) {
   app.add_option("--straggler-fraction", straggler_fraction,
                  "Name a worker whose commit rate falls below this fraction of the workers' median (log line, "
                  "metric asyncps_worker_straggler); 0: off")
-      ->envname("ASYNCPS_STRAGGLER_FRACTION")->check(asyncps::tools::FiniteRange(0.0, 1.0))->capture_default_str();
+      ->envname("ASYNCPS_STRAGGLER_FRACTION")
+      ->check(asyncps::tools::FiniteRange(0.0, 1.0))
+      ->capture_default_str();
   app.add_option("--straggler-window", straggler_window_s, "Seconds over which commit rates are measured")
-      ->envname("ASYNCPS_STRAGGLER_WINDOW")->check(asyncps::tools::FiniteRange(0.1, 3600.0))->capture_default_str();
+      ->envname("ASYNCPS_STRAGGLER_WINDOW")
+      ->check(asyncps::tools::FiniteRange(0.1, 3600.0))
+      ->capture_default_str();
   std::string max_staleness = "off", staleness_scale = "none";
   double worker_timeout_s = 30;
   app.add_option("--max-staleness", max_staleness,
                  "Bounded staleness (SSP): hold a worker's pull while it is more than S commits ahead of the slowest "
                  "active worker; 0 with window w is a barrier every w batches; off: fully asynchronous")
-      ->envname("ASYNCPS_MAX_STALENESS")->check(asyncps::tools::MaxStaleness())->capture_default_str();
+      ->envname("ASYNCPS_MAX_STALENESS")
+      ->check(asyncps::tools::MaxStaleness())
+      ->capture_default_str();
   app.add_option("--worker-timeout", worker_timeout_s,
                  "Seconds without a request after which the staleness bound stops waiting for a worker (one that "
                  "sends Leave drops out at once)")
-      ->envname("ASYNCPS_WORKER_TIMEOUT")->check(asyncps::tools::FiniteRange(0.1, 86400.0))->capture_default_str();
+      ->envname("ASYNCPS_WORKER_TIMEOUT")
+      ->check(asyncps::tools::FiniteRange(0.1, 86400.0))
+      ->capture_default_str();
   app.add_option("--staleness-scale", staleness_scale,
                  "Scale every commit by 1/tau (inverse; DynSGD's rule for any algorithm) or as the rule says (none)")
-      ->envname("ASYNCPS_STALENESS_SCALE")->check(CLI::IsMember({"none", "inverse"}))->capture_default_str();
+      ->envname("ASYNCPS_STALENESS_SCALE")
+      ->check(CLI::IsMember({"none", "inverse"}))
+      ->capture_default_str();
   std::string metrics_bind;
   app.add_option("--metrics-bind", metrics_bind,
                  "Serve GET /metrics (Prometheus text format), /healthz, the status page / and /status.json on "
@@ -146,7 +167,9 @@ int main(int argc, char** argv) {
   app.add_option("--checkpoint-every", checkpoint_every_s,
                  "Seconds between checkpoints while serving (only when the state changed; 0: only at shutdown). "
                  "A crash loses at most the updates of one interval")
-      ->envname("ASYNCPS_CHECKPOINT_EVERY")->check(asyncps::tools::FiniteRange(0.0, 1e6))->capture_default_str();
+      ->envname("ASYNCPS_CHECKPOINT_EVERY")
+      ->check(asyncps::tools::FiniteRange(0.0, 1e6))
+      ->capture_default_str();
   if (auto exit_status = asyncps::tools::ParseFlags(app, argc, argv)) return *exit_status;
 
   if (!metrics_bind.empty()) {
@@ -174,7 +197,8 @@ int main(int argc, char** argv) {
     }
     endpoints_to_bind.push_back(endpoint.value());
   }
-  for (const auto& [dir, flag] : {std::pair{checkpoint_dir, "--checkpoint-dir"}, std::pair{save_weights, "--save-weights"}}) {
+  for (const auto& [dir, flag] :
+       {std::pair{checkpoint_dir, "--checkpoint-dir"}, std::pair{save_weights, "--save-weights"}}) {
     if (dir.empty()) continue;
     if (std::string why = CheckWritableDir(dir, flag); !why.empty()) {
       std::fprintf(stderr, "asyncps-server: %s\n", why.c_str());
@@ -281,9 +305,8 @@ int main(int argc, char** argv) {
   for (auto& s : servers) {
     const Shard& shard = s->shard();
     Log("info", "shard " + std::to_string(shard.options().shard_index) + ": " +
-                    std::to_string(shard.counters().updates) + " updates, " +
-                    std::to_string(shard.counters().pulls) + " pulls, " + std::to_string(shard.counters().errors) +
-                    " errors");
+                    std::to_string(shard.counters().updates) + " updates, " + std::to_string(shard.counters().pulls) +
+                    " pulls, " + std::to_string(shard.counters().errors) + " errors");
     if (!save_weights.empty() && shard.initialised()) {
       const std::string path = save_weights + "/shard-" + std::to_string(shard.options().shard_index) + "-of-" +
                                std::to_string(num_shards) + ".npy";

@@ -16,9 +16,9 @@ namespace asyncps::worker {
 
 // The wire compression flags (asyncps/compression.h), shared with asyncps-local.
 struct CompressionOptions {
-  std::string pull_encoding = "f32";    // "f32" or "bf16"
+  std::string pull_encoding = "f32";  // "f32" or "bf16"
   std::string commit_encoding = "f32";
-  double commit_top_k = 0;              // 0: dense commits
+  double commit_top_k = 0;  // 0: dense commits
   bool error_feedback = true;
 
   Result<Compression> ToCompression() const;

@@ -66,7 +66,8 @@ Status ParseInputShape(const std::string& text, models::CsvOptions& o) {
 
 Status CheckReadable(const std::string& flag, const std::string& path) {
   if (path.empty()) return Status::InvalidArgument(flag + " is required for --data-format csv");
-  if (!std::ifstream(path)) return Status::IOError(flag + " " + path + ": cannot be opened for reading; check the path");
+  if (!std::ifstream(path))
+    return Status::IOError(flag + " " + path + ": cannot be opened for reading; check the path");
   return Status::OK();
 }
 }  // namespace
@@ -76,9 +77,11 @@ Status TrainOptions::Validate() const {
   if (!a.ok()) return Status::InvalidArgument("--algo: " + a.status().message());
   if (window < 0) return Status::InvalidArgument("--window must be >= 1 (or 0 for the algorithm's default)");
   for (auto [flag, v] : {std::pair{"--rho", rho}, std::pair{"--eta", eta}, std::pair{"--momentum", momentum}}) {
-    if (!std::isfinite(v)) return Status::InvalidArgument(std::string(flag) + " " + Shown(v) + ": must be a finite number");
+    if (!std::isfinite(v))
+      return Status::InvalidArgument(std::string(flag) + " " + Shown(v) + ": must be a finite number");
   }
-  if (Status s = rule().Validate(); !s.ok()) return Status::InvalidArgument("--window/--rho/--eta/--momentum: " + s.message());
+  if (Status s = rule().Validate(); !s.ok())
+    return Status::InvalidArgument("--window/--rho/--eta/--momentum: " + s.message());
   if (batch_size < 1 || batch_size > kMaxBatchSize) {
     return Status::InvalidArgument("--batch-size " + std::to_string(batch_size) + ": must be in [1, " +
                                    std::to_string(kMaxBatchSize) + "]");
@@ -117,10 +120,10 @@ Status TrainOptions::CheckData(bool train, bool test) const {
       if (Status st = CheckReadable(is_train ? "--train-csv" : "--test-csv", is_train ? train_csv : test_csv); !st.ok())
         return st;
     } else if (format == "cifar10") {
-      for (const std::string& name : is_train ? std::vector<std::string>{"data_batch_1.bin", "data_batch_2.bin",
-                                                                        "data_batch_3.bin", "data_batch_4.bin",
-                                                                        "data_batch_5.bin"}
-                                              : std::vector<std::string>{"test_batch.bin"}) {
+      for (const std::string& name :
+           is_train ? std::vector<std::string>{"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
+                                               "data_batch_4.bin", "data_batch_5.bin"}
+                    : std::vector<std::string>{"test_batch.bin"}) {
         const std::string path = data + "/" + name;
         if (!std::ifstream(path))
           return Status::IOError("--data " + data + ": " + name + " is missing or unreadable (CIFAR-10 binary folder)");
@@ -134,14 +137,50 @@ Status TrainOptions::CheckData(bool train, bool test) const {
 
 std::vector<std::string> TrainOptions::ToArgs() const {
   const auto f = Text;
-  return {"--algo", algo, "--window", std::to_string(window), "--rho", f(rho), "--eta", f(eta),
-          "--momentum", f(momentum), "--batch-size", std::to_string(batch_size), "--epochs",
-          std::to_string(epochs), "--optimizer", optimizer, "--lr", f(lr), "--seed", std::to_string(seed),
-          "--data", data, "--train-limit", std::to_string(train_limit), "--test-limit",
-          std::to_string(test_limit), "--divisor", f(divisor), "--blas-threads", std::to_string(blas_threads),
-          "--model", model, "--initial-weights", initial_weights, "--data-format", data_format,
-          "--train-csv", train_csv, "--test-csv", test_csv, "--label-column", label_column,
-          "--input-shape", input_shape};
+  return {"--algo",
+          algo,
+          "--window",
+          std::to_string(window),
+          "--rho",
+          f(rho),
+          "--eta",
+          f(eta),
+          "--momentum",
+          f(momentum),
+          "--batch-size",
+          std::to_string(batch_size),
+          "--epochs",
+          std::to_string(epochs),
+          "--optimizer",
+          optimizer,
+          "--lr",
+          f(lr),
+          "--seed",
+          std::to_string(seed),
+          "--data",
+          data,
+          "--train-limit",
+          std::to_string(train_limit),
+          "--test-limit",
+          std::to_string(test_limit),
+          "--divisor",
+          f(divisor),
+          "--blas-threads",
+          std::to_string(blas_threads),
+          "--model",
+          model,
+          "--initial-weights",
+          initial_weights,
+          "--data-format",
+          data_format,
+          "--train-csv",
+          train_csv,
+          "--test-csv",
+          test_csv,
+          "--label-column",
+          label_column,
+          "--input-shape",
+          input_shape};
 }
 
 std::string TrainOptions::ResolvedDataFormat() const {
@@ -151,9 +190,7 @@ std::string TrainOptions::ResolvedDataFormat() const {
   return "mnist";
 }
 
-
-Result<models::Dataset> TrainOptions::LoadData(models::Split split, std::size_t worker,
-                                               std::size_t num_workers) const {
+Result<models::Dataset> TrainOptions::LoadData(models::Split split, std::size_t worker, std::size_t num_workers) const {
   const std::size_t limit = split == models::Split::kTrain ? train_limit : test_limit;
   const std::string format = ResolvedDataFormat();
   if (format == "cifar10") {
@@ -175,7 +212,8 @@ Result<models::Dataset> TrainOptions::LoadData(models::Split split, std::size_t 
     if (!label_column.empty() && label_column.size() <= 9 &&
         label_column.find_first_not_of("0123456789") == std::string::npos)
       co.label_column = std::stoull(label_column);
-    else co.label_name = label_column;
+    else
+      co.label_name = label_column;
     Result<models::Dataset> all = models::ReadCsv(path, co);
     if (!all.ok()) return all.status();
     const models::Dataset head = limit > 0 ? models::Head(all.value(), limit) : std::move(all).value();
@@ -249,43 +287,69 @@ int PrintModelSummary(const TrainOptions& options, const char* program) {
 }
 
 void AddTrainFlags(CLI::App& app, TrainOptions& o) {
-  app.add_option("--algo", o.algo, "Update rule: downpour, adag, dynsgd, easgd (asynchronous EASGD), eamsgd, "
-                                   "or single (local training, no parameter server)")
-      ->envname("ASYNCPS_ALGO")->capture_default_str();
-  app.add_option("--window", o.window, "Communication window in batches (0: the rule's Dist-Keras default: "
-                                       "downpour 5, adag 12, dynsgd 5, easgd/eamsgd 32)")
-      ->envname("ASYNCPS_WINDOW")->capture_default_str();
-  app.add_option("--rho", o.rho, "EASGD/EAMSGD elasticity; alpha = rho * eta")->envname("ASYNCPS_RHO")->capture_default_str();
+  app.add_option("--algo", o.algo,
+                 "Update rule: downpour, adag, dynsgd, easgd (asynchronous EASGD), eamsgd, "
+                 "or single (local training, no parameter server)")
+      ->envname("ASYNCPS_ALGO")
+      ->capture_default_str();
+  app.add_option("--window", o.window,
+                 "Communication window in batches (0: the rule's Dist-Keras default: "
+                 "downpour 5, adag 12, dynsgd 5, easgd/eamsgd 32)")
+      ->envname("ASYNCPS_WINDOW")
+      ->capture_default_str();
+  app.add_option("--rho", o.rho, "EASGD/EAMSGD elasticity; alpha = rho * eta")
+      ->envname("ASYNCPS_RHO")
+      ->capture_default_str();
   app.add_option("--eta", o.eta, "EASGD/EAMSGD elastic learning rate")->envname("ASYNCPS_ETA")->capture_default_str();
   app.add_option("--momentum", o.momentum, "EAMSGD momentum")->envname("ASYNCPS_MOMENTUM")->capture_default_str();
   app.add_option("--batch-size", o.batch_size, "Mini-batch size, 1..65536 (capped at the worker's partition)")
-      ->check(asyncps::tools::NotNegative())->envname("ASYNCPS_BATCH_SIZE")->capture_default_str();
-  app.add_option("--epochs", o.epochs, "Passes over each worker's partition")->envname("ASYNCPS_EPOCHS")->capture_default_str();
+      ->check(asyncps::tools::NotNegative())
+      ->envname("ASYNCPS_BATCH_SIZE")
+      ->capture_default_str();
+  app.add_option("--epochs", o.epochs, "Passes over each worker's partition")
+      ->envname("ASYNCPS_EPOCHS")
+      ->capture_default_str();
   app.add_option("--optimizer", o.optimizer, "Worker optimizer: sgd, adam, adagrad, rmsprop")
-      ->envname("ASYNCPS_OPTIMIZER")->capture_default_str();
+      ->envname("ASYNCPS_OPTIMIZER")
+      ->capture_default_str();
   app.add_option("--lr", o.lr, "Worker learning rate in [0, 10] (0: the optimizer's Keras default)")
-      ->envname("ASYNCPS_LR")->capture_default_str();
-  app.add_option("--seed", o.seed, "Seed of the initial weights and the shuffling")->check(asyncps::tools::NotNegative())->envname("ASYNCPS_SEED")->capture_default_str();
+      ->envname("ASYNCPS_LR")
+      ->capture_default_str();
+  app.add_option("--seed", o.seed, "Seed of the initial weights and the shuffling")
+      ->check(asyncps::tools::NotNegative())
+      ->envname("ASYNCPS_SEED")
+      ->capture_default_str();
   app.add_option("--data", o.data, "Directory with MNIST-format IDX files (train-images-idx3-ubyte[.gz], ...)")
-      ->envname("ASYNCPS_DATA")->capture_default_str();
+      ->envname("ASYNCPS_DATA")
+      ->capture_default_str();
   app.add_option("--data-format", o.data_format, "auto, mnist (IDX files), cifar10 (binary batches) or csv")
-      ->envname("ASYNCPS_DATA_FORMAT")->check(CLI::IsMember({"auto", "mnist", "cifar10", "csv"}))->capture_default_str();
+      ->envname("ASYNCPS_DATA_FORMAT")
+      ->check(CLI::IsMember({"auto", "mnist", "cifar10", "csv"}))
+      ->capture_default_str();
   app.add_option("--train-csv", o.train_csv, "Training data as Dist-Keras CSV (a header, a label column, features)")
       ->envname("ASYNCPS_TRAIN_CSV");
   app.add_option("--test-csv", o.test_csv, "Test data as Dist-Keras CSV")->envname("ASYNCPS_TEST_CSV");
   app.add_option("--label-column", o.label_column, "CSV: the label's column, an index from 0 or its header name")
-      ->envname("ASYNCPS_LABEL_COLUMN")->capture_default_str();
-  app.add_option("--input-shape", o.input_shape, "CSV: the features as H,W,C images (e.g. 28,28,1) or N; "
-                                                 "default: a vector of every feature")
+      ->envname("ASYNCPS_LABEL_COLUMN")
+      ->capture_default_str();
+  app.add_option("--input-shape", o.input_shape,
+                 "CSV: the features as H,W,C images (e.g. 28,28,1) or N; "
+                 "default: a vector of every feature")
       ->envname("ASYNCPS_INPUT_SHAPE");
-  app.add_option("--train-limit", o.train_limit, "Use only the first N training rows (0: all)")->check(asyncps::tools::NotNegative())
-      ->envname("ASYNCPS_TRAIN_LIMIT")->capture_default_str();
-  app.add_option("--test-limit", o.test_limit, "Evaluate on the first N test rows (0: all)")->check(asyncps::tools::NotNegative())
-      ->envname("ASYNCPS_TEST_LIMIT")->capture_default_str();
+  app.add_option("--train-limit", o.train_limit, "Use only the first N training rows (0: all)")
+      ->check(asyncps::tools::NotNegative())
+      ->envname("ASYNCPS_TRAIN_LIMIT")
+      ->capture_default_str();
+  app.add_option("--test-limit", o.test_limit, "Evaluate on the first N test rows (0: all)")
+      ->check(asyncps::tools::NotNegative())
+      ->envname("ASYNCPS_TEST_LIMIT")
+      ->capture_default_str();
   app.add_option("--divisor", o.divisor, "Pixels are divided by this (Dist-Keras' MNIST example: 250)")
-      ->envname("ASYNCPS_DIVISOR")->capture_default_str();
-  app.add_option("--model", o.model, "Keras model file: model.to_json() as .json, or model.save() as .h5 (architecture and weights); "
-                                   "default: the seed CNN")
+      ->envname("ASYNCPS_DIVISOR")
+      ->capture_default_str();
+  app.add_option("--model", o.model,
+                 "Keras model file: model.to_json() as .json, or model.save() as .h5 (architecture and weights); "
+                 "default: the seed CNN")
       ->envname("ASYNCPS_MODEL");
   app.add_option("--initial-weights", o.initial_weights,
                  "Start from these weights: .npz of the model's arrays in Keras get_weights() order, or a Keras "
@@ -293,7 +357,8 @@ void AddTrainFlags(CLI::App& app, TrainOptions& o) {
       ->envname("ASYNCPS_INITIAL_WEIGHTS");
   app.add_flag("--summary", o.summary, "Print the model's Keras-style summary and exit");
   app.add_option("--blas-threads", o.blas_threads, "GEMM threads per process (oneDNN, OpenBLAS), 1..1024")
-      ->envname("ASYNCPS_BLAS_THREADS")->capture_default_str();
+      ->envname("ASYNCPS_BLAS_THREADS")
+      ->capture_default_str();
 }
 
 }  // namespace asyncps::worker

@@ -21,9 +21,9 @@ class App;
 namespace asyncps::worker {
 
 // Documented limits of the training flags (README, CLI reference).
-inline constexpr float kMaxLearningRate = 10.0f;       // --lr must be in [0, 10]
-inline constexpr std::size_t kMaxBatchSize = 65536;    // --batch-size in [1, 65536]
-inline constexpr int kMaxBlasThreads = 1024;           // --blas-threads in [1, 1024]
+inline constexpr float kMaxLearningRate = 10.0f;     // --lr must be in [0, 10]
+inline constexpr std::size_t kMaxBatchSize = 65536;  // --batch-size in [1, 65536]
+inline constexpr int kMaxBlasThreads = 1024;         // --blas-threads in [1, 1024]
 
 struct TrainOptions {
   // The update rule and its hyperparameters. window 0: the algorithm's
@@ -31,8 +31,8 @@ struct TrainOptions {
   std::string algo = "adag";
   int window = 0;
   float rho = 5.0f;
-  float eta = 0.1f;        // elastic learning rate (EASGD, EAMSGD)
-  float momentum = 0.9f;   // EAMSGD
+  float eta = 0.1f;       // elastic learning rate (EASGD, EAMSGD)
+  float momentum = 0.9f;  // EAMSGD
   // Local training (the seed experiment's settings).
   std::size_t batch_size = 16;
   int epochs = 5;
@@ -47,9 +47,9 @@ struct TrainOptions {
   std::string train_csv, test_csv;  // csv: Dist-Keras CSV files
   std::string label_column = "0";   // csv: the label's column, an index from 0 or its header name
   std::string input_shape;          // csv: "H,W,C" images or "N" features; empty: a vector of every feature
-  std::size_t train_limit = 0;  // use only the first N training rows (0: all)
-  std::size_t test_limit = 0;   // evaluate on the first N test rows (0: all)
-  float divisor = 255.0f;       // pixel normalisation (Dist-Keras' example used 250)
+  std::size_t train_limit = 0;      // use only the first N training rows (0: all)
+  std::size_t test_limit = 0;       // evaluate on the first N test rows (0: all)
+  float divisor = 255.0f;           // pixel normalisation (Dist-Keras' example used 250)
   int blas_threads = 1;
   // The model: a Keras model.to_json() file; empty: the seed CNN.
   std::string model;

@@ -19,9 +19,7 @@
 
 namespace asyncps::worker {
 
-double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+double UnixNow() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 namespace {
 
@@ -98,7 +96,8 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
   std::size_t batch_size = train.batch_size;
   if (batch_size > data.size()) {
     batch_size = data.size();
-    std::fprintf(stderr, "asyncps-worker %zu: --batch-size %zu is larger than this worker's %zu training rows: using %zu\n",
+    std::fprintf(stderr,
+                 "asyncps-worker %zu: --batch-size %zu is larger than this worker's %zu training rows: using %zu\n",
                  options.worker_index, train.batch_size, data.size(), batch_size);
   }
 
@@ -156,8 +155,7 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
       if (progress && (now - last_report >= progress_interval || b + 1 == batches)) {
         const double elapsed = std::chrono::duration<double>(now - train_start).count();
         progress({epoch, b + 1, batches, report.samples, elapsed > 0 ? report.samples / elapsed : 0,
-                  loss_sum / static_cast<double>(loss_count), report.batches,
-                  ps.driver ? ps.driver->commits() : 0});
+                  loss_sum / static_cast<double>(loss_count), report.batches, ps.driver ? ps.driver->commits() : 0});
         loss_sum = 0;
         loss_count = 0;
         last_report = now;

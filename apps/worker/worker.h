@@ -16,10 +16,10 @@
 namespace asyncps::worker {
 
 struct WorkerOptions {
-  ConnectOptions connect;          // the shards (unused for `single`)
-  std::size_t worker_index = 0;    // this worker's partition: index of num_workers
+  ConnectOptions connect;        // the shards (unused for `single`)
+  std::size_t worker_index = 0;  // this worker's partition: index of num_workers
   std::size_t num_workers = 1;
-  std::string save_weights;        // write the final local weights here (.npz)
+  std::string save_weights;  // write the final local weights here (.npz)
   // An experiment knob (asyncps-local --straggler): train this many times
   // slower, sleeping (slowdown - 1) x each batch's training time after it.
   double slowdown = 1;
@@ -31,7 +31,7 @@ struct Progress {
   std::size_t batches = 0;  // batches per epoch
   std::uint64_t samples = 0;
   double samples_per_second = 0;
-  double loss = 0;          // mean loss since the previous report
+  double loss = 0;                  // mean loss since the previous report
   std::uint64_t total_batches = 0;  // batches done in all epochs
   std::uint64_t commits = 0;        // commits sent so far (0 for `single`)
 };

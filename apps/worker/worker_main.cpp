@@ -33,18 +33,26 @@ int main(int argc, char** argv) {
   AddConnectFlags(app, options.connect, /*with_servers=*/true);
   auto* index_opt = app.add_option("--worker-index", options.worker_index,
                                    "This worker's index (default: $JOB_COMPLETION_INDEX, else 0)")
-                        ->envname("ASYNCPS_WORKER_INDEX")->check(asyncps::tools::NotNegative());
+                        ->envname("ASYNCPS_WORKER_INDEX")
+                        ->check(asyncps::tools::NotNegative());
   app.add_option("--num-workers", options.num_workers, "Workers in the run (the data is split among them)")
-      ->envname("ASYNCPS_NUM_WORKERS")->check(asyncps::tools::NotNegative())->capture_default_str();
-  app.add_option("--report-json", report_json, "Write this worker's report here as JSON")->envname("ASYNCPS_REPORT_JSON");
-  app.add_option("--save-weights", options.save_weights, "Write the final local weights here (.npz, or .h5 for Keras' model.load_weights)")
+      ->envname("ASYNCPS_NUM_WORKERS")
+      ->check(asyncps::tools::NotNegative())
+      ->capture_default_str();
+  app.add_option("--report-json", report_json, "Write this worker's report here as JSON")
+      ->envname("ASYNCPS_REPORT_JSON");
+  app.add_option("--save-weights", options.save_weights,
+                 "Write the final local weights here (.npz, or .h5 for Keras' model.load_weights)")
       ->envname("ASYNCPS_SAVE_WEIGHTS");
   app.add_option("--slowdown", options.slowdown,
                  "Experiment: train F times slower (sleeps F-1 times each batch's training time after it), "
                  "to study stragglers; 1: off")
-      ->envname("ASYNCPS_SLOWDOWN")->check(asyncps::tools::FiniteRange(1.0, 1000.0))->capture_default_str();
+      ->envname("ASYNCPS_SLOWDOWN")
+      ->check(asyncps::tools::FiniteRange(1.0, 1000.0))
+      ->capture_default_str();
   app.add_option("--progress-format", progress_format, "human, or machine (key=value lines for asyncps-local)")
-      ->check(CLI::IsMember({"human", "machine"}))->capture_default_str();
+      ->check(CLI::IsMember({"human", "machine"}))
+      ->capture_default_str();
   std::string metrics_bind;
   app.add_option("--metrics-bind", metrics_bind,
                  "Serve GET /metrics (samples, batches, commits, loss; Prometheus text format) on HOST:PORT while "

@@ -50,7 +50,7 @@ class WorkerMetrics {
 
   const std::size_t index_;
   mutable std::mutex mu_;
-  Progress latest_;  // GUARDED_BY(mu_)
+  Progress latest_;                            // GUARDED_BY(mu_)
   std::unique_ptr<tools::HttpEndpoint> http_;  // last: stopped before what its handler reads
 };
 

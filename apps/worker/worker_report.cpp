@@ -5,14 +5,22 @@
 namespace asyncps::worker {
 
 nlohmann::json ToJson(const WorkerReport& r) {
-  return {{"worker_index", r.worker_index},         {"num_workers", r.num_workers},
-          {"algo", r.algo}, {"compression", r.compression},
-          {"shared_memory_shards", r.shared_memory_shards},                         {"rows", r.rows},
-          {"samples", r.samples},                   {"batches", r.batches},
-          {"commits", r.commits},                   {"expected_commits", r.expected_commits},
-          {"load_seconds", r.load_seconds},         {"first_batch_unix", r.first_batch_unix},
-          {"end_unix", r.end_unix},                 {"train_seconds", r.train_seconds},
-          {"samples_per_second", r.samples_per_second}, {"last_epoch_loss", r.last_epoch_loss},
+  return {{"worker_index", r.worker_index},
+          {"num_workers", r.num_workers},
+          {"algo", r.algo},
+          {"compression", r.compression},
+          {"shared_memory_shards", r.shared_memory_shards},
+          {"rows", r.rows},
+          {"samples", r.samples},
+          {"batches", r.batches},
+          {"commits", r.commits},
+          {"expected_commits", r.expected_commits},
+          {"load_seconds", r.load_seconds},
+          {"first_batch_unix", r.first_batch_unix},
+          {"end_unix", r.end_unix},
+          {"train_seconds", r.train_seconds},
+          {"samples_per_second", r.samples_per_second},
+          {"last_epoch_loss", r.last_epoch_loss},
           {"peak_rss_kb", r.peak_rss_kb}};
 }
 
@@ -43,8 +51,8 @@ std::string Summary(const WorkerReport& r) {
   std::snprintf(line, sizeof line,
                 "worker %zu/%zu: %llu samples, %llu commits, %.1f s, %.0f samples/s, loss %.4f, peak RSS %.1f MB",
                 r.worker_index, r.num_workers, static_cast<unsigned long long>(r.samples),
-                static_cast<unsigned long long>(r.commits), r.train_seconds, r.samples_per_second,
-                r.last_epoch_loss, static_cast<double>(r.peak_rss_kb) / 1024.0);
+                static_cast<unsigned long long>(r.commits), r.train_seconds, r.samples_per_second, r.last_epoch_loss,
+                static_cast<double>(r.peak_rss_kb) / 1024.0);
   return line;
 }
 

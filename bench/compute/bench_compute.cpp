@@ -98,14 +98,22 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (i + 1 >= argc) return Usage(argv[0]);
     const std::string v = argv[++i];
-    if (a == "--batch") batches = v;
-    else if (a == "--optimizer") optimizers = v;
-    else if (a == "--threads") threads = std::atoi(v.c_str());
-    else if (a == "--repeats") repeats = std::max(1, std::atoi(v.c_str()));
-    else if (a == "--min-seconds") min_seconds = std::atof(v.c_str());
-    else if (a == "--model") model_file = v;
-    else if (a == "--data") data_dir = v;
-    else return Usage(argv[0]);
+    if (a == "--batch")
+      batches = v;
+    else if (a == "--optimizer")
+      optimizers = v;
+    else if (a == "--threads")
+      threads = std::atoi(v.c_str());
+    else if (a == "--repeats")
+      repeats = std::max(1, std::atoi(v.c_str()));
+    else if (a == "--min-seconds")
+      min_seconds = std::atof(v.c_str());
+    else if (a == "--model")
+      model_file = v;
+    else if (a == "--data")
+      data_dir = v;
+    else
+      return Usage(argv[0]);
   }
   am::SetBlasThreads(threads);
   am::MnistOptions mnist;

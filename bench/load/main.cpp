@@ -50,15 +50,20 @@ int main(int argc, char** argv) {
   double seconds = 5;
   std::size_t floats = 65536;
   std::string mix = "mixed";
-  app.add_option("--connect", servers, "Endpoints of a running asyncps-server's shards, in shard order "
-                                       "(default: serve --shards shards in this process)");
+  app.add_option("--connect", servers,
+                 "Endpoints of a running asyncps-server's shards, in shard order "
+                 "(default: serve --shards shards in this process)");
   app.add_option("--shards", shards, "In-process shards when --connect is not given")->capture_default_str();
-  app.add_option("--clients", clients, "Concurrent clients (threads)")->check(CLI::Range(1, 4096))->capture_default_str();
+  app.add_option("--clients", clients, "Concurrent clients (threads)")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
   app.add_option("--seconds", seconds, "Measured duration")->check(CLI::Range(0.1, 3600.0))->capture_default_str();
-  app.add_option("--floats", floats, "Model size in float32 elements")->check(CLI::Range(std::size_t{1}, std::size_t{1} << 28))
+  app.add_option("--floats", floats, "Model size in float32 elements")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 28))
       ->capture_default_str();
   app.add_option("--mix", mix, "commit | pull | commit-pull | mixed (commit-pull, commit, pull in turn)")
-      ->check(CLI::IsMember({"commit", "pull", "commit-pull", "mixed"}))->capture_default_str();
+      ->check(CLI::IsMember({"commit", "pull", "commit-pull", "mixed"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   zmq::context_t context(1);
@@ -119,13 +124,16 @@ int main(int argc, char** argv) {
       for (std::uint64_t k = 0; !stop.load(std::memory_order_relaxed); ++k) {
         const int kind = mix == "commit" ? 1 : mix == "pull" ? 2 : mix == "commit-pull" ? 0 : static_cast<int>(k % 3);
         const auto t0 = Clock::now();
-        asyncps::Status st = kind == 0 ? client.CommitAndPull(delta, w) : kind == 1 ? client.Commit(delta) : client.Pull(w);
+        asyncps::Status st = kind == 0   ? client.CommitAndPull(delta, w)
+                             : kind == 1 ? client.Commit(delta)
+                                         : client.Pull(w);
         const auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
         if (!st.ok()) {
           ++out.failures;
           continue;
         }
-        (kind == 2 ? out.pull_us : out.commit_us).push_back(static_cast<std::uint32_t>(std::min<long long>(us, UINT32_MAX)));
+        (kind == 2 ? out.pull_us : out.commit_us)
+            .push_back(static_cast<std::uint32_t>(std::min<long long>(us, UINT32_MAX)));
       }
     });
   }
@@ -143,10 +151,10 @@ int main(int argc, char** argv) {
     all.pull_us.insert(all.pull_us.end(), s.pull_us.begin(), s.pull_us.end());
     all.failures += s.failures;
   }
-  std::printf("asyncps-bench-load: %d clients, %zu floats (%.2f MB), %zu shard(s)%s, mix %s, %.2f s, %u hardware threads\n",
-              clients, floats, static_cast<double>(floats) * 4 / 1e6, servers.size(),
-              local.empty() ? " (--connect)" : " (in-process)", mix.c_str(), elapsed,
-              std::thread::hardware_concurrency());
+  std::printf(
+      "asyncps-bench-load: %d clients, %zu floats (%.2f MB), %zu shard(s)%s, mix %s, %.2f s, %u hardware threads\n",
+      clients, floats, static_cast<double>(floats) * 4 / 1e6, servers.size(),
+      local.empty() ? " (--connect)" : " (in-process)", mix.c_str(), elapsed, std::thread::hardware_concurrency());
   Report(mix == "commit" ? "commit" : "commit(+pull)", all.commit_us, elapsed, floats);
   Report("pull", all.pull_us, elapsed, floats);
   std::printf("total       %10zu requests  %10.0f req/s  failures %llu\n", all.commit_us.size() + all.pull_us.size(),

@@ -99,7 +99,8 @@ std::vector<Measurement> MeasureInterleaved(const std::vector<Session*>& session
   for (Session* s : sessions) warm.push_back(s->usage());
   std::vector<Measurement> out(sessions.size());
   for (int t = 0; t < plan.trials; ++t)
-    for (std::size_t i = 0; i < sessions.size(); ++i) out[i].trial_ops_per_s.push_back(sessions[i]->Trial(plan.seconds));
+    for (std::size_t i = 0; i < sessions.size(); ++i)
+      out[i].trial_ops_per_s.push_back(sessions[i]->Trial(plan.seconds));
   for (std::size_t i = 0; i < sessions.size(); ++i) {
     Measurement& m = out[i];
     m.ops_per_s = Median(m.trial_ops_per_s);

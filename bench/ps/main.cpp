@@ -155,8 +155,9 @@ std::string DefaultServerBin(const std::string& self) {
 
 int main(int argc, char** argv) {
   using namespace asyncps::bench;
-  CLI::App app{"asyncps-bench-ps: commit, pull and commit-and-pull throughput of asyncps against raw ZeroMQ "
-               "REQ/REP and PUSH/PULL on 127.0.0.1, shards served in-process"};
+  CLI::App app{
+      "asyncps-bench-ps: commit, pull and commit-and-pull throughput of asyncps against raw ZeroMQ "
+      "REQ/REP and PUSH/PULL on 127.0.0.1, shards served in-process"};
   Settings s;
   std::string json_path, csv_path;
   app.add_flag("--quick", s.quick, "About a minute: sizes at S=1 W=1, scaling only for commit-and-pull");

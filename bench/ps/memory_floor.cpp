@@ -20,7 +20,11 @@ class FloorShard {
  public:
   FloorShard(std::size_t floats, std::size_t chunk_values)
       : chunk_(std::max<std::size_t>(1, std::min(chunk_values, floats))),
-        center_(floats, 0.5f), next_(floats), request_(floats), reply_(floats), thread_([this] { Serve(); }) {}
+        center_(floats, 0.5f),
+        next_(floats),
+        request_(floats),
+        reply_(floats),
+        thread_([this] { Serve(); }) {}
   ~FloorShard() {
     stop_ = true;
     posted_.fetch_add(1);

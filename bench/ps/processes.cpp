@@ -107,7 +107,8 @@ std::unique_ptr<Session> ProcessRawReqRep(const ProcessPeers& peers, std::size_t
       std::vector<std::string>{peers.self_exe, "--serve-raw-rep", std::to_string(floats), "--ready-file", ready},
       peers.work_dir + "/raw-rep.log");
   const std::string endpoint = FirstLine(server->WaitForFile(ready));
-  return std::make_unique<Session>(1, [endpoint, floats](int) { return RawReqRepClient(endpoint, floats); }, server);
+  return std::make_unique<Session>(
+      1, [endpoint, floats](int) { return RawReqRepClient(endpoint, floats); }, server);
 }
 
 std::unique_ptr<Session> ProcessAsyncps(const ProcessPeers& peers, std::size_t floats, PsOp op,

@@ -27,12 +27,18 @@ struct Worker {
 
 const char* PsOpName(PsOp op) {
   switch (op) {
-    case PsOp::kCommit: return "commit";
-    case PsOp::kPull: return "pull";
-    case PsOp::kCommitAndPull: return "commit-and-pull";
-    case PsOp::kCommitAndPullBf16: return "commit-and-pull-bf16";
-    case PsOp::kCommitAndPullTopK: return "commit-and-pull-top1%";
-    case PsOp::kCommitAndPullShm: return "commit-and-pull-shm";
+    case PsOp::kCommit:
+      return "commit";
+    case PsOp::kPull:
+      return "pull";
+    case PsOp::kCommitAndPull:
+      return "commit-and-pull";
+    case PsOp::kCommitAndPullBf16:
+      return "commit-and-pull-bf16";
+    case PsOp::kCommitAndPullTopK:
+      return "commit-and-pull-top1%";
+    case PsOp::kCommitAndPullShm:
+      return "commit-and-pull-shm";
   }
   return "?";
 }
@@ -86,25 +92,30 @@ std::unique_ptr<Session> PsCluster::Clients(PsOp op, int workers, std::shared_pt
   std::vector<ClientOptions> options;
   for (int w = 0; w < workers; ++w) options.push_back(Options(op));
   const std::size_t n = layout_.total_size();
-  return std::make_unique<Session>(workers, [this, op, options, n](int w) -> Op {
-    auto k = std::make_shared<Worker>(Worker{ConnectOrThrow(layout_, options[w]), std::vector<float>(n),
-                                             std::vector<float>(n)});
-    if (options[w].shared_memory && k->client->shared_memory_shards() != k->client->num_shards())
-      throw std::runtime_error("shared memory refused: " + k->client->shared_memory_refusal(0));
-    // Small deltas of varied magnitude and sign, as training makes (top-k selects among them).
-    for (std::size_t i = 0; i < n; ++i)
-      k->payload[i] = 1e-6f * (static_cast<float>((i * 2654435761u) % 2001) - 1000.0f) / 1000.0f;
-    switch (op) {
-      case PsOp::kCommit: return [k] { Check(k->client->Commit(k->payload), "commit"); };
-      case PsOp::kPull: return [k] { Check(k->client->Pull(k->weights), "pull"); };
-      case PsOp::kCommitAndPull:
-      case PsOp::kCommitAndPullBf16:
-      case PsOp::kCommitAndPullTopK:
-      case PsOp::kCommitAndPullShm:
-        return [k] { Check(k->client->CommitAndPull(k->payload, k->weights), "commit-and-pull"); };
-    }
-    throw std::logic_error("unknown op");
-  }, std::move(keep_alive));
+  return std::make_unique<Session>(
+      workers,
+      [this, op, options, n](int w) -> Op {
+        auto k = std::make_shared<Worker>(
+            Worker{ConnectOrThrow(layout_, options[w]), std::vector<float>(n), std::vector<float>(n)});
+        if (options[w].shared_memory && k->client->shared_memory_shards() != k->client->num_shards())
+          throw std::runtime_error("shared memory refused: " + k->client->shared_memory_refusal(0));
+        // Small deltas of varied magnitude and sign, as training makes (top-k selects among them).
+        for (std::size_t i = 0; i < n; ++i)
+          k->payload[i] = 1e-6f * (static_cast<float>((i * 2654435761u) % 2001) - 1000.0f) / 1000.0f;
+        switch (op) {
+          case PsOp::kCommit:
+            return [k] { Check(k->client->Commit(k->payload), "commit"); };
+          case PsOp::kPull:
+            return [k] { Check(k->client->Pull(k->weights), "pull"); };
+          case PsOp::kCommitAndPull:
+          case PsOp::kCommitAndPullBf16:
+          case PsOp::kCommitAndPullTopK:
+          case PsOp::kCommitAndPullShm:
+            return [k] { Check(k->client->CommitAndPull(k->payload, k->weights), "commit-and-pull"); };
+        }
+        throw std::logic_error("unknown op");
+      },
+      std::move(keep_alive));
 }
 
 }  // namespace asyncps::bench

@@ -24,9 +24,9 @@ namespace asyncps::bench {
 // with bf16 pulls and top-1% bf16 commits (asyncps/compression.h); shm is
 // float32 commit-and-pull through shared memory (ClientOptions::shared_memory).
 enum class PsOp { kCommit, kPull, kCommitAndPull, kCommitAndPullBf16, kCommitAndPullTopK, kCommitAndPullShm };
-inline constexpr PsOp kAllPsOps[] = {PsOp::kCommit,           PsOp::kPull,
-                                     PsOp::kCommitAndPull,    PsOp::kCommitAndPullBf16,
-                                     PsOp::kCommitAndPullTopK, PsOp::kCommitAndPullShm};
+inline constexpr PsOp kAllPsOps[] = {
+    PsOp::kCommit,          PsOp::kPull, PsOp::kCommitAndPull, PsOp::kCommitAndPullBf16, PsOp::kCommitAndPullTopK,
+    PsOp::kCommitAndPullShm};
 // "commit", "pull", "commit-and-pull", "commit-and-pull-bf16", "commit-and-pull-top1%", "commit-and-pull-shm"
 const char* PsOpName(PsOp op);
 bool IsCompressed(PsOp op);

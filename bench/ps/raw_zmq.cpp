@@ -103,26 +103,32 @@ Op RawReqRepClient(const std::string& endpoint, std::size_t floats) {
 }
 
 std::unique_ptr<Session> RawReqRep(std::size_t floats, int workers) {
-  auto server = std::make_shared<RawServer>(zmq::socket_type::rep, [floats](zmq::socket_t& socket, const std::atomic<bool>& stop) {
-    ServeReqRep(socket, floats, stop);
-  });
+  auto server = std::make_shared<RawServer>(
+      zmq::socket_type::rep,
+      [floats](zmq::socket_t& socket, const std::atomic<bool>& stop) { ServeReqRep(socket, floats, stop); });
   const std::string endpoint = server->endpoint();
-  return std::make_unique<Session>(workers, [endpoint, floats](int) { return RawReqRepClient(endpoint, floats); },
-                                   server);
+  return std::make_unique<Session>(
+      workers, [endpoint, floats](int) { return RawReqRepClient(endpoint, floats); }, server);
 }
 
 std::unique_ptr<Session> RawPushPull(std::size_t floats, int workers) {
-  auto server = std::make_shared<RawServer>(zmq::socket_type::pull, [floats](zmq::socket_t& socket, const std::atomic<bool>& stop) {
-    std::vector<float> buffer(floats);
-    zmq::message_t msg;
-    while (!stop)
-      if (socket.recv(msg)) CopyOut(msg, buffer);
-  });
+  auto server = std::make_shared<RawServer>(zmq::socket_type::pull,
+                                            [floats](zmq::socket_t& socket, const std::atomic<bool>& stop) {
+                                              std::vector<float> buffer(floats);
+                                              zmq::message_t msg;
+                                              while (!stop)
+                                                if (socket.recv(msg)) CopyOut(msg, buffer);
+                                            });
   const std::string endpoint = server->endpoint();
-  return std::make_unique<Session>(workers, [endpoint, floats](int) -> Op {
-    auto c = std::make_shared<RawClient>(zmq::socket_type::push, endpoint, floats);
-    return [c] { c->socket.send(zmq::message_t(c->out.data(), c->out.size() * sizeof(float)), zmq::send_flags::none); };
-  }, server);
+  return std::make_unique<Session>(
+      workers,
+      [endpoint, floats](int) -> Op {
+        auto c = std::make_shared<RawClient>(zmq::socket_type::push, endpoint, floats);
+        return [c] {
+          c->socket.send(zmq::message_t(c->out.data(), c->out.size() * sizeof(float)), zmq::send_flags::none);
+        };
+      },
+      server);
 }
 
 }  // namespace asyncps::bench

@@ -48,8 +48,8 @@ void Header(std::ostringstream& o, const RunInfo& info) {
     << info.zmq_version << "\n"
     << "- commit: " << info.git_commit << ", run at " << info.started_utc << "\n"
     << "- mode: " << info.mode << "; every figure is the median of " << info.plan.trials << " trials of "
-    << info.plan.seconds << " s (after a " << info.plan.warmup_seconds << " s warm-up); shards: "
-    << info.servers << "; transport: TCP on 127.0.0.1\n"
+    << info.plan.seconds << " s (after a " << info.plan.warmup_seconds << " s warm-up); shards: " << info.servers
+    << "; transport: TCP on 127.0.0.1\n"
     << "- rt/s = round trips per second (all clients together); GB/s counts payload bytes in both "
        "directions (commit-and-pull and REQ/REP move the payload twice per round trip; compressed variants count "
        "the float32 bytes they stand for); CPU ms/rt = CPU time "
@@ -82,10 +82,10 @@ void Peers(std::ostringstream& o, const std::vector<Record>& records) {
       std::string met_cell = "-";
       if (met && f32 && f32->m.ops_per_s > 0)
         met_cell = Ops(met) + " (" + Fixed(met->m.ops_per_s / f32->m.ops_per_s, 3) + "x)";
-      o << "| " << Grouped(n) << " | " << prefix.substr(0, prefix.size() - 1) << " | " << Ops(raw) << " | "
-        << Ops(f32) << " (" << Ratio(f32) << ") | " << Ops(bf16) << " (" << Ratio(bf16) << ") | " << Ops(shm)
-        << " (" << Ratio(shm) << ") | " << met_cell << " | " << CpuMs(raw) << " | " << CpuMs(f32) << " | "
-        << CpuMs(bf16) << " | " << CpuMs(shm) << " |\n";
+      o << "| " << Grouped(n) << " | " << prefix.substr(0, prefix.size() - 1) << " | " << Ops(raw) << " | " << Ops(f32)
+        << " (" << Ratio(f32) << ") | " << Ops(bf16) << " (" << Ratio(bf16) << ") | " << Ops(shm) << " (" << Ratio(shm)
+        << ") | " << met_cell << " | " << CpuMs(raw) << " | " << CpuMs(f32) << " | " << CpuMs(bf16) << " | "
+        << CpuMs(shm) << " |\n";
     }
   }
   o << "\n";
@@ -93,7 +93,8 @@ void Peers(std::ostringstream& o, const std::vector<Record>& records) {
     const Record* floor = Find(records, kMemoryFloor + std::string("commit-and-pull-shm"), n, 1, 1);
     const Record* piped = Find(records, kMemoryFloor + std::string("commit-and-pull-shm") + kPipelined, n, 1, 1);
     if (floor == nullptr || piped == nullptr) continue;
-    o << "Memory floor of f32 shm at " << Grouped(n) << " floats: its four passes over the payload alone (the "
+    o << "Memory floor of f32 shm at " << Grouped(n)
+      << " floats: its four passes over the payload alone (the "
          "commit copied in and checked, checked again, applied while writing the reply, the reply copied out) on "
          "two threads handing over through one atomic, no protocol (memory_floor.h): "
       << Ops(floor) << " rt/s (" << Ratio(floor) << " raw REQ/REP as processes); the reply released in "
@@ -133,8 +134,8 @@ void PayloadSweep(std::ostringstream& o, const std::vector<Record>& records) {
     const Record* rr = Find(records, kRawReqRep, n, 1, 1);
     o << "| " << Grouped(n) << " | " << Fixed(n * 4.0 / 1e6, 3) << " | " << Ops(rr) << " | " << Gbps(rr) << " | "
       << Gbps(Find(records, kRawPushPull, n, 1, 1)) << " | " << Ops(Find(records, "commit", n, 1, 1)) << " | "
-      << Ops(Find(records, "pull", n, 1, 1)) << " | " << Ops(cp) << " | " << Gbps(cp) << " | " << Ratio(cp)
-      << " | " << CpuMs(rr) << " | " << CpuMs(cp) << " |\n";
+      << Ops(Find(records, "pull", n, 1, 1)) << " | " << Ops(cp) << " | " << Gbps(cp) << " | " << Ratio(cp) << " | "
+      << CpuMs(rr) << " | " << CpuMs(cp) << " |\n";
   }
   o << "\n";
 }
@@ -192,12 +193,18 @@ void Scaling(std::ostringstream& o, const std::vector<Record>& records, const st
 }
 
 nlohmann::json InfoJson(const RunInfo& info) {
-  return {{"cpu_model", info.cpu_model},         {"nproc", info.nproc},
-          {"kernel", info.kernel},               {"zmq_version", info.zmq_version},
-          {"git_commit", info.git_commit},       {"started_utc", info.started_utc},
-          {"mode", info.mode},                   {"servers", info.servers},
-          {"trials", info.plan.trials},          {"trial_seconds", info.plan.seconds},
-          {"warmup_seconds", info.plan.warmup_seconds}, {"model_floats", info.model_floats}};
+  return {{"cpu_model", info.cpu_model},
+          {"nproc", info.nproc},
+          {"kernel", info.kernel},
+          {"zmq_version", info.zmq_version},
+          {"git_commit", info.git_commit},
+          {"started_utc", info.started_utc},
+          {"mode", info.mode},
+          {"servers", info.servers},
+          {"trials", info.plan.trials},
+          {"trial_seconds", info.plan.seconds},
+          {"warmup_seconds", info.plan.warmup_seconds},
+          {"model_floats", info.model_floats}};
 }
 
 std::ofstream OpenOrThrow(const std::string& path) {
@@ -257,11 +264,12 @@ void WriteCsv(const std::string& path, const RunInfo& info, const std::vector<Re
   // The run's settings as comment lines (gnuplot and pandas skip them with '#').
   const nlohmann::json settings = InfoJson(info);
   for (auto it = settings.begin(); it != settings.end(); ++it) out << "# " << it.key() << ": " << it.value() << "\n";
-  out << "op,floats,shards,workers,ops_per_s,gb_per_s,ratio_vs_req_rep,minor_faults_per_op,context_switches_per_op,cpu_us_per_op\n";
+  out << "op,floats,shards,workers,ops_per_s,gb_per_s,ratio_vs_req_rep,minor_faults_per_op,context_switches_per_op,cpu_"
+         "us_per_op\n";
   for (const Record& r : records) {
-    out << r.op << "," << r.floats << "," << r.shards << "," << r.workers << "," << r.m.ops_per_s << ","
-        << r.gb_per_s() << "," << r.ratio_vs_req_rep << "," << r.m.minor_faults_per_op << ","
-        << r.m.context_switches_per_op << "," << r.m.cpu_us_per_op << "\n";
+    out << r.op << "," << r.floats << "," << r.shards << "," << r.workers << "," << r.m.ops_per_s << "," << r.gb_per_s()
+        << "," << r.ratio_vs_req_rep << "," << r.m.minor_faults_per_op << "," << r.m.context_switches_per_op << ","
+        << r.m.cpu_us_per_op << "\n";
   }
 }
 

@@ -26,8 +26,8 @@ inline constexpr const char* kMemoryFloor = "floor:";
 inline constexpr const char* kPipelined = "+pipelined";
 
 struct Record {
-  std::string op;           // kRawReqRep, kRawPushPull or a PsOpName
-  std::size_t floats = 0;   // payload per message, float32
+  std::string op;          // kRawReqRep, kRawPushPull or a PsOpName
+  std::size_t floats = 0;  // payload per message, float32
   // asyncps: the shard count S. Raw baselines (which have no shards): the S of
   // the asyncps figures they were measured with, trial for trial.
   int shards = 0;
@@ -48,8 +48,8 @@ struct RunInfo {
   std::string zmq_version;
   std::string git_commit;
   std::string started_utc;
-  std::string mode;       // "quick" or "full"
-  std::string servers;    // how the shards run, e.g. "in-process"
+  std::string mode;     // "quick" or "full"
+  std::string servers;  // how the shards run, e.g. "in-process"
   TrialPlan plan;
   std::size_t model_floats = 0;
 };

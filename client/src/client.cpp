@@ -311,10 +311,10 @@ Result<bool> Client::Init(std::span<const float> weights) {
   if (Status st = impl_->CheckSize(weights.size(), "initial weights"); !st.ok()) return st;
   std::size_t accepted = 0;
   Status st = impl_->Exchange(wire::Op::Init, impl_->DenseFrames(weights),
-                               [&](std::size_t, const wire::Reply&, std::span<const std::byte>) {
-                                 ++accepted;
-                                 return Status::OK();
-                               });
+                              [&](std::size_t, const wire::Reply&, std::span<const std::byte>) {
+                                ++accepted;
+                                return Status::OK();
+                              });
   // Some shards took our weights, others already had a concurrent worker's:
   // workers built from the same seed offer the same weights, so this is fine.
   if (st.code() == Status::Code::kAlreadyInitialised) return accepted > 0;
@@ -333,7 +333,7 @@ Status Client::Commit(std::span<const float> payload) {
   std::vector<OutFrame> frames;
   if (Status st = impl_->PrepareCommit(payload, &frames); !st.ok()) return st;
   return impl_->Exchange(wire::Op::Commit, frames,
-                          [](std::size_t, const wire::Reply&, std::span<const std::byte>) { return Status::OK(); });
+                         [](std::size_t, const wire::Reply&, std::span<const std::byte>) { return Status::OK(); });
 }
 
 Status Client::CommitAndPull(std::span<const float> payload, std::span<float> weights) {
@@ -341,9 +341,9 @@ Status Client::CommitAndPull(std::span<const float> payload, std::span<float> we
   std::vector<OutFrame> frames;
   if (Status st = impl_->PrepareCommit(payload, &frames); !st.ok()) return st;
   return impl_->Exchange(wire::Op::CommitAndPull, frames,
-                          [&](std::size_t s, const wire::Reply& r, std::span<const std::byte> body) {
-                            return impl_->TakeSlice(s, r, body, weights);
-                          });
+                         [&](std::size_t s, const wire::Reply& r, std::span<const std::byte> body) {
+                           return impl_->TakeSlice(s, r, body, weights);
+                         });
 }
 
 Status Client::CommitDeltaAndPull(std::span<float> w, std::span<float> w0, float divisor) {
@@ -362,37 +362,38 @@ Status Client::Leave() {
 
 Result<std::vector<ShardStats>> Client::Stats() {
   std::vector<ShardStats> out(impl_->ranges.size());
-  Status st = impl_->Exchange(wire::Op::Stats, {}, [&](std::size_t s, const wire::Reply& r, std::span<const std::byte>) {
-    const wire::ShardStats* in = r.stats();
-    if (in == nullptr) return Status::Protocol(impl_->Where(s) + " sent no stats");
-    ShardStats& o = out[s];
-    o.endpoint = impl_->transport->endpoint(s);
-    o.shard_index = in->shard_index();
-    o.num_shards = in->num_shards();
-    o.algorithm = wire::FromWire(in->algorithm());
-    o.initialised = in->initialised();
-    o.range = {in->range_begin(), in->range_end()};
-    wire::ReadCounters(*in, &o);
-    if (in->errors_by_code()) {
-      for (flatbuffers::uoffset_t code = 1; code < in->errors_by_code()->size(); ++code) {
-        if (code == static_cast<flatbuffers::uoffset_t>(wire::ErrorCode::Blocked)) continue;  // not an error
-        const bool known = code <= static_cast<flatbuffers::uoffset_t>(wire::ErrorCode::MAX);
-        o.errors_by_class[known ? wire::EnumNameErrorCode(static_cast<wire::ErrorCode>(code))
-                                : "code" + std::to_string(code)] =
-            in->errors_by_code()->Get(code);
-      }
-    }
-    if (in->per_worker()) {
-      for (const auto* w : *in->per_worker()) {
-        o.commits_per_worker.emplace_back(w->worker_id(), w->commits());
-        o.blocked_seconds_per_worker[w->worker_id()] = static_cast<double>(w->blocked_ms()) / 1000;
-      }
-    }
-    o.max_staleness = in->max_staleness();
-    o.inverse_staleness_scale = in->inverse_staleness_scale();
-    if (in->staleness_counts()) o.staleness_counts.assign(in->staleness_counts()->begin(), in->staleness_counts()->end());
-    return Status::OK();
-  });
+  Status st =
+      impl_->Exchange(wire::Op::Stats, {}, [&](std::size_t s, const wire::Reply& r, std::span<const std::byte>) {
+        const wire::ShardStats* in = r.stats();
+        if (in == nullptr) return Status::Protocol(impl_->Where(s) + " sent no stats");
+        ShardStats& o = out[s];
+        o.endpoint = impl_->transport->endpoint(s);
+        o.shard_index = in->shard_index();
+        o.num_shards = in->num_shards();
+        o.algorithm = wire::FromWire(in->algorithm());
+        o.initialised = in->initialised();
+        o.range = {in->range_begin(), in->range_end()};
+        wire::ReadCounters(*in, &o);
+        if (in->errors_by_code()) {
+          for (flatbuffers::uoffset_t code = 1; code < in->errors_by_code()->size(); ++code) {
+            if (code == static_cast<flatbuffers::uoffset_t>(wire::ErrorCode::Blocked)) continue;  // not an error
+            const bool known = code <= static_cast<flatbuffers::uoffset_t>(wire::ErrorCode::MAX);
+            o.errors_by_class[known ? wire::EnumNameErrorCode(static_cast<wire::ErrorCode>(code))
+                                    : "code" + std::to_string(code)] = in->errors_by_code()->Get(code);
+          }
+        }
+        if (in->per_worker()) {
+          for (const auto* w : *in->per_worker()) {
+            o.commits_per_worker.emplace_back(w->worker_id(), w->commits());
+            o.blocked_seconds_per_worker[w->worker_id()] = static_cast<double>(w->blocked_ms()) / 1000;
+          }
+        }
+        o.max_staleness = in->max_staleness();
+        o.inverse_staleness_scale = in->inverse_staleness_scale();
+        if (in->staleness_counts())
+          o.staleness_counts.assign(in->staleness_counts()->begin(), in->staleness_counts()->end());
+        return Status::OK();
+      });
   if (!st.ok()) return st;
   return out;
 }

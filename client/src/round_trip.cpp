@@ -5,10 +5,7 @@
 #include <functional>
 
 namespace asyncps::internal {
-namespace {
-
-
-}  // namespace
+namespace {}  // namespace
 
 RoundTrip::RoundTrip(Transport& transport, Clock& clock, RetryPolicy policy)
     : transport_(transport), clock_(clock), policy_(policy) {}
@@ -18,8 +15,8 @@ std::string RoundTrip::Where(std::size_t s) const {
 }
 
 Status RoundTrip::Run(wire::Op op, std::span<const std::uint64_t> seqs, std::span<const OutPayload> payloads,
-                      std::span<const std::uint64_t> max_bytes,
-                      const BuildHeader& build, const OnReply& on_reply, std::chrono::milliseconds deadline) {
+                      std::span<const std::uint64_t> max_bytes, const BuildHeader& build, const OnReply& on_reply,
+                      std::chrono::milliseconds deadline) {
   const std::size_t n = transport_.num_shards();
   op_ = op;
   seqs_ = seqs;
@@ -58,8 +55,8 @@ Status RoundTrip::Run(wire::Op op, std::span<const std::uint64_t> seqs, std::spa
     for (std::size_t s = 0; s < n; ++s)
       if (pending_[s]) transport_.Reopen(s);
   } catch (const std::exception& e) {  // the transport's library failed (Transport says when)
-    transport = Status::Unavailable(std::string("the transport failed during ") + wire::EnumNameOp(op) + ": " +
-                                    e.what());
+    transport =
+        Status::Unavailable(std::string("the transport failed during ") + wire::EnumNameOp(op) + ": " + e.what());
   }
   transport_.WaitSendsReleased();
   if (!transport.ok()) return transport;
@@ -105,9 +102,8 @@ Status RoundTrip::Send(std::size_t s) {
   const std::span<const std::byte> frame = route.payload_in_segment ? std::span<const std::byte>() : payload.bytes;
   const std::uint64_t bytes = fbb_.GetSize() + frame.size();
   if (!max_bytes_.empty() && max_bytes_[s] > 0 && bytes > max_bytes_[s]) {
-    return Status::InvalidArgument(Where(s) + ": a " + wire::EnumNameOp(op_) + " request of " +
-                                   std::to_string(bytes) + " bytes exceeds the shard's maximum of " +
-                                   std::to_string(max_bytes_[s]) +
+    return Status::InvalidArgument(Where(s) + ": a " + wire::EnumNameOp(op_) + " request of " + std::to_string(bytes) +
+                                   " bytes exceeds the shard's maximum of " + std::to_string(max_bytes_[s]) +
                                    " (start asyncps-server with a larger --max-message-mb, or use more shards)");
   }
   // No request of this connection is unanswered: the shard does not read the region now.
@@ -163,11 +159,10 @@ Status RoundTrip::TakeReplies(Clock::TimePoint& until) {
   return Status::OK();
 }
 
-Result<RoundTrip::ChunkPlace> RoundTrip::PlaceChunk(std::size_t s, const wire::Reply& reply,
-                                                    std::size_t frame_bytes) {
+Result<RoundTrip::ChunkPlace> RoundTrip::PlaceChunk(std::size_t s, const wire::Reply& reply, std::size_t frame_bytes) {
   Result<Encoding> encoding = wire::FromWire(reply.payload_encoding());
-  if (reply.chunks() > wire::kMaxReplyChunks || reply.payload_in_segment() || !encoding.ok() ||
-      frame_bytes == 0 || frame_bytes % BytesPerValue(encoding.value()) != 0)
+  if (reply.chunks() > wire::kMaxReplyChunks || reply.payload_in_segment() || !encoding.ok() || frame_bytes == 0 ||
+      frame_bytes % BytesPerValue(encoding.value()) != 0)
     return Status::Protocol(Where(s) + " sent a malformed chunk " + std::to_string(reply.chunk()) + " of " +
                             std::to_string(reply.chunks()));
   ChunkCursor& c = cursors_[s];
@@ -186,7 +181,7 @@ Result<RoundTrip::ChunkPlace> RoundTrip::PlaceChunk(std::size_t s, const wire::R
 }
 
 Result<std::span<const std::byte>> RoundTrip::ReplyPayload(std::size_t s, const wire::Reply& reply,
-                                                         std::span<const std::byte> frame) {
+                                                           std::span<const std::byte> frame) {
   if (!reply.payload_in_segment()) return frame;
   SharedSegment* segment = transport_.segment(s);
   Result<Encoding> encoding = wire::FromWire(reply.payload_encoding());

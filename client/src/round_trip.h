@@ -184,7 +184,7 @@ class RoundTrip {
   std::vector<bool> pending_;
   // Per shard: the chunked reply being taken (index 0: none yet).
   struct ChunkCursor {
-    std::uint32_t index = 0;   // the chunk expected next
+    std::uint32_t index = 0;  // the chunk expected next
     std::uint32_t chunks = 0;
     std::uint64_t offset = 0;  // its first value
     std::uint64_t updates = 0;

@@ -23,7 +23,9 @@ RuleDriver::RuleDriver(Client& client, RuleConfig config)
   switch (config_.algorithm) {
     case Algorithm::kDownpour:
     case Algorithm::kAdag:
-    case Algorithm::kDynSgd: w0_.resize(n); break;
+    case Algorithm::kDynSgd:
+      w0_.resize(n);
+      break;
     case Algorithm::kEamsgd:
       velocity_.assign(n, 0.0f);
       saved_.resize(n);
@@ -32,7 +34,8 @@ RuleDriver::RuleDriver(Client& client, RuleConfig config)
       center_.resize(n);
       elastic_.resize(n);
       break;
-    case Algorithm::kSingle: break;
+    case Algorithm::kSingle:
+      break;
   }
 }
 
@@ -62,7 +65,8 @@ Status RuleDriver::Exchange(std::span<float> w) {
       ElasticStep(w, center_, config_.alpha(), elastic_);
       st = client_.Commit(elastic_);
       break;
-    case Algorithm::kSingle: break;
+    case Algorithm::kSingle:
+      break;
   }
   if (st.ok()) {
     ++commits_;

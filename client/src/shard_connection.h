@@ -89,7 +89,7 @@ class ShardConnection {
   const ClientOptions& options_;
   std::string curve_public_key_;  // derived from options_.curve_secret_key
   zmq::socket_t socket_;
-  zmq::socket_t monitor_;         // handshake-failure events of socket_
+  zmq::socket_t monitor_;  // handshake-failure events of socket_
   std::string handshake_failure_;
   std::size_t segment_bytes_ = 0;  // 0: no segments
   SharedSegment segment_;          // a fresh one per connection: a stale request never touches the next's

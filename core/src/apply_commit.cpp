@@ -14,8 +14,7 @@ std::uint64_t Staleness(std::uint64_t updates_applied, std::uint64_t last_pulled
   return updates_applied >= last_pulled_updates ? updates_applied - last_pulled_updates + 1 : 1;
 }
 
-float CommitScale(Algorithm a, std::uint64_t updates_applied, std::uint64_t last_pulled_updates,
-                  StalenessScale scale) {
+float CommitScale(Algorithm a, std::uint64_t updates_applied, std::uint64_t last_pulled_updates, StalenessScale scale) {
   if (a != Algorithm::kDynSgd && scale == StalenessScale::kNone) return 1.0f;
   return 1.0f / static_cast<float>(Staleness(updates_applied, last_pulled_updates));
 }
@@ -57,12 +56,13 @@ inline Worst AddScaledLoop(const float* __restrict c, const Values* __restrict v
 ASYNCPS_HOT_KERNEL NonFinite AddScaled(std::span<const float> center, const PayloadView& p, float scale,
                                        std::span<float> next, std::span<float> copy) {
   float* const out = copy.empty() ? nullptr : copy.data();
-  const Worst worst =
-      p.encoding == Encoding::kFloat32
-          ? AddScaledLoop(center.data(), static_cast<const float*>(p.values), [](float x) { return x; }, scale,
-                          next.data(), out, p.count)
-          : AddScaledLoop(center.data(), static_cast<const std::uint16_t*>(p.values),
-                          [](std::uint16_t b) { return FromBfloat16(b); }, scale, next.data(), out, p.count);
+  const Worst worst = p.encoding == Encoding::kFloat32
+                          ? AddScaledLoop(
+                                center.data(), static_cast<const float*>(p.values), [](float x) { return x; }, scale,
+                                next.data(), out, p.count)
+                          : AddScaledLoop(
+                                center.data(), static_cast<const std::uint16_t*>(p.values),
+                                [](std::uint16_t b) { return FromBfloat16(b); }, scale, next.data(), out, p.count);
   if (worst.sum < kInfBits) return {};
   // Where (`next` is ours: the value the fast path saw is still there); the
   // cause from the values as they were read (a client may have changed them since).

@@ -79,16 +79,15 @@ Status ParameterLayout::Compare(const ParameterLayout& expected) const {
     const auto& a = tensors_[i];
     const auto& b = expected.tensors_[i];
     if (a.name != b.name)
-      return Status::Mismatch("tensor " + std::to_string(i) + " is named '" + a.name +
-                              "' here but '" + b.name + "' on the server");
+      return Status::Mismatch("tensor " + std::to_string(i) + " is named '" + a.name + "' here but '" + b.name +
+                              "' on the server");
     if (a.shape != b.shape)
-      return Status::Mismatch("tensor '" + a.name + "' has shape " + ShapeToString(a.shape) +
-                              " here but " + ShapeToString(b.shape) + " on the server");
+      return Status::Mismatch("tensor '" + a.name + "' has shape " + ShapeToString(a.shape) + " here but " +
+                              ShapeToString(b.shape) + " on the server");
   }
   if (tensors_.size() != expected.tensors_.size())
-    return Status::Mismatch("layout has " + std::to_string(tensors_.size()) +
-                            " tensors here but " + std::to_string(expected.tensors_.size()) +
-                            " on the server");
+    return Status::Mismatch("layout has " + std::to_string(tensors_.size()) + " tensors here but " +
+                            std::to_string(expected.tensors_.size()) + " on the server");
   return Status::OK();
 }
 

@@ -35,7 +35,7 @@ ASYNCPS_HOT_KERNEL std::uint32_t AnyNonFinite(const std::uint16_t* values, std::
 }
 
 ASYNCPS_HOT_KERNEL std::uint32_t CopyAnyNonFinite(const float* __restrict values, std::size_t n,
-                                                 float* __restrict out) {
+                                                  float* __restrict out) {
   std::uint32_t most = 0;
   for (std::size_t i = 0; i < n; ++i) {
     out[i] = values[i];
@@ -45,7 +45,7 @@ ASYNCPS_HOT_KERNEL std::uint32_t CopyAnyNonFinite(const float* __restrict values
 }
 
 ASYNCPS_HOT_KERNEL std::uint32_t DeltaAnyNonFinite(const float* __restrict w, const float* __restrict w0, float inv,
-                                                  std::size_t n, float* __restrict out) {
+                                                   std::size_t n, float* __restrict out) {
   std::uint32_t most = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const float d = (w[i] - w0[i]) * inv;
@@ -56,7 +56,7 @@ ASYNCPS_HOT_KERNEL std::uint32_t DeltaAnyNonFinite(const float* __restrict w, co
 }
 
 ASYNCPS_HOT_KERNEL std::uint32_t EncodeBfloat16AnyNonFinite(const float* __restrict values, std::size_t n,
-                                                           std::uint16_t* __restrict out) {
+                                                            std::uint16_t* __restrict out) {
   std::uint32_t most = 0;
   for (std::size_t i = 0; i < n; ++i) {
     out[i] = ToBfloat16Finite(values[i]);
@@ -66,9 +66,9 @@ ASYNCPS_HOT_KERNEL std::uint32_t EncodeBfloat16AnyNonFinite(const float* __restr
 }
 
 ASYNCPS_HOT_KERNEL std::uint32_t EncodeBfloat16WithResidualAnyNonFinite(const float* __restrict values,
-                                                                       const float* __restrict residual, std::size_t n,
-                                                                       float* __restrict next_residual,
-                                                                       std::uint16_t* __restrict out) {
+                                                                        const float* __restrict residual, std::size_t n,
+                                                                        float* __restrict next_residual,
+                                                                        std::uint16_t* __restrict out) {
   std::uint32_t most = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const float want = residual[i] + values[i];

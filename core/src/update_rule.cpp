@@ -8,12 +8,18 @@ namespace asyncps {
 
 const char* AlgorithmName(Algorithm a) {
   switch (a) {
-    case Algorithm::kDownpour: return "downpour";
-    case Algorithm::kAdag: return "adag";
-    case Algorithm::kDynSgd: return "dynsgd";
-    case Algorithm::kEasgd: return "easgd";
-    case Algorithm::kEamsgd: return "eamsgd";
-    case Algorithm::kSingle: return "single";
+    case Algorithm::kDownpour:
+      return "downpour";
+    case Algorithm::kAdag:
+      return "adag";
+    case Algorithm::kDynSgd:
+      return "dynsgd";
+    case Algorithm::kEasgd:
+      return "easgd";
+    case Algorithm::kEamsgd:
+      return "eamsgd";
+    case Algorithm::kSingle:
+      return "single";
   }
   return "unknown";
 }
@@ -21,8 +27,8 @@ const char* AlgorithmName(Algorithm a) {
 Result<Algorithm> ParseAlgorithm(std::string_view name) {
   std::string n = internal::LowerCase(name);
   if (n == "aeasgd") n = "easgd";
-  for (Algorithm a : {Algorithm::kDownpour, Algorithm::kAdag, Algorithm::kDynSgd, Algorithm::kEasgd,
-                      Algorithm::kEamsgd, Algorithm::kSingle}) {
+  for (Algorithm a : {Algorithm::kDownpour, Algorithm::kAdag, Algorithm::kDynSgd, Algorithm::kEasgd, Algorithm::kEamsgd,
+                      Algorithm::kSingle}) {
     if (n == AlgorithmName(a)) return a;
   }
   return Status::InvalidArgument("unknown algorithm '" + std::string(name) +
@@ -33,12 +39,22 @@ RuleConfig RuleConfig::Defaults(Algorithm a) {
   RuleConfig c;
   c.algorithm = a;
   switch (a) {
-    case Algorithm::kDownpour: c.window = 5; break;
-    case Algorithm::kAdag: c.window = 12; break;
-    case Algorithm::kDynSgd: c.window = 5; break;
+    case Algorithm::kDownpour:
+      c.window = 5;
+      break;
+    case Algorithm::kAdag:
+      c.window = 12;
+      break;
+    case Algorithm::kDynSgd:
+      c.window = 5;
+      break;
     case Algorithm::kEasgd:
-    case Algorithm::kEamsgd: c.window = 32; break;
-    case Algorithm::kSingle: c.window = 1; break;
+    case Algorithm::kEamsgd:
+      c.window = 32;
+      break;
+    case Algorithm::kSingle:
+      c.window = 1;
+      break;
   }
   return c;
 }
@@ -46,11 +62,14 @@ RuleConfig RuleConfig::Defaults(Algorithm a) {
 ExchangePoint RuleConfig::exchange_point() const {
   switch (algorithm) {
     case Algorithm::kAdag:
-    case Algorithm::kDynSgd: return ExchangePoint::kAfterBatch;
+    case Algorithm::kDynSgd:
+      return ExchangePoint::kAfterBatch;
     case Algorithm::kDownpour:
     case Algorithm::kEasgd:
-    case Algorithm::kEamsgd: return ExchangePoint::kBeforeBatch;
-    case Algorithm::kSingle: return ExchangePoint::kNever;
+    case Algorithm::kEamsgd:
+      return ExchangePoint::kBeforeBatch;
+    case Algorithm::kSingle:
+      return ExchangePoint::kNever;
   }
   return ExchangePoint::kNever;
 }
@@ -70,11 +89,14 @@ std::uint64_t ExpectedCommits(const RuleConfig& config, std::uint64_t batches) {
   const auto win = static_cast<std::uint64_t>(config.window);
   if (batches == 0) return 0;
   switch (config.exchange_point()) {
-    case ExchangePoint::kAfterBatch: return (batches + win - 1) / win;
+    case ExchangePoint::kAfterBatch:
+      return (batches + win - 1) / win;
     // Before batch `it`, with it = win, 2 win, ... <= batches; at it = 1 (window 1)
     // nothing was trained yet, so nothing is sent. Then the final exchange.
-    case ExchangePoint::kBeforeBatch: return batches / win - (win == 1 ? 1 : 0) + 1;
-    case ExchangePoint::kNever: return 0;
+    case ExchangePoint::kBeforeBatch:
+      return batches / win - (win == 1 ? 1 : 0) + 1;
+    case ExchangePoint::kNever:
+      return 0;
   }
   return 0;
 }

@@ -16,8 +16,8 @@ struct AdamCoefficients {
 // (the three updates used to be three xtensor expressions over L1 blocks).
 // REQUIRES: the four arrays hold n floats and do not overlap.
 ASYNCPS_HOT_KERNEL
-void AdamKernel(float* __restrict w, const float* __restrict g, float* __restrict m, float* __restrict v,
-                std::size_t n, AdamCoefficients k) {
+void AdamKernel(float* __restrict w, const float* __restrict g, float* __restrict m, float* __restrict v, std::size_t n,
+                AdamCoefficients k) {
   for (std::size_t i = 0; i < n; ++i) {
     const float gi = g[i];
     const float mi = k.b1 * m[i] + k.c1 * gi;
@@ -47,8 +47,8 @@ class Adam final : public Optimizer {
     }
     ++t_;
     const double t = static_cast<double>(t_);
-    const float lr_t = static_cast<float>(lr_ * std::sqrt(1.0 - std::pow(double{b2_}, t)) /
-                                          (1.0 - std::pow(double{b1_}, t)));
+    const float lr_t =
+        static_cast<float>(lr_ * std::sqrt(1.0 - std::pow(double{b2_}, t)) / (1.0 - std::pow(double{b1_}, t)));
     AdamKernel(w.data(), g.data(), m_.data(), v_.data(), n, {b1_, b2_, 1.0f - b1_, 1.0f - b2_, lr_t, eps_});
   }
 

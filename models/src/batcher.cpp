@@ -8,8 +8,7 @@
 
 namespace asyncps::models {
 
-Batcher::Batcher(const Dataset& data, const BatcherOptions& options)
-    : data_(data), opt_(options), order_(data.size()) {
+Batcher::Batcher(const Dataset& data, const BatcherOptions& options) : data_(data), opt_(options), order_(data.size()) {
   if (opt_.batch_size == 0) opt_.batch_size = 1;
   std::iota(order_.begin(), order_.end(), 0u);
   x_.resize(opt_.batch_size * data.sample_size());

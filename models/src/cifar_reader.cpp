@@ -31,13 +31,15 @@ Result<Dataset> LoadCifar10(const CifarOptions& o, Split split) {
   for (const std::string& path : BatchFiles(o.dir, split)) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
-      return Status::IOError(path + ": cannot open; point --data at the CIFAR-10 binary folder (data_batch_1.bin ... "
+      return Status::IOError(path +
+                             ": cannot open; point --data at the CIFAR-10 binary folder (data_batch_1.bin ... "
                              "data_batch_5.bin, test_batch.bin)");
     }
     const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (bytes.empty() || bytes.size() % kCifarRecordBytes != 0) {
       return Status::InvalidArgument(path + ": " + std::to_string(bytes.size()) + " bytes is not a whole number of " +
-                                     std::to_string(kCifarRecordBytes) + "-byte records (the last one starts at offset " +
+                                     std::to_string(kCifarRecordBytes) +
+                                     "-byte records (the last one starts at offset " +
                                      std::to_string(bytes.size() / kCifarRecordBytes * kCifarRecordBytes) +
                                      "); truncated or not a CIFAR-10 binary batch");
     }

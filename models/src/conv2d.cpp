@@ -16,10 +16,10 @@ constexpr std::size_t kColsBudget = std::size_t{1} << 18;
 // Winograd workspace budget (floats) for V or M of one block.
 constexpr std::size_t kWinogradBudget = std::size_t{1} << 18;
 
-internal::ConvGeometry Geometry(const Shape& in, const Shape& out, const Conv2DOptions& o,
-                                std::size_t pad_top, std::size_t pad_left) {
-  return {in.height, in.width, in.channels, out.height, out.width,
-          o.kernel_height, o.kernel_width, pad_top, pad_left, o.stride_height, o.stride_width};
+internal::ConvGeometry Geometry(const Shape& in, const Shape& out, const Conv2DOptions& o, std::size_t pad_top,
+                                std::size_t pad_left) {
+  return {in.height,      in.width, in.channels, out.height,      out.width,     o.kernel_height,
+          o.kernel_width, pad_top,  pad_left,    o.stride_height, o.stride_width};
 }
 
 // out[r, :] = bias for each of `rows` rows.
@@ -35,14 +35,12 @@ void ColumnSums(const float* d, std::size_t rows, std::size_t cout, float* db) {
     for (std::size_t c = 0; c < cout; ++c) db[c] += row[c];
   }
 }
-internal::WinogradGeometry ForwardTiles(const Shape& in, const Shape& out, std::size_t pad_top,
-                                       std::size_t pad_left) {
+internal::WinogradGeometry ForwardTiles(const Shape& in, const Shape& out, std::size_t pad_top, std::size_t pad_left) {
   return {in.height, in.width, in.channels, out.height, out.width, out.channels, pad_top, pad_left};
 }
 
 // The input gradient is a full correlation of dY with the flipped kernel.
-internal::WinogradGeometry BackwardTiles(const Shape& in, const Shape& out, std::size_t pad_top,
-                                        std::size_t pad_left) {
+internal::WinogradGeometry BackwardTiles(const Shape& in, const Shape& out, std::size_t pad_top, std::size_t pad_left) {
   return {out.height, out.width, out.channels, in.height, in.width, in.channels, 2 - pad_top, 2 - pad_left};
 }
 }  // namespace
@@ -51,8 +49,8 @@ Conv2D::Conv2D(const Conv2DOptions& options) : opt_(options) {}
 
 Result<Shape> Conv2D::Build(const Shape& input, const std::string& name, ParameterLayout& layout) {
   if (input.rank != 3) {
-    return Status::InvalidArgument(name + " (Conv2D): needs an image input (h, w, c), got " +
-                                   input.ToString() + "; remove the Flatten before it");
+    return Status::InvalidArgument(name + " (Conv2D): needs an image input (h, w, c), got " + input.ToString() +
+                                   "; remove the Flatten before it");
   }
   if (opt_.filters == 0 || opt_.kernel_height == 0 || opt_.kernel_width == 0) {
     return Status::InvalidArgument(name + " (Conv2D): filters and kernel size must be >= 1");
@@ -63,9 +61,8 @@ Result<Shape> Conv2D::Build(const Shape& input, const std::string& name, Paramet
   const WindowExtent rows = SlidingWindow(input.height, opt_.kernel_height, opt_.stride_height, opt_.padding);
   const WindowExtent cols = SlidingWindow(input.width, opt_.kernel_width, opt_.stride_width, opt_.padding);
   if (rows.out == 0 || cols.out == 0) {
-    return Status::InvalidArgument(name + " (Conv2D): input " + input.ToString() +
-                                   " is smaller than the " + std::to_string(opt_.kernel_height) +
-                                   "x" + std::to_string(opt_.kernel_width) +
+    return Status::InvalidArgument(name + " (Conv2D): input " + input.ToString() + " is smaller than the " +
+                                   std::to_string(opt_.kernel_height) + "x" + std::to_string(opt_.kernel_width) +
                                    " kernel; use 'same' padding or a larger input");
   }
   const Shape out = Shape::Image(rows.out, cols.out, opt_.filters);
@@ -75,16 +72,16 @@ Result<Shape> Conv2D::Build(const Shape& input, const std::string& name, Paramet
   out_ = out;
   name_ = name;
   const bool stride1 = opt_.stride_height == 1 && opt_.stride_width == 1;
-  const bool k3 = stride1 && opt_.kernel_height == 3 && opt_.kernel_width == 3 && input.channels <= 1024 &&
-                  opt_.filters <= 1024;
+  const bool k3 =
+      stride1 && opt_.kernel_height == 3 && opt_.kernel_width == 3 && input.channels <= 1024 && opt_.filters <= 1024;
   winograd_ = k3 && (opt_.algorithm == ConvAlgorithm::kWinograd ||
                      (opt_.algorithm == ConvAlgorithm::kAuto && input.channels >= 8 && opt_.filters >= 8));
   // Auto: direct only where its loops are vectorised (filters a multiple of 8);
   // other filter counts run faster as im2col + SGEMM (LeNet's 6 filters: ~3x).
-  direct_ = stride1 && !winograd_ && (opt_.algorithm == ConvAlgorithm::kDirect ||
-                          (opt_.algorithm == ConvAlgorithm::kAuto && input.channels <= 4 && opt_.filters % 8 == 0));
-  kernel_offset_ = layout.Add(name + "/kernel",
-                              {opt_.kernel_height, opt_.kernel_width, input.channels, opt_.filters});
+  direct_ = stride1 && !winograd_ &&
+            (opt_.algorithm == ConvAlgorithm::kDirect ||
+             (opt_.algorithm == ConvAlgorithm::kAuto && input.channels <= 4 && opt_.filters % 8 == 0));
+  kernel_offset_ = layout.Add(name + "/kernel", {opt_.kernel_height, opt_.kernel_width, input.channels, opt_.filters});
   if (opt_.use_bias) {
     bias_offset_ = layout.Add(name + "/bias", {opt_.filters});
   } else {
@@ -128,8 +125,7 @@ void Conv2D::Reserve(std::size_t max_batch) {
     return;
   }
   if (direct_) return;  // no workspace
-  const std::size_t per_sample = out_.height * out_.width * opt_.kernel_height *
-                                 opt_.kernel_width * in_.channels;
+  const std::size_t per_sample = out_.height * out_.width * opt_.kernel_height * opt_.kernel_width * in_.channels;
   chunk_ = std::clamp<std::size_t>(kColsBudget / std::max<std::size_t>(per_sample, 1), 1,
                                    std::max<std::size_t>(max_batch, 1));
   cols_.Reserve(chunk_ * per_sample);
@@ -145,8 +141,7 @@ void Conv2D::Forward(const float* in, float* out, std::size_t batch, bool /*trai
   }
 }
 
-void Conv2D::Backward(const float* in, const float* /*out*/, const float* dout, float* din,
-                      std::size_t batch) {
+void Conv2D::Backward(const float* in, const float* /*out*/, const float* dout, float* din, std::size_t batch) {
   ColumnSums(dout, batch * out_.height * out_.width, opt_.filters, db_);
   if (winograd_) {
     BackwardWinograd(in, dout, din, batch);
@@ -163,8 +158,8 @@ namespace {
 struct TapRange {
   std::size_t y0, y1, x0, x1;
 };
-inline TapRange Taps(std::size_t oh, std::size_t ow, std::size_t pad_top, std::size_t pad_left,
-                     std::size_t in_h, std::size_t in_w, std::size_t kh, std::size_t kw) {
+inline TapRange Taps(std::size_t oh, std::size_t ow, std::size_t pad_top, std::size_t pad_left, std::size_t in_h,
+                     std::size_t in_w, std::size_t kh, std::size_t kw) {
   TapRange r;
   r.y0 = oh < pad_top ? pad_top - oh : 0;
   r.x0 = ow < pad_left ? pad_left - ow : 0;
@@ -191,8 +186,8 @@ namespace {
 // position of tap (0, 0), negative with padding; in-image taps never are.
 template <int NB>
 ASYNCPS_KERNEL_INLINE inline void DirectPixel(const float* img, std::size_t in_w, std::size_t c, const float* w,
-                        std::size_t kw, long top, long left, const TapRange& t, const float* bias,
-                        float* out) {
+                                              std::size_t kw, long top, long left, const TapRange& t, const float* bias,
+                                              float* out) {
   V8 acc[NB];
   for (int b = 0; b < NB; ++b) acc[b] = Load8(bias + 8 * b);
   for (std::size_t y = t.y0; y < t.y1; ++y) {
@@ -211,10 +206,10 @@ ASYNCPS_KERNEL_INLINE inline void DirectPixel(const float* img, std::size_t in_w
 }
 
 template <int NB>
-ASYNCPS_HOT_KERNEL
-void DirectForward(const float* in, float* out, std::size_t batch, std::size_t in_h, std::size_t in_w,
-                   std::size_t c, std::size_t out_h, std::size_t out_w, std::size_t kh, std::size_t kw,
-                   std::size_t pad_top, std::size_t pad_left, const float* w, const float* bias) {
+ASYNCPS_HOT_KERNEL void DirectForward(const float* in, float* out, std::size_t batch, std::size_t in_h,
+                                      std::size_t in_w, std::size_t c, std::size_t out_h, std::size_t out_w,
+                                      std::size_t kh, std::size_t kw, std::size_t pad_top, std::size_t pad_left,
+                                      const float* w, const float* bias) {
   const std::size_t k = NB * 8;
   for (std::size_t n = 0; n < batch; ++n) {
     const float* img = in + n * in_h * in_w * c;
@@ -232,11 +227,10 @@ void DirectForward(const float* in, float* out, std::size_t batch, std::size_t i
 // dw[y][x][ci][0:NB*8] = sum over samples and output pixels of x * dY, with
 // NB independent register accumulators.
 template <int NB>
-ASYNCPS_HOT_KERNEL
-void DirectKernelGrad(const float* in, const float* dout, std::size_t batch, std::size_t in_h,
-                      std::size_t in_w, std::size_t c, std::size_t out_h, std::size_t out_w,
-                      std::size_t kh, std::size_t kw, std::size_t pad_top, std::size_t pad_left,
-                      float* dw) {
+ASYNCPS_HOT_KERNEL void DirectKernelGrad(const float* in, const float* dout, std::size_t batch, std::size_t in_h,
+                                         std::size_t in_w, std::size_t c, std::size_t out_h, std::size_t out_w,
+                                         std::size_t kh, std::size_t kw, std::size_t pad_top, std::size_t pad_left,
+                                         float* dw) {
   const std::size_t k = NB * 8;
   for (std::size_t y = 0; y < kh; ++y) {
     for (std::size_t x = 0; x < kw; ++x) {
@@ -273,8 +267,8 @@ void Conv2D::ForwardDirect(const float* in, float* out, std::size_t batch) {
   const std::size_t kv = k / 8 * 8;
   if (k == 8 || k == 16 || k == 32) {
     auto f = k == 8 ? DirectForward<1> : k == 16 ? DirectForward<2> : DirectForward<4>;
-    f(in, out, batch, in_.height, in_.width, c, out_.height, out_.width, opt_.kernel_height, kw,
-      pad_top_, pad_left_, w_, b_);
+    f(in, out, batch, in_.height, in_.width, c, out_.height, out_.width, opt_.kernel_height, kw, pad_top_, pad_left_,
+      w_, b_);
     return;
   }
   for (std::size_t n = 0; n < batch; ++n) {
@@ -282,8 +276,7 @@ void Conv2D::ForwardDirect(const float* in, float* out, std::size_t batch) {
     for (std::size_t oh = 0; oh < out_.height; ++oh) {
       for (std::size_t ow = 0; ow < out_.width; ++ow) {
         float* o = out + ((n * out_.height + oh) * out_.width + ow) * k;
-        const TapRange t = Taps(oh, ow, pad_top_, pad_left_, in_.height, in_.width,
-                                opt_.kernel_height, kw);
+        const TapRange t = Taps(oh, ow, pad_top_, pad_left_, in_.height, in_.width, opt_.kernel_height, kw);
         for (std::size_t co0 = 0; co0 < kv; co0 += 8) {
           V8 acc = Load8(b_ + co0);
           for (std::size_t y = t.y0; y < t.y1; ++y) {
@@ -316,49 +309,50 @@ void Conv2D::BackwardDirect(const float* in, const float* dout, float* din, std:
   // accumulates x * dY over every output pixel.
   if (k == 8 || k == 16 || k == 32) {
     auto f = k == 8 ? DirectKernelGrad<1> : k == 16 ? DirectKernelGrad<2> : DirectKernelGrad<4>;
-    f(in, dout, batch, in_.height, in_.width, c, out_.height, out_.width, kh, kw, pad_top_,
-      pad_left_, dw_);
+    f(in, dout, batch, in_.height, in_.width, c, out_.height, out_.width, kh, kw, pad_top_, pad_left_, dw_);
   } else
-  for (std::size_t y = 0; y < kh; ++y) {
-    for (std::size_t x = 0; x < kw; ++x) {
-      for (std::size_t ci = 0; ci < c; ++ci) {
-        float* g = dw_ + ((y * kw + x) * c + ci) * k;
-        for (std::size_t co0 = 0; co0 < kv; co0 += 8) {
-          V8 acc = {};
-          for (std::size_t n = 0; n < batch; ++n) {
-            const float* img = in + n * in_.size();
-            const float* d = dout + n * out_.size();
-            for (std::size_t oh = 0; oh < out_.height; ++oh) {
-              const long ih = static_cast<long>(oh + y) - static_cast<long>(pad_top_);
-              if (ih < 0 || ih >= static_cast<long>(in_.height)) continue;
-              const long first = static_cast<long>(pad_left_) - static_cast<long>(x);
-              const std::size_t ow0 = first > 0 ? static_cast<std::size_t>(first) : 0;
-              const std::size_t ow1 = std::min(out_.width, in_.width + pad_left_ - x);
-              const float* row = img + static_cast<std::size_t>(ih) * in_.width * c + ci;
-              const float* drow = d + oh * out_.width * k + co0;
-              for (std::size_t ow = ow0; ow < ow1; ++ow) {
-                acc += row[(ow + x - pad_left_) * c] * Load8(drow + ow * k);
+    for (std::size_t y = 0; y < kh; ++y) {
+      for (std::size_t x = 0; x < kw; ++x) {
+        for (std::size_t ci = 0; ci < c; ++ci) {
+          float* g = dw_ + ((y * kw + x) * c + ci) * k;
+          for (std::size_t co0 = 0; co0 < kv; co0 += 8) {
+            V8 acc = {};
+            for (std::size_t n = 0; n < batch; ++n) {
+              const float* img = in + n * in_.size();
+              const float* d = dout + n * out_.size();
+              for (std::size_t oh = 0; oh < out_.height; ++oh) {
+                const long ih = static_cast<long>(oh + y) - static_cast<long>(pad_top_);
+                if (ih < 0 || ih >= static_cast<long>(in_.height)) continue;
+                const long first = static_cast<long>(pad_left_) - static_cast<long>(x);
+                const std::size_t ow0 = first > 0 ? static_cast<std::size_t>(first) : 0;
+                const std::size_t ow1 = std::min(out_.width, in_.width + pad_left_ - x);
+                const float* row = img + static_cast<std::size_t>(ih) * in_.width * c + ci;
+                const float* drow = d + oh * out_.width * k + co0;
+                for (std::size_t ow = ow0; ow < ow1; ++ow) {
+                  acc += row[(ow + x - pad_left_) * c] * Load8(drow + ow * k);
+                }
               }
             }
+            Store8(g + co0, acc);
           }
-          Store8(g + co0, acc);
-        }
-        for (std::size_t co = kv; co < k; ++co) {
-          double acc = 0;
-          for (std::size_t n = 0; n < batch; ++n)
-            for (std::size_t oh = 0; oh < out_.height; ++oh)
-              for (std::size_t ow = 0; ow < out_.width; ++ow) {
-                const long ih = static_cast<long>(oh + y) - static_cast<long>(pad_top_);
-                const long iw = static_cast<long>(ow + x) - static_cast<long>(pad_left_);
-                if (ih < 0 || iw < 0 || ih >= static_cast<long>(in_.height) || iw >= static_cast<long>(in_.width)) continue;
-                acc += in[n * in_.size() + (static_cast<std::size_t>(ih) * in_.width + static_cast<std::size_t>(iw)) * c + ci] *
-                       dout[((n * out_.height + oh) * out_.width + ow) * k + co];
-              }
-          g[co] = static_cast<float>(acc);
+          for (std::size_t co = kv; co < k; ++co) {
+            double acc = 0;
+            for (std::size_t n = 0; n < batch; ++n)
+              for (std::size_t oh = 0; oh < out_.height; ++oh)
+                for (std::size_t ow = 0; ow < out_.width; ++ow) {
+                  const long ih = static_cast<long>(oh + y) - static_cast<long>(pad_top_);
+                  const long iw = static_cast<long>(ow + x) - static_cast<long>(pad_left_);
+                  if (ih < 0 || iw < 0 || ih >= static_cast<long>(in_.height) || iw >= static_cast<long>(in_.width))
+                    continue;
+                  acc += in[n * in_.size() +
+                            (static_cast<std::size_t>(ih) * in_.width + static_cast<std::size_t>(iw)) * c + ci] *
+                         dout[((n * out_.height + oh) * out_.width + ow) * k + co];
+                }
+            g[co] = static_cast<float>(acc);
+          }
         }
       }
     }
-  }
   if (din == nullptr) return;
   std::memset(din, 0, batch * in_.size() * sizeof(float));
   for (std::size_t n = 0; n < batch; ++n) {
@@ -391,8 +385,8 @@ void Conv2D::ForwardWinograd(const float* in, float* out, std::size_t batch) {
     const std::size_t rows = cs * t;
     internal::WinogradInput(g, in + n0 * in_.size(), cs, v_.data());
     for (std::size_t e = 0; e < internal::kWinogradPlanes; ++e) {
-      internal::Sgemm(false, false, rows, k, c, 1.0f, v_.data() + e * rows * c, c,
-                      u_.data() + e * c * k, k, 0.0f, m_.data() + e * rows * k, k);
+      internal::Sgemm(false, false, rows, k, c, 1.0f, v_.data() + e * rows * c, c, u_.data() + e * c * k, k, 0.0f,
+                      m_.data() + e * rows * k, k);
     }
     internal::WinogradOutput(g, m_.data(), cs, b_, out + n0 * out_.size());
   }
@@ -408,8 +402,8 @@ void Conv2D::BackwardWinograd(const float* in, const float* dout, float* din, st
     internal::WinogradInput(g, in + n0 * in_.size(), cs, v_.data());
     internal::WinogradOutputGrad(g, dout + n0 * out_.size(), cs, m_.data());
     for (std::size_t e = 0; e < internal::kWinogradPlanes; ++e) {
-      internal::Sgemm(true, false, c, k, rows, 1.0f, v_.data() + e * rows * c, c,
-                      m_.data() + e * rows * k, k, n0 == 0 ? 0.0f : 1.0f, du_.data() + e * c * k, k);
+      internal::Sgemm(true, false, c, k, rows, 1.0f, v_.data() + e * rows * c, c, m_.data() + e * rows * k, k,
+                      n0 == 0 ? 0.0f : 1.0f, du_.data() + e * c * k, k);
     }
   }
   internal::WinogradKernelGrad(du_.data(), c, k, dw_);
@@ -423,8 +417,8 @@ void Conv2D::BackwardWinograd(const float* in, const float* dout, float* din, st
     const std::size_t rows = cs * tb;
     internal::WinogradInput(gb, dout + n0 * out_.size(), cs, v_.data());
     for (std::size_t e = 0; e < internal::kWinogradPlanes; ++e) {
-      internal::Sgemm(false, false, rows, c, k, 1.0f, v_.data() + e * rows * k, k,
-                      u_flipped_.data() + e * k * c, c, 0.0f, m_.data() + e * rows * c, c);
+      internal::Sgemm(false, false, rows, c, k, 1.0f, v_.data() + e * rows * k, k, u_flipped_.data() + e * k * c, c,
+                      0.0f, m_.data() + e * rows * c, c);
     }
     internal::WinogradOutput(gb, m_.data(), cs, nullptr, din + n0 * in_.size());
   }
@@ -451,8 +445,7 @@ void Conv2D::BackwardIm2col(const float* in, const float* dout, float* din, std:
     const float* d = dout + n0 * p * cout;
     internal::Im2Col(g, in + n0 * g.in_size(), cs, cols_.data());
     // dW (+)= cols^T x dout
-    internal::Sgemm(true, false, k, cout, cs * p, 1.0f, cols_.data(), k, d, cout,
-                    first ? 0.0f : 1.0f, dw_, cout);
+    internal::Sgemm(true, false, k, cout, cs * p, 1.0f, cols_.data(), k, d, cout, first ? 0.0f : 1.0f, dw_, cout);
     first = false;
     if (din != nullptr) {
       // dcols = dout x W^T, reusing the column workspace, then scattered back.

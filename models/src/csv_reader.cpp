@@ -58,8 +58,8 @@ Result<Dataset> ReadCsv(const std::string& path, const CsvOptions& options) {
   const std::size_t pixels = o.height * o.width * o.channels;
   const std::size_t columns = pixels + 1;
   if (o.label_column >= columns) {
-    return Status::InvalidArgument(path + ": label column " + std::to_string(o.label_column) +
-                                   " is outside the " + std::to_string(columns) + " columns");
+    return Status::InvalidArgument(path + ": label column " + std::to_string(o.label_column) + " is outside the " +
+                                   std::to_string(columns) + " columns");
   }
   std::vector<std::uint8_t> data;
   std::vector<std::uint8_t> labels;
@@ -76,12 +76,11 @@ Result<Dataset> ReadCsv(const std::string& path, const CsvOptions& options) {
       double v = 0;
       auto [q, ec] = std::from_chars(p, end, v);
       if (ec != std::errc()) {
-        return Status::InvalidArgument(where + "column " + std::to_string(col + 1) +
-                                       " is not a number");
+        return Status::InvalidArgument(where + "column " + std::to_string(col + 1) + " is not a number");
       }
       if (col >= columns) {
-        return Status::InvalidArgument(where + "more than " + std::to_string(columns) +
-                                       " columns (label + " + std::to_string(pixels) + " pixels)");
+        return Status::InvalidArgument(where + "more than " + std::to_string(columns) + " columns (label + " +
+                                       std::to_string(pixels) + " pixels)");
       }
       if (col == o.label_column) {
         // Written so that NaN fails too (every comparison with NaN is false).
@@ -105,14 +104,12 @@ Result<Dataset> ReadCsv(const std::string& path, const CsvOptions& options) {
       ++p;
     }
     if (col != columns) {
-      return Status::InvalidArgument(where + std::to_string(col) + " columns, expected " +
-                                     std::to_string(columns) + " (label + " + std::to_string(pixels) +
-                                     " pixels)");
+      return Status::InvalidArgument(where + std::to_string(col) + " columns, expected " + std::to_string(columns) +
+                                     " (label + " + std::to_string(pixels) + " pixels)");
     }
   }
   if (labels.empty()) return Status::InvalidArgument(path + ": no samples after the header");
-  Result<Dataset> d = MakeDataset(o.height, o.width, o.channels, o.num_classes, data,
-                                  std::move(labels), o.divisor);
+  Result<Dataset> d = MakeDataset(o.height, o.width, o.channels, o.num_classes, data, std::move(labels), o.divisor);
   if (!d.ok()) return Status::InvalidArgument(path + ": " + d.status().message());
   return d;
 }

@@ -22,22 +22,19 @@ std::string FindFile(const std::string& dir, const std::string& base) {
 }
 }  // namespace
 
-Result<Dataset> MakeDataset(std::size_t height, std::size_t width, std::size_t channels,
-                            std::size_t num_classes, const std::vector<std::uint8_t>& pixels,
-                            std::vector<std::uint8_t> labels, float divisor) {
+Result<Dataset> MakeDataset(std::size_t height, std::size_t width, std::size_t channels, std::size_t num_classes,
+                            const std::vector<std::uint8_t>& pixels, std::vector<std::uint8_t> labels, float divisor) {
   const std::size_t per = height * width * channels;
   if (per == 0 || pixels.size() != labels.size() * per) {
     return Status::InvalidArgument(std::to_string(pixels.size()) + " pixels do not make " +
-                                   std::to_string(labels.size()) + " images of " +
-                                   std::to_string(height) + "x" + std::to_string(width) + "x" +
-                                   std::to_string(channels));
+                                   std::to_string(labels.size()) + " images of " + std::to_string(height) + "x" +
+                                   std::to_string(width) + "x" + std::to_string(channels));
   }
   if (!(divisor > 0.0f)) return Status::InvalidArgument("normalisation divisor must be > 0");
   for (std::size_t i = 0; i < labels.size(); ++i) {
     if (labels[i] >= num_classes) {
-      return Status::InvalidArgument("label " + std::to_string(labels[i]) + " of sample " +
-                                     std::to_string(i) + " is outside [0, " +
-                                     std::to_string(num_classes) + ")");
+      return Status::InvalidArgument("label " + std::to_string(labels[i]) + " of sample " + std::to_string(i) +
+                                     " is outside [0, " + std::to_string(num_classes) + ")");
     }
   }
   Dataset d;
@@ -47,8 +44,7 @@ Result<Dataset> MakeDataset(std::size_t height, std::size_t width, std::size_t c
   d.num_classes = num_classes;
   d.images.resize(pixels.size());
   const float inv = 1.0f / divisor;
-  const auto px = xt::adapt(pixels.data(), pixels.size(), xt::no_ownership(),
-                            TensorShape<1>{pixels.size()});
+  const auto px = xt::adapt(pixels.data(), pixels.size(), xt::no_ownership(), TensorShape<1>{pixels.size()});
   auto images = Map(d.images.data(), d.images.size());
   xt::noalias(images) = xt::cast<float>(px) * inv;
   d.labels = std::move(labels);
@@ -61,8 +57,7 @@ Result<MnistFiles> FindMnistFiles(const std::string& dir, Split split) {
   const std::string lab_base = prefix + "-labels-idx1-ubyte";
   MnistFiles files{FindFile(dir, img_base), FindFile(dir, lab_base)};
   if (files.images.empty() || files.labels.empty()) {
-    return Status::IOError("data directory '" + dir + "' lacks " +
-                           (files.images.empty() ? img_base : lab_base) +
+    return Status::IOError("data directory '" + dir + "' lacks " + (files.images.empty() ? img_base : lab_base) +
                            "[.gz]: point --data at a directory holding the MNIST-format files "
                            "(train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-...), or "
                            "install Debian's dataset-fashion-mnist");
@@ -90,9 +85,9 @@ Result<Dataset> LoadMnist(const MnistOptions& o, Split split) {
   IdxArray& im = images.value();
   IdxArray& lb = labels.value();
   if (im.dims[0] != lb.dims[0]) {
-    return Status::InvalidArgument(img_path + " holds " + std::to_string(im.dims[0]) +
-                                   " images but " + lab_path + " holds " +
-                                   std::to_string(lb.dims[0]) + " labels; the files do not belong together");
+    return Status::InvalidArgument(img_path + " holds " + std::to_string(im.dims[0]) + " images but " + lab_path +
+                                   " holds " + std::to_string(lb.dims[0]) +
+                                   " labels; the files do not belong together");
   }
   std::size_t n = im.dims[0];
   if (o.limit != 0 && o.limit < n) n = o.limit;
@@ -105,8 +100,7 @@ Result<Dataset> LoadMnist(const MnistOptions& o, Split split) {
     lb.data.erase(lb.data.begin() + static_cast<std::ptrdiff_t>(end), lb.data.end());
     lb.data.erase(lb.data.begin(), lb.data.begin() + static_cast<std::ptrdiff_t>(begin));
   }
-  Result<Dataset> d = MakeDataset(im.dims[1], im.dims[2], 1, o.num_classes, im.data,
-                                  std::move(lb.data), o.divisor);
+  Result<Dataset> d = MakeDataset(im.dims[1], im.dims[2], 1, o.num_classes, im.data, std::move(lb.data), o.divisor);
   if (!d.ok()) return Status::InvalidArgument(img_path + ": " + d.status().message());
   return d;
 }

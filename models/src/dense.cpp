@@ -13,8 +13,8 @@ Dense::Dense(std::size_t units, const DenseOptions& options) : units_(units), op
 
 Result<Shape> Dense::Build(const Shape& input, const std::string& name, ParameterLayout& layout) {
   if (input.rank != 1) {
-    return Status::InvalidArgument(name + " (Dense): needs a vector input, got " +
-                                   input.ToString() + "; add a Flatten before it");
+    return Status::InvalidArgument(name + " (Dense): needs a vector input, got " + input.ToString() +
+                                   "; add a Flatten before it");
   }
   if (units_ == 0) return Status::InvalidArgument(name + " (Dense): units must be >= 1");
   in_ = input;
@@ -45,9 +45,7 @@ void Dense::Initialize(Rng& rng) {
 }
 
 // Every batch size may come (a partial last batch), so the scratch is sized whatever max_batch is.
-void Dense::Reserve(std::size_t /*max_batch*/) {
-  scratch_.resize(internal::DenseScratchFloats(in_.channels, units_));
-}
+void Dense::Reserve(std::size_t /*max_batch*/) { scratch_.resize(internal::DenseScratchFloats(in_.channels, units_)); }
 
 // x [batch, in], kernel [in, units], bias [units], y [batch, units]. Small
 // batches take dense_kernels.h; larger ones xt::blas::gemm on the adaptors (one
@@ -64,8 +62,7 @@ void Dense::Forward(const float* in, float* out, std::size_t batch, bool /*train
   xt::noalias(y) += Map(static_cast<const float*>(b_), units_);
 }
 
-void Dense::Backward(const float* in, const float* /*out*/, const float* dout, float* din,
-                     std::size_t batch) {
+void Dense::Backward(const float* in, const float* /*out*/, const float* dout, float* din, std::size_t batch) {
   const std::size_t n_in = in_.channels;
   const auto dy = Rows(dout, batch, units_);
   auto db = Map(db_, units_);

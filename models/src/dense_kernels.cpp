@@ -58,9 +58,8 @@ ASYNCPS_KERNEL_INLINE inline void ForwardColumn(const float* xt, const float* w,
 }
 
 // dx^T rows [i0, i0+8) for up to 16 batch rows: acc[j] lanes are batch rows.
-ASYNCPS_KERNEL_INLINE inline void InputGradBlock(const float* dyt, const float* w, std::size_t rows,
-                                                 std::size_t n_out, std::size_t i0, std::size_t batch_stride,
-                                                 float* dx) {
+ASYNCPS_KERNEL_INLINE inline void InputGradBlock(const float* dyt, const float* w, std::size_t rows, std::size_t n_out,
+                                                 std::size_t i0, std::size_t batch_stride, float* dx) {
   V16 acc[8] = {};
   for (std::size_t u = 0; u < n_out; ++u) {
     const V16 d = Load(dyt + u * kLanes);
@@ -87,9 +86,8 @@ ASYNCPS_KERNEL_INLINE inline void InputGradRows(const float* dy, const float* w,
 // dw rows [i, i+J), columns [c, c+16K): J x K accumulators, summed over the
 // batch; each is stored once (no clearing pass, no read-back).
 template <int J, int K>
-ASYNCPS_KERNEL_INLINE inline void KernelGradTile(const float* x, const float* dy, std::size_t batch,
-                                                 std::size_t n_in, std::size_t n_out, std::size_t i, std::size_t c,
-                                                 float* dw) {
+ASYNCPS_KERNEL_INLINE inline void KernelGradTile(const float* x, const float* dy, std::size_t batch, std::size_t n_in,
+                                                 std::size_t n_out, std::size_t i, std::size_t c, float* dw) {
   // The stores go down the gradient's rows 4 at a time; ask for the lines the
   // next rows' tile will write (as ForwardChunk does for its loads).
   for (int j = 0; j < J; ++j)
@@ -109,8 +107,8 @@ ASYNCPS_KERNEL_INLINE inline void KernelGradTile(const float* x, const float* dy
 
 // Rows [i, i+J) of dw, every column.
 template <int J>
-ASYNCPS_KERNEL_INLINE inline void KernelGradRows(const float* x, const float* dy, std::size_t batch,
-                                                 std::size_t n_in, std::size_t n_out, std::size_t i, float* dw) {
+ASYNCPS_KERNEL_INLINE inline void KernelGradRows(const float* x, const float* dy, std::size_t batch, std::size_t n_in,
+                                                 std::size_t n_out, std::size_t i, float* dw) {
   const std::size_t full = n_out / kLanes * kLanes;
   std::size_t c = 0;
   for (; c + 3 * kLanes <= full; c += 3 * kLanes) KernelGradTile<J, 3>(x, dy, batch, n_in, n_out, i, c, dw);

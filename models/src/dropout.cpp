@@ -10,8 +10,7 @@ Dropout::Dropout(float rate, std::uint64_t seed) : rate_(rate), rng_(seed) {}
 
 Result<Shape> Dropout::Build(const Shape& input, const std::string& name, ParameterLayout&) {
   if (!(rate_ >= 0.0f && rate_ < 1.0f)) {
-    return Status::InvalidArgument(name + " (Dropout): rate must be in [0, 1), got " +
-                                   std::to_string(rate_));
+    return Status::InvalidArgument(name + " (Dropout): rate must be in [0, 1), got " + std::to_string(rate_));
   }
   in_ = out_ = input;
   name_ = name;

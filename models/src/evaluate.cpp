@@ -12,10 +12,9 @@ Result<Evaluation> Evaluate(Sequential& model, const Dataset& data, std::size_t 
   if (data.height != in.height || data.width != in.width || data.channels != in.channels ||
       data.num_classes != model.num_classes()) {
     return Status::InvalidArgument("evaluate: data of " + std::to_string(data.height) + "x" +
-                                   std::to_string(data.width) + "x" + std::to_string(data.channels) +
-                                   " images with " + std::to_string(data.num_classes) +
-                                   " classes does not fit the model's input " + in.ToString() +
-                                   " and " + std::to_string(model.num_classes()) + " classes");
+                                   std::to_string(data.width) + "x" + std::to_string(data.channels) + " images with " +
+                                   std::to_string(data.num_classes) + " classes does not fit the model's input " +
+                                   in.ToString() + " and " + std::to_string(model.num_classes()) + " classes");
   }
   if (batch_size == 0) batch_size = 1;
   const std::size_t k = data.num_classes;

@@ -14,8 +14,7 @@ void EnsureBlasThreadsConfigured();
 
 // C[m,n] = alpha * op(A) * op(B) + beta * C, all row-major with leading dims.
 // REQUIRES: the leading dimensions fit their matrices (checked: std::logic_error).
-void Sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, float alpha,
-           const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta, float* c,
-           std::size_t ldc);
+void Sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a,
+           std::size_t lda, const float* b, std::size_t ldb, float beta, float* c, std::size_t ldc);
 
 }  // namespace asyncps::models::internal

@@ -59,8 +59,7 @@ Result<IdxArray> ReadIdx(const std::string& path, int expected_rank) {
   if (b[0] != 0 || b[1] != 0) {
     char m[64];
     std::snprintf(m, sizeof m, "0x%02x%02x%02x%02x", b[0], b[1], b[2], b[3]);
-    return Status::InvalidArgument(path + ": bad magic number " + m +
-                                   ": not an IDX file (expected 0x000008xx)");
+    return Status::InvalidArgument(path + ": bad magic number " + m + ": not an IDX file (expected 0x000008xx)");
   }
   if (b[2] != 0x08) {
     return Status::InvalidArgument(path + ": IDX element type 0x" + std::to_string(b[2]) +
@@ -68,22 +67,21 @@ Result<IdxArray> ReadIdx(const std::string& path, int expected_rank) {
   }
   const int rank = b[3];
   if (rank == 0 || (expected_rank != 0 && rank != expected_rank)) {
-    return Status::InvalidArgument(path + ": IDX rank " + std::to_string(rank) + ", expected " +
-                                   std::to_string(expected_rank) +
-                                   (expected_rank == 3 ? " (an images file)" : " (a labels file)") +
-                                   "; are the image and label files swapped?");
+    return Status::InvalidArgument(
+        path + ": IDX rank " + std::to_string(rank) + ", expected " + std::to_string(expected_rank) +
+        (expected_rank == 3 ? " (an images file)" : " (a labels file)") + "; are the image and label files swapped?");
   }
   const std::size_t header = 4 + 4 * static_cast<std::size_t>(rank);
   if (b.size() < header) {
-    return Status::InvalidArgument(path + ": truncated IDX header (" + std::to_string(b.size()) +
-                                   " bytes, need " + std::to_string(header) + ")");
+    return Status::InvalidArgument(path + ": truncated IDX header (" + std::to_string(b.size()) + " bytes, need " +
+                                   std::to_string(header) + ")");
   }
   IdxArray a;
   std::size_t total = 1;
   for (int i = 0; i < rank; ++i) {
     const std::uint8_t* p = b.data() + 4 + 4 * i;
-    const std::size_t d = (std::size_t{p[0]} << 24) | (std::size_t{p[1]} << 16) |
-                          (std::size_t{p[2]} << 8) | std::size_t{p[3]};
+    const std::size_t d =
+        (std::size_t{p[0]} << 24) | (std::size_t{p[1]} << 16) | (std::size_t{p[2]} << 8) | std::size_t{p[3]};
     if (d == 0) return Status::InvalidArgument(path + ": IDX dimension " + std::to_string(i) + " is 0");
     a.dims.push_back(d);
     if (total > (std::size_t{1} << 40) / d) {
@@ -94,13 +92,12 @@ Result<IdxArray> ReadIdx(const std::string& path, int expected_rank) {
   const std::size_t have = b.size() - header;
   if (have < total) {
     return Status::InvalidArgument(path + ": truncated: header says " + DimsToString(a.dims) + " = " +
-                                   std::to_string(total) + " bytes of data, file has " +
-                                   std::to_string(have) + "; re-download the file");
+                                   std::to_string(total) + " bytes of data, file has " + std::to_string(have) +
+                                   "; re-download the file");
   }
   if (have > total) {
-    return Status::InvalidArgument(path + ": " + std::to_string(have - total) +
-                                   " unexpected trailing bytes after " + DimsToString(a.dims) +
-                                   " elements (count in the header is wrong?)");
+    return Status::InvalidArgument(path + ": " + std::to_string(have - total) + " unexpected trailing bytes after " +
+                                   DimsToString(a.dims) + " elements (count in the header is wrong?)");
   }
   a.data.assign(b.begin() + static_cast<std::ptrdiff_t>(header), b.end());
   return a;

@@ -149,8 +149,7 @@ Result<std::vector<std::string>> StringAttribute(hid_t obj, const char* name, co
 
 // Reads one float dataset, converted to float32, if its element count fits in
 // `*budget` (the floats the model can still take); takes them from *budget.
-Result<NpyArray> ReadFloatDataset(hid_t group, const std::string& name, const std::string& where,
-                                  std::size_t* budget) {
+Result<NpyArray> ReadFloatDataset(hid_t group, const std::string& name, const std::string& where, std::size_t* budget) {
   if (Status st = CheckHardLinks(group, name, where, "dataset (listed in weight_names)"); !st.ok()) return st;
   const std::string what = where + ": dataset '" + name + "'";
   Handle set(H5Dopen2(group, name.c_str(), H5P_DEFAULT), H5Dclose);
@@ -198,7 +197,8 @@ bool WriteStrings(hid_t obj, const char* name, const std::vector<std::string>& v
   Handle attr(H5Acreate2(obj, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
   if (!attr.ok()) return false;
   std::vector<char> buf(width * std::max<std::size_t>(values.size(), 1), '\0');
-  for (std::size_t i = 0; i < values.size(); ++i) std::copy(values[i].begin(), values[i].end(), buf.begin() + i * width);
+  for (std::size_t i = 0; i < values.size(); ++i)
+    std::copy(values[i].begin(), values[i].end(), buf.begin() + i * width);
   return H5Awrite(attr.get(), type.get(), buf.data()) >= 0;
 }
 
@@ -239,9 +239,9 @@ Status SaveKerasH5Weights(const std::string& path, const ParameterLayout& layout
       const TensorSpec& t = layout.tensors()[tensors[k][j]];
       std::vector<hsize_t> dims(t.shape.begin(), t.shape.end());
       Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
-      Handle set(H5Dcreate2(group.get(), names[j].c_str(), H5T_IEEE_F32LE, space.get(), lcpl.get(), H5P_DEFAULT,
-                            H5P_DEFAULT),
-                 H5Dclose);
+      Handle set(
+          H5Dcreate2(group.get(), names[j].c_str(), H5T_IEEE_F32LE, space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT),
+          H5Dclose);
       if (!set.ok() || H5Dwrite(set.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
                                 params.data() + layout.offset(tensors[k][j])) < 0)
         return failed;
@@ -350,8 +350,8 @@ Status SetKerasWeights(const KerasH5File& file, const std::string& source, const
       const TensorSpec& t = layout.tensors()[m.tensors[j]];
       if (f.weights[j].shape != t.shape) {
         return Status::InvalidArgument(source + ": weight '" + f.weights[j].name + "' of layer '" + f.name +
-                                       "' has shape " + ShapeToString(f.weights[j].shape) + ", the model's '" +
-                                       t.name + "' is " + ShapeToString(t.shape));
+                                       "' has shape " + ShapeToString(f.weights[j].shape) + ", the model's '" + t.name +
+                                       "' is " + ShapeToString(t.shape));
       }
     }
   }

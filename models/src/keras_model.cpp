@@ -47,14 +47,14 @@ const json* Field(const json& config, const char* key) {
   return &*it;
 }
 
-Result<std::size_t> PositiveInt(const Where& w, const json& config, const char* key, std::optional<std::size_t> fallback) {
+Result<std::size_t> PositiveInt(const Where& w, const json& config, const char* key,
+                                std::optional<std::size_t> fallback) {
   const json* v = Field(config, key);
   if (v == nullptr) {
     if (fallback) return *fallback;
     return Status::InvalidArgument(w() + "field '" + key + "' is missing");
   }
-  if (!v->is_number_integer() || v->get<std::int64_t>() < 1)
-    return Refuse(w, key, *v, "expected an integer >= 1");
+  if (!v->is_number_integer() || v->get<std::int64_t>() < 1) return Refuse(w, key, *v, "expected an integer >= 1");
   return v->get<std::size_t>();
 }
 
@@ -139,12 +139,18 @@ Result<Initializer> InitializerOf(const Where& w, const json& config, const char
     init.mode = mode;
     init.distribution = dist;
   };
-  if (name == "GlorotUniform" || name == "glorot_uniform") scaling(1, M::kFanAvg, D::kUniform);
-  else if (name == "GlorotNormal" || name == "glorot_normal") scaling(1, M::kFanAvg, D::kTruncatedNormal);
-  else if (name == "HeNormal" || name == "he_normal") scaling(2, M::kFanIn, D::kTruncatedNormal);
-  else if (name == "HeUniform" || name == "he_uniform") scaling(2, M::kFanIn, D::kUniform);
-  else if (name == "LecunNormal" || name == "lecun_normal") scaling(1, M::kFanIn, D::kTruncatedNormal);
-  else if (name == "LecunUniform" || name == "lecun_uniform") scaling(1, M::kFanIn, D::kUniform);
+  if (name == "GlorotUniform" || name == "glorot_uniform")
+    scaling(1, M::kFanAvg, D::kUniform);
+  else if (name == "GlorotNormal" || name == "glorot_normal")
+    scaling(1, M::kFanAvg, D::kTruncatedNormal);
+  else if (name == "HeNormal" || name == "he_normal")
+    scaling(2, M::kFanIn, D::kTruncatedNormal);
+  else if (name == "HeUniform" || name == "he_uniform")
+    scaling(2, M::kFanIn, D::kUniform);
+  else if (name == "LecunNormal" || name == "lecun_normal")
+    scaling(1, M::kFanIn, D::kTruncatedNormal);
+  else if (name == "LecunUniform" || name == "lecun_uniform")
+    scaling(1, M::kFanIn, D::kUniform);
   else if (name == "VarianceScaling" || name == "variance_scaling") {
     Result<float> scale = number("scale", 1.0f);
     if (!scale.ok()) return scale.status();
@@ -153,19 +159,27 @@ Result<Initializer> InitializerOf(const Where& w, const json& config, const char
     const json* dist = Field(args, "distribution");
     M m = M::kFanIn;
     if (mode != nullptr) {
-      if (*mode == "fan_in") m = M::kFanIn;
-      else if (*mode == "fan_out") m = M::kFanOut;
-      else if (*mode == "fan_avg") m = M::kFanAvg;
-      else return Refuse(w, std::string(key) + ".mode", *mode, "supported: fan_in, fan_out, fan_avg");
+      if (*mode == "fan_in")
+        m = M::kFanIn;
+      else if (*mode == "fan_out")
+        m = M::kFanOut;
+      else if (*mode == "fan_avg")
+        m = M::kFanAvg;
+      else
+        return Refuse(w, std::string(key) + ".mode", *mode, "supported: fan_in, fan_out, fan_avg");
     }
     D d = D::kTruncatedNormal;
     if (dist != nullptr) {
       // Keras 2.2 wrote "normal" for what later versions call "truncated_normal".
-      if (*dist == "uniform") d = D::kUniform;
-      else if (*dist == "normal" || *dist == "truncated_normal") d = D::kTruncatedNormal;
-      else if (*dist == "untruncated_normal") d = D::kUntruncatedNormal;
-      else return Refuse(w, std::string(key) + ".distribution", *dist,
-                         "supported: uniform, normal, truncated_normal, untruncated_normal");
+      if (*dist == "uniform")
+        d = D::kUniform;
+      else if (*dist == "normal" || *dist == "truncated_normal")
+        d = D::kTruncatedNormal;
+      else if (*dist == "untruncated_normal")
+        d = D::kUntruncatedNormal;
+      else
+        return Refuse(w, std::string(key) + ".distribution", *dist,
+                      "supported: uniform, normal, truncated_normal, untruncated_normal");
     }
     scaling(scale.value(), m, d);
   } else if (name == "Zeros" || name == "zeros") {
@@ -267,9 +281,12 @@ class Builder {
         return Status::InvalidArgument(w() + "expected {\"class_name\": ..., \"config\": {...}}");
       w.type = layer["class_name"].get<std::string>();
       const json config = layer.contains("config") && layer["config"].is_object() ? layer["config"] : json::object();
-      if (config.contains("name") && config["name"].is_string()) w.name = config["name"].get<std::string>();
-      else if (layer.contains("name") && layer["name"].is_string()) w.name = layer["name"].get<std::string>();
-      else w.name = "layer_" + std::to_string(i);
+      if (config.contains("name") && config["name"].is_string())
+        w.name = config["name"].get<std::string>();
+      else if (layer.contains("name") && layer["name"].is_string())
+        w.name = layer["name"].get<std::string>();
+      else
+        w.name = "layer_" + std::to_string(i);
       if (!names.insert(w.name).second) return Status::InvalidArgument(w() + "a second layer with this name");
       if (softmax_at) {
         return Status::InvalidArgument(w() + "follows the softmax of '" + *softmax_at +
@@ -348,7 +365,8 @@ class Builder {
     }
     if (built.empty()) return Status::InvalidArgument(source_ + ": the model has no layers");
     if (!softmax_at) {
-      return Status::InvalidArgument(source_ + ": the model must end in a softmax (Dense(..., activation='softmax') "
+      return Status::InvalidArgument(source_ +
+                                     ": the model must end in a softmax (Dense(..., activation='softmax') "
                                      "or Activation('softmax')): asyncps trains with categorical cross-entropy");
     }
     auto model = std::make_unique<Sequential>(*input);
@@ -440,7 +458,8 @@ Result<std::unique_ptr<Sequential>> BuildKerasModel(std::string_view text, const
     return Status::InvalidArgument(source + ": not a Keras model description (JSON): " + e.what());
   }
   if (!top.is_object() || !top.contains("class_name")) {
-    return Status::InvalidArgument(source + ": not a Keras model description: expected {\"class_name\": "
+    return Status::InvalidArgument(source +
+                                   ": not a Keras model description: expected {\"class_name\": "
                                    "\"Sequential\", \"config\": ...} as model.to_json() writes");
   }
   if (top["class_name"] != "Sequential") {
@@ -449,11 +468,13 @@ Result<std::unique_ptr<Sequential>> BuildKerasModel(std::string_view text, const
   }
   const json* config = Field(top, "config");
   const json* layers = nullptr;
-  if (config != nullptr && config->is_array()) layers = config;  // Keras <= 2.2
+  if (config != nullptr && config->is_array())
+    layers = config;  // Keras <= 2.2
   else if (config != nullptr && config->is_object() && config->contains("layers") && (*config)["layers"].is_array())
     layers = &(*config)["layers"];
   if (layers == nullptr) {
-    return Status::InvalidArgument(source + ": expected \"config\" to be a list of layers (Keras <= 2.2) or "
+    return Status::InvalidArgument(source +
+                                   ": expected \"config\" to be a list of layers (Keras <= 2.2) or "
                                    "{\"layers\": [...]} (later Keras)");
   }
   return Builder(source, seed).Build(*layers);
@@ -479,7 +500,8 @@ Result<std::unique_ptr<Sequential>> LoadKerasModel(const std::string& path, std:
   Result<std::string> config = ReadKerasH5ModelConfig(path);
   if (!config.ok()) return config.status();
   if (config.value().empty()) {
-    return Status::InvalidArgument(path + ": holds weights only (model.save_weights), no model_config: pass the "
+    return Status::InvalidArgument(path +
+                                   ": holds weights only (model.save_weights), no model_config: pass the "
                                    "architecture as --model m.json and this file as --initial-weights");
   }
   Result<std::unique_ptr<Sequential>> model = BuildKerasModel(config.value(), path + " (model_config)", seed);

@@ -50,8 +50,7 @@ void MaxPool2D::Forward(const float* in, float* out, std::size_t batch, bool) {
   }
 }
 
-void MaxPool2D::Backward(const float*, const float*, const float* dout, float* din,
-                         std::size_t batch) {
+void MaxPool2D::Backward(const float*, const float*, const float* dout, float* din, std::size_t batch) {
   if (din == nullptr) return;
   std::memset(din, 0, batch * in_.size() * sizeof(float));
   for (std::size_t n = 0; n < batch; ++n) {

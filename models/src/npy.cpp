@@ -62,10 +62,14 @@ Result<NpyArray> DecodeNpy(std::string_view b, const std::string& what) {
   const std::string fortran = Field(h, "fortran_order");
   const std::string shape = Field(h, "shape");
   std::size_t elem = 0;
-  if (descr == "'<f4'") elem = 4;
-  else if (descr == "'<f8'") elem = 8;
-  else return Status::InvalidArgument(what + ": dtype " + descr + " is not supported (use float32 '<f4' or float64)");
-  if (fortran != "False") return Status::InvalidArgument(what + ": Fortran-ordered arrays are not supported; save a C-ordered copy");
+  if (descr == "'<f4'")
+    elem = 4;
+  else if (descr == "'<f8'")
+    elem = 8;
+  else
+    return Status::InvalidArgument(what + ": dtype " + descr + " is not supported (use float32 '<f4' or float64)");
+  if (fortran != "False")
+    return Status::InvalidArgument(what + ": Fortran-ordered arrays are not supported; save a C-ordered copy");
   if (shape.empty() || shape.front() != '(') return Status::InvalidArgument(what + ": no shape in the .npy header");
   NpyArray a;
   std::size_t count = 1;

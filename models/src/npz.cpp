@@ -38,31 +38,51 @@ Status SaveNpz(const std::string& path, const std::vector<NpyView>& arrays) {
     if (zip.size() + npy.size() > 0xFFFFFFF0u) {
       return Status::InvalidArgument(path + ": arrays over 4 GiB are not supported");
     }
-    const std::uint32_t crc = static_cast<std::uint32_t>(
-        crc32(0, reinterpret_cast<const Bytef*>(npy.data()), static_cast<uInt>(npy.size())));
+    const std::uint32_t crc =
+        static_cast<std::uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(npy.data()), static_cast<uInt>(npy.size())));
     const std::uint32_t offset = static_cast<std::uint32_t>(zip.size());
     const std::uint32_t size = static_cast<std::uint32_t>(npy.size());
     Put32(zip, kLocal);
-    Put16(zip, 20); Put16(zip, 0); Put16(zip, 0); Put16(zip, 0); Put16(zip, kDosDate);
-    Put32(zip, crc); Put32(zip, size); Put32(zip, size);
-    Put16(zip, static_cast<std::uint32_t>(name.size())); Put16(zip, 0);
+    Put16(zip, 20);
+    Put16(zip, 0);
+    Put16(zip, 0);
+    Put16(zip, 0);
+    Put16(zip, kDosDate);
+    Put32(zip, crc);
+    Put32(zip, size);
+    Put32(zip, size);
+    Put16(zip, static_cast<std::uint32_t>(name.size()));
+    Put16(zip, 0);
     zip += name;
     zip += npy;
     Put32(central, kCentral);
-    Put16(central, 20); Put16(central, 20); Put16(central, 0); Put16(central, 0); Put16(central, 0);
+    Put16(central, 20);
+    Put16(central, 20);
+    Put16(central, 0);
+    Put16(central, 0);
+    Put16(central, 0);
     Put16(central, kDosDate);
-    Put32(central, crc); Put32(central, size); Put32(central, size);
+    Put32(central, crc);
+    Put32(central, size);
+    Put32(central, size);
     Put16(central, static_cast<std::uint32_t>(name.size()));
-    Put16(central, 0); Put16(central, 0); Put16(central, 0); Put16(central, 0);
-    Put32(central, 0); Put32(central, offset);
+    Put16(central, 0);
+    Put16(central, 0);
+    Put16(central, 0);
+    Put16(central, 0);
+    Put32(central, 0);
+    Put32(central, offset);
     central += name;
   }
   const std::uint32_t cd_offset = static_cast<std::uint32_t>(zip.size());
   zip += central;
   Put32(zip, kEnd);
-  Put16(zip, 0); Put16(zip, 0);
-  Put16(zip, static_cast<std::uint32_t>(arrays.size())); Put16(zip, static_cast<std::uint32_t>(arrays.size()));
-  Put32(zip, static_cast<std::uint32_t>(central.size())); Put32(zip, cd_offset);
+  Put16(zip, 0);
+  Put16(zip, 0);
+  Put16(zip, static_cast<std::uint32_t>(arrays.size()));
+  Put16(zip, static_cast<std::uint32_t>(arrays.size()));
+  Put32(zip, static_cast<std::uint32_t>(central.size()));
+  Put32(zip, cd_offset);
   Put16(zip, 0);
 
   const std::string tmp = path + ".tmp";

@@ -9,8 +9,7 @@ Result<Shape> Pool2D::Build(const Shape& input, const std::string& name, Paramet
   if (input.rank != 3) return Status::InvalidArgument(what + "needs an image input, got " + input.ToString());
   if (opt_.stride_height == 0) opt_.stride_height = opt_.pool_height;
   if (opt_.stride_width == 0) opt_.stride_width = opt_.pool_width;
-  if (opt_.pool_height == 0 || opt_.pool_width == 0)
-    return Status::InvalidArgument(what + "pool size must be >= 1");
+  if (opt_.pool_height == 0 || opt_.pool_width == 0) return Status::InvalidArgument(what + "pool size must be >= 1");
   const WindowExtent rows = SlidingWindow(input.height, opt_.pool_height, opt_.stride_height, opt_.padding);
   const WindowExtent cols = SlidingWindow(input.width, opt_.pool_width, opt_.stride_width, opt_.padding);
   if (rows.out == 0 || cols.out == 0) {

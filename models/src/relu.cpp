@@ -24,12 +24,9 @@ Result<Shape> ReLU::Build(const Shape& input, const std::string& name, Parameter
   return input;
 }
 
-void ReLU::Forward(const float* in, float* out, std::size_t batch, bool) {
-  ReluForward(in, out, batch * in_.size());
-}
+void ReLU::Forward(const float* in, float* out, std::size_t batch, bool) { ReluForward(in, out, batch * in_.size()); }
 
-void ReLU::Backward(const float* /*in*/, const float* out, const float* dout, float* din,
-                    std::size_t batch) {
+void ReLU::Backward(const float* /*in*/, const float* out, const float* dout, float* din, std::size_t batch) {
   if (din == nullptr) return;
   ReluBackward(out, dout, din, batch * in_.size());
 }

@@ -8,8 +8,7 @@ namespace asyncps::models {
 namespace {
 class Rmsprop final : public Optimizer {
  public:
-  Rmsprop(float lr, float rho, float momentum, float eps)
-      : Optimizer(lr), rho_(rho), momentum_(momentum), eps_(eps) {}
+  Rmsprop(float lr, float rho, float momentum, float eps) : Optimizer(lr), rho_(rho), momentum_(momentum), eps_(eps) {}
   const char* name() const override { return "rmsprop"; }
   void Reset() override {
     s_.clear();

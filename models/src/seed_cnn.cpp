@@ -10,8 +10,7 @@ namespace asyncps::models {
 
 Result<std::unique_ptr<Sequential>> BuildSeedCnn(const SeedCnnOptions& o) {
   auto m = std::make_unique<Sequential>(Shape::Image(o.height, o.width, o.channels));
-  const Conv2DOptions conv{.filters = 32, .kernel_height = 3, .kernel_width = 3,
-                           .padding = Padding::kValid};
+  const Conv2DOptions conv{.filters = 32, .kernel_height = 3, .kernel_width = 3, .padding = Padding::kValid};
   m->Add(std::make_unique<Conv2D>(conv));
   m->Add(std::make_unique<ReLU>());
   m->Add(std::make_unique<Conv2D>(conv));

@@ -38,9 +38,7 @@ Sequential& Sequential::Add(std::unique_ptr<Layer> layer) {
   return *this;
 }
 
-const Shape& Sequential::output_shape() const {
-  return layers_.empty() ? input_ : layers_.back()->output_shape();
-}
+const Shape& Sequential::output_shape() const { return layers_.empty() ? input_ : layers_.back()->output_shape(); }
 
 Status Sequential::Build(std::uint64_t seed) {
   if (built_) return Status::InvalidArgument("Sequential::Build: the model is already built");
@@ -50,7 +48,8 @@ Status Sequential::Build(std::uint64_t seed) {
   Shape shape = input_;
   for (auto& layer : layers_) {
     const std::string name = !layer->name().empty() ? layer->name()
-                             : std::string(layer->name_prefix()) + "_" + std::to_string(++counts[layer->name_prefix()]);
+                                                    : std::string(layer->name_prefix()) + "_" +
+                                                          std::to_string(++counts[layer->name_prefix()]);
     Result<Shape> out = layer->Build(shape, name, layout);
     if (!out.ok()) return out.status();
     shape = out.value();
@@ -124,8 +123,7 @@ std::string Sequential::Summary() const {
     const Layer& l = *layers_[i];
     if (l.fused()) continue;
     if (std::string(l.name_prefix()) == "activation") ++activations;
-    s += Row(l.name() + " (" + l.type_name() + ")", l.output_shape().ToString(),
-             WithCommas(l.num_params()));
+    s += Row(l.name() + " (" + l.type_name() + ")", l.output_shape().ToString(), WithCommas(l.num_params()));
     s += rule + "\n";
   }
   // The softmax is fused into the loss; show it where Keras would.

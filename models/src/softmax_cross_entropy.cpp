@@ -5,8 +5,8 @@
 
 namespace asyncps::models {
 
-double SoftmaxCrossEntropy(const float* logits, const float* y, std::size_t batch,
-                           std::size_t classes, float* dlogits) {
+double SoftmaxCrossEntropy(const float* logits, const float* y, std::size_t batch, std::size_t classes,
+                           float* dlogits) {
   double total = 0.0;
   for (std::size_t n = 0; n < batch; ++n) {
     const float* z = logits + n * classes;

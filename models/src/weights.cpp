@@ -6,12 +6,10 @@
 
 namespace asyncps::models {
 
-Status SaveWeights(const std::string& path, const ParameterLayout& layout,
-                   std::span<const float> params) {
+Status SaveWeights(const std::string& path, const ParameterLayout& layout, std::span<const float> params) {
   if (params.size() != layout.total_size()) {
     return Status::InvalidArgument(path + ": " + std::to_string(params.size()) +
-                                   " parameters do not match the layout's " +
-                                   std::to_string(layout.total_size()));
+                                   " parameters do not match the layout's " + std::to_string(layout.total_size()));
   }
   std::vector<NpyView> views;
   for (std::size_t i = 0; i < layout.num_tensors(); ++i) {
@@ -24,8 +22,7 @@ Status SaveWeights(const std::string& path, const ParameterLayout& layout,
 Status LoadWeights(const std::string& path, const ParameterLayout& layout, std::span<float> params) {
   if (params.size() != layout.total_size()) {
     return Status::InvalidArgument(path + ": buffer of " + std::to_string(params.size()) +
-                                   " floats does not match the layout's " +
-                                   std::to_string(layout.total_size()));
+                                   " floats does not match the layout's " + std::to_string(layout.total_size()));
   }
   Result<std::vector<NpyArray>> loaded = LoadNpz(path);
   if (!loaded.ok()) return loaded.status();
@@ -39,14 +36,14 @@ Status LoadWeights(const std::string& path, const ParameterLayout& layout, std::
                                      "' is missing; was the file saved from a different model?");
     }
     if (it->shape != t.shape) {
-      return Status::InvalidArgument(path + ": tensor '" + t.name + "' has shape " +
-                                     ShapeToString(it->shape) + ", the model expects " +
-                                     ShapeToString(t.shape));
+      return Status::InvalidArgument(path + ": tensor '" + t.name + "' has shape " + ShapeToString(it->shape) +
+                                     ", the model expects " + ShapeToString(t.shape));
     }
     found[i] = &*it;
   }
   for (std::size_t i = 0; i < layout.num_tensors(); ++i) {
-    std::copy(found[i]->data.begin(), found[i]->data.end(), params.begin() + static_cast<std::ptrdiff_t>(layout.offset(i)));
+    std::copy(found[i]->data.begin(), found[i]->data.end(),
+              params.begin() + static_cast<std::ptrdiff_t>(layout.offset(i)));
   }
   return Status::OK();
 }

@@ -72,7 +72,7 @@ ASYNCPS_KERNEL_INLINE inline void A(const T y[4], T r[6]) {
 // One tile's 6x6 input (pointers to C-vectors) to 36 planes, channels [c0, c0+W).
 template <typename T, typename LoadF, typename StoreF>
 ASYNCPS_KERNEL_INLINE inline void InputTile(const float* const d[6][6], std::size_t ch, float* out, std::size_t plane,
-                      LoadF load, StoreF store) {
+                                            LoadF load, StoreF store) {
   T s[6][6];
   for (int q = 0; q < 6; ++q) {
     T col[6], r[6];
@@ -103,9 +103,9 @@ void WinogradKernel(const float* w, std::size_t c, std::size_t k, float* u) {
                   static_cast<float>(kG[i][2]) * g[2][x];
     for (int i = 0; i < 6; ++i)
       for (int j = 0; j < 6; ++j)
-        store(u + ((i * 6 + j) * c + ci) * k + co,
-              t[i][0] * static_cast<float>(kG[j][0]) + t[i][1] * static_cast<float>(kG[j][1]) +
-                  t[i][2] * static_cast<float>(kG[j][2]));
+        store(u + ((i * 6 + j) * c + ci) * k + co, t[i][0] * static_cast<float>(kG[j][0]) +
+                                                       t[i][1] * static_cast<float>(kG[j][1]) +
+                                                       t[i][2] * static_cast<float>(kG[j][2]));
   };
   for (std::size_t ci = 0; ci < c; ++ci) {
     std::size_t co = 0;
@@ -158,8 +158,7 @@ void WinogradInput(const WinogradGeometry& g, const float* in, std::size_t batch
 }
 
 ASYNCPS_HOT_KERNEL
-void WinogradOutput(const WinogradGeometry& g, const float* m, std::size_t batch, const float* bias,
-                     float* out) {
+void WinogradOutput(const WinogradGeometry& g, const float* m, std::size_t batch, const float* bias, float* out) {
   const std::size_t k = g.filters, th = g.tiles_h(), tw = g.tiles_w();
   const std::size_t plane = batch * g.tiles() * k;
   for (std::size_t n = 0; n < batch; ++n) {

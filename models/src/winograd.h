@@ -15,9 +15,9 @@
 namespace asyncps::models::internal {
 
 struct WinogradGeometry {
-  std::size_t in_h, in_w, channels;  // the convolved input (C)
-  std::size_t out_h, out_w, filters; // the result (K)
-  std::size_t pad_top, pad_left;     // zeros before the input; after as needed
+  std::size_t in_h, in_w, channels;    // the convolved input (C)
+  std::size_t out_h, out_w, filters;   // the result (K)
+  std::size_t pad_top, pad_left;       // zeros before the input; after as needed
   static constexpr std::size_t m = 4;  // output tile size
   std::size_t tiles_h() const { return (out_h + m - 1) / m; }
   std::size_t tiles_w() const { return (out_w + m - 1) / m; }

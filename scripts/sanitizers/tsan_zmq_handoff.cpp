@@ -50,8 +50,10 @@ void ReleaseInFlight(void* /*data*/, void* hint) {
 int main(int argc, char** argv) {
   bool curve = false;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--curve") == 0) curve = true;
-    else if (std::strcmp(argv[i], "--no-annotations") == 0) g_annotate = false;
+    if (std::strcmp(argv[i], "--curve") == 0)
+      curve = true;
+    else if (std::strcmp(argv[i], "--no-annotations") == 0)
+      g_annotate = false;
     else {
       std::fprintf(stderr, "usage: %s [--curve] [--no-annotations]\n", argv[0]);
       return 2;

@@ -7,16 +7,19 @@ namespace asyncps::ps {
 
 Result<CurveServerConfig> LoadCurveServerConfig(const std::string& secret_key_file, const std::string& allow_file) {
   CurveServerConfig config;
-  Result<std::string> secret = CurveKeyFromFileOrEnv(secret_key_file, "ASYNCPS_CURVE_SECRET_KEY", CurveKeyKind::kSecret);
+  Result<std::string> secret =
+      CurveKeyFromFileOrEnv(secret_key_file, "ASYNCPS_CURVE_SECRET_KEY", CurveKeyKind::kSecret);
   if (!secret.ok()) return secret.status();
   config.secret_key = secret.value();
   if (config.secret_key.empty() && allow_file.empty()) return config;  // off
   if (config.secret_key.empty())
-    return Status::InvalidArgument("--curve-allow needs the server's secret key: --curve-secret-key-file FILE or "
-                                   "ASYNCPS_CURVE_SECRET_KEY (generate one with asyncps-keygen)");
+    return Status::InvalidArgument(
+        "--curve-allow needs the server's secret key: --curve-secret-key-file FILE or "
+        "ASYNCPS_CURVE_SECRET_KEY (generate one with asyncps-keygen)");
   if (allow_file.empty())
-    return Status::InvalidArgument("a CURVE secret key needs --curve-allow FILE, the public keys of the clients "
-                                   "allowed in (without it any client could connect)");
+    return Status::InvalidArgument(
+        "a CURVE secret key needs --curve-allow FILE, the public keys of the clients "
+        "allowed in (without it any client could connect)");
   Result<std::string> pub = CurvePublicKey(config.secret_key);
   if (!pub.ok()) return pub.status();
   config.public_key = pub.value();
@@ -94,8 +97,8 @@ void CurveAuthenticator::HandleOne() {
     if (!socket_.recv(frame, zmq::recv_flags::none)) break;
 
   std::string status = "400", text = "client key not allowed", client;
-  const bool well_formed = frames.size() >= 7 && frames[0].to_string() == "1.0" &&
-                           frames[5].to_string() == "CURVE" && frames[6].size() == 32;
+  const bool well_formed = frames.size() >= 7 && frames[0].to_string() == "1.0" && frames[5].to_string() == "CURVE" &&
+                           frames[6].size() == 32;
   if (well_formed) {
     char z85[41];
     zmq_z85_encode(z85, static_cast<const std::uint8_t*>(frames[6].data()), 32);

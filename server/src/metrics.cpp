@@ -105,8 +105,7 @@ std::string RenderMetrics(std::span<const ShardMetrics> shards, const BuildInfo&
   for (const ShardMetrics& m : shards)
     for (std::size_t op = 0; op < kOpSlots; ++op)
       if (m.latency[op].count() > 0)
-        w.Histogram("asyncps_request_duration_seconds", ShardLabel(m) + ",op=\"" + OpLabel(op) + "\"",
-                    m.latency[op]);
+        w.Histogram("asyncps_request_duration_seconds", ShardLabel(m) + ",op=\"" + OpLabel(op) + "\"", m.latency[op]);
   w.Family("asyncps_payload_bytes_total", "counter", "Bytes of requests received and replies sent.");
   for (const ShardMetrics& m : shards) {
     w.Sample("asyncps_payload_bytes_total", ShardLabel(m) + ",direction=\"received\"", Number(m.bytes_received));
@@ -127,7 +126,8 @@ std::string RenderMetrics(std::span<const ShardMetrics> shards, const BuildInfo&
             "When the worker's latest commit was applied (Unix time).", [](const Worker& k) {
               return k.last_commit_unix_s > 0 ? std::optional(Number(k.last_commit_unix_s)) : std::nullopt;
             });
-  PerWorker(w, shards, "asyncps_worker_commit_rate", "gauge", "The worker's commits per second over the straggler window.",
+  PerWorker(w, shards, "asyncps_worker_commit_rate", "gauge",
+            "The worker's commits per second over the straggler window.",
             [](const Worker& k) { return Number(k.commit_rate); });
   PerWorker(w, shards, "asyncps_worker_straggler", "gauge",
             "1 while the worker commits below --straggler-fraction of the median rate, else 0.",

@@ -16,9 +16,18 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& h
   std::unique_ptr<MetricsServer> m(new MetricsServer(std::move(shards), std::move(build)));
   const MetricsServer* self = m.get();
   std::vector<tools::HttpRoute> routes = {
-      {"/metrics", [self] { return tools::HttpReply{self->Render(), "text/plain; version=0.0.4; charset=utf-8"}; }},
-      {"/status.json", [self] { return tools::HttpReply{self->RenderStatus(), "application/json", true}; }},
-      {"/", [] { return tools::HttpReply{kStatusPageHtml, "text/html; charset=utf-8"}; }},
+      {"/metrics",
+       [self] {
+         return tools::HttpReply{self->Render(), "text/plain; version=0.0.4; charset=utf-8"};
+       }},
+      {"/status.json",
+       [self] {
+         return tools::HttpReply{self->RenderStatus(), "application/json", true};
+       }},
+      {"/",
+       [] {
+         return tools::HttpReply{kStatusPageHtml, "text/html; charset=utf-8"};
+       }},
   };
   Result<std::unique_ptr<tools::HttpEndpoint>> http = tools::HttpEndpoint::Start(host_port, std::move(routes));
   if (!http.ok()) return http.status();

@@ -14,8 +14,8 @@ Status WriteNpy1D(const std::string& path, std::span<const float> values) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) return Status::IOError("cannot open " + path + " for writing");
   const auto len = static_cast<std::uint16_t>(dict.size());
-  const char preamble[10] = {'\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<char>(len & 0xff),
-                             static_cast<char>(len >> 8)};
+  const char preamble[10] = {
+      '\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
   out.write(preamble, sizeof preamble);
   out.write(dict.data(), static_cast<std::streamsize>(dict.size()));
   out.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(values.size_bytes()));

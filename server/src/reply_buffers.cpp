@@ -105,7 +105,7 @@ bool ReplyBuffers::Chunks(std::span<const float> data, Encoding encoding, std::u
 }
 
 std::shared_ptr<ReplyBuffers::Buffer> ReplyBuffers::BufferFor(std::span<const float> data, Encoding encoding,
-                                                               std::uint64_t version) {
+                                                              std::uint64_t version) {
   std::shared_ptr<Buffer>& latest = latest_[encoding == Encoding::kBfloat16 ? 1 : 0];
   if (latest != nullptr && latest->version == version) return latest;
   latest.reset();  // frees it now unless replies in flight still hold it

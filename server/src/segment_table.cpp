@@ -24,9 +24,8 @@ void SegmentTable::Sweep() {
 }
 
 void SegmentTable::CloseLeastRecentlyUsed() {
-  const auto oldest = std::min_element(open_.begin(), open_.end(), [](const auto& a, const auto& b) {
-    return a.second.last_use < b.second.last_use;
-  });
+  const auto oldest = std::min_element(
+      open_.begin(), open_.end(), [](const auto& a, const auto& b) { return a.second.last_use < b.second.last_use; });
   if (oldest != open_.end()) open_.erase(oldest);
 }
 

@@ -29,8 +29,8 @@ Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const 
   }
   if (req->protocol_version() != wire::kProtocolVersion) {
     return Error(req->op(), req->seq(), ErrorCode::BadVersion,
-                 "protocol version " + std::to_string(req->protocol_version()) + " is not supported; this server speaks " +
-                     std::to_string(wire::kProtocolVersion),
+                 "protocol version " + std::to_string(req->protocol_version()) +
+                     " is not supported; this server speaks " + std::to_string(wire::kProtocolVersion),
                  reply);
   }
   if (req->payload_in_segment()) {
@@ -57,16 +57,22 @@ Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const 
     if (w->second.holding) DropHeld(req->worker_id());
   }
   switch (req->op()) {
-    case Op::Hello: return Hello(*req, reply);
-    case Op::Init: return Init(*req, payload, reply);
-    case Op::Pull: return Pull(*req, reply);
+    case Op::Hello:
+      return Hello(*req, reply);
+    case Op::Init:
+      return Init(*req, payload, reply);
+    case Op::Pull:
+      return Pull(*req, reply);
     case Op::Commit:
-    case Op::CommitAndPull: return Commit(*req, payload, reply);
-    case Op::Stats: return Stats(*req, reply);
-    case Op::Leave: return Leave(*req, reply);
+    case Op::CommitAndPull:
+      return Commit(*req, payload, reply);
+    case Op::Stats:
+      return Stats(*req, reply);
+    case Op::Leave:
+      return Leave(*req, reply);
   }
-  return Error(req->op(), req->seq(), ErrorCode::UnknownOp,
-               "unknown op " + std::to_string(static_cast<int>(req->op())), reply);
+  return Error(req->op(), req->seq(), ErrorCode::UnknownOp, "unknown op " + std::to_string(static_cast<int>(req->op())),
+               reply);
 }
 
 bool Shard::AttachSegment(const wire::Request& req, std::span<const std::byte>& payload, Builder& reply,
@@ -90,11 +96,11 @@ bool Shard::AttachSegment(const wire::Request& req, std::span<const std::byte>& 
   const Encoding encoding = wire::FromWire(req.payload_encoding()).value();  // Handle checked it
   const std::size_t bytes = wire::PayloadBytes(req.payload_floats(), encoding, /*sparse=*/false);
   if (bytes > request_segment_->request().size()) {
-    *failed = Error(req.op(), req.seq(), ErrorCode::BadSize,
-                    "payload of " + std::to_string(bytes) + " bytes exceeds the request region of segment " +
-                        request_segment_->name() + " (" + std::to_string(request_segment_->request().size()) +
-                        " bytes)",
-                    reply);
+    *failed =
+        Error(req.op(), req.seq(), ErrorCode::BadSize,
+              "payload of " + std::to_string(bytes) + " bytes exceeds the request region of segment " +
+                  request_segment_->name() + " (" + std::to_string(request_segment_->request().size()) + " bytes)",
+              reply);
     return false;
   }
   payload = request_segment_->request().first(bytes);
@@ -108,9 +114,10 @@ Shard::Outcome Shard::Reject(ErrorCode code, const std::string& message, Builder
 Shard::Outcome Shard::Hello(const wire::Request& req, Builder& reply) {
   if (req.shard_index() != options_.shard_index || req.num_shards() != options_.num_shards) {
     return Error(req.op(), req.seq(), ErrorCode::Mismatch,
-                 "this is shard " + std::to_string(options_.shard_index) + " of " + std::to_string(options_.num_shards) +
-                     " but the worker addressed shard " + std::to_string(req.shard_index()) + " of " +
-                     std::to_string(req.num_shards()) + ": list the servers in shard order",
+                 "this is shard " + std::to_string(options_.shard_index) + " of " +
+                     std::to_string(options_.num_shards) + " but the worker addressed shard " +
+                     std::to_string(req.shard_index()) + " of " + std::to_string(req.num_shards()) +
+                     ": list the servers in shard order",
                  reply);
   }
   if (req.algorithm() < wire::Algorithm::MIN || req.algorithm() > wire::Algorithm::MAX) {
@@ -227,18 +234,17 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
   const float scale = CommitScale(algorithm_, counters_.updates, req.last_pulled_updates(), options_.staleness_scale);
   ReplyTo to = To(req);
   // A pull answered in a segment in float32: apply and write the reply in one pass.
-  to.segment_current = with_pull && !delta.sparse() && to.pull_encoding == Encoding::kFloat32 &&
-                       FitsReplyRegion(to, center_.size());
+  to.segment_current =
+      with_pull && !delta.sparse() && to.pull_encoding == Encoding::kFloat32 && FitsReplyRegion(to, center_.size());
   if (NonFinite bad = Apply(delta, scale, to); bad.at >= 0) {
     to.segment_current = false;
     const std::string element = std::to_string(range_.begin + static_cast<std::size_t>(bad.at));
-    return bad.in_payload
-               ? Error(req.op(), req.seq(), ErrorCode::BadValue,
-                       "payload element " + element + " is NaN or Inf; nothing was applied", reply)
-               : Error(req.op(), req.seq(), ErrorCode::CenterOverflow,
-                       "applying this commit would make element " + element +
-                           " of the center overflow to Inf; nothing was applied",
-                       reply);
+    return bad.in_payload ? Error(req.op(), req.seq(), ErrorCode::BadValue,
+                                  "payload element " + element + " is NaN or Inf; nothing was applied", reply)
+                          : Error(req.op(), req.seq(), ErrorCode::CenterOverflow,
+                                  "applying this commit would make element " + element +
+                                      " of the center overflow to Inf; nothing was applied",
+                                  reply);
   }
   w->session = req.session();
   ++counters_.updates;
@@ -398,8 +404,8 @@ bool Shard::CheckSession(const wire::Request& req, Builder& reply, Outcome* fail
   return true;
 }
 
-bool Shard::ReadPayload(const wire::Request& req, std::span<const std::byte> payload, bool allow_sparse,
-                        Builder& reply, PayloadView* out, Outcome* failed) {
+bool Shard::ReadPayload(const wire::Request& req, std::span<const std::byte> payload, bool allow_sparse, Builder& reply,
+                        PayloadView* out, Outcome* failed) {
   if (req.payload_sparse() && !allow_sparse) {
     *failed = Error(req.op(), req.seq(), ErrorCode::BadSize,
                     std::string(wire::EnumNameOp(req.op())) + " needs every element of the slice: not a sparse payload",
@@ -439,8 +445,9 @@ NonFinite Shard::Apply(const PayloadView& delta, float scale, const ReplyTo& to)
 
 Shard::ReplyTo Shard::To(const wire::Request& req) const {
   // Handle checked the encoding.
-  return {req.op(), req.seq(), req.worker_id(), wire::FromWire(req.pull_encoding()).value(), req.reply_chunk_bytes(),
-          request_segment_};
+  return {
+      req.op(),        req.seq(), req.worker_id(), wire::FromWire(req.pull_encoding()).value(), req.reply_chunk_bytes(),
+      request_segment_};
 }
 
 bool Shard::FitsReplyRegion(const ReplyTo& to, std::size_t values) {
@@ -466,7 +473,10 @@ Shard::Outcome Shard::Ok(const ReplyTo& to, Builder& reply, std::span<const floa
                     .payload_in_segment = in_segment},
                    reply);
   if (in_segment) return {.encoding = encoding, .op = to.op, .worker_id = to.worker_id};
-  return {.payload = payload, .encoding = encoding, .reply_chunk_bytes = to.reply_chunk_bytes, .op = to.op,
+  return {.payload = payload,
+          .encoding = encoding,
+          .reply_chunk_bytes = to.reply_chunk_bytes,
+          .op = to.op,
           .worker_id = to.worker_id};
 }
 
@@ -519,8 +529,8 @@ void Shard::Restore(ParameterLayout layout, Algorithm algorithm, std::vector<flo
   // Restored workers are active (for the staleness bound) from now on, as if
   // they had just sent a request: they have worker_timeout to come back.
   const TimePoint now = options_.now();
-  for (const WorkerRecord& r : workers) workers_[r.id] = {.last_seq = r.last_seq, .commits = r.commits,
-                                                           .session = r.session, .last_seen = now};
+  for (const WorkerRecord& r : workers)
+    workers_[r.id] = {.last_seq = r.last_seq, .commits = r.commits, .session = r.session, .last_seen = now};
 }
 
 std::vector<Shard::WorkerRecord> Shard::worker_records() const {

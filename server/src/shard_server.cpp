@@ -100,19 +100,18 @@ void ShardServer::HandleOne() {
   }
 
   const auto started = std::chrono::steady_clock::now();
-  const Shard::Outcome out =
-      extra_frames == 0
-          ? shard_.Handle(Bytes(header), Bytes(payload), reply_)
-          : shard_.Reject(wire::ErrorCode::Malformed,
-                          "request has " + std::to_string(2 + extra_frames) +
-                              " frames; expected a header frame and at most one payload frame",
-                          reply_);
+  const Shard::Outcome out = extra_frames == 0
+                                 ? shard_.Handle(Bytes(header), Bytes(payload), reply_)
+                                 : shard_.Reject(wire::ErrorCode::Malformed,
+                                                 "request has " + std::to_string(2 + extra_frames) +
+                                                     " frames; expected a header frame and at most one payload frame",
+                                                 reply_);
   if (out.error != wire::ErrorCode::Ok && out.error != wire::ErrorCode::AlreadyInitialised &&
       out.error != wire::ErrorCode::Blocked) {
     std::string why;
     std::vector<std::uint64_t> scratch;
-    const wire::Reply* r = wire::VerifyReply({reinterpret_cast<const std::byte*>(reply_.GetBufferPointer()),
-                                              reply_.GetSize()}, scratch, &why);
+    const wire::Reply* r = wire::VerifyReply(
+        {reinterpret_cast<const std::byte*>(reply_.GetBufferPointer()), reply_.GetSize()}, scratch, &why);
     MaybeLogError(std::string(wire::EnumNameErrorCode(out.error)) + ": " +
                   (r && r->message() ? r->message()->str() : why));
   }
@@ -222,7 +221,8 @@ void ShardServer::LogStragglerChange(const WorkerRate& r) {
   was = r.straggler;
   char rate[32];
   std::snprintf(rate, sizeof rate, "%.2f", r.commits_per_s);
-  const std::string who = "shard " + std::to_string(options_.shard.shard_index) + ": worker " + std::to_string(r.worker);
+  const std::string who =
+      "shard " + std::to_string(options_.shard.shard_index) + ": worker " + std::to_string(r.worker);
   if (r.straggler) {
     Log("warn", who + " is a straggler: " + rate + " commits/s over the last " +
                     std::to_string(options_.straggler_window.count() / 1000) + " s, below " +
@@ -253,11 +253,13 @@ Status ShardServer::Checkpoint() {
   const auto started = std::chrono::steady_clock::now();
   Status st = WriteCheckpoint(path, SnapshotShard(shard_));
   if (!st.ok()) {
-    if (!checkpoint_failing_) Log("error", "shard " + std::to_string(options_.shard.shard_index) + ": " + st.ToString());
+    if (!checkpoint_failing_)
+      Log("error", "shard " + std::to_string(options_.shard.shard_index) + ": " + st.ToString());
     checkpoint_failing_ = true;
     return st;
   }
-  if (checkpoint_failing_) Log("info", "shard " + std::to_string(options_.shard.shard_index) + ": checkpoints work again");
+  if (checkpoint_failing_)
+    Log("info", "shard " + std::to_string(options_.shard.shard_index) + ": checkpoints work again");
   checkpoint_failing_ = false;
   checkpointed_changes_ = shard_.changes();
   shard_.set_checkpointed_updates(shard_.counters().updates);
@@ -276,7 +278,8 @@ void ShardServer::MaybeLogError(const std::string& message) {
     return;
   }
   std::string line = "shard " + std::to_string(options_.shard.shard_index) + ": " + message;
-  if (errors_not_logged_ > 0) line += " (and " + std::to_string(errors_not_logged_) + " more errors in the last second)";
+  if (errors_not_logged_ > 0)
+    line += " (and " + std::to_string(errors_not_logged_) + " more errors in the last second)";
   Log("warn", line);
   last_error_log_ = now;
   errors_not_logged_ = 0;
@@ -333,7 +336,8 @@ Status CheckIpcPathFree(const std::string& path) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) return Status::OK();  // nothing there
   if (!S_ISSOCK(st.st_mode))
-    return Status::InvalidArgument("ipc://" + path + " is taken by a file that is not a socket: remove it or bind "
+    return Status::InvalidArgument("ipc://" + path +
+                                   " is taken by a file that is not a socket: remove it or bind "
                                    "another path");
   // A socket file: live if something accepts connections on it.
   const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);

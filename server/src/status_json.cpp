@@ -88,8 +88,11 @@ double Quantile(const Buckets& b, double q) {
 }
 
 std::string RenderStatusJson(std::span<const ShardMetrics> shards, const BuildInfo& build, double now_unix_s) {
-  json doc = {{"version", build.version}, {"commit", build.commit}, {"time_unix_s", now_unix_s},
-              {"shards", json::array()}, {"workers", json::array()}};
+  json doc = {{"version", build.version},
+              {"commit", build.commit},
+              {"time_unix_s", now_unix_s},
+              {"shards", json::array()},
+              {"workers", json::array()}};
   for (const ShardMetrics& m : shards) {
     doc["shards"].push_back(ShardJson(m, now_unix_s));
     for (const ShardMetrics::Worker& k : m.workers) doc["workers"].push_back(WorkerJson(m, k, now_unix_s));

@@ -204,7 +204,8 @@ TEST_CASE("a NaN commit is refused and no shard applies anything", "[client][ser
   for (float x : w) CHECK(x == 1.0f);
 }
 
-TEST_CASE("compressed exchanges through S shards: bf16 both ways, top-k commits with error feedback", "[client][server][compression]") {
+TEST_CASE("compressed exchanges through S shards: bf16 both ways, top-k commits with error feedback",
+          "[client][server][compression]") {
   for (std::uint32_t shards : {1u, 3u}) {
     LocalCluster cluster(shards);
     ParameterLayout layout = SmallLayout();
@@ -303,8 +304,10 @@ TEST_CASE("a large pulled slice comes in chunks, each decoded into place", "[cli
       zmq::message_t body;
       REQUIRE(sock.recv(header).has_value());
       if (header.more()) REQUIRE(sock.recv(body).has_value());
-      frame->assign(static_cast<const std::byte*>(body.data()), static_cast<const std::byte*>(body.data()) + body.size());
-      const wire::Reply* r = wire::VerifyReply({static_cast<const std::byte*>(header.data()), header.size()}, scratch, &why);
+      frame->assign(static_cast<const std::byte*>(body.data()),
+                    static_cast<const std::byte*>(body.data()) + body.size());
+      const wire::Reply* r =
+          wire::VerifyReply({static_cast<const std::byte*>(header.data()), header.size()}, scratch, &why);
       REQUIRE(r != nullptr);
       return r;
     };

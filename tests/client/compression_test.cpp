@@ -135,8 +135,7 @@ TEST_CASE("error feedback: what a lossy commit leaves out is sent later, never l
       }
       // Everything committed = everything applied + what the worker still holds.
       INFO("top_k " << top_k << " encoding " << EncodingName(encoding));
-      for (std::size_t i = 0; i < n; ++i)
-        REQUIRE(applied[i] + e.residual()[i] == Approx(committed[i]).margin(1e-6));
+      for (std::size_t i = 0; i < n; ++i) REQUIRE(applied[i] + e.residual()[i] == Approx(committed[i]).margin(1e-6));
     }
   }
 }

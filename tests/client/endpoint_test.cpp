@@ -6,8 +6,8 @@
 using namespace asyncps;
 
 TEST_CASE("endpoints: valid forms pass", "[endpoint]") {
-  for (const char* e : {"tcp://127.0.0.1:5555", "tcp://ps-0:1", "tcp://[::1]:65535", "ipc:///tmp/asyncps.sock",
-                        "inproc://shard"})
+  for (const char* e :
+       {"tcp://127.0.0.1:5555", "tcp://ps-0:1", "tcp://[::1]:65535", "ipc:///tmp/asyncps.sock", "inproc://shard"})
     CHECK(CheckEndpoint(e, EndpointUse::kConnect).ok());
   CHECK(CheckEndpoint("tcp://*:*", EndpointUse::kBind).ok());
   CHECK(CheckEndpoint("tcp://127.0.0.1:0", EndpointUse::kBind).ok());

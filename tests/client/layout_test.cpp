@@ -78,8 +78,8 @@ TEST_CASE("compare names the first difference", "[layout]") {
   auto st = b.Compare(a);
   REQUIRE_FALSE(st.ok());
   CHECK(st.code() == asyncps::Status::Code::kMismatch);
-  CHECK_THAT(st.message(), Catch::Contains("conv2d_1/kernel") && Catch::Contains("[3,3,1,16]") &&
-                               Catch::Contains("[3,3,1,32]"));
+  CHECK_THAT(st.message(),
+             Catch::Contains("conv2d_1/kernel") && Catch::Contains("[3,3,1,16]") && Catch::Contains("[3,3,1,32]"));
   CHECK(a.Compare(SeedLayout()).ok());
   ParameterLayout shorter;
   shorter.Add("conv2d_1/kernel", {3, 3, 1, 32});

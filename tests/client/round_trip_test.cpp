@@ -52,7 +52,13 @@ using Script = std::function<std::optional<Answer>(std::size_t shard, std::uint6
 class FakeTransport : public Transport {
  public:
   FakeTransport(std::size_t n, FakeClock& clock, Script script)
-      : clock_(clock), script_(std::move(script)), endpoints_(n), queued_(n), received_(n), attempts_(n, 0), reopens_(n, 0) {
+      : clock_(clock),
+        script_(std::move(script)),
+        endpoints_(n),
+        queued_(n),
+        received_(n),
+        attempts_(n, 0),
+        reopens_(n, 0) {
     for (std::size_t s = 0; s < n; ++s) endpoints_[s] = "fake://" + std::to_string(s);
   }
 
@@ -66,14 +72,18 @@ class FakeTransport : public Transport {
     REQUIRE(req != nullptr);
     SharedSegment* seg = segment(s);
     sent.push_back({s, req->seq(), payload.size(), req->payload_in_segment(),
-                    req->segment() ? req->segment()->str() : "",
-                    seg ? std::to_integer<int>(seg->request()[0]) : -1});
+                    req->segment() ? req->segment()->str() : "", seg ? std::to_integer<int>(seg->request()[0]) : -1});
     const int attempt = ++attempts_[s];
     if (std::optional<Answer> a = script_(s, req->seq(), attempt)) {
       for (const Answer::Chunk& c : a->chunks) {
         flatbuffers::FlatBufferBuilder fbb;
-        wire::BuildReply({.op = req->op(), .seq = req->seq(), .updates = c.updates, .payload_floats = c.payload_floats,
-                          .chunk = c.index, .chunks = c.chunks, .chunk_offset = c.offset},
+        wire::BuildReply({.op = req->op(),
+                          .seq = req->seq(),
+                          .updates = c.updates,
+                          .payload_floats = c.payload_floats,
+                          .chunk = c.index,
+                          .chunks = c.chunks,
+                          .chunk_offset = c.offset},
                          fbb);
         const auto* p = reinterpret_cast<const std::byte*>(fbb.GetBufferPointer());
         const auto values = std::as_bytes(std::span<const float>(c.values));
@@ -83,7 +93,9 @@ class FakeTransport : public Transport {
       if (!a->chunks.empty()) return true;
       if (a->in_segment && seg) std::memcpy(seg->reply().data(), &kReplyValue, sizeof kReplyValue);
       flatbuffers::FlatBufferBuilder fbb;
-      wire::BuildReply({.op = req->op(), .seq = a->seq.value_or(req->seq()), .error = a->error,
+      wire::BuildReply({.op = req->op(),
+                        .seq = a->seq.value_or(req->seq()),
+                        .error = a->error,
                         .message = a->error == wire::ErrorCode::Ok ? "" : "refused",
                         .payload_floats = a->in_segment ? 1u : 0u,
                         .payload_in_segment = a->in_segment},
@@ -133,9 +145,9 @@ class FakeTransport : public Transport {
   struct Sent {
     std::size_t shard;
     std::uint64_t seq;
-    std::size_t payload_bytes;  // in frame 1
-    bool in_segment = false;    // the header says the payload lies in the segment
-    std::string segment;        // the segment the header names
+    std::size_t payload_bytes;   // in frame 1
+    bool in_segment = false;     // the header says the payload lies in the segment
+    std::string segment;         // the segment the header names
     int region_first_byte = -1;  // the request region's first byte when sent (-1: no segment)
   };
   std::vector<Sent> sent;
@@ -177,12 +189,11 @@ RetryPolicy Policy() {
 struct Run {
   Status status;
   std::map<std::size_t, int> replies;
-  std::map<std::size_t, std::vector<std::byte>> payloads;  // each shard's reply payloads, one after the other
+  std::map<std::size_t, std::vector<std::byte>> payloads;           // each shard's reply payloads, one after the other
   std::map<std::size_t, std::vector<std::uint64_t>> chunk_offsets;  // of each chunk taken
 };
-Run Pull(FakeTransport& transport, FakeClock& clock, std::chrono::milliseconds deadline,
-         RetryPolicy policy = Policy(), std::vector<std::uint64_t> max_bytes = {},
-         std::vector<OutPayload> payloads = {}) {
+Run Pull(FakeTransport& transport, FakeClock& clock, std::chrono::milliseconds deadline, RetryPolicy policy = Policy(),
+         std::vector<std::uint64_t> max_bytes = {}, std::vector<OutPayload> payloads = {}) {
   RoundTrip trip(transport, clock, policy);
   std::vector<std::uint64_t> seqs;
   for (std::size_t s = 0; s < transport.num_shards(); ++s) seqs.push_back(10 * (s + 1));
@@ -232,7 +243,7 @@ TEST_CASE("round trip: a silent shard gets the same seq again on a fresh connect
   CHECK(t.sent[2].shard == 1);
   CHECK(t.sent[2].seq == t.sent[1].seq);  // dedupe needs the same seq
   CHECK(t.reopens(1) == 1);
-  CHECK(t.reopens(0) == 0);               // shard 0 answered: left alone
+  CHECK(t.reopens(0) == 0);                  // shard 0 answered: left alone
   CHECK(clock.Elapsed() == 1000ms + 100ms);  // one request timeout, one back-off
   CHECK(r.replies[1] == 1);
 }
@@ -319,8 +330,10 @@ TEST_CASE("round trip: a request over a shard's limit is refused before sending"
   CHECK(clock.Elapsed() == 0ms);
 }
 
-TEST_CASE("round trip: through a segment the payload goes into its request region, the reply comes from its "
-          "reply region", "[round-trip][shm]") {
+TEST_CASE(
+    "round trip: through a segment the payload goes into its request region, the reply comes from its "
+    "reply region",
+    "[round-trip][shm]") {
   FakeClock clock;
   FakeTransport t(1, clock, [](std::size_t, std::uint64_t, int) { return Answer{1ms, std::nullopt, {}, true}; });
   t.UseSegments();
@@ -353,8 +366,8 @@ TEST_CASE("round trip: a payload staged in the segment is not copied again; a fr
   REQUIRE(r.status.ok());
   REQUIRE(t.sent.size() == 2);
   CHECK(t.sent[0].region_first_byte == 9);  // left as staged
-  CHECK(t.sent[1].segment != first);         // the fresh connection's own segment
-  CHECK(t.sent[1].region_first_byte == 7);   // copied there
+  CHECK(t.sent[1].segment != first);        // the fresh connection's own segment
+  CHECK(t.sent[1].region_first_byte == 7);  // copied there
   CHECK(t.sent[1].in_segment);
 }
 

@@ -11,8 +11,8 @@
 using namespace asyncps;
 
 TEST_CASE("algorithm names parse both ways", "[rule]") {
-  for (Algorithm a : {Algorithm::kDownpour, Algorithm::kAdag, Algorithm::kDynSgd, Algorithm::kEasgd,
-                      Algorithm::kEamsgd, Algorithm::kSingle}) {
+  for (Algorithm a : {Algorithm::kDownpour, Algorithm::kAdag, Algorithm::kDynSgd, Algorithm::kEasgd, Algorithm::kEamsgd,
+                      Algorithm::kSingle}) {
     auto parsed = ParseAlgorithm(AlgorithmName(a));
     REQUIRE(parsed.ok());
     CHECK(parsed.value() == a);
@@ -61,8 +61,8 @@ TEST_CASE("PS side: C += scale * payload, DynSGD scaled by staleness", "[rule]")
     const std::vector<float> values{0.5f, -1, 2, 0, 8};
     std::vector<std::uint16_t> halves(values.size());
     EncodeBfloat16(values, halves.data());
-    const PayloadView p{e, e == Encoding::kFloat32 ? static_cast<const void*>(values.data()) : halves.data(),
-                        values.size(), {}};
+    const PayloadView p{
+        e, e == Encoding::kFloat32 ? static_cast<const void*>(values.data()) : halves.data(), values.size(), {}};
     ApplyCommit(whole, p, 0.5f);
     std::vector<float> next(5), copy(5);
     CHECK(AddScaled(before, p, 0.5f, next).at == -1);
@@ -75,8 +75,8 @@ TEST_CASE("PS side: C += scale * payload, DynSGD scaled by staleness", "[rule]")
   for (const std::size_t n : {std::size_t{1}, std::size_t{17}, std::size_t{1000}}) {
     for (const std::size_t at : {std::size_t{0}, n / 2, n - 1}) {
       const std::vector<float> center(n, 3e38f);
-      for (const float bad : {3e38f, std::numeric_limits<float>::infinity(),
-                              -std::numeric_limits<float>::infinity(), std::nanf("")}) {
+      for (const float bad :
+           {3e38f, std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(), std::nanf("")}) {
         std::vector<float> values(n, 0.0f);
         values[at] = bad;
         std::vector<float> next(n);
@@ -126,8 +126,8 @@ TEST_CASE("EAMSGD momentum: look-ahead and velocity by hand", "[rule]") {
   CHECK(v[0] == 1.0f);
   CHECK(w[0] == 2.0f);
   CHECK(saved[0] == 1.0f);
-  w[0] = 1.5f;                           // the local step moved 2 -> 1.5: g = -0.5
-  MomentumUpdate(w, v, saved, 0.1f);     // v = 1 - 0.1 * -0.5 = 1.05; w = 1 - 1.05
+  w[0] = 1.5f;                        // the local step moved 2 -> 1.5: g = -0.5
+  MomentumUpdate(w, v, saved, 0.1f);  // v = 1 - 0.1 * -0.5 = 1.05; w = 1 - 1.05
   CHECK(v[0] == Approx(1.05f));
   CHECK(w[0] == Approx(-0.05f));
 }

@@ -44,7 +44,8 @@ TEST_CASE("a request survives encode and verify", "[wire]") {
 TEST_CASE("the layout and algorithm travel with hello only", "[wire]") {
   ParameterLayout layout;
   layout.Add("a", {2});
-  const auto bytes = wire::EncodeRequest({.op = wire::Op::Pull, .algorithm = wire::Algorithm::Eamsgd, .layout = &layout});
+  const auto bytes =
+      wire::EncodeRequest({.op = wire::Op::Pull, .algorithm = wire::Algorithm::Eamsgd, .layout = &layout});
   std::vector<std::uint64_t> scratch;
   std::string why;
   const wire::Request* r = wire::VerifyRequest(bytes, scratch, &why);
@@ -185,12 +186,12 @@ TEST_CASE("non-finite values are located", "[wire]") {
 
 TEST_CASE("chunked pull replies: chunk sizes are bounded both ways", "[wire]") {
   using wire::ReplyChunkValues;
-  const std::size_t n = std::size_t{1} << 20;  // 4 MiB in float32
-  CHECK(ReplyChunkValues(n, Encoding::kFloat32, 0) == n);           // not asked: whole
+  const std::size_t n = std::size_t{1} << 20;              // 4 MiB in float32
+  CHECK(ReplyChunkValues(n, Encoding::kFloat32, 0) == n);  // not asked: whole
   CHECK(ReplyChunkValues(n, Encoding::kFloat32, 512 << 10) == n / 8);
   CHECK(ReplyChunkValues(n, Encoding::kBfloat16, 512 << 10) == n / 4);
   CHECK(ReplyChunkValues(n, Encoding::kFloat32, 1) == n / wire::kMaxReplyChunks);  // at most 16 chunks
-  CHECK(ReplyChunkValues(1000, Encoding::kFloat32, 1) == 1000);  // at least 64 KiB: whole
+  CHECK(ReplyChunkValues(1000, Encoding::kFloat32, 1) == 1000);                    // at least 64 KiB: whole
   CHECK(ReplyChunkValues(n, Encoding::kFloat32, 8ull << 30) == n);
   const std::size_t odd = 1'048'853;
   const std::size_t per = ReplyChunkValues(odd, Encoding::kBfloat16, 256 << 10);
@@ -200,8 +201,13 @@ TEST_CASE("chunked pull replies: chunk sizes are bounded both ways", "[wire]") {
 
 TEST_CASE("a reply chunk keeps the whole reply's header", "[wire]") {
   flatbuffers::FlatBufferBuilder whole, chunk;
-  wire::BuildReply({.op = wire::Op::CommitAndPull, .seq = 9, .message = "duplicate", .updates = 77,
-                    .range_begin = 100, .range_end = 300, .payload_floats = 200,
+  wire::BuildReply({.op = wire::Op::CommitAndPull,
+                    .seq = 9,
+                    .message = "duplicate",
+                    .updates = 77,
+                    .range_begin = 100,
+                    .range_end = 300,
+                    .payload_floats = 200,
                     .payload_encoding = wire::Encoding::BFloat16},
                    whole);
   std::vector<std::uint64_t> scratch;

@@ -59,7 +59,8 @@ TEST_CASE("every expression of the Grafana dashboard names exported series", "[d
       const std::string expr = target.at("expr");
       INFO(expr);
       std::size_t named = 0;
-      for (auto it = std::sregex_iterator(expr.begin(), expr.end(), metric); it != std::sregex_iterator(); ++it, ++named)
+      for (auto it = std::sregex_iterator(expr.begin(), expr.end(), metric); it != std::sregex_iterator();
+           ++it, ++named)
         CHECK(exported.count(it->str()) == 1);
       CHECK(named > 0);
       ++exprs;
@@ -69,9 +70,9 @@ TEST_CASE("every expression of the Grafana dashboard names exported series", "[d
   // stragglers, checkpoint age.
   CHECK(exprs >= 6);
   const std::string text = dash.dump();
-  for (const char* needed : {"asyncps_updates_total", "asyncps_request_duration_seconds_bucket",
-                             "asyncps_commit_staleness_bucket", "asyncps_worker_commit_rate",
-                             "asyncps_worker_straggler", "asyncps_checkpoint_last_success_timestamp_seconds"})
+  for (const char* needed :
+       {"asyncps_updates_total", "asyncps_request_duration_seconds_bucket", "asyncps_commit_staleness_bucket",
+        "asyncps_worker_commit_rate", "asyncps_worker_straggler", "asyncps_checkpoint_last_success_timestamp_seconds"})
     CHECK(text.find(needed) != std::string::npos);
 }
 
@@ -79,8 +80,8 @@ TEST_CASE("the Prometheus scrape configs pass promtool check config", "[deploy]"
   REQUIRE(std::filesystem::exists(kPromtool));
   TempDir dir;
   for (const char* file : {"prometheus-compose.yml", "prometheus-k8s.yml"}) {
-    const std::string cmd = std::string(kPromtool) + " check config " + kDeploy + "/prometheus/" + file + " > " +
-                            (dir / "out") + " 2>&1";
+    const std::string cmd =
+        std::string(kPromtool) + " check config " + kDeploy + "/prometheus/" + file + " > " + (dir / "out") + " 2>&1";
     const int rc = std::system(cmd.c_str());
     INFO(file << ": " << ReadText(dir / "out"));
     CHECK((WIFEXITED(rc) && WEXITSTATUS(rc) == 0));

@@ -35,7 +35,8 @@ void WriteCifarBatch(const fs::path& path, std::size_t records, std::size_t salt
   for (std::size_t r = 0; r < records; ++r) {
     const std::size_t label = (r * 7 + salt) % 10;
     s += static_cast<char>(label);
-    for (std::size_t i = 0; i < 3072; ++i) s += static_cast<char>((i % 1024) / 32 / 3 == label ? 200 : (i * 13 + r) % 7);
+    for (std::size_t i = 0; i < 3072; ++i)
+      s += static_cast<char>((i % 1024) / 32 / 3 == label ? 200 : (i * 13 + r) % 7);
   }
   std::ofstream(path, std::ios::binary) << s;
 }
@@ -72,9 +73,27 @@ TEST_CASE("A CIFAR-10 folder is detected and trains a Keras model for 32x32x3", 
                                          {32, 32, 3}, KerasForm::kTfKeras)
                               .dump();
   const fs::path report = s.dir / "r.json";
-  Finished f = RunToEnd({ASYNCPS_LOCAL_BIN, "--data", s.dir.string(), "--model", model.string(), "--algo", "adag",
-                         "--workers", "2", "--shards", "1", "--epochs", "6", "--lr", "0.003", "--save-weights", "", "--report-json",
-                         report.string(), "--timeout", asyncps::testing::ScaledSeconds(120)});
+  Finished f = RunToEnd({ASYNCPS_LOCAL_BIN,
+                         "--data",
+                         s.dir.string(),
+                         "--model",
+                         model.string(),
+                         "--algo",
+                         "adag",
+                         "--workers",
+                         "2",
+                         "--shards",
+                         "1",
+                         "--epochs",
+                         "6",
+                         "--lr",
+                         "0.003",
+                         "--save-weights",
+                         "",
+                         "--report-json",
+                         report.string(),
+                         "--timeout",
+                         asyncps::testing::ScaledSeconds(120)});
   INFO(f.output);
   REQUIRE(f.exit == "exited with code 0");
   const nlohmann::json r = Report(report);
@@ -107,11 +126,11 @@ TEST_CASE("Dist-Keras CSV files train as images or as feature vectors, the label
   WriteCsv(s.dir / "test-last.csv", 100, true);
   const fs::path report = s.dir / "r.json";
   // The seed CNN on 28x28x1 images, label in column 0.
-  Finished images = RunToEnd({ASYNCPS_LOCAL_BIN, "--train-csv", (s.dir / "train.csv").string(), "--test-csv",
-                              (s.dir / "test.csv").string(), "--input-shape", "28,28,1", "--algo", "single",
-                              "--workers", "1", "--epochs", "1", "--save-weights", "", "--report-json",
-                              report.string()},
-                             std::chrono::seconds(120));
+  Finished images =
+      RunToEnd({ASYNCPS_LOCAL_BIN, "--train-csv", (s.dir / "train.csv").string(), "--test-csv",
+                (s.dir / "test.csv").string(), "--input-shape", "28,28,1", "--algo", "single", "--workers", "1",
+                "--epochs", "1", "--save-weights", "", "--report-json", report.string()},
+               std::chrono::seconds(120));
   INFO(images.output);
   REQUIRE(images.exit == "exited with code 0");
   CHECK(Report(report)["samples"].get<std::uint64_t>() == 400);
@@ -119,30 +138,50 @@ TEST_CASE("Dist-Keras CSV files train as images or as feature vectors, the label
   // A perceptron on 784 features, the label by name in the last column.
   const fs::path mlp = s.dir / "mlp.json";
   std::ofstream(mlp) << MlpJson(KerasForm::kTfKeras).dump();
-  Finished vectors = RunToEnd({ASYNCPS_LOCAL_BIN, "--train-csv", (s.dir / "train-last.csv").string(), "--test-csv",
-                               (s.dir / "test-last.csv").string(), "--label-column", "label", "--model", mlp.string(),
-                               "--algo", "adag", "--workers", "2", "--shards", "1", "--epochs", "2", "--lr", "0.01",
-                               "--save-weights", "", "--report-json", report.string()},
+  Finished vectors = RunToEnd({ASYNCPS_LOCAL_BIN,
+                               "--train-csv",
+                               (s.dir / "train-last.csv").string(),
+                               "--test-csv",
+                               (s.dir / "test-last.csv").string(),
+                               "--label-column",
+                               "label",
+                               "--model",
+                               mlp.string(),
+                               "--algo",
+                               "adag",
+                               "--workers",
+                               "2",
+                               "--shards",
+                               "1",
+                               "--epochs",
+                               "2",
+                               "--lr",
+                               "0.01",
+                               "--save-weights",
+                               "",
+                               "--report-json",
+                               report.string()},
                               std::chrono::seconds(120));
   INFO(vectors.output);
   REQUIRE(vectors.exit == "exited with code 0");
   CHECK(Report(report)["samples"].get<std::uint64_t>() == 800);
   CHECK(Report(report)["accuracy"].get<double>() >= 0.8);  // measured 1.0
   // Malformed: a non-numeric cell, named with its file and line.
-  std::ofstream(s.dir / "test-last.csv", std::ios::app) << "x" << std::string(784 * 2, ',').substr(0, 784 * 2 - 1)
-                                                        << "\n";
+  std::ofstream(s.dir / "test-last.csv", std::ios::app)
+      << "x" << std::string(784 * 2, ',').substr(0, 784 * 2 - 1) << "\n";
   Finished bad = RunToEnd({ASYNCPS_LOCAL_BIN, "--train-csv", (s.dir / "train-last.csv").string(), "--test-csv",
                            (s.dir / "test-last.csv").string(), "--label-column", "label", "--model", mlp.string(),
                            "--algo", "single", "--workers", "1"},
                           std::chrono::seconds(60));
   CHECK(bad.exit == "exited with code 1");
   CHECK_THAT(bad.output, Catch::Contains("test-last.csv:102:") && Catch::Contains("not a number"));
-  Finished shape = RunToEnd({ASYNCPS_LOCAL_BIN, "--train-csv", (s.dir / "train.csv").string(), "--input-shape",
-                             "28,28", "--algo", "single"},
-                            std::chrono::seconds(30));
+  Finished shape = RunToEnd(
+      {ASYNCPS_LOCAL_BIN, "--train-csv", (s.dir / "train.csv").string(), "--input-shape", "28,28", "--algo", "single"},
+      std::chrono::seconds(30));
   CHECK(shape.exit == "exited with code 2");
   CHECK_THAT(shape.output, Catch::Contains("--input-shape 28,28"));
-  Finished no_files = RunToEnd({ASYNCPS_WORKER_BIN, "--data-format", "csv", "--algo", "single"}, std::chrono::seconds(30));
+  Finished no_files =
+      RunToEnd({ASYNCPS_WORKER_BIN, "--data-format", "csv", "--algo", "single"}, std::chrono::seconds(30));
   CHECK(no_files.exit == "exited with code 2");
   CHECK_THAT(no_files.output, Catch::Contains("--train-csv"));
 }

@@ -111,8 +111,8 @@ TEST_CASE("launcher and worker flags out of range exit 2", "[e2e][flags]") {
 }
 
 TEST_CASE("a batch larger than the partition is capped at the partition, and the log says so", "[e2e][flags]") {
-  Finished f = Quick({ASYNCPS_WORKER_BIN, "--algo", "single", "--batch-size", "5000", "--train-limit", "64",
-                      "--epochs", "1"});
+  Finished f =
+      Quick({ASYNCPS_WORKER_BIN, "--algo", "single", "--batch-size", "5000", "--train-limit", "64", "--epochs", "1"});
   INFO(f.output);
   CHECK(f.exit == "exited with code 0");
   CHECK_THAT(f.output, Catch::Contains("--batch-size 5000 is larger than this worker's 64 training rows: using 64"));
@@ -172,13 +172,16 @@ TEST_CASE("a run whose loss becomes NaN fails with exit 1, and the work folder i
   const std::string saved = old ? old : "";
   setenv("TMPDIR", tmp.path.c_str(), 1);
   // Pixels of up to 2.55e39 overflow float in the first convolution: inf - inf = NaN.
-  Finished f = RunToEnd({ASYNCPS_LOCAL_BIN, "--algo", "single", "--workers", "1", "--divisor", "1e-37",
-                         "--train-limit", "512", "--test-limit", "100", "--epochs", "1", "--save-weights", ""},
+  Finished f = RunToEnd({ASYNCPS_LOCAL_BIN, "--algo", "single", "--workers", "1", "--divisor", "1e-37", "--train-limit",
+                         "512", "--test-limit", "100", "--epochs", "1", "--save-weights", ""},
                         std::chrono::seconds(120));
   std::size_t left = 0;
-  for (const auto& e : fs::directory_iterator(tmp.path)) left += e.path().filename().string().rfind("asyncps-local-", 0) == 0;
-  if (old) setenv("TMPDIR", saved.c_str(), 1);
-  else unsetenv("TMPDIR");
+  for (const auto& e : fs::directory_iterator(tmp.path))
+    left += e.path().filename().string().rfind("asyncps-local-", 0) == 0;
+  if (old)
+    setenv("TMPDIR", saved.c_str(), 1);
+  else
+    unsetenv("TMPDIR");
   INFO(f.output);
   CHECK(f.exit == "exited with code 1");
   CHECK_THAT(f.output, Catch::Contains("training diverged") && Catch::Contains("--lr"));

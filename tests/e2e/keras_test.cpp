@@ -62,8 +62,8 @@ TEST_CASE("A refused model or one that does not fit the data fails before traini
   nlohmann::json cifar = KerasModelJson({KConv("conv2d", 8, 3, 3), KFlatten("flatten"), KDense("dense", 10, "softmax")},
                                         {32, 32, 3}, KerasForm::kTfKeras);
   const std::string wrong_shape = s.Write("cifar.json", cifar);
-  nlohmann::json twenty = KerasModelJson({KFlatten("flatten"), KDense("dense", 20, "softmax")}, {28, 28, 1},
-                                         KerasForm::kTfKeras);
+  nlohmann::json twenty =
+      KerasModelJson({KFlatten("flatten"), KDense("dense", 20, "softmax")}, {28, 28, 1}, KerasForm::kTfKeras);
   const std::string wrong_classes = s.Write("twenty.json", twenty);
   struct Case {
     std::vector<std::string> argv;
@@ -78,8 +78,8 @@ TEST_CASE("A refused model or one that does not fit the data fails before traini
        {"(None, 32, 32, 3)", "28x28x1 images"}},
       {{ASYNCPS_LOCAL_BIN, "--model", wrong_classes, "--algo", "single", "--workers", "1"},
        {"20 outputs", "10 classes"}},
-      {{ASYNCPS_REPORT_BIN, "--model", wrong_shape, "--servers", "tcp://127.0.0.1:9", "--expect-workers", "1",
-        "--wait", "100"},
+      {{ASYNCPS_REPORT_BIN, "--model", wrong_shape, "--servers", "tcp://127.0.0.1:9", "--expect-workers", "1", "--wait",
+        "100"},
        {"(None, 32, 32, 3)"}},
       {{ASYNCPS_LOCAL_BIN, "--model", (s.dir / "missing.json").string(), "--algo", "single", "--workers", "1"},
        {"missing.json", "cannot open"}},
@@ -99,9 +99,29 @@ TEST_CASE("A Keras model trains through the PS and its weights come back in get_
   const std::string model = s.Write("lenet.json", LeNetJson(KerasForm::kTfKeras));
   const std::string weights = (s.dir / "w.npz").string();
   const std::string report = (s.dir / "r.json").string();
-  Finished f = RunToEnd({ASYNCPS_LOCAL_BIN, "--model", model, "--algo", "adag", "--workers", "2", "--shards", "2",
-                         "--epochs", "1", "--lr", "0.003", "--train-limit", "4000", "--test-limit", "1000", "--save-weights", weights,
-                         "--report-json", report, "--timeout", asyncps::testing::ScaledSeconds(200)});
+  Finished f = RunToEnd({ASYNCPS_LOCAL_BIN,
+                         "--model",
+                         model,
+                         "--algo",
+                         "adag",
+                         "--workers",
+                         "2",
+                         "--shards",
+                         "2",
+                         "--epochs",
+                         "1",
+                         "--lr",
+                         "0.003",
+                         "--train-limit",
+                         "4000",
+                         "--test-limit",
+                         "1000",
+                         "--save-weights",
+                         weights,
+                         "--report-json",
+                         report,
+                         "--timeout",
+                         asyncps::testing::ScaledSeconds(200)});
   INFO(f.output);
   REQUIRE(f.exit == "exited with code 0");
   const double accuracy = nlohmann::json::parse(std::ifstream(report))["accuracy"].get<double>();
@@ -109,28 +129,49 @@ TEST_CASE("A Keras model trains through the PS and its weights come back in get_
   CHECK(accuracy >= 0.60);
   // What model.set_weights(list(np.load(f).values())) would receive.
   const std::string check =
-      std::string("/usr/bin/python3 -c \"import numpy as np, sys; w = list(np.load(sys.argv[1]).values()); "
-                  "shapes = [a.shape for a in w]; "
-                  "want = [(5,5,1,6),(6,),(5,5,6,16),(16,),(400,120),(120,),(120,84),(84,),(84,10),(10,)]; "
-                  "sys.exit(0 if shapes == want and all(a.dtype == np.float32 for a in w) else 1)\" ") +
+      std::string(
+          "/usr/bin/python3 -c \"import numpy as np, sys; w = list(np.load(sys.argv[1]).values()); "
+          "shapes = [a.shape for a in w]; "
+          "want = [(5,5,1,6),(6,),(5,5,6,16),(16,),(400,120),(120,),(120,84),(84,),(84,10),(10,)]; "
+          "sys.exit(0 if shapes == want and all(a.dtype == np.float32 for a in w) else 1)\" ") +
       weights;
   CHECK(std::system(check.c_str()) == 0);
 
   // Restarting from them (and a tiny learning rate) gives back the accuracy reached.
-  Finished again = RunToEnd({ASYNCPS_LOCAL_BIN, "--model", model, "--initial-weights", weights, "--algo", "single",
-                             "--workers", "1", "--epochs", "1", "--train-limit", "16", "--test-limit", "1000",
-                             "--optimizer", "sgd", "--lr", "1e-9", "--save-weights", "", "--report-json", report});
+  Finished again = RunToEnd({ASYNCPS_LOCAL_BIN,
+                             "--model",
+                             model,
+                             "--initial-weights",
+                             weights,
+                             "--algo",
+                             "single",
+                             "--workers",
+                             "1",
+                             "--epochs",
+                             "1",
+                             "--train-limit",
+                             "16",
+                             "--test-limit",
+                             "1000",
+                             "--optimizer",
+                             "sgd",
+                             "--lr",
+                             "1e-9",
+                             "--save-weights",
+                             "",
+                             "--report-json",
+                             report});
   INFO(again.output);
   REQUIRE(again.exit == "exited with code 0");
   CHECK(nlohmann::json::parse(std::ifstream(report))["accuracy"].get<double>() == Approx(accuracy).margin(0.002));
 
   // Weights of another model are refused, naming the array.
   const std::string other = s.Write("strided.json", StridedCnnJson(KerasForm::kTfKeras));
-  Finished mismatch = Quick({ASYNCPS_LOCAL_BIN, "--model", other, "--initial-weights", weights, "--algo", "single",
-                             "--workers", "1"});
+  Finished mismatch =
+      Quick({ASYNCPS_LOCAL_BIN, "--model", other, "--initial-weights", weights, "--algo", "single", "--workers", "1"});
   CHECK(mismatch.exit == "exited with code 1");
-  CHECK_THAT(mismatch.output, Catch::Contains("--initial-weights") && Catch::Contains("w.npz") &&
-                                  Catch::Contains("arrays"));
+  CHECK_THAT(mismatch.output,
+             Catch::Contains("--initial-weights") && Catch::Contains("w.npz") && Catch::Contains("arrays"));
 }
 
 TEST_CASE("A Keras .h5 model trains from its weights and saves a Keras-loadable .h5", "[e2e][keras][h5]") {
@@ -154,14 +195,15 @@ TEST_CASE("A Keras .h5 model trains from its weights and saves a Keras-loadable 
   REQUIRE(f.exit == "exited with code 0");
   // out.h5 is what model.load_weights reads, and training moved every tensor away from m.h5's.
   const std::string check =
-      std::string("/usr/bin/python3 -c \"import h5py, numpy as np, sys\n"
-                  "o = h5py.File(sys.argv[1], 'r'); m = h5py.File(sys.argv[2], 'r')['model_weights']\n"
-                  "names = [n.decode() for n in o.attrs['layer_names']]\n"
-                  "assert names == ['conv2d_1', 'conv2d_2', 'dense_1', 'dense_2', 'dense_3'], names\n"
-                  "for n in names:\n"
-                  "  for w in o[n].attrs['weight_names']:\n"
-                  "    a, b = o[n][w.decode()][()], m[n][w.decode()][()]\n"
-                  "    assert a.shape == b.shape and a.dtype == np.float32 and not np.array_equal(a, b), w\" ") +
+      std::string(
+          "/usr/bin/python3 -c \"import h5py, numpy as np, sys\n"
+          "o = h5py.File(sys.argv[1], 'r'); m = h5py.File(sys.argv[2], 'r')['model_weights']\n"
+          "names = [n.decode() for n in o.attrs['layer_names']]\n"
+          "assert names == ['conv2d_1', 'conv2d_2', 'dense_1', 'dense_2', 'dense_3'], names\n"
+          "for n in names:\n"
+          "  for w in o[n].attrs['weight_names']:\n"
+          "    a, b = o[n][w.decode()][()], m[n][w.decode()][()]\n"
+          "    assert a.shape == b.shape and a.dtype == np.float32 and not np.array_equal(a, b), w\" ") +
       out + " " + h5;
   CHECK(std::system(check.c_str()) == 0);
 }

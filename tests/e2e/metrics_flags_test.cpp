@@ -48,8 +48,8 @@ TEST_CASE("the worker's exposition passes promtool check metrics", "[e2e][metric
 }
 
 TEST_CASE("asyncps-worker --metrics-bind serves its progress while it trains", "[e2e][metrics]") {
-  auto started = ChildProcess::Start({ASYNCPS_WORKER_BIN, "--algo", "single", "--epochs", "50", "--train-limit",
-                                      "1000", "--metrics-bind", "127.0.0.1:0"},
+  auto started = ChildProcess::Start({ASYNCPS_WORKER_BIN, "--algo", "single", "--epochs", "50", "--train-limit", "1000",
+                                      "--metrics-bind", "127.0.0.1:0"},
                                      "asyncps-worker");
   REQUIRE(started.ok());
   ChildProcess worker = std::move(started).value();

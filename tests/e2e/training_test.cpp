@@ -26,9 +26,27 @@ fs::path TempPath(const std::string& name) {
 }
 
 std::vector<std::string> SmallRun(const std::string& algo, const fs::path& report) {
-  return {ASYNCPS_LOCAL_BIN, "--algo", algo, "--workers", "2", "--shards", "2", "--epochs", "1",
-          "--batch-size", "16", "--train-limit", "4000", "--test-limit", "1000", "--save-weights", "",
-          "--report-json", report.string(), "--timeout", asyncps::testing::ScaledSeconds(200)};
+  return {ASYNCPS_LOCAL_BIN,
+          "--algo",
+          algo,
+          "--workers",
+          "2",
+          "--shards",
+          "2",
+          "--epochs",
+          "1",
+          "--batch-size",
+          "16",
+          "--train-limit",
+          "4000",
+          "--test-limit",
+          "1000",
+          "--save-weights",
+          "",
+          "--report-json",
+          report.string(),
+          "--timeout",
+          asyncps::testing::ScaledSeconds(200)};
 }
 
 nlohmann::json RunAndReport(const std::vector<std::string>& argv, const fs::path& report) {
@@ -58,11 +76,10 @@ TEST_CASE("every algorithm trains to the stated accuracy with the exact update c
     asyncps::Algorithm a;
     double min_accuracy;
   };
-  for (const Case& c : {Case{"downpour", asyncps::Algorithm::kDownpour, 0.70},
-                        Case{"adag", asyncps::Algorithm::kAdag, 0.70},
-                        Case{"dynsgd", asyncps::Algorithm::kDynSgd, 0.70},
-                        Case{"easgd", asyncps::Algorithm::kEasgd, 0.70},
-                        Case{"eamsgd", asyncps::Algorithm::kEamsgd, 0.65}}) {
+  for (const Case& c :
+       {Case{"downpour", asyncps::Algorithm::kDownpour, 0.70}, Case{"adag", asyncps::Algorithm::kAdag, 0.70},
+        Case{"dynsgd", asyncps::Algorithm::kDynSgd, 0.70}, Case{"easgd", asyncps::Algorithm::kEasgd, 0.70},
+        Case{"eamsgd", asyncps::Algorithm::kEamsgd, 0.65}}) {
     SECTION(c.algo) {
       const fs::path report = TempPath(c.algo + ".json");
       nlohmann::json r = RunAndReport(SmallRun(c.algo, report), report);
@@ -75,7 +92,8 @@ TEST_CASE("every algorithm trains to the stated accuracy with the exact update c
   }
 }
 
-TEST_CASE("a compressed run (bf16 pulls, top-k bf16 commits) trains with the exact update count", "[e2e][compression]") {
+TEST_CASE("a compressed run (bf16 pulls, top-k bf16 commits) trains with the exact update count",
+          "[e2e][compression]") {
   const fs::path report = TempPath("compressed.json");
   std::vector<std::string> argv = SmallRun("adag", report);
   argv.insert(argv.end(), {"--pull-encoding", "bf16", "--commit-encoding", "bf16", "--commit-top-k", "0.05"});
@@ -145,8 +163,8 @@ TEST_CASE("a slowed worker is named a straggler in the report, with its commit r
   Finished f = RunToEnd(argv);
   INFO(f.output);
   REQUIRE(f.ok);
-  CHECK_THAT(f.output, Catch::Contains("(a straggler: below half the median)") &&
-                           Catch::Contains("max clock gap: ") && Catch::Contains("(bound off)"));
+  CHECK_THAT(f.output, Catch::Contains("(a straggler: below half the median)") && Catch::Contains("max clock gap: ") &&
+                           Catch::Contains("(bound off)"));
   std::ifstream in(report);
   const nlohmann::json r = nlohmann::json::parse(in);
   fs::remove(report);
@@ -160,9 +178,27 @@ TEST_CASE("a slowed worker is named a straggler in the report, with its commit r
 TEST_CASE("single and DOWNPOUR with one worker and window 1 reach the same accuracy", "[e2e]") {
   auto run = [](const std::string& algo) {
     const fs::path report = TempPath("one-" + algo + ".json");
-    return RunAndReport({ASYNCPS_LOCAL_BIN, "--algo", algo, "--workers", "1", "--shards", "2", "--window", "1",
-                         "--epochs", "1", "--train-limit", "2000", "--test-limit", "1000", "--save-weights", "",
-                         "--report-json", report.string(), "--timeout", asyncps::testing::ScaledSeconds(200)},
+    return RunAndReport({ASYNCPS_LOCAL_BIN,
+                         "--algo",
+                         algo,
+                         "--workers",
+                         "1",
+                         "--shards",
+                         "2",
+                         "--window",
+                         "1",
+                         "--epochs",
+                         "1",
+                         "--train-limit",
+                         "2000",
+                         "--test-limit",
+                         "1000",
+                         "--save-weights",
+                         "",
+                         "--report-json",
+                         report.string(),
+                         "--timeout",
+                         asyncps::testing::ScaledSeconds(200)},
                         report);
   };
   nlohmann::json single = run("single");
@@ -196,10 +232,10 @@ TEST_CASE("bad flags are refused with a message naming the flag", "[e2e]") {
 }
 
 TEST_CASE("the launcher reports a killed worker and exits non-zero", "[e2e]") {
-  auto started = ChildProcess::Start({ASYNCPS_LOCAL_BIN, "--algo", "adag", "--workers", "2", "--shards", "1",
-                                      "--epochs", "20", "--train-limit", "2000", "--save-weights", "",
-                                      "--timeout", asyncps::testing::ScaledSeconds(200)},
-                                     "asyncps-local");
+  auto started = ChildProcess::Start(
+      {ASYNCPS_LOCAL_BIN, "--algo", "adag", "--workers", "2", "--shards", "1", "--epochs", "20", "--train-limit",
+       "2000", "--save-weights", "", "--timeout", asyncps::testing::ScaledSeconds(200)},
+      "asyncps-local");
   REQUIRE(started.ok());
   ChildProcess launcher = std::move(started).value();
   // Find a worker: a child process of the launcher running asyncps-worker.

@@ -21,7 +21,8 @@ std::string Batch(std::size_t b, std::size_t records) {
   return s;
 }
 void WriteCifar(const TempDir& dir, std::size_t per_batch) {
-  for (std::size_t b = 1; b <= 5; ++b) WriteBytes(dir.file("data_batch_" + std::to_string(b) + ".bin"), Batch(b, per_batch));
+  for (std::size_t b = 1; b <= 5; ++b)
+    WriteBytes(dir.file("data_batch_" + std::to_string(b) + ".bin"), Batch(b, per_batch));
   WriteBytes(dir.file("test_batch.bin"), Batch(0, per_batch));
 }
 }  // namespace
@@ -38,7 +39,8 @@ TEST_CASE("CIFAR-10 batches load as 32x32x3 NHWC images with their labels", "[mo
   // Sample 6 is record 2 of batch 2.
   CHECK(d.labels[6] == (2 + 2) % 10);
   for (std::size_t p : {0u, 1u, 500u, 1023u})
-    for (std::size_t c = 0; c < 3; ++c) CHECK(d.image(6)[p * 3 + c] * 255.0f == Approx(static_cast<float>((2 + 7 * c + p) % 256)));
+    for (std::size_t c = 0; c < 3; ++c)
+      CHECK(d.image(6)[p * 3 + c] * 255.0f == Approx(static_cast<float>((2 + 7 * c + p) % 256)));
   auto test = LoadCifar10({.dir = dir.path().string(), .limit = 3}, Split::kTest);
   REQUIRE(test.ok());
   CHECK(test.value().size() == 3);
@@ -55,8 +57,8 @@ TEST_CASE("Malformed CIFAR-10 files are refused, naming the file and the offset"
   WriteBytes(dir.file("data_batch_3.bin"), Batch(3, 2).substr(0, 3073 + 100));
   auto truncated = LoadCifar10({.dir = dir.path().string()}, Split::kTrain);
   REQUIRE_FALSE(truncated.ok());
-  CHECK_THAT(truncated.status().message(), Catch::Contains("data_batch_3.bin") && Catch::Contains("3173 bytes") &&
-                                               Catch::Contains("offset 3073"));
+  CHECK_THAT(truncated.status().message(),
+             Catch::Contains("data_batch_3.bin") && Catch::Contains("3173 bytes") && Catch::Contains("offset 3073"));
   std::string bad = Batch(0, 3);
   bad[2 * 3073] = 12;
   WriteBytes(dir.file("test_batch.bin"), bad);

@@ -32,49 +32,49 @@ TEST_CASE("Conv2D same padding keeps the image size", "[models][conv2d]") {
 
 TEST_CASE("Conv2D forward equals the direct convolution sum", "[models][conv2d]") {
   for (ConvAlgorithm algo : {ConvAlgorithm::kIm2col, ConvAlgorithm::kWinograd, ConvAlgorithm::kDirect})
-  for (Padding pad : {Padding::kValid, Padding::kSame}) {
-    INFO("algorithm " << static_cast<int>(algo) << " same " << (pad == Padding::kSame));
-    Conv2D conv({.filters = 3, .kernel_height = 3, .kernel_width = 3, .padding = pad, .algorithm = algo});
-    const Shape in = Shape::Image(6, 5, 2);
-    LayerHarness h(conv, in, 2);
-    const auto x = RandomVector(2 * in.size(), 5);
-    std::vector<float> y(2 * h.out.size());
-    conv.Forward(x.data(), y.data(), 2, false);
-    const float* w = h.params.data();
-    const float* b = w + 3 * 3 * 2 * 3;
-    const long pad_off = pad == Padding::kSame ? 1 : 0;
-    double max_err = 0;
-    for (std::size_t n = 0; n < 2; ++n)
-      for (std::size_t oh = 0; oh < h.out.height; ++oh)
-        for (std::size_t ow = 0; ow < h.out.width; ++ow)
-          for (std::size_t co = 0; co < 3; ++co) {
-            double s = b[co];
-            for (long ky = 0; ky < 3; ++ky)
-              for (long kx = 0; kx < 3; ++kx) {
-                const long ih = static_cast<long>(oh) + ky - pad_off, iw = static_cast<long>(ow) + kx - pad_off;
-                if (ih < 0 || iw < 0 || ih >= 6 || iw >= 5) continue;
-                for (std::size_t ci = 0; ci < 2; ++ci)
-                  s += double{x[((n * 6 + ih) * 5 + iw) * 2 + ci]} * w[((ky * 3 + kx) * 2 + ci) * 3 + co];
-              }
-            const float got = y[((n * h.out.height + oh) * h.out.width + ow) * 3 + co];
-            max_err = std::max(max_err, std::abs(got - s));
-          }
-    CHECK(max_err < 1e-5);
-  }
+    for (Padding pad : {Padding::kValid, Padding::kSame}) {
+      INFO("algorithm " << static_cast<int>(algo) << " same " << (pad == Padding::kSame));
+      Conv2D conv({.filters = 3, .kernel_height = 3, .kernel_width = 3, .padding = pad, .algorithm = algo});
+      const Shape in = Shape::Image(6, 5, 2);
+      LayerHarness h(conv, in, 2);
+      const auto x = RandomVector(2 * in.size(), 5);
+      std::vector<float> y(2 * h.out.size());
+      conv.Forward(x.data(), y.data(), 2, false);
+      const float* w = h.params.data();
+      const float* b = w + 3 * 3 * 2 * 3;
+      const long pad_off = pad == Padding::kSame ? 1 : 0;
+      double max_err = 0;
+      for (std::size_t n = 0; n < 2; ++n)
+        for (std::size_t oh = 0; oh < h.out.height; ++oh)
+          for (std::size_t ow = 0; ow < h.out.width; ++ow)
+            for (std::size_t co = 0; co < 3; ++co) {
+              double s = b[co];
+              for (long ky = 0; ky < 3; ++ky)
+                for (long kx = 0; kx < 3; ++kx) {
+                  const long ih = static_cast<long>(oh) + ky - pad_off, iw = static_cast<long>(ow) + kx - pad_off;
+                  if (ih < 0 || iw < 0 || ih >= 6 || iw >= 5) continue;
+                  for (std::size_t ci = 0; ci < 2; ++ci)
+                    s += double{x[((n * 6 + ih) * 5 + iw) * 2 + ci]} * w[((ky * 3 + kx) * 2 + ci) * 3 + co];
+                }
+              const float got = y[((n * h.out.height + oh) * h.out.width + ow) * 3 + co];
+              max_err = std::max(max_err, std::abs(got - s));
+            }
+      CHECK(max_err < 1e-5);
+    }
 }
 
 TEST_CASE("Conv2D backward matches finite differences (valid and same)", "[models][conv2d][gradcheck]") {
   for (ConvAlgorithm algo : {ConvAlgorithm::kIm2col, ConvAlgorithm::kWinograd, ConvAlgorithm::kDirect})
-  for (Padding pad : {Padding::kValid, Padding::kSame}) {
-    INFO("algorithm " << static_cast<int>(algo) << " same " << (pad == Padding::kSame));
-    Conv2D conv({.filters = 3, .kernel_height = 3, .kernel_width = 3, .padding = pad, .algorithm = algo});
-    const Shape in = Shape::Image(5, 6, 2);  // valid: 3x4 output, a partial tile row
-    LayerHarness h(conv, in, 3);
-    const auto x = RandomVector(3 * in.size(), 7);
-    const auto c = CheckLayerGradients(h, x, 3);
-    CHECK(c.input_error < 1e-3);
-    CHECK(c.param_error < 1e-3);
-  }
+    for (Padding pad : {Padding::kValid, Padding::kSame}) {
+      INFO("algorithm " << static_cast<int>(algo) << " same " << (pad == Padding::kSame));
+      Conv2D conv({.filters = 3, .kernel_height = 3, .kernel_width = 3, .padding = pad, .algorithm = algo});
+      const Shape in = Shape::Image(5, 6, 2);  // valid: 3x4 output, a partial tile row
+      LayerHarness h(conv, in, 3);
+      const auto x = RandomVector(3 * in.size(), 7);
+      const auto c = CheckLayerGradients(h, x, 3);
+      CHECK(c.input_error < 1e-3);
+      CHECK(c.param_error < 1e-3);
+    }
 }
 
 TEST_CASE("Conv2D Winograd and im2col agree on the seed CNN's conv2d_2 shape", "[models][conv2d][winograd]") {
@@ -100,52 +100,59 @@ TEST_CASE("Conv2D Winograd and im2col agree on the seed CNN's conv2d_2 shape", "
 
 TEST_CASE("Conv2D backward with several chunks matches one sample at a time", "[models][conv2d]") {
   for (ConvAlgorithm algo : {ConvAlgorithm::kIm2col, ConvAlgorithm::kWinograd, ConvAlgorithm::kDirect}) {
-  // 64 samples of 26x26x32 exceed the workspace budget, so the batch is split.
-  Conv2D a({.filters = 8, .algorithm = algo}), b({.filters = 8, .algorithm = algo});
-  const Shape in = Shape::Image(26, 26, 32);
-  LayerHarness ha(a, in, 64), hb(b, in, 1);
-  hb.layer.Reserve(1);
-  const auto x = RandomVector(64 * in.size(), 9);
-  const auto d = RandomVector(64 * ha.out.size(), 10);
-  std::vector<float> ya(64 * ha.out.size()), yb(ya.size()), dxa(x.size()), dxb(x.size());
-  a.Forward(x.data(), ya.data(), 64, true);
-  a.Backward(x.data(), ya.data(), d.data(), dxa.data(), 64);
-  // Reference: one sample at a time, summing the weight gradients.
-  std::vector<double> dw(hb.layout.total_size(), 0.0);
-  for (std::size_t n = 0; n < 64; ++n) {
-    b.Forward(x.data() + n * in.size(), yb.data() + n * hb.out.size(), 1, true);
-    b.Backward(x.data() + n * in.size(), yb.data(), d.data() + n * hb.out.size(),
-               dxb.data() + n * in.size(), 1);
-    for (std::size_t i = 0; i < dw.size(); ++i) dw[i] += hb.grads.data()[i];
-  }
-  CHECK(asyncps::models::testing::MaxRelError(ya.data(), yb.data(), ya.size()) < 1e-5);
-  CHECK(asyncps::models::testing::MaxRelError(dxa.data(), dxb.data(), dxa.size()) < 1e-5);
-  std::vector<float> dwf(dw.begin(), dw.end());
-  CHECK(asyncps::models::testing::MaxRelError(ha.grads.data(), dwf.data(), dwf.size()) < 1e-4);
+    // 64 samples of 26x26x32 exceed the workspace budget, so the batch is split.
+    Conv2D a({.filters = 8, .algorithm = algo}), b({.filters = 8, .algorithm = algo});
+    const Shape in = Shape::Image(26, 26, 32);
+    LayerHarness ha(a, in, 64), hb(b, in, 1);
+    hb.layer.Reserve(1);
+    const auto x = RandomVector(64 * in.size(), 9);
+    const auto d = RandomVector(64 * ha.out.size(), 10);
+    std::vector<float> ya(64 * ha.out.size()), yb(ya.size()), dxa(x.size()), dxb(x.size());
+    a.Forward(x.data(), ya.data(), 64, true);
+    a.Backward(x.data(), ya.data(), d.data(), dxa.data(), 64);
+    // Reference: one sample at a time, summing the weight gradients.
+    std::vector<double> dw(hb.layout.total_size(), 0.0);
+    for (std::size_t n = 0; n < 64; ++n) {
+      b.Forward(x.data() + n * in.size(), yb.data() + n * hb.out.size(), 1, true);
+      b.Backward(x.data() + n * in.size(), yb.data(), d.data() + n * hb.out.size(), dxb.data() + n * in.size(), 1);
+      for (std::size_t i = 0; i < dw.size(); ++i) dw[i] += hb.grads.data()[i];
+    }
+    CHECK(asyncps::models::testing::MaxRelError(ya.data(), yb.data(), ya.size()) < 1e-5);
+    CHECK(asyncps::models::testing::MaxRelError(dxa.data(), dxb.data(), dxa.size()) < 1e-5);
+    std::vector<float> dwf(dw.begin(), dw.end());
+    CHECK(asyncps::models::testing::MaxRelError(ha.grads.data(), dwf.data(), dwf.size()) < 1e-4);
   }
 }
 
 TEST_CASE("Conv2D direct and im2col agree on a 5x4 kernel over 3 channels", "[models][conv2d]") {
   // 5 filters take the scalar path, 16 the register-blocked one.
   for (std::size_t filters : {5u, 16u})
-  for (Padding pad : {Padding::kValid, Padding::kSame}) {
-    INFO(filters << " filters, same " << (pad == Padding::kSame));
-    Conv2D a({.filters = filters, .kernel_height = 5, .kernel_width = 4, .padding = pad, .algorithm = ConvAlgorithm::kDirect});
-    Conv2D b({.filters = filters, .kernel_height = 5, .kernel_width = 4, .padding = pad, .algorithm = ConvAlgorithm::kIm2col});
-    const Shape in = Shape::Image(9, 7, 3);
-    LayerHarness ha(a, in, 2), hb(b, in, 2);
-    const auto x = RandomVector(2 * in.size(), 14);
-    const auto d = RandomVector(2 * ha.out.size(), 15);
-    std::vector<float> ya(2 * ha.out.size()), yb(ya.size()), dxa(x.size()), dxb(x.size());
-    a.Forward(x.data(), ya.data(), 2, true);
-    b.Forward(x.data(), yb.data(), 2, true);
-    a.Backward(x.data(), ya.data(), d.data(), dxa.data(), 2);
-    b.Backward(x.data(), yb.data(), d.data(), dxb.data(), 2);
-    using asyncps::models::testing::MaxRelError;
-    CHECK(MaxRelError(ya.data(), yb.data(), ya.size()) < 1e-5);
-    CHECK(MaxRelError(dxa.data(), dxb.data(), dxa.size()) < 1e-5);
-    CHECK(MaxRelError(ha.grads.data(), hb.grads.data(), ha.layout.total_size()) < 1e-5);
-  }
+    for (Padding pad : {Padding::kValid, Padding::kSame}) {
+      INFO(filters << " filters, same " << (pad == Padding::kSame));
+      Conv2D a({.filters = filters,
+                .kernel_height = 5,
+                .kernel_width = 4,
+                .padding = pad,
+                .algorithm = ConvAlgorithm::kDirect});
+      Conv2D b({.filters = filters,
+                .kernel_height = 5,
+                .kernel_width = 4,
+                .padding = pad,
+                .algorithm = ConvAlgorithm::kIm2col});
+      const Shape in = Shape::Image(9, 7, 3);
+      LayerHarness ha(a, in, 2), hb(b, in, 2);
+      const auto x = RandomVector(2 * in.size(), 14);
+      const auto d = RandomVector(2 * ha.out.size(), 15);
+      std::vector<float> ya(2 * ha.out.size()), yb(ya.size()), dxa(x.size()), dxb(x.size());
+      a.Forward(x.data(), ya.data(), 2, true);
+      b.Forward(x.data(), yb.data(), 2, true);
+      a.Backward(x.data(), ya.data(), d.data(), dxa.data(), 2);
+      b.Backward(x.data(), yb.data(), d.data(), dxb.data(), 2);
+      using asyncps::models::testing::MaxRelError;
+      CHECK(MaxRelError(ya.data(), yb.data(), ya.size()) < 1e-5);
+      CHECK(MaxRelError(dxa.data(), dxb.data(), dxa.size()) < 1e-5);
+      CHECK(MaxRelError(ha.grads.data(), hb.grads.data(), ha.layout.total_size()) < 1e-5);
+    }
 }
 
 TEST_CASE("Conv2D rejects inputs it cannot convolve", "[models][conv2d]") {

@@ -58,8 +58,7 @@ TEST_CASE("LoadMnist explains a wrong directory and mismatched files", "[models]
   auto none = LoadMnist({.dir = dir.path().string()}, Split::kTrain);
   REQUIRE_FALSE(none.ok());
   CHECK_THAT(none.status().message(), Catch::Contains(dir.path().string()) &&
-                                          Catch::Contains("train-images-idx3-ubyte") &&
-                                          Catch::Contains("--data"));
+                                          Catch::Contains("train-images-idx3-ubyte") && Catch::Contains("--data"));
   WriteMnistSplit(dir.path().string(), "train", 10, false);
   // Labels file from a different split: 9 labels for 10 images.
   std::vector<std::uint8_t> lab(9, 1);
@@ -75,7 +74,8 @@ TEST_CASE("LoadMnist explains a wrong directory and mismatched files", "[models]
 }
 
 TEST_CASE("Fashion-MNIST from Debian's package loads in full", "[models][dataset][fashion]") {
-  asyncps::testing::RequireOrSkip(std::filesystem::exists(std::string(kDefaultDataDir) + "/t10k-images-idx3-ubyte.gz"), "dataset-fashion-mnist is not installed");
+  asyncps::testing::RequireOrSkip(std::filesystem::exists(std::string(kDefaultDataDir) + "/t10k-images-idx3-ubyte.gz"),
+                                  "dataset-fashion-mnist is not installed");
   auto test = LoadMnist({}, Split::kTest);
   REQUIRE(test.ok());
   CHECK(test.value().size() == 10000);

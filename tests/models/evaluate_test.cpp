@@ -26,8 +26,7 @@ TEST_CASE("Evaluate counts argmax hits and averages the loss over every sample",
     CHECK(e.value().samples == 5);
     CHECK(e.value().accuracy == Approx(0.8));  // all but the third sample
     const double hit = std::log(1 + std::exp(-2.0)), miss = std::log(1 + std::exp(2.0));
-    const double want =
-        (hit + hit + miss + std::log(1 + std::exp(-3.0)) + std::log(1 + std::exp(-1.0))) / 5;
+    const double want = (hit + hit + miss + std::log(1 + std::exp(-3.0)) + std::log(1 + std::exp(-1.0))) / 5;
     CHECK(e.value().loss == Approx(want).epsilon(1e-5));
   }
 }

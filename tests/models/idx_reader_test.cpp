@@ -73,6 +73,6 @@ TEST_CASE("IDX reader reports a missing file and a truncated gzip stream", "[mod
   WriteBytes(dir.file("cut.gz"), gz.substr(0, gz.size() / 2));
   auto cut = ReadIdx(dir.file("cut.gz"), 1);
   REQUIRE_FALSE(cut.ok());
-  CHECK_THAT(cut.status().message(), Catch::Contains("cut.gz") &&
-                                         (Catch::Contains("truncated") || Catch::Contains("corrupt")));
+  CHECK_THAT(cut.status().message(),
+             Catch::Contains("cut.gz") && (Catch::Contains("truncated") || Catch::Contains("corrupt")));
 }

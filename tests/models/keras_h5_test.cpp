@@ -24,7 +24,8 @@ namespace {
 std::vector<std::vector<float>> WriteRandomWeights(const Sequential& m, const std::string& path) {
   const auto& layout = m.layout();
   std::vector<std::vector<float>> arrays;
-  for (std::size_t i = 0; i < layout.num_tensors(); ++i) arrays.push_back(RandomVector(layout.tensors()[i].size(), 50 + i));
+  for (std::size_t i = 0; i < layout.num_tensors(); ++i)
+    arrays.push_back(RandomVector(layout.tensors()[i].size(), 50 + i));
   std::vector<NpyView> views;
   for (std::size_t i = 0; i < layout.num_tensors(); ++i)
     views.push_back({"arr_" + std::to_string(i), layout.tensors()[i].shape, arrays[i]});
@@ -32,7 +33,8 @@ std::vector<std::vector<float>> WriteRandomWeights(const Sequential& m, const st
   return arrays;
 }
 
-int Fixture(const std::string& model, const std::string& weights, const std::string& out, const std::string& extra = "") {
+int Fixture(const std::string& model, const std::string& weights, const std::string& out,
+            const std::string& extra = "") {
   const std::string script = std::string(ASYNCPS_SOURCE_DIR) + "/tests/models/keras_h5_fixture.py";
   return Run(std::string(Python()) + " " + script + " " + model + " " + weights + " " + out + " " + extra);
 }
@@ -40,7 +42,8 @@ int Fixture(const std::string& model, const std::string& weights, const std::str
 bool SameWeights(const Sequential& m, const std::vector<std::vector<float>>& arrays) {
   const auto& layout = m.layout();
   for (std::size_t i = 0; i < layout.num_tensors(); ++i)
-    if (!std::equal(arrays[i].begin(), arrays[i].end(), m.params().begin() + static_cast<std::ptrdiff_t>(layout.offset(i))))
+    if (!std::equal(arrays[i].begin(), arrays[i].end(),
+                    m.params().begin() + static_cast<std::ptrdiff_t>(layout.offset(i))))
       return false;
   return true;
 }
@@ -49,7 +52,8 @@ bool SameWeights(const Sequential& m, const std::vector<std::vector<float>>& arr
 
 TEST_CASE("A Keras model.save() file gives the architecture and its weights, in both Keras forms",
           "[models][keras][h5][python]") {
-  asyncps::testing::RequireOrSkip(PythonHas("h5py, numpy"), std::string(Python()) + " lacks h5py (apt install python3-h5py)");
+  asyncps::testing::RequireOrSkip(PythonHas("h5py, numpy"),
+                                  std::string(Python()) + " lacks h5py (apt install python3-h5py)");
   TempDir dir("keras-h5");
   for (KerasForm f : {KerasForm::kKeras22, KerasForm::kTfKeras}) {
     INFO((f == KerasForm::kKeras22 ? "Keras 2.2" : "tf.keras"));
@@ -78,7 +82,8 @@ TEST_CASE("A Keras model.save() file gives the architecture and its weights, in 
 
 TEST_CASE("Damaged or mismatched Keras HDF5 files are refused, naming the file, layer and weight",
           "[models][keras][h5][python]") {
-  asyncps::testing::RequireOrSkip(PythonHas("h5py, numpy"), std::string(Python()) + " lacks h5py (apt install python3-h5py)");
+  asyncps::testing::RequireOrSkip(PythonHas("h5py, numpy"),
+                                  std::string(Python()) + " lacks h5py (apt install python3-h5py)");
   TempDir dir("keras-h5-bad");
   const std::string json_path = dir.file("lenet.json");
   std::ofstream(json_path) << LeNetJson(KerasForm::kTfKeras).dump();
@@ -95,8 +100,8 @@ TEST_CASE("Damaged or mismatched Keras HDF5 files are refused, naming the file, 
   REQUIRE(Fixture(json_path, dir.file("w.npz"), dir.file("reshaped.h5"), "--reshape conv2d_1/kernel:0") == 0);
   auto reshaped = LoadKerasModel(dir.file("reshaped.h5"), 1);
   REQUIRE_FALSE(reshaped.ok());
-  CHECK_THAT(reshaped.status().message(), Catch::Contains("conv2d_1/kernel:0") && Catch::Contains("[2400]") &&
-                                              Catch::Contains("[5,5,6,16]"));
+  CHECK_THAT(reshaped.status().message(),
+             Catch::Contains("conv2d_1/kernel:0") && Catch::Contains("[2400]") && Catch::Contains("[5,5,6,16]"));
 
   // LeNet's weights onto another model.
   const std::string other = dir.file("mlp.json");
@@ -131,19 +136,21 @@ TEST_CASE("A hostile Keras .h5 reads nothing outside the file and allocates noth
     std::ofstream out(secret);
     for (int i = 0; i < 4096; ++i) out << "ASYNCPS_CLIENT_CURVE_SECRET_KEY=abcdefgh;";
   }
-  const std::vector<std::pair<std::string, std::string>> cases = {
-      {"external-storage", "external files"}, {"external-link", "external or soft link"},
-      {"soft-link", "external or soft link"},  {"virtual", "virtual"},
-      {"huge", "[1048576,1048576]"},           {"unwritten", "never"},
-      {"lzf", "filter 32000"}};
+  const std::vector<std::pair<std::string, std::string>> cases = {{"external-storage", "external files"},
+                                                                  {"external-link", "external or soft link"},
+                                                                  {"soft-link", "external or soft link"},
+                                                                  {"virtual", "virtual"},
+                                                                  {"huge", "[1048576,1048576]"},
+                                                                  {"unwritten", "never"},
+                                                                  {"lzf", "filter 32000"}};
   for (const auto& [kind, says] : cases) {
     INFO(kind);
     const std::string h5 = dir.file(kind + ".h5");
     REQUIRE(Fixture(json_path, dir.file("w.npz"), h5, "--hostile " + kind + " --secret " + secret) == 0);
     auto model = LoadKerasModel(h5, 1);
     REQUIRE_FALSE(model.ok());
-    CHECK_THAT(model.status().message(), Catch::Contains(kind + ".h5") && Catch::Contains("conv2d/kernel:0") &&
-                                             Catch::Contains(says));
+    CHECK_THAT(model.status().message(),
+               Catch::Contains(kind + ".h5") && Catch::Contains("conv2d/kernel:0") && Catch::Contains(says));
     auto weights = LoadInitialWeights(h5, *m.value());
     CHECK_FALSE(weights.ok());
   }
@@ -157,7 +164,8 @@ TEST_CASE("A hostile Keras .h5 reads nothing outside the file and allocates noth
 
 TEST_CASE("Weights written as a Keras .h5 read back here and with h5py in model.load_weights' layout",
           "[models][keras][h5][python]") {
-  asyncps::testing::RequireOrSkip(PythonHas("h5py, numpy"), std::string(Python()) + " lacks h5py (apt install python3-h5py)");
+  asyncps::testing::RequireOrSkip(PythonHas("h5py, numpy"),
+                                  std::string(Python()) + " lacks h5py (apt install python3-h5py)");
   TempDir dir("keras-h5-write");
   const std::string json_path = dir.file("strided.json");
   std::ofstream(json_path) << StridedCnnJson(KerasForm::kTfKeras).dump();
@@ -174,14 +182,17 @@ TEST_CASE("Weights written as a Keras .h5 read back here and with h5py in model.
   REQUIRE(LoadInitialWeights(dir.file("out.h5"), *back.value()).ok());
   CHECK(SameWeights(*back.value(), arrays));
   // h5py sees what Keras' load_weights reads: layer_names, weight_names, datasets.
-  const std::string check = std::string(Python()) + " -c \"import h5py, numpy as np, sys\n"
+  const std::string check =
+      std::string(Python()) +
+      " -c \"import h5py, numpy as np, sys\n"
       "f = h5py.File(sys.argv[1], 'r'); w = np.load(sys.argv[2]); want = [w[k] for k in w.files]\n"
       "names = [n.decode() for n in f.attrs['layer_names']]\n"
       "assert names == ['conv2d', 'conv2d_1', 'dense', 'dense_1'], names\n"
       "got = [f[n][wn.decode()][()] for n in names for wn in f[n].attrs['weight_names']]\n"
       "assert [g.shape for g in got] == [a.shape for a in want]\n"
       "assert all(np.array_equal(g, a) and g.dtype == np.float32 for g, a in zip(got, want))\n"
-      "assert f.attrs['backend'] == b'tensorflow'\" " + dir.file("out.h5") + " " + dir.file("w.npz");
+      "assert f.attrs['backend'] == b'tensorflow'\" " +
+      dir.file("out.h5") + " " + dir.file("w.npz");
   CHECK(Run(check) == 0);
   CHECK_FALSE(SaveFinalWeights(dir.file("no-such-dir/out.h5"), *m.value()).ok());
 }

@@ -93,7 +93,11 @@ inline KerasLayer KFlatten(const std::string& name) {
 
 inline KerasLayer KDropout(const std::string& name, double rate) {
   return {"Dropout",
-          {{"name", name}, {"trainable", true}, {"dtype", "float32"}, {"rate", rate}, {"noise_shape", nullptr},
+          {{"name", name},
+           {"trainable", true},
+           {"dtype", "float32"},
+           {"rate", rate},
+           {"noise_shape", nullptr},
            {"seed", nullptr}}};
 }
 
@@ -146,12 +150,13 @@ inline std::string KName(const std::string& base, int n, KerasForm form) {
 
 // The seed CNN as Dist-Keras' example builds it, with separate Activation layers.
 inline json SeedCnnJson(KerasForm f) {
-  return KerasModelJson({KConv(KName("conv2d", 1, f), 32, 3, 3), KActivation(KName("activation", 1, f), "relu"),
-                         KConv(KName("conv2d", 2, f), 32, 3, 3), KActivation(KName("activation", 2, f), "relu"),
-                         KPool("MaxPooling2D", KName("max_pooling2d", 1, f), 2, 2, 2, 2), KFlatten(KName("flatten", 1, f)),
-                         KDense(KName("dense", 1, f), 225), KActivation(KName("activation", 3, f), "relu"),
-                         KDense(KName("dense", 2, f), 10), KActivation(KName("activation", 4, f), "softmax")},
-                        {28, 28, 1}, f);
+  return KerasModelJson(
+      {KConv(KName("conv2d", 1, f), 32, 3, 3), KActivation(KName("activation", 1, f), "relu"),
+       KConv(KName("conv2d", 2, f), 32, 3, 3), KActivation(KName("activation", 2, f), "relu"),
+       KPool("MaxPooling2D", KName("max_pooling2d", 1, f), 2, 2, 2, 2), KFlatten(KName("flatten", 1, f)),
+       KDense(KName("dense", 1, f), 225), KActivation(KName("activation", 3, f), "relu"),
+       KDense(KName("dense", 2, f), 10), KActivation(KName("activation", 4, f), "softmax")},
+      {28, 28, 1}, f);
 }
 
 // Same padding, strides 2, average pooling, dropout, a bias-free convolution:
@@ -181,10 +186,10 @@ inline json LeNetJson(KerasForm f) {
 // A multilayer perceptron on 784 features, sigmoid hidden units, no bias in the
 // first layer: 100,352 + 1,290 = 101,642.
 inline json MlpJson(KerasForm f) {
-  return KerasModelJson({KDense(KName("dense", 1, f), 128, "sigmoid", /*use_bias=*/false),
-                         KDropout(KName("dropout", 1, f), 0.2), KDense(KName("dense", 2, f), 10),
-                         KActivation(KName("activation", 1, f), "softmax")},
-                        {784}, f);
+  return KerasModelJson(
+      {KDense(KName("dense", 1, f), 128, "sigmoid", /*use_bias=*/false), KDropout(KName("dropout", 1, f), 0.2),
+       KDense(KName("dense", 2, f), 10), KActivation(KName("activation", 1, f), "softmax")},
+      {784}, f);
 }
 
 }  // namespace asyncps::models::testing

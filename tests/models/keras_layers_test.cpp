@@ -43,7 +43,9 @@ std::vector<float> NaiveConv(const std::vector<float>& x, const float* w, const 
               const long iw = static_cast<long>(ow * sw + x0) - static_cast<long>(pl);
               if (ih < 0 || iw < 0 || ih >= static_cast<long>(in.height) || iw >= static_cast<long>(in.width)) continue;
               for (std::size_t ci = 0; ci < in.channels; ++ci)
-                acc += double{x[n * in.size() + (static_cast<std::size_t>(ih) * in.width + static_cast<std::size_t>(iw)) * in.channels + ci]} *
+                acc += double{x[n * in.size() +
+                                (static_cast<std::size_t>(ih) * in.width + static_cast<std::size_t>(iw)) * in.channels +
+                                ci]} *
                        w[((y0 * kw + x0) * in.channels + ci) * out.channels + co];
             }
           y[((n * out.height + oh) * out.width + ow) * out.channels + co] = static_cast<float>(acc);
@@ -72,8 +74,13 @@ TEST_CASE("Strided and bias-free convolutions match the definition and their gra
   for (const Case& c : cases) {
     INFO(c.kh << "x" << c.kw << " stride " << c.sh << "x" << c.sw << (c.padding == Padding::kSame ? " same" : " valid")
               << (c.bias ? "" : " no bias"));
-    Conv2D conv({.filters = 3, .kernel_height = c.kh, .kernel_width = c.kw, .padding = c.padding,
-                 .stride_height = c.sh, .stride_width = c.sw, .use_bias = c.bias});
+    Conv2D conv({.filters = 3,
+                 .kernel_height = c.kh,
+                 .kernel_width = c.kw,
+                 .padding = c.padding,
+                 .stride_height = c.sh,
+                 .stride_width = c.sw,
+                 .use_bias = c.bias});
     const std::size_t batch = 2;
     LayerHarness h(conv, c.in, batch);
     REQUIRE(h.out == c.want_out);
@@ -83,8 +90,8 @@ TEST_CASE("Strided and bias-free convolutions match the definition and their gra
     std::vector<float> y(batch * h.out.size());
     conv.Forward(x.data(), y.data(), batch, true);
     const float* b = c.bias ? h.params.data() + c.kh * c.kw * c.in.channels * 3 : nullptr;
-    const auto ref = NaiveConv(x, h.params.data(), b, batch, c.in, h.out, c.kh, c.kw, c.sh, c.sw,
-                               c.padding == Padding::kSame);
+    const auto ref =
+        NaiveConv(x, h.params.data(), b, batch, c.in, h.out, c.kh, c.kw, c.sh, c.sw, c.padding == Padding::kSame);
     CHECK(MaxRelError(y.data(), ref.data(), y.size()) < 1e-5);
     const GradCheck g = CheckLayerGradients(h, x, batch);
     CHECK(g.input_error < 2e-3);
@@ -135,7 +142,10 @@ TEST_CASE("Max and average pooling with strides and padding match the definition
                   const long iw = static_cast<long>(ow * c.sw + b) - static_cast<long>(pl);
                   if (ih < 0 || iw < 0 || ih >= static_cast<long>(c.in.height) || iw >= static_cast<long>(c.in.width))
                     continue;
-                  const double v = x[n * c.in.size() + (static_cast<std::size_t>(ih) * c.in.width + static_cast<std::size_t>(iw)) * c.in.channels + ch];
+                  const double v =
+                      x[n * c.in.size() +
+                        (static_cast<std::size_t>(ih) * c.in.width + static_cast<std::size_t>(iw)) * c.in.channels +
+                        ch];
                   best = std::max(best, v);
                   sum += v;
                   ++count;

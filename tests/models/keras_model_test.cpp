@@ -41,7 +41,8 @@ TEST_CASE("The seed CNN from Keras JSON of both forms is the seed CNN, weight fo
     REQUIRE(seed.ok());
     const auto& want = seed.value()->layout();
     REQUIRE(model.layout().num_tensors() == want.num_tensors());
-    for (std::size_t i = 0; i < want.num_tensors(); ++i) CHECK(model.layout().tensors()[i].shape == want.tensors()[i].shape);
+    for (std::size_t i = 0; i < want.num_tensors(); ++i)
+      CHECK(model.layout().tensors()[i].shape == want.tensors()[i].shape);
     // Same initializers drawn in the same order from the same seed.
     CHECK(std::equal(model.params().begin(), model.params().end(), seed.value()->params().begin()));
     CHECK(model.layout().tensors()[0].name == KName("conv2d", 1, f) + "/kernel");
@@ -61,9 +62,14 @@ TEST_CASE("Other Sequential models have Keras' parameter counts and output shape
     std::vector<std::string> rows;  // summary fragments
   };
   const std::vector<Case> cases = {
-      {"strided", StridedCnnJson, 24170,
+      {"strided",
+       StridedCnnJson,
+       24170,
        {"(None, 14, 14, 16)", "416", "(None, 7, 7, 16)", "4,608", "(None, 3, 3, 32)", "(None, 288)", "18,496", "650"}},
-      {"lenet", LeNetJson, 61706, {"(None, 28, 28, 6)", "156", "(None, 10, 10, 16)", "2,416", "48,120", "10,164", "850"}},
+      {"lenet",
+       LeNetJson,
+       61706,
+       {"(None, 28, 28, 6)", "156", "(None, 10, 10, 16)", "2,416", "48,120", "10,164", "850"}},
       {"mlp", MlpJson, 101642, {"(None, 128)", "100,352", "1,290"}},
   };
   for (const Case& c : cases) {
@@ -96,7 +102,9 @@ TEST_CASE("Initializers named in the file are honoured, with their seeds", "[mod
   auto a = Build(j, 1), b = Build(j, 2);
   REQUIRE((a.ok() && b.ok()));
   const auto& layout = a.value()->layout();
-  auto tensor = [&](Sequential& m, std::size_t i) { return m.params().subspan(layout.offset(i), layout.tensors()[i].size()); };
+  auto tensor = [&](Sequential& m, std::size_t i) {
+    return m.params().subspan(layout.offset(i), layout.tensors()[i].size());
+  };
   auto k0 = tensor(*a.value(), 0);
   CHECK(std::all_of(k0.begin(), k0.end(), [](float v) { return v >= 0.25f && v < 0.5f; }));
   // Its own seed: the same weights whatever the model's seed.
@@ -108,7 +116,8 @@ TEST_CASE("Initializers named in the file are honoured, with their seeds", "[mod
   for (float v : k1) sq += double{v} * v;
   const double stddev = std::sqrt(sq / static_cast<double>(k1.size()));
   CHECK(stddev == Approx(std::sqrt(2.0 / 128)).epsilon(0.1));
-  CHECK(std::all_of(k1.begin(), k1.end(), [](float v) { return std::abs(v) <= 2.0f * std::sqrt(2.0f / 128) / 0.8796f + 1e-6f; }));
+  CHECK(std::all_of(k1.begin(), k1.end(),
+                    [](float v) { return std::abs(v) <= 2.0f * std::sqrt(2.0f / 128) / 0.8796f + 1e-6f; }));
   auto k1b = tensor(*b.value(), 1);
   CHECK_FALSE(std::equal(k1.begin(), k1.end(), k1b.begin()));  // the model's seed
   auto bias = tensor(*a.value(), 2);
@@ -124,20 +133,31 @@ TEST_CASE("Keras models outside what asyncps implements are refused, naming the 
   };
   auto layer = [](json& j, std::size_t i) -> json& { return j["config"]["layers"][i]["config"]; };
   const std::vector<Case> cases = {
-      {"channels_first", [&](json& j) { layer(j, 1)["data_format"] = "channels_first"; },
+      {"channels_first",
+       [&](json& j) { layer(j, 1)["data_format"] = "channels_first"; },
        {"'conv2d' (Conv2D)", "data_format", "\"channels_first\""}},
-      {"dilation", [&](json& j) { layer(j, 1)["dilation_rate"] = {2, 2}; }, {"'conv2d'", "dilation_rate", "[2,2]"}},
+      {"dilation",
+       [&](json& j) {
+         layer(j, 1)["dilation_rate"] = {2, 2};
+       },
+       {"'conv2d'", "dilation_rate", "[2,2]"}},
       {"groups", [&](json& j) { layer(j, 4)["groups"] = 2; }, {"'conv2d_1'", "groups", "2"}},
       {"regularizer",
        [&](json& j) {
          layer(j, 7)["kernel_regularizer"] = {{"class_name", "L2"}, {"config", {{"l2", 0.01}}}};
        },
        {"'dense' (Dense)", "kernel_regularizer", "L2"}},
-      {"constraint", [&](json& j) { layer(j, 7)["kernel_constraint"] = {{"class_name", "MaxNorm"}}; },
+      {"constraint",
+       [&](json& j) {
+         layer(j, 7)["kernel_constraint"] = {{"class_name", "MaxNorm"}};
+       },
        {"'dense'", "kernel_constraint", "MaxNorm"}},
       {"activation", [&](json& j) { layer(j, 7)["activation"] = "elu"; }, {"'dense'", "activation", "\"elu\""}},
       {"padding", [&](json& j) { layer(j, 1)["padding"] = "causal"; }, {"'conv2d'", "padding", "\"causal\""}},
-      {"initializer", [&](json& j) { layer(j, 1)["kernel_initializer"] = {{"class_name", "Orthogonal"}}; },
+      {"initializer",
+       [&](json& j) {
+         layer(j, 1)["kernel_initializer"] = {{"class_name", "Orthogonal"}};
+       },
        {"'conv2d'", "kernel_initializer", "Orthogonal"}},
       {"frozen", [&](json& j) { layer(j, 4)["trainable"] = false; }, {"'conv2d_1'", "trainable", "false"}},
       {"dtype", [&](json& j) { layer(j, 1)["dtype"] = "float16"; }, {"'conv2d'", "dtype", "float16"}},
@@ -148,17 +168,35 @@ TEST_CASE("Keras models outside what asyncps implements are refused, naming the 
        },
        {"'lambda' (Lambda)", "not supported"}},
       {"other layer",
-       [&](json& j) { j["config"]["layers"][3] = {{"class_name", "BatchNormalization"}, {"config", {{"name", "bn"}}}}; },
+       [&](json& j) {
+         j["config"]["layers"][3] = {{"class_name", "BatchNormalization"}, {"config", {{"name", "bn"}}}};
+       },
        {"'bn' (BatchNormalization)", "not supported"}},
       {"dropout rate", [&](json& j) { layer(j, 3)["rate"] = 1.5; }, {"'dropout'", "rate", "1.5"}},
-      {"noise shape", [&](json& j) { layer(j, 3)["noise_shape"] = {1, 1, 16}; }, {"'dropout'", "noise_shape"}},
-      {"kernel size", [&](json& j) { layer(j, 1)["kernel_size"] = {0, 3}; }, {"'conv2d'", "kernel_size", "[0,3]"}},
+      {"noise shape",
+       [&](json& j) {
+         layer(j, 3)["noise_shape"] = {1, 1, 16};
+       },
+       {"'dropout'", "noise_shape"}},
+      {"kernel size",
+       [&](json& j) {
+         layer(j, 1)["kernel_size"] = {0, 3};
+       },
+       {"'conv2d'", "kernel_size", "[0,3]"}},
       {"no softmax", [&](json& j) { layer(j, 9)["activation"] = "linear"; }, {"must end in a softmax"}},
-      {"softmax inside", [&](json& j) { layer(j, 7)["activation"] = "softmax"; }, {"'dropout_1'", "follows the softmax of 'dense'"}},
+      {"softmax inside",
+       [&](json& j) { layer(j, 7)["activation"] = "softmax"; },
+       {"'dropout_1'", "follows the softmax of 'dense'"}},
       {"functional", [&](json& j) { j["class_name"] = "Functional"; }, {"class_name", "Functional", "only Sequential"}},
-      {"input shape", [&](json& j) { layer(j, 0)["batch_input_shape"] = {nullptr, 28}; },
+      {"input shape",
+       [&](json& j) {
+         layer(j, 0)["batch_input_shape"] = {nullptr, 28};
+       },
        {"conv2d (Conv2D)", "needs an image input", "(None, 28)"}},
-      {"too small", [&](json& j) { layer(j, 0)["batch_input_shape"] = {nullptr, 2, 2, 1}; },
+      {"too small",
+       [&](json& j) {
+         layer(j, 0)["batch_input_shape"] = {nullptr, 2, 2, 1};
+       },
        {"max_pooling2d", "does not fit"}},
   };
   for (const Case& c : cases) {
@@ -196,7 +234,8 @@ TEST_CASE("Initial weights load in Keras get_weights() order, checked against th
   REQUIRE(SaveNpz(dir.file("w.npz"), views).ok());
   REQUIRE(LoadWeightsInOrder(dir.file("w.npz"), layout, model.params()).ok());
   for (std::size_t i = 0; i < layout.num_tensors(); ++i)
-    CHECK(std::equal(arrays[i].begin(), arrays[i].end(), model.params().begin() + static_cast<std::ptrdiff_t>(layout.offset(i))));
+    CHECK(std::equal(arrays[i].begin(), arrays[i].end(),
+                     model.params().begin() + static_cast<std::ptrdiff_t>(layout.offset(i))));
   // What SaveWeights writes loads the same way.
   REQUIRE(SaveWeights(dir.file("saved.npz"), layout, model.params()).ok());
   std::vector<float> before(model.params().begin(), model.params().end());
@@ -208,8 +247,8 @@ TEST_CASE("Initial weights load in Keras get_weights() order, checked against th
   views.pop_back();
   REQUIRE(SaveNpz(dir.file("short.npz"), views).ok());
   auto st = LoadWeightsInOrder(dir.file("short.npz"), layout, model.params());
-  CHECK_THAT(st.message(), Catch::Contains("short.npz") && Catch::Contains("holds 9 arrays") &&
-                               Catch::Contains("10 weight tensors"));
+  CHECK_THAT(st.message(),
+             Catch::Contains("short.npz") && Catch::Contains("holds 9 arrays") && Catch::Contains("10 weight tensors"));
   std::vector<float> odd(6 * 5 * 5);
   views.push_back({"arr_9", {5, 5, 6}, odd});
   std::swap(views[0], views.back());

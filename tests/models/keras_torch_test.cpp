@@ -19,7 +19,8 @@ using namespace asyncps::models::testing;
 
 TEST_CASE("Strided, average-pooling, tanh and sigmoid models agree with PyTorch to 1e-4",
           "[models][keras][torch][python]") {
-  asyncps::testing::RequireOrSkip(PythonHas("numpy, torch"), std::string(Python()) + " lacks torch or numpy (apt install python3-torch)");
+  asyncps::testing::RequireOrSkip(PythonHas("numpy, torch"),
+                                  std::string(Python()) + " lacks torch or numpy (apt install python3-torch)");
   TempDir dir("keras-torch");
   json strided = StridedCnnJson(KerasForm::kTfKeras);
   for (auto& l : strided["config"]["layers"])
@@ -55,8 +56,8 @@ TEST_CASE("Strided, average-pooling, tanh and sigmoid models agree with PyTorch 
       const auto& t = layout.tensors()[i];
       in.push_back({t.name, t.shape, model.params().subspan(layout.offset(i), t.size())});
     }
-    const std::vector<std::size_t> xshape =
-        model.input_shape().rank == 1 ? std::vector<std::size_t>{batch, 784} : std::vector<std::size_t>{batch, 28, 28, 1};
+    const std::vector<std::size_t> xshape = model.input_shape().rank == 1 ? std::vector<std::size_t>{batch, 784}
+                                                                          : std::vector<std::size_t>{batch, 28, 28, 1};
     in.push_back({"x", xshape, x});
     in.push_back({"y", {batch, 10}, y});
     REQUIRE(SaveNpz(dir.file("in.npz"), in).ok());

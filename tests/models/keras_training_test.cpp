@@ -18,7 +18,8 @@ using namespace asyncps::models::testing;
 // Measured: 0.735, 0.741, 0.752 test accuracy with seeds 1, 2, 3 (about 2 s).
 TEST_CASE("A strided, average-pooling, dropout model reaches >= 0.70 test accuracy in 3 epochs on 8,000 images",
           "[models][keras][training][fashion]") {
-  asyncps::testing::RequireOrSkip(std::filesystem::exists(std::string(kDefaultDataDir) + "/train-images-idx3-ubyte.gz"), "dataset-fashion-mnist is not installed");
+  asyncps::testing::RequireOrSkip(std::filesystem::exists(std::string(kDefaultDataDir) + "/train-images-idx3-ubyte.gz"),
+                                  "dataset-fashion-mnist is not installed");
   SetBlasThreads(1);
   auto train = LoadMnist({.limit = 8000}, Split::kTrain);
   auto test = LoadMnist({.limit = 2000}, Split::kTest);
@@ -41,8 +42,8 @@ TEST_CASE("A strided, average-pooling, dropout model reaches >= 0.70 test accura
   }
   auto after = Evaluate(model, test.value());
   REQUIRE(after.ok());
-  INFO("accuracy " << before.value().accuracy << " -> " << after.value().accuracy << ", loss "
-                   << before.value().loss << " -> " << after.value().loss);
+  INFO("accuracy " << before.value().accuracy << " -> " << after.value().accuracy << ", loss " << before.value().loss
+                   << " -> " << after.value().loss);
   CHECK(after.value().accuracy >= 0.70);
   CHECK(after.value().loss < before.value().loss);
 }

@@ -13,8 +13,7 @@ TEST_CASE("MaxPool2D takes the max of each 2x2 window per channel", "[models][ma
   MaxPool2D p(2, 2);
   LayerHarness h(p, Shape::Image(2, 4, 1), 1);
   CHECK(h.out == Shape::Image(1, 2, 1));
-  const float x[8] = {1, 5, -1, -2,
-                      3, 2, -3, -4};
+  const float x[8] = {1, 5, -1, -2, 3, 2, -3, -4};
   float y[2];
   p.Forward(x, y, 1, false);
   CHECK(y[0] == 5);

@@ -26,7 +26,8 @@ TEST_CASE("npz round-trips named arrays of any rank", "[models][npz]") {
 }
 
 TEST_CASE("numpy reads our npz, and we read numpy's savez and savez_compressed", "[models][npz][python]") {
-  asyncps::testing::RequireOrSkip(PythonHas("numpy"), std::string(Python()) + " lacks numpy (apt install python3-numpy)");
+  asyncps::testing::RequireOrSkip(PythonHas("numpy"),
+                                  std::string(Python()) + " lacks numpy (apt install python3-numpy)");
   TempDir dir("npz-numpy");
   const std::vector<float> a = {1.5f, -2, 3, 4, 5, 6};
   REQUIRE(SaveNpz(dir.file("ours.npz"), {{"dense_1/kernel", {2, 3}, a}, {"dense_1/bias", {3}, {a.data(), 3}}}).ok());

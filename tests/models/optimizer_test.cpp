@@ -95,9 +95,9 @@ TEST_CASE("Optimizer state survives the PS overwriting the parameters", "[models
   // A pull replaces w between steps; the momentum must carry over, as in Dist-Keras.
   auto o = MakeSgd(0.1f, 0.9f);
   std::vector<float> w = {0.0f}, g = {1.0f};
-  o->Step(w, g);       // v = -0.1
-  w[0] = 5.0f;         // the PS overwrites the weights
-  o->Step(w, g);       // v = 0.9 * -0.1 - 0.1 = -0.19
+  o->Step(w, g);  // v = -0.1
+  w[0] = 5.0f;    // the PS overwrites the weights
+  o->Step(w, g);  // v = 0.9 * -0.1 - 0.1 = -0.19
   CHECK(w[0] == Approx(5.0 - 0.19));
   o->Reset();
   w[0] = 0.0f;

@@ -23,10 +23,10 @@ TEST_CASE("The seed CNN has exactly 1,048,853 parameters in Keras names and shap
   CHECK(m.value()->params().size() == 1048853);
   CHECK(m.value()->grads().size() == 1048853);
   const std::vector<std::pair<std::string, std::vector<std::size_t>>> want = {
-      {"conv2d_1/kernel", {3, 3, 1, 32}}, {"conv2d_1/bias", {32}},
+      {"conv2d_1/kernel", {3, 3, 1, 32}},  {"conv2d_1/bias", {32}},
       {"conv2d_2/kernel", {3, 3, 32, 32}}, {"conv2d_2/bias", {32}},
-      {"dense_1/kernel", {4608, 225}},    {"dense_1/bias", {225}},
-      {"dense_2/kernel", {225, 10}},      {"dense_2/bias", {10}}};
+      {"dense_1/kernel", {4608, 225}},     {"dense_1/bias", {225}},
+      {"dense_2/kernel", {225, 10}},       {"dense_2/bias", {10}}};
   REQUIRE(layout.num_tensors() == want.size());
   for (std::size_t i = 0; i < want.size(); ++i) {
     CHECK(layout.tensors()[i].name == want[i].first);

@@ -22,8 +22,7 @@ namespace asyncps::models::testing {
 class TempDir {
  public:
   explicit TempDir(const std::string& tag) {
-    path_ = std::filesystem::path(ASYNCPS_BINARY_DIR) / "tmp" /
-            (tag + "-" + std::to_string(::getpid()));
+    path_ = std::filesystem::path(ASYNCPS_BINARY_DIR) / "tmp" / (tag + "-" + std::to_string(::getpid()));
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
@@ -38,8 +37,7 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-inline std::vector<float> RandomVector(std::size_t n, std::uint64_t seed, float lo = -1.0f,
-                                       float hi = 1.0f) {
+inline std::vector<float> RandomVector(std::size_t n, std::uint64_t seed, float lo = -1.0f, float hi = 1.0f) {
   Rng rng(seed);
   std::vector<float> v(n);
   for (float& x : v) x = lo + (hi - lo) * rng.Uniform();
@@ -89,8 +87,8 @@ struct LayerHarness {
 };
 
 struct GradCheck {
-  double input_error = 0;   // max relative error of dL/dx
-  double param_error = 0;   // max relative error of dL/dparams
+  double input_error = 0;  // max relative error of dL/dx
+  double param_error = 0;  // max relative error of dL/dparams
 };
 
 // Compares Backward with central differences of L = sum(out * r) at x.

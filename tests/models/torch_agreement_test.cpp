@@ -33,7 +33,8 @@ void MakeBatch(std::size_t batch, std::vector<float>& x, std::vector<float>& y) 
 }  // namespace
 
 TEST_CASE("Seed CNN loss and gradients agree with PyTorch to 1e-4", "[models][torch][python]") {
-  asyncps::testing::RequireOrSkip(PythonHas("numpy, torch"), std::string(Python()) + " lacks torch or numpy (apt install python3-torch)");
+  asyncps::testing::RequireOrSkip(PythonHas("numpy, torch"),
+                                  std::string(Python()) + " lacks torch or numpy (apt install python3-torch)");
   TempDir dir("torch");
   const std::size_t batch = 16;
   for (std::uint64_t seed : {3u, 4u}) {

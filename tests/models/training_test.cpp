@@ -12,7 +12,8 @@
 using namespace asyncps::models;
 
 TEST_CASE("Seed CNN reaches >= 0.70 test accuracy after 1 epoch on 2,000 images", "[models][training][fashion]") {
-  asyncps::testing::RequireOrSkip(std::filesystem::exists(std::string(kDefaultDataDir) + "/train-images-idx3-ubyte.gz"), "dataset-fashion-mnist is not installed");
+  asyncps::testing::RequireOrSkip(std::filesystem::exists(std::string(kDefaultDataDir) + "/train-images-idx3-ubyte.gz"),
+                                  "dataset-fashion-mnist is not installed");
   SetBlasThreads(1);
   auto train = LoadMnist({.limit = 2000}, Split::kTrain);
   auto test = LoadMnist({.limit = 2000}, Split::kTest);
@@ -38,9 +39,8 @@ TEST_CASE("Seed CNN reaches >= 0.70 test accuracy after 1 epoch on 2,000 images"
   }
   auto after = Evaluate(model, test.value());
   REQUIRE(after.ok());
-  INFO("accuracy " << before.value().accuracy << " -> " << after.value().accuracy << ", loss "
-                   << before.value().loss << " -> " << after.value().loss << " (batch loss "
-                   << first_loss << " -> " << last_loss << ")");
+  INFO("accuracy " << before.value().accuracy << " -> " << after.value().accuracy << ", loss " << before.value().loss
+                   << " -> " << after.value().loss << " (batch loss " << first_loss << " -> " << last_loss << ")");
   CHECK(after.value().samples == 2000);
   CHECK(after.value().accuracy >= 0.70);
   CHECK(after.value().loss < before.value().loss);

@@ -150,8 +150,8 @@ TEST_CASE("a torn (truncated) checkpoint is refused, naming the file", "[checkpo
   const std::string path = CheckpointPath(dir.path(), 1, 2);
   REQUIRE(WriteCheckpoint(path, Sample()).ok());
   const std::vector<char> good = Bytes(path);
-  for (std::size_t keep : {good.size() - 1, good.size() - 4, good.size() / 2, std::size_t{12}, std::size_t{3},
-                           std::size_t{0}}) {
+  for (std::size_t keep :
+       {good.size() - 1, good.size() - 4, good.size() / 2, std::size_t{12}, std::size_t{3}, std::size_t{0}}) {
     Put(path, std::vector<char>(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(keep)));
     Result<CheckpointData> r = ReadCheckpoint(path);
     INFO("kept " << keep << " of " << good.size() << " bytes");

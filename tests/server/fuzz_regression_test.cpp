@@ -16,9 +16,7 @@ namespace {
 
 // An empty span whose pointer is not 8-byte aligned, as ZeroMQ may hand over
 // for an empty frame.
-std::span<const std::byte> EmptyAtOddAddress(const std::vector<std::byte>& storage) {
-  return {storage.data() + 1, 0};
-}
+std::span<const std::byte> EmptyAtOddAddress(const std::vector<std::byte>& storage) { return {storage.data() + 1, 0}; }
 
 }  // namespace
 

@@ -220,8 +220,8 @@ TEST_CASE("each class of malformed request is counted under its own error code",
   CHECK(s.updates == 0);
   CHECK(s.errors >= 11);  // AlreadyInitialised is counted by class; it need not count as an error
   const std::map<std::string, std::uint64_t> expected{
-      {"Malformed", 2}, {"BadVersion", 1}, {"UnknownOp", 1},      {"Mismatch", 1},          {"BadSize", 1},
-      {"NotInitialised", 1}, {"AlreadyInitialised", 1}, {"TooLarge", 1}, {"BadValue", 1}, {"NotHello", 1},
+      {"Malformed", 2},          {"BadVersion", 1},         {"UnknownOp", 1}, {"Mismatch", 1}, {"BadSize", 1},
+      {"NotInitialised", 1},     {"AlreadyInitialised", 1}, {"TooLarge", 1},  {"BadValue", 1}, {"NotHello", 1},
       {"SegmentUnavailable", 1}, {"CenterOverflow", 0}};  // shard_test makes one
   CHECK(s.errors_by_class == expected);
   std::vector<float> w(16);

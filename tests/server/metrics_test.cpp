@@ -24,9 +24,9 @@
 #include "support/server_process.h"
 
 using namespace asyncps;
-using asyncps::testing::ReadText;
 using asyncps::testing::MetricsServerProcess;
 using asyncps::testing::Promtool;
+using asyncps::testing::ReadText;
 using asyncps::testing::ServerProcess;
 using asyncps::testing::TempDir;
 using namespace std::chrono_literals;

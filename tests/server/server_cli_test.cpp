@@ -58,7 +58,7 @@ ClientOptions Options(const std::string& endpoint, std::uint32_t worker) {
 TEST_CASE("asyncps-server refuses bad values with exit 2, naming them", "[server][cli]") {
   TempDir dir;
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"--checkpoint-every", "nan"}, "nan"},        // silently disabled checkpoints before
+      {{"--checkpoint-every", "nan"}, "nan"},  // silently disabled checkpoints before
       {{"--checkpoint-every", "inf"}, "inf"},
       {{"--bind", "tcp://127.0.0.1:99999"}, "99999"},  // listened on 34463 before
       {{"--bind", "tcp://127.0.0.1:65535", "--shards", "2"}, "65536"},
@@ -127,8 +127,8 @@ TEST_CASE("bad output paths fail at start, not at shutdown", "[server][cli]") {
 
 TEST_CASE("the shutdown log says when the final checkpoint failed and what it loses", "[server][cli]") {
   TempDir dir;
-  ServerProcess server({"--bind", "tcp://127.0.0.1:*", "--ready-file", dir / "ready", "--checkpoint-dir",
-                        dir / "ckpt", "--checkpoint-every", "0"},
+  ServerProcess server({"--bind", "tcp://127.0.0.1:*", "--ready-file", dir / "ready", "--checkpoint-dir", dir / "ckpt",
+                        "--checkpoint-every", "0"},
                        dir / "server.log");
   REQUIRE(server.WaitForFile(dir / "ready"));
   ParameterLayout layout;
@@ -161,8 +161,8 @@ TEST_CASE("clients that never read their replies leave the server's memory bound
   // 4 peers send pulls and never read (before the fix: ~300 MB each, kept).
   zmq::context_t ctx(1);
   std::vector<zmq::socket_t> stuck;
-  const std::vector<std::byte> pull = wire::EncodeRequest(
-      {.op = wire::Op::Pull, .worker_id = 2, .seq = 1, .fingerprint = layout.Fingerprint(1)});
+  const std::vector<std::byte> pull =
+      wire::EncodeRequest({.op = wire::Op::Pull, .worker_id = 2, .seq = 1, .fingerprint = layout.Fingerprint(1)});
   for (int p = 0; p < 4; ++p) {
     zmq::socket_t& s = stuck.emplace_back(ctx, zmq::socket_type::dealer);
     s.set(zmq::sockopt::rcvhwm, 1);

@@ -45,8 +45,9 @@ constexpr double kCheckpointEverySeconds = 0.25;
 // window 1 (one commit per batch of 16), 8,000 rows for 2 epochs: 1,000
 // commits; the whole test set (10,000 rows).
 std::vector<std::string> TrainFlags(int seed) {
-  return {"--algo", "downpour", "--window", "1", "--seed", std::to_string(seed), "--epochs", "2", "--batch-size",
-          "16", "--train-limit", "8000", "--test-limit", "0", "--blas-threads", "1"};
+  return {"--algo",       "downpour", "--window",       "1",  "--seed",        std::to_string(seed),
+          "--epochs",     "2",        "--batch-size",   "16", "--train-limit", "8000",
+          "--test-limit", "0",        "--blas-threads", "1"};
 }
 
 struct RunResult {
@@ -67,8 +68,7 @@ RunResult Train(bool kill_shard_1, int seed = kSeed) {
     auto p = std::make_unique<ServerProcess>(
         std::vector<std::string>{"--bind", endpoints[i], "--first-shard", std::to_string(i), "--shards", "1",
                                  "--num-shards", std::to_string(kShards), "--checkpoint-dir", dir / "ckpt",
-                                 "--checkpoint-every", std::to_string(kCheckpointEverySeconds), "--ready-file",
-                                 ready},
+                                 "--checkpoint-every", std::to_string(kCheckpointEverySeconds), "--ready-file", ready},
         dir / ("shard-" + std::to_string(i) + ".log"));
     const std::vector<std::string> bound = p->WaitForEndpoints(ready, 30s);
     INFO("shard " << i << " log:\n" << p->log());
@@ -80,8 +80,8 @@ RunResult Train(bool kill_shard_1, int seed = kSeed) {
 
   std::filesystem::create_directories(dir / "reports");
   std::vector<std::string> args = TrainFlags(seed);
-  args.insert(args.end(), {"--servers", endpoints[0] + "," + endpoints[1], "--worker-index", "0", "--num-workers",
-                           "1", "--report-json", dir / "reports/worker-0.json", "--progress-format", "machine",
+  args.insert(args.end(), {"--servers", endpoints[0] + "," + endpoints[1], "--worker-index", "0", "--num-workers", "1",
+                           "--report-json", dir / "reports/worker-0.json", "--progress-format", "machine",
                            "--request-timeout-ms", "500", "--retry-deadline", "60"});
   auto worker = Spawn(ASYNCPS_WORKER_BIN, args, dir / "worker.log");
 
@@ -108,9 +108,9 @@ RunResult Train(bool kill_shard_1, int seed = kSeed) {
   REQUIRE(exit == std::optional<int>(0));
 
   std::vector<std::string> report_args = TrainFlags(seed);
-  report_args.insert(report_args.end(), {"--servers", endpoints[0] + "," + endpoints[1], "--worker-reports",
-                                         dir / "reports", "--expect-workers", "1", "--report-json",
-                                         dir / "report.json"});
+  report_args.insert(report_args.end(),
+                     {"--servers", endpoints[0] + "," + endpoints[1], "--worker-reports", dir / "reports",
+                      "--expect-workers", "1", "--report-json", dir / "report.json"});
   auto report = Spawn(ASYNCPS_REPORT_BIN, report_args, dir / "report.log");
   const std::optional<int> report_exit = report->Wait(120s);
   INFO("asyncps-report output:\n" << report->log());
@@ -159,8 +159,8 @@ TEST_CASE("kill -9 of one shard mid-training: restarted from its checkpoint, the
   // killed, so the lost updates are shard 1's.
   const double commits = static_cast<double>(clean.expected_updates / kShards);
   const double commits_per_second = std::max(commits / clean.training_time, commits / faulty.training_time);
-  const auto max_lost = static_cast<std::uint64_t>(
-      std::ceil(kRateFactor * commits_per_second * kCheckpointEverySeconds) + 1);
+  const auto max_lost =
+      static_cast<std::uint64_t>(std::ceil(kRateFactor * commits_per_second * kCheckpointEverySeconds) + 1);
   const std::uint64_t lost = faulty.expected_updates - std::min(faulty.updates, faulty.expected_updates);
   INFO("fault-free accuracy " << clean.accuracy << ", with the fault " << faulty.accuracy << "; updates "
                               << clean.updates << " vs " << faulty.updates << " (expected " << faulty.expected_updates

@@ -43,8 +43,8 @@ struct ShardHarness {
     auto header = EncodeRequest(f, layout);
     last = shard.Handle(header, body, fbb);
     std::string why;
-    const wire::Reply* r = wire::VerifyReply({reinterpret_cast<const std::byte*>(fbb.GetBufferPointer()),
-                                              fbb.GetSize()}, scratch, &why);
+    const wire::Reply* r =
+        wire::VerifyReply({reinterpret_cast<const std::byte*>(fbb.GetBufferPointer()), fbb.GetSize()}, scratch, &why);
     REQUIRE(r != nullptr);
     return *r;
   }
@@ -238,7 +238,8 @@ TEST_CASE("restore replaces the state", "[shard]") {
   CHECK(r.updates() == 17);
 }
 
-TEST_CASE("compressed payloads: bf16 and sparse commits apply, pulls come back in the encoding asked", "[shard][compression]") {
+TEST_CASE("compressed payloads: bf16 and sparse commits apply, pulls come back in the encoding asked",
+          "[shard][compression]") {
   ShardHarness h(ShardOneOfTwo());
   h.Send(Req(Op::Hello));
   REQUIRE(h.Send(Req(Op::Init, 2), {1, 2, 3, 4}).error() == ErrorCode::Ok);
@@ -271,7 +272,8 @@ TEST_CASE("compressed payloads: bf16 and sparse commits apply, pulls come back i
   CHECK(h.shard.counters().updates == 2);
 }
 
-TEST_CASE("compressed payloads that do not fit the slice are refused and nothing is applied", "[shard][compression][malformed]") {
+TEST_CASE("compressed payloads that do not fit the slice are refused and nothing is applied",
+          "[shard][compression][malformed]") {
   ShardHarness h(ShardOneOfTwo());
   h.Send(Req(Op::Hello));
   REQUIRE(h.Send(Req(Op::Init, 2), {1, 2, 3, 4}).error() == ErrorCode::Ok);

@@ -256,7 +256,7 @@ TEST_CASE("shared memory: the segment table closes what clients removed and stay
   std::vector<SharedSegment> segs;
   for (int i = 0; i < 3; ++i) segs.push_back(NewSegment());
   for (const SharedSegment& s : segs) REQUIRE(table.Attach(s.name()).ok());
-  CHECK(table.size() == 2);  // the least recently used was closed
+  CHECK(table.size() == 2);                    // the least recently used was closed
   REQUIRE(table.Attach(segs[0].name()).ok());  // and opens again while its name exists
   CHECK(table.size() == 2);
   const std::string gone = segs[0].name();

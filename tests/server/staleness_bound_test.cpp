@@ -19,9 +19,9 @@ using namespace asyncps;
 using asyncps::testing::EncodeRequest;
 using asyncps::testing::FloatBytes;
 using asyncps::testing::RequestFields;
+using std::chrono::milliseconds;
 using wire::ErrorCode;
 using wire::Op;
-using std::chrono::milliseconds;
 
 namespace {
 

@@ -61,11 +61,12 @@ TEST_CASE("latency quantiles interpolate within the bucket, merged over ops", "[
   }
   const ps::Buckets b = ps::MergedLatency(m);
   CHECK(b.count == 100);
-  CHECK(ps::Quantile(b, 0.5) == Approx(2.5e-5));             // the top of the commits' bucket
+  CHECK(ps::Quantile(b, 0.5) == Approx(2.5e-5));              // the top of the commits' bucket
   CHECK(ps::Quantile(b, 0.75) == Approx(5e-5 + 0.5 * 5e-5));  // half way into the pulls' bucket
   ps::Histogram slow(ps::kLatencyBounds);
   slow.Observe(30.0);  // beyond the largest bound
-  CHECK(ps::Quantile({{std::begin(ps::kLatencyBounds), std::end(ps::kLatencyBounds)}, slow.counts(), 30, 1}, 0.5) == 1.0);
+  CHECK(ps::Quantile({{std::begin(ps::kLatencyBounds), std::end(ps::kLatencyBounds)}, slow.counts(), 30, 1}, 0.5) ==
+        1.0);
 }
 
 TEST_CASE("a live server serves the status page and status.json", "[status]") {

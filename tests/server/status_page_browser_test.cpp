@@ -40,9 +40,9 @@ int Chromium(const TempDir& dir, const std::string& url, const std::string& mode
   // --virtual-time-budget: let the page poll status.json a few times first.
   const std::string cmd = "timeout 90 " + ChromiumBinary() +
                           " --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run"
-                          " --user-data-dir=" + (dir / "profile") +
-                          " --window-size=1100,900 --virtual-time-budget=4000 " + mode + " '" + url + "' > " + out +
-                          " 2> " + (dir / "chromium.err");
+                          " --user-data-dir=" +
+                          (dir / "profile") + " --window-size=1100,900 --virtual-time-budget=4000 " + mode + " '" +
+                          url + "' > " + out + " 2> " + (dir / "chromium.err");
   const int rc = std::system(cmd.c_str());
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }

@@ -18,8 +18,8 @@ inline constexpr const char* kPromtool = "/usr/bin/promtool";
 // `promtool check metrics` on `text` (written into `dir`): its exit status and what it said.
 inline std::pair<int, std::string> Promtool(const TempDir& dir, const std::string& text) {
   std::ofstream(dir / "exposition.txt") << text;
-  const std::string cmd =
-      std::string(kPromtool) + " check metrics < " + (dir / "exposition.txt") + " > " + (dir / "promtool.out") + " 2>&1";
+  const std::string cmd = std::string(kPromtool) + " check metrics < " + (dir / "exposition.txt") + " > " +
+                          (dir / "promtool.out") + " 2>&1";
   const int rc = std::system(cmd.c_str());
   return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, ReadText(dir / "promtool.out")};
 }

@@ -31,7 +31,8 @@ inline constexpr int kSkipExitCode = 77;
 inline void RequireOrSkip(bool available, const std::string& what) {
   if (available) return;
   const char* require = std::getenv("ASYNCPS_REQUIRE_DATA");
-  if (require != nullptr && std::strcmp(require, "1") == 0) FAIL(what << " (ASYNCPS_REQUIRE_DATA=1: missing is a failure)");
+  if (require != nullptr && std::strcmp(require, "1") == 0)
+    FAIL(what << " (ASYNCPS_REQUIRE_DATA=1: missing is a failure)");
   Skip(what);
 }
 

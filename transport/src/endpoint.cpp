@@ -39,7 +39,8 @@ Status CheckEndpoint(std::string_view endpoint, EndpointUse use) {
     const std::string_view path = endpoint.substr(kIpc.size());
     if (path.empty()) return Bad(endpoint, "no path");
     if (path.size() > kMaxIpcPath)
-      return Bad(endpoint, "the path is longer than the " + std::to_string(kMaxIpcPath) + " bytes a Unix socket allows");
+      return Bad(endpoint,
+                 "the path is longer than the " + std::to_string(kMaxIpcPath) + " bytes a Unix socket allows");
     return Status::OK();
   }
   if (endpoint.starts_with(kInproc) && endpoint.size() > kInproc.size()) return Status::OK();
@@ -56,8 +57,7 @@ Result<std::string> ShardEndpoint(const std::string& bind, std::size_t i, std::s
     const unsigned long p = std::stoul(port) + i;  // CheckEndpoint: 1..65535 digits
     if (p > 65535)
       return Status::InvalidArgument("shard " + std::to_string(i) + " of --bind " + bind + " would need port " +
-                                     std::to_string(p) + ": pick a first port at most " +
-                                     std::to_string(65536 - n));
+                                     std::to_string(p) + ": pick a first port at most " + std::to_string(65536 - n));
     return bind.substr(0, colon + 1) + std::to_string(p);
   }
   // A later shard's path is longer than the bind's: check it too.
@@ -69,7 +69,8 @@ Result<std::string> ShardEndpoint(const std::string& bind, std::size_t i, std::s
 Result<std::pair<std::string, int>> ParseHostPort(const std::string& host_port) {
   const auto colon = host_port.rfind(':');
   const auto bad = [&](const std::string& why) {
-    return Status::InvalidArgument("--metrics-bind '" + host_port + "': " + why + " (expected HOST:PORT, e.g. 0.0.0.0:9100)");
+    return Status::InvalidArgument("--metrics-bind '" + host_port + "': " + why +
+                                   " (expected HOST:PORT, e.g. 0.0.0.0:9100)");
   };
   if (colon == std::string::npos || colon == 0) return bad("no HOST:PORT");
   std::string host = host_port.substr(0, colon);

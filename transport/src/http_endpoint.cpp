@@ -8,8 +8,7 @@ namespace asyncps::tools {
 
 HttpEndpoint::HttpEndpoint() : http_(std::make_unique<httplib::Server>()) {}
 
-Result<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(const std::string& host_port,
-                                                          std::vector<HttpRoute> routes) {
+Result<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(const std::string& host_port, std::vector<HttpRoute> routes) {
   Result<std::pair<std::string, int>> where = ParseHostPort(host_port);
   if (!where.ok()) return where.status();
   std::unique_ptr<HttpEndpoint> e(new HttpEndpoint());

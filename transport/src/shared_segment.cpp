@@ -146,8 +146,7 @@ Result<SharedSegment> SharedSegment::Open(std::string_view name) {
   struct stat st {};
   if (::fstat(s.fd_, &st) != 0) return Status::Unavailable(Errno("cannot stat shared memory " + s.name_));
   if (!S_ISREG(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 0077) != 0)
-    return Status::InvalidArgument("shared memory " + s.name_ +
-                                   " must be a file of this server's user with mode 0600");
+    return Status::InvalidArgument("shared memory " + s.name_ + " must be a file of this server's user with mode 0600");
   const auto size = static_cast<std::size_t>(st.st_size);
   if (size < kHeaderBytes) return Status::InvalidArgument("shared memory " + s.name_ + " is too small for its header");
   Result<MemoryMap> map = MemoryMap::Shared(s.fd_, size);

@@ -33,8 +33,9 @@ std::vector<std::string> ServersFrom(py::handle obj) {
       out.push_back(e.cast<std::string>());
     }
   } else {
-    RaiseInvalidArgument("servers must be a list of endpoints (one per shard, in shard order) or a "
-                         "comma-separated str");
+    RaiseInvalidArgument(
+        "servers must be a list of endpoints (one per shard, in shard order) or a "
+        "comma-separated str");
   }
   if (out.empty()) RaiseInvalidArgument("no servers given: pass one endpoint per shard, in shard order");
   return out;
@@ -144,8 +145,9 @@ the network; one call runs at a time per client (others wait).
             return n;
           },
           "Shards whose payloads travel through shared memory (the option shared_memory).")
-      .def_property_readonly("options", [](const ClientHandle& h) { return ClientOptionsToDict(h.options()); },
-                             "The options in effect, as a dict (secret keys left out).")
+      .def_property_readonly(
+          "options", [](const ClientHandle& h) { return ClientOptionsToDict(h.options()); },
+          "The options in effect, as a dict (secret keys left out).")
       .def(
           "init",
           [](ClientHandle& h, py::handle weights) {
@@ -198,8 +200,7 @@ the network; one call runs at a time per client (others wait).
           },
           StatsDoc().c_str())
       .def(
-          "leave",
-          [](ClientHandle& h) { h.Call("leave", [](Client& c) { return c.Leave(); }); },
+          "leave", [](ClientHandle& h) { h.Call("leave", [](Client& c) { return c.Leave(); }); },
           "Tells every shard this worker is done (after its final commit): their staleness bound stops "
           "waiting for it.")
       .def(

@@ -21,7 +21,8 @@ py::tuple ShapeTuple(const std::vector<std::size_t>& shape) {
 
 std::vector<std::size_t> ShapeFrom(const std::string& where, py::handle shape) {
   py::object dims = py::reinterpret_borrow<py::object>(shape);
-  if (py::isinstance<py::int_>(shape) && !py::isinstance<py::bool_>(shape)) dims = py::make_tuple(shape);  // 10 as (10,)
+  if (py::isinstance<py::int_>(shape) && !py::isinstance<py::bool_>(shape))
+    dims = py::make_tuple(shape);  // 10 as (10,)
   if (!py::isinstance<py::sequence>(dims) || py::isinstance<py::str>(dims))
     RaiseInvalidArgument(where + ": the shape must be a sequence of ints, e.g. (3, 3, 1, 32)");
   std::vector<std::size_t> out;

@@ -19,8 +19,8 @@ namespace asyncps::python {
 namespace {
 
 // Dist-Keras' defaults for `a`, with the fields given overridden; validated.
-RuleConfig MakeRuleConfig(Algorithm a, std::optional<int> window, std::optional<float> rho,
-                          std::optional<float> eta, std::optional<float> momentum) {
+RuleConfig MakeRuleConfig(Algorithm a, std::optional<int> window, std::optional<float> rho, std::optional<float> eta,
+                          std::optional<float> momentum) {
   RuleConfig c = RuleConfig::Defaults(a);
   if (window) c.window = *window;
   if (rho) c.rho = *rho;
@@ -32,9 +32,12 @@ RuleConfig MakeRuleConfig(Algorithm a, std::optional<int> window, std::optional<
 
 const char* ExchangePointName(ExchangePoint p) {
   switch (p) {
-    case ExchangePoint::kBeforeBatch: return "before_batch";
-    case ExchangePoint::kAfterBatch: return "after_batch";
-    case ExchangePoint::kNever: return "never";
+    case ExchangePoint::kBeforeBatch:
+      return "before_batch";
+    case ExchangePoint::kAfterBatch:
+      return "after_batch";
+    case ExchangePoint::kNever:
+      return "never";
   }
   return "never";
 }
@@ -108,10 +111,11 @@ the rule's default (window 5, 12, 5, 32, 32; rho 5; eta 0.1; momentum 0.9).
              return std::make_unique<DriverHandle>(
                  client, MakeRuleConfig(client->options().algorithm, window, rho, eta, momentum));
            }),
-           py::arg("client"), py::arg("window") = py::none(), py::arg("rho") = py::none(),
-           py::arg("eta") = py::none(), py::arg("momentum") = py::none())
+           py::arg("client"), py::arg("window") = py::none(), py::arg("rho") = py::none(), py::arg("eta") = py::none(),
+           py::arg("momentum") = py::none())
       .def(
-          "start", [](DriverHandle& d, py::handle w) { d.Run("start", w, [](RuleDriver& r, auto s) { return r.Start(s); }); },
+          "start",
+          [](DriverHandle& d, py::handle w) { d.Run("start", w, [](RuleDriver& r, auto s) { return r.Start(s); }); },
           py::arg("weights"), "Pulls C into weights and remembers it as W0.")
       .def(
           "before_batch",
@@ -129,10 +133,12 @@ the rule's default (window 5, 12, 5, 32, 32; rho 5; eta 0.1; momentum 0.9).
           "finish",
           [](DriverHandle& d, py::handle w) { d.Run("finish", w, [](RuleDriver& r, auto s) { return r.Finish(s); }); },
           py::arg("weights"), "If batches were trained since the last exchange, exchanges once more.")
-      .def_property_readonly("commits", [](const DriverHandle& d) { return d.driver().commits(); },
-                             "Exchanges with the PS so far (each one commit).")
-      .def_property_readonly("batches", [](const DriverHandle& d) { return d.driver().batches(); },
-                             "Batches trained so far (after_batch calls).")
+      .def_property_readonly(
+          "commits", [](const DriverHandle& d) { return d.driver().commits(); },
+          "Exchanges with the PS so far (each one commit).")
+      .def_property_readonly(
+          "batches", [](const DriverHandle& d) { return d.driver().batches(); },
+          "Batches trained so far (after_batch calls).")
       .def_property_readonly("config", [](const DriverHandle& d) { return ConfigDict(d.config()); });
 
   m.def(

@@ -59,19 +59,30 @@ double Seconds(milliseconds d) { return static_cast<double>(d.count()) / 1000.0;
 void ApplyClientOptions(const py::dict& kwargs, ClientOptions& o) {
   for (auto [k, v] : kwargs) {
     const std::string key = py::str(k);
-    if (key == "request_timeout") o.request_timeout = ToDuration(key, v);
-    else if (key == "retry_deadline") o.retry_deadline = ToDuration(key, v);
-    else if (key == "retry_backoff_initial") o.retry_backoff_initial = ToDuration(key, v);
-    else if (key == "retry_backoff_max") o.retry_backoff_max = ToDuration(key, v);
-    else if (key == "connect_deadline") o.connect_deadline = ToDuration(key, v);
-    else if (key == "heartbeat_interval") o.heartbeat_interval = ToDuration(key, v);
+    if (key == "request_timeout")
+      o.request_timeout = ToDuration(key, v);
+    else if (key == "retry_deadline")
+      o.retry_deadline = ToDuration(key, v);
+    else if (key == "retry_backoff_initial")
+      o.retry_backoff_initial = ToDuration(key, v);
+    else if (key == "retry_backoff_max")
+      o.retry_backoff_max = ToDuration(key, v);
+    else if (key == "connect_deadline")
+      o.connect_deadline = ToDuration(key, v);
+    else if (key == "heartbeat_interval")
+      o.heartbeat_interval = ToDuration(key, v);
     else if (key == "max_attempts") {
-      if (!py::isinstance<py::int_>(v) || py::isinstance<py::bool_>(v)) RaiseInvalidArgument("max_attempts must be an int");
+      if (!py::isinstance<py::int_>(v) || py::isinstance<py::bool_>(v))
+        RaiseInvalidArgument("max_attempts must be an int");
       o.max_attempts = v.cast<int>();
-    } else if (key == "curve_server_key") o.curve_server_key = ToString(key, v);
-    else if (key == "curve_secret_key") o.curve_secret_key = ToString(key, v);
-    else if (key == "pull_encoding") o.compression.pull = ToEncoding(key, v);
-    else if (key == "commit_encoding") o.compression.commit = ToEncoding(key, v);
+    } else if (key == "curve_server_key")
+      o.curve_server_key = ToString(key, v);
+    else if (key == "curve_secret_key")
+      o.curve_secret_key = ToString(key, v);
+    else if (key == "pull_encoding")
+      o.compression.pull = ToEncoding(key, v);
+    else if (key == "commit_encoding")
+      o.compression.commit = ToEncoding(key, v);
     else if (key == "commit_top_k") {
       if (!(py::isinstance<py::int_>(v) || py::isinstance<py::float_>(v)) || py::isinstance<py::bool_>(v))
         RaiseInvalidArgument("commit_top_k must be a number in [0, 1)");

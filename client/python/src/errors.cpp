@@ -9,8 +9,8 @@ namespace {
 
 struct ErrorClass {
   Status::Code code;
-  const char* name;     // the Python class name in module asyncps
-  PyObject* builtin;    // a second base besides asyncps.Error, or nullptr
+  const char* name;   // the Python class name in module asyncps
+  PyObject* builtin;  // a second base besides asyncps.Error, or nullptr
   const char* doc;
 };
 
@@ -49,8 +49,8 @@ void RegisterErrors(py::module_& m) {
   if (!g_base) throw py::error_already_set();
   m.add_object("Error", py::handle(g_base));
   for (const ErrorClass& c : classes) {
-    py::tuple bases = c.builtin ? py::make_tuple(py::handle(g_base), py::handle(c.builtin))
-                                : py::make_tuple(py::handle(g_base));
+    py::tuple bases =
+        c.builtin ? py::make_tuple(py::handle(g_base), py::handle(c.builtin)) : py::make_tuple(py::handle(g_base));
     const std::string qualified = std::string("asyncps.") + c.name;
     PyObject* cls = PyErr_NewExceptionWithDoc(qualified.c_str(), c.doc, bases.ptr(), nullptr);
     if (!cls) throw py::error_already_set();

@@ -63,8 +63,8 @@ FloatBuffer FloatBuffer::Request(py::handle obj, const char* what, std::size_t e
   }
   py::buffer_info info(view.release(), /*ownview=*/true);
   if (!IsNativeFloat32(info)) {
-    RaiseInvalidArgument(name + " must hold float32 (numpy.float32, torch.float32), not buffer format '" +
-                         info.format + "' of " + std::to_string(info.itemsize) +
+    RaiseInvalidArgument(name + " must hold float32 (numpy.float32, torch.float32), not buffer format '" + info.format +
+                         "' of " + std::to_string(info.itemsize) +
                          "-byte items: convert it once with .astype(numpy.float32) and keep using that array");
   }
   if (info.ndim != 1) {

@@ -40,18 +40,18 @@ class RuleDriver {
   const RuleConfig& config() const { return config_; }
 
  private:
-  Status Exchange(std::span<float> w);   // the rule's exchange with the PS
+  Status Exchange(std::span<float> w);  // the rule's exchange with the PS
   bool Due() const { return it_ % static_cast<std::uint64_t>(config_.window) == 0 && unsent_ > 0; }
 
   Client& client_;
   RuleConfig config_;
-  Status usable_;  // why the config cannot drive this client (OK: it can)
-  std::uint64_t it_ = 1;       // the batch about to be trained, from 1, never reset
-  std::uint64_t unsent_ = 0;   // batches trained since the last exchange
+  Status usable_;             // why the config cannot drive this client (OK: it can)
+  std::uint64_t it_ = 1;      // the batch about to be trained, from 1, never reset
+  std::uint64_t unsent_ = 0;  // batches trained since the last exchange
   std::uint64_t commits_ = 0;
-  std::vector<float> w0_;        // delta rules: the weights of the last pull
-  std::vector<float> center_;    // elastic rules: the pulled center
-  std::vector<float> elastic_;   // elastic rules: the commit, alpha (w - center)
+  std::vector<float> w0_;                // delta rules: the weights of the last pull
+  std::vector<float> center_;            // elastic rules: the pulled center
+  std::vector<float> elastic_;           // elastic rules: the commit, alpha (w - center)
   std::vector<float> velocity_, saved_;  // EAMSGD
 };
 

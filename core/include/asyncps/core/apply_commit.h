@@ -20,7 +20,6 @@ namespace asyncps {
 // EASGD and EAMSGD too; DynSGD itself is unchanged).
 enum class StalenessScale : std::uint8_t { kNone, kInverse };
 
-
 // The factor a shard multiplies a commit's payload by before adding it to C:
 // 1 for every rule but DynSGD, whose factor is 1 / tau with
 // tau = updates_applied - last_pulled_updates + 1 (staleness, >= 1);

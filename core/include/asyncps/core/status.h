@@ -15,15 +15,15 @@ class [[nodiscard]] Status {
  public:
   enum class Code {
     kOk = 0,
-    kInvalidArgument,    // bad flag, bad file, bad layout: the caller's input
-    kMismatch,           // fingerprint or layout differs from the server's
-    kNotInitialised,     // pull/commit before any worker sent initial weights
-    kAlreadyInitialised, // a later init: the first one won
-    kTimeout,            // a shard did not answer within the deadline
-    kUnavailable,        // transport failure (connect, send, recv)
-    kProtocol,           // malformed or unexpected message
-    kUnauthorised,       // rejected by the server's security settings
-    kIOError,            // file system
+    kInvalidArgument,     // bad flag, bad file, bad layout: the caller's input
+    kMismatch,            // fingerprint or layout differs from the server's
+    kNotInitialised,      // pull/commit before any worker sent initial weights
+    kAlreadyInitialised,  // a later init: the first one won
+    kTimeout,             // a shard did not answer within the deadline
+    kUnavailable,         // transport failure (connect, send, recv)
+    kProtocol,            // malformed or unexpected message
+    kUnauthorised,        // rejected by the server's security settings
+    kIOError,             // file system
     kInternal,
   };
 
@@ -58,8 +58,8 @@ const char* CodeName(Status::Code code);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}             // NOLINT: implicit by design
-  Result(Status status) : v_(std::move(status)) {}      // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
+  Result(Status status) : v_(std::move(status)) {}  // NOLINT: implicit by design
   bool ok() const { return std::holds_alternative<T>(v_); }
   // REQUIRES: ok().
   T& value() & { return std::get<T>(v_); }

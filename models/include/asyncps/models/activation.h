@@ -21,8 +21,7 @@ class Activation final : public Layer {
   Result<Shape> Build(const Shape& input, const std::string& name, ParameterLayout& layout) override;
   void Forward(const float* in, float* out, std::size_t batch, bool training) override;
   // Derivatives from the outputs: sigmoid y(1 - y), tanh 1 - y^2, linear 1.
-  void Backward(const float* in, const float* out, const float* dout, float* din,
-                std::size_t batch) override;
+  void Backward(const float* in, const float* out, const float* dout, float* din, std::size_t batch) override;
 
  private:
   ActivationKind kind_;

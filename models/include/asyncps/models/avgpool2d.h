@@ -17,8 +17,7 @@ class AvgPool2D final : public Pool2D {
   const char* type_name() const override { return "AveragePooling2D"; }
   const char* name_prefix() const override { return "average_pooling2d"; }
   void Forward(const float* in, float* out, std::size_t batch, bool training) override;
-  void Backward(const float* in, const float* out, const float* dout, float* din,
-                std::size_t batch) override;
+  void Backward(const float* in, const float* out, const float* dout, float* din, std::size_t batch) override;
 };
 
 }  // namespace asyncps::models

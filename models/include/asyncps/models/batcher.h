@@ -23,9 +23,9 @@ namespace asyncps::models {
 
 struct BatcherOptions {
   std::size_t batch_size = 32;
-  std::uint64_t seed = 1;   // epoch e's order depends only on (seed, e)
+  std::uint64_t seed = 1;  // epoch e's order depends only on (seed, e)
   bool shuffle = true;
-  bool drop_last = false;   // false: the last partial batch is trained too
+  bool drop_last = false;  // false: the last partial batch is trained too
 };
 
 struct BatchView {

@@ -17,8 +17,8 @@ inline constexpr std::size_t kCifarRecordBytes = 1 + 32 * 32 * 3;
 struct CifarOptions {
   std::string dir;
   float divisor = 255.0f;
-  std::size_t limit = 0;        // keep only the first `limit` samples (0: all)
-  std::size_t worker = 0;       // share `worker` of `num_workers`, as MnistOptions
+  std::size_t limit = 0;   // keep only the first `limit` samples (0: all)
+  std::size_t worker = 0;  // share `worker` of `num_workers`, as MnistOptions
   std::size_t num_workers = 1;
 };
 

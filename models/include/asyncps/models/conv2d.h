@@ -19,11 +19,10 @@
 #include "asyncps/models/layer.h"
 #include "asyncps/models/padding.h"
 
-
 namespace asyncps::models {
 
 enum class ConvAlgorithm {
-  kAuto,      // Winograd F(4x4) where it applies and pays off, direct for 1-4 channels (filters % 8 == 0), else im2col
+  kAuto,  // Winograd F(4x4) where it applies and pays off, direct for 1-4 channels (filters % 8 == 0), else im2col
   kIm2col,
   kDirect,
   kWinograd,  // F(4x4,3x3); falls back to im2col unless the kernel is 3x3, stride 1, channels <= 1024
@@ -54,15 +53,14 @@ class Conv2D final : public Layer {
   void Reserve(std::size_t max_batch) override;
   std::size_t num_params() const override;
   void Forward(const float* in, float* out, std::size_t batch, bool training) override;
-  void Backward(const float* in, const float* out, const float* dout, float* din,
-                std::size_t batch) override;
+  void Backward(const float* in, const float* out, const float* dout, float* din, std::size_t batch) override;
 
  private:
   Conv2DOptions opt_;
   std::size_t pad_top_ = 0, pad_left_ = 0;
   std::size_t kernel_offset_ = 0, bias_offset_ = 0;
-  float* w_ = nullptr;   // [K = kh*kw*cin, cout]
-  float* b_ = nullptr;   // [cout]; without a bias: zeros_
+  float* w_ = nullptr;               // [K = kh*kw*cin, cout]
+  float* b_ = nullptr;               // [cout]; without a bias: zeros_
   AlignedBuffer zeros_, unused_db_;  // the absent bias and its gradient (use_bias false)
   float* dw_ = nullptr;
   float* db_ = nullptr;

@@ -17,7 +17,7 @@ struct CsvOptions {
   std::size_t width = 28;
   std::size_t channels = 1;
   std::size_t num_classes = 10;
-  float divisor = 255.0f;   // pixels are divided by this (Dist-Keras used 250)
+  float divisor = 255.0f;  // pixels are divided by this (Dist-Keras used 250)
   bool has_header = true;
   std::size_t label_column = 0;
   // The label column by header name; set, it wins over label_column.

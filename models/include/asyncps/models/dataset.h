@@ -16,8 +16,8 @@ inline constexpr const char* kDefaultDataDir = "/usr/share/datasets/fashion-mnis
 struct Dataset {
   std::size_t height = 0, width = 0, channels = 0;
   std::size_t num_classes = 10;
-  std::vector<float> images;          // size() * height * width * channels
-  std::vector<std::uint8_t> labels;   // class index per sample
+  std::vector<float> images;         // size() * height * width * channels
+  std::vector<std::uint8_t> labels;  // class index per sample
   std::size_t size() const { return labels.size(); }
   std::size_t sample_size() const { return height * width * channels; }
   const float* image(std::size_t i) const { return images.data() + i * sample_size(); }
@@ -54,9 +54,8 @@ Result<Dataset> LoadMnist(const MnistOptions& options, Split split);
 
 // Converts raw bytes to a dataset (shared by the IDX and CSV loaders).
 // InvalidArgument when the counts disagree or a label is out of range.
-Result<Dataset> MakeDataset(std::size_t height, std::size_t width, std::size_t channels,
-                            std::size_t num_classes, const std::vector<std::uint8_t>& pixels,
-                            std::vector<std::uint8_t> labels, float divisor);
+Result<Dataset> MakeDataset(std::size_t height, std::size_t width, std::size_t channels, std::size_t num_classes,
+                            const std::vector<std::uint8_t>& pixels, std::vector<std::uint8_t> labels, float divisor);
 
 // Worker `worker` of `num_workers`' share: the contiguous block
 // [worker*n/W, (worker+1)*n/W) of the samples. The W shares are disjoint, cover

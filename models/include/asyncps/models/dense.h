@@ -27,8 +27,7 @@ class Dense final : public Layer {
   std::size_t num_params() const override;
   void Reserve(std::size_t max_batch) override;
   void Forward(const float* in, float* out, std::size_t batch, bool training) override;
-  void Backward(const float* in, const float* out, const float* dout, float* din,
-                std::size_t batch) override;
+  void Backward(const float* in, const float* out, const float* dout, float* din, std::size_t batch) override;
 
  private:
   std::size_t units_;

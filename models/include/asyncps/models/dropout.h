@@ -20,8 +20,7 @@ class Dropout final : public Layer {
   void Reserve(std::size_t max_batch) override;
   void Forward(const float* in, float* out, std::size_t batch, bool training) override;
   // Uses the mask of the last training Forward (identity after an evaluation Forward).
-  void Backward(const float* in, const float* out, const float* dout, float* din,
-                std::size_t batch) override;
+  void Backward(const float* in, const float* out, const float* dout, float* din, std::size_t batch) override;
 
  private:
   float rate_;

@@ -11,8 +11,7 @@ class Flatten final : public Layer {
   const char* name_prefix() const override { return "flatten"; }
   Result<Shape> Build(const Shape& input, const std::string& name, ParameterLayout& layout) override;
   void Forward(const float* in, float* out, std::size_t batch, bool training) override;
-  void Backward(const float* in, const float* out, const float* dout, float* din,
-                std::size_t batch) override;
+  void Backward(const float* in, const float* out, const float* dout, float* din, std::size_t batch) override;
 };
 
 }  // namespace asyncps::models

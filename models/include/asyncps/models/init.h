@@ -37,8 +37,8 @@ struct Initializer {
   enum class Mode { kFanIn, kFanOut, kFanAvg };
   enum class Distribution { kUniform, kTruncatedNormal, kUntruncatedNormal };
   Kind kind = Kind::kVarianceScaling;
-  float a = 0.0f;  // kConstant: the value; kRandomUniform: minval; normals: mean
-  float b = 0.0f;  // kRandomUniform: maxval; normals: stddev
+  float a = 0.0f;                                      // kConstant: the value; kRandomUniform: minval; normals: mean
+  float b = 0.0f;                                      // kRandomUniform: maxval; normals: stddev
   float scale = 1.0f;                                  // kVarianceScaling
   Mode mode = Mode::kFanAvg;                           // kVarianceScaling
   Distribution distribution = Distribution::kUniform;  // kVarianceScaling

@@ -32,8 +32,7 @@ class Layer {
 
   // Validates the input shape, appends this layer's tensors to `layout` as
   // "<name>/kernel", "<name>/bias" and returns the output shape.
-  virtual Result<Shape> Build(const Shape& input, const std::string& name,
-                              ParameterLayout& layout) = 0;
+  virtual Result<Shape> Build(const Shape& input, const std::string& name, ParameterLayout& layout) = 0;
   // Points the layer at the model's flat buffers (base pointers; the layer adds
   // its own offsets).
   virtual void Bind(float* /*params*/, float* /*grads*/) {}
@@ -49,8 +48,7 @@ class Layer {
   // Given dL/d(out), writes dL/d(in) into `din` (skipped when din is nullptr)
   // and overwrites this layer's gradient slice. `in` and `out` are the values of
   // the last Forward.
-  virtual void Backward(const float* in, const float* out, const float* dout, float* din,
-                        std::size_t batch) = 0;
+  virtual void Backward(const float* in, const float* out, const float* dout, float* din, std::size_t batch) = 0;
 
   const Shape& input_shape() const { return in_; }
   const Shape& output_shape() const { return out_; }

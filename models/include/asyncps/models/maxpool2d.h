@@ -24,8 +24,7 @@ class MaxPool2D final : public Pool2D {
   void Forward(const float* in, float* out, std::size_t batch, bool training) override;
   // Ties send the gradient to the first maximum in row-major window order;
   // overlapping windows (strides < pool) add their gradients.
-  void Backward(const float* in, const float* out, const float* dout, float* din,
-                std::size_t batch) override;
+  void Backward(const float* in, const float* out, const float* dout, float* din, std::size_t batch) override;
 
  private:
   std::vector<std::uint32_t> argmax_;  // per output element: index into the sample's input

@@ -11,8 +11,8 @@
 namespace asyncps::models {
 
 struct NpyArray {
-  std::string name;                 // npz member name without ".npy"
-  std::vector<std::size_t> shape;   // empty: a scalar
+  std::string name;                // npz member name without ".npy"
+  std::vector<std::size_t> shape;  // empty: a scalar
   std::vector<float> data;
 };
 

@@ -37,15 +37,15 @@ class Optimizer {
 };
 
 struct OptimizerOptions {
-  std::string name = "adam";   // sgd | adam | adagrad | rmsprop (case-insensitive)
-  float learning_rate = 0.0f;  // <= 0: the optimizer's Keras default
-                               // (sgd 0.01, adam 0.001, adagrad 0.001, rmsprop 0.001)
-  float momentum = 0.0f;       // sgd, rmsprop
-  bool nesterov = false;       // sgd
-  float beta1 = 0.9f;          // adam
-  float beta2 = 0.999f;        // adam
-  float epsilon = 1e-7f;       // adam, adagrad, rmsprop
-  float rho = 0.9f;            // rmsprop
+  std::string name = "adam";         // sgd | adam | adagrad | rmsprop (case-insensitive)
+  float learning_rate = 0.0f;        // <= 0: the optimizer's Keras default
+                                     // (sgd 0.01, adam 0.001, adagrad 0.001, rmsprop 0.001)
+  float momentum = 0.0f;             // sgd, rmsprop
+  bool nesterov = false;             // sgd
+  float beta1 = 0.9f;                // adam
+  float beta2 = 0.999f;              // adam
+  float epsilon = 1e-7f;             // adam, adagrad, rmsprop
+  float rho = 0.9f;                  // rmsprop
   float initial_accumulator = 0.1f;  // adagrad
 };
 
@@ -54,11 +54,9 @@ struct OptimizerOptions {
 std::unique_ptr<Optimizer> MakeSgd(float lr = 0.01f, float momentum = 0.0f, bool nesterov = false);
 // Adam, Keras' form: t += 1; lr_t = lr*sqrt(1-b2^t)/(1-b1^t);
 // m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2; w -= lr_t*m/(sqrt(v)+eps).
-std::unique_ptr<Optimizer> MakeAdam(float lr = 0.001f, float beta1 = 0.9f, float beta2 = 0.999f,
-                                    float epsilon = 1e-7f);
+std::unique_ptr<Optimizer> MakeAdam(float lr = 0.001f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f);
 // Adagrad: a += g^2 (a starts at initial_accumulator); w -= lr*g/(sqrt(a)+eps).
-std::unique_ptr<Optimizer> MakeAdagrad(float lr = 0.001f, float initial_accumulator = 0.1f,
-                                       float epsilon = 1e-7f);
+std::unique_ptr<Optimizer> MakeAdagrad(float lr = 0.001f, float initial_accumulator = 0.1f, float epsilon = 1e-7f);
 // RMSprop: s = rho*s + (1-rho)*g^2; u = lr*g/(sqrt(s)+eps);
 // momentum 0: w -= u; else m = momentum*m + u, w -= m.
 std::unique_ptr<Optimizer> MakeRmsprop(float lr = 0.001f, float rho = 0.9f, float momentum = 0.0f,

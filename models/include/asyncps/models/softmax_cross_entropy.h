@@ -10,8 +10,7 @@ namespace asyncps::models {
 // Mean over the batch of -sum_k y[k] * log softmax(logits)[k].
 // Writes dL/dlogits = (softmax - y) / batch into `dlogits` when it is not nullptr
 // (it may alias `logits`). `y` is one-hot (or any distribution) [batch, classes].
-double SoftmaxCrossEntropy(const float* logits, const float* y, std::size_t batch,
-                           std::size_t classes, float* dlogits);
+double SoftmaxCrossEntropy(const float* logits, const float* y, std::size_t batch, std::size_t classes, float* dlogits);
 
 // Softmax probabilities [batch, classes]; `probs` may alias `logits`.
 void Softmax(const float* logits, std::size_t batch, std::size_t classes, float* probs);

@@ -41,11 +41,11 @@ using TensorShape = std::array<std::size_t, N>;
 
 // Mutable and read-only rank-N row-major views of a float buffer.
 template <std::size_t N>
-using TensorMap = decltype(xt::adapt(std::declval<float*>(), std::size_t{}, xt::no_ownership(),
-                                     std::declval<TensorShape<N>>()));
+using TensorMap =
+    decltype(xt::adapt(std::declval<float*>(), std::size_t{}, xt::no_ownership(), std::declval<TensorShape<N>>()));
 template <std::size_t N>
-using ConstTensorMap = decltype(xt::adapt(std::declval<const float*>(), std::size_t{},
-                                          xt::no_ownership(), std::declval<TensorShape<N>>()));
+using ConstTensorMap = decltype(xt::adapt(std::declval<const float*>(), std::size_t{}, xt::no_ownership(),
+                                          std::declval<TensorShape<N>>()));
 
 namespace tensor_detail {
 template <std::size_t N>
@@ -81,9 +81,7 @@ inline ConstTensorMap<4> Activations(const float* data, std::size_t batch, const
   return Map<4>(data, {batch, s.height, s.width, s.channels});
 }
 // A batch as a matrix [batch, elements per sample] (Dense, loss, Flatten).
-inline TensorMap<2> Rows(float* data, std::size_t batch, std::size_t width) {
-  return Map<2>(data, {batch, width});
-}
+inline TensorMap<2> Rows(float* data, std::size_t batch, std::size_t width) { return Map<2>(data, {batch, width}); }
 inline ConstTensorMap<2> Rows(const float* data, std::size_t batch, std::size_t width) {
   return Map<2>(data, {batch, width});
 }
@@ -99,8 +97,7 @@ TensorMap<N> ParamTensor(std::span<float> flat, const ParameterLayout& layout, s
   return Map<N>(flat.data() + layout.offset(index), shape);
 }
 template <std::size_t N>
-ConstTensorMap<N> ParamTensor(std::span<const float> flat, const ParameterLayout& layout,
-                              std::size_t index) {
+ConstTensorMap<N> ParamTensor(std::span<const float> flat, const ParameterLayout& layout, std::size_t index) {
   TensorShape<N> shape{};
   const auto& dims = layout.tensors()[index].shape;
   for (std::size_t d = 0; d < N && d < dims.size(); ++d) shape[d] = dims[d];

@@ -12,8 +12,7 @@
 namespace asyncps::models {
 
 // REQUIRES: params.size() == layout.total_size().
-Status SaveWeights(const std::string& path, const ParameterLayout& layout,
-                   std::span<const float> params);
+Status SaveWeights(const std::string& path, const ParameterLayout& layout, std::span<const float> params);
 
 // Fills params from the file. Every layout tensor must be present with its exact
 // shape (extra members are ignored); otherwise InvalidArgument naming the file

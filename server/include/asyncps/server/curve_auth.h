@@ -56,7 +56,7 @@ class CurveAuthenticator {
   // them. Fails if `allowed_public_keys` is empty or malformed, or the ZAP
   // endpoint is taken (one authenticator per context).
   static Result<std::unique_ptr<CurveAuthenticator>> Start(zmq::context_t& context,
-                                                            const std::vector<std::string>& allowed_public_keys);
+                                                           const std::vector<std::string>& allowed_public_keys);
   ~CurveAuthenticator();
   CurveAuthenticator(const CurveAuthenticator&) = delete;
   CurveAuthenticator& operator=(const CurveAuthenticator&) = delete;

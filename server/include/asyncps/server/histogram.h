@@ -43,8 +43,8 @@ class Histogram {
 // Staleness tau of applied commits: asyncps/core/shard_counters.h's buckets.
 inline constexpr std::span<const double> kStalenessBounds = kStalenessBuckets;
 // Request handling time on the shard thread, in seconds.
-inline constexpr double kLatencyBounds[] = {1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3,
-                                            2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 1};
+inline constexpr double kLatencyBounds[] = {1e-5, 2.5e-5, 5e-5,   1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3,
+                                            5e-3, 1e-2,   2.5e-2, 5e-2, 0.1,    0.25, 1};
 // Checkpoint write time, in seconds.
 inline constexpr double kCheckpointBounds[] = {1e-3, 5e-3, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60};
 

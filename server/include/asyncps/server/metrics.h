@@ -39,8 +39,8 @@ struct ShardMetrics {
   std::array<std::array<std::uint64_t, kNumErrorCodes>, kOpSlots> requests{};
   // Handling time on the shard thread, by op.
   std::vector<Histogram> latency = std::vector<Histogram>(kOpSlots, Histogram(kLatencyBounds));
-  std::uint64_t bytes_received = 0;  // request frames
-  std::uint64_t bytes_sent = 0;      // reply frames
+  std::uint64_t bytes_received = 0;   // request frames
+  std::uint64_t bytes_sent = 0;       // reply frames
   std::uint64_t replies_dropped = 0;  // over the reply memory bounds (reply_buffers.h)
   std::uint64_t segments_open = 0;    // shared-memory segments the shard has open (segment_table.h)
   Histogram staleness{kStalenessBounds};

@@ -161,9 +161,9 @@ class Shard {
     std::uint64_t session = 0;   // the worker's client instance (Request.session)
     // The staleness bound's view of it.
     bool left = false;
-    bool holding = false;             // a request of it is held
+    bool holding = false;  // a request of it is held
     TimePoint last_seen{};
-    std::uint64_t blocked_seq = 0;    // seq last answered Blocked: its resend is no duplicate
+    std::uint64_t blocked_seq = 0;  // seq last answered Blocked: its resend is no duplicate
     std::chrono::nanoseconds blocked{0};
   };
   // Whom a reply goes to, and how it sends the slice.

@@ -103,7 +103,7 @@ class ShardServer {
   std::string endpoint_;
   ReplyBuffers replies_;
   flatbuffers::FlatBufferBuilder reply_{1024};
-  flatbuffers::FlatBufferBuilder chunk_header_{256};  // one chunk's header (wire::BuildReplyChunk)
+  flatbuffers::FlatBufferBuilder chunk_header_{256};    // one chunk's header (wire::BuildReplyChunk)
   std::map<std::uint32_t, zmq::message_t> held_peers_;  // worker id -> who its held request came from
   std::chrono::steady_clock::time_point last_error_log_{};
   std::uint64_t errors_not_logged_ = 0;
