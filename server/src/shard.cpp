@@ -51,11 +51,6 @@ Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const 
                  reply);
   }
   if (Outcome failed; !AttachSegment(*req, payload, reply, &failed)) return failed;
-  if (auto w = workers_.find(req->worker_id()); w != workers_.end()) {
-    // Any request shows the worker alive, and supersedes one of it held.
-    w->second.last_seen = options_.now();
-    if (w->second.holding) DropHeld(req->worker_id());
-  }
   switch (req->op()) {
     case Op::Hello:
       return Hello(*req, reply);
@@ -152,10 +147,13 @@ Shard::Outcome Shard::Hello(const wire::Request& req, Builder& reply) {
     WorkerState* w = Worker(req.worker_id());
     if (w == nullptr) {
       return Error(req.op(), req.seq(), ErrorCode::TooLarge,
-                   "more than " + std::to_string(options_.max_workers) + " worker ids", reply);
+                   "more than " + std::to_string(options_.max_workers) + " worker ids in use", reply);
     }
+    if (w->session != req.session() && Live(*w, options_.now())) return InUse(req, *w, reply);
+    if (w->session != req.session() && w->holding) DropHeld(req.worker_id());
     w->last_seq = 0;  // a hello starts a new session: sequence numbers restart
     w->session = req.session();
+    w->heard = true;
     w->left = false;
     w->last_seen = options_.now();
     ++changes_;
@@ -222,7 +220,9 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
   const bool with_pull = req.op() == Op::CommitAndPull;
   // Another client instance under this worker id (its hello reached a shard
   // restored from a checkpoint taken before it): its seqs start afresh. Taken
-  // on only once the commit is applied: a refused one changes nothing.
+  // on only once the commit is applied: a refused one changes nothing. While
+  // the worker's own session is live, another one is refused.
+  if (req.session() != w->session && Live(*w, options_.now())) return InUse(req, *w, reply);
   const std::uint64_t last_seq = req.session() != w->session ? 0 : w->last_seq;
   if (req.seq() != 0 && req.seq() <= last_seq) {
     if (with_pull && req.seq() == w->blocked_seq) return AnswerPull(To(req), reply);  // waits on, after Blocked
@@ -247,6 +247,10 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
                                   reply);
   }
   w->session = req.session();
+  to.own_session = true;
+  w->heard = true;
+  w->left = false;  // committing after its Leave: active again
+  w->last_seen = options_.now();
   ++counters_.updates;
   counters_.staleness_sum += tau;
   counters_.staleness_max = std::max(counters_.staleness_max, tau);
@@ -262,14 +266,34 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
 Shard::Outcome Shard::Leave(const wire::Request& req, Builder& reply) {
   Outcome failed;
   if (!CheckSession(req, reply, &failed)) return failed;
-  if (auto w = workers_.find(req.worker_id()); w != workers_.end()) w->second.left = true;
+  const auto w = workers_.find(req.worker_id());
+  if (w != workers_.end() && w->second.session != req.session()) {
+    return Error(req.op(), req.seq(), ErrorCode::Mismatch,
+                 "leave for worker id " + std::to_string(req.worker_id()) +
+                     " from a client that is not its session: ignored (only the worker's own client can leave)",
+                 reply);
+  }
+  if (w != workers_.end()) w->second.left = true;
   return Ok(To(req), reply);
 }
 
-bool Shard::Bounded(std::uint32_t worker) const {
-  if (options_.max_staleness < 0) return false;
-  const auto w = workers_.find(worker);
+bool Shard::Bounded(const ReplyTo& to) const {
+  if (options_.max_staleness < 0 || !to.own_session) return false;
+  const auto w = workers_.find(to.worker_id);
   return w != workers_.end() && !w->second.left;
+}
+
+bool Shard::Live(const WorkerState& w, TimePoint now) const {
+  return w.heard && !w.left && (w.holding || now - w.last_seen <= options_.worker_timeout);
+}
+
+Shard::Outcome Shard::InUse(const wire::Request& req, const WorkerState& w, Builder& reply) {
+  const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(options_.now() - w.last_seen);
+  return Error(req.op(), req.seq(), ErrorCode::Mismatch,
+               "worker id " + std::to_string(req.worker_id()) + " is in use by another live client (heard from " +
+                   std::to_string(silent.count()) + " ms ago): give each worker its own worker id, or wait " +
+                   std::to_string(options_.worker_timeout.count()) + " ms after that client stops",
+               reply);
 }
 
 std::optional<std::uint64_t> Shard::SlowestClock(TimePoint now) const {
@@ -291,7 +315,7 @@ std::uint64_t Shard::ClockGap(std::uint32_t worker, TimePoint now) const {
 Shard::Outcome Shard::AnswerPull(const ReplyTo& to, Builder& reply, std::string_view message) {
   const TimePoint now = options_.now();
   const std::uint64_t gap = ClockGap(to.worker_id, now);
-  if (Bounded(to.worker_id) && gap > static_cast<std::uint64_t>(options_.max_staleness)) {
+  if (Bounded(to) && gap > static_cast<std::uint64_t>(options_.max_staleness)) {
     WorkerState& w = workers_[to.worker_id];
     if (to.seq != w.blocked_seq) ++counters_.blocked_pulls;  // not the resend of one held before
     w.holding = true;
@@ -401,6 +425,11 @@ bool Shard::CheckSession(const wire::Request& req, Builder& reply, Outcome* fail
                     reply);
     return false;
   }
+  if (auto w = workers_.find(req.worker_id()); w != workers_.end() && w->second.session == req.session()) {
+    w->second.last_seen = options_.now();
+    w->second.heard = true;
+    if (w->second.holding) DropHeld(req.worker_id());
+  }
   return true;
 }
 
@@ -445,9 +474,15 @@ NonFinite Shard::Apply(const PayloadView& delta, float scale, const ReplyTo& to)
 
 Shard::ReplyTo Shard::To(const wire::Request& req) const {
   // Handle checked the encoding.
-  return {
-      req.op(),        req.seq(), req.worker_id(), wire::FromWire(req.pull_encoding()).value(), req.reply_chunk_bytes(),
-      request_segment_};
+  const auto w = workers_.find(req.worker_id());
+  const bool own = w != workers_.end() && w->second.session == req.session();
+  return {req.op(),
+          req.seq(),
+          req.worker_id(),
+          own,
+          wire::FromWire(req.pull_encoding()).value(),
+          req.reply_chunk_bytes(),
+          request_segment_};
 }
 
 bool Shard::FitsReplyRegion(const ReplyTo& to, std::size_t values) {
@@ -499,7 +534,21 @@ Shard::Outcome Shard::Error(Op op, std::uint64_t seq, ErrorCode code, const std:
 Shard::WorkerState* Shard::Worker(std::uint32_t id) {
   auto it = workers_.find(id);
   if (it != workers_.end()) return &it->second;
-  if (workers_.size() >= options_.max_workers) return nullptr;
+  if (workers_.size() >= options_.max_workers) {
+    // Room for a new id: the least recently seen that never committed, else
+    // one silent past worker_expiry; none holds a request.
+    const TimePoint now = options_.now();
+    auto victim = workers_.end();
+    for (auto w = workers_.begin(); w != workers_.end(); ++w) {
+      const WorkerState& s = w->second;
+      if (s.holding || (s.commits > 0 && now - s.last_seen <= options_.worker_expiry)) continue;
+      const bool better = victim == workers_.end() || (s.commits == 0) > (victim->second.commits == 0) ||
+                          ((s.commits == 0) == (victim->second.commits == 0) && s.last_seen < victim->second.last_seen);
+      if (better) victim = w;
+    }
+    if (victim == workers_.end()) return nullptr;
+    workers_.erase(victim);
+  }
   return &workers_[id];
 }
 

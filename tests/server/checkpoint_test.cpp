@@ -276,11 +276,21 @@ TEST_CASE("commit dedupe survives a checkpoint and restore", "[checkpoint][shard
   // Its next commit is applied.
   CHECK(b.Send(Req(Op::Commit, 4), {1, 1, 1, 1}).error() == ErrorCode::Ok);
   CHECK(after.counters().updates == 2);
+  // Another session under this worker id while its own is live: refused.
+  const auto& twin = b.Send(Req(Op::Commit, 2, /*session=*/6), {1, 1, 1, 1});
+  CHECK(twin.error() == ErrorCode::Mismatch);
+  CHECK_THAT(twin.message()->str(), Catch::Contains("worker id 3 is in use"));
+  CHECK(after.counters().updates == 2);
+
   // A new client instance under the same worker id (another session) whose
-  // hello the checkpoint missed: its seqs start afresh and are applied.
-  CHECK(b.Send(Req(Op::Commit, 2, /*session=*/6), {1, 1, 1, 1}).error() == ErrorCode::Ok);
-  CHECK(after.counters().updates == 3);
-  CHECK(after.center()[0] == 3.0f);
+  // hello the checkpoint missed, after the old one died: its seqs start afresh
+  // and are applied.
+  Shard again(OneOf(0, 2));
+  REQUIRE(RestoreShardFromDir(dir.path(), again).ok());
+  Driver c(again);
+  CHECK(c.Send(Req(Op::Commit, 2, /*session=*/6), {1, 1, 1, 1}).error() == ErrorCode::Ok);
+  CHECK(again.counters().updates == 2);
+  CHECK(again.center()[0] == 2.0f);
 }
 
 TEST_CASE("a shard server checkpoints periodically only when the state changed", "[checkpoint][server]") {

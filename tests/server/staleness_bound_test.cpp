@@ -79,6 +79,7 @@ class BoundedShard {
  private:
   using TimePoint = std::chrono::steady_clock::time_point;
 
+ public:
   RequestFields Fields(Op op, std::uint32_t worker, std::uint64_t seq = 0) {
     RequestFields f;
     f.op = op;
@@ -103,6 +104,7 @@ class BoundedShard {
     return a;
   }
 
+ private:
   std::shared_ptr<TimePoint> now_;
   std::unique_ptr<ps::Shard> shard_;
   ParameterLayout layout_ = SmallLayout();
@@ -114,6 +116,106 @@ class BoundedShard {
 float Delta(std::uint32_t w, std::uint64_t k) { return static_cast<float>((w + 1) * 100 + k); }
 
 }  // namespace
+
+TEST_CASE("only a worker's own session keeps it active; an observer under its id is never held", "[ssp][hostile]") {
+  BoundedShard s(1, [] {
+    ps::ShardOptions o;
+    o.worker_timeout = milliseconds(1000);
+    return o;
+  }());
+  s.Join(0);
+  s.Join(1);
+  // Worker 0 dies. An observer polls under its id (Python's stats() with the
+  // default worker_id 0) from its own session, every 100 ms for 2 s.
+  for (int i = 0; i < 20; ++i) {
+    RequestFields poll = s.Fields(Op::Pull, 0);
+    poll.session = 999;
+    const Answer a = s.Send(poll);
+    CHECK(a.error == ErrorCode::Ok);
+    CHECK_FALSE(a.held);  // observers never hold or are held
+    s.Advance(milliseconds(100));
+  }
+  // Worker 0 timed out: worker 1 runs on unbounded by it.
+  for (std::uint64_t k = 1; k <= 10; ++k) CHECK_FALSE(s.CommitAndPull(1, 1.0f, k).held);
+  CHECK(s.shard().counters().updates == 10);
+}
+
+TEST_CASE("only a worker's own session can leave it, and committing after a leave makes it active again",
+          "[ssp][hostile]") {
+  BoundedShard s(1);
+  s.Join(0);
+  s.Join(1);
+  RequestFields forged = s.Fields(Op::Leave, 1);
+  forged.session = 999;  // another client claims to be worker 1 leaving
+  CHECK(s.Send(forged).error == ErrorCode::Mismatch);
+  // Worker 0 may not run more than 1 commit ahead of worker 1.
+  CHECK_FALSE(s.CommitAndPull(0, 1.0f, 1).held);
+  CHECK(s.CommitAndPull(0, 1.0f, 2).held);
+  CHECK(s.CommitAndPull(1, 1.0f, 1).error == ErrorCode::Ok);
+  CHECK(s.Released().size() == 1);
+  // Worker 1 leaves (its own session), then keeps committing: active again,
+  // so worker 0 is bounded by it, and max_clock_gap tells the real gap.
+  CHECK(s.Leave(1).error == ErrorCode::Ok);
+  CHECK_FALSE(s.CommitAndPull(1, 1.0f, 2).held);
+  CHECK_FALSE(s.CommitAndPull(1, 1.0f, 3).held);
+  CHECK(s.CommitAndPull(1, 1.0f, 4).held);  // 2 ahead of worker 0: held
+  CHECK(s.shard().counters().max_clock_gap <= 1);
+}
+
+TEST_CASE("a request failing the session check changes nothing, not even a held pull", "[ssp][hostile]") {
+  BoundedShard s(0);
+  s.Join(0);
+  s.Join(1);
+  CHECK(s.CommitAndPull(0, 1.0f, 1).held);  // waits for worker 1
+  RequestFields stranger = s.Fields(Op::Pull, 0);
+  stranger.fingerprint_override = 42;  // a wrong layout fingerprint
+  CHECK(s.Send(stranger).error == ErrorCode::Mismatch);
+  CHECK(s.CommitAndPull(1, 1.0f, 1).error == ErrorCode::Ok);
+  const std::vector<Answer> released = s.Released();
+  REQUIRE(released.size() == 1);  // worker 0's pull was still held, and goes now
+  CHECK(released[0].worker == 0);
+}
+
+TEST_CASE("a second live session claiming a worker id is refused, naming it; a dead one's id is free again",
+          "[shard][hostile]") {
+  BoundedShard s(-1, [] {
+    ps::ShardOptions o;
+    o.worker_timeout = milliseconds(1000);
+    return o;
+  }());
+  s.Join(7);
+  RequestFields twin = s.Fields(Op::Hello, 7);
+  twin.session = 999;
+  const Answer refused = s.Send(twin);
+  CHECK(refused.error == ErrorCode::Mismatch);
+  RequestFields twin_commit = s.Fields(Op::Commit, 7, 1);
+  twin_commit.session = 999;
+  twin_commit.payload_floats = kFloats;
+  CHECK(s.Send(twin_commit, std::vector<float>(kFloats, 1.0f)).error == ErrorCode::Mismatch);
+  CHECK(s.shard().counters().updates == 0);
+  s.Advance(milliseconds(1500));  // the first client went silent past the worker timeout
+  CHECK(s.Send(twin).error == ErrorCode::Ok);
+}
+
+TEST_CASE("65,536 hellos do not fill the worker table for good: a real worker can always join", "[shard][hostile]") {
+  BoundedShard s(-1, [] {
+    ps::ShardOptions o;
+    o.max_workers = 64;
+    return o;
+  }());
+  s.Join(0);
+  REQUIRE(s.CommitAndPull(0, 1.0f, 1).error == ErrorCode::Ok);
+  for (std::uint32_t id = 1000; id < 1000 + 4 * 64; ++id) {  // a flood of hello-only ids
+    REQUIRE(s.Send(s.Fields(Op::Hello, id)).error == ErrorCode::Ok);
+    s.Advance(milliseconds(1));
+  }
+  // A real worker joins and commits; worker 0, which committed, kept its state.
+  s.Join(5);
+  CHECK(s.CommitAndPull(5, 1.0f, 1).error == ErrorCode::Ok);
+  CHECK(s.CommitAndPull(0, 1.0f, 1).error == ErrorCode::Ok);  // a resend: a duplicate, not applied twice
+  CHECK(s.shard().counters().duplicates == 1);
+  CHECK(s.shard().counters().updates == 2);
+}
 
 TEST_CASE("S = 0 is lock-step: every worker's k-th pull sees exactly the sum of all k-th commits", "[ssp]") {
   for (std::uint32_t seed = 1; seed <= 20; ++seed) {

@@ -31,8 +31,13 @@ struct ShardOptions {
   std::uint32_t num_shards = 1;
   // Largest model accepted, in float32 elements (default 1 Gi floats = 4 GiB).
   std::size_t max_parameters = std::size_t{1} << 30;
-  // Most distinct worker ids remembered (per-worker counters and commit dedupe).
+  // Most distinct worker ids remembered (per-worker counters and commit
+  // dedupe). When the table is full, a new id takes the place of the least
+  // recently seen one that never committed, else of one silent for longer than
+  // worker_expiry (its counters and dedupe state are forgotten); only when
+  // every id is in use is a new one refused (TooLarge).
   std::size_t max_workers = 1 << 16;
+  std::chrono::milliseconds worker_expiry{std::chrono::minutes(10)};
   // Largest request accepted, header and payload together; larger ones get a
   // TooLarge reply. (The server lets ZeroMQ drop connections at twice this.)
   std::size_t max_message_bytes = std::size_t{1} << 31;
@@ -44,8 +49,12 @@ struct ShardOptions {
   // Pull or CommitAndPull of a worker whose clock is more than S ahead of the
   // slowest active worker's is held, and answered (with C as it is then) as
   // soon as the gap closes. Active: said hello (not as an observer), did not
-  // Leave, and sent a request within worker_timeout (or has one held). S = 0
-  // with window w is a barrier every w batches. -1: off.
+  // Leave, and sent a request within worker_timeout (or has one held). Only
+  // the worker's own session (the client that said hello as it) counts: an
+  // observer's requests under its id neither keep it active nor are held, and
+  // only its own session's Leave counts; a worker that commits after its
+  // Leave is active again. S = 0 with window w is a barrier every w batches.
+  // -1: off.
   std::int64_t max_staleness = -1;
   std::chrono::milliseconds worker_timeout{30000};
   // The longest a pull is held: then it is answered Blocked and the client
@@ -159,6 +168,9 @@ class Shard {
     std::uint64_t last_seq = 0;  // highest commit seq applied (0: none)
     std::uint64_t commits = 0;   // its clock
     std::uint64_t session = 0;   // the worker's client instance (Request.session)
+    // Its session has sent this shard a request since the shard started (a
+    // worker restored from a checkpoint has not yet).
+    bool heard = false;
     // The staleness bound's view of it.
     bool left = false;
     bool holding = false;  // a request of it is held
@@ -171,6 +183,7 @@ class Shard {
     wire::Op op;
     std::uint64_t seq;
     std::uint32_t worker_id;
+    bool own_session;  // from the worker's own session (not an observer's)
     Encoding pull_encoding;
     std::uint64_t reply_chunk_bytes;
     std::shared_ptr<SharedSegment> segment;  // answer a pull in its reply region; null: a frame
@@ -205,12 +218,19 @@ class Shard {
   // worker's gap to it (0 for a worker the bound does not hold).
   std::optional<std::uint64_t> SlowestClock(TimePoint now) const;
   std::uint64_t ClockGap(std::uint32_t worker, TimePoint now) const;
-  bool Bounded(std::uint32_t worker) const;
+  bool Bounded(const ReplyTo& to) const;
   // Forgets a worker's held request (a newer one supersedes it).
   void DropHeld(std::uint32_t worker);
 
-  // Checks that apply to every op after Hello: layout known, fingerprint, shard index.
+  // Checks that apply to every op after Hello: layout known, fingerprint, shard
+  // index. On success, a request of a worker's own session shows it alive and
+  // supersedes a request of it held.
   bool CheckSession(const wire::Request& req, Builder& reply, Outcome* failed);
+  // The worker's session sent a request within worker_timeout, or has one held.
+  bool Live(const WorkerState& w, TimePoint now) const;
+  // The error for a request under `worker`'s id from another session while
+  // that worker's own is live (two clients claiming one worker id).
+  Outcome InUse(const wire::Request& req, const WorkerState& w, Builder& reply);
   // Reads frame 1 for this shard's slice (dense, or sparse if allowed),
   // checking its size and positions (its values are checked as they are used).
   bool ReadPayload(const wire::Request& req, std::span<const std::byte> payload, bool allow_sparse, Builder& reply,
