@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <thread>
 
 #include <zmq.hpp>
 
@@ -199,4 +200,35 @@ TEST_CASE("clients that never read their replies leave the server's memory bound
   // (the next center, which the first commit allocates: Shard::Apply).
   CHECK(after_kib - before_kib < 24 * 1024 + 4 * 1024);
 #endif
+}
+
+TEST_CASE("what a client sends reaches the server log escaped: no forged lines, no terminal escapes",
+          "[server][log][hostile]") {
+  TempDir dir;
+  ServerProcess server({"--bind", "tcp://127.0.0.1:*", "--ready-file", dir / "ready"}, dir / "server.log");
+  REQUIRE(server.WaitForFile(dir / "ready"));
+  const std::string endpoint = ReadyEndpoint(dir / "ready");
+  ParameterLayout honest;
+  honest.Add("w", {4});
+  auto first = Client::Connect(honest, Options(endpoint, 1));
+  REQUIRE(first.ok());
+  // A tensor name carrying a forged log line and a terminal escape (clear screen).
+  const std::string forged = "2026-01-01T00:00:00Z error asyncps-server: forged";
+  ParameterLayout hostile;
+  hostile.Add("w\n" + forged + "\x1b[2J", {4});
+  ClientOptions o = Options(endpoint, 2);
+  o.connect_deadline = 2s;
+  auto second = Client::Connect(hostile, o);
+  REQUIRE_FALSE(second.ok());  // a layout mismatch, which the server logs
+  bool logged = false;
+  for (int i = 0; i < 50 && !logged; ++i) {
+    logged = server.log().find("forged") != std::string::npos;
+    if (!logged) std::this_thread::sleep_for(50ms);
+  }
+  const std::string log = server.log();
+  REQUIRE(logged);
+  CHECK(log.find("\n" + forged) == std::string::npos);
+  CHECK(log.find('\x1b') == std::string::npos);
+  CHECK(log.find("w\\x0a2026-01-01") != std::string::npos);
+  CHECK(log.find("\\x1b[2J") != std::string::npos);
 }
