@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "asyncps/core/apply_commit.h"
+#include "asyncps/transport/sigbus_guard.h"
 
 namespace asyncps::ps {
 
@@ -11,7 +12,8 @@ using wire::Op;
 
 Shard::Shard(ShardOptions options) : options_(options), segments_(options.max_segments) {}
 
-Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const std::byte> payload, Builder& reply) {
+Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const std::byte> payload, Builder& reply,
+                             std::string_view peer) {
   reply.Clear();
   request_segment_.reset();
   segment_error_.clear();
@@ -50,7 +52,7 @@ Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const 
                      " (this server knows Float32 and BFloat16)",
                  reply);
   }
-  if (Outcome failed; !AttachSegment(*req, payload, reply, &failed)) return failed;
+  if (Outcome failed; !AttachSegment(*req, peer, payload, reply, &failed)) return failed;
   switch (req->op()) {
     case Op::Hello:
       return Hello(*req, reply);
@@ -70,12 +72,12 @@ Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const 
                reply);
 }
 
-bool Shard::AttachSegment(const wire::Request& req, std::span<const std::byte>& payload, Builder& reply,
-                          Outcome* failed) {
+bool Shard::AttachSegment(const wire::Request& req, std::string_view peer, std::span<const std::byte>& payload,
+                          Builder& reply, Outcome* failed) {
   if (req.segment() == nullptr) return true;
   Result<std::shared_ptr<SharedSegment>> segment =
       options_.shared_memory
-          ? segments_.Attach(req.segment()->string_view())
+          ? segments_.Attach(req.segment()->string_view(), peer)
           : Result<std::shared_ptr<SharedSegment>>(Status::Unavailable(
                 "this server does not take payloads through shared memory (asyncps-server --shared-memory)"));
   if (!segment.ok()) {
@@ -100,6 +102,17 @@ bool Shard::AttachSegment(const wire::Request& req, std::span<const std::byte>& 
   }
   payload = request_segment_->request().first(bytes);
   return true;
+}
+
+Shard::Outcome Shard::SegmentBroken(const wire::Request& req, Builder& reply) {
+  const std::string name = request_segment_->name();
+  segments_.Drop(name);
+  request_segment_.reset();
+  return Error(req.op(), req.seq(), ErrorCode::SegmentUnavailable,
+               "shared memory " + name +
+                   " shrank or could not be backed (SIGBUS) while the shard used it; nothing "
+                   "was applied: reconnect, or use the socket",
+               reply);
 }
 
 Shard::Outcome Shard::Reject(ErrorCode code, const std::string& message, Builder& reply) {
@@ -182,7 +195,9 @@ Shard::Outcome Shard::Init(const wire::Request& req, std::span<const std::byte> 
   // Decoded into our own buffer first, then checked there: a client rewriting
   // a shared-memory payload meanwhile cannot slip a NaN past the check.
   next_.resize(slice.count);
-  Decode(slice, next_);
+  if (request_segment_ != nullptr && !GuardSigbus(request_segment_->mapping(), [&] { Decode(slice, next_); }))
+    return SegmentBroken(req, reply);
+  if (request_segment_ == nullptr) Decode(slice, next_);
   if (options_.reject_non_finite) {
     if (std::ptrdiff_t j = FirstNonFinite(std::span<const float>(next_)); j >= 0) {
       return Error(req.op(), req.seq(), ErrorCode::BadValue,
@@ -236,7 +251,14 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
   // A pull answered in a segment in float32: apply and write the reply in one pass.
   to.segment_current =
       with_pull && !delta.sparse() && to.pull_encoding == Encoding::kFloat32 && FitsReplyRegion(to, center_.size());
-  if (NonFinite bad = Apply(delta, scale, to); bad.at >= 0) {
+  NonFinite bad;
+  const auto apply = [&] { bad = Apply(delta, scale, to); };
+  if (to.segment == nullptr) {
+    apply();
+  } else if (!GuardSigbus(to.segment->mapping(), apply)) {
+    return SegmentBroken(req, reply);  // nothing applied: the next center was not swapped in
+  }
+  if (bad.at >= 0) {
     to.segment_current = false;
     const std::string element = std::to_string(range_.begin + static_cast<std::size_t>(bad.at));
     return bad.in_payload ? Error(req.op(), req.seq(), ErrorCode::BadValue,
@@ -495,8 +517,12 @@ Shard::Outcome Shard::Ok(const ReplyTo& to, Builder& reply, std::span<const floa
   const Encoding encoding = payload.empty() ? Encoding::kFloat32 : to.pull_encoding;
   // The slice goes into the segment when it fits (the client sized the region
   // for float32, so it always does), else as frame 1.
-  const bool in_segment = !payload.empty() && FitsReplyRegion(to, payload.size());
-  if (in_segment && !to.segment_current) EncodeSlice(payload, encoding, to.segment->reply());
+  bool in_segment = !payload.empty() && FitsReplyRegion(to, payload.size());
+  if (in_segment && !to.segment_current &&
+      !GuardSigbus(to.segment->mapping(), [&] { EncodeSlice(payload, encoding, to.segment->reply()); })) {
+    segments_.Drop(to.segment->name());  // its client broke it: this reply, and later ones, go as frames
+    in_segment = false;
+  }
   wire::BuildReply({.op = to.op,
                     .seq = to.seq,
                     .message = message,

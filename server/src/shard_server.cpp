@@ -101,7 +101,7 @@ void ShardServer::HandleOne() {
 
   const auto started = std::chrono::steady_clock::now();
   const Shard::Outcome out = extra_frames == 0
-                                 ? shard_.Handle(Bytes(header), Bytes(payload), reply_)
+                                 ? shard_.Handle(Bytes(header), Bytes(payload), reply_, identity.to_string_view())
                                  : shard_.Reject(wire::ErrorCode::Malformed,
                                                  "request has " + std::to_string(2 + extra_frames) +
                                                      " frames; expected a header frame and at most one payload frame",

@@ -5,9 +5,14 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <algorithm>
 #include <atomic>
@@ -251,19 +256,123 @@ TEST_CASE("shared memory: the shard opens only 0600 segments of its own user wit
   }
 }
 
-TEST_CASE("shared memory: the segment table closes what clients removed and stays bounded", "[shm]") {
-  ps::SegmentTable table(2);
+TEST_CASE("shared memory: the segment table closes what clients removed and refuses past its bounds",
+          "[shm][hostile]") {
+  ps::SegmentTable table(2, /*max_per_peer=*/1);
   std::vector<SharedSegment> segs;
   for (int i = 0; i < 3; ++i) segs.push_back(NewSegment());
-  for (const SharedSegment& s : segs) REQUIRE(table.Attach(s.name()).ok());
-  CHECK(table.size() == 2);                    // the least recently used was closed
-  REQUIRE(table.Attach(segs[0].name()).ok());  // and opens again while its name exists
+  REQUIRE(table.Attach(segs[0].name(), "peer-a").ok());
+  // One per connection: a second from the same connection is refused, saying so.
+  const auto second = table.Attach(segs[1].name(), "peer-a");
+  REQUIRE_FALSE(second.ok());
+  CHECK_THAT(second.status().message(), Catch::Contains("this connection has 1"));
+  REQUIRE(table.Attach(segs[1].name(), "peer-b").ok());
+  // The total bound: refused, not another client's evicted.
+  const auto third = table.Attach(segs[2].name(), "peer-c");
+  REQUIRE_FALSE(third.ok());
+  CHECK_THAT(third.status().message(),
+             Catch::Contains("2 shared-memory segments open") && Catch::Contains("uses the socket"));
   CHECK(table.size() == 2);
+  // A segment belongs to the connection that attached it.
+  const auto stolen = table.Attach(segs[0].name(), "peer-b");
+  REQUIRE_FALSE(stolen.ok());
+  CHECK_THAT(stolen.status().message(), Catch::Contains("belongs to another connection"));
+  REQUIRE(table.Attach(segs[0].name(), "peer-a").ok());
   const std::string gone = segs[0].name();
   segs.erase(segs.begin());  // the client closes it: the name goes
   table.Sweep();
   CHECK(table.size() == 1);
-  CHECK_FALSE(table.Attach(gone).ok());
+  CHECK_FALSE(table.Attach(gone, "peer-a").ok());
+}
+
+TEST_CASE("shared memory: the table's bound stays below the descriptor limit", "[shm][hostile]") {
+  rlimit before{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &before) == 0);
+  rlimit low = before;
+  low.rlim_cur = 64;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  CHECK(ps::SegmentTable::DescriptorBound() == 16);
+  CHECK(ps::SegmentTable(1024).max_segments() == 16);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &before) == 0);
+}
+
+TEST_CASE("shared memory: only segments whose creator provably died are removed, in any pid namespace",
+          "[shm][hostile]") {
+  // A live segment of a process this one cannot see (another pid namespace):
+  // its name carries a pid that does not exist here, its creator holds the lock.
+  const std::string name = "/asyncps-999999-" + std::to_string(::getpid()) + "abc";
+  const int fd = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  REQUIRE(fd >= 0);
+  REQUIRE(::ftruncate(fd, 4096) == 0);
+  REQUIRE(::flock(fd, LOCK_EX) == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the creation window
+  {
+    const SharedSegment fresh = NewSegment();  // Create removes orphans
+  }
+  struct stat st {};
+  CHECK(::stat(("/dev/shm" + name).c_str(), &st) == 0);  // alive: kept
+  // Its creator dies (the lock goes with its descriptor): now it is removed.
+  ::close(fd);
+  { const SharedSegment fresh = NewSegment(); }
+  CHECK(::stat(("/dev/shm" + name).c_str(), &st) != 0);
+  ::shm_unlink(name.c_str());
+}
+
+TEST_CASE("shared memory: the shard frees a crashed client's segment at its next sweep", "[shm][hostile]") {
+  // The client: a child that creates a segment, hands its name over, and dies
+  // without cleaning up (SIGKILL).
+  int pipe_fds[2];
+  REQUIRE(::pipe(pipe_fds) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    Result<SharedSegment> s = SharedSegment::Create(4096, 4096);
+    const std::string name = s.ok() ? s.value().name() : "";
+    (void)!::write(pipe_fds[1], name.c_str(), name.size() + 1);
+    ::pause();
+    ::_exit(0);
+  }
+  char buf[128] = {};
+  REQUIRE(::read(pipe_fds[0], buf, sizeof buf) > 0);
+  const std::string name = buf;
+  REQUIRE_FALSE(name.empty());
+  ps::SegmentTable table;
+  REQUIRE(table.Attach(name, "peer").ok());
+  table.Sweep();
+  CHECK(table.size() == 1);  // its client lives
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  table.Sweep();
+  CHECK(table.size() == 0);
+  struct stat st {};
+  CHECK(::stat(("/dev/shm" + name).c_str(), &st) != 0);  // and its memory is freed
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+}
+
+TEST_CASE("shared memory: a client that shrinks its segment loses its request, the shard lives on", "[shm][hostile]") {
+  SegmentShard t;
+  const SharedSegment seg = NewSegment();
+  t.Start(seg.name());
+  RequestFields commit = t.Fields(Op::CommitAndPull, 3, seg.name());
+  commit.payload_floats = kFloats;
+  commit.payload_in_segment = true;
+  Put(seg, std::vector<float>(kFloats, 1.0f));
+  // The same user's process shrinks the object under the shard's mapping.
+  const int fd = ::shm_open(seg.name().c_str(), O_RDWR, 0);
+  REQUIRE(fd >= 0);
+  REQUIRE(::ftruncate(fd, 0) == 0);
+  ::close(fd);
+  const ps::Shard::Outcome out = t.Send(commit);
+  CHECK(out.error == ErrorCode::SegmentUnavailable);
+  CHECK_THAT(t.reply().message()->str(), Catch::Contains("SIGBUS"));
+  CHECK(t.shard.counters().updates == 0);
+  CHECK(std::all_of(t.shard.center().begin(), t.shard.center().end(), [](float x) { return x == 0.0f; }));
+  // The same request as a frame goes through.
+  RequestFields framed = t.Fields(Op::CommitAndPull, 4, "");
+  framed.payload_floats = kFloats;
+  CHECK(t.Send(framed, FloatBytes(std::vector<float>(kFloats, 1.0f))).error == ErrorCode::Ok);
+  CHECK(t.shard.counters().updates == 1);
 }
 
 TEST_CASE("shared memory: a held pull is answered in the segment when the bound lets it go", "[shm][ssp]") {
@@ -402,7 +511,8 @@ TEST_CASE("shared memory: segments of processes that are gone are removed by the
   const std::string orphan = "/asyncps-" + pid_max + "-deadbeef";
   const int fd = ::shm_open(orphan.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
   REQUIRE(fd >= 0);
-  ::close(fd);
+  ::close(fd);  // nobody holds its lock
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the creation window
   const SharedSegment fresh = NewSegment();
   CHECK(::shm_open(orphan.c_str(), O_RDWR, 0) < 0);
   CHECK(errno == ENOENT);

@@ -3,15 +3,19 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 #include <cstdint>
 #include <cstring>
 #include <random>
 #include <utility>
+
+#include "asyncps/transport/sigbus_guard.h"
 
 namespace asyncps {
 namespace {
@@ -33,22 +37,32 @@ std::size_t RoundUp(std::size_t n) { return (n + kHeaderBytes - 1) / kHeaderByte
 
 std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
 
-// Removes /dev/shm/asyncps-<pid>-* of processes that are gone (a client that
-// crashed never unlinked its segments).
+// True when the creator's lock on `fd` is free: the creator is gone (in any
+// pid namespace sharing this /dev/shm). Takes the lock only to drop it.
+bool LockFree(int fd) {
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) return false;
+  ::flock(fd, LOCK_UN);
+  return true;
+}
+
+// Removes /dev/shm/asyncps-* segments of this user whose creator is gone (a
+// client that crashed never unlinked its segments). A segment younger than a
+// second may be between its creation and its lock: left alone.
 void RemoveOrphans() {
   DIR* dir = ::opendir("/dev/shm");
   if (dir == nullptr) return;
+  const std::time_t now = std::time(nullptr);
   while (dirent* e = ::readdir(dir)) {
-    const std::string_view name = e->d_name;
-    if (!name.starts_with(kPrefix.substr(1))) continue;
-    const std::string_view rest = name.substr(kPrefix.size() - 1);
-    const std::size_t dash = rest.find('-');
-    if (dash == 0 || dash == std::string_view::npos) continue;
-    const std::string pid(rest.substr(0, dash));
-    if (pid.find_first_not_of("0123456789") != std::string::npos || pid.size() > 9) continue;
     std::string path = "/";
-    path += name;
-    if (::kill(static_cast<pid_t>(std::stol(pid)), 0) != 0 && errno == ESRCH) ::shm_unlink(path.c_str());
+    path += e->d_name;
+    if (!IsSegmentName(path)) continue;
+    const int fd = ::shm_open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+    if (fd < 0) continue;
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() && now - st.st_ctime >= 1 &&
+        LockFree(fd))
+      ::shm_unlink(path.c_str());
+    ::close(fd);
   }
   ::closedir(dir);
 }
@@ -80,6 +94,7 @@ SharedSegment& SharedSegment::operator=(SharedSegment&& other) noexcept {
   name_ = std::move(other.name_);
   fd_ = std::exchange(other.fd_, -1);
   owner_ = std::exchange(other.owner_, false);
+  creator_ = other.creator_;
   request_bytes_ = other.request_bytes_;
   reply_offset_ = other.reply_offset_;
   reply_bytes_ = other.reply_bytes_;
@@ -88,7 +103,7 @@ SharedSegment& SharedSegment::operator=(SharedSegment&& other) noexcept {
 }
 
 void SharedSegment::Close() {
-  if (owner_) ::shm_unlink(name_.c_str());
+  if (owner_ && creator_ == ::getpid()) ::shm_unlink(name_.c_str());
   if (fd_ >= 0) ::close(fd_);
   owner_ = false;
   fd_ = -1;
@@ -110,6 +125,9 @@ Result<SharedSegment> SharedSegment::Create(std::size_t request_bytes, std::size
   }
   if (fd < 0) return Status::Unavailable(Errno("cannot create shared memory " + s.name_));
   s.owner_ = true;  // from here on, the name goes with s
+  s.creator_ = ::getpid();
+  s.fd_ = fd;  // kept open: it holds the creator's lock (liveness) until Close
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) return Status::Unavailable(Errno("cannot lock shared memory " + s.name_));
   // fchmod: the umask may have taken bits, never added them; make sure.
   // posix_fallocate, not ftruncate: the pages are reserved now, so a full
   // /dev/shm (a container's is 64 MiB by default) fails here, cleanly, instead
@@ -119,11 +137,9 @@ Result<SharedSegment> SharedSegment::Create(std::size_t request_bytes, std::size
     errno = err;
     const Status st = Status::Unavailable(Errno("cannot reserve " + std::to_string(total) + " bytes of shared memory " +
                                                 s.name_ + " (is /dev/shm full?)"));
-    ::close(fd);
     return st;
   }
   Result<MemoryMap> map = MemoryMap::Shared(fd, total);
-  ::close(fd);
   if (!map.ok()) return Status::Unavailable(s.name_ + ": " + map.status().message());
   s.map_ = std::move(map).value();
   const Header h{kMagic, request_bytes, reply_bytes};
@@ -153,7 +169,9 @@ Result<SharedSegment> SharedSegment::Open(std::string_view name) {
   if (!map.ok()) return Status::Unavailable(s.name_ + ": " + map.status().message());
   s.map_ = std::move(map).value();
   Header h{};
-  std::memcpy(&h, s.map_.data(), sizeof h);  // read once: the client may write it later
+  // Read once (the client may write it later), guarded: it may have shrunk since fstat.
+  if (!GuardSigbus(s.mapping(), [&] { std::memcpy(&h, s.map_.data(), sizeof h); }))
+    return Status::InvalidArgument("shared memory " + s.name_ + " shrank while it was opened");
   if (h.magic != kMagic || h.request_bytes > size || h.reply_bytes > size ||
       kHeaderBytes + RoundUp(h.request_bytes) + RoundUp(h.reply_bytes) > size)
     return Status::InvalidArgument("shared memory " + s.name_ + " has no valid asyncps header for its " +
@@ -163,6 +181,8 @@ Result<SharedSegment> SharedSegment::Open(std::string_view name) {
   s.reply_bytes_ = h.reply_bytes;
   return s;
 }
+
+bool SharedSegment::creator_gone() const { return fd_ >= 0 && LockFree(fd_); }
 
 bool SharedSegment::unlinked() const {
   struct stat st {};

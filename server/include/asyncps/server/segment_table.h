@@ -2,10 +2,18 @@
 // serves requests through, opened by name on first use and kept while their
 // clients keep the names.
 //
-// Bounded: at most max_segments are open; opening one more closes the least
-// recently used (a request naming it later opens it again, as long as its
-// client has not removed the name). A request being held keeps its segment
-// alive through the shared_ptr, whatever the table does.
+// A segment belongs to the connection (peer) that attached it first: a request
+// from another connection naming it is refused (it could re-apply another
+// client's last payload).
+//
+// Bounded: at most max_segments are open in all, never more than a quarter of
+// the process's descriptor limit (each keeps one descriptor), and at most
+// max_per_peer per connection; past a bound a new segment is refused, saying
+// which bound (the client then uses the socket). Segments leave the table when
+// their clients remove the names (closed the connection, exited cleanly), when
+// their creators are gone (crashed: the table removes the names too, so the
+// memory is freed), and when a client broke one (Drop). A request being held
+// keeps its segment alive through the shared_ptr, whatever the table does.
 //
 // Thread-safety: none; the shard's thread owns it.
 #pragma once
@@ -17,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "asyncps/core/status.h"
 #include "asyncps/transport/shared_segment.h"
@@ -25,27 +34,34 @@ namespace asyncps::ps {
 
 class SegmentTable {
  public:
-  explicit SegmentTable(std::size_t max_segments = 1024) : max_segments_(max_segments) {}
+  explicit SegmentTable(std::size_t max_segments = 1024, std::size_t max_per_peer = 4);
 
-  // The segment called `name`, opened now if it is not open yet (the checks of
+  // The segment called `name` for the connection `peer` (its transport
+  // identity), opened now if it is not open yet (the checks of
   // SharedSegment::Open). Errors say why it cannot be used.
-  Result<std::shared_ptr<SharedSegment>> Attach(std::string_view name);
+  Result<std::shared_ptr<SharedSegment>> Attach(std::string_view name, std::string_view peer);
 
-  // Closes the segments whose clients removed their names (closed the
-  // connection or exited). Call every now and then.
+  // Closes the segments whose clients removed their names, and removes those
+  // whose creators are gone. Call every now and then.
   void Sweep();
+  // Closes `name` (its client broke it, e.g. shrank it).
+  void Drop(std::string_view name);
 
   std::size_t size() const { return open_.size(); }
+  std::size_t max_segments() const { return max_segments_; }
+
+  // A quarter of this process's descriptor limit (RLIMIT_NOFILE, soft): the
+  // most segments a table keeps open, leaving the rest to sockets and files.
+  static std::size_t DescriptorBound();
 
  private:
   struct Entry {
     std::shared_ptr<SharedSegment> segment;
-    std::uint64_t last_use = 0;
+    std::string peer;
   };
-  void CloseLeastRecentlyUsed();
 
   std::size_t max_segments_;
-  std::uint64_t uses_ = 0;
+  std::size_t max_per_peer_;
   // Looked up by string_view: no allocation per request.
   struct NameHash {
     using is_transparent = void;

@@ -102,8 +102,10 @@ class Shard {
   // and checked in the pass that applies it: a value that is NaN or Inf, or a
   // sum that would overflow the center, refuses the whole commit (BadValue,
   // CenterOverflow) and the center stays as it was.
+  // `peer` names the connection the request came by (its transport identity):
+  // a shared-memory segment belongs to the connection that attached it.
   Outcome Handle(std::span<const std::byte> header, std::span<const std::byte> payload,
-                 flatbuffers::FlatBufferBuilder& reply);
+                 flatbuffers::FlatBufferBuilder& reply, std::string_view peer = {});
 
   // Answers one held request that may go now: its worker's gap closed (the
   // pull's reply), or it was held max_hold (a Blocked reply); nullopt when
@@ -244,7 +246,11 @@ class Shard {
   // Opens the segment the request names, and points `payload` at its request
   // region when the payload lies there. False: `failed` holds the error reply,
   // except for a hello, which goes on without one (segment_error_ says why).
-  bool AttachSegment(const wire::Request& req, std::span<const std::byte>& payload, Builder& reply, Outcome* failed);
+  bool AttachSegment(const wire::Request& req, std::string_view peer, std::span<const std::byte>& payload,
+                     Builder& reply, Outcome* failed);
+  // The request's segment took SIGBUS (its client shrank it, or it could not be
+  // backed): closes it and answers SegmentUnavailable.
+  Outcome SegmentBroken(const wire::Request& req, Builder& reply);
   Outcome Error(wire::Op op, std::uint64_t seq, wire::ErrorCode code, const std::string& message, Builder& reply);
   WorkerState* Worker(std::uint32_t id);
 

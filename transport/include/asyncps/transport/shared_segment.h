@@ -15,12 +15,21 @@
 // Safety: an object is created with O_EXCL and mode 0600 under a random name,
 // and Open refuses one not owned by this process's user or open to anyone
 // else. What Open checks it reads once (the geometry); payload values are
-// verified in the shard like any frame. A process of the same user can still
-// change a region while the shard reads it, or shrink the object (the shard
-// would take SIGBUS): such a process could as well signal or ptrace the server.
+// verified in the shard as they are used. A process of the same user can still
+// change a region while the shard reads it, or shrink the object: the shard
+// touches a segment only under GuardSigbus (sigbus_guard.h), so a shrunk or
+// unbackable segment costs its client its request, not the server its life.
+//
+// Liveness: the creating process holds an exclusive flock(2) on the object for
+// as long as the segment lives (a forked child shares it). A segment whose
+// lock is free is provably its creator's no more, in any pid namespace: only
+// such segments (older than a second, past the creation window) are removed
+// as orphans, by the next client's Create and by the shard's sweep.
 //
 // Thread-safety: none; each side uses a segment from one thread at a time.
 #pragma once
+
+#include <sys/types.h>
 
 #include <cstddef>
 #include <span>
@@ -44,9 +53,10 @@ class SharedSegment {
 
   // Client: creates a segment with room for a request payload of
   // `request_bytes` and a reply payload of `reply_bytes`, named
-  // /asyncps-<pid>-<random>. Its name is removed when the object goes (the
-  // shard's mapping stays valid until the shard lets go). Removes segments left
-  // behind by processes that no longer run.
+  // /asyncps-<pid>-<random>. Its name is removed when the object goes in the
+  // process that created it (the shard's mapping stays valid until the shard
+  // lets go); a forked child's copy leaves it to the parent. Removes segments
+  // left behind by processes that no longer run.
   static Result<SharedSegment> Create(std::size_t request_bytes, std::size_t reply_bytes);
   // Shard: opens the segment `name` (as Create names them) after checking that
   // it is a regular file of this process's user, with no permissions for
@@ -55,19 +65,25 @@ class SharedSegment {
 
   bool valid() const { return map_.size() > 0; }
   const std::string& name() const { return name_; }
+  // The whole mapping: what an access must guard (GuardSigbus).
+  std::span<const std::byte> mapping() const { return {map_.data(), map_.size()}; }
   std::span<std::byte> request() const { return {map_.data() + kHeaderBytes, request_bytes_}; }
   std::span<std::byte> reply() const { return {map_.data() + reply_offset_, reply_bytes_}; }
   // True once the segment's name was removed: its client closed the connection
   // (or exited cleanly). REQUIRES: opened with Open.
   bool unlinked() const;
+  // True when no process holds the creator's lock any more: the client died
+  // without removing the name. REQUIRES: opened with Open.
+  bool creator_gone() const;
 
  private:
   void Close();
 
   MemoryMap map_;
   std::string name_;
-  int fd_ = -1;         // Open keeps it for unlinked()
-  bool owner_ = false;  // Create: unlink the name when destroyed
+  int fd_ = -1;         // Create: holds the creator's lock; Open: for unlinked() and creator_gone()
+  bool owner_ = false;  // Create: unlink the name when destroyed, in the creating process
+  pid_t creator_ = 0;   // the creating process (a forked child must not unlink)
   std::size_t request_bytes_ = 0;
   std::size_t reply_offset_ = 0, reply_bytes_ = 0;
 };
