@@ -1,5 +1,7 @@
 #include "asyncps/client/client.h"
 
+#include <unistd.h>
+
 #include <functional>
 #include <optional>
 #include <random>
@@ -49,6 +51,21 @@ struct Client::Impl {
   std::vector<CommitEncoder> encoders;
   // PrepareDelta's commit when it cannot go straight into the segments.
   std::vector<float> delta_scratch;
+  // The process that connected: in another (a forked child) the transport's
+  // sockets and segments are the parent's, never to be touched.
+  pid_t owner = ::getpid();
+
+  // True in a process forked from the one that connected.
+  bool forked() const { return ::getpid() != owner; }
+
+  // OK in the process that connected; in a forked child, why `call` fails.
+  Status CheckProcess(const char* call) const {
+    if (!forked()) return Status::OK();
+    return Status::InvalidArgument(std::string("Client::") + call + " in process " + std::to_string(::getpid()) +
+                                   ": this client was connected by process " + std::to_string(owner) +
+                                   " before a fork; a forked child needs its own Client (connect one in the "
+                                   "child; the parent's connections and shared memory stay the parent's)");
+  }
 
   std::string Where(std::size_t s) const { return round_trip->Where(s); }
 
@@ -230,7 +247,13 @@ struct Client::Impl {
 };
 
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Client::~Client() = default;
+Client::~Client() {
+  // In a forked child the transport's sockets, ZeroMQ context and segments
+  // are the parent's: closing them would wait forever for ZeroMQ's threads
+  // (which the child does not have) and remove the parent's segments. Leave
+  // them; the child's exit releases its copies.
+  if (impl_ && impl_->forked()) (void)impl_->transport.release();
+}
 
 Result<std::unique_ptr<Client>> Client::Connect(const ParameterLayout& layout, ClientOptions options) {
   if (options.servers.empty()) return Status::InvalidArgument("no servers given: pass one endpoint per shard");
@@ -242,9 +265,9 @@ Result<std::unique_ptr<Client>> Client::Connect(const ParameterLayout& layout, C
   if (options.max_attempts < 0) return Status::InvalidArgument("max_attempts must be >= 0 (0: no limit)");
   if (options.request_timeout.count() <= 0 || options.retry_deadline.count() <= 0 ||
       options.connect_deadline.count() <= 0 || options.retry_backoff_initial.count() < 0 ||
-      options.retry_backoff_max < options.retry_backoff_initial)
+      options.retry_backoff_max < options.retry_backoff_initial || options.interrupt_interval.count() <= 0)
     return Status::InvalidArgument(
-        "request_timeout, retry_deadline and connect_deadline must be > 0, and "
+        "request_timeout, retry_deadline, connect_deadline and interrupt_interval must be > 0, and "
         "0 <= retry_backoff_initial <= retry_backoff_max");
   if (Status st = internal::CheckCurveOptions(options); !st.ok()) return st;
   if (Status st = options.compression.Validate(); !st.ok()) return st;
@@ -274,9 +297,10 @@ Result<std::unique_ptr<Client>> Client::Connect(const ParameterLayout& layout, C
                                    " (expected tcp://HOST:PORT or ipc://PATH)");
   }
   const ClientOptions& o = impl->options;
-  impl->round_trip = std::make_unique<RoundTrip>(
-      *impl->transport, impl->clock,
-      internal::RetryPolicy{o.request_timeout, o.retry_backoff_initial, o.retry_backoff_max, o.max_attempts});
+  impl->round_trip =
+      std::make_unique<RoundTrip>(*impl->transport, impl->clock,
+                                  internal::RetryPolicy{o.request_timeout, o.retry_backoff_initial, o.retry_backoff_max,
+                                                        o.max_attempts, o.interrupt, o.interrupt_interval});
   Impl& self = *impl;
   Status st = impl->Exchange(
       wire::Op::Hello, {},
@@ -308,6 +332,7 @@ const std::string& Client::shared_memory_refusal(std::size_t shard) const {
 }
 
 Result<bool> Client::Init(std::span<const float> weights) {
+  if (Status st = impl_->CheckProcess("Init"); !st.ok()) return st;
   if (Status st = impl_->CheckSize(weights.size(), "initial weights"); !st.ok()) return st;
   std::size_t accepted = 0;
   Status st = impl_->Exchange(wire::Op::Init, impl_->DenseFrames(weights),
@@ -323,6 +348,7 @@ Result<bool> Client::Init(std::span<const float> weights) {
 }
 
 Status Client::Pull(std::span<float> weights) {
+  if (Status st = impl_->CheckProcess("Pull"); !st.ok()) return st;
   if (Status st = impl_->CheckSize(weights.size(), "pull destination"); !st.ok()) return st;
   return impl_->Exchange(wire::Op::Pull, {}, [&](std::size_t s, const wire::Reply& r, std::span<const std::byte> body) {
     return impl_->TakeSlice(s, r, body, weights);
@@ -330,6 +356,7 @@ Status Client::Pull(std::span<float> weights) {
 }
 
 Status Client::Commit(std::span<const float> payload) {
+  if (Status st = impl_->CheckProcess("Commit"); !st.ok()) return st;
   std::vector<OutFrame> frames;
   if (Status st = impl_->PrepareCommit(payload, &frames); !st.ok()) return st;
   return impl_->Exchange(wire::Op::Commit, frames,
@@ -337,6 +364,7 @@ Status Client::Commit(std::span<const float> payload) {
 }
 
 Status Client::CommitAndPull(std::span<const float> payload, std::span<float> weights) {
+  if (Status st = impl_->CheckProcess("CommitAndPull"); !st.ok()) return st;
   if (Status st = impl_->CheckSize(weights.size(), "pull destination"); !st.ok()) return st;
   std::vector<OutFrame> frames;
   if (Status st = impl_->PrepareCommit(payload, &frames); !st.ok()) return st;
@@ -347,6 +375,7 @@ Status Client::CommitAndPull(std::span<const float> payload, std::span<float> we
 }
 
 Status Client::CommitDeltaAndPull(std::span<float> w, std::span<float> w0, float divisor) {
+  if (Status st = impl_->CheckProcess("CommitDeltaAndPull"); !st.ok()) return st;
   std::vector<OutFrame> frames;
   if (Status st = impl_->PrepareDelta(w, w0, divisor, &frames); !st.ok()) return st;
   return impl_->Exchange(wire::Op::CommitAndPull, frames,
@@ -356,11 +385,13 @@ Status Client::CommitDeltaAndPull(std::span<float> w, std::span<float> w0, float
 }
 
 Status Client::Leave() {
+  if (Status st = impl_->CheckProcess("Leave"); !st.ok()) return st;
   return impl_->Exchange(wire::Op::Leave, {},
                          [](std::size_t, const wire::Reply&, std::span<const std::byte>) { return Status::OK(); });
 }
 
 Result<std::vector<ShardStats>> Client::Stats() {
+  if (Status st = impl_->CheckProcess("Stats"); !st.ok()) return st;
   std::vector<ShardStats> out(impl_->ranges.size());
   Status st =
       impl_->Exchange(wire::Op::Stats, {}, [&](std::size_t s, const wire::Reply& r, std::span<const std::byte>) {

@@ -30,6 +30,7 @@ Status RoundTrip::Run(wire::Op op, std::span<const std::uint64_t> seqs, std::spa
   first_error_ = Status::OK();
   deadline_ = deadline;
   give_up_ = clock_.Now() + deadline;
+  next_interrupt_check_ = clock_.Now() + policy_.interrupt_interval;
 
   int attempt = 0;
   Status transport;
@@ -114,16 +115,31 @@ Status RoundTrip::Send(std::size_t s) {
   return Status::OK();
 }
 
+bool RoundTrip::Interrupted() {
+  if (!policy_.interrupt || clock_.Now() < next_interrupt_check_) return false;
+  if (policy_.interrupt()) return true;
+  next_interrupt_check_ = clock_.Now() + policy_.interrupt_interval;
+  return false;
+}
+
 Status RoundTrip::TakeReplies(Clock::TimePoint& until) {
   std::vector<std::size_t> waiting;
   while (remaining_ > 0) {
+    if (Interrupted()) {
+      std::string who;
+      for (std::size_t s = 0; s < pending_.size(); ++s)
+        if (pending_[s]) who += (who.empty() ? "" : ", ") + Where(s);
+      return Status::Unavailable(std::string(wire::EnumNameOp(op_)) + " interrupted (ClientOptions::interrupt) while " +
+                                 "waiting for " + who + ": the request was abandoned");
+    }
     const auto now = clock_.Now();
     if (now >= until) break;
     waiting.clear();
     for (std::size_t s = 0; s < pending_.size(); ++s)
       if (pending_[s]) waiting.push_back(s);
+    const auto wake = policy_.interrupt ? std::min(until, next_interrupt_check_) : until;
     const std::vector<std::size_t> ready =
-        transport_.Poll(waiting, std::chrono::ceil<std::chrono::milliseconds>(until - now));
+        transport_.Poll(waiting, std::chrono::ceil<std::chrono::milliseconds>(wake - now));
     for (std::size_t s : ready) {
       ReceivedReply received;
       while (pending_[s] && transport_.TryReceive(s, received)) {

@@ -27,6 +27,12 @@
 //     is in; a chunk 0 starts a reply afresh, and a chunk that does not follow
 //     the one taken before (index, position, the reply's update count) belongs
 //     to another reply and is skipped;
+//   - while it waits (for replies or during a back-off), policy.interrupt, if
+//     set, is called at least every interrupt_interval, first one interval
+//     after the request was sent; when it returns true the round trip stops
+//     at once: the shards that did not answer get a fresh connection (a late
+//     reply never reaches a later request) and it fails with kUnavailable,
+//     saying it was interrupted;
 //   - it never returns while the transport may still read a caller's payload.
 //
 // Thread-safety: none; one round trip at a time per Transport.
@@ -121,6 +127,9 @@ struct RetryPolicy {
   std::chrono::milliseconds retry_backoff_initial{100};
   std::chrono::milliseconds retry_backoff_max{2000};
   int max_attempts = 0;  // 0: only the deadline bounds the attempts
+  // Polled while waiting; true abandons the request (ClientOptions::interrupt).
+  std::function<bool()> interrupt;
+  std::chrono::milliseconds interrupt_interval{100};
 };
 
 class RoundTrip {
@@ -158,8 +167,11 @@ class RoundTrip {
   Result<std::span<const std::byte>> ReplyPayload(std::size_t s, const wire::Reply& reply,
                                                   std::span<const std::byte> frame);
   // Takes replies until every shard answered or `until` passes (a Blocked
-  // reply moves `until` and the deadline on).
+  // reply moves `until` and the deadline on). Fails when the policy's
+  // interrupt asks to stop.
   Status TakeReplies(Clock::TimePoint& until);
+  // The policy's interrupt, when it is due (then the next check is set).
+  bool Interrupted();
   // Where chunk reply.chunk() of shard s's reply, of `frame_bytes`, stands.
   enum class ChunkPlace { kNext, kLast, kStale };
   Result<ChunkPlace> PlaceChunk(std::size_t s, const wire::Reply& reply, std::size_t frame_bytes);
@@ -181,6 +193,7 @@ class RoundTrip {
   const OnReply* on_reply_ = nullptr;
   std::chrono::milliseconds deadline_{0};
   Clock::TimePoint give_up_{};
+  Clock::TimePoint next_interrupt_check_{};
   std::vector<bool> pending_;
   // Per shard: the chunked reply being taken (index 0: none yet).
   struct ChunkCursor {

@@ -1,11 +1,18 @@
 // The client against real shard servers on 127.0.0.1.
 #include <catch2/catch.hpp>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <functional>
 #include <numeric>
 #include <thread>
 
 #include "asyncps/client/client.h"
+#include "asyncps/transport/shared_segment.h"
 #include "support/local_cluster.h"
 #include "support/requests.h"
 #include "asyncps/core/bfloat16.h"
@@ -37,6 +44,37 @@ std::unique_ptr<Client> MustConnect(const ParameterLayout& l, ClientOptions o) {
   INFO(c.status().ToString());
   REQUIRE(c.ok());
   return std::move(c).value();
+}
+
+// Forks; the child runs `body` and exits at once (_exit: no test framework,
+// no atexit) with 0 when it returned true, else 1. Returns that exit code, or
+// -1 when the child was still there after `limit` (a hang: then killed).
+int RunInChild(const std::function<bool()>& body, std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) ::_exit(body() ? 0 : 1);
+  const auto until = std::chrono::steady_clock::now() + limit;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  return -1;
+}
+
+// The names of this process's shared-memory segments (/dev/shm/asyncps-<pid>-*), sorted.
+std::vector<std::string> MySegments() {
+  std::vector<std::string> out;
+  const std::string prefix = "asyncps-" + std::to_string(::getpid()) + "-";
+  if (DIR* dir = ::opendir("/dev/shm")) {
+    while (const dirent* e = ::readdir(dir))
+      if (std::string_view(e->d_name).starts_with(prefix)) out.emplace_back(e->d_name);
+    ::closedir(dir);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace
@@ -333,4 +371,52 @@ TEST_CASE("a large pulled slice comes in chunks, each decoded into place", "[cli
     zmq::message_t none;
     CHECK_FALSE(sock.recv(none, zmq::recv_flags::dontwait).has_value());  // nothing after the last chunk
   }
+}
+
+TEST_CASE("a forked child's copy of a client refuses requests and lets the child exit, and the parent's works on",
+          "[client][server][fork]") {
+  const bool shared_memory = GENERATE(false, true);
+  ps::ShardServerOptions so;
+  so.shard.shared_memory = shared_memory;
+  LocalCluster cluster(2, so);
+  const ParameterLayout layout = SmallLayout();
+  ClientOptions o = Options(cluster, 1);
+  o.shared_memory = shared_memory;
+  std::unique_ptr<Client> client = MustConnect(layout, o);
+  REQUIRE(client->shared_memory_shards() == (shared_memory ? 2u : 0u));
+  std::vector<float> w(layout.total_size(), 1.0f), got(layout.total_size());
+  REQUIRE(client->Init(w).ok());
+  const std::vector<std::string> segments = MySegments();
+  CHECK(segments.size() == (shared_memory ? 2u : 0u));
+
+  // Before: the child's request waited on the parent's sockets, its exit
+  // blocked in ZeroMQ's context, and the destructor removed the parent's segments.
+  const int code = RunInChild([&] {
+    std::vector<float> pulled(layout.total_size());
+    const Status st = client->Pull(pulled);
+    const bool refused = st.code() == Status::Code::kInvalidArgument &&
+                         st.message().find("a forked child needs its own Client") != std::string::npos;
+    client.reset();  // returns at once, releasing nothing of the parent's
+    return refused;
+  });
+  CHECK(code == 0);
+  CHECK(MySegments() == segments);
+  REQUIRE(client->CommitAndPull(w, got).ok());
+  CHECK(got == std::vector<float>(layout.total_size(), 2.0f));
+  CHECK(client->shared_memory_shards() == (shared_memory ? 2u : 0u));
+}
+
+TEST_CASE("a forked child's copy of a shared-memory segment leaves its name to the process that created it",
+          "[fork][shm]") {
+  Result<SharedSegment> created = SharedSegment::Create(64, 64);
+  REQUIRE(created.ok());
+  SharedSegment segment = std::move(created).value();
+  const std::string name = segment.name();
+  CHECK(RunInChild([&] {
+          segment = SharedSegment();  // the child's copy goes
+          return true;
+        }) == 0);
+  CHECK(SharedSegment::Open(name).ok());  // still there for the shard
+  segment = SharedSegment();              // the creator's goes: the name with it
+  CHECK_FALSE(SharedSegment::Open(name).ok());
 }

@@ -491,3 +491,66 @@ TEST_CASE("round trip: chunks that do not tile their slice are a protocol error"
   CHECK(r.status.code() == Status::Code::kProtocol);
   CHECK(r.status.message().find("shard 0 at fake://0") != std::string::npos);
 }
+
+TEST_CASE("round trip: an interrupt abandons a request within the interval, and the next request is answered",
+          "[round-trip][interrupt]") {
+  FakeClock clock;
+  bool answer = false;  // the first request's shard answers too late (after the interrupt)
+  FakeTransport t(1, clock,
+                  [&answer](std::size_t, std::uint64_t, int) { return answer ? Answer{5ms} : Answer{1000ms}; });
+  int calls = 0;
+  bool stop = true;
+  RetryPolicy p = Policy();
+  p.interrupt = [&] {
+    ++calls;
+    return stop && clock.Elapsed() >= 350ms;
+  };
+  Run r = Pull(t, clock, 60s, p);
+  CHECK(r.status.code() == Status::Code::kUnavailable);
+  CHECK_THAT(r.status.message(), Catch::Contains("interrupted") && Catch::Contains("shard 0 at fake://0"));
+  CHECK(clock.Elapsed() == 400ms);  // checked at 100, 200, 300 and 400 ms
+  CHECK(calls == 4);
+  CHECK(r.replies.empty());
+  CHECK(t.reopens(0) == 1);  // the late reply goes with the old connection
+  CHECK(t.waits == 1);       // still never returns while a payload may be read
+
+  answer = true;
+  stop = false;
+  Run next = Pull(t, clock, 60s, p);
+  REQUIRE(next.status.ok());
+  CHECK(next.replies[0] == 1);
+  CHECK(clock.Elapsed() == 405ms);
+}
+
+TEST_CASE("round trip: a request held by Blocked replies is interrupted within the interval",
+          "[round-trip][interrupt]") {
+  FakeClock clock;
+  // Held for 10 s (a Blocked answer every second), then answered.
+  FakeTransport t(2, clock, [](std::size_t, std::uint64_t, int attempt) {
+    return attempt <= 10 ? Answer{1000ms, std::nullopt, wire::ErrorCode::Blocked} : Answer{};
+  });
+  RetryPolicy p = Policy();
+  p.interrupt = [&clock] { return clock.Elapsed() >= 2450ms; };
+  Run r = Pull(t, clock, 5s, p);
+  CHECK(r.status.code() == Status::Code::kUnavailable);
+  CHECK_THAT(r.status.message(), Catch::Contains("shard 0 at fake://0, shard 1 at fake://1"));
+  CHECK(clock.Elapsed() == 2500ms);
+  CHECK(t.reopens(0) == 1);
+  CHECK(t.reopens(1) == 1);
+}
+
+TEST_CASE("round trip: a request answered within the interval never calls the interrupt", "[round-trip][interrupt]") {
+  FakeClock clock;
+  const auto delay = GENERATE(5ms, 250ms);
+  FakeTransport t(2, clock, [delay](std::size_t, std::uint64_t, int) { return Answer{delay}; });
+  int calls = 0;
+  RetryPolicy p = Policy();
+  p.interrupt = [&calls] {
+    ++calls;
+    return false;
+  };
+  Run r = Pull(t, clock, 60s, p);
+  REQUIRE(r.status.ok());
+  CHECK(clock.Elapsed() == delay);
+  CHECK(calls == (delay == 5ms ? 0 : 2));  // at 100 and 200 ms
+}

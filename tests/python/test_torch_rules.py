@@ -186,3 +186,19 @@ def test_a_parameter_that_is_not_float32_is_named(server):
     with pytest.raises(asyncps.InvalidArgument, match="parameter 'a' is torch.float64"):
         asyncps.torch.DistributedOptimizer(torch.optim.SGD(m.parameters(), lr=LR), m.named_parameters(),
                                            servers=server.endpoints)
+
+
+def test_parameters_without_names_are_refused_saying_what_is_expected(tmp_path):
+    m = torch.nn.Linear(3, 2)  # its weight is 2 x 3: unpacked as if it were a (name, tensor) pair before
+    expected = r"named_parameters must be \(name, tensor\) pairs.*entry 0 is a Parameter: pass " \
+               r"model.named_parameters\(\), not model.parameters\(\)"
+    with pytest.raises(asyncps.InvalidArgument, match=expected):
+        asyncps.torch.DistributedOptimizer(torch.optim.SGD(m.parameters(), lr=LR), m.parameters(),
+                                           servers=["tcp://127.0.0.1:9"])
+    with pytest.raises(asyncps.InvalidArgument, match=expected):
+        asyncps.torch.save_weights(tmp_path / "w.npz", m.parameters())
+    asyncps.torch.save_weights(tmp_path / "w.npz", m.named_parameters())
+    with pytest.raises(asyncps.InvalidArgument, match=expected):
+        asyncps.torch.load_weights(tmp_path / "w.npz", list(m.parameters()))
+    with pytest.raises(asyncps.InvalidArgument, match="not a Linear"):
+        asyncps.torch.flatten_parameters(m)

@@ -40,7 +40,9 @@ def find_binary(name):
 
 class LocalServer:
     """asyncps-server with `shards` shards, started by start() (or `with`),
-    stopped by stop(). endpoints: the shards' addresses, in shard order."""
+    stopped by stop(). endpoints: the shards' addresses, in shard order. The
+    server belongs to the process that started it: in a forked child, stop()
+    (and leaving a `with` block) leaves it running for the parent."""
 
     def __init__(self, shards=1, bind="tcp://127.0.0.1:*", extra_args=(), binary=None, ready_timeout=15.0):
         self.shards = shards
@@ -50,6 +52,7 @@ class LocalServer:
         self.ready_timeout = ready_timeout
         self.endpoints = []
         self.process = None
+        self._pid = None  # the process that started the server
         self.cpu_seconds = None  # user + system CPU of the server, once stopped
         self._dir = None
 
@@ -65,6 +68,7 @@ class LocalServer:
         """Starts the server and waits until every shard is bound. Raises
         asyncps.Unavailable if it exits first (its output in the message) and
         asyncps.Timeout if it is not ready within ready_timeout seconds."""
+        self._pid = os.getpid()
         self._dir = tempfile.mkdtemp(prefix="asyncps-server-")
         ready = os.path.join(self._dir, "ready")
         args = [self.binary, "--bind", self.bind, "--shards", str(self.shards), "--ready-file", ready]
@@ -91,8 +95,9 @@ class LocalServer:
     def stop(self, timeout=10.0):
         """SIGTERM (the shards finish the request in hand, checkpoint if
         configured, and exit), then SIGKILL after `timeout` seconds. Returns
-        the exit status (None if it was never started); sets cpu_seconds."""
-        if self.process is None:
+        the exit status (None if it was never started, or in a process forked
+        from the one that started it); sets cpu_seconds."""
+        if self.process is None or os.getpid() != self._pid:
             return None
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)

@@ -30,6 +30,23 @@ def tensor_name(name):
     return name.replace(".", "/")
 
 
+def _named(named_parameters):
+    """named_parameters as a list of (name, tensor) pairs. Raises
+    asyncps.InvalidArgument saying what is expected when they are not such
+    pairs (model.parameters() gives tensors without names)."""
+    expected = "named_parameters must be (name, tensor) pairs, as model.named_parameters() gives them"
+    try:
+        named = list(named_parameters)
+    except TypeError:
+        raise _asyncps.InvalidArgument(f"{expected}, not a {type(named_parameters).__name__}") from None
+    for i, entry in enumerate(named):
+        if not (isinstance(entry, (tuple, list)) and len(entry) == 2 and isinstance(entry[0], str)):
+            hint = (": pass model.named_parameters(), not model.parameters()" if isinstance(entry, torch.Tensor)
+                    else "")
+            raise _asyncps.InvalidArgument(f"{expected}; entry {i} is a {type(entry).__name__}{hint}")
+    return named
+
+
 # --- one flat buffer under every parameter ---------------------------------------
 
 def _as_flat_view(params):
@@ -52,8 +69,8 @@ def flatten_parameters(named_parameters):
     the given order (keeping the values), and returns (layout, flat). Reuses
     the buffer if the parameters already are consecutive slices of one.
     Raises asyncps.InvalidArgument for a parameter that is not float32 on the
-    CPU, or a name given twice."""
-    named = list(named_parameters)
+    CPU, a name given twice, or entries that are not (name, tensor) pairs."""
+    named = _named(named_parameters)
     if not named:
         raise _asyncps.InvalidArgument("named_parameters is empty: pass model.named_parameters()")
     seen = {}
@@ -91,7 +108,8 @@ class DistributedOptimizer:
                          algorithm="adag", window=None, rho=None, eta=None,
                          momentum=None, **client_options)
 
-    named_parameters: the model's named parameters, in order (the layout);
+    named_parameters: the model's named parameters, in order (the layout):
+    model.named_parameters() or any (name, tensor) pairs;
     their .data become slices of one flat float32 buffer (`flat`), which is
     what the client sends and receives, without copies. window/rho/eta/momentum:
     None takes Dist-Keras' default for the rule. client_options: asyncps.Client's
@@ -306,17 +324,18 @@ def seed_cnn(seed=1, height=28, width=28, channels=1, num_classes=10):
 def save_weights(path, named_parameters):
     """Writes one array per parameter (under its PS name) to a .npz file, as
     asyncps-worker --save-weights and asyncps-local do."""
-    np.savez(path, **{tensor_name(n): p.detach().cpu().numpy() for n, p in named_parameters})
+    np.savez(path, **{tensor_name(n): p.detach().cpu().numpy() for n, p in _named(named_parameters)})
 
 
 def load_weights(path, named_parameters):
     """Reads a .npz of asyncps-worker/asyncps-local (or save_weights) into the
     parameters, in place. Raises asyncps.InvalidArgument naming a missing
     tensor or a wrong shape."""
+    named = _named(named_parameters)
     with np.load(path) as f:
         arrays = {k: f[k] for k in f.files}
     with torch.no_grad():
-        for n, p in named_parameters:
+        for n, p in named:
             key = tensor_name(n)
             if key not in arrays:
                 raise _asyncps.InvalidArgument(f"{path}: tensor '{key}' is missing; was the file saved from a "

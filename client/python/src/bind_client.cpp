@@ -109,7 +109,11 @@ layout and algorithm) and raises asyncps.Timeout naming the shard that did not
 answer within connect_deadline. Arrays are flat, contiguous float32 buffers
 of layout.total_size elements (numpy arrays, torch.Tensor.numpy() views),
 read and written in place, never copied. The GIL is released while waiting for
-the network; one call runs at a time per client (others wait).
+the network; one call runs at a time per client (others wait). Ctrl-C during a
+wait on the main thread raises KeyboardInterrupt within about 0.1 s; the
+request is abandoned and the client stays usable. A client belongs to the process that created it: in a
+forked child every call raises asyncps.InvalidArgument (create a client in the
+child), and closing or dropping it leaves the parent's connections alone.
 )doc")
       .def(py::init([](py::handle servers, py::handle layout, py::handle worker_id, py::handle algorithm,
                        py::kwargs kwargs) {
@@ -122,13 +126,14 @@ the network; one call runs at a time per client (others wait).
              options.worker_id = static_cast<std::uint32_t>(id);
              options.algorithm = AlgorithmFromPython(algorithm);
              ApplyClientOptions(kwargs, options);
+             options.interrupt = PythonSignalRaised;  // Ctrl-C ends a wait within interrupt_interval
              const ParameterLayout l = LayoutFromPython(layout);
              Result<std::unique_ptr<Client>> client = Status::Internal("not connected");
              {
                py::gil_scoped_release nogil;
                client = Client::Connect(l, std::move(options));
              }
-             ThrowIfError(client.status());
+             ThrowIfErrorOrSignal(client.status());
              return std::make_shared<ClientHandle>(std::move(client).value());
            }),
            py::arg("servers"), py::arg("layout"), py::arg("worker_id") = 0, py::arg("algorithm") = "adag")

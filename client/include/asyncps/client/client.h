@@ -7,10 +7,18 @@
 // shard that already applied it answers without applying it twice.
 //
 // Thread-safety: a Client is used by one thread at a time.
+//
+// Processes: a Client belongs to the process that connected it. In a child
+// forked from that process, its copy touches nothing of the parent's: every
+// request fails at once with kInvalidArgument (the parent's sockets and
+// shared-memory segments are never used), and destroying it neither waits for
+// ZeroMQ nor removes the parent's segments (it releases no resource; the
+// child's exit does). A child connects its own Client.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -86,6 +94,18 @@ struct ClientOptions {
   // is on the wire; 0: each slice in one message. Pulls through shared memory
   // and servers that predate chunks send one message.
   std::uint64_t reply_chunk_bytes = std::uint64_t{512} << 10;
+  // Lets a waiting request be cancelled (e.g. on Ctrl-C). While a request
+  // (Connect's hello included) waits for replies or backs off, `interrupt` is
+  // called on the requesting thread at least every interrupt_interval, first
+  // after one interrupt_interval (a request answered sooner never calls it).
+  // When it returns true, the request is abandoned and fails at once with
+  // kUnavailable, saying it was interrupted; the client stays usable (the
+  // unanswered shards' connections are renewed, as after a timeout, so a late
+  // reply never reaches a later request). An abandoned commit may have been
+  // applied by some shards, as a timed-out one. Empty: never interrupted. It
+  // must not use this Client. (The Python package checks for signals here.)
+  std::function<bool()> interrupt;
+  std::chrono::milliseconds interrupt_interval{100};
 };
 
 // What one shard reports about itself (Client::Stats): its counters
