@@ -156,6 +156,14 @@ Status RoundTrip::TakeReplies(Clock::TimePoint& until) {
           if (Status st = Send(s); !st.ok()) return st;
           continue;
         }
+        if (reply->error() == wire::ErrorCode::SegmentUnavailable && transport_.segment(s) != nullptr) {
+          // The shard can no longer use this connection's segment (it vanished,
+          // or it is not ours to use): the same request as frames, from now on.
+          KeepPayloadFromSegment(s);
+          transport_.DropSegment(s, reply->message() ? reply->message()->str() : "the shard refused the segment");
+          if (Status st = Send(s); !st.ok()) return st;
+          continue;
+        }
         Status st = wire::ReplyStatus(*reply, Where(s));
         if (st.ok() && wire::IsChunked(*reply)) {
           Result<ChunkPlace> place = PlaceChunk(s, *reply, body.size());

@@ -138,7 +138,13 @@ class FakeTransport : public Transport {
     segments_.clear();
     for (std::size_t s = 0; s < endpoints_.size(); ++s) segments_.push_back(NewSegment());
   }
-  SharedSegment* segment(std::size_t s) override { return segments_.empty() ? nullptr : &segments_[s]; }
+  SharedSegment* segment(std::size_t s) override {
+    return segments_.empty() || !segments_[s].valid() ? nullptr : &segments_[s];
+  }
+  void DropSegment(std::size_t s, const std::string& why) override {
+    segments_[s] = SharedSegment();
+    dropped_why = why;
+  }
   std::string HandshakeFailure(std::size_t) override { return handshake_failure; }
   void WaitSendsReleased() override { ++waits; }
 
@@ -153,6 +159,7 @@ class FakeTransport : public Transport {
   std::vector<Sent> sent;
   int waits = 0;
   std::string handshake_failure;
+  std::string dropped_why;  // DropSegment's reason, the last time
   int reopens(std::size_t s) const { return reopens_[s]; }
 
  private:
@@ -388,6 +395,29 @@ TEST_CASE("round trip: a payload computed in the request region is copied out be
   CHECK(t.sent[1].segment != first);
   CHECK(t.sent[1].in_segment);
   CHECK(t.sent[1].region_first_byte == 5);  // the first segment is gone: its bytes came along
+}
+
+TEST_CASE("round trip: a shard that can no longer use the segment gets the same request as frames",
+          "[round-trip][shm]") {
+  FakeClock clock;
+  FakeTransport t(1, clock, [](std::size_t, std::uint64_t, int attempt) {
+    Answer a;
+    if (attempt == 1) a.error = wire::ErrorCode::SegmentUnavailable;  // e.g. another client removed it
+    return std::optional<Answer>(a);
+  });
+  t.UseSegments();
+  std::memset(t.segment(0)->request().data(), 9, 16);  // the caller staged its payload there
+  const std::string staged_in = t.segment(0)->name();
+  Run r = Pull(t, clock, 60s, Policy(), {}, {OutPayload{t.segment(0)->request().first(16), false, staged_in}});
+  REQUIRE(r.status.ok());
+  REQUIRE(t.sent.size() == 2);
+  CHECK(t.sent[0].in_segment);
+  CHECK_FALSE(t.sent[1].in_segment);  // the same request (same seq), as a frame
+  CHECK(t.sent[1].seq == t.sent[0].seq);
+  CHECK(t.sent[1].payload_bytes == 16);
+  CHECK(t.segment(0) == nullptr);  // frames from now on
+  CHECK_FALSE(t.dropped_why.empty());
+  CHECK(t.reopens(0) == 0);  // the connection itself was fine
 }
 
 TEST_CASE("round trip: sparse payloads travel as frames even with a segment", "[round-trip][shm]") {
