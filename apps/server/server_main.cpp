@@ -16,6 +16,7 @@
 #include "cli_parse.h"
 
 #include "asyncps/transport/endpoint.h"
+#include "asyncps/transport/http_endpoint.h"
 #include "asyncps/server/checkpoint.h"
 #include "asyncps/server/curve_auth.h"
 #include "asyncps/server/log.h"
@@ -158,6 +159,11 @@ int main(int argc, char** argv) {
                  "Serve GET /metrics (Prometheus text format), /healthz, the status page / and /status.json on "
                  "HOST:PORT (port 0: any); off when empty")
       ->envname("ASYNCPS_METRICS_BIND");
+  std::string metrics_token_file;
+  app.add_option("--metrics-token-file", metrics_token_file,
+                 "Require 'Authorization: Bearer TOKEN' on every --metrics-bind path but /healthz (401 without "
+                 "it), TOKEN being this file's content (e.g. openssl rand -hex 32 > FILE); off when empty")
+      ->envname("ASYNCPS_METRICS_TOKEN_FILE");
   std::string checkpoint_dir;
   double checkpoint_every_s = 60;
   app.add_option("--checkpoint-dir", checkpoint_dir,
@@ -177,6 +183,20 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "asyncps-server: %s\n", hp.status().message().c_str());
       return 2;
     }
+  }
+  asyncps::tools::HttpEndpointOptions metrics_http;
+  if (!metrics_token_file.empty()) {
+    if (metrics_bind.empty()) {
+      std::fprintf(stderr,
+                   "asyncps-server: --metrics-token-file needs --metrics-bind (there is no endpoint to guard)\n");
+      return 2;
+    }
+    asyncps::Result<std::string> token = asyncps::tools::ReadBearerTokenFile(metrics_token_file);
+    if (!token.ok()) {
+      std::fprintf(stderr, "asyncps-server: --metrics-token-file: %s\n", token.status().message().c_str());
+      return 2;
+    }
+    metrics_http.bearer_token = std::move(token).value();
   }
   if (app.count("--num-shards") > 0 && num_shards == 0) {
     std::fprintf(stderr, "asyncps-server: --num-shards must be >= 1 (leave it out for --first-shard + --shards)\n");
@@ -266,7 +286,8 @@ int main(int argc, char** argv) {
   if (!metrics_bind.empty()) {
     std::vector<const ShardServer*> shard_servers;
     for (const auto& s : servers) shard_servers.push_back(s.get());
-    auto started = MetricsServer::Start(metrics_bind, std::move(shard_servers), {ASYNCPS_VERSION, ASYNCPS_GIT_COMMIT});
+    auto started = MetricsServer::Start(metrics_bind, std::move(shard_servers), {ASYNCPS_VERSION, ASYNCPS_GIT_COMMIT},
+                                        std::move(metrics_http));
     if (!started.ok()) {
       std::fprintf(stderr, "asyncps-server: %s\n", started.status().message().c_str());
       return 1;
@@ -274,6 +295,8 @@ int main(int argc, char** argv) {
     metrics = std::move(started).value();
     Log("info", "metrics on " + metrics->url() + "/metrics");
     Log("info", "status page on " + metrics->url() + "/");
+    if (!metrics_token_file.empty())
+      Log("info", "metrics: every path but /healthz needs the bearer token of " + metrics_token_file);
   }
   if (!ready_file.empty() && !WriteFileAtomically(ready_file, endpoints)) {
     std::fprintf(stderr, "asyncps-server: cannot write --ready-file %s\n", ready_file.c_str());

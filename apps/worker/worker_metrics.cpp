@@ -31,11 +31,13 @@ std::string RenderWorkerMetrics(std::size_t index, const Progress& p) {
 
 WorkerMetrics::WorkerMetrics(std::size_t index) : index_(index) {}
 
-Result<std::unique_ptr<WorkerMetrics>> WorkerMetrics::Start(const std::string& host_port, std::size_t index) {
+Result<std::unique_ptr<WorkerMetrics>> WorkerMetrics::Start(const std::string& host_port, std::size_t index,
+                                                            tools::HttpEndpointOptions http_options) {
   std::unique_ptr<WorkerMetrics> m(new WorkerMetrics(index));
   const WorkerMetrics* self = m.get();
   const auto metrics = [self] { return tools::HttpReply{self->Render(), "text/plain; version=0.0.4; charset=utf-8"}; };
-  Result<std::unique_ptr<tools::HttpEndpoint>> http = tools::HttpEndpoint::Start(host_port, {{"/metrics", metrics}});
+  Result<std::unique_ptr<tools::HttpEndpoint>> http =
+      tools::HttpEndpoint::Start(host_port, {{"/metrics", metrics}}, std::move(http_options));
   if (!http.ok()) return http.status();
   m->http_ = std::move(http).value();
   return m;

@@ -8,7 +8,7 @@
 //     asyncps_trainer_samples_per_second{worker}   since training started
 //     asyncps_trainer_loss{worker}                 mean loss since the previous update
 //     asyncps_trainer_epoch{worker}                the epoch in progress (from 1)
-//   GET /healthz   200 "ok"
+//   GET /healthz   200 "ok" (never needs the token)
 //
 // ("trainer", not "worker": the server's asyncps_worker_* families describe
 // workers as the shards see them, labelled by shard.) The values are those of
@@ -16,7 +16,7 @@
 // (about once a second); the worker exits when training ends, so a short run
 // may finish between two scrapes.
 //
-// Thread-safety: Update and the HTTP threads' reads take one mutex. HTTP is
+// Thread-safety: Update and the HTTP thread's reads take one mutex. HTTP is
 // transport/include/asyncps/transport/http_endpoint.h, as for the server.
 #pragma once
 
@@ -35,8 +35,11 @@ std::string RenderWorkerMetrics(std::size_t index, const Progress& p);
 
 class WorkerMetrics {
  public:
-  // Listens on `host_port` ("HOST:PORT"; port 0: one the OS picks) until destroyed.
-  static Result<std::unique_ptr<WorkerMetrics>> Start(const std::string& host_port, std::size_t index);
+  // Listens on `host_port` ("HOST:PORT"; port 0: one the OS picks) within the
+  // bounds and with the token of `http` until destroyed. Fails as
+  // tools::HttpEndpoint::Start does (a port in use is named).
+  static Result<std::unique_ptr<WorkerMetrics>> Start(const std::string& host_port, std::size_t index,
+                                                      tools::HttpEndpointOptions http = {});
   WorkerMetrics(const WorkerMetrics&) = delete;
   WorkerMetrics& operator=(const WorkerMetrics&) = delete;
 

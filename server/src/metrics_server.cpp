@@ -12,7 +12,8 @@ MetricsServer::MetricsServer(std::vector<const ShardServer*> shards, BuildInfo b
     : shards_(std::move(shards)), build_(std::move(build)) {}
 
 Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& host_port,
-                                                            std::vector<const ShardServer*> shards, BuildInfo build) {
+                                                            std::vector<const ShardServer*> shards, BuildInfo build,
+                                                            tools::HttpEndpointOptions http_options) {
   std::unique_ptr<MetricsServer> m(new MetricsServer(std::move(shards), std::move(build)));
   const MetricsServer* self = m.get();
   std::vector<tools::HttpRoute> routes = {
@@ -29,7 +30,8 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& h
          return tools::HttpReply{kStatusPageHtml, "text/html; charset=utf-8"};
        }},
   };
-  Result<std::unique_ptr<tools::HttpEndpoint>> http = tools::HttpEndpoint::Start(host_port, std::move(routes));
+  Result<std::unique_ptr<tools::HttpEndpoint>> http =
+      tools::HttpEndpoint::Start(host_port, std::move(routes), std::move(http_options));
   if (!http.ok()) return http.status();
   m->http_ = std::move(http).value();
   return m;

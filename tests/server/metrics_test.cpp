@@ -17,7 +17,6 @@
 #include <httplib.h>
 
 #include "asyncps/client/client.h"
-#include "asyncps/transport/http_endpoint.h"
 #include "asyncps/server/metrics.h"
 #include "support/metrics_server_process.h"
 #include "support/promtool.h"
@@ -214,10 +213,9 @@ TEST_CASE("garbage, huge headers and silent HTTP clients do not affect the shard
     REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
     return fd;
   };
-  // Connect and say nothing (slowloris): each holds a pool thread for the read
-  // timeout (5 s, as long as Get waits), twice cpp-httplib's default pool of 8.
+  // Connect and say nothing (slowloris): each holds a connection slot until the
+  // request timeout or until a newer connection takes its slot.
   std::vector<int> silent;
-  static_assert(tools::HttpEndpoint::kPoolThreads > 16);
   for (int i = 0; i < 16; ++i) silent.push_back(open());
   std::mt19937 rng(5);
   for (int i = 0; i < 20; ++i) {  // random bytes, then hang up
@@ -273,4 +271,105 @@ TEST_CASE("a worker committing far slower than the others is named, in the log a
         4 * Sample(text, "asyncps_worker_commit_rate{shard=\"0\",worker=\"2\"}"));
   CHECK_THAT(server.process->log(), Catch::Contains("worker 2 is a straggler"));
   CHECK_THAT(server.process->log(), !Catch::Contains("worker 1 is a straggler"));
+}
+
+namespace {
+
+// A blocking connection to the metrics endpoint at `host_port`; sends and
+// receives give up after 5 s.
+int ConnectTo(const std::string& host_port) {
+  const auto colon = host_port.rfind(':');
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<std::uint16_t>(std::stoi(host_port.substr(colon + 1))));
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  return fd;
+}
+
+}  // namespace
+
+TEST_CASE("a client streaming header lines is cut off at the bound and the server's memory stays flat",
+          "[metrics][server]") {
+  MetricsServerProcess server(1);
+  CHECK(server.Get("/healthz") == "ok\n");
+  const long rss_before = server.process->RssKiB();
+  REQUIRE(rss_before > 0);
+  const int fd = ConnectTo(server.host_port);
+  const std::string line = "X-Pad: " + std::string(1014, 'a') + "\r\n";  // 1 KiB lines, well under any per-line limit
+  const std::size_t cap = std::size_t{64} << 20;                         // what the test sends at most: 64 MiB
+  std::size_t sent = 0;
+  bool refused = false;
+  int error = 0;
+  if (::send(fd, "GET /metrics HTTP/1.1\r\n", 23, MSG_NOSIGNAL) != 23) refused = true;
+  while (!refused && sent < cap) {
+    const ssize_t n = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      error = errno;
+      refused = true;
+    } else {
+      sent += static_cast<std::size_t>(n);
+    }
+  }
+  ::close(fd);
+  const long rss_after = server.process->RssKiB();
+  INFO("sent " << sent << " bytes of headers; server RSS " << rss_before << " -> " << rss_after << " KiB; errno "
+               << error);
+  CHECK(refused);
+  CHECK((error == EPIPE || error == ECONNRESET));  // closed by the server, not a send timeout
+  CHECK(sent < cap);
+  CHECK(rss_after - rss_before < 8 * 1024);
+  CHECK(server.Get("/healthz") == "ok\n");
+}
+
+TEST_CASE("a second asyncps-server on a --metrics-bind port in use refuses to start, naming the port",
+          "[metrics][server]") {
+  MetricsServerProcess first(1);
+  const std::string port = first.host_port.substr(first.host_port.rfind(':') + 1);
+  TempDir dir;
+  ServerProcess second({"--bind", "tcp://127.0.0.1:*", "--metrics-bind", "127.0.0.1:" + port}, dir / "second.log");
+  const std::optional<int> rc = second.Wait(10s);
+  INFO(second.log());
+  REQUIRE(rc);
+  CHECK(*rc == 1);
+  CHECK_THAT(second.log(), Catch::Contains("port " + port + " is in use"));
+  // Every scrape still reaches the first.
+  for (int i = 0; i < 10; ++i) CHECK_THAT(first.Get("/metrics"), Catch::Contains("asyncps_build_info{"));
+}
+
+TEST_CASE("asyncps-server --metrics-token-file: every path but /healthz needs the bearer token", "[metrics][server]") {
+  TempDir dir;
+  std::ofstream(dir / "token") << "0123456789abcdef0123456789abcdef\n";
+  MetricsServerProcess server(1, {"--metrics-token-file", dir / "token"});
+  const auto colon = server.host_port.rfind(':');
+  httplib::Client http(server.host_port.substr(0, colon), std::stoi(server.host_port.substr(colon + 1)));
+  http.set_read_timeout(5, 0);
+  for (const char* path : {"/metrics", "/status.json", "/"}) {
+    INFO(path);
+    auto res = http.Get(path);
+    REQUIRE(res);
+    CHECK(res->status == 401);
+    res = http.Get(path, {{"Authorization", "Bearer not-the-token"}});
+    REQUIRE(res);
+    CHECK(res->status == 401);
+    res = http.Get(path, {{"Authorization", "Bearer 0123456789abcdef0123456789abcdef"}});
+    REQUIRE(res);
+    CHECK(res->status == 200);
+  }
+  CHECK(server.Get("/healthz") == "ok\n");
+
+  // A token file that cannot serve is refused before anything listens.
+  std::ofstream(dir / "empty") << "";
+  ServerProcess refused(
+      {"--bind", "tcp://127.0.0.1:*", "--metrics-bind", "127.0.0.1:0", "--metrics-token-file", dir / "empty"},
+      dir / "refused.log");
+  const std::optional<int> rc = refused.Wait(10s);
+  REQUIRE(rc);
+  CHECK(*rc == 2);
+  CHECK_THAT(refused.log(), Catch::Contains(dir / "empty"));
 }

@@ -1,15 +1,16 @@
 // MetricsServer: the HTTP endpoint of asyncps-server --metrics-bind.
 //
 //   GET /metrics   every shard's metrics (metrics.h), Prometheus text format
-//   GET /healthz   200 "ok" while the process serves
+//   GET /healthz   200 "ok" while the process serves (never needs the token)
 //   GET /          the live status page (status_page.html, built in; no
 //                  external assets), which polls:
 //   GET /status.json  every shard and worker as JSON (status_json.h,
 //                  docs/status-json.md)
 //
-// HTTP is transport/include/asyncps/transport/http_endpoint.h (cpp-httplib): requests are read with a
-// timeout and bounded sizes on the library's own thread pool, apart from the
-// shard threads, which it only reads published copies of.
+// HTTP is transport/include/asyncps/transport/http_endpoint.h: bounded headers,
+// connections and times, on its own thread, apart from the shard threads, which
+// it only reads published copies of; with HttpEndpointOptions::bearer_token
+// (--metrics-token-file) every path but /healthz needs the token.
 #pragma once
 
 #include <memory>
@@ -27,10 +28,13 @@ class ShardServer;
 
 class MetricsServer {
  public:
-  // Listens on `host_port` ("HOST:PORT"; port 0: one the OS picks) and serves
-  // until destroyed. REQUIRES: `shards` outlive the server.
+  // Listens on `host_port` ("HOST:PORT"; port 0: one the OS picks) within the
+  // bounds and with the token of `http`, and serves until destroyed. Fails as
+  // tools::HttpEndpoint::Start does (a port in use is named).
+  // REQUIRES: `shards` outlive the server.
   static Result<std::unique_ptr<MetricsServer>> Start(const std::string& host_port,
-                                                      std::vector<const ShardServer*> shards, BuildInfo build);
+                                                      std::vector<const ShardServer*> shards, BuildInfo build,
+                                                      tools::HttpEndpointOptions http = {});
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
 
