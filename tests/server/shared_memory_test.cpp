@@ -511,7 +511,7 @@ TEST_CASE("shared memory: segments of processes that are gone are removed by the
   const std::string orphan = "/asyncps-" + pid_max + "-deadbeef";
   const int fd = ::shm_open(orphan.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
   REQUIRE(fd >= 0);
-  ::close(fd);  // nobody holds its lock
+  ::close(fd);                                                   // nobody holds its lock
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the creation window
   const SharedSegment fresh = NewSegment();
   CHECK(::shm_open(orphan.c_str(), O_RDWR, 0) < 0);
