@@ -1,6 +1,7 @@
 // Writes the fuzz targets' seed corpus: valid sessions of every op for
-// shard_fuzzer, and real replies of every kind for reply_fuzzer.
-// Usage: asyncps-fuzz-corpus DIR   (writes DIR/shard/* and DIR/reply/*)
+// shard_fuzzer, real replies of every kind for reply_fuzzer, and checkpoints
+// of real shards for checkpoint_fuzzer.
+// Usage: asyncps-fuzz-corpus DIR   (writes DIR/shard/*, DIR/reply/* and DIR/checkpoint/*)
 // The output is committed under fuzz/corpus/; regenerate it after a protocol change.
 #include <cstdio>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include <span>
 #include <string>
 
+#include "asyncps/server/checkpoint.h"
 #include "fuzz_input.h"
 #include "fuzz_setup.h"
 
@@ -178,20 +180,59 @@ bool WriteReplyCorpus() {
   return ok;
 }
 
+// Checkpoints of a shard driven by real requests (as checkpoint_fuzzer restores
+// them: shard 0 of 1 of the fuzz layout): after init, after commits by two
+// workers, and with a non-finite center (restored only by a lenient shard).
+bool WriteCheckpointCorpus() {
+  bool ok = true;
+  auto save = [&](const ps::Shard& shard, const std::string& name) {
+    const auto path = g_dir / "checkpoint" / name;
+    if (Status st = ps::WriteCheckpoint(path.string(), ps::SnapshotShard(shard)); !st.ok()) {
+      std::fprintf(stderr, "asyncps-fuzz-corpus: %s\n", st.message().c_str());
+      ok = false;
+    }
+  };
+  for (bool strict : {true, false}) {
+    ps::Shard shard(fuzz::FuzzShardOptions(0, 1, strict));
+    wire::RequestHeader r = fuzz::BaseRequest();
+    r.op = Op::Hello;
+    (void)ReplyInput(shard, r, {});
+    r.op = Op::Init;
+    r.payload_floats = 20;
+    (void)ReplyInput(shard, r, std::vector<float>(20, 1.0f));
+    if (strict) save(shard, "initialised");
+    r.op = Op::Commit;
+    for (std::uint64_t seq = 2; seq < 5; ++seq) {
+      r.seq = seq;
+      r.worker_id = static_cast<std::uint32_t>(1 + seq % 2);
+      (void)ReplyInput(shard, r, std::vector<float>(20, 0.25f));
+    }
+    if (strict) {
+      save(shard, "after-commits");
+    } else {
+      r.seq = 9;
+      (void)ReplyInput(shard, r, std::vector<float>(20, std::numeric_limits<float>::infinity()));
+      save(shard, "non-finite-center");
+    }
+  }
+  return ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 2) {
-    std::fprintf(stderr, "usage: %s DIR   (writes DIR/shard/* and DIR/reply/*)\n", argv[0]);
+    std::fprintf(stderr, "usage: %s DIR   (writes DIR/shard/*, DIR/reply/* and DIR/checkpoint/*)\n", argv[0]);
     return 2;
   }
   g_dir = argv[1];
   std::error_code ec;
   std::filesystem::create_directories(g_dir / "shard", ec);
   std::filesystem::create_directories(g_dir / "reply", ec);
+  if (!ec) std::filesystem::create_directories(g_dir / "checkpoint", ec);
   if (ec) {
     std::fprintf(stderr, "asyncps-fuzz-corpus: cannot create %s: %s\n", g_dir.c_str(), ec.message().c_str());
     return 1;
   }
-  return WriteShardCorpus() && WriteReplyCorpus() ? 0 : 1;
+  return WriteShardCorpus() && WriteReplyCorpus() && WriteCheckpointCorpus() ? 0 : 1;
 }

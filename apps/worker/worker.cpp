@@ -106,7 +106,7 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
   Result<std::unique_ptr<models::Sequential>> built = train.BuildModel(data);
   if (!built.ok()) return built.status();
   models::Sequential& model = *built.value();
-  model.Reserve(batch_size);
+  if (Status st = model.Reserve(batch_size); !st.ok()) return st;
   Result<std::unique_ptr<models::Optimizer>> opt = models::MakeOptimizer(train.optimizer, train.lr);
   if (!opt.ok()) return Status::InvalidArgument("--optimizer/--lr: " + opt.status().message());
   models::Optimizer& optimizer = *opt.value();

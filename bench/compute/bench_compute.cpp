@@ -138,7 +138,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "%s\n", opt.status().ToString().c_str());
         return 2;
       }
-      m.Reserve(batch);
+      if (asyncps::Status st = m.Reserve(batch); !st.ok()) {
+        std::fprintf(stderr, "%s\n", st.ToString().c_str());
+        return 2;
+      }
       const bool real = m.input_shape().size() == data.value().sample_size() && m.num_classes() == 10;
       Feed feed(real ? &data.value() : nullptr, m.input_shape().size(), m.num_classes(), batch);
       const float *x = nullptr, *y = nullptr;

@@ -1,14 +1,26 @@
 #include "asyncps/core/layout.h"
 
 #include <algorithm>
+#include <limits>
 #include <sstream>
+#include <stdexcept>
 
 namespace asyncps {
 
-std::size_t TensorSpec::size() const {
+std::optional<std::size_t> BoundedProduct(std::span<const std::size_t> factors, std::size_t max) {
+  // A zero factor makes the product 0 whatever the others are.
+  if (std::find(factors.begin(), factors.end(), std::size_t{0}) != factors.end()) return 0;
   std::size_t n = 1;
-  for (std::size_t d : shape) n *= d;
+  for (std::size_t d : factors) {
+    if (n > max / d) return std::nullopt;  // n * d > max, without computing it
+    n *= d;
+  }
   return n;
+}
+
+std::size_t TensorSpec::size() const {
+  const std::optional<std::size_t> n = BoundedProduct(shape, std::numeric_limits<std::size_t>::max());
+  return n ? *n : std::numeric_limits<std::size_t>::max();
 }
 
 std::string ShapeToString(const std::vector<std::size_t>& shape) {
@@ -24,13 +36,27 @@ ParameterLayout::ParameterLayout(std::vector<TensorSpec> tensors) {
   for (auto& t : tensors) Add(std::move(t.name), std::move(t.shape));
 }
 
-std::size_t ParameterLayout::Add(std::string name, std::vector<std::size_t> shape) {
-  TensorSpec spec{std::move(name), std::move(shape)};
+Result<std::size_t> ParameterLayout::TryAdd(std::string name, std::vector<std::size_t> shape) {
+  const std::optional<std::size_t> n = BoundedProduct(shape);
+  if (!n || *n > kMaxLayoutElements - total_) {
+    const std::string max = std::to_string(kMaxLayoutElements);
+    return Status::InvalidArgument(!n ? "tensor '" + name + "' of shape " + ShapeToString(shape) +
+                                            " has more than the maximum of " + max + " elements (2^31 - 1)"
+                                      : "tensor '" + name + "' of shape " + ShapeToString(shape) +
+                                            " takes the layout over the maximum of " + max +
+                                            " elements (2^31 - 1): it already holds " + std::to_string(total_));
+  }
   const std::size_t at = total_;
   offsets_.push_back(at);
-  total_ += spec.size();
-  tensors_.push_back(std::move(spec));
+  total_ += *n;
+  tensors_.push_back({std::move(name), std::move(shape)});
   return at;
+}
+
+std::size_t ParameterLayout::Add(std::string name, std::vector<std::size_t> shape) {
+  Result<std::size_t> at = TryAdd(std::move(name), std::move(shape));
+  if (!at.ok()) throw std::length_error(at.status().message());
+  return at.value();
 }
 
 std::vector<ShardRange> ParameterLayout::Partition(std::size_t num_shards) const {

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "gemm.h"
 #include "im2col.h"
 #include "winograd.h"
 #include "asyncps/core/dispatch.h"
+#include "asyncps/models/limits.h"
 
 namespace asyncps::models {
 
@@ -58,6 +60,10 @@ Result<Shape> Conv2D::Build(const Shape& input, const std::string& name, Paramet
   if (opt_.stride_height == 0 || opt_.stride_width == 0) {
     return Status::InvalidArgument(name + " (Conv2D): strides must be >= 1");
   }
+  for (std::size_t v : {opt_.kernel_height, opt_.kernel_width, opt_.stride_height, opt_.stride_width})
+    if (v > kMaxBufferElements)
+      return Status::InvalidArgument(name + " (Conv2D): kernel size and strides must be at most " +
+                                     std::to_string(kMaxBufferElements) + ", not " + std::to_string(v));
   const WindowExtent rows = SlidingWindow(input.height, opt_.kernel_height, opt_.stride_height, opt_.padding);
   const WindowExtent cols = SlidingWindow(input.width, opt_.kernel_width, opt_.stride_width, opt_.padding);
   if (rows.out == 0 || cols.out == 0) {
@@ -65,30 +71,66 @@ Result<Shape> Conv2D::Build(const Shape& input, const std::string& name, Paramet
                                    std::to_string(opt_.kernel_height) + "x" + std::to_string(opt_.kernel_width) +
                                    " kernel; use 'same' padding or a larger input");
   }
+  const std::string what = name + " (Conv2D): ";
+  // Every size is checked before it is used: a kernel_size of [2^32, 2^32]
+  // once wrapped to a 0-element kernel (and training wrote past the buffers).
+  if (!BoundedProduct({rows.out, cols.out, opt_.filters}, kMaxBufferElements)) {
+    return Status::InvalidArgument(what + "output (None, " + std::to_string(rows.out) + ", " +
+                                   std::to_string(cols.out) + ", " + std::to_string(opt_.filters) +
+                                   ") has more than the maximum of " + std::to_string(kMaxBufferElements) +
+                                   " elements per sample; reduce filters or add strides");
+  }
   const Shape out = Shape::Image(rows.out, cols.out, opt_.filters);
-  pad_top_ = rows.pad_before;
-  pad_left_ = cols.pad_before;
-  in_ = input;
-  out_ = out;
-  name_ = name;
   const bool stride1 = opt_.stride_height == 1 && opt_.stride_width == 1;
   const bool k3 =
       stride1 && opt_.kernel_height == 3 && opt_.kernel_width == 3 && input.channels <= 1024 && opt_.filters <= 1024;
-  winograd_ = k3 && (opt_.algorithm == ConvAlgorithm::kWinograd ||
-                     (opt_.algorithm == ConvAlgorithm::kAuto && input.channels >= 8 && opt_.filters >= 8));
+  const bool winograd = k3 && (opt_.algorithm == ConvAlgorithm::kWinograd ||
+                               (opt_.algorithm == ConvAlgorithm::kAuto && input.channels >= 8 && opt_.filters >= 8));
   // Auto: direct only where its loops are vectorised (filters a multiple of 8);
   // other filter counts run faster as im2col + SGEMM (LeNet's 6 filters: ~3x).
-  direct_ = stride1 && !winograd_ &&
-            (opt_.algorithm == ConvAlgorithm::kDirect ||
-             (opt_.algorithm == ConvAlgorithm::kAuto && input.channels <= 4 && opt_.filters % 8 == 0));
-  kernel_offset_ = layout.Add(name + "/kernel", {opt_.kernel_height, opt_.kernel_width, input.channels, opt_.filters});
+  const bool direct = stride1 && !winograd &&
+                      (opt_.algorithm == ConvAlgorithm::kDirect ||
+                       (opt_.algorithm == ConvAlgorithm::kAuto && input.channels <= 4 && opt_.filters % 8 == 0));
+  Result<std::size_t> kernel =
+      layout.TryAdd(name + "/kernel", {opt_.kernel_height, opt_.kernel_width, input.channels, opt_.filters});
+  if (!kernel.ok())
+    return Status::InvalidArgument(what + kernel.status().message() + "; reduce kernel_size or filters");
+  // One sample's workspace (Reserve sizes a few samples' worth, at least one).
+  std::optional<std::size_t> workspace = 0;
+  if (winograd) {
+    const std::size_t tiles = std::max(ForwardTiles(input, out, rows.pad_before, cols.pad_before).tiles(),
+                                       BackwardTiles(input, out, rows.pad_before, cols.pad_before).tiles());
+    workspace =
+        BoundedProduct({internal::kWinogradPlanes, tiles, std::max(input.channels, opt_.filters)}, kMaxBufferElements);
+  } else if (!direct) {
+    workspace =
+        BoundedProduct({rows.out, cols.out, opt_.kernel_height, opt_.kernel_width, input.channels}, kMaxBufferElements);
+  }
+  if (!workspace) {
+    return Status::InvalidArgument(what + "its workspace for one sample (output " + out.ToString() + " x kernel " +
+                                   std::to_string(opt_.kernel_height) + "x" + std::to_string(opt_.kernel_width) + "x" +
+                                   std::to_string(input.channels) + ") has more than the maximum of " +
+                                   std::to_string(kMaxBufferElements) + " elements; reduce kernel_size or add strides");
+  }
+  std::size_t bias = 0;
   if (opt_.use_bias) {
-    bias_offset_ = layout.Add(name + "/bias", {opt_.filters});
+    Result<std::size_t> b = layout.TryAdd(name + "/bias", {opt_.filters});
+    if (!b.ok()) return Status::InvalidArgument(what + b.status().message());
+    bias = b.value();
   } else {
     zeros_ = AlignedBuffer(opt_.filters);
     std::fill(zeros_.data(), zeros_.data() + opt_.filters, 0.0f);
     unused_db_ = AlignedBuffer(opt_.filters);
   }
+  pad_top_ = rows.pad_before;
+  pad_left_ = cols.pad_before;
+  in_ = input;
+  out_ = out;
+  name_ = name;
+  winograd_ = winograd;
+  direct_ = direct;
+  kernel_offset_ = kernel.value();
+  bias_offset_ = bias;
   return out;
 }
 

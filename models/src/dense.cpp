@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "asyncps/models/limits.h"
 #include "asyncps/models/tensor.h"
 #include <xtensor-blas/xblas.hpp>  // after tensor.h: see there
 #include "dense_kernels.h"
@@ -17,16 +18,28 @@ Result<Shape> Dense::Build(const Shape& input, const std::string& name, Paramete
                                    "; add a Flatten before it");
   }
   if (units_ == 0) return Status::InvalidArgument(name + " (Dense): units must be >= 1");
-  in_ = input;
-  out_ = Shape::Vector(units_);
-  name_ = name;
-  kernel_offset_ = layout.Add(name + "/kernel", {input.channels, units_});
+  // Every size is checked before it is used: huge units once aborted on bad_alloc.
+  Result<std::size_t> kernel = layout.TryAdd(name + "/kernel", {input.channels, units_});
+  if (!kernel.ok()) return Status::InvalidArgument(name + " (Dense): " + kernel.status().message() + "; reduce units");
+  if (internal::DenseScratchFloats(input.channels, units_) > kMaxBufferElements) {
+    return Status::InvalidArgument(name + " (Dense): units = " + std::to_string(units_) + " with " +
+                                   std::to_string(input.channels) + " inputs needs a workspace of more than " +
+                                   std::to_string(kMaxBufferElements) + " floats; reduce units");
+  }
+  std::size_t bias = 0;
   if (opt_.use_bias) {
-    bias_offset_ = layout.Add(name + "/bias", {units_});
+    Result<std::size_t> b = layout.TryAdd(name + "/bias", {units_});
+    if (!b.ok()) return Status::InvalidArgument(name + " (Dense): " + b.status().message());
+    bias = b.value();
   } else {
     zeros_.assign(units_, 0.0f);
     unused_db_.assign(units_, 0.0f);
   }
+  in_ = input;
+  out_ = Shape::Vector(units_);
+  name_ = name;
+  kernel_offset_ = kernel.value();
+  bias_offset_ = bias;
   return out_;
 }
 

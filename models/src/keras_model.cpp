@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <new>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -16,6 +17,7 @@
 #include "asyncps/models/dropout.h"
 #include "asyncps/models/flatten.h"
 #include "asyncps/models/keras_h5.h"
+#include "asyncps/models/limits.h"
 #include "asyncps/models/maxpool2d.h"
 #include "asyncps/models/relu.h"
 #include "asyncps/models/weights.h"
@@ -47,6 +49,15 @@ const json* Field(const json& config, const char* key) {
   return &*it;
 }
 
+// An integer in [1, kMaxBufferElements]: every size a layer takes (a larger
+// one could only make a tensor or activation larger than the maximum, and its
+// products could overflow).
+bool InRange(const json& x) {
+  if (x.is_number_unsigned()) return x.get<std::uint64_t>() >= 1 && x.get<std::uint64_t>() <= kMaxBufferElements;
+  return x.is_number_integer() && x.get<std::int64_t>() >= 1 &&
+         static_cast<std::uint64_t>(x.get<std::int64_t>()) <= kMaxBufferElements;
+}
+
 Result<std::size_t> PositiveInt(const Where& w, const json& config, const char* key,
                                 std::optional<std::size_t> fallback) {
   const json* v = Field(config, key);
@@ -54,7 +65,7 @@ Result<std::size_t> PositiveInt(const Where& w, const json& config, const char* 
     if (fallback) return *fallback;
     return Status::InvalidArgument(w() + "field '" + key + "' is missing");
   }
-  if (!v->is_number_integer() || v->get<std::int64_t>() < 1) return Refuse(w, key, *v, "expected an integer >= 1");
+  if (!InRange(*v)) return Refuse(w, key, *v, "expected an integer in [1, " + std::to_string(kMaxBufferElements) + "]");
   return v->get<std::size_t>();
 }
 
@@ -66,11 +77,10 @@ Result<std::pair<std::size_t, std::size_t>> Pair(const Where& w, const json& con
     if (fallback) return *fallback;
     return Status::InvalidArgument(w() + "field '" + key + "' is missing");
   }
-  auto positive = [](const json& x) { return x.is_number_integer() && x.get<std::int64_t>() >= 1; };
-  if (positive(*v)) return std::pair{v->get<std::size_t>(), v->get<std::size_t>()};
-  if (v->is_array() && v->size() == 2 && positive((*v)[0]) && positive((*v)[1]))
+  if (InRange(*v)) return std::pair{v->get<std::size_t>(), v->get<std::size_t>()};
+  if (v->is_array() && v->size() == 2 && InRange((*v)[0]) && InRange((*v)[1]))
     return std::pair{(*v)[0].get<std::size_t>(), (*v)[1].get<std::size_t>()};
-  return Refuse(w, key, *v, "expected two integers >= 1");
+  return Refuse(w, key, *v, "expected two integers in [1, " + std::to_string(kMaxBufferElements) + "]");
 }
 
 Result<Padding> PaddingOf(const Where& w, const json& config) {
@@ -256,17 +266,25 @@ Result<Shape> InputShapeOf(const Where& w, const json& config) {
   if (v == nullptr) v = Field(config, "batch_shape");
   if (v == nullptr) return Status::InvalidArgument(w() + "field 'batch_input_shape' is missing");
   const json& dims = v->is_object() && v->contains("items") ? (*v)["items"] : *v;
-  auto positive = [](const json& x) { return x.is_number_integer() && x.get<std::int64_t>() >= 1; };
-  if (dims.is_array() && dims.size() == 4 && positive(dims[1]) && positive(dims[2]) && positive(dims[3]))
-    return Shape::Image(dims[1].get<std::size_t>(), dims[2].get<std::size_t>(), dims[3].get<std::size_t>());
-  if (dims.is_array() && dims.size() == 2 && positive(dims[1])) return Shape::Vector(dims[1].get<std::size_t>());
-  return Refuse(w, "batch_input_shape", *v, "expected [null, height, width, channels] or [null, features]");
+  const std::string max = std::to_string(kMaxBufferElements);
+  std::optional<Shape> shape;
+  if (dims.is_array() && dims.size() == 4 && InRange(dims[1]) && InRange(dims[2]) && InRange(dims[3]))
+    shape = Shape::Image(dims[1].get<std::size_t>(), dims[2].get<std::size_t>(), dims[3].get<std::size_t>());
+  if (dims.is_array() && dims.size() == 2 && InRange(dims[1])) shape = Shape::Vector(dims[1].get<std::size_t>());
+  if (!shape) {
+    return Refuse(w, "batch_input_shape", *v,
+                  "expected [null, height, width, channels] or [null, features], each in [1, " + max + "]");
+  }
+  if (!BoundedProduct({shape->height, shape->width, shape->channels}, kMaxBufferElements))
+    return Refuse(w, "batch_input_shape", *v, "more than the maximum of " + max + " elements per sample");
+  return *shape;
 }
 
 // Builds the Sequential from the list of layer descriptions.
 class Builder {
  public:
-  Builder(std::string source, std::uint64_t seed) : source_(std::move(source)), seed_(seed) {}
+  Builder(std::string source, std::uint64_t seed, std::size_t max_parameters)
+      : source_(std::move(source)), seed_(seed), max_parameters_(max_parameters) {}
 
   Result<std::unique_ptr<Sequential>> Build(const json& layers) {
     std::vector<std::unique_ptr<Layer>> built;
@@ -372,7 +390,8 @@ class Builder {
     auto model = std::make_unique<Sequential>(*input);
     for (auto& l : built) model->Add(std::move(l));
     model->SetSoftmaxRow(softmax_row);
-    if (Status st = model->Build(seed_); !st.ok()) return Status::InvalidArgument(source_ + ": " + st.message());
+    if (Status st = model->Build(seed_, max_parameters_); !st.ok())
+      return Status::InvalidArgument(source_ + ": " + st.message());
     if (model->output_shape().rank != 1) {
       return Status::InvalidArgument(source_ + ": the softmax of '" + *softmax_at + "' is over an image " +
                                      model->output_shape().ToString() +
@@ -445,12 +464,43 @@ class Builder {
 
   std::string source_;
   std::uint64_t seed_;
+  std::size_t max_parameters_;
 };
+
+// Where the nesting of arrays and objects in `text` first goes deeper than
+// `max`, or npos. A scan without recursion (strings skipped, escapes
+// honoured) that runs before the JSON parser: a file nested 100,000 deep
+// overflowed the stack of nlohmann::json's recursive parser.
+std::size_t NestedDeeperThan(std::string_view text, std::size_t max) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;  // the escaped character cannot end the string
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max) return i;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::string_view::npos;
+}
 
 }  // namespace
 
 Result<std::unique_ptr<Sequential>> BuildKerasModel(std::string_view text, const std::string& source,
-                                                    std::uint64_t seed) {
+                                                    std::uint64_t seed, std::size_t max_parameters) {
+  if (const std::size_t at = NestedDeeperThan(text, kMaxJsonDepth); at != std::string_view::npos) {
+    return Status::InvalidArgument(source + ": not a Keras model description: its arrays and objects nest more than " +
+                                   std::to_string(kMaxJsonDepth) + " deep (at byte " + std::to_string(at) +
+                                   "); model.to_json() nests about 8 deep");
+  }
   json top;
   try {
     top = json::parse(text.begin(), text.end());
@@ -477,15 +527,24 @@ Result<std::unique_ptr<Sequential>> BuildKerasModel(std::string_view text, const
                                    ": expected \"config\" to be a list of layers (Keras <= 2.2) or "
                                    "{\"layers\": [...]} (later Keras)");
   }
-  return Builder(source, seed).Build(*layers);
+  // Every JSON access above is checked; this is the boundary for anything a
+  // library still throws (a value that cannot be written back, memory).
+  try {
+    return Builder(source, seed, max_parameters).Build(*layers);
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(source + ": not a Keras model description (JSON): " + e.what());
+  } catch (const std::bad_alloc&) {
+    return Status::InvalidArgument(source + ": out of memory building the model");
+  }
 }
 
-Result<std::unique_ptr<Sequential>> LoadKerasJson(const std::string& path, std::uint64_t seed) {
+Result<std::unique_ptr<Sequential>> LoadKerasJson(const std::string& path, std::uint64_t seed,
+                                                  std::size_t max_parameters) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::IOError(path + ": cannot open the model file (missing or unreadable); check --model");
   std::ostringstream text;
   text << in.rdbuf();
-  return BuildKerasModel(text.str(), path, seed);
+  return BuildKerasModel(text.str(), path, seed, max_parameters);
 }
 
 bool IsHdf5Path(const std::string& path) {
@@ -495,8 +554,9 @@ bool IsHdf5Path(const std::string& path) {
   return ends(".h5") || ends(".hdf5");
 }
 
-Result<std::unique_ptr<Sequential>> LoadKerasModel(const std::string& path, std::uint64_t seed) {
-  if (!IsHdf5Path(path)) return LoadKerasJson(path, seed);
+Result<std::unique_ptr<Sequential>> LoadKerasModel(const std::string& path, std::uint64_t seed,
+                                                   std::size_t max_parameters) {
+  if (!IsHdf5Path(path)) return LoadKerasJson(path, seed, max_parameters);
   Result<std::string> config = ReadKerasH5ModelConfig(path);
   if (!config.ok()) return config.status();
   if (config.value().empty()) {
@@ -504,7 +564,8 @@ Result<std::unique_ptr<Sequential>> LoadKerasModel(const std::string& path, std:
                                    ": holds weights only (model.save_weights), no model_config: pass the "
                                    "architecture as --model m.json and this file as --initial-weights");
   }
-  Result<std::unique_ptr<Sequential>> model = BuildKerasModel(config.value(), path + " (model_config)", seed);
+  Result<std::unique_ptr<Sequential>> model =
+      BuildKerasModel(config.value(), path + " (model_config)", seed, max_parameters);
   if (!model.ok()) return model.status();
   Sequential& m = *model.value();
   Result<KerasH5File> file = ReadKerasH5(path, m.layout().total_size());

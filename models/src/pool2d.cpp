@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "asyncps/models/limits.h"
+
 namespace asyncps::models {
 
 Result<Shape> Pool2D::Build(const Shape& input, const std::string& name, ParameterLayout&) {
@@ -10,6 +12,11 @@ Result<Shape> Pool2D::Build(const Shape& input, const std::string& name, Paramet
   if (opt_.stride_height == 0) opt_.stride_height = opt_.pool_height;
   if (opt_.stride_width == 0) opt_.stride_width = opt_.pool_width;
   if (opt_.pool_height == 0 || opt_.pool_width == 0) return Status::InvalidArgument(what + "pool size must be >= 1");
+  // (WindowAt computes window edges as signed longs.)
+  for (std::size_t v : {opt_.pool_height, opt_.pool_width, opt_.stride_height, opt_.stride_width})
+    if (v > kMaxBufferElements)
+      return Status::InvalidArgument(what + "pool size and strides must be at most " +
+                                     std::to_string(kMaxBufferElements) + ", not " + std::to_string(v));
   const WindowExtent rows = SlidingWindow(input.height, opt_.pool_height, opt_.stride_height, opt_.padding);
   const WindowExtent cols = SlidingWindow(input.width, opt_.pool_width, opt_.stride_width, opt_.padding);
   if (rows.out == 0 || cols.out == 0) {

@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <map>
+#include <new>
+#include <optional>
 #include <utility>
 
+#include "asyncps/models/limits.h"
 #include "asyncps/models/optimizer.h"
 #include "asyncps/models/softmax_cross_entropy.h"
 
@@ -40,23 +44,51 @@ Sequential& Sequential::Add(std::unique_ptr<Layer> layer) {
 
 const Shape& Sequential::output_shape() const { return layers_.empty() ? input_ : layers_.back()->output_shape(); }
 
-Status Sequential::Build(std::uint64_t seed) {
+namespace {
+// "(None, 28, 28, 1)", computed without overflowing (Shape::size() may not).
+std::optional<std::size_t> SampleSize(const Shape& s) {
+  return BoundedProduct({s.height, s.width, s.channels}, kMaxBufferElements);
+}
+}  // namespace
+
+Status Sequential::Build(std::uint64_t seed, std::size_t max_parameters) {
   if (built_) return Status::InvalidArgument("Sequential::Build: the model is already built");
   if (layers_.empty()) return Status::InvalidArgument("Sequential::Build: the model has no layers");
+  if (!SampleSize(input_)) {
+    return Status::InvalidArgument("the input shape " + input_.ToString() + " has more than the maximum of " +
+                                   std::to_string(kMaxBufferElements) + " elements per sample");
+  }
+  max_parameters = std::min(max_parameters, kMaxParameters);
   std::map<std::string, int> counts;
   ParameterLayout layout;
   Shape shape = input_;
-  for (auto& layer : layers_) {
-    const std::string name = !layer->name().empty() ? layer->name()
-                                                    : std::string(layer->name_prefix()) + "_" +
-                                                          std::to_string(++counts[layer->name_prefix()]);
-    Result<Shape> out = layer->Build(shape, name, layout);
-    if (!out.ok()) return out.status();
-    shape = out.value();
+  try {
+    for (auto& layer : layers_) {
+      const std::string name = !layer->name().empty() ? layer->name()
+                                                      : std::string(layer->name_prefix()) + "_" +
+                                                            std::to_string(++counts[layer->name_prefix()]);
+      Result<Shape> out = layer->Build(shape, name, layout);
+      if (!out.ok()) return out.status();
+      shape = out.value();
+      if (!SampleSize(shape)) {
+        return Status::InvalidArgument(name + " (" + layer->type_name() + "): output " + shape.ToString() +
+                                       " has more than the maximum of " + std::to_string(kMaxBufferElements) +
+                                       " elements per sample");
+      }
+      if (layout.total_size() > max_parameters) {
+        return Status::InvalidArgument(name + " (" + layer->type_name() + "): takes the model to " +
+                                       std::to_string(layout.total_size()) + " parameters, more than the maximum of " +
+                                       std::to_string(max_parameters));
+      }
+    }
+    params_ = AlignedBuffer(layout.total_size());
+    grads_ = AlignedBuffer(layout.total_size());
+  } catch (const std::bad_alloc&) {
+    return Status::InvalidArgument("cannot allocate the model's " + std::to_string(layout.total_size()) +
+                                   " parameters and their gradients (" + std::to_string(layout.total_size() * 8 >> 20) +
+                                   " MiB): out of memory");
   }
   layout_ = std::move(layout);
-  params_ = AlignedBuffer(layout_.total_size());
-  grads_ = AlignedBuffer(layout_.total_size());
   Rng rng(seed);
   for (auto& layer : layers_) {
     layer->Bind(params_.data(), grads_.data());
@@ -67,22 +99,37 @@ Status Sequential::Build(std::uint64_t seed) {
   return Status::OK();
 }
 
-void Sequential::Reserve(std::size_t max_batch) {
-  if (max_batch <= reserved_) return;
+Status Sequential::Reserve(std::size_t max_batch) {
+  if (max_batch <= reserved_) return Status::OK();
+  if (!built_) return Status::InvalidArgument("Sequential::Reserve: the model is not built");
+  // Every layer's input and output sizes are bounded (Build), so the widest
+  // activation is too; every batch buffer is a batch of one of them.
   std::size_t widest = output_shape().size();
-  for (std::size_t i = 0; i < layers_.size(); ++i) {
-    layers_[i]->Reserve(max_batch);
-    acts_[i].Reserve(max_batch * layers_[i]->output_shape().size());
-    widest = std::max(widest, layers_[i]->input_shape().size());
+  for (const auto& layer : layers_)
+    widest = std::max({widest, layer->input_shape().size(), layer->output_shape().size()});
+  if (!BoundedProduct({max_batch, widest}, kMaxBufferElements)) {
+    return Status::InvalidArgument("a batch of " + std::to_string(max_batch) + " samples of up to " +
+                                   std::to_string(widest) + " activations each is more than the maximum of " +
+                                   std::to_string(kMaxBufferElements) + " floats per buffer; lower the batch size");
   }
-  delta_a_.Reserve(max_batch * widest);
-  delta_b_.Reserve(max_batch * widest);
+  try {
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      layers_[i]->Reserve(max_batch);
+      acts_[i].Reserve(max_batch * layers_[i]->output_shape().size());
+    }
+    delta_a_.Reserve(max_batch * widest);
+    delta_b_.Reserve(max_batch * widest);
+  } catch (const std::bad_alloc&) {
+    return Status::InvalidArgument("cannot allocate the activations of a batch of " + std::to_string(max_batch) +
+                                   " samples (" + std::to_string(max_batch * widest) +
+                                   " floats per buffer): out of memory; lower the batch size");
+  }
   reserved_ = max_batch;
+  return Status::OK();
 }
 
 std::span<const float> Sequential::Forward(const float* x, std::size_t batch, bool training) {
-  if (batch == 0) return {};
-  Reserve(batch);
+  if (batch == 0 || !Reserve(batch).ok()) return {};
   const float* in = x;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     layers_[i]->Forward(in, acts_[i].data(), batch, training);
@@ -97,6 +144,10 @@ double Sequential::ComputeGradients(const float* x, const float* y, std::size_t 
     return 0.0;
   }
   std::span<const float> logits = Forward(x, batch, /*training=*/true);
+  if (logits.empty()) {  // a batch Reserve refuses
+    std::fill(grads_.data(), grads_.data() + grads_.size(), 0.0f);
+    return std::numeric_limits<double>::quiet_NaN();
+  }
   float* d = delta_a_.data();
   float* other = delta_b_.data();
   const double loss = SoftmaxCrossEntropy(logits.data(), y, batch, num_classes(), d);

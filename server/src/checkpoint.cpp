@@ -8,10 +8,13 @@
 
 #include <bit>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <string_view>
+#include <unordered_set>
 
 namespace asyncps::ps {
 namespace {
@@ -157,6 +160,45 @@ Status Refuse(const std::string& path, const std::string& why) {
                          " (move it away to start this shard fresh, or restore a good copy)");
 }
 
+// What a well-formed checkpoint must still satisfy to be a state a shard can
+// have reached: a shard index within the count, no counter that would wrap
+// (checkpointed counts are below 2^63: 292 years at 10^9 a second), a
+// staleness maximum no larger than the updates, each worker id once, and no
+// more commits by the workers than updates applied. Refusals name the field
+// and its value.
+Status CheckState(const std::string& path, const CheckpointData& d) {
+  if (d.num_shards == 0 || d.shard_index >= d.num_shards)
+    return Refuse(path, "shard_index = " + std::to_string(d.shard_index) +
+                            " is not below num_shards = " + std::to_string(d.num_shards));
+  for (const ShardCounterInfo& c : kShardCounters) {
+    if (!c.checkpointed || std::string_view(c.name) == "staleness_sum") continue;  // a sum: bounded by no count
+    const std::uint64_t v = d.counters.*c.field;
+    if (v > kMaxCheckpointCount)
+      return Refuse(path, "counter " + std::string(c.name) + " = " + std::to_string(v) +
+                              " is over 2^63 - 1: no run counts that far, and it would wrap");
+  }
+  for (std::size_t code = 1; code < kNumErrorCodes; ++code)
+    if (d.errors_by_code[code] > kMaxCheckpointCount)
+      return Refuse(path, "counter " + ErrorCounterName(code) + " = " + std::to_string(d.errors_by_code[code]) +
+                              " is over 2^63 - 1: no run counts that far, and it would wrap");
+  const std::uint64_t updates = d.counters.updates;
+  if (d.counters.staleness_max > updates)
+    return Refuse(path, "counter staleness_max = " + std::to_string(d.counters.staleness_max) +
+                            " is more than updates = " + std::to_string(updates) +
+                            " (a commit's staleness is at most the updates applied)");
+  std::unordered_set<std::uint32_t> ids;
+  std::uint64_t commits = 0;
+  for (const Shard::WorkerRecord& w : d.workers) {
+    if (!ids.insert(w.id).second) return Refuse(path, "worker " + std::to_string(w.id) + " is listed twice");
+    if (w.commits > updates - commits)  // sum of commits > updates, without overflowing
+      return Refuse(path, "worker " + std::to_string(w.id) + " commits = " + std::to_string(w.commits) +
+                              " takes its workers' commits over updates = " + std::to_string(updates) +
+                              " (every commit applied is one update)");
+    commits += w.commits;
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 std::string CheckpointPath(const std::string& dir, std::uint32_t shard_index, std::uint32_t num_shards) {
@@ -259,7 +301,6 @@ Result<CheckpointData> ReadCheckpoint(const std::string& path) {
     return Refuse(path, "unknown algorithm " + std::to_string(algorithm));
   out.algorithm = static_cast<Algorithm>(algorithm);
   const auto num_tensors = d.Get<std::uint32_t>();
-  std::vector<TensorSpec> tensors;
   for (std::uint32_t i = 0; i < num_tensors && d.ok(); ++i) {
     TensorSpec t;
     const auto len = d.Get<std::uint32_t>();
@@ -269,9 +310,11 @@ Result<CheckpointData> ReadCheckpoint(const std::string& path) {
     const auto rank = d.Get<std::uint32_t>();
     if (rank > d.remaining() / 8) return Refuse(path, "tensor " + t.name + " has an impossible rank");
     for (std::uint32_t k = 0; k < rank; ++k) t.shape.push_back(d.Get<std::uint64_t>());
-    tensors.push_back(std::move(t));
+    // A shape whose size overflows (or passes the layout maximum) is refused,
+    // never wrapped into a small one that matches the center.
+    if (Result<std::size_t> added = out.layout.TryAdd(t.name, t.shape); !added.ok())
+      return Refuse(path, added.status().message());
   }
-  out.layout = ParameterLayout(std::move(tensors));
   const auto num_counters = d.Get<std::uint32_t>();
   if (num_counters > d.remaining() / 8) return Refuse(path, "impossible counter count");
   for (std::uint32_t i = 0; i < num_counters && d.ok(); ++i) {
@@ -297,6 +340,7 @@ Result<CheckpointData> ReadCheckpoint(const std::string& path) {
   out.center.resize(floats);
   // (an empty vector's data() may be null: no memcpy for an empty slice)
   if (floats > 0) std::memcpy(out.center.data(), d.Take(floats * sizeof(float)), floats * sizeof(float));
+  if (Status st = CheckState(path, out); !st.ok()) return st;
   return out;
 }
 
@@ -328,7 +372,20 @@ Result<bool> RestoreShardFromDir(const std::string& dir, Shard& shard) {
                                    std::to_string(d.num_shards) + " but this is shard " + std::to_string(index) +
                                    " of " + std::to_string(count) + ": refusing to restore it");
   if (d.layout.num_tensors() == 0 || d.layout.total_size() > shard.options().max_parameters)
-    return Refuse(path, "its layout is empty or larger than this server's maximum");
+    return Refuse(path, "its layout (" + std::to_string(d.layout.total_size()) +
+                            " floats) is empty or larger than this server's maximum of " +
+                            std::to_string(shard.options().max_parameters));
+  if (d.workers.size() > shard.options().max_workers)
+    return Refuse(path, "num_workers = " + std::to_string(d.workers.size()) + " is more than this server's " +
+                            std::to_string(shard.options().max_workers) + " worker ids (max_workers)");
+  // A center holding NaN or Inf would poison every pull; a shard that accepts
+  // non-finite commits (reject_non_finite off) may have reached one, so it restores it.
+  if (shard.options().reject_non_finite) {
+    for (std::size_t i = 0; i < d.center.size(); ++i)
+      if (!std::isfinite(d.center[i]))
+        return Refuse(path, "center element " + std::to_string(i) + " = " + std::to_string(d.center[i]) +
+                                " is not finite (this server rejects NaN and Inf)");
+  }
   const ShardRange range = d.layout.Partition(count)[index];
   if (range.size() != d.center.size())
     return Refuse(path, "its slice has " + std::to_string(d.center.size()) + " floats but its layout gives shard " +

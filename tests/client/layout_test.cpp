@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+
 #include "asyncps/core/layout.h"
 
 using asyncps::ParameterLayout;
@@ -84,4 +88,60 @@ TEST_CASE("compare names the first difference", "[layout]") {
   ParameterLayout shorter;
   shorter.Add("conv2d_1/kernel", {3, 3, 1, 32});
   CHECK_THAT(shorter.Compare(a).message(), Catch::Contains("1 tensors here but 8"));
+}
+
+// Issue 32: a shape of [2**40, 2**40] (from Python) wrapped to 0 elements, and
+// the client then said "the layout is empty".
+TEST_CASE("a tensor whose size overflows is never added: Add throws, naming the tensor", "[layout]") {
+  const std::size_t big = std::size_t{1} << 40;
+  ParameterLayout l;
+  l.Add("small", {3});
+  CHECK_THROWS_AS(l.Add("huge", {big, big}), std::length_error);
+  CHECK_THROWS_WITH(l.Add("huge", {big, big}),
+                    Catch::Contains("'huge'") && Catch::Contains("[1099511627776,1099511627776]"));
+  CHECK(l.num_tensors() == 1);
+  CHECK(l.total_size() == 3);
+  // 2^63 + 3 times 2 wraps to 6: it must not pass for a 6-element tensor.
+  CHECK_THROWS_AS(l.Add("wraps", {(std::size_t{1} << 63) + 3, 2}), std::length_error);
+  CHECK_THROWS_AS(ParameterLayout({{"a", {big, big}}, {"b", {2}}}), std::length_error);
+  CHECK(l.total_size() == 3);
+}
+
+TEST_CASE("TryAdd refuses a tensor or a layout over 2^31 - 1 elements, naming the tensor and the maximum", "[layout]") {
+  const std::size_t big = std::size_t{1} << 40;
+  ParameterLayout l;
+  asyncps::Result<std::size_t> huge = l.TryAdd("huge", {big, big});
+  REQUIRE_FALSE(huge.ok());
+  CHECK(huge.status().code() == asyncps::Status::Code::kInvalidArgument);
+  CHECK_THAT(huge.status().message(), Catch::Contains("'huge'") && Catch::Contains("[1099511627776,1099511627776]") &&
+                                          Catch::Contains("2147483647"));
+  CHECK(l.num_tensors() == 0);
+
+  // Each tensor fits, the sum does not.
+  REQUIRE(l.TryAdd("a", {std::size_t{1} << 30}).ok());
+  asyncps::Result<std::size_t> over = l.TryAdd("b", {2, std::size_t{1} << 29});
+  REQUIRE_FALSE(over.ok());
+  CHECK_THAT(over.status().message(), Catch::Contains("'b'") && Catch::Contains("already holds 1073741824"));
+  CHECK(l.num_tensors() == 1);
+  CHECK(l.total_size() == std::size_t{1} << 30);
+
+  // Exactly the maximum is accepted, and a zero dimension makes any shape empty.
+  asyncps::Result<std::size_t> rest = l.TryAdd("c", {asyncps::kMaxLayoutElements - (std::size_t{1} << 30)});
+  REQUIRE(rest.ok());
+  CHECK(rest.value() == std::size_t{1} << 30);
+  CHECK(l.total_size() == asyncps::kMaxLayoutElements);
+  CHECK(l.TryAdd("empty", {0, big, big}).ok());
+  CHECK_FALSE(l.TryAdd("one", {1}).ok());
+  CHECK(l.Partition(3).back().end == asyncps::kMaxLayoutElements);
+}
+
+TEST_CASE("BoundedProduct and TensorSpec::size never wrap", "[layout]") {
+  const std::size_t big = std::size_t{1} << 40;
+  CHECK(asyncps::BoundedProduct({}) == std::optional<std::size_t>(1));
+  CHECK(asyncps::BoundedProduct({3, 4}, 12) == std::optional<std::size_t>(12));
+  CHECK_FALSE(asyncps::BoundedProduct({3, 5}, 14));
+  CHECK_FALSE(asyncps::BoundedProduct({big, big}, SIZE_MAX));
+  CHECK(asyncps::BoundedProduct({big, big, 0}) == std::optional<std::size_t>(0));
+  CHECK(asyncps::TensorSpec{"t", {big, big}}.size() == SIZE_MAX);
+  CHECK(asyncps::TensorSpec{"t", {2, 3}}.size() == 6);
 }

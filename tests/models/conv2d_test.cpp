@@ -166,3 +166,49 @@ TEST_CASE("Conv2D rejects inputs it cannot convolve", "[models][conv2d]") {
   REQUIRE_FALSE(s.ok());
   CHECK_THAT(s.status().message(), Catch::Contains("smaller than"));
 }
+
+// Issue 32: a kernel of [2^32, 2^32] wrapped to 0 elements; the model built
+// ("Total params 7,851") and training wrote past its buffers.
+TEST_CASE("Conv2D refuses a kernel, output or workspace over 2^31 - 1 elements, naming it",
+          "[models][conv2d][limits]") {
+  const std::size_t big = std::size_t{1} << 32;
+  asyncps::ParameterLayout layout;
+  Conv2D wraps({.filters = 6, .kernel_height = big, .kernel_width = big, .padding = Padding::kSame});
+  auto r = wraps.Build(Shape::Image(28, 28, 1), "conv2d", layout);
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.status().message(), Catch::Contains("conv2d (Conv2D)") && Catch::Contains("4294967296"));
+  CHECK(layout.total_size() == 0);
+
+  // Each size fits, the kernel's product does not.
+  Conv2D kernel({.filters = 16, .kernel_height = 65536, .kernel_width = 65536, .padding = Padding::kSame});
+  auto k = kernel.Build(Shape::Image(28, 28, 1), "conv2d", layout);
+  REQUIRE_FALSE(k.ok());
+  CHECK_THAT(k.status().message(), Catch::Contains("conv2d/kernel") && Catch::Contains("[65536,65536,1,16]") &&
+                                       Catch::Contains("2147483647"));
+
+  // A 1x1 kernel of 2^27 filters is small; its output is 14x14x2^27 per sample.
+  Conv2D wide({.filters = std::size_t{1} << 27, .kernel_height = 1, .kernel_width = 1});
+  auto w = wide.Build(Shape::Image(14, 14, 1), "conv2d_1", layout);
+  REQUIRE_FALSE(w.ok());
+  CHECK_THAT(w.status().message(), Catch::Contains("output (None, 14, 14, 134217728)"));
+
+  // im2col columns of one sample: 1024x1024 outputs x a 64x64x1 kernel.
+  Conv2D cols({.filters = 1, .kernel_height = 64, .kernel_width = 64, .padding = Padding::kSame});
+  auto c = cols.Build(Shape::Image(1024, 1024, 1), "conv2d_2", layout);
+  REQUIRE_FALSE(c.ok());
+  CHECK_THAT(c.status().message(), Catch::Contains("workspace") && Catch::Contains("64x64x1"));
+}
+
+TEST_CASE("Same padding with a stride beyond the input gives one output and never overflows", "[models][conv2d]") {
+  // (input + stride - 1) wrapped to 26 for stride 2^64 - 1: no output at all.
+  const WindowExtent e = SlidingWindow(28, 3, SIZE_MAX, Padding::kSame);
+  CHECK(e.out == 1);
+  CHECK(e.pad_before == 0);
+  const WindowExtent huge = SlidingWindow(28, SIZE_MAX, 1, Padding::kSame);
+  CHECK(huge.out == 28);
+  CHECK(huge.pad_before == (SIZE_MAX - 1) / 2);
+  // TensorFlow's split, as before: 5 over 2 with a 3-window pads 1 before, 1 after.
+  CHECK(SlidingWindow(5, 3, 2, Padding::kSame).out == 3);
+  CHECK(SlidingWindow(5, 3, 2, Padding::kSame).pad_before == 1);
+  CHECK(SlidingWindow(6, 3, 2, Padding::kSame).pad_before == 0);
+}

@@ -98,3 +98,21 @@ TEST_CASE("Dense agrees with a naive product for any batch size and width", "[mo
     }
   }
 }
+
+// Issue 32: huge units aborted with bad_alloc.
+TEST_CASE("Dense refuses a kernel over 2^31 - 1 elements, naming the layer and the shape", "[models][dense][limits]") {
+  asyncps::ParameterLayout layout;
+  Dense d(std::size_t{1} << 40);
+  auto r = d.Build(Shape::Vector(784), "dense", layout);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == asyncps::Status::Code::kInvalidArgument);
+  CHECK_THAT(r.status().message(), Catch::Contains("dense (Dense)") && Catch::Contains("dense/kernel") &&
+                                       Catch::Contains("[784,1099511627776]") && Catch::Contains("2147483647"));
+  CHECK(layout.total_size() == 0);
+  // Within the maximum on its own, over it with the layout's other tensors.
+  REQUIRE(layout.TryAdd("before", {std::size_t{1} << 30}).ok());
+  Dense e(std::size_t{1} << 24);
+  auto s = e.Build(Shape::Vector(100), "dense_1", layout);
+  REQUIRE_FALSE(s.ok());
+  CHECK_THAT(s.status().message(), Catch::Contains("dense_1 (Dense)") && Catch::Contains("already holds 1073741824"));
+}

@@ -217,6 +217,120 @@ TEST_CASE("Keras models outside what asyncps implements are refused, naming the 
   CHECK(missing.status().code() == asyncps::Status::Code::kIOError);
 }
 
+// Issue 32: sizes from the file are bounded and their products checked before
+// anything is allocated. A kernel_size of [2^32, 2^32] wrapped to a 0-element
+// kernel ("Total params 7,851") and training segfaulted; huge units aborted
+// with bad_alloc.
+TEST_CASE("Keras sizes over the maximum are refused, naming the layer, field and value", "[models][keras][limits]") {
+  struct Case {
+    const char* what;
+    std::function<void(json&)> mutate;  // on the tf.keras strided model (layers[0] is the InputLayer)
+    std::vector<std::string> expect;
+  };
+  auto layer = [](json& j, std::size_t i) -> json& { return j["config"]["layers"][i]["config"]; };
+  const std::uint64_t big = std::uint64_t{1} << 32;
+  const std::vector<Case> cases = {
+      {"kernel_size wraps",
+       [&](json& j) {
+         layer(j, 1)["kernel_size"] = {big, big};
+       },
+       {"'conv2d' (Conv2D)", "kernel_size", "[4294967296,4294967296]", "2147483647"}},
+      {"kernel product",
+       [&](json& j) {
+         layer(j, 1)["kernel_size"] = {65536, 65536};
+       },
+       {"conv2d (Conv2D)", "conv2d/kernel", "[65536,65536,1,16]", "2147483647"}},
+      {"units", [&](json& j) { layer(j, 7)["units"] = 1000000000000; }, {"'dense' (Dense)", "units", "1000000000000"}},
+      {"units product",
+       [&](json& j) { layer(j, 7)["units"] = 268435456; },
+       {"dense (Dense)", "dense/kernel", "[288,268435456]", "2147483647"}},
+      {"filters",
+       [&](json& j) { layer(j, 1)["filters"] = 2147483647; },
+       {"conv2d (Conv2D)", "output (None, 14, 14, 2147483647)"}},
+      {"filters over the maximum",
+       [&](json& j) { layer(j, 1)["filters"] = 2147483648u; },
+       {"'conv2d'", "filters", "2147483648"}},
+      {"strides",
+       [&](json& j) {
+         layer(j, 1)["strides"] = {big, 1};
+       },
+       {"'conv2d'", "strides", "[4294967296,1]"}},
+      {"pool_size",
+       [&](json& j) { layer(j, 2)["pool_size"] = big; },
+       {"'average_pooling2d'", "pool_size", "4294967296"}},
+      {"input dimension",
+       [&](json& j) {
+         layer(j, 0)["batch_input_shape"] = {nullptr, big, 28, 1};
+       },
+       {"'input_1'", "batch_input_shape", "[null,4294967296,28,1]"}},
+      {"input product",
+       [&](json& j) {
+         layer(j, 0)["batch_input_shape"] = {nullptr, 65536, 65536, 1};
+       },
+       {"'input_1'", "batch_input_shape", "[null,65536,65536,1]", "per sample"}},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    json j = StridedCnnJson(KerasForm::kTfKeras);
+    c.mutate(j);
+    auto m = Build(j);
+    REQUIRE_FALSE(m.ok());
+    INFO(m.status().message());
+    CHECK(m.status().code() == asyncps::Status::Code::kInvalidArgument);
+    CHECK_THAT(m.status().message(), Catch::Contains("model.json"));
+    for (const auto& e : c.expect) CHECK_THAT(m.status().message(), Catch::Contains(e));
+  }
+}
+
+TEST_CASE("A Keras model over the caller's parameter maximum is refused before it is allocated",
+          "[models][keras][limits]") {
+  auto m = BuildKerasModel(StridedCnnJson(KerasForm::kTfKeras).dump(), "model.json", 1, 10000);
+  REQUIRE_FALSE(m.ok());
+  CHECK_THAT(m.status().message(), Catch::Contains("model.json") && Catch::Contains("dense (Dense)") &&
+                                       Catch::Contains("23520 parameters, more than the maximum of 10000"));
+  CHECK(BuildKerasModel(StridedCnnJson(KerasForm::kTfKeras).dump(), "model.json", 1, 24170).ok());
+}
+
+// Issue 32: JSON nested 100,000 deep overflowed the stack (SIGSEGV).
+TEST_CASE("Keras JSON nested deeper than 64 is refused before it is parsed", "[models][keras][limits]") {
+  const std::size_t levels = 100000;
+  const std::string deep = std::string(levels, '[') + "1" + std::string(levels, ']');
+  std::string in_layer = StridedCnnJson(KerasForm::kTfKeras).dump();
+  const std::string conv = "\"name\":\"conv2d\"";
+  REQUIRE(in_layer.find(conv) != std::string::npos);
+  in_layer.insert(in_layer.find(conv), "\"extra\":" + deep + ",");
+  // As a refused value, which the error message quotes.
+  std::string as_value = StridedCnnJson(KerasForm::kTfKeras).dump();
+  const std::string kernel = "\"kernel_size\":[5,5]";
+  REQUIRE(as_value.find(kernel) != std::string::npos);
+  as_value.replace(as_value.find(kernel), kernel.size(), "\"kernel_size\":" + deep);
+  const std::string model_class = "{\"class_name\":" + deep + "}";
+  std::string objects;
+  for (std::size_t i = 0; i < levels; ++i) objects += "{\"a\":";
+  objects += "1" + std::string(levels, '}');
+  for (const std::string& text : {deep, in_layer, as_value, model_class, objects, std::string(levels, '[')}) {
+    auto m = BuildKerasModel(text, "deep.json", 1);
+    CHECK_FALSE(m.ok());
+    CHECK_THAT(m.status().message(), Catch::Contains("deep.json") && Catch::Contains("nest more than 64"));
+  }
+  // Inside a field of a real model: 65 levels refused, 60 read (the field is ignored).
+  auto nested = [](int depth) {
+    json j = StridedCnnJson(KerasForm::kTfKeras);
+    json v = 1;
+    for (int i = 0; i < depth; ++i) v = json::array({v});
+    j["config"]["layers"][1]["config"]["extra"] = v;
+    return j.dump();
+  };
+  auto too_deep = BuildKerasModel(nested(65), "model.json", 1);
+  REQUIRE_FALSE(too_deep.ok());
+  CHECK_THAT(too_deep.status().message(), Catch::Contains("nest more than 64"));
+  CHECK(BuildKerasModel(nested(58), "model.json", 1).ok());
+  // Brackets inside strings, escaped quotes included, do not count.
+  json named = StridedCnnJson(KerasForm::kTfKeras);
+  named["config"]["name"] = "x\\\"" + std::string(1000, '[') + "\"" + std::string(1000, '{');
+  CHECK(BuildKerasModel(named.dump(), "model.json", 1).ok());
+}
+
 TEST_CASE("Initial weights load in Keras get_weights() order, checked against the model", "[models][keras][weights]") {
   TempDir dir("keras-weights");
   auto m = Build(LeNetJson(KerasForm::kTfKeras), 3);

@@ -32,7 +32,7 @@ TEST_CASE("A strided, average-pooling, dropout model reaches >= 0.70 test accura
   auto before = Evaluate(model, test.value());
   REQUIRE(before.ok());
   Batcher batches(train.value(), {.batch_size = 32, .seed = 1});
-  model.Reserve(32);
+  REQUIRE(model.Reserve(32).ok());
   for (std::uint64_t epoch = 0; epoch < 3; ++epoch) {
     batches.StartEpoch(epoch);
     for (std::size_t i = 0; i < batches.num_batches(); ++i) {

@@ -49,7 +49,7 @@ TEST_CASE("TrainStep and Batcher::Get allocate nothing per batch", "[models][no_
     auto opt = MakeOptimizer(name);
     REQUIRE(opt.ok());
     Batcher batches(d, {.batch_size = 16, .seed = 2});
-    model.Reserve(16);
+    REQUIRE(model.Reserve(16).ok());
     batches.StartEpoch(0);
     BatchView first = batches.Get(0);
     model.TrainStep(first.x, first.y, first.size, *opt.value());  // sizes optimizer state

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdint>
 
 #include "asyncps/models/conv2d.h"
 #include "asyncps/models/dense.h"
@@ -105,7 +106,7 @@ TEST_CASE("A partial batch after a full one gives the same result as alone", "[m
   const auto x = asyncps::models::testing::RandomVector(8 * 72, 2);
   std::vector<float> y(8 * 3, 0.0f);
   for (int i = 0; i < 8; ++i) y[i * 3 + i % 3] = 1;
-  a.Reserve(8);
+  REQUIRE(a.Reserve(8).ok());
   a.ComputeGradients(x.data(), y.data(), 8);
   const double la = a.ComputeGradients(x.data(), y.data(), 3);
   const double lb = b.ComputeGradients(x.data(), y.data(), 3);
@@ -144,4 +145,55 @@ TEST_CASE("Dropout in a model trains in training mode and is off in Forward", "[
   std::vector<float> a(z1.begin(), z1.end());
   auto z2 = m.Forward(x.data(), 1, false);
   CHECK(std::equal(a.begin(), a.end(), z2.begin()));
+}
+
+// Issue 32: sizes are checked before they are multiplied or allocated.
+TEST_CASE("A batch too large to reserve is refused, and nothing wraps or aborts", "[models][sequential][limits]") {
+  Sequential m = SmallModel();
+  REQUIRE(m.Build(1).ok());
+  // 2^40 samples of 72 floats: an 8 PiB allocation (bad_alloc); 2^60: the product wraps.
+  for (std::size_t batch : {std::size_t{1} << 40, std::size_t{1} << 60, SIZE_MAX}) {
+    INFO(batch);
+    Status s = m.Reserve(batch);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.code() == Status::Code::kInvalidArgument);
+    CHECK_THAT(s.message(), Catch::Contains("batch of " + std::to_string(batch)) && Catch::Contains("2147483647") &&
+                                Catch::Contains("lower the batch size"));
+    CHECK(m.reserved_batch() == 0);
+    // Forward and ComputeGradients reserve larger batches themselves: refused the same way.
+    CHECK(m.Forward(nullptr, batch).empty());
+    CHECK(std::isnan(m.ComputeGradients(nullptr, nullptr, batch)));
+  }
+  REQUIRE(m.Reserve(4).ok());
+  CHECK(m.reserved_batch() == 4);
+  const auto x = asyncps::models::testing::RandomVector(4 * 72, 3);
+  CHECK(m.Forward(x.data(), 4).size() == 4 * 3);
+}
+
+TEST_CASE("An input or layer output over 2^31 - 1 elements per sample is refused at Build",
+          "[models][sequential][limits]") {
+  const std::size_t big = std::size_t{1} << 32;
+  // 2^32 x 2^32 pixels wrapped to 0 per sample: Flatten gave 0 features and the model built.
+  Sequential wrapped(Shape::Image(big, big, 1));
+  wrapped.Add(std::make_unique<Flatten>());
+  wrapped.Add(std::make_unique<Dense>(10));
+  Status s = wrapped.Build(1);
+  REQUIRE_FALSE(s.ok());
+  CHECK_THAT(s.message(),
+             Catch::Contains("input shape (None, 4294967296, 4294967296, 1)") && Catch::Contains("2147483647"));
+
+  // A dense layer of 2^40 units: 784 x 2^40 floats (a bad_alloc abort).
+  Sequential wide(Shape::Vector(784));
+  wide.Add(std::make_unique<Dense>(std::size_t{1} << 40));
+  Status w = wide.Build(1);
+  REQUIRE_FALSE(w.ok());
+  CHECK(w.code() == Status::Code::kInvalidArgument);
+  CHECK_THAT(w.message(), Catch::Contains("dense_1 (Dense)") && Catch::Contains("[784,1099511627776]"));
+  CHECK(wide.num_params() == 0);
+
+  // Each tensor fits; the whole model does not fit the caller's maximum.
+  Sequential capped = SmallModel();
+  Status c = capped.Build(1, 100);
+  REQUIRE_FALSE(c.ok());
+  CHECK_THAT(c.message(), Catch::Contains("more than the maximum of 100"));
 }

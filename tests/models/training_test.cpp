@@ -28,7 +28,7 @@ TEST_CASE("Seed CNN reaches >= 0.70 test accuracy after 1 epoch on 2,000 images"
   auto before = Evaluate(model, test.value());
   REQUIRE(before.ok());
   Batcher batches(train.value(), {.batch_size = 16, .seed = 1});
-  model.Reserve(16);
+  REQUIRE(model.Reserve(16).ok());
   batches.StartEpoch(0);
   double first_loss = 0, last_loss = 0;
   for (std::size_t i = 0; i < batches.num_batches(); ++i) {

@@ -33,7 +33,7 @@ def test_layouts_compare_and_name_the_difference():
 @pytest.mark.parametrize("tensors, message", [
     ([("w", (2, 3)), ("w", (3,))], "'w' appears twice"),
     ([("w", (2, -3))], "must be >= 0"),
-    ([("w", (2, 1.5))], "shape entries must be ints"),
+    ([("w", (2, 1.5))], "shape entries must be ints, not 1.5 \\(float\\)"),
     ([("w", "23")], "sequence of ints"),
     ([(3, (2,))], "name must be a str"),
     ([("", (2,))], "name is empty"),
@@ -44,3 +44,17 @@ def test_a_bad_layout_raises_naming_the_entry(tensors, message):
     with pytest.raises(asyncps.InvalidArgument, match=message) as e:
         asyncps.Layout(tensors)
     assert isinstance(e.value, ValueError)
+
+
+@pytest.mark.parametrize("shape, message", [
+    ((2**64,), "shape entry 18446744073709551616 is larger than a tensor may be"),
+    ((3, 2**63), "shape entry 9223372036854775808 is larger than a tensor may be"),
+    ((-2**70,), "must be >= 0, not -1180591620717411303424"),
+    ((2**32, 2**32), "tensor 'w' of shape \\[4294967296,4294967296\\] has more than the maximum"),
+])
+def test_a_shape_that_does_not_fit_raises_naming_the_tensor_and_the_value(shape, message):
+    with pytest.raises(asyncps.InvalidArgument, match=message) as e:
+        asyncps.Layout([("b", (3,)), ("w", shape)])
+    assert str(e.value).startswith("layout entry 1") and "'w'" in str(e.value)
+    with pytest.raises(asyncps.InvalidArgument, match=message):  # wherever a layout is taken
+        asyncps.Client(["tcp://127.0.0.1:9"], [("w", shape)])

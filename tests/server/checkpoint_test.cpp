@@ -2,9 +2,14 @@
 // refused, atomic replacement, and commit dedupe surviving a restore.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <limits>
 #include <thread>
 
 #include "asyncps/server/checkpoint.h"
@@ -247,7 +252,7 @@ TEST_CASE("a reader never sees a partly written checkpoint", "[checkpoint]") {
     }
   });
   for (int i = 0; i < 30; ++i) {
-    big.counters.updates = static_cast<std::uint64_t>(i);
+    big.counters.updates = static_cast<std::uint64_t>(42 + i);  // at least its workers' 42 commits
     REQUIRE(WriteCheckpoint(path, big).ok());
   }
   done = true;
@@ -326,4 +331,145 @@ TEST_CASE("a shard server checkpoints periodically only when the state changed",
   CHECK(r.value().counters.updates == 1);
   CHECK(r.value().center == std::vector<float>{2, 2, 2, 2});
   CHECK(server.shard().counters().checkpointed_updates == 1);
+}
+
+namespace {
+
+// zlib's CRC-32, so that a test can change a checkpoint's bytes and keep it
+// well-formed (the reader's CRC check is not what is tested there).
+std::uint32_t Crc32(const char* p, std::size_t n) {
+  std::uint32_t c = 0xFFFFFFFFu;
+  for (std::size_t i = 0; i < n; ++i) {
+    c ^= static_cast<unsigned char>(p[i]);
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+  }
+  return c ^ 0xFFFFFFFFu;
+}
+
+void FixCrc(std::vector<char>& bytes) {
+  const std::uint32_t crc = Crc32(bytes.data(), bytes.size() - 4);
+  std::memcpy(bytes.data() + bytes.size() - 4, &crc, 4);
+}
+
+// Writes `d` as shard 1 of 2's checkpoint, checks that reading or restoring it
+// is refused naming the file and each of `expect`, and that the shard is untouched.
+void ExpectRefused(const CheckpointData& d, const std::vector<std::string>& expect,
+                   ShardOptions options = OneOf(1, 2)) {
+  TempDir dir;
+  const std::string path = CheckpointPath(dir.path(), 1, 2);
+  REQUIRE(WriteCheckpoint(path, d).ok());
+  Shard shard(options);
+  Result<bool> r = RestoreShardFromDir(dir.path(), shard);
+  REQUIRE_FALSE(r.ok());
+  INFO(r.status().message());
+  CHECK(r.status().code() == Status::Code::kIOError);
+  CHECK_THAT(r.status().message(), Catch::Contains(path) && Catch::Contains("refused"));
+  for (const std::string& e : expect) CHECK_THAT(r.status().message(), Catch::Contains(e));
+  CHECK_FALSE(shard.initialised());
+}
+
+}  // namespace
+
+// Issue 32, item 18: well-formed files (right magic, version, sizes and CRC)
+// holding a state no shard reaches were restored as they were.
+TEST_CASE("a checkpoint of an impossible state is refused, naming the field and its value", "[checkpoint]") {
+  struct Case {
+    const char* what;
+    std::function<void(CheckpointData&)> mutate;
+    std::vector<std::string> expect;
+  };
+  const std::uint64_t max = UINT64_MAX;
+  const std::vector<Case> cases = {
+      {"updates about to wrap",
+       [&](CheckpointData& d) { d.counters.updates = max; },
+       {"counter updates = 18446744073709551615", "wrap"}},
+      {"pulls at 2^63",
+       [&](CheckpointData& d) { d.counters.pulls = std::uint64_t{1} << 63; },
+       {"pulls = 9223372036854775808"}},
+      {"an error class",
+       [&](CheckpointData& d) { d.errors_by_code[static_cast<std::size_t>(ErrorCode::BadSize)] = max; },
+       {"errors.BadSize = 18446744073709551615"}},
+      {"staleness over updates",
+       [&](CheckpointData& d) { d.counters.staleness_max = 43; },
+       {"staleness_max = 43", "updates = 42"}},
+      {"a worker twice", [&](CheckpointData& d) { d.workers[1].id = 1; }, {"worker 1 is listed twice"}},
+      {"more commits than updates",
+       [&](CheckpointData& d) { d.workers[1].commits = 13; },
+       {"worker 9 commits = 13", "updates = 42"}},
+      {"commits that would wrap the sum",
+       [&](CheckpointData& d) {
+         d.counters.updates = std::uint64_t{1} << 62;
+         d.workers[0].commits = std::uint64_t{1} << 62;
+         d.workers[1].commits = max;
+       },
+       {"worker 9 commits = 18446744073709551615"}},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    CheckpointData d = Sample();
+    c.mutate(d);
+    ExpectRefused(d, c.expect);
+  }
+  // A shard index not below the count is refused by the reader itself.
+  TempDir dir;
+  const std::string path = dir.path() + "/odd.ckpt";
+  REQUIRE(WriteCheckpoint(path, Sample(2, 2)).ok());
+  Result<CheckpointData> odd = ReadCheckpoint(path);
+  REQUIRE_FALSE(odd.ok());
+  CHECK_THAT(odd.status().message(), Catch::Contains("shard_index = 2 is not below num_shards = 2"));
+}
+
+TEST_CASE("a checkpoint whose center holds NaN or Inf is refused unless the shard accepts them", "[checkpoint]") {
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                    -std::numeric_limits<float>::infinity()}) {
+    INFO(bad);
+    CheckpointData d = Sample();
+    d.center[2] = bad;
+    ExpectRefused(d, {"center element 2", "not finite"});
+    // A shard that takes non-finite commits may have reached this center: restored as it was.
+    TempDir dir;
+    REQUIRE(WriteCheckpoint(CheckpointPath(dir.path(), 1, 2), d).ok());
+    ShardOptions lenient = OneOf(1, 2);
+    lenient.reject_non_finite = false;
+    Shard shard(lenient);
+    Result<bool> r = RestoreShardFromDir(dir.path(), shard);
+    REQUIRE(r.ok());
+    CHECK(r.value());
+  }
+}
+
+TEST_CASE("a checkpoint listing more workers than the shard allows is refused", "[checkpoint]") {
+  ShardOptions one = OneOf(1, 2);
+  one.max_workers = 1;
+  ExpectRefused(Sample(), {"num_workers = 2", "max_workers"}, one);
+  ShardOptions two = OneOf(1, 2);
+  two.max_workers = 2;
+  TempDir dir;
+  REQUIRE(WriteCheckpoint(CheckpointPath(dir.path(), 1, 2), Sample()).ok());
+  Shard shard(two);
+  CHECK(RestoreShardFromDir(dir.path(), shard).ok());
+}
+
+TEST_CASE("a checkpoint whose tensor size overflows is refused, not wrapped to match its center", "[checkpoint]") {
+  TempDir dir;
+  const std::string path = CheckpointPath(dir.path(), 1, 2);
+  REQUIRE(WriteCheckpoint(path, Sample()).ok());
+  std::vector<char> bytes = Bytes(path);
+  // conv.w's shape [2, 3] becomes [2^63 + 3, 2]: 6 elements once the product wraps,
+  // so the layout still gives shard 1 of 2 the 4 floats the file holds.
+  const std::uint64_t want[2] = {2, 3};
+  const auto at = std::search(bytes.begin(), bytes.end(), reinterpret_cast<const char*>(want),
+                              reinterpret_cast<const char*>(want) + sizeof want);
+  REQUIRE(at != bytes.end());
+  const std::uint64_t wraps[2] = {(std::uint64_t{1} << 63) + 3, 2};
+  std::memcpy(&*at, wraps, sizeof wraps);
+  FixCrc(bytes);
+  Put(path, bytes);
+  Result<CheckpointData> r = ReadCheckpoint(path);
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.status().message(),
+             Catch::Contains(path) && Catch::Contains("'conv.w'") && Catch::Contains("[9223372036854775811,2]"));
+  Shard shard(OneOf(1, 2));
+  CHECK_FALSE(RestoreShardFromDir(dir.path(), shard).ok());
+  CHECK_FALSE(shard.initialised());
 }

@@ -201,7 +201,8 @@ Result<ParameterLayout> ReadLayout(const flatbuffers::Vector<flatbuffers::Offset
     total += n;
     if (total > max_elements)
       return Status::Protocol("layout is larger than the maximum of " + std::to_string(max_elements) + " elements");
-    layout.Add(t->name()->str(), std::move(shape));
+    if (Result<std::size_t> added = layout.TryAdd(t->name()->str(), std::move(shape)); !added.ok())
+      return Status::Protocol(added.status().message());
   }
   return layout;
 }

@@ -29,10 +29,18 @@ std::vector<std::size_t> ShapeFrom(const std::string& where, py::handle shape) {
   for (py::handle d : py::reinterpret_borrow<py::sequence>(dims)) {
     // numpy integers and torch.Size entries are accepted through __index__.
     if (py::isinstance<py::bool_>(d) || !PyIndex_Check(d.ptr()))
-      RaiseInvalidArgument(where + ": shape entries must be ints, not " +
-                           std::string(py::str(py::type::handle_of(d).attr("__name__"))));
-    const long long v = py::int_(py::reinterpret_borrow<py::object>(d)).cast<long long>();
-    if (v < 0) RaiseInvalidArgument(where + ": shape entries must be >= 0, not " + std::to_string(v));
+      RaiseInvalidArgument(where + ": shape entries must be ints, not " + std::string(py::repr(d)) + " (" +
+                           std::string(py::str(py::type::handle_of(d).attr("__name__"))) + ")");
+    const py::object i = py::reinterpret_steal<py::object>(PyNumber_Index(d.ptr()));
+    if (!i) throw py::error_already_set();
+    int overflow = 0;  // -1 / +1: below / above what a long long holds
+    const long long v = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
+    if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
+    if (overflow > 0)
+      RaiseInvalidArgument(where + ": shape entry " + std::string(py::str(i)) + " is larger than a tensor may be (" +
+                           std::to_string(kMaxLayoutElements) + " elements, 2^31 - 1)");
+    if (overflow < 0 || v < 0)
+      RaiseInvalidArgument(where + ": shape entries must be >= 0, not " + std::string(py::str(i)));
     out.push_back(static_cast<std::size_t>(v));
   }
   return out;
@@ -58,7 +66,9 @@ ParameterLayout LayoutFromPython(py::handle obj) {
     if (name.empty()) RaiseInvalidArgument(where + ": the name is empty");
     if (!names.insert(name).second) RaiseInvalidArgument(where + ": tensor name '" + name + "' appears twice");
     std::vector<std::size_t> shape = ShapeFrom(where + " ('" + name + "')", pair[1]);
-    layout.Add(std::move(name), std::move(shape));
+    // Sizes past the layout's maximum (kMaxLayoutElements) are refused, naming the tensor and its shape.
+    if (Result<std::size_t> at = layout.TryAdd(std::move(name), std::move(shape)); !at.ok())
+      RaiseInvalidArgument(where + ": " + at.status().message());
   }
   return layout;
 }

@@ -9,6 +9,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -16,10 +19,23 @@
 
 namespace asyncps {
 
+// The most float32 elements one tensor, and a whole layout, may hold: 2^31 - 1
+// (8 GiB), so that every dimension and offset fits the 32-bit ints BLAS takes.
+inline constexpr std::size_t kMaxLayoutElements = (std::size_t{1} << 31) - 1;
+
+// The product of `factors` (1 for none), or nullopt when it is larger than
+// `max` (an overflow of std::size_t included). A zero factor gives 0.
+std::optional<std::size_t> BoundedProduct(std::span<const std::size_t> factors, std::size_t max = kMaxLayoutElements);
+inline std::optional<std::size_t> BoundedProduct(std::initializer_list<std::size_t> factors,
+                                                 std::size_t max = kMaxLayoutElements) {
+  return BoundedProduct(std::span<const std::size_t>(factors.begin(), factors.size()), max);
+}
+
 struct TensorSpec {
   std::string name;
   std::vector<std::size_t> shape;
-  // Product of the shape (1 for a scalar).
+  // Product of the shape (1 for a scalar); SIZE_MAX when that overflows (such a
+  // tensor is never part of a ParameterLayout).
   std::size_t size() const;
   bool operator==(const TensorSpec&) const = default;
 };
@@ -35,14 +51,23 @@ struct ShardRange {
 class ParameterLayout {
  public:
   ParameterLayout() = default;
+  // Add for each tensor in order (throws as Add does).
   explicit ParameterLayout(std::vector<TensorSpec> tensors);
 
-  // Appends a tensor after the existing ones; returns its offset in the flat vector.
+  // Appends a tensor after the existing ones and returns its offset in the flat
+  // vector. Fails with InvalidArgument naming the tensor, its shape and the
+  // maximum when the tensor, or the layout with it, would hold more than
+  // kMaxLayoutElements; the layout is unchanged then. Use this for shapes that
+  // come from outside (files, requests, users).
+  Result<std::size_t> TryAdd(std::string name, std::vector<std::size_t> shape);
+
+  // TryAdd for shapes known to fit. REQUIRES: TryAdd would succeed; otherwise
+  // throws std::length_error with TryAdd's message (a size is never wrapped).
   std::size_t Add(std::string name, std::vector<std::size_t> shape);
 
   const std::vector<TensorSpec>& tensors() const { return tensors_; }
   std::size_t num_tensors() const { return tensors_.size(); }
-  // Total number of float32 elements.
+  // Total number of float32 elements (at most kMaxLayoutElements).
   std::size_t total_size() const { return total_; }
   // Offset of tensor i in the flat vector. REQUIRES: i < num_tensors().
   std::size_t offset(std::size_t i) const { return offsets_[i]; }

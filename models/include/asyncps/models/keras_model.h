@@ -16,8 +16,12 @@
 //
 // Anything else (another layer, a Functional model, channels_first, dilation,
 // groups != 1, a regularizer or constraint, a frozen layer, Lambda) is refused
-// with InvalidArgument naming the layer, the field and its value. Nothing in the
-// file is ever executed: it is data only.
+// with InvalidArgument naming the layer, the field and its value. So is a model
+// beyond limits.h: a size field (units, filters, kernel_size, strides,
+// pool_size, an input dimension) above 2^31 - 1, a layer whose output, tensor
+// or workspace would hold more than 2^31 - 1 floats, more parameters than
+// max_parameters, and JSON nested more than 64 deep. Nothing in the file is
+// ever executed: it is data only.
 #pragma once
 
 #include <cstdint>
@@ -25,24 +29,29 @@
 #include <string>
 #include <string_view>
 
+#include "asyncps/models/limits.h"
 #include "asyncps/models/sequential.h"
 #include "asyncps/core/status.h"
 
 namespace asyncps::models {
 
 // Builds and initialises (from `seed`) the model described by `json`; `source`
-// names it in errors (the file). Layer names are the file's.
+// names it in errors (the file). Layer names are the file's. A model of more
+// than max_parameters (at most kMaxParameters) parameters is refused before
+// anything is allocated.
 Result<std::unique_ptr<Sequential>> BuildKerasModel(std::string_view json, const std::string& source,
-                                                    std::uint64_t seed);
+                                                    std::uint64_t seed, std::size_t max_parameters = kMaxParameters);
 
 // Reads a .json file (model.to_json()) and builds it. IOError when the file
 // cannot be read.
-Result<std::unique_ptr<Sequential>> LoadKerasJson(const std::string& path, std::uint64_t seed);
+Result<std::unique_ptr<Sequential>> LoadKerasJson(const std::string& path, std::uint64_t seed,
+                                                  std::size_t max_parameters = kMaxParameters);
 
 // A .h5/.hdf5 file (model.save): the architecture from its model_config and
 // the weights it holds; any other name: LoadKerasJson. A weights-only .h5 is
 // refused (it has no architecture: use it as initial weights).
-Result<std::unique_ptr<Sequential>> LoadKerasModel(const std::string& path, std::uint64_t seed);
+Result<std::unique_ptr<Sequential>> LoadKerasModel(const std::string& path, std::uint64_t seed,
+                                                   std::size_t max_parameters = kMaxParameters);
 
 // Sets the model's weights from a file: .h5/.hdf5 as model.load_weights reads
 // it (see keras_h5.h), otherwise an .npz in get_weights() order

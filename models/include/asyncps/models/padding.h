@@ -25,9 +25,11 @@ inline WindowExtent SlidingWindow(std::size_t input, std::size_t window, std::si
     if (input < window) return {0, 0};
     return {(input - window) / stride + 1, 0};
   }
-  const std::size_t out = (input + stride - 1) / stride;
-  const std::size_t span = (out - 1) * stride + window;
-  const std::size_t total = span > input ? span - input : 0;
+  // Written so that nothing overflows whatever the sizes: (out - 1) * stride < input.
+  const std::size_t out = input / stride + (input % stride != 0 ? 1 : 0);
+  if (out == 0) return {0, 0};
+  const std::size_t covered = input - (out - 1) * stride;  // inputs from the last window's start
+  const std::size_t total = window > covered ? window - covered : 0;
   return {out, total / 2};
 }
 

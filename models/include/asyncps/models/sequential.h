@@ -6,7 +6,7 @@
 //   Sequential m(Shape::Image(28, 28, 1));
 //   m.Add(std::make_unique<Conv2D>(...)); ...
 //   if (Status s = m.Build(seed); !s.ok()) ...
-//   m.Reserve(batch);                       // optional: sizes every workspace once
+//   if (Status s = m.Reserve(batch); !s.ok()) ...  // sizes every workspace once
 //   float loss = m.TrainStep(x, y, batch, *optimizer);
 //
 // Not thread-safe. Movable (spans into params()/grads() stay valid after a move).
@@ -23,6 +23,7 @@
 #include "asyncps/core/layout.h"
 #include "asyncps/models/aligned_buffer.h"
 #include "asyncps/models/layer.h"
+#include "asyncps/models/limits.h"
 #include "asyncps/core/status.h"
 
 namespace asyncps::models {
@@ -41,14 +42,21 @@ class Sequential {
 
   // Names the layers Keras-style (conv2d_1, activation_1, ...), builds the layout,
   // allocates the flat buffers and initialises the weights from `seed` (same seed,
-  // same weights). Fails with InvalidArgument when a layer rejects its input shape,
-  // or when the model is empty or already built.
-  Status Build(std::uint64_t seed);
+  // same weights). Fails with InvalidArgument, allocating nothing, when a layer
+  // rejects its input shape, when the input or a layer's output has more than
+  // kMaxBufferElements per sample, a tensor or layer workspace is larger than
+  // limits.h allows, the model has more than max_parameters parameters (at
+  // most kMaxParameters), the model is empty or already built; each message
+  // names the layer and the value. Out of memory for the parameters:
+  // InvalidArgument too.
+  Status Build(std::uint64_t seed, std::size_t max_parameters = kMaxParameters);
 
-  // Sizes all activations and workspaces for batches up to max_batch. The train
-  // step and Forward call it themselves when a batch is larger than any before;
-  // call it up front so that training never allocates.
-  void Reserve(std::size_t max_batch);
+  // Sizes all activations and workspaces for batches up to max_batch; call it
+  // up front with the largest batch so that training never allocates.
+  // InvalidArgument, and nothing more reserved, when max_batch times the widest
+  // activation is more than kMaxBufferElements or the memory is not there.
+  // REQUIRES: Build succeeded.
+  Status Reserve(std::size_t max_batch);
   std::size_t reserved_batch() const { return reserved_; }
 
   const ParameterLayout& layout() const { return layout_; }
@@ -66,12 +74,14 @@ class Sequential {
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
 
   // Logits [batch, classes] for x [batch, h, w, c]. Valid until the next call.
-  // training=false: evaluation mode (dropout off).
+  // training=false: evaluation mode (dropout off). A batch larger than any
+  // before is reserved first; an empty span when Reserve refuses it.
   std::span<const float> Forward(const float* x, std::size_t batch, bool training = false);
 
   // Forward in training mode + softmax cross-entropy against y [batch, classes]
   // (one-hot) + backward: fills grads() and returns the mean loss. An empty batch
-  // gives loss 0 and zero gradients.
+  // gives loss 0 and zero gradients; a batch Reserve refuses, NaN and zero
+  // gradients.
   double ComputeGradients(const float* x, const float* y, std::size_t batch);
 
   // ComputeGradients then optimizer.Step(params(), grads()); returns the loss.

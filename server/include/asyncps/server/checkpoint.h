@@ -20,7 +20,12 @@
 //   center_floats    u64      then center_floats x f32 (the shard's slice)
 //   crc32            u32      zlib CRC-32 of every byte before it
 // A file that is short, long, has another magic/version, or fails the CRC is
-// refused with kIOError naming the file; it is never read as valid.
+// refused with kIOError naming the file; it is never read as valid. So is a
+// well-formed file holding a state no shard reaches, naming the field and its
+// value: a tensor shape over 2^31 - 1 elements (or whose size overflows), a
+// shard index not below the count, a checkpointed counter over 2^63 - 1 (but
+// staleness_sum), staleness_max over updates, a worker id twice, or workers'
+// commits adding up to more than updates.
 //
 // Writes go to a temporary file in the same directory, are fsync'ed, renamed
 // over the checkpoint and the directory is fsync'ed: a reader (or a restart
@@ -40,6 +45,8 @@
 namespace asyncps::ps {
 
 inline constexpr std::uint32_t kCheckpointFormatVersion = 3;  // CHANGELOG.md lists each change
+// The largest count a checkpoint may hold (2^63 - 1): 292 years at 10^9 a second.
+inline constexpr std::uint64_t kMaxCheckpointCount = (std::uint64_t{1} << 63) - 1;
 
 // The contents of one checkpoint.
 struct CheckpointData {
@@ -72,9 +79,12 @@ Result<CheckpointData> ReadCheckpoint(const std::string& path);
 
 // Restores `shard` from its checkpoint in `dir`, if there is one. Returns true
 // when restored, false when `dir` holds no checkpoint for this shard; fails
-// when the file is corrupt, belongs to another shard index or count (also when
-// `dir` holds this shard index's checkpoint of a run with another shard count),
-// or its center does not match its layout.
+// (the shard untouched) when the file is corrupt or refused (ReadCheckpoint),
+// belongs to another shard index or count (also when `dir` holds this shard
+// index's checkpoint of a run with another shard count), its layout is empty or
+// over the shard's max_parameters, it lists more workers than max_workers, its
+// center does not match its layout, or (when the shard rejects non-finite
+// values, the default) its center holds NaN or Inf.
 Result<bool> RestoreShardFromDir(const std::string& dir, Shard& shard);
 
 }  // namespace asyncps::ps
