@@ -23,7 +23,7 @@ run ps "$build/bench/ps/asyncps-bench-ps" --sizes 1024 --shards 1 --workers 1 --
 run load "$build/bench/load/asyncps-bench-load" --clients 4 --seconds 0.5 --floats 1024
 run compute "$root/bench/compute/run.sh" "$build" --repeats 1 --min-seconds 0.1 --batch 16 --optimizer sgd
 run suite env BUILD_DIR="$build" "$python" "$root/bench/suite/suite.py" seed "$out/suite" --algos adag single \
-  --workers 1 --epochs 1 --train-limit 320 --test-limit 200 --curve-epochs '' --repeats 1
+  --workers 1 --epochs 1 --train-limit 320 --test-limit 200 --repeats 1 --curve-epochs
 run suite-summary "$python" "$root/bench/suite/suite.py" summary "$out/suite"
 run python env PYTHONPATH="$build/python" "$python" "$root/bench/python/bench_torch.py" "$out/python" --repeats 1 \
   --train-limit 320 --epochs 1 --workers 1 --local-bin "$build/bin/asyncps-local"
