@@ -167,6 +167,9 @@ int Fail(const std::string& message, std::vector<ChildProcess>& workers, ChildPr
 
 int main(int argc, char** argv) {
   CLI::App app{"asyncps-local: runs a parameter server and workers on this machine and reports the result"};
+  // A flag given twice takes its last value, so a wrapper's defaults can be
+  // overridden (scripts/seed-experiment.sh --epochs 1).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   worker::TrainOptions train;
   LaunchOptions lo;
   worker::AddTrainFlags(app, train);
