@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "asyncps/core/apply_commit.h"
-#include "asyncps/transport/sigbus_guard.h"
 
 namespace asyncps::ps {
 
@@ -195,9 +194,7 @@ Shard::Outcome Shard::Init(const wire::Request& req, std::span<const std::byte> 
   // Decoded into our own buffer first, then checked there: a client rewriting
   // a shared-memory payload meanwhile cannot slip a NaN past the check.
   next_.resize(slice.count);
-  if (request_segment_ != nullptr && !GuardSigbus(request_segment_->mapping(), [&] { Decode(slice, next_); }))
-    return SegmentBroken(req, reply);
-  if (request_segment_ == nullptr) Decode(slice, next_);
+  if (!GuardRequestSegment([&] { Decode(slice, next_); })) return SegmentBroken(req, reply);
   if (options_.reject_non_finite) {
     if (std::ptrdiff_t j = FirstNonFinite(std::span<const float>(next_)); j >= 0) {
       return Error(req.op(), req.seq(), ErrorCode::BadValue,
@@ -252,14 +249,9 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
   to.segment_current =
       with_pull && !delta.sparse() && to.pull_encoding == Encoding::kFloat32 && FitsReplyRegion(to, center_.size());
   NonFinite bad;
-  const auto apply = [&] { bad = Apply(delta, scale, to); };
-  if (to.segment == nullptr) {
-    apply();
-  } else if (!GuardSigbus(to.segment->mapping(), apply)) {
+  if (!GuardRequestSegment([&] { bad = Apply(delta, scale, to); }))
     return SegmentBroken(req, reply);  // nothing applied: the next center was not swapped in
-  }
   if (bad.at >= 0) {
-    to.segment_current = false;
     const std::string element = std::to_string(range_.begin + static_cast<std::size_t>(bad.at));
     return bad.in_payload ? Error(req.op(), req.seq(), ErrorCode::BadValue,
                                   "payload element " + element + " is NaN or Inf; nothing was applied", reply)

@@ -22,6 +22,7 @@
 #include "asyncps/core/payload.h"
 #include "asyncps/server/histogram.h"
 #include "asyncps/server/segment_table.h"
+#include "asyncps/transport/sigbus_guard.h"
 #include "asyncps/wire/wire.h"
 
 namespace asyncps::ps {
@@ -248,6 +249,16 @@ class Shard {
   // except for a hello, which goes on without one (segment_error_ says why).
   bool AttachSegment(const wire::Request& req, std::string_view peer, std::span<const std::byte>& payload,
                      Builder& reply, Outcome* failed);
+  // Runs `access`, which may touch the request's segment: under GuardSigbus
+  // when the request has one. False if it took SIGBUS there.
+  template <typename F>
+  bool GuardRequestSegment(F&& access) {
+    if (request_segment_ == nullptr) {
+      access();
+      return true;
+    }
+    return GuardSigbus(request_segment_->mapping(), access);
+  }
   // The request's segment took SIGBUS (its client shrank it, or it could not be
   // backed): closes it and answers SegmentUnavailable.
   Outcome SegmentBroken(const wire::Request& req, Builder& reply);
