@@ -55,7 +55,7 @@ def main():
     ap.add_argument("--workers", type=int, default=3)
     ap.add_argument("--seed-experiment", action="store_true")
     ap.add_argument("--seed-sides", default="torch,cpp", help="which seed runs: torch, cpp or both (torch,cpp)")
-    ap.add_argument("--local-bin", default=os.path.join(ROOT, "build", "models", "launcher", "asyncps-local"))
+    ap.add_argument("--local-bin", default=os.path.join(ROOT, "build", "bin", "asyncps-local"))
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     import torch

@@ -17,7 +17,7 @@ import time
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 BUILD = os.environ.get("BUILD_DIR", os.path.join(ROOT, "build"))
-LOCAL = os.path.join(BUILD, "models", "launcher", "asyncps-local")
+LOCAL = os.path.join(BUILD, "bin", "asyncps-local")
 PYTHON_TORCH = os.environ.get("PYTHON", "/usr/bin/python3")
 
 ALGOS = ["downpour", "adag", "easgd", "eamsgd", "dynsgd", "single"]
