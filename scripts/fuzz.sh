@@ -11,9 +11,6 @@
 # BUILD/fuzz-corpus/ (not committed). A crash stops the script with a non-zero
 # status and leaves the input in BUILD/fuzz-artifacts/: replay it with
 # BUILD/fuzz/<target> FILE, then commit it as a regression test (fuzz/README.md).
-# Except for keras_h5_fuzzer's crashes and hangs inside libhdf5 itself (not
-# ours to fix: fuzz/README.md, "Open"): those are kept, counted in a warning,
-# and that target fuzzes on for the rest of its time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
@@ -23,21 +20,9 @@ cxx=${CXX_FUZZ:-$(command -v clang++ || command -v clang++-14)}
 # models/ is built too (with clang, instrumented): the Keras targets need it.
 cmake -S . -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DASYNCPS_FUZZ=ON \
   -DASYNCPS_BUILD_TESTS=OFF -DASYNCPS_BUILD_MODELS=ON -DASYNCPS_BUILD_BENCH=OFF >/dev/null
-# target:tenths of the time:largest input (bytes; the .h5 seeds are ~14 KB):timeout per input
-# (s; keras_h5's is short: libhdf5 hangs on some files, and each hang costs it)
-targets=(shard:3:4096:10 reply:1:4096:10 checkpoint:1:4096:10 http_request:1:4096:10 keras_json:2:16384:10 keras_h5:2:16384:2)
+# target:tenths of the time:largest input (bytes; the .h5 seeds are ~14 KB):timeout per input (s)
+targets=(shard:3:4096:10 reply:1:4096:10 checkpoint:1:4096:10 http_request:1:4096:10 keras_json:2:16384:10 keras_h5:2:16384:10)
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]/%:*/_fuzzer}"
-
-# True when the report in log $1 stops inside libhdf5 itself: no UBSan error,
-# and the first stack frame outside the sanitizers, libFuzzer and libc is in
-# libhdf5. Debian's libhdf5 1.10 crashes and loops on some hostile .h5 files
-# (fuzz/README.md, "Open"); such inputs are kept and reported, and fuzzing goes on.
-in_libhdf5() {
-  ! grep -q 'runtime error:' "$1" &&
-    grep -E '^ +#[0-9]+ 0x' "$1" |
-    grep -vE ' in (__sanitizer|__interceptor|__asan|__ubsan|__lsan|fuzzer::)|/libc\.so|_fuzzer\+0x[0-9a-f]+\)' |
-      head -n 1 | grep -q libhdf5
-}
 
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/fuzz/lsan.supp}
 mkdir -p "$build/fuzz-artifacts"
@@ -49,30 +34,16 @@ for i in "${!targets[@]}"; do
   spent=$((spent + budget))
   mkdir -p "$build/fuzz-corpus/$t"
   echo "== ${t}_fuzzer for ${budget}s"
-  end=$((SECONDS + budget))
-  hdf5_findings=0
-  while :; do
-    rc=0
-    "$build/fuzz/${t}_fuzzer" "$build/fuzz-corpus/$t" "fuzz/corpus/$t" \
-      -max_total_time="$budget" -max_len="$max_len" -timeout="$timeout" -rss_limit_mb=2048 -print_final_stats=1 \
-      -artifact_prefix="$build/fuzz-artifacts/${t}-" >"$build/fuzz-$t.log" 2>&1 || rc=$?
-    grep -E '^(INFO: seed corpus|#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::peak_rss_mb|Done )' \
-      "$build/fuzz-$t.log" || true
-    ((rc != 0)) || break
-    if [[ $t == keras_h5 ]] && in_libhdf5 "$build/fuzz-$t.log"; then
-      hdf5_findings=$((hdf5_findings + 1))
-      cp "$build/fuzz-$t.log" "$build/fuzz-$t-libhdf5-$hdf5_findings.log"
-      budget=$((end - SECONDS))
-      ((budget > 0)) && continue
-      break
-    fi
+  rc=0
+  "$build/fuzz/${t}_fuzzer" "$build/fuzz-corpus/$t" "fuzz/corpus/$t" \
+    -max_total_time="$budget" -max_len="$max_len" -timeout="$timeout" -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="$build/fuzz-artifacts/${t}-" >"$build/fuzz-$t.log" 2>&1 || rc=$?
+  grep -E '^(INFO: seed corpus|#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::peak_rss_mb|Done )' \
+    "$build/fuzz-$t.log" || true
+  if ((rc != 0)); then
     tail -n 60 "$build/fuzz-$t.log" >&2
     echo "${t}_fuzzer failed (status $rc): the input is in $build/fuzz-artifacts/, the log in $build/fuzz-$t.log" >&2
     exit 1
-  done
-  if ((hdf5_findings > 0)); then
-    echo "WARNING: ${t}_fuzzer: $hdf5_findings input(s) crashed or hung inside libhdf5 itself (fuzz/README.md," \
-      "\"Open\"): the inputs are in $build/fuzz-artifacts/, the logs in $build/fuzz-$t-libhdf5-*.log" >&2
   fi
 done
 echo "fuzzing passed"

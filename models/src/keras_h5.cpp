@@ -4,9 +4,13 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <optional>
+#include <string_view>
 #include <utility>
+
+#include "child_call.h"
 
 namespace asyncps::models {
 namespace {
@@ -31,6 +35,8 @@ class Handle {
 // The most bytes one string attribute may hold (model_config, layer_names,
 // weight_names): far above any real model's, far below memory.
 constexpr std::size_t kMaxAttributeBytes = std::size_t{64} << 20;
+// The highest rank of a weight (Keras' are at most 5: Conv3D kernels).
+constexpr std::size_t kMaxRank = 8;
 
 // Opens `path` only if it is a regular file (a FIFO or device would block or
 // stream forever), with HDF5's plugin loading off: only the filters built into
@@ -158,7 +164,8 @@ Result<NpyArray> ReadFloatDataset(hid_t group, const std::string& name, const st
   if (!set.ok() || !space.ok() || !type.ok() || H5Tget_class(type.get()) != H5T_FLOAT)
     return Status::InvalidArgument(where + ": '" + name + "' is not a float dataset");
   const int rank = H5Sget_simple_extent_ndims(space.get());
-  if (rank < 0 || rank > 8) return Status::InvalidArgument(where + ": '" + name + "' has an unsupported rank");
+  if (rank < 0 || static_cast<std::size_t>(rank) > kMaxRank)
+    return Status::InvalidArgument(where + ": '" + name + "' has an unsupported rank");
   std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
   H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
   NpyArray a;
@@ -262,16 +269,14 @@ Result<std::string> ModelConfig(hid_t file, const std::string& path) {
   return std::move(config.value()[0]);
 }
 
-}  // namespace
-
-Result<std::string> ReadKerasH5ModelConfig(const std::string& path) {
+Result<std::string> ReadModelConfigHere(const std::string& path) {
   Result<hid_t> opened = OpenReadOnly(path);
   if (!opened.ok()) return opened.status();
   Handle file(opened.value(), H5Fclose);
   return ModelConfig(file.get(), path);
 }
 
-Result<KerasH5File> ReadKerasH5(const std::string& path, std::size_t max_values) {
+Result<KerasH5File> ReadKerasH5Here(const std::string& path, std::size_t max_values) {
   Result<hid_t> opened = OpenReadOnly(path);
   if (!opened.ok()) return opened.status();
   Handle file(opened.value(), H5Fclose);
@@ -312,6 +317,139 @@ Result<KerasH5File> ReadKerasH5(const std::string& path, std::size_t max_values)
     out.layers.push_back(std::move(l));
   }
   return out;
+}
+
+// The child's answer (RunInChild) for a KerasH5File: u64 little-endian counts
+// and lengths, strings as length + bytes, floats as their bytes:
+//   config, layer count, per layer: name, weight count, per weight: name,
+//   rank, dims, value count, values.
+class Writer {
+ public:
+  void U64(std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) out_.push_back(static_cast<char>(v >> (8 * i)));
+  }
+  void Bytes(std::string_view b) {
+    U64(b.size());
+    out_.append(b);
+  }
+  void Floats(const std::vector<float>& v) {
+    U64(v.size());
+    out_.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+  }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+std::string EncodeKerasH5File(const KerasH5File& file) {
+  Writer w;
+  w.Bytes(file.model_config);
+  w.U64(file.layers.size());
+  for (const KerasH5Layer& l : file.layers) {
+    w.Bytes(l.name);
+    w.U64(l.weights.size());
+    for (const NpyArray& a : l.weights) {
+      w.Bytes(a.name);
+      w.U64(a.shape.size());
+      for (std::size_t d : a.shape) w.U64(d);
+      w.Floats(a.data);
+    }
+  }
+  return w.Take();
+}
+
+// Reads what Writer wrote; every count and length is checked against what is
+// left before it is used (the child that wrote it parsed a hostile file).
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool U64(std::uint64_t* v) {
+    if (in_.size() < 8) return false;
+    *v = 0;
+    for (int i = 0; i < 8; ++i) *v |= std::uint64_t{static_cast<unsigned char>(in_[i])} << (8 * i);
+    in_.remove_prefix(8);
+    return true;
+  }
+  bool Bytes(std::string* s) {
+    std::uint64_t n = 0;
+    if (!U64(&n) || n > in_.size()) return false;
+    s->assign(in_.substr(0, n));
+    in_.remove_prefix(n);
+    return true;
+  }
+  bool Floats(std::vector<float>* v, std::size_t* budget) {
+    std::uint64_t n = 0;
+    if (!U64(&n) || n > *budget || n > in_.size() / sizeof(float)) return false;
+    v->resize(n);
+    std::memcpy(v->data(), in_.data(), n * sizeof(float));
+    in_.remove_prefix(n * sizeof(float));
+    *budget -= n;
+    return true;
+  }
+  bool done() const { return in_.empty(); }
+
+ private:
+  std::string_view in_;
+};
+
+Result<KerasH5File> DecodeKerasH5File(std::string_view bytes, std::size_t max_values, const std::string& path) {
+  const Status malformed = Status::Internal(path + ": the HDF5 reader's answer is malformed");
+  Reader r(bytes);
+  KerasH5File file;
+  std::uint64_t layers = 0;
+  if (!r.Bytes(&file.model_config) || !r.U64(&layers)) return malformed;
+  std::size_t budget = max_values;
+  for (std::uint64_t i = 0; i < layers; ++i) {
+    KerasH5Layer l;
+    std::uint64_t weights = 0;
+    if (!r.Bytes(&l.name) || !r.U64(&weights)) return malformed;
+    for (std::uint64_t k = 0; k < weights; ++k) {
+      NpyArray a;
+      std::uint64_t rank = 0;
+      if (!r.Bytes(&a.name) || !r.U64(&rank) || rank > kMaxRank) return malformed;
+      std::optional<std::size_t> count = 1;
+      for (std::uint64_t d = 0; d < rank; ++d) {
+        std::uint64_t dim = 0;
+        if (!r.U64(&dim)) return malformed;
+        a.shape.push_back(dim);
+        count = count && (dim == 0 || *count <= max_values / dim) ? std::optional(*count * dim) : std::nullopt;
+      }
+      if (!r.Floats(&a.data, &budget) || !count || *count != a.data.size()) return malformed;
+      l.weights.push_back(std::move(a));
+    }
+    file.layers.push_back(std::move(l));
+  }
+  if (!r.done()) return malformed;
+  return file;
+}
+
+// What a reading child may use: libhdf5's own state and caches, the strings
+// (kMaxAttributeBytes each), and the values read, encoded and sent.
+ChildLimits ReadLimits(std::size_t max_values, std::chrono::milliseconds time_limit) {
+  ChildLimits limits;
+  limits.time = time_limit;
+  limits.memory_bytes = (std::size_t{512} << 20) + 3 * sizeof(float) * max_values;
+  limits.output_bytes = 4 * kMaxAttributeBytes + sizeof(float) * max_values;
+  return limits;
+}
+
+}  // namespace
+
+Result<std::string> ReadKerasH5ModelConfig(const std::string& path, std::chrono::milliseconds time_limit) {
+  return RunInChild([&]() { return ReadModelConfigHere(path); }, ReadLimits(0, time_limit), path + ": libhdf5");
+}
+
+Result<KerasH5File> ReadKerasH5(const std::string& path, std::size_t max_values, std::chrono::milliseconds time_limit) {
+  Result<std::string> bytes = RunInChild(
+      [&]() -> Result<std::string> {
+        Result<KerasH5File> file = ReadKerasH5Here(path, max_values);
+        if (!file.ok()) return file.status();
+        return EncodeKerasH5File(file.value());
+      },
+      ReadLimits(max_values, time_limit), path + ": libhdf5");
+  if (!bytes.ok()) return bytes.status();
+  return DecodeKerasH5File(bytes.value(), max_values, path);
 }
 
 Status SetKerasWeights(const KerasH5File& file, const std::string& source, const ParameterLayout& layout,

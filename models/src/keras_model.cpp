@@ -555,9 +555,10 @@ bool IsHdf5Path(const std::string& path) {
 }
 
 Result<std::unique_ptr<Sequential>> LoadKerasModel(const std::string& path, std::uint64_t seed,
-                                                   std::size_t max_parameters) {
+                                                   std::size_t max_parameters,
+                                                   std::chrono::milliseconds h5_time_limit) {
   if (!IsHdf5Path(path)) return LoadKerasJson(path, seed, max_parameters);
-  Result<std::string> config = ReadKerasH5ModelConfig(path);
+  Result<std::string> config = ReadKerasH5ModelConfig(path, h5_time_limit);
   if (!config.ok()) return config.status();
   if (config.value().empty()) {
     return Status::InvalidArgument(path +
@@ -568,7 +569,7 @@ Result<std::unique_ptr<Sequential>> LoadKerasModel(const std::string& path, std:
       BuildKerasModel(config.value(), path + " (model_config)", seed, max_parameters);
   if (!model.ok()) return model.status();
   Sequential& m = *model.value();
-  Result<KerasH5File> file = ReadKerasH5(path, m.layout().total_size());
+  Result<KerasH5File> file = ReadKerasH5(path, m.layout().total_size(), h5_time_limit);
   if (!file.ok()) return file.status();
   if (Status st = SetKerasWeights(file.value(), path, m.layout(), m.params()); !st.ok()) return st;
   return model;

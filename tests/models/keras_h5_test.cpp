@@ -162,6 +162,26 @@ TEST_CASE("A hostile Keras .h5 reads nothing outside the file and allocates noth
   CHECK_THAT(from_fifo.status().message(), Catch::Contains("not a regular file"));
 }
 
+TEST_CASE("A file on which libhdf5 itself crashes or loops is refused by name, and the caller goes on",
+          "[models][keras][h5]") {
+  // fuzz/findings: files found by keras_h5_fuzzer on which Debian's libhdf5
+  // 1.10 overflows a buffer (a segfault outside ASan) or loops for minutes.
+  TempDir dir("keras-h5-libhdf5");
+  for (const std::string name : {"keras_h5-libhdf5-global-heap-overflow", "keras_h5-libhdf5-global-heap-loop"}) {
+    INFO(name);
+    const std::string h5 = dir.file(name + ".h5");
+    std::ifstream in(std::string(ASYNCPS_SOURCE_DIR) + "/fuzz/findings/" + name, std::ios::binary);
+    REQUIRE(in);
+    std::ofstream(h5, std::ios::binary) << in.rdbuf();
+    auto model = LoadKerasModel(h5, 1, kMaxParameters, std::chrono::milliseconds(2000));
+    REQUIRE_FALSE(model.ok());
+    CHECK(model.status().code() == asyncps::Status::Code::kInvalidArgument);
+    CHECK_THAT(model.status().message(),
+               Catch::StartsWith(h5) &&
+                   (Catch::Contains("signal") || Catch::Contains("still running after 2.0 s and was stopped")));
+  }
+}
+
 TEST_CASE("Weights written as a Keras .h5 read back here and with h5py in model.load_weights' layout",
           "[models][keras][h5][python]") {
   asyncps::testing::RequireOrSkip(PythonHas("h5py, numpy"),

@@ -8,6 +8,7 @@
 // layer's group. Nothing is executed; only these attributes and datasets are read.
 #pragma once
 
+#include <chrono>
 #include <span>
 #include <string>
 #include <vector>
@@ -28,23 +29,34 @@ struct KerasH5File {
   std::vector<KerasH5Layer> layers;  // layer_names order, layers without weights included
 };
 
-// The file is untrusted input. Only a regular file is opened; only hard links
-// inside it are followed (external and soft links are refused); a dataset is
-// read only from storage inside the file (contiguous, chunked or compact; no
-// external storage, virtual datasets, fill-value-only data, or filters other
-// than deflate and shuffle; plugin loading is off); string attributes are
-// bounded (64 MiB); sizes are checked before anything is allocated.
+// The file is untrusted input, read in a child process (libhdf5 1.10 itself
+// crashes, loops and allocates what a crafted file claims on some files: a
+// child's crash, or its running past time_limit, is an InvalidArgument naming
+// the file, and the caller goes on). What the child sends back is checked as
+// input again. Only a regular file is opened; only hard links inside it are
+// followed (external and soft links are refused); a dataset is read only from
+// storage inside the file (contiguous, chunked or compact; no external
+// storage, virtual datasets, fill-value-only data, or filters other than
+// deflate and shuffle; plugin loading is off); string attributes are bounded
+// (64 MiB); sizes are checked before anything is allocated.
+// REQUIRES (the child is forked): no other thread of the caller holds a lock
+// that libhdf5 or the allocator needs; glibc's malloc is safe.
+
+// How long reading one file may take before the reader is stopped.
+inline constexpr std::chrono::milliseconds kKerasH5TimeLimit{60'000};
 
 // The model_config attribute (the architecture as JSON), or "" for a
 // weights-only file. IOError when the file cannot be opened as HDF5.
-Result<std::string> ReadKerasH5ModelConfig(const std::string& path);
+Result<std::string> ReadKerasH5ModelConfig(const std::string& path,
+                                           std::chrono::milliseconds time_limit = kKerasH5TimeLimit);
 
 // Reads the model config (if any) and every weight, at most `max_values`
 // floats in all (pass the model's parameter count: a file claiming more is
 // refused, naming the dataset and its shape, before it is allocated). Errors
 // name the file and the attribute, group or dataset that is missing,
 // malformed or refused (IOError when the file cannot be opened as HDF5).
-Result<KerasH5File> ReadKerasH5(const std::string& path, std::size_t max_values);
+Result<KerasH5File> ReadKerasH5(const std::string& path, std::size_t max_values,
+                                std::chrono::milliseconds time_limit = kKerasH5TimeLimit);
 
 // Fills params from `file`'s weights as Keras' model.load_weights does: the
 // k-th layer holding weights in the file goes to the k-th layer holding

@@ -24,11 +24,13 @@
 // ever executed: it is data only.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "asyncps/models/keras_h5.h"
 #include "asyncps/models/limits.h"
 #include "asyncps/models/sequential.h"
 #include "asyncps/core/status.h"
@@ -49,9 +51,11 @@ Result<std::unique_ptr<Sequential>> LoadKerasJson(const std::string& path, std::
 
 // A .h5/.hdf5 file (model.save): the architecture from its model_config and
 // the weights it holds; any other name: LoadKerasJson. A weights-only .h5 is
-// refused (it has no architecture: use it as initial weights).
+// refused (it has no architecture: use it as initial weights). An .h5 file is
+// read in a child process stopped after h5_time_limit (keras_h5.h).
 Result<std::unique_ptr<Sequential>> LoadKerasModel(const std::string& path, std::uint64_t seed,
-                                                   std::size_t max_parameters = kMaxParameters);
+                                                   std::size_t max_parameters = kMaxParameters,
+                                                   std::chrono::milliseconds h5_time_limit = kKerasH5TimeLimit);
 
 // Sets the model's weights from a file: .h5/.hdf5 as model.load_weights reads
 // it (see keras_h5.h), otherwise an .npz in get_weights() order
