@@ -9,7 +9,13 @@ namespace asyncps::ps {
 using wire::ErrorCode;
 using wire::Op;
 
-Shard::Shard(ShardOptions options) : options_(options), segments_(options.max_segments) {}
+Shard::Shard(ShardOptions options)
+    : options_(options),
+      bound_({.max_staleness = options.max_staleness,
+              .worker_timeout = options.worker_timeout,
+              .max_hold = options.max_hold,
+              .now = options.now}),
+      segments_(options.max_segments) {}
 
 Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const std::byte> payload, Builder& reply,
                              std::string_view peer) {
@@ -161,13 +167,12 @@ Shard::Outcome Shard::Hello(const wire::Request& req, Builder& reply) {
       return Error(req.op(), req.seq(), ErrorCode::TooLarge,
                    "more than " + std::to_string(options_.max_workers) + " worker ids in use", reply);
     }
-    if (w->session != req.session() && Live(*w, options_.now())) return InUse(req, *w, reply);
-    if (w->session != req.session() && w->holding) DropHeld(req.worker_id());
+    if (w->session != req.session() && Live(req.worker_id(), *w)) return InUse(req, reply);
+    if (w->session != req.session() && bound_.Find(req.worker_id())->holding) DropHeld(req.worker_id());
     w->last_seq = 0;  // a hello starts a new session: sequence numbers restart
     w->session = req.session();
     w->heard = true;
-    w->left = false;
-    w->last_seen = options_.now();
+    bound_.Joined(req.worker_id());
     ++changes_;
   }
   wire::BuildReply({.op = req.op(),
@@ -234,10 +239,11 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
   // restored from a checkpoint taken before it): its seqs start afresh. Taken
   // on only once the commit is applied: a refused one changes nothing. While
   // the worker's own session is live, another one is refused.
-  if (req.session() != w->session && Live(*w, options_.now())) return InUse(req, *w, reply);
+  if (req.session() != w->session && Live(req.worker_id(), *w)) return InUse(req, reply);
   const std::uint64_t last_seq = req.session() != w->session ? 0 : w->last_seq;
   if (req.seq() != 0 && req.seq() <= last_seq) {
-    if (with_pull && req.seq() == w->blocked_seq) return AnswerPull(To(req), reply);  // waits on, after Blocked
+    if (with_pull && req.seq() == bound_.Find(req.worker_id())->blocked_seq)
+      return AnswerPull(To(req), reply);  // waits on, after Blocked
     // A resent commit (the reply was lost): answer it, never apply it twice.
     ++counters_.duplicates;
     return with_pull ? AnswerPull(To(req), reply, "duplicate") : Ok(To(req), reply, {}, "duplicate");
@@ -263,13 +269,11 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
   w->session = req.session();
   to.own_session = true;
   w->heard = true;
-  w->left = false;  // committing after its Leave: active again
-  w->last_seen = options_.now();
+  bound_.Committed(req.worker_id());  // its clock moves on; after its Leave: active again
   ++counters_.updates;
   counters_.staleness_sum += tau;
   counters_.staleness_max = std::max(counters_.staleness_max, tau);
   staleness_.Observe(static_cast<double>(tau));
-  ++w->commits;
   w->last_seq = req.seq();
   ++changes_;
   Outcome out = with_pull ? AnswerPull(to, reply) : Ok(to, reply);
@@ -287,22 +291,15 @@ Shard::Outcome Shard::Leave(const wire::Request& req, Builder& reply) {
                      " from a client that is not its session: ignored (only the worker's own client can leave)",
                  reply);
   }
-  if (w != workers_.end()) w->second.left = true;
+  if (w != workers_.end()) bound_.Left(req.worker_id());
   return Ok(To(req), reply);
 }
 
-bool Shard::Bounded(const ReplyTo& to) const {
-  if (options_.max_staleness < 0 || !to.own_session) return false;
-  const auto w = workers_.find(to.worker_id);
-  return w != workers_.end() && !w->second.left;
-}
+bool Shard::Live(std::uint32_t id, const WorkerState& w) const { return w.heard && bound_.Active(id); }
 
-bool Shard::Live(const WorkerState& w, TimePoint now) const {
-  return w.heard && !w.left && (w.holding || now - w.last_seen <= options_.worker_timeout);
-}
-
-Shard::Outcome Shard::InUse(const wire::Request& req, const WorkerState& w, Builder& reply) {
-  const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(options_.now() - w.last_seen);
+Shard::Outcome Shard::InUse(const wire::Request& req, Builder& reply) {
+  const auto silent =
+      std::chrono::duration_cast<std::chrono::milliseconds>(options_.now() - bound_.Find(req.worker_id())->last_seen);
   return Error(req.op(), req.seq(), ErrorCode::Mismatch,
                "worker id " + std::to_string(req.worker_id()) + " is in use by another live client (heard from " +
                    std::to_string(silent.count()) + " ms ago): give each worker its own worker id, or wait " +
@@ -310,34 +307,15 @@ Shard::Outcome Shard::InUse(const wire::Request& req, const WorkerState& w, Buil
                reply);
 }
 
-std::optional<std::uint64_t> Shard::SlowestClock(TimePoint now) const {
-  std::optional<std::uint64_t> slowest;
-  for (const auto& [id, w] : workers_) {
-    const bool active = !w.left && (w.holding || now - w.last_seen <= options_.worker_timeout);
-    if (active && (!slowest || w.commits < *slowest)) slowest = w.commits;
-  }
-  return slowest;
-}
-
-std::uint64_t Shard::ClockGap(std::uint32_t worker, TimePoint now) const {
-  const auto w = workers_.find(worker);
-  if (w == workers_.end() || w->second.left) return 0;
-  const std::optional<std::uint64_t> slowest = SlowestClock(now);
-  return slowest && w->second.commits > *slowest ? w->second.commits - *slowest : 0;
-}
-
 Shard::Outcome Shard::AnswerPull(const ReplyTo& to, Builder& reply, std::string_view message) {
-  const TimePoint now = options_.now();
-  const std::uint64_t gap = ClockGap(to.worker_id, now);
-  if (Bounded(to) && gap > static_cast<std::uint64_t>(options_.max_staleness)) {
-    WorkerState& w = workers_[to.worker_id];
-    if (to.seq != w.blocked_seq) ++counters_.blocked_pulls;  // not the resend of one held before
-    w.holding = true;
-    held_.push_back({to, now});
-    held_.back().to.segment_current = false;  // C moves on while it waits
+  const StalenessBound::PullAnswer answer = bound_.Pull(to.worker_id, to.seq, to.own_session);
+  if (answer.held) {
+    if (answer.new_block) ++counters_.blocked_pulls;  // not the resend of one held before
+    ReplyTo& held = held_replies_[to.worker_id] = to;
+    held.segment_current = false;  // C moves on while it waits
     return {.op = to.op, .worker_id = to.worker_id, .held = true};
   }
-  return SendCenter(to, gap, reply, message);
+  return SendCenter(to, answer.gap, reply, message);
 }
 
 Shard::Outcome Shard::SendCenter(const ReplyTo& to, std::uint64_t gap, Builder& reply, std::string_view message) {
@@ -347,46 +325,29 @@ Shard::Outcome Shard::SendCenter(const ReplyTo& to, std::uint64_t gap, Builder& 
 }
 
 std::optional<Shard::Outcome> Shard::ReleaseOne(Builder& reply) {
-  const TimePoint now = options_.now();
-  for (auto h = held_.begin(); h != held_.end(); ++h) {
-    const std::uint64_t gap = ClockGap(h->to.worker_id, now);
-    const bool may_go = gap <= static_cast<std::uint64_t>(options_.max_staleness);
-    if (!may_go && now - h->since < options_.max_hold) continue;
-    const HeldRequest done = *h;
-    held_.erase(h);
-    WorkerState& w = workers_[done.to.worker_id];
-    w.holding = false;
-    const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(now - done.since);
-    w.blocked += took;
-    blocked_total_ += took;
-    counters_.blocked_ms =
-        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(blocked_total_).count());
-    Outcome out;
-    if (may_go) {
-      reply.Clear();
-      out = SendCenter(done.to, gap, reply);
-    } else {
-      // Held long enough: the client resends the same request to wait on.
-      w.blocked_seq = done.to.seq;
-      reply.Clear();
-      wire::BuildReply({.op = done.to.op,
-                        .seq = done.to.seq,
-                        .error = ErrorCode::Blocked,
-                        .message = "held by the staleness bound (--max-staleness): resend to wait on",
-                        .updates = counters_.updates,
-                        .range_begin = range_.begin,
-                        .range_end = range_.end},
-                       reply);
-      out = {.error = ErrorCode::Blocked, .op = done.to.op, .worker_id = done.to.worker_id};
-    }
-    return out;
-  }
-  return std::nullopt;
+  const std::optional<StalenessBound::Release> done = bound_.ReleaseOne();
+  if (!done) return std::nullopt;
+  auto held = held_replies_.extract(done->worker);  // the bound held it: it is there
+  const ReplyTo to = std::move(held.mapped());
+  counters_.blocked_ms =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(bound_.blocked_total()).count());
+  reply.Clear();
+  if (done->may_go) return SendCenter(to, done->gap, reply);
+  // Held long enough: the client resends the same request to wait on.
+  wire::BuildReply({.op = to.op,
+                    .seq = to.seq,
+                    .error = ErrorCode::Blocked,
+                    .message = "held by the staleness bound (--max-staleness): resend to wait on",
+                    .updates = counters_.updates,
+                    .range_begin = range_.begin,
+                    .range_end = range_.end},
+                   reply);
+  return Outcome{.error = ErrorCode::Blocked, .op = to.op, .worker_id = to.worker_id};
 }
 
 void Shard::DropHeld(std::uint32_t worker) {
-  std::erase_if(held_, [worker](const HeldRequest& h) { return h.to.worker_id == worker; });
-  workers_[worker].holding = false;
+  bound_.DropHeld(worker);
+  held_replies_.erase(worker);
 }
 
 Shard::Outcome Shard::Stats(const wire::Request& req, Builder& reply) {
@@ -440,9 +401,9 @@ bool Shard::CheckSession(const wire::Request& req, Builder& reply, Outcome* fail
     return false;
   }
   if (auto w = workers_.find(req.worker_id()); w != workers_.end() && w->second.session == req.session()) {
-    w->second.last_seen = options_.now();
     w->second.heard = true;
-    if (w->second.holding) DropHeld(req.worker_id());
+    bound_.Heard(req.worker_id());  // alive; the request supersedes its held pull
+    held_replies_.erase(req.worker_id());
   }
   return true;
 }
@@ -557,23 +518,29 @@ Shard::WorkerState* Shard::Worker(std::uint32_t id) {
     // one silent past worker_expiry; none holds a request.
     const TimePoint now = options_.now();
     auto victim = workers_.end();
+    const StalenessBound::WorkerState* victim_state = nullptr;
     for (auto w = workers_.begin(); w != workers_.end(); ++w) {
-      const WorkerState& s = w->second;
-      if (s.holding || (s.commits > 0 && now - s.last_seen <= options_.worker_expiry)) continue;
-      const bool better = victim == workers_.end() || (s.commits == 0) > (victim->second.commits == 0) ||
-                          ((s.commits == 0) == (victim->second.commits == 0) && s.last_seen < victim->second.last_seen);
-      if (better) victim = w;
+      const StalenessBound::WorkerState& s = *bound_.Find(w->first);
+      if (s.holding || (s.clock > 0 && now - s.last_seen <= options_.worker_expiry)) continue;
+      const bool better = victim == workers_.end() || (s.clock == 0) > (victim_state->clock == 0) ||
+                          ((s.clock == 0) == (victim_state->clock == 0) && s.last_seen < victim_state->last_seen);
+      if (better) {
+        victim = w;
+        victim_state = &s;
+      }
     }
     if (victim == workers_.end()) return nullptr;
+    bound_.Forget(victim->first);
     workers_.erase(victim);
   }
+  bound_.Add(id);
   return &workers_[id];
 }
 
 std::vector<Shard::WorkerTotals> Shard::commits_per_worker() const {
   std::vector<WorkerTotals> out;
   for (const auto& [id, w] : workers_)
-    if (w.commits > 0) out.push_back({id, w.commits, w.blocked});
+    if (const StalenessBound::WorkerState& b = *bound_.Find(id); b.clock > 0) out.push_back({id, b.clock, b.blocked});
   std::sort(out.begin(), out.end(), [](const WorkerTotals& a, const WorkerTotals& b) { return a.id < b.id; });
   return out;
 }
@@ -592,18 +559,20 @@ void Shard::Restore(ParameterLayout layout, Algorithm algorithm, std::vector<flo
   counters_.checkpointed_updates = counters_.updates;
   errors_by_code_ = errors_by_code;
   workers_.clear();
-  held_.clear();
+  held_replies_.clear();
+  bound_.Clear();
   // Restored workers are active (for the staleness bound) from now on, as if
   // they had just sent a request: they have worker_timeout to come back.
-  const TimePoint now = options_.now();
-  for (const WorkerRecord& r : workers)
-    workers_[r.id] = {.last_seq = r.last_seq, .commits = r.commits, .session = r.session, .last_seen = now};
+  for (const WorkerRecord& r : workers) {
+    workers_[r.id] = {.last_seq = r.last_seq, .session = r.session};
+    bound_.Restore(r.id, r.commits);
+  }
 }
 
 std::vector<Shard::WorkerRecord> Shard::worker_records() const {
   std::vector<WorkerRecord> out;
   out.reserve(workers_.size());
-  for (const auto& [id, w] : workers_) out.push_back({id, w.commits, w.last_seq, w.session});
+  for (const auto& [id, w] : workers_) out.push_back({id, bound_.Find(id)->clock, w.last_seq, w.session});
   std::sort(out.begin(), out.end(), [](const WorkerRecord& a, const WorkerRecord& b) { return a.id < b.id; });
   return out;
 }

@@ -22,6 +22,7 @@
 #include "asyncps/core/payload.h"
 #include "asyncps/server/histogram.h"
 #include "asyncps/server/segment_table.h"
+#include "asyncps/server/staleness_bound.h"
 #include "asyncps/transport/sigbus_guard.h"
 #include "asyncps/wire/wire.h"
 
@@ -55,7 +56,7 @@ struct ShardOptions {
   // observer's requests under its id neither keep it active nor are held, and
   // only its own session's Leave counts; a worker that commits after its
   // Leave is active again. S = 0 with window w is a barrier every w batches.
-  // -1: off.
+  // -1: off. The bound itself: StalenessBound (staleness_bound.h).
   std::int64_t max_staleness = -1;
   std::chrono::milliseconds worker_timeout{30000};
   // The longest a pull is held: then it is answered Blocked and the client
@@ -113,7 +114,7 @@ class Shard {
   // none may. Call after every Handle and at least every max_hold / 10.
   std::optional<Outcome> ReleaseOne(flatbuffers::FlatBufferBuilder& reply);
   // Requests held now.
-  std::size_t held() const { return held_.size(); }
+  std::size_t held() const { return bound_.held(); }
   // Closes the segments whose clients are gone (segment_table.h); call now and then.
   void SweepSegments() { segments_.Sweep(); }
   std::size_t segments_open() const { return segments_.size(); }
@@ -167,19 +168,14 @@ class Shard {
 
  private:
   using TimePoint = std::chrono::steady_clock::time_point;
+  // A worker's session and commit dedupe; its clock, activity and held pull
+  // are the staleness bound's (bound_ tracks the same ids).
   struct WorkerState {
     std::uint64_t last_seq = 0;  // highest commit seq applied (0: none)
-    std::uint64_t commits = 0;   // its clock
     std::uint64_t session = 0;   // the worker's client instance (Request.session)
     // Its session has sent this shard a request since the shard started (a
     // worker restored from a checkpoint has not yet).
     bool heard = false;
-    // The staleness bound's view of it.
-    bool left = false;
-    bool holding = false;  // a request of it is held
-    TimePoint last_seen{};
-    std::uint64_t blocked_seq = 0;  // seq last answered Blocked: its resend is no duplicate
-    std::chrono::nanoseconds blocked{0};
   };
   // Whom a reply goes to, and how it sends the slice.
   struct ReplyTo {
@@ -193,10 +189,6 @@ class Shard {
     // The segment's reply region holds C as it is now, in float32 (written
     // while the commit was applied): nothing to copy.
     bool segment_current = false;
-  };
-  struct HeldRequest {
-    ReplyTo to;
-    TimePoint since;
   };
   using Builder = flatbuffers::FlatBufferBuilder;
 
@@ -217,11 +209,6 @@ class Shard {
   Outcome AnswerPull(const ReplyTo& to, Builder& reply, std::string_view message = {});
   // Answers with C; `gap`: the worker's clock gap now (for max_clock_gap).
   Outcome SendCenter(const ReplyTo& to, std::uint64_t gap, Builder& reply, std::string_view message = {});
-  // Clocks: the slowest active worker's (nullopt: none is active), and a
-  // worker's gap to it (0 for a worker the bound does not hold).
-  std::optional<std::uint64_t> SlowestClock(TimePoint now) const;
-  std::uint64_t ClockGap(std::uint32_t worker, TimePoint now) const;
-  bool Bounded(const ReplyTo& to) const;
   // Forgets a worker's held request (a newer one supersedes it).
   void DropHeld(std::uint32_t worker);
 
@@ -229,11 +216,12 @@ class Shard {
   // index. On success, a request of a worker's own session shows it alive and
   // supersedes a request of it held.
   bool CheckSession(const wire::Request& req, Builder& reply, Outcome* failed);
-  // The worker's session sent a request within worker_timeout, or has one held.
-  bool Live(const WorkerState& w, TimePoint now) const;
+  // The worker's session sent a request within worker_timeout, or has one held
+  // (and it did not leave). REQUIRES: `w` is worker `id`'s.
+  bool Live(std::uint32_t id, const WorkerState& w) const;
   // The error for a request under `worker`'s id from another session while
   // that worker's own is live (two clients claiming one worker id).
-  Outcome InUse(const wire::Request& req, const WorkerState& w, Builder& reply);
+  Outcome InUse(const wire::Request& req, Builder& reply);
   // Reads frame 1 for this shard's slice (dense, or sparse if allowed),
   // checking its size and positions (its values are checked as they are used).
   bool ReadPayload(const wire::Request& req, std::span<const std::byte> payload, bool allow_sparse, Builder& reply,
@@ -279,8 +267,10 @@ class Shard {
   Histogram staleness_{kStalenessBounds};
   std::unordered_map<std::uint32_t, WorkerState> workers_;
   std::uint64_t changes_ = 0;
-  std::vector<HeldRequest> held_;
-  std::chrono::nanoseconds blocked_total_{0};  // counters_.blocked_ms, unrounded
+  // The staleness bound, over the non-observer worker ids workers_ holds.
+  StalenessBound bound_;
+  // The reply address of each worker's held pull (the bound holds at most one a worker).
+  std::unordered_map<std::uint32_t, ReplyTo> held_replies_;
   std::vector<std::uint32_t> payload_scratch_;
   SegmentTable segments_;
   // The request being handled: its segment (null: none), or why a hello's
