@@ -106,8 +106,7 @@ void ShardServer::HandleOne() {
                                                  "request has " + std::to_string(2 + extra_frames) +
                                                      " frames; expected a header frame and at most one payload frame",
                                                  reply_);
-  if (out.error != wire::ErrorCode::Ok && out.error != wire::ErrorCode::AlreadyInitialised &&
-      out.error != wire::ErrorCode::Blocked) {
+  if (wire::IsFailure(out.error)) {
     std::string why;
     std::vector<std::uint64_t> scratch;
     const wire::Reply* r = wire::VerifyReply(

@@ -24,7 +24,7 @@ json ShardJson(const ShardMetrics& m, double now_unix_s) {
   for (const auto& by_code : m.requests)
     for (std::size_t code = 0; code < by_code.size(); ++code) {
       requests += by_code[code];
-      if (code != 0) failed += by_code[code];
+      if (wire::IsFailure(static_cast<wire::ErrorCode>(code))) failed += by_code[code];
     }
   const Buckets latency = MergedLatency(m);
   return {{"shard", m.shard_index},

@@ -52,3 +52,14 @@ TEST_CASE("a client refuses a bad server endpoint at once", "[endpoint][client]"
   CHECK_THAT(c.status().message(), Catch::Contains("99999") && Catch::Contains("outside 1..65535"));
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
 }
+
+TEST_CASE("endpoints: a bind names an IP address, '*' or an interface, not a host name", "[endpoint]") {
+  for (const char* e : {"tcp://0.0.0.0:5555", "tcp://[::1]:5555", "tcp://lo:5555", "tcp://127.0.0.1:*"})
+    CHECK(CheckEndpoint(e, EndpointUse::kBind).ok());
+  // ZeroMQ takes "localhost" for an interface and fails with "No such device".
+  Status st = CheckEndpoint("tcp://localhost:5555", EndpointUse::kBind);
+  CHECK(st.code() == Status::Code::kInvalidArgument);
+  CHECK_THAT(st.message(), Catch::Contains("'localhost' is neither an IP address nor a network interface") &&
+                               Catch::Contains("tcp://127.0.0.1:PORT"));
+  CHECK(CheckEndpoint("tcp://localhost:5555", EndpointUse::kConnect).ok());  // a client resolves names
+}

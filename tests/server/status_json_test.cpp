@@ -22,6 +22,10 @@ TEST_CASE("status.json carries every shard and worker, with ages relative to its
   m.counters.errors = 1;
   m.requests[static_cast<std::size_t>(wire::Op::Commit)][0] = 9;
   m.requests[static_cast<std::size_t>(wire::Op::Pull)][static_cast<std::size_t>(wire::ErrorCode::NotInitialised)] = 1;
+  // Expected answers of a healthy run, not failures: a later worker's Init, a held pull.
+  m.requests[static_cast<std::size_t>(wire::Op::Init)][static_cast<std::size_t>(wire::ErrorCode::AlreadyInitialised)] =
+      2;
+  m.requests[static_cast<std::size_t>(wire::Op::Pull)][static_cast<std::size_t>(wire::ErrorCode::Blocked)] = 3;
   for (double tau : {1.0, 2.0, 2.0}) m.staleness.Observe(tau);
   m.workers = {{4, 9, 1000.0, 0.5, true, 2.5}, {5, 0, 0, 0, false}};
   m.checkpoint_last_success_unix_s = 990;
@@ -31,7 +35,7 @@ TEST_CASE("status.json carries every shard and worker, with ages relative to its
   const json& shard = doc["shards"].at(0);
   CHECK(shard["shard"] == 2);
   CHECK(shard["updates"] == 9);
-  CHECK(shard["requests"] == 10);
+  CHECK(shard["requests"] == 15);
   CHECK(shard["requests_failed"] == 1);
   CHECK(shard["checkpoint_age_s"] == 20.0);
   CHECK(shard["staleness"]["count"] == 3);

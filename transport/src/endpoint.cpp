@@ -1,5 +1,8 @@
 #include "asyncps/transport/endpoint.h"
 
+#include <arpa/inet.h>
+#include <net/if.h>
+
 #include <string>
 
 namespace asyncps {
@@ -12,12 +15,26 @@ Status Bad(std::string_view endpoint, const std::string& why) {
                                  " (expected tcp://HOST:PORT, ipc://PATH or inproc://NAME)");
 }
 
+// ZeroMQ binds TCP to "*", an IP address or a network interface's name; a host
+// name such as "localhost" would fail later with "No such device".
+Status CheckBindHost(std::string_view endpoint, std::string_view host) {
+  if (host == "*") return Status::OK();
+  const std::string h(host.starts_with('[') && host.ends_with(']') ? host.substr(1, host.size() - 2) : host);
+  in6_addr address{};
+  if (inet_pton(AF_INET, h.c_str(), &address) == 1 || inet_pton(AF_INET6, h.c_str(), &address) == 1)
+    return Status::OK();
+  if (h.size() < IF_NAMESIZE && if_nametoindex(h.c_str()) != 0) return Status::OK();
+  return Bad(endpoint, "'" + h +
+                           "' is neither an IP address nor a network interface: ZeroMQ binds to an IP address "
+                           "(tcp://127.0.0.1:PORT for this host only), '*' (every interface) or an interface name");
+}
+
 Status CheckTcp(std::string_view endpoint, std::string_view rest, EndpointUse use) {
   const std::size_t colon = rest.rfind(':');
   if (colon == std::string_view::npos || colon == 0) return Bad(endpoint, "no HOST:PORT");
   const std::string_view port = rest.substr(colon + 1);
   if (port == "*" || port == "0") {
-    if (use == EndpointUse::kBind) return Status::OK();
+    if (use == EndpointUse::kBind) return CheckBindHost(endpoint, rest.substr(0, colon));
     return Bad(endpoint, "a client must name the port");
   }
   if (port.empty() || port.size() > 5) return Bad(endpoint, "the port must be a number in 1..65535");
@@ -27,6 +44,7 @@ Status CheckTcp(std::string_view endpoint, std::string_view rest, EndpointUse us
     value = value * 10 + static_cast<unsigned>(c - '0');
   }
   if (value < 1 || value > 65535) return Bad(endpoint, "port " + std::string(port) + " is outside 1..65535");
+  if (use == EndpointUse::kBind) return CheckBindHost(endpoint, rest.substr(0, colon));
   return Status::OK();
 }
 

@@ -89,6 +89,14 @@ void BuildRequest(const RequestHeader& h, flatbuffers::FlatBufferBuilder& fbb);
 // The same, as bytes.
 std::vector<std::byte> EncodeRequest(const RequestHeader& h);
 
+// True for the reply codes that mean a request failed. AlreadyInitialised (a
+// later worker's Init: the first one's weights won, as designed) and Blocked
+// (the staleness bound holds a pull; the client resends) are expected answers
+// of a healthy run, so neither is a failure in logs, status.json or alerts.
+inline bool IsFailure(ErrorCode code) {
+  return code != ErrorCode::Ok && code != ErrorCode::AlreadyInitialised && code != ErrorCode::Blocked;
+}
+
 // Every field of a reply header. The shard builds replies only through BuildReply.
 struct ReplyHeader {
   Op op = Op::Hello;
