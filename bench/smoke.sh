@@ -9,6 +9,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
 python=${PYTHON:-/usr/bin/python3}
 out=$(mktemp -d)
+export ASYNCPS_BENCH_ALLOW_DIRTY=1  # nothing here is kept as a result set
 trap 'rm -rf "$out"' EXIT
 start=$SECONDS
 run() {

@@ -45,7 +45,8 @@ fi
 
 common=(--repeats "$repeats" --min-seconds "$min_seconds" ${model[@]+"${model[@]}"})
 echo "model: ${model[1]:-the seed CNN}"
-echo "asyncps $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), torch $("$python" -c 'import torch; print(torch.__version__)'), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1 /proc/loadavg)"
+commit=$("$root/bench/commit.sh")
+echo "asyncps ${commit:0:12}, torch $("$python" -c 'import torch; print(torch.__version__)'), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1 /proc/loadavg)"
 echo
 echo "| optimizer | batch | asyncps samples/s | PyTorch samples/s | ratio | asyncps CPU | PyTorch CPU | ratio (CPU) |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"

@@ -199,6 +199,7 @@ int main(int argc, char** argv) {
   }
 
   RunInfo info = CollectRunInfo();
+  if (info.git_commit.empty()) return 1;  // bench/commit.sh said why
   info.mode = s.quick ? "quick" : "full";
   info.servers = "in-process (one ShardServer thread per shard, one ZeroMQ context with 1 I/O thread)";
   info.plan = s.plan;

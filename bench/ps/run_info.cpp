@@ -1,5 +1,6 @@
 // CollectRunInfo: where and on what a run happened, so figures can be compared.
 #include <sys/utsname.h>
+#include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
@@ -24,25 +25,21 @@ std::string CpuModel() {
   return "unknown";
 }
 
-// First line of a shell command's output, or "" when it fails.
-std::string FirstLineOf(const std::string& command) {
-  std::FILE* p = popen((command + " 2>/dev/null").c_str(), "r");
-  if (p == nullptr) return "";
+// The commit being measured, as bench/commit.sh records it (refusing a tree
+// with uncommitted changes unless ASYNCPS_BENCH_ALLOW_DIRTY=1: then ""); where
+// the script cannot run (an installed copy), the commit the build was
+// configured at.
+std::string GitCommit() {
+  const std::string configured = std::string(ASYNCPS_GIT_COMMIT).empty() ? "unknown" : ASYNCPS_GIT_COMMIT;
+  const std::string script = std::string(ASYNCPS_SOURCE_DIR) + "/bench/commit.sh";
+  std::FILE* p = popen(("'" + script + "'").c_str(), "r");  // its refusal goes to our stderr
+  if (p == nullptr) return configured;
   std::array<char, 256> buf{};
   std::string line = std::fgets(buf.data(), buf.size(), p) ? buf.data() : "";
-  if (pclose(p) != 0) return "";
-  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
-  return line;
-}
-
-// The commit being measured, asked of git at run time ("-dirty" when tracked
-// files differ from it); without git, the commit the build was configured at.
-std::string GitCommit() {
-  const std::string git = "git -C '" + std::string(ASYNCPS_SOURCE_DIR) + "' ";
-  std::string commit = FirstLineOf(git + "rev-parse HEAD");
-  if (commit.empty()) return std::string(ASYNCPS_GIT_COMMIT).empty() ? "unknown" : ASYNCPS_GIT_COMMIT;
-  if (!FirstLineOf(git + "status --porcelain --untracked-files=no").empty()) commit += "-dirty";
-  return commit;
+  const int status = pclose(p);
+  while (!line.empty() && line.back() == '\n') line.pop_back();
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 127) return configured;  // no script
+  return status == 0 ? line : "";
 }
 
 std::string UtcNow() {

@@ -46,6 +46,14 @@ def run_json(cmd, path, timeout):
         return json.load(f)
 
 
+def recorded_commit():
+    """The commit as bench/commit.sh records it; exits when it refuses a dirty tree."""
+    run = subprocess.run([os.path.join(ROOT, "bench", "commit.sh")], stdout=subprocess.PIPE, text=True)
+    if run.returncode != 0:
+        sys.exit(1)  # bench/commit.sh said why on stderr
+    return run.stdout.strip()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out")
@@ -61,8 +69,7 @@ def main():
     import torch
     results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0],
                            "torch": torch.__version__},
-               "commit": subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
-                                        text=True).stdout.strip(),
+               "commit": recorded_commit(),
                "settings": vars(a)}
     common = ["--workers", str(a.workers), "--shards", "2", "--window", "5", "--batch-size", "16", "--epochs",
               str(a.epochs), "--train-limit", str(a.train_limit), "--test-limit", "2000", "--save-weights", ""]

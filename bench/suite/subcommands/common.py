@@ -48,20 +48,16 @@ def machine_info():
     except (OSError, ValueError, IndexError):
         pass
 
-    def git(*a):
-        try:
-            return subprocess.run(["git", "-C", ROOT, *a], capture_output=True, text=True,
-                                  check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return "?"
-    dirty = git("status", "--porcelain", "--untracked-files=no")
+    commit = subprocess.run([os.path.join(ROOT, "bench", "commit.sh")], stdout=subprocess.PIPE, text=True)
+    if commit.returncode != 0:
+        sys.exit(1)  # bench/commit.sh said why on stderr
     return {
         "nproc": os.cpu_count(),
         "cpu_model": model,
         "mem_gib": round(mem_kb / 2**20, 1),
         "kernel": platform.release(),
         "hostname": platform.node(),
-        "git_commit": git("rev-parse", "HEAD") + ("-dirty" if dirty and dirty != "?" else ""),
+        "git_commit": commit.stdout.strip(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "loadavg_start": open("/proc/loadavg").read().split()[:3],
     }
