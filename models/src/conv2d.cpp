@@ -4,10 +4,10 @@
 #include <cstring>
 #include <optional>
 
+#include "conv2d_direct.h"
 #include "gemm.h"
 #include "im2col.h"
 #include "winograd.h"
-#include "asyncps/core/dispatch.h"
 #include "asyncps/models/limits.h"
 
 namespace asyncps::models {
@@ -194,228 +194,16 @@ void Conv2D::Backward(const float* in, const float* /*out*/, const float* dout, 
   }
 }
 
-// The taps of output pixel (oh, ow) that fall inside the image: rows
-// [y0, y1) and columns [x0, x1) of the kernel.
-namespace {
-struct TapRange {
-  std::size_t y0, y1, x0, x1;
-};
-inline TapRange Taps(std::size_t oh, std::size_t ow, std::size_t pad_top, std::size_t pad_left, std::size_t in_h,
-                     std::size_t in_w, std::size_t kh, std::size_t kw) {
-  TapRange r;
-  r.y0 = oh < pad_top ? pad_top - oh : 0;
-  r.x0 = ow < pad_left ? pad_left - ow : 0;
-  r.y1 = std::min(kh, in_h + pad_top - oh);
-  r.x1 = std::min(kw, in_w + pad_left - ow);
-  return r;
-}
-}  // namespace
-
-namespace {
-// 8 floats; GCC lowers it to whatever vector width -march allows.
-typedef float V8 __attribute__((vector_size(32)));
-ASYNCPS_KERNEL_INLINE inline V8 Load8(const float* p) {
-  V8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-ASYNCPS_KERNEL_INLINE inline void Store8(float* p, V8 v) { std::memcpy(p, &v, sizeof v); }
-}  // namespace
-
-namespace {
-// One output pixel with NB*8 filters in NB registers: out = b + sum over the
-// in-image taps [y0,y1)x[x0,x1) and channels of x * w. (top, left) is the input
-// position of tap (0, 0), negative with padding; in-image taps never are.
-template <int NB>
-ASYNCPS_KERNEL_INLINE inline void DirectPixel(const float* img, std::size_t in_w, std::size_t c, const float* w,
-                                              std::size_t kw, long top, long left, const TapRange& t, const float* bias,
-                                              float* out) {
-  V8 acc[NB];
-  for (int b = 0; b < NB; ++b) acc[b] = Load8(bias + 8 * b);
-  for (std::size_t y = t.y0; y < t.y1; ++y) {
-    const std::size_t iy = static_cast<std::size_t>(top + static_cast<long>(y));
-    for (std::size_t x = t.x0; x < t.x1; ++x) {
-      const std::size_t ix = static_cast<std::size_t>(left + static_cast<long>(x));
-      const float* px = img + (iy * in_w + ix) * c;
-      const float* wt = w + (y * kw + x) * c * (NB * 8);
-      for (std::size_t ci = 0; ci < c; ++ci) {
-        const float xv = px[ci];
-        for (int b = 0; b < NB; ++b) acc[b] += xv * Load8(wt + ci * (NB * 8) + 8 * b);
-      }
-    }
-  }
-  for (int b = 0; b < NB; ++b) Store8(out + 8 * b, acc[b]);
-}
-
-template <int NB>
-ASYNCPS_HOT_KERNEL void DirectForward(const float* in, float* out, std::size_t batch, std::size_t in_h,
-                                      std::size_t in_w, std::size_t c, std::size_t out_h, std::size_t out_w,
-                                      std::size_t kh, std::size_t kw, std::size_t pad_top, std::size_t pad_left,
-                                      const float* w, const float* bias) {
-  const std::size_t k = NB * 8;
-  for (std::size_t n = 0; n < batch; ++n) {
-    const float* img = in + n * in_h * in_w * c;
-    for (std::size_t oh = 0; oh < out_h; ++oh) {
-      for (std::size_t ow = 0; ow < out_w; ++ow) {
-        const TapRange t = Taps(oh, ow, pad_top, pad_left, in_h, in_w, kh, kw);
-        DirectPixel<NB>(img, in_w, c, w, kw, static_cast<long>(oh) - static_cast<long>(pad_top),
-                        static_cast<long>(ow) - static_cast<long>(pad_left), t, bias,
-                        out + ((n * out_h + oh) * out_w + ow) * k);
-      }
-    }
-  }
-}
-
-// dw[y][x][ci][0:NB*8] = sum over samples and output pixels of x * dY, with
-// NB independent register accumulators.
-template <int NB>
-ASYNCPS_HOT_KERNEL void DirectKernelGrad(const float* in, const float* dout, std::size_t batch, std::size_t in_h,
-                                         std::size_t in_w, std::size_t c, std::size_t out_h, std::size_t out_w,
-                                         std::size_t kh, std::size_t kw, std::size_t pad_top, std::size_t pad_left,
-                                         float* dw) {
-  const std::size_t k = NB * 8;
-  for (std::size_t y = 0; y < kh; ++y) {
-    for (std::size_t x = 0; x < kw; ++x) {
-      const long first = static_cast<long>(pad_left) - static_cast<long>(x);
-      const std::size_t ow0 = first > 0 ? static_cast<std::size_t>(first) : 0;
-      const std::size_t ow1 = std::min(out_w, in_w + pad_left - x);
-      for (std::size_t ci = 0; ci < c; ++ci) {
-        V8 acc[NB] = {};
-        for (std::size_t n = 0; n < batch; ++n) {
-          const float* img = in + n * in_h * in_w * c;
-          const float* d = dout + n * out_h * out_w * k;
-          for (std::size_t oh = 0; oh < out_h; ++oh) {
-            const long ih = static_cast<long>(oh + y) - static_cast<long>(pad_top);
-            if (ih < 0 || ih >= static_cast<long>(in_h)) continue;
-            const float* row = img + (static_cast<std::size_t>(ih) * in_w + x - pad_left + ow0) * c + ci;
-            const float* drow = d + (oh * out_w + ow0) * k;
-            for (std::size_t ow = ow0; ow < ow1; ++ow, row += c, drow += k) {
-              const float xv = *row;
-              for (int b = 0; b < NB; ++b) acc[b] += xv * Load8(drow + 8 * b);
-            }
-          }
-        }
-        float* g = dw + ((y * kw + x) * c + ci) * k;
-        for (int b = 0; b < NB; ++b) Store8(g + 8 * b, acc[b]);
-      }
-    }
-  }
-}
-}  // namespace
-
-// Direct convolution, vectorised over blocks of 8 filters held in registers.
+// Direct convolution (conv2d_direct.h): no workspace.
 void Conv2D::ForwardDirect(const float* in, float* out, std::size_t batch) {
-  const std::size_t c = in_.channels, k = opt_.filters, kw = opt_.kernel_width;
-  const std::size_t kv = k / 8 * 8;
-  if (k == 8 || k == 16 || k == 32) {
-    auto f = k == 8 ? DirectForward<1> : k == 16 ? DirectForward<2> : DirectForward<4>;
-    f(in, out, batch, in_.height, in_.width, c, out_.height, out_.width, opt_.kernel_height, kw, pad_top_, pad_left_,
-      w_, b_);
-    return;
-  }
-  for (std::size_t n = 0; n < batch; ++n) {
-    const float* img = in + n * in_.size();
-    for (std::size_t oh = 0; oh < out_.height; ++oh) {
-      for (std::size_t ow = 0; ow < out_.width; ++ow) {
-        float* o = out + ((n * out_.height + oh) * out_.width + ow) * k;
-        const TapRange t = Taps(oh, ow, pad_top_, pad_left_, in_.height, in_.width, opt_.kernel_height, kw);
-        for (std::size_t co0 = 0; co0 < kv; co0 += 8) {
-          V8 acc = Load8(b_ + co0);
-          for (std::size_t y = t.y0; y < t.y1; ++y) {
-            for (std::size_t x = t.x0; x < t.x1; ++x) {
-              const float* px = img + ((oh + y - pad_top_) * in_.width + (ow + x - pad_left_)) * c;
-              const float* w = w_ + ((y * kw + x) * c) * k + co0;
-              for (std::size_t ci = 0; ci < c; ++ci) acc += px[ci] * Load8(w + ci * k);
-            }
-          }
-          Store8(o + co0, acc);
-        }
-        for (std::size_t co = kv; co < k; ++co) {
-          float acc = b_[co];
-          for (std::size_t y = t.y0; y < t.y1; ++y)
-            for (std::size_t x = t.x0; x < t.x1; ++x)
-              for (std::size_t ci = 0; ci < c; ++ci)
-                acc += img[((oh + y - pad_top_) * in_.width + (ow + x - pad_left_)) * c + ci] *
-                       w_[((y * kw + x) * c + ci) * k + co];
-          o[co] = acc;
-        }
-      }
-    }
-  }
+  const auto g = Geometry(in_, out_, opt_, pad_top_, pad_left_);
+  internal::DirectConvForward(g, opt_.filters, in, batch, w_, b_, out);
 }
 
 void Conv2D::BackwardDirect(const float* in, const float* dout, float* din, std::size_t batch) {
-  const std::size_t c = in_.channels, k = opt_.filters, kh = opt_.kernel_height, kw = opt_.kernel_width;
-  const std::size_t kv = k / 8 * 8;
-  // Kernel gradient: for each tap, channel and block of 8 filters, one register
-  // accumulates x * dY over every output pixel.
-  if (k == 8 || k == 16 || k == 32) {
-    auto f = k == 8 ? DirectKernelGrad<1> : k == 16 ? DirectKernelGrad<2> : DirectKernelGrad<4>;
-    f(in, dout, batch, in_.height, in_.width, c, out_.height, out_.width, kh, kw, pad_top_, pad_left_, dw_);
-  } else
-    for (std::size_t y = 0; y < kh; ++y) {
-      for (std::size_t x = 0; x < kw; ++x) {
-        for (std::size_t ci = 0; ci < c; ++ci) {
-          float* g = dw_ + ((y * kw + x) * c + ci) * k;
-          for (std::size_t co0 = 0; co0 < kv; co0 += 8) {
-            V8 acc = {};
-            for (std::size_t n = 0; n < batch; ++n) {
-              const float* img = in + n * in_.size();
-              const float* d = dout + n * out_.size();
-              for (std::size_t oh = 0; oh < out_.height; ++oh) {
-                const long ih = static_cast<long>(oh + y) - static_cast<long>(pad_top_);
-                if (ih < 0 || ih >= static_cast<long>(in_.height)) continue;
-                const long first = static_cast<long>(pad_left_) - static_cast<long>(x);
-                const std::size_t ow0 = first > 0 ? static_cast<std::size_t>(first) : 0;
-                const std::size_t ow1 = std::min(out_.width, in_.width + pad_left_ - x);
-                const float* row = img + static_cast<std::size_t>(ih) * in_.width * c + ci;
-                const float* drow = d + oh * out_.width * k + co0;
-                for (std::size_t ow = ow0; ow < ow1; ++ow) {
-                  acc += row[(ow + x - pad_left_) * c] * Load8(drow + ow * k);
-                }
-              }
-            }
-            Store8(g + co0, acc);
-          }
-          for (std::size_t co = kv; co < k; ++co) {
-            double acc = 0;
-            for (std::size_t n = 0; n < batch; ++n)
-              for (std::size_t oh = 0; oh < out_.height; ++oh)
-                for (std::size_t ow = 0; ow < out_.width; ++ow) {
-                  const long ih = static_cast<long>(oh + y) - static_cast<long>(pad_top_);
-                  const long iw = static_cast<long>(ow + x) - static_cast<long>(pad_left_);
-                  if (ih < 0 || iw < 0 || ih >= static_cast<long>(in_.height) || iw >= static_cast<long>(in_.width))
-                    continue;
-                  acc += in[n * in_.size() +
-                            (static_cast<std::size_t>(ih) * in_.width + static_cast<std::size_t>(iw)) * c + ci] *
-                         dout[((n * out_.height + oh) * out_.width + ow) * k + co];
-                }
-            g[co] = static_cast<float>(acc);
-          }
-        }
-      }
-    }
-  if (din == nullptr) return;
-  std::memset(din, 0, batch * in_.size() * sizeof(float));
-  for (std::size_t n = 0; n < batch; ++n) {
-    for (std::size_t oh = 0; oh < out_.height; ++oh) {
-      for (std::size_t ow = 0; ow < out_.width; ++ow) {
-        const float* d = dout + ((n * out_.height + oh) * out_.width + ow) * k;
-        const TapRange t = Taps(oh, ow, pad_top_, pad_left_, in_.height, in_.width, kh, kw);
-        for (std::size_t y = t.y0; y < t.y1; ++y) {
-          for (std::size_t x = t.x0; x < t.x1; ++x) {
-            float* di = din + n * in_.size() + ((oh + y - pad_top_) * in_.width + (ow + x - pad_left_)) * c;
-            for (std::size_t ci = 0; ci < c; ++ci) {
-              const float* w = w_ + ((y * kw + x) * c + ci) * k;
-              float s = 0.0f;
-              for (std::size_t co = 0; co < k; ++co) s += w[co] * d[co];
-              di[ci] += s;
-            }
-          }
-        }
-      }
-    }
-  }
+  const auto g = Geometry(in_, out_, opt_, pad_top_, pad_left_);
+  internal::DirectConvKernelGrad(g, opt_.filters, in, dout, batch, dw_);
+  if (din != nullptr) internal::DirectConvInputGrad(g, opt_.filters, dout, batch, w_, din);
 }
 
 void Conv2D::ForwardWinograd(const float* in, float* out, std::size_t batch) {

@@ -155,6 +155,66 @@ TEST_CASE("Conv2D direct and im2col agree on a 5x4 kernel over 3 channels", "[mo
     }
 }
 
+TEST_CASE("Conv2D direct kernels agree with im2col + SGEMM on every filter path", "[models][conv2d]") {
+  // 8 and 32 filters: the register-blocked kernels; 24: blocks of 8; 12: blocks
+  // of 8 and a scalar tail. With and without a bias, 1 and 4 channels.
+  for (std::size_t filters : {8u, 12u, 24u, 32u})
+    for (std::size_t channels : {1u, 4u})
+      for (bool bias : {true, false})
+        for (Padding pad : {Padding::kValid, Padding::kSame}) {
+          INFO(filters << " filters, " << channels << " channels, bias " << bias << ", same "
+                       << (pad == Padding::kSame));
+          auto options = [&](ConvAlgorithm algo) {
+            return Conv2DOptions{.filters = filters,
+                                 .kernel_height = 3,
+                                 .kernel_width = 2,
+                                 .padding = pad,
+                                 .algorithm = algo,
+                                 .use_bias = bias};
+          };
+          Conv2D a(options(ConvAlgorithm::kDirect)), b(options(ConvAlgorithm::kIm2col));
+          const Shape in = Shape::Image(6, 5, channels);
+          LayerHarness ha(a, in, 3), hb(b, in, 3);
+          const auto x = RandomVector(3 * in.size(), 16);
+          const auto d = RandomVector(3 * ha.out.size(), 17);
+          std::vector<float> ya(3 * ha.out.size()), yb(ya.size()), dxa(x.size()), dxb(x.size());
+          a.Forward(x.data(), ya.data(), 3, true);
+          b.Forward(x.data(), yb.data(), 3, true);
+          a.Backward(x.data(), ya.data(), d.data(), dxa.data(), 3);
+          b.Backward(x.data(), yb.data(), d.data(), dxb.data(), 3);
+          using asyncps::models::testing::MaxRelError;
+          CHECK(MaxRelError(ya.data(), yb.data(), ya.size()) < 1e-5);
+          CHECK(MaxRelError(dxa.data(), dxb.data(), dxa.size()) < 1e-5);
+          CHECK(MaxRelError(ha.grads.data(), hb.grads.data(), ha.layout.total_size()) < 1e-5);
+        }
+}
+
+TEST_CASE("Conv2D direct kernels agree with im2col on inputs narrower than the kernel", "[models][conv2d]") {
+  // A 5x5 'same' kernel over a 1-pixel-wide (or -high) input: most taps fall
+  // outside. The kernel gradient's row loop once read past the input here.
+  for (std::size_t filters : {8u, 12u})
+    for (const Shape& in : {Shape::Image(6, 1, 2), Shape::Image(1, 6, 2), Shape::Image(1, 1, 3)}) {
+      INFO(filters << " filters, input " << in.height << "x" << in.width);
+      auto options = [&](ConvAlgorithm algo) {
+        return Conv2DOptions{
+            .filters = filters, .kernel_height = 5, .kernel_width = 5, .padding = Padding::kSame, .algorithm = algo};
+      };
+      Conv2D a(options(ConvAlgorithm::kDirect)), b(options(ConvAlgorithm::kIm2col));
+      LayerHarness ha(a, in, 2), hb(b, in, 2);
+      const auto x = RandomVector(2 * in.size(), 18);
+      const auto d = RandomVector(2 * ha.out.size(), 19);
+      std::vector<float> ya(2 * ha.out.size()), yb(ya.size()), dxa(x.size()), dxb(x.size());
+      a.Forward(x.data(), ya.data(), 2, true);
+      b.Forward(x.data(), yb.data(), 2, true);
+      a.Backward(x.data(), ya.data(), d.data(), dxa.data(), 2);
+      b.Backward(x.data(), yb.data(), d.data(), dxb.data(), 2);
+      using asyncps::models::testing::MaxRelError;
+      CHECK(MaxRelError(ya.data(), yb.data(), ya.size()) < 1e-5);
+      CHECK(MaxRelError(dxa.data(), dxb.data(), dxa.size()) < 1e-5);
+      CHECK(MaxRelError(ha.grads.data(), hb.grads.data(), ha.layout.total_size()) < 1e-5);
+    }
+}
+
 TEST_CASE("Conv2D rejects inputs it cannot convolve", "[models][conv2d]") {
   asyncps::ParameterLayout layout;
   Conv2D conv({.filters = 2});
