@@ -6,6 +6,8 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -83,12 +85,54 @@ Result<std::pair<std::size_t, std::size_t>> Pair(const Where& w, const json& con
   return Refuse(w, key, *v, "expected two integers in [1, " + std::to_string(kMaxBufferElements) + "]");
 }
 
+// A name a Keras file may hold in one field and what it stands for. Each table
+// of these below is the only list of the names asyncps accepts there: the
+// lookups and the "supported" lists of the refusals both read it, so that
+// accepting a new name is adding a row.
+template <class T>
+struct Named {
+  std::string_view name;
+  T value;
+  bool listed = true;  // false: another spelling of the row before, left out of the refusals' lists
+};
+
+// The row called `name`, or nullptr.
+template <class T, std::size_t N>
+const Named<T>* Find(const Named<T> (&table)[N], std::string_view name) {
+  for (const Named<T>& row : table)
+    if (row.name == name) return &row;
+  return nullptr;
+}
+
+// The row called by the JSON string `v`, or nullptr (also when v is no string).
+template <class T, std::size_t N>
+const Named<T>* FindValue(const Named<T> (&table)[N], const json& v) {
+  if (!v.is_string()) return nullptr;
+  return Find(table, std::string_view(v.get_ref<const std::string&>()));
+}
+
+// The listed names of `table` in its order, each between `quote`s, separated
+// by ", " but for `last_separator` before the last: "a, b or c".
+template <class T, std::size_t N>
+std::string Names(const Named<T> (&table)[N], std::string_view quote = "", std::string_view last_separator = ", ") {
+  std::vector<std::string_view> names;
+  for (const Named<T>& row : table)
+    if (row.listed) names.push_back(row.name);
+  std::string s;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) s += i + 1 == names.size() ? last_separator : std::string_view(", ");
+    s.append(quote).append(names[i]).append(quote);
+  }
+  return s;
+}
+
+constexpr Named<Padding> kPaddings[] = {{"valid", Padding::kValid}, {"same", Padding::kSame}};
+
 Result<Padding> PaddingOf(const Where& w, const json& config) {
   const json* v = Field(config, "padding");
   if (v == nullptr) return Padding::kValid;
-  if (*v == "valid") return Padding::kValid;
-  if (*v == "same") return Padding::kSame;
-  return Refuse(w, "padding", *v, "supported: \"valid\", \"same\"");
+  if (const Named<Padding>* row = FindValue(kPaddings, *v)) return row->value;
+  return Refuse(w, "padding", *v, "supported: " + Names(kPaddings, "\""));
 }
 
 Result<bool> Bool(const Where& w, const json& config, const char* key, bool fallback) {
@@ -120,6 +164,147 @@ Status CheckUnsupported(const Where& w, const json& config) {
   return Status::OK();
 }
 
+using InitKind = Initializer::Kind;
+using InitMode = Initializer::Mode;
+using InitDistribution = Initializer::Distribution;
+
+// VarianceScaling's "mode" and "distribution".
+constexpr Named<InitMode> kInitModes[] = {
+    {"fan_in", InitMode::kFanIn}, {"fan_out", InitMode::kFanOut}, {"fan_avg", InitMode::kFanAvg}};
+// Keras 2.2 wrote "normal" for what later versions call "truncated_normal".
+constexpr Named<InitDistribution> kInitDistributions[] = {{"uniform", InitDistribution::kUniform},
+                                                          {"normal", InitDistribution::kTruncatedNormal},
+                                                          {"truncated_normal", InitDistribution::kTruncatedNormal},
+                                                          {"untruncated_normal", InitDistribution::kUntruncatedNormal}};
+
+// One initializer's arguments: the "config" of {"class_name": ..., "config": {...}}
+// ({} when absent), for the builders of kInitializers.
+struct InitArgs {
+  const Where& w;
+  const char* key;  // the layer's field: "kernel_initializer" or "bias_initializer"
+  const json& args;
+
+  // args[field]: a number, or `fallback` when absent or null.
+  Result<float> Number(const char* field, float fallback) const {
+    const json* x = Field(args, field);
+    if (x == nullptr) return fallback;
+    if (!x->is_number()) return RefuseField(field, *x, "expected a number");
+    return x->get<float>();
+  }
+  // "<key>.<field> = <value>: <why>".
+  Status RefuseField(const char* field, const json& value, const std::string& why) const {
+    return Refuse(w, std::string(key) + "." + field, value, why);
+  }
+};
+using InitBuilder = Result<Initializer> (*)(const InitArgs& a);
+
+Initializer Scaling(float scale, InitMode mode, InitDistribution distribution) {
+  Initializer init;
+  init.kind = InitKind::kVarianceScaling;
+  init.scale = scale;
+  init.mode = mode;
+  init.distribution = distribution;
+  return init;
+}
+
+// Glorot, He and LeCun: VarianceScaling with fixed arguments.
+template <int kScale, InitMode kMode, InitDistribution kDistribution>
+Result<Initializer> InitFixedScaling(const InitArgs&) {
+  return Scaling(kScale, kMode, kDistribution);
+}
+
+Result<Initializer> InitVarianceScaling(const InitArgs& a) {
+  Result<float> scale = a.Number("scale", 1.0f);
+  if (!scale.ok()) return scale.status();
+  // A scale that is not > 0 was given (the fallback is 1).
+  if (!(scale.value() > 0)) return a.RefuseField("scale", *Field(a.args, "scale"), "must be > 0");
+  InitMode mode = InitMode::kFanIn;
+  if (const json* v = Field(a.args, "mode")) {
+    const Named<InitMode>* row = FindValue(kInitModes, *v);
+    if (row == nullptr) return a.RefuseField("mode", *v, "supported: " + Names(kInitModes));
+    mode = row->value;
+  }
+  InitDistribution distribution = InitDistribution::kTruncatedNormal;
+  if (const json* v = Field(a.args, "distribution")) {
+    const Named<InitDistribution>* row = FindValue(kInitDistributions, *v);
+    if (row == nullptr) return a.RefuseField("distribution", *v, "supported: " + Names(kInitDistributions));
+    distribution = row->value;
+  }
+  return Scaling(scale.value(), mode, distribution);
+}
+
+Result<Initializer> InitZeros(const InitArgs&) { return Initializer::Zeros(); }
+
+Result<Initializer> InitOnes(const InitArgs&) {
+  Initializer init;
+  init.kind = InitKind::kConstant;
+  init.a = 1.0f;
+  return init;
+}
+
+Result<Initializer> InitConstant(const InitArgs& a) {
+  Result<float> value = a.Number("value", 0.0f);
+  if (!value.ok()) return value.status();
+  Initializer init;
+  init.kind = InitKind::kConstant;
+  init.a = value.value();
+  return init;
+}
+
+// RandomNormal and TruncatedNormal.
+template <InitKind kKind>
+Result<Initializer> InitNormal(const InitArgs& a) {
+  Result<float> mean = a.Number("mean", 0.0f), stddev = a.Number("stddev", 0.05f);
+  if (!mean.ok()) return mean.status();
+  if (!stddev.ok()) return stddev.status();
+  Initializer init;
+  init.kind = kKind;
+  init.a = mean.value();
+  init.b = stddev.value();
+  return init;
+}
+
+Result<Initializer> InitRandomUniform(const InitArgs& a) {
+  Result<float> lo = a.Number("minval", -0.05f), hi = a.Number("maxval", 0.05f);
+  if (!lo.ok()) return lo.status();
+  if (!hi.ok()) return hi.status();
+  Initializer init;
+  init.kind = InitKind::kRandomUniform;
+  init.a = lo.value();
+  init.b = hi.value();
+  return init;
+}
+
+// Keras' initializer classes, each followed by its snake_case shorthand.
+constexpr Named<InitBuilder> kInitializers[] = {
+    {"GlorotUniform", InitFixedScaling<1, InitMode::kFanAvg, InitDistribution::kUniform>},
+    {"glorot_uniform", InitFixedScaling<1, InitMode::kFanAvg, InitDistribution::kUniform>, false},
+    {"GlorotNormal", InitFixedScaling<1, InitMode::kFanAvg, InitDistribution::kTruncatedNormal>},
+    {"glorot_normal", InitFixedScaling<1, InitMode::kFanAvg, InitDistribution::kTruncatedNormal>, false},
+    {"HeNormal", InitFixedScaling<2, InitMode::kFanIn, InitDistribution::kTruncatedNormal>},
+    {"he_normal", InitFixedScaling<2, InitMode::kFanIn, InitDistribution::kTruncatedNormal>, false},
+    {"HeUniform", InitFixedScaling<2, InitMode::kFanIn, InitDistribution::kUniform>},
+    {"he_uniform", InitFixedScaling<2, InitMode::kFanIn, InitDistribution::kUniform>, false},
+    {"LecunNormal", InitFixedScaling<1, InitMode::kFanIn, InitDistribution::kTruncatedNormal>},
+    {"lecun_normal", InitFixedScaling<1, InitMode::kFanIn, InitDistribution::kTruncatedNormal>, false},
+    {"LecunUniform", InitFixedScaling<1, InitMode::kFanIn, InitDistribution::kUniform>},
+    {"lecun_uniform", InitFixedScaling<1, InitMode::kFanIn, InitDistribution::kUniform>, false},
+    {"VarianceScaling", InitVarianceScaling},
+    {"variance_scaling", InitVarianceScaling, false},
+    {"Zeros", InitZeros},
+    {"zeros", InitZeros, false},
+    {"Ones", InitOnes},
+    {"ones", InitOnes, false},
+    {"Constant", InitConstant},
+    {"constant", InitConstant, false},
+    {"RandomNormal", InitNormal<InitKind::kRandomNormal>},
+    {"random_normal", InitNormal<InitKind::kRandomNormal>, false},
+    {"RandomUniform", InitRandomUniform},
+    {"random_uniform", InitRandomUniform, false},
+    {"TruncatedNormal", InitNormal<InitKind::kTruncatedNormal>},
+    {"truncated_normal", InitNormal<InitKind::kTruncatedNormal>, false},
+};
+
 Result<Initializer> InitializerOf(const Where& w, const json& config, const char* key, const Initializer& fallback) {
   const json* v = Field(config, key);
   if (v == nullptr) return fallback;
@@ -133,99 +318,13 @@ Result<Initializer> InitializerOf(const Where& w, const json& config, const char
   } else {
     return Refuse(w, key, *v, "expected an initializer {\"class_name\": ..., \"config\": {...}}");
   }
-  using K = Initializer::Kind;
-  using M = Initializer::Mode;
-  using D = Initializer::Distribution;
-  auto number = [&](const char* field, float dflt) -> Result<float> {
-    const json* x = Field(args, field);
-    if (x == nullptr) return dflt;
-    if (!x->is_number()) return Refuse(w, std::string(key) + "." + field, *x, "expected a number");
-    return x->get<float>();
-  };
-  Initializer init;
-  auto scaling = [&](float scale, M mode, D dist) {
-    init.kind = K::kVarianceScaling;
-    init.scale = scale;
-    init.mode = mode;
-    init.distribution = dist;
-  };
-  if (name == "GlorotUniform" || name == "glorot_uniform")
-    scaling(1, M::kFanAvg, D::kUniform);
-  else if (name == "GlorotNormal" || name == "glorot_normal")
-    scaling(1, M::kFanAvg, D::kTruncatedNormal);
-  else if (name == "HeNormal" || name == "he_normal")
-    scaling(2, M::kFanIn, D::kTruncatedNormal);
-  else if (name == "HeUniform" || name == "he_uniform")
-    scaling(2, M::kFanIn, D::kUniform);
-  else if (name == "LecunNormal" || name == "lecun_normal")
-    scaling(1, M::kFanIn, D::kTruncatedNormal);
-  else if (name == "LecunUniform" || name == "lecun_uniform")
-    scaling(1, M::kFanIn, D::kUniform);
-  else if (name == "VarianceScaling" || name == "variance_scaling") {
-    Result<float> scale = number("scale", 1.0f);
-    if (!scale.ok()) return scale.status();
-    if (!(scale.value() > 0)) return Refuse(w, std::string(key) + ".scale", args["scale"], "must be > 0");
-    const json* mode = Field(args, "mode");
-    const json* dist = Field(args, "distribution");
-    M m = M::kFanIn;
-    if (mode != nullptr) {
-      if (*mode == "fan_in")
-        m = M::kFanIn;
-      else if (*mode == "fan_out")
-        m = M::kFanOut;
-      else if (*mode == "fan_avg")
-        m = M::kFanAvg;
-      else
-        return Refuse(w, std::string(key) + ".mode", *mode, "supported: fan_in, fan_out, fan_avg");
-    }
-    D d = D::kTruncatedNormal;
-    if (dist != nullptr) {
-      // Keras 2.2 wrote "normal" for what later versions call "truncated_normal".
-      if (*dist == "uniform")
-        d = D::kUniform;
-      else if (*dist == "normal" || *dist == "truncated_normal")
-        d = D::kTruncatedNormal;
-      else if (*dist == "untruncated_normal")
-        d = D::kUntruncatedNormal;
-      else
-        return Refuse(w, std::string(key) + ".distribution", *dist,
-                      "supported: uniform, normal, truncated_normal, untruncated_normal");
-    }
-    scaling(scale.value(), m, d);
-  } else if (name == "Zeros" || name == "zeros") {
-    init.kind = K::kZeros;
-  } else if (name == "Ones" || name == "ones") {
-    init.kind = K::kConstant;
-    init.a = 1.0f;
-  } else if (name == "Constant" || name == "constant") {
-    Result<float> value = number("value", 0.0f);
-    if (!value.ok()) return value.status();
-    init.kind = K::kConstant;
-    init.a = value.value();
-  } else if (name == "RandomNormal" || name == "random_normal" || name == "TruncatedNormal" ||
-             name == "truncated_normal") {
-    Result<float> mean = number("mean", 0.0f), stddev = number("stddev", 0.05f);
-    if (!mean.ok()) return mean.status();
-    if (!stddev.ok()) return stddev.status();
-    init.kind = name[0] == 'R' || name[0] == 'r' ? K::kRandomNormal : K::kTruncatedNormal;
-    init.a = mean.value();
-    init.b = stddev.value();
-  } else if (name == "RandomUniform" || name == "random_uniform") {
-    Result<float> lo = number("minval", -0.05f), hi = number("maxval", 0.05f);
-    if (!lo.ok()) return lo.status();
-    if (!hi.ok()) return hi.status();
-    init.kind = K::kRandomUniform;
-    init.a = lo.value();
-    init.b = hi.value();
-  } else {
-    return Refuse(w, key, *v,
-                  "unsupported initializer; use GlorotUniform, GlorotNormal, HeNormal, HeUniform, LecunNormal, "
-                  "LecunUniform, VarianceScaling, Zeros, Ones, Constant, RandomNormal, RandomUniform or "
-                  "TruncatedNormal");
-  }
+  const Named<InitBuilder>* row = Find(kInitializers, name);
+  if (row == nullptr) return Refuse(w, key, *v, "unsupported initializer; use " + Names(kInitializers, "", " or "));
+  Result<Initializer> init = row->value(InitArgs{w, key, args});
+  if (!init.ok()) return init;
   if (const json* seed = Field(args, "seed")) {
     if (!seed->is_number_integer()) return Refuse(w, std::string(key) + ".seed", *seed, "expected an integer");
-    init.seed = static_cast<std::uint64_t>(seed->get<std::int64_t>());
+    init.value().seed = static_cast<std::uint64_t>(seed->get<std::int64_t>());
   }
   return init;
 }
@@ -249,14 +348,17 @@ Result<WeightsConfig> WeightsOf(const Where& w, const json& config) {
 
 enum class Act { kLinear, kRelu, kSigmoid, kTanh, kSoftmax };
 
+constexpr Named<Act> kActivations[] = {{"linear", Act::kLinear},
+                                       {"relu", Act::kRelu},
+                                       {"sigmoid", Act::kSigmoid},
+                                       {"tanh", Act::kTanh},
+                                       {"softmax", Act::kSoftmax}};
+
 Result<Act> ActivationOf(const Where& w, const json& config) {
   const json* v = Field(config, "activation");
-  if (v == nullptr || *v == "linear") return Act::kLinear;
-  if (*v == "relu") return Act::kRelu;
-  if (*v == "sigmoid") return Act::kSigmoid;
-  if (*v == "tanh") return Act::kTanh;
-  if (*v == "softmax") return Act::kSoftmax;
-  return Refuse(w, "activation", *v, "supported: linear, relu, sigmoid, tanh, softmax");
+  if (v == nullptr) return Act::kLinear;
+  if (const Named<Act>* row = FindValue(kActivations, *v)) return row->value;
+  return Refuse(w, "activation", *v, "supported: " + Names(kActivations));
 }
 
 // The input shape from a batch_input_shape ([null, h, w, c] or [null, n]), as
@@ -279,6 +381,125 @@ Result<Shape> InputShapeOf(const Where& w, const json& config) {
     return Refuse(w, "batch_input_shape", *v, "more than the maximum of " + max + " elements per sample");
   return *shape;
 }
+
+// The layer for an activation other than softmax (which the loss takes).
+std::unique_ptr<Layer> ActivationLayer(Act a) {
+  switch (a) {
+    case Act::kRelu:
+      return std::make_unique<ReLU>();
+    case Act::kSigmoid:
+      return std::make_unique<Activation>(ActivationKind::kSigmoid);
+    case Act::kTanh:
+      return std::make_unique<Activation>(ActivationKind::kTanh);
+    default:
+      return std::make_unique<Activation>(ActivationKind::kLinear);
+  }
+}
+
+// What one layer of the file becomes: its layer and the activation Keras
+// applies after it (Conv2D's and Dense's `activation`). A null layer is an
+// Activation('softmax') layer, which the loss takes.
+struct LayerBuilt {
+  std::unique_ptr<Layer> layer;
+  Act activation = Act::kLinear;
+};
+// Builds the layer `w` from its config; `model_seed` is the model's seed.
+using LayerBuilder = Result<LayerBuilt> (*)(const Where& w, const json& config, std::uint64_t model_seed);
+
+Result<LayerBuilt> BuildConv2D(const Where& w, const json& config, std::uint64_t /*model_seed*/) {
+  Conv2DOptions o;
+  Result<std::size_t> filters = PositiveInt(w, config, "filters", std::nullopt);
+  if (!filters.ok()) return filters.status();
+  o.filters = filters.value();
+  auto kernel = Pair(w, config, "kernel_size", std::nullopt);
+  if (!kernel.ok()) return kernel.status();
+  auto strides = Pair(w, config, "strides", std::pair<std::size_t, std::size_t>{1, 1});
+  if (!strides.ok()) return strides.status();
+  Result<Padding> padding = PaddingOf(w, config);
+  if (!padding.ok()) return padding.status();
+  Result<WeightsConfig> weights = WeightsOf(w, config);
+  if (!weights.ok()) return weights.status();
+  o.kernel_height = kernel.value().first;
+  o.kernel_width = kernel.value().second;
+  o.stride_height = strides.value().first;
+  o.stride_width = strides.value().second;
+  o.padding = padding.value();
+  o.use_bias = weights.value().use_bias;
+  o.kernel_initializer = weights.value().kernel_initializer;
+  o.bias_initializer = weights.value().bias_initializer;
+  Result<Act> act = ActivationOf(w, config);
+  if (!act.ok()) return act.status();
+  return LayerBuilt{std::make_unique<Conv2D>(o), act.value()};
+}
+
+Result<LayerBuilt> BuildDense(const Where& w, const json& config, std::uint64_t /*model_seed*/) {
+  Result<std::size_t> units = PositiveInt(w, config, "units", std::nullopt);
+  if (!units.ok()) return units.status();
+  Result<WeightsConfig> weights = WeightsOf(w, config);
+  if (!weights.ok()) return weights.status();
+  DenseOptions o{.use_bias = weights.value().use_bias,
+                 .kernel_initializer = weights.value().kernel_initializer,
+                 .bias_initializer = weights.value().bias_initializer};
+  Result<Act> act = ActivationOf(w, config);
+  if (!act.ok()) return act.status();
+  return LayerBuilt{std::make_unique<Dense>(units.value(), o), act.value()};
+}
+
+// MaxPool2D or AvgPool2D.
+template <class Pool>
+Result<LayerBuilt> BuildPool(const Where& w, const json& config, std::uint64_t /*model_seed*/) {
+  auto size = Pair(w, config, "pool_size", std::pair<std::size_t, std::size_t>{2, 2});
+  if (!size.ok()) return size.status();
+  auto strides = Pair(w, config, "strides", size.value());
+  if (!strides.ok()) return strides.status();
+  Result<Padding> padding = PaddingOf(w, config);
+  if (!padding.ok()) return padding.status();
+  const PoolOptions o{size.value().first, size.value().second, strides.value().first, strides.value().second,
+                      padding.value()};
+  return LayerBuilt{std::make_unique<Pool>(o)};
+}
+
+Result<LayerBuilt> BuildFlatten(const Where& /*w*/, const json& /*config*/, std::uint64_t /*model_seed*/) {
+  return LayerBuilt{std::make_unique<Flatten>()};
+}
+
+// Without its own seed, layer i's dropout mask comes from the model's seed and i.
+Result<LayerBuilt> BuildDropout(const Where& w, const json& config, std::uint64_t model_seed) {
+  const json* rate = Field(config, "rate");
+  if (rate == nullptr || !rate->is_number() || !(rate->get<double>() >= 0 && rate->get<double>() < 1))
+    return Refuse(w, "rate", rate ? *rate : json(), "expected a number in [0, 1)");
+  std::uint64_t seed = model_seed * 0x9E3779B97F4A7C15ull + w.index;
+  if (const json* s = Field(config, "seed")) {
+    if (!s->is_number_integer()) return Refuse(w, "seed", *s, "expected an integer");
+    seed = static_cast<std::uint64_t>(s->get<std::int64_t>());
+  }
+  return LayerBuilt{std::make_unique<Dropout>(rate->get<float>(), seed)};
+}
+
+Result<LayerBuilt> BuildActivation(const Where& w, const json& config, std::uint64_t /*model_seed*/) {
+  Result<Act> act = ActivationOf(w, config);
+  if (!act.ok()) return act.status();
+  if (act.value() == Act::kSoftmax) return LayerBuilt{nullptr, Act::kSoftmax};
+  return LayerBuilt{ActivationLayer(act.value())};
+}
+
+// Keras' layer class names, each followed by its other spellings (Keras 1,
+// tf.keras aliases). InputLayer builds no layer: Builder::Build reads the
+// model's input shape from it.
+constexpr Named<LayerBuilder> kLayers[] = {
+    {"InputLayer", nullptr},
+    {"Conv2D", BuildConv2D},
+    {"Convolution2D", BuildConv2D, false},
+    {"MaxPooling2D", BuildPool<MaxPool2D>},
+    {"MaxPool2D", BuildPool<MaxPool2D>, false},
+    {"AveragePooling2D", BuildPool<AvgPool2D>},
+    {"AvgPool2D", BuildPool<AvgPool2D>, false},
+    {"AveragePool2D", BuildPool<AvgPool2D>, false},
+    {"Flatten", BuildFlatten},
+    {"Dense", BuildDense},
+    {"Dropout", BuildDropout},
+    {"Activation", BuildActivation},
+};
 
 // Builds the Sequential from the list of layer descriptions.
 class Builder {
@@ -311,7 +532,8 @@ class Builder {
                                        "': softmax must be the model's last activation (asyncps fuses it into "
                                        "the cross-entropy loss)");
       }
-      if (w.type == "InputLayer") {
+      const Named<LayerBuilder>* kind = Find(kLayers, w.type);
+      if (kind != nullptr && kind->value == nullptr) {  // InputLayer
         if (i != 0) return Status::InvalidArgument(w() + "an InputLayer must come first");
         Result<Shape> s = InputShapeOf(w, config);
         if (!s.ok()) return s.status();
@@ -324,58 +546,24 @@ class Builder {
         input = s.value();
       }
       if (Status st = CheckUnsupported(w, config); !st.ok()) return st;
-      Result<Act> act = Act::kLinear;
-      std::unique_ptr<Layer> l;
-      if (w.type == "Conv2D" || w.type == "Convolution2D") {
-        Result<std::unique_ptr<Layer>> c = Conv(w, config);
-        if (!c.ok()) return c.status();
-        l = std::move(c).value();
-        act = ActivationOf(w, config);
-      } else if (w.type == "Dense") {
-        Result<std::unique_ptr<Layer>> d = DenseLayer(w, config);
-        if (!d.ok()) return d.status();
-        l = std::move(d).value();
-        act = ActivationOf(w, config);
-      } else if (w.type == "MaxPooling2D" || w.type == "AveragePooling2D" || w.type == "MaxPool2D" ||
-                 w.type == "AvgPool2D" || w.type == "AveragePool2D") {
-        Result<std::unique_ptr<Layer>> p = Pool(w, config);
-        if (!p.ok()) return p.status();
-        l = std::move(p).value();
-      } else if (w.type == "Flatten") {
-        l = std::make_unique<Flatten>();
-      } else if (w.type == "Dropout") {
-        const json* rate = Field(config, "rate");
-        if (rate == nullptr || !rate->is_number() || !(rate->get<double>() >= 0 && rate->get<double>() < 1))
-          return Refuse(w, "rate", rate ? *rate : json(), "expected a number in [0, 1)");
-        std::uint64_t seed = seed_ * 0x9E3779B97F4A7C15ull + i;
-        if (const json* s = Field(config, "seed")) {
-          if (!s->is_number_integer()) return Refuse(w, "seed", *s, "expected an integer");
-          seed = static_cast<std::uint64_t>(s->get<std::int64_t>());
-        }
-        l = std::make_unique<Dropout>(rate->get<float>(), seed);
-      } else if (w.type == "Activation") {
-        act = ActivationOf(w, config);
-        if (!act.ok()) return act.status();
-        if (act.value() == Act::kSoftmax) {
-          softmax_at = w.name;
-          softmax_row = w.name;
-          continue;
-        }
-        l = ActivationLayer(act.value());
-        act = Act::kLinear;
-      } else {
-        return Status::InvalidArgument(
-            w() + "layer type '" + w.type +
-            "' is not supported; supported: InputLayer, Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dense, "
-            "Dropout, Activation");
+      if (kind == nullptr) {
+        return Status::InvalidArgument(w() + "layer type '" + w.type +
+                                       "' is not supported; supported: " + Names(kLayers));
       }
-      if (!act.ok()) return act.status();
-      l->set_name(w.name);
-      built.push_back(std::move(l));
-      if (act.value() == Act::kSoftmax) {
+      Result<LayerBuilt> b = kind->value(w, config, seed_);
+      if (!b.ok()) return b.status();
+      LayerBuilt l = std::move(b).value();
+      if (l.layer == nullptr) {  // Activation('softmax'): fused into the loss, with a summary row of its own
         softmax_at = w.name;
-      } else if (act.value() != Act::kLinear) {
-        std::unique_ptr<Layer> a = ActivationLayer(act.value());
+        softmax_row = w.name;
+        continue;
+      }
+      l.layer->set_name(w.name);
+      built.push_back(std::move(l.layer));
+      if (l.activation == Act::kSoftmax) {
+        softmax_at = w.name;
+      } else if (l.activation != Act::kLinear) {
+        std::unique_ptr<Layer> a = ActivationLayer(l.activation);
         a->set_name(w.name + "/activation");
         a->set_fused(true);
         built.push_back(std::move(a));
@@ -401,67 +589,6 @@ class Builder {
   }
 
  private:
-  static std::unique_ptr<Layer> ActivationLayer(Act a) {
-    switch (a) {
-      case Act::kRelu:
-        return std::make_unique<ReLU>();
-      case Act::kSigmoid:
-        return std::make_unique<Activation>(ActivationKind::kSigmoid);
-      case Act::kTanh:
-        return std::make_unique<Activation>(ActivationKind::kTanh);
-      default:
-        return std::make_unique<Activation>(ActivationKind::kLinear);
-    }
-  }
-
-  Result<std::unique_ptr<Layer>> Conv(const Where& w, const json& config) {
-    Conv2DOptions o;
-    Result<std::size_t> filters = PositiveInt(w, config, "filters", std::nullopt);
-    if (!filters.ok()) return filters.status();
-    o.filters = filters.value();
-    auto kernel = Pair(w, config, "kernel_size", std::nullopt);
-    if (!kernel.ok()) return kernel.status();
-    auto strides = Pair(w, config, "strides", std::pair<std::size_t, std::size_t>{1, 1});
-    if (!strides.ok()) return strides.status();
-    Result<Padding> padding = PaddingOf(w, config);
-    if (!padding.ok()) return padding.status();
-    Result<WeightsConfig> weights = WeightsOf(w, config);
-    if (!weights.ok()) return weights.status();
-    o.kernel_height = kernel.value().first;
-    o.kernel_width = kernel.value().second;
-    o.stride_height = strides.value().first;
-    o.stride_width = strides.value().second;
-    o.padding = padding.value();
-    o.use_bias = weights.value().use_bias;
-    o.kernel_initializer = weights.value().kernel_initializer;
-    o.bias_initializer = weights.value().bias_initializer;
-    return std::unique_ptr<Layer>(std::make_unique<Conv2D>(o));
-  }
-
-  Result<std::unique_ptr<Layer>> DenseLayer(const Where& w, const json& config) {
-    Result<std::size_t> units = PositiveInt(w, config, "units", std::nullopt);
-    if (!units.ok()) return units.status();
-    Result<WeightsConfig> weights = WeightsOf(w, config);
-    if (!weights.ok()) return weights.status();
-    DenseOptions o{.use_bias = weights.value().use_bias,
-                   .kernel_initializer = weights.value().kernel_initializer,
-                   .bias_initializer = weights.value().bias_initializer};
-    return std::unique_ptr<Layer>(std::make_unique<Dense>(units.value(), o));
-  }
-
-  Result<std::unique_ptr<Layer>> Pool(const Where& w, const json& config) {
-    auto size = Pair(w, config, "pool_size", std::pair<std::size_t, std::size_t>{2, 2});
-    if (!size.ok()) return size.status();
-    auto strides = Pair(w, config, "strides", size.value());
-    if (!strides.ok()) return strides.status();
-    Result<Padding> padding = PaddingOf(w, config);
-    if (!padding.ok()) return padding.status();
-    const PoolOptions o{size.value().first, size.value().second, strides.value().first, strides.value().second,
-                        padding.value()};
-    if (w.type.rfind("Max", 0) == 0) return std::unique_ptr<Layer>(std::make_unique<MaxPool2D>(o));
-    return std::unique_ptr<Layer>(std::make_unique<AvgPool2D>(o));
-  }
-
   std::string source_;
   std::uint64_t seed_;
   std::size_t max_parameters_;
