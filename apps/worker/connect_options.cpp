@@ -1,7 +1,14 @@
 #include "connect_options.h"
 
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
 #include <iomanip>
+#include <limits>
 #include <sstream>
+#include <stdexcept>
+#include <variant>
 
 #include <CLI/CLI.hpp>
 
@@ -9,9 +16,89 @@
 
 namespace asyncps::worker {
 namespace {
-std::chrono::milliseconds Ms(double seconds) {
-  return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+
+using std::chrono::milliseconds;
+
+// The shortest text that reads back as `v`.
+std::string Shortest(double v) {
+  char buf[32];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, end) : std::to_string(v);
 }
+
+const ClientOptionInfo& Row(std::string_view name) {
+  const ClientOptionInfo* row = FindClientOption(name);
+  if (row == nullptr) throw std::logic_error("no client option " + std::string(name));
+  return *row;
+}
+
+// How a row of the options table is spelled on the command line.
+struct Flag {
+  std::string name;      // "--retry-deadline"
+  std::string env;       // "ASYNCPS_RETRY_DEADLINE"
+  bool seconds = false;  // a duration given in seconds (the table's unit is ms)
+};
+
+// --<name with dashes>, durations in seconds; request_timeout keeps its
+// older spelling, in milliseconds.
+Flag FlagOf(const ClientOptionInfo& row) {
+  Flag f;
+  f.name = row.name == "request_timeout" ? "--request-timeout-ms" : "--" + std::string(row.name);
+  std::replace(f.name.begin(), f.name.end(), '_', '-');
+  f.seconds = row.unit == "ms" && row.name != "request_timeout";
+  f.env = "ASYNCPS_" + f.name.substr(2);
+  for (char& c : f.env) c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return f;
+}
+
+// The rows that are plain flags: ClientOptions' numbers and switches, except
+// those the program sets (worker_id, observer, interrupt_interval) and the
+// compression's (AddCompressionFlags).
+bool IsPlainFlag(const ClientOptionInfo& row) {
+  if (row.name == "worker_id" || row.name == "observer" || row.name == "interrupt_interval") return false;
+  if (row.MemberName().starts_with("compression.")) return false;
+  return row.numeric() || std::holds_alternative<bool ClientOptions::*>(row.field);
+}
+
+std::string FlagHelp(const ClientOptionInfo& row, const Flag& flag) {
+  std::string help(row.help);
+  if (flag.seconds) help += " In seconds.";
+  if (row.unit == "ms" && !flag.seconds) help += " In milliseconds.";
+  if (row.unit == "bytes") help += " In bytes.";
+  return help;
+}
+
+// The row's range check (the table's), on the flag's text.
+CLI::Validator RangeOf(const ClientOptionInfo& row, bool seconds) {
+  return CLI::Validator(
+      [&row, seconds](std::string& text) -> std::string {
+        double v = 0;
+        try {
+          v = std::stod(text);
+        } catch (const std::invalid_argument&) {
+          return "";  // not a number: the conversion says so
+        } catch (const std::out_of_range&) {
+          v = std::numeric_limits<double>::infinity();
+        }
+        const double value = seconds ? std::round(v * 1000) : v;
+        if (std::isfinite(v) && CheckClientOptionValue(row, value).ok()) return "";
+        const std::string allowed = row.AllowedText(seconds);
+        return "must be " + std::string(allowed.starts_with("[") ? "in " : "") + allowed + ", not " + text;
+      },
+      row.AllowedText(seconds));
+}
+
+// The flag's value in `o`, as the flag takes it.
+std::string FlagValue(const ClientOptionInfo& row, const Flag& flag, const ClientOptions& o) {
+  if (!flag.seconds) return FormatClientOption(row, o);
+  return VisitClientOption(row, o, [](const auto& v) -> std::string {
+    if constexpr (std::is_same_v<std::decay_t<decltype(v)>, milliseconds>)
+      return Shortest(static_cast<double>(v.count()) / 1000);
+    else
+      return "";
+  });
+}
+
 }  // namespace
 
 Result<Compression> CompressionOptions::ToCompression() const {
@@ -42,36 +129,37 @@ std::string CompressionOptions::Describe() const {
   return out.str();
 }
 
+// The compression rows are special: encodings as names, error feedback as a
+// --no- switch, and the flags live in CompressionOptions (asyncps-local's too).
 void AddCompressionFlags(CLI::App& app, CompressionOptions& o) {
-  const auto encodings = CLI::IsMember({"f32", "bf16"});
-  app.add_option("--pull-encoding", o.pull_encoding,
-                 "How pulled weights travel: f32 (exact) or bf16 (half the bytes, 8 significant bits)")
-      ->envname("ASYNCPS_PULL_ENCODING")
-      ->check(encodings)
-      ->capture_default_str();
-  app.add_option("--commit-encoding", o.commit_encoding,
-                 "How commit values travel: f32 or bf16 (the rounding is kept and sent later: error feedback)")
-      ->envname("ASYNCPS_COMMIT_ENCODING")
-      ->check(encodings)
-      ->capture_default_str();
-  app.add_option("--commit-top-k", o.commit_top_k,
-                 "Send only this fraction of each shard's commit entries, the largest in magnitude, with their "
-                 "positions (0: every entry); the rest waits for later commits")
-      ->envname("ASYNCPS_COMMIT_TOP_K")
-      ->check(CLI::Range(0.0, 0.999999))
+  const auto encodings = CLI::IsMember({EncodingName(Encoding::kFloat32), EncodingName(Encoding::kBfloat16)});
+  for (const char* name : {"pull_encoding", "commit_encoding"}) {
+    const ClientOptionInfo& row = Row(name);
+    const Flag flag = FlagOf(row);
+    std::string& value = row.name == "pull_encoding" ? o.pull_encoding : o.commit_encoding;
+    app.add_option(flag.name, value, std::string(row.help))->envname(flag.env)->check(encodings)->capture_default_str();
+  }
+  const ClientOptionInfo& top_k = Row("commit_top_k");
+  const Flag top_k_flag = FlagOf(top_k);
+  app.add_option(top_k_flag.name, o.commit_top_k, std::string(top_k.help))
+      ->envname(top_k_flag.env)
+      ->check(RangeOf(top_k, false))
       ->capture_default_str();
   app.add_flag("--no-error-feedback{false}", o.error_feedback,
-               "Drop what lossy commits leave out instead of sending it later (for comparison only)");
+               "Turn error_feedback off. error_feedback: " + std::string(Row("error_feedback").help));
+}
+
+ClientOptions WorkerClientDefaults() {
+  ClientOptions o;
+  o.request_timeout = kWorkerRequestTimeout;
+  return o;
 }
 
 Result<ClientOptions> ConnectOptions::ToClientOptions(std::uint32_t worker_id, Algorithm algorithm) const {
-  ClientOptions co;
+  ClientOptions co = client;
   co.servers = servers;
   co.worker_id = worker_id;
   co.algorithm = algorithm;
-  co.request_timeout = std::chrono::milliseconds(request_timeout_ms);
-  co.retry_deadline = Ms(retry_deadline_s);
-  co.connect_deadline = Ms(connect_deadline_s);
   Result<std::string> server_key =
       CurveKeyFromFileOrEnv(curve_server_key_file, "ASYNCPS_CURVE_SERVER_KEY", CurveKeyKind::kPublic);
   if (!server_key.ok()) return server_key.status();
@@ -88,52 +176,64 @@ Result<ClientOptions> ConnectOptions::ToClientOptions(std::uint32_t worker_id, A
   Result<Compression> c = compression.ToCompression();
   if (!c.ok()) return c.status();
   co.compression = c.value();
-  co.shared_memory = shared_memory;
   return co;
 }
 
 std::vector<std::string> ConnectOptions::ToArgs() const {
-  std::vector<std::string> args{"--request-timeout-ms", std::to_string(request_timeout_ms),
-                                "--retry-deadline",     std::to_string(retry_deadline_s),
-                                "--connect-deadline",   std::to_string(connect_deadline_s)};
+  std::vector<std::string> args;
+  for (const ClientOptionInfo& row : ClientOptionTable()) {
+    if (!IsPlainFlag(row)) continue;
+    const Flag flag = FlagOf(row);
+    if (std::holds_alternative<bool ClientOptions::*>(row.field)) {
+      if (client.*std::get<bool ClientOptions::*>(row.field)) args.push_back(flag.name);
+    } else {
+      args.insert(args.end(), {flag.name, FlagValue(row, flag, client)});
+    }
+  }
   if (!curve_server_key_file.empty()) args.insert(args.end(), {"--curve-server-key-file", curve_server_key_file});
   if (!curve_secret_key_file.empty()) args.insert(args.end(), {"--curve-secret-key-file", curve_secret_key_file});
   for (auto& a : compression.ToArgs()) args.push_back(a);
-  if (shared_memory) args.emplace_back("--shared-memory");
   return args;
 }
 
 void AddConnectFlags(CLI::App& app, ConnectOptions& o, bool with_servers) {
   if (with_servers) {
-    app.add_option("--servers", o.servers, "Shard endpoints in shard order, comma-separated")
-        ->envname("ASYNCPS_SERVERS")
+    const ClientOptionInfo& row = Row("servers");
+    const Flag flag = FlagOf(row);
+    app.add_option(flag.name, o.servers, std::string(row.help) + " Comma-separated.")
+        ->envname(flag.env)
         ->delimiter(',');
   }
-  app.add_option("--request-timeout-ms", o.request_timeout_ms, "How long one attempt of a PS request may take")
-      ->envname("ASYNCPS_REQUEST_TIMEOUT_MS")
-      ->check(CLI::Range(1, 3600000))
-      ->capture_default_str();
-  app.add_option("--retry-deadline", o.retry_deadline_s,
-                 "Seconds to keep retrying a PS request (with back-off) before failing: rides out a shard restart")
-      ->envname("ASYNCPS_RETRY_DEADLINE")
-      ->check(CLI::Range(0.001, 1e6))
-      ->capture_default_str();
-  app.add_option("--connect-deadline", o.connect_deadline_s, "Seconds to wait for every shard at start")
-      ->envname("ASYNCPS_CONNECT_DEADLINE")
-      ->check(CLI::Range(0.001, 1e6))
-      ->capture_default_str();
+  for (const ClientOptionInfo& row : ClientOptionTable()) {
+    if (!IsPlainFlag(row)) continue;
+    const Flag flag = FlagOf(row);
+    const std::string help = FlagHelp(row, flag);
+    VisitClientOption(row, o.client, [&]<class T>(T& member) {
+      T* target = &member;  // in o.client, which outlives the parse (as every bound variable)
+      if constexpr (std::is_same_v<T, bool>) {
+        app.add_flag(flag.name, *target, help)->envname(flag.env);
+      } else if constexpr (std::is_same_v<T, milliseconds>) {
+        CLI::Option* option =
+            flag.seconds ? app.add_option_function<double>(
+                               flag.name, [target](double s) { *target = milliseconds(std::llround(s * 1000)); }, help)
+                         : app.add_option_function<std::int64_t>(
+                               flag.name, [target](std::int64_t ms) { *target = milliseconds(ms); }, help);
+        option->envname(flag.env)->check(RangeOf(row, flag.seconds))->default_str(FlagValue(row, flag, o.client));
+      } else if constexpr (std::is_arithmetic_v<T>) {
+        app.add_option(flag.name, *target, help)->envname(flag.env)->check(RangeOf(row, false))->capture_default_str();
+      }
+    });
+  }
+  const ClientOptionInfo& server_key = Row("curve_server_key");
   app.add_option("--curve-server-key-file", o.curve_server_key_file,
-                 "The shards' CURVE public key (else $ASYNCPS_CURVE_SERVER_KEY; unset: no encryption)")
+                 "A file holding curve_server_key (else $ASYNCPS_CURVE_SERVER_KEY; unset: no encryption): " +
+                     std::string(server_key.help))
       ->envname("ASYNCPS_CURVE_SERVER_KEY_FILE");
+  const ClientOptionInfo& secret_key = Row("curve_secret_key");
   app.add_option(
          "--curve-secret-key-file", o.curve_secret_key_file,
-         "This client's CURVE secret key (else $ASYNCPS_CLIENT_CURVE_SECRET_KEY); its public key must be on the "
-         "shards' allow-list")
+         "A file holding curve_secret_key (else $ASYNCPS_CLIENT_CURVE_SECRET_KEY): " + std::string(secret_key.help))
       ->envname("ASYNCPS_CLIENT_CURVE_SECRET_KEY_FILE");
-  app.add_flag("--shared-memory", o.shared_memory,
-               "Send payloads and take pulled weights through shared memory with shards on this host that allow it "
-               "(asyncps-server --shared-memory); other shards get them over the socket")
-      ->envname("ASYNCPS_SHARED_MEMORY");
   AddCompressionFlags(app, o.compression);
 }
 

@@ -19,18 +19,6 @@ std::string MonitorEndpoint() {
 
 }  // namespace
 
-Status CheckCurveOptions(const ClientOptions& options) {
-  if (options.curve_server_key.empty() && options.curve_secret_key.empty()) return Status::OK();
-  if (options.curve_server_key.empty() || options.curve_secret_key.empty())
-    return Status::InvalidArgument(
-        "CURVE security needs both ClientOptions::curve_server_key (the shards' public key) and "
-        "curve_secret_key (this client's secret key)");
-  if (Status st = CheckCurveKey(options.curve_server_key, "ClientOptions::curve_server_key"); !st.ok()) return st;
-  if (Status st = CheckCurveKey(options.curve_secret_key, "ClientOptions::curve_secret_key"); !st.ok()) return st;
-  if (!CurveAvailable()) return Status::Unavailable("this libzmq was built without CURVE security");
-  return Status::OK();
-}
-
 void InFlight::WaitAllReleased() const {
   while (count_.load(std::memory_order_acquire) != 0) std::this_thread::sleep_for(std::chrono::microseconds(20));
 }
@@ -39,7 +27,7 @@ ShardConnection::ShardConnection(zmq::context_t& context, std::string endpoint, 
                                  std::size_t segment_bytes)
     : context_(context), endpoint_(std::move(endpoint)), options_(options), segment_bytes_(segment_bytes) {
   if (!options_.curve_secret_key.empty()) {
-    // REQUIRES: CheckCurveOptions(options) passed (Client::Connect checks).
+    // REQUIRES: CheckClientOptions(options) passed (Client::Connect checks).
     Result<std::string> pub = CurvePublicKey(options_.curve_secret_key);
     if (pub.ok()) curve_public_key_ = pub.value();
   }

@@ -43,9 +43,6 @@ class InFlight {
   std::atomic<int> count_{0};
 };
 
-// Checks ClientOptions' CURVE fields: both keys or neither, each a valid key.
-Status CheckCurveOptions(const ClientOptions& options);
-
 class ShardConnection {
  public:
   // segment_bytes > 0: every connection made gets a shared-memory segment

@@ -8,6 +8,7 @@ trap 'kill "${pid:-}" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 # Exactly the headers an embedding user includes, and nothing internal.
 expected="asyncps/client/client.h
+asyncps/client/client_options.h
 asyncps/client/rule_driver.h
 asyncps/core/compression.h
 asyncps/core/layout.h

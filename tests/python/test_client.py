@@ -1,5 +1,6 @@
 """asyncps.Client against a real asyncps-server: zero-copy arrays, checked
 arguments, errors as asyncps.Error subclasses, deadlines, the GIL."""
+import datetime
 import socket
 import threading
 import time
@@ -186,6 +187,51 @@ def test_options_by_keyword_and_unknown_ones_named(server):
         asyncps.Client(server.endpoints, LAYOUT, algorithm="sgd")
     with pytest.raises(asyncps.InvalidArgument, match="no servers"):
         asyncps.Client([], LAYOUT)
+
+
+def test_every_option_of_the_table_is_a_keyword(server2):
+    with asyncps.Client(server2.endpoints, LAYOUT, reply_chunk_bytes=1 << 16, interrupt_interval=0.05,
+                        heartbeat_interval=datetime.timedelta(seconds=2), retry_backoff_initial=0.2,
+                        retry_backoff_max=1, error_feedback=False, max_attempts=2, shared_memory=False) as c:
+        o = c.options
+        assert (o["reply_chunk_bytes"], o["interrupt_interval"], o["heartbeat_interval"]) == (1 << 16, 0.05, 2.0)
+        assert (o["retry_backoff_initial"], o["retry_backoff_max"], o["max_attempts"]) == (0.2, 1.0, 2)
+        assert o["error_feedback"] is False and o["observer"] is False
+        assert o["servers"] == server2.endpoints and o["curve_server_key"] == ""
+        assert "curve_secret_key" not in o
+        names = list(o)
+        assert c.init(weights(2.0))
+        w = np.zeros(N, dtype=np.float32)
+        c.pull(w)
+        np.testing.assert_array_equal(w, weights(2.0))
+    with asyncps.Client(server2.endpoints, LAYOUT, observer=True) as c:
+        assert c.options["observer"] is True
+        # Defaults: the C++ struct's.
+        assert (c.options["request_timeout"], c.options["reply_chunk_bytes"]) == (5.0, 512 * 1024)
+    doc = asyncps.Client.__doc__
+    for name in names:
+        assert "  " + name + " (" in doc
+    assert "reply_chunk_bytes (524288)" in doc and "request_timeout (5.0 s)" in doc
+
+
+def test_option_values_are_checked_by_the_table(server):
+    def refused(match, **kwargs):
+        with pytest.raises(asyncps.InvalidArgument, match=match):
+            asyncps.Client(server.endpoints, LAYOUT, **kwargs)
+
+    refused(r"unknown client option 'reply_chunk_byte' \(did you mean 'reply_chunk_bytes'\?\); "
+            r"the options are: servers, worker_id, algorithm, request_timeout", reply_chunk_byte=1)
+    refused("unknown client option 'colour'; the options are", colour=1)
+    refused("reply_chunk_bytes must be an int, not float", reply_chunk_bytes=1.5)
+    refused("reply_chunk_bytes must be an int >= 0 bytes, not -1", reply_chunk_bytes=-1)
+    refused("max_attempts must be >= 0, not -1", max_attempts=-1)
+    refused(r"request_timeout must be a number of seconds in \[0.001, 1e\+09\] s, not 0", request_timeout=0)
+    refused(r"heartbeat_interval must be a number of seconds in \[0, 86400\] s", heartbeat_interval=-1)
+    refused(r"commit_top_k must be in \[0, 1\), not 1", commit_top_k=1)
+    refused("observer must be True or False, not int", observer=1)
+    refused(r"worker_id must be an int in \[0, 4294967295\], not -1", worker_id=-1)
+    refused("worker_id must be an int, not bool", worker_id=True)
+    refused(r"retry_backoff_max \(50 ms\) must be >= retry_backoff_initial \(100 ms\)", retry_backoff_max=0.05)
 
 
 def test_a_closed_client_raises(server):

@@ -16,31 +16,6 @@ namespace py = pybind11;
 namespace asyncps::python {
 namespace {
 
-// A list of endpoints, or one string of comma-separated endpoints.
-std::vector<std::string> ServersFrom(py::handle obj) {
-  std::vector<std::string> out;
-  if (py::isinstance<py::str>(obj)) {
-    const std::string s = obj.cast<std::string>();
-    std::size_t begin = 0;
-    while (begin <= s.size()) {
-      const std::size_t end = std::min(s.find(',', begin), s.size());
-      if (end > begin) out.push_back(s.substr(begin, end - begin));
-      begin = end + 1;
-    }
-  } else if (py::isinstance<py::sequence>(obj)) {
-    for (py::handle e : py::reinterpret_borrow<py::sequence>(obj)) {
-      if (!py::isinstance<py::str>(e)) RaiseInvalidArgument("servers must be strings like 'tcp://127.0.0.1:5555'");
-      out.push_back(e.cast<std::string>());
-    }
-  } else {
-    RaiseInvalidArgument(
-        "servers must be a list of endpoints (one per shard, in shard order) or a "
-        "comma-separated str");
-  }
-  if (out.empty()) RaiseInvalidArgument("no servers given: pass one endpoint per shard, in shard order");
-  return out;
-}
-
 py::dict StatsDict(const ShardStats& s) {
   py::dict d;
   d["endpoint"] = s.endpoint;
@@ -76,6 +51,36 @@ const std::string& StatsDoc() {
   return doc;
 }
 
+// asyncps.Client's docstring, its options from the table.
+std::string ClientDoc() {
+  return R"doc(
+A worker's connection to every shard of an asyncps parameter server.
+
+Client(servers, layout, worker_id=0, algorithm="adag", **options)
+
+servers: one endpoint per shard, in shard order (a list, or a comma-separated
+str). layout: an asyncps.Layout or the ordered (name, shape) pairs. options: the
+C++ ClientOptions by name (docs/cpp-client.md has the table), durations in
+seconds (int, float or datetime.timedelta); each with its default:
+)doc" + ClientOptionsDoc() +
+         R"doc(
+CURVE is on when curve_server_key is set; shared_memory=True needs
+asyncps-server --shared-memory on this host (see shared_memory_shards).
+
+Connecting says hello to every shard (checks protocol version, shard order,
+layout and algorithm) and raises asyncps.Timeout naming the shard that did not
+answer within connect_deadline. Arrays are flat, contiguous float32 buffers
+of layout.total_size elements (numpy arrays, torch.Tensor.numpy() views),
+read and written in place, never copied. The GIL is released while waiting for
+the network; one call runs at a time per client (others wait). Ctrl-C during a
+wait on the main thread raises KeyboardInterrupt within about interrupt_interval;
+the request is abandoned and the client stays usable. A client belongs to the
+process that created it: in a forked child every call raises
+asyncps.InvalidArgument (create a client in the child), and closing or dropping
+it leaves the parent's connections alone.
+)doc";
+}
+
 }  // namespace
 
 Algorithm AlgorithmFromPython(py::handle obj) {
@@ -87,44 +92,14 @@ Algorithm AlgorithmFromPython(py::handle obj) {
 }
 
 void BindClient(py::module_& m) {
-  py::class_<ClientHandle, std::shared_ptr<ClientHandle>>(m, "Client", R"doc(
-A worker's connection to every shard of an asyncps parameter server.
-
-Client(servers, layout, worker_id=0, algorithm="adag", **options)
-
-servers: one endpoint per shard, in shard order (a list, or a comma-separated
-str). layout: an asyncps.Layout or the ordered (name, shape) pairs. options: the
-C++ ClientOptions by name, durations in seconds: request_timeout (5),
-retry_deadline (60), retry_backoff_initial (0.1), retry_backoff_max (2),
-connect_deadline (10), heartbeat_interval (1), max_attempts (0: no limit),
-curve_server_key / curve_secret_key (Z85; CURVE is on when the server key is
-set), pull_encoding / commit_encoding ('f32' | 'bf16'), commit_top_k (0: dense),
-error_feedback (True), observer (False: True for a client that never commits,
-which the shards' staleness bound neither waits for nor holds), shared_memory
-(False: True sends payloads through shared memory to shards on this host that
-allow it, asyncps-server --shared-memory; see shared_memory_shards).
-
-Connecting says hello to every shard (checks protocol version, shard order,
-layout and algorithm) and raises asyncps.Timeout naming the shard that did not
-answer within connect_deadline. Arrays are flat, contiguous float32 buffers
-of layout.total_size elements (numpy arrays, torch.Tensor.numpy() views),
-read and written in place, never copied. The GIL is released while waiting for
-the network; one call runs at a time per client (others wait). Ctrl-C during a
-wait on the main thread raises KeyboardInterrupt within about 0.1 s; the
-request is abandoned and the client stays usable. A client belongs to the process that created it: in a
-forked child every call raises asyncps.InvalidArgument (create a client in the
-child), and closing or dropping it leaves the parent's connections alone.
-)doc")
+  static const std::string client_doc = ClientDoc();
+  py::class_<ClientHandle, std::shared_ptr<ClientHandle>>(m, "Client", client_doc.c_str())
       .def(py::init([](py::handle servers, py::handle layout, py::handle worker_id, py::handle algorithm,
                        py::kwargs kwargs) {
              ClientOptions options;
-             options.servers = ServersFrom(servers);
-             if (!py::isinstance<py::int_>(worker_id) || py::isinstance<py::bool_>(worker_id))
-               RaiseInvalidArgument("worker_id must be an int");
-             const long long id = worker_id.cast<long long>();
-             if (id < 0 || id > 0xFFFFFFFFll) RaiseInvalidArgument("worker_id must be in [0, 2**32)");
-             options.worker_id = static_cast<std::uint32_t>(id);
-             options.algorithm = AlgorithmFromPython(algorithm);
+             SetClientOption("servers", servers, options);
+             SetClientOption("worker_id", worker_id, options);
+             SetClientOption("algorithm", algorithm, options);
              ApplyClientOptions(kwargs, options);
              options.interrupt = PythonSignalRaised;  // Ctrl-C ends a wait within interrupt_interval
              const ParameterLayout l = LayoutFromPython(layout);

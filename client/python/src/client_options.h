@@ -1,28 +1,39 @@
-// ClientOptions from Python keyword arguments, and back.
-//
-// The keywords are ClientOptions' field names; durations are seconds (int or
-// float) or datetime.timedelta; the compression fields are flattened:
-//   request_timeout, retry_deadline, retry_backoff_initial, retry_backoff_max,
-//   connect_deadline, heartbeat_interval   seconds
-//   max_attempts                            int (0: only the deadlines bound a request)
-//   curve_server_key, curve_secret_key      Z85 strings ('' : CURVE off)
-//   pull_encoding, commit_encoding          'f32' or 'bf16'
-//   commit_top_k                            float in [0, 1)
-//   error_feedback                          bool
-// An unknown keyword or a bad value raises asyncps.InvalidArgument naming it.
+// ClientOptions from Python keyword arguments, and back, built from the
+// options table (asyncps/client/client_options.h): every row is a keyword of
+// asyncps.Client, named as in the table (servers, worker_id and algorithm are
+// also its first parameters). Values by the row's type:
+//   durations (unit ms in the table)   seconds: int, float or datetime.timedelta
+//   integers                           int
+//   fractions                          int or float
+//   booleans                           True or False
+//   CURVE keys                         str (Z85; '': CURVE off)
+//   encodings, algorithm               str ('f32', 'bf16'; 'adag', ...)
+//   servers                            a list of str, or one comma-separated str
+// An unknown keyword, a value of another type or out of the row's range raises
+// asyncps.InvalidArgument naming the option (and, for an unknown one, the
+// valid names).
 #pragma once
 
 #include <pybind11/pybind11.h>
+
+#include <string>
 
 #include "asyncps/client/client.h"
 
 namespace asyncps::python {
 
-// Applies `kwargs` to `options`. REQUIRES: the GIL is held.
+// Sets the option called `name` from `value`. REQUIRES: the GIL is held.
+void SetClientOption(const std::string& name, pybind11::handle value, ClientOptions& options);
+
+// Applies `kwargs` (SetClientOption for each). REQUIRES: the GIL is held.
 void ApplyClientOptions(const pybind11::dict& kwargs, ClientOptions& options);
 
-// The options as a dict of the keywords above (plus servers, worker_id,
-// algorithm); secret keys are left out.
+// The options as a dict of the keywords (durations in seconds); secret keys
+// are left out.
 pybind11::dict ClientOptionsToDict(const ClientOptions& options);
+
+// asyncps.Client's docstring lines for the options: each keyword with its
+// default and help.
+std::string ClientOptionsDoc();
 
 }  // namespace asyncps::python

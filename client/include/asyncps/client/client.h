@@ -16,9 +16,7 @@
 // child's exit does). A child connects its own Client.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -26,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "asyncps/client/client_options.h"
 #include "asyncps/core/compression.h"
 #include "asyncps/core/layout.h"
 #include "asyncps/core/shard_counters.h"
@@ -34,79 +33,7 @@
 
 namespace asyncps {
 
-struct ClientOptions {
-  // One endpoint per shard, in shard order (e.g. tcp://10.0.0.5:5555;
-  // asyncps/endpoint.h says which forms are accepted).
-  std::vector<std::string> servers;
-  // Identifies this worker in the shards' counters and commit deduplication.
-  // Must be unique among the workers of a run.
-  std::uint32_t worker_id = 0;
-  // The run's update rule; every worker of a run must use the same.
-  Algorithm algorithm = Algorithm::kAdag;
-  // How long one attempt of a request waits for every shard's reply.
-  std::chrono::milliseconds request_timeout{5000};
-  // A shard that does not answer within request_timeout gets the same request
-  // again (same seq: a commit is still applied at most once) on a fresh socket,
-  // after a back-off that starts at retry_backoff_initial and doubles up to
-  // retry_backoff_max (replies arriving meanwhile still count). This goes on
-  // until retry_deadline after the request was first sent, long enough for a
-  // shard to restart from its checkpoint; then the request fails with kTimeout
-  // naming the shard's address. A request never blocks longer than the
-  // deadline, except while a shard's staleness bound (asyncps-server
-  // --max-staleness) holds a pull: the shard answers Blocked every second or
-  // so, and each such answer starts the timeout and the deadline afresh.
-  std::chrono::milliseconds retry_deadline{60000};
-  std::chrono::milliseconds retry_backoff_initial{100};
-  std::chrono::milliseconds retry_backoff_max{2000};
-  // The deadline of Connect's hello instead of retry_deadline: a shard that is
-  // not there when the worker starts fails fast.
-  std::chrono::milliseconds connect_deadline{10000};
-  // If > 0, also gives up after this many attempts (the first try included);
-  // 0: only the deadlines bound a request.
-  int max_attempts = 0;
-  // ZeroMQ heartbeats on each connection detect a dead peer between requests.
-  std::chrono::milliseconds heartbeat_interval{1000};
-  // CURVE security (asyncps/curve.h); off while curve_server_key is empty.
-  // curve_server_key: the shards' public key (Z85, 40 characters);
-  // curve_secret_key: this client's secret key (its public key, derived from
-  // it, must be on the shards' allow-list). When on, every message is encrypted
-  // and authenticated; a shard that refuses the key makes requests fail with
-  // kUnauthorised. Load keys with ReadCurveKeyFile / CurveKeyFromFileOrEnv.
-  std::string curve_server_key;
-  std::string curve_secret_key;
-  // Lossy wire forms for pulls and commits (asyncps/compression.h): bf16
-  // halves the bytes both ways, top-k commits send a fraction of the entries;
-  // the residual of lossy commits is kept here and sent later (error
-  // feedback). Default: float32 both ways, exact. Init is always float32.
-  Compression compression;
-  // A client that never commits (evaluation, monitoring): the shards'
-  // staleness bound neither waits for it nor holds its pulls.
-  bool observer = false;
-  // The same-host data plane: each shard connection gets a shared-memory
-  // segment (/dev/shm, mode 0600, removed when the connection closes) that
-  // dense payloads and pulled slices travel through; only small headers cross
-  // the socket. Used with each shard whose hello says it opened the segment
-  // (asyncps-server --shared-memory on this host, as this user); the others
-  // get frames as usual (Client::shared_memory_shards() counts).
-  bool shared_memory = false;
-  // Pulled slices whose frame is larger come in chunks of about this many
-  // bytes (at least 64 KiB, at most 16 per slice), each decoded while the next
-  // is on the wire; 0: each slice in one message. Pulls through shared memory
-  // and servers that predate chunks send one message.
-  std::uint64_t reply_chunk_bytes = std::uint64_t{512} << 10;
-  // Lets a waiting request be cancelled (e.g. on Ctrl-C). While a request
-  // (Connect's hello included) waits for replies or backs off, `interrupt` is
-  // called on the requesting thread at least every interrupt_interval, first
-  // after one interrupt_interval (a request answered sooner never calls it).
-  // When it returns true, the request is abandoned and fails at once with
-  // kUnavailable, saying it was interrupted; the client stays usable (the
-  // unanswered shards' connections are renewed, as after a timeout, so a late
-  // reply never reaches a later request). An abandoned commit may have been
-  // applied by some shards, as a timed-out one. Empty: never interrupted. It
-  // must not use this Client. (The Python package checks for signals here.)
-  std::function<bool()> interrupt;
-  std::chrono::milliseconds interrupt_interval{100};
-};
+// ClientOptions (the connection's settings) and their table: client_options.h.
 
 // What one shard reports about itself (Client::Stats): its counters
 // (asyncps/core/shard_counters.h) and who it is.
