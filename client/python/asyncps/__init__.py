@@ -40,8 +40,7 @@ from ._asyncps import (
     rule_config,
 )
 from ._asyncps import IOError  # noqa: F401  (re-exported as asyncps.IOError; kept out of __all__, see below)
-
-__version__ = "0.1.0"
+from ._asyncps import __version__  # noqa: F401  (the project's version, compiled into the extension)
 
 # asyncps.IOError is left out of __all__: `from asyncps import *` must not
 # shadow the builtin IOError.

@@ -7,6 +7,7 @@
 
 PYBIND11_MODULE(_asyncps, m) {
   m.doc() = "asyncps' C++ client: Layout, Client, RuleDriver and the asyncps.Error classes";
+  m.attr("__version__") = ASYNCPS_VERSION;
   asyncps::python::RegisterErrors(m);
   asyncps::python::BindLayout(m);
   asyncps::python::BindClient(m);
