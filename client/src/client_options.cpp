@@ -107,7 +107,7 @@ const ClientOptionInfo kTable[] = {
     {.name = "observer",
      .field = &O::observer,
      .help = "A client that never commits (evaluation, monitoring): the shards' staleness bound neither waits for it "
-             "nor holds its pulls."},
+             "nor holds its pulls, and its algorithm need not be the run's."},
     {.name = "shared_memory",
      .field = &O::shared_memory,
      .help = "Send payloads and take pulled weights through shared memory with shards on this host that allow it "

@@ -149,7 +149,8 @@ Shard::Outcome Shard::Hello(const wire::Request& req, Builder& reply) {
   } else {
     if (Status s = layout.value().Compare(layout_); !s.ok())
       return Error(req.op(), req.seq(), ErrorCode::Mismatch, "layout mismatch: " + s.message(), reply);
-    if (algorithm != algorithm_) {
+    // An observer only pulls and reads stats: any rule's observer may watch.
+    if (algorithm != algorithm_ && !req.observer()) {
       return Error(req.op(), req.seq(), ErrorCode::Mismatch,
                    std::string("this run uses ") + AlgorithmName(algorithm_) + " but the worker asked for " +
                        AlgorithmName(algorithm),

@@ -206,6 +206,9 @@ TEST_CASE("mismatched hellos are refused with the difference named", "[shard]") 
   RequestFields algo = Req(Op::Hello);
   algo.algorithm = wire::Algorithm::Easgd;
   CHECK(h.Send(algo).error() == ErrorCode::Mismatch);
+  // An observer only pulls: it may name any rule (asyncps.torch.pull_model names none).
+  algo.observer = true;
+  CHECK(h.Send(algo).error() == ErrorCode::Ok);
 }
 
 TEST_CASE("non-finite payloads are refused unless allowed", "[shard]") {

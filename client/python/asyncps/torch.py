@@ -12,12 +12,19 @@
         opt.step()                                   # your optimizer + the worker side of the rule
     opt.finish()                                     # the final commit
 
+In a script started by asyncps.run (python3 -m asyncps.run --workers 3 train.py),
+servers, worker_id and the rule come from the environment it sets:
+DistributedOptimizer(opt, model.named_parameters()), partition(dataset) for
+this worker's share of the data, and pull_model(model) for the PS's weights.
+
 Tensor names on the PS are the PyTorch names with '.' written as '/' (Keras'
 separator): seed_cnn()'s conv2d_1.kernel is conv2d_1/kernel, as in the C++
 worker, so PyTorch and C++ workers can share a run and its .npz files.
 
 torch is imported by this module only; `import asyncps` never needs it.
 """
+import os
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -100,66 +107,55 @@ def flatten_parameters(named_parameters):
 
 # --- the optimizer --------------------------------------------------------------
 
-class DistributedOptimizer:
-    """Wraps a torch.optim.Optimizer so that step() also runs the worker side
-    of the run's update rule, as asyncps-worker does around its train step.
+# What asyncps.run (the launcher) sets for each copy of a training script; the
+# optimizer, partition() and pull_model() read them when not given.
+ENV_SERVERS = "ASYNCPS_SERVERS"          # comma-separated endpoints, in shard order
+ENV_WORKER_ID = "ASYNCPS_WORKER_ID"      # this worker's id, distinct in the run
+ENV_NUM_WORKERS = "ASYNCPS_NUM_WORKERS"  # how many workers the run has
+ENV_ALGORITHM = "ASYNCPS_ALGORITHM"      # the run's update rule
+ENV_RULE = {"window": ("ASYNCPS_WINDOW", int), "rho": ("ASYNCPS_RHO", float), "eta": ("ASYNCPS_ETA", float),
+            "momentum": ("ASYNCPS_MOMENTUM", float)}
 
-    DistributedOptimizer(optimizer, named_parameters, servers, worker_id=0,
-                         algorithm="adag", window=None, rho=None, eta=None,
-                         momentum=None, **client_options)
 
-    named_parameters: the model's named parameters, in order (the layout):
-    model.named_parameters() or any (name, tensor) pairs;
-    their .data become slices of one flat float32 buffer (`flat`), which is
-    what the client sends and receives, without copies. window/rho/eta/momentum:
-    None takes Dist-Keras' default for the rule. client_options: asyncps.Client's
-    keyword options (timeouts, CURVE keys, compression).
+def _from_env(name, convert, what):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return convert(value)
+    except ValueError:
+        raise _asyncps.InvalidArgument(f"${name}={value!r} is not a valid {what}") from None
 
-    Call init_or_pull() once before the first step and finish() after the
-    last. Exchanges "before the batch" (DOWNPOUR, EASGD, EAMSGD, whose next
-    forward pass must see the pulled or look-ahead weights) run at the end of
-    the previous step(), so the forward pass of every batch sees exactly the
-    weights the C++ worker trains at. The optimizer's state (Adam's m, v) stays
-    local, and so do the model's buffers (e.g. BatchNorm's running statistics:
-    only parameters are exchanged). Used by one thread at a time.
-    """
 
-    def __init__(self, optimizer, named_parameters, servers, worker_id=0, algorithm="adag", window=None,
-                 rho=None, eta=None, momentum=None, **client_options):
-        if not isinstance(optimizer, torch.optim.Optimizer):
-            raise _asyncps.InvalidArgument(f"optimizer must be a torch.optim.Optimizer, not "
-                                           f"{type(optimizer).__name__}")
-        self.optimizer = optimizer
+def _servers(servers):
+    if servers is not None:
+        return servers
+    env = os.environ.get(ENV_SERVERS, "")
+    if not env:
+        raise _asyncps.InvalidArgument(f"no servers: pass servers=[...] or run the script with asyncps.run "
+                                       f"(which sets ${ENV_SERVERS})")
+    return env.split(",")
+
+
+class _DistributedOptimizer(torch.optim.Optimizer):
+    """The methods DistributedOptimizer() puts on a subclass of the wrapped
+    optimizer's own class (as Horovod does): an instance is that optimizer, so
+    LR schedulers, state_dict()/load_state_dict(), zero_grad(set_to_none=...)
+    and anything that checks isinstance(opt, torch.optim.Optimizer) work."""
+
+    def _asyncps_setup(self, named_parameters, servers, worker_id, algorithm, rule, client_options):
         self.layout, self.flat = flatten_parameters(named_parameters)
         self._w = self.flat.numpy()  # the same memory, for the client
         self.client = _asyncps.Client(servers, self.layout, worker_id=worker_id, algorithm=algorithm,
                                       **client_options)
-        self.driver = _asyncps.RuleDriver(self.client, window=window, rho=rho, eta=eta, momentum=momentum)
+        self.driver = _asyncps.RuleDriver(self.client, **rule)
         self.config = self.driver.config
         self._before = self.config["exchange_point"] == "before_batch"
         self._eamsgd = self.config["algorithm"] == "eamsgd"
         # EAMSGD's look-ahead (W + v) for the next batch is applied at the end
         # of a step; finish() puts W back as it was before it.
         self._w_before_lookahead = np.empty_like(self._w) if self._eamsgd else None
-        self._state = "created"
-
-    # The optimizer's own interface, passed through.
-    @property
-    def param_groups(self):
-        return self.optimizer.param_groups
-
-    @property
-    def state(self):
-        return self.optimizer.state
-
-    def zero_grad(self, set_to_none=False):
-        self.optimizer.zero_grad(set_to_none=set_to_none)
-
-    def state_dict(self):
-        return self.optimizer.state_dict()
-
-    def load_state_dict(self, state_dict):
-        self.optimizer.load_state_dict(state_dict)
+        self._asyncps_state = "created"
 
     @property
     def commits(self):
@@ -180,11 +176,11 @@ class DistributedOptimizer:
         """Offers the current weights as the initial ones (the first worker's
         win), then starts from the PS's: flat[:] = C. Returns True when these
         weights were taken."""
-        if self._state != "created":
+        if self._asyncps_state != "created":
             raise RuntimeError("init_or_pull() was already called")
         taken = self.client.init(self._w)
         self.driver.start(self._w)
-        self._state = "running"
+        self._asyncps_state = "running"
         self._prepare_next_batch()
         return taken
 
@@ -192,10 +188,10 @@ class DistributedOptimizer:
         """The wrapped optimizer's step, then the rule's after-batch work
         (ADAG/DynSGD exchange every window batches; EAMSGD's momentum update),
         then the next batch's before-batch work. Returns the closure's loss."""
-        if self._state != "running":
-            raise RuntimeError("call init_or_pull() before the first step()" if self._state == "created"
+        if self._asyncps_state != "running":
+            raise RuntimeError("call init_or_pull() before the first step()" if self._asyncps_state == "created"
                                else "step() after finish()")
-        loss = self.optimizer.step(closure)
+        loss = super(self.__class__, self).step(closure)
         self.driver.after_batch(self._w)
         self._prepare_next_batch()
         return loss
@@ -204,14 +200,14 @@ class DistributedOptimizer:
         """Sends the batches trained since the last exchange (the final commit),
         tells the shards this worker is done, and stops; returns the commits
         sent in all."""
-        if self._state != "running":
-            raise RuntimeError("finish() before init_or_pull()" if self._state == "created"
+        if self._asyncps_state != "running":
+            raise RuntimeError("finish() before init_or_pull()" if self._asyncps_state == "created"
                                else "finish() was already called")
         if self._eamsgd:
             np.copyto(self._w, self._w_before_lookahead)
         self.driver.finish(self._w)
         self.client.leave()  # the shards' staleness bound stops waiting for this worker
-        self._state = "finished"
+        self._asyncps_state = "finished"
         return self.commits
 
     def _prepare_next_batch(self):
@@ -227,6 +223,92 @@ class DistributedOptimizer:
                 self.driver.finish(self._w)
             np.copyto(self._w_before_lookahead, self._w)
         self.driver.before_batch(self._w)
+
+
+# The methods of _DistributedOptimizer that a DistributedOptimizer gets.
+_METHODS = {k: v for k, v in _DistributedOptimizer.__dict__.items()
+            if k not in ("__dict__", "__weakref__", "__module__", "__doc__")}
+
+
+def DistributedOptimizer(optimizer, named_parameters, servers=None, worker_id=None, algorithm=None, window=None,
+                         rho=None, eta=None, momentum=None, **client_options):
+    """Wraps a torch.optim.Optimizer so that step() also runs the worker side
+    of the run's update rule, as asyncps-worker does around its train step.
+    Returns an instance of a subclass of the optimizer's own class (named the
+    same), holding the same parameter groups, hyperparameters and state.
+
+    named_parameters: the model's named parameters, in order (the layout):
+    model.named_parameters() or any (name, tensor) pairs; their .data become
+    slices of one flat float32 buffer (`flat`), which is what the client sends
+    and receives, without copies. servers, worker_id, algorithm and
+    window/rho/eta/momentum: when None, taken from the environment asyncps.run
+    sets ($ASYNCPS_SERVERS, $ASYNCPS_WORKER_ID, $ASYNCPS_ALGORITHM,
+    $ASYNCPS_WINDOW, ...), else worker 0, ADAG and Dist-Keras' defaults for the
+    rule. client_options: asyncps.Client's keyword options (timeouts, CURVE
+    keys, compression; help(asyncps.Client) lists them).
+
+    Call init_or_pull() once before the first step and finish() after the
+    last. Exchanges "before the batch" (DOWNPOUR, EASGD, EAMSGD, whose next
+    forward pass must see the pulled or look-ahead weights) run at the end of
+    the previous step(), so the forward pass of every batch sees exactly the
+    weights the C++ worker trains at. The optimizer's state (Adam's m, v) stays
+    local, and so do the model's buffers (e.g. BatchNorm's running statistics:
+    only parameters are exchanged). Used by one thread at a time.
+    """
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise _asyncps.InvalidArgument(f"optimizer must be a torch.optim.Optimizer, not {type(optimizer).__name__}")
+    if hasattr(optimizer, "_asyncps_setup"):
+        raise _asyncps.InvalidArgument("optimizer is already a DistributedOptimizer")
+    base = type(optimizer)
+    cls = type(base.__name__, (base,), dict(_METHODS, __doc__=DistributedOptimizer.__doc__))
+    opt = cls.__new__(cls)
+    opt.__dict__.update(optimizer.__dict__)  # the same groups, defaults and state
+    if worker_id is None:
+        worker_id = _from_env(ENV_WORKER_ID, int, "worker id") or 0
+    if algorithm is None:
+        algorithm = os.environ.get(ENV_ALGORITHM) or "adag"
+    rule = {"window": window, "rho": rho, "eta": eta, "momentum": momentum}
+    for key, (env, convert) in ENV_RULE.items():
+        if rule[key] is None:
+            rule[key] = _from_env(env, convert, key)
+    opt._asyncps_setup(named_parameters, _servers(servers), worker_id, algorithm, rule, client_options)
+    return opt
+
+
+def partition(dataset, worker_id=None, num_workers=None):
+    """This worker's share of `dataset` (anything with len() and indexing), as
+    DistributedSampler does: every num_workers-th sample starting at the
+    worker's id, so the shares are disjoint and cover the data set. Worker ids
+    are 0..N-1, as asyncps.run and asyncps-local give them; None: from the
+    environment ($ASYNCPS_WORKER_ID, $ASYNCPS_NUM_WORKERS)."""
+    if worker_id is None:
+        worker_id = _from_env(ENV_WORKER_ID, int, "worker id")
+    if num_workers is None:
+        num_workers = _from_env(ENV_NUM_WORKERS, int, "worker count")
+    if worker_id is None or num_workers is None:
+        raise _asyncps.InvalidArgument(f"partition() needs worker_id and num_workers, or ${ENV_WORKER_ID} and "
+                                       f"${ENV_NUM_WORKERS} (asyncps.run sets them)")
+    if num_workers < 1 or not 0 <= worker_id < num_workers:
+        raise _asyncps.InvalidArgument(f"worker_id {worker_id} is outside 0..{num_workers - 1}")
+    return torch.utils.data.Subset(dataset, range(worker_id, len(dataset), num_workers))
+
+
+def pull_model(model, servers=None, **client_options):
+    """Loads the PS's current weights (the centre) into `model`'s parameters,
+    in place, through an observer client (which needs no algorithm and never
+    counts as a worker). servers: None takes $ASYNCPS_SERVERS. Returns the
+    model."""
+    named = _named(model.named_parameters())
+    layout = _asyncps.Layout([(tensor_name(n), tuple(p.shape)) for n, p in named])
+    flat = np.empty(layout.total_size, np.float32)
+    client = _asyncps.Client(_servers(servers), layout, observer=True, **client_options)
+    client.pull(flat)
+    client.close()
+    with torch.no_grad():
+        for i, (_, p) in enumerate(named):
+            off, n = layout.offset(i), p.numel()
+            p.copy_(torch.from_numpy(flat[off:off + n]).view(p.shape))
+    return model
 
 
 # --- the seed CNN in Keras layout -----------------------------------------------
