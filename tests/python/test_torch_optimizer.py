@@ -106,3 +106,39 @@ def test_pull_model_loads_the_centre_through_an_observer_of_any_algorithm(server
     asyncps.torch.pull_model(fresh, servers=server.endpoints)  # no algorithm: the observer's default (adag)
     got = np.concatenate([p.detach().numpy().reshape(-1) for p in fresh.parameters()])
     np.testing.assert_array_equal(got, centre)
+
+
+def bn_model(seed):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3), torch.nn.Linear(3, 2))
+
+
+def test_batchnorm_running_statistics_travel_with_the_weights(server):
+    worker = bn_model(0)
+    opt = asyncps.torch.DistributedOptimizer(torch.optim.SGD(worker.parameters(), lr=0.1), worker,
+                                             servers=server.endpoints, worker_id=1, algorithm="downpour", window=1)
+    assert opt.layout.names[-2:] == ["1/running_mean", "1/running_var"]  # after the parameters; num_batches_tracked stays local
+    opt.init_or_pull()
+    x = torch.randn(16, 4, generator=torch.Generator().manual_seed(5)) * 3 + 2
+    for _ in range(3):
+        opt.zero_grad()
+        worker(x).sum().backward()
+        opt.step()
+    opt.finish()
+    fresh = bn_model(1)
+    asyncps.torch.pull_model(fresh, servers=server.endpoints)
+    # DOWNPOUR, one worker: the centre is the worker's weights after its last step (the running
+    # statistics included), so the PS's model predicts as the worker's own does.
+    assert float(fresh[1].running_mean.abs().sum()) > 0
+    np.testing.assert_allclose(fresh[1].running_mean.numpy(), worker[1].running_mean.numpy(), rtol=1e-6)
+    worker.eval(), fresh.eval()
+    np.testing.assert_allclose(fresh(x).detach().numpy(), worker(x).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_buffers_local_keeps_them_out_of_the_layout(server):
+    m = bn_model(0)
+    opt = asyncps.torch.DistributedOptimizer(torch.optim.SGD(m.parameters(), lr=0.1), m, servers=server.endpoints,
+                                             worker_id=1, buffers="local")
+    assert opt.layout.total_size == sum(p.numel() for p in m.parameters())
+    with pytest.raises(asyncps.InvalidArgument, match="'travel' or 'local'"):
+        asyncps.torch.pull_model(bn_model(1), servers=server.endpoints, buffers="shared")

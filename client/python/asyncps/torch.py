@@ -3,7 +3,7 @@
     import torch, asyncps.torch
     model = asyncps.torch.seed_cnn()                 # or any torch.nn.Module
     opt = asyncps.torch.DistributedOptimizer(torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7),
-                                             model.named_parameters(), servers=endpoints,
+                                             model, servers=endpoints,
                                              worker_id=i, algorithm="adag", window=5)
     opt.init_or_pull()                               # the first worker's weights win; start from the PS's
     for x, y in loader:
@@ -14,7 +14,7 @@
 
 In a script started by asyncps.run (python3 -m asyncps.run --workers 3 train.py),
 servers, worker_id and the rule come from the environment it sets:
-DistributedOptimizer(opt, model.named_parameters()), partition(dataset) for
+DistributedOptimizer(opt, model), partition(dataset) for
 this worker's share of the data, and pull_model(model) for the PS's weights.
 
 Tensor names on the PS are the PyTorch names with '.' written as '/' (Keras'
@@ -51,6 +51,24 @@ def _named(named_parameters):
             hint = (": pass model.named_parameters(), not model.parameters()" if isinstance(entry, torch.Tensor)
                     else "")
             raise _asyncps.InvalidArgument(f"{expected}; entry {i} is a {type(entry).__name__}{hint}")
+    return named
+
+
+def exchanged_tensors(model, buffers="travel"):
+    """The (name, tensor) pairs the PS holds for `model`, in layout order: a
+    torch.nn.Module's named parameters, then, with buffers="travel", its
+    floating-point buffers (BatchNorm's running mean and variance: they follow
+    the rule like parameters, as Keras' non-trainable weights did in
+    Dist-Keras; integer buffers such as num_batches_tracked stay local);
+    buffers="local" keeps every buffer local. Anything else that is not a
+    Module: (name, tensor) pairs taken as they are (no buffers)."""
+    if buffers not in ("travel", "local"):
+        raise _asyncps.InvalidArgument(f"buffers must be 'travel' or 'local', not {buffers!r}")
+    if not isinstance(model, torch.nn.Module):
+        return _named(model)
+    named = list(model.named_parameters())
+    if buffers == "travel":
+        named += [(n, b) for n, b in model.named_buffers() if b.is_floating_point()]
     return named
 
 
@@ -230,17 +248,19 @@ _METHODS = {k: v for k, v in _DistributedOptimizer.__dict__.items()
             if k not in ("__dict__", "__weakref__", "__module__", "__doc__")}
 
 
-def DistributedOptimizer(optimizer, named_parameters, servers=None, worker_id=None, algorithm=None, window=None,
-                         rho=None, eta=None, momentum=None, **client_options):
+def DistributedOptimizer(optimizer, model, servers=None, worker_id=None, algorithm=None, window=None,
+                         rho=None, eta=None, momentum=None, buffers="travel", **client_options):
     """Wraps a torch.optim.Optimizer so that step() also runs the worker side
     of the run's update rule, as asyncps-worker does around its train step.
     Returns an instance of a subclass of the optimizer's own class (named the
     same), holding the same parameter groups, hyperparameters and state.
 
-    named_parameters: the model's named parameters, in order (the layout):
-    model.named_parameters() or any (name, tensor) pairs; their .data become
-    slices of one flat float32 buffer (`flat`), which is what the client sends
-    and receives, without copies. servers, worker_id, algorithm and
+    model: the torch.nn.Module (its parameters, then its floating-point
+    buffers unless buffers="local": exchanged_tensors()), or (name, tensor)
+    pairs such as model.named_parameters() (parameters only); in that order
+    they are the layout, and their .data become slices of one flat float32
+    buffer (`flat`), which is what the client sends and receives, without
+    copies. servers, worker_id, algorithm and
     window/rho/eta/momentum: when None, taken from the environment asyncps.run
     sets ($ASYNCPS_SERVERS, $ASYNCPS_WORKER_ID, $ASYNCPS_ALGORITHM,
     $ASYNCPS_WINDOW, ...), else worker 0, ADAG and Dist-Keras' defaults for the
@@ -252,8 +272,7 @@ def DistributedOptimizer(optimizer, named_parameters, servers=None, worker_id=No
     forward pass must see the pulled or look-ahead weights) run at the end of
     the previous step(), so the forward pass of every batch sees exactly the
     weights the C++ worker trains at. The optimizer's state (Adam's m, v) stays
-    local, and so do the model's buffers (e.g. BatchNorm's running statistics:
-    only parameters are exchanged). Used by one thread at a time.
+    local. Used by one thread at a time.
     """
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise _asyncps.InvalidArgument(f"optimizer must be a torch.optim.Optimizer, not {type(optimizer).__name__}")
@@ -271,7 +290,8 @@ def DistributedOptimizer(optimizer, named_parameters, servers=None, worker_id=No
     for key, (env, convert) in ENV_RULE.items():
         if rule[key] is None:
             rule[key] = _from_env(env, convert, key)
-    opt._asyncps_setup(named_parameters, _servers(servers), worker_id, algorithm, rule, client_options)
+    opt._asyncps_setup(exchanged_tensors(model, buffers), _servers(servers), worker_id, algorithm, rule,
+                       client_options)
     return opt
 
 
@@ -293,12 +313,13 @@ def partition(dataset, worker_id=None, num_workers=None):
     return torch.utils.data.Subset(dataset, range(worker_id, len(dataset), num_workers))
 
 
-def pull_model(model, servers=None, **client_options):
-    """Loads the PS's current weights (the centre) into `model`'s parameters,
-    in place, through an observer client (which needs no algorithm and never
-    counts as a worker). servers: None takes $ASYNCPS_SERVERS. Returns the
-    model."""
-    named = _named(model.named_parameters())
+def pull_model(model, servers=None, buffers="travel", **client_options):
+    """Loads the PS's current weights (the centre) into `model`'s parameters
+    (and floating-point buffers, unless buffers="local": pass what the run's
+    DistributedOptimizer was given), in place, through an observer client
+    (which needs no algorithm and never counts as a worker). servers: None
+    takes $ASYNCPS_SERVERS. Returns the model."""
+    named = exchanged_tensors(model, buffers)
     layout = _asyncps.Layout([(tensor_name(n), tuple(p.shape)) for n, p in named])
     flat = np.empty(layout.total_size, np.float32)
     client = _asyncps.Client(_servers(servers), layout, observer=True, **client_options)
