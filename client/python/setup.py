@@ -45,6 +45,7 @@ class CMakeBuild(build_ext):
         target = pathlib.Path(self.get_ext_fullpath(ext.name))
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(built[0], target)
+        shutil.copy2(build / "python" / "asyncps" / "_asyncps.pyi", target.parent)  # the build's stubgen.py
 
 
 setup(version=project_version(),

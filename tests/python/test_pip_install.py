@@ -38,5 +38,7 @@ def test_pip_install_into_a_fresh_venv(tmp_path):
     assert r.returncode == 0, r.stderr
     module, got_version, total = r.stdout.split()
     assert module.startswith(str(env_dir)), module  # the venv's copy, not the build tree's
+    installed = pathlib.Path(module).parent
+    assert (installed / "py.typed").exists() and (installed / "_asyncps.pyi").exists()
     assert got_version == version
     assert total == "15"

@@ -92,6 +92,8 @@ Algorithm AlgorithmFromPython(py::handle obj) {
 }
 
 void BindClient(py::module_& m) {
+  m.def("_client_option_defaults", &ClientOptionDefaults,
+        "Every Client option by name: (default, unit), durations in seconds: what the type stub lists.");
   static const std::string client_doc = ClientDoc();
   py::class_<ClientHandle, std::shared_ptr<ClientHandle>>(m, "Client", client_doc.c_str())
       .def(py::init([](py::handle servers, py::handle layout, py::handle worker_id, py::handle algorithm,

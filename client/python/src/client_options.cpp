@@ -192,6 +192,15 @@ py::dict ClientOptionsToDict(const ClientOptions& o) {
   return d;
 }
 
+py::dict ClientOptionDefaults() {
+  const ClientOptions defaults;
+  py::dict d;
+  for (const ClientOptionInfo& row : ClientOptionTable())
+    d[py::str(row.name.data(), row.name.size())] =
+        py::make_tuple(ToPython(row, defaults), row.unit == "ms" ? "s" : std::string(row.unit));
+  return d;
+}
+
 std::string ClientOptionsDoc() {
   const ClientOptions defaults;
   std::string doc;

@@ -36,4 +36,8 @@ pybind11::dict ClientOptionsToDict(const ClientOptions& options);
 // default and help.
 std::string ClientOptionsDoc();
 
+// Every option by name: (its default, its unit), the CURVE keys included (for
+// the type stub, client/python/stubgen.py); durations in seconds ("s").
+pybind11::dict ClientOptionDefaults();
+
 }  // namespace asyncps::python
