@@ -40,5 +40,6 @@ def test_pip_install_into_a_fresh_venv(tmp_path):
     assert module.startswith(str(env_dir)), module  # the venv's copy, not the build tree's
     installed = pathlib.Path(module).parent
     assert (installed / "py.typed").exists() and (installed / "_asyncps.pyi").exists()
+    assert (env_dir / "bin" / "asyncps-run").exists()  # the launcher's console script
     assert got_version == version
     assert total == "15"
