@@ -1,23 +1,66 @@
-// ParseFlags: CLI11 parsing with the exit statuses every asyncps binary
-// documents: --help prints and exits 0; a bad flag prints why and exits 2.
+// Flag parsing shared by every asyncps binary, with the exit statuses they all
+// document: --help prints and exits 0; a bad flag prints why and exits 2.
 // (CLI11_PARSE would return CLI11's own codes, e.g. 105 for a value out of range.)
 #pragma once
 
 #include <cmath>
+#include <cstdio>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 
 namespace asyncps::tools {
 
-// Parses argv into `app`. Returns the exit status to end with, or nullopt to go on.
-inline std::optional<int> ParseFlags(CLI::App& app, int argc, char** argv) {
+// How a binary ends without running: its exit status and what it prints first.
+struct FlagsExit {
+  int status = 0;   // 0 after --help; 2 for a refused flag or value
+  std::string out;  // for stdout: --help's text
+  std::string err;  // for stderr, whole lines: why a flag or value was refused
+};
+
+// What parsing a binary's flags came to: the configuration to run, or the exit
+// to end with. Parsing prints nothing, so tests can parse in-process.
+template <typename Config>
+struct [[nodiscard]] ParsedFlags {
+  ParsedFlags(Config c) : config(std::move(c)) {}   // NOLINT: implicit by design
+  ParsedFlags(FlagsExit e) : exit(std::move(e)) {}  // NOLINT: implicit by design
+  std::optional<Config> config;                     // set: run it
+  FlagsExit exit;                                   // when !config: how to end
+};
+
+// A refused flag or value: exit status 2 and "<program>: <why>" on stderr.
+inline FlagsExit Refuse(const char* program, const std::string& why) {
+  return {2, "", std::string(program) + ": " + why + "\n"};
+}
+
+// Prints e.out on stdout and e.err on stderr. Returns e.status.
+inline int PrintFlagsExit(const FlagsExit& e) {
+  std::fwrite(e.out.data(), 1, e.out.size(), stdout);
+  std::fflush(stdout);
+  std::fwrite(e.err.data(), 1, e.err.size(), stderr);
+  return e.status;
+}
+
+// Parses argv into `app` without printing. Returns nullopt to go on, else the
+// exit: --help's text with status 0, or CLI11's refusal with status 2.
+inline std::optional<FlagsExit> ParseQuietly(CLI::App& app, int argc, const char* const* argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
+    std::ostringstream out, err;
+    const int status = app.exit(e, out, err) == 0 ? 0 : 2;
+    return FlagsExit{status, out.str(), err.str()};
   }
+  return std::nullopt;
+}
+
+// Parses argv into `app`, printing --help's text or why a flag was refused.
+// Returns the exit status to end with, or nullopt to go on.
+inline std::optional<int> ParseFlags(CLI::App& app, int argc, const char* const* argv) {
+  if (std::optional<FlagsExit> e = ParseQuietly(app, argc, argv)) return PrintFlagsExit(*e);
   return std::nullopt;
 }
 

@@ -1,0 +1,103 @@
+#include "local_config.h"
+
+#include <cmath>
+#include <exception>
+
+#include <CLI/CLI.hpp>
+
+#include "asyncps/core/status.h"
+
+namespace asyncps::launcher {
+namespace {
+
+// The slowdown of every worker from --straggler I:F values (1: none), or why
+// a value is refused.
+Result<std::vector<double>> ParseStragglers(const std::vector<std::string>& values, std::size_t workers) {
+  std::vector<double> slowdown(workers, 1.0);
+  for (const std::string& v : values) {
+    const auto colon = v.find(':');
+    std::size_t index = 0, used = 0;
+    double factor = 0;
+    bool ok = colon != std::string::npos && colon > 0 && v.find_first_not_of("0123456789") == colon;
+    try {
+      if (ok) index = std::stoul(v.substr(0, colon));
+      if (ok) factor = std::stod(v.substr(colon + 1), &used);
+    } catch (const std::exception&) {
+      ok = false;
+    }
+    ok = ok && used == v.size() - colon - 1 && std::isfinite(factor) && factor >= 1 && factor <= 1000;
+    if (!ok || index >= workers)
+      return Status::InvalidArgument("--straggler " + v + ": expected I:F with a worker index I below --workers " +
+                                     std::to_string(workers) + " and a slowdown F from 1 to 1000 (e.g. 0:3)");
+    slowdown[index] = factor;
+  }
+  return slowdown;
+}
+
+// Registers asyncps-local's own flags (not the training or compression ones) on `app`.
+void AddLaunchFlags(CLI::App& app, LocalConfig& c) {
+  app.add_option("--workers", c.workers, "Worker processes")->check(CLI::Range(1, 256))->capture_default_str();
+  app.add_option("--shards", c.shards, "Parameter shards (served by one asyncps-server process)")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--report-json", c.report_json, "Also write the report as JSON here");
+  app.add_option("--save-weights", c.save_weights,
+                 "Where to save the final weights (.npz, or .h5 for Keras' model.load_weights; '' to skip)")
+      ->capture_default_str();
+  app.add_option("--checkpoint-dir", c.checkpoint_dir, "Passed on to asyncps-server: where shards keep checkpoints");
+  app.add_option("--metrics-bind", c.metrics_bind,
+                 "Passed on to asyncps-server: serve /metrics and the status page on HOST:PORT (port 0: any)");
+  app.add_option("--timeout", c.timeout_s, "Stop everything and fail after this many seconds (0: no limit)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--max-staleness", c.max_staleness,
+                 "Passed on to asyncps-server: bounded staleness (SSP); hold a worker's pull while it is more than S "
+                 "commits ahead of the slowest (0: a barrier every window), or off")
+      ->check(tools::MaxStaleness())
+      ->capture_default_str();
+  app.add_option("--staleness-scale", c.staleness_scale, "Passed on to asyncps-server: none, or inverse (1/tau)")
+      ->check(CLI::IsMember({"none", "inverse"}))
+      ->capture_default_str();
+  app.add_option("--worker-timeout", c.worker_timeout_s,
+                 "Passed on to asyncps-server: seconds before the staleness bound stops waiting for a silent worker")
+      ->check(tools::FiniteRange(0.1, 86400.0))
+      ->capture_default_str();
+  app.add_option("--curve-every", c.curve_every_s,
+                 "Pull the weights from the PS every this many seconds while training, and report their test "
+                 "accuracy against time (evaluated after the run); 0: off")
+      ->check(tools::FiniteRange(0.0, 86400.0))
+      ->capture_default_str();
+  app.add_option("--straggler", c.stragglers,
+                 "Experiment: I:F makes worker I train F times slower (repeatable; asyncps-worker --slowdown)");
+  app.add_option("--shared-memory", c.shared_memory,
+                 "Payloads between the workers and the shards through shared memory (on) or over the socket (off)")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  app.add_option("--server-bin", c.server_bin, "asyncps-server to run (default: next to this binary)");
+  app.add_option("--worker-bin", c.worker_bin, "asyncps-worker to run (default: next to this binary)");
+  app.add_flag("--keep-work-dir", c.keep_work_dir, "Keep the temporary folder with the workers' reports");
+}
+
+}  // namespace
+
+tools::ParsedFlags<LocalConfig> ParseLocalFlags(int argc, const char* const* argv) {
+  LocalConfig c;
+  CLI::App app{"asyncps-local: runs a parameter server and workers on this machine and reports the result"};
+  // A flag given twice takes its last value, so a wrapper's defaults can be
+  // overridden (scripts/seed-experiment.sh --epochs 1).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  worker::AddTrainFlags(app, c.train);
+  worker::AddCompressionFlags(app, c.compression);
+  AddLaunchFlags(app, c);
+  if (std::optional<tools::FlagsExit> exit = tools::ParseQuietly(app, argc, argv)) return *exit;
+
+  Status valid = c.train.Validate();
+  if (valid.ok()) valid = c.compression.ToCompression().status();
+  Result<std::vector<double>> slowdown = ParseStragglers(c.stragglers, c.workers);
+  if (valid.ok()) valid = slowdown.status();
+  if (!valid.ok()) return tools::Refuse("asyncps-local", valid.message());
+  c.slowdown = std::move(slowdown).value();
+  return c;
+}
+
+}  // namespace asyncps::launcher

@@ -1,0 +1,316 @@
+#include "local_run.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "accuracy_curve.h"
+#include "asyncps/transport/endpoint.h"
+#include "child_process.h"
+#include "output_path.h"
+#include "progress_display.h"
+#include "run_report.h"
+
+namespace asyncps::launcher {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void OnSignal(int) { g_interrupted = true; }
+
+// The sibling binary next to this one (installed layout), else the one built
+// in this build tree.
+std::string FindBinary(const std::string& name, const char* build_path) {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec && fs::exists(self.parent_path() / name)) return (self.parent_path() / name).string();
+  if (fs::exists(build_path)) return build_path;
+  return name;
+}
+
+// Where the shards listen. With shared memory every client is on this host, so
+// the control messages take a Unix socket in the run's own folder (mkdtemp's
+// 0700 keeps other users out): cheaper than loopback TCP. A path too long for
+// the last shard's Unix socket keeps TCP.
+std::string ShardBind(const fs::path& work, bool shared_memory, std::size_t shards) {
+  const std::string ipc = "ipc://" + (work / "shard").string();
+  return shared_memory && ShardEndpoint(ipc, shards - 1, shards).ok() ? ipc : "tcp://127.0.0.1:*";
+}
+
+std::string Join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+// Waits for the server's --ready-file and returns the endpoints in it.
+Result<std::vector<std::string>> WaitForServer(ChildProcess& server, const fs::path& ready, std::size_t shards) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < deadline) {
+    server.ReadLines();
+    if (server.Poll())
+      return Status::Unavailable("asyncps-server " + server.ExitDescription() + ": " + Join(server.tail(), " | "));
+    std::ifstream in(ready);
+    std::vector<std::string> endpoints;
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) endpoints.push_back(line);
+    if (endpoints.size() == shards) return endpoints;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return Status::Timeout("asyncps-server did not become ready within 15 s");
+}
+
+// The status page's URL: as the server logged it ("status page on URL", the
+// port it bound when --metrics-bind asked for port 0), else from `bind`.
+std::string StatusPageUrl(const ChildProcess& server, const std::string& bind) {
+  const std::string said = "status page on ";
+  for (const std::string& line : server.tail())
+    if (const auto at = line.find(said); at != std::string::npos) return line.substr(at + said.size());
+  return "http://" + bind + "/";
+}
+
+// The run's temporary folder (the server's ready file, the workers' reports):
+// removed on every way out of Run unless --keep-work-dir, then named.
+class WorkDir {
+ public:
+  WorkDir(fs::path path, bool keep) : path_(std::move(path)), keep_(keep) {}
+  WorkDir(const WorkDir&) = delete;
+  WorkDir& operator=(const WorkDir&) = delete;
+  ~WorkDir() {
+    std::error_code ec;
+    if (!keep_)
+      fs::remove_all(path_, ec);
+    else
+      std::printf("work folder: %s\n", path_.c_str());
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+  bool keep_;
+};
+
+// The run's child processes: the workers and, unless --algo single, the server.
+struct Children {
+  std::vector<ChildProcess> workers;
+  std::optional<ChildProcess> server;
+
+  // Stops every child, the server last (it holds the state the workers need),
+  // and says `message` on stderr. Returns the exit status, 1.
+  int Fail(const std::string& message) {
+    for (auto& w : workers) w.Stop();
+    if (server) server->Stop();
+    std::fprintf(stderr, "asyncps-local: %s\n", message.c_str());
+    return 1;
+  }
+};
+
+// Every file the run reads or writes, before any work: a bad test file, model
+// or output path must not throw a finished run away. The test set is small:
+// it is loaded once here so that a corrupt file fails now, not after training.
+Status CheckFiles(const LocalConfig& c) {
+  Status paths = c.train.CheckData(/*train=*/true, /*test=*/true);
+  if (paths.ok()) {
+    // The model too: a refused --model, a shape mismatch or bad --initial-weights fail now.
+    Result<models::Dataset> test = c.train.LoadData(models::Split::kTest);
+    paths = test.ok() ? c.train.BuildModel(test.value()).status() : test.status();
+  }
+  if (paths.ok()) paths = worker::CheckOutputPath("--save-weights", c.save_weights);
+  if (paths.ok()) paths = worker::CheckOutputPath("--report-json", c.report_json);
+  return paths;
+}
+
+// Starts asyncps-server (`bin`) into children.server, its ready file in
+// `work`, and returns its shards' endpoints once it is ready.
+Result<std::vector<std::string>> StartServer(const LocalConfig& c, const std::string& bin, const fs::path& work,
+                                             Children& children) {
+  const std::string bind = ShardBind(work, c.shared_memory == "on", c.shards);
+  std::vector<std::string> args{
+      bin, "--bind", bind, "--shards", std::to_string(c.shards), "--ready-file", (work / "ready").string()};
+  if (!c.checkpoint_dir.empty()) args.insert(args.end(), {"--checkpoint-dir", c.checkpoint_dir});
+  args.insert(args.end(), {"--max-staleness", c.max_staleness, "--staleness-scale", c.staleness_scale,
+                           "--worker-timeout", std::to_string(c.worker_timeout_s)});
+  if (!c.metrics_bind.empty()) args.insert(args.end(), {"--metrics-bind", c.metrics_bind});
+  if (c.shared_memory == "on") args.emplace_back("--shared-memory");
+  Result<ChildProcess> started = ChildProcess::Start(args, "asyncps-server");
+  if (!started.ok()) return started.status();
+  children.server.emplace(std::move(started).value());
+  return WaitForServer(*children.server, work / "ready", c.shards);
+}
+
+// Starts every worker (`bin`) into children.workers, each writing its report
+// into `work`; `endpoints`: the shards' (empty for --algo single).
+Status StartWorkers(const LocalConfig& c, const std::string& bin, const fs::path& work,
+                    const std::vector<std::string>& endpoints, Children& children) {
+  const bool single = c.train.algorithm() == Algorithm::kSingle;
+  for (std::size_t i = 0; i < c.workers; ++i) {
+    std::vector<std::string> args{bin};
+    for (auto& a : c.train.ToArgs()) args.push_back(a);
+    for (auto& a : std::vector<std::string>{
+             "--worker-index", std::to_string(i), "--num-workers", std::to_string(c.workers), "--report-json",
+             (work / ("worker-" + std::to_string(i) + ".json")).string(), "--progress-format", "machine"})
+      args.push_back(a);
+    if (!single) {
+      args.insert(args.end(), {"--servers", Join(endpoints, ",")});
+      for (auto& a : c.compression.ToArgs()) args.push_back(a);
+      if (c.shared_memory == "on") args.emplace_back("--shared-memory");
+    }
+    if (single && i == 0) args.insert(args.end(), {"--save-weights", (work / "worker-0.npz").string()});
+    const double slowdown = i < c.slowdown.size() ? c.slowdown[i] : 1.0;
+    if (slowdown > 1) args.insert(args.end(), {"--slowdown", std::to_string(slowdown)});
+    Result<ChildProcess> started = ChildProcess::Start(args, "worker " + std::to_string(i));
+    if (!started.ok()) return started.status();
+    children.workers.push_back(std::move(started).value());
+  }
+  return Status::OK();
+}
+
+// Relays the workers' output and shows their progress until every worker has
+// finished, taking a snapshot for `curve` (may be null) every --curve-every.
+// Returns "" when all succeeded, else why the run must stop (interrupted,
+// --timeout, a child that died, a failed snapshot).
+std::string Supervise(const LocalConfig& c, Children& children, AccuracyCurve* curve) {
+  std::vector<ChildProcess>& workers = children.workers;
+  auto next_snapshot = std::chrono::steady_clock::now();
+  ProgressDisplay display(c.workers, c.train.epochs, isatty(STDOUT_FILENO));
+  const auto start = std::chrono::steady_clock::now();
+  std::size_t done = 0;
+  while (done < workers.size()) {
+    std::vector<pollfd> fds;
+    for (auto& w : workers) fds.push_back({w.output_fd(), POLLIN, 0});
+    poll(fds.data(), fds.size(), 200);
+    if (g_interrupted) return "interrupted: stopped all processes";
+    if (c.timeout_s > 0 && std::chrono::steady_clock::now() - start > std::chrono::seconds(c.timeout_s))
+      return "--timeout of " + std::to_string(c.timeout_s) + " s reached: stopped all processes";
+    if (children.server) {
+      children.server->ReadLines();
+      if (children.server->Poll())
+        return "asyncps-server " + children.server->ExitDescription() +
+               "; last output: " + Join(children.server->tail(), " | ");
+    }
+    done = 0;
+    for (std::size_t i = 0; i < workers.size(); ++i) {
+      for (const auto& line : workers[i].ReadLines()) display.OnLine(i, line);
+      if (workers[i].Poll()) {
+        for (const auto& line : workers[i].ReadLines()) display.OnLine(i, line);  // the last words
+        if (!workers[i].succeeded()) {
+          display.Finish();
+          return workers[i].name() + " " + workers[i].ExitDescription() + "; last output:\n  " +
+                 Join(workers[i].tail(), "\n  ");
+        }
+        ++done;
+      }
+    }
+    display.Render();
+    if (curve && done < workers.size() && std::chrono::steady_clock::now() >= next_snapshot) {
+      if (Status st = curve->Snapshot(); !st.ok()) return st.ToString();
+      next_snapshot += std::chrono::milliseconds(static_cast<std::int64_t>(c.curve_every_s * 1000));
+    }
+  }
+  display.Finish();
+  return "";
+}
+
+// After the workers finished: their reports, the weights' evaluation and the
+// accuracy curve, printed (and written to --report-json). Stops the server.
+// Returns the exit status: 0, or 1 with the reason on stderr.
+int Report(const LocalConfig& c, const fs::path& work, const std::vector<std::string>& endpoints, AccuracyCurve* curve,
+           Children& children) {
+  std::vector<worker::WorkerReport> reports;
+  for (std::size_t i = 0; i < c.workers; ++i) {
+    std::ifstream in(work / ("worker-" + std::to_string(i) + ".json"));
+    try {
+      reports.push_back(worker::WorkerReportFromJson(nlohmann::json::parse(in)));
+    } catch (const std::exception& e) {
+      return children.Fail("cannot read worker " + std::to_string(i) + "'s report: " + e.what());
+    }
+  }
+  WeightsSource source;
+  if (c.train.algorithm() == Algorithm::kSingle)
+    source.npz_path = (work / "worker-0.npz").string();
+  else
+    source.ps.servers = endpoints;
+  Result<RunReport> report = BuildRunReport(c.train, std::move(reports), source, c.save_weights);
+  if (children.server) children.server->Stop();
+  if (!report.ok()) return children.Fail(report.status().ToString());
+  if (curve) {
+    Result<std::vector<CurvePoint>> points = curve->Evaluate();
+    if (!points.ok()) return children.Fail(points.status().ToString());
+    report.value().curve = std::move(points).value();
+  }
+  if (children.server) report.value().server_peak_rss_kb = children.server->peak_rss_kb();
+  std::printf("%s", FormatReport(report.value()).c_str());
+  if (!c.report_json.empty()) {
+    std::ofstream out(c.report_json);
+    out << ToJson(report.value()).dump(2) << "\n";
+    if (!out.flush()) return children.Fail("cannot write --report-json " + c.report_json);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int Run(const LocalConfig& c) {
+  if (c.train.summary) return worker::PrintModelSummary(c.train, "asyncps-local");
+  if (Status paths = CheckFiles(c); !paths.ok()) {
+    std::fprintf(stderr, "asyncps-local: %s\n", paths.message().c_str());
+    return 1;
+  }
+  const std::string server_bin =
+      c.server_bin.empty() ? FindBinary("asyncps-server", ASYNCPS_SERVER_BUILD_PATH) : c.server_bin;
+  const std::string worker_bin =
+      c.worker_bin.empty() ? FindBinary("asyncps-worker", ASYNCPS_WORKER_BUILD_PATH) : c.worker_bin;
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+
+  // In $TMPDIR (else /tmp).
+  std::error_code tmp_ec;
+  std::string tmpl = (fs::temp_directory_path(tmp_ec) / "asyncps-local-XXXXXX").string();
+  if (tmp_ec || !mkdtemp(tmpl.data())) {
+    std::fprintf(stderr, "asyncps-local: cannot create a work folder %s: %s\n", tmpl.c_str(),
+                 tmp_ec ? tmp_ec.message().c_str() : std::strerror(errno));
+    return 1;
+  }
+  // Declared before the children: removed (or named) after they are stopped.
+  const WorkDir work_dir(tmpl, c.keep_work_dir);
+  const fs::path& work = work_dir.path();
+  const bool single = c.train.algorithm() == Algorithm::kSingle;
+
+  Children children;
+  std::vector<std::string> endpoints;
+  if (!single) {
+    Result<std::vector<std::string>> ready = StartServer(c, server_bin, work, children);
+    if (!ready.ok()) return children.Fail(ready.status().message());
+    endpoints = std::move(ready).value();
+    if (!c.metrics_bind.empty())
+      std::printf("status page: %s\n", StatusPageUrl(*children.server, c.metrics_bind).c_str());
+  }
+  if (Status st = StartWorkers(c, worker_bin, work, endpoints, children); !st.ok()) return children.Fail(st.message());
+
+  std::unique_ptr<AccuracyCurve> curve;
+  if (!single && c.curve_every_s > 0) {
+    worker::ConnectOptions ps;
+    ps.servers = endpoints;
+    Result<std::unique_ptr<AccuracyCurve>> connected = AccuracyCurve::Connect(c.train, ps);
+    if (!connected.ok()) return children.Fail(connected.status().message());
+    curve = std::move(connected).value();
+  }
+  // Supervise: relay output, show progress, fail fast if anything dies.
+  if (std::string why = Supervise(c, children, curve.get()); !why.empty()) return children.Fail(why);
+  return Report(c, work, endpoints, curve.get(), children);
+}
+
+}  // namespace asyncps::launcher
