@@ -215,13 +215,13 @@ void ShardServer::Publish() {
 }
 
 void ShardServer::LogStragglerChange(const WorkerRate& r) {
+  if (!options_.log_stragglers) return;
   bool& was = straggling_[r.worker];
   if (r.straggler == was) return;
   was = r.straggler;
   char rate[32];
   std::snprintf(rate, sizeof rate, "%.2f", r.commits_per_s);
-  const std::string who =
-      "shard " + std::to_string(options_.shard.shard_index) + ": worker " + std::to_string(r.worker);
+  const std::string who = "worker " + std::to_string(r.worker);
   if (r.straggler) {
     Log("warn", who + " is a straggler: " + rate + " commits/s over the last " +
                     std::to_string(options_.straggler_window.count() / 1000) + " s, below " +

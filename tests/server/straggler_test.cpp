@@ -59,3 +59,24 @@ TEST_CASE("one active worker, or fraction 0, names nobody", "[straggler]") {
   auto r2 = Run(off, {100ms, 100ms, 2000ms}, 10s);
   CHECK_FALSE(r2[2].straggler);
 }
+
+TEST_CASE("a straggler is cleared only well above the threshold, so the verdict does not flap", "[straggler]") {
+  // Median 10/s, fraction 0.5: flagged below 5/s, cleared at 1.25 x 5 = 6.25/s or more.
+  CommitRates rates(10s, 0.5);
+  const CommitRates::TimePoint t0{};
+  auto second = [&](int s, int slow_commits) {
+    for (int i = 1; i <= 10; ++i) {
+      rates.Record(0, t0 + std::chrono::seconds(s) + i * 100ms - 1ms);
+      rates.Record(1, t0 + std::chrono::seconds(s) + i * 100ms - 1ms);
+    }
+    for (int i = 0; i < slow_commits; ++i) rates.Record(2, t0 + std::chrono::seconds(s) + i * 10ms);
+  };
+  for (int s = 0; s < 10; ++s) second(s, 4);  // 4/s
+  CHECK(rates.Rates(t0 + 10s)[2].straggler);
+  for (int s = 10; s < 20; ++s) second(s, 6);  // 6/s: above the threshold, below the release
+  CHECK(rates.Rates(t0 + 20s)[2].straggler);
+  for (int s = 20; s < 30; ++s) second(s, 7);  // 7/s
+  CHECK_FALSE(rates.Rates(t0 + 30s)[2].straggler);
+  for (int s = 30; s < 40; ++s) second(s, 6);  // back to 6/s: not flagged again
+  CHECK_FALSE(rates.Rates(t0 + 40s)[2].straggler);
+}

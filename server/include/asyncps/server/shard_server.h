@@ -42,6 +42,10 @@ struct ShardServerOptions {
   // fraction of the median rate a worker is named (log line and metric).
   std::chrono::milliseconds straggler_window{30000};
   double straggler_fraction = 0.5;
+  // Whether this shard logs workers becoming and ceasing to be stragglers.
+  // Every commit reaches every shard, so their verdicts agree: one shard per
+  // process logs them (asyncps-server: its first), one line per event.
+  bool log_stragglers = true;
 };
 
 class ShardServer {

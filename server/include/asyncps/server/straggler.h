@@ -7,6 +7,10 @@
 // straggler. A worker with no commit in the window (finished, or gone) is not
 // active and so never a straggler.
 //
+// So that the verdict does not flap around the threshold, a straggler stays
+// one until its rate is back above kReleaseFactor times the threshold (capped
+// at the median).
+//
 // Thread-safety: none (the shard thread's). Times are passed in, so tests use
 // their own clock.
 #pragma once
@@ -32,7 +36,10 @@ class CommitRates {
   // REQUIRES: window > 0; fraction in [0, 1] (0: nobody is a straggler).
   CommitRates(std::chrono::milliseconds window, double fraction) : window_(window), fraction_(fraction) {}
 
-  void Record(std::uint32_t worker, TimePoint at) { times_[worker].push_back(at); }
+  // How far above the threshold a straggler's rate must climb to be cleared.
+  static constexpr double kReleaseFactor = 1.25;
+
+  void Record(std::uint32_t worker, TimePoint at);
 
   // Every worker seen, by id, as of `now` (older commits are forgotten).
   std::vector<WorkerRate> Rates(TimePoint now);
@@ -40,7 +47,11 @@ class CommitRates {
  private:
   std::chrono::milliseconds window_;
   double fraction_;
-  std::map<std::uint32_t, std::deque<TimePoint>> times_;
+  struct History {
+    std::deque<TimePoint> times;  // commits within the window
+    bool straggler = false;       // the last verdict
+  };
+  std::map<std::uint32_t, History> workers_;
 };
 
 }  // namespace asyncps::ps
