@@ -46,6 +46,7 @@ def main(argv=None):
     a = parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
+    # NCHW images [rows, 1, 28, 28]: the layout seed_cnn() takes by default
     x, y = asyncps.mnist.load(a.data, "train", a.train_limit, a.worker_index, a.num_workers, a.divisor)
     if len(y) == 0:
         sys.exit(f"worker {a.worker_index} has no training rows: use fewer workers or more data")

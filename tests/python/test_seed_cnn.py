@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+import asyncps
+import asyncps.mnist
 import asyncps.torch
 from conftest import binary, need_data
 
@@ -34,7 +36,7 @@ def test_forward_is_keras_conv_and_dense_in_keras_layout():
     # A reference in PyTorch's own layout (OIHW conv, out x in linear) on the
     # same weights, to pin down the permutations and the NHWC flatten.
     model = asyncps.torch.seed_cnn(seed=3)
-    x = torch.rand(2, 28, 28, 1)
+    x = torch.rand(2, 1, 28, 28)  # NCHW, the default
     conv1 = torch.nn.Conv2d(1, 32, 3)
     conv2 = torch.nn.Conv2d(32, 32, 3)
     with torch.no_grad():
@@ -43,12 +45,58 @@ def test_forward_is_keras_conv_and_dense_in_keras_layout():
         conv1.bias.uniform_()
         model.conv2d_1.bias.copy_(conv1.bias)
         conv2.bias.copy_(model.conv2d_2.bias)
-        h = torch.relu(conv2(torch.relu(conv1(x.permute(0, 3, 1, 2)))))
+        h = torch.relu(conv2(torch.relu(conv1(x))))
         h = torch.nn.functional.max_pool2d(h, 2)          # [2, 32, 12, 12]
         h = h.permute(0, 2, 3, 1).reshape(2, -1)          # Keras: (row, col, channel) order
         h = torch.relu(h @ model.dense_1.kernel + model.dense_1.bias)
         expected = h @ model.dense_2.kernel + model.dense_2.bias
         np.testing.assert_allclose(model(x).numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_nchw_and_nhwc_inputs_of_the_same_images_give_the_same_logits(channels):
+    first = asyncps.torch.seed_cnn(seed=5, height=10, width=12, channels=channels)
+    last = asyncps.torch.seed_cnn(seed=5, height=10, width=12, channels=channels, data_format="channels_last")
+    assert first.data_format == "channels_first" and last.data_format == "channels_last"
+    # The data format changes the input only: the same tensors, in the same order, with the same weights.
+    assert first.layout == last.layout
+    np.testing.assert_array_equal(first.flat.numpy(), last.flat.numpy())
+    nchw = torch.rand(3, channels, 10, 12)
+    nhwc = nchw.permute(0, 2, 3, 1).contiguous()
+    with torch.no_grad():
+        logits = first(nchw)
+        assert logits.shape == (3, 10)
+        np.testing.assert_array_equal(logits.numpy(), last(nhwc).numpy())
+
+
+def test_an_input_in_the_wrong_layout_is_refused_naming_the_expected_one():
+    nchw = asyncps.torch.seed_cnn()
+    with pytest.raises(asyncps.InvalidArgument, match=r"expects NCHW input \[batch, 1, 28, 28\], got shape "
+                                                      r"\(2, 28, 28, 1\): that is NHWC; .*data_format='channels_last'"):
+        nchw(torch.rand(2, 28, 28, 1))
+    with pytest.raises(asyncps.InvalidArgument, match=r"expects NCHW .*got shape \(2, 28, 28\): add the channel"):
+        nchw(torch.rand(2, 28, 28))
+    with pytest.raises(asyncps.InvalidArgument, match=r"expects NCHW .*got shape \(2, 3, 28, 28\)$"):
+        nchw(torch.rand(2, 3, 28, 28))
+    nhwc = asyncps.torch.seed_cnn(data_format="channels_last")
+    with pytest.raises(asyncps.InvalidArgument, match=r"expects NHWC input \[batch, 28, 28, 1\], got shape "
+                                                      r"\(2, 1, 28, 28\): that is NCHW"):
+        nhwc(torch.rand(2, 1, 28, 28))
+    with pytest.raises(asyncps.InvalidArgument, match="data_format must be 'channels_first'"):
+        asyncps.torch.seed_cnn(data_format="NHWC")
+
+
+def test_mnist_load_gives_either_layout():
+    data = need_data()
+    x, y = asyncps.mnist.load(data, "test", limit=8)
+    x_last, y_last = asyncps.mnist.load(data, "test", limit=8, data_format="channels_last")
+    assert x.shape == (8, 1, 28, 28) and x_last.shape == (8, 28, 28, 1)
+    assert x.flags.c_contiguous and x_last.flags.c_contiguous
+    np.testing.assert_array_equal(x[:, 0], x_last[..., 0])
+    np.testing.assert_array_equal(y, y_last)
+    model = asyncps.torch.seed_cnn()
+    assert asyncps.torch.evaluate(model, x, y) == \
+        asyncps.torch.evaluate(asyncps.torch.seed_cnn(data_format="channels_last"), x_last, y)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +152,7 @@ def test_distributed_optimizer_exchanges_the_models_own_flat_buffer(server):
     assert opt.flat.data_ptr() == before and model.conv2d_1.kernel.data_ptr() == before
     assert opt.layout == model.layout
     opt.init_or_pull()
-    x, y = torch.rand(4, 28, 28, 1), torch.tensor([0, 1, 2, 3])
+    x, y = torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
     torch.nn.functional.cross_entropy(model(x), y).backward()
     opt.step()
     w0, w = asyncps.torch.seed_cnn().flat.numpy(), model.flat.numpy().copy()

@@ -117,7 +117,8 @@ def test_batchnorm_running_statistics_travel_with_the_weights(server):
     worker = bn_model(0)
     opt = asyncps.torch.DistributedOptimizer(torch.optim.SGD(worker.parameters(), lr=0.1), worker,
                                              servers=server.endpoints, worker_id=1, algorithm="downpour", window=1)
-    assert opt.layout.names[-2:] == ["1/running_mean", "1/running_var"]  # after the parameters; num_batches_tracked stays local
+    # After the parameters; the integer num_batches_tracked stays local.
+    assert opt.layout.names[-2:] == ["1/running_mean", "1/running_var"]
     opt.init_or_pull()
     x = torch.randn(16, 4, generator=torch.Generator().manual_seed(5)) * 3 + 2
     for _ in range(3):

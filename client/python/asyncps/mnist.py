@@ -2,7 +2,8 @@
 workers exactly as asyncps-worker splits them (numpy only).
 
     images, labels = asyncps.mnist.load(split="train", worker=1, num_workers=3)
-    # images: float32 [n, 28, 28, 1] (NHWC, pixels / divisor); labels: int64 [n]
+    # images: float32 [n, 1, 28, 28] (NCHW, pixels / divisor; data_format="channels_last":
+    # [n, 28, 28, 1], NHWC); labels: int64 [n]
 """
 import gzip
 import os
@@ -40,13 +41,19 @@ def read_idx(path, ndim):
     return body.reshape(dims)
 
 
-def load(directory=DEFAULT_DIR, split="train", limit=0, worker=0, num_workers=1, divisor=255.0, num_classes=10):
+def load(directory=DEFAULT_DIR, split="train", limit=0, worker=0, num_workers=1, divisor=255.0, num_classes=10,
+         data_format="channels_first"):
     """The worker's contiguous block of the first `limit` rows (0: all) of
     `split` ("train" or "test"): rows [worker*n/num_workers,
     (worker+1)*n/num_workers), as asyncps-worker takes them. Returns
-    (images float32 [rows, height, width, 1], labels int64 [rows])."""
+    (images float32, labels int64 [rows]); the images are [rows, 1, height,
+    width] (NCHW, PyTorch's layout) with data_format="channels_first", the
+    default, or [rows, height, width, 1] (NHWC, Keras') with "channels_last"."""
     if split not in _PREFIX:
         raise _asyncps.InvalidArgument(f"split must be 'train' or 'test', not {split!r}")
+    if data_format not in ("channels_first", "channels_last"):
+        raise _asyncps.InvalidArgument(f"data_format must be 'channels_first' (NCHW) or 'channels_last' (NHWC), "
+                                       f"not {data_format!r}")
     if num_workers < 1 or not 0 <= worker < num_workers:
         raise _asyncps.InvalidArgument(f"worker {worker} of {num_workers} workers; need num_workers >= 1 and "
                                        "0 <= worker < num_workers")
@@ -56,7 +63,8 @@ def load(directory=DEFAULT_DIR, split="train", limit=0, worker=0, num_workers=1,
         raise _asyncps.IOError(f"{directory}: {images.shape[0]} images but {labels.shape[0]} labels in {split}")
     n = images.shape[0] if limit == 0 else min(limit, images.shape[0])
     begin, end = worker * n // num_workers, (worker + 1) * n // num_workers
-    x = (images[begin:end].astype(np.float32) / np.float32(divisor))[..., np.newaxis]
+    x = images[begin:end].astype(np.float32) / np.float32(divisor)
+    x = x[:, np.newaxis] if data_format == "channels_first" else x[..., np.newaxis]
     y = labels[begin:end].astype(np.int64)
     if y.size and y.max() >= num_classes:
         raise _asyncps.IOError(f"{directory}: label {int(y.max())} in {split} is not below {num_classes} classes")

@@ -21,6 +21,10 @@ Tensor names on the PS are the PyTorch names with '.' written as '/' (Keras'
 separator): seed_cnn()'s conv2d_1.kernel is conv2d_1/kernel, as in the C++
 worker, so PyTorch and C++ workers can share a run and its .npz files.
 
+A model on a GPU works unchanged (move it there before creating its
+optimizer): the client exchanges through a pinned host copy of the flat
+buffer, copied only around the rule's exchanges (DistributedOptimizer).
+
 torch is imported by this module only; `import asyncps` never needs it.
 """
 import os
@@ -86,15 +90,16 @@ def _as_flat_view(params):
                 or d.storage_offset() != offset):
             return None
         offset += d.numel()
-    return torch.empty(0, dtype=torch.float32).set_(storage, base, (offset - base,))
+    return torch.empty(0, dtype=torch.float32, device=first.device).set_(storage, base, (offset - base,))
 
 
 def flatten_parameters(named_parameters):
-    """Makes every parameter's .data a slice of one flat float32 CPU tensor, in
-    the given order (keeping the values), and returns (layout, flat). Reuses
-    the buffer if the parameters already are consecutive slices of one.
-    Raises asyncps.InvalidArgument for a parameter that is not float32 on the
-    CPU, a name given twice, or entries that are not (name, tensor) pairs."""
+    """Makes every parameter's .data a slice of one flat float32 tensor on the
+    parameters' device (the CPU or a GPU), in the given order (keeping the
+    values), and returns (layout, flat). Reuses the buffer if the parameters
+    already are consecutive slices of one. Raises asyncps.InvalidArgument for
+    a parameter that is not float32, parameters on different devices, a name
+    given twice, or entries that are not (name, tensor) pairs."""
     named = _named(named_parameters)
     if not named:
         raise _asyncps.InvalidArgument("named_parameters is empty: pass model.named_parameters()")
@@ -105,8 +110,10 @@ def flatten_parameters(named_parameters):
         if p.dtype != torch.float32:
             raise _asyncps.InvalidArgument(f"parameter '{name}' is {p.dtype}; asyncps exchanges float32 "
                                            "(model.float())")
-        if p.device.type != "cpu":
-            raise _asyncps.InvalidArgument(f"parameter '{name}' is on {p.device}; the flat buffer is on the CPU")
+        if p.device != named[0][1].device:
+            raise _asyncps.InvalidArgument(f"parameter '{name}' is on {p.device} but '{named[0][0]}' is on "
+                                           f"{named[0][1].device}; move the whole model to one device "
+                                           "(model.to(device)) before wrapping its optimizer")
         if tensor_name(name) in seen:
             raise _asyncps.InvalidArgument(f"parameter '{name}' is given twice (or clashes with "
                                            f"'{seen[tensor_name(name)]}' once '.' is written '/')")
@@ -115,7 +122,7 @@ def flatten_parameters(named_parameters):
     params = [p for _, p in named]
     flat = _as_flat_view(params)
     if flat is None:
-        flat = torch.empty(layout.total_size, dtype=torch.float32)
+        flat = torch.empty(layout.total_size, dtype=torch.float32, device=params[0].device)
         for i, p in enumerate(params):
             off, n = layout.offset(i), p.numel()
             flat[off:off + n].copy_(p.data.reshape(-1))
@@ -161,15 +168,28 @@ class _DistributedOptimizer(torch.optim.Optimizer):
     LR schedulers, state_dict()/load_state_dict(), zero_grad(set_to_none=...)
     and anything that checks isinstance(opt, torch.optim.Optimizer) work."""
 
-    def _asyncps_setup(self, named_parameters, servers, worker_id, algorithm, rule, client_options):
+    def _asyncps_setup(self, named_parameters, servers, worker_id, algorithm, rule, client_options, stage):
         self.layout, self.flat = flatten_parameters(named_parameters)
-        self._w = self.flat.numpy()  # the same memory, for the client
+        # Staging (a model on a GPU): the client reads and writes `host`, a
+        # flat copy in (pinned) host memory, and the weights cross between it
+        # and `flat` only around the driver calls that touch them.
+        self.staged = self.flat.device.type != "cpu" if stage is None else bool(stage)
+        self._cuda = self.flat.device.type == "cuda"
+        if self.staged:
+            self.host = torch.empty(self.layout.total_size, dtype=torch.float32,
+                                    pin_memory=torch.cuda.is_available())
+        else:
+            self.host = self.flat
+        self._w = self.host.numpy()  # the same memory, for the client
+        self.copies_to_host = self.copies_to_device = 0  # staging copies of the whole flat buffer
+        self._h2d_done = None  # a CUDA event: the last host -> device copy has read `host`
         self.client = _asyncps.Client(servers, self.layout, worker_id=worker_id, algorithm=algorithm,
                                       **client_options)
         self.driver = _asyncps.RuleDriver(self.client, **rule)
         self.config = self.driver.config
         self._before = self.config["exchange_point"] == "before_batch"
         self._eamsgd = self.config["algorithm"] == "eamsgd"
+        self._unsent = 0  # batches trained since the last exchange, as the driver counts them
         # EAMSGD's look-ahead (W + v) for the next batch is applied at the end
         # of a step; finish() puts W back as it was before it.
         self._w_before_lookahead = np.empty_like(self._w) if self._eamsgd else None
@@ -196,11 +216,14 @@ class _DistributedOptimizer(torch.optim.Optimizer):
         weights were taken."""
         if self._asyncps_state != "created":
             raise RuntimeError("init_or_pull() was already called")
-        taken = self.client.init(self._w)
-        self.driver.start(self._w)
-        self._asyncps_state = "running"
-        self._prepare_next_batch()
-        return taken
+
+        def calls():
+            taken = self.client.init(self._w)
+            self.driver.start(self._w)
+            self._asyncps_state = "running"
+            self._prepare_next_batch()
+            return taken
+        return self._on_host(calls, touches=True)
 
     def step(self, closure=None):
         """The wrapped optimizer's step, then the rule's after-batch work
@@ -210,8 +233,13 @@ class _DistributedOptimizer(torch.optim.Optimizer):
             raise RuntimeError("call init_or_pull() before the first step()" if self._asyncps_state == "created"
                                else "step() after finish()")
         loss = super(self.__class__, self).step(closure)
-        self.driver.after_batch(self._w)
-        self._prepare_next_batch()
+        touches = self._step_touches_weights()
+        self._unsent += 1
+
+        def calls():
+            self.driver.after_batch(self._w)
+            self._prepare_next_batch()
+        self._on_host(calls, touches)
         return loss
 
     def finish(self):
@@ -221,9 +249,15 @@ class _DistributedOptimizer(torch.optim.Optimizer):
         if self._asyncps_state != "running":
             raise RuntimeError("finish() before init_or_pull()" if self._asyncps_state == "created"
                                else "finish() was already called")
-        if self._eamsgd:
-            np.copyto(self._w, self._w_before_lookahead)
-        self.driver.finish(self._w)
+
+        def calls():
+            if self._eamsgd:
+                np.copyto(self._w, self._w_before_lookahead)
+            self.driver.finish(self._w)
+        # EAMSGD: the host already holds the weights (the last step ended by
+        # copying them to the device), and W is written over them anyway.
+        self._on_host(calls, touches=self._eamsgd or self._unsent > 0, read=not self._eamsgd)
+        self._host_writable()  # the last copy to the device is done when finish() returns
         self.client.leave()  # the shards' staleness bound stops waiting for this worker
         self._asyncps_state = "finished"
         return self.commits
@@ -242,6 +276,73 @@ class _DistributedOptimizer(torch.optim.Optimizer):
             np.copyto(self._w_before_lookahead, self._w)
         self.driver.before_batch(self._w)
 
+    # --- staging: the weights on a GPU, the client on host memory ---------------
+
+    def _step_touches_weights(self):
+        """Whether the driver calls of the coming step() (after_batch, then the
+        next batch's before-batch work) read or write the weights. An exchange
+        is due when the driver's batch counter (batches + 1, from 1) is a
+        multiple of the window and batches are unsent (RuleDriver::Due); after
+        a trained batch some always are."""
+        if self._eamsgd:
+            return True  # the momentum update and the look-ahead, every batch
+        window, it = self.config["window"], self.driver.batches + 1
+        if self.config["exchange_point"] == "after_batch":  # ADAG, DynSGD: after batch `it`
+            return it % window == 0
+        if self._before:  # DOWNPOUR, EASGD: before batch `it + 1`
+            return (it + 1) % window == 0
+        return False
+
+    def _on_host(self, calls, touches, read=True):
+        """Runs calls() (driver calls on the host weights). Staged and
+        `touches`: copies the weights device -> host first (unless not `read`)
+        and host -> device after, once each; otherwise no copy (the driver must
+        not exchange then: checked)."""
+        commits = self.driver.commits
+        staged = self.staged and touches
+        if staged:
+            if read:
+                self._to_host()
+            else:
+                self._host_writable()
+        try:
+            result = calls()
+        finally:
+            if staged:
+                self._to_device()
+            if self.driver.commits != commits:
+                self._unsent = 0
+        if self.staged and not touches and self.driver.commits != commits:
+            raise RuntimeError("asyncps internal error: the rule exchanged at a step where staging copied no "
+                               "weights; please report it")
+        return result
+
+    def _host_writable(self):
+        """Waits until the last host -> device copy has read `host`."""
+        if self._h2d_done is not None:
+            self._h2d_done.synchronize()
+            self._h2d_done = None
+
+    def _to_host(self):
+        self._host_writable()
+        if self._cuda:
+            self.host.copy_(self.flat, non_blocking=True)
+            torch.cuda.current_stream(self.flat.device).synchronize()  # the client reads host next
+        else:
+            self.host.copy_(self.flat)
+        self.copies_to_host += 1
+
+    def _to_device(self):
+        if self._cuda:
+            # Ordered before the next forward pass on this stream; `host` is
+            # not written again before _host_writable() waits for it.
+            self.flat.copy_(self.host, non_blocking=True)
+            self._h2d_done = torch.cuda.Event()
+            self._h2d_done.record(torch.cuda.current_stream(self.flat.device))
+        else:
+            self.flat.copy_(self.host)
+        self.copies_to_device += 1
+
 
 # The methods of _DistributedOptimizer that a DistributedOptimizer gets.
 _METHODS = {k: v for k, v in _DistributedOptimizer.__dict__.items()
@@ -249,7 +350,7 @@ _METHODS = {k: v for k, v in _DistributedOptimizer.__dict__.items()
 
 
 def DistributedOptimizer(optimizer, model, servers=None, worker_id=None, algorithm=None, window=None,
-                         rho=None, eta=None, momentum=None, buffers="travel", **client_options):
+                         rho=None, eta=None, momentum=None, buffers="travel", _stage=None, **client_options):
     """Wraps a torch.optim.Optimizer so that step() also runs the worker side
     of the run's update rule, as asyncps-worker does around its train step.
     Returns an instance of a subclass of the optimizer's own class (named the
@@ -273,6 +374,15 @@ def DistributedOptimizer(optimizer, model, servers=None, worker_id=None, algorit
     the previous step(), so the forward pass of every batch sees exactly the
     weights the C++ worker trains at. The optimizer's state (Adam's m, v) stays
     local. Used by one thread at a time.
+
+    A model on a GPU (move it there before creating its optimizer): the
+    parameters stay on the device, slices of one flat device buffer (`flat`);
+    the client reads and writes `host`, a flat copy in pinned host memory, and
+    the weights are copied device -> host just before and host -> device just
+    after the rule's driver reads or writes them (an exchange; EAMSGD's
+    momentum and look-ahead, every batch), never on the other steps.
+    `copies_to_host` and `copies_to_device` count those copies. (_stage=True
+    runs the same staging with `flat` on the CPU, for tests.)
     """
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise _asyncps.InvalidArgument(f"optimizer must be a torch.optim.Optimizer, not {type(optimizer).__name__}")
@@ -291,7 +401,7 @@ def DistributedOptimizer(optimizer, model, servers=None, worker_id=None, algorit
         if rule[key] is None:
             rule[key] = _from_env(env, convert, key)
     opt._asyncps_setup(exchanged_tensors(model, buffers), _servers(servers), worker_id, algorithm, rule,
-                       client_options)
+                       client_options, _stage)
     return opt
 
 
@@ -359,19 +469,33 @@ class Dense(torch.nn.Module):
         return torch.addmm(self.bias, x, self.kernel)
 
 
+DATA_FORMATS = ("channels_first", "channels_last")
+
+
+def _data_format(data_format):
+    if data_format not in DATA_FORMATS:
+        raise _asyncps.InvalidArgument(f"data_format must be 'channels_first' (NCHW, PyTorch's) or "
+                                       f"'channels_last' (NHWC, Keras'), not {data_format!r}")
+    return data_format
+
+
 class SeedCNN(torch.nn.Module):
     """Dist-Keras' MNIST CNN, as asyncps-worker's seed CNN: Conv2D(32, 3x3)
     ReLU, Conv2D(32, 3x3) ReLU, MaxPool(2x2), Flatten (NHWC order, as Keras),
     Dense(225) ReLU, Dense(classes) (logits; softmax is in the loss).
-    Input: NHWC float32 [batch, height, width, channels], as asyncps.mnist.load
-    gives it. Parameters (named as in the C++ worker once '.' is '/'):
+    Input: float32 [batch, channels, height, width] (NCHW, PyTorch's layout)
+    with data_format="channels_first", the default, or [batch, height, width,
+    channels] (NHWC, Keras') with "channels_last"; the parameters are the same
+    either way. Parameters (named as in the C++ worker once '.' is '/'):
     conv2d_1.kernel/bias, conv2d_2.kernel/bias, dense_1.kernel/bias,
     dense_2.kernel/bias, all slices of one flat buffer, `flat`."""
 
-    def __init__(self, height=28, width=28, channels=1, num_classes=10):
+    def __init__(self, height=28, width=28, channels=1, num_classes=10, data_format="channels_first"):
         super().__init__()
         if height < 6 or width < 6:
             raise _asyncps.InvalidArgument(f"seed CNN: images of {height}x{width} are smaller than 6x6")
+        self.data_format = _data_format(data_format)
+        self._chw = (channels, height, width)
         self.conv2d_1 = Conv2D(channels, 32)
         self.conv2d_2 = Conv2D(32, 32)
         flat_features = ((height - 4) // 2) * ((width - 4) // 2) * 32
@@ -379,9 +503,30 @@ class SeedCNN(torch.nn.Module):
         self.dense_2 = Dense(225, num_classes)
         self.layout, self.flat = flatten_parameters(self.named_parameters())
 
+    def _check_input(self, x):
+        c, h, w = self._chw
+        nchw, nhwc = (c, h, w), (h, w, c)
+        if self.data_format == "channels_first":
+            shape, other, text = nchw, nhwc, ("NCHW", f"[batch, {c}, {h}, {w}]", "NHWC", "channels_last",
+                                              "x.permute(0, 3, 1, 2)")
+        else:
+            shape, other, text = nhwc, nchw, ("NHWC", f"[batch, {h}, {w}, {c}]", "NCHW", "channels_first",
+                                              "x.permute(0, 2, 3, 1)")
+        if x.dim() == 4 and tuple(x.shape[1:]) == shape:
+            return
+        hint = ""
+        if x.dim() == 4 and tuple(x.shape[1:]) == other:
+            hint = f": that is {text[2]}; build the model with data_format='{text[3]}' or pass {text[4]}"
+        elif x.dim() == 3 and tuple(x.shape[1:]) == (h, w) and c == 1:
+            hint = f": add the channel axis (x.unsqueeze({1 if self.data_format == 'channels_first' else -1}))"
+        raise _asyncps.InvalidArgument(f"seed CNN (data_format='{self.data_format}') expects {text[0]} input "
+                                       f"{text[1]}, got shape {tuple(x.shape)}{hint}")
+
     def forward(self, x):
-        h = x.permute(0, 3, 1, 2)  # NHWC -> NCHW
-        h = F.relu(self.conv2d_1(h))
+        self._check_input(x)
+        if self.data_format == "channels_last":
+            x = x.permute(0, 3, 1, 2).contiguous()  # NHWC -> NCHW, the very input channels_first takes
+        h = F.relu(self.conv2d_1(x))
         h = F.relu(self.conv2d_2(h))
         h = F.max_pool2d(h, 2)
         h = h.permute(0, 2, 3, 1).reshape(h.shape[0], -1)  # Keras flattens NHWC
@@ -400,11 +545,13 @@ def _cpp_uniform(seed, start, n):
     return (z >> np.uint64(40)).astype(np.float32) * np.float32(1.0 / 16777216.0)
 
 
-def seed_cnn(seed=1, height=28, width=28, channels=1, num_classes=10):
+def seed_cnn(seed=1, height=28, width=28, channels=1, num_classes=10, data_format="channels_first"):
     """The seed CNN with the C++ worker's initial weights for `seed`
     (Glorot-uniform kernels drawn in layer order from the same generator, zero
-    biases): bit for bit what asyncps-worker --seed SEED starts from."""
-    model = SeedCNN(height, width, channels, num_classes)
+    biases): bit for bit what asyncps-worker --seed SEED starts from. Input:
+    NCHW (data_format="channels_first", the default) or NHWC
+    ("channels_last"); the weights do not depend on it."""
+    model = SeedCNN(height, width, channels, num_classes, data_format)
     drawn = 0
     with torch.no_grad():
         for layer in (model.conv2d_1, model.conv2d_2, model.dense_1, model.dense_2):
@@ -450,13 +597,18 @@ def load_weights(path, named_parameters):
 
 
 def evaluate(model, images, labels, batch_size=1000):
-    """(accuracy, mean cross-entropy) of `model` on numpy images/labels."""
+    """(accuracy, mean cross-entropy) of `model` on numpy images/labels.
+    The images are given to the model as they are, in its input layout
+    (seed_cnn(): NCHW, as asyncps.mnist.load gives them, unless it was built
+    with data_format="channels_last"), on the device of its parameters."""
+    first = next(iter(model.parameters()), None)
+    device = first.device if first is not None else torch.device("cpu")
     model.eval()
     correct, loss = 0, 0.0
     with torch.no_grad():
         for i in range(0, len(labels), batch_size):
-            x = torch.from_numpy(images[i:i + batch_size])
-            y = torch.from_numpy(labels[i:i + batch_size])
+            x = torch.from_numpy(images[i:i + batch_size]).to(device)
+            y = torch.from_numpy(labels[i:i + batch_size]).to(device)
             logits = model(x)
             loss += F.cross_entropy(logits, y, reduction="sum").item()
             correct += (logits.argmax(1) == y).sum().item()
