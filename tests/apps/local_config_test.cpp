@@ -7,36 +7,13 @@
 
 using asyncps::launcher::LocalConfig;
 using asyncps::launcher::ParseLocalFlags;
-using asyncps::testing::ParseArgs;
 using asyncps::testing::Refusal;
 using asyncps::testing::TrainingRefusals;
 
-namespace {
-
-asyncps::tools::ParsedFlags<LocalConfig> Parse(const std::vector<std::string>& args) {
-  return ParseArgs(ParseLocalFlags, "asyncps-local", args);
-}
-
-LocalConfig Accepted(const std::vector<std::string>& args) {
-  auto parsed = Parse(args);
-  INFO(parsed.exit.err);
-  REQUIRE(parsed.config);
-  return *parsed.config;
-}
-
-void CheckRefused(const Refusal& r) {
-  auto parsed = Parse(r.args);
-  INFO(r.args[0] << " " << (r.args.size() > 1 ? r.args[1] : "") << "\n" << parsed.exit.err);
-  REQUIRE_FALSE(parsed.config);
-  CHECK(parsed.exit.status == 2);
-  CHECK(parsed.exit.out.empty());
-  for (const std::string& e : r.expect) CHECK_THAT(parsed.exit.err, Catch::Contains(e));
-}
-
-}  // namespace
+const asyncps::testing::FlagParser<LocalConfig> flags(ParseLocalFlags, "asyncps-local");
 
 TEST_CASE("asyncps-local's defaults", "[apps][local][flags]") {
-  const LocalConfig c = Accepted({});
+  const LocalConfig c = flags.Accepted({});
   CHECK(c.workers == 3);
   CHECK(c.shards == 2);
   CHECK(c.report_json.empty());
@@ -61,7 +38,7 @@ TEST_CASE("asyncps-local's defaults", "[apps][local][flags]") {
 }
 
 TEST_CASE("asyncps-local --help prints the flags on stdout and exits 0", "[apps][local][flags]") {
-  auto parsed = Parse({"--help"});
+  auto parsed = flags.Parse({"--help"});
   REQUIRE_FALSE(parsed.config);
   CHECK(parsed.exit.status == 0);
   CHECK_THAT(parsed.exit.out, Catch::Contains("asyncps-local: runs a parameter server") &&
@@ -71,45 +48,45 @@ TEST_CASE("asyncps-local --help prints the flags on stdout and exits 0", "[apps]
 
 TEST_CASE("asyncps-local's flags reach the config, and a flag given twice takes its last value",
           "[apps][local][flags]") {
-  const LocalConfig c = Accepted({"--workers",
-                                  "4",
-                                  "--shards",
-                                  "1",
-                                  "--report-json",
-                                  "r.json",
-                                  "--save-weights",
-                                  "",
-                                  "--checkpoint-dir",
-                                  "ckpt",
-                                  "--metrics-bind",
-                                  "127.0.0.1:0",
-                                  "--timeout",
-                                  "60",
-                                  "--max-staleness",
-                                  "0",
-                                  "--staleness-scale",
-                                  "inverse",
-                                  "--worker-timeout",
-                                  "5",
-                                  "--curve-every",
-                                  "0.5",
-                                  "--straggler",
-                                  "1:3",
-                                  "--straggler",
-                                  "3:2.5",
-                                  "--shared-memory",
-                                  "off",
-                                  "--server-bin",
-                                  "/s",
-                                  "--worker-bin",
-                                  "/w",
-                                  "--keep-work-dir",
-                                  "--commit-encoding",
-                                  "bf16",
-                                  "--epochs",
-                                  "3",
-                                  "--epochs",
-                                  "1"});
+  const LocalConfig c = flags.Accepted({"--workers",
+                                        "4",
+                                        "--shards",
+                                        "1",
+                                        "--report-json",
+                                        "r.json",
+                                        "--save-weights",
+                                        "",
+                                        "--checkpoint-dir",
+                                        "ckpt",
+                                        "--metrics-bind",
+                                        "127.0.0.1:0",
+                                        "--timeout",
+                                        "60",
+                                        "--max-staleness",
+                                        "0",
+                                        "--staleness-scale",
+                                        "inverse",
+                                        "--worker-timeout",
+                                        "5",
+                                        "--curve-every",
+                                        "0.5",
+                                        "--straggler",
+                                        "1:3",
+                                        "--straggler",
+                                        "3:2.5",
+                                        "--shared-memory",
+                                        "off",
+                                        "--server-bin",
+                                        "/s",
+                                        "--worker-bin",
+                                        "/w",
+                                        "--keep-work-dir",
+                                        "--commit-encoding",
+                                        "bf16",
+                                        "--epochs",
+                                        "3",
+                                        "--epochs",
+                                        "1"});
   CHECK(c.workers == 4);
   CHECK(c.shards == 1);
   CHECK(c.report_json == "r.json");
@@ -132,7 +109,7 @@ TEST_CASE("asyncps-local's flags reach the config, and a flag given twice takes 
 }
 
 TEST_CASE("asyncps-local refuses out-of-range and malformed training values", "[apps][local][flags]") {
-  for (const Refusal& r : TrainingRefusals()) CheckRefused(r);
+  for (const Refusal& r : TrainingRefusals()) flags.CheckRefused(r);
 }
 
 TEST_CASE("asyncps-local refuses its own bad values with exit 2, naming them", "[apps][local][flags]") {
@@ -159,5 +136,5 @@ TEST_CASE("asyncps-local refuses its own bad values with exit 2, naming them", "
       {{"--commit-encoding", "fp8"}, {"--commit-encoding", "fp8"}},
       {{"--commit-top-k", "1.5"}, {"--commit-top-k", "1.5"}},
   };
-  for (const Refusal& r : cases) CheckRefused(r);
+  for (const Refusal& r : cases) flags.CheckRefused(r);
 }

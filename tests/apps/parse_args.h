@@ -2,10 +2,14 @@
 // would, and the training-flag refusals every trainer binary shares.
 #pragma once
 
+#include <catch2/catch.hpp>
+
 #include <cstdlib>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "cli_parse.h"
 
 namespace asyncps::testing {
 
@@ -16,6 +20,45 @@ auto ParseArgs(Parse parse, const char* program, const std::vector<std::string>&
   for (const std::string& a : args) argv.push_back(a.c_str());
   return parse(static_cast<int>(argv.size()), argv.data());
 }
+
+// A refused command line and what the message must name.
+struct Refusal {
+  std::vector<std::string> args;
+  std::vector<std::string> expect;  // each must appear in what is printed on stderr
+};
+
+// One binary's flag parser (a Parse*Flags function), called as its main would.
+template <typename Config>
+class FlagParser {
+ public:
+  using ParseFn = tools::ParsedFlags<Config> (*)(int, const char* const*);
+  FlagParser(ParseFn parse, const char* program) : parse_(parse), program_(program) {}
+
+  tools::ParsedFlags<Config> Parse(const std::vector<std::string>& args) const {
+    return ParseArgs(parse_, program_, args);
+  }
+  // The config for `args`, which must be accepted.
+  Config Accepted(const std::vector<std::string>& args) const {
+    auto parsed = Parse(args);
+    INFO(parsed.exit.err);
+    REQUIRE(parsed.config);
+    return *parsed.config;
+  }
+  // `r.args` must be refused with exit status 2, nothing on stdout and every
+  // part of `r.expect` on stderr.
+  void CheckRefused(const Refusal& r) const {
+    auto parsed = Parse(r.args);
+    INFO(r.args[0] << " " << (r.args.size() > 1 ? r.args[1] : "") << "\n" << parsed.exit.err);
+    REQUIRE_FALSE(parsed.config);
+    CHECK(parsed.exit.status == 2);
+    CHECK(parsed.exit.out.empty());
+    for (const std::string& e : r.expect) CHECK_THAT(parsed.exit.err, Catch::Contains(e));
+  }
+
+ private:
+  ParseFn parse_;
+  const char* program_;
+};
 
 // Sets (or, with nullopt, unsets) an environment variable for its lifetime.
 class ScopedEnv {
@@ -39,12 +82,6 @@ class ScopedEnv {
  private:
   const char* name_;
   std::optional<std::string> old_;
-};
-
-// A refused command line and what the message must name.
-struct Refusal {
-  std::vector<std::string> args;
-  std::vector<std::string> expect;  // each must appear in what is printed on stderr
 };
 
 // Out-of-range and malformed training values (train_options.h), refused by

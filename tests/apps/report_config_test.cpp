@@ -7,7 +7,6 @@
 
 using asyncps::launcher::ParseReportFlags;
 using asyncps::launcher::ReportConfig;
-using asyncps::testing::ParseArgs;
 using asyncps::testing::Refusal;
 using asyncps::testing::ScopedEnv;
 using asyncps::testing::TrainingRefusals;
@@ -16,34 +15,13 @@ namespace {
 
 constexpr const char* kServers = "tcp://127.0.0.1:9";
 
-asyncps::tools::ParsedFlags<ReportConfig> Parse(const std::vector<std::string>& args) {
-  return ParseArgs(ParseReportFlags, "asyncps-report", args);
-}
-
-ReportConfig Accepted(const std::vector<std::string>& args) {
-  auto parsed = Parse(args);
-  INFO(parsed.exit.err);
-  REQUIRE(parsed.config);
-  return *parsed.config;
-}
-
-// `args` after --servers, refused.
-void CheckRefused(const Refusal& r) {
-  std::vector<std::string> args{"--servers", kServers};
-  args.insert(args.end(), r.args.begin(), r.args.end());
-  auto parsed = Parse(args);
-  INFO(r.args[0] << " " << (r.args.size() > 1 ? r.args[1] : "") << "\n" << parsed.exit.err);
-  REQUIRE_FALSE(parsed.config);
-  CHECK(parsed.exit.status == 2);
-  CHECK(parsed.exit.out.empty());
-  for (const std::string& e : r.expect) CHECK_THAT(parsed.exit.err, Catch::Contains(e));
-}
-
 }  // namespace
+
+const asyncps::testing::FlagParser<ReportConfig> flags(ParseReportFlags, "asyncps-report");
 
 TEST_CASE("asyncps-report's defaults", "[apps][report][flags]") {
   ScopedEnv workers("ASYNCPS_NUM_WORKERS", std::nullopt);
-  const ReportConfig c = Accepted({"--servers", kServers});
+  const ReportConfig c = flags.Accepted({"--servers", kServers});
   CHECK(c.connect.servers == std::vector<std::string>{kServers});
   CHECK(c.reports_dir.empty());
   CHECK(c.expect_workers == 0);
@@ -54,7 +32,7 @@ TEST_CASE("asyncps-report's defaults", "[apps][report][flags]") {
 }
 
 TEST_CASE("asyncps-report --help prints the flags on stdout and exits 0", "[apps][report][flags]") {
-  auto parsed = Parse({"--help"});
+  auto parsed = flags.Parse({"--help"});
   REQUIRE_FALSE(parsed.config);
   CHECK(parsed.exit.status == 0);
   CHECK_THAT(parsed.exit.out, Catch::Contains("asyncps-report: evaluates") && Catch::Contains("--worker-reports") &&
@@ -63,9 +41,9 @@ TEST_CASE("asyncps-report --help prints the flags on stdout and exits 0", "[apps
 }
 
 TEST_CASE("asyncps-report's flags and variables reach the config", "[apps][report][flags]") {
-  const ReportConfig c = Accepted({"--servers", "tcp://a:1,tcp://b:2", "--worker-reports", "reports",
-                                   "--expect-workers", "4", "--wait", "30", "--report-json", "r.json", "--save-weights",
-                                   "w.h5", "--data", "/no/such/folder"});  // files: Run's
+  const ReportConfig c = flags.Accepted({"--servers", "tcp://a:1,tcp://b:2", "--worker-reports", "reports",
+                                         "--expect-workers", "4", "--wait", "30", "--report-json", "r.json",
+                                         "--save-weights", "w.h5", "--data", "/no/such/folder"});  // files: Run's
   CHECK(c.connect.servers == std::vector<std::string>{"tcp://a:1", "tcp://b:2"});
   CHECK(c.reports_dir == "reports");
   CHECK(c.expect_workers == 4);
@@ -76,25 +54,25 @@ TEST_CASE("asyncps-report's flags and variables reach the config", "[apps][repor
 
   ScopedEnv workers("ASYNCPS_NUM_WORKERS", "6");
   ScopedEnv wait("ASYNCPS_REPORT_WAIT", "9");
-  CHECK(Accepted({"--servers", kServers}).expect_workers == 6);
-  CHECK(Accepted({"--servers", kServers}).wait_s == 9);
-  CHECK(Accepted({"--servers", kServers, "--wait", "1"}).wait_s == 1);
+  CHECK(flags.Accepted({"--servers", kServers}).expect_workers == 6);
+  CHECK(flags.Accepted({"--servers", kServers}).wait_s == 9);
+  CHECK(flags.Accepted({"--servers", kServers, "--wait", "1"}).wait_s == 1);
 }
 
 TEST_CASE("asyncps-report needs --servers, except for --summary", "[apps][report][flags]") {
-  auto parsed = Parse({});
+  auto parsed = flags.Parse({});
   REQUIRE_FALSE(parsed.config);
   CHECK(parsed.exit.status == 2);
   CHECK(parsed.exit.err == "asyncps-report: --servers is required (one endpoint per shard)\n");
-  CHECK(Accepted({"--summary"}).train.summary);
+  CHECK(flags.Accepted({"--summary"}).train.summary);
   // A refused training value is named first, as before.
-  auto lr = Parse({"--lr", "nan"});
+  auto lr = flags.Parse({"--lr", "nan"});
   REQUIRE_FALSE(lr.config);
   CHECK_THAT(lr.exit.err, Catch::Contains("--lr"));
 }
 
 TEST_CASE("asyncps-report refuses out-of-range and malformed training values", "[apps][report][flags]") {
-  for (const Refusal& r : TrainingRefusals()) CheckRefused(r);
+  for (const Refusal& r : TrainingRefusals()) flags.CheckRefused(r);
 }
 
 TEST_CASE("asyncps-report refuses its own bad values with exit 2, naming them", "[apps][report][flags]") {
@@ -103,5 +81,5 @@ TEST_CASE("asyncps-report refuses its own bad values with exit 2, naming them", 
       {{"--expect-workers", "-1"}, {"--expect-workers", "-1"}},
       {{"--commit-encoding", "fp8"}, {"--commit-encoding", "fp8"}},
   };
-  for (const Refusal& r : cases) CheckRefused(r);
+  for (const Refusal& r : cases) flags.CheckRefused(r);
 }

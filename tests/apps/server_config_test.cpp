@@ -11,28 +11,13 @@
 
 using asyncps::ps::ParseServerFlags;
 using asyncps::ps::ServerConfig;
-using asyncps::testing::ParseArgs;
 using asyncps::testing::ScopedEnv;
 using asyncps::testing::TempDir;
 
-namespace {
-
-asyncps::tools::ParsedFlags<ServerConfig> Parse(const std::vector<std::string>& args) {
-  return ParseArgs(ParseServerFlags, "asyncps-server", args);
-}
-
-// The config for `args`, which must be accepted.
-ServerConfig Accepted(const std::vector<std::string>& args) {
-  auto parsed = Parse(args);
-  INFO(parsed.exit.err);
-  REQUIRE(parsed.config);
-  return *parsed.config;
-}
-
-}  // namespace
+const asyncps::testing::FlagParser<ServerConfig> flags(ParseServerFlags, "asyncps-server");
 
 TEST_CASE("asyncps-server's defaults", "[apps][server][flags]") {
-  const ServerConfig c = Accepted({});
+  const ServerConfig c = flags.Accepted({});
   CHECK(c.bind == "tcp://*:5555");
   CHECK(c.shards == 1);
   CHECK(c.first_shard == 0);
@@ -59,7 +44,7 @@ TEST_CASE("asyncps-server's defaults", "[apps][server][flags]") {
 }
 
 TEST_CASE("asyncps-server --help prints the flags on stdout and exits 0", "[apps][server][flags]") {
-  auto parsed = Parse({"--help"});
+  auto parsed = flags.Parse({"--help"});
   REQUIRE_FALSE(parsed.config);
   CHECK(parsed.exit.status == 0);
   CHECK_THAT(parsed.exit.out, Catch::Contains("asyncps-server: serves parameter shards") &&
@@ -68,42 +53,42 @@ TEST_CASE("asyncps-server --help prints the flags on stdout and exits 0", "[apps
 }
 
 TEST_CASE("asyncps-server's flags reach the config", "[apps][server][flags]") {
-  const ServerConfig c = Accepted({"--bind",
-                                   "tcp://127.0.0.1:7000",
-                                   "--shards",
-                                   "3",
-                                   "--first-shard",
-                                   "2",
-                                   "--num-shards",
-                                   "8",
-                                   "--max-message-mb",
-                                   "64",
-                                   "--max-reply-mb",
-                                   "32",
-                                   "--io-threads",
-                                   "4",
-                                   "--shared-memory",
-                                   "--allow-non-finite",
-                                   "--ready-file",
-                                   "ready",
-                                   "--save-weights",
-                                   "weights",
-                                   "--straggler-fraction",
-                                   "0",
-                                   "--straggler-window",
-                                   "5",
-                                   "--max-staleness",
-                                   "3",
-                                   "--worker-timeout",
-                                   "2.5",
-                                   "--staleness-scale",
-                                   "inverse",
-                                   "--metrics-bind",
-                                   "127.0.0.1:0",
-                                   "--checkpoint-dir",
-                                   "ckpt",
-                                   "--checkpoint-every",
-                                   "0"});
+  const ServerConfig c = flags.Accepted({"--bind",
+                                         "tcp://127.0.0.1:7000",
+                                         "--shards",
+                                         "3",
+                                         "--first-shard",
+                                         "2",
+                                         "--num-shards",
+                                         "8",
+                                         "--max-message-mb",
+                                         "64",
+                                         "--max-reply-mb",
+                                         "32",
+                                         "--io-threads",
+                                         "4",
+                                         "--shared-memory",
+                                         "--allow-non-finite",
+                                         "--ready-file",
+                                         "ready",
+                                         "--save-weights",
+                                         "weights",
+                                         "--straggler-fraction",
+                                         "0",
+                                         "--straggler-window",
+                                         "5",
+                                         "--max-staleness",
+                                         "3",
+                                         "--worker-timeout",
+                                         "2.5",
+                                         "--staleness-scale",
+                                         "inverse",
+                                         "--metrics-bind",
+                                         "127.0.0.1:0",
+                                         "--checkpoint-dir",
+                                         "ckpt",
+                                         "--checkpoint-every",
+                                         "0"});
   CHECK(c.shards == 3);
   CHECK(c.first_shard == 2);
   CHECK(c.num_shards == 8);
@@ -126,22 +111,22 @@ TEST_CASE("asyncps-server's flags reach the config", "[apps][server][flags]") {
   CHECK(c.checkpoint_every_s == 0);
 
   // Without --num-shards: this process's shards end the cluster.
-  CHECK(Accepted({"--first-shard", "2", "--shards", "2"}).num_shards == 4);
+  CHECK(flags.Accepted({"--first-shard", "2", "--shards", "2"}).num_shards == 4);
   // Ephemeral ports stay ephemeral; with several shards, each ipc path gets -i.
-  CHECK(Accepted({"--bind", "tcp://127.0.0.1:*", "--shards", "2"}).endpoints ==
+  CHECK(flags.Accepted({"--bind", "tcp://127.0.0.1:*", "--shards", "2"}).endpoints ==
         std::vector<std::string>{"tcp://127.0.0.1:*", "tcp://127.0.0.1:*"});
-  CHECK(Accepted({"--bind", "ipc:///tmp/s", "--shards", "2"}).endpoints ==
+  CHECK(flags.Accepted({"--bind", "ipc:///tmp/s", "--shards", "2"}).endpoints ==
         std::vector<std::string>{"ipc:///tmp/s-0", "ipc:///tmp/s-1"});
 }
 
 TEST_CASE("asyncps-server takes its ASYNCPS_* variables, and a flag overrides them", "[apps][server][flags]") {
   ScopedEnv shards("ASYNCPS_SHARDS", "3");
   ScopedEnv staleness("ASYNCPS_MAX_STALENESS", "7");
-  CHECK(Accepted({}).shards == 3);
-  CHECK(Accepted({}).max_staleness == "7");
-  CHECK(Accepted({"--shards", "2"}).shards == 2);
+  CHECK(flags.Accepted({}).shards == 3);
+  CHECK(flags.Accepted({}).max_staleness == "7");
+  CHECK(flags.Accepted({"--shards", "2"}).shards == 2);
   ScopedEnv bad("ASYNCPS_IO_THREADS", "0");
-  auto parsed = Parse({});
+  auto parsed = flags.Parse({});
   REQUIRE_FALSE(parsed.config);
   CHECK(parsed.exit.status == 2);
   CHECK_THAT(parsed.exit.err, Catch::Contains("--io-threads"));
@@ -177,7 +162,7 @@ TEST_CASE("asyncps-server's flag parser refuses bad values with exit 2, naming t
       {{"--no-such-flag"}, {"--no-such-flag"}},
   };
   for (const auto& [args, expect] : cases) {
-    auto parsed = Parse(args);
+    auto parsed = flags.Parse(args);
     INFO(args[0] << " " << (args.size() > 1 ? args[1] : "") << "\n" << parsed.exit.err);
     REQUIRE_FALSE(parsed.config);
     CHECK(parsed.exit.status == 2);
@@ -190,17 +175,17 @@ TEST_CASE("asyncps-server --metrics-token-file is read while parsing, and needs 
           "[apps][server][flags]") {
   TempDir dir;
   std::ofstream(dir / "token") << "s3cret-token\n";
-  const ServerConfig c = Accepted({"--metrics-bind", "127.0.0.1:0", "--metrics-token-file", dir / "token"});
+  const ServerConfig c = flags.Accepted({"--metrics-bind", "127.0.0.1:0", "--metrics-token-file", dir / "token"});
   CHECK(c.metrics_token == "s3cret-token");
   CHECK(c.metrics_token_file == dir / "token");
 
-  auto unguarded = Parse({"--metrics-token-file", dir / "token"});
+  auto unguarded = flags.Parse({"--metrics-token-file", dir / "token"});
   REQUIRE_FALSE(unguarded.config);
   CHECK(unguarded.exit.status == 2);
   CHECK(unguarded.exit.err ==
         "asyncps-server: --metrics-token-file needs --metrics-bind (there is no endpoint to guard)\n");
 
-  auto missing = Parse({"--metrics-bind", "127.0.0.1:0", "--metrics-token-file", dir / "absent"});
+  auto missing = flags.Parse({"--metrics-bind", "127.0.0.1:0", "--metrics-token-file", dir / "absent"});
   REQUIRE_FALSE(missing.config);
   CHECK(missing.exit.status == 2);
   CHECK_THAT(missing.exit.err,
@@ -210,7 +195,7 @@ TEST_CASE("asyncps-server --metrics-token-file is read while parsing, and needs 
 TEST_CASE("asyncps-server's parsing touches no output folder", "[apps][server][flags]") {
   TempDir dir;
   // Checked (and created) by Run, at start; parsing leaves them alone.
-  const ServerConfig c = Accepted({"--checkpoint-dir", dir / "ckpt", "--save-weights", dir / "weights"});
+  const ServerConfig c = flags.Accepted({"--checkpoint-dir", dir / "ckpt", "--save-weights", dir / "weights"});
   CHECK(c.checkpoint_dir == dir / "ckpt");
   CHECK_FALSE(std::filesystem::exists(dir / "ckpt"));
   CHECK_FALSE(std::filesystem::exists(dir / "weights"));

@@ -5,40 +5,17 @@
 #include "parse_args.h"
 #include "worker_config.h"
 
-using asyncps::testing::ParseArgs;
 using asyncps::testing::Refusal;
 using asyncps::testing::ScopedEnv;
 using asyncps::testing::TrainingRefusals;
 using asyncps::worker::ParseWorkerFlags;
 using asyncps::worker::WorkerConfig;
 
-namespace {
-
-asyncps::tools::ParsedFlags<WorkerConfig> Parse(const std::vector<std::string>& args) {
-  return ParseArgs(ParseWorkerFlags, "asyncps-worker", args);
-}
-
-WorkerConfig Accepted(const std::vector<std::string>& args) {
-  auto parsed = Parse(args);
-  INFO(parsed.exit.err);
-  REQUIRE(parsed.config);
-  return *parsed.config;
-}
-
-void CheckRefused(const Refusal& r) {
-  auto parsed = Parse(r.args);
-  INFO(r.args[0] << " " << (r.args.size() > 1 ? r.args[1] : "") << "\n" << parsed.exit.err);
-  REQUIRE_FALSE(parsed.config);
-  CHECK(parsed.exit.status == 2);
-  CHECK(parsed.exit.out.empty());
-  for (const std::string& e : r.expect) CHECK_THAT(parsed.exit.err, Catch::Contains(e));
-}
-
-}  // namespace
+const asyncps::testing::FlagParser<WorkerConfig> flags(ParseWorkerFlags, "asyncps-worker");
 
 TEST_CASE("asyncps-worker's defaults", "[apps][worker][flags]") {
   ScopedEnv job("JOB_COMPLETION_INDEX", std::nullopt);
-  const WorkerConfig c = Accepted({});
+  const WorkerConfig c = flags.Accepted({});
   CHECK(c.worker.worker_index == 0);
   CHECK(c.worker.num_workers == 1);
   CHECK(c.worker.slowdown == 1);
@@ -55,7 +32,7 @@ TEST_CASE("asyncps-worker's defaults", "[apps][worker][flags]") {
 }
 
 TEST_CASE("asyncps-worker --help prints the flags on stdout and exits 0", "[apps][worker][flags]") {
-  auto parsed = Parse({"--help"});
+  auto parsed = flags.Parse({"--help"});
   REQUIRE_FALSE(parsed.config);
   CHECK(parsed.exit.status == 0);
   CHECK_THAT(parsed.exit.out, Catch::Contains("asyncps-worker: trains") && Catch::Contains("--worker-index") &&
@@ -64,30 +41,30 @@ TEST_CASE("asyncps-worker --help prints the flags on stdout and exits 0", "[apps
 }
 
 TEST_CASE("asyncps-worker's flags reach the config", "[apps][worker][flags]") {
-  const WorkerConfig c = Accepted({"--servers",
-                                   "tcp://127.0.0.1:5555,tcp://127.0.0.1:5556",
-                                   "--worker-index",
-                                   "2",
-                                   "--num-workers",
-                                   "4",
-                                   "--report-json",
-                                   "r.json",
-                                   "--save-weights",
-                                   "w.npz",
-                                   "--slowdown",
-                                   "2.5",
-                                   "--progress-format",
-                                   "machine",
-                                   "--metrics-bind",
-                                   "127.0.0.1:0",
-                                   "--algo",
-                                   "easgd",
-                                   "--epochs",
-                                   "2",
-                                   "--batch-size",
-                                   "32",
-                                   "--data",
-                                   "/no/such/folder"});  // files are Run's to check
+  const WorkerConfig c = flags.Accepted({"--servers",
+                                         "tcp://127.0.0.1:5555,tcp://127.0.0.1:5556",
+                                         "--worker-index",
+                                         "2",
+                                         "--num-workers",
+                                         "4",
+                                         "--report-json",
+                                         "r.json",
+                                         "--save-weights",
+                                         "w.npz",
+                                         "--slowdown",
+                                         "2.5",
+                                         "--progress-format",
+                                         "machine",
+                                         "--metrics-bind",
+                                         "127.0.0.1:0",
+                                         "--algo",
+                                         "easgd",
+                                         "--epochs",
+                                         "2",
+                                         "--batch-size",
+                                         "32",
+                                         "--data",
+                                         "/no/such/folder"});  // files are Run's to check
   CHECK(c.worker.connect.servers == std::vector<std::string>{"tcp://127.0.0.1:5555", "tcp://127.0.0.1:5556"});
   CHECK(c.worker.worker_index == 2);
   CHECK(c.worker.num_workers == 4);
@@ -105,18 +82,18 @@ TEST_CASE("asyncps-worker's flags reach the config", "[apps][worker][flags]") {
 TEST_CASE("asyncps-worker's index defaults to $JOB_COMPLETION_INDEX, unless one is given", "[apps][worker][flags]") {
   ScopedEnv job("JOB_COMPLETION_INDEX", "2");
   ScopedEnv index("ASYNCPS_WORKER_INDEX", std::nullopt);
-  CHECK(Accepted({"--num-workers", "3"}).worker.worker_index == 2);
-  CHECK(Accepted({"--num-workers", "3", "--worker-index", "1"}).worker.worker_index == 1);
+  CHECK(flags.Accepted({"--num-workers", "3"}).worker.worker_index == 2);
+  CHECK(flags.Accepted({"--num-workers", "3", "--worker-index", "1"}).worker.worker_index == 1);
   {
     ScopedEnv given("ASYNCPS_WORKER_INDEX", "0");
-    CHECK(Accepted({"--num-workers", "3"}).worker.worker_index == 0);
+    CHECK(flags.Accepted({"--num-workers", "3"}).worker.worker_index == 0);
   }
   // The index from the Job is checked like one given.
-  CheckRefused({{"--num-workers", "2"}, {"--worker-index 2 with --num-workers 2"}});
+  flags.CheckRefused({{"--num-workers", "2"}, {"--worker-index 2 with --num-workers 2"}});
 }
 
 TEST_CASE("asyncps-worker refuses out-of-range and malformed training values", "[apps][worker][flags]") {
-  for (const Refusal& r : TrainingRefusals()) CheckRefused(r);
+  for (const Refusal& r : TrainingRefusals()) flags.CheckRefused(r);
 }
 
 TEST_CASE("asyncps-worker refuses its own bad values with exit 2, naming them", "[apps][worker][flags]") {
@@ -133,5 +110,5 @@ TEST_CASE("asyncps-worker refuses its own bad values with exit 2, naming them", 
       {{"--progress-format", "json"}, {"--progress-format", "json"}},
       {{"--pull-encoding", "fp8"}, {"--pull-encoding", "fp8"}},
   };
-  for (const Refusal& r : cases) CheckRefused(r);
+  for (const Refusal& r : cases) flags.CheckRefused(r);
 }
