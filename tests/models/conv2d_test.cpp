@@ -77,24 +77,37 @@ TEST_CASE("Conv2D backward matches finite differences (valid and same)", "[model
     }
 }
 
+namespace {
+
+// Runs `options` with `algorithm` and with im2col (the reference) over the same
+// random batch and checks that outputs, input gradients and weight gradients agree.
+void CheckAgreesWithIm2col(Conv2DOptions options, ConvAlgorithm algorithm, const Shape& in, std::size_t batch,
+                           std::uint64_t seed) {
+  options.algorithm = algorithm;
+  Conv2D a(options);
+  options.algorithm = ConvAlgorithm::kIm2col;
+  Conv2D b(options);
+  LayerHarness ha(a, in, batch), hb(b, in, batch);
+  const auto x = RandomVector(batch * in.size(), seed);
+  const auto d = RandomVector(batch * ha.out.size(), seed + 1);
+  std::vector<float> ya(batch * ha.out.size()), yb(ya.size()), dxa(x.size()), dxb(x.size());
+  a.Forward(x.data(), ya.data(), batch, true);
+  b.Forward(x.data(), yb.data(), batch, true);
+  a.Backward(x.data(), ya.data(), d.data(), dxa.data(), batch);
+  b.Backward(x.data(), yb.data(), d.data(), dxb.data(), batch);
+  using asyncps::models::testing::MaxRelError;
+  CHECK(MaxRelError(ya.data(), yb.data(), ya.size()) < 1e-5);
+  CHECK(MaxRelError(dxa.data(), dxb.data(), dxa.size()) < 1e-5);
+  CHECK(MaxRelError(ha.grads.data(), hb.grads.data(), ha.layout.total_size()) < 1e-5);
+}
+
+}  // namespace
+
 TEST_CASE("Conv2D Winograd and im2col agree on the seed CNN's conv2d_2 shape", "[models][conv2d][winograd]") {
   for (Padding pad : {Padding::kValid, Padding::kSame}) {
     INFO("same " << (pad == Padding::kSame));
-    Conv2D a({.filters = 32, .padding = pad, .algorithm = ConvAlgorithm::kWinograd});
-    Conv2D b({.filters = 32, .padding = pad, .algorithm = ConvAlgorithm::kIm2col});
-    const Shape in = Shape::Image(26, 25, 32);  // odd width: partial tiles
-    LayerHarness ha(a, in, 5), hb(b, in, 5);
-    const auto x = RandomVector(5 * in.size(), 12);
-    const auto d = RandomVector(5 * ha.out.size(), 13);
-    std::vector<float> ya(5 * ha.out.size()), yb(ya.size()), dxa(x.size()), dxb(x.size());
-    a.Forward(x.data(), ya.data(), 5, true);
-    b.Forward(x.data(), yb.data(), 5, true);
-    a.Backward(x.data(), ya.data(), d.data(), dxa.data(), 5);
-    b.Backward(x.data(), yb.data(), d.data(), dxb.data(), 5);
-    using asyncps::models::testing::MaxRelError;
-    CHECK(MaxRelError(ya.data(), yb.data(), ya.size()) < 1e-5);
-    CHECK(MaxRelError(dxa.data(), dxb.data(), dxa.size()) < 1e-5);
-    CHECK(MaxRelError(ha.grads.data(), hb.grads.data(), ha.layout.total_size()) < 1e-5);
+    // Odd width: partial tiles.
+    CheckAgreesWithIm2col({.filters = 32, .padding = pad}, ConvAlgorithm::kWinograd, Shape::Image(26, 25, 32), 5, 12);
   }
 }
 
@@ -129,29 +142,8 @@ TEST_CASE("Conv2D direct and im2col agree on a 5x4 kernel over 3 channels", "[mo
   for (std::size_t filters : {5u, 16u})
     for (Padding pad : {Padding::kValid, Padding::kSame}) {
       INFO(filters << " filters, same " << (pad == Padding::kSame));
-      Conv2D a({.filters = filters,
-                .kernel_height = 5,
-                .kernel_width = 4,
-                .padding = pad,
-                .algorithm = ConvAlgorithm::kDirect});
-      Conv2D b({.filters = filters,
-                .kernel_height = 5,
-                .kernel_width = 4,
-                .padding = pad,
-                .algorithm = ConvAlgorithm::kIm2col});
-      const Shape in = Shape::Image(9, 7, 3);
-      LayerHarness ha(a, in, 2), hb(b, in, 2);
-      const auto x = RandomVector(2 * in.size(), 14);
-      const auto d = RandomVector(2 * ha.out.size(), 15);
-      std::vector<float> ya(2 * ha.out.size()), yb(ya.size()), dxa(x.size()), dxb(x.size());
-      a.Forward(x.data(), ya.data(), 2, true);
-      b.Forward(x.data(), yb.data(), 2, true);
-      a.Backward(x.data(), ya.data(), d.data(), dxa.data(), 2);
-      b.Backward(x.data(), yb.data(), d.data(), dxb.data(), 2);
-      using asyncps::models::testing::MaxRelError;
-      CHECK(MaxRelError(ya.data(), yb.data(), ya.size()) < 1e-5);
-      CHECK(MaxRelError(dxa.data(), dxb.data(), dxa.size()) < 1e-5);
-      CHECK(MaxRelError(ha.grads.data(), hb.grads.data(), ha.layout.total_size()) < 1e-5);
+      CheckAgreesWithIm2col({.filters = filters, .kernel_height = 5, .kernel_width = 4, .padding = pad},
+                            ConvAlgorithm::kDirect, Shape::Image(9, 7, 3), 2, 14);
     }
 }
 
@@ -164,28 +156,9 @@ TEST_CASE("Conv2D direct kernels agree with im2col + SGEMM on every filter path"
         for (Padding pad : {Padding::kValid, Padding::kSame}) {
           INFO(filters << " filters, " << channels << " channels, bias " << bias << ", same "
                        << (pad == Padding::kSame));
-          auto options = [&](ConvAlgorithm algo) {
-            return Conv2DOptions{.filters = filters,
-                                 .kernel_height = 3,
-                                 .kernel_width = 2,
-                                 .padding = pad,
-                                 .algorithm = algo,
-                                 .use_bias = bias};
-          };
-          Conv2D a(options(ConvAlgorithm::kDirect)), b(options(ConvAlgorithm::kIm2col));
-          const Shape in = Shape::Image(6, 5, channels);
-          LayerHarness ha(a, in, 3), hb(b, in, 3);
-          const auto x = RandomVector(3 * in.size(), 16);
-          const auto d = RandomVector(3 * ha.out.size(), 17);
-          std::vector<float> ya(3 * ha.out.size()), yb(ya.size()), dxa(x.size()), dxb(x.size());
-          a.Forward(x.data(), ya.data(), 3, true);
-          b.Forward(x.data(), yb.data(), 3, true);
-          a.Backward(x.data(), ya.data(), d.data(), dxa.data(), 3);
-          b.Backward(x.data(), yb.data(), d.data(), dxb.data(), 3);
-          using asyncps::models::testing::MaxRelError;
-          CHECK(MaxRelError(ya.data(), yb.data(), ya.size()) < 1e-5);
-          CHECK(MaxRelError(dxa.data(), dxb.data(), dxa.size()) < 1e-5);
-          CHECK(MaxRelError(ha.grads.data(), hb.grads.data(), ha.layout.total_size()) < 1e-5);
+          CheckAgreesWithIm2col(
+              {.filters = filters, .kernel_height = 3, .kernel_width = 2, .padding = pad, .use_bias = bias},
+              ConvAlgorithm::kDirect, Shape::Image(6, 5, channels), 3, 16);
         }
 }
 
@@ -195,23 +168,8 @@ TEST_CASE("Conv2D direct kernels agree with im2col on inputs narrower than the k
   for (std::size_t filters : {8u, 12u})
     for (const Shape& in : {Shape::Image(6, 1, 2), Shape::Image(1, 6, 2), Shape::Image(1, 1, 3)}) {
       INFO(filters << " filters, input " << in.height << "x" << in.width);
-      auto options = [&](ConvAlgorithm algo) {
-        return Conv2DOptions{
-            .filters = filters, .kernel_height = 5, .kernel_width = 5, .padding = Padding::kSame, .algorithm = algo};
-      };
-      Conv2D a(options(ConvAlgorithm::kDirect)), b(options(ConvAlgorithm::kIm2col));
-      LayerHarness ha(a, in, 2), hb(b, in, 2);
-      const auto x = RandomVector(2 * in.size(), 18);
-      const auto d = RandomVector(2 * ha.out.size(), 19);
-      std::vector<float> ya(2 * ha.out.size()), yb(ya.size()), dxa(x.size()), dxb(x.size());
-      a.Forward(x.data(), ya.data(), 2, true);
-      b.Forward(x.data(), yb.data(), 2, true);
-      a.Backward(x.data(), ya.data(), d.data(), dxa.data(), 2);
-      b.Backward(x.data(), yb.data(), d.data(), dxb.data(), 2);
-      using asyncps::models::testing::MaxRelError;
-      CHECK(MaxRelError(ya.data(), yb.data(), ya.size()) < 1e-5);
-      CHECK(MaxRelError(dxa.data(), dxb.data(), dxa.size()) < 1e-5);
-      CHECK(MaxRelError(ha.grads.data(), hb.grads.data(), ha.layout.total_size()) < 1e-5);
+      CheckAgreesWithIm2col({.filters = filters, .kernel_height = 5, .kernel_width = 5, .padding = Padding::kSame},
+                            ConvAlgorithm::kDirect, in, 2, 18);
     }
 }
 
