@@ -11,7 +11,8 @@ tools::ParsedFlags<ReportConfig> ParseReportFlags(int argc, const char* const* a
   CLI::App app{"asyncps-report: evaluates a parameter server's weights and prints the run's report"};
   worker::AddTrainFlags(app, c.train);
   worker::AddConnectFlags(app, c.connect, /*with_servers=*/true);
-  app.add_option("--worker-reports", c.reports_dir, "Folder of the workers' --report-json files (worker-*.json)")
+  app.add_option("--worker-reports", c.reports_dir,
+                 "Folder of the workers' --report-json files (every .json file in it, whatever its name)")
       ->envname("ASYNCPS_WORKER_REPORTS");
   app.add_option("--expect-workers", c.expect_workers, "Wait until this many worker reports are in the folder")
       ->envname("ASYNCPS_NUM_WORKERS")

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -27,32 +28,45 @@ Status CheckFiles(const ReportConfig& c) {
   return paths;
 }
 
-// The worker reports in --worker-reports, read every half second until
-// --expect-workers are there or --wait has passed. A report that cannot be
-// parsed (being written) is read on the next pass.
-std::vector<worker::WorkerReport> WaitForWorkerReports(const ReportConfig& c) {
-  std::vector<worker::WorkerReport> reports;
+// ReadWorkerReports every half second until --expect-workers reports are
+// there or --wait has passed.
+WorkerReportsFound WaitForWorkerReports(const ReportConfig& c) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(c.wait_s);
   for (;;) {
-    reports.clear();
-    if (!c.reports_dir.empty() && fs::is_directory(c.reports_dir)) {
-      for (const auto& entry : fs::directory_iterator(c.reports_dir)) {
-        const std::string name = entry.path().filename().string();
-        if (name.rfind("worker-", 0) != 0 || entry.path().extension() != ".json") continue;
-        std::ifstream in(entry.path());
-        try {
-          reports.push_back(worker::WorkerReportFromJson(nlohmann::json::parse(in)));
-        } catch (const std::exception&) {
-          // A report being written right now: read it on the next pass.
-        }
-      }
-    }
-    if (reports.size() >= c.expect_workers || std::chrono::steady_clock::now() >= deadline) return reports;
+    WorkerReportsFound found = ReadWorkerReports(c.reports_dir);
+    if (found.reports.size() >= c.expect_workers || std::chrono::steady_clock::now() >= deadline) return found;
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
 }
 
 }  // namespace
+
+WorkerReportsFound ReadWorkerReports(const std::string& dir) {
+  WorkerReportsFound found;
+  std::map<std::size_t, std::string> seen;  // worker index -> the file that reported it
+  std::error_code ec;
+  if (dir.empty() || !fs::is_directory(dir, ec)) return found;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_regular_file(ec) || entry.path().extension() != ".json") {
+      found.skipped.push_back(name + ": not a .json file");
+      continue;
+    }
+    std::ifstream in(entry.path());
+    try {
+      worker::WorkerReport r = worker::WorkerReportFromJson(nlohmann::json::parse(in));
+      if (!seen.emplace(r.worker_index, name).second) {
+        found.skipped.push_back(name + ": a second report of worker " + std::to_string(r.worker_index) +
+                                " (first: " + seen[r.worker_index] + ")");
+        continue;
+      }
+      found.reports.push_back(std::move(r));
+    } catch (const std::exception& e) {
+      found.skipped.push_back(name + ": not a worker report (" + e.what() + ")");
+    }
+  }
+  return found;
+}
 
 int Run(const ReportConfig& c) {
   if (c.train.summary) return worker::PrintModelSummary(c.train, "asyncps-report");
@@ -60,12 +74,15 @@ int Run(const ReportConfig& c) {
     std::fprintf(stderr, "asyncps-report: %s\n", paths.message().c_str());
     return 1;
   }
-  std::vector<worker::WorkerReport> reports = WaitForWorkerReports(c);
-  if (reports.size() < c.expect_workers) {
-    std::fprintf(stderr, "asyncps-report: %zu of %zu worker reports in %s after %d s\n", reports.size(),
-                 c.expect_workers, c.reports_dir.c_str(), c.wait_s);
+  WorkerReportsFound found = WaitForWorkerReports(c);
+  if (found.reports.size() < c.expect_workers) {
+    std::string skipped;
+    for (const std::string& why : found.skipped) skipped += "\n  skipped " + why;
+    std::fprintf(stderr, "asyncps-report: %zu of %zu worker reports in %s after %d s%s\n", found.reports.size(),
+                 c.expect_workers, c.reports_dir.c_str(), c.wait_s, skipped.c_str());
     return 1;
   }
+  std::vector<worker::WorkerReport> reports = std::move(found.reports);
   WeightsSource source;
   source.ps = c.connect;
   Result<RunReport> report = BuildRunReport(c.train, std::move(reports), source, c.save_weights);
