@@ -59,6 +59,19 @@ json WorkerJson(const ShardMetrics& m, const ShardMetrics::Worker& k, double now
           {"blocked_s", k.blocked_s}};
 }
 
+// The run's figures. Every commit reaches every shard and each shard counts
+// it, so adding the shards' figures would count a commit once per shard: they
+// are the figures of the shard that has applied the most commits.
+json RunJson(std::span<const ShardMetrics> shards) {
+  const ShardMetrics* most = nullptr;
+  for (const ShardMetrics& m : shards)
+    if (most == nullptr || m.counters.updates > most->counters.updates) most = &m;
+  if (most == nullptr) return {{"updates", 0}, {"restored_updates", 0}, {"staleness", nullptr}};
+  return {{"updates", most->counters.updates},
+          {"restored_updates", most->counters.restored_updates},
+          {"staleness", BucketsJson(FromHistogram(most->staleness))}};
+}
+
 }  // namespace
 
 Buckets MergedLatency(const ShardMetrics& m) {
@@ -88,11 +101,8 @@ double Quantile(const Buckets& b, double q) {
 }
 
 std::string RenderStatusJson(std::span<const ShardMetrics> shards, const BuildInfo& build, double now_unix_s) {
-  json doc = {{"version", build.version},
-              {"commit", build.commit},
-              {"time_unix_s", now_unix_s},
-              {"shards", json::array()},
-              {"workers", json::array()}};
+  json doc = {{"version", build.version}, {"commit", build.commit},  {"time_unix_s", now_unix_s},
+              {"run", RunJson(shards)},   {"shards", json::array()}, {"workers", json::array()}};
   for (const ShardMetrics& m : shards) {
     doc["shards"].push_back(ShardJson(m, now_unix_s));
     for (const ShardMetrics::Worker& k : m.workers) doc["workers"].push_back(WorkerJson(m, k, now_unix_s));

@@ -32,6 +32,9 @@ TEST_CASE("status.json carries every shard and worker, with ages relative to its
   const json doc = json::parse(ps::RenderStatusJson(std::vector{m}, {"0.1.0", "abc"}, 1010.0));
   CHECK(doc["version"] == "0.1.0");
   CHECK(doc["time_unix_s"] == 1010.0);
+  // One shard here: the run's figures are its own.
+  CHECK(doc["run"]["updates"] == 9);
+  CHECK(doc["run"]["staleness"]["count"] == 3);
   const json& shard = doc["shards"].at(0);
   CHECK(shard["shard"] == 2);
   CHECK(shard["updates"] == 9);
@@ -48,6 +51,25 @@ TEST_CASE("status.json carries every shard and worker, with ages relative to its
   CHECK(doc["workers"][0]["blocked_s"] == 2.5);
   CHECK(doc["workers"][1]["blocked_s"] == 0.0);
   CHECK(doc["workers"][1]["last_commit_age_s"].is_null());  // never committed
+}
+
+TEST_CASE("status.json's run counts each commit once, whatever the number of shards", "[status]") {
+  // Every commit reaches both shards; shard 1 is one commit behind (in flight)
+  // and a restart restored 4 of shard 0's updates from its checkpoint.
+  ps::ShardMetrics a, b;
+  a.shard_index = 0;
+  a.counters.updates = 12;
+  a.counters.restored_updates = 4;
+  for (int i = 0; i < 8; ++i) a.staleness.Observe(1.0);
+  b.shard_index = 1;
+  b.counters.updates = 11;
+  b.counters.restored_updates = 4;
+  for (int i = 0; i < 7; ++i) b.staleness.Observe(1.0);
+  const json doc = json::parse(ps::RenderStatusJson(std::vector{a, b}, {"0.1.0", "abc"}, 1.0));
+  CHECK(doc["run"]["updates"] == 12);  // not 23
+  CHECK(doc["run"]["restored_updates"] == 4);
+  CHECK(doc["run"]["staleness"]["count"] == 8);  // each commit's tau once
+  CHECK(json::parse(ps::RenderStatusJson({}, {"0.1.0", "abc"}, 1.0))["run"]["updates"] == 0);
 }
 
 TEST_CASE("a shard that never checkpointed has a null checkpoint age, not a huge one", "[status]") {
