@@ -253,11 +253,10 @@ def _ps_summary(url):
     """(updates, tau mean, tau max) from the local cluster's /status.json, once
     the shards have published their last counters (every 100 ms)."""
     def summary(doc):
-        shards = doc["shards"]
-        updates = max(s["updates"] for s in shards)
-        tau_sum = sum(s["staleness"]["sum"] for s in shards)
-        applied = sum(s["staleness"]["count"] for s in shards)
-        return updates, (tau_sum / applied if applied else 0.0), max(s["staleness_max"] for s in shards)
+        run = doc["run"]  # each commit once, though every shard applies it
+        tau = run["staleness"] or {"sum": 0, "count": 0}
+        return (run["updates"], tau["sum"] / tau["count"] if tau["count"] else 0.0,
+                max((s["staleness_max"] for s in doc["shards"]), default=0))
 
     time.sleep(0.25)
     last = summary(_read_status(url))
