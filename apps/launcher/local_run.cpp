@@ -19,7 +19,6 @@
 #include "accuracy_curve.h"
 #include "asyncps/transport/endpoint.h"
 #include "child_process.h"
-#include "output_path.h"
 #include "progress_display.h"
 #include "run_report.h"
 
@@ -117,21 +116,6 @@ struct Children {
     return 1;
   }
 };
-
-// Every file the run reads or writes, before any work: a bad test file, model
-// or output path must not throw a finished run away. The test set is small:
-// it is loaded once here so that a corrupt file fails now, not after training.
-Status CheckFiles(const LocalConfig& c) {
-  Status paths = c.train.CheckData(/*train=*/true, /*test=*/true);
-  if (paths.ok()) {
-    // The model too: a refused --model, a shape mismatch or bad --initial-weights fail now.
-    Result<models::Dataset> test = c.train.LoadData(models::Split::kTest);
-    paths = test.ok() ? c.train.BuildModel(test.value()).status() : test.status();
-  }
-  if (paths.ok()) paths = worker::CheckOutputPath("--save-weights", c.save_weights);
-  if (paths.ok()) paths = worker::CheckOutputPath("--report-json", c.report_json);
-  return paths;
-}
 
 // Starts asyncps-server (`bin`) into children.server, its ready file in
 // `work`, and returns its shards' endpoints once it is ready.
@@ -265,7 +249,7 @@ int Report(const LocalConfig& c, const fs::path& work, const std::vector<std::st
 
 int Run(const LocalConfig& c) {
   if (c.train.summary) return worker::PrintModelSummary(c.train, "asyncps-local");
-  if (Status paths = CheckFiles(c); !paths.ok()) {
+  if (Status paths = c.train.CheckRunFiles(/*train=*/true, /*test=*/true, c.save_weights, c.report_json); !paths.ok()) {
     std::fprintf(stderr, "asyncps-local: %s\n", paths.message().c_str());
     return 1;
   }

@@ -8,25 +8,12 @@
 #include <thread>
 #include <vector>
 
-#include "output_path.h"
 #include "run_report.h"
 
 namespace asyncps::launcher {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Every file the run reads or writes, before waiting for the workers.
-Status CheckFiles(const ReportConfig& c) {
-  Status paths = c.train.CheckData(/*train=*/false, /*test=*/true);
-  if (paths.ok()) {
-    Result<models::Dataset> test = c.train.LoadData(models::Split::kTest);
-    paths = test.ok() ? c.train.BuildModel(test.value()).status() : test.status();
-  }
-  if (paths.ok()) paths = worker::CheckOutputPath("--save-weights", c.save_weights);
-  if (paths.ok()) paths = worker::CheckOutputPath("--report-json", c.report_json);
-  return paths;
-}
 
 // ReadWorkerReports every half second until --expect-workers reports are
 // there or --wait has passed.
@@ -70,7 +57,8 @@ WorkerReportsFound ReadWorkerReports(const std::string& dir) {
 
 int Run(const ReportConfig& c) {
   if (c.train.summary) return worker::PrintModelSummary(c.train, "asyncps-report");
-  if (Status paths = CheckFiles(c); !paths.ok()) {
+  if (Status paths = c.train.CheckRunFiles(/*train=*/false, /*test=*/true, c.save_weights, c.report_json);
+      !paths.ok()) {
     std::fprintf(stderr, "asyncps-report: %s\n", paths.message().c_str());
     return 1;
   }

@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli_parse.h"
+#include "output_path.h"
 
 #include "asyncps/models/cifar_reader.h"
 #include "asyncps/models/csv_reader.h"
@@ -235,6 +236,18 @@ std::string DataShape(const models::Dataset& d) {
   return std::to_string(d.height) + "x" + std::to_string(d.width) + "x" + std::to_string(d.channels) + " images";
 }
 }  // namespace
+
+Status TrainOptions::CheckRunFiles(bool train, bool test, const std::string& save_weights,
+                                   const std::string& report_json) const {
+  Status paths = CheckData(train, test);
+  if (paths.ok() && test) {
+    Result<models::Dataset> data = LoadData(models::Split::kTest);
+    paths = data.ok() ? BuildModel(data.value()).status() : data.status();
+  }
+  if (paths.ok()) paths = CheckOutputPath("--save-weights", save_weights);
+  if (paths.ok()) paths = CheckOutputPath("--report-json", report_json);
+  return paths;
+}
 
 Result<std::unique_ptr<models::Sequential>> TrainOptions::BuildModel(const models::Dataset& d) const {
   Result<std::unique_ptr<models::Sequential>> built = Status::Internal("unset");

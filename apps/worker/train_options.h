@@ -67,6 +67,12 @@ struct TrainOptions {
   // Checks that the data files of the splits asked for exist and can be read
   // (IOError naming the file and --data), before any work starts.
   Status CheckData(bool train, bool test) const;
+  // Every file a run reads or writes, before any work (a bad path must not
+  // throw a finished run away): CheckData(train, test); with `test`, the test
+  // set loaded and the model built for it (a refused --model, a shape mismatch
+  // or bad --initial-weights fail now); and CheckOutputPath for the files the
+  // run will write (--save-weights, --report-json; "" when none).
+  Status CheckRunFiles(bool train, bool test, const std::string& save_weights, const std::string& report_json) const;
   // The flags that reproduce these options, for passing them on to a worker.
   std::vector<std::string> ToArgs() const;
 

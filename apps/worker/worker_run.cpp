@@ -5,7 +5,6 @@
 #include <memory>
 #include <utility>
 
-#include "output_path.h"
 #include "worker_metrics.h"
 #include "worker_report.h"
 
@@ -14,12 +13,8 @@ namespace asyncps::worker {
 int Run(const WorkerConfig& c) {
   const TrainOptions& train = c.train;
   if (train.summary) return PrintModelSummary(train, "asyncps-worker");
-  // Every file this run reads or writes, before any work (a bad path must not
-  // throw a finished run away).
-  Status paths = train.CheckData(/*train=*/true, /*test=*/false);
-  if (paths.ok()) paths = CheckOutputPath("--save-weights", c.worker.save_weights);
-  if (paths.ok()) paths = CheckOutputPath("--report-json", c.report_json);
-  if (!paths.ok()) {
+  if (Status paths = train.CheckRunFiles(/*train=*/true, /*test=*/false, c.worker.save_weights, c.report_json);
+      !paths.ok()) {
     std::fprintf(stderr, "asyncps-worker: %s\n", paths.message().c_str());
     return 1;
   }
