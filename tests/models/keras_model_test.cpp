@@ -26,6 +26,30 @@ asyncps::Result<std::unique_ptr<Sequential>> Build(const json& j, std::uint64_t 
 
 const char* FormName(KerasForm f) { return f == KerasForm::kKeras22 ? "Keras 2.2" : "tf.keras"; }
 
+// A change to the tf.keras strided model (layers[0] is the InputLayer) that
+// must be refused, and what the message must name besides the file.
+struct Refusal {
+  const char* what;
+  std::function<void(json&)> mutate;
+  std::vector<std::string> expect;
+};
+
+json& layer(json& j, std::size_t i) { return j["config"]["layers"][i]["config"]; }
+
+// Builds the changed model, checks it is refused naming model.json and each
+// of c.expect, and returns the refusal.
+asyncps::Status CheckRefused(const Refusal& c) {
+  INFO(c.what);
+  json j = StridedCnnJson(KerasForm::kTfKeras);
+  c.mutate(j);
+  auto m = Build(j);
+  REQUIRE_FALSE(m.ok());
+  INFO(m.status().message());
+  CHECK_THAT(m.status().message(), Catch::Contains("model.json"));
+  for (const auto& e : c.expect) CHECK_THAT(m.status().message(), Catch::Contains(e));
+  return m.status();
+}
+
 }  // namespace
 
 TEST_CASE("The seed CNN from Keras JSON of both forms is the seed CNN, weight for weight", "[models][keras]") {
@@ -126,13 +150,7 @@ TEST_CASE("Initializers named in the file are honoured, with their seeds", "[mod
 
 TEST_CASE("Keras models outside what asyncps implements are refused, naming the layer, field and value",
           "[models][keras]") {
-  struct Case {
-    const char* what;
-    std::function<void(json&)> mutate;  // on the tf.keras strided model (layers[0] is the InputLayer)
-    std::vector<std::string> expect;
-  };
-  auto layer = [](json& j, std::size_t i) -> json& { return j["config"]["layers"][i]["config"]; };
-  const std::vector<Case> cases = {
+  const std::vector<Refusal> cases = {
       {"channels_first",
        [&](json& j) { layer(j, 1)["data_format"] = "channels_first"; },
        {"'conv2d' (Conv2D)", "data_format", "\"channels_first\""}},
@@ -199,16 +217,7 @@ TEST_CASE("Keras models outside what asyncps implements are refused, naming the 
        },
        {"max_pooling2d", "does not fit"}},
   };
-  for (const Case& c : cases) {
-    INFO(c.what);
-    json j = StridedCnnJson(KerasForm::kTfKeras);
-    c.mutate(j);
-    auto m = Build(j);
-    REQUIRE_FALSE(m.ok());
-    INFO(m.status().message());
-    CHECK_THAT(m.status().message(), Catch::Contains("model.json"));
-    for (const auto& e : c.expect) CHECK_THAT(m.status().message(), Catch::Contains(e));
-  }
+  for (const Refusal& c : cases) CheckRefused(c);
   auto not_json = BuildKerasModel("{\"class_name\": \"Sequential\", ", "broken.json", 1);
   REQUIRE_FALSE(not_json.ok());
   CHECK_THAT(not_json.status().message(), Catch::Contains("broken.json") && Catch::Contains("JSON"));
@@ -222,14 +231,8 @@ TEST_CASE("Keras models outside what asyncps implements are refused, naming the 
 // kernel ("Total params 7,851") and training segfaulted; huge units aborted
 // with bad_alloc.
 TEST_CASE("Keras sizes over the maximum are refused, naming the layer, field and value", "[models][keras][limits]") {
-  struct Case {
-    const char* what;
-    std::function<void(json&)> mutate;  // on the tf.keras strided model (layers[0] is the InputLayer)
-    std::vector<std::string> expect;
-  };
-  auto layer = [](json& j, std::size_t i) -> json& { return j["config"]["layers"][i]["config"]; };
   const std::uint64_t big = std::uint64_t{1} << 32;
-  const std::vector<Case> cases = {
+  const std::vector<Refusal> cases = {
       {"kernel_size wraps",
        [&](json& j) {
          layer(j, 1)["kernel_size"] = {big, big};
@@ -269,16 +272,9 @@ TEST_CASE("Keras sizes over the maximum are refused, naming the layer, field and
        },
        {"'input_1'", "batch_input_shape", "[null,65536,65536,1]", "per sample"}},
   };
-  for (const Case& c : cases) {
+  for (const Refusal& c : cases) {
     INFO(c.what);
-    json j = StridedCnnJson(KerasForm::kTfKeras);
-    c.mutate(j);
-    auto m = Build(j);
-    REQUIRE_FALSE(m.ok());
-    INFO(m.status().message());
-    CHECK(m.status().code() == asyncps::Status::Code::kInvalidArgument);
-    CHECK_THAT(m.status().message(), Catch::Contains("model.json"));
-    for (const auto& e : c.expect) CHECK_THAT(m.status().message(), Catch::Contains(e));
+    CHECK(CheckRefused(c).code() == asyncps::Status::Code::kInvalidArgument);
   }
 }
 
