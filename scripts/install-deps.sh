@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages asyncps needs.
-# Usage: scripts/install-deps.sh [--tests] [--with-containers]
+# Usage: scripts/install-deps.sh [--tests] [--with-containers] [--with-slurm]
 #   (none)             what building and running the main job needs
 #                      (scripts/seed-experiment.sh): compilers, the libraries,
 #                      and the Fashion-MNIST data set.
@@ -10,6 +10,8 @@
 #                      prometheus' promtool, clang for fuzzing, linters.
 #   --with-containers  also docker, compose, debootstrap and kubectl
 #                      (deploy/test.sh).
+#   --with-slurm       also Slurm's daemons and clients and munge
+#                      (deploy/slurm/test.sh).
 # Idempotent; runs apt-get only for packages that are missing.
 set -euo pipefail
 
@@ -32,7 +34,8 @@ for arg in "$@"; do
         clang-format flake8 iproute2 procps
       ) ;;
     --with-containers) packages+=(docker.io docker-compose debootstrap kubectl) ;;
-    *) echo "install-deps.sh: unknown option '$arg' (expected --tests or --with-containers)" >&2; exit 2 ;;
+    --with-slurm) packages+=(slurmctld slurmd slurm-client munge) ;;
+    *) echo "install-deps.sh: unknown option '$arg' (expected --tests, --with-containers or --with-slurm)" >&2; exit 2 ;;
   esac
 done
 
