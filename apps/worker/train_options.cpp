@@ -43,9 +43,10 @@ std::string Shown(float v) {  // for messages: 6 significant digits, as the user
   out << v;
   return out.str();
 }
-// --input-shape "H,W,C" or "N" as CSV reader options; empty: infer the features.
+// --input-shape "H,W,C" (pixel mode) or "N" (tabular, N features) as CSV
+// reader options; empty: tabular, every feature.
 Status ParseInputShape(const std::string& text, models::CsvOptions& o) {
-  o.infer_features = text.empty();
+  o.mode = models::CsvMode::kTabular;
   if (text.empty()) return Status::OK();
   std::vector<std::size_t> dims;
   std::stringstream in(text);
@@ -56,13 +57,46 @@ Status ParseInputShape(const std::string& text, models::CsvOptions& o) {
     dims.push_back(std::stoull(part));
   }
   if (dims.size() == 3) {
+    o.mode = models::CsvMode::kPixels;
     o.height = dims[0], o.width = dims[1], o.channels = dims[2];
   } else if (dims.size() == 1) {
-    o.height = o.width = 1, o.channels = dims[0];
+    o.expected_features = dims[0];
   } else {
     return Status::InvalidArgument("--input-shape " + text + ": expected H,W,C or N");
   }
   return Status::OK();
+}
+
+// "a,b,,c" -> {"a", "b", "c"}.
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) items.push_back(item);
+  return items;
+}
+
+// The CSV reader's options from the flags.
+Result<models::CsvOptions> CsvReadOptions(const TrainOptions& t) {
+  models::CsvOptions co;
+  co.divisor = t.divisor;
+  if (Status st = ParseInputShape(t.input_shape, co); !st.ok()) return st;
+  if (t.label_column.empty()) {
+    // The default names (label, class, target, y).
+  } else if (t.label_column.size() <= 9 && t.label_column.find_first_not_of("0123456789") == std::string::npos) {
+    co.label_column = std::stoull(t.label_column);
+  } else {
+    co.label_name = t.label_column;
+  }
+  co.feature_columns = SplitList(t.feature_columns);
+  co.drop_columns = SplitList(t.drop_columns);
+  return co;
+}
+
+// "--train-csv PATH: " before a reader's message.
+Status FromFlag(const std::string& flag, const Status& st) {
+  const std::string m = flag + ": " + st.message();
+  return st.code() == Status::Code::kIOError ? Status::IOError(m) : Status::InvalidArgument(m);
 }
 
 Status CheckReadable(const std::string& flag, const std::string& path) {
@@ -101,9 +135,15 @@ Status TrainOptions::Validate() const {
   if (ResolvedDataFormat() == "csv") {
     models::CsvOptions co;
     if (Status st = ParseInputShape(input_shape, co); !st.ok()) return st;
-    if (label_column.empty()) return Status::InvalidArgument("--label-column: give a column index or header name");
     if (train_csv.empty() && test_csv.empty())
       return Status::InvalidArgument("--data-format csv: give the files with --train-csv and --test-csv");
+    if (co.mode == models::CsvMode::kPixels && (!feature_columns.empty() || !drop_columns.empty()))
+      return Status::InvalidArgument("--feature-columns/--drop-columns are for tabular CSV; --input-shape " +
+                                     input_shape + " reads every column but the label as pixels");
+  } else if (standardize || !feature_columns.empty() || !drop_columns.empty()) {
+    return Status::InvalidArgument(
+        "--standardize, --feature-columns and --drop-columns are for CSV data "
+        "(--train-csv, --test-csv)");
   }
   if (blas_threads < 1 || blas_threads > kMaxBlasThreads) {
     return Status::InvalidArgument("--blas-threads " + std::to_string(blas_threads) + ": must be in [1, " +
@@ -181,7 +221,12 @@ std::vector<std::string> TrainOptions::ToArgs() const {
           "--label-column",
           label_column,
           "--input-shape",
-          input_shape};
+          input_shape,
+          "--feature-columns",
+          feature_columns,
+          "--drop-columns",
+          drop_columns,
+          "--standardize=" + std::string(standardize ? "true" : "false")};
 }
 
 std::string TrainOptions::ResolvedDataFormat() const {
@@ -189,6 +234,52 @@ std::string TrainOptions::ResolvedDataFormat() const {
   if (!train_csv.empty()) return "csv";
   if (models::IsCifar10Dir(data)) return "cifar10";
   return "mnist";
+}
+
+Result<models::Dataset> TrainOptions::LoadCsv(models::Split split, std::size_t worker, std::size_t num_workers) const {
+  const bool train = split == models::Split::kTrain;
+  Result<models::CsvOptions> options = CsvReadOptions(*this);
+  if (!options.ok()) return options.status();
+  models::CsvOptions& co = options.value();
+  auto read = [&](const std::string& flag, const std::string& path, std::size_t limit) -> Result<models::Dataset> {
+    if (Status st = CheckReadable(flag, path); !st.ok()) return st;
+    Result<models::Dataset> all = models::ReadCsv(path, co);
+    if (!all.ok()) return FromFlag(flag, all.status());  // the reader's message names the file
+    return limit > 0 ? models::Head(all.value(), limit) : std::move(all).value();
+  };
+  // Pixels: each file alone, as Dist-Keras read them.
+  const bool tabular = co.mode == models::CsvMode::kTabular;
+  if (!tabular && !standardize) {
+    Result<models::Dataset> data =
+        train ? read("--train-csv", train_csv, train_limit) : read("--test-csv", test_csv, test_limit);
+    if (!data.ok()) return data.status();
+    return models::Partition(data.value(), worker, num_workers);
+  }
+  // The label map and the standardization come from the training file.
+  if (train_csv.empty()) {
+    return Status::InvalidArgument("--test-csv " + test_csv + ": give --train-csv too: " +
+                                   (tabular ? "the classes and their order" : "--standardize's figures") +
+                                   " come from the training file");
+  }
+  Result<models::Dataset> training = read("--train-csv", train_csv, train_limit);
+  if (!training.ok()) return training.status();
+  models::Standardization scaling;
+  if (standardize) {
+    Result<models::Standardization> s = models::ComputeStandardization(training.value());
+    if (!s.ok()) return FromFlag("--train-csv " + train_csv, s.status());
+    scaling = std::move(s).value();
+  }
+  Result<models::Dataset> data = std::move(training);
+  if (!train) {
+    co.label_map = data.value().label_map;
+    data = read("--test-csv", test_csv, test_limit);
+    if (!data.ok()) return data.status();
+  }
+  Result<models::Dataset> part = models::Partition(data.value(), worker, num_workers);
+  if (!part.ok() || !standardize) return part;
+  if (Status st = models::ApplyStandardization(scaling, part.value()); !st.ok())
+    return FromFlag(train ? "--train-csv " + train_csv : "--test-csv " + test_csv, st);
+  return part;
 }
 
 Result<models::Dataset> TrainOptions::LoadData(models::Split split, std::size_t worker, std::size_t num_workers) const {
@@ -203,23 +294,7 @@ Result<models::Dataset> TrainOptions::LoadData(models::Split split, std::size_t 
     co.num_workers = num_workers;
     return models::LoadCifar10(co, split);
   }
-  if (format == "csv") {
-    const bool train = split == models::Split::kTrain;
-    const std::string& path = train ? train_csv : test_csv;
-    if (Status st = CheckReadable(train ? "--train-csv" : "--test-csv", path); !st.ok()) return st;
-    models::CsvOptions co;
-    co.divisor = divisor;
-    if (Status st = ParseInputShape(input_shape, co); !st.ok()) return st;
-    if (!label_column.empty() && label_column.size() <= 9 &&
-        label_column.find_first_not_of("0123456789") == std::string::npos)
-      co.label_column = std::stoull(label_column);
-    else
-      co.label_name = label_column;
-    Result<models::Dataset> all = models::ReadCsv(path, co);
-    if (!all.ok()) return all.status();
-    const models::Dataset head = limit > 0 ? models::Head(all.value(), limit) : std::move(all).value();
-    return models::Partition(head, worker, num_workers);
-  }
+  if (format == "csv") return LoadCsv(split, worker, num_workers);
   models::MnistOptions mo;
   mo.dir = data;
   mo.divisor = divisor;
@@ -229,6 +304,11 @@ Result<models::Dataset> TrainOptions::LoadData(models::Split split, std::size_t 
   return models::LoadMnist(mo, split);
 }
 
+std::string TrainOptions::DataSource() const {
+  if (ResolvedDataFormat() != "csv") return "--data " + data;
+  return train_csv.empty() ? "--test-csv " + test_csv : "--train-csv " + train_csv;
+}
+
 namespace {
 // "28x28x1 images" or "784 features", as the data holds them.
 std::string DataShape(const models::Dataset& d) {
@@ -236,6 +316,12 @@ std::string DataShape(const models::Dataset& d) {
   return std::to_string(d.height) + "x" + std::to_string(d.width) + "x" + std::to_string(d.channels) + " images";
 }
 }  // namespace
+
+std::string JoinedLabels(const std::vector<std::string>& label_map) {
+  std::string s;
+  for (std::size_t k = 0; k < label_map.size(); ++k) s += (k ? ", " : "") + std::to_string(k) + "=" + label_map[k];
+  return s;
+}
 
 Status TrainOptions::CheckRunFiles(bool train, bool test, const std::string& save_weights,
                                    const std::string& report_json) const {
@@ -266,14 +352,17 @@ Result<std::unique_ptr<models::Sequential>> TrainOptions::BuildModel(const model
   models::Sequential& m = *built.value();
   const models::Shape want = m.input_shape();
   const bool flat_ok = want.rank == 1 && want.size() == d.sample_size();
-  if (!flat_ok && !(want == models::Shape::Image(d.height, d.width, d.channels))) {
-    return Status::InvalidArgument("--model " + model + " takes inputs " + want.ToString() + ", but --data " + data +
+  // A sequence model reads an image's rows as its timesteps (the same memory).
+  const bool rows_ok = want.rank == 2 && want.width == d.height && want.channels == d.width * d.channels;
+  if (!flat_ok && !rows_ok && !(want == models::Shape::Image(d.height, d.width, d.channels))) {
+    return Status::InvalidArgument("--model " + model + " takes inputs " + want.ToString() + ", but " + DataSource() +
                                    " holds " + DataShape(d) + "; change the model's input shape or the data");
   }
   if (m.num_classes() != d.num_classes) {
-    return Status::InvalidArgument("--model " + model + " has " + std::to_string(m.num_classes()) +
-                                   " outputs, but --data " + data + " has " + std::to_string(d.num_classes) +
-                                   " classes; make the last Dense layer's units match");
+    return Status::InvalidArgument("--model " + model + " has " + std::to_string(m.num_classes()) + " outputs, but " +
+                                   DataSource() + " has " + std::to_string(d.num_classes) + " classes" +
+                                   (d.label_map.empty() ? "" : " (" + JoinedLabels(d.label_map) + ")") +
+                                   "; make the last Dense layer's units match");
   }
   if (!initial_weights.empty()) {
     if (Status st = models::LoadInitialWeights(initial_weights, m); !st.ok())
@@ -342,13 +431,26 @@ void AddTrainFlags(CLI::App& app, TrainOptions& o) {
   app.add_option("--train-csv", o.train_csv, "Training data as Dist-Keras CSV (a header, a label column, features)")
       ->envname("ASYNCPS_TRAIN_CSV");
   app.add_option("--test-csv", o.test_csv, "Test data as Dist-Keras CSV")->envname("ASYNCPS_TEST_CSV");
-  app.add_option("--label-column", o.label_column, "CSV: the label's column, an index from 0 or its header name")
-      ->envname("ASYNCPS_LABEL_COLUMN")
-      ->capture_default_str();
+  app.add_option("--label-column", o.label_column,
+                 "CSV: the label's column, an index from 0 or its header name; default: the column named label, "
+                 "class, target or y (any case)")
+      ->envname("ASYNCPS_LABEL_COLUMN");
   app.add_option("--input-shape", o.input_shape,
-                 "CSV: the features as H,W,C images (e.g. 28,28,1) or N; "
-                 "default: a vector of every feature")
+                 "CSV: H,W,C reads pixels (0..255, divided by --divisor; labels 0..9) as images (e.g. 28,28,1); "
+                 "N or nothing reads tabular data: real-valued features as written, labels any tokens with the "
+                 "classes found in --train-csv")
       ->envname("ASYNCPS_INPUT_SHAPE");
+  app.add_option("--feature-columns", o.feature_columns,
+                 "Tabular CSV: the feature columns, comma-separated names or indices, in this order; default: "
+                 "every column but the label")
+      ->envname("ASYNCPS_FEATURE_COLUMNS");
+  app.add_option("--drop-columns", o.drop_columns,
+                 "Tabular CSV: columns left out (ids, weights), comma-separated names or indices")
+      ->envname("ASYNCPS_DROP_COLUMNS");
+  app.add_flag("--standardize", o.standardize,
+               "CSV: standardize every feature, (x - mean) / std with --train-csv's figures, for every file; "
+               "saved beside the weights as WEIGHTS.standardize.json")
+      ->envname("ASYNCPS_STANDARDIZE");
   app.add_option("--train-limit", o.train_limit, "Use only the first N training rows (0: all)")
       ->check(asyncps::tools::NotNegative())
       ->envname("ASYNCPS_TRAIN_LIMIT")

@@ -45,11 +45,20 @@ struct TrainOptions {
   // cifar10; else mnist), "mnist" (IDX files), "cifar10" (binary batches), "csv".
   std::string data_format = "auto";
   std::string train_csv, test_csv;  // csv: Dist-Keras CSV files
-  std::string label_column = "0";   // csv: the label's column, an index from 0 or its header name
-  std::string input_shape;          // csv: "H,W,C" images or "N" features; empty: a vector of every feature
-  std::size_t train_limit = 0;      // use only the first N training rows (0: all)
-  std::size_t test_limit = 0;       // evaluate on the first N test rows (0: all)
-  float divisor = 255.0f;           // pixel normalisation (Dist-Keras' example used 250)
+  // csv: the label's column, an index from 0 or its header name; empty: the
+  // column named label, class, target or y (else column 0 for pixels).
+  std::string label_column;
+  // csv: "H,W,C": pixel mode (cells in 0..255 divided by --divisor, labels
+  // 0..9, an image per row); "N" or empty: tabular mode (real-valued features
+  // as written, a vector of N or of every feature; labels any tokens, the
+  // classes found in --train-csv).
+  std::string input_shape;
+  std::string feature_columns;  // tabular: comma-separated names or indices; empty: every other column
+  std::string drop_columns;     // tabular: comma-separated names or indices left out
+  bool standardize = false;     // csv: (x - mean) / std with --train-csv's figures, for every file
+  std::size_t train_limit = 0;  // use only the first N training rows (0: all)
+  std::size_t test_limit = 0;   // evaluate on the first N test rows (0: all)
+  float divisor = 255.0f;       // pixel normalisation (Dist-Keras' example used 250)
   int blas_threads = 1;
   // The model: a Keras model.to_json() file; empty: the seed CNN.
   std::string model;
@@ -80,7 +89,15 @@ struct TrainOptions {
   std::string ResolvedDataFormat() const;
   // Loads `split` from --data with --divisor and the split's limit (--train-limit
   // or --test-limit); for the training split, only share `worker` of `num_workers`.
+  // Tabular CSV: the label map and --standardize's figures come from the
+  // whole --train-csv (after --train-limit), for either split; errors are
+  // prefixed with the flag the file came from.
   Result<models::Dataset> LoadData(models::Split split, std::size_t worker = 0, std::size_t num_workers = 1) const;
+  // Where the data comes from, for messages: "--train-csv FILE" (else
+  // "--test-csv FILE") for CSV, "--data DIR" otherwise.
+  std::string DataSource() const;
+  // LoadData for --data-format csv.
+  Result<models::Dataset> LoadCsv(models::Split split, std::size_t worker, std::size_t num_workers) const;
   // The model (--model, else the seed CNN) for samples shaped like `data`,
   // initialised from --initial-weights, else from --seed. A model whose input
   // shape or number of classes differs from the data's is an InvalidArgument
@@ -90,6 +107,9 @@ struct TrainOptions {
   // classes when there is no --model).
   Result<std::string> ModelSummary() const;
 };
+
+// A label map as "0=b, 1=s"; "" when it is empty (the labels are the indices).
+std::string JoinedLabels(const std::vector<std::string>& label_map);
 
 // --summary: prints options.ModelSummary() (or the error, prefixed by
 // `program`) and returns the exit status: 0, or 1 when the model is refused.

@@ -1,6 +1,7 @@
 #include "asyncps/models/dataset.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -119,6 +120,8 @@ Result<Dataset> Partition(const Dataset& data, std::size_t worker, std::size_t n
   d.width = data.width;
   d.channels = data.channels;
   d.num_classes = data.num_classes;
+  d.label_map = data.label_map;
+  d.standardization = data.standardization;
   const std::size_t per = data.sample_size();
   d.images.assign(data.images.begin() + static_cast<std::ptrdiff_t>(begin * per),
                   data.images.begin() + static_cast<std::ptrdiff_t>(end * per));
@@ -134,9 +137,53 @@ Dataset Head(const Dataset& data, std::size_t n) {
   d.width = data.width;
   d.channels = data.channels;
   d.num_classes = data.num_classes;
+  d.label_map = data.label_map;
+  d.standardization = data.standardization;
   d.images.assign(data.images.begin(), data.images.begin() + static_cast<std::ptrdiff_t>(n * data.sample_size()));
   d.labels.assign(data.labels.begin(), data.labels.begin() + static_cast<std::ptrdiff_t>(n));
   return d;
+}
+
+Result<Standardization> ComputeStandardization(const Dataset& data) {
+  if (data.size() == 0) return Status::InvalidArgument("standardization: no samples to take the mean of");
+  const std::size_t features = data.sample_size();
+  std::vector<double> sum(features, 0.0), sum_sq(features, 0.0);
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    const float* x = data.image(i);
+    for (std::size_t f = 0; f < features; ++f) sum[f] += x[f];
+  }
+  const double n = static_cast<double>(data.size());
+  Standardization s;
+  s.mean.resize(features);
+  s.stddev.resize(features);
+  for (std::size_t f = 0; f < features; ++f) s.mean[f] = static_cast<float>(sum[f] / n);
+  // Two passes: the deviation from the mean loses nothing to cancellation.
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    const float* x = data.image(i);
+    for (std::size_t f = 0; f < features; ++f) {
+      const double d = static_cast<double>(x[f]) - s.mean[f];
+      sum_sq[f] += d * d;
+    }
+  }
+  for (std::size_t f = 0; f < features; ++f) {
+    const double sd = std::sqrt(sum_sq[f] / n);
+    s.stddev[f] = sd > 0 ? static_cast<float>(sd) : 1.0f;
+  }
+  return s;
+}
+
+Status ApplyStandardization(const Standardization& s, Dataset& data) {
+  const std::size_t features = data.sample_size();
+  if (s.mean.size() != features || s.stddev.size() != features) {
+    return Status::InvalidArgument("standardization of " + std::to_string(s.mean.size()) +
+                                   " features does not fit samples of " + std::to_string(features) + " features");
+  }
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    float* x = data.images.data() + i * features;
+    for (std::size_t f = 0; f < features; ++f) x[f] = (x[f] - s.mean[f]) / s.stddev[f];
+  }
+  data.standardization = s;
+  return Status::OK();
 }
 
 void OneHot(const std::uint8_t* labels, std::size_t count, std::size_t num_classes, float* out) {

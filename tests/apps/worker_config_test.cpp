@@ -1,15 +1,26 @@
-// asyncps-worker's flags, parsed in-process (apps/worker/worker_config.h).
-// tests/e2e/flags_test.cpp runs the binary itself.
+// asyncps-worker's flags, parsed in-process (apps/worker/worker_config.h), and
+// what its training flags load from CSV files (TrainOptions::LoadData: which
+// column is the label, the label map, standardisation, messages that name the
+// flag the file came from). tests/e2e/flags_test.cpp runs the binary itself.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <fstream>
+
+#include "models/keras_json.h"
+#include "models/test_util.h"
 #include "parse_args.h"
 #include "worker_config.h"
 
+using asyncps::models::Split;
+using asyncps::models::testing::TempDir;
 using asyncps::testing::Refusal;
 using asyncps::testing::ScopedEnv;
 using asyncps::testing::TrainingRefusals;
 using asyncps::worker::ParseWorkerFlags;
+using asyncps::worker::TrainOptions;
 using asyncps::worker::WorkerConfig;
+using namespace asyncps::models::testing;
 
 const asyncps::testing::FlagParser<WorkerConfig> flags(ParseWorkerFlags, "asyncps-worker");
 
@@ -111,4 +122,96 @@ TEST_CASE("asyncps-worker refuses its own bad values with exit 2, naming them", 
       {{"--pull-encoding", "fp8"}, {"--pull-encoding", "fp8"}},
   };
   for (const Refusal& r : cases) flags.CheckRefused(r);
+}
+
+namespace {
+void Write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+}  // namespace
+
+// The bug: with no --label-column, column 0 (a constant feature here) was the
+// label, and the run printed Accuracy 1.0000.
+TEST_CASE("CSV: a column named label is the label when --label-column is not given", "[apps][csv]") {
+  TempDir dir("train-options-label");
+  Write(dir.file("train.csv"), "f0,f1,label\n0,5,1\n0,2,0\n0,30,1\n");
+  TrainOptions o;
+  o.train_csv = dir.file("train.csv");
+  auto d = o.LoadData(Split::kTrain);
+  REQUIRE(d.ok());
+  CHECK(d.value().labels == std::vector<std::uint8_t>{1, 0, 1});
+  CHECK(d.value().sample_size() == 2);
+}
+
+TEST_CASE("CSV tabular: the test file's labels and --standardize come from --train-csv", "[apps][csv]") {
+  TempDir dir("train-options-tabular");
+  Write(dir.file("train.csv"), "id,a,b,Label\n1,1,-10,s\n2,3,-10,b\n3,5,-10,b\n4,7,-10,s\n");
+  Write(dir.file("test.csv"), "id,a,b,Label\n9,4,0,b\n");
+  TrainOptions o;
+  o.train_csv = dir.file("train.csv");
+  o.test_csv = dir.file("test.csv");
+  o.drop_columns = "id";
+  o.standardize = true;
+  auto train = o.LoadData(Split::kTrain, /*worker=*/1, /*num_workers=*/2);
+  REQUIRE(train.ok());
+  // Mean of a is 4, its population std sqrt(5); b is constant: std 1.
+  const float sd = std::sqrt(5.0f);
+  CHECK(train.value().images == std::vector<float>{(5 - 4) / sd, 0.0f, (7 - 4) / sd, 0.0f});
+  CHECK(train.value().labels == std::vector<std::uint8_t>{0, 1});
+  CHECK(train.value().label_map == std::vector<std::string>{"b", "s"});
+  auto test = o.LoadData(Split::kTest);
+  REQUIRE(test.ok());
+  CHECK(test.value().images == std::vector<float>{0.0f, 10.0f});
+  CHECK(test.value().labels == std::vector<std::uint8_t>{0});
+  CHECK(test.value().standardization.mean == std::vector<float>{4.0f, -10.0f});
+
+  // A label the training file never had, named with the flag, file and row.
+  Write(dir.file("test.csv"), "id,a,b,Label\n9,4,0,b\n10,4,0,x\n");
+  auto unseen = o.LoadData(Split::kTest);
+  REQUIRE_FALSE(unseen.ok());
+  CHECK_THAT(unseen.status().message(), Catch::StartsWith("--test-csv: " + dir.file("test.csv")) &&
+                                            Catch::Contains("test.csv:3: column 4 ('Label'): label 'x'"));
+  // Errors in the training file name --train-csv.
+  Write(dir.file("train.csv"), "id,a,b,Label\n1,inf,0,s\n");
+  auto bad = o.LoadData(Split::kTrain);
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.status().message(), Catch::StartsWith("--train-csv: " + dir.file("train.csv")) &&
+                                         Catch::Contains(":2: column 2 ('a'): inf is not a finite number"));
+  // The test file alone cannot say what the classes are.
+  o.train_csv.clear();
+  o.data_format = "csv";
+  auto alone = o.LoadData(Split::kTest);
+  REQUIRE_FALSE(alone.ok());
+  CHECK_THAT(alone.status().message(), Catch::Contains("give --train-csv too"));
+}
+
+TEST_CASE("CSV: a model whose outputs differ from the training file's classes names --train-csv and the labels",
+          "[apps][csv]") {
+  TempDir dir("train-options-classes");
+  Write(dir.file("train.csv"), "a,b,target\n1,2,cat\n3,4,dog\n5,6,eel\n");
+  TrainOptions o;
+  o.train_csv = dir.file("train.csv");
+  auto d = o.LoadData(Split::kTrain);
+  REQUIRE(d.ok());
+  CHECK(d.value().num_classes == 3);
+  o.model = dir.file("mlp.json");
+  std::ofstream(o.model) << KerasModelJson({KDense("dense", 2, "softmax")}, {2}, KerasForm::kTfKeras).dump();
+  auto two = o.BuildModel(d.value());
+  REQUIRE_FALSE(two.ok());
+  CHECK_THAT(two.status().message(), Catch::Contains("has 2 outputs, but --train-csv " + dir.file("train.csv") +
+                                                     " has 3 classes (0=cat, 1=dog, 2=eel)"));
+  std::ofstream(o.model) << KerasModelJson({KDense("dense", 3, "softmax")}, {5}, KerasForm::kTfKeras).dump();
+  auto wide = o.BuildModel(d.value());
+  REQUIRE_FALSE(wide.ok());
+  CHECK_THAT(wide.status().message(),
+             Catch::Contains("but --train-csv " + dir.file("train.csv") + " holds 2 features"));
+}
+
+TEST_CASE("CSV: --input-shape H,W,C keeps pixel mode; tabular flags are refused there and off CSV", "[apps][csv]") {
+  TrainOptions o;
+  o.train_csv = "x.csv";
+  o.input_shape = "28,28,1";
+  o.drop_columns = "id";
+  CHECK_THAT(o.Validate().message(), Catch::Contains("--feature-columns/--drop-columns are for tabular CSV"));
+  TrainOptions idx;
+  idx.standardize = true;
+  CHECK_THAT(idx.Validate().message(), Catch::Contains("--standardize, --feature-columns and --drop-columns"));
 }

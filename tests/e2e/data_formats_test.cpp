@@ -167,14 +167,16 @@ TEST_CASE("Dist-Keras CSV files train as images or as feature vectors, the label
   CHECK(Report(report)["samples"].get<std::uint64_t>() == 800);
   CHECK(Report(report)["accuracy"].get<double>() >= 0.8);  // measured 1.0
   // Malformed: a non-numeric cell, named with its file and line.
-  std::ofstream(s.dir / "test-last.csv", std::ios::app)
-      << "x" << std::string(784 * 2, ',').substr(0, 784 * 2 - 1) << "\n";
+  std::string word_row = "x";
+  for (int i = 0; i < 784; ++i) word_row += ",1";
+  std::ofstream(s.dir / "test-last.csv", std::ios::app) << word_row << "\n";
   Finished bad = RunToEnd({ASYNCPS_LOCAL_BIN, "--train-csv", (s.dir / "train-last.csv").string(), "--test-csv",
                            (s.dir / "test-last.csv").string(), "--label-column", "label", "--model", mlp.string(),
                            "--algo", "single", "--workers", "1"},
                           std::chrono::seconds(60));
   CHECK(bad.exit == "exited with code 1");
-  CHECK_THAT(bad.output, Catch::Contains("test-last.csv:102:") && Catch::Contains("not a number"));
+  CHECK_THAT(bad.output, Catch::Contains("--test-csv: ") && Catch::Contains("test-last.csv:102: column 1 ('pixel0')") &&
+                             Catch::Contains("not a number"));
   Finished shape = RunToEnd(
       {ASYNCPS_LOCAL_BIN, "--train-csv", (s.dir / "train.csv").string(), "--input-shape", "28,28", "--algo", "single"},
       std::chrono::seconds(30));

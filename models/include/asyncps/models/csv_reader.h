@@ -1,36 +1,67 @@
-// Dist-Keras' CSV format: a header line, then one sample per line as
-// "label,p0,p1,...,p783" (values 0..255; label 0..classes-1). The label may be
-// any column (by index or by its header name); the features are all the other
-// columns, in order.
+// Dist-Keras' CSV files: a header line, then one sample per line. Two modes:
+//
+// - kPixels, Dist-Keras' image CSV ("label,p0,...,p783"): every feature is a
+//   pixel in [0, 255], divided by `divisor`; the label is an integer in
+//   [0, num_classes); a sample is a height x width x channels image.
+// - kTabular, data as Dist-Keras users have it (the ATLAS Higgs CSV): the
+//   features are real numbers of any sign and range, written as they are
+//   (scientific notation included), taken as a vector (1x1xN); the labels are
+//   any tokens ("s"/"b", "-1"/"1", "cat"), mapped to class indices by the label
+//   map: the distinct labels of the training file, sorted (by value when every
+//   label is a number, else as text). A later file's labels are mapped through
+//   the training file's map.
+//
+// The label column: label_name (a header name) or label_column (an index from
+// 0); neither given, the column named label, class, target or y (the first of
+// these names in the header), else column 0 in pixel mode and an error in
+// tabular mode.
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "asyncps/models/dataset.h"
 #include "asyncps/core/status.h"
 
 namespace asyncps::models {
 
+// Labels are stored as bytes: at most this many classes.
+inline constexpr std::size_t kMaxClasses = 256;
+
+enum class CsvMode { kPixels, kTabular };
+
 struct CsvOptions {
+  CsvMode mode = CsvMode::kPixels;
+  // kPixels: the image shape, the number of classes and the divisor.
   std::size_t height = 28;
   std::size_t width = 28;
   std::size_t channels = 1;
   std::size_t num_classes = 10;
   float divisor = 255.0f;  // pixels are divided by this (Dist-Keras used 250)
   bool has_header = true;
-  std::size_t label_column = 0;
-  // The label column by header name; set, it wins over label_column.
+  // The label column by index; label_name (a header name), set, wins.
+  std::optional<std::size_t> label_column;
   std::string label_name;
-  // true: the number of features is every column but the label (from the
-  // header, else the first row), and a sample is a vector of them (1x1xN);
-  // false: height * width * channels features.
-  bool infer_features = false;
+  // kTabular: the feature columns, each a header name or an index from 0, in
+  // the order given; empty: every column but the label and drop_columns.
+  std::vector<std::string> feature_columns;
+  std::vector<std::string> drop_columns;  // kTabular: columns left out
+  // kTabular: 0, any number of features; else exactly this many.
+  std::size_t expected_features = 0;
+  // kTabular: the training file's label map (class index -> label); empty: the
+  // map is built from this file's labels (this is the training file).
+  std::vector<std::string> label_map;
 };
 
-// Errors name the file, the line number and what is wrong (wrong column count,
-// not a number, a value that is NaN or outside [0, 255], label out of range, a
-// label name absent from the header); IOError when the file cannot be opened.
+// Returns the samples; in tabular mode with label_map (the map used) and
+// num_classes (its size) set. Errors name the file, the line and the column
+// (by index and header name) and what is wrong: a ragged row, a cell that is
+// not a number, NaN or infinite, out of [0, 255] (pixels), a label out of
+// range (pixels) or absent from the training file's map (tabular), a label
+// or feature column absent from the header, a training file with a single
+// class or more than kMaxClasses; IOError when the file cannot be opened.
 Result<Dataset> ReadCsv(const std::string& path, const CsvOptions& options = {});
 
 }  // namespace asyncps::models

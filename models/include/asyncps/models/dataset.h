@@ -1,5 +1,6 @@
-// Dataset: images normalised to float NHWC plus integer labels, loaded from
-// MNIST-format IDX files (Fashion-MNIST by default) and partitioned among workers.
+// Dataset: images normalised to float NHWC (or feature vectors, 1x1xN) plus
+// integer labels, loaded from MNIST-format IDX files (Fashion-MNIST by default),
+// CIFAR-10 or CSV, and partitioned among workers.
 #pragma once
 
 #include <cstddef>
@@ -13,11 +14,25 @@ namespace asyncps::models {
 
 inline constexpr const char* kDefaultDataDir = "/usr/share/datasets/fashion-mnist";
 
+// Standardization: per-feature (x - mean) / stddev with the training set's
+// figures (scikit-learn's StandardScaler, what Dist-Keras' Higgs example did
+// before training), applied unchanged to every later file.
+struct Standardization {
+  std::vector<float> mean;    // one per feature
+  std::vector<float> stddev;  // one per feature, > 0 (a constant feature gets 1)
+  bool empty() const { return mean.empty(); }
+};
+
 struct Dataset {
   std::size_t height = 0, width = 0, channels = 0;
   std::size_t num_classes = 10;
   std::vector<float> images;         // size() * height * width * channels
   std::vector<std::uint8_t> labels;  // class index per sample
+  // Class index -> the label as the data file wrote it (tabular CSV: "b", "s",
+  // "-1", ...); empty: the index is the label (IDX, CIFAR-10, pixel CSV).
+  std::vector<std::string> label_map;
+  // Non-empty: the features were standardized with these training-set figures.
+  Standardization standardization;
   std::size_t size() const { return labels.size(); }
   std::size_t sample_size() const { return height * width * channels; }
   const float* image(std::size_t i) const { return images.data() + i * sample_size(); }
@@ -65,6 +80,17 @@ Result<Dataset> Partition(const Dataset& data, std::size_t worker, std::size_t n
 
 // The first n samples (all if n >= size()).
 Dataset Head(const Dataset& data, std::size_t n);
+
+// The mean and population standard deviation of each feature over data's
+// samples, accumulated in double. A feature whose deviation is 0 (a constant
+// column) gets stddev 1, so that it maps to 0 rather than to NaN.
+// InvalidArgument when data has no samples.
+Result<Standardization> ComputeStandardization(const Dataset& data);
+
+// Replaces every feature x of data by (x - mean) / stddev and records `s` in
+// data.standardization. InvalidArgument (data unchanged) when s has not one
+// figure per feature of data's samples.
+Status ApplyStandardization(const Standardization& s, Dataset& data);
 
 // One-hot encodes labels into out [labels.size(), num_classes].
 void OneHot(const std::uint8_t* labels, std::size_t count, std::size_t num_classes, float* out);
