@@ -1,44 +1,22 @@
-// Minimal timestamped logging to stderr (line-buffered, safe from many threads:
-// each line is written with one fprintf call). Messages often carry what a
-// client sent (tensor names, ids, segment names): every byte outside
-// printable ASCII, and the backslash, is written escaped (\xNN, \\), so a
-// client can neither forge log lines nor send terminal escapes.
+// The server's log: one line per event on stderr, in the format every
+// asyncps log line has (asyncps/core/log_line.h):
+//   2026-12-06T08:49:53.123Z info asyncps-server: shard 0 of 2 listening on tcp://0.0.0.0:7000
+// Safe from many threads: each line is written with one fputs call (stderr is
+// unbuffered), so lines do not interleave. What each line means:
+// docs/operations.md, "Logs".
 #pragma once
 
+#include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <string>
-#include <string_view>
+
+#include "asyncps/core/log_line.h"
 
 namespace asyncps::ps {
 
-// `text` with every byte outside 0x20..0x7e as \xNN and '\' as "\\".
-inline std::string EscapeForLog(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    const auto b = static_cast<unsigned char>(c);
-    if (b == '\\') {
-      out += "\\\\";
-    } else if (b < 0x20 || b > 0x7e) {
-      out += "\\x";
-      out += kHex[b >> 4];
-      out += kHex[b & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
+// Writes `message` (escaped) at `level` ("info", "warn", "error"), stamped now.
 inline void Log(const char* level, const std::string& message) {
-  std::time_t now = std::time(nullptr);
-  char ts[32];
-  std::tm utc{};
-  gmtime_r(&now, &utc);  // std::gmtime's shared buffer would race between shard threads
-  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  std::fprintf(stderr, "%s %s asyncps-server: %s\n", ts, level, EscapeForLog(message).c_str());
+  std::fputs(FormatLogLine(std::chrono::system_clock::now(), level, "asyncps-server", message).c_str(), stderr);
 }
 
 }  // namespace asyncps::ps
