@@ -76,6 +76,9 @@ void AddLaunchFlags(CLI::App& app, LocalConfig& c) {
   app.add_option("--server-bin", c.server_bin, "asyncps-server to run (default: next to this binary)");
   app.add_option("--worker-bin", c.worker_bin, "asyncps-worker to run (default: next to this binary)");
   app.add_flag("--keep-work-dir", c.keep_work_dir, "Keep the temporary folder with the workers' reports");
+  app.add_flag("--keep-serving", c.keep_serving,
+               "After the report, keep the shards and the status page (--metrics-bind) up until Ctrl-C (SIGINT) "
+               "or SIGTERM");
 }
 
 }  // namespace
@@ -95,6 +98,9 @@ tools::ParsedFlags<LocalConfig> ParseLocalFlags(int argc, const char* const* arg
   if (valid.ok()) valid = c.compression.ToCompression().status();
   Result<std::vector<double>> slowdown = ParseStragglers(c.stragglers, c.workers);
   if (valid.ok()) valid = slowdown.status();
+  if (valid.ok() && c.keep_serving && c.train.algorithm() == Algorithm::kSingle)
+    valid = Status::InvalidArgument(
+        "--keep-serving keeps the parameter server up after the run, and --algo single has none: drop one of them");
   if (!valid.ok()) return tools::Refuse("asyncps-local", valid.message());
   c.slowdown = std::move(slowdown).value();
   return c;

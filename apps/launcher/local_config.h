@@ -33,13 +33,17 @@ struct LocalConfig {
   std::string server_bin;            // asyncps-server to run; empty: next to this binary, else the build tree's
   std::string worker_bin;            // asyncps-worker to run; the same
   bool keep_work_dir = false;        // keep (and name) the run's temporary folder
+  // After the report, keep asyncps-server (its shards and status page) up
+  // until SIGINT or SIGTERM. Refused with --algo single (no server).
+  bool keep_serving = false;
 
   // Derived by ParseLocalFlags: each worker's slowdown, from `stragglers` (1: none).
   std::vector<double> slowdown;
 };
 
 // Parses asyncps-local's argv (a flag given twice takes its last value) and
-// checks every value (the training and compression flags, --straggler),
+// checks every value (the training and compression flags, --straggler,
+// --keep-serving against --algo single),
 // without touching any file. Returns the config, `slowdown` filled in; else
 // the exit to end with (--help: 0 and the help text; a refused flag or value:
 // 2 and a message naming it). Prints nothing.

@@ -209,7 +209,8 @@ std::string Supervise(const LocalConfig& c, Children& children, AccuracyCurve* c
 }
 
 // After the workers finished: their reports, the weights' evaluation and the
-// accuracy curve, printed (and written to --report-json). Stops the server.
+// accuracy curve, printed (and written to --report-json). Stops the server,
+// unless --keep-serving.
 // Returns the exit status: 0, or 1 with the reason on stderr.
 int Report(const LocalConfig& c, const fs::path& work, const std::vector<std::string>& endpoints, AccuracyCurve* curve,
            Children& children) {
@@ -228,7 +229,7 @@ int Report(const LocalConfig& c, const fs::path& work, const std::vector<std::st
   else
     source.ps.servers = endpoints;
   Result<RunReport> report = BuildRunReport(c.train, std::move(reports), source, c.save_weights);
-  if (children.server) children.server->Stop();
+  if (children.server && !c.keep_serving) children.server->Stop();
   if (!report.ok()) return children.Fail(report.status().ToString());
   if (curve) {
     Result<std::vector<CurvePoint>> points = curve->Evaluate();
@@ -242,6 +243,28 @@ int Report(const LocalConfig& c, const fs::path& work, const std::vector<std::st
     out << ToJson(report.value()).dump(2) << "\n";
     if (!out.flush()) return children.Fail("cannot write --report-json " + c.report_json);
   }
+  return 0;
+}
+
+// --keep-serving, after the report: keeps `server` (the shards, the status
+// page at `page_url`, "" without --metrics-bind) up until SIGINT or SIGTERM,
+// reading its output so that it never blocks on a full pipe. Returns the exit
+// status: 0 once stopped, 1 when the server ended by itself.
+int KeepServing(ChildProcess& server, const std::string& page_url) {
+  if (!page_url.empty()) std::printf("status page: %s\n", page_url.c_str());
+  std::printf("the run is over; the shards keep serving: press Ctrl-C to stop\n");
+  std::fflush(stdout);
+  while (!g_interrupted) {
+    pollfd fd{server.output_fd(), POLLIN, 0};
+    poll(&fd, 1, 200);
+    server.ReadLines();
+    if (server.Poll()) {
+      std::fprintf(stderr, "asyncps-local: asyncps-server %s while serving after the run; last output: %s\n",
+                   server.ExitDescription().c_str(), Join(server.tail(), " | ").c_str());
+      return 1;
+    }
+  }
+  server.Stop();
   return 0;
 }
 
@@ -275,12 +298,15 @@ int Run(const LocalConfig& c) {
 
   Children children;
   std::vector<std::string> endpoints;
+  std::string page_url;  // "" without --metrics-bind
   if (!single) {
     Result<std::vector<std::string>> ready = StartServer(c, server_bin, work, children);
     if (!ready.ok()) return children.Fail(ready.status().message());
     endpoints = std::move(ready).value();
-    if (!c.metrics_bind.empty())
-      std::printf("status page: %s\n", StatusPageUrl(*children.server, c.metrics_bind).c_str());
+    if (!c.metrics_bind.empty()) {
+      page_url = StatusPageUrl(*children.server, c.metrics_bind);
+      std::printf("status page: %s\n", page_url.c_str());
+    }
   }
   if (Status st = StartWorkers(c, worker_bin, work, endpoints, children); !st.ok()) return children.Fail(st.message());
 
@@ -294,7 +320,9 @@ int Run(const LocalConfig& c) {
   }
   // Supervise: relay output, show progress, fail fast if anything dies.
   if (std::string why = Supervise(c, children, curve.get()); !why.empty()) return children.Fail(why);
-  return Report(c, work, endpoints, curve.get(), children);
+  const int rc = Report(c, work, endpoints, curve.get(), children);
+  if (rc != 0 || !c.keep_serving || !children.server) return rc;
+  return KeepServing(*children.server, page_url);
 }
 
 }  // namespace asyncps::launcher

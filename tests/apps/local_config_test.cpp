@@ -30,6 +30,7 @@ TEST_CASE("asyncps-local's defaults", "[apps][local][flags]") {
   CHECK(c.server_bin.empty());
   CHECK(c.worker_bin.empty());
   CHECK_FALSE(c.keep_work_dir);
+  CHECK_FALSE(c.keep_serving);
   CHECK(c.slowdown == std::vector<double>{1, 1, 1});
   CHECK(c.train.algo == "adag");
   CHECK(c.train.epochs == 5);
@@ -108,6 +109,11 @@ TEST_CASE("asyncps-local's flags reach the config, and a flag given twice takes 
   CHECK(c.train.epochs == 1);  // scripts/seed-experiment.sh --epochs 1
 }
 
+TEST_CASE("asyncps-local --keep-serving reaches the config", "[apps][local][flags]") {
+  CHECK(flags.Accepted({"--keep-serving", "--metrics-bind", "127.0.0.1:0"}).keep_serving);
+  CHECK(flags.Accepted({"--keep-serving"}).keep_serving);  // the shards alone, without a page
+}
+
 TEST_CASE("asyncps-local refuses out-of-range and malformed training values", "[apps][local][flags]") {
   for (const Refusal& r : TrainingRefusals()) flags.CheckRefused(r);
 }
@@ -135,6 +141,7 @@ TEST_CASE("asyncps-local refuses its own bad values with exit 2, naming them", "
       {{"--curve-every", "-2"}, {"--curve-every", "-2"}},
       {{"--commit-encoding", "fp8"}, {"--commit-encoding", "fp8"}},
       {{"--commit-top-k", "1.5"}, {"--commit-top-k", "1.5"}},
+      {{"--keep-serving", "--algo", "single"}, {"--keep-serving", "--algo single has none"}},
   };
   for (const Refusal& r : cases) flags.CheckRefused(r);
 }
