@@ -1,11 +1,58 @@
 #include "asyncps/models/evaluate.h"
 
 #include <algorithm>
+#include <numeric>
 #include <vector>
 
 #include "asyncps/models/softmax_cross_entropy.h"
 
 namespace asyncps::models {
+
+ClassScores ScoresOf(std::span<const std::uint64_t> confusion, std::size_t num_classes, std::size_t c) {
+  std::uint64_t predicted = 0, actual = 0;
+  for (std::size_t k = 0; k < num_classes; ++k) {
+    predicted += confusion[k * num_classes + c];
+    actual += confusion[c * num_classes + k];
+  }
+  const double hits = static_cast<double>(confusion[c * num_classes + c]);
+  ClassScores s;
+  s.precision = predicted > 0 ? hits / static_cast<double>(predicted) : 0.0;
+  s.recall = actual > 0 ? hits / static_cast<double>(actual) : 0.0;
+  s.f1 = s.precision + s.recall > 0 ? 2 * s.precision * s.recall / (s.precision + s.recall) : 0.0;
+  return s;
+}
+
+double MacroF1(std::span<const std::uint64_t> confusion, std::size_t num_classes) {
+  if (num_classes == 0) return 0.0;
+  double sum = 0.0;
+  for (std::size_t c = 0; c < num_classes; ++c) sum += ScoresOf(confusion, num_classes, c).f1;
+  return sum / static_cast<double>(num_classes);
+}
+
+double RocAuc(std::span<const float> scores, std::span<const std::uint8_t> positive) {
+  std::vector<std::size_t> order(scores.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return scores[a] < scores[b]; });
+  // Sum of the positives' ranks (1-based, ties sharing their mean rank).
+  double rank_sum = 0.0;
+  std::uint64_t positives = 0;
+  for (std::size_t i = 0; i < order.size();) {
+    std::size_t j = i;
+    while (j < order.size() && scores[order[j]] == scores[order[i]]) ++j;
+    const double mean_rank = (static_cast<double>(i + 1) + static_cast<double>(j)) / 2.0;
+    for (std::size_t t = i; t < j; ++t) {
+      if (positive[order[t]] != 0) {
+        rank_sum += mean_rank;
+        ++positives;
+      }
+    }
+    i = j;
+  }
+  const std::uint64_t negatives = scores.size() - positives;
+  if (positives == 0 || negatives == 0) return 0.5;
+  const double p = static_cast<double>(positives), n = static_cast<double>(negatives);
+  return (rank_sum - p * (p + 1) / 2.0) / (p * n);
+}
 
 Result<Evaluation> Evaluate(Sequential& model, const Dataset& data, std::size_t batch_size) {
   const Shape& in = model.input_shape();
@@ -18,8 +65,12 @@ Result<Evaluation> Evaluate(Sequential& model, const Dataset& data, std::size_t 
   }
   if (batch_size == 0) batch_size = 1;
   const std::size_t k = data.num_classes;
-  std::vector<float> y(batch_size * k);
+  std::vector<float> y(batch_size * k), probs(batch_size * k);
   Evaluation e;
+  e.num_classes = k;
+  e.confusion.assign(k * k, 0);
+  std::vector<float> positive_scores;  // two classes: softmax(logits)[1] per sample
+  if (k == 2) positive_scores.reserve(data.size());
   double loss_sum = 0.0;
   std::size_t correct = 0;
   for (std::size_t b0 = 0; b0 < data.size(); b0 += batch_size) {
@@ -27,16 +78,26 @@ Result<Evaluation> Evaluate(Sequential& model, const Dataset& data, std::size_t 
     std::span<const float> logits = model.Forward(data.image(b0), bs, /*training=*/false);
     OneHot(data.labels.data() + b0, bs, k, y.data());
     loss_sum += SoftmaxCrossEntropy(logits.data(), y.data(), bs, k, nullptr) * static_cast<double>(bs);
+    if (k == 2) Softmax(logits.data(), bs, k, probs.data());
     for (std::size_t i = 0; i < bs; ++i) {
       const float* z = logits.data() + i * k;
       const std::size_t pred = static_cast<std::size_t>(std::max_element(z, z + k) - z);
-      correct += pred == data.labels[b0 + i] ? 1 : 0;
+      const std::size_t truth = data.labels[b0 + i];
+      correct += pred == truth ? 1 : 0;
+      ++e.confusion[truth * k + pred];
+      if (k == 2) positive_scores.push_back(probs[i * k + 1]);
     }
   }
   e.samples = data.size();
   if (e.samples > 0) {
     e.accuracy = static_cast<double>(correct) / static_cast<double>(e.samples);
     e.loss = loss_sum / static_cast<double>(e.samples);
+  }
+  e.macro_f1 = MacroF1(e.confusion, k);
+  if (k == 2) {
+    e.positive = ScoresOf(e.confusion, k, 1);
+    std::vector<std::uint8_t> is_positive(data.labels.begin(), data.labels.end());
+    e.roc_auc = RocAuc(positive_scores, is_positive);
   }
   return e;
 }
