@@ -14,15 +14,19 @@
 
 #include "asyncps/models/activation.h"
 #include "asyncps/models/avgpool2d.h"
+#include "asyncps/models/batch_norm.h"
 #include "asyncps/models/conv2d.h"
 #include "asyncps/models/dense.h"
 #include "asyncps/models/dropout.h"
 #include "asyncps/models/flatten.h"
+#include "asyncps/models/global_pool2d.h"
 #include "asyncps/models/keras_h5.h"
 #include "asyncps/models/limits.h"
 #include "asyncps/models/maxpool2d.h"
 #include "asyncps/models/relu.h"
+#include "asyncps/models/reshape.h"
 #include "asyncps/models/weights.h"
+#include "asyncps/models/zero_padding2d.h"
 
 namespace asyncps::models {
 namespace {
@@ -346,13 +350,47 @@ Result<WeightsConfig> WeightsOf(const Where& w, const json& config) {
   return WeightsConfig{bias.value(), ki.value(), bi.value()};
 }
 
-enum class Act { kLinear, kRelu, kSigmoid, kTanh, kSoftmax };
+enum class Act {
+  kLinear,
+  kRelu,
+  kSigmoid,
+  kTanh,
+  kSoftmax,
+  kElu,
+  kSelu,
+  kGelu,
+  kSwish,
+  kSoftplus,
+  kSoftsign,
+  kHardSigmoid,
+  kLeakyRelu,
+  kExponential
+};
 
+// Keras' activation names (activations.py: silu is swish's other name).
 constexpr Named<Act> kActivations[] = {{"linear", Act::kLinear},
                                        {"relu", Act::kRelu},
                                        {"sigmoid", Act::kSigmoid},
                                        {"tanh", Act::kTanh},
-                                       {"softmax", Act::kSoftmax}};
+                                       {"softmax", Act::kSoftmax},
+                                       {"elu", Act::kElu},
+                                       {"selu", Act::kSelu},
+                                       {"gelu", Act::kGelu},
+                                       {"swish", Act::kSwish},
+                                       {"silu", Act::kSwish},
+                                       {"softplus", Act::kSoftplus},
+                                       {"softsign", Act::kSoftsign},
+                                       {"hard_sigmoid", Act::kHardSigmoid},
+                                       {"leaky_relu", Act::kLeakyRelu},
+                                       {"exponential", Act::kExponential}};
+
+// What a file's Keras version changes, and the model's seed, for the layer builders.
+struct ModelFile {
+  std::uint64_t seed = 0;
+  // Written by Keras 3 (keras_version 3.x, or Keras 3's "module" fields): its
+  // hard_sigmoid is relu6(x + 3) / 6, Keras 2's clip(0.2 x + 0.5, 0, 1).
+  bool keras3 = false;
+};
 
 Result<Act> ActivationOf(const Where& w, const json& config) {
   const json* v = Field(config, "activation");
@@ -383,16 +421,35 @@ Result<Shape> InputShapeOf(const Where& w, const json& config) {
 }
 
 // The layer for an activation other than softmax (which the loss takes).
-std::unique_ptr<Layer> ActivationLayer(Act a) {
+std::unique_ptr<Layer> ActivationLayer(Act a, const ModelFile& file) {
+  using K = ActivationKind;
   switch (a) {
     case Act::kRelu:
       return std::make_unique<ReLU>();
     case Act::kSigmoid:
-      return std::make_unique<Activation>(ActivationKind::kSigmoid);
+      return std::make_unique<Activation>(K::kSigmoid);
     case Act::kTanh:
-      return std::make_unique<Activation>(ActivationKind::kTanh);
+      return std::make_unique<Activation>(K::kTanh);
+    case Act::kElu:
+      return std::make_unique<Activation>(K::kElu);
+    case Act::kSelu:
+      return std::make_unique<Activation>(K::kSelu);
+    case Act::kGelu:
+      return std::make_unique<Activation>(K::kGelu);
+    case Act::kSwish:
+      return std::make_unique<Activation>(K::kSwish);
+    case Act::kSoftplus:
+      return std::make_unique<Activation>(K::kSoftplus);
+    case Act::kSoftsign:
+      return std::make_unique<Activation>(K::kSoftsign);
+    case Act::kHardSigmoid:
+      return std::make_unique<Activation>(file.keras3 ? K::kHardSigmoidKeras3 : K::kHardSigmoid);
+    case Act::kLeakyRelu:  // keras.activations.leaky_relu's (and tf.nn's) default slope
+      return std::make_unique<Activation>(K::kRelu, ActivationOptions{.alpha = 0.2f});
+    case Act::kExponential:
+      return std::make_unique<Activation>(K::kExponential);
     default:
-      return std::make_unique<Activation>(ActivationKind::kLinear);
+      return std::make_unique<Activation>(K::kLinear);
   }
 }
 
@@ -403,10 +460,10 @@ struct LayerBuilt {
   std::unique_ptr<Layer> layer;
   Act activation = Act::kLinear;
 };
-// Builds the layer `w` from its config; `model_seed` is the model's seed.
-using LayerBuilder = Result<LayerBuilt> (*)(const Where& w, const json& config, std::uint64_t model_seed);
+// Builds the layer `w` from its config in `file`.
+using LayerBuilder = Result<LayerBuilt> (*)(const Where& w, const json& config, const ModelFile& file);
 
-Result<LayerBuilt> BuildConv2D(const Where& w, const json& config, std::uint64_t /*model_seed*/) {
+Result<LayerBuilt> BuildConv2D(const Where& w, const json& config, const ModelFile& /*file*/) {
   Conv2DOptions o;
   Result<std::size_t> filters = PositiveInt(w, config, "filters", std::nullopt);
   if (!filters.ok()) return filters.status();
@@ -432,7 +489,7 @@ Result<LayerBuilt> BuildConv2D(const Where& w, const json& config, std::uint64_t
   return LayerBuilt{std::make_unique<Conv2D>(o), act.value()};
 }
 
-Result<LayerBuilt> BuildDense(const Where& w, const json& config, std::uint64_t /*model_seed*/) {
+Result<LayerBuilt> BuildDense(const Where& w, const json& config, const ModelFile& /*file*/) {
   Result<std::size_t> units = PositiveInt(w, config, "units", std::nullopt);
   if (!units.ok()) return units.status();
   Result<WeightsConfig> weights = WeightsOf(w, config);
@@ -447,7 +504,7 @@ Result<LayerBuilt> BuildDense(const Where& w, const json& config, std::uint64_t 
 
 // MaxPool2D or AvgPool2D.
 template <class Pool>
-Result<LayerBuilt> BuildPool(const Where& w, const json& config, std::uint64_t /*model_seed*/) {
+Result<LayerBuilt> BuildPool(const Where& w, const json& config, const ModelFile& /*file*/) {
   auto size = Pair(w, config, "pool_size", std::pair<std::size_t, std::size_t>{2, 2});
   if (!size.ok()) return size.status();
   auto strides = Pair(w, config, "strides", size.value());
@@ -459,16 +516,16 @@ Result<LayerBuilt> BuildPool(const Where& w, const json& config, std::uint64_t /
   return LayerBuilt{std::make_unique<Pool>(o)};
 }
 
-Result<LayerBuilt> BuildFlatten(const Where& /*w*/, const json& /*config*/, std::uint64_t /*model_seed*/) {
+Result<LayerBuilt> BuildFlatten(const Where& /*w*/, const json& /*config*/, const ModelFile& /*file*/) {
   return LayerBuilt{std::make_unique<Flatten>()};
 }
 
 // Without its own seed, layer i's dropout mask comes from the model's seed and i.
-Result<LayerBuilt> BuildDropout(const Where& w, const json& config, std::uint64_t model_seed) {
+Result<LayerBuilt> BuildDropout(const Where& w, const json& config, const ModelFile& file) {
   const json* rate = Field(config, "rate");
   if (rate == nullptr || !rate->is_number() || !(rate->get<double>() >= 0 && rate->get<double>() < 1))
     return Refuse(w, "rate", rate ? *rate : json(), "expected a number in [0, 1)");
-  std::uint64_t seed = model_seed * 0x9E3779B97F4A7C15ull + w.index;
+  std::uint64_t seed = file.seed * 0x9E3779B97F4A7C15ull + w.index;
   if (const json* s = Field(config, "seed")) {
     if (!s->is_number_integer()) return Refuse(w, "seed", *s, "expected an integer");
     seed = static_cast<std::uint64_t>(s->get<std::int64_t>());
@@ -476,11 +533,173 @@ Result<LayerBuilt> BuildDropout(const Where& w, const json& config, std::uint64_
   return LayerBuilt{std::make_unique<Dropout>(rate->get<float>(), seed)};
 }
 
-Result<LayerBuilt> BuildActivation(const Where& w, const json& config, std::uint64_t /*model_seed*/) {
+Result<LayerBuilt> BuildActivation(const Where& w, const json& config, const ModelFile& file) {
   Result<Act> act = ActivationOf(w, config);
   if (!act.ok()) return act.status();
   if (act.value() == Act::kSoftmax) return LayerBuilt{nullptr, Act::kSoftmax};
-  return LayerBuilt{ActivationLayer(act.value())};
+  return LayerBuilt{ActivationLayer(act.value(), file)};
+}
+
+// config[key]: a number in [lo, hi] (`range` says which, for the refusal), or `fallback` when absent or null.
+Result<float> Number(const Where& w, const json& config, const char* key, float fallback, double lo, double hi,
+                     const char* range) {
+  const json* v = Field(config, key);
+  if (v == nullptr) return fallback;
+  if (!v->is_number() || !(v->get<double>() >= lo && v->get<double>() <= hi))
+    return Refuse(w, key, *v, std::string("expected a number ") + range);
+  return v->get<float>();
+}
+
+// A layer's `axis` (an integer, or a list of one, as Keras 2 writes it once built):
+// -1 or the index of the last axis, checked against the input by the layer.
+Result<int> LastAxis(const Where& w, const json& config) {
+  const json* v = Field(config, "axis");
+  if (v == nullptr) return -1;
+  const json& a = v->is_array() && v->size() == 1 ? (*v)[0] : *v;
+  if (!a.is_number_integer() || !(a == -1 || a == 1 || a == 2 || a == 3))
+    return Refuse(w, "axis", *v, "only the last (channels) axis is supported: -1, or 3 on images and 1 on vectors");
+  return a.get<int>();
+}
+
+Result<LayerBuilt> BuildBatchNorm(const Where& w, const json& config, const ModelFile& /*file*/) {
+  for (const char* key : {"beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint",
+                          "renorm_clipping", "virtual_batch_size", "adjustment"})
+    if (const json* v = Field(config, key)) return Refuse(w, key, *v, "not supported by asyncps; remove it");
+  for (const char* key : {"renorm", "synchronized"})
+    if (const json* v = Field(config, key); v != nullptr && *v != false)
+      return Refuse(w, key, *v, "not supported by asyncps (expected false)");
+  Result<int> axis = LastAxis(w, config);
+  if (!axis.ok()) return axis.status();
+  BatchNormOptions o;
+  o.axis = axis.value();
+  Result<float> momentum = Number(w, config, "momentum", 0.99f, 0.0, 1.0, "in [0, 1]");
+  if (!momentum.ok()) return momentum.status();
+  o.momentum = momentum.value();
+  Result<float> epsilon = Number(w, config, "epsilon", 1e-3f, 1e-30, 1e30, "> 0");
+  if (!epsilon.ok()) return epsilon.status();
+  o.epsilon = epsilon.value();
+  Result<bool> center = Bool(w, config, "center", true), scale = Bool(w, config, "scale", true);
+  if (!center.ok()) return center.status();
+  if (!scale.ok()) return scale.status();
+  o.center = center.value();
+  o.scale = scale.value();
+  struct {
+    const char* key;
+    Initializer* init;
+  } inits[] = {{"beta_initializer", &o.beta_initializer},
+               {"gamma_initializer", &o.gamma_initializer},
+               {"moving_mean_initializer", &o.moving_mean_initializer},
+               {"moving_variance_initializer", &o.moving_variance_initializer}};
+  for (const auto& i : inits) {
+    Result<Initializer> init = InitializerOf(w, config, i.key, *i.init);
+    if (!init.ok()) return init.status();
+    *i.init = init.value();
+  }
+  return LayerBuilt{std::make_unique<BatchNorm>(o)};
+}
+
+// GlobalAveragePooling2D or GlobalMaxPooling2D.
+template <GlobalPoolKind kKind>
+Result<LayerBuilt> BuildGlobalPool(const Where& w, const json& config, const ModelFile& /*file*/) {
+  Result<bool> keepdims = Bool(w, config, "keepdims", false);
+  if (!keepdims.ok()) return keepdims.status();
+  return LayerBuilt{std::make_unique<GlobalPool2D>(kKind, keepdims.value())};
+}
+
+// An integer in [0, kMaxBufferElements] (a padding).
+bool InRangeOrZero(const json& x) { return x == 0 || InRange(x); }
+
+// padding: n (all four sides), [rows, columns] (each on both sides) or [[top, bottom], [left, right]].
+Result<LayerBuilt> BuildZeroPadding2D(const Where& w, const json& config, const ModelFile& /*file*/) {
+  ZeroPaddingOptions o;
+  if (const json* v = Field(config, "padding")) {
+    auto both = [](const json& x) {
+      return x.is_array() && x.size() == 2 && InRangeOrZero(x[0]) && InRangeOrZero(x[1]);
+    };
+    if (InRangeOrZero(*v)) {
+      o.top = o.bottom = o.left = o.right = v->get<std::size_t>();
+    } else if (v->is_array() && v->size() == 2 && InRangeOrZero((*v)[0]) && InRangeOrZero((*v)[1])) {
+      o.top = o.bottom = (*v)[0].get<std::size_t>();
+      o.left = o.right = (*v)[1].get<std::size_t>();
+    } else if (v->is_array() && v->size() == 2 && both((*v)[0]) && both((*v)[1])) {
+      o.top = (*v)[0][0].get<std::size_t>();
+      o.bottom = (*v)[0][1].get<std::size_t>();
+      o.left = (*v)[1][0].get<std::size_t>();
+      o.right = (*v)[1][1].get<std::size_t>();
+    } else {
+      return Refuse(w, "padding", *v,
+                    "expected n, [rows, columns] or [[top, bottom], [left, right]], each in [0, " +
+                        std::to_string(kMaxBufferElements) + "]");
+    }
+  }
+  return LayerBuilt{std::make_unique<ZeroPadding2D>(o)};
+}
+
+// target_shape: [height, width, channels] or [features]; one of them may be -1 (inferred).
+Result<LayerBuilt> BuildReshape(const Where& w, const json& config, const ModelFile& /*file*/) {
+  const json* v = Field(config, "target_shape");
+  const std::string expected = "expected [height, width, channels] or [features], each in [1, " +
+                               std::to_string(kMaxBufferElements) + "] or one -1";
+  if (v == nullptr) return Status::InvalidArgument(w() + "field 'target_shape' is missing");
+  if (!v->is_array() || (v->size() != 1 && v->size() != 3)) return Refuse(w, "target_shape", *v, expected);
+  std::size_t dims[3] = {0, 0, 0};  // 0: inferred
+  int inferred = 0;
+  for (std::size_t i = 0; i < v->size(); ++i) {
+    const json& d = (*v)[i];
+    if (d == -1) {
+      ++inferred;
+    } else if (InRange(d)) {
+      dims[i] = d.get<std::size_t>();
+    } else {
+      return Refuse(w, "target_shape", *v, expected);
+    }
+  }
+  if (inferred > 1) return Refuse(w, "target_shape", *v, expected);
+  if (!BoundedProduct(
+          {std::max<std::size_t>(dims[0], 1), std::max<std::size_t>(dims[1], 1), std::max<std::size_t>(dims[2], 1)},
+          kMaxBufferElements))
+    return Refuse(w, "target_shape", *v,
+                  "more than the maximum of " + std::to_string(kMaxBufferElements) + " elements");
+  const Shape target = v->size() == 1 ? Shape::Vector(dims[0]) : Shape::Image(dims[0], dims[1], dims[2]);
+  return LayerBuilt{std::make_unique<Reshape>(target)};
+}
+
+// ReLU(max_value, negative_slope, threshold).
+Result<LayerBuilt> BuildReLU(const Where& w, const json& config, const ModelFile& /*file*/) {
+  ActivationOptions o;
+  Result<float> max_value = Number(w, config, "max_value", o.max_value, 0.0, 3.4e38, ">= 0");
+  Result<float> slope = Number(w, config, "negative_slope", 0.0f, 0.0, 3.4e38, ">= 0");
+  Result<float> threshold = Number(w, config, "threshold", 0.0f, -3.4e38, 3.4e38, "(finite)");
+  for (const Result<float>* r : {&max_value, &slope, &threshold})
+    if (!r->ok()) return r->status();
+  o.max_value = max_value.value();
+  o.alpha = slope.value();
+  o.threshold = threshold.value();
+  return LayerBuilt{std::make_unique<Activation>(ActivationKind::kRelu, o, "ReLU", "re_lu")};
+}
+
+// LeakyReLU(alpha) in Keras 2, LeakyReLU(negative_slope) in Keras 3; 0.3 in both.
+Result<LayerBuilt> BuildLeakyReLU(const Where& w, const json& config, const ModelFile& /*file*/) {
+  const char* key = Field(config, "negative_slope") != nullptr ? "negative_slope" : "alpha";
+  Result<float> slope = Number(w, config, key, 0.3f, 0.0, 3.4e38, ">= 0");
+  if (!slope.ok()) return slope.status();
+  return LayerBuilt{std::make_unique<Activation>(ActivationKind::kRelu, ActivationOptions{.alpha = slope.value()},
+                                                 "LeakyReLU", "leaky_re_lu")};
+}
+
+Result<LayerBuilt> BuildELU(const Where& w, const json& config, const ModelFile& /*file*/) {
+  Result<float> alpha = Number(w, config, "alpha", 1.0f, -3.4e38, 3.4e38, "(finite)");
+  if (!alpha.ok()) return alpha.status();
+  return LayerBuilt{
+      std::make_unique<Activation>(ActivationKind::kElu, ActivationOptions{.alpha = alpha.value()}, "ELU", "elu")};
+}
+
+// Softmax(axis=-1): fused into the loss like Activation('softmax').
+Result<LayerBuilt> BuildSoftmax(const Where& w, const json& config, const ModelFile& /*file*/) {
+  if (const json* v = Field(config, "axis");
+      v != nullptr && *v != -1 && *v != json::array({-1}) && *v != 1 && *v != json::array({1}))
+    return Refuse(w, "axis", *v, "only the softmax over the classes (axis -1) is supported");
+  return LayerBuilt{nullptr, Act::kSoftmax};
 }
 
 // Keras' layer class names, each followed by its other spellings (Keras 1,
@@ -499,13 +718,24 @@ constexpr Named<LayerBuilder> kLayers[] = {
     {"Dense", BuildDense},
     {"Dropout", BuildDropout},
     {"Activation", BuildActivation},
+    {"BatchNormalization", BuildBatchNorm},
+    {"GlobalAveragePooling2D", BuildGlobalPool<GlobalPoolKind::kAverage>},
+    {"GlobalAvgPool2D", BuildGlobalPool<GlobalPoolKind::kAverage>, false},
+    {"GlobalMaxPooling2D", BuildGlobalPool<GlobalPoolKind::kMax>},
+    {"GlobalMaxPool2D", BuildGlobalPool<GlobalPoolKind::kMax>, false},
+    {"ZeroPadding2D", BuildZeroPadding2D},
+    {"Reshape", BuildReshape},
+    {"ReLU", BuildReLU},
+    {"LeakyReLU", BuildLeakyReLU},
+    {"ELU", BuildELU},
+    {"Softmax", BuildSoftmax},
 };
 
 // Builds the Sequential from the list of layer descriptions.
 class Builder {
  public:
-  Builder(std::string source, std::uint64_t seed, std::size_t max_parameters)
-      : source_(std::move(source)), seed_(seed), max_parameters_(max_parameters) {}
+  Builder(std::string source, const ModelFile& file, std::size_t max_parameters)
+      : source_(std::move(source)), file_(file), max_parameters_(max_parameters) {}
 
   Result<std::unique_ptr<Sequential>> Build(const json& layers) {
     std::vector<std::unique_ptr<Layer>> built;
@@ -550,7 +780,7 @@ class Builder {
         return Status::InvalidArgument(w() + "layer type '" + w.type +
                                        "' is not supported; supported: " + Names(kLayers));
       }
-      Result<LayerBuilt> b = kind->value(w, config, seed_);
+      Result<LayerBuilt> b = kind->value(w, config, file_);
       if (!b.ok()) return b.status();
       LayerBuilt l = std::move(b).value();
       if (l.layer == nullptr) {  // Activation('softmax'): fused into the loss, with a summary row of its own
@@ -563,7 +793,7 @@ class Builder {
       if (l.activation == Act::kSoftmax) {
         softmax_at = w.name;
       } else if (l.activation != Act::kLinear) {
-        std::unique_ptr<Layer> a = ActivationLayer(l.activation);
+        std::unique_ptr<Layer> a = ActivationLayer(l.activation, file_);
         a->set_name(w.name + "/activation");
         a->set_fused(true);
         built.push_back(std::move(a));
@@ -578,7 +808,7 @@ class Builder {
     auto model = std::make_unique<Sequential>(*input);
     for (auto& l : built) model->Add(std::move(l));
     model->SetSoftmaxRow(softmax_row);
-    if (Status st = model->Build(seed_, max_parameters_); !st.ok())
+    if (Status st = model->Build(file_.seed, max_parameters_); !st.ok())
       return Status::InvalidArgument(source_ + ": " + st.message());
     if (model->output_shape().rank != 1) {
       return Status::InvalidArgument(source_ + ": the softmax of '" + *softmax_at + "' is over an image " +
@@ -590,7 +820,7 @@ class Builder {
 
  private:
   std::string source_;
-  std::uint64_t seed_;
+  ModelFile file_;
   std::size_t max_parameters_;
 };
 
@@ -617,6 +847,14 @@ std::size_t NestedDeeperThan(std::string_view text, std::size_t max) {
     }
   }
   return std::string_view::npos;
+}
+
+// Keras 2's model.to_json() writes "keras_version"; Keras 3's writes none but
+// gives every object a "module" ("keras", "keras.layers").
+bool WrittenByKeras3(const json& top) {
+  if (const json* v = Field(top, "keras_version"); v != nullptr && v->is_string())
+    return v->get_ref<const std::string&>().rfind("3.", 0) == 0;
+  return top.contains("module");
 }
 
 }  // namespace
@@ -657,7 +895,7 @@ Result<std::unique_ptr<Sequential>> BuildKerasModel(std::string_view text, const
   // Every JSON access above is checked; this is the boundary for anything a
   // library still throws (a value that cannot be written back, memory).
   try {
-    return Builder(source, seed, max_parameters).Build(*layers);
+    return Builder(source, ModelFile{seed, WrittenByKeras3(top)}, max_parameters).Build(*layers);
   } catch (const json::exception& e) {
     return Status::InvalidArgument(source + ": not a Keras model description (JSON): " + e.what());
   } catch (const std::bad_alloc&) {

@@ -185,9 +185,11 @@ std::string Sequential::Summary() const {
     s.resize(s.size() - rule.size() - 1);  // the table closes with the double rule
   }
   s += dbl + "\n";
+  std::size_t non_trainable = 0;
+  for (const auto& l : layers_) non_trainable += l->num_non_trainable_params();
   s += "Total params: " + WithCommas(num_params()) + "\n";
-  s += "Trainable params: " + WithCommas(num_params()) + "\n";
-  s += "Non-trainable params: 0\n" + rule + "\n";
+  s += "Trainable params: " + WithCommas(num_params() - non_trainable) + "\n";
+  s += "Non-trainable params: " + WithCommas(non_trainable) + "\n" + rule + "\n";
   return s;
 }
 

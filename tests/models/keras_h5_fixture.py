@@ -7,7 +7,8 @@ usage: keras_h5_fixture.py MODEL.json WEIGHTS.npz OUT.h5 [--weights-only] [--dro
 model.save('m.h5'): attributes model_config (the JSON), keras_version,
 backend; group model_weights with attribute layer_names (every layer, also
 those without weights), one group per layer with attribute weight_names
-("<layer>/kernel:0", "<layer>/bias:0") and the datasets at those paths inside
+("<layer>/kernel:0", "<layer>/bias:0"; BatchNormalization's gamma, beta,
+moving_mean, moving_variance) and the datasets at those paths inside
 it. model.save_weights('w.h5') (--weights-only): the same layer groups and
 attributes at the file's root, no model_config. Keras <= 2.2 files (the
 model's "config" is a list) store strings as fixed-length bytes, later ones
@@ -71,6 +72,11 @@ def main():
                 weight_names.append(name + "/kernel:0")
                 if cfg.get("use_bias", True):
                     weight_names.append(name + "/bias:0")
+            elif cls == "BatchNormalization":  # Keras' order: trainable, then the moving statistics
+                for w, present in (("gamma", cfg.get("scale", True)), ("beta", cfg.get("center", True)),
+                                   ("moving_mean", True), ("moving_variance", True)):
+                    if present:
+                        weight_names.append(name + "/" + w + ":0")
             g.attrs["weight_names"] = np.array([w.encode("utf8") for w in weight_names], dtype="S")
             for w in weight_names:
                 value = arrays[k].astype(np.float32)

@@ -105,6 +105,37 @@ inline KerasLayer KActivation(const std::string& name, const std::string& activa
   return {"Activation", {{"name", name}, {"trainable", true}, {"dtype", "float32"}, {"activation", activation}}};
 }
 
+// BatchNormalization as tf.keras writes it once built: axis as a list of the
+// last axis' index (3 on images, 1 on vectors).
+inline KerasLayer KBatchNorm(const std::string& name, int axis, bool center = true, bool scale = true,
+                             double momentum = 0.99) {
+  return {"BatchNormalization",
+          {{"name", name},
+           {"trainable", true},
+           {"dtype", "float32"},
+           {"axis", {axis}},
+           {"momentum", momentum},
+           {"epsilon", 0.001},
+           {"center", center},
+           {"scale", scale},
+           {"beta_initializer", ZerosJson()},
+           {"gamma_initializer", {{"class_name", "Ones"}, {"config", json::object()}}},
+           {"moving_mean_initializer", ZerosJson()},
+           {"moving_variance_initializer", {{"class_name", "Ones"}, {"config", json::object()}}},
+           {"beta_regularizer", nullptr},
+           {"gamma_regularizer", nullptr},
+           {"beta_constraint", nullptr},
+           {"gamma_constraint", nullptr}}};
+}
+
+// Any other layer: its class name and config fields besides name, trainable and dtype.
+inline KerasLayer KLayer(const std::string& class_name, const std::string& name, json fields = json::object()) {
+  fields["name"] = name;
+  fields["trainable"] = true;
+  fields["dtype"] = "float32";
+  return {class_name, fields};
+}
+
 // The model as model.to_json() writes it. `input`: the shape without the batch
 // axis, e.g. {28, 28, 1} or {784}.
 inline json KerasModelJson(std::vector<KerasLayer> layers, const std::vector<int>& input, KerasForm form) {
@@ -190,6 +221,40 @@ inline json MlpJson(KerasForm f) {
       {KDense(KName("dense", 1, f), 128, "sigmoid", /*use_bias=*/false), KDropout(KName("dropout", 1, f), 0.2),
        KDense(KName("dense", 2, f), 10), KActivation(KName("activation", 1, f), "softmax")},
       {784}, f);
+}
+
+// BatchNormalization on images and vectors (with and without center), zero
+// padding, Keras' ReLU and LeakyReLU layers, elu and gelu, global average
+// pooling: 72 + 32 + 1,168 + 48 + 544 + 128 + 330 = 2,322 parameters on
+// 28x28x1, of which 16 + 32 + 64 = 112 moving statistics (non-trainable).
+inline json BatchNormCnnJson() {
+  return KerasModelJson(
+      {KLayer("ZeroPadding2D", "zero_padding2d", {{"padding", {{1, 1}, {1, 1}}}, {"data_format", "channels_last"}}),
+       KConv("conv2d", 8, 3, 3, 2, 2, "valid", "linear", /*use_bias=*/false), KBatchNorm("batch_normalization", 3),
+       KLayer("ReLU", "re_lu", {{"max_value", nullptr}, {"negative_slope", 0.0}, {"threshold", 0.0}}),
+       KConv("conv2d_1", 16, 3, 3, 2, 2, "same", "elu"),
+       KBatchNorm("batch_normalization_1", 3, /*center=*/false, /*scale=*/true, /*momentum=*/0.9),
+       KLayer("GlobalAveragePooling2D", "global_average_pooling2d",
+              {{"data_format", "channels_last"}, {"keepdims", false}}),
+       KDense("dense", 32, "gelu"), KBatchNorm("batch_normalization_2", 1),
+       KLayer("LeakyReLU", "leaky_re_lu", {{"alpha", 0.1}}), KDense("dense_1", 10, "softmax")},
+      {28, 28, 1}, KerasForm::kTfKeras);
+}
+
+// The other activations on 784 features: a Reshape to an image, swish, global
+// max pooling with keepdims, selu, softplus, softsign, hard_sigmoid, a ReLU
+// layer with every option, ELU, silu, leaky_relu, exponential and a Softmax layer.
+inline json ActivationsMlpJson() {
+  return KerasModelJson(
+      {KLayer("Reshape", "reshape", {{"target_shape", {28, 28, 1}}}), KConv("conv2d", 6, 3, 3, 1, 1, "valid", "swish"),
+       KLayer("GlobalMaxPooling2D", "global_max_pooling2d", {{"data_format", "channels_last"}, {"keepdims", true}}),
+       KFlatten("flatten"), KDense("dense", 16, "selu"), KDense("dense_1", 16, "softplus"),
+       KDense("dense_2", 16, "softsign"), KDense("dense_3", 16, "hard_sigmoid"),
+       KLayer("ReLU", "re_lu", {{"max_value", 0.8}, {"negative_slope", 0.1}, {"threshold", 0.3}}),
+       KDense("dense_4", 16), KLayer("ELU", "elu", {{"alpha", 0.5}}), KActivation("activation", "silu"),
+       KDense("dense_5", 16, "leaky_relu"), KDense("dense_6", 16, "exponential"), KDense("dense_7", 10),
+       KLayer("Softmax", "softmax", {{"axis", -1}})},
+      {784}, KerasForm::kTfKeras);
 }
 
 }  // namespace asyncps::models::testing

@@ -170,7 +170,9 @@ TEST_CASE("Keras models outside what asyncps implements are refused, naming the 
          layer(j, 7)["kernel_constraint"] = {{"class_name", "MaxNorm"}};
        },
        {"'dense'", "kernel_constraint", "MaxNorm"}},
-      {"activation", [&](json& j) { layer(j, 7)["activation"] = "elu"; }, {"'dense'", "activation", "\"elu\""}},
+      {"activation",
+       [&](json& j) { layer(j, 7)["activation"] = "log_softmax"; },
+       {"'dense'", "activation", "\"log_softmax\""}},
       {"padding", [&](json& j) { layer(j, 1)["padding"] = "causal"; }, {"'conv2d'", "padding", "\"causal\""}},
       {"initializer",
        [&](json& j) {
@@ -187,9 +189,9 @@ TEST_CASE("Keras models outside what asyncps implements are refused, naming the 
        {"'lambda' (Lambda)", "not supported"}},
       {"other layer",
        [&](json& j) {
-         j["config"]["layers"][3] = {{"class_name", "BatchNormalization"}, {"config", {{"name", "bn"}}}};
+         j["config"]["layers"][3] = {{"class_name", "LayerNormalization"}, {"config", {{"name", "ln"}}}};
        },
-       {"'bn' (BatchNormalization)", "not supported"}},
+       {"'ln' (LayerNormalization)", "not supported"}},
       {"dropout rate", [&](json& j) { layer(j, 3)["rate"] = 1.5; }, {"'dropout'", "rate", "1.5"}},
       {"noise shape",
        [&](json& j) {

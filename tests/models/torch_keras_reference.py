@@ -8,8 +8,11 @@ usage: torch_keras_reference.py MODEL.json IN.npz OUT.npz
 MODEL.json is model.to_json() (read as data). IN.npz holds the weights under
 "<layer name>/kernel" and "<layer name>/bias" in Keras layout, "x" (NHWC or
 [batch, features]) and "y" (one-hot). OUT.npz gets "loss" (mean categorical
-cross-entropy), "logits", and dLoss/dtensor under each tensor's name. Dropout
-must have rate 0 (its masks are random).
+cross-entropy, training mode), "logits" (inference mode: BatchNormalization on
+its moving statistics), and dLoss/dtensor under each tensor's name (0 for the
+moving statistics), and "updated:<name>/moving_mean" and
+"updated:<name>/moving_variance": the moving statistics after the training
+pass. Dropout must have rate 0 (its masks are random).
 """
 import json
 import sys
@@ -35,8 +38,54 @@ def pad_nchw(h, k, s, value):
     return F.pad(h, (left, right, top, bottom), value=value)
 
 
+SELU_SCALE, SELU_ALPHA = 1.0507009873554804934193349852946, 1.6732632423543772848170429916717
+
+
+def relu(h, negative_slope=0.0, max_value=None, threshold=0.0):
+    """Keras' ReLU layer, written out."""
+    out = torch.where(h >= threshold, h, negative_slope * (h - threshold))
+    return out if max_value is None else torch.clamp(out, max=max_value)
+
+
 ACT = {"linear": lambda h: h, "relu": F.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
-       "softmax": lambda h: h}  # the softmax is in the loss
+       "softmax": lambda h: h,  # the softmax is in the loss
+       "elu": lambda h: torch.where(h > 0, h, torch.expm1(h)),
+       "selu": lambda h: SELU_SCALE * torch.where(h > 0, h, SELU_ALPHA * torch.expm1(h)),
+       "gelu": lambda h: 0.5 * h * (1 + torch.erf(h / 2 ** 0.5)),
+       "swish": lambda h: h * torch.sigmoid(h), "silu": lambda h: h * torch.sigmoid(h),
+       "softplus": lambda h: torch.log1p(torch.exp(-h.abs())) + h.clamp(min=0),
+       "softsign": lambda h: h / (1 + h.abs()),
+       "hard_sigmoid": lambda h: torch.clamp(0.2 * h + 0.5, 0, 1),  # Keras 2
+       "leaky_relu": lambda h: relu(h, 0.2),
+       "exponential": torch.exp}
+
+
+def to_nhwc(h):
+    return h.permute(0, 2, 3, 1) if h.dim() == 4 else h
+
+
+def from_nhwc(h):
+    return h.permute(0, 3, 1, 2) if h.dim() == 4 else h
+
+
+def batch_norm(h, cfg, name, params, stats, training):
+    """Keras' BatchNormalization over the last axis; the biased batch variance."""
+    x = to_nhwc(h)
+    axes = tuple(range(x.dim() - 1))
+    if training:
+        mean = x.mean(dim=axes)
+        var = ((x - mean) ** 2).mean(dim=axes)
+        m = cfg.get("momentum", 0.99)
+        stats[name + "/moving_mean"] = params[name + "/moving_mean"] * m + mean.detach() * (1 - m)
+        stats[name + "/moving_variance"] = params[name + "/moving_variance"] * m + var.detach() * (1 - m)
+    else:
+        mean, var = params[name + "/moving_mean"], params[name + "/moving_variance"]
+    y = (x - mean) / torch.sqrt(var + cfg.get("epsilon", 1e-3))
+    if cfg.get("scale", True):
+        y = y * params[name + "/gamma"]
+    if cfg.get("center", True):
+        y = y + params[name + "/beta"]
+    return from_nhwc(y)
 
 
 def main():
@@ -51,6 +100,20 @@ def main():
     params = {k: torch.tensor(src[k], dtype=dt).requires_grad_(True) for k in src.files if "/" in k}
     x = torch.tensor(src["x"], dtype=dt)
     y = torch.tensor(src["y"], dtype=dt)
+    stats = {}
+    logits = forward(layers, params, x, stats, training=False).detach()
+    h = forward(layers, params, x, stats, training=True)
+    loss = -(y * F.log_softmax(h, dim=1)).sum(dim=1).mean()
+    loss.backward()
+    result = {"loss": np.array(loss.item(), dtype=np.float64), "logits": logits.numpy()}
+    for k, p in params.items():
+        result[k] = p.grad.detach().numpy() if p.grad is not None else np.zeros(p.shape)
+    for k, v in stats.items():
+        result["updated:" + k] = v.detach().numpy()
+    np.savez(out, **result)
+
+
+def forward(layers, params, x, stats, training):
     h = x.permute(0, 3, 1, 2) if x.dim() == 4 else x  # NHWC -> NCHW
     for layer in layers:
         cls, cfg = layer["class_name"], layer["config"]
@@ -86,14 +149,31 @@ def main():
             assert cfg["rate"] == 0, "dropout masks are random: use rate 0"
         elif cls == "Activation":
             h = ACT[cfg["activation"]](h)
+        elif cls == "BatchNormalization":
+            h = batch_norm(h, cfg, name, params, stats, training)
+        elif cls in ("GlobalAveragePooling2D", "GlobalMaxPooling2D"):
+            h = h.mean(dim=(2, 3)) if cls == "GlobalAveragePooling2D" else h.amax(dim=(2, 3))
+            if cfg.get("keepdims", False):
+                h = h[:, :, None, None]
+        elif cls == "ZeroPadding2D":
+            p = cfg["padding"]
+            p = [p, p] if isinstance(p, int) else p
+            (top, bottom), (left, right) = p if isinstance(p[0], list) else ((p[0], p[0]), (p[1], p[1]))
+            h = F.pad(h, (left, right, top, bottom))
+        elif cls == "Reshape":
+            h = from_nhwc(to_nhwc(h).reshape([h.shape[0]] + list(cfg["target_shape"])))
+        elif cls == "ReLU":
+            h = relu(h, cfg.get("negative_slope", 0.0), cfg.get("max_value"), cfg.get("threshold", 0.0))
+        elif cls == "LeakyReLU":
+            h = relu(h, cfg.get("negative_slope", cfg.get("alpha", 0.3)))
+        elif cls == "ELU":
+            a = cfg.get("alpha", 1.0)
+            h = torch.where(h > 0, h, a * torch.expm1(h))
+        elif cls == "Softmax":
+            pass  # in the loss
         else:
             raise SystemExit("unsupported layer " + cls)
-    loss = -(y * F.log_softmax(h, dim=1)).sum(dim=1).mean()
-    loss.backward()
-    result = {"loss": np.array(loss.item(), dtype=np.float64), "logits": h.detach().numpy()}
-    for k, p in params.items():
-        result[k] = p.grad.detach().numpy()
-    np.savez(out, **result)
+    return h
 
 
 if __name__ == "__main__":

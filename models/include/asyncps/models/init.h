@@ -51,6 +51,12 @@ struct Initializer {
     z.kind = Kind::kZeros;
     return z;
   }
+  static Initializer Constant(float value) {
+    Initializer c;
+    c.kind = Kind::kConstant;
+    c.a = value;
+    return c;
+  }
 };
 
 // Fills w from `init`: a seeded initializer from its own Rng(seed ^ stream)

@@ -42,6 +42,9 @@ class Layer {
   virtual void Reserve(std::size_t /*max_batch*/) {}
   // Number of parameters (for the summary).
   virtual std::size_t num_params() const { return 0; }
+  // How many of num_params() no optimizer trains (BatchNormalization's moving
+  // statistics): Keras' "Non-trainable params". Their gradients are always 0.
+  virtual std::size_t num_non_trainable_params() const { return 0; }
 
   // out = f(in) for `batch` samples. REQUIRES: batch <= the reserved batch.
   virtual void Forward(const float* in, float* out, std::size_t batch, bool training) = 0;
