@@ -23,6 +23,7 @@
 #include "asyncps/models/keras_h5.h"
 #include "asyncps/models/limits.h"
 #include "asyncps/models/maxpool2d.h"
+#include "asyncps/models/recurrent.h"
 #include "asyncps/models/relu.h"
 #include "asyncps/models/reshape.h"
 #include "asyncps/models/weights.h"
@@ -399,7 +400,7 @@ Result<Act> ActivationOf(const Where& w, const json& config) {
   return Refuse(w, "activation", *v, "supported: " + Names(kActivations));
 }
 
-// The input shape from a batch_input_shape ([null, h, w, c] or [null, n]), as
+// The input shape from a batch_input_shape ([null, h, w, c], [null, t, f] or [null, n]), as
 // Keras 2 writes it (Keras 3: batch_shape; some versions wrap it in a TensorShape).
 Result<Shape> InputShapeOf(const Where& w, const json& config) {
   const json* v = Field(config, "batch_input_shape");
@@ -410,10 +411,13 @@ Result<Shape> InputShapeOf(const Where& w, const json& config) {
   std::optional<Shape> shape;
   if (dims.is_array() && dims.size() == 4 && InRange(dims[1]) && InRange(dims[2]) && InRange(dims[3]))
     shape = Shape::Image(dims[1].get<std::size_t>(), dims[2].get<std::size_t>(), dims[3].get<std::size_t>());
+  if (dims.is_array() && dims.size() == 3 && InRange(dims[1]) && InRange(dims[2]))
+    shape = Shape::Sequence(dims[1].get<std::size_t>(), dims[2].get<std::size_t>());
   if (dims.is_array() && dims.size() == 2 && InRange(dims[1])) shape = Shape::Vector(dims[1].get<std::size_t>());
   if (!shape) {
     return Refuse(w, "batch_input_shape", *v,
-                  "expected [null, height, width, channels] or [null, features], each in [1, " + max + "]");
+                  "expected [null, height, width, channels], [null, timesteps, features] or [null, features], each "
+                  "in [1, " + max + "]");
   }
   if (!BoundedProduct({shape->height, shape->width, shape->channels}, kMaxBufferElements))
     return Refuse(w, "batch_input_shape", *v, "more than the maximum of " + max + " elements per sample");
@@ -635,13 +639,13 @@ Result<LayerBuilt> BuildZeroPadding2D(const Where& w, const json& config, const 
   return LayerBuilt{std::make_unique<ZeroPadding2D>(o)};
 }
 
-// target_shape: [height, width, channels] or [features]; one of them may be -1 (inferred).
+// target_shape: [height, width, channels], [timesteps, features] or [features]; one may be -1 (inferred).
 Result<LayerBuilt> BuildReshape(const Where& w, const json& config, const ModelFile& /*file*/) {
   const json* v = Field(config, "target_shape");
-  const std::string expected = "expected [height, width, channels] or [features], each in [1, " +
+  const std::string expected = "expected [height, width, channels], [timesteps, features] or [features], each in [1, " +
                                std::to_string(kMaxBufferElements) + "] or one -1";
   if (v == nullptr) return Status::InvalidArgument(w() + "field 'target_shape' is missing");
-  if (!v->is_array() || (v->size() != 1 && v->size() != 3)) return Refuse(w, "target_shape", *v, expected);
+  if (!v->is_array() || v->empty() || v->size() > 3) return Refuse(w, "target_shape", *v, expected);
   std::size_t dims[3] = {0, 0, 0};  // 0: inferred
   int inferred = 0;
   for (std::size_t i = 0; i < v->size(); ++i) {
@@ -660,7 +664,9 @@ Result<LayerBuilt> BuildReshape(const Where& w, const json& config, const ModelF
           kMaxBufferElements))
     return Refuse(w, "target_shape", *v,
                   "more than the maximum of " + std::to_string(kMaxBufferElements) + " elements");
-  const Shape target = v->size() == 1 ? Shape::Vector(dims[0]) : Shape::Image(dims[0], dims[1], dims[2]);
+  const Shape target = v->size() == 1   ? Shape::Vector(dims[0])
+                       : v->size() == 2 ? Shape::Sequence(dims[0], dims[1])
+                                        : Shape::Image(dims[0], dims[1], dims[2]);
   return LayerBuilt{std::make_unique<Reshape>(target)};
 }
 
@@ -702,6 +708,86 @@ Result<LayerBuilt> BuildSoftmax(const Where& w, const json& config, const ModelF
   return LayerBuilt{nullptr, Act::kSoftmax};
 }
 
+// An activation a recurrent cell computes (activation, recurrent_activation).
+Result<RecurrentActivation> RecurrentActivationOf(const Where& w, const json& config, const char* key,
+                                                  RecurrentActivation fallback, const ModelFile& file) {
+  const json* v = Field(config, key);
+  if (v == nullptr) return fallback;
+  const Named<Act>* row = FindValue(kActivations, *v);
+  if (row != nullptr) {
+    switch (row->value) {
+      case Act::kTanh:
+        return RecurrentActivation::kTanh;
+      case Act::kSigmoid:
+        return RecurrentActivation::kSigmoid;
+      case Act::kRelu:
+        return RecurrentActivation::kRelu;
+      case Act::kLinear:
+        return RecurrentActivation::kLinear;
+      case Act::kHardSigmoid:
+        return file.keras3 ? RecurrentActivation::kHardSigmoid3 : RecurrentActivation::kHardSigmoid;
+      default:
+        break;
+    }
+  }
+  return Refuse(w, key, *v, "recurrent layers support tanh, sigmoid, relu, linear and hard_sigmoid");
+}
+
+// SimpleRNN, LSTM or GRU.
+template <RecurrentCell kCell>
+Result<LayerBuilt> BuildRecurrent(const Where& w, const json& config, const ModelFile& file) {
+  for (const char* key : {"recurrent_regularizer", "recurrent_constraint"})
+    if (const json* v = Field(config, key)) return Refuse(w, key, *v, "not supported by asyncps; remove it");
+  for (const char* key : {"go_backwards", "stateful", "return_state", "time_major"})
+    if (const json* v = Field(config, key); v != nullptr && *v != false)
+      return Refuse(w, key, *v, "not supported by asyncps (expected false)");
+  for (const char* key : {"dropout", "recurrent_dropout"})
+    if (const json* v = Field(config, key); v != nullptr && *v != 0 && *v != 0.0)
+      return Refuse(w, key, *v, "not supported by asyncps (expected 0); put a Dropout layer after it instead");
+  Result<std::size_t> units = PositiveInt(w, config, "units", std::nullopt);
+  if (!units.ok()) return units.status();
+  Result<WeightsConfig> weights = WeightsOf(w, config);
+  if (!weights.ok()) return weights.status();
+  RecurrentOptions o{.cell = kCell,
+                     .use_bias = weights.value().use_bias,
+                     .kernel_initializer = weights.value().kernel_initializer,
+                     .bias_initializer = weights.value().bias_initializer};
+  Result<RecurrentActivation> act =
+      RecurrentActivationOf(w, config, "activation", RecurrentActivation::kTanh, file);
+  if (!act.ok()) return act.status();
+  o.activation = act.value();
+  if (kCell != RecurrentCell::kSimpleRnn) {
+    Result<RecurrentActivation> ract =
+        RecurrentActivationOf(w, config, "recurrent_activation", RecurrentActivation::kSigmoid, file);
+    if (!ract.ok()) return ract.status();
+    o.recurrent_activation = ract.value();
+  }
+  Result<bool> sequences = Bool(w, config, "return_sequences", false);
+  Result<bool> reset_after = Bool(w, config, "reset_after", true);
+  Result<bool> forget = Bool(w, config, "unit_forget_bias", true);
+  for (const Result<bool>* r : {&sequences, &reset_after, &forget})
+    if (!r->ok()) return r->status();
+  o.return_sequences = sequences.value();
+  o.reset_after = reset_after.value();
+  o.unit_forget_bias = forget.value();
+  // Keras' default recurrent initializer, Orthogonal(gain), is the layer's own.
+  const json* ri = Field(config, "recurrent_initializer");
+  const bool orthogonal = ri == nullptr || *ri == "orthogonal" || *ri == "Orthogonal" ||
+                          (ri->is_object() && ri->value("class_name", "") == "Orthogonal");
+  if (orthogonal) {
+    const json* c = ri != nullptr && ri->is_object() ? Field(*ri, "config") : nullptr;
+    Result<float> gain = c != nullptr ? Number(w, *c, "gain", 1.0f, -3.4e38, 3.4e38, "(finite)") : 1.0f;
+    if (!gain.ok()) return gain.status();
+    o.orthogonal_gain = gain.value();
+  } else {
+    Result<Initializer> init = InitializerOf(w, config, "recurrent_initializer", Initializer::Glorot());
+    if (!init.ok()) return init.status();
+    o.recurrent_orthogonal = false;
+    o.recurrent_initializer = init.value();
+  }
+  return LayerBuilt{std::make_unique<Recurrent>(units.value(), o)};
+}
+
 // Keras' layer class names, each followed by its other spellings (Keras 1,
 // tf.keras aliases). InputLayer builds no layer: Builder::Build reads the
 // model's input shape from it.
@@ -729,6 +815,9 @@ constexpr Named<LayerBuilder> kLayers[] = {
     {"LeakyReLU", BuildLeakyReLU},
     {"ELU", BuildELU},
     {"Softmax", BuildSoftmax},
+    {"SimpleRNN", BuildRecurrent<RecurrentCell::kSimpleRnn>},
+    {"LSTM", BuildRecurrent<RecurrentCell::kLstm>},
+    {"GRU", BuildRecurrent<RecurrentCell::kGru>},
 };
 
 // Builds the Sequential from the list of layer descriptions.

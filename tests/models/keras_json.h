@@ -257,4 +257,30 @@ inline json ActivationsMlpJson() {
       {784}, KerasForm::kTfKeras);
 }
 
+// Recurrent models over an image's rows (28 timesteps of 28 features): an
+// LSTM's last state; a GRU's sequence into a relu SimpleRNN. Keras' counts:
+// LSTM(u) 4*u*(28+u+1) (12: 1,968; 32: 7,808) + Dense(10); GRU(8) 3*8*(28+8+2)
+// = 912, SimpleRNN(6) 6*(8+6+1) = 90, Dense 70.
+inline json LstmRowsJson(int units = 12) {
+  return KerasModelJson({KLayer("Reshape", "reshape", {{"target_shape", {28, 28}}}),
+                         KLayer("LSTM", "lstm", {{"units", units}, {"return_sequences", false}}),
+                         KDense("dense", 10, "softmax")},
+                        {28, 28, 1}, KerasForm::kTfKeras);
+}
+
+// Keras 2's GRU (reset_after=false: one bias, r applied before the product).
+inline json GruV1Json() {
+  return KerasModelJson({KLayer("Reshape", "reshape", {{"target_shape", {28, 28}}}),
+                         KLayer("GRU", "gru", {{"units", 5}, {"reset_after", false}}), KDense("dense", 10, "softmax")},
+                        {28, 28, 1}, KerasForm::kTfKeras);
+}
+
+inline json GruRnnJson() {
+  return KerasModelJson({KLayer("Reshape", "reshape", {{"target_shape", {28, 28}}}),
+                         KLayer("GRU", "gru", {{"units", 8}, {"return_sequences", true}, {"reset_after", true}}),
+                         KLayer("SimpleRNN", "simple_rnn", {{"units", 6}, {"activation", "relu"}}),
+                         KDense("dense", 10, "softmax")},
+                        {28, 28, 1}, KerasForm::kTfKeras);
+}
+
 }  // namespace asyncps::models::testing

@@ -17,7 +17,7 @@
 using namespace asyncps::models;
 using namespace asyncps::models::testing;
 
-TEST_CASE("Strided, average-pooling, tanh and sigmoid models agree with PyTorch to 1e-4",
+TEST_CASE("Strided, average-pooling, tanh, sigmoid and recurrent models agree with PyTorch to 1e-4",
           "[models][keras][torch][python]") {
   asyncps::testing::RequireOrSkip(PythonHas("numpy, torch"),
                                   std::string(Python()) + " lacks torch or numpy (apt install python3-torch)");
@@ -32,7 +32,8 @@ TEST_CASE("Strided, average-pooling, tanh and sigmoid models agree with PyTorch 
     const char* name;
     json model;
   };
-  for (const Case& c : {Case{"strided", strided}, Case{"lenet", LeNetJson(KerasForm::kKeras22)}, Case{"mlp", mlp}}) {
+  for (const Case& c : {Case{"strided", strided}, Case{"lenet", LeNetJson(KerasForm::kKeras22)}, Case{"mlp", mlp},
+                        Case{"lstm", LstmRowsJson()}, Case{"gru-rnn", GruRnnJson()}, Case{"gru-v1", GruV1Json()}}) {
     INFO(c.name);
     const std::string model_path = dir.file(std::string(c.name) + ".json");
     std::ofstream(model_path) << c.model.dump();

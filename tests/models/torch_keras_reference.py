@@ -88,6 +88,44 @@ def batch_norm(h, cfg, name, params, stats, training):
     return from_nhwc(y)
 
 
+def recurrent(h, cls, cfg, name, params):
+    """Keras' SimpleRNN, LSTM and GRU written out step by step (autograd for the
+    backward pass); gates in Keras' order: LSTM i, f, c, o; GRU z, r, h."""
+    units = cfg["units"]
+    act = ACT[cfg.get("activation", "tanh")]
+    ract = ACT[cfg.get("recurrent_activation", "sigmoid")]
+    kernel, rec = params[name + "/kernel"], params[name + "/recurrent_kernel"]
+    bias = params[name + "/bias"] if cfg.get("use_bias", True) else None
+    reset_after = cfg.get("reset_after", True)
+    state = torch.zeros(h.shape[0], units, dtype=h.dtype)
+    cell = torch.zeros_like(state)
+    outputs = []
+    for t in range(h.shape[1]):
+        xw = h[:, t] @ kernel
+        if bias is not None:
+            xw = xw + (bias[0] if cls == "GRU" and reset_after else bias)
+        if cls == "SimpleRNN":
+            state = act(xw + state @ rec)
+        elif cls == "LSTM":
+            i, f, g, o = (xw + state @ rec).split(units, dim=1)
+            cell = ract(f) * cell + ract(i) * act(g)
+            state = ract(o) * act(cell)
+        else:
+            xz, xr, xh = xw.split(units, dim=1)
+            if reset_after:
+                inner = state @ rec + (bias[1] if bias is not None else 0)
+                hz, hr, hh = inner.split(units, dim=1)
+                z, r = ract(xz + hz), ract(xr + hr)
+                candidate = act(xh + r * hh)
+            else:
+                z = ract(xz + state @ rec[:, :units])
+                r = ract(xr + state @ rec[:, units:2 * units])
+                candidate = act(xh + (r * state) @ rec[:, 2 * units:])
+            state = z * state + (1 - z) * candidate
+        outputs.append(state)
+    return torch.stack(outputs, dim=1) if cfg.get("return_sequences", False) else state
+
+
 def main():
     model_path, inp, out = sys.argv[1:4]
     with open(model_path) as f:
@@ -169,6 +207,8 @@ def forward(layers, params, x, stats, training):
         elif cls == "ELU":
             a = cfg.get("alpha", 1.0)
             h = torch.where(h > 0, h, a * torch.expm1(h))
+        elif cls in ("SimpleRNN", "LSTM", "GRU"):
+            h = recurrent(h, cls, cfg, name, params)
         elif cls == "Softmax":
             pass  # in the loss
         else:
