@@ -14,6 +14,8 @@
 
 #include "asyncps/models/cifar_reader.h"
 #include "asyncps/models/csv_reader.h"
+#include "asyncps/models/evaluate.h"
+#include "asyncps/models/keras_h5.h"
 #include "asyncps/models/keras_model.h"
 #include "asyncps/models/optimizer.h"
 #include "asyncps/models/weights.h"
@@ -130,6 +132,10 @@ Status TrainOptions::Validate() const {
     return Status::InvalidArgument("--optimizer " + optimizer + ": " + opt.status().message());
   if (!(divisor > 0) || !std::isfinite(divisor))
     return Status::InvalidArgument("--divisor " + Shown(divisor) + ": must be a finite number > 0");
+  if (!loss.empty()) {
+    if (Result<models::Loss> l = models::ParseLoss(loss); !l.ok())
+      return Status::InvalidArgument("--loss: " + l.status().message());
+  }
   if (data_format != "auto" && data_format != "mnist" && data_format != "cifar10" && data_format != "csv")
     return Status::InvalidArgument("--data-format " + data_format + ": use auto, mnist, cifar10 or csv");
   if (ResolvedDataFormat() == "csv") {
@@ -226,7 +232,27 @@ std::vector<std::string> TrainOptions::ToArgs() const {
           feature_columns,
           "--drop-columns",
           drop_columns,
+          "--loss",
+          loss,
           "--standardize=" + std::string(standardize ? "true" : "false")};
+}
+
+Result<models::Loss> TrainOptions::ResolvedLoss() const {
+  if (!loss.empty()) {
+    Result<models::Loss> l = models::ParseLoss(loss);
+    if (!l.ok()) return Status::InvalidArgument("--loss: " + l.status().message());
+    return l;
+  }
+  if (!model.empty() && models::IsHdf5Path(model)) {
+    Result<std::string> config = models::ReadKerasH5TrainingConfig(model);
+    if (!config.ok()) return Status::InvalidArgument("--model: " + config.status().message());
+    if (!config.value().empty()) {
+      Result<models::Loss> l = models::LossFromTrainingConfig(config.value(), "--model " + model);
+      if (!l.ok()) return Status::InvalidArgument(l.status().message() + "; or give --loss");
+      return l;
+    }
+  }
+  return models::Loss{};
 }
 
 std::string TrainOptions::ResolvedDataFormat() const {
@@ -241,6 +267,12 @@ Result<models::Dataset> TrainOptions::LoadCsv(models::Split split, std::size_t w
   Result<models::CsvOptions> options = CsvReadOptions(*this);
   if (!options.ok()) return options.status();
   models::CsvOptions& co = options.value();
+  Result<models::Loss> resolved_loss = ResolvedLoss();
+  if (!resolved_loss.ok()) return resolved_loss.status();
+  co.regression = !resolved_loss.value().classification();
+  if (co.regression && co.mode == models::CsvMode::kPixels)
+    return Status::InvalidArgument("--loss " + loss +
+                                   " is a regression loss; pixel CSV (--input-shape H,W,C) has classes");
   auto read = [&](const std::string& flag, const std::string& path, std::size_t limit) -> Result<models::Dataset> {
     if (Status st = CheckReadable(flag, path); !st.ok()) return st;
     Result<models::Dataset> all = models::ReadCsv(path, co);
@@ -358,11 +390,34 @@ Result<std::unique_ptr<models::Sequential>> TrainOptions::BuildModel(const model
     return Status::InvalidArgument("--model " + model + " takes inputs " + want.ToString() + ", but " + DataSource() +
                                    " holds " + DataShape(d) + "; change the model's input shape or the data");
   }
-  if (m.num_classes() != d.num_classes) {
-    return Status::InvalidArgument("--model " + model + " has " + std::to_string(m.num_classes()) + " outputs, but " +
-                                   DataSource() + " has " + std::to_string(d.num_classes) + " classes" +
+  if (Status st = m.CheckInput(d.images.data(), d.size()); !st.ok())
+    return Status::InvalidArgument("--model " + model + " cannot read " + DataSource() + ": " + st.message());
+  Result<models::Loss> loss_used = ResolvedLoss();
+  if (!loss_used.ok()) return loss_used.status();
+  const models::Loss& l = loss_used.value();
+  const std::string loss_name = models::LossName(l.kind);
+  if (Status st = models::CheckLossFits(l, m.output_activation(), m.num_classes()); !st.ok())
+    return Status::InvalidArgument("--model " + model + " with the loss " + loss_name + ": " + st.message());
+  if (l.classification() && d.regression())
+    return Status::InvalidArgument("--loss " + loss_name + " needs classes, but the data holds real targets");
+  if (!l.classification() && !d.regression()) {
+    return Status::InvalidArgument("--loss " + loss_name + " is a regression loss, but " + DataSource() +
+                                   " holds classes: regression reads tabular CSV (--train-csv)");
+  }
+  if (l.kind == models::LossKind::kBinaryCrossentropy && d.num_classes != 2) {
+    return Status::InvalidArgument("binary_crossentropy needs two classes, but " + DataSource() + " has " +
+                                   std::to_string(d.num_classes) +
                                    (d.label_map.empty() ? "" : " (" + JoinedLabels(d.label_map) + ")") +
-                                   "; make the last Dense layer's units match");
+                                   ": use categorical_crossentropy with a softmax");
+  }
+  m.SetLoss(l);
+  if (m.num_classes() != models::ModelOutputsFor(l, d)) {
+    const std::string holds = d.regression() ? "one real target per row"
+                                             : std::to_string(d.num_classes) + " classes" +
+                                                   (d.label_map.empty() ? "" : " (" + JoinedLabels(d.label_map) + ")");
+    return Status::InvalidArgument("--model " + model + " has " + std::to_string(m.num_classes()) + " outputs, but " +
+                                   DataSource() + " has " + holds + "; with " + loss_name + " make the last Dense " +
+                                   "layer's units " + std::to_string(models::ModelOutputsFor(l, d)));
   }
   if (!initial_weights.empty()) {
     if (Status st = models::LoadInitialWeights(initial_weights, m); !st.ok())
@@ -466,6 +521,11 @@ void AddTrainFlags(CLI::App& app, TrainOptions& o) {
                  "Keras model file: model.to_json() as .json, or model.save() as .h5 (architecture and weights); "
                  "default: the seed CNN")
       ->envname("ASYNCPS_MODEL");
+  app.add_option("--loss", o.loss,
+                 "Loss, by its Keras name: categorical_crossentropy, sparse_categorical_crossentropy, "
+                 "binary_crossentropy (one sigmoid unit), mean_squared_error (mse), mean_absolute_error (mae), huber; "
+                 "default: the --model .h5's training_config, else categorical_crossentropy")
+      ->envname("ASYNCPS_LOSS");
   app.add_option("--initial-weights", o.initial_weights,
                  "Start from these weights: .npz of the model's arrays in Keras get_weights() order, or a Keras "
                  ".h5 (model.save_weights / model.save)")

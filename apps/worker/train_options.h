@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "asyncps/models/dataset.h"
+#include "asyncps/models/loss.h"
 #include "asyncps/models/sequential.h"
 #include "asyncps/core/status.h"
 #include "asyncps/core/update_rule.h"
@@ -62,6 +63,10 @@ struct TrainOptions {
   int blas_threads = 1;
   // The model: a Keras model.to_json() file; empty: the seed CNN.
   std::string model;
+  // The loss, by its Keras name (categorical_crossentropy, binary_crossentropy,
+  // mse, ...); empty: the --model .h5's training_config loss, else
+  // categorical_crossentropy. Regression losses read the CSV label as a target.
+  std::string loss;
   // Start from these weights (.npz, Keras get_weights() order); empty: --seed's.
   std::string initial_weights;
   // Print the model's summary and exit (not passed on to workers).
@@ -85,6 +90,9 @@ struct TrainOptions {
   // The flags that reproduce these options, for passing them on to a worker.
   std::vector<std::string> ToArgs() const;
 
+  // --loss, else the --model .h5's training_config loss, else
+  // categorical_crossentropy. Errors name --loss or --model.
+  Result<models::Loss> ResolvedLoss() const;
   // The data format in use: --data-format, or what "auto" detects.
   std::string ResolvedDataFormat() const;
   // Loads `split` from --data with --divisor and the split's limit (--train-limit

@@ -8,11 +8,15 @@
 
 namespace asyncps::models {
 
+std::size_t TargetWidth(const Dataset& data, const BatcherOptions& options) {
+  return data.regression() || options.binary_targets ? 1 : data.num_classes;
+}
+
 Batcher::Batcher(const Dataset& data, const BatcherOptions& options) : data_(data), opt_(options), order_(data.size()) {
   if (opt_.batch_size == 0) opt_.batch_size = 1;
   std::iota(order_.begin(), order_.end(), 0u);
   x_.resize(opt_.batch_size * data.sample_size());
-  y_.resize(opt_.batch_size * data.num_classes);
+  y_.resize(opt_.batch_size * TargetWidth(data, opt_));
   labels_.resize(opt_.batch_size);
 }
 
@@ -35,9 +39,14 @@ BatchView Batcher::Get(std::size_t i) {
   for (std::size_t j = 0; j < size; ++j) {
     const std::uint32_t s = order_[begin + j];
     std::memcpy(x_.data() + j * per, data_.image(s), per * sizeof(float));
-    labels_[j] = data_.labels[s];
+    if (data_.regression()) {
+      y_[j] = data_.targets[s];
+    } else {
+      labels_[j] = data_.labels[s];
+      if (opt_.binary_targets) y_[j] = static_cast<float>(labels_[j]);
+    }
   }
-  OneHot(labels_.data(), size, data_.num_classes, y_.data());
+  if (!data_.regression() && !opt_.binary_targets) OneHot(labels_.data(), size, data_.num_classes, y_.data());
   return {x_.data(), y_.data(), labels_.data(), size};
 }
 

@@ -215,7 +215,7 @@ Result<Dataset> ReadTabular(const std::string& path, std::ifstream& f, const Csv
   if (!training)
     for (std::size_t i = 0; i < o.label_map.size(); ++i) ids.emplace(o.label_map[i], i);
   std::vector<std::size_t> row_ids;
-  std::vector<float> data;
+  std::vector<float> data, targets;
   std::string line;
   while (std::getline(f, line)) {
     ++line_no;
@@ -236,6 +236,15 @@ Result<Dataset> ReadTabular(const std::string& path, std::ifstream& f, const Csv
       data.push_back(static_cast<float>(v));
     }
     const std::string& label = cells[label_column];
+    if (o.regression) {
+      double v = 0;
+      if (!ParseNumber(label, &v) || !std::isfinite(v) || std::fabs(v) > std::numeric_limits<float>::max()) {
+        return Status::InvalidArgument(where + ColumnName(header, label_column) + ": target '" + label +
+                                       "' is not a finite number (a regression loss needs real targets)");
+      }
+      targets.push_back(static_cast<float>(v));
+      continue;
+    }
     if (label.empty()) return Status::InvalidArgument(where + ColumnName(header, label_column) + ": empty label");
     auto it = ids.find(label);
     if (it == ids.end()) {
@@ -248,12 +257,17 @@ Result<Dataset> ReadTabular(const std::string& path, std::ifstream& f, const Csv
     }
     row_ids.push_back(it->second);
   }
-  if (row_ids.empty()) return Status::InvalidArgument(path + ": no samples after the header");
+  if (row_ids.empty() && targets.empty()) return Status::InvalidArgument(path + ": no samples after the header");
 
   Dataset d;
   d.height = d.width = 1;
   d.channels = features.size();
   d.images = std::move(data);
+  if (o.regression) {
+    d.num_classes = 1;  // one output per sample
+    d.targets = std::move(targets);
+    return d;
+  }
   d.label_map = o.label_map;
   if (training) {
     const std::string column = ColumnName(header, label_column);

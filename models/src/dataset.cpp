@@ -125,8 +125,13 @@ Result<Dataset> Partition(const Dataset& data, std::size_t worker, std::size_t n
   const std::size_t per = data.sample_size();
   d.images.assign(data.images.begin() + static_cast<std::ptrdiff_t>(begin * per),
                   data.images.begin() + static_cast<std::ptrdiff_t>(end * per));
-  d.labels.assign(data.labels.begin() + static_cast<std::ptrdiff_t>(begin),
-                  data.labels.begin() + static_cast<std::ptrdiff_t>(end));
+  if (data.regression()) {
+    d.targets.assign(data.targets.begin() + static_cast<std::ptrdiff_t>(begin),
+                     data.targets.begin() + static_cast<std::ptrdiff_t>(end));
+  } else {
+    d.labels.assign(data.labels.begin() + static_cast<std::ptrdiff_t>(begin),
+                    data.labels.begin() + static_cast<std::ptrdiff_t>(end));
+  }
   return d;
 }
 
@@ -140,7 +145,11 @@ Dataset Head(const Dataset& data, std::size_t n) {
   d.label_map = data.label_map;
   d.standardization = data.standardization;
   d.images.assign(data.images.begin(), data.images.begin() + static_cast<std::ptrdiff_t>(n * data.sample_size()));
-  d.labels.assign(data.labels.begin(), data.labels.begin() + static_cast<std::ptrdiff_t>(n));
+  if (data.regression()) {
+    d.targets.assign(data.targets.begin(), data.targets.begin() + static_cast<std::ptrdiff_t>(n));
+  } else {
+    d.labels.assign(data.labels.begin(), data.labels.begin() + static_cast<std::ptrdiff_t>(n));
+  }
   return d;
 }
 

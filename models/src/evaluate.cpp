@@ -1,6 +1,7 @@
 #include "asyncps/models/evaluate.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <vector>
 
@@ -54,44 +55,90 @@ double RocAuc(std::span<const float> scores, std::span<const std::uint8_t> posit
   return (rank_sum - p * (p + 1) / 2.0) / (p * n);
 }
 
+std::size_t ModelOutputsFor(const Loss& loss, const Dataset& data) {
+  return data.regression() || loss.kind == LossKind::kBinaryCrossentropy ? 1 : data.num_classes;
+}
+
 Result<Evaluation> Evaluate(Sequential& model, const Dataset& data, std::size_t batch_size) {
   const Shape& in = model.input_shape();
+  const Loss& loss = model.loss();
+  const OutputActivation activation = model.output_activation();
+  const std::size_t units = model.num_classes();
   if (data.height != in.height || data.width != in.width || data.channels != in.channels ||
-      data.num_classes != model.num_classes()) {
+      units != ModelOutputsFor(loss, data)) {
     return Status::InvalidArgument("evaluate: data of " + std::to_string(data.height) + "x" +
                                    std::to_string(data.width) + "x" + std::to_string(data.channels) + " images with " +
                                    std::to_string(data.num_classes) + " classes does not fit the model's input " +
-                                   in.ToString() + " and " + std::to_string(model.num_classes()) + " classes");
+                                   in.ToString() + " and " + std::to_string(units) + " classes");
+  }
+  if (data.regression() == loss.classification()) {
+    return Status::InvalidArgument(std::string("evaluate: ") + (data.regression() ? "regression targets" : "classes") +
+                                   " with the loss " + LossName(loss.kind));
   }
   if (batch_size == 0) batch_size = 1;
-  const std::size_t k = data.num_classes;
-  std::vector<float> y(batch_size * k), probs(batch_size * k);
+  const bool binary = loss.kind == LossKind::kBinaryCrossentropy;
+  const std::size_t k = data.regression() ? 0 : data.num_classes;
+  // Probabilities (or predictions) are needed for two classes' AUC and for regression.
+  const bool want_outputs = k == 2 || data.regression();
+  std::vector<float> y(batch_size * units), outputs(batch_size * units);
   Evaluation e;
+  e.regression = data.regression();
   e.num_classes = k;
   e.confusion.assign(k * k, 0);
-  std::vector<float> positive_scores;  // two classes: softmax(logits)[1] per sample
+  std::vector<float> positive_scores;  // two classes: the probability of class 1 per sample
   if (k == 2) positive_scores.reserve(data.size());
-  double loss_sum = 0.0;
+  double loss_sum = 0.0, squared = 0.0, absolute = 0.0;
   std::size_t correct = 0;
   for (std::size_t b0 = 0; b0 < data.size(); b0 += batch_size) {
     const std::size_t bs = std::min(batch_size, data.size() - b0);
-    std::span<const float> logits = model.Forward(data.image(b0), bs, /*training=*/false);
-    OneHot(data.labels.data() + b0, bs, k, y.data());
-    loss_sum += SoftmaxCrossEntropy(logits.data(), y.data(), bs, k, nullptr) * static_cast<double>(bs);
-    if (k == 2) Softmax(logits.data(), bs, k, probs.data());
+    std::span<const float> z = model.Forward(data.image(b0), bs, /*training=*/false);
+    if (data.regression()) {
+      std::copy(data.targets.begin() + static_cast<std::ptrdiff_t>(b0),
+                data.targets.begin() + static_cast<std::ptrdiff_t>(b0 + bs), y.begin());
+    } else if (binary) {
+      for (std::size_t i = 0; i < bs; ++i) y[i] = static_cast<float>(data.labels[b0 + i]);
+    } else {
+      OneHot(data.labels.data() + b0, bs, k, y.data());
+    }
+    loss_sum += ComputeLoss(loss, activation, z.data(), y.data(), bs, units, nullptr) * static_cast<double>(bs);
+    if (want_outputs) {
+      // Classes' probabilities come from the logits whatever the last layer (from_logits).
+      const OutputActivation a = data.regression() ? activation
+                                 : binary          ? OutputActivation::kSigmoid
+                                                   : OutputActivation::kSoftmax;
+      ApplyOutputActivation(a, z.data(), bs, units, outputs.data());
+    }
     for (std::size_t i = 0; i < bs; ++i) {
-      const float* z = logits.data() + i * k;
-      const std::size_t pred = static_cast<std::size_t>(std::max_element(z, z + k) - z);
+      if (data.regression()) {
+        const double err = static_cast<double>(outputs[i]) - y[i];
+        squared += err * err;
+        absolute += std::fabs(err);
+        continue;
+      }
+      const float* zi = z.data() + i * units;
+      const std::size_t pred =
+          binary ? (zi[0] > 0 ? 1 : 0) : static_cast<std::size_t>(std::max_element(zi, zi + units) - zi);
       const std::size_t truth = data.labels[b0 + i];
       correct += pred == truth ? 1 : 0;
       ++e.confusion[truth * k + pred];
-      if (k == 2) positive_scores.push_back(probs[i * k + 1]);
+      if (k == 2) positive_scores.push_back(binary ? outputs[i] : outputs[i * k + 1]);
     }
   }
   e.samples = data.size();
   if (e.samples > 0) {
-    e.accuracy = static_cast<double>(correct) / static_cast<double>(e.samples);
-    e.loss = loss_sum / static_cast<double>(e.samples);
+    const double n = static_cast<double>(e.samples);
+    e.accuracy = static_cast<double>(correct) / n;
+    e.loss = loss_sum / n;
+    if (e.regression) {
+      e.mse = squared / n;
+      e.mae = absolute / n;
+      double mean = 0.0, total = 0.0;
+      for (float t : data.targets) mean += t;
+      mean /= n;
+      for (float t : data.targets) total += (t - mean) * (t - mean);
+      e.r2 = total > 0 ? 1.0 - squared / total : 0.0;
+      return e;
+    }
   }
   e.macro_f1 = MacroF1(e.confusion, k);
   if (k == 2) {

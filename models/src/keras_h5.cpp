@@ -4,11 +4,15 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <optional>
 #include <string_view>
 #include <utility>
+
+#include <nlohmann/json.hpp>
 
 #include "child_call.h"
 
@@ -260,20 +264,24 @@ Status SaveKerasH5Weights(const std::string& path, const ParameterLayout& layout
 
 namespace {
 
-// The model_config attribute of an open file, or "".
-Result<std::string> ModelConfig(hid_t file, const std::string& path) {
-  if (H5Aexists(file, "model_config") <= 0) return std::string();
-  Result<std::vector<std::string>> config = StringAttribute(file, "model_config", path);
+// The string attribute `name` (model_config, training_config) of an open file, or "".
+Result<std::string> OneStringAttribute(hid_t file, const char* name, const std::string& path) {
+  if (H5Aexists(file, name) <= 0) return std::string();
+  Result<std::vector<std::string>> config = StringAttribute(file, name, path);
   if (!config.ok()) return config.status();
-  if (config.value().size() != 1) return Status::InvalidArgument(path + ": attribute 'model_config' is not one string");
+  if (config.value().size() != 1) return Status::InvalidArgument(path + ": attribute '" + name + "' is not one string");
   return std::move(config.value()[0]);
 }
 
-Result<std::string> ReadModelConfigHere(const std::string& path) {
+Result<std::string> ModelConfig(hid_t file, const std::string& path) {
+  return OneStringAttribute(file, "model_config", path);
+}
+
+Result<std::string> ReadStringAttributeHere(const std::string& path, const char* name) {
   Result<hid_t> opened = OpenReadOnly(path);
   if (!opened.ok()) return opened.status();
   Handle file(opened.value(), H5Fclose);
-  return ModelConfig(file.get(), path);
+  return OneStringAttribute(file.get(), name, path);
 }
 
 Result<KerasH5File> ReadKerasH5Here(const std::string& path, std::size_t max_values) {
@@ -437,7 +445,13 @@ ChildLimits ReadLimits(std::size_t max_values, std::chrono::milliseconds time_li
 }  // namespace
 
 Result<std::string> ReadKerasH5ModelConfig(const std::string& path, std::chrono::milliseconds time_limit) {
-  return RunInChild([&]() { return ReadModelConfigHere(path); }, ReadLimits(0, time_limit), path + ": libhdf5");
+  return RunInChild([&]() { return ReadStringAttributeHere(path, "model_config"); }, ReadLimits(0, time_limit),
+                    path + ": libhdf5");
+}
+
+Result<std::string> ReadKerasH5TrainingConfig(const std::string& path, std::chrono::milliseconds time_limit) {
+  return RunInChild([&]() { return ReadStringAttributeHere(path, "training_config"); }, ReadLimits(0, time_limit),
+                    path + ": libhdf5");
 }
 
 Result<KerasH5File> ReadKerasH5(const std::string& path, std::size_t max_values, std::chrono::milliseconds time_limit) {
@@ -499,6 +513,42 @@ Status SetKerasWeights(const KerasH5File& file, const std::string& source, const
       std::copy(d.begin(), d.end(), params.begin() + static_cast<std::ptrdiff_t>(layout.offset(model[k].tensors[j])));
     }
   return Status::OK();
+}
+
+Result<Loss> LossFromTrainingConfig(std::string_view training_config, const std::string& source) {
+  const nlohmann::json config = nlohmann::json::parse(training_config, nullptr, /*allow_exceptions=*/false);
+  if (!config.is_object() || !config.contains("loss"))
+    return Status::InvalidArgument(source + ": training_config is not a JSON object with a \"loss\"");
+  const nlohmann::json& loss = config["loss"];
+  if (loss.is_string()) {
+    Result<Loss> l = ParseLoss(loss.get<std::string>());
+    if (!l.ok()) return Status::InvalidArgument(source + ": training_config: " + l.status().message());
+    return l;
+  }
+  if (!loss.is_object() || !loss.contains("class_name") || !loss["class_name"].is_string()) {
+    return Status::InvalidArgument(source + ": training_config's loss " + loss.dump().substr(0, 200) +
+                                   " is not one loss (asyncps trains one output with one loss)");
+  }
+  // "BinaryCrossentropy" -> "binary_crossentropy".
+  std::string name;
+  for (char c : loss["class_name"].get<std::string>()) {
+    if (std::isupper(static_cast<unsigned char>(c)) && !name.empty()) name += '_';
+    name += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  Result<Loss> l = ParseLoss(name);
+  if (!l.ok()) return Status::InvalidArgument(source + ": training_config: " + l.status().message());
+  const nlohmann::json options = loss.value("config", nlohmann::json::object());
+  if (options.is_object()) {
+    if (options.contains("from_logits") && options["from_logits"].is_boolean())
+      l.value().from_logits = options["from_logits"].get<bool>();
+    if (options.contains("delta") && options["delta"].is_number()) {
+      const double delta = options["delta"].get<double>();
+      if (!(delta > 0 && std::isfinite(delta)))
+        return Status::InvalidArgument(source + ": training_config: Huber delta must be a number > 0");
+      l.value().huber_delta = delta;
+    }
+  }
+  return l;
 }
 
 }  // namespace asyncps::models

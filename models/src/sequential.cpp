@@ -99,6 +99,10 @@ Status Sequential::Build(std::uint64_t seed, std::size_t max_parameters) {
   return Status::OK();
 }
 
+Status Sequential::CheckInput(const float* samples, std::size_t count) const {
+  return layers_.empty() ? Status::OK() : layers_.front()->CheckInput(samples, count);
+}
+
 Status Sequential::Reserve(std::size_t max_batch) {
   if (max_batch <= reserved_) return Status::OK();
   if (!built_) return Status::InvalidArgument("Sequential::Reserve: the model is not built");
@@ -150,7 +154,7 @@ double Sequential::ComputeGradients(const float* x, const float* y, std::size_t 
   }
   float* d = delta_a_.data();
   float* other = delta_b_.data();
-  const double loss = SoftmaxCrossEntropy(logits.data(), y, batch, num_classes(), d);
+  const double loss = ComputeLoss(loss_, activation_, logits.data(), y, batch, num_classes(), d);
   for (std::size_t i = layers_.size(); i-- > 0;) {
     const float* in = i == 0 ? x : acts_[i - 1].data();
     layers_[i]->Backward(in, acts_[i].data(), d, i == 0 ? nullptr : other, batch);

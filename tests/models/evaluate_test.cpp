@@ -76,3 +76,47 @@ TEST_CASE("Evaluate refuses data that does not fit the model", "[models][evaluat
   REQUIRE_FALSE(e.ok());
   CHECK_THAT(e.status().message(), Catch::Contains("does not fit"));
 }
+
+TEST_CASE("Evaluate with binary_crossentropy and with a regression loss, by hand", "[models][evaluate][loss]") {
+  // logit = x (kernel 1, bias 0).
+  Sequential m(Shape::Vector(1));
+  m.Add(std::make_unique<Dense>(1));
+  REQUIRE(m.Build(1).ok());
+  m.params()[0] = 1;
+  m.params()[1] = 0;
+  m.SetOutputActivation(OutputActivation::kSigmoid);
+  m.SetLoss({.kind = LossKind::kBinaryCrossentropy});
+  Dataset d;
+  d.height = d.width = d.channels = 1;
+  d.num_classes = 2;
+  d.images = {2, -1, 0.5f, -3};
+  d.labels = {1, 1, 0, 0};
+  auto e = Evaluate(m, d, 3);
+  REQUIRE(e.ok());
+  CHECK(e.value().accuracy == Approx(0.5));  // class 1 when the logit is above 0
+  CHECK(e.value().confusion == std::vector<std::uint64_t>{1, 1, 1, 1});
+  CHECK(e.value().roc_auc == Approx(0.75));  // 2 > 0.5, 2 > -3, -1 > -3; not -1 > 0.5
+  auto softplus = [](double z) { return std::log1p(std::exp(z)); };
+  CHECK(e.value().loss == Approx((softplus(-2) + softplus(1) + softplus(0.5) + softplus(-3)) / 4));
+
+  // Regression: prediction 2x against targets 2, 5, 5: errors 0, -1, 1.
+  m.params()[0] = 2;
+  m.SetOutputActivation(OutputActivation::kLinear);
+  m.SetLoss({.kind = LossKind::kMeanSquaredError});
+  Dataset r;
+  r.height = r.width = r.channels = 1;
+  r.num_classes = 1;
+  r.images = {1, 2, 3};
+  r.targets = {2, 5, 5};
+  auto g = Evaluate(m, r, 2);
+  REQUIRE(g.ok());
+  CHECK(g.value().regression);
+  CHECK(g.value().mse == Approx(2.0 / 3));
+  CHECK(g.value().loss == Approx(2.0 / 3));
+  CHECK(g.value().mae == Approx(2.0 / 3));
+  CHECK(g.value().r2 == Approx(1.0 - 2.0 / 6));  // SST around the mean 4: 4 + 1 + 1
+  // Regression data under a classification loss is refused.
+  m.SetLoss({.kind = LossKind::kBinaryCrossentropy});
+  m.SetOutputActivation(OutputActivation::kSigmoid);
+  CHECK_FALSE(Evaluate(m, r).ok());
+}

@@ -26,14 +26,21 @@ struct BatcherOptions {
   std::uint64_t seed = 1;  // epoch e's order depends only on (seed, e)
   bool shuffle = true;
   bool drop_last = false;  // false: the last partial batch is trained too
+  // y holds each sample's class index (0 or 1) as one float, not one-hot
+  // (binary_crossentropy on one sigmoid unit). Regression data (targets) always
+  // gives y = the targets.
+  bool binary_targets = false;
 };
 
 struct BatchView {
   const float* x = nullptr;              // [size, h, w, c]
-  const float* y = nullptr;              // one-hot [size, classes]
+  const float* y = nullptr;              // one-hot [size, classes], or [size, 1] (see BatcherOptions)
   const std::uint8_t* labels = nullptr;  // [size]
   std::size_t size = 0;
 };
+
+// The floats per sample in BatchView::y.
+std::size_t TargetWidth(const Dataset& data, const BatcherOptions& options);
 
 class Batcher {
  public:

@@ -53,6 +53,9 @@ struct CsvOptions {
   // kTabular: the training file's label map (class index -> label); empty: the
   // map is built from this file's labels (this is the training file).
   std::vector<std::string> label_map;
+  // kTabular: the label column holds real-valued targets (regression), read
+  // into Dataset::targets; no label map.
+  bool regression = false;
 };
 
 // Returns the samples; in tabular mode with label_map (the map used) and

@@ -27,13 +27,16 @@ struct Dataset {
   std::size_t height = 0, width = 0, channels = 0;
   std::size_t num_classes = 10;
   std::vector<float> images;         // size() * height * width * channels
-  std::vector<std::uint8_t> labels;  // class index per sample
+  std::vector<std::uint8_t> labels;  // class index per sample (classification)
+  // Regression: one real target per sample (labels is empty); classification: empty.
+  std::vector<float> targets;
   // Class index -> the label as the data file wrote it (tabular CSV: "b", "s",
   // "-1", ...); empty: the index is the label (IDX, CIFAR-10, pixel CSV).
   std::vector<std::string> label_map;
   // Non-empty: the features were standardized with these training-set figures.
   Standardization standardization;
-  std::size_t size() const { return labels.size(); }
+  bool regression() const { return !targets.empty(); }
+  std::size_t size() const { return regression() ? targets.size() : labels.size(); }
   std::size_t sample_size() const { return height * width * channels; }
   const float* image(std::size_t i) const { return images.data() + i * sample_size(); }
 };

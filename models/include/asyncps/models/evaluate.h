@@ -22,8 +22,8 @@ struct ClassScores {
 };
 
 struct Evaluation {
-  double accuracy = 0.0;  // fraction in [0, 1]
-  double loss = 0.0;      // mean categorical cross-entropy
+  double accuracy = 0.0;  // fraction in [0, 1]; 0 for regression
+  double loss = 0.0;      // the model's loss(), mean over the samples
   std::size_t samples = 0;
   std::size_t num_classes = 0;
   // confusion[t * num_classes + p]: test samples of class t predicted as p.
@@ -34,10 +34,23 @@ struct Evaluation {
   // e.g. "s" of "b"/"s"); roc_auc ranks the samples by softmax(logits)[1].
   ClassScores positive;
   double roc_auc = 0.0;
+  // Regression (targets): the mean squared and absolute errors of the
+  // predictions and R^2 = 1 - SSE / SST (0 when the targets are constant).
+  bool regression = false;
+  double mse = 0.0;
+  double mae = 0.0;
+  double r2 = 0.0;
 };
 
-// Runs the model in evaluation mode over `data` in batches of batch_size.
-// InvalidArgument when the data's image shape or class count do not match the model.
+// The outputs a model trained with `loss` on `data` has: 1 for regression and
+// binary_crossentropy, else the data's classes.
+std::size_t ModelOutputsFor(const Loss& loss, const Dataset& data);
+
+// Runs the model in evaluation mode over `data` in batches of batch_size, with
+// the model's loss and output activation (a binary_crossentropy model predicts
+// class 1 when its sigmoid is above 0.5). InvalidArgument when the data's
+// image shape or class count do not match the model, or regression data meets
+// a classification loss (or the other way round).
 Result<Evaluation> Evaluate(Sequential& model, const Dataset& data, std::size_t batch_size = 256);
 
 // Class c's scores from a num_classes x num_classes confusion matrix (rows:

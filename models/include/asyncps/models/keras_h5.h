@@ -11,11 +11,13 @@
 #include <chrono>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "asyncps/core/layout.h"
 #include "asyncps/models/npy.h"
 #include "asyncps/core/status.h"
+#include "asyncps/models/loss.h"
 
 namespace asyncps::models {
 
@@ -49,6 +51,19 @@ inline constexpr std::chrono::milliseconds kKerasH5TimeLimit{60'000};
 // weights-only file. IOError when the file cannot be opened as HDF5.
 Result<std::string> ReadKerasH5ModelConfig(const std::string& path,
                                            std::chrono::milliseconds time_limit = kKerasH5TimeLimit);
+
+// The training_config attribute (model.compile's loss, metrics and optimizer
+// as JSON) of a model.save() file, or "" when the model was not compiled.
+// IOError when the file cannot be opened as HDF5.
+Result<std::string> ReadKerasH5TrainingConfig(const std::string& path,
+                                              std::chrono::milliseconds time_limit = kKerasH5TimeLimit);
+
+// The loss of a Keras training_config (the JSON model.save() writes beside the
+// model): "loss" as a name ("binary_crossentropy", "mse") or as a serialized
+// loss ({"class_name": "BinaryCrossentropy", "config": {"from_logits": true}};
+// Huber's "delta"). InvalidArgument naming `source` when it is not JSON, has no
+// loss, or names one asyncps does not implement (a per-output dict included).
+Result<Loss> LossFromTrainingConfig(std::string_view training_config, const std::string& source);
 
 // Reads the model config (if any) and every weight, at most `max_values`
 // floats in all (pass the model's parameter count: a file claiming more is

@@ -24,6 +24,7 @@
 #include "asyncps/models/aligned_buffer.h"
 #include "asyncps/models/layer.h"
 #include "asyncps/models/limits.h"
+#include "asyncps/models/loss.h"
 #include "asyncps/core/status.h"
 
 namespace asyncps::models {
@@ -59,6 +60,11 @@ class Sequential {
   Status Reserve(std::size_t max_batch);
   std::size_t reserved_batch() const { return reserved_; }
 
+  // Checks `count` samples of input data against what the first layer takes
+  // beyond the shape (Layer::CheckInput: an Embedding's ids). REQUIRES: Build
+  // succeeded.
+  Status CheckInput(const float* samples, std::size_t count) const;
+
   const ParameterLayout& layout() const { return layout_; }
   std::size_t num_params() const { return layout_.total_size(); }
   // The flat parameter vector in layout order: hand it to the PS client as is.
@@ -78,8 +84,18 @@ class Sequential {
   // before is reserved first; an empty span when Reserve refuses it.
   std::span<const float> Forward(const float* x, std::size_t batch, bool training = false);
 
-  // Forward in training mode + softmax cross-entropy against y [batch, classes]
-  // (one-hot) + backward: fills grads() and returns the mean loss. An empty batch
+  // The model's last activation, which the loss applies (the layers end in its
+  // input z), and the loss. Default: softmax and categorical cross-entropy (the
+  // seed CNN, Keras' classifiers). REQUIRES for SetLoss: CheckLossFits(loss,
+  // output_activation(), num_classes()) is OK.
+  void SetOutputActivation(OutputActivation activation) { activation_ = activation; }
+  OutputActivation output_activation() const { return activation_; }
+  void SetLoss(const Loss& loss) { loss_ = loss; }
+  const Loss& loss() const { return loss_; }
+
+  // Forward in training mode + loss() against y [batch, classes] (one-hot; one
+  // 0/1 per sample for binary_crossentropy; the targets for regression) +
+  // backward: fills grads() and returns the mean loss. An empty batch
   // gives loss 0 and zero gradients; a batch Reserve refuses, NaN and zero
   // gradients.
   double ComputeGradients(const float* x, const float* y, std::size_t batch);
@@ -106,6 +122,8 @@ class Sequential {
   std::size_t reserved_ = 0;
   bool built_ = false;
   std::optional<std::string> softmax_row_;
+  Loss loss_;
+  OutputActivation activation_ = OutputActivation::kSoftmax;
 };
 
 }  // namespace asyncps::models
