@@ -215,3 +215,49 @@ TEST_CASE("CSV: --input-shape H,W,C keeps pixel mode; tabular flags are refused 
   idx.standardize = true;
   CHECK_THAT(idx.Validate().message(), Catch::Contains("--standardize, --feature-columns and --drop-columns"));
 }
+
+TEST_CASE("--loss: a refused name, a loss the model's last activation does not fit, regression targets from CSV",
+          "[apps][csv][loss]") {
+  TempDir dir("train-options-loss");
+  Write(dir.file("train.csv"), "a,b,y\n1,2,0.5\n3,4,-1e2\n5,6,7\n");
+  TrainOptions o;
+  o.train_csv = dir.file("train.csv");
+  o.loss = "hinge";
+  CHECK_THAT(o.Validate().message(), Catch::StartsWith("--loss: loss 'hinge' is not supported; supported: "));
+  // Regression: the label column holds the targets, read as numbers.
+  o.loss = "mse";
+  auto d = o.LoadData(Split::kTrain);
+  REQUIRE(d.ok());
+  CHECK(d.value().targets == std::vector<float>{0.5f, -100.0f, 7.0f});
+  CHECK(d.value().label_map.empty());
+  o.model = dir.file("softmax.json");
+  std::ofstream(o.model) << KerasModelJson({KDense("dense", 3, "softmax")}, {2}, KerasForm::kTfKeras).dump();
+  auto regression = o.BuildModel(d.value());
+  REQUIRE_FALSE(regression.ok());
+  CHECK_THAT(regression.status().message(), Catch::Contains("with the loss mean_squared_error: ") &&
+                                                Catch::Contains("is a regression loss; the model ends in softmax"));
+  // binary_crossentropy on a softmax over classes.
+  o.loss = "binary_crossentropy";
+  Write(dir.file("train.csv"), "a,b,y\n1,2,x\n3,4,y\n5,6,z\n");
+  auto classes = o.LoadData(Split::kTrain);
+  REQUIRE(classes.ok());
+  auto binary = o.BuildModel(classes.value());
+  REQUIRE_FALSE(binary.ok());
+  CHECK_THAT(binary.status().message(),
+             Catch::Contains("needs one sigmoid unit") && Catch::Contains("ends in softmax over 3 units"));
+  // A target that is not a number, named with its row and column.
+  o.loss = "mae";
+  Write(dir.file("train.csv"), "a,b,y\n1,2,0.5\n3,4,big\n");
+  auto bad = o.LoadData(Split::kTrain);
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.status().message(),
+             Catch::Contains("train.csv:3: column 3 ('y'): target 'big' is not a finite number"));
+  // Regression on image data is refused.
+  TrainOptions idx;
+  idx.loss = "huber";
+  idx.train_csv = dir.file("train.csv");
+  idx.input_shape = "1,1,2";
+  auto pixels = idx.LoadData(Split::kTrain);
+  REQUIRE_FALSE(pixels.ok());
+  CHECK_THAT(pixels.status().message(), Catch::Contains("regression loss; pixel CSV"));
+}
