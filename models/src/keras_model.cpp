@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <new>
 #include <optional>
 #include <set>
@@ -20,6 +22,7 @@
 #include "asyncps/models/dropout.h"
 #include "asyncps/models/flatten.h"
 #include "asyncps/models/global_pool2d.h"
+#include "asyncps/models/graph.h"
 #include "asyncps/models/keras_h5.h"
 #include "asyncps/models/limits.h"
 #include "asyncps/models/maxpool2d.h"
@@ -913,6 +916,192 @@ class Builder {
   std::size_t max_parameters_;
 };
 
+// Keras' merge layers (Concatenate over the last axis only).
+constexpr Named<MergeKind> kMerges[] = {
+    {"Add", MergeKind::kAdd},         {"Subtract", MergeKind::kSubtract}, {"Multiply", MergeKind::kMultiply},
+    {"Average", MergeKind::kAverage}, {"Maximum", MergeKind::kMaximum},   {"Concatenate", MergeKind::kConcatenate},
+};
+
+// The layer names a Functional layer's inbound_nodes reference, in order: Keras
+// 2's [[["name", 0, 0, {}], ...]] or Keras 3's [{"args": [tensor or [tensors]],
+// "kwargs": {}}] with tensors {"class_name": "__keras_tensor__", "config":
+// {"keras_history": ["name", 0, 0]}}. A layer called more than once (a shared
+// layer) or a second output of a layer is refused.
+Result<std::vector<std::string>> InboundNames(const Where& w, const json& layer) {
+  const json* nodes = Field(layer, "inbound_nodes");
+  if (nodes == nullptr || !nodes->is_array() || nodes->size() != 1)
+    return Refuse(w, "inbound_nodes", nodes ? *nodes : json(),
+                  "expected the layer called once (shared layers are not supported)");
+  std::vector<std::string> names;
+  // One reference [name, node_index, tensor_index, ...]: node and tensor 0.
+  auto add = [&](const json& ref) -> bool {
+    if (!ref.is_array() || ref.size() < 3 || !ref[0].is_string() || ref[1] != 0 || ref[2] != 0) return false;
+    names.push_back(ref[0].get<std::string>());
+    return true;
+  };
+  std::function<bool(const json&)> collect = [&](const json& v) -> bool {  // Keras 3's args
+    if (v.is_object() && v.value("class_name", "") == "__keras_tensor__") {
+      const json* c = Field(v, "config");
+      return c != nullptr && c->contains("keras_history") && add((*c)["keras_history"]);
+    }
+    if (v.is_array()) {
+      for (const json& x : v)
+        if (!collect(x)) return false;
+      return true;
+    }
+    return false;
+  };
+  const json& node = (*nodes)[0];
+  bool ok = false;
+  if (node.is_array()) {  // Keras 2
+    ok = !node.empty();
+    for (const json& ref : node) ok = ok && add(ref);
+  } else if (node.is_object() && node.contains("args")) {  // Keras 3
+    ok = collect(node["args"]) && !names.empty();
+  }
+  if (!ok) return Refuse(w, "inbound_nodes", *nodes, "expected references to earlier layers' only outputs");
+  return names;
+}
+
+// The one layer name of input_layers / output_layers ([[name, 0, 0]] or Keras 3's [name, 0, 0]).
+Result<std::string> EndpointName(const std::string& source, const json& config, const char* key) {
+  const json* v = Field(config, key);
+  const json* ref = nullptr;
+  if (v != nullptr && v->is_array() && v->size() == 1 && (*v)[0].is_array())
+    ref = &(*v)[0];  // Keras 2: [[name, 0, 0]]
+  else if (v != nullptr && v->is_array() && !v->empty() && (*v)[0].is_string())
+    ref = v;  // Keras 3: [name, 0, 0]
+  if (ref == nullptr || ref->empty() || !(*ref)[0].is_string())
+    return Status::InvalidArgument(source + ": " + key + " = " + (v ? v->dump() : "null") +
+                                   ": expected one layer (models with several inputs or outputs are not supported)");
+  return (*ref)[0].get<std::string>();
+}
+
+// A Functional model ("Functional", Keras <= 2.3's "Model"): a DAG with one
+// input and one output, built into a Sequential of one Graph layer.
+class FunctionalBuilder {
+ public:
+  FunctionalBuilder(std::string source, const ModelFile& file, std::size_t max_parameters)
+      : source_(std::move(source)), file_(file), max_parameters_(max_parameters) {}
+
+  Result<std::unique_ptr<Sequential>> Build(const json& config) {
+    const json* layers = Field(config, "layers");
+    if (layers == nullptr || !layers->is_array())
+      return Status::InvalidArgument(source_ + ": expected \"config\": {\"layers\": [...], ...} of a Functional model");
+    Result<std::string> input_name = EndpointName(source_, config, "input_layers");
+    if (!input_name.ok()) return input_name.status();
+    Result<std::string> output_name = EndpointName(source_, config, "output_layers");
+    if (!output_name.ok()) return output_name.status();
+    std::optional<Shape> input;
+    std::map<std::string, int> node_of;  // a Keras layer's output: a node index or kInput
+    std::vector<GraphNode> nodes;
+    std::optional<std::string> softmax_at;  // the layer whose softmax the loss takes
+    int output = GraphNode::kInput;
+    for (std::size_t i = 0; i < layers->size(); ++i) {
+      const json& layer = (*layers)[i];
+      Where w{source_, i, "?", "?"};
+      if (!layer.is_object() || !layer.contains("class_name") || !layer["class_name"].is_string())
+        return Status::InvalidArgument(w() + "expected {\"class_name\": ..., \"config\": {...}}");
+      w.type = layer["class_name"].get<std::string>();
+      const json lconfig = layer.contains("config") && layer["config"].is_object() ? layer["config"] : json::object();
+      if (lconfig.contains("name") && lconfig["name"].is_string())
+        w.name = lconfig["name"].get<std::string>();
+      else if (layer.contains("name") && layer["name"].is_string())
+        w.name = layer["name"].get<std::string>();
+      else
+        return Status::InvalidArgument(w() + "a Functional model's layer needs a name");
+      if (node_of.count(w.name)) return Status::InvalidArgument(w() + "a second layer with this name");
+      if (softmax_at) {
+        return Status::InvalidArgument(w() + "follows the softmax of '" + *softmax_at +
+                                       "': softmax must be the model's output (asyncps fuses it into the loss)");
+      }
+      if (w.type == "InputLayer") {
+        if (w.name != input_name.value() || input)
+          return Status::InvalidArgument(w() + "models with several inputs are not supported");
+        Result<Shape> s = InputShapeOf(w, lconfig);
+        if (!s.ok()) return s.status();
+        input = s.value();
+        node_of[w.name] = GraphNode::kInput;
+        continue;
+      }
+      Result<std::vector<std::string>> inbound = InboundNames(w, layer);
+      if (!inbound.ok()) return inbound.status();
+      std::vector<int> inputs;
+      for (const std::string& name : inbound.value()) {
+        auto it = node_of.find(name);
+        if (it == node_of.end())
+          return Status::InvalidArgument(w() + "takes the output of '" + name + "', which is no earlier layer");
+        inputs.push_back(it->second);
+      }
+      if (Status st = CheckUnsupported(w, lconfig); !st.ok()) return st;
+      if (const Named<MergeKind>* merge = Find(kMerges, w.type)) {
+        if (const json* axis = Field(lconfig, "axis");
+            merge->value == MergeKind::kConcatenate && axis != nullptr && *axis != -1 &&
+            !(input && axis->is_number_integer() && axis->get<int>() == input->rank))
+          return Refuse(w, "axis", *axis, "only the last axis (-1) is supported");
+        nodes.push_back(GraphNode{nullptr, merge->value, inputs, w.name});
+        node_of[w.name] = static_cast<int>(nodes.size()) - 1;
+        continue;
+      }
+      const Named<LayerBuilder>* kind = Find(kLayers, w.type);
+      if (kind == nullptr || kind->value == nullptr) {
+        return Status::InvalidArgument(w() + "layer type '" + w.type +
+                                       "' is not supported; supported: " + Names(kLayers) + ", " + Names(kMerges));
+      }
+      if (inputs.size() != 1)
+        return Status::InvalidArgument(w() + "takes " + std::to_string(inputs.size()) + " inputs");
+      Result<LayerBuilt> b = kind->value(w, lconfig, file_);
+      if (!b.ok()) return b.status();
+      LayerBuilt l = std::move(b).value();
+      if (l.layer == nullptr) {  // Activation('softmax') or Softmax: the loss takes it
+        softmax_at = w.name;
+        node_of[w.name] = inputs[0];
+        continue;
+      }
+      l.layer->set_name(w.name);
+      nodes.push_back(GraphNode{std::move(l.layer), MergeKind::kAdd, inputs, w.name});
+      node_of[w.name] = static_cast<int>(nodes.size()) - 1;
+      if (l.activation == Act::kSoftmax) {
+        softmax_at = w.name;
+      } else if (l.activation != Act::kLinear) {
+        std::unique_ptr<Layer> a = ActivationLayer(l.activation, file_);
+        a->set_name(w.name + "/activation");
+        nodes.push_back(GraphNode{std::move(a), MergeKind::kAdd, {node_of[w.name]}, w.name + "/activation"});
+        node_of[w.name] = static_cast<int>(nodes.size()) - 1;
+      }
+    }
+    if (!input) return Status::InvalidArgument(source_ + ": the Functional model has no InputLayer");
+    auto out = node_of.find(output_name.value());
+    if (out == node_of.end() || out->second == GraphNode::kInput)
+      return Status::InvalidArgument(source_ + ": output_layers names '" + output_name.value() + "', no layer of it");
+    output = out->second;
+    if (!softmax_at || *softmax_at != output_name.value()) {
+      return Status::InvalidArgument(source_ + ": the model's output '" + output_name.value() +
+                                     "' must be a softmax (Dense(..., activation='softmax') or "
+                                     "Activation('softmax')): asyncps trains with categorical cross-entropy");
+    }
+    auto graph = std::make_unique<Graph>(std::move(nodes), output);
+    if (const json* name = Field(config, "name"); name != nullptr && name->is_string())
+      graph->set_name(name->get<std::string>());
+    auto model = std::make_unique<Sequential>(*input);
+    model->Add(std::move(graph));
+    model->SetSoftmaxRow("");
+    if (Status st = model->Build(file_.seed, max_parameters_); !st.ok())
+      return Status::InvalidArgument(source_ + ": " + st.message());
+    if (model->output_shape().rank != 1) {
+      return Status::InvalidArgument(source_ + ": the softmax of '" + *softmax_at + "' is over an image " +
+                                     model->output_shape().ToString() +
+                                     "; end the model in Flatten and Dense(classes, activation='softmax')");
+    }
+    return model;
+  }
+
+ private:
+  std::string source_;
+  ModelFile file_;
+  std::size_t max_parameters_;
+};
+
 // Where the nesting of arrays and objects in `text` first goes deeper than
 // `max`, or npos. A scan without recursion (strings skipped, escapes
 // honoured) that runs before the JSON parser: a file nested 100,000 deep
@@ -966,9 +1155,20 @@ Result<std::unique_ptr<Sequential>> BuildKerasModel(std::string_view text, const
                                    ": not a Keras model description: expected {\"class_name\": "
                                    "\"Sequential\", \"config\": ...} as model.to_json() writes");
   }
+  if (top["class_name"] == "Functional" || top["class_name"] == "Model") {
+    const json* config = Field(top, "config");
+    try {
+      return FunctionalBuilder(source, ModelFile{seed, WrittenByKeras3(top)}, max_parameters)
+          .Build(config != nullptr ? *config : json::object());
+    } catch (const json::exception& e) {
+      return Status::InvalidArgument(source + ": not a Keras model description (JSON): " + e.what());
+    } catch (const std::bad_alloc&) {
+      return Status::InvalidArgument(source + ": out of memory building the model");
+    }
+  }
   if (top["class_name"] != "Sequential") {
     return Status::InvalidArgument(source + ": class_name = " + top["class_name"].dump() +
-                                   ": only Sequential models are supported (rebuild it with keras.Sequential)");
+                                   ": only Sequential and Functional models are supported");
   }
   const json* config = Field(top, "config");
   const json* layers = nullptr;

@@ -129,7 +129,7 @@ TEST_CASE("Unsupported settings of the added layers are refused naming the layer
       {"reshape size", KLayer("Reshape", "r", {{"target_shape", {3, 3, 3}}}), {8, 8, 2}, {"r (Reshape)", "27"}},
       {"relu slope", KLayer("ReLU", "relu", {{"negative_slope", -1}}), {8}, {"'relu'", "negative_slope = -1"}},
       {"softmax axis", KLayer("Softmax", "sm", {{"axis", 2}}), {8, 8, 2}, {"'sm'", "axis = 2"}},
-      {"global pooling 1D", KLayer("GlobalAveragePooling1D", "g"), {8}, {"'GlobalAveragePooling1D'", "not supported"}},
+      {"global pooling 3D", KLayer("GlobalAveragePooling3D", "g"), {8}, {"'GlobalAveragePooling3D'", "not supported"}},
   };
   for (const Case& c : cases) {
     INFO(c.what);

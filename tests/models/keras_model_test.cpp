@@ -207,7 +207,12 @@ TEST_CASE("Keras models outside what asyncps implements are refused, naming the 
       {"softmax inside",
        [&](json& j) { layer(j, 7)["activation"] = "softmax"; },
        {"'dropout_1'", "follows the softmax of 'dense'"}},
-      {"functional", [&](json& j) { j["class_name"] = "Functional"; }, {"class_name", "Functional", "only Sequential"}},
+      {"functional without its inputs",
+       [&](json& j) { j["class_name"] = "Functional"; },
+       {"input_layers", "expected one layer"}},
+      {"subclassed",
+       [&](json& j) { j["class_name"] = "MyModel"; },
+       {"class_name", "MyModel", "only Sequential and Functional"}},
       {"input shape",
        [&](json& j) {
          layer(j, 0)["batch_input_shape"] = {nullptr, 28};
