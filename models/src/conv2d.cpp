@@ -50,28 +50,32 @@ internal::WinogradGeometry BackwardTiles(const Shape& in, const Shape& out, std:
 Conv2D::Conv2D(const Conv2DOptions& options) : opt_(options) {}
 
 Result<Shape> Conv2D::Build(const Shape& input, const std::string& name, ParameterLayout& layout) {
-  if (input.rank != 3) {
+  if (opt_.one_d && (input.rank != 2 || opt_.kernel_height != 1 || opt_.stride_height != 1)) {
+    return Status::InvalidArgument(name + " (Conv1D): needs a sequence input (None, timesteps, features), got " +
+                                   input.ToString());
+  }
+  if (!opt_.one_d && input.rank != 3) {
     return Status::InvalidArgument(name + " (Conv2D): needs an image input (h, w, c), got " + input.ToString() +
                                    "; remove the Flatten before it");
   }
   if (opt_.filters == 0 || opt_.kernel_height == 0 || opt_.kernel_width == 0) {
-    return Status::InvalidArgument(name + " (Conv2D): filters and kernel size must be >= 1");
+    return Status::InvalidArgument(name + " (" + type_name() + "): filters and kernel size must be >= 1");
   }
   if (opt_.stride_height == 0 || opt_.stride_width == 0) {
-    return Status::InvalidArgument(name + " (Conv2D): strides must be >= 1");
+    return Status::InvalidArgument(name + " (" + type_name() + "): strides must be >= 1");
   }
   for (std::size_t v : {opt_.kernel_height, opt_.kernel_width, opt_.stride_height, opt_.stride_width})
     if (v > kMaxBufferElements)
-      return Status::InvalidArgument(name + " (Conv2D): kernel size and strides must be at most " +
+      return Status::InvalidArgument(name + " (" + type_name() + "): kernel size and strides must be at most " +
                                      std::to_string(kMaxBufferElements) + ", not " + std::to_string(v));
   const WindowExtent rows = SlidingWindow(input.height, opt_.kernel_height, opt_.stride_height, opt_.padding);
   const WindowExtent cols = SlidingWindow(input.width, opt_.kernel_width, opt_.stride_width, opt_.padding);
   if (rows.out == 0 || cols.out == 0) {
-    return Status::InvalidArgument(name + " (Conv2D): input " + input.ToString() + " is smaller than the " +
-                                   std::to_string(opt_.kernel_height) + "x" + std::to_string(opt_.kernel_width) +
-                                   " kernel; use 'same' padding or a larger input");
+    return Status::InvalidArgument(name + " (" + type_name() + "): input " + input.ToString() +
+                                   " is smaller than the " + std::to_string(opt_.kernel_height) + "x" +
+                                   std::to_string(opt_.kernel_width) + " kernel; use 'same' padding or a larger input");
   }
-  const std::string what = name + " (Conv2D): ";
+  const std::string what = name + " (" + type_name() + "): ";
   // Every size is checked before it is used: a kernel_size of [2^32, 2^32]
   // once wrapped to a 0-element kernel (and training wrote past the buffers).
   if (!BoundedProduct({rows.out, cols.out, opt_.filters}, kMaxBufferElements)) {
@@ -80,7 +84,8 @@ Result<Shape> Conv2D::Build(const Shape& input, const std::string& name, Paramet
                                    ") has more than the maximum of " + std::to_string(kMaxBufferElements) +
                                    " elements per sample; reduce filters or add strides");
   }
-  const Shape out = Shape::Image(rows.out, cols.out, opt_.filters);
+  const Shape out =
+      opt_.one_d ? Shape::Sequence(cols.out, opt_.filters) : Shape::Image(rows.out, cols.out, opt_.filters);
   const bool stride1 = opt_.stride_height == 1 && opt_.stride_width == 1;
   const bool k3 =
       stride1 && opt_.kernel_height == 3 && opt_.kernel_width == 3 && input.channels <= 1024 && opt_.filters <= 1024;
@@ -92,7 +97,9 @@ Result<Shape> Conv2D::Build(const Shape& input, const std::string& name, Paramet
                       (opt_.algorithm == ConvAlgorithm::kDirect ||
                        (opt_.algorithm == ConvAlgorithm::kAuto && input.channels <= 4 && opt_.filters % 8 == 0));
   Result<std::size_t> kernel =
-      layout.TryAdd(name + "/kernel", {opt_.kernel_height, opt_.kernel_width, input.channels, opt_.filters});
+      opt_.one_d
+          ? layout.TryAdd(name + "/kernel", {opt_.kernel_width, input.channels, opt_.filters})
+          : layout.TryAdd(name + "/kernel", {opt_.kernel_height, opt_.kernel_width, input.channels, opt_.filters});
   if (!kernel.ok())
     return Status::InvalidArgument(what + kernel.status().message() + "; reduce kernel_size or filters");
   // One sample's workspace (Reserve sizes a few samples' worth, at least one).

@@ -5,11 +5,15 @@
 namespace asyncps::models {
 
 Result<Shape> GlobalPool2D::Build(const Shape& input, const std::string& name, ParameterLayout&) {
-  if (input.rank != 3) {
-    return Status::InvalidArgument(name + " (" + type_name() + "): needs an image input, got " + input.ToString());
+  if (input.rank != (one_d_ ? 2 : 3)) {
+    return Status::InvalidArgument(name + " (" + type_name() + "): needs " +
+                                   (one_d_ ? "a sequence input (None, timesteps, features)" : "an image input") +
+                                   ", got " + input.ToString());
   }
   in_ = input;
-  out_ = keepdims_ ? Shape::Image(1, 1, input.channels) : Shape::Vector(input.channels);
+  out_ = !keepdims_ ? Shape::Vector(input.channels)
+         : one_d_   ? Shape::Sequence(1, input.channels)
+                    : Shape::Image(1, 1, input.channels);
   name_ = name;
   return out_;
 }

@@ -20,6 +20,7 @@
 #include "asyncps/models/conv2d.h"
 #include "asyncps/models/dense.h"
 #include "asyncps/models/dropout.h"
+#include "asyncps/models/embedding.h"
 #include "asyncps/models/flatten.h"
 #include "asyncps/models/global_pool2d.h"
 #include "asyncps/models/graph.h"
@@ -711,6 +712,83 @@ Result<LayerBuilt> BuildSoftmax(const Where& w, const json& config, const ModelF
   return LayerBuilt{nullptr, Act::kSoftmax};
 }
 
+// A 1D layer's size field: n or [n] (Keras writes one-element lists).
+Result<std::size_t> Single(const Where& w, const json& config, const char* key, std::optional<std::size_t> fallback) {
+  const json* v = Field(config, key);
+  if (v == nullptr || v->is_null()) {
+    if (fallback) return *fallback;
+    return Status::InvalidArgument(w() + "field '" + key + "' is missing");
+  }
+  if (InRange(*v)) return v->get<std::size_t>();
+  if (v->is_array() && v->size() == 1 && InRange((*v)[0])) return (*v)[0].get<std::size_t>();
+  return Refuse(w, key, *v, "expected an integer in [1, " + std::to_string(kMaxBufferElements) + "] or a list of one");
+}
+
+Result<LayerBuilt> BuildConv1D(const Where& w, const json& config, const ModelFile& /*file*/) {
+  Conv2DOptions o{.kernel_height = 1, .one_d = true};
+  Result<std::size_t> filters = PositiveInt(w, config, "filters", std::nullopt);
+  Result<std::size_t> kernel = Single(w, config, "kernel_size", std::nullopt);
+  Result<std::size_t> strides = Single(w, config, "strides", 1);
+  for (const Result<std::size_t>* r : {&filters, &kernel, &strides})
+    if (!r->ok()) return r->status();
+  Result<Padding> padding = PaddingOf(w, config);
+  if (!padding.ok()) return padding.status();
+  Result<WeightsConfig> weights = WeightsOf(w, config);
+  if (!weights.ok()) return weights.status();
+  o.filters = filters.value();
+  o.kernel_width = kernel.value();
+  o.stride_width = strides.value();
+  o.padding = padding.value();
+  o.use_bias = weights.value().use_bias;
+  o.kernel_initializer = weights.value().kernel_initializer;
+  o.bias_initializer = weights.value().bias_initializer;
+  Result<Act> act = ActivationOf(w, config);
+  if (!act.ok()) return act.status();
+  return LayerBuilt{std::make_unique<Conv2D>(o), act.value()};
+}
+
+// MaxPooling1D or AveragePooling1D.
+template <class Pool>
+Result<LayerBuilt> BuildPool1D(const Where& w, const json& config, const ModelFile& /*file*/) {
+  Result<std::size_t> size = Single(w, config, "pool_size", 2);
+  if (!size.ok()) return size.status();
+  Result<std::size_t> strides = Single(w, config, "strides", size.value());
+  if (!strides.ok()) return strides.status();
+  Result<Padding> padding = PaddingOf(w, config);
+  if (!padding.ok()) return padding.status();
+  return LayerBuilt{std::make_unique<Pool>(PoolOptions{.pool_height = 1,
+                                                       .pool_width = size.value(),
+                                                       .stride_height = 1,
+                                                       .stride_width = strides.value(),
+                                                       .padding = padding.value(),
+                                                       .one_d = true})};
+}
+
+// GlobalAveragePooling1D or GlobalMaxPooling1D.
+template <GlobalPoolKind kKind>
+Result<LayerBuilt> BuildGlobalPool1D(const Where& w, const json& config, const ModelFile& /*file*/) {
+  Result<bool> keepdims = Bool(w, config, "keepdims", false);
+  if (!keepdims.ok()) return keepdims.status();
+  return LayerBuilt{std::make_unique<GlobalPool2D>(kKind, keepdims.value(), /*one_d=*/true)};
+}
+
+Result<LayerBuilt> BuildEmbedding(const Where& w, const json& config, const ModelFile& /*file*/) {
+  for (const char* key : {"embeddings_regularizer", "embeddings_constraint"})
+    if (const json* v = Field(config, key)) return Refuse(w, key, *v, "not supported by asyncps; remove it");
+  for (const char* key : {"mask_zero", "sparse"})
+    if (const json* v = Field(config, key); v != nullptr && *v != false)
+      return Refuse(w, key, *v, "not supported by asyncps (expected false)");
+  Result<std::size_t> input_dim = PositiveInt(w, config, "input_dim", std::nullopt);
+  Result<std::size_t> output_dim = PositiveInt(w, config, "output_dim", std::nullopt);
+  for (const Result<std::size_t>* r : {&input_dim, &output_dim})
+    if (!r->ok()) return r->status();
+  EmbeddingOptions o{.input_dim = input_dim.value(), .output_dim = output_dim.value()};
+  Result<Initializer> init = InitializerOf(w, config, "embeddings_initializer", o.embeddings_initializer);
+  if (!init.ok()) return init.status();
+  o.embeddings_initializer = init.value();
+  return LayerBuilt{std::make_unique<Embedding>(o)};
+}
+
 // An activation a recurrent cell computes (activation, recurrent_activation).
 Result<RecurrentActivation> RecurrentActivationOf(const Where& w, const json& config, const char* key,
                                                   RecurrentActivation fallback, const ModelFile& file) {
@@ -818,6 +896,17 @@ constexpr Named<LayerBuilder> kLayers[] = {
     {"LeakyReLU", BuildLeakyReLU},
     {"ELU", BuildELU},
     {"Softmax", BuildSoftmax},
+    {"Conv1D", BuildConv1D},
+    {"Convolution1D", BuildConv1D, false},
+    {"MaxPooling1D", BuildPool1D<MaxPool2D>},
+    {"MaxPool1D", BuildPool1D<MaxPool2D>, false},
+    {"AveragePooling1D", BuildPool1D<AvgPool2D>},
+    {"AvgPool1D", BuildPool1D<AvgPool2D>, false},
+    {"GlobalAveragePooling1D", BuildGlobalPool1D<GlobalPoolKind::kAverage>},
+    {"GlobalAvgPool1D", BuildGlobalPool1D<GlobalPoolKind::kAverage>, false},
+    {"GlobalMaxPooling1D", BuildGlobalPool1D<GlobalPoolKind::kMax>},
+    {"GlobalMaxPool1D", BuildGlobalPool1D<GlobalPoolKind::kMax>, false},
+    {"Embedding", BuildEmbedding},
     {"SimpleRNN", BuildRecurrent<RecurrentCell::kSimpleRnn>},
     {"LSTM", BuildRecurrent<RecurrentCell::kLstm>},
     {"GRU", BuildRecurrent<RecurrentCell::kGru>},

@@ -8,7 +8,11 @@ namespace asyncps::models {
 
 Result<Shape> Pool2D::Build(const Shape& input, const std::string& name, ParameterLayout&) {
   const std::string what = name + " (" + type_name() + "): ";
-  if (input.rank != 3) return Status::InvalidArgument(what + "needs an image input, got " + input.ToString());
+  if (opt_.one_d && (input.rank != 2 || opt_.pool_height != 1 || opt_.stride_height > 1))
+    return Status::InvalidArgument(what + "needs a sequence input (None, timesteps, features), got " +
+                                   input.ToString());
+  if (!opt_.one_d && input.rank != 3)
+    return Status::InvalidArgument(what + "needs an image input, got " + input.ToString());
   if (opt_.stride_height == 0) opt_.stride_height = opt_.pool_height;
   if (opt_.stride_width == 0) opt_.stride_width = opt_.pool_width;
   if (opt_.pool_height == 0 || opt_.pool_width == 0) return Status::InvalidArgument(what + "pool size must be >= 1");
@@ -27,7 +31,7 @@ Result<Shape> Pool2D::Build(const Shape& input, const std::string& name, Paramet
   pad_top_ = rows.pad_before;
   pad_left_ = cols.pad_before;
   in_ = input;
-  out_ = Shape::Image(rows.out, cols.out, input.channels);
+  out_ = opt_.one_d ? Shape::Sequence(cols.out, input.channels) : Shape::Image(rows.out, cols.out, input.channels);
   name_ = name;
   return out_;
 }

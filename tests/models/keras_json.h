@@ -262,10 +262,10 @@ inline json ActivationsMlpJson() {
 // LSTM(u) 4*u*(28+u+1) (12: 1,968; 32: 7,808) + Dense(10); GRU(8) 3*8*(28+8+2)
 // = 912, SimpleRNN(6) 6*(8+6+1) = 90, Dense 70.
 inline json LstmRowsJson(int units = 12) {
-  return KerasModelJson({KLayer("Reshape", "reshape", {{"target_shape", {28, 28}}}),
-                         KLayer("LSTM", "lstm", {{"units", units}, {"return_sequences", false}}),
-                         KDense("dense", 10, "softmax")},
-                        {28, 28, 1}, KerasForm::kTfKeras);
+  return KerasModelJson(
+      {KLayer("Reshape", "reshape", {{"target_shape", {28, 28}}}),
+       KLayer("LSTM", "lstm", {{"units", units}, {"return_sequences", false}}), KDense("dense", 10, "softmax")},
+      {28, 28, 1}, KerasForm::kTfKeras);
 }
 
 // Keras 2's GRU (reset_after=false: one bias, r applied before the product).
@@ -276,11 +276,26 @@ inline json GruV1Json() {
 }
 
 inline json GruRnnJson() {
-  return KerasModelJson({KLayer("Reshape", "reshape", {{"target_shape", {28, 28}}}),
-                         KLayer("GRU", "gru", {{"units", 8}, {"return_sequences", true}, {"reset_after", true}}),
-                         KLayer("SimpleRNN", "simple_rnn", {{"units", 6}, {"activation", "relu"}}),
-                         KDense("dense", 10, "softmax")},
-                        {28, 28, 1}, KerasForm::kTfKeras);
+  return KerasModelJson(
+      {KLayer("Reshape", "reshape", {{"target_shape", {28, 28}}}),
+       KLayer("GRU", "gru", {{"units", 8}, {"return_sequences", true}, {"reset_after", true}}),
+       KLayer("SimpleRNN", "simple_rnn", {{"units", 6}, {"activation", "relu"}}), KDense("dense", 10, "softmax")},
+      {28, 28, 1}, KerasForm::kTfKeras);
+}
+
+// A text classifier on 784 token ids in [0, 20): Embedding(20, 4) -> Conv1D(6, 5,
+// strides 3, same) -> MaxPooling1D(4) -> AveragePooling1D(3, same) ->
+// GlobalAveragePooling1D -> Dense(10): 80 + 126 + 70 parameters.
+inline json TextCnnJson() {
+  return KerasModelJson(
+      {KLayer("Embedding", "embedding", {{"input_dim", 20}, {"output_dim", 4}}),
+       KLayer("Conv1D", "conv1d",
+              {{"filters", 6}, {"kernel_size", {5}}, {"strides", {3}}, {"padding", "same"}, {"activation", "tanh"}}),
+       KLayer("MaxPooling1D", "max_pooling1d", {{"pool_size", {4}}, {"strides", {4}}, {"padding", "valid"}}),
+       KLayer("AveragePooling1D", "average_pooling1d", {{"pool_size", {3}}, {"strides", {1}}, {"padding", "same"}}),
+       KLayer("GlobalAveragePooling1D", "global_average_pooling1d", {{"keepdims", false}}),
+       KDense("dense", 10, "softmax")},
+      {784}, KerasForm::kTfKeras);
 }
 
 }  // namespace asyncps::models::testing

@@ -17,7 +17,7 @@
 using namespace asyncps::models;
 using namespace asyncps::models::testing;
 
-TEST_CASE("Strided, average-pooling, tanh, sigmoid and recurrent models agree with PyTorch to 1e-4",
+TEST_CASE("Strided, average-pooling, tanh, sigmoid, recurrent and text models agree with PyTorch to 1e-4",
           "[models][keras][torch][python]") {
   asyncps::testing::RequireOrSkip(PythonHas("numpy, torch"),
                                   std::string(Python()) + " lacks torch or numpy (apt install python3-torch)");
@@ -33,7 +33,8 @@ TEST_CASE("Strided, average-pooling, tanh, sigmoid and recurrent models agree wi
     json model;
   };
   for (const Case& c : {Case{"strided", strided}, Case{"lenet", LeNetJson(KerasForm::kKeras22)}, Case{"mlp", mlp},
-                        Case{"lstm", LstmRowsJson()}, Case{"gru-rnn", GruRnnJson()}, Case{"gru-v1", GruV1Json()}}) {
+                        Case{"lstm", LstmRowsJson()}, Case{"gru-rnn", GruRnnJson()}, Case{"gru-v1", GruV1Json()},
+                        Case{"text", TextCnnJson()}}) {
     INFO(c.name);
     const std::string model_path = dir.file(std::string(c.name) + ".json");
     std::ofstream(model_path) << c.model.dump();
@@ -49,6 +50,8 @@ TEST_CASE("Strided, average-pooling, tanh, sigmoid and recurrent models agree wi
       std::copy(b.begin(), b.end(), model.params().begin() + static_cast<std::ptrdiff_t>(layout.offset(i)));
     }
     std::vector<float> x = RandomVector(batch * 784, 8, 0.0f, 1.0f), y(batch * 10, 0.0f);
+    if (model.layers().front()->type_name() == std::string("Embedding"))
+      for (float& id : x) id = std::floor(id * 20.0f);  // token ids in [0, 20)
     std::vector<std::uint8_t> labels(batch);
     for (std::size_t i = 0; i < batch; ++i) labels[i] = static_cast<std::uint8_t>((3 * i) % 10);
     OneHot(labels.data(), batch, 10, y.data());

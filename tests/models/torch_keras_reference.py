@@ -26,6 +26,10 @@ def pair(v):
     return (v, v) if isinstance(v, int) else tuple(v)
 
 
+def single(v):
+    return v[0] if isinstance(v, list) else v
+
+
 def same_pads(size, k, s):
     out = -(-size // s)
     total = max((out - 1) * s + k - size, 0)
@@ -207,6 +211,29 @@ def forward(layers, params, x, stats, training):
         elif cls == "ELU":
             a = cfg.get("alpha", 1.0)
             h = torch.where(h > 0, h, a * torch.expm1(h))
+        elif cls == "Embedding":
+            h = params[name + "/embeddings"][h.long()]
+        elif cls == "Conv1D":  # sequences are [batch, steps, features]; torch's conv1d wants [batch, features, steps]
+            k, s = single(cfg["kernel_size"]), single(cfg["strides"])
+            t = h.transpose(1, 2)
+            if cfg["padding"] == "same":
+                t = F.pad(t, same_pads(t.shape[2], k, s))
+            w = params[name + "/kernel"].permute(2, 1, 0)  # [k,cin,cout] -> [cout,cin,k]
+            b = params.get(name + "/bias") if cfg.get("use_bias", True) else None
+            h = ACT[cfg["activation"]](F.conv1d(t, w, b, stride=s)).transpose(1, 2)
+        elif cls in ("MaxPooling1D", "AveragePooling1D"):
+            k = single(cfg["pool_size"])
+            s = single(cfg["strides"] or cfg["pool_size"])
+            t = h.transpose(1, 2)
+            pads = same_pads(t.shape[2], k, s) if cfg["padding"] == "same" else (0, 0)
+            if cls == "MaxPooling1D":
+                t = F.max_pool1d(F.pad(t, pads, value=float("-inf")), k, s)
+            else:  # TensorFlow averages over the covered steps only
+                ones = torch.ones_like(t[:, :1])
+                t = F.avg_pool1d(F.pad(t, pads), k, s) / F.avg_pool1d(F.pad(ones, pads), k, s)
+            h = t.transpose(1, 2)
+        elif cls in ("GlobalAveragePooling1D", "GlobalMaxPooling1D"):
+            h = h.mean(dim=1) if cls == "GlobalAveragePooling1D" else h.amax(dim=1)
         elif cls in ("SimpleRNN", "LSTM", "GRU"):
             h = recurrent(h, cls, cfg, name, params)
         elif cls == "Softmax":

@@ -14,8 +14,8 @@ class AvgPool2D final : public Pool2D {
   // REQUIRES: pool sizes >= 1.
   explicit AvgPool2D(const PoolOptions& options) : Pool2D(options) {}
 
-  const char* type_name() const override { return "AveragePooling2D"; }
-  const char* name_prefix() const override { return "average_pooling2d"; }
+  const char* type_name() const override { return opt_.one_d ? "AveragePooling1D" : "AveragePooling2D"; }
+  const char* name_prefix() const override { return opt_.one_d ? "average_pooling1d" : "average_pooling2d"; }
   void Forward(const float* in, float* out, std::size_t batch, bool training) override;
   void Backward(const float* in, const float* out, const float* dout, float* din, std::size_t batch) override;
 };

@@ -39,14 +39,19 @@ struct Conv2DOptions {
   bool use_bias = true;  // false: no bias tensor in the layout
   Initializer kernel_initializer = Initializer::Glorot();
   Initializer bias_initializer = Initializer::Zeros();
+  // Keras' Conv1D: the input is a sequence (timesteps, features), convolved as a
+  // one-row image; the kernel is declared [kw, cin, cout] (Keras' Conv1D
+  // shape, the same floats) and the output is a sequence. REQUIRES:
+  // kernel_height == stride_height == 1.
+  bool one_d = false;
 };
 
 class Conv2D final : public Layer {
  public:
   explicit Conv2D(const Conv2DOptions& options);
 
-  const char* type_name() const override { return "Conv2D"; }
-  const char* name_prefix() const override { return "conv2d"; }
+  const char* type_name() const override { return opt_.one_d ? "Conv1D" : "Conv2D"; }
+  const char* name_prefix() const override { return opt_.one_d ? "conv1d" : "conv2d"; }
   Result<Shape> Build(const Shape& input, const std::string& name, ParameterLayout& layout) override;
   void Bind(float* params, float* grads) override;
   void Initialize(Rng& rng) override;

@@ -46,6 +46,11 @@ class Layer {
   // statistics): Keras' "Non-trainable params". Their gradients are always 0.
   virtual std::size_t num_non_trainable_params() const { return 0; }
 
+  // Checks `count` input samples (a data set, before training) for what only
+  // this layer constrains (Embedding: token ids in range); the message names
+  // the sample, position and value. Only a model's first layer is asked.
+  virtual Status CheckInput(const float* /*samples*/, std::size_t /*count*/) const { return Status::OK(); }
+
   // out = f(in) for `batch` samples. REQUIRES: batch <= the reserved batch.
   virtual void Forward(const float* in, float* out, std::size_t batch, bool training) = 0;
   // Given dL/d(out), writes dL/d(in) into `din` (skipped when din is nullptr)

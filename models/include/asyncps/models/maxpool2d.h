@@ -18,8 +18,8 @@ class MaxPool2D final : public Pool2D {
   MaxPool2D(std::size_t pool_height = 2, std::size_t pool_width = 2)
       : MaxPool2D(PoolOptions{.pool_height = pool_height, .pool_width = pool_width}) {}
 
-  const char* type_name() const override { return "MaxPooling2D"; }
-  const char* name_prefix() const override { return "max_pooling2d"; }
+  const char* type_name() const override { return opt_.one_d ? "MaxPooling1D" : "MaxPooling2D"; }
+  const char* name_prefix() const override { return opt_.one_d ? "max_pooling1d" : "max_pooling2d"; }
   void Reserve(std::size_t max_batch) override;
   void Forward(const float* in, float* out, std::size_t batch, bool training) override;
   // Ties send the gradient to the first maximum in row-major window order;

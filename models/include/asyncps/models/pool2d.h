@@ -16,6 +16,9 @@ struct PoolOptions {
   std::size_t stride_height = 0;  // 0: the pool height (Keras' strides=None)
   std::size_t stride_width = 0;   // 0: the pool width
   Padding padding = Padding::kValid;
+  // Keras' MaxPooling1D / AveragePooling1D: a sequence (timesteps, features)
+  // pooled as a one-row image. REQUIRES: pool_height == 1 and stride_height <= 1.
+  bool one_d = false;
 };
 
 class Pool2D : public Layer {
