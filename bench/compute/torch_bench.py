@@ -56,6 +56,32 @@ class SamePad(nn.Module):
         return F.pad(h, pads, value=self.value)
 
 
+class Reshape(nn.Module):
+    """Keras' Reshape to [steps, features] (one-channel images: NCHW is NHWC)."""
+
+    def __init__(self, target):
+        super().__init__()
+        self.target = target
+
+    def forward(self, h):
+        return h.reshape(h.shape[0], *self.target)
+
+
+class Recurrent(nn.Module):
+    """Keras' SimpleRNN/LSTM/GRU over [batch, steps, features]: torch's own
+    module, the last step's output unless return_sequences."""
+
+    def __init__(self, cls, features, cfg):
+        super().__init__()
+        kind = {"SimpleRNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}[cls]
+        self.rnn = kind(features, cfg["units"], batch_first=True, bias=cfg.get("use_bias", True))
+        self.sequences = cfg.get("return_sequences", False)
+
+    def forward(self, h):
+        out, _ = self.rnn(h)
+        return out if self.sequences else out[:, -1]
+
+
 def keras_model(path):
     """nn.Sequential and input shape (C, H, W) or (N,) from model.to_json()."""
     with open(path) as f:
@@ -84,6 +110,13 @@ def keras_model(path):
             mods.append(nn.MaxPool2d(k, s) if cls == "MaxPooling2D" else nn.AvgPool2d(k, s))
         elif cls == "Flatten":
             mods.append(nn.Flatten())
+        elif cls == "Reshape":
+            mods.append(Reshape(cfg["target_shape"]))
+            features = cfg["target_shape"][-1]
+        elif cls in ("SimpleRNN", "LSTM", "GRU"):
+            mods.append(Recurrent(cls, features, cfg))
+            features = cfg["units"]
+            act = "linear"  # the cell's own
         elif cls == "Dense":
             mods.append(nn.LazyLinear(cfg["units"], bias=cfg.get("use_bias", True)))
         elif cls == "Dropout":
