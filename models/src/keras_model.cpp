@@ -1,6 +1,7 @@
 #include "asyncps/models/keras_model.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -153,8 +154,7 @@ Result<bool> Bool(const Where& w, const json& config, const char* key, bool fall
 
 // Fields asyncps has no implementation for must be absent, null or their neutral value.
 Status CheckUnsupported(const Where& w, const json& config) {
-  for (const char* key : {"kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
-                          "bias_constraint", "noise_shape"}) {
+  for (const char* key : {"activity_regularizer", "kernel_constraint", "bias_constraint", "noise_shape"}) {
     if (const json* v = Field(config, key)) return Refuse(w, key, *v, "not supported by asyncps; remove it");
   }
   if (const json* v = Field(config, "data_format"); v != nullptr && *v != "channels_last")
@@ -464,6 +464,62 @@ std::unique_ptr<Layer> ActivationLayer(Act a, const ModelFile& file) {
 // What one layer of the file becomes: its layer and the activation Keras
 // applies after it (Conv2D's and Dense's `activation`). A null layer is an
 // Activation('softmax') layer, which the loss takes.
+// A regularizer field: null, Keras' {"class_name": "L1" | "L2" | "L1L2", "config":
+// {"l1": .., "l2": ..}}, or the names "l1", "l2", "l1_l2" (Keras' 0.01 each).
+Result<std::optional<Regularizer>> RegularizerOf(const Where& w, const json& config, const char* key) {
+  const json* v = Field(config, key);
+  if (v == nullptr || v->is_null()) return std::optional<Regularizer>();
+  std::string name;
+  json args = json::object();
+  if (v->is_string()) {
+    name = v->get<std::string>();
+  } else if (v->is_object() && v->contains("class_name") && (*v)["class_name"].is_string()) {
+    name = (*v)["class_name"].get<std::string>();
+    if (const json* c = Field(*v, "config")) args = *c;
+  }
+  Regularizer r;
+  if (name == "l1" || name == "l2" || name == "l1_l2") {
+    r.l1 = name == "l2" ? 0.0f : 0.01f;
+    r.l2 = name == "l1" ? 0.0f : 0.01f;
+    return std::optional<Regularizer>(r);
+  }
+  if (name != "L1" && name != "L2" && name != "L1L2")
+    return Refuse(w, key, *v, "supported: L1, L2 and L1L2 (Keras' l1, l2, l1_l2)");
+  for (const char* k : {"l1", "l2"}) {
+    const json* f = Field(args, k);
+    if (f == nullptr || f->is_null()) continue;
+    if (!f->is_number() || !std::isfinite(f->get<double>()) || f->get<double>() < 0 || f->get<double>() > 1e6)
+      return Refuse(w, std::string(key) + "." + k, *f, "expected a number in [0, 1e6]");
+    (std::string(k) == "l1" ? r.l1 : r.l2) = f->get<float>();
+  }
+  return std::optional<Regularizer>(r);
+}
+
+// The regularizer fields of a Keras layer and the tensors they regularize.
+constexpr std::pair<const char*, const char*> kRegularizedTensors[] = {{"kernel_regularizer", "kernel"},
+                                                                       {"bias_regularizer", "bias"},
+                                                                       {"recurrent_regularizer", "recurrent_kernel"},
+                                                                       {"embeddings_regularizer", "embeddings"},
+                                                                       {"gamma_regularizer", "gamma"},
+                                                                       {"beta_regularizer", "beta"}};
+
+// Every regularizer of layer `w`: (tensor name, regularizer).
+Result<std::vector<std::pair<std::string, Regularizer>>> RegularizersOf(const Where& w, const json& config) {
+  std::vector<std::pair<std::string, Regularizer>> out;
+  for (const auto& [key, tensor] : kRegularizedTensors) {
+    Result<std::optional<Regularizer>> r = RegularizerOf(w, config, key);
+    if (!r.ok()) return r.status();
+    if (r.value()) out.emplace_back(w.name + "/" + tensor, *r.value());
+  }
+  return out;
+}
+
+// Registers the regularizers on the built model; one on a tensor the layer
+// does not have (a bias_regularizer with use_bias false) is unused, as in Keras.
+void AddRegularizers(Sequential& model, const std::vector<std::pair<std::string, Regularizer>>& regularizers) {
+  for (const auto& [tensor, r] : regularizers) (void)model.AddRegularizer(tensor, r);
+}
+
 struct LayerBuilt {
   std::unique_ptr<Layer> layer;
   Act activation = Act::kLinear;
@@ -570,8 +626,7 @@ Result<int> LastAxis(const Where& w, const json& config) {
 }
 
 Result<LayerBuilt> BuildBatchNorm(const Where& w, const json& config, const ModelFile& /*file*/) {
-  for (const char* key : {"beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint",
-                          "renorm_clipping", "virtual_batch_size", "adjustment"})
+  for (const char* key : {"beta_constraint", "gamma_constraint", "renorm_clipping", "virtual_batch_size", "adjustment"})
     if (const json* v = Field(config, key)) return Refuse(w, key, *v, "not supported by asyncps; remove it");
   for (const char* key : {"renorm", "synchronized"})
     if (const json* v = Field(config, key); v != nullptr && *v != false)
@@ -773,8 +828,8 @@ Result<LayerBuilt> BuildGlobalPool1D(const Where& w, const json& config, const M
 }
 
 Result<LayerBuilt> BuildEmbedding(const Where& w, const json& config, const ModelFile& /*file*/) {
-  for (const char* key : {"embeddings_regularizer", "embeddings_constraint"})
-    if (const json* v = Field(config, key)) return Refuse(w, key, *v, "not supported by asyncps; remove it");
+  if (const json* v = Field(config, "embeddings_constraint"))
+    return Refuse(w, "embeddings_constraint", *v, "not supported by asyncps; remove it");
   for (const char* key : {"mask_zero", "sparse"})
     if (const json* v = Field(config, key); v != nullptr && *v != false)
       return Refuse(w, key, *v, "not supported by asyncps (expected false)");
@@ -817,8 +872,8 @@ Result<RecurrentActivation> RecurrentActivationOf(const Where& w, const json& co
 // SimpleRNN, LSTM or GRU.
 template <RecurrentCell kCell>
 Result<LayerBuilt> BuildRecurrent(const Where& w, const json& config, const ModelFile& file) {
-  for (const char* key : {"recurrent_regularizer", "recurrent_constraint"})
-    if (const json* v = Field(config, key)) return Refuse(w, key, *v, "not supported by asyncps; remove it");
+  if (const json* v = Field(config, "recurrent_constraint"))
+    return Refuse(w, "recurrent_constraint", *v, "not supported by asyncps; remove it");
   for (const char* key : {"go_backwards", "stateful", "return_state", "time_major"})
     if (const json* v = Field(config, key); v != nullptr && *v != false)
       return Refuse(w, key, *v, "not supported by asyncps (expected false)");
@@ -920,6 +975,7 @@ class Builder {
 
   Result<std::unique_ptr<Sequential>> Build(const json& layers) {
     std::vector<std::unique_ptr<Layer>> built;
+    std::vector<std::pair<std::string, Regularizer>> regularizers;  // (tensor, regularizer)
     std::optional<Shape> input;
     std::string softmax_row;  // the name of the final softmax's own row, if an Activation layer
     std::optional<std::string> softmax_at;
@@ -957,6 +1013,9 @@ class Builder {
         input = s.value();
       }
       if (Status st = CheckUnsupported(w, config); !st.ok()) return st;
+      Result<std::vector<std::pair<std::string, Regularizer>>> regs = RegularizersOf(w, config);
+      if (!regs.ok()) return regs.status();
+      regularizers.insert(regularizers.end(), regs.value().begin(), regs.value().end());
       if (kind == nullptr) {
         return Status::InvalidArgument(w() + "layer type '" + w.type +
                                        "' is not supported; supported: " + Names(kLayers));
@@ -991,6 +1050,7 @@ class Builder {
     model->SetSoftmaxRow(softmax_row);
     if (Status st = model->Build(file_.seed, max_parameters_); !st.ok())
       return Status::InvalidArgument(source_ + ": " + st.message());
+    AddRegularizers(*model, regularizers);
     if (model->output_shape().rank != 1) {
       return Status::InvalidArgument(source_ + ": the softmax of '" + *softmax_at + "' is over an image " +
                                      model->output_shape().ToString() +
@@ -1084,6 +1144,7 @@ class FunctionalBuilder {
     std::optional<Shape> input;
     std::map<std::string, int> node_of;  // a Keras layer's output: a node index or kInput
     std::vector<GraphNode> nodes;
+    std::vector<std::pair<std::string, Regularizer>> regularizers;  // (tensor, regularizer)
     std::optional<std::string> softmax_at;  // the layer whose softmax the loss takes
     int output = GraphNode::kInput;
     for (std::size_t i = 0; i < layers->size(); ++i) {
@@ -1123,6 +1184,9 @@ class FunctionalBuilder {
         inputs.push_back(it->second);
       }
       if (Status st = CheckUnsupported(w, lconfig); !st.ok()) return st;
+      Result<std::vector<std::pair<std::string, Regularizer>>> regs = RegularizersOf(w, lconfig);
+      if (!regs.ok()) return regs.status();
+      regularizers.insert(regularizers.end(), regs.value().begin(), regs.value().end());
       if (const Named<MergeKind>* merge = Find(kMerges, w.type)) {
         if (const json* axis = Field(lconfig, "axis");
             merge->value == MergeKind::kConcatenate && axis != nullptr && *axis != -1 &&
@@ -1177,6 +1241,7 @@ class FunctionalBuilder {
     model->SetSoftmaxRow("");
     if (Status st = model->Build(file_.seed, max_parameters_); !st.ok())
       return Status::InvalidArgument(source_ + ": " + st.message());
+    AddRegularizers(*model, regularizers);
     if (model->output_shape().rank != 1) {
       return Status::InvalidArgument(source_ + ": the softmax of '" + *softmax_at + "' is over an image " +
                                      model->output_shape().ToString() +

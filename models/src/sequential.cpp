@@ -160,7 +160,19 @@ double Sequential::ComputeGradients(const float* x, const float* y, std::size_t 
     layers_[i]->Backward(in, acts_[i].data(), d, i == 0 ? nullptr : other, batch);
     std::swap(d, other);
   }
-  return loss;
+  double penalty = 0.0;
+  for (const Regularized& t : regularized_)
+    penalty += ApplyRegularizer(t.r, params().subspan(t.offset, t.size), grads().subspan(t.offset, t.size));
+  return loss + penalty;
+}
+
+Status Sequential::AddRegularizer(const std::string& tensor, const Regularizer& r) {
+  for (std::size_t i = 0; i < layout_.num_tensors(); ++i) {
+    if (layout_.tensors()[i].name != tensor) continue;
+    regularized_.push_back({layout_.offset(i), layout_.tensors()[i].size(), r});
+    return Status::OK();
+  }
+  return Status::InvalidArgument("no tensor named " + tensor + " to regularize");
 }
 
 double Sequential::TrainStep(const float* x, const float* y, std::size_t batch, Optimizer& optimizer) {

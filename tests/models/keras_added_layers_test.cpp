@@ -115,7 +115,7 @@ TEST_CASE("Unsupported settings of the added layers are refused naming the layer
     return l;
   };
   const std::vector<Case> cases = {
-      {"regularizer", bn("gamma_regularizer", {{"class_name", "L2"}}), {8, 8, 2}, {"'bn'", "gamma_regularizer"}},
+      {"constraint", bn("gamma_constraint", {{"class_name", "NonNeg"}}), {8, 8, 2}, {"'bn'", "gamma_constraint"}},
       {"renorm", bn("renorm", true), {8, 8, 2}, {"'bn'", "renorm = true"}},
       {"momentum", bn("momentum", 1.5), {8, 8, 2}, {"'bn'", "momentum = 1.5", "[0, 1]"}},
       {"epsilon", bn("epsilon", 0), {8, 8, 2}, {"'bn'", "epsilon = 0", "> 0"}},

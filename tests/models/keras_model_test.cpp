@@ -160,11 +160,11 @@ TEST_CASE("Keras models outside what asyncps implements are refused, naming the 
        },
        {"'conv2d'", "dilation_rate", "[2,2]"}},
       {"groups", [&](json& j) { layer(j, 4)["groups"] = 2; }, {"'conv2d_1'", "groups", "2"}},
-      {"regularizer",
+      {"activity regularizer",
        [&](json& j) {
-         layer(j, 7)["kernel_regularizer"] = {{"class_name", "L2"}, {"config", {{"l2", 0.01}}}};
+         layer(j, 7)["activity_regularizer"] = {{"class_name", "L2"}, {"config", {{"l2", 0.01}}}};
        },
-       {"'dense' (Dense)", "kernel_regularizer", "L2"}},
+       {"'dense' (Dense)", "activity_regularizer", "L2"}},
       {"constraint",
        [&](json& j) {
          layer(j, 7)["kernel_constraint"] = {{"class_name", "MaxNorm"}};

@@ -183,7 +183,7 @@ TEST_CASE("Keras files build SimpleRNN, LSTM and GRU and refuse the options asyn
                               {"go_backwards", true, "go_backwards = true: not supported by asyncps (expected false)"},
                               {"stateful", true, "stateful = true"},
                               {"return_state", true, "return_state = true"},
-                              {"recurrent_regularizer", json{{"class_name", "L2"}}, "recurrent_regularizer = "},
+                              {"recurrent_constraint", json{{"class_name", "NonNeg"}}, "recurrent_constraint = "},
                               {"activation", "softmax", "recurrent layers support tanh, sigmoid, relu, linear and"},
                               {"recurrent_activation", "gelu", "recurrent_activation = \"gelu\""},
                               {"units", 0, "units"}};

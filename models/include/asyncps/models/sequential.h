@@ -23,6 +23,7 @@
 #include "asyncps/core/layout.h"
 #include "asyncps/models/aligned_buffer.h"
 #include "asyncps/models/layer.h"
+#include "asyncps/models/regularizer.h"
 #include "asyncps/models/limits.h"
 #include "asyncps/models/loss.h"
 #include "asyncps/core/status.h"
@@ -93,9 +94,15 @@ class Sequential {
   void SetLoss(const Loss& loss) { loss_ = loss; }
   const Loss& loss() const { return loss_; }
 
+  // Regularizes the tensor called `tensor` ("<layer>/kernel"): ComputeGradients
+  // adds the penalty to the loss and its gradient to the tensor's.
+  // InvalidArgument when the layout has no such tensor. REQUIRES: Build succeeded.
+  Status AddRegularizer(const std::string& tensor, const Regularizer& r);
+
   // Forward in training mode + loss() against y [batch, classes] (one-hot; one
   // 0/1 per sample for binary_crossentropy; the targets for regression) +
-  // backward: fills grads() and returns the mean loss. An empty batch
+  // backward: fills grads() and returns the mean loss (plus the regularizers'
+  // penalties). An empty batch
   // gives loss 0 and zero gradients; a batch Reserve refuses, NaN and zero
   // gradients.
   double ComputeGradients(const float* x, const float* y, std::size_t batch);
@@ -123,6 +130,11 @@ class Sequential {
   bool built_ = false;
   std::optional<std::string> softmax_row_;
   Loss loss_;
+  struct Regularized {
+    std::size_t offset, size;
+    Regularizer r;
+  };
+  std::vector<Regularized> regularized_;
   OutputActivation activation_ = OutputActivation::kSoftmax;
 };
 
