@@ -62,3 +62,27 @@ TEST_CASE("Batcher shuffles per epoch, reproducibly from the seed", "[models][ba
   plain.StartEpoch(3);
   CHECK(plain.order() == natural);
 }
+
+TEST_CASE("Batcher's y: one float per sample for binary labels and for regression targets", "[models][batcher]") {
+  Dataset binary = Numbers(6);
+  binary.num_classes = 2;
+  for (std::size_t i = 0; i < binary.labels.size(); ++i) binary.labels[i] = static_cast<std::uint8_t>(i % 2);
+  Batcher b(binary, {.batch_size = 4, .shuffle = false, .binary_targets = true});
+  CHECK(TargetWidth(binary, {.binary_targets = true}) == 1);
+  b.StartEpoch(0);
+  BatchView v = b.Get(0);
+  CHECK(std::vector<float>(v.y, v.y + v.size) == std::vector<float>{0, 1, 0, 1});
+
+  Dataset regression;
+  regression.height = regression.width = regression.channels = 1;
+  regression.num_classes = 1;
+  regression.images = {1, 2, 3};
+  regression.targets = {-0.5f, 2.5f, 1e3f};
+  CHECK(regression.size() == 3);
+  Batcher r(regression, {.batch_size = 2, .shuffle = false});
+  r.StartEpoch(0);
+  BatchView last = r.Get(1);
+  REQUIRE(last.size == 1);
+  CHECK(last.x[0] == 3.0f);
+  CHECK(last.y[0] == 1e3f);
+}
