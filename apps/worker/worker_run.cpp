@@ -5,6 +5,7 @@
 #include <memory>
 #include <utility>
 
+#include "worker_log.h"
 #include "worker_metrics.h"
 #include "worker_report.h"
 
@@ -28,7 +29,7 @@ int Run(const WorkerConfig& c) {
       return started.status().code() == Status::Code::kInvalidArgument ? 2 : 1;
     }
     metrics = std::move(started).value();
-    std::fprintf(stderr, "asyncps-worker %zu: metrics on %s/metrics\n", index, metrics->url().c_str());
+    LogWorker(index, "info", "metrics on " + metrics->url() + "/metrics");
   }
   const bool machine = c.progress_format == "machine";
   const ProgressFn progress = [&](const Progress& p) {
@@ -45,7 +46,7 @@ int Run(const WorkerConfig& c) {
   };
   Result<WorkerReport> report = RunWorker(train, c.worker, progress);
   if (!report.ok()) {
-    std::fprintf(stderr, "asyncps-worker %zu: error: %s\n", index, report.status().ToString().c_str());
+    LogWorker(index, "error", report.status().ToString());
     return 1;
   }
   if (c.progress_format == "human") std::printf("%s\n", Summary(report.value()).c_str());
