@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <limits>
 
+#include "data_sidecars.h"
+
 #include "asyncps/models/dataset.h"
 #include "asyncps/models/keras_model.h"
 #include "asyncps/models/evaluate.h"
@@ -87,7 +89,66 @@ std::string FormatStalenessCounts(const std::vector<std::uint64_t>& counts) {
   return out;
 }
 
+// The class's label as the data wrote it, else its index.
+std::string ClassName(const RunReport& r, std::size_t c) {
+  return c < r.label_map.size() ? r.label_map[c] : std::to_string(c);
+}
+
 }  // namespace
+
+std::string FormatMetrics(const RunReport& r) {
+  const models::Evaluation& e = r.evaluation;
+  const std::size_t k = e.num_classes;
+  std::string out;
+  char line[256];
+  if (e.regression) {
+    std::snprintf(line, sizeof line, "regression: MSE %.6g, MAE %.6g, R^2 %.4f\n", e.mse, e.mae, e.r2);
+    return line;
+  }
+  if (k == 0 || e.confusion.size() != k * k) return "";
+  if (k == 2) {
+    std::snprintf(line, sizeof line, "binary (positive class %s): precision %.4f, recall %.4f, F1 %.4f, ROC AUC %.4f\n",
+                  ClassName(r, 1).c_str(), e.positive.precision, e.positive.recall, e.positive.f1, e.roc_auc);
+    out += line;
+    return out;
+  }
+  std::snprintf(line, sizeof line, "macro F1 %.4f; confusion matrix (rows: true class, columns: predicted):\n",
+                e.macro_f1);
+  out += line;
+  std::size_t width = 5;
+  for (std::size_t c = 0; c < k; ++c) width = std::max(width, ClassName(r, c).size() + 1);
+  for (std::uint64_t n : e.confusion) width = std::max(width, std::to_string(n).size() + 1);
+  auto cell = [&](const std::string& s) { out += std::string(width - std::min(width, s.size()), ' ') + s; };
+  cell("");
+  for (std::size_t c = 0; c < k; ++c) cell(ClassName(r, c));
+  out += "\n";
+  for (std::size_t t = 0; t < k; ++t) {
+    cell(ClassName(r, t));
+    for (std::size_t p = 0; p < k; ++p) cell(std::to_string(e.confusion[t * k + p]));
+    out += "\n";
+  }
+  return out;
+}
+
+nlohmann::json MetricsJson(const RunReport& r) {
+  const models::Evaluation& e = r.evaluation;
+  if (e.regression) return {{"loss", r.test_loss}, {"mse", e.mse}, {"mae", e.mae}, {"r2", e.r2}};
+  nlohmann::json m = {{"accuracy", r.accuracy}, {"loss", r.test_loss}, {"macro_f1", e.macro_f1}};
+  nlohmann::json rows = nlohmann::json::array();
+  const std::size_t k = e.num_classes;
+  for (std::size_t t = 0; t < k && e.confusion.size() == k * k; ++t) {
+    const auto row = e.confusion.begin() + static_cast<std::ptrdiff_t>(t * k);
+    rows.push_back(std::vector<std::uint64_t>(row, row + static_cast<std::ptrdiff_t>(k)));
+  }
+  m["confusion_matrix"] = rows;
+  if (e.num_classes == 2) {
+    m["precision"] = e.positive.precision;
+    m["recall"] = e.positive.recall;
+    m["f1"] = e.positive.f1;
+    m["roc_auc"] = e.roc_auc;
+  }
+  return m;
+}
 
 Result<RunReport> BuildRunReport(const worker::TrainOptions& train, std::vector<worker::WorkerReport> workers,
                                  const WeightsSource& source, const std::string& save_weights) {
@@ -155,9 +216,13 @@ Result<RunReport> BuildRunReport(const worker::TrainOptions& train, std::vector<
   r.test_loss = eval.value().loss;
   r.test_samples = eval.value().samples;
   r.eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
+  r.label_map = test.value().label_map;
+  r.evaluation = eval.value();
+  r.standardized = !test.value().standardization.empty();
 
   if (!save_weights.empty()) {
     if (Status st = models::SaveFinalWeights(save_weights, m); !st.ok()) return st;
+    if (Status st = worker::SaveDataSidecars(save_weights, test.value()); !st.ok()) return st;
     r.weights_path = save_weights;
   }
   return r;
@@ -233,7 +298,15 @@ std::string FormatReport(const RunReport& r) {
   if (r.server_peak_rss_kb > 0)
     add("asyncps-server peak RSS: %.1f MB (%zu shards)\n", static_cast<double>(r.server_peak_rss_kb) / 1024.0,
         r.num_shards);
-  if (!r.weights_path.empty()) add("final weights: %s\n", r.weights_path.c_str());
+  if (!r.label_map.empty()) {
+    add("classes: %s\n", worker::JoinedLabels(r.label_map).c_str());
+  }
+  out += FormatMetrics(r);
+  if (!r.weights_path.empty()) {
+    add("final weights: %s\n", r.weights_path.c_str());
+    if (!r.label_map.empty()) add("  label map: %s\n", worker::LabelMapPath(r.weights_path).c_str());
+    if (r.standardized) add("  standardization: %s\n", worker::StandardizationPath(r.weights_path).c_str());
+  }
   return out;
 }
 
@@ -299,6 +372,9 @@ nlohmann::json ToJson(const RunReport& r) {
           {"max_staleness", r.max_staleness < 0 ? nlohmann::json(nullptr) : nlohmann::json(r.max_staleness)},
           {"inverse_staleness_scale", r.inverse_staleness_scale},
           {"weights_path", r.weights_path},
+          {"label_map", r.label_map},
+          {"metrics", MetricsJson(r)},
+          {"standardized", r.standardized},
           {"server_peak_rss_kb", r.server_peak_rss_kb},
           {"settings",
            {{"algo", r.train.algo},

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "asyncps/client/client.h"
+#include "asyncps/models/evaluate.h"
 #include "connect_options.h"
 #include "train_options.h"
 #include "worker_report.h"
@@ -68,7 +69,14 @@ struct RunReport {
   std::vector<ShardStats> shards;
   // Accuracy against time, while training ran (empty: not recorded).
   std::vector<CurvePoint> curve;
-  std::string weights_path;              // where the final weights were saved ("" if not)
+  std::string weights_path;  // where the final weights were saved ("" if not)
+  // Tabular CSV: class index -> the label as --train-csv wrote it; empty: the
+  // index is the label. Saved beside the weights (worker::LabelMapPath).
+  std::vector<std::string> label_map;
+  // The test set's confusion matrix and the metrics from it (accuracy and
+  // test_loss above are its accuracy and loss).
+  models::Evaluation evaluation;
+  bool standardized = false;             // --standardize: its figures saved beside the weights
   std::uint64_t server_peak_rss_kb = 0;  // the asyncps-server process (all its shards), if known
 };
 
@@ -78,6 +86,16 @@ struct WeightsSource {
   worker::ConnectOptions ps;  // ps.servers empty: not from a PS
   std::string npz_path;
 };
+
+// The test set's metrics beyond accuracy: two classes, the positive class's
+// (class 1) precision, recall, F1 and ROC AUC on one line; more, the macro F1
+// and the confusion matrix with the classes' labels; regression, the MSE, MAE
+// and R^2. "" when not evaluated.
+std::string FormatMetrics(const RunReport& r);
+// {"accuracy", "loss", "macro_f1", "confusion_matrix": [[...]], and for two
+// classes "precision", "recall", "f1", "roc_auc"}; regression {"loss", "mse",
+// "mae", "r2"}: --report-json's "metrics".
+nlohmann::json MetricsJson(const RunReport& r);
 
 // Pulls (or loads) the final weights and the shards' counters, evaluates the
 // weights on the test set, and writes them to `save_weights` (.npz) if set.

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "report_run.h"
+#include "run_report.h"
 #include "support/server_process.h"
 
 using asyncps::launcher::ReadWorkerReports;
@@ -51,4 +52,44 @@ TEST_CASE("worker reports are read whatever their names; the rest is skipped wit
   CHECK(found.skipped.size() == 5);
   CHECK_THAT(skipped, Catch::Contains("a second report of worker 0"));
   CHECK(ReadWorkerReports(dir / "missing").reports.empty());
+}
+
+// The report's metrics (apps/launcher/run_report.h): the binary line names the
+// positive class by its label; more classes print the confusion matrix.
+TEST_CASE("the report prints and writes the test set's metrics", "[apps][report]") {
+  asyncps::launcher::RunReport r;
+  r.accuracy = 0.8;
+  r.test_loss = 0.5;
+  r.label_map = {"b", "s"};
+  r.evaluation.num_classes = 2;
+  r.evaluation.confusion = {2, 0, 1, 2};
+  r.evaluation.positive = {1.0, 2.0 / 3, 0.8};
+  r.evaluation.roc_auc = 0.9;
+  r.evaluation.macro_f1 = 0.8;
+  CHECK(asyncps::launcher::FormatMetrics(r) ==
+        "binary (positive class s): precision 1.0000, recall 0.6667, F1 0.8000, ROC AUC 0.9000\n");
+  const nlohmann::json j = asyncps::launcher::MetricsJson(r);
+  CHECK(j["f1"].get<double>() == 0.8);
+  CHECK(j["roc_auc"].get<double>() == 0.9);
+  CHECK(j["confusion_matrix"] == nlohmann::json::parse("[[2, 0], [1, 2]]"));
+
+  r.label_map.clear();
+  r.evaluation.num_classes = 3;
+  r.evaluation.confusion = {5, 1, 0, 2, 3, 1, 0, 0, 4};
+  r.evaluation.macro_f1 = 0.75;
+  CHECK(asyncps::launcher::FormatMetrics(r) ==
+        "macro F1 0.7500; confusion matrix (rows: true class, columns: predicted):\n"
+        "         0    1    2\n"
+        "    0    5    1    0\n"
+        "    1    2    3    1\n"
+        "    2    0    0    4\n");
+  CHECK_FALSE(asyncps::launcher::MetricsJson(r).contains("f1"));
+
+  r.evaluation.regression = true;
+  r.evaluation.mse = 0.25;
+  r.evaluation.mae = 0.5;
+  r.evaluation.r2 = 0.875;
+  CHECK(asyncps::launcher::FormatMetrics(r) == "regression: MSE 0.25, MAE 0.5, R^2 0.8750\n");
+  CHECK(asyncps::launcher::MetricsJson(r) ==
+        nlohmann::json::parse(R"({"loss": 0.5, "mse": 0.25, "mae": 0.5, "r2": 0.875})"));
 }

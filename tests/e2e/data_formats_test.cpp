@@ -187,3 +187,101 @@ TEST_CASE("Dist-Keras CSV files train as images or as feature vectors, the label
   CHECK(no_files.exit == "exited with code 2");
   CHECK_THAT(no_files.output, Catch::Contains("--train-csv"));
 }
+
+namespace {
+
+// A Higgs-like CSV (Dist-Keras' ATLAS Higgs example): EventId, features of
+// very different scales and signs (some in scientific notation), a Weight
+// column that must not be trained on, and the label s/b. The rule is linear in
+// the standardized features, so a small Dense network learns it.
+void WriteHiggsCsv(const fs::path& path, std::size_t rows, std::uint32_t seed) {
+  std::ofstream out(path);
+  out << "EventId,DER_mass_MMC,DER_pt_ratio,PRI_tau_eta,PRI_jet_phi,DER_tiny,Weight,Label\n";
+  std::uint32_t state = seed;
+  auto uniform = [&]() {  // xorshift32 in [0, 1)
+    state ^= state << 13;
+    state ^= state >> 17;
+    state ^= state << 5;
+    return static_cast<double>(state) / 4294967296.0;
+  };
+  for (std::size_t r = 0; r < rows; ++r) {
+    const double mass = 60 + 120 * uniform();      // ~[60, 180]
+    const double ratio = 4 * uniform();            // [0, 4]
+    const double eta = -2.5 + 5 * uniform();       // [-2.5, 2.5]
+    const double phi = -3.14 + 6.28 * uniform();   // noise
+    const double tiny = (uniform() - 0.5) * 2e-4;  // [-1e-4, 1e-4]
+    const double score = (mass - 120) / 30 - (ratio - 2) + eta + tiny * 1e4;
+    const bool signal = score > 0;
+    char line[256];
+    std::snprintf(line, sizeof line, "%zu,%.3f,%.4f,%.3f,%.3f,%.6e,%.5f,%s\n", 100000 + r, mass, ratio, eta, phi, tiny,
+                  signal ? 0.002 : 1.5, signal ? "s" : "b");
+    out << line;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("A Higgs-like CSV: string labels, standardized features, a Dense binary classifier and its F1",
+          "[e2e][data]") {
+  Scratch s("higgs");
+  WriteHiggsCsv(s.dir / "train.csv", 4000, 7);
+  WriteHiggsCsv(s.dir / "test.csv", 1000, 11);
+  const fs::path model = s.dir / "dense.json";
+  std::ofstream(model) << KerasModelJson({KDense("dense", 16, "relu"), KDense("dense_1", 2, "softmax")}, {5},
+                                         KerasForm::kTfKeras)
+                              .dump();
+  const fs::path report = s.dir / "r.json";
+  const fs::path weights = s.dir / "higgs.npz";
+  Finished f = RunToEnd({ASYNCPS_LOCAL_BIN,
+                         "--train-csv",
+                         (s.dir / "train.csv").string(),
+                         "--test-csv",
+                         (s.dir / "test.csv").string(),
+                         "--drop-columns",
+                         "EventId,Weight",
+                         "--standardize",
+                         "--model",
+                         model.string(),
+                         "--algo",
+                         "adag",
+                         "--workers",
+                         "2",
+                         "--shards",
+                         "1",
+                         "--epochs",
+                         "3",
+                         "--batch-size",
+                         "32",
+                         "--lr",
+                         "0.01",
+                         "--save-weights",
+                         weights.string(),
+                         "--report-json",
+                         report.string(),
+                         "--timeout",
+                         asyncps::testing::ScaledSeconds(120)});
+  INFO(f.output);
+  REQUIRE(f.exit == "exited with code 0");
+  CHECK_THAT(f.output, Catch::Contains("classes: 0=b, 1=s") && Catch::Contains("binary (positive class s)"));
+  const nlohmann::json r = Report(report);
+  CHECK(r["label_map"] == nlohmann::json::parse(R"(["b", "s"])"));
+  const nlohmann::json& m = r["metrics"];
+  CHECK(m["f1"].get<double>() >= 0.9);  // measured 0.97
+  CHECK(m["roc_auc"].get<double>() >= 0.95);
+  CHECK(m["confusion_matrix"].size() == 2);
+  const nlohmann::json labels = nlohmann::json::parse(std::ifstream(weights.string() + ".labels.json"));
+  CHECK(labels["labels"] == nlohmann::json::parse(R"(["b", "s"])"));
+  const nlohmann::json scaling = nlohmann::json::parse(std::ifstream(weights.string() + ".standardize.json"));
+  REQUIRE(scaling["mean"].size() == 5);
+  CHECK(scaling["mean"][0].get<double>() == Approx(120).margin(5));  // DER_mass_MMC's mean over the training file
+
+  // A test label the training file never had is named with its flag, file and row.
+  std::ofstream(s.dir / "test.csv", std::ios::app) << "1,100,1,0,0,0,1,t\n";
+  Finished unseen = RunToEnd(
+      {ASYNCPS_LOCAL_BIN, "--train-csv", (s.dir / "train.csv").string(), "--test-csv", (s.dir / "test.csv").string(),
+       "--drop-columns", "EventId,Weight", "--model", model.string(), "--algo", "single", "--workers", "1"},
+      std::chrono::seconds(60));
+  CHECK(unseen.exit == "exited with code 1");
+  CHECK_THAT(unseen.output,
+             Catch::Contains("--test-csv: ") && Catch::Contains("test.csv:1002: column 8 ('Label'): label 't'"));
+}
