@@ -101,6 +101,15 @@ tools::ParsedFlags<LocalConfig> ParseLocalFlags(int argc, const char* const* arg
   if (valid.ok() && c.keep_serving && c.train.algorithm() == Algorithm::kSingle)
     valid = Status::InvalidArgument(
         "--keep-serving keeps the parameter server up after the run, and --algo single has none: drop one of them");
+  // Model averaging's rounds are the staleness bound's barrier (S = 0).
+  if (valid.ok() && c.train.algorithm() == Algorithm::kAverage) {
+    if (app.count("--max-staleness") > 0 && c.max_staleness != "0")
+      valid = Status::InvalidArgument(
+          "--algo average averages in rounds, a barrier every window: it needs "
+          "--max-staleness 0 (the default with it), not " +
+          c.max_staleness);
+    c.max_staleness = "0";
+  }
   if (!valid.ok()) return tools::Refuse("asyncps-local", valid.message());
   c.slowdown = std::move(slowdown).value();
   return c;

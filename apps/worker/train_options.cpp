@@ -445,8 +445,8 @@ int PrintModelSummary(const TrainOptions& options, const char* program) {
 
 void AddTrainFlags(CLI::App& app, TrainOptions& o) {
   app.add_option("--algo", o.algo,
-                 "Update rule: downpour, adag, dynsgd, easgd (asynchronous EASGD), eamsgd, "
-                 "or single (local training, no parameter server)")
+                 "Update rule: downpour, adag, dynsgd, easgd (asynchronous EASGD), eamsgd, average "
+                 "(synchronous model averaging), or single (local training, no parameter server)")
       ->envname("ASYNCPS_ALGO")
       ->capture_default_str();
   app.add_option("--window", o.window,

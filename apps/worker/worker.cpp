@@ -47,7 +47,9 @@ Result<PsLink> ConnectToPs(const TrainOptions& train, const WorkerOptions& optio
   // all of them start from the PS's copy.
   Result<bool> init = link.client->Init(model.params());
   if (!init.ok()) return init.status();
-  link.driver = std::make_unique<RuleDriver>(*link.client, train.rule());
+  RuleConfig rule = train.rule();
+  rule.workers = static_cast<int>(options.num_workers);  // average: the models averaged
+  link.driver = std::make_unique<RuleDriver>(*link.client, rule);
   if (Status st = link.driver->Start(model.params()); !st.ok()) return st;
   return link;
 }

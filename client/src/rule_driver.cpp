@@ -24,6 +24,7 @@ RuleDriver::RuleDriver(Client& client, RuleConfig config)
     case Algorithm::kDownpour:
     case Algorithm::kAdag:
     case Algorithm::kDynSgd:
+    case Algorithm::kAverage:
       w0_.resize(n);
       break;
     case Algorithm::kEamsgd:
@@ -51,10 +52,14 @@ Status RuleDriver::Exchange(std::span<float> w) {
   switch (config_.algorithm) {
     case Algorithm::kDownpour:
     case Algorithm::kAdag:
-    case Algorithm::kDynSgd: {
-      // ADAG averages the window's work; DOWNPOUR and DynSGD send it whole
-      // (DynSGD's shard divides by the staleness instead).
-      const float divisor = config_.algorithm == Algorithm::kAdag ? static_cast<float>(config_.window) : 1.0f;
+    case Algorithm::kDynSgd:
+    case Algorithm::kAverage: {
+      // ADAG averages the window's work; average, the N workers' models (the
+      // shard holds every pull until all N committed); DOWNPOUR and DynSGD send
+      // it whole (DynSGD's shard divides by the staleness instead).
+      const float divisor = config_.algorithm == Algorithm::kAdag      ? static_cast<float>(config_.window)
+                            : config_.algorithm == Algorithm::kAverage ? static_cast<float>(config_.workers)
+                                                                       : 1.0f;
       st = client_.CommitDeltaAndPull(w, w0_, divisor);  // and W0 = W = C
       break;
     }

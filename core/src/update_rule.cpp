@@ -20,6 +20,8 @@ const char* AlgorithmName(Algorithm a) {
       return "eamsgd";
     case Algorithm::kSingle:
       return "single";
+    case Algorithm::kAverage:
+      return "average";
   }
   return "unknown";
 }
@@ -28,11 +30,11 @@ Result<Algorithm> ParseAlgorithm(std::string_view name) {
   std::string n = internal::LowerCase(name);
   if (n == "aeasgd") n = "easgd";
   for (Algorithm a : {Algorithm::kDownpour, Algorithm::kAdag, Algorithm::kDynSgd, Algorithm::kEasgd, Algorithm::kEamsgd,
-                      Algorithm::kSingle}) {
+                      Algorithm::kSingle, Algorithm::kAverage}) {
     if (n == AlgorithmName(a)) return a;
   }
   return Status::InvalidArgument("unknown algorithm '" + std::string(name) +
-                                 "': use downpour, adag, dynsgd, easgd, eamsgd or single");
+                                 "': use downpour, adag, dynsgd, easgd, eamsgd, average or single");
 }
 
 RuleConfig RuleConfig::Defaults(Algorithm a) {
@@ -40,6 +42,7 @@ RuleConfig RuleConfig::Defaults(Algorithm a) {
   c.algorithm = a;
   switch (a) {
     case Algorithm::kDownpour:
+    case Algorithm::kAverage:
       c.window = 5;
       break;
     case Algorithm::kAdag:
@@ -63,6 +66,7 @@ ExchangePoint RuleConfig::exchange_point() const {
   switch (algorithm) {
     case Algorithm::kAdag:
     case Algorithm::kDynSgd:
+    case Algorithm::kAverage:
       return ExchangePoint::kAfterBatch;
     case Algorithm::kDownpour:
     case Algorithm::kEasgd:
@@ -80,6 +84,7 @@ Status RuleConfig::Validate() const {
   if (!(eta > 0)) return Status::InvalidArgument("eta (elastic learning rate) must be > 0, got " + std::to_string(eta));
   if (!(momentum >= 0 && momentum < 1))
     return Status::InvalidArgument("momentum must be in [0, 1), got " + std::to_string(momentum));
+  if (workers < 1) return Status::InvalidArgument("workers must be >= 1, got " + std::to_string(workers));
   if ((algorithm == Algorithm::kEasgd || algorithm == Algorithm::kEamsgd) && !(alpha() > 0 && alpha() <= 1))
     return Status::InvalidArgument("alpha = rho * eta must be in (0, 1], got " + std::to_string(alpha()));
   return Status::OK();

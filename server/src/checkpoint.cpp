@@ -297,7 +297,8 @@ Result<CheckpointData> ReadCheckpoint(const std::string& path) {
   out.shard_index = d.Get<std::uint32_t>();
   out.num_shards = d.Get<std::uint32_t>();
   const auto algorithm = d.Get<std::uint32_t>();
-  if (algorithm > static_cast<std::uint32_t>(Algorithm::kEamsgd))
+  if (algorithm > static_cast<std::uint32_t>(Algorithm::kAverage) ||
+      algorithm == static_cast<std::uint32_t>(Algorithm::kSingle))
     return Refuse(path, "unknown algorithm " + std::to_string(algorithm));
   out.algorithm = static_cast<Algorithm>(algorithm);
   const auto num_tensors = d.Get<std::uint32_t>();

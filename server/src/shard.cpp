@@ -139,6 +139,13 @@ Shard::Outcome Shard::Hello(const wire::Request& req, Builder& reply) {
   Result<ParameterLayout> layout = wire::ReadLayout(req.layout(), options_.max_parameters);
   if (!layout.ok()) return Error(req.op(), req.seq(), ErrorCode::Malformed, layout.status().message(), reply);
   const Algorithm algorithm = wire::FromWire(req.algorithm());
+  // Model averaging is synchronous: every round's pulls wait for every worker's commit.
+  if (algorithm == Algorithm::kAverage && !req.observer() && options_.max_staleness != 0) {
+    return Error(req.op(), req.seq(), ErrorCode::Mismatch,
+                 "algorithm average averages the workers' models in rounds: start the servers with "
+                 "--max-staleness 0 (a barrier every window)",
+                 reply);
+  }
 
   if (!has_layout()) {
     // The first hello fixes the run's layout and algorithm.

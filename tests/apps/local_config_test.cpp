@@ -142,6 +142,14 @@ TEST_CASE("asyncps-local refuses its own bad values with exit 2, naming them", "
       {{"--commit-encoding", "fp8"}, {"--commit-encoding", "fp8"}},
       {{"--commit-top-k", "1.5"}, {"--commit-top-k", "1.5"}},
       {{"--keep-serving", "--algo", "single"}, {"--keep-serving", "--algo single has none"}},
+      {{"--algo", "average", "--max-staleness", "2"}, {"--algo average", "needs --max-staleness 0", "not 2"}},
+      {{"--algo", "average", "--max-staleness", "off"}, {"--algo average", "not off"}},
   };
   for (const Refusal& r : cases) flags.CheckRefused(r);
+}
+
+TEST_CASE("asyncps-local --algo average runs its servers with the barrier, --max-staleness 0", "[apps][local][flags]") {
+  CHECK(flags.Accepted({"--algo", "average"}).max_staleness == "0");
+  CHECK(flags.Accepted({"--algo", "average", "--max-staleness", "0"}).max_staleness == "0");
+  CHECK(flags.Accepted({"--algo", "adag"}).max_staleness == "off");
 }

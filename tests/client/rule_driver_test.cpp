@@ -2,6 +2,8 @@
 // that adds a known amount, so the PS's center can be computed by hand.
 #include <catch2/catch.hpp>
 
+#include <thread>
+
 #include "asyncps/client/rule_driver.h"
 #include "support/local_cluster.h"
 
@@ -149,4 +151,58 @@ TEST_CASE("a commit over the shard's size limit fails at once with the limit", "
   CHECK(st.code() == Status::Code::kInvalidArgument);
   CHECK_THAT(st.message(), Catch::Contains("exceeds the shard's maximum of 1024") && Catch::Contains("shard 0 at"));
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+}
+
+TEST_CASE("average: after every round each worker holds the mean of the workers' models", "[driver]") {
+  ps::ShardServerOptions barrier;
+  barrier.shard.max_staleness = 0;
+  LocalCluster cluster(2, barrier);
+  RuleConfig c = RuleConfig::Defaults(Algorithm::kAverage);
+  c.window = 2;
+  c.workers = 2;
+  // Worker 0 adds 1 per batch, worker 1 adds 3: every round of 2 batches moves
+  // their models to C + 2 and C + 6, whose mean is C + 4.
+  const float steps[2] = {1.0f, 3.0f};
+  std::vector<std::vector<float>> finals(2);
+  std::vector<std::uint64_t> commits(2);
+  std::vector<std::thread> workers;
+  for (std::uint32_t i = 0; i < 2; ++i) {
+    workers.emplace_back([&, i] {
+      ClientOptions o;
+      o.servers = cluster.endpoints();
+      o.algorithm = Algorithm::kAverage;
+      o.worker_id = i;
+      auto client = Client::Connect(Layout(), o);
+      if (!client.ok()) return;
+      std::vector<float> w(10, 0.0f);
+      (void)client.value()->Init(w);  // the first one wins; both start from 0
+      RuleDriver driver(*client.value(), c);
+      if (!driver.Start(w).ok()) return;
+      for (int b = 0; b < 6; ++b) {
+        if (!driver.BeforeBatch(w).ok()) return;
+        for (float& x : w) x += steps[i];
+        if (!driver.AfterBatch(w).ok()) return;
+        if (b % 2 == 1) CHECK(w == std::vector<float>(10, 4.0f * static_cast<float>(b / 2 + 1)));  // the mean
+      }
+      if (!driver.Finish(w).ok()) return;
+      finals[i] = w;
+      commits[i] = driver.commits();
+      (void)client.value()->Leave();
+    });
+  }
+  for (auto& t : workers) t.join();
+  CHECK(finals[0] == std::vector<float>(10, 12.0f));
+  CHECK(finals[1] == finals[0]);
+  CHECK(commits == std::vector<std::uint64_t>{3, 3});
+  CHECK(ExpectedCommits(c, 6) == 3);
+}
+
+TEST_CASE("average is refused by shards without its barrier (--max-staleness 0)", "[driver]") {
+  LocalCluster cluster(1);  // bound off
+  ClientOptions o;
+  o.servers = cluster.endpoints();
+  o.algorithm = Algorithm::kAverage;
+  auto client = Client::Connect(Layout(), o);
+  REQUIRE(!client.ok());
+  CHECK_THAT(client.status().message(), Catch::Contains("start the servers with --max-staleness 0"));
 }

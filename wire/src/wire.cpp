@@ -132,6 +132,8 @@ Result<wire::Algorithm> ToWire(asyncps::Algorithm a) {
       return wire::Algorithm::Easgd;
     case asyncps::Algorithm::kEamsgd:
       return wire::Algorithm::Eamsgd;
+    case asyncps::Algorithm::kAverage:
+      return wire::Algorithm::Average;
     case asyncps::Algorithm::kSingle:
       break;
   }
@@ -151,6 +153,8 @@ asyncps::Algorithm FromWire(wire::Algorithm a) {
       return asyncps::Algorithm::kEasgd;
     case wire::Algorithm::Eamsgd:
       return asyncps::Algorithm::kEamsgd;
+    case wire::Algorithm::Average:
+      return asyncps::Algorithm::kAverage;
   }
   return asyncps::Algorithm::kAdag;
 }

@@ -88,6 +88,10 @@ Algorithm AlgorithmFromPython(py::handle obj) {
     RaiseInvalidArgument("algorithm must be a str: downpour, adag, dynsgd, easgd or eamsgd");
   Result<Algorithm> a = ParseAlgorithm(obj.cast<std::string>());
   if (!a.ok()) RaiseInvalidArgument("algorithm: " + a.status().message());
+  if (a.value() == Algorithm::kAverage)
+    RaiseInvalidArgument(
+        "algorithm: average (synchronous model averaging) runs in asyncps-worker and asyncps-local; the Python "
+        "package does not offer it yet");
   return a.value();
 }
 

@@ -14,6 +14,10 @@
 //   EAMSGD    EASGD's elastic step, plus momentum every batch:       C <- C + E
 //             v <- mu v; train at W + v giving W'; g = W' - (W + v);
 //             v <- v - eta g; W <- W - v
+//   average   after training, if it % win == 0:                      C <- C + D, the pull
+//   (model    D = (W - W0) / N for N workers; commit D; pull;         held until every
+//   averaging) W = W0 = C: C becomes the mean of the N models          worker committed
+//             (Dist-Keras' AveragingTrainer, Elephas' synchronous)   (a barrier: bound 0)
 #pragma once
 
 #include <cstdint>
@@ -26,9 +30,9 @@
 
 namespace asyncps {
 
-enum class Algorithm : std::uint8_t { kDownpour, kAdag, kDynSgd, kEasgd, kEamsgd, kSingle };
+enum class Algorithm : std::uint8_t { kDownpour, kAdag, kDynSgd, kEasgd, kEamsgd, kSingle, kAverage };
 
-// "downpour", "adag", "dynsgd", "easgd", "eamsgd", "single".
+// "downpour", "adag", "dynsgd", "easgd", "eamsgd", "single", "average".
 const char* AlgorithmName(Algorithm a);
 // Accepts the names above (and "aeasgd" for easgd), case-insensitive.
 Result<Algorithm> ParseAlgorithm(std::string_view name);
@@ -42,8 +46,10 @@ struct RuleConfig {
   float rho = 5.0f;       // elastic rules: alpha = rho * eta
   float eta = 0.1f;       // elastic rules: the elastic (and EAMSGD momentum) learning rate
   float momentum = 0.9f;  // EAMSGD only
+  int workers = 1;        // average only: N, the workers whose models are averaged
 
-  // Dist-Keras' defaults for the algorithm (window 5, 12, 5, 32, 32; rho 5; eta 0.1; mu 0.9).
+  // Dist-Keras' defaults for the algorithm (window 5, 12, 5, 32, 32; rho 5; eta 0.1; mu 0.9);
+  // average: window 5.
   static RuleConfig Defaults(Algorithm a);
   float alpha() const { return rho * eta; }
   ExchangePoint exchange_point() const;

@@ -7,7 +7,7 @@
 //   format_version   u32      3 (no other version is read: CHANGELOG.md)
 //   shard_index      u32
 //   num_shards       u32
-//   algorithm        u32      asyncps::Algorithm value (Downpour 0 ... Eamsgd 4)
+//   algorithm        u32      asyncps::Algorithm value (Downpour 0 ... Eamsgd 4, Average 6)
 //   num_tensors      u32      then per tensor: u32 name length, name bytes,
 //                             u32 rank, rank x u64 dims
 //   counters         u32 n, then per counter: u32 name length, name bytes,
