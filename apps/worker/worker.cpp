@@ -11,6 +11,7 @@
 #include "asyncps/models/batcher.h"
 
 #include "asyncps/models/blas_threads.h"
+#include "data_sidecars.h"
 #include "asyncps/models/dataset.h"
 #include "asyncps/models/keras_model.h"
 #include "asyncps/models/optimizer.h"
@@ -125,6 +126,7 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
   models::BatcherOptions bo;
   bo.batch_size = batch_size;
   bo.seed = train.seed * 1000003 + options.worker_index;
+  bo.binary_targets = model.loss().kind == models::LossKind::kBinaryCrossentropy;
   models::Batcher batcher(data, bo);
   const std::span<float> w = model.params();
 
@@ -183,6 +185,7 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
     if (!std::isfinite(v)) return Diverged(train, "weight after training", v);
   if (!options.save_weights.empty()) {
     if (Status st = models::SaveFinalWeights(options.save_weights, model); !st.ok()) return st;
+    if (Status st = SaveDataSidecars(options.save_weights, data); !st.ok()) return st;
   }
   return report;
 }
