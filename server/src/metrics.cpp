@@ -80,6 +80,13 @@ void PerWorker(Writer& w, std::span<const ShardMetrics> shards, const std::strin
 
 }  // namespace
 
+const ShardMetrics* RunLeader(std::span<const ShardMetrics> shards) {
+  const ShardMetrics* most = nullptr;
+  for (const ShardMetrics& m : shards)
+    if (most == nullptr || m.counters.updates > most->counters.updates) most = &m;
+  return most;
+}
+
 std::string RenderMetrics(std::span<const ShardMetrics> shards, const BuildInfo& build) {
   Writer w;
   w.Family("asyncps_build_info", "gauge", "The asyncps build serving these shards (always 1).");

@@ -17,6 +17,7 @@
 #include "asyncps/server/checkpoint.h"
 #include "asyncps/server/curve_auth.h"
 #include "asyncps/server/log.h"
+#include "asyncps/server/shard_description.h"
 
 namespace asyncps::ps {
 namespace {
@@ -207,6 +208,7 @@ void ShardServer::Publish() {
                              std::chrono::duration<double>(w.blocked).count()});
     LogStragglerChange(r);
   }
+  DescribeShard(shard_, shard_.bound(), endpoint_, live_);
   {
     std::lock_guard<std::mutex> lock(metrics_mu_);
     published_ = live_;

@@ -1,5 +1,8 @@
 #include "asyncps/server/status_json.h"
 
+#include <algorithm>
+#include <map>
+
 #include <nlohmann/json.hpp>
 
 namespace asyncps::ps {
@@ -28,6 +31,7 @@ json ShardJson(const ShardMetrics& m, double now_unix_s) {
     }
   const Buckets latency = MergedLatency(m);
   return {{"shard", m.shard_index},
+          {"endpoint", m.endpoint},
           {"updates", m.counters.updates},
           {"pulls", m.counters.pulls},
           {"duplicates", m.counters.duplicates},
@@ -56,20 +60,69 @@ json WorkerJson(const ShardMetrics& m, const ShardMetrics::Worker& k, double now
           {"last_commit_unix_s", TimeOrNull(k.last_commit_unix_s)},
           {"last_commit_age_s", AgeOrNull(k.last_commit_unix_s, now_unix_s)},
           {"straggler", k.straggler},
-          {"blocked_s", k.blocked_s}};
+          {"blocked_s", k.blocked_s},
+          {"state", WorkerActivityName(k.state)}};
 }
 
-// The run's figures. Every commit reaches every shard and each shard counts
-// it, so adding the shards' figures would count a commit once per shard: they
-// are the figures of the shard that has applied the most commits.
+// The run's figures, each commit once (RunLeader).
 json RunJson(std::span<const ShardMetrics> shards) {
-  const ShardMetrics* most = nullptr;
-  for (const ShardMetrics& m : shards)
-    if (most == nullptr || m.counters.updates > most->counters.updates) most = &m;
+  const ShardMetrics* most = RunLeader(shards);
   if (most == nullptr) return {{"updates", 0}, {"restored_updates", 0}, {"staleness", nullptr}};
   return {{"updates", most->counters.updates},
           {"restored_updates", most->counters.restored_updates},
           {"staleness", BucketsJson(FromHistogram(most->staleness))}};
+}
+
+// The run's settings: the shards agree on all but their endpoints; the
+// algorithm and parameter count are null until a worker said hello.
+json SettingsJson(std::span<const ShardMetrics> shards, const RunTimeline& timeline, double now_unix_s) {
+  json endpoints = json::array();
+  std::string algorithm;
+  std::uint64_t parameters = 0;
+  for (const ShardMetrics& m : shards) {
+    endpoints.push_back(m.endpoint);
+    if (algorithm.empty()) algorithm = m.algorithm;
+    parameters = std::max(parameters, m.parameters);
+  }
+  const ShardMetrics* any = shards.empty() ? nullptr : &shards.front();
+  return {{"algorithm", algorithm.empty() ? json(nullptr) : json(algorithm)},
+          {"parameters", parameters > 0 ? json(parameters) : json(nullptr)},
+          {"max_staleness", any && any->max_staleness >= 0 ? json(any->max_staleness) : json(nullptr)},
+          {"worker_timeout_s", any ? json(any->worker_timeout_s) : json(nullptr)},
+          {"endpoints", endpoints},
+          {"started_unix_s", TimeOrNull(timeline.started_unix_s)},
+          {"uptime_s", AgeOrNull(timeline.started_unix_s, now_unix_s)}};
+}
+
+// The history, one array per series (a column a sample), each worker's
+// commits 0 in the samples before it first committed.
+json HistoryJson(const RunTimeline& timeline) {
+  json times = json::array(), updates = json::array(), tau_sum = json::array(), tau_count = json::array(),
+       tau_max = json::array();
+  std::map<std::uint32_t, std::vector<std::uint64_t>> commits;
+  const std::size_t n = timeline.samples.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    const HistorySample& s = timeline.samples[i];
+    times.push_back(s.time_unix_s);
+    updates.push_back(s.updates);
+    tau_sum.push_back(s.staleness_sum);
+    tau_count.push_back(s.staleness_count);
+    tau_max.push_back(s.staleness_max);
+    for (const auto& [id, c] : s.commits) {
+      std::vector<std::uint64_t>& series = commits[id];
+      series.resize(n, 0);
+      series[i] = c;
+    }
+  }
+  json per_worker = json::object();
+  for (const auto& [id, series] : commits) per_worker[std::to_string(id)] = series;
+  return {{"interval_s", std::chrono::duration<double>(timeline.interval).count()},
+          {"time_unix_s", times},
+          {"updates", updates},
+          {"staleness_sum", tau_sum},
+          {"staleness_count", tau_count},
+          {"staleness_max", tau_max},
+          {"commits", per_worker}};
 }
 
 }  // namespace
@@ -100,9 +153,12 @@ double Quantile(const Buckets& b, double q) {
   return b.bounds.back();
 }
 
-std::string RenderStatusJson(std::span<const ShardMetrics> shards, const BuildInfo& build, double now_unix_s) {
-  json doc = {{"version", build.version}, {"commit", build.commit},  {"time_unix_s", now_unix_s},
-              {"run", RunJson(shards)},   {"shards", json::array()}, {"workers", json::array()}};
+std::string RenderStatusJson(std::span<const ShardMetrics> shards, const BuildInfo& build, double now_unix_s,
+                             const RunTimeline& timeline) {
+  json doc = {{"version", build.version},  {"commit", build.commit},
+              {"time_unix_s", now_unix_s}, {"settings", SettingsJson(shards, timeline, now_unix_s)},
+              {"run", RunJson(shards)},    {"history", HistoryJson(timeline)},
+              {"shards", json::array()},   {"workers", json::array()}};
   for (const ShardMetrics& m : shards) {
     doc["shards"].push_back(ShardJson(m, now_unix_s));
     for (const ShardMetrics::Worker& k : m.workers) doc["workers"].push_back(WorkerJson(m, k, now_unix_s));

@@ -51,6 +51,69 @@ TEST_CASE("status.json carries every shard and worker, with ages relative to its
   CHECK(doc["workers"][0]["blocked_s"] == 2.5);
   CHECK(doc["workers"][1]["blocked_s"] == 0.0);
   CHECK(doc["workers"][1]["last_commit_age_s"].is_null());  // never committed
+  CHECK(doc["workers"][0]["state"] == "training");
+}
+
+TEST_CASE("status.json carries the run's settings, each worker's state and the history's series", "[status]") {
+  std::vector<ps::ShardMetrics> shards(2);
+  for (std::uint32_t i = 0; i < 2; ++i) {
+    shards[i].shard_index = i;
+    shards[i].endpoint = "tcp://127.0.0.1:" + std::to_string(5555 + i);
+    shards[i].algorithm = "adag";
+    shards[i].parameters = 1000;
+    shards[i].max_staleness = 3;
+    shards[i].worker_timeout_s = 30;
+    shards[i].counters.updates = 6;
+  }
+  shards[0].workers = {{.id = 1, .commits = 4, .state = ps::WorkerActivity::kFinished},
+                       {.id = 2, .commits = 2, .state = ps::WorkerActivity::kBlocked}};
+  ps::RunTimeline timeline;
+  timeline.started_unix_s = 900;
+  timeline.interval = std::chrono::milliseconds(2000);
+  timeline.samples = {{.time_unix_s = 996,
+                       .updates = 2,
+                       .staleness_count = 2,
+                       .staleness_sum = 2,
+                       .staleness_max = 1,
+                       .commits = {{1, 2}}},
+                      {.time_unix_s = 998,
+                       .updates = 6,
+                       .staleness_count = 6,
+                       .staleness_sum = 9,
+                       .staleness_max = 4,
+                       .commits = {{1, 4}, {2, 2}}}};
+  const json doc = json::parse(ps::RenderStatusJson(shards, {"0.1.0", "abc"}, 1000.0, timeline));
+  const json& settings = doc["settings"];
+  CHECK(settings["algorithm"] == "adag");
+  CHECK(settings["parameters"] == 1000);
+  CHECK(settings["max_staleness"] == 3);
+  CHECK(settings["worker_timeout_s"] == 30.0);
+  CHECK(settings["endpoints"] == json({"tcp://127.0.0.1:5555", "tcp://127.0.0.1:5556"}));
+  CHECK(settings["started_unix_s"] == 900.0);
+  CHECK(settings["uptime_s"] == 100.0);
+  CHECK(doc["shards"][1]["endpoint"] == "tcp://127.0.0.1:5556");
+  CHECK(doc["workers"][0]["state"] == "finished");
+  CHECK(doc["workers"][1]["state"] == "blocked");
+  const json& history = doc["history"];
+  CHECK(history["interval_s"] == 2.0);
+  CHECK(history["time_unix_s"] == json({996.0, 998.0}));
+  CHECK(history["updates"] == json({2, 6}));
+  CHECK(history["staleness_sum"] == json({2.0, 9.0}));
+  CHECK(history["staleness_count"] == json({2, 6}));
+  CHECK(history["staleness_max"] == json({1.0, 4.0}));
+  CHECK(history["commits"]["1"] == json({2, 4}));
+  CHECK(history["commits"]["2"] == json({0, 2}));  // 0 before its first commit
+}
+
+TEST_CASE("status.json's settings are null until a worker said hello, and without the bound", "[status]") {
+  ps::ShardMetrics m;
+  m.worker_timeout_s = 30;
+  const json doc = json::parse(ps::RenderStatusJson(std::vector{m}, {"v", "c"}, 5.0));
+  CHECK(doc["settings"]["algorithm"].is_null());
+  CHECK(doc["settings"]["parameters"].is_null());
+  CHECK(doc["settings"]["max_staleness"].is_null());  // off
+  CHECK(doc["settings"]["started_unix_s"].is_null());
+  CHECK(doc["history"]["time_unix_s"].empty());
 }
 
 TEST_CASE("status.json's run counts each commit once, whatever the number of shards", "[status]") {
@@ -124,5 +187,18 @@ TEST_CASE("a live server serves the status page and status.json", "[status]") {
     CHECK(k["worker"] == 3);
     CHECK(k["commits"] == 7);
     CHECK(k["last_commit_age_s"].get<double>() >= 0);
+    CHECK(k["state"] == "training");
   }
+  CHECK(doc["settings"]["algorithm"] == "adag");  // the client's default
+  CHECK(doc["settings"]["parameters"] == 64);
+  CHECK(doc["settings"]["endpoints"] == json(server.endpoints));
+  CHECK(doc["settings"]["uptime_s"].get<double>() >= 0);
+  // The sampler took its first sample once the shards published.
+  REQUIRE(!doc["history"]["time_unix_s"].empty());
+  CHECK(doc["history"]["updates"].back() <= 7);
+
+  // Leave: the worker is finished, not hung.
+  REQUIRE(client.value()->Leave().ok());
+  std::this_thread::sleep_for(ps::kPublishInterval * 3);
+  for (const json& k : json::parse(server.Get("/status.json"))["workers"]) CHECK(k["state"] == "finished");
 }

@@ -18,6 +18,7 @@
 #include "asyncps/core/shard_counters.h"
 #include "asyncps/server/histogram.h"
 #include "asyncps/server/shard.h"
+#include "asyncps/server/worker_state.h"
 
 namespace asyncps::ps {
 
@@ -51,11 +52,29 @@ struct ShardMetrics {
     double commit_rate = 0;         // commits/s over the straggler window
     bool straggler = false;         // below the fraction of the median (straggler.h)
     double blocked_s = 0;           // its pulls held by the staleness bound
+    // As of the publication (worker_state.h).
+    WorkerActivity state = WorkerActivity::kTraining;
   };
   std::vector<Worker> workers;
   double checkpoint_last_success_unix_s = 0;  // 0: none yet
   Histogram checkpoint_duration{kCheckpointBounds};
+  // False in the copy a shard holds before its thread first published: all
+  // zeros, not its state (a restored shard's updates are not 0).
+  bool published = false;
+  // The shard's settings: its bound endpoint (tcp://HOST:PORT, ipc://PATH),
+  // the run's algorithm and parameter count once a worker said hello ("" and
+  // 0 before), the staleness bound (-1: off) and the worker timeout.
+  std::string endpoint;
+  std::string algorithm;
+  std::uint64_t parameters = 0;
+  std::int64_t max_staleness = -1;
+  double worker_timeout_s = 0;
 };
+
+// The shard that has applied the most commits (the first of equals); null
+// when `shards` is empty. Every commit reaches every shard and each counts
+// it, so the run's figures are this shard's, never the shards' sum.
+const ShardMetrics* RunLeader(std::span<const ShardMetrics> shards);
 
 struct BuildInfo {
   std::string version;

@@ -115,6 +115,8 @@ class Shard {
   std::optional<Outcome> ReleaseOne(flatbuffers::FlatBufferBuilder& reply);
   // Requests held now.
   std::size_t held() const { return bound_.held(); }
+  // The staleness bound's view of the workers (clocks, activity, held pulls).
+  const StalenessBound& bound() const { return bound_; }
   // Closes the segments whose clients are gone (segment_table.h); call now and then.
   void SweepSegments() { segments_.Sweep(); }
   std::size_t segments_open() const { return segments_.size(); }

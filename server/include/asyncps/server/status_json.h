@@ -1,11 +1,12 @@
 // StatusJson: the document GET /status.json serves (docs/status-json.md), the
 // data the status page (status_page.html) draws.
 //
-// Rendered from the shards' published metrics (metrics.h) alone. Every value
-// is cumulative since the process started, or a point-in-time gauge; rates
-// (updates/s, requests/s, latency over the last poll) are left to the reader,
-// which divides the difference of two successive documents by the difference
-// of their "time_unix_s". The server thus keeps no state between requests.
+// Rendered from the shards' published metrics (metrics.h) and the server's
+// history of them (status_history.h). Every value is cumulative since the
+// process started, or a point-in-time gauge; rates (updates/s, requests/s,
+// latency over the last poll) are left to the reader, which divides the
+// difference of two documents, or of two history samples, by the difference
+// of their times.
 #pragma once
 
 #include <cstdint>
@@ -14,11 +15,21 @@
 #include <vector>
 
 #include "asyncps/server/metrics.h"
+#include "asyncps/server/status_history.h"
 
 namespace asyncps::ps {
 
+// What the document says beyond the shards' latest metrics.
+struct RunTimeline {
+  double started_unix_s = 0;  // when the server started serving; 0: unknown (null)
+  // StatusHistory::samples() and interval(); empty: no history.
+  std::vector<HistorySample> samples;
+  std::chrono::milliseconds interval{0};
+};
+
 // The /status.json document for `shards` as of `now_unix_s` (Unix time).
-std::string RenderStatusJson(std::span<const ShardMetrics> shards, const BuildInfo& build, double now_unix_s);
+std::string RenderStatusJson(std::span<const ShardMetrics> shards, const BuildInfo& build, double now_unix_s,
+                             const RunTimeline& timeline = {});
 
 // Histogram buckets as /status.json carries them: per-bucket counts (not
 // cumulative), one more than `bounds` (the last is +Inf).
