@@ -421,7 +421,8 @@ Result<Shape> InputShapeOf(const Where& w, const json& config) {
   if (!shape) {
     return Refuse(w, "batch_input_shape", *v,
                   "expected [null, height, width, channels], [null, timesteps, features] or [null, features], each "
-                  "in [1, " + max + "]");
+                  "in [1, " +
+                      max + "]");
   }
   if (!BoundedProduct({shape->height, shape->width, shape->channels}, kMaxBufferElements))
     return Refuse(w, "batch_input_shape", *v, "more than the maximum of " + max + " elements per sample");
@@ -888,8 +889,7 @@ Result<LayerBuilt> BuildRecurrent(const Where& w, const json& config, const Mode
                      .use_bias = weights.value().use_bias,
                      .kernel_initializer = weights.value().kernel_initializer,
                      .bias_initializer = weights.value().bias_initializer};
-  Result<RecurrentActivation> act =
-      RecurrentActivationOf(w, config, "activation", RecurrentActivation::kTanh, file);
+  Result<RecurrentActivation> act = RecurrentActivationOf(w, config, "activation", RecurrentActivation::kTanh, file);
   if (!act.ok()) return act.status();
   o.activation = act.value();
   if (kCell != RecurrentCell::kSimpleRnn) {
@@ -979,6 +979,8 @@ class Builder {
     std::optional<Shape> input;
     std::string softmax_row;  // the name of the final softmax's own row, if an Activation layer
     std::optional<std::string> softmax_at;
+    // The name of a sigmoid that is the last layer's activation (the loss applies it).
+    std::optional<std::string> sigmoid_at;
     std::set<std::string> names;
     for (std::size_t i = 0; i < layers.size(); ++i) {
       const json& layer = layers[i];
@@ -1023,6 +1025,9 @@ class Builder {
       Result<LayerBuilt> b = kind->value(w, config, file_);
       if (!b.ok()) return b.status();
       LayerBuilt l = std::move(b).value();
+      sigmoid_at.reset();
+      if (w.type == "Activation" && l.layer != nullptr && config.value("activation", json()) == "sigmoid")
+        sigmoid_at = w.name;
       if (l.layer == nullptr) {  // Activation('softmax'): fused into the loss, with a summary row of its own
         softmax_at = w.name;
         softmax_row = w.name;
@@ -1037,21 +1042,27 @@ class Builder {
         a->set_name(w.name + "/activation");
         a->set_fused(true);
         built.push_back(std::move(a));
+        if (l.activation == Act::kSigmoid) sigmoid_at = "";  // no summary row of its own
       }
     }
     if (built.empty()) return Status::InvalidArgument(source_ + ": the model has no layers");
-    if (!softmax_at) {
-      return Status::InvalidArgument(source_ +
-                                     ": the model must end in a softmax (Dense(..., activation='softmax') "
-                                     "or Activation('softmax')): asyncps trains with categorical cross-entropy");
+    // The last activation goes to the loss: softmax, a final sigmoid, else none.
+    OutputActivation output = OutputActivation::kLinear;
+    if (softmax_at) {
+      output = OutputActivation::kSoftmax;
+    } else if (sigmoid_at) {
+      built.pop_back();
+      output = OutputActivation::kSigmoid;
+      softmax_row = *sigmoid_at;
     }
     auto model = std::make_unique<Sequential>(*input);
     for (auto& l : built) model->Add(std::move(l));
+    model->SetOutputActivation(output);
     model->SetSoftmaxRow(softmax_row);
     if (Status st = model->Build(file_.seed, max_parameters_); !st.ok())
       return Status::InvalidArgument(source_ + ": " + st.message());
     AddRegularizers(*model, regularizers);
-    if (model->output_shape().rank != 1) {
+    if (softmax_at && model->output_shape().rank != 1) {
       return Status::InvalidArgument(source_ + ": the softmax of '" + *softmax_at + "' is over an image " +
                                      model->output_shape().ToString() +
                                      "; end the model in Flatten and Dense(classes, activation='softmax')");
@@ -1145,7 +1156,7 @@ class FunctionalBuilder {
     std::map<std::string, int> node_of;  // a Keras layer's output: a node index or kInput
     std::vector<GraphNode> nodes;
     std::vector<std::pair<std::string, Regularizer>> regularizers;  // (tensor, regularizer)
-    std::optional<std::string> softmax_at;  // the layer whose softmax the loss takes
+    std::optional<std::string> softmax_at;                          // the layer whose softmax the loss takes
     int output = GraphNode::kInput;
     for (std::size_t i = 0; i < layers->size(); ++i) {
       const json& layer = (*layers)[i];

@@ -285,3 +285,60 @@ TEST_CASE("A Higgs-like CSV: string labels, standardized features, a Dense binar
   CHECK_THAT(unseen.output,
              Catch::Contains("--test-csv: ") && Catch::Contains("test.csv:1002: column 8 ('Label'): label 't'"));
 }
+
+TEST_CASE("Losses: one sigmoid unit with binary_crossentropy and regression with mse", "[e2e][data]") {
+  Scratch s("losses");
+  WriteHiggsCsv(s.dir / "train.csv", 4000, 7);
+  WriteHiggsCsv(s.dir / "test.csv", 1000, 11);
+  const fs::path sigmoid = s.dir / "sigmoid.json";
+  std::ofstream(sigmoid) << KerasModelJson({KDense("dense", 16, "relu"), KDense("dense_1", 1, "sigmoid")}, {5},
+                                           KerasForm::kTfKeras)
+                                .dump();
+  const fs::path report = s.dir / "r.json";
+  const std::vector<std::string> common = {"--train-csv",
+                                           (s.dir / "train.csv").string(),
+                                           "--test-csv",
+                                           (s.dir / "test.csv").string(),
+                                           "--standardize",
+                                           "--algo",
+                                           "single",
+                                           "--workers",
+                                           "1",
+                                           "--epochs",
+                                           "3",
+                                           "--batch-size",
+                                           "32",
+                                           "--lr",
+                                           "0.01",
+                                           "--save-weights",
+                                           "",
+                                           "--report-json",
+                                           report.string()};
+  auto run = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = {ASYNCPS_LOCAL_BIN};
+    argv.insert(argv.end(), common.begin(), common.end());
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return RunToEnd(argv, std::chrono::seconds(120));
+  };
+  // The default loss does not fit a sigmoid: refused before training, saying which to use.
+  Finished refused = run({"--drop-columns", "EventId,Weight", "--model", sigmoid.string()});
+  CHECK(refused.exit == "exited with code 1");
+  CHECK_THAT(refused.output, Catch::Contains("for one sigmoid unit use binary_crossentropy"));
+  Finished binary =
+      run({"--drop-columns", "EventId,Weight", "--model", sigmoid.string(), "--loss", "binary_crossentropy"});
+  INFO(binary.output);
+  REQUIRE(binary.exit == "exited with code 0");
+  CHECK(Report(report)["metrics"]["f1"].get<double>() >= 0.9);  // measured 0.9874
+
+  // Regression: the Weight column as the target (0.002 for s, 1.5 for b: a
+  // step of the features' linear rule), the label dropped.
+  const fs::path linear = s.dir / "linear.json";
+  std::ofstream(linear)
+      << KerasModelJson({KDense("dense", 16, "relu"), KDense("dense_1", 1)}, {5}, KerasForm::kTfKeras).dump();
+  Finished regression =
+      run({"--drop-columns", "EventId,Label", "--label-column", "Weight", "--model", linear.string(), "--loss", "mse"});
+  INFO(regression.output);
+  REQUIRE(regression.exit == "exited with code 0");
+  CHECK_THAT(regression.output, Catch::Contains("regression: MSE"));
+  CHECK(Report(report)["metrics"]["r2"].get<double>() >= 0.7);  // measured 0.9059
+}

@@ -203,7 +203,6 @@ TEST_CASE("Keras models outside what asyncps implements are refused, naming the 
          layer(j, 1)["kernel_size"] = {0, 3};
        },
        {"'conv2d'", "kernel_size", "[0,3]"}},
-      {"no softmax", [&](json& j) { layer(j, 9)["activation"] = "linear"; }, {"must end in a softmax"}},
       {"softmax inside",
        [&](json& j) { layer(j, 7)["activation"] = "softmax"; },
        {"'dropout_1'", "follows the softmax of 'dense'"}},
@@ -237,6 +236,34 @@ TEST_CASE("Keras models outside what asyncps implements are refused, naming the 
 // anything is allocated. A kernel_size of [2^32, 2^32] wrapped to a 0-element
 // kernel ("Total params 7,851") and training segfaulted; huge units aborted
 // with bad_alloc.
+// The last activation goes to the loss (loss.h): softmax, a final sigmoid
+// (binary_crossentropy), else none (regression, from_logits); which losses fit
+// it is TrainOptions' check, not the builder's (a model without a softmax was
+// refused here).
+TEST_CASE("A Keras model's last activation is the loss's: softmax, sigmoid or linear", "[models][keras][loss]") {
+  using asyncps::models::OutputActivation;
+  struct Ending {
+    std::vector<KerasLayer> last;
+    OutputActivation want;
+    std::size_t layers;  // after the first Dense and its fused relu
+  };
+  const std::vector<Ending> endings = {
+      {{KDense("out", 3, "softmax")}, OutputActivation::kSoftmax, 1},
+      {{KDense("out", 1, "sigmoid")}, OutputActivation::kSigmoid, 1},
+      {{KDense("out", 1), KActivation("act", "sigmoid")}, OutputActivation::kSigmoid, 1},
+      {{KDense("out", 1)}, OutputActivation::kLinear, 1},
+      {{KDense("out", 1, "sigmoid"), KDense("out_2", 1)}, OutputActivation::kLinear, 3},
+  };
+  for (const Ending& e : endings) {
+    std::vector<KerasLayer> layers = {KDense("hidden", 4, "relu")};
+    layers.insert(layers.end(), e.last.begin(), e.last.end());
+    auto m = BuildKerasModel(KerasModelJson(layers, {5}, KerasForm::kTfKeras).dump(), "m.json", 1);
+    REQUIRE(m.ok());
+    CHECK(m.value()->output_activation() == e.want);
+    CHECK(m.value()->layers().size() == 2 + e.layers);
+  }
+}
+
 TEST_CASE("Keras sizes over the maximum are refused, naming the layer, field and value", "[models][keras][limits]") {
   const std::uint64_t big = std::uint64_t{1} << 32;
   const std::vector<Refusal> cases = {
