@@ -86,6 +86,7 @@ ShardServerOptions ShardOptionsFor(const ServerConfig& c, std::uint32_t i, const
       c.staleness_scale == "inverse" ? asyncps::StalenessScale::kInverse : asyncps::StalenessScale::kNone;
   options.straggler_fraction = c.straggler_fraction;
   options.log_stragglers = i == 0;  // the shards agree: one line per event
+  options.log_workers = i == 0;     // every worker talks to every shard: likewise
   options.straggler_window = Ms(c.straggler_window_s);
   return options;
 }

@@ -201,8 +201,10 @@ Shard::Outcome Shard::Init(const wire::Request& req, std::span<const std::byte> 
   PayloadView slice;
   if (!ReadPayload(req, payload, /*allow_sparse=*/false, reply, &slice, &failed)) return failed;
   if (initialised_) {
-    return Error(req.op(), req.seq(), ErrorCode::AlreadyInitialised,
-                 "already initialised: the first init won; pull to get the weights", reply);
+    Outcome refused = Error(req.op(), req.seq(), ErrorCode::AlreadyInitialised,
+                            "already initialised: the first init won; pull to get the weights", reply);
+    refused.worker_id = req.worker_id();  // a worker that joined (worker_events.h)
+    return refused;
   }
   // Decoded into our own buffer first, then checked there: a client rewriting
   // a shared-memory payload meanwhile cannot slip a NaN past the check.
@@ -304,6 +306,11 @@ Shard::Outcome Shard::Leave(const wire::Request& req, Builder& reply) {
 }
 
 bool Shard::Live(std::uint32_t id, const WorkerState& w) const { return w.heard && bound_.Active(id); }
+
+bool Shard::live(std::uint32_t id) const {
+  const auto w = workers_.find(id);
+  return w != workers_.end() && Live(id, w->second);
+}
 
 Shard::Outcome Shard::InUse(const wire::Request& req, Builder& reply) {
   const auto silent =

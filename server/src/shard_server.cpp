@@ -26,6 +26,17 @@ std::span<const std::byte> Bytes(const zmq::message_t& m) {
   return {static_cast<const std::byte*>(m.data()), m.size()};
 }
 
+// Where `m` came from (ZeroMQ's Peer-Address: a tcp peer's IP, an ipc peer's
+// localhost:UID:GID:PID), "" when unknown.
+std::string PeerAddress(zmq::message_t& m) {
+  try {
+    const char* address = m.gets("Peer-Address");
+    return address == nullptr ? "" : address;
+  } catch (const zmq::error_t&) {
+    return "";  // not a socket transport that knows it
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ShardServer>> ShardServer::Bind(zmq::context_t& context, const std::string& endpoint,
@@ -45,7 +56,8 @@ ShardServer::ShardServer(zmq::context_t& context, const std::string& endpoint, S
       shard_(options.shard),
       socket_(context, zmq::socket_type::router),
       replies_(options.replies),
-      rates_(options.straggler_window, options.straggler_fraction) {
+      rates_(options.straggler_window, options.straggler_fraction),
+      worker_events_(shard_, [](const char* level, const std::string& message) { Log(level, message); }) {
   socket_.set(zmq::sockopt::linger, 0);
   socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(2 * options_.shard.max_message_bytes));
   // Drop replies to peers that vanished instead of blocking the shard.
@@ -115,6 +127,8 @@ void ShardServer::HandleOne() {
     MaybeLogError(std::string(wire::EnumNameErrorCode(out.error)) + ": " +
                   (r && r->message() ? r->message()->str() : why));
   }
+
+  if (options_.log_workers) worker_events_.Handled(out, out.op == wire::Op::Init ? PeerAddress(header) : "");
 
   const std::size_t bytes_in = header.size() + payload.size();
   if (out.held) {
@@ -198,6 +212,7 @@ void ShardServer::Publish() {
   live_.staleness = shard_.staleness();
   live_.replies_dropped = replies_.dropped();
   live_.segments_open = shard_.segments_open();
+  if (options_.log_workers) worker_events_.CheckTimeouts();
   live_.workers.clear();
   std::map<std::uint32_t, WorkerRate> rates;
   for (const WorkerRate& r : rates_.Rates(std::chrono::steady_clock::now())) rates[r.worker] = r;

@@ -142,6 +142,9 @@ class Shard {
     std::chrono::nanoseconds blocked{0};
   };
   std::vector<WorkerTotals> commits_per_worker() const;
+  // Worker `id`'s own session sent a request within worker_timeout (or has
+  // one held) and did not Leave since; false for an id the shard does not know.
+  bool live(std::uint32_t id) const;
 
   // What a checkpoint keeps per worker: its counter and its commit-dedupe state
   // (the session of its client and the highest commit seq applied in it), so a

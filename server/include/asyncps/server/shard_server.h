@@ -19,6 +19,7 @@
 #include "asyncps/server/reply_buffers.h"
 #include "asyncps/server/straggler.h"
 #include "asyncps/server/shard.h"
+#include "asyncps/server/worker_events.h"
 
 namespace asyncps::ps {
 
@@ -46,6 +47,9 @@ struct ShardServerOptions {
   // Every commit reaches every shard, so their verdicts agree: one shard per
   // process logs them (asyncps-server: its first), one line per event.
   bool log_stragglers = true;
+  // Whether this shard logs workers joining, leaving and timing out
+  // (worker_events.h); as for stragglers, one shard per process does.
+  bool log_workers = true;
 };
 
 class ShardServer {
@@ -119,6 +123,7 @@ class ShardServer {
   std::map<std::uint32_t, double> last_commit_;  // worker id -> Unix time
   CommitRates rates_;
   std::map<std::uint32_t, bool> straggling_;  // as last published: log the changes
+  WorkerEvents worker_events_;                // used when options_.log_workers
   std::chrono::steady_clock::time_point next_publish_{};
   mutable std::mutex metrics_mu_;
   ShardMetrics published_;
