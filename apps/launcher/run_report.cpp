@@ -150,6 +150,20 @@ nlohmann::json MetricsJson(const RunReport& r) {
   return m;
 }
 
+void CountExpectedUpdates(RunReport& r) {
+  r.run_expected_updates = 0;
+  for (const auto& w : r.workers) r.run_expected_updates += w.expected_commits;
+  // A run on an old --checkpoint-dir continues its centre: those updates come
+  // first. The fewest any worker found: one that joined after a shard's
+  // restart in this run saw that restart's, which this run's schedules count.
+  r.restored_updates = 0;
+  if (!r.workers.empty()) {
+    r.restored_updates = r.workers.front().restored_updates;
+    for (const auto& w : r.workers) r.restored_updates = std::min(r.restored_updates, w.restored_updates);
+  }
+  r.expected_updates = r.restored_updates + r.run_expected_updates;
+}
+
 Result<RunReport> BuildRunReport(const worker::TrainOptions& train, std::vector<worker::WorkerReport> workers,
                                  const WeightsSource& source, const std::string& save_weights) {
   RunReport r;
@@ -163,8 +177,8 @@ Result<RunReport> BuildRunReport(const worker::TrainOptions& train, std::vector<
     last = std::max(last, w.end_unix);
     r.load_seconds = std::max(r.load_seconds, w.load_seconds);
     r.samples += w.samples;
-    r.expected_updates += w.expected_commits;
   }
+  CountExpectedUpdates(r);
   if (!r.workers.empty()) r.training_time = last - first;
   if (!r.workers.empty()) r.first_batch_unix = first;
   double first_end = std::numeric_limits<double>::max();
@@ -259,9 +273,17 @@ std::string FormatReport(const RunReport& r) {
   add("throughput: %llu samples in %.2f s = %.0f samples/s (data loading %.1f s, not included)\n",
       static_cast<unsigned long long>(r.samples), r.training_time, r.samples_per_second, r.load_seconds);
   if (r.num_shards > 0) {
-    add("PS updates: %llu applied, %llu expected from the workers' schedules%s\n",
-        static_cast<unsigned long long>(r.updates), static_cast<unsigned long long>(r.expected_updates),
-        r.updates == r.expected_updates ? "" : "  <-- MISMATCH");
+    const char* mismatch = r.updates == r.expected_updates ? "" : "  <-- MISMATCH";
+    if (r.restored_updates == 0) {
+      add("PS updates: %llu applied, %llu expected from the workers' schedules%s\n",
+          static_cast<unsigned long long>(r.updates), static_cast<unsigned long long>(r.expected_updates), mismatch);
+    } else {
+      add("PS updates: %llu applied, %llu expected: %llu restored from the checkpoint + %llu from this run's "
+          "schedules%s\n",
+          static_cast<unsigned long long>(r.updates), static_cast<unsigned long long>(r.expected_updates),
+          static_cast<unsigned long long>(r.restored_updates), static_cast<unsigned long long>(r.run_expected_updates),
+          mismatch);
+    }
     add("  (Dist-Keras printed one more: its counter starts at 1)\n");
     add("staleness tau: mean %.2f, max %llu\n", r.staleness_mean, static_cast<unsigned long long>(r.staleness_max));
     if (!r.staleness_counts.empty()) add("  tau distribution: %s\n", FormatStalenessCounts(r.staleness_counts).c_str());
@@ -272,7 +294,8 @@ std::string FormatReport(const RunReport& r) {
       add("max clock gap: %llu (bound off)\n", static_cast<unsigned long long>(r.max_clock_gap));
     if (r.inverse_staleness_scale) add("commits scaled by 1/tau (--staleness-scale inverse)\n");
     for (const auto& s : r.shards) {
-      if (s.restored_updates == 0) continue;
+      // Restored where the run began (a continued run): not a restart.
+      if (s.restored_updates <= r.restored_updates) continue;
       // Restarted from its checkpoint: the updates it applied after that
       // checkpoint and before the crash are lost (at most one interval's).
       add("shard %u was restarted from its checkpoint at %llu updates; it applied %llu of the %llu the others did "
@@ -358,6 +381,8 @@ nlohmann::json ToJson(const RunReport& r) {
           {"accuracy", r.accuracy},
           {"number_of_parameter_server_updates", r.updates},
           {"expected_updates", r.expected_updates},
+          {"restored_updates", r.restored_updates},
+          {"run_expected_updates", r.run_expected_updates},
           {"test_loss", r.test_loss},
           {"test_samples", r.test_samples},
           {"samples", r.samples},

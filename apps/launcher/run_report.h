@@ -42,8 +42,13 @@ struct RunReport {
   double accuracy = 0;
   double test_loss = 0;
   std::size_t test_samples = 0;
-  std::uint64_t updates = 0;           // commits applied by the PS
-  std::uint64_t expected_updates = 0;  // what the workers' schedules add up to
+  std::uint64_t updates = 0;  // commits applied by the PS, the restored ones included
+  // The updates the centre held from a checkpoint when this run began (the
+  // servers continued an earlier run on their --checkpoint-dir): the fewest
+  // any worker found when it joined (WorkerReport::restored_updates); 0: a new centre.
+  std::uint64_t restored_updates = 0;
+  std::uint64_t run_expected_updates = 0;  // what this run's workers' schedules add up to
+  std::uint64_t expected_updates = 0;      // restored_updates + run_expected_updates
   std::uint64_t samples = 0;
   double samples_per_second = 0;
   double staleness_mean = 0;
@@ -86,6 +91,11 @@ struct WeightsSource {
   worker::ConnectOptions ps;  // ps.servers empty: not from a PS
   std::string npz_path;
 };
+
+// Sets r's restored_updates, run_expected_updates and expected_updates from
+// r.workers: a run that continued a checkpointed centre expects its restored
+// updates plus its own commits (BuildRunReport calls it).
+void CountExpectedUpdates(RunReport& r);
 
 // The test set's metrics beyond accuracy: two classes, the positive class's
 // (class 1) precision, recall, F1 and ROC AUC on one line; more, the macro F1

@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "asyncps/models/optimizer.h"
 #include "asyncps/models/weights.h"
 #include "asyncps/client/rule_driver.h"
+#include "worker_log.h"
 
 namespace asyncps::worker {
 
@@ -30,7 +32,16 @@ using Clock = std::chrono::steady_clock;
 struct PsLink {
   std::unique_ptr<Client> client;
   std::unique_ptr<RuleDriver> driver;
+  // The updates the centre held from a checkpoint when this worker joined (0: a new centre).
+  std::uint64_t restored_updates = 0;
 };
+
+// "tcp://ps0:7000, tcp://ps1:7000"
+std::string ServerList(const std::vector<std::string>& servers) {
+  std::string out;
+  for (const std::string& s : servers) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
 
 Result<PsLink> ConnectToPs(const TrainOptions& train, const WorkerOptions& options, models::Sequential& model) {
   Result<ClientOptions> co =
@@ -40,14 +51,39 @@ Result<PsLink> ConnectToPs(const TrainOptions& train, const WorkerOptions& optio
   if (!client.ok()) return client.status();
   PsLink link;
   link.client = std::move(client).value();
+  const std::size_t index = options.worker_index;
+  const std::size_t shm = link.client->shared_memory_shards();
+  LogWorker(index, "info",
+            "connected to " + std::to_string(link.client->num_shards()) + " shards (" + train.algo +
+                "): " + ServerList(options.connect.servers) +
+                (shm > 0 ? ", " + std::to_string(shm) + " of them over shared memory" : std::string()));
   for (std::size_t s = 0; s < link.client->num_shards(); ++s)
     if (const std::string& why = link.client->shared_memory_refusal(s); !why.empty())
-      std::fprintf(stderr, "asyncps-worker %zu: shard %zu over the socket, not shared memory: %s\n",
-                   options.worker_index, s, why.c_str());
+      LogWorker(index, "info",
+                "shard " + std::to_string(s) + " (" + options.connect.servers[s] +
+                    ") over the socket, not shared memory: " + why);
   // Every worker offers the same seeded weights; the first to arrive wins and
   // all of them start from the PS's copy.
   Result<bool> init = link.client->Init(model.params());
   if (!init.ok()) return init.status();
+  if (init.value()) {
+    LogWorker(index, "info", "its Init was taken: the centre starts from this worker's weights");
+  } else {
+    // Another worker's weights, or a centre the servers restored from their
+    // checkpoint (a new run on an old --checkpoint-dir continues it): say which, once.
+    Result<std::vector<ShardStats>> stats = link.client->Stats();
+    if (!stats.ok()) return stats.status();
+    std::uint64_t restored = stats.value().empty() ? 0 : stats.value().front().restored_updates;
+    for (const ShardStats& s : stats.value()) restored = std::min(restored, s.restored_updates);
+    link.restored_updates = restored;
+    if (restored > 0)
+      LogWorker(index, "info",
+                "continued from checkpoint: centre restored at update " + std::to_string(restored) +
+                    " from the --checkpoint-dir of " + ServerList(options.connect.servers) +
+                    " (this run's commits add to it; a fresh run needs a fresh --checkpoint-dir)");
+    else
+      LogWorker(index, "info", "its Init was not taken: the centre holds another worker's weights");
+  }
   RuleConfig rule = train.rule();
   rule.workers = static_cast<int>(options.num_workers);  // average: the models averaged
   link.driver = std::make_unique<RuleDriver>(*link.client, rule);
@@ -99,9 +135,9 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
   std::size_t batch_size = train.batch_size;
   if (batch_size > data.size()) {
     batch_size = data.size();
-    std::fprintf(stderr,
-                 "asyncps-worker %zu: --batch-size %zu is larger than this worker's %zu training rows: using %zu\n",
-                 options.worker_index, train.batch_size, data.size(), batch_size);
+    LogWorker(options.worker_index, "warn",
+              "--batch-size " + std::to_string(train.batch_size) + " is larger than this worker's " +
+                  std::to_string(data.size()) + " training rows: using " + std::to_string(batch_size));
   }
 
   // Model and optimizer.
@@ -120,6 +156,7 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
     if (!link.ok()) return link.status();
     ps = std::move(link).value();
     report.shared_memory_shards = ps.client->shared_memory_shards();
+    report.restored_updates = ps.restored_updates;
   }
 
   // Each worker shuffles its own partition with its own stream.
@@ -171,6 +208,8 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
     if (Status st = ps.driver->Finish(w); !st.ok()) return st;
     // Done: the shards' staleness bound stops waiting for this worker.
     if (Status st = ps.client->Leave(); !st.ok()) return st;
+    LogWorker(options.worker_index, "info",
+              "left the servers after " + std::to_string(ps.driver->commits()) + " commits");
     report.commits = ps.driver->commits();
     report.expected_commits = ExpectedCommits(ps.driver->config(), report.batches);
   }

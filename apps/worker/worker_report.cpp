@@ -15,6 +15,7 @@ nlohmann::json ToJson(const WorkerReport& r) {
           {"batches", r.batches},
           {"commits", r.commits},
           {"expected_commits", r.expected_commits},
+          {"restored_updates", r.restored_updates},
           {"load_seconds", r.load_seconds},
           {"first_batch_unix", r.first_batch_unix},
           {"end_unix", r.end_unix},
@@ -36,6 +37,7 @@ WorkerReport WorkerReportFromJson(const nlohmann::json& j) {
   r.batches = j.at("batches").get<std::uint64_t>();
   r.commits = j.at("commits").get<std::uint64_t>();
   r.expected_commits = j.at("expected_commits").get<std::uint64_t>();
+  r.restored_updates = j.value("restored_updates", std::uint64_t{0});  // absent from older workers' reports
   r.load_seconds = j.at("load_seconds").get<double>();
   r.first_batch_unix = j.at("first_batch_unix").get<double>();
   r.end_unix = j.at("end_unix").get<double>();

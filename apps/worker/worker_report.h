@@ -21,6 +21,10 @@ struct WorkerReport {
   std::uint64_t batches = 0;
   std::uint64_t commits = 0;  // exchanges with the PS, the final one included
   std::uint64_t expected_commits = 0;
+  // The updates the PS's centre held from a checkpoint when this worker
+  // joined (the servers continued an earlier run: ShardCounters::
+  // restored_updates); 0 when the centre was new. Not among this run's commits.
+  std::uint64_t restored_updates = 0;
   double load_seconds = 0;      // reading and preparing the data
   double first_batch_unix = 0;  // wall clock when the first batch started
   double end_unix = 0;          // wall clock after the final commit
