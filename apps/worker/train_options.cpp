@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <utility>
@@ -17,6 +18,7 @@
 #include "asyncps/models/evaluate.h"
 #include "asyncps/models/keras_h5.h"
 #include "asyncps/models/keras_model.h"
+#include "asyncps/models/numpy_data.h"
 #include "asyncps/models/optimizer.h"
 #include "asyncps/models/weights.h"
 #include "asyncps/models/seed_cnn.h"
@@ -166,6 +168,9 @@ Status TrainOptions::CheckData(bool train, bool test) const {
     if (format == "csv") {
       if (Status st = CheckReadable(is_train ? "--train-csv" : "--test-csv", is_train ? train_csv : test_csv); !st.ok())
         return st;
+    } else if (format == "numpy") {
+      if (!std::ifstream(data) && !std::filesystem::is_directory(data))
+        return Status::IOError("--data " + data + ": cannot open it (NumPy data: a .npz or a folder of .npy files)");
     } else if (format == "cifar10") {
       for (const std::string& name :
            is_train ? std::vector<std::string>{"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
@@ -259,6 +264,7 @@ std::string TrainOptions::ResolvedDataFormat() const {
   if (data_format != "auto") return data_format;
   if (!train_csv.empty()) return "csv";
   if (models::IsCifar10Dir(data)) return "cifar10";
+  if (models::IsNumpyData(data)) return "numpy";
   return "mnist";
 }
 
@@ -327,6 +333,13 @@ Result<models::Dataset> TrainOptions::LoadData(models::Split split, std::size_t 
     return models::LoadCifar10(co, split);
   }
   if (format == "csv") return LoadCsv(split, worker, num_workers);
+  if (format == "numpy") {
+    Result<models::Dataset> d = models::LoadNumpyData(
+        {.path = data, .divisor = divisor, .limit = limit, .worker = worker, .num_workers = num_workers}, split);
+    if (d.ok()) return d;
+    const std::string m = "--data " + d.status().message();  // the message starts with the path
+    return d.status().code() == Status::Code::kIOError ? Status::IOError(m) : Status::InvalidArgument(m);
+  }
   models::MnistOptions mo;
   mo.dir = data;
   mo.divisor = divisor;
@@ -476,12 +489,16 @@ void AddTrainFlags(CLI::App& app, TrainOptions& o) {
       ->check(asyncps::tools::NotNegative())
       ->envname("ASYNCPS_SEED")
       ->capture_default_str();
-  app.add_option("--data", o.data, "Directory with MNIST-format IDX files (train-images-idx3-ubyte[.gz], ...)")
+  app.add_option("--data", o.data,
+                 "Directory with MNIST-format IDX files (train-images-idx3-ubyte[.gz], ...) or CIFAR-10 batches, or "
+                 "NumPy data: a .npz of x_train, y_train, x_test, y_test (Keras' load_data() names) or a folder of "
+                 "those .npy files")
       ->envname("ASYNCPS_DATA")
       ->capture_default_str();
-  app.add_option("--data-format", o.data_format, "auto, mnist (IDX files), cifar10 (binary batches) or csv")
+  app.add_option("--data-format", o.data_format,
+                 "auto, mnist (IDX files), cifar10 (binary batches), numpy (.npz / .npy) or csv")
       ->envname("ASYNCPS_DATA_FORMAT")
-      ->check(CLI::IsMember({"auto", "mnist", "cifar10", "csv"}))
+      ->check(CLI::IsMember({"auto", "mnist", "cifar10", "numpy", "csv"}))
       ->capture_default_str();
   app.add_option("--train-csv", o.train_csv, "Training data as Dist-Keras CSV (a header, a label column, features)")
       ->envname("ASYNCPS_TRAIN_CSV");

@@ -43,7 +43,8 @@ struct TrainOptions {
   // Data.
   std::string data = "/usr/share/datasets/fashion-mnist";
   // "auto" (detected: --train-csv given -> csv; data_batch_1.bin in --data ->
-  // cifar10; else mnist), "mnist" (IDX files), "cifar10" (binary batches), "csv".
+  // cifar10; a .npz or x_train.npy -> numpy; else mnist), "mnist" (IDX files),
+  // "cifar10" (binary batches), "numpy" (models/numpy_data.h), "csv".
   std::string data_format = "auto";
   std::string train_csv, test_csv;  // csv: Dist-Keras CSV files
   // csv: the label's column, an index from 0 or its header name; empty: the

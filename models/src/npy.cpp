@@ -1,6 +1,9 @@
 #include "asyncps/models/npy.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <iterator>
 
 namespace asyncps::models {
 
@@ -26,6 +29,26 @@ std::string EncodeNpy(std::span<const float> data, const std::vector<std::size_t
 }
 
 namespace {
+// One little-endian element of `dtype` at `p`, as float.
+template <typename T>
+float As(const char* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return static_cast<float>(v);
+}
+
+float Element(const std::string& dtype, const char* p) {
+  if (dtype == "f8") return As<double>(p);
+  if (dtype == "u1" || dtype == "b1") return As<std::uint8_t>(p);
+  if (dtype == "i1") return As<std::int8_t>(p);
+  if (dtype == "u2") return As<std::uint16_t>(p);
+  if (dtype == "i2") return As<std::int16_t>(p);
+  if (dtype == "u4") return As<std::uint32_t>(p);
+  if (dtype == "i4") return As<std::int32_t>(p);
+  if (dtype == "u8") return As<std::uint64_t>(p);
+  return As<std::int64_t>(p);  // i8
+}
+
 // The value after "'key':" in the header dict, up to the next ',' or ')' + ','.
 std::string Field(const std::string& h, const std::string& key) {
   const std::size_t k = h.find("'" + key + "'");
@@ -61,13 +84,16 @@ Result<NpyArray> DecodeNpy(std::string_view b, const std::string& what) {
   const std::string descr = Field(h, "descr");
   const std::string fortran = Field(h, "fortran_order");
   const std::string shape = Field(h, "shape");
-  std::size_t elem = 0;
-  if (descr == "'<f4'")
-    elem = 4;
-  else if (descr == "'<f8'")
-    elem = 8;
-  else
-    return Status::InvalidArgument(what + ": dtype " + descr + " is not supported (use float32 '<f4' or float64)");
+  // '<f4', '|u1', ...: '<' (little-endian) or '|' (single byte), a kind, a size.
+  std::string dtype;
+  if (descr.size() == 5 && descr.front() == '\'' && descr.back() == '\'' && (descr[1] == '<' || descr[1] == '|'))
+    dtype = descr.substr(2, 2);
+  static const char* const kDtypes[] = {"f4", "f8", "u1", "i1", "b1", "u2", "i2", "u4", "i4", "u8", "i8"};
+  if (std::find(std::begin(kDtypes), std::end(kDtypes), dtype) == std::end(kDtypes) ||
+      (descr[1] == '|') != (dtype[1] == '1'))
+    return Status::InvalidArgument(what + ": dtype " + descr +
+                                   " is not supported (little-endian float32/64, (u)int8/16/32/64 or bool)");
+  const std::size_t elem = static_cast<std::size_t>(dtype[1] - '0');
   if (fortran != "False")
     return Status::InvalidArgument(what + ": Fortran-ordered arrays are not supported; save a C-ordered copy");
   if (shape.empty() || shape.front() != '(') return Status::InvalidArgument(what + ": no shape in the .npy header");
@@ -79,28 +105,29 @@ Result<NpyArray> DecodeNpy(std::string_view b, const std::string& what) {
     std::size_t v = 0;
     bool digits = false;
     while (p < shape.size() && shape[p] >= '0' && shape[p] <= '9') {
+      if (v > (std::size_t{1} << 48)) return Status::InvalidArgument(what + ": shape " + shape + " is too large");
       v = v * 10 + static_cast<std::size_t>(shape[p++] - '0');
       digits = true;
     }
     if (!digits) return Status::InvalidArgument(what + ": malformed shape " + shape);
     a.shape.push_back(v);
+    // No more elements than the payload could hold: the product never overflows.
+    if (v != 0 && count > b.size() / v) return Status::InvalidArgument(what + ": shape " + shape + " is too large");
     count *= v;
   }
   const std::string_view payload = b.substr(start + hl);
-  if (payload.size() != count * elem) {
+  if (payload.size() / elem != count || payload.size() % elem != 0) {
     return Status::InvalidArgument(what + ": shape " + shape + " needs " + std::to_string(count * elem) +
                                    " bytes of data, found " + std::to_string(payload.size()));
   }
+  a.dtype = dtype;
   a.data.resize(count);
-  if (elem == 4) {
-    std::memcpy(a.data.data(), payload.data(), count * 4);
-  } else {
-    for (std::size_t i = 0; i < count; ++i) {
-      double d;
-      std::memcpy(&d, payload.data() + i * 8, 8);
-      a.data[i] = static_cast<float>(d);
-    }
+  const char* in = payload.data();
+  if (dtype == "f4") {
+    std::memcpy(a.data.data(), in, count * 4);
+    return a;
   }
+  for (std::size_t i = 0; i < count; ++i) a.data[i] = Element(dtype, in + i * elem);
   return a;
 }
 

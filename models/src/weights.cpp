@@ -19,12 +19,25 @@ Status SaveWeights(const std::string& path, const ParameterLayout& layout, std::
   return SaveNpz(path, views);
 }
 
+namespace {
+// The arrays of the .npz at `path`; InvalidArgument naming the first that is not float.
+Result<std::vector<NpyArray>> LoadFloatArrays(const std::string& path) {
+  Result<std::vector<NpyArray>> loaded = LoadNpz(path);
+  if (!loaded.ok()) return loaded;
+  for (const NpyArray& a : loaded.value())
+    if (!a.floating())
+      return Status::InvalidArgument(path + ": array '" + a.name + "' holds " + a.dtype +
+                                     " values; weights are float32 (or float64)");
+  return loaded;
+}
+}  // namespace
+
 Status LoadWeights(const std::string& path, const ParameterLayout& layout, std::span<float> params) {
   if (params.size() != layout.total_size()) {
     return Status::InvalidArgument(path + ": buffer of " + std::to_string(params.size()) +
                                    " floats does not match the layout's " + std::to_string(layout.total_size()));
   }
-  Result<std::vector<NpyArray>> loaded = LoadNpz(path);
+  Result<std::vector<NpyArray>> loaded = LoadFloatArrays(path);
   if (!loaded.ok()) return loaded.status();
   const std::vector<NpyArray>& arrays = loaded.value();
   std::vector<const NpyArray*> found(layout.num_tensors());
@@ -53,7 +66,7 @@ Status LoadWeightsInOrder(const std::string& path, const ParameterLayout& layout
     return Status::InvalidArgument(path + ": buffer of " + std::to_string(params.size()) +
                                    " floats does not match the layout's " + std::to_string(layout.total_size()));
   }
-  Result<std::vector<NpyArray>> loaded = LoadNpz(path);
+  Result<std::vector<NpyArray>> loaded = LoadFloatArrays(path);
   if (!loaded.ok()) return loaded.status();
   const std::vector<NpyArray>& arrays = loaded.value();
   if (arrays.size() != layout.num_tensors()) {
