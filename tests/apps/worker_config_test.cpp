@@ -216,7 +216,7 @@ TEST_CASE("CSV: --input-shape H,W,C keeps pixel mode; tabular flags are refused 
   CHECK_THAT(idx.Validate().message(), Catch::Contains("--standardize, --feature-columns and --drop-columns"));
 }
 
-TEST_CASE("--loss: a refused name, a loss the model's last activation does not fit, regression targets from CSV",
+TEST_CASE("Loss flag: a refused name, a loss the model's last activation does not fit, regression targets from CSV",
           "[apps][csv][loss]") {
   TempDir dir("train-options-loss");
   Write(dir.file("train.csv"), "a,b,y\n1,2,0.5\n3,4,-1e2\n5,6,7\n");
