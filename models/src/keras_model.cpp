@@ -515,10 +515,47 @@ Result<std::vector<std::pair<std::string, Regularizer>>> RegularizersOf(const Wh
   return out;
 }
 
-// Registers the regularizers on the built model; one on a tensor the layer
-// does not have (a bias_regularizer with use_bias false) is unused, as in Keras.
-void AddRegularizers(Sequential& model, const std::vector<std::pair<std::string, Regularizer>>& regularizers) {
-  for (const auto& [tensor, r] : regularizers) (void)model.AddRegularizer(tensor, r);
+// A layer entry's class, name and config: {"class_name": ..., "config": {...}}.
+struct LayerHeader {
+  Where where;
+  json config;  // {} when absent
+};
+
+// The name is the config's, else the entry's, else "layer_<i>" (Sequential) or
+// an error (name_required: a Functional model's layers are referred to by name).
+Result<LayerHeader> ReadLayerHeader(const std::string& source, std::size_t i, const json& layer, bool name_required) {
+  LayerHeader h{Where{source, i, "?", "?"}, json::object()};
+  if (!layer.is_object() || !layer.contains("class_name") || !layer["class_name"].is_string())
+    return Status::InvalidArgument(h.where() + "expected {\"class_name\": ..., \"config\": {...}}");
+  h.where.type = layer["class_name"].get<std::string>();
+  if (layer.contains("config") && layer["config"].is_object()) h.config = layer["config"];
+  if (h.config.contains("name") && h.config["name"].is_string())
+    h.where.name = h.config["name"].get<std::string>();
+  else if (layer.contains("name") && layer["name"].is_string())
+    h.where.name = layer["name"].get<std::string>();
+  else if (name_required)
+    return Status::InvalidArgument(h.where() + "a Functional model's layer needs a name");
+  else
+    h.where.name = "layer_" + std::to_string(i);
+  return h;
+}
+
+// Builds `model` (read from `source`) and registers its regularizers; one on a
+// tensor the layer does not have (a bias_regularizer with use_bias false) is
+// unused, as in Keras. The softmax of `softmax_at` (the loss's) must end in a vector.
+Result<std::unique_ptr<Sequential>> FinishModel(std::unique_ptr<Sequential> model, const std::string& source,
+                                                const ModelFile& file, std::size_t max_parameters,
+                                                const std::vector<std::pair<std::string, Regularizer>>& regularizers,
+                                                const std::optional<std::string>& softmax_at) {
+  if (Status st = model->Build(file.seed, max_parameters); !st.ok())
+    return Status::InvalidArgument(source + ": " + st.message());
+  for (const auto& [tensor, r] : regularizers) (void)model->AddRegularizer(tensor, r);
+  if (softmax_at && model->output_shape().rank != 1) {
+    return Status::InvalidArgument(source + ": the softmax of '" + *softmax_at + "' is over an image " +
+                                   model->output_shape().ToString() +
+                                   "; end the model in Flatten and Dense(classes, activation='softmax')");
+  }
+  return model;
 }
 
 struct LayerBuilt {
@@ -983,18 +1020,10 @@ class Builder {
     std::optional<std::string> sigmoid_at;
     std::set<std::string> names;
     for (std::size_t i = 0; i < layers.size(); ++i) {
-      const json& layer = layers[i];
-      Where w{source_, i, "?", "?"};
-      if (!layer.is_object() || !layer.contains("class_name") || !layer["class_name"].is_string())
-        return Status::InvalidArgument(w() + "expected {\"class_name\": ..., \"config\": {...}}");
-      w.type = layer["class_name"].get<std::string>();
-      const json config = layer.contains("config") && layer["config"].is_object() ? layer["config"] : json::object();
-      if (config.contains("name") && config["name"].is_string())
-        w.name = config["name"].get<std::string>();
-      else if (layer.contains("name") && layer["name"].is_string())
-        w.name = layer["name"].get<std::string>();
-      else
-        w.name = "layer_" + std::to_string(i);
+      Result<LayerHeader> header = ReadLayerHeader(source_, i, layers[i], /*name_required=*/false);
+      if (!header.ok()) return header.status();
+      Where& w = header.value().where;
+      const json& config = header.value().config;
       if (!names.insert(w.name).second) return Status::InvalidArgument(w() + "a second layer with this name");
       if (softmax_at) {
         return Status::InvalidArgument(w() + "follows the softmax of '" + *softmax_at +
@@ -1059,15 +1088,7 @@ class Builder {
     for (auto& l : built) model->Add(std::move(l));
     model->SetOutputActivation(output);
     model->SetSoftmaxRow(softmax_row);
-    if (Status st = model->Build(file_.seed, max_parameters_); !st.ok())
-      return Status::InvalidArgument(source_ + ": " + st.message());
-    AddRegularizers(*model, regularizers);
-    if (softmax_at && model->output_shape().rank != 1) {
-      return Status::InvalidArgument(source_ + ": the softmax of '" + *softmax_at + "' is over an image " +
-                                     model->output_shape().ToString() +
-                                     "; end the model in Flatten and Dense(classes, activation='softmax')");
-    }
-    return model;
+    return FinishModel(std::move(model), source_, file_, max_parameters_, regularizers, softmax_at);
   }
 
  private:
@@ -1160,17 +1181,10 @@ class FunctionalBuilder {
     int output = GraphNode::kInput;
     for (std::size_t i = 0; i < layers->size(); ++i) {
       const json& layer = (*layers)[i];
-      Where w{source_, i, "?", "?"};
-      if (!layer.is_object() || !layer.contains("class_name") || !layer["class_name"].is_string())
-        return Status::InvalidArgument(w() + "expected {\"class_name\": ..., \"config\": {...}}");
-      w.type = layer["class_name"].get<std::string>();
-      const json lconfig = layer.contains("config") && layer["config"].is_object() ? layer["config"] : json::object();
-      if (lconfig.contains("name") && lconfig["name"].is_string())
-        w.name = lconfig["name"].get<std::string>();
-      else if (layer.contains("name") && layer["name"].is_string())
-        w.name = layer["name"].get<std::string>();
-      else
-        return Status::InvalidArgument(w() + "a Functional model's layer needs a name");
+      Result<LayerHeader> header = ReadLayerHeader(source_, i, layer, /*name_required=*/true);
+      if (!header.ok()) return header.status();
+      Where& w = header.value().where;
+      const json& lconfig = header.value().config;
       if (node_of.count(w.name)) return Status::InvalidArgument(w() + "a second layer with this name");
       if (softmax_at) {
         return Status::InvalidArgument(w() + "follows the softmax of '" + *softmax_at +
@@ -1250,15 +1264,7 @@ class FunctionalBuilder {
     auto model = std::make_unique<Sequential>(*input);
     model->Add(std::move(graph));
     model->SetSoftmaxRow("");
-    if (Status st = model->Build(file_.seed, max_parameters_); !st.ok())
-      return Status::InvalidArgument(source_ + ": " + st.message());
-    AddRegularizers(*model, regularizers);
-    if (model->output_shape().rank != 1) {
-      return Status::InvalidArgument(source_ + ": the softmax of '" + *softmax_at + "' is over an image " +
-                                     model->output_shape().ToString() +
-                                     "; end the model in Flatten and Dense(classes, activation='softmax')");
-    }
-    return model;
+    return FinishModel(std::move(model), source_, file_, max_parameters_, regularizers, softmax_at);
   }
 
  private:

@@ -36,6 +36,27 @@ struct Scratch {
 
 Finished Quick(const std::vector<std::string>& argv) { return RunToEnd(argv, std::chrono::seconds(60)); }
 
+// asyncps-local training `model` with `algo` through 2 workers and 2 shards,
+// its report in `report` (JSON), then `flags` (epochs, rates, data, ...).
+Finished TrainThroughPs(const std::string& model, const std::string& algo, const std::string& report,
+                        const std::vector<std::string>& flags) {
+  std::vector<std::string> argv = {ASYNCPS_LOCAL_BIN,
+                                   "--model",
+                                   model,
+                                   "--algo",
+                                   algo,
+                                   "--workers",
+                                   "2",
+                                   "--shards",
+                                   "2",
+                                   "--report-json",
+                                   report,
+                                   "--timeout",
+                                   asyncps::testing::ScaledSeconds(200)};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  return RunToEnd(argv);
+}
+
 }  // namespace
 
 TEST_CASE("Every binary prints the Keras model's summary with --summary and exits 0", "[e2e][keras]") {
@@ -99,29 +120,9 @@ TEST_CASE("A Keras model trains through the PS and its weights come back in get_
   const std::string model = s.Write("lenet.json", LeNetJson(KerasForm::kTfKeras));
   const std::string weights = (s.dir / "w.npz").string();
   const std::string report = (s.dir / "r.json").string();
-  Finished f = RunToEnd({ASYNCPS_LOCAL_BIN,
-                         "--model",
-                         model,
-                         "--algo",
-                         "adag",
-                         "--workers",
-                         "2",
-                         "--shards",
-                         "2",
-                         "--epochs",
-                         "1",
-                         "--lr",
-                         "0.003",
-                         "--train-limit",
-                         "4000",
-                         "--test-limit",
-                         "1000",
-                         "--save-weights",
-                         weights,
-                         "--report-json",
-                         report,
-                         "--timeout",
-                         asyncps::testing::ScaledSeconds(200)});
+  Finished f = TrainThroughPs(
+      model, "adag", report,
+      {"--epochs", "1", "--lr", "0.003", "--train-limit", "4000", "--test-limit", "1000", "--save-weights", weights});
   INFO(f.output);
   REQUIRE(f.exit == "exited with code 0");
   const double accuracy = nlohmann::json::parse(std::ifstream(report))["accuracy"].get<double>();
@@ -178,29 +179,9 @@ TEST_CASE("An LSTM over the image rows trains through the PS", "[e2e][keras][rec
   Scratch s;
   const std::string model = s.Write("lstm.json", LstmRowsJson(32));
   const std::string report = (s.dir / "r.json").string();
-  Finished f = RunToEnd({ASYNCPS_LOCAL_BIN,
-                         "--model",
-                         model,
-                         "--algo",
-                         "adag",
-                         "--workers",
-                         "2",
-                         "--shards",
-                         "2",
-                         "--epochs",
-                         "3",
-                         "--lr",
-                         "0.005",
-                         "--train-limit",
-                         "6000",
-                         "--test-limit",
-                         "1000",
-                         "--save-weights",
-                         "",
-                         "--report-json",
-                         report,
-                         "--timeout",
-                         asyncps::testing::ScaledSeconds(200)});
+  Finished f = TrainThroughPs(
+      model, "adag", report,
+      {"--epochs", "3", "--lr", "0.005", "--train-limit", "6000", "--test-limit", "1000", "--save-weights", ""});
   INFO(f.output);
   REQUIRE(f.exit == "exited with code 0");
   // Reshape (28, 28) -> LSTM(32) -> Dense(10): measured 0.695, 0.706, 0.708 (seeds 1-3), about 1.5 s.
@@ -248,30 +229,9 @@ TEST_CASE("A text model (Embedding, Conv1D, global max pooling) trains on token 
   const std::string path = s.Write("text.json", model);
   const std::string report = (s.dir / "r.json").string();
   auto run = [&](const std::string& train) {
-    return RunToEnd({ASYNCPS_LOCAL_BIN,
-                     "--model",
-                     path,
-                     "--train-csv",
-                     train,
-                     "--test-csv",
-                     (s.dir / "test.csv").string(),
-                     "--algo",
-                     "adag",
-                     "--workers",
-                     "2",
-                     "--shards",
-                     "2",
-                     "--epochs",
-                     "2",
-                     "--lr",
-                     "0.01",
-                     "--save-weights",
-                     "",
-                     "--report-json",
-                     report,
-                     "--timeout",
-                     asyncps::testing::ScaledSeconds(200)},
-                    std::chrono::seconds(300));
+    return TrainThroughPs(path, "adag", report,
+                          {"--train-csv", train, "--test-csv", (s.dir / "test.csv").string(), "--epochs", "2", "--lr",
+                           "0.01", "--save-weights", ""});
   };
   Finished f = run((s.dir / "train.csv").string());
   INFO(f.output);
@@ -343,29 +303,9 @@ TEST_CASE("A BatchNormalization CNN trains through the PS, its moving statistics
   const std::string report = (s.dir / "r.json").string();
   // DOWNPOUR commits the workers' moves in full; ADAG's delta / window moves the
   // statistics, like the weights, at a twelfth of the pace (docs/keras.md).
-  Finished f = RunToEnd({ASYNCPS_LOCAL_BIN,
-                         "--model",
-                         model,
-                         "--algo",
-                         "downpour",
-                         "--workers",
-                         "2",
-                         "--shards",
-                         "2",
-                         "--epochs",
-                         "1",
-                         "--lr",
-                         "0.003",
-                         "--train-limit",
-                         "4000",
-                         "--test-limit",
-                         "1000",
-                         "--report-json",
-                         report,
-                         "--save-weights",
-                         (s.dir / "w.npz").string(),
-                         "--timeout",
-                         asyncps::testing::ScaledSeconds(200)});
+  Finished f = TrainThroughPs(model, "downpour", report,
+                              {"--epochs", "1", "--lr", "0.003", "--train-limit", "4000", "--test-limit", "1000",
+                               "--save-weights", (s.dir / "w.npz").string()});
   INFO(f.output);
   REQUIRE(f.exit == "exited with code 0");
   // The PS's model is evaluated in inference mode, on the moving statistics the
@@ -418,29 +358,9 @@ TEST_CASE("A Functional residual CNN (Add, BatchNormalization) trains through th
   CHECK_THAT(summary.output, Catch::Contains("model (Functional)") && Catch::Contains("Total params: 10,378") &&
                                  Catch::Contains("Non-trainable params: 32"));
   const std::string report = (s.dir / "r.json").string();
-  Finished f = RunToEnd({ASYNCPS_LOCAL_BIN,
-                         "--model",
-                         model,
-                         "--algo",
-                         "downpour",
-                         "--workers",
-                         "2",
-                         "--shards",
-                         "2",
-                         "--epochs",
-                         "1",
-                         "--lr",
-                         "0.003",
-                         "--train-limit",
-                         "4000",
-                         "--test-limit",
-                         "1000",
-                         "--report-json",
-                         report,
-                         "--save-weights",
-                         (s.dir / "w.npz").string(),
-                         "--timeout",
-                         asyncps::testing::ScaledSeconds(200)});
+  Finished f = TrainThroughPs(model, "downpour", report,
+                              {"--epochs", "1", "--lr", "0.003", "--train-limit", "4000", "--test-limit", "1000",
+                               "--save-weights", (s.dir / "w.npz").string()});
   INFO(f.output);
   REQUIRE(f.exit == "exited with code 0");
   // Measured 0.717 and 0.752 (seeds 1, 2).
