@@ -1,8 +1,11 @@
 """asyncps.RuleDriver: a user who owns the loop needs nothing else."""
+import threading
+
 import numpy as np
 import pytest
 
 import asyncps
+import asyncps.server
 
 LAYOUT = [("w", (6,))]
 
@@ -61,8 +64,53 @@ def test_driver_checks_its_arguments(server):
 
 
 def test_rule_defaults_are_dist_keras():
-    assert [asyncps.rule_config(a)["window"] for a in asyncps.ALGORITHMS] == [5, 12, 5, 32, 32]
+    assert [asyncps.rule_config(a)["window"] for a in asyncps.ALGORITHMS] == [5, 12, 5, 32, 32, 5]
     e = asyncps.rule_config("eamsgd")
     assert (e["rho"], e["momentum"], e["exchange_point"]) == (5.0, pytest.approx(0.9), "before_batch")
     assert asyncps.expected_commits("downpour", 10, 5) == 3  # before batches 5 and 10, plus the final one
     assert asyncps.expected_commits("dynsgd", 10, 5) == 2
+
+
+def test_average_leaves_every_worker_on_the_mean_of_the_models():
+    """Two workers, window 2: worker 0 adds 1 per batch, worker 1 adds 3, so every
+    round moves the centre, and both workers, by the mean: 4."""
+    with asyncps.server.LocalServer(shards=2, extra_args=["--max-staleness", "0"]) as server:
+        results = [None, None]
+
+        def work(i, step):
+            c = asyncps.Client(server.endpoints, LAYOUT, worker_id=i, algorithm="average")
+            w = np.zeros(6, dtype=np.float32)
+            c.init(w)
+            d = asyncps.RuleDriver(c, window=2, workers=2)
+            d.start(w)
+            seen = []
+            for b in range(4):
+                d.before_batch(w)
+                w += step
+                d.after_batch(w)
+                if b % 2 == 1:
+                    seen.append(w.copy())
+            d.finish(w)
+            c.leave()
+            results[i] = (seen, d.commits)
+
+        threads = [threading.Thread(target=work, args=(i, s)) for i, s in ((0, 1.0), (1, 3.0))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        for seen, commits in results:
+            assert commits == 2
+            np.testing.assert_array_equal(seen[0], np.full(6, 4.0, dtype=np.float32))
+            np.testing.assert_array_equal(seen[1], np.full(6, 8.0, dtype=np.float32))
+
+
+def test_average_needs_the_servers_barrier_and_its_worker_count(server):
+    with pytest.raises(asyncps.Mismatch, match="--max-staleness 0"):
+        asyncps.Client(server.endpoints, LAYOUT, algorithm="average")  # `server` runs without the bound
+    with asyncps.server.LocalServer(shards=1, extra_args=["--max-staleness", "0"]) as barrier:
+        c = asyncps.Client(barrier.endpoints, LAYOUT, algorithm="average")
+        with pytest.raises(asyncps.InvalidArgument, match="average needs workers=N"):
+            asyncps.RuleDriver(c)
+        assert asyncps.RuleDriver(c, workers=3).config["workers"] == 3
+        c.close()

@@ -79,7 +79,8 @@ def run(algo, window, stage):
 
 
 @pytest.mark.parametrize("window", [1, 3])
-@pytest.mark.parametrize("algo", asyncps.ALGORITHMS)
+# Not average: its rounds wait for every worker, and run() drives both in one thread.
+@pytest.mark.parametrize("algo", [a for a in asyncps.ALGORITHMS if a != "average"])
 def test_staged_and_unstaged_runs_are_bit_identical_with_one_copy_each_way_per_exchange(algo, window):
     w_plain, c_plain, commits_plain, stats_plain, plain, trace_plain = run(algo, window, stage=False)
     w_staged, c_staged, commits_staged, stats_staged, staged, trace = run(algo, window, stage=True)

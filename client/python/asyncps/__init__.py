@@ -46,7 +46,7 @@ from ._asyncps import __version__  # noqa: F401  (the project's version, compile
 # shadow the builtin IOError.
 
 # The rules a worker can run against the PS (--algo single has no PS).
-ALGORITHMS = ("downpour", "adag", "dynsgd", "easgd", "eamsgd")
+ALGORITHMS = ("downpour", "adag", "dynsgd", "easgd", "eamsgd", "average")
 
 __all__ = [
     "ALGORITHMS", "AlreadyInitialised", "Client", "Error", "Internal", "InvalidArgument", "Layout",

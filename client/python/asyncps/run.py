@@ -75,7 +75,7 @@ TAIL_LINES = 10
 
 # Kept in step with asyncps.ALGORITHMS (not imported here: `--help` and a usage
 # error need no extension).
-ALGORITHMS = ("downpour", "adag", "dynsgd", "easgd", "eamsgd")
+ALGORITHMS = ("downpour", "adag", "dynsgd", "easgd", "eamsgd", "average")
 
 _PROG = "asyncps.run"
 _METRICS_LINE = re.compile(r"metrics on (http://\S+)/metrics")
@@ -333,6 +333,8 @@ def _run(args):
             from . import server as _server  # imports the extension: only when a cluster is needed
             shards = args.shards or 1
             extra = ["--metrics-bind", "127.0.0.1:0"]
+            if args.algorithm == "average":  # its rounds are the staleness bound's barrier
+                extra += ["--max-staleness", "0"]
             if (args.shared_memory or "on") == "on":
                 extra.append("--shared-memory")
             server = _server.LocalServer(shards=shards, extra_args=extra)

@@ -365,7 +365,8 @@ def DistributedOptimizer(optimizer, model, servers=None, worker_id=None, algorit
     window/rho/eta/momentum: when None, taken from the environment asyncps.run
     sets ($ASYNCPS_SERVERS, $ASYNCPS_WORKER_ID, $ASYNCPS_ALGORITHM,
     $ASYNCPS_WINDOW, ...), else worker 0, ADAG and Dist-Keras' defaults for the
-    rule. client_options: asyncps.Client's keyword options (timeouts, CURVE
+    rule; average (synchronous model averaging) takes the number of workers
+    from $ASYNCPS_NUM_WORKERS. client_options: asyncps.Client's keyword options (timeouts, CURVE
     keys, compression; help(asyncps.Client) lists them).
 
     Call init_or_pull() once before the first step and finish() after the
@@ -400,6 +401,8 @@ def DistributedOptimizer(optimizer, model, servers=None, worker_id=None, algorit
     for key, (env, convert) in ENV_RULE.items():
         if rule[key] is None:
             rule[key] = _from_env(env, convert, key)
+    if algorithm == "average":  # the models averaged: the run's workers
+        rule["workers"] = _from_env(ENV_NUM_WORKERS, int, "worker count")
     opt._asyncps_setup(exchanged_tensors(model, buffers), _servers(servers), worker_id, algorithm, rule,
                        client_options, _stage)
     return opt

@@ -85,13 +85,9 @@ it leaves the parent's connections alone.
 
 Algorithm AlgorithmFromPython(py::handle obj) {
   if (!py::isinstance<py::str>(obj))
-    RaiseInvalidArgument("algorithm must be a str: downpour, adag, dynsgd, easgd or eamsgd");
+    RaiseInvalidArgument("algorithm must be a str: downpour, adag, dynsgd, easgd, eamsgd or average");
   Result<Algorithm> a = ParseAlgorithm(obj.cast<std::string>());
   if (!a.ok()) RaiseInvalidArgument("algorithm: " + a.status().message());
-  if (a.value() == Algorithm::kAverage)
-    RaiseInvalidArgument(
-        "algorithm: average (synchronous model averaging) runs in asyncps-worker and asyncps-local; the Python "
-        "package does not offer it yet");
   return a.value();
 }
 

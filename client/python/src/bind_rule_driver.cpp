@@ -20,12 +20,13 @@ namespace {
 
 // Dist-Keras' defaults for `a`, with the fields given overridden; validated.
 RuleConfig MakeRuleConfig(Algorithm a, std::optional<int> window, std::optional<float> rho, std::optional<float> eta,
-                          std::optional<float> momentum) {
+                          std::optional<float> momentum, std::optional<int> workers) {
   RuleConfig c = RuleConfig::Defaults(a);
   if (window) c.window = *window;
   if (rho) c.rho = *rho;
   if (eta) c.eta = *eta;
   if (momentum) c.momentum = *momentum;
+  if (workers) c.workers = *workers;
   if (Status st = c.Validate(); !st.ok()) Raise(st);
   return c;
 }
@@ -49,6 +50,7 @@ py::dict ConfigDict(const RuleConfig& c) {
   d["rho"] = c.rho;
   d["eta"] = c.eta;
   d["momentum"] = c.momentum;
+  d["workers"] = c.workers;
   d["alpha"] = c.alpha();
   d["exchange_point"] = ExchangePointName(c.exchange_point());
   return d;
@@ -103,16 +105,20 @@ weight vector between batches:
         driver.after_batch(w)                # ADAG / DynSGD exchange here
     driver.finish(w)                         # sends the batches trained since the last exchange
 
-RuleDriver(client, window=None, rho=None, eta=None, momentum=None): None takes
-the rule's default (window 5, 12, 5, 32, 32; rho 5; eta 0.1; momentum 0.9).
+RuleDriver(client, window=None, rho=None, eta=None, momentum=None, workers=None):
+None takes the rule's default (window 5, 12, 5, 32, 32, average 5; rho 5; eta 0.1;
+momentum 0.9); workers, the models average averages, is required for it.
 )doc")
       .def(py::init([](std::shared_ptr<ClientHandle> client, std::optional<int> window, std::optional<float> rho,
-                       std::optional<float> eta, std::optional<float> momentum) {
+                       std::optional<float> eta, std::optional<float> momentum, std::optional<int> workers) {
+             // Average divides by the number of models it averages: never guess it.
+             if (client->options().algorithm == Algorithm::kAverage && !workers)
+               RaiseInvalidArgument("average needs workers=N, the number of workers whose models it averages");
              return std::make_unique<DriverHandle>(
-                 client, MakeRuleConfig(client->options().algorithm, window, rho, eta, momentum));
+                 client, MakeRuleConfig(client->options().algorithm, window, rho, eta, momentum, workers));
            }),
            py::arg("client"), py::arg("window") = py::none(), py::arg("rho") = py::none(), py::arg("eta") = py::none(),
-           py::arg("momentum") = py::none())
+           py::arg("momentum") = py::none(), py::arg("workers") = py::none())
       .def(
           "start",
           [](DriverHandle& d, py::handle w) { d.Run("start", w, [](RuleDriver& r, auto s) { return r.Start(s); }); },
@@ -144,17 +150,17 @@ the rule's default (window 5, 12, 5, 32, 32; rho 5; eta 0.1; momentum 0.9).
   m.def(
       "rule_config",
       [](py::handle algorithm, std::optional<int> window, std::optional<float> rho, std::optional<float> eta,
-         std::optional<float> momentum) {
-        return ConfigDict(MakeRuleConfig(AlgorithmFromPython(algorithm), window, rho, eta, momentum));
+         std::optional<float> momentum, std::optional<int> workers) {
+        return ConfigDict(MakeRuleConfig(AlgorithmFromPython(algorithm), window, rho, eta, momentum, workers));
       },
       py::arg("algorithm"), py::arg("window") = py::none(), py::arg("rho") = py::none(), py::arg("eta") = py::none(),
-      py::arg("momentum") = py::none(),
+      py::arg("momentum") = py::none(), py::arg("workers") = py::none(),
       "The rule's settings (Dist-Keras' defaults, overridden by the arguments given), as a dict with "
-      "algorithm, window, rho, eta, momentum, alpha and exchange_point.");
+      "algorithm, window, rho, eta, momentum, workers, alpha and exchange_point.");
   m.def(
       "expected_commits",
       [](py::handle algorithm, std::uint64_t batches, std::optional<int> window) {
-        return ExpectedCommits(MakeRuleConfig(AlgorithmFromPython(algorithm), window, {}, {}, {}), batches);
+        return ExpectedCommits(MakeRuleConfig(AlgorithmFromPython(algorithm), window, {}, {}, {}, {}), batches);
       },
       py::arg("algorithm"), py::arg("batches"), py::arg("window") = py::none(),
       "Commits a worker sends when it trains `batches` batches, its final commit included: "
