@@ -2,6 +2,7 @@
 // that adds a known amount, so the PS's center can be computed by hand.
 #include <catch2/catch.hpp>
 
+#include <latch>
 #include <thread>
 
 #include "asyncps/client/rule_driver.h"
@@ -165,6 +166,9 @@ TEST_CASE("average: after every round each worker holds the mean of the workers'
   const float steps[2] = {1.0f, 3.0f};
   std::vector<std::vector<float>> finals(2);
   std::vector<std::uint64_t> commits(2);
+  // Both join before either trains: the bound waits only for workers it knows
+  // (docs/update-rules.md: a late joiner is averaged from its first round on).
+  std::latch joined(2);
   std::vector<std::thread> workers;
   for (std::uint32_t i = 0; i < 2; ++i) {
     workers.emplace_back([&, i] {
@@ -176,6 +180,7 @@ TEST_CASE("average: after every round each worker holds the mean of the workers'
       if (!client.ok()) return;
       std::vector<float> w(10, 0.0f);
       (void)client.value()->Init(w);  // the first one wins; both start from 0
+      joined.arrive_and_wait();
       RuleDriver driver(*client.value(), c);
       if (!driver.Start(w).ok()) return;
       for (int b = 0; b < 6; ++b) {

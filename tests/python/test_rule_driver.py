@@ -76,11 +76,13 @@ def test_average_leaves_every_worker_on_the_mean_of_the_models():
     round moves the centre, and both workers, by the mean: 4."""
     with asyncps.server.LocalServer(shards=2, extra_args=["--max-staleness", "0"]) as server:
         results = [None, None]
+        joined = threading.Barrier(2)  # both join before either trains (the bound waits only for known workers)
 
         def work(i, step):
             c = asyncps.Client(server.endpoints, LAYOUT, worker_id=i, algorithm="average")
             w = np.zeros(6, dtype=np.float32)
             c.init(w)
+            joined.wait(60)
             d = asyncps.RuleDriver(c, window=2, workers=2)
             d.start(w)
             seen = []
