@@ -158,13 +158,13 @@ TEST_CASE("a run on an old --checkpoint-dir: the worker says it continued, async
   const std::vector<std::string> servers = second.WaitForEndpoints(dir / "ready");
   REQUIRE(servers.size() == 2);
   INFO(second.log());
-  const std::smatch restored_line = [&] {
+  // The match is read while the log it points into is alive (a smatch keeps iterators, not text).
+  const std::string restored = [&] {
     std::smatch m;
     const std::string log = second.log();
     REQUIRE(std::regex_search(log, m, std::regex("shard 0 restored from .*: resuming at ([0-9]+) updates")));
-    return m;
+    return m[1].str();
   }();
-  const std::string restored = restored_line[1].str();
   REQUIRE(std::stoull(restored) > 0);
 
   // Second run: the same worker on the continued centre.
