@@ -47,6 +47,11 @@ from subcommands.common import fmt, machine_info, machine_line, median, write_cs
 PREFIX = "apsc-"
 CGROUP_CPU = "/sys/fs/cgroup/cpu"
 PORT = 5555
+# The workers' cgroups hand out their quota per 10 ms: unused quota does not carry into the next
+# period, so a worker that waited on the network can run faster than --worker-cpus for at most
+# the rest of one short period (with the kernel's default 100 ms it could catch up for longer,
+# which would hide part of the network's cost).
+CFS_PERIOD_US = 10000
 # name -> the worker's wire flags (as bench/suite's compression variants)
 VARIANTS = {
     "f32": [],
@@ -112,9 +117,9 @@ class Cluster:
                     self.cgroups.insert(0, os.path.join(CGROUP_CPU, self.tag))
                 self.cgroups.insert(0, path)
                 with open(os.path.join(path, "cpu.cfs_period_us"), "w") as f:
-                    f.write("100000")
+                    f.write(str(CFS_PERIOD_US))
                 with open(os.path.join(path, "cpu.cfs_quota_us"), "w") as f:
-                    f.write(str(int(self.worker_cpus * 100000)))
+                    f.write(str(int(self.worker_cpus * CFS_PERIOD_US)))
 
     def shape(self, gbit):
         """tbf at `gbit` on both directions of every link. The bucket holds 1 ms of traffic
@@ -154,20 +159,22 @@ class Cluster:
         p = subprocess.Popen(["ip", "netns", "exec", self.ns(host)] + cmd, stdout=log, stderr=subprocess.STDOUT,
                              start_new_session=True, preexec_fn=enter)
         log.close()
-        p.log_path = log_path
+        p.log_path, p.cpu_s = log_path, None
         self.procs.append(p)
         return p
 
     def stop(self, p, grace=5):
-        if p.poll() is None:
+        """Stops p (SIGTERM, SIGKILL after `grace` s); returns its CPU seconds."""
+        if p.returncode is None:
             os.killpg(p.pid, signal.SIGTERM)
             try:
-                p.wait(grace)
+                wait_cpu(p, grace)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+                wait_cpu(p, 30)
         if p in self.procs:
             self.procs.remove(p)
+        return p.cpu_s
 
     def remove(self):
         for p in list(self.procs):
@@ -183,6 +190,23 @@ class Cluster:
                     break
                 except OSError:
                     time.sleep(0.1)
+
+
+def wait_cpu(p, timeout):
+    """Waits up to `timeout` s for p to exit; returns its CPU seconds, user + system, from
+    wait4 (`ip netns exec` execs the command: the rusage is the command's). Raises
+    subprocess.TimeoutExpired."""
+    end = time.time() + timeout
+    while p.returncode is None:
+        pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            p.returncode = os.waitstatus_to_exitcode(status)
+            p.cpu_s = usage.ru_utime + usage.ru_stime
+        elif time.time() > end:
+            raise subprocess.TimeoutExpired(p.args, timeout)
+        else:
+            time.sleep(0.02)
+    return p.cpu_s
 
 
 def cleanup_leftovers():
@@ -333,7 +357,7 @@ def run_once(cluster, a, bins, variant, gbit, tag, workdir):
             workers.append(cluster.start(f"w{i}", cmd, os.path.join(workdir, f"worker-{i}.log")))
         for i, p in enumerate(workers):
             try:
-                p.wait(max(1, deadline - time.time()))
+                wait_cpu(p, max(1, deadline - time.time()))
             except subprocess.TimeoutExpired:
                 raise RuntimeError(f"--run-timeout {a.run_timeout} s reached: see {p.log_path}")
             if p.returncode != 0:
@@ -344,6 +368,7 @@ def run_once(cluster, a, bins, variant, gbit, tag, workdir):
                "training_time": max(r["end_unix"] for r in reports) - min(r["first_batch_unix"] for r in reports),
                "worker_train_seconds": [r["train_seconds"] for r in reports],
                "worker_samples_per_second": [r["samples_per_second"] for r in reports],
+               "worker_cpu_seconds": [p.cpu_s for p in workers],
                "commits": sum(r["commits"] for r in reports), "samples": sum(r["samples"] for r in reports),
                "batches": sum(r["batches"] for r in reports)}
         throttled = []
@@ -358,12 +383,13 @@ def run_once(cluster, a, bins, variant, gbit, tag, workdir):
                 "--servers", ",".join(endpoints), "--worker-reports", os.path.join(workdir, "reports"),
                 "--expect-workers", str(a.workers), "--report-json", report_json], os.path.join(workdir, "report.log"))
             try:
-                report.wait(max(1, deadline - time.time()))
+                wait_cpu(report, max(1, deadline - time.time()))
             except subprocess.TimeoutExpired:
                 raise RuntimeError(f"--run-timeout {a.run_timeout} s reached in asyncps-report")
             if report.returncode != 0:
                 raise RuntimeError(f"asyncps-report exited {report.returncode}: see {report.log_path}")
             cluster.procs.remove(report)
+            rec["server_cpu_seconds"] = [cluster.stop(p) for p in servers]
             rep = json.load(open(report_json))
             rec.update(accuracy=rep["accuracy"], updates=rep["number_of_parameter_server_updates"],
                        expected_updates=rep["expected_updates"], staleness_mean=rep["staleness_mean"],
@@ -377,20 +403,38 @@ def run_once(cluster, a, bins, variant, gbit, tag, workdir):
 # ---------------------------------------------------------------- the summary
 
 def summarize(m, settings, links, runs, failures, elapsed):
-    single = {r["round"]: r["training_time"] for r in runs if r["variant"] == "single"}
+    single = {r["round"]: r for r in runs if r["variant"] == "single"}
+
+    def mean(xs):
+        return sum(xs) / len(xs)
+
+    def per_exchange(r, key):
+        """(r's figure - its round's baseline's), per worker, per exchange, in ms."""
+        b = single.get(r["round"])
+        if b is None:
+            return None
+        exchanges = r["commits"] / settings["workers"]
+        if key == "time":
+            return (r["training_time"] - b["training_time"]) / exchanges * 1e3
+        return (mean(r["worker_cpu_seconds"]) - mean(b["worker_cpu_seconds"])) / exchanges * 1e3
+
     rows = []
     for gbit in settings["rates"]:
         for v in settings["variants"]:
             rs = [r for r in runs if r["variant"] == v and r["rate_gbit"] == gbit]
-            ratios = [r["training_time"] / single[r["round"]] for r in rs if single.get(r["round"])]
+            ratios = [r["training_time"] / single[r["round"]]["training_time"] for r in rs if r["round"] in single]
             rows.append({"rate_gbit": gbit, "variant": v, "runs": len(rs),
                          "training_time": median([r["training_time"] for r in rs]),
                          "training_times": [round(r["training_time"], 2) for r in rs],
                          "vs_single": median(ratios), "target": TARGETS.get(gbit),
                          "staleness_mean": median([r["staleness_mean"] for r in rs]),
                          "accuracy": median([r["accuracy"] for r in rs]),
-                         "updates": median([r["updates"] for r in rs])})
+                         "updates": median([r["updates"] for r in rs]),
+                         "wall_ms_per_exchange": median([per_exchange(r, "time") for r in rs]),
+                         "worker_cpu_ms_per_exchange": median([per_exchange(r, "cpu") for r in rs]),
+                         "shard_cpu_s": median([sum(r["server_cpu_seconds"]) for r in rs])})
     s_runs = [r["training_time"] for r in runs if r["variant"] == "single"]
+    s_cpu = [mean(r["worker_cpu_seconds"]) for r in runs if r["variant"] == "single"]
     step = [r["training_time"] * settings["worker_cpus"] / (r["batches"] / settings["workers"])
             for r in runs if r["variant"] == "single"]
     md = ["## The seed experiment on an emulated cluster (bench/cluster)", "", machine_line(m), "",
@@ -403,14 +447,20 @@ def summarize(m, settings, links, runs, failures, elapsed):
           f"elapsed {elapsed / 60:.1f} min", "",
           f"baseline, the same workers with --algo single on the same hosts (no PS): "
           f"{fmt(median(s_runs), '.2f')} s (each: {', '.join(fmt(x, '.2f') for x in s_runs)}); "
-          f"compute per batch {fmt(median(step) * 1e3 if step else None, '.1f')} core-ms", "",
-          "| link | wire | training time s (median; each) | vs no PS | target | tau mean | accuracy | PS updates |",
-          "|---|---|---|---:|---:|---:|---:|---:|"]
+          f"compute per batch {fmt(median(step) * 1e3 if step else None, '.1f')} core-ms (quota x time), "
+          f"each worker's CPU {fmt(median(s_cpu), '.2f')} s (wait4)", "",
+          "Per exchange: what the PS run adds to the baseline of its round, per worker and per exchange "
+          "(commit and pull), in wall time and in the workers' CPU time (user + system).", "",
+          "| link | wire | training time s (median; each) | vs no PS | target | tau mean | accuracy | PS updates "
+          "| per exchange: wall ms, worker CPU ms | shards' CPU s |",
+          "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         md.append(f"| {r['rate_gbit']:g} Gbit/s | {r['variant']} | {fmt(r['training_time'], '.2f')} "
                   f"({', '.join(fmt(x, '.2f') for x in r['training_times'])}) | {fmt(r['vs_single'], '.3f')}x | "
                   f"{'≤ %.2fx' % r['target'] if r['target'] else '-'} | {fmt(r['staleness_mean'], '.2f')} | "
-                  f"{fmt(r['accuracy'], '.4f')} | {fmt(r['updates'], '.0f')} |")
+                  f"{fmt(r['accuracy'], '.4f')} | {fmt(r['updates'], '.0f')} | "
+                  f"{fmt(r['wall_ms_per_exchange'], '.1f')}, {fmt(r['worker_cpu_ms_per_exchange'], '.1f')} | "
+                  f"{fmt(r['shard_cpu_s'], '.2f')} |")
     md += ["", "Links (one TCP stream, worker host w0 -> shard host s0, shaped both ways with tbf; no delay "
            "emulated: " + settings["delay_note"] + "):", "",
            "| shaped | TCP reached Gbit/s | round trip of 1 byte, µs |", "|---:|---:|---:|"]
@@ -542,7 +592,7 @@ def main():
     settings = {"rates": rates, "variants": variants, "rounds": a.rounds, "workers": a.workers, "shards": a.shards,
                 "worker_cpus": a.worker_cpus, "epochs": a.epochs, "train_limit": a.train_limit,
                 "test_limit": a.test_limit, "batch": a.batch, "window": 5, "seed": a.seed, "subnet": a.subnet,
-                "hosts": hosts, "delay_note": delay_note, "command": " ".join(sys.argv)}
+                "hosts": hosts, "delay_note": delay_note, "build": a.build, "command": " ".join(sys.argv)}
     rows, md = summarize(m, settings, links, runs, failures, elapsed)
     with open(os.path.join(a.outdir, "cluster.json"), "w") as f:
         json.dump({"machine": m, "settings": settings, "links": links, "table": rows, "runs": runs,
@@ -551,7 +601,8 @@ def main():
               [dict(r, training_times=";".join(str(x) for x in r["training_times"]), commit=m["git_commit"])
                for r in rows],
               ["rate_gbit", "variant", "runs", "training_time", "training_times", "vs_single", "target",
-               "staleness_mean", "accuracy", "updates", "commit"])
+               "staleness_mean", "accuracy", "updates", "wall_ms_per_exchange", "worker_cpu_ms_per_exchange",
+               "shard_cpu_s", "commit"])
     with open(os.path.join(a.outdir, "cluster.md"), "w") as f:
         f.write(md)
     print(md)
