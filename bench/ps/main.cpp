@@ -25,8 +25,8 @@ namespace {
 
 // The seed CNN's parameter count: always measured, and the scaling tables' size.
 constexpr std::size_t kModelFloats = 1048853;
-// The memory floor's pipelined chunks: 512 KiB, the client's default reply chunk.
-constexpr std::size_t kFloorChunkFloats = (512 * 1024) / sizeof(float);
+// The memory floor's pipelined chunks: the chunked variant's.
+constexpr std::size_t kFloorChunkFloats = kChunkBytes / sizeof(float);
 
 struct Settings {
   bool quick = false;
@@ -101,7 +101,7 @@ void RunGroup(const Settings& s, std::unique_ptr<PsCluster>& cluster, std::size_
 // The head-to-head group at the model size, S=1 W=1, every session's trials
 // interleaved: raw REQ/REP, commit-and-pull f32 and bf16 with the server as a
 // process of its own (f32 also with its metrics endpoint scraped, f32 and
-// bf16 also with whole pull replies), shm's memory floor, then the same in-process.
+// bf16 also with chunked pull replies), shm's memory floor, then the same in-process.
 void RunPeers(const Settings& s, std::vector<Record>& out) {
   const std::size_t n = kModelFloats;
   const std::string processes = kProcesses;
@@ -112,7 +112,7 @@ void RunPeers(const Settings& s, std::vector<Record>& out) {
   g.Add(ProcessAsyncps(s.peers, n, PsOp::kCommitAndPull, {.metrics = true}),
         processes + "commit-and-pull" + kWithMetrics, n, 1, 1, 2);
   for (PsOp op : {PsOp::kCommitAndPull, PsOp::kCommitAndPullBf16})
-    g.Add(ProcessAsyncps(s.peers, n, op, {.unchunked = true}), processes + PsOpName(op) + kUnchunked, n, 1, 1, 2);
+    g.Add(ProcessAsyncps(s.peers, n, op, {.chunked = true}), processes + PsOpName(op) + kChunked, n, 1, 1, 2);
   const std::string floor = std::string(kMemoryFloor) + PsOpName(PsOp::kCommitAndPullShm);
   g.Add(MemoryFloor(n, n), floor, n, 1, 1, 2);
   g.Add(MemoryFloor(n, kFloorChunkFloats), floor + kPipelined, n, 1, 1, 2);

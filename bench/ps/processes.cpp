@@ -15,6 +15,7 @@
 #include <zmq.hpp>
 
 #include "raw_zmq.h"
+#include "report.h"
 
 namespace asyncps::bench {
 namespace {
@@ -114,7 +115,7 @@ std::unique_ptr<Session> ProcessRawReqRep(const ProcessPeers& peers, std::size_t
 std::unique_ptr<Session> ProcessAsyncps(const ProcessPeers& peers, std::size_t floats, PsOp op,
                                         ProcessVariant variant) {
   const std::string name = std::string("asyncps-server-") + PsOpName(op) + (variant.metrics ? "-metrics" : "") +
-                           (variant.unchunked ? "-unchunked" : "");
+                           (variant.chunked ? "-chunked" : "");
   const std::string ready = peers.work_dir + "/" + name + ".ready", log = peers.work_dir + "/" + name + ".log";
   unlink(ready.c_str());
   unlink(log.c_str());
@@ -125,7 +126,7 @@ std::unique_ptr<Session> ProcessAsyncps(const ProcessPeers& peers, std::size_t f
   remote->server = std::make_unique<ChildProcess>(argv, log);
   const std::string endpoint = FirstLine(remote->server->WaitForFile(ready));
   remote->cluster = std::make_unique<PsCluster>(floats, std::vector<std::string>{endpoint});
-  if (variant.unchunked) remote->cluster->set_reply_chunk_bytes(0);
+  if (variant.chunked) remote->cluster->set_reply_chunk_bytes(kChunkBytes);
   if (variant.metrics) {
     // The server logs "metrics on http://HOST:PORT/metrics" before it writes its ready file.
     std::smatch m;

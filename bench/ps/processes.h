@@ -68,8 +68,9 @@ struct ProcessVariant {
   // The server runs with --metrics-bind 127.0.0.1:0 and a Scraper polls its
   // /metrics every 100 ms while the session lives.
   bool metrics = false;
-  // The client asks for whole pull replies (ClientOptions::reply_chunk_bytes = 0).
-  bool unchunked = false;
+  // The client asks for pull replies in chunks (ClientOptions::reply_chunk_bytes
+  // = kChunkBytes, the default until 2026-12-06) instead of whole ones.
+  bool chunked = false;
 };
 
 // One client in this process repeating `op` against an asyncps-server process

@@ -101,16 +101,16 @@ void Peers(std::ostringstream& o, const std::vector<Record>& records) {
       << "512 KiB chunks, each copied out while the next is applied: " << Ops(piped) << " rt/s (" << Ratio(piped)
       << ").\n\n";
   }
-  o << "Chunked pull replies (processes): the client's default (ClientOptions::reply_chunk_bytes, 512 KiB) "
-       "against whole replies (0), same run.\n\n"
+  o << "Chunked pull replies (processes): 512 KiB chunks (ClientOptions::reply_chunk_bytes, the default until "
+       "2026-12-06) against whole replies (the default), same run.\n\n"
     << "| floats | f32 chunked rt/s | f32 whole rt/s | chunked / whole | bf16 chunked rt/s | bf16 whole rt/s "
        "| chunked / whole |\n"
     << "|---:|---:|---:|---:|---:|---:|---:|\n";
   for (std::size_t n : sizes) {
     o << "| " << Grouped(n);
     for (const std::string op : {"commit-and-pull", "commit-and-pull-bf16"}) {
-      const Record* chunked = Find(records, kProcesses + op, n, 1, 1);
-      const Record* whole = Find(records, kProcesses + op + kUnchunked, n, 1, 1);
+      const Record* chunked = Find(records, kProcesses + op + kChunked, n, 1, 1);
+      const Record* whole = Find(records, kProcesses + op, n, 1, 1);
       const bool both = chunked && whole && whole->m.ops_per_s > 0;
       o << " | " << Ops(chunked) << " | " << Ops(whole) << " | "
         << (both ? Fixed(chunked->m.ops_per_s / whole->m.ops_per_s, 3) + "x" : "-");

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,9 @@ inline constexpr const char* kRawPushPull = "raw-push-pull";
 inline constexpr const char* kProcesses = "processes:";
 inline constexpr const char* kInProcess = "in-process:";
 inline constexpr const char* kWithMetrics = "+metrics";
-inline constexpr const char* kUnchunked = "+unchunked";  // whole pull replies (reply_chunk_bytes = 0)
+inline constexpr const char* kChunked = "+chunked";  // pull replies in kChunkBytes chunks
+// ClientOptions::reply_chunk_bytes of the chunked variant (the default until 2026-12-06).
+inline constexpr std::uint64_t kChunkBytes = 512 << 10;
 // The memory floor of commit-and-pull-shm (memory_floor.h), its ratio taken to
 // the raw baseline as separate processes; "+pipelined": the reply in chunks.
 inline constexpr const char* kMemoryFloor = "floor:";

@@ -116,7 +116,8 @@ const ClientOptionInfo kTable[] = {
      .field = &O::reply_chunk_bytes,
      .unit = "bytes",
      .help = "Pulled slices larger than this come in chunks of about this size (at least 64 KiB, at most 16 per "
-             "slice), each decoded while the next is on the wire (0: one message per slice)."},
+             "slice), each decoded while the next is on the wire (0: one message per slice, which malloc keeps without "
+             "page faults; docs/performance.md)."},
     {.name = "interrupt_interval",
      .field = &O::interrupt_interval,
      .unit = "ms",

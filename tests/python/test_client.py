@@ -207,11 +207,11 @@ def test_every_option_of_the_table_is_a_keyword(server2):
     with asyncps.Client(server2.endpoints, LAYOUT, observer=True) as c:
         assert c.options["observer"] is True
         # Defaults: the C++ struct's.
-        assert (c.options["request_timeout"], c.options["reply_chunk_bytes"]) == (5.0, 512 * 1024)
+        assert (c.options["request_timeout"], c.options["reply_chunk_bytes"]) == (5.0, 0)
     doc = asyncps.Client.__doc__
     for name in names:
         assert "  " + name + " (" in doc
-    assert "reply_chunk_bytes (524288)" in doc and "request_timeout (5.0 s)" in doc
+    assert "reply_chunk_bytes (0)" in doc and "request_timeout (5.0 s)" in doc
 
 
 def test_option_values_are_checked_by_the_table(server):

@@ -85,9 +85,13 @@ struct ClientOptions {
   bool shared_memory = false;
   // Pulled slices whose frame is larger come in chunks of about this many
   // bytes (at least 64 KiB, at most 16 per slice), each decoded while the next
-  // is on the wire; 0: each slice in one message. Pulls through shared memory
-  // and servers that predate chunks send one message.
-  std::uint64_t reply_chunk_bytes = std::uint64_t{512} << 10;
+  // is on the wire; 0 (the default): each slice in one message. Pulls through
+  // shared memory and servers that predate chunks send one message. ZeroMQ
+  // allocates every message it receives with malloc: one message per slice,
+  // freed before the next arrives, stays in glibc's heap, while a reply's
+  // chunks, freed together, are given back to the system and faulted in
+  // again at every pull (docs/performance.md: the client in a user's program).
+  std::uint64_t reply_chunk_bytes = 0;
   // Lets a waiting request be cancelled (e.g. on Ctrl-C). While a request
   // (Connect's hello included) waits for replies or backs off, `interrupt` is
   // called on the requesting thread at least every interrupt_interval, first
