@@ -30,23 +30,34 @@ Result<std::unique_ptr<AccuracyCurve>> AccuracyCurve::Connect(const worker::Trai
 }
 
 Status AccuracyCurve::Snapshot() {
+  // No weights yet (no worker has offered them): nothing to evaluate. Asked
+  // first, so that a healthy run's shards count no NotInitialised pull.
+  if (snapshots_.empty()) {
+    Result<std::vector<ShardStats>> stats = client_->Stats();
+    if (!stats.ok()) return stats.status();
+    for (const ShardStats& s : stats.value())
+      if (!s.initialised) return Status::OK();
+  }
   std::vector<float> weights(model_->params().size());
   Status st = client_->Pull(weights);
-  // No weights yet (no worker has offered them): nothing to evaluate.
-  if (st.code() == Status::Code::kNotInitialised) return Status::OK();
   if (!st.ok()) return st;
-  snapshots_.emplace_back(worker::UnixNow(), std::move(weights));
+  std::uint64_t updates = client_->last_pulled_updates(0);
+  for (std::size_t s = 1; s < client_->num_shards(); ++s) updates = std::min(updates, client_->last_pulled_updates(s));
+  snapshots_.push_back({worker::UnixNow(), updates, std::move(weights)});
   return Status::OK();
 }
 
 Result<std::vector<CurvePoint>> AccuracyCurve::Evaluate() {
   std::vector<CurvePoint> out;
-  for (auto& [when, weights] : snapshots_) {
-    std::copy(weights.begin(), weights.end(), model_->params().begin());
+  for (Pulled& s : snapshots_) {
+    std::copy(s.weights.begin(), s.weights.end(), model_->params().begin());
     Result<models::Evaluation> eval = models::Evaluate(*model_, test_);
     if (!eval.ok()) return eval.status();
-    out.push_back({when, eval.value().accuracy});
-    std::vector<float>().swap(weights);
+    out.push_back({s.unix_s, eval.value().accuracy});
+    std::vector<float>().swap(s.weights);
+    // For the status page (its test-accuracy chart).
+    if (Status st = client_->ReportTestAccuracy(static_cast<float>(eval.value().accuracy), s.updates); !st.ok())
+      return st;
   }
   snapshots_.clear();
   return out;

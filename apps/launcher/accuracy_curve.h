@@ -1,7 +1,8 @@
 // AccuracyCurve: accuracy against time (asyncps-local --curve-every). While
 // the workers train, C is pulled from the PS now and then, as an observer (the
 // staleness bound never waits for it); after the run every snapshot is
-// evaluated on the test set.
+// evaluated on the test set, and its accuracy sent to the servers for their
+// status page (Client::ReportTestAccuracy).
 //
 // Thread-safety: none; one thread drives it (the launcher's supervise loop).
 #pragma once
@@ -25,7 +26,8 @@ class AccuracyCurve {
                                                         const worker::ConnectOptions& ps);
   // Pulls C now and keeps it (a model's worth of floats per snapshot).
   Status Snapshot();
-  // Every snapshot's test accuracy, in the order taken; frees the snapshots.
+  // Every snapshot's test accuracy, in the order taken, also reported to the
+  // servers; frees the snapshots. REQUIRES: the servers still run.
   Result<std::vector<CurvePoint>> Evaluate();
 
  private:
@@ -34,7 +36,12 @@ class AccuracyCurve {
   models::Dataset test_;
   std::unique_ptr<models::Sequential> model_;
   std::unique_ptr<Client> client_;
-  std::vector<std::pair<double, std::vector<float>>> snapshots_;  // (Unix time, C)
+  struct Pulled {
+    double unix_s = 0;
+    std::uint64_t updates = 0;  // C's update count (the least of the shards')
+    std::vector<float> weights;
+  };
+  std::vector<Pulled> snapshots_;
 };
 
 }  // namespace asyncps::launcher

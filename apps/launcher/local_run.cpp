@@ -229,13 +229,13 @@ int Report(const LocalConfig& c, const fs::path& work, const std::vector<std::st
   else
     source.ps.servers = endpoints;
   Result<RunReport> report = BuildRunReport(c.train, std::move(reports), source, c.save_weights);
-  if (children.server && !c.keep_serving) children.server->Stop();
   if (!report.ok()) return children.Fail(report.status().ToString());
-  if (curve) {
+  if (curve) {  // (its points go to the servers too: their status page draws them)
     Result<std::vector<CurvePoint>> points = curve->Evaluate();
     if (!points.ok()) return children.Fail(points.status().ToString());
     report.value().curve = std::move(points).value();
   }
+  if (children.server && !c.keep_serving) children.server->Stop();
   if (children.server) report.value().server_peak_rss_kb = children.server->peak_rss_kb();
   std::printf("%s", FormatReport(report.value()).c_str());
   if (!c.report_json.empty()) {

@@ -52,10 +52,11 @@ Flag FlagOf(const ClientOptionInfo& row) {
 }
 
 // The rows that are plain flags: ClientOptions' numbers and switches, except
-// those the program sets (worker_id, observer, interrupt_interval) and the
-// compression's (AddCompressionFlags).
+// those the program sets (worker_id, observer, window, interrupt_interval)
+// and the compression's (AddCompressionFlags).
 bool IsPlainFlag(const ClientOptionInfo& row) {
-  if (row.name == "worker_id" || row.name == "observer" || row.name == "interrupt_interval") return false;
+  if (row.name == "worker_id" || row.name == "observer" || row.name == "window" || row.name == "interrupt_interval")
+    return false;
   if (row.MemberName().starts_with("compression.")) return false;
   return row.numeric() || std::holds_alternative<bool ClientOptions::*>(row.field);
 }

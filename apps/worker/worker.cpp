@@ -47,6 +47,7 @@ Result<PsLink> ConnectToPs(const TrainOptions& train, const WorkerOptions& optio
   Result<ClientOptions> co =
       options.connect.ToClientOptions(static_cast<std::uint32_t>(options.worker_index), train.algorithm());
   if (!co.ok()) return co.status();
+  co.value().window = static_cast<std::uint32_t>(train.rule().window);  // for the status page
   Result<std::unique_ptr<Client>> client = Client::Connect(model.layout(), co.value());
   if (!client.ok()) return client.status();
   PsLink link;
@@ -185,8 +186,10 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
       if (options.slowdown > 1) std::this_thread::sleep_for((Clock::now() - step_start) * (options.slowdown - 1));
       if (!std::isfinite(loss))
         return Diverged(train, "loss at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b + 1), loss);
-      if (ps.driver)
+      if (ps.driver) {
+        ps.driver->RecordLoss(loss);
         if (Status st = ps.driver->AfterBatch(w); !st.ok()) return st;
+      }
       report.samples += batch.size;
       ++report.batches;
       loss_sum += loss;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <functional>
 #include <optional>
 #include <random>
@@ -37,6 +38,12 @@ struct Client::Impl {
   // Random per Client: shards dedupe commits per (worker id, session, seq).
   std::uint64_t session = 0;
   std::vector<std::uint32_t> payload_scratch;
+  // What rides on requests (BuildHeader): the training loss on the next
+  // commit; a Report's accuracy and update count; whether a Leave is early.
+  std::optional<float> train_loss;
+  float test_accuracy = 0;
+  std::uint64_t test_updates = 0;
+  bool unfinished = false;
   // Commits' frames (commit_frame.h): splitting, checking, encoding.
   std::unique_ptr<CommitFramer> framer;
   // The process that connected: in another (a forked child) the transport's
@@ -60,6 +67,8 @@ struct Client::Impl {
   // The header of request `op` to shard s.
   void BuildHeader(std::size_t s, wire::Op op, std::uint64_t seq, const OutFrame& frame,
                    const internal::PayloadRoute& route, flatbuffers::FlatBufferBuilder& fbb) const {
+    const bool commit = op == wire::Op::Commit || op == wire::Op::CommitAndPull;
+    const bool report = op == wire::Op::Report;
     wire::BuildRequest({.op = op,
                         .worker_id = options.worker_id,
                         .seq = seq,
@@ -68,7 +77,7 @@ struct Client::Impl {
                         .num_shards = static_cast<std::uint32_t>(ranges.size()),
                         .algorithm = algorithm,
                         .layout = &layout,
-                        .last_pulled_updates = last_pulled[s],
+                        .last_pulled_updates = report ? test_updates : last_pulled[s],
                         .payload_floats = frame.count,
                         .session = session,
                         .payload_encoding = wire::ToWire(frame.encoding),
@@ -77,7 +86,11 @@ struct Client::Impl {
                         .observer = options.observer,
                         .segment = route.segment,
                         .payload_in_segment = route.payload_in_segment,
-                        .reply_chunk_bytes = options.reply_chunk_bytes},
+                        .reply_chunk_bytes = options.reply_chunk_bytes,
+                        .train_loss = commit ? train_loss : std::nullopt,
+                        .test_accuracy = report ? std::optional(test_accuracy) : std::nullopt,
+                        .window = options.window,
+                        .unfinished = op == wire::Op::Leave && unfinished},
                        fbb);
   }
 
@@ -94,7 +107,10 @@ struct Client::Impl {
                                              flatbuffers::FlatBufferBuilder& fbb) {
       BuildHeader(s, op, seq, frames.empty() ? OutFrame{} : frames[s], route, fbb);
     };
-    return round_trip->Run(op, seqs, payloads, max_bytes, build, on_reply, deadline.value_or(options.retry_deadline));
+    Status st = round_trip->Run(op, seqs, payloads, max_bytes, build, on_reply, deadline.value_or(options.retry_deadline));
+    // A training loss goes with one commit (its resends are not applied twice).
+    if (op == wire::Op::Commit || op == wire::Op::CommitAndPull) train_loss.reset();
+    return st;
   }
 
   // Copies a reply's slice (or the chunk of it the reply carries: the round
@@ -195,6 +211,10 @@ std::size_t Client::num_shards() const { return impl_->ranges.size(); }
 const ClientOptions& Client::options() const { return impl_->options; }
 std::uint64_t Client::last_pulled_updates(std::size_t shard) const { return impl_->last_pulled.at(shard); }
 
+void Client::set_last_pulled_updates(std::span<const std::uint64_t> updates) {
+  impl_->last_pulled.assign(updates.begin(), updates.end());
+}
+
 std::size_t Client::shared_memory_shards() const {
   std::size_t n = 0;
   for (std::size_t s = 0; s < impl_->ranges.size(); ++s) n += impl_->transport->segment(s) != nullptr;
@@ -258,9 +278,28 @@ Status Client::CommitDeltaAndPull(std::span<float> w, std::span<float> w0, float
                          });
 }
 
-Status Client::Leave() {
+Status Client::Leave(bool finished) {
   if (Status st = impl_->CheckProcess("Leave"); !st.ok()) return st;
+  impl_->unfinished = !finished;
   return impl_->Exchange(wire::Op::Leave, {},
+                         [](std::size_t, const wire::Reply&, std::span<const std::byte>) { return Status::OK(); });
+}
+
+Status Client::ReportTrainingLoss(float mean_loss) {
+  if (!std::isfinite(mean_loss))
+    return Status::InvalidArgument("ReportTrainingLoss: the loss is " + std::to_string(mean_loss) +
+                                   ", not a finite number");
+  impl_->train_loss = mean_loss;
+  return Status::OK();
+}
+
+Status Client::ReportTestAccuracy(float accuracy, std::uint64_t updates) {
+  if (Status st = impl_->CheckProcess("ReportTestAccuracy"); !st.ok()) return st;
+  if (!(accuracy >= 0 && accuracy <= 1))
+    return Status::InvalidArgument("ReportTestAccuracy: accuracy " + std::to_string(accuracy) + " is not in [0, 1]");
+  impl_->test_accuracy = accuracy;
+  impl_->test_updates = updates;
+  return impl_->Exchange(wire::Op::Report, {},
                          [](std::size_t, const wire::Reply&, std::span<const std::byte>) { return Status::OK(); });
 }
 

@@ -108,6 +108,11 @@ const ClientOptionInfo kTable[] = {
      .field = &O::observer,
      .help = "A client that never commits (evaluation, monitoring): the shards' staleness bound neither waits for it "
              "nor holds its pulls, and its algorithm need not be the run's."},
+    {.name = "window",
+     .field = &O::window,
+     .unit = "count",
+     .max = 4294967295.0,
+     .help = "The worker's window (batches per commit), shown on the servers' status page (0: not said)."},
     {.name = "shared_memory",
      .field = &O::shared_memory,
      .help = "Send payloads and take pulled weights through shared memory with shards on this host that allow it "

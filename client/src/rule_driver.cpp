@@ -1,6 +1,8 @@
 #include "asyncps/client/rule_driver.h"
 #include "asyncps/core/rule_kernels.h"
 
+#include <cmath>
+
 namespace asyncps {
 
 namespace {
@@ -47,7 +49,18 @@ Status RuleDriver::Start(std::span<float> w) {
   return st;
 }
 
+void RuleDriver::RecordLoss(double batch_loss) {
+  if (!std::isfinite(batch_loss)) return;
+  loss_sum_ += batch_loss;
+  ++loss_count_;
+}
+
 Status RuleDriver::Exchange(std::span<float> w) {
+  if (loss_count_ > 0) {
+    (void)client_.ReportTrainingLoss(static_cast<float>(loss_sum_ / static_cast<double>(loss_count_)));
+    loss_sum_ = 0;
+    loss_count_ = 0;
+  }
   Status st;
   switch (config_.algorithm) {
     case Algorithm::kDownpour:

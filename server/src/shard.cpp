@@ -1,6 +1,7 @@
 #include "asyncps/server/shard.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "asyncps/core/apply_commit.h"
 
@@ -72,6 +73,8 @@ Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const 
       return Stats(*req, reply);
     case Op::Leave:
       return Leave(*req, reply);
+    case Op::Report:
+      return Report(*req, reply);
   }
   return Error(req->op(), req->seq(), ErrorCode::UnknownOp, "unknown op " + std::to_string(static_cast<int>(req->op())),
                reply);
@@ -180,6 +183,8 @@ Shard::Outcome Shard::Hello(const wire::Request& req, Builder& reply) {
     w->last_seq = 0;  // a hello starts a new session: sequence numbers restart
     w->session = req.session();
     w->heard = true;
+    w->window = req.window();
+    w->unfinished = false;
     bound_.Joined(req.worker_id());
     ++changes_;
   }
@@ -239,6 +244,7 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
     return Error(req.op(), req.seq(), ErrorCode::NotInitialised, "commit before init: a worker must init first", reply);
   PayloadView delta;
   if (!ReadPayload(req, payload, /*allow_sparse=*/true, reply, &delta, &failed)) return failed;
+  if (!CheckReported(req, reply, &failed)) return failed;
   WorkerState* w = Worker(req.worker_id());
   if (w == nullptr) {
     return Error(req.op(), req.seq(), ErrorCode::TooLarge,
@@ -285,6 +291,11 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
   counters_.staleness_max = std::max(counters_.staleness_max, tau);
   staleness_.Observe(static_cast<double>(tau));
   w->last_seq = req.seq();
+  w->unfinished = false;
+  if (req.train_loss()) {
+    w->train_loss = *req.train_loss();
+    reported_.AddTrainLoss(*req.train_loss());
+  }
   ++changes_;
   Outcome out = with_pull ? AnswerPull(to, reply) : Ok(to, reply);
   out.applied = true;
@@ -301,8 +312,44 @@ Shard::Outcome Shard::Leave(const wire::Request& req, Builder& reply) {
                      " from a client that is not its session: ignored (only the worker's own client can leave)",
                  reply);
   }
-  if (w != workers_.end()) bound_.Left(req.worker_id());
+  if (w != workers_.end()) {
+    bound_.Left(req.worker_id());
+    w->second.unfinished = req.unfinished();
+  }
   return Ok(To(req), reply);
+}
+
+Shard::Outcome Shard::Report(const wire::Request& req, Builder& reply) {
+  Outcome failed;
+  if (!CheckSession(req, reply, &failed)) return failed;
+  if (!req.test_accuracy())
+    return Error(req.op(), req.seq(), ErrorCode::Malformed, "a report carries test_accuracy", reply);
+  if (!CheckReported(req, reply, &failed)) return failed;
+  if (req.last_pulled_updates() > counters_.updates) {
+    return Error(req.op(), req.seq(), ErrorCode::BadValue,
+                 "test accuracy reported at update " + std::to_string(req.last_pulled_updates()) +
+                     ", past this shard's " + std::to_string(counters_.updates),
+                 reply);
+  }
+  const float accuracy = *req.test_accuracy();
+  reported_.AddTestAccuracy({req.last_pulled_updates(), accuracy, req.worker_id()});
+  if (auto w = workers_.find(req.worker_id()); w != workers_.end() && w->second.session == req.session())
+    w->second.test_accuracy = accuracy;
+  return Ok(To(req), reply);
+}
+
+bool Shard::CheckReported(const wire::Request& req, Builder& reply, Outcome* failed) {
+  if (req.train_loss() && !std::isfinite(*req.train_loss())) {
+    *failed = Error(req.op(), req.seq(), ErrorCode::BadValue,
+                    "train_loss is " + std::to_string(*req.train_loss()) + ": nothing was applied", reply);
+    return false;
+  }
+  if (const auto a = req.test_accuracy(); a && !(*a >= 0 && *a <= 1)) {
+    *failed = Error(req.op(), req.seq(), ErrorCode::BadValue,
+                    "test_accuracy " + std::to_string(*a) + " is not in [0, 1]", reply);
+    return false;
+  }
+  return true;
 }
 
 bool Shard::Live(std::uint32_t id, const WorkerState& w) const { return w.heard && bound_.Active(id); }
@@ -555,7 +602,8 @@ Shard::WorkerState* Shard::Worker(std::uint32_t id) {
 std::vector<Shard::WorkerTotals> Shard::commits_per_worker() const {
   std::vector<WorkerTotals> out;
   for (const auto& [id, w] : workers_)
-    if (const StalenessBound::WorkerState& b = *bound_.Find(id); b.clock > 0) out.push_back({id, b.clock, b.blocked});
+    if (const StalenessBound::WorkerState& b = *bound_.Find(id); b.clock > 0)
+      out.push_back({id, b.clock, b.blocked, w.window, w.train_loss, w.test_accuracy, w.unfinished});
   std::sort(out.begin(), out.end(), [](const WorkerTotals& a, const WorkerTotals& b) { return a.id < b.id; });
   return out;
 }

@@ -13,7 +13,7 @@ void DescribeShard(const Shard& shard, const StalenessBound& bound, const std::s
   const auto now = bound.options().now();
   for (ShardMetrics::Worker& k : m.workers)
     if (const StalenessBound::WorkerState* w = bound.Find(k.id))
-      k.state = ClassifyWorker(*w, now, bound.options().worker_timeout);
+      k.state = ClassifyWorker(*w, now, bound.options().worker_timeout, k.unfinished);
 }
 
 }  // namespace asyncps::ps

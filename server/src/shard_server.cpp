@@ -210,6 +210,7 @@ void ShardServer::Publish() {
   live_.counters = shard_.counters();
   live_.errors_by_code = shard_.errors_by_code();
   live_.staleness = shard_.staleness();
+  live_.reported = shard_.reported();
   live_.replies_dropped = replies_.dropped();
   live_.segments_open = shard_.segments_open();
   if (options_.log_workers) worker_events_.CheckTimeouts();
@@ -219,8 +220,16 @@ void ShardServer::Publish() {
   for (const Shard::WorkerTotals& w : shard_.commits_per_worker()) {
     const auto t = last_commit_.find(w.id);
     const WorkerRate& r = rates[w.id];
-    live_.workers.push_back({w.id, w.commits, t == last_commit_.end() ? 0.0 : t->second, r.commits_per_s, r.straggler,
-                             std::chrono::duration<double>(w.blocked).count()});
+    live_.workers.push_back({.id = w.id,
+                             .commits = w.commits,
+                             .last_commit_unix_s = t == last_commit_.end() ? 0.0 : t->second,
+                             .commit_rate = r.commits_per_s,
+                             .straggler = r.straggler,
+                             .blocked_s = std::chrono::duration<double>(w.blocked).count(),
+                             .window = w.window,
+                             .train_loss = w.train_loss,
+                             .test_accuracy = w.test_accuracy,
+                             .unfinished = w.unfinished});
     LogStragglerChange(r);
   }
   DescribeShard(shard_, shard_.bound(), endpoint_, live_);

@@ -43,6 +43,8 @@ HistorySample StatusHistory::Take(std::span<const ShardMetrics> shards, double n
     s.updates = leader->counters.updates;
     s.staleness_count = leader->staleness.count();
     s.staleness_sum = leader->staleness.sum();
+    s.train_loss_sum = leader->reported.train_loss_sum;
+    s.train_loss_count = leader->reported.train_loss_count;
     const std::vector<std::uint64_t>& counts = leader->staleness.counts();
     const std::span<const double> bounds = leader->staleness.bounds();
     // The highest bucket that grew since the last sample. A leader with fewer

@@ -1,7 +1,9 @@
 #include "asyncps/server/status_json.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -17,6 +19,9 @@ Buckets FromHistogram(const Histogram& h) {
 json BucketsJson(const Buckets& b) {
   return {{"bounds", b.bounds}, {"counts", b.counts}, {"sum", b.sum}, {"count", b.count}};
 }
+
+// `v` as a JSON number, or null when NaN (not reported).
+json NumberOrNull(float v) { return std::isnan(v) ? json(nullptr) : json(v); }
 
 // `unix_s` as a JSON number, or null when 0 (never happened).
 json TimeOrNull(double unix_s) { return unix_s > 0 ? json(unix_s) : json(nullptr); }
@@ -61,16 +66,24 @@ json WorkerJson(const ShardMetrics& m, const ShardMetrics::Worker& k, double now
           {"last_commit_age_s", AgeOrNull(k.last_commit_unix_s, now_unix_s)},
           {"straggler", k.straggler},
           {"blocked_s", k.blocked_s},
-          {"state", WorkerActivityName(k.state)}};
+          {"state", WorkerActivityName(k.state)},
+          {"window", k.window > 0 ? json(k.window) : json(nullptr)},
+          {"train_loss", NumberOrNull(k.train_loss)},
+          {"test_accuracy", NumberOrNull(k.test_accuracy)}};
 }
 
 // The run's figures, each commit once (RunLeader).
 json RunJson(std::span<const ShardMetrics> shards) {
   const ShardMetrics* most = RunLeader(shards);
-  if (most == nullptr) return {{"updates", 0}, {"restored_updates", 0}, {"staleness", nullptr}};
+  if (most == nullptr)
+    return {{"updates", 0}, {"restored_updates", 0}, {"staleness", nullptr}, {"test_accuracy", json::array()}};
+  json test_accuracy = json::array();
+  for (const TestAccuracyPoint& p : most->reported.test_accuracy)
+    test_accuracy.push_back({{"updates", p.updates}, {"accuracy", p.accuracy}, {"worker", p.worker_id}});
   return {{"updates", most->counters.updates},
           {"restored_updates", most->counters.restored_updates},
-          {"staleness", BucketsJson(FromHistogram(most->staleness))}};
+          {"staleness", BucketsJson(FromHistogram(most->staleness))},
+          {"test_accuracy", test_accuracy}};
 }
 
 // The run's settings: the shards agree on all but their endpoints; the
@@ -79,14 +92,18 @@ json SettingsJson(std::span<const ShardMetrics> shards, const RunTimeline& timel
   json endpoints = json::array();
   std::string algorithm;
   std::uint64_t parameters = 0;
+  std::set<std::uint32_t> windows;
   for (const ShardMetrics& m : shards) {
     endpoints.push_back(m.endpoint);
     if (algorithm.empty()) algorithm = m.algorithm;
     parameters = std::max(parameters, m.parameters);
+    for (const ShardMetrics::Worker& k : m.workers)
+      if (k.window > 0) windows.insert(k.window);
   }
   const ShardMetrics* any = shards.empty() ? nullptr : &shards.front();
   return {{"algorithm", algorithm.empty() ? json(nullptr) : json(algorithm)},
           {"parameters", parameters > 0 ? json(parameters) : json(nullptr)},
+          {"windows", windows},
           {"max_staleness", any && any->max_staleness >= 0 ? json(any->max_staleness) : json(nullptr)},
           {"worker_timeout_s", any ? json(any->worker_timeout_s) : json(nullptr)},
           {"endpoints", endpoints},
@@ -98,7 +115,7 @@ json SettingsJson(std::span<const ShardMetrics> shards, const RunTimeline& timel
 // commits 0 in the samples before it first committed.
 json HistoryJson(const RunTimeline& timeline) {
   json times = json::array(), updates = json::array(), tau_sum = json::array(), tau_count = json::array(),
-       tau_max = json::array();
+       tau_max = json::array(), loss_sum = json::array(), loss_count = json::array();
   std::map<std::uint32_t, std::vector<std::uint64_t>> commits;
   const std::size_t n = timeline.samples.size();
   for (std::size_t i = 0; i < n; ++i) {
@@ -108,6 +125,8 @@ json HistoryJson(const RunTimeline& timeline) {
     tau_sum.push_back(s.staleness_sum);
     tau_count.push_back(s.staleness_count);
     tau_max.push_back(s.staleness_max);
+    loss_sum.push_back(s.train_loss_sum);
+    loss_count.push_back(s.train_loss_count);
     for (const auto& [id, c] : s.commits) {
       std::vector<std::uint64_t>& series = commits[id];
       series.resize(n, 0);
@@ -122,6 +141,8 @@ json HistoryJson(const RunTimeline& timeline) {
           {"staleness_sum", tau_sum},
           {"staleness_count", tau_count},
           {"staleness_max", tau_max},
+          {"train_loss_sum", loss_sum},
+          {"train_loss_count", loss_count},
           {"commits", per_worker}};
 }
 

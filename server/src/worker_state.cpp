@@ -3,9 +3,9 @@
 namespace asyncps::ps {
 
 WorkerActivity ClassifyWorker(const StalenessBound::WorkerState& w, std::chrono::steady_clock::time_point now,
-                              std::chrono::milliseconds worker_timeout) {
+                              std::chrono::milliseconds worker_timeout, bool unfinished) {
   if (w.holding) return WorkerActivity::kBlocked;
-  if (w.left) return WorkerActivity::kFinished;
+  if (w.left) return unfinished ? WorkerActivity::kLeft : WorkerActivity::kFinished;
   if (now - w.last_seen > worker_timeout) return WorkerActivity::kSilent;
   return WorkerActivity::kTraining;
 }
@@ -20,6 +20,8 @@ const char* WorkerActivityName(WorkerActivity activity) {
       return "silent";
     case WorkerActivity::kFinished:
       return "finished";
+    case WorkerActivity::kLeft:
+      return "left";
   }
   return "unknown";
 }

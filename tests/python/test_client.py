@@ -274,3 +274,27 @@ def test_curve_keys_by_keyword(tmp_path):
                            connect_deadline=3)
     with pytest.raises(asyncps.InvalidArgument, match="curve"):
         asyncps.Client(["tcp://127.0.0.1:1"], LAYOUT, curve_server_key="short", curve_secret_key=client_secret)
+
+
+def test_training_loss_and_test_accuracy_go_to_the_servers_checked(server):
+    with asyncps.Client(server.endpoints, LAYOUT, worker_id=5, window=4) as c:
+        assert c.options["window"] == 4
+        c.init(weights())
+        with pytest.raises(asyncps.InvalidArgument, match="not a finite number"):
+            c.report_training_loss(float("nan"))
+        c.report_training_loss(0.5)
+        c.commit(np.ones(N, dtype=np.float32))
+        with pytest.raises(asyncps.InvalidArgument, match=r"not in \[0, 1\]"):
+            c.report_test_accuracy(1.5, 1)
+        c.report_test_accuracy(0.75, c.last_pulled_updates(0))
+        # An update count past the shard's: the server refuses it.
+        with pytest.raises(asyncps.Error, match="past this shard's"):
+            c.report_test_accuracy(0.75, 99)
+        driver = asyncps.RuleDriver(c, window=1)
+        w = np.zeros(N, dtype=np.float32)
+        driver.start(w)
+        driver.record_loss(0.25)
+        driver.after_batch(w)
+        c.leave(finished=False)
+        (s,) = c.stats()
+        assert s["updates"] == 2

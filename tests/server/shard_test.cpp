@@ -340,3 +340,62 @@ TEST_CASE("a hello reply tells the client the largest request accepted", "[shard
   REQUIRE(r.error() == ErrorCode::Ok);
   CHECK(r.max_message_bytes() == 12345);
 }
+
+TEST_CASE("what workers report is kept for the status page, and checked", "[shard][reported]") {
+  ShardHarness h(ShardOneOfTwo());
+  RequestFields hello = Req(Op::Hello);
+  hello.window = 5;
+  h.Send(hello);
+  h.Send(Req(Op::Init), {0, 0, 0, 0});
+  RequestFields commit = Req(Op::Commit, 2);
+  commit.train_loss = 0.5f;
+  CHECK(h.Send(commit, {1, 1, 1, 1}).error() == ErrorCode::Ok);
+  // A resend is not applied, nor is its loss counted again.
+  CHECK(h.Send(commit, {1, 1, 1, 1}).error() == ErrorCode::Ok);
+  commit.seq = 3;
+  commit.train_loss = 0.25f;
+  CHECK(h.Send(commit, {1, 1, 1, 1}).error() == ErrorCode::Ok);
+  CHECK(h.shard.reported().train_loss_count == 2);
+  CHECK(h.shard.reported().train_loss_sum == Approx(0.75));
+
+  // A loss that is not finite refuses the whole commit.
+  commit.seq = 4;
+  commit.train_loss = std::numeric_limits<float>::quiet_NaN();
+  CHECK(h.Send(commit, {1, 1, 1, 1}).error() == ErrorCode::BadValue);
+  CHECK(h.shard.counters().updates == 2);
+  CHECK(h.shard.center()[0] == 2.0f);
+
+  RequestFields report = Req(Op::Report, 5);
+  report.last_pulled_updates = 2;
+  CHECK(h.Send(report).error() == ErrorCode::Malformed);  // no accuracy
+  report.test_accuracy = 1.5f;
+  CHECK(h.Send(report).error() == ErrorCode::BadValue);
+  report.test_accuracy = 0.75f;
+  report.last_pulled_updates = 3;  // past the shard's 2 updates
+  CHECK(h.Send(report).error() == ErrorCode::BadValue);
+  report.last_pulled_updates = 2;
+  CHECK(h.Send(report).error() == ErrorCode::Ok);
+  CHECK(h.shard.reported().test_accuracy == std::vector<ps::TestAccuracyPoint>{{2, 0.75f, 1}});
+  CHECK(h.shard.counters().updates == 2);  // a report changes nothing else
+
+  const std::vector<ps::Shard::WorkerTotals> workers = h.shard.commits_per_worker();
+  REQUIRE(workers.size() == 1);
+  CHECK(workers[0].window == 5);
+  CHECK(workers[0].train_loss == 0.25f);
+  CHECK(workers[0].test_accuracy == 0.75f);
+  CHECK_FALSE(workers[0].unfinished);
+  RequestFields leave = Req(Op::Leave, 6);
+  leave.unfinished = true;
+  CHECK(h.Send(leave).error() == ErrorCode::Ok);
+  CHECK(h.shard.commits_per_worker()[0].unfinished);
+}
+
+TEST_CASE("the test-accuracy points stay bounded and span the run", "[shard][reported]") {
+  ps::ReportedMetrics m;
+  for (std::uint64_t i = 0; i < 1000; ++i) m.AddTestAccuracy({i, 0.5f, 1});
+  CHECK(m.test_accuracy.size() <= ps::ReportedMetrics::kMaxTestPoints);
+  CHECK(m.test_accuracy.back().updates == 999);
+  CHECK(m.test_accuracy.front().updates == 0);
+  for (std::size_t i = 1; i < m.test_accuracy.size(); ++i)
+    CHECK(m.test_accuracy[i].updates > m.test_accuracy[i - 1].updates);
+}

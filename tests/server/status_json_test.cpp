@@ -65,8 +65,10 @@ TEST_CASE("status.json carries the run's settings, each worker's state and the h
     shards[i].worker_timeout_s = 30;
     shards[i].counters.updates = 6;
   }
-  shards[0].workers = {{.id = 1, .commits = 4, .state = ps::WorkerActivity::kFinished},
-                       {.id = 2, .commits = 2, .state = ps::WorkerActivity::kBlocked}};
+  shards[0].workers = {{.id = 1, .commits = 4, .state = ps::WorkerActivity::kFinished, .window = 5, .train_loss = 0.5f},
+                       {.id = 2, .commits = 2, .state = ps::WorkerActivity::kBlocked, .window = 5},
+                       {.id = 3, .commits = 1, .state = ps::WorkerActivity::kLeft, .window = 10, .test_accuracy = 0.75f}};
+  shards[0].reported.test_accuracy = {{.updates = 4, .accuracy = 0.5f, .worker_id = 9}};
   ps::RunTimeline timeline;
   timeline.started_unix_s = 900;
   timeline.interval = std::chrono::milliseconds(2000);
@@ -75,12 +77,16 @@ TEST_CASE("status.json carries the run's settings, each worker's state and the h
                        .staleness_count = 2,
                        .staleness_sum = 2,
                        .staleness_max = 1,
+                       .train_loss_sum = 3,
+                       .train_loss_count = 2,
                        .commits = {{1, 2}}},
                       {.time_unix_s = 998,
                        .updates = 6,
                        .staleness_count = 6,
                        .staleness_sum = 9,
                        .staleness_max = 4,
+                       .train_loss_sum = 5,
+                       .train_loss_count = 6,
                        .commits = {{1, 4}, {2, 2}}}};
   const json doc = json::parse(ps::RenderStatusJson(shards, {"0.1.0", "abc"}, 1000.0, timeline));
   const json& settings = doc["settings"];
@@ -88,12 +94,20 @@ TEST_CASE("status.json carries the run's settings, each worker's state and the h
   CHECK(settings["parameters"] == 1000);
   CHECK(settings["max_staleness"] == 3);
   CHECK(settings["worker_timeout_s"] == 30.0);
+  CHECK(settings["windows"] == json({5, 10}));
   CHECK(settings["endpoints"] == json({"tcp://127.0.0.1:5555", "tcp://127.0.0.1:5556"}));
   CHECK(settings["started_unix_s"] == 900.0);
   CHECK(settings["uptime_s"] == 100.0);
   CHECK(doc["shards"][1]["endpoint"] == "tcp://127.0.0.1:5556");
   CHECK(doc["workers"][0]["state"] == "finished");
   CHECK(doc["workers"][1]["state"] == "blocked");
+  CHECK(doc["workers"][2]["state"] == "left");
+  CHECK(doc["workers"][0]["window"] == 5);
+  CHECK(doc["workers"][0]["train_loss"] == 0.5);
+  CHECK(doc["workers"][0]["test_accuracy"].is_null());  // not reported
+  CHECK(doc["workers"][1]["train_loss"].is_null());
+  CHECK(doc["workers"][2]["test_accuracy"] == 0.75);
+  CHECK(doc["run"]["test_accuracy"] == json::parse(R"([{"updates": 4, "accuracy": 0.5, "worker": 9}])"));
   const json& history = doc["history"];
   CHECK(history["interval_s"] == 2.0);
   CHECK(history["time_unix_s"] == json({996.0, 998.0}));
@@ -101,6 +115,8 @@ TEST_CASE("status.json carries the run's settings, each worker's state and the h
   CHECK(history["staleness_sum"] == json({2.0, 9.0}));
   CHECK(history["staleness_count"] == json({2, 6}));
   CHECK(history["staleness_max"] == json({1.0, 4.0}));
+  CHECK(history["train_loss_sum"] == json({3.0, 5.0}));
+  CHECK(history["train_loss_count"] == json({2, 6}));
   CHECK(history["commits"]["1"] == json({2, 4}));
   CHECK(history["commits"]["2"] == json({0, 2}));  // 0 before its first commit
 }

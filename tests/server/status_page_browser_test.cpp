@@ -30,9 +30,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// `commits[w]` commits of each worker (ids 1..3) to `endpoints`, one round
-// of one commit each every `pace` (so that the server's history samples see
-// the run go by). The clients are returned connected.
+// `commits[w]` commits of each worker (ids 1..3, window 5) to `endpoints`,
+// one round of one commit each every `pace` (so that the server's history
+// samples see the run go by), each with the training loss 1 / round. The
+// clients are returned connected.
 std::vector<std::unique_ptr<Client>> CommitRounds(const std::vector<std::string>& endpoints,
                                                   const std::vector<int>& commits, std::chrono::milliseconds pace) {
   ParameterLayout layout;
@@ -44,6 +45,7 @@ std::vector<std::unique_ptr<Client>> CommitRounds(const std::vector<std::string>
     o.servers = endpoints;
     o.worker_id = worker;
     o.request_timeout = 5s;
+    o.window = 5;
     auto client = Client::Connect(layout, o);
     REQUIRE(client.ok());
     (void)client.value()->Init(w);          // the first wins (after a restore: already initialised)
@@ -53,7 +55,10 @@ std::vector<std::unique_ptr<Client>> CommitRounds(const std::vector<std::string>
   const int rounds = *std::max_element(commits.begin(), commits.end());
   for (int round = 0; round < rounds; ++round) {
     for (std::size_t k = 0; k < clients.size(); ++k)
-      if (round < commits[k]) REQUIRE(clients[k]->CommitAndPull(std::vector<float>(256, 0.01f), w).ok());
+      if (round < commits[k]) {
+        REQUIRE(clients[k]->ReportTrainingLoss(1.0f / static_cast<float>(round + 1)).ok());
+        REQUIRE(clients[k]->CommitAndPull(std::vector<float>(256, 0.01f), w).ok());
+      }
     std::this_thread::sleep_for(pace);
   }
   return clients;
@@ -63,7 +68,7 @@ std::vector<std::unique_ptr<Client>> CommitRounds(const std::vector<std::string>
 
 TEST_CASE(
     "chromium shows a restored 2-shard run as status.json counts it: each commit once, the restored ones, "
-    "every worker's state and the time series",
+    "every worker's state, window, loss and test accuracy, and the time series",
     "[status][browser]") {
   asyncps::testing::RequireChromiumOrSkip();
   TempDir checkpoints;
@@ -81,6 +86,10 @@ TEST_CASE(
   const std::vector<int> after = {30, 24, 5};
   auto clients = CommitRounds(server.endpoints, after, 120ms);  // about 4 s: a few history samples
   REQUIRE(clients[0]->Leave().ok());                            // worker 1 is done
+  REQUIRE(clients[1]->Leave(/*finished=*/false).ok());          // worker 2 leaves early
+  // Worker 3 measured the centre twice (as asyncps-local's curve reports).
+  REQUIRE(clients[2]->ReportTestAccuracy(0.25f, 50).ok());
+  REQUIRE(clients[2]->ReportTestAccuracy(0.5f, clients[2]->last_pulled_updates(0)).ok());
   std::this_thread::sleep_for(ps::kPublishInterval * 3);
   const nlohmann::json status = nlohmann::json::parse(server.Get("/status.json"));
   const int restored = 20 + 20 + 3;
@@ -96,7 +105,7 @@ TEST_CASE(
   INFO(dom << "\n" << ReadText(dir / "chromium.err"));
   CHECK(TextOfId(dom, "total-updates") == std::to_string(status["run"]["updates"].get<int>()));
   CHECK(TextOfId(dom, "restored-updates") == std::to_string(status["run"]["restored_updates"].get<int>()));
-  const std::vector<std::string> states = {"finished", "training", "training"};
+  const std::vector<std::string> states = {"finished", "left", "training"};
   for (int worker = 1; worker <= 3; ++worker) {
     std::smatch row;
     const std::regex re("<tr id=\"worker-" + std::to_string(worker) + "\" class=\"([a-z ]+)\"><td>" +
@@ -113,13 +122,21 @@ TEST_CASE(
   CHECK(dom.find("<td class=\"value\">adag</td>") != std::string::npos);
   CHECK(dom.find("<td class=\"value\">256</td>") != std::string::npos);
   CHECK(dom.find(server.endpoints[1]) != std::string::npos);
-  for (const std::string chart : {"chart-updates", "chart-commits", "chart-tau"}) {
+  for (const std::string chart : {"chart-updates", "chart-commits", "chart-tau", "chart-loss", "chart-accuracy"}) {
     std::smatch line;
     const std::regex re("id=\"" + chart +
                         "\"[\\s\\S]*?<polyline class=\"series\" data-name=\"[^\"]*\" data-points=\"([0-9]+)\"");
     REQUIRE(std::regex_search(dom, line, re));
     CHECK(std::stoi(line[1]) >= 2);
   }
+  // What the workers reported: their window, the loss of their last commit
+  // (worker 1's 30th: 1/30), worker 3's latest test accuracy.
+  const std::regex window("<td class=\"window\">5</td>");
+  CHECK(std::distance(std::sregex_iterator(dom.begin(), dom.end(), window), std::sregex_iterator()) == 3);
+  CHECK(dom.find("<td class=\"loss\">0.0333</td>") != std::string::npos);
+  CHECK(dom.find("<td class=\"accuracy\">0.5000</td>") != std::string::npos);
+  CHECK(dom.find("<td class=\"value\">5 batches per commit</td>") != std::string::npos);
+  CHECK(status["run"]["test_accuracy"].size() == 2);
   // No staleness bound: no worker was held.
   const std::regex unblocked("<td class=\"blocked\">0</td>");
   CHECK(std::distance(std::sregex_iterator(dom.begin(), dom.end(), unblocked), std::sregex_iterator()) == 3);

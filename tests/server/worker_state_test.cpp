@@ -30,8 +30,8 @@ struct Bound {
     bound.Heard(worker);
     bound.Committed(worker);
   }
-  WorkerActivity State(std::uint32_t worker) const {
-    return ClassifyWorker(*bound.Find(worker), *now, bound.options().worker_timeout);
+  WorkerActivity State(std::uint32_t worker, bool unfinished = false) const {
+    return ClassifyWorker(*bound.Find(worker), *now, bound.options().worker_timeout, unfinished);
   }
 };
 
@@ -77,6 +77,8 @@ TEST_CASE("worker state: a worker that sent Leave is finished, however long ago,
   CHECK(b.State(1) == WorkerActivity::kFinished);
   b.Advance(kWorkerTimeout * 100);
   CHECK(b.State(1) == WorkerActivity::kFinished);
+  // Its Leave said it stopped before the end of its training: left.
+  CHECK(b.State(1, /*unfinished=*/true) == WorkerActivity::kLeft);
   // A worker that commits after its Leave trains again.
   b.Commit(1);
   CHECK(b.State(1) == WorkerActivity::kTraining);
@@ -95,4 +97,5 @@ TEST_CASE("worker state names are status.json's", "[status][worker_state]") {
   CHECK(std::string(WorkerActivityName(WorkerActivity::kBlocked)) == "blocked");
   CHECK(std::string(WorkerActivityName(WorkerActivity::kSilent)) == "silent");
   CHECK(std::string(WorkerActivityName(WorkerActivity::kFinished)) == "finished");
+  CHECK(std::string(WorkerActivityName(WorkerActivity::kLeft)) == "left");
 }

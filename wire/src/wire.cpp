@@ -240,6 +240,10 @@ void BuildRequest(const RequestHeader& h, flatbuffers::FlatBufferBuilder& fbb) {
   if (!segment.IsNull()) b.add_segment(segment);
   b.add_payload_in_segment(h.payload_in_segment);
   b.add_reply_chunk_bytes(h.reply_chunk_bytes);
+  if (h.train_loss) b.add_train_loss(*h.train_loss);
+  if (h.test_accuracy) b.add_test_accuracy(*h.test_accuracy);
+  if (hello) b.add_window(h.window);
+  b.add_unfinished(h.unfinished);
   fbb.Finish(b.Finish(), kFileIdentifier);
 }
 

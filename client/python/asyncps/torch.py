@@ -183,6 +183,8 @@ class _DistributedOptimizer(torch.optim.Optimizer):
         self._w = self.host.numpy()  # the same memory, for the client
         self.copies_to_host = self.copies_to_device = 0  # staging copies of the whole flat buffer
         self._h2d_done = None  # a CUDA event: the last host -> device copy has read `host`
+        # The window travels to the shards' status page.
+        client_options.setdefault("window", _asyncps.rule_config(algorithm, **rule)["window"])
         self.client = _asyncps.Client(servers, self.layout, worker_id=worker_id, algorithm=algorithm,
                                       **client_options)
         self.driver = _asyncps.RuleDriver(self.client, **rule)
@@ -228,11 +230,14 @@ class _DistributedOptimizer(torch.optim.Optimizer):
     def step(self, closure=None):
         """The wrapped optimizer's step, then the rule's after-batch work
         (ADAG/DynSGD exchange every window batches; EAMSGD's momentum update),
-        then the next batch's before-batch work. Returns the closure's loss."""
+        then the next batch's before-batch work. Returns the closure's loss
+        (recorded for the servers' status page, as record_loss does)."""
         if self._asyncps_state != "running":
             raise RuntimeError("call init_or_pull() before the first step()" if self._asyncps_state == "created"
                                else "step() after finish()")
         loss = super(self.__class__, self).step(closure)
+        if loss is not None:
+            self.record_loss(loss)
         touches = self._step_touches_weights()
         self._unsent += 1
 
@@ -241,6 +246,12 @@ class _DistributedOptimizer(torch.optim.Optimizer):
             self._prepare_next_batch()
         self._on_host(calls, touches)
         return loss
+
+    def record_loss(self, loss):
+        """The loss of the batch just trained (a number or a one-element
+        tensor): the mean since the previous commit rides on the next one, for
+        the servers' status page. step(closure) records the closure's."""
+        self.driver.record_loss(float(loss))
 
     def finish(self):
         """Sends the batches trained since the last exchange (the final commit),

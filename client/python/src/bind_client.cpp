@@ -182,9 +182,28 @@ void BindClient(py::module_& m) {
           },
           StatsDoc().c_str())
       .def(
-          "leave", [](ClientHandle& h) { h.Call("leave", [](Client& c) { return c.Leave(); }); },
-          "Tells every shard this worker is done (after its final commit): their staleness bound stops "
-          "waiting for it.")
+          "leave",
+          [](ClientHandle& h, bool finished) { h.Call("leave", [&](Client& c) { return c.Leave(finished); }); },
+          py::arg("finished") = true,
+          "Tells every shard this worker commits no more (after its final commit): their staleness bound stops "
+          "waiting for it. finished=False: it leaves before the end of its training (the status page says "
+          "'left', not 'finished').")
+      .def(
+          "report_training_loss",
+          [](ClientHandle& h, float loss) {
+            h.Call("report_training_loss", [&](Client& c) { return c.ReportTrainingLoss(loss); });
+          },
+          py::arg("loss"),
+          "For the servers' status page: the mean training loss over the batches since the previous commit; "
+          "it rides on the next commit.")
+      .def(
+          "report_test_accuracy",
+          [](ClientHandle& h, float accuracy, std::uint64_t updates) {
+            h.Call("report_test_accuracy", [&](Client& c) { return c.ReportTestAccuracy(accuracy, updates); });
+          },
+          py::arg("accuracy"), py::arg("updates"),
+          "For the servers' status page, sent now: the accuracy (in [0, 1]) on a held-out set of the centre as it "
+          "was at update count `updates` (e.g. last_pulled_updates(0) after a pull).")
       .def(
           "last_pulled_updates",
           [](ClientHandle& h, std::size_t shard) {

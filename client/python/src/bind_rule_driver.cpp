@@ -80,6 +80,13 @@ class DriverHandle {
     client_->Call(what, [&](Client&) { return step(*driver_, w.span()); });
   }
 
+  void RecordLoss(double loss) {
+    client_->Call("record_loss", [&](Client&) {
+      driver_->RecordLoss(loss);
+      return Status::OK();
+    });
+  }
+
   const RuleDriver& driver() const { return *driver_; }
   const RuleConfig& config() const { return config_; }
 
@@ -139,6 +146,10 @@ momentum 0.9); workers, the models average averages, is required for it.
           "finish",
           [](DriverHandle& d, py::handle w) { d.Run("finish", w, [](RuleDriver& r, auto s) { return r.Finish(s); }); },
           py::arg("weights"), "If batches were trained since the last exchange, exchanges once more.")
+      .def(
+          "record_loss", [](DriverHandle& d, double loss) { d.RecordLoss(loss); }, py::arg("loss"),
+          "A trained batch's loss: the mean of those recorded since the previous exchange rides on the next "
+          "commit, for the servers' status page (a value that is not finite is not recorded).")
       .def_property_readonly(
           "commits", [](const DriverHandle& d) { return d.driver().commits(); },
           "Exchanges with the PS so far (each one commit).")

@@ -102,9 +102,20 @@ class Client {
   // divisor != 0.
   Status CommitDeltaAndPull(std::span<float> w, std::span<float> w0, float divisor);
 
-  // Tells every shard this worker is done (after its final commit): their
-  // staleness bound stops waiting for it. Later requests are still served.
-  Status Leave();
+  // Tells every shard this worker commits no more (after its final commit):
+  // their staleness bound stops waiting for it. `finished`: it trained to the
+  // end; false: it leaves before (removed, interrupted); the status page shows
+  // "finished" or "left". Later requests are still served.
+  Status Leave(bool finished = true);
+
+  // For the servers' status page and metrics only (nothing else reads them).
+  // The mean training loss over the batches since the previous commit: it
+  // rides on this client's next commit. InvalidArgument when not finite.
+  Status ReportTrainingLoss(float mean_loss);
+  // Sends every shard, now, the accuracy on a held-out set of the centre as
+  // it was at update count `updates` (e.g. last_pulled_updates(0) after a
+  // pull). InvalidArgument unless `accuracy` is in [0, 1].
+  Status ReportTestAccuracy(float accuracy, std::uint64_t updates);
 
   // Every shard's counters, in shard order.
   Result<std::vector<ShardStats>> Stats();
@@ -117,6 +128,10 @@ class Client {
   // The shard's update count at this client's last pull (what DynSGD's
   // staleness is measured from).
   std::uint64_t last_pulled_updates(std::size_t shard) const;
+  // Makes the next commits say their work started at these update counts, one
+  // per shard, instead of the last pull's (RuleDriver's overlapped exchange:
+  // a window trains from the pull before the last). REQUIRES: one per shard.
+  void set_last_pulled_updates(std::span<const std::uint64_t> updates);
 
  private:
   struct Impl;

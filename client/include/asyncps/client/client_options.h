@@ -76,6 +76,9 @@ struct ClientOptions {
   // A client that never commits (evaluation, monitoring): the shards'
   // staleness bound neither waits for it nor holds its pulls.
   bool observer = false;
+  // The worker's window (batches per commit, RuleConfig::window), shown on
+  // the servers' status page; 0: not said.
+  std::uint32_t window = 0;
   // The same-host data plane: each shard connection gets a shared-memory
   // segment (/dev/shm, mode 0600, removed when the connection closes) that
   // dense payloads and pulled slices travel through; only small headers cross

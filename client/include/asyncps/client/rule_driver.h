@@ -7,6 +7,7 @@
 //     driver.BeforeBatch(w);         // DOWNPOUR / EASGD / EAMSGD exchange here
 //     train one batch on w;
 //     driver.AfterBatch(w);          // ADAG / DynSGD exchange here
+//     driver.RecordLoss(loss);       // optional: the servers' status page shows it
 //   driver.Finish(w);                // sends the batches trained since the last exchange
 //
 // See update_rule.h for each rule's formulas.
@@ -34,6 +35,10 @@ class RuleDriver {
   Status AfterBatch(std::span<float> w);
   // If batches were trained since the last exchange, exchanges once more.
   Status Finish(std::span<float> w);
+  // A trained batch's loss: the mean of those recorded since the previous
+  // exchange rides on the next commit (Client::ReportTrainingLoss). A value
+  // that is not finite is not recorded.
+  void RecordLoss(double batch_loss);
 
   std::uint64_t batches() const { return it_ - 1; }
   std::uint64_t commits() const { return commits_; }
@@ -49,6 +54,8 @@ class RuleDriver {
   std::uint64_t it_ = 1;      // the batch about to be trained, from 1, never reset
   std::uint64_t unsent_ = 0;  // batches trained since the last exchange
   std::uint64_t commits_ = 0;
+  double loss_sum_ = 0;  // RecordLoss since the last exchange
+  std::uint64_t loss_count_ = 0;
   std::vector<float> w0_;                // delta rules: the weights of the last pull
   std::vector<float> center_;            // elastic rules: the pulled center
   std::vector<float> elastic_;           // elastic rules: the commit, alpha (w - center)

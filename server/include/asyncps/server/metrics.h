@@ -11,12 +11,14 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "asyncps/core/shard_counters.h"
 #include "asyncps/server/histogram.h"
+#include "asyncps/server/reported_metrics.h"
 #include "asyncps/server/shard.h"
 #include "asyncps/server/worker_state.h"
 
@@ -54,8 +56,14 @@ struct ShardMetrics {
     double blocked_s = 0;           // its pulls held by the staleness bound
     // As of the publication (worker_state.h).
     WorkerActivity state = WorkerActivity::kTraining;
+    // What it reported (Shard::WorkerTotals; NaN: nothing yet).
+    std::uint32_t window = 0;
+    float train_loss = std::numeric_limits<float>::quiet_NaN();
+    float test_accuracy = std::numeric_limits<float>::quiet_NaN();
+    bool unfinished = false;
   };
   std::vector<Worker> workers;
+  ReportedMetrics reported;
   double checkpoint_last_success_unix_s = 0;  // 0: none yet
   Histogram checkpoint_duration{kCheckpointBounds};
   // False in the copy a shard holds before its thread first published: all

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string>
@@ -21,6 +22,7 @@
 #include "asyncps/core/apply_commit.h"
 #include "asyncps/core/payload.h"
 #include "asyncps/server/histogram.h"
+#include "asyncps/server/reported_metrics.h"
 #include "asyncps/server/segment_table.h"
 #include "asyncps/server/staleness_bound.h"
 #include "asyncps/transport/sigbus_guard.h"
@@ -135,13 +137,21 @@ class Shard {
   const ErrorCounts& errors_by_code() const { return errors_by_code_; }
   // tau of every applied commit since this process started.
   const Histogram& staleness() const { return staleness_; }
-  // Per worker id that committed: its commits and the time its pulls were held.
+  // Per worker id that committed: its commits, the time its pulls were held,
+  // and what it reported (Request.window, .train_loss, .test_accuracy,
+  // .unfinished; NaN: none yet).
   struct WorkerTotals {
     std::uint32_t id = 0;
     std::uint64_t commits = 0;
     std::chrono::nanoseconds blocked{0};
+    std::uint32_t window = 0;
+    float train_loss = std::numeric_limits<float>::quiet_NaN();
+    float test_accuracy = std::numeric_limits<float>::quiet_NaN();
+    bool unfinished = false;  // its Leave said it stopped before the end of its training
   };
   std::vector<WorkerTotals> commits_per_worker() const;
+  // The training losses and test accuracies the run's clients reported.
+  const ReportedMetrics& reported() const { return reported_; }
   // Worker `id`'s own session sent a request within worker_timeout (or has
   // one held) and did not Leave since; false for an id the shard does not know.
   bool live(std::uint32_t id) const;
@@ -181,6 +191,11 @@ class Shard {
     // Its session has sent this shard a request since the shard started (a
     // worker restored from a checkpoint has not yet).
     bool heard = false;
+    // What it reported (WorkerTotals).
+    std::uint32_t window = 0;
+    float train_loss = std::numeric_limits<float>::quiet_NaN();
+    float test_accuracy = std::numeric_limits<float>::quiet_NaN();
+    bool unfinished = false;
   };
   // Whom a reply goes to, and how it sends the slice.
   struct ReplyTo {
@@ -208,6 +223,10 @@ class Shard {
   NonFinite Apply(const PayloadView& delta, float scale, const ReplyTo& to);
   Outcome Stats(const wire::Request& req, Builder& reply);
   Outcome Leave(const wire::Request& req, Builder& reply);
+  Outcome Report(const wire::Request& req, Builder& reply);
+  // BadValue unless the request's train_loss (if any) is finite and its
+  // test_accuracy (if any) is in [0, 1].
+  bool CheckReported(const wire::Request& req, Builder& reply, Outcome* failed);
 
   // The reply of a pull (Pull, or CommitAndPull once committed): C now, or a
   // hold while the staleness bound says the worker is too far ahead.
@@ -271,6 +290,7 @@ class Shard {
   ErrorCounts errors_by_code_{};
   Histogram staleness_{kStalenessBounds};
   std::unordered_map<std::uint32_t, WorkerState> workers_;
+  ReportedMetrics reported_;
   std::uint64_t changes_ = 0;
   // The staleness bound, over the non-observer worker ids workers_ holds.
   StalenessBound bound_;

@@ -55,6 +55,10 @@ struct HistorySample {
   // upper bound of its histogram bucket (above the last bound: the run's
   // largest tau); 0 when none was applied.
   double staleness_max = 0;
+  // The training losses commits carried (ReportedMetrics): the mean loss of
+  // an interval is the difference of two samples' sums over their counts.
+  double train_loss_sum = 0;
+  std::uint64_t train_loss_count = 0;
   // (worker id, commits applied), by id; a worker's commits are the most any
   // shard applied.
   std::vector<std::pair<std::uint32_t, std::uint64_t>> commits;

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -81,6 +82,11 @@ struct RequestHeader {
   std::string_view segment;             // the connection's shared-memory segment; empty: none
   bool payload_in_segment = false;      // the payload lies in the segment's request region
   std::uint64_t reply_chunk_bytes = 0;  // a larger pull reply comes in chunks (ReplyChunkValues); 0: whole
+  // For the status page (Request.train_loss, .test_accuracy); absent: not sent.
+  std::optional<float> train_loss;
+  std::optional<float> test_accuracy;
+  std::uint32_t window = 0;  // Hello: batches per commit (0: not said)
+  bool unfinished = false;   // Leave: stopping before the end of its training
 };
 
 // Builds `h` into `fbb` (cleared first). The algorithm and the layout travel
