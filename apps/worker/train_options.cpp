@@ -33,6 +33,7 @@ RuleConfig TrainOptions::rule() const {
   c.rho = rho;
   c.eta = eta;
   c.momentum = momentum;
+  c.overlap = overlap;
   return c;
 }
 
@@ -120,7 +121,7 @@ Status TrainOptions::Validate() const {
       return Status::InvalidArgument(std::string(flag) + " " + Shown(v) + ": must be a finite number");
   }
   if (Status s = rule().Validate(); !s.ok())
-    return Status::InvalidArgument("--window/--rho/--eta/--momentum: " + s.message());
+    return Status::InvalidArgument("--window/--rho/--eta/--momentum/--overlap: " + s.message());
   if (batch_size < 1 || batch_size > kMaxBatchSize) {
     return Status::InvalidArgument("--batch-size " + std::to_string(batch_size) + ": must be in [1, " +
                                    std::to_string(kMaxBatchSize) + "]");
@@ -199,6 +200,7 @@ std::vector<std::string> TrainOptions::ToArgs() const {
           f(eta),
           "--momentum",
           f(momentum),
+          "--overlap=" + std::string(overlap ? "true" : "false"),
           "--batch-size",
           std::to_string(batch_size),
           "--epochs",
@@ -462,6 +464,10 @@ void AddTrainFlags(CLI::App& app, TrainOptions& o) {
                  "(synchronous model averaging), or single (local training, no parameter server)")
       ->envname("ASYNCPS_ALGO")
       ->capture_default_str();
+  app.add_flag("--overlap", o.overlap,
+               "Exchange in the background: window k's commit and pull travel while window k+1 trains, and its "
+               "pull is used at the next exchange (not with average; docs/update-rules.md)")
+      ->envname("ASYNCPS_OVERLAP");
   app.add_option("--window", o.window,
                  "Communication window in batches (0: the rule's Dist-Keras default: "
                  "downpour 5, adag 12, dynsgd 5, easgd/eamsgd 32)")

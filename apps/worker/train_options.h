@@ -34,6 +34,7 @@ struct TrainOptions {
   float rho = 5.0f;
   float eta = 0.1f;       // elastic learning rate (EASGD, EAMSGD)
   float momentum = 0.9f;  // EAMSGD
+  bool overlap = false;   // RuleConfig::overlap
   // Local training (the seed experiment's settings).
   std::size_t batch_size = 16;
   int epochs = 5;

@@ -58,6 +58,8 @@ VARIANTS = {
     "bf16": ["--pull-encoding", "bf16", "--commit-encoding", "bf16"],
     "top1%": ["--pull-encoding", "bf16", "--commit-encoding", "bf16", "--commit-top-k", "0.01"],
 }
+# and each with the exchange overlapped with the next window's training (--overlap)
+VARIANTS.update({f"{name}+overlap": flags + ["--overlap"] for name, flags in list(VARIANTS.items())})
 TARGETS = {10.0: 1.10, 1.0: 1.25}  # issue 35 section 2: PS time / no-PS time at these Gbit/s
 
 

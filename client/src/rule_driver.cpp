@@ -1,6 +1,7 @@
 #include "asyncps/client/rule_driver.h"
 #include "asyncps/core/rule_kernels.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace asyncps {
@@ -40,12 +41,25 @@ RuleDriver::RuleDriver(Client& client, RuleConfig config)
     case Algorithm::kSingle:
       break;
   }
+  if (config_.overlap) {
+    base_.resize(n);
+    outbox_.resize(n);
+    inbox_.resize(n);
+  }
+}
+
+RuleDriver::~RuleDriver() {
+  if (in_flight_.valid()) in_flight_.wait();
 }
 
 Status RuleDriver::Start(std::span<float> w) {
   if (!usable_.ok()) return usable_;
   Status st = client_.Pull(w);
   if (st.ok() && !w0_.empty()) w0_.assign(w.begin(), w.end());
+  if (st.ok() && config_.overlap) {
+    base_.assign(w.begin(), w.end());
+    for (std::size_t s = 0; s < client_.num_shards(); ++s) base_updates_.push_back(client_.last_pulled_updates(s));
+  }
   return st;
 }
 
@@ -93,10 +107,45 @@ Status RuleDriver::Exchange(std::span<float> w) {
   return st;
 }
 
+Status RuleDriver::Settle() {
+  if (!in_flight_.valid()) return Status::OK();
+  if (Status st = in_flight_.get(); !st.ok()) return st;
+  base_.swap(inbox_);
+  // The next commit's window trained from the base before this one plus this
+  // worker's commit just settled, applied after that base's pull: it says so
+  // (the staleness the overlap adds shows in tau; DynSGD divides by it).
+  std::vector<std::uint64_t> pulled(base_updates_.size());
+  for (std::size_t s = 0; s < pulled.size(); ++s) pulled[s] = client_.last_pulled_updates(s);
+  for (std::uint64_t& u : base_updates_) ++u;
+  client_.set_last_pulled_updates(base_updates_);
+  base_updates_.swap(pulled);
+  ++commits_;
+  return Status::OK();
+}
+
+Status RuleDriver::Overlapped(std::span<float> w) {
+  if (Status st = Settle(); !st.ok()) return st;
+  const std::size_t n = w.size();
+  if (config_.algorithm == Algorithm::kEasgd || config_.algorithm == Algorithm::kEamsgd) {
+    ElasticStep(w, base_, config_.alpha(), outbox_);  // W <- W - E, E = alpha (W - base)
+  } else {
+    // As Exchange's divisor: ADAG the window, DOWNPOUR and DynSGD 1 (average refuses overlap).
+    const float divisor = config_.algorithm == Algorithm::kAdag ? static_cast<float>(config_.window) : 1.0f;
+    for (std::size_t i = 0; i < n; ++i) {
+      outbox_[i] = (w[i] - w0_[i]) / divisor;
+      w[i] = base_[i] + outbox_[i];
+    }
+    w0_.assign(w.begin(), w.end());
+  }
+  in_flight_ = std::async(std::launch::async, [this] { return client_.CommitAndPull(outbox_, inbox_); });
+  unsent_ = 0;
+  return Status::OK();
+}
+
 Status RuleDriver::BeforeBatch(std::span<float> w) {
   if (!usable_.ok()) return usable_;
   if (config_.exchange_point() == ExchangePoint::kBeforeBatch && Due()) {
-    if (Status st = Exchange(w); !st.ok()) return st;
+    if (Status st = config_.overlap ? Overlapped(w) : Exchange(w); !st.ok()) return st;
   }
   if (config_.algorithm == Algorithm::kEamsgd) MomentumLookahead(w, velocity_, saved_, config_.momentum);
   return Status::OK();
@@ -107,15 +156,21 @@ Status RuleDriver::AfterBatch(std::span<float> w) {
   if (config_.algorithm == Algorithm::kEamsgd) MomentumUpdate(w, velocity_, saved_, config_.eta);
   ++unsent_;
   Status st;
-  if (config_.exchange_point() == ExchangePoint::kAfterBatch && Due()) st = Exchange(w);
+  if (config_.exchange_point() == ExchangePoint::kAfterBatch && Due())
+    st = config_.overlap ? Overlapped(w) : Exchange(w);
   ++it_;
   return st;
 }
 
 Status RuleDriver::Finish(std::span<float> w) {
   if (!usable_.ok()) return usable_;
-  if (unsent_ == 0) return Status::OK();
-  return Exchange(w);
+  if (Status st = Settle(); !st.ok()) return st;
+  if (unsent_ > 0) return Exchange(w);
+  if (config_.overlap && !w0_.empty()) {
+    std::copy(base_.begin(), base_.end(), w.begin());
+    w0_.assign(base_.begin(), base_.end());
+  }
+  return Status::OK();
 }
 
 }  // namespace asyncps

@@ -85,6 +85,8 @@ Status RuleConfig::Validate() const {
   if (!(momentum >= 0 && momentum < 1))
     return Status::InvalidArgument("momentum must be in [0, 1), got " + std::to_string(momentum));
   if (workers < 1) return Status::InvalidArgument("workers must be >= 1, got " + std::to_string(workers));
+  if (overlap && algorithm == Algorithm::kAverage)
+    return Status::InvalidArgument("overlap: average is synchronous (its pull waits for every worker's commit)");
   if ((algorithm == Algorithm::kEasgd || algorithm == Algorithm::kEamsgd) && !(alpha() > 0 && alpha() <= 1))
     return Status::InvalidArgument("alpha = rho * eta must be in (0, 1], got " + std::to_string(alpha()));
   return Status::OK();

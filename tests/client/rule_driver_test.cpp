@@ -23,6 +23,7 @@ struct Run {
   std::vector<float> center;
   std::uint64_t commits = 0;
   std::uint64_t updates = 0;
+  std::vector<float> trajectory;  // w[0] after each batch's AfterBatch
 };
 
 // One worker, `batches` batches, each adding `step` to every weight.
@@ -37,13 +38,16 @@ Run TrainOne(RuleConfig config, int batches, float step, std::uint32_t shards = 
   REQUIRE(client.value()->Init(w).ok());
   RuleDriver driver(*client.value(), config);
   REQUIRE(driver.Start(w).ok());
+  std::vector<float> trajectory;
   for (int b = 0; b < batches; ++b) {
     REQUIRE(driver.BeforeBatch(w).ok());
     for (float& x : w) x += step;
     REQUIRE(driver.AfterBatch(w).ok());
+    trajectory.push_back(w[0]);
   }
   REQUIRE(driver.Finish(w).ok());
   Run run;
+  run.trajectory = std::move(trajectory);
   run.center.resize(10);
   REQUIRE(client.value()->Pull(run.center).ok());
   run.commits = driver.commits();
@@ -210,4 +214,75 @@ TEST_CASE("average is refused by shards without its barrier (--max-staleness 0)"
   auto client = Client::Connect(Layout(), o);
   REQUIRE(!client.ok());
   CHECK_THAT(client.status().message(), Catch::Contains("start the servers with --max-staleness 0"));
+}
+
+TEST_CASE("overlap: one worker trains and commits as without it, under every rule", "[driver]") {
+  // Alone, the centre a pull returns after commit k is what the next
+  // synchronous exchange would pull, and base + its own commit in flight is
+  // the centre the synchronous exchange returns: nothing changes.
+  for (Algorithm a :
+       {Algorithm::kDownpour, Algorithm::kAdag, Algorithm::kDynSgd, Algorithm::kEasgd, Algorithm::kEamsgd}) {
+    INFO(AlgorithmName(a));
+    RuleConfig c = RuleConfig::Defaults(a);
+    c.window = 2;
+    const Run sync = TrainOne(c, 7, 0.5f);
+    c.overlap = true;
+    const Run overlapped = TrainOne(c, 7, 0.5f);
+    CHECK(overlapped.commits == ExpectedCommits(c, 7));
+    CHECK(overlapped.updates == overlapped.commits);
+    for (std::size_t i = 0; i < sync.center.size(); ++i) CHECK(overlapped.center[i] == Approx(sync.center[i]));
+    REQUIRE(overlapped.trajectory.size() == sync.trajectory.size());
+    for (std::size_t b = 0; b < sync.trajectory.size(); ++b)
+      CHECK(overlapped.trajectory[b] == Approx(sync.trajectory[b]));
+  }
+}
+
+TEST_CASE("overlap: two ADAG workers' every window arrives once and the update counts stay exact", "[driver]") {
+  LocalCluster cluster(2);
+  RuleConfig c = RuleConfig::Defaults(Algorithm::kAdag);
+  c.window = 2;
+  c.overlap = true;
+  std::vector<std::uint64_t> commits(2);
+  std::vector<std::thread> workers;
+  for (std::uint32_t i = 0; i < 2; ++i) {
+    workers.emplace_back([&, i] {
+      ClientOptions o;
+      o.servers = cluster.endpoints();
+      o.worker_id = i;
+      auto client = Client::Connect(Layout(), o);
+      if (!client.ok()) return;
+      std::vector<float> w(10, 0.0f);
+      (void)client.value()->Init(w);
+      RuleDriver driver(*client.value(), c);
+      if (!driver.Start(w).ok()) return;
+      for (int b = 0; b < 7; ++b) {
+        if (!driver.BeforeBatch(w).ok()) return;
+        for (float& x : w) x += 1.0f;
+        if (!driver.AfterBatch(w).ok()) return;
+      }
+      if (driver.Finish(w).ok()) commits[i] = driver.commits();
+    });
+  }
+  for (auto& t : workers) t.join();
+  CHECK(commits == std::vector<std::uint64_t>{4, 4});
+  CHECK(ExpectedCommits(c, 7) == 4);
+  ClientOptions o;
+  o.servers = cluster.endpoints();
+  o.worker_id = 2;  // the workers' ids stay in use for a while
+  auto client = Client::Connect(Layout(), o);
+  REQUIRE(client.ok());
+  std::vector<float> center(10);
+  REQUIRE(client.value()->Pull(center).ok());
+  // Each commit carries its own window's work / 2, whatever base it trained
+  // from: 2 workers x 7 batches x 1 / 2.
+  CHECK(center[0] == Approx(7.0f));
+  auto stats = client.value()->Stats();
+  REQUIRE(stats.ok());
+  for (const auto& s : stats.value()) CHECK(s.updates == 8);
+}
+
+TEST_CASE("overlap is refused with average, whose pull is a barrier", "[driver]") {
+  RuleConfig c = RuleConfig::Defaults(Algorithm::kAverage);
+  c.overlap = true;
+  CHECK_THAT(c.Validate().message(), Catch::Contains("overlap") && Catch::Contains("synchronous"));
 }

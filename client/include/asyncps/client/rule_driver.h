@@ -11,9 +11,19 @@
 //   driver.Finish(w);                // sends the batches trained since the last exchange
 //
 // See update_rule.h for each rule's formulas.
+//
+// With RuleConfig::overlap the exchange runs on a thread of the driver's: at a
+// boundary the driver waits for the previous exchange (its pull becomes the
+// base), sends this window's commit in the background and trains on at
+// base + the commit (delta rules) or W - E against the base (elastic rules);
+// docs/update-rules.md "Overlapped exchange" has each rule's exact steps.
+// While an exchange is in flight the driver owns the client: the caller must
+// not use it until Finish returned. An exchange's error is returned by the
+// next BeforeBatch/AfterBatch/Finish.
 #pragma once
 
 #include <cstdint>
+#include <future>
 #include <span>
 #include <vector>
 
@@ -28,12 +38,18 @@ class RuleDriver {
   // is kSingle, or names another algorithm than the client's makes every call
   // below fail with kInvalidArgument saying so (nothing is sent).
   RuleDriver(Client& client, RuleConfig config);
+  // Waits for the exchange in flight, if any.
+  ~RuleDriver();
+  RuleDriver(const RuleDriver&) = delete;
+  RuleDriver& operator=(const RuleDriver&) = delete;
 
   // Pulls the center variable into w and remembers it as W0.
   Status Start(std::span<float> w);
   Status BeforeBatch(std::span<float> w);
   Status AfterBatch(std::span<float> w);
-  // If batches were trained since the last exchange, exchanges once more.
+  // If batches were trained since the last exchange, exchanges once more
+  // (overlap: after waiting for the exchange in flight; a delta rule with
+  // nothing left to send ends at the last centre pulled).
   Status Finish(std::span<float> w);
   // A trained batch's loss: the mean of those recorded since the previous
   // exchange rides on the next commit (Client::ReportTrainingLoss). A value
@@ -41,11 +57,13 @@ class RuleDriver {
   void RecordLoss(double batch_loss);
 
   std::uint64_t batches() const { return it_ - 1; }
-  std::uint64_t commits() const { return commits_; }
+  std::uint64_t commits() const { return commits_; }  // acknowledged by every shard
   const RuleConfig& config() const { return config_; }
 
  private:
-  Status Exchange(std::span<float> w);  // the rule's exchange with the PS
+  Status Exchange(std::span<float> w);    // the rule's exchange with the PS
+  Status Overlapped(std::span<float> w);  // Exchange's overlapped form
+  Status Settle();                        // waits for the exchange in flight; its pull becomes base_
   bool Due() const { return it_ % static_cast<std::uint64_t>(config_.window) == 0 && unsent_ > 0; }
 
   Client& client_;
@@ -60,6 +78,10 @@ class RuleDriver {
   std::vector<float> center_;            // elastic rules: the pulled center
   std::vector<float> elastic_;           // elastic rules: the commit, alpha (w - center)
   std::vector<float> velocity_, saved_;  // EAMSGD
+  // overlap: the centre of the last pull, the commit in flight, where its pull lands
+  std::vector<float> base_, outbox_, inbox_;
+  std::vector<std::uint64_t> base_updates_;  // overlap: each shard's update count at base_'s pull
+  std::future<Status> in_flight_;
 };
 
 }  // namespace asyncps

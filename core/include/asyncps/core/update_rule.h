@@ -47,6 +47,10 @@ struct RuleConfig {
   float eta = 0.1f;       // elastic rules: the elastic (and EAMSGD momentum) learning rate
   float momentum = 0.9f;  // EAMSGD only
   int workers = 1;        // average only: N, the workers whose models are averaged
+  // The exchange of window k travels while window k+1 trains; its pull is used at
+  // the next exchange (RuleDriver, docs/update-rules.md "Overlapped exchange").
+  // Not with average (its pull is a barrier).
+  bool overlap = false;
 
   // Dist-Keras' defaults for the algorithm (window 5, 12, 5, 32, 32; rho 5; eta 0.1; mu 0.9);
   // average: window 5.
