@@ -81,7 +81,8 @@ std::vector<std::string> SplitList(const std::string& text) {
   return items;
 }
 
-// The CSV reader's options from the flags.
+}  // namespace
+
 Result<models::CsvOptions> CsvReadOptions(const TrainOptions& t) {
   models::CsvOptions co;
   co.divisor = t.divisor;
@@ -97,6 +98,8 @@ Result<models::CsvOptions> CsvReadOptions(const TrainOptions& t) {
   co.drop_columns = SplitList(t.drop_columns);
   return co;
 }
+
+namespace {
 
 // "--train-csv PATH: " before a reader's message.
 Status FromFlag(const std::string& flag, const Status& st) {
@@ -382,7 +385,7 @@ Status TrainOptions::CheckRunFiles(bool train, bool test, const std::string& sav
   return paths;
 }
 
-Result<std::unique_ptr<models::Sequential>> TrainOptions::BuildModel(const models::Dataset& d) const {
+Result<std::unique_ptr<models::Sequential>> TrainOptions::BuildModelForInputs(const models::Dataset& d) const {
   Result<std::unique_ptr<models::Sequential>> built = Status::Internal("unset");
   if (model.empty()) {
     models::SeedCnnOptions so;
@@ -413,6 +416,20 @@ Result<std::unique_ptr<models::Sequential>> TrainOptions::BuildModel(const model
   const std::string loss_name = models::LossName(l.kind);
   if (Status st = models::CheckLossFits(l, m.output_activation(), m.num_classes()); !st.ok())
     return Status::InvalidArgument("--model " + model + " with the loss " + loss_name + ": " + st.message());
+  m.SetLoss(l);
+  if (!initial_weights.empty()) {
+    if (Status st = models::LoadInitialWeights(initial_weights, m); !st.ok())
+      return Status::InvalidArgument("--initial-weights: " + st.message());
+  }
+  return built;
+}
+
+Result<std::unique_ptr<models::Sequential>> TrainOptions::BuildModel(const models::Dataset& d) const {
+  Result<std::unique_ptr<models::Sequential>> built = BuildModelForInputs(d);
+  if (!built.ok()) return built;
+  const models::Sequential& m = *built.value();
+  const models::Loss& l = m.loss();
+  const std::string loss_name = models::LossName(l.kind);
   if (l.classification() && d.regression())
     return Status::InvalidArgument("--loss " + loss_name + " needs classes, but the data holds real targets");
   if (!l.classification() && !d.regression()) {
@@ -425,7 +442,6 @@ Result<std::unique_ptr<models::Sequential>> TrainOptions::BuildModel(const model
                                    (d.label_map.empty() ? "" : " (" + JoinedLabels(d.label_map) + ")") +
                                    ": use categorical_crossentropy with a softmax");
   }
-  m.SetLoss(l);
   if (m.num_classes() != models::ModelOutputsFor(l, d)) {
     const std::string holds = d.regression() ? "one real target per row"
                                              : std::to_string(d.num_classes) + " classes" +
@@ -433,10 +449,6 @@ Result<std::unique_ptr<models::Sequential>> TrainOptions::BuildModel(const model
     return Status::InvalidArgument("--model " + model + " has " + std::to_string(m.num_classes()) + " outputs, but " +
                                    DataSource() + " has " + holds + "; with " + loss_name + " make the last Dense " +
                                    "layer's units " + std::to_string(models::ModelOutputsFor(l, d)));
-  }
-  if (!initial_weights.empty()) {
-    if (Status st = models::LoadInitialWeights(initial_weights, m); !st.ok())
-      return Status::InvalidArgument("--initial-weights: " + st.message());
   }
   return built;
 }
@@ -458,7 +470,42 @@ int PrintModelSummary(const TrainOptions& options, const char* program) {
   return 0;
 }
 
+void AddModelDataFlags(CLI::App& app, TrainOptions& o) {
+  app.add_option("--label-column", o.label_column,
+                 "CSV: the label's column, an index from 0 or its header name; default: the column named label, "
+                 "class, target or y (any case)")
+      ->envname("ASYNCPS_LABEL_COLUMN");
+  app.add_option("--input-shape", o.input_shape,
+                 "CSV: H,W,C reads pixels (0..255, divided by --divisor; labels 0..9) as images (e.g. 28,28,1); "
+                 "N or nothing reads tabular data: real-valued features as written, labels any tokens with the "
+                 "classes found in --train-csv")
+      ->envname("ASYNCPS_INPUT_SHAPE");
+  app.add_option("--feature-columns", o.feature_columns,
+                 "Tabular CSV: the feature columns, comma-separated names or indices, in this order; default: "
+                 "every column but the label")
+      ->envname("ASYNCPS_FEATURE_COLUMNS");
+  app.add_option("--drop-columns", o.drop_columns,
+                 "Tabular CSV: columns left out (ids, weights), comma-separated names or indices")
+      ->envname("ASYNCPS_DROP_COLUMNS");
+  app.add_option("--divisor", o.divisor, "Pixels are divided by this (Dist-Keras' MNIST example: 250)")
+      ->envname("ASYNCPS_DIVISOR")
+      ->capture_default_str();
+  app.add_option("--model", o.model,
+                 "Keras model file: model.to_json() as .json, or model.save() as .h5 (architecture and weights); "
+                 "default: the seed CNN")
+      ->envname("ASYNCPS_MODEL");
+  app.add_option("--loss", o.loss,
+                 "Loss, by its Keras name: categorical_crossentropy, sparse_categorical_crossentropy, "
+                 "binary_crossentropy (one sigmoid unit), mean_squared_error (mse), mean_absolute_error (mae), huber; "
+                 "default: the --model .h5's training_config, else categorical_crossentropy")
+      ->envname("ASYNCPS_LOSS");
+  app.add_option("--blas-threads", o.blas_threads, "GEMM threads per process (oneDNN, OpenBLAS), 1..1024")
+      ->envname("ASYNCPS_BLAS_THREADS")
+      ->capture_default_str();
+}
+
 void AddTrainFlags(CLI::App& app, TrainOptions& o) {
+  AddModelDataFlags(app, o);
   app.add_option("--algo", o.algo,
                  "Update rule: downpour, adag, dynsgd, easgd (asynchronous EASGD), eamsgd, average "
                  "(synchronous model averaging), or single (local training, no parameter server)")
@@ -509,22 +556,6 @@ void AddTrainFlags(CLI::App& app, TrainOptions& o) {
   app.add_option("--train-csv", o.train_csv, "Training data as Dist-Keras CSV (a header, a label column, features)")
       ->envname("ASYNCPS_TRAIN_CSV");
   app.add_option("--test-csv", o.test_csv, "Test data as Dist-Keras CSV")->envname("ASYNCPS_TEST_CSV");
-  app.add_option("--label-column", o.label_column,
-                 "CSV: the label's column, an index from 0 or its header name; default: the column named label, "
-                 "class, target or y (any case)")
-      ->envname("ASYNCPS_LABEL_COLUMN");
-  app.add_option("--input-shape", o.input_shape,
-                 "CSV: H,W,C reads pixels (0..255, divided by --divisor; labels 0..9) as images (e.g. 28,28,1); "
-                 "N or nothing reads tabular data: real-valued features as written, labels any tokens with the "
-                 "classes found in --train-csv")
-      ->envname("ASYNCPS_INPUT_SHAPE");
-  app.add_option("--feature-columns", o.feature_columns,
-                 "Tabular CSV: the feature columns, comma-separated names or indices, in this order; default: "
-                 "every column but the label")
-      ->envname("ASYNCPS_FEATURE_COLUMNS");
-  app.add_option("--drop-columns", o.drop_columns,
-                 "Tabular CSV: columns left out (ids, weights), comma-separated names or indices")
-      ->envname("ASYNCPS_DROP_COLUMNS");
   app.add_flag("--standardize", o.standardize,
                "CSV: standardize every feature, (x - mean) / std with --train-csv's figures, for every file; "
                "saved beside the weights as WEIGHTS.standardize.json")
@@ -537,26 +568,11 @@ void AddTrainFlags(CLI::App& app, TrainOptions& o) {
       ->check(asyncps::tools::NotNegative())
       ->envname("ASYNCPS_TEST_LIMIT")
       ->capture_default_str();
-  app.add_option("--divisor", o.divisor, "Pixels are divided by this (Dist-Keras' MNIST example: 250)")
-      ->envname("ASYNCPS_DIVISOR")
-      ->capture_default_str();
-  app.add_option("--model", o.model,
-                 "Keras model file: model.to_json() as .json, or model.save() as .h5 (architecture and weights); "
-                 "default: the seed CNN")
-      ->envname("ASYNCPS_MODEL");
-  app.add_option("--loss", o.loss,
-                 "Loss, by its Keras name: categorical_crossentropy, sparse_categorical_crossentropy, "
-                 "binary_crossentropy (one sigmoid unit), mean_squared_error (mse), mean_absolute_error (mae), huber; "
-                 "default: the --model .h5's training_config, else categorical_crossentropy")
-      ->envname("ASYNCPS_LOSS");
   app.add_option("--initial-weights", o.initial_weights,
                  "Start from these weights: .npz of the model's arrays in Keras get_weights() order, or a Keras "
                  ".h5 (model.save_weights / model.save)")
       ->envname("ASYNCPS_INITIAL_WEIGHTS");
   app.add_flag("--summary", o.summary, "Print the model's Keras-style summary and exit");
-  app.add_option("--blas-threads", o.blas_threads, "GEMM threads per process (oneDNN, OpenBLAS), 1..1024")
-      ->envname("ASYNCPS_BLAS_THREADS")
-      ->capture_default_str();
 }
 
 }  // namespace asyncps::worker

@@ -9,6 +9,7 @@
 
 #include <memory>
 
+#include "asyncps/models/csv_reader.h"
 #include "asyncps/models/dataset.h"
 #include "asyncps/models/loss.h"
 #include "asyncps/models/sequential.h"
@@ -113,10 +114,18 @@ struct TrainOptions {
   // shape or number of classes differs from the data's is an InvalidArgument
   // naming both.
   Result<std::unique_ptr<models::Sequential>> BuildModel(const models::Dataset& data) const;
+  // BuildModel without the checks of the outputs against the data's labels:
+  // the input shape, the loss (set on the model) against the last activation
+  // and --initial-weights only (unlabelled data to predict on).
+  Result<std::unique_ptr<models::Sequential>> BuildModelForInputs(const models::Dataset& data) const;
   // The Keras-style summary of the model (the seed CNN on 28x28x1 images and 10
   // classes when there is no --model).
   Result<std::string> ModelSummary() const;
 };
+
+// The CSV reader's options from --input-shape, --divisor, --label-column,
+// --feature-columns and --drop-columns (errors name the flag).
+Result<models::CsvOptions> CsvReadOptions(const TrainOptions& options);
 
 // A label map as "0=b, 1=s"; "" when it is empty (the labels are the indices).
 std::string JoinedLabels(const std::vector<std::string>& label_map);
@@ -127,5 +136,10 @@ int PrintModelSummary(const TrainOptions& options, const char* program);
 
 // Registers the training flags (with ASYNCPS_* environment variables) on `app`.
 void AddTrainFlags(CLI::App& app, TrainOptions& options);
+
+// Registers the flags that say how to read the model and the data, the part of
+// AddTrainFlags that asyncps-predict shares: --model, --loss, --label-column,
+// --input-shape, --feature-columns, --drop-columns, --divisor, --blas-threads.
+void AddModelDataFlags(CLI::App& app, TrainOptions& options);
 
 }  // namespace asyncps::worker

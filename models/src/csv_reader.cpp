@@ -7,6 +7,7 @@
 #include <fstream>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -66,26 +67,28 @@ Result<std::size_t> FindColumn(const std::string& path, const std::vector<std::s
   return Status::InvalidArgument(path + ": no column named '" + spec + "' in the header (" + what + ")");
 }
 
-Result<std::size_t> LabelColumn(const std::string& path, const std::vector<std::string>& header, std::size_t columns,
-                                const CsvOptions& o) {
+// The label's column; none only with o.skip_labels.
+Result<std::optional<std::size_t>> LabelColumn(const std::string& path, const std::vector<std::string>& header,
+                                               std::size_t columns, const CsvOptions& o) {
   if (!o.label_name.empty()) {
     if (header.empty()) return Status::InvalidArgument(path + ": a label column by name needs a header line");
     const auto it = std::find(header.begin(), header.end(), o.label_name);
     if (it == header.end())
       return Status::InvalidArgument(path + ": no column named '" + o.label_name + "' in the header");
-    return static_cast<std::size_t>(it - header.begin());
+    return std::optional<std::size_t>(it - header.begin());
   }
   if (o.label_column) {
     if (*o.label_column >= columns)
       return Status::InvalidArgument(path + ": label column " + std::to_string(*o.label_column) + " is outside the " +
                                      std::to_string(columns) + " columns");
-    return *o.label_column;
+    return o.label_column;
   }
   for (std::size_t c = 0; c < header.size(); ++c) {
     for (const char* name : kDefaultLabelNames)
-      if (Lower(header[c]) == name) return c;
+      if (Lower(header[c]) == name) return std::optional<std::size_t>(c);
   }
-  if (o.mode == CsvMode::kPixels) return std::size_t{0};  // Dist-Keras' image CSV: the label first
+  if (o.skip_labels) return std::optional<std::size_t>();
+  if (o.mode == CsvMode::kPixels) return std::optional<std::size_t>(0);  // Dist-Keras' image CSV: the label first
   return Status::InvalidArgument(path +
                                  ": no column is named label, class, target or y: name the label's column "
                                  "(--label-column NAME or INDEX)");
@@ -115,16 +118,19 @@ std::string JoinLabels(const std::vector<std::string>& labels) {
   return s;
 }
 
-Result<Dataset> ReadPixels(const std::string& path, std::ifstream& f, const CsvOptions& o, std::size_t label_column,
-                           std::size_t line_no) {
+Result<Dataset> ReadPixels(const std::string& path, std::ifstream& f, const CsvOptions& o,
+                           std::optional<std::size_t> label_column, std::size_t line_no) {
   const std::size_t pixels = o.height * o.width * o.channels;
-  const std::size_t columns = pixels + 1;
-  if (label_column >= columns) {
-    return Status::InvalidArgument(path + ": label column " + std::to_string(label_column) + " is outside the " +
+  const std::size_t columns = pixels + (label_column ? 1 : 0);
+  if (label_column && *label_column >= columns) {
+    return Status::InvalidArgument(path + ": label column " + std::to_string(*label_column) + " is outside the " +
                                    std::to_string(columns) + " columns");
   }
+  const std::string layout =
+      label_column ? "label + " + std::to_string(pixels) + " pixels" : std::to_string(pixels) + " pixels";
   std::vector<std::uint8_t> data;
   std::vector<std::uint8_t> labels;
+  std::size_t rows = 0;
   std::string line;
   while (std::getline(f, line)) {
     ++line_no;
@@ -134,16 +140,23 @@ Result<Dataset> ReadPixels(const std::string& path, std::ifstream& f, const CsvO
     std::size_t col = 0;
     const char* p = line.data();
     const char* end = p + line.size();
+    ++rows;
     while (true) {
       while (p < end && *p == ' ') ++p;
+      if (o.skip_labels && col == label_column) {  // not read: any token
+        while (p < end && *p != ',') ++p;
+        ++col;
+        if (p == end) break;
+        ++p;
+        continue;
+      }
       double v = 0;
       auto [q, ec] = std::from_chars(p, end, v);
       if (ec != std::errc()) {
         return Status::InvalidArgument(where + "column " + std::to_string(col + 1) + " is not a number");
       }
       if (col >= columns) {
-        return Status::InvalidArgument(where + "more than " + std::to_string(columns) + " columns (label + " +
-                                       std::to_string(pixels) + " pixels)");
+        return Status::InvalidArgument(where + "more than " + std::to_string(columns) + " columns (" + layout + ")");
       }
       if (col == label_column) {
         // Written so that NaN fails too (every comparison with NaN is false).
@@ -168,18 +181,32 @@ Result<Dataset> ReadPixels(const std::string& path, std::ifstream& f, const CsvO
     }
     if (col != columns) {
       return Status::InvalidArgument(where + std::to_string(col) + " columns, expected " + std::to_string(columns) +
-                                     " (label + " + std::to_string(pixels) + " pixels)");
+                                     " (" + layout + ")");
     }
   }
-  if (labels.empty()) return Status::InvalidArgument(path + ": no samples after the header");
+  if (rows == 0) return Status::InvalidArgument(path + ": no samples after the header");
+  if (o.skip_labels) labels.assign(rows, 0);
   Result<Dataset> d = MakeDataset(o.height, o.width, o.channels, o.num_classes, data, std::move(labels), o.divisor);
   if (!d.ok()) return Status::InvalidArgument(path + ": " + d.status().message());
+  if (o.skip_labels) {
+    d.value().labels.clear();
+    d.value().unlabelled = true;
+  }
   return d;
 }
 
 Result<Dataset> ReadTabular(const std::string& path, std::ifstream& f, const CsvOptions& o,
-                            const std::vector<std::string>& header, std::size_t columns, std::size_t label_column,
+                            const std::vector<std::string>& header, std::size_t columns,
+                            std::optional<std::size_t> label_column, std::vector<std::string>* id_cells,
                             std::size_t line_no) {
+  std::optional<std::size_t> id_column;
+  if (!o.id_column.empty()) {
+    Result<std::size_t> c = FindColumn(path, header, columns, o.id_column, "id column");
+    if (!c.ok()) return c.status();
+    if (c.value() == label_column)
+      return Status::InvalidArgument(path + ": id column '" + o.id_column + "' is the label column");
+    id_column = c.value();
+  }
   // The feature columns, in order.
   std::vector<std::size_t> features;
   if (o.feature_columns.empty()) {
@@ -189,20 +216,24 @@ Result<Dataset> ReadTabular(const std::string& path, std::ifstream& f, const Csv
     for (const std::string& spec : o.feature_columns) {
       Result<std::size_t> c = FindColumn(path, header, columns, spec, "feature column");
       if (!c.ok()) return c.status();
-      if (c.value() == label_column)
-        return Status::InvalidArgument(path + ": feature column '" + spec + "' is the label column");
+      if (c.value() == label_column || c.value() == id_column)
+        return Status::InvalidArgument(path + ": feature column '" + spec + "' is the " +
+                                       (c.value() == id_column ? "id" : "label") + " column");
       features.push_back(c.value());
     }
   }
   std::vector<bool> dropped(columns, false);
-  dropped[label_column] = true;
+  if (label_column) dropped[*label_column] = true;
+  if (id_column) dropped[*id_column] = true;
   for (const std::string& spec : o.drop_columns) {
     Result<std::size_t> c = FindColumn(path, header, columns, spec, "dropped column");
     if (!c.ok()) return c.status();
     dropped[c.value()] = true;
   }
   std::erase_if(features, [&](std::size_t c) { return dropped[c]; });
-  if (features.empty()) return Status::InvalidArgument(path + ": no feature columns left beside the label");
+  if (features.empty())
+    return Status::InvalidArgument(path + ": no feature columns left beside the label" +
+                                   (id_column ? std::string(" and the id") : ""));
   if (o.expected_features != 0 && features.size() != o.expected_features) {
     return Status::InvalidArgument(path + ": " + std::to_string(features.size()) + " feature columns, but " +
                                    std::to_string(o.expected_features) + " expected (--input-shape)");
@@ -216,6 +247,7 @@ Result<Dataset> ReadTabular(const std::string& path, std::ifstream& f, const Csv
     for (std::size_t i = 0; i < o.label_map.size(); ++i) ids.emplace(o.label_map[i], i);
   std::vector<std::size_t> row_ids;
   std::vector<float> data, targets;
+  std::size_t rows = 0;
   std::string line;
   while (std::getline(f, line)) {
     ++line_no;
@@ -235,21 +267,24 @@ Result<Dataset> ReadTabular(const std::string& path, std::ifstream& f, const Csv
         return Status::InvalidArgument(where + ColumnName(header, c) + ": " + cells[c] + " is not a finite number");
       data.push_back(static_cast<float>(v));
     }
-    const std::string& label = cells[label_column];
+    ++rows;
+    if (id_column) id_cells->push_back(cells[*id_column]);
+    if (o.skip_labels) continue;
+    const std::string& label = cells[*label_column];
     if (o.regression) {
       double v = 0;
       if (!ParseNumber(label, &v) || !std::isfinite(v) || std::fabs(v) > std::numeric_limits<float>::max()) {
-        return Status::InvalidArgument(where + ColumnName(header, label_column) + ": target '" + label +
+        return Status::InvalidArgument(where + ColumnName(header, *label_column) + ": target '" + label +
                                        "' is not a finite number (a regression loss needs real targets)");
       }
       targets.push_back(static_cast<float>(v));
       continue;
     }
-    if (label.empty()) return Status::InvalidArgument(where + ColumnName(header, label_column) + ": empty label");
+    if (label.empty()) return Status::InvalidArgument(where + ColumnName(header, *label_column) + ": empty label");
     auto it = ids.find(label);
     if (it == ids.end()) {
       if (!training) {
-        return Status::InvalidArgument(where + ColumnName(header, label_column) + ": label '" + label +
+        return Status::InvalidArgument(where + ColumnName(header, *label_column) + ": label '" + label +
                                        "' is not among the training file's labels (" + JoinLabels(o.label_map) + ")");
       }
       it = ids.emplace(label, seen.size()).first;
@@ -257,12 +292,18 @@ Result<Dataset> ReadTabular(const std::string& path, std::ifstream& f, const Csv
     }
     row_ids.push_back(it->second);
   }
-  if (row_ids.empty() && targets.empty()) return Status::InvalidArgument(path + ": no samples after the header");
+  if (rows == 0) return Status::InvalidArgument(path + ": no samples after the header");
 
   Dataset d;
   d.height = d.width = 1;
   d.channels = features.size();
   d.images = std::move(data);
+  if (o.skip_labels) {
+    d.unlabelled = true;
+    d.label_map = o.label_map;
+    d.num_classes = o.label_map.size();
+    return d;
+  }
   if (o.regression) {
     d.num_classes = 1;  // one output per sample
     d.targets = std::move(targets);
@@ -270,7 +311,7 @@ Result<Dataset> ReadTabular(const std::string& path, std::ifstream& f, const Csv
   }
   d.label_map = o.label_map;
   if (training) {
-    const std::string column = ColumnName(header, label_column);
+    const std::string column = ColumnName(header, *label_column);
     if (seen.size() < 2) {
       return Status::InvalidArgument(path + ": every row's label (" + column + ") is '" + seen.front() +
                                      "': a classifier needs at least two classes; check the label column");
@@ -293,7 +334,7 @@ Result<Dataset> ReadTabular(const std::string& path, std::ifstream& f, const Csv
 
 }  // namespace
 
-Result<Dataset> ReadCsv(const std::string& path, const CsvOptions& o) {
+Result<Dataset> ReadCsv(const std::string& path, const CsvOptions& o, std::vector<std::string>* ids) {
   std::ifstream f(path);
   if (!f) return Status::IOError(path + ": cannot open (missing or unreadable); check the path");
   std::string line;
@@ -310,12 +351,19 @@ Result<Dataset> ReadCsv(const std::string& path, const CsvOptions& o) {
     if (std::getline(f, line)) columns = Cells(line).size();
     f.seekg(here);
   }
-  Result<std::size_t> label_column = LabelColumn(path, header, columns, o);
+  Result<std::optional<std::size_t>> label_column = LabelColumn(path, header, columns, o);
   if (!label_column.ok()) return label_column.status();
-  if (o.mode == CsvMode::kPixels) return ReadPixels(path, f, o, label_column.value(), line_no);
+  if (o.mode == CsvMode::kPixels) {
+    if (!o.id_column.empty())
+      return Status::InvalidArgument(path +
+                                     ": an id column is for tabular CSV; pixel CSV reads every column but the "
+                                     "label as pixels");
+    return ReadPixels(path, f, o, label_column.value(), line_no);
+  }
   if (o.label_map.size() > kMaxClasses)
     return Status::InvalidArgument(path + ": a label map of more than " + std::to_string(kMaxClasses) + " classes");
-  return ReadTabular(path, f, o, header, columns, label_column.value(), line_no);
+  if (!o.id_column.empty()) ids->clear();
+  return ReadTabular(path, f, o, header, columns, label_column.value(), ids, line_no);
 }
 
 }  // namespace asyncps::models

@@ -106,16 +106,19 @@ Result<Dataset> LoadMnist(const MnistOptions& o, Split split) {
   return d;
 }
 
+std::pair<std::size_t, std::size_t> PartitionBounds(std::size_t n, std::size_t worker, std::size_t num_workers) {
+  return {worker * n / num_workers, (worker + 1) * n / num_workers};
+}
+
 Result<Dataset> Partition(const Dataset& data, std::size_t worker, std::size_t num_workers) {
   if (num_workers == 0 || worker >= num_workers) {
     return Status::InvalidArgument("partition: worker " + std::to_string(worker) + " of " +
                                    std::to_string(num_workers) +
                                    " workers; need num_workers >= 1 and worker < num_workers");
   }
-  const std::size_t n = data.size();
-  const std::size_t begin = worker * n / num_workers;
-  const std::size_t end = (worker + 1) * n / num_workers;
+  const auto [begin, end] = PartitionBounds(data.size(), worker, num_workers);
   Dataset d;
+  d.unlabelled = data.unlabelled;
   d.height = data.height;
   d.width = data.width;
   d.channels = data.channels;
@@ -128,7 +131,7 @@ Result<Dataset> Partition(const Dataset& data, std::size_t worker, std::size_t n
   if (data.regression()) {
     d.targets.assign(data.targets.begin() + static_cast<std::ptrdiff_t>(begin),
                      data.targets.begin() + static_cast<std::ptrdiff_t>(end));
-  } else {
+  } else if (!data.unlabelled) {
     d.labels.assign(data.labels.begin() + static_cast<std::ptrdiff_t>(begin),
                     data.labels.begin() + static_cast<std::ptrdiff_t>(end));
   }
@@ -144,10 +147,11 @@ Dataset Head(const Dataset& data, std::size_t n) {
   d.num_classes = data.num_classes;
   d.label_map = data.label_map;
   d.standardization = data.standardization;
+  d.unlabelled = data.unlabelled;
   d.images.assign(data.images.begin(), data.images.begin() + static_cast<std::ptrdiff_t>(n * data.sample_size()));
   if (data.regression()) {
     d.targets.assign(data.targets.begin(), data.targets.begin() + static_cast<std::ptrdiff_t>(n));
-  } else {
+  } else if (!data.unlabelled) {
     d.labels.assign(data.labels.begin(), data.labels.begin() + static_cast<std::ptrdiff_t>(n));
   }
   return d;

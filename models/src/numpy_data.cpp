@@ -53,6 +53,33 @@ Result<std::size_t> ClassCount(const std::string& path, const NpyArray& y) {
   return static_cast<std::size_t>(most) + 1;
 }
 
+// The samples of x (labels unset): (N, F) feature vectors, (N, H, W) or (N, H,
+// W, C) images; uint8 divided by `divisor`; NaN or Inf refused.
+Result<Dataset> Samples(const std::string& path, const NpyArray& xs, float divisor) {
+  const std::string xw = xs.name.empty() ? path : Where(path, xs.name);
+  Dataset d;
+  if (xs.shape.size() == 2) {
+    d.height = d.width = 1;
+    d.channels = xs.shape[1];
+  } else if (xs.shape.size() == 3 || xs.shape.size() == 4) {
+    d.height = xs.shape[1];
+    d.width = xs.shape[2];
+    d.channels = xs.shape.size() == 4 ? xs.shape[3] : 1;
+  } else {
+    return Status::InvalidArgument(xw + ": shape of rank " + std::to_string(xs.shape.size()) +
+                                   "; expected (N, features), (N, height, width) or (N, height, width, channels)");
+  }
+  if (xs.shape[0] == 0 || d.sample_size() == 0) return Status::InvalidArgument(xw + ": no samples");
+  for (std::size_t i = 0; i < xs.data.size(); ++i)
+    if (!std::isfinite(xs.data[i]))
+      return Status::InvalidArgument(xw + ": sample " + std::to_string(i / d.sample_size()) + " holds " +
+                                     std::to_string(xs.data[i]));
+  d.images = xs.data;
+  if (xs.dtype == "u1" && divisor != 1.0f)
+    for (float& v : d.images) v /= divisor;
+  return d;
+}
+
 }  // namespace
 
 bool IsNumpyData(const std::string& path) {
@@ -68,35 +95,16 @@ Result<Dataset> LoadNumpyData(const NumpyDataOptions& o, Split split) {
   if (!y.ok()) return y.status();
   const NpyArray& xs = x.value();
   const NpyArray& ys = y.value();
-  const std::string xw = Where(o.path, xs.name), yw = Where(o.path, ys.name);
-
-  Dataset d;
-  if (xs.shape.size() == 2) {
-    d.height = d.width = 1;
-    d.channels = xs.shape[1];
-  } else if (xs.shape.size() == 3 || xs.shape.size() == 4) {
-    d.height = xs.shape[1];
-    d.width = xs.shape[2];
-    d.channels = xs.shape.size() == 4 ? xs.shape[3] : 1;
-  } else {
-    return Status::InvalidArgument(xw + ": shape of rank " + std::to_string(xs.shape.size()) +
-                                   "; expected (N, features), (N, height, width) or (N, height, width, channels)");
-  }
+  const std::string yw = Where(o.path, ys.name);
+  Result<Dataset> samples = Samples(o.path, xs, o.divisor);
+  if (!samples.ok()) return samples.status();
+  Dataset& d = samples.value();
   const std::size_t n = xs.shape[0];
-  if (n == 0 || d.sample_size() == 0) return Status::InvalidArgument(xw + ": no samples");
   const bool one_hot = ys.shape.size() == 2 && ys.shape[1] > 1;
   if (ys.shape.empty() || ys.shape[0] != n || ys.shape.size() > 2 ||
       (ys.shape.size() == 2 && !one_hot && ys.shape[1] != 1))
     return Status::InvalidArgument(yw + ": expected " + std::to_string(n) +
                                    " labels, shape (N,), (N, 1) or (N, classes)");
-  for (std::size_t i = 0; i < xs.data.size(); ++i)
-    if (!std::isfinite(xs.data[i]))
-      return Status::InvalidArgument(xw + ": sample " + std::to_string(i / d.sample_size()) + " holds " +
-                                     std::to_string(xs.data[i]));
-  d.images = xs.data;
-  if (xs.dtype == "u1" && o.divisor != 1.0f)
-    for (float& v : d.images) v /= o.divisor;
-
   const bool whole = std::all_of(ys.data.begin(), ys.data.end(), [](float v) { return std::floor(v) == v; });
   if (!whole && !one_hot) {  // regression targets
     for (std::size_t i = 0; i < n; ++i)
@@ -132,6 +140,23 @@ Result<Dataset> LoadNumpyData(const NumpyDataOptions& o, Split split) {
   }
   if (o.limit > 0) d = Head(d, o.limit);
   return Partition(d, o.worker, o.num_workers);
+}
+
+Result<Dataset> LoadNumpySamples(const std::string& path, float divisor) {
+  Result<NpyArray> x = Status::Internal("unset");
+  if (EndsWith(path, ".npy")) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Status::IOError(path + ": cannot open it; check the path");
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    x = DecodeNpy(bytes.str(), path);
+  } else {
+    x = ReadArray(path, "x_test");
+  }
+  if (!x.ok()) return x.status();
+  Result<Dataset> d = Samples(path, x.value(), divisor);
+  if (d.ok()) d.value().unlabelled = true;
+  return d;
 }
 
 }  // namespace asyncps::models

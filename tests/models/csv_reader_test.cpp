@@ -180,3 +180,44 @@ TEST_CASE("CSV pixels: the label column is the one named label when no column is
   CHECK(d.value().labels == std::vector<std::uint8_t>{4, 2});
   CHECK(d.value().label_map.empty());
 }
+
+TEST_CASE("CSV to predict on: the label column skipped when there is one, an id column kept aside", "[models][csv]") {
+  TempDir dir("csv-predict");
+  WriteBytes(dir.file("labelled.csv"), "id,x1,Label,x2\n7,1.5,s,-2\n8,3,b,4e1\n");
+  WriteBytes(dir.file("unlabelled.csv"), "id,x1,x2\nev-7,1.5,-2\nev-8,3,4e1\n");
+  CsvOptions o{.mode = CsvMode::kTabular, .skip_labels = true, .id_column = "id"};
+  for (const char* name : {"labelled.csv", "unlabelled.csv"}) {
+    std::vector<std::string> ids;
+    auto d = ReadCsv(dir.file(name), o, &ids);
+    REQUIRE(d.ok());
+    CHECK(d.value().unlabelled);
+    CHECK(d.value().size() == 2);
+    CHECK(d.value().labels.empty());
+    CHECK(d.value().images == std::vector<float>{1.5f, -2.0f, 3.0f, 40.0f});
+    CHECK(ids.size() == 2);
+  }
+  std::vector<std::string> ids;
+  REQUIRE(ReadCsv(dir.file("unlabelled.csv"), o, &ids).ok());
+  CHECK(ids == std::vector<std::string>{"ev-7", "ev-8"});
+  // A share of unlabelled rows is unlabelled too.
+  auto d = ReadCsv(dir.file("unlabelled.csv"), o, &ids);
+  auto part = Partition(d.value(), 1, 2);
+  REQUIRE(part.ok());
+  CHECK(part.value().size() == 1);
+  CHECK(part.value().images == std::vector<float>{3.0f, 40.0f});
+
+  o.id_column = "nope";
+  auto missing = ReadCsv(dir.file("unlabelled.csv"), o, &ids);
+  CHECK_THAT(missing.status().message(), Catch::Contains("no column named 'nope' in the header (id column)"));
+  o.id_column = "Label";
+  auto is_label = ReadCsv(dir.file("labelled.csv"), o, &ids);
+  CHECK_THAT(is_label.status().message(), Catch::Contains("id column 'Label' is the label column"));
+
+  // Pixels without a label column: every column is a pixel.
+  WriteBytes(dir.file("pixels.csv"), "p0,p1,p2,p3\n0,255,255,0\n");
+  auto pixels = ReadCsv(dir.file("pixels.csv"), {.height = 2, .width = 2, .skip_labels = true});
+  REQUIRE(pixels.ok());
+  CHECK(pixels.value().unlabelled);
+  CHECK(pixels.value().size() == 1);
+  CHECK(pixels.value().image(0)[1] == Approx(1.0f));
+}

@@ -131,3 +131,22 @@ TEST_CASE(".npy headers that lie are refused: dtype, byte order, shape and size"
   REQUIRE(flags.ok());
   CHECK(flags.value().data == std::vector<float>{1.0f, 0.0f});
 }
+
+TEST_CASE("samples to predict on: a .npy of x, or x_test of a folder without its y arrays", "[models][numpy]") {
+  TempDir dir("numpy-samples");
+  Write(dir.file("x.npy"), Npy("<f4", std::vector<float>{1.5f, -2, 3, 4, 5, 6}, "(3, 2)"));
+  Result<Dataset> x = LoadNumpySamples(dir.file("x.npy"));
+  REQUIRE(x.ok());
+  CHECK(x.value().unlabelled);
+  CHECK(x.value().size() == 3);
+  CHECK(x.value().channels == 2);
+  CHECK(x.value().image(0)[0] == 1.5f);
+  Write(dir.file("x_test.npy"), Npy("|u1", std::vector<std::uint8_t>{0, 255, 51, 102}, "(1, 2, 2)"));
+  Result<Dataset> folder = LoadNumpySamples(dir.path().string(), 255.0f);
+  REQUIRE(folder.ok());
+  CHECK(folder.value().size() == 1);
+  CHECK(folder.value().image(0)[1] == Approx(1.0f));
+  Write(dir.file("bad.npy"), Npy("<f4", std::vector<float>{1, 2}, "(2,)"));
+  CHECK_THAT(LoadNumpySamples(dir.file("bad.npy")).status().message(), Catch::Contains("bad.npy: shape of rank 1"));
+  CHECK(LoadNumpySamples(dir.file("none.npy")).status().code() == asyncps::Status::Code::kIOError);
+}

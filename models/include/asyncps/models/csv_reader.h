@@ -56,6 +56,13 @@ struct CsvOptions {
   // kTabular: the label column holds real-valued targets (regression), read
   // into Dataset::targets; no label map.
   bool regression = false;
+  // Data to predict on: the label column (named, else one with a default
+  // name; a file may have none, and then pixel mode has none either) is not
+  // read; the Dataset is unlabelled.
+  bool skip_labels = false;
+  // kTabular: a column (header name or index from 0) that is no feature, its
+  // cells returned as written through ReadCsv's `ids`; empty: none.
+  std::string id_column;
 };
 
 // Returns the samples; in tabular mode with label_map (the map used) and
@@ -65,6 +72,9 @@ struct CsvOptions {
 // range (pixels) or absent from the training file's map (tabular), a label
 // or feature column absent from the header, a training file with a single
 // class or more than kMaxClasses; IOError when the file cannot be opened.
-Result<Dataset> ReadCsv(const std::string& path, const CsvOptions& options = {});
+// With options.id_column, *ids gets each sample's id cell. REQUIRES: ids is
+// not nullptr when options.id_column is set.
+Result<Dataset> ReadCsv(const std::string& path, const CsvOptions& options = {},
+                        std::vector<std::string>* ids = nullptr);
 
 }  // namespace asyncps::models

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "asyncps/core/status.h"
@@ -35,8 +36,14 @@ struct Dataset {
   std::vector<std::string> label_map;
   // Non-empty: the features were standardized with these training-set figures.
   Standardization standardization;
+  // Unlabelled (data to predict on): labels and targets both empty; size()
+  // counts the samples in images.
+  bool unlabelled = false;
   bool regression() const { return !targets.empty(); }
-  std::size_t size() const { return regression() ? targets.size() : labels.size(); }
+  std::size_t size() const {
+    if (unlabelled) return sample_size() == 0 ? 0 : images.size() / sample_size();
+    return regression() ? targets.size() : labels.size();
+  }
   std::size_t sample_size() const { return height * width * channels; }
   const float* image(std::size_t i) const { return images.data() + i * sample_size(); }
 };
@@ -75,8 +82,12 @@ Result<Dataset> LoadMnist(const MnistOptions& options, Split split);
 Result<Dataset> MakeDataset(std::size_t height, std::size_t width, std::size_t channels, std::size_t num_classes,
                             const std::vector<std::uint8_t>& pixels, std::vector<std::uint8_t> labels, float divisor);
 
+// The first and one-past-last sample of worker `worker` of `num_workers`' share
+// of n samples: [worker*n/W, (worker+1)*n/W). REQUIRES: worker < num_workers.
+std::pair<std::size_t, std::size_t> PartitionBounds(std::size_t n, std::size_t worker, std::size_t num_workers);
+
 // Worker `worker` of `num_workers`' share: the contiguous block
-// [worker*n/W, (worker+1)*n/W) of the samples. The W shares are disjoint, cover
+// PartitionBounds(data.size(), worker, num_workers) of the samples. The W shares are disjoint, cover
 // every sample and differ in size by at most one.
 // InvalidArgument unless num_workers >= 1 and worker < num_workers.
 Result<Dataset> Partition(const Dataset& data, std::size_t worker, std::size_t num_workers);

@@ -35,4 +35,9 @@ bool IsNumpyData(const std::string& path);
 // test label beyond the training labels' classes, NaN or Inf anywhere.
 Result<Dataset> LoadNumpyData(const NumpyDataOptions& options, Split split);
 
+// Samples to predict on, unlabelled: the x array of a .npy file, else x_test
+// of the .npz or folder at `path` (its y arrays are not read). The same shapes
+// and checks as LoadNumpyData's x.
+Result<Dataset> LoadNumpySamples(const std::string& path, float divisor = 255.0f);
+
 }  // namespace asyncps::models
