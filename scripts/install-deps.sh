@@ -28,7 +28,7 @@ for arg in "$@"; do
     --tests)
       packages+=(
         catch2
-        python3 python3-dev python3-numpy python3-torch python3-pytest python3-h5py
+        python3 python3-dev python3-numpy python3-torch python3-pytest python3-h5py python3-threadpoolctl
         pybind11-dev python3-pybind11 python3-venv python3-pip python3-setuptools python3-wheel
         prometheus chromium gnuplot-nox clang libclang-rt-14-dev
         clang-format flake8 iproute2 procps

@@ -10,8 +10,11 @@
 # Each (optimizer, batch) runs asyncps then PyTorch back to back, on the same
 # model, batch and optimizer (SGD lr 0.01; Adam lr 0.001, eps 1e-7), consecutive
 # batches of the real Fashion-MNIST training set (PyTorch with its defaults, a
-# plain training loop); every figure is the median of the repeats. Prints a markdown
-# table; "CPU" columns divide by process CPU time, steadier on a shared machine.
+# plain training loop, every thread pool pinned to one thread: torch's and, with
+# threadpoolctl, OpenBLAS's); every figure is the median of the repeats. Prints a
+# markdown table: samples/s of wall time and of process CPU time ("CPU"), and the
+# ratio of each. With every pool pinned the two ratios agree within noise; the
+# wall one is the figure to quote (docs/performance.md, compute).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -40,6 +43,10 @@ fi
 python="${PYTHON:-/usr/bin/python3}"
 if ! "$python" -c 'import torch' 2>/dev/null; then
   echo "$python cannot import torch: apt install python3-torch (or set PYTHON)" >&2
+  exit 1
+fi
+if ! "$python" -c 'import threadpoolctl' 2>/dev/null; then
+  echo "$python cannot import threadpoolctl (to pin PyTorch's BLAS threads): apt install python3-threadpoolctl" >&2
   exit 1
 fi
 

@@ -4,6 +4,14 @@ same Keras model file, --model FILE.json, built here as torch modules), batch
 sizes and optimizers (Keras defaults: SGD lr 0.01, Adam lr 0.001 eps 1e-7), one
 thread; samples/s of forward + backward + step, median of repeats.
 
+Every thread pool in the process is pinned to --threads: PyTorch's own
+(torch.set_num_threads) and, through threadpoolctl, the BLAS and OpenMP
+libraries it loaded. Debian's torch calls OpenBLAS (pthreads), which starts
+one thread per core whatever torch.set_num_threads says: unpinned, PyTorch's
+matrix products use both cores of a 2-core machine and its idle BLAS threads
+spin, so its CPU time counts more than one core (--blas-threads N leaves
+OpenBLAS at N threads, to measure exactly that).
+
 Measured as a PyTorch user gets it: a plain training loop over consecutive
 batches of the real Fashion-MNIST training set (--data; random batches of the
 model's input shape only for a --model whose input is not 28x28x1), with
@@ -19,6 +27,7 @@ import argparse
 import gzip
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -26,6 +35,12 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+try:
+    from threadpoolctl import threadpool_info, threadpool_limits
+except ImportError:
+    raise SystemExit("torch_bench.py needs threadpoolctl to pin PyTorch's BLAS threads: "
+                     "apt-get install python3-threadpoolctl")
 
 
 def seed_cnn():
@@ -165,13 +180,21 @@ def main():
     ap.add_argument("--batch", default="16,32,128")
     ap.add_argument("--optimizer", default="sgd,adam")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--blas-threads", type=int, default=0,
+                    help="threads of the BLAS and OpenMP libraries (default: --threads)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--min-seconds", type=float, default=1.0)
     ap.add_argument("--model", default="")
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     a = ap.parse_args()
+    for flag, value in (("--threads", a.threads), ("--blas-threads", a.blas_threads)):
+        if value < 0 or (flag == "--threads" and value == 0):
+            raise SystemExit(f"{flag} must be a positive number of threads, not {value}")
     data = fashion_mnist(a.data)
     torch.set_num_threads(a.threads)
+    threadpool_limits(limits=a.blas_threads or a.threads)
+    pools = ", ".join(f"{p['internal_api']} {p['num_threads']}" for p in threadpool_info())
+    print(f"torch_bench.py threads: torch {torch.get_num_threads()}, {pools}", file=sys.stderr, flush=True)
     torch.manual_seed(0)
     for opt_name in a.optimizer.split(","):
         for b in (int(s) for s in a.batch.split(",")):
