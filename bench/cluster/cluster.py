@@ -333,7 +333,7 @@ def run_once(cluster, a, bins, variant, gbit, tag, workdir):
     train = ["--window", "5", "--batch-size", str(a.batch), "--epochs", str(a.epochs), "--optimizer", "adam",
              "--lr", "0.001", "--seed", str(a.seed), "--train-limit", str(a.train_limit), "--test-limit",
              str(a.test_limit)]
-    servers, endpoints = [], []
+    servers, endpoints, workers, report = [], [], [], None
     stats0 = {f"w{i}": cluster.cpu_stat(f"w{i}") for i in range(a.workers)}
     try:
         if variant != "single":
@@ -349,7 +349,6 @@ def run_once(cluster, a, bins, variant, gbit, tag, workdir):
             for i in range(a.workers):
                 for e in endpoints:
                     cluster.check_route(f"w{i}", re.match(r"tcp://([\d.]+):", e).group(1))
-        workers = []
         for i in range(a.workers):
             cmd = [bins["worker"], "--algo", "single" if variant == "single" else "adag"] + train + [
                 "--worker-index", str(i), "--num-workers", str(a.workers),
@@ -396,9 +395,12 @@ def run_once(cluster, a, bins, variant, gbit, tag, workdir):
             rec.update(accuracy=rep["accuracy"], updates=rep["number_of_parameter_server_updates"],
                        expected_updates=rep["expected_updates"], staleness_mean=rep["staleness_mean"],
                        staleness_max=rep["staleness_max"], ps_training_time=rep["training_time"])
+            if rec["updates"] != rec["expected_updates"]:
+                raise RuntimeError(f"the shards applied {rec['updates']} updates, the workers' schedules say "
+                                   f"{rec['expected_updates']}: see {report.log_path}")
         return rec
     finally:
-        for p in servers:
+        for p in workers + servers + ([report] if report else []):  # what a failed run left
             cluster.stop(p)
 
 
