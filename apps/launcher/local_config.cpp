@@ -1,5 +1,6 @@
 #include "local_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <exception>
 
@@ -76,9 +77,70 @@ void AddLaunchFlags(CLI::App& app, LocalConfig& c) {
   app.add_option("--server-bin", c.server_bin, "asyncps-server to run (default: next to this binary)");
   app.add_option("--worker-bin", c.worker_bin, "asyncps-worker to run (default: next to this binary)");
   app.add_flag("--keep-work-dir", c.keep_work_dir, "Keep the temporary folder with the workers' reports");
+  app.add_flag("--elastic", c.elastic,
+               "Workers lease ranges of the data from this launcher (each sample trained once per epoch even when "
+               "workers fail, join or leave) instead of training fixed partitions; docs/operations.md");
+  app.add_option("--min-workers", c.min_workers,
+                 "--elastic: fail when fewer workers run for longer than --min-workers-timeout")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--max-workers", c.max_workers,
+                 "--elastic: refuse workers joining beyond this many (default: --workers)")
+      ->check(CLI::Range(1, 256));
+  app.add_option("--max-restarts", c.max_restarts, "--elastic: restart each failed worker up to this many times")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
+  app.add_option("--lease-ranges", c.lease_ranges,
+                 "--elastic: ranges the data is cut into each epoch (default: 4 per --max-workers)")
+      ->check(CLI::Range(1, 1000000));
+  app.add_option("--lease-timeout", c.lease_timeout_s,
+                 "--elastic: seconds of silence after which a worker is lost and its range handed to another")
+      ->check(tools::FiniteRange(0.1, 86400.0))
+      ->capture_default_str();
+  app.add_option("--min-workers-timeout", c.min_workers_timeout_s,
+                 "--elastic: seconds fewer than --min-workers may run before the launcher fails")
+      ->check(tools::FiniteRange(0.0, 86400.0))
+      ->capture_default_str();
+  app.add_option("--lease-bind", c.lease_bind,
+                 "--elastic: HOST:PORT of the lease service asyncps-worker --join connects to (port 0: any)")
+      ->capture_default_str();
   app.add_flag("--keep-serving", c.keep_serving,
                "After the report, keep the shards and the status page (--metrics-bind) up until Ctrl-C (SIGINT) "
                "or SIGTERM");
+}
+
+// --elastic's flags: refused without it; with it, the workers' bounds and the
+// rules it cannot run under. Fills in max_workers' and lease_ranges' defaults.
+Status CheckElastic(const CLI::App& app, LocalConfig& c) {
+  if (!c.elastic) {
+    for (const char* flag : {"--min-workers", "--max-workers", "--max-restarts", "--lease-ranges", "--lease-timeout",
+                             "--min-workers-timeout", "--lease-bind"})
+      if (app.count(flag) > 0) return Status::InvalidArgument(std::string(flag) + " needs --elastic");
+    return Status::OK();
+  }
+  if (c.max_workers == 0) c.max_workers = std::max(c.workers, c.min_workers);
+  if (c.lease_ranges == 0) c.lease_ranges = 4 * c.max_workers;
+  if (c.min_workers > c.workers || c.workers > c.max_workers)
+    return Status::InvalidArgument("--min-workers " + std::to_string(c.min_workers) + ", --workers " +
+                                   std::to_string(c.workers) + ", --max-workers " + std::to_string(c.max_workers) +
+                                   ": need min <= workers <= max");
+  const Algorithm a = c.train.algorithm();
+  if (a == Algorithm::kSingle || a == Algorithm::kAverage)
+    return Status::InvalidArgument(
+        "--elastic leases the data to workers of a parameter server that come and go: "
+        "not for --algo " +
+        c.train.algo + " (" + (a == Algorithm::kSingle ? "no server" : "a fixed number of models averaged") + ")");
+  // A worker waiting for an epoch's last ranges commits nothing: a staleness
+  // bound would hold the others until --worker-timeout.
+  if (c.max_staleness != "off")
+    return Status::InvalidArgument("--elastic with --max-staleness " + c.max_staleness +
+                                   ": workers waiting for an epoch's last ranges would hold the others; use off");
+  const std::size_t colon = c.lease_bind.rfind(':');
+  const std::string port = colon == std::string::npos ? "" : c.lease_bind.substr(colon + 1);
+  if (colon == 0 || port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(port) > 65535)
+    return Status::InvalidArgument("--lease-bind " + c.lease_bind + ": expected HOST:PORT with a port 0 to 65535");
+  return Status::OK();
 }
 
 }  // namespace
@@ -110,6 +172,7 @@ tools::ParsedFlags<LocalConfig> ParseLocalFlags(int argc, const char* const* arg
           c.max_staleness);
     c.max_staleness = "0";
   }
+  if (valid.ok()) valid = CheckElastic(app, c);
   if (!valid.ok()) return tools::Refuse("asyncps-local", valid.message());
   c.slowdown = std::move(slowdown).value();
   return c;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,17 @@ struct LocalConfig {
   // After the report, keep asyncps-server (its shards and status page) up
   // until SIGINT or SIGTERM. Refused with --algo single (no server).
   bool keep_serving = false;
+  // --elastic: workers lease ranges of the data from the launcher's lease
+  // service (lease_service.h) instead of training fixed partitions, may join
+  // (asyncps-worker --join) or leave mid-run, and failed ones are restarted.
+  bool elastic = false;
+  std::size_t min_workers = 1;             // fail when fewer run for longer than min_workers_timeout_s
+  std::size_t max_workers = 0;             // joins beyond this many refused; 0: --workers
+  std::size_t max_restarts = 0;            // restarts of each failed worker process
+  std::uint64_t lease_ranges = 0;          // ranges per epoch; 0: 4 per --max-workers
+  double lease_timeout_s = 10;             // a silent worker's range returns to the queue after this
+  double min_workers_timeout_s = 30;       // how long fewer than min_workers may run
+  std::string lease_bind = "127.0.0.1:0";  // the lease service's HOST:PORT (port 0: any)
 
   // Derived by ParseLocalFlags: each worker's slowdown, from `stragglers` (1: none).
   std::vector<double> slowdown;

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -12,13 +13,16 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "accuracy_curve.h"
 #include "asyncps/transport/endpoint.h"
 #include "child_process.h"
+#include "lease_service.h"
 #include "progress_display.h"
 #include "run_report.h"
 
@@ -53,6 +57,17 @@ std::string Join(const std::vector<std::string>& v, const std::string& sep) {
   std::string out;
   for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
   return out;
+}
+
+// `arg` as a POSIX shell reads it back: as is when plain, else in single quotes.
+std::string ShellQuoted(const std::string& arg) {
+  if (!arg.empty() &&
+      arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:=,@%+-") ==
+          std::string::npos)
+    return arg;
+  std::string out = "'";
+  for (char ch : arg) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return out + "'";
 }
 
 // Waits for the server's --ready-file and returns the endpoints in it.
@@ -135,31 +150,61 @@ Result<std::vector<std::string>> StartServer(const LocalConfig& c, const std::st
   return WaitForServer(*children.server, work / "ready", c.shards);
 }
 
-// Starts every worker (`bin`) into children.workers, each writing its report
-// into `work`; `endpoints`: the shards' (empty for --algo single).
-Status StartWorkers(const LocalConfig& c, const std::string& bin, const fs::path& work,
-                    const std::vector<std::string>& endpoints, Children& children) {
+// What worker `i` runs (`bin` first): partition i writing its report into
+// `work`, or with `join` (--elastic) the lease service's ranges; `endpoints`:
+// the shards' (empty for --algo single).
+std::vector<std::string> WorkerArgs(const LocalConfig& c, const std::string& bin, const fs::path& work,
+                                    const std::vector<std::string>& endpoints, std::size_t i, const std::string& join) {
   const bool single = c.train.algorithm() == Algorithm::kSingle;
+  std::vector<std::string> args{bin};
+  for (auto& a : c.train.ToArgs()) args.push_back(a);
+  if (join.empty())
+    args.insert(args.end(), {"--worker-index", std::to_string(i), "--num-workers", std::to_string(c.workers),
+                             "--report-json", (work / ("worker-" + std::to_string(i) + ".json")).string()});
+  else
+    args.insert(args.end(), {"--join", join});
+  args.insert(args.end(), {"--progress-format", "machine"});
+  if (!single) {
+    args.insert(args.end(), {"--servers", Join(endpoints, ",")});
+    for (auto& a : c.compression.ToArgs()) args.push_back(a);
+    if (c.shared_memory == "on") args.emplace_back("--shared-memory");
+  }
+  if (single && i == 0) args.insert(args.end(), {"--save-weights", (work / "worker-0.npz").string()});
+  const double slowdown = i < c.slowdown.size() ? c.slowdown[i] : 1.0;
+  if (slowdown > 1) args.insert(args.end(), {"--slowdown", std::to_string(slowdown)});
+  return args;
+}
+
+// Starts every worker (`bin`) into children.workers (WorkerArgs).
+Status StartWorkers(const LocalConfig& c, const std::string& bin, const fs::path& work,
+                    const std::vector<std::string>& endpoints, const std::string& join, Children& children) {
   for (std::size_t i = 0; i < c.workers; ++i) {
-    std::vector<std::string> args{bin};
-    for (auto& a : c.train.ToArgs()) args.push_back(a);
-    for (auto& a : std::vector<std::string>{
-             "--worker-index", std::to_string(i), "--num-workers", std::to_string(c.workers), "--report-json",
-             (work / ("worker-" + std::to_string(i) + ".json")).string(), "--progress-format", "machine"})
-      args.push_back(a);
-    if (!single) {
-      args.insert(args.end(), {"--servers", Join(endpoints, ",")});
-      for (auto& a : c.compression.ToArgs()) args.push_back(a);
-      if (c.shared_memory == "on") args.emplace_back("--shared-memory");
-    }
-    if (single && i == 0) args.insert(args.end(), {"--save-weights", (work / "worker-0.npz").string()});
-    const double slowdown = i < c.slowdown.size() ? c.slowdown[i] : 1.0;
-    if (slowdown > 1) args.insert(args.end(), {"--slowdown", std::to_string(slowdown)});
-    Result<ChildProcess> started = ChildProcess::Start(args, "worker " + std::to_string(i));
+    Result<ChildProcess> started =
+        ChildProcess::Start(WorkerArgs(c, bin, work, endpoints, i, join), "worker " + std::to_string(i));
     if (!started.ok()) return started.status();
     children.workers.push_back(std::move(started).value());
   }
   return Status::OK();
+}
+
+// Waits up to 200 ms for the running workers' output, then says why the run
+// must stop ("" when it need not): interrupted, --timeout since `start`, or
+// the server ended.
+std::string WaitAndCheck(const LocalConfig& c, Children& children, std::chrono::steady_clock::time_point start) {
+  std::vector<pollfd> fds;
+  for (auto& w : children.workers)
+    if (w.running()) fds.push_back({w.output_fd(), POLLIN, 0});
+  poll(fds.data(), fds.size(), 200);
+  if (g_interrupted) return "interrupted: stopped all processes";
+  if (c.timeout_s > 0 && std::chrono::steady_clock::now() - start > std::chrono::seconds(c.timeout_s))
+    return "--timeout of " + std::to_string(c.timeout_s) + " s reached: stopped all processes";
+  if (children.server) {
+    children.server->ReadLines();
+    if (children.server->Poll())
+      return "asyncps-server " + children.server->ExitDescription() +
+             "; last output: " + Join(children.server->tail(), " | ");
+  }
+  return "";
 }
 
 // Relays the workers' output and shows their progress until every worker has
@@ -173,18 +218,7 @@ std::string Supervise(const LocalConfig& c, Children& children, AccuracyCurve* c
   const auto start = std::chrono::steady_clock::now();
   std::size_t done = 0;
   while (done < workers.size()) {
-    std::vector<pollfd> fds;
-    for (auto& w : workers) fds.push_back({w.output_fd(), POLLIN, 0});
-    poll(fds.data(), fds.size(), 200);
-    if (g_interrupted) return "interrupted: stopped all processes";
-    if (c.timeout_s > 0 && std::chrono::steady_clock::now() - start > std::chrono::seconds(c.timeout_s))
-      return "--timeout of " + std::to_string(c.timeout_s) + " s reached: stopped all processes";
-    if (children.server) {
-      children.server->ReadLines();
-      if (children.server->Poll())
-        return "asyncps-server " + children.server->ExitDescription() +
-               "; last output: " + Join(children.server->tail(), " | ");
-    }
+    if (std::string why = WaitAndCheck(c, children, start); !why.empty()) return why;
     done = 0;
     for (std::size_t i = 0; i < workers.size(); ++i) {
       for (const auto& line : workers[i].ReadLines()) display.OnLine(i, line);
@@ -208,14 +242,103 @@ std::string Supervise(const LocalConfig& c, Children& children, AccuracyCurve* c
   return "";
 }
 
-// After the workers finished: their reports, the weights' evaluation and the
+// --elastic: relays the workers' output until every epoch's ranges are done
+// and every worker has left. A worker process that fails loses its lease (it
+// returns to the queue) and is restarted up to --max-restarts times; `start`
+// starts worker process i again. Returns "" when the run completed, else why
+// it must stop: every worker failed (named), fewer than --min-workers for
+// longer than --min-workers-timeout, or WaitAndCheck's reasons.
+std::string SuperviseElastic(const LocalConfig& c, Children& children, LeaseService& leases, AccuracyCurve* curve,
+                             const std::function<Result<ChildProcess>(std::size_t)>& start_worker) {
+  std::vector<ChildProcess>& workers = children.workers;
+  std::vector<std::size_t> restarts(workers.size(), 0);
+  std::vector<std::string> failures;  // "worker 0 killed by signal 9 (Killed)"
+  auto next_snapshot = std::chrono::steady_clock::now();
+  ProgressDisplay display(c.workers, c.train.epochs, isatty(STDOUT_FILENO), /*leased=*/true);
+  const auto start = std::chrono::steady_clock::now();
+  // Since when fewer than --min-workers run; max(): not fewer.
+  auto too_few_since = std::chrono::steady_clock::time_point::max();
+  for (;;) {
+    if (std::string why = WaitAndCheck(c, children, start); !why.empty()) return why;
+    std::set<std::int64_t> running;  // the process groups of the workers running
+    for (std::size_t i = 0; i < workers.size(); ++i) {
+      ChildProcess& w = workers[i];
+      if (!w.running()) continue;
+      for (const auto& line : w.ReadLines()) display.OnLine(i, line);
+      if (!w.Poll()) {
+        running.insert(w.pid());
+        continue;
+      }
+      for (const auto& line : w.ReadLines()) display.OnLine(i, line);  // the last words
+      // Exit 0: finished, or stopped (SIGTERM) and gave its range back.
+      if (w.succeeded()) continue;
+      const std::vector<std::uint32_t> lost = leases.With([&](LeaseTable& t) { return t.LoseGroup(w.pid()); });
+      std::string ids;
+      for (std::uint32_t id : lost) ids += (ids.empty() ? " (lease worker " : ", ") + std::to_string(id);
+      if (!ids.empty()) ids += "; a range it held goes back to the queue)";
+      const std::string what = w.name() + ids + " " + w.ExitDescription();
+      display.Finish();
+      const bool finished = leases.With([](LeaseTable& t) { return t.finished(); });
+      if (restarts[i] < c.max_restarts && !finished) {
+        Result<ChildProcess> again = start_worker(i);
+        if (!again.ok()) return again.status().ToString();
+        w = std::move(again).value();
+        running.insert(w.pid());
+        std::printf("asyncps-local: %s; restarted it (restart %zu of --max-restarts %zu)\n", what.c_str(),
+                    ++restarts[i], c.max_restarts);
+      } else {
+        failures.push_back(what + (c.max_restarts > 0 ? " after " + std::to_string(restarts[i]) + " restarts" : ""));
+        std::printf("asyncps-local: %s; not restarted (--max-restarts %zu)\n", what.c_str(), c.max_restarts);
+      }
+      std::fflush(stdout);
+    }
+    // Joined workers (asyncps-worker --join) count too; silent ones are lost.
+    std::size_t joined = 0;
+    bool finished = false;
+    const std::vector<std::uint32_t> expired = leases.With([&](LeaseTable& t) {
+      std::vector<std::uint32_t> lost = t.Expire();
+      for (std::int64_t group : t.active_groups()) joined += running.count(group) == 0;
+      finished = t.finished();
+      return lost;
+    });
+    for (std::uint32_t id : expired)
+      std::printf(
+          "asyncps-local: lease worker %u silent for more than --lease-timeout %g s: lost, its range back in "
+          "the queue\n",
+          id, c.lease_timeout_s);
+    const std::size_t live = running.size() + joined;
+    if (finished && live == 0) break;
+    if (!finished && live == 0) return "every worker failed before the run completed: " + Join(failures, "; ");
+    if (!finished && live < c.min_workers) {
+      const auto now = std::chrono::steady_clock::now();
+      too_few_since = std::min(too_few_since, now);
+      if (now - too_few_since > std::chrono::duration<double>(c.min_workers_timeout_s))
+        return "only " + std::to_string(live) + " workers for more than --min-workers-timeout " +
+               std::to_string(c.min_workers_timeout_s) + " s (--min-workers " + std::to_string(c.min_workers) +
+               "); failed: " + Join(failures, "; ");
+    } else {
+      too_few_since = std::chrono::steady_clock::time_point::max();
+    }
+    display.Render();
+    if (curve && !finished && std::chrono::steady_clock::now() >= next_snapshot) {
+      if (Status st = curve->Snapshot(); !st.ok()) return st.ToString();
+      next_snapshot += std::chrono::milliseconds(static_cast<std::int64_t>(c.curve_every_s * 1000));
+    }
+  }
+  display.Finish();
+  return "";
+}
+
+// After the workers finished: their reports (from `leases` with --elastic,
+// else their files), the weights' evaluation and the
 // accuracy curve, printed (and written to --report-json). Stops the server,
 // unless --keep-serving.
 // Returns the exit status: 0, or 1 with the reason on stderr.
 int Report(const LocalConfig& c, const fs::path& work, const std::vector<std::string>& endpoints, AccuracyCurve* curve,
-           Children& children) {
+           const LeaseLedger* leases, Children& children) {
   std::vector<worker::WorkerReport> reports;
-  for (std::size_t i = 0; i < c.workers; ++i) {
+  if (leases) reports = leases->reports;
+  for (std::size_t i = 0; i < c.workers && !leases; ++i) {
     std::ifstream in(work / ("worker-" + std::to_string(i) + ".json"));
     try {
       reports.push_back(worker::WorkerReportFromJson(nlohmann::json::parse(in)));
@@ -228,7 +351,7 @@ int Report(const LocalConfig& c, const fs::path& work, const std::vector<std::st
     source.npz_path = (work / "worker-0.npz").string();
   else
     source.ps.servers = endpoints;
-  Result<RunReport> report = BuildRunReport(c.train, std::move(reports), source, c.save_weights);
+  Result<RunReport> report = BuildRunReport(c.train, std::move(reports), source, c.save_weights, leases);
   if (!report.ok()) return children.Fail(report.status().ToString());
   if (curve) {  // (its points go to the servers too: their status page draws them)
     Result<std::vector<CurvePoint>> points = curve->Evaluate();
@@ -308,7 +431,22 @@ int Run(const LocalConfig& c) {
       std::printf("status page: %s\n", page_url.c_str());
     }
   }
-  if (Status st = StartWorkers(c, worker_bin, work, endpoints, children); !st.ok()) return children.Fail(st.message());
+  std::unique_ptr<LeaseService> leases;
+  if (c.elastic) {
+    Result<std::unique_ptr<LeaseService>> started =
+        LeaseService::Start({0, c.lease_ranges, c.train.epochs, c.lease_timeout_s, c.max_workers}, c.lease_bind);
+    if (!started.ok()) return children.Fail(started.status().message());
+    leases = std::move(started).value();
+    // As WorkerArgs gives it to a worker of its own, but for a person to read.
+    std::vector<std::string> join = WorkerArgs(c, "asyncps-worker", work, endpoints, c.workers, leases->endpoint());
+    const auto format = std::find(join.begin(), join.end(), "--progress-format");
+    join.erase(format, format + 2);  // "--progress-format machine"
+    for (std::string& arg : join) arg = ShellQuoted(arg);
+    std::printf("lease service: %s; add a worker: %s\n", leases->endpoint().c_str(), Join(join, " ").c_str());
+    std::fflush(stdout);
+  }
+  if (Status st = StartWorkers(c, worker_bin, work, endpoints, leases ? leases->endpoint() : "", children); !st.ok())
+    return children.Fail(st.message());
 
   std::unique_ptr<AccuracyCurve> curve;
   if (!single && c.curve_every_s > 0) {
@@ -318,9 +456,20 @@ int Run(const LocalConfig& c) {
     if (!connected.ok()) return children.Fail(connected.status().message());
     curve = std::move(connected).value();
   }
-  // Supervise: relay output, show progress, fail fast if anything dies.
-  if (std::string why = Supervise(c, children, curve.get()); !why.empty()) return children.Fail(why);
-  const int rc = Report(c, work, endpoints, curve.get(), children);
+  // Supervise: relay output, show progress, fail fast if anything dies
+  // (--elastic: restart it, or go on without it).
+  if (leases) {
+    const auto start_worker = [&](std::size_t i) {
+      return ChildProcess::Start(WorkerArgs(c, worker_bin, work, endpoints, i, leases->endpoint()),
+                                 "worker " + std::to_string(i));
+    };
+    if (std::string why = SuperviseElastic(c, children, *leases, curve.get(), start_worker); !why.empty())
+      return children.Fail(why);
+  } else if (std::string why = Supervise(c, children, curve.get()); !why.empty()) {
+    return children.Fail(why);
+  }
+  const LeaseLedger ledger = leases ? leases->With([](LeaseTable& t) { return t.ledger(); }) : LeaseLedger{};
+  const int rc = Report(c, work, endpoints, curve.get(), leases ? &ledger : nullptr, children);
   if (rc != 0 || !c.keep_serving || !children.server) return rc;
   return KeepServing(*children.server, page_url);
 }

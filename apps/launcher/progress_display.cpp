@@ -6,8 +6,8 @@
 
 namespace asyncps::launcher {
 
-ProgressDisplay::ProgressDisplay(std::size_t workers, int epochs, bool terminal)
-    : state_(workers), epochs_(epochs), terminal_(terminal) {}
+ProgressDisplay::ProgressDisplay(std::size_t workers, int epochs, bool terminal, bool leased)
+    : state_(workers), epochs_(epochs), terminal_(terminal), leased_(leased) {}
 
 void ProgressDisplay::ClearStatus() {
   if (status_shown_) {
@@ -42,7 +42,8 @@ void ProgressDisplay::OnLine(std::size_t worker, const std::string& line) {
       s.loss = std::atof(value);
   }
   if (!terminal_ && s.batch == s.batches) {
-    std::printf("worker %zu: epoch %d/%d done, %.0f samples/s, loss %.4f\n", worker, s.epoch, epochs_, s.sps, s.loss);
+    std::printf("worker %zu: %s %d/%d done, %.0f samples/s, loss %.4f\n", worker,
+                leased_ ? "a range of epoch" : "epoch", s.epoch, epochs_, s.sps, s.loss);
     std::fflush(stdout);
   }
 }

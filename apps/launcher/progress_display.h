@@ -12,7 +12,8 @@ namespace asyncps::launcher {
 
 class ProgressDisplay {
  public:
-  ProgressDisplay(std::size_t workers, int epochs, bool terminal);
+  // leased: each worker's passes are ranges of an epoch (asyncps-local --elastic).
+  ProgressDisplay(std::size_t workers, int epochs, bool terminal, bool leased = false);
 
   // A line from worker i: "@progress key=value ..." updates its state; anything
   // else is printed.
@@ -33,6 +34,7 @@ class ProgressDisplay {
   std::vector<WorkerState> state_;
   int epochs_;
   bool terminal_;
+  bool leased_;
   bool status_shown_ = false;
   std::chrono::steady_clock::time_point last_render_{};
 };

@@ -150,8 +150,15 @@ nlohmann::json MetricsJson(const RunReport& r) {
   return m;
 }
 
+bool EveryRowOncePerEpoch(const LeaseLedger& leases) {
+  if (leases.completed_rows.size() != static_cast<std::size_t>(leases.epochs)) return false;
+  for (std::uint64_t rows : leases.completed_rows)
+    if (rows != leases.rows) return false;
+  return true;
+}
+
 void CountExpectedUpdates(RunReport& r) {
-  r.run_expected_updates = 0;
+  r.run_expected_updates = r.lost_commits;
   for (const auto& w : r.workers) r.run_expected_updates += w.expected_commits;
   // A run on an old --checkpoint-dir continues its centre: those updates come
   // first. The fewest any worker found: one that joined after a shard's
@@ -165,9 +172,11 @@ void CountExpectedUpdates(RunReport& r) {
 }
 
 Result<RunReport> BuildRunReport(const worker::TrainOptions& train, std::vector<worker::WorkerReport> workers,
-                                 const WeightsSource& source, const std::string& save_weights) {
+                                 const WeightsSource& source, const std::string& save_weights,
+                                 const LeaseLedger* leases) {
   RunReport r;
   r.train = train;
+  if (leases) r.leases = *leases;
   r.workers = std::move(workers);
   std::sort(r.workers.begin(), r.workers.end(),
             [](const auto& a, const auto& b) { return a.worker_index < b.worker_index; });
@@ -216,6 +225,11 @@ Result<RunReport> BuildRunReport(const worker::TrainOptions& train, std::vector<
     }
     r.staleness_mean = applied > 0 ? static_cast<double>(tau_sum) / static_cast<double>(applied) : 0;
     AddStalenessBound(r);
+    if (leases) {
+      for (const auto& [id, commits] : r.shards.front().commits_per_worker)
+        if (std::count(leases->lost_workers.begin(), leases->lost_workers.end(), id) > 0) r.lost_commits += commits;
+      CountExpectedUpdates(r);
+    }
   } else if (!source.npz_path.empty()) {
     if (Status st = models::LoadWeights(source.npz_path, m.layout(), m.params()); !st.ok()) return st;
   }
@@ -285,6 +299,19 @@ std::string FormatReport(const RunReport& r) {
           mismatch);
     }
     add("  (Dist-Keras printed one more: its counter starts at 1)\n");
+    if (r.leases) {
+      const LeaseLedger& l = *r.leases;
+      std::string per_epoch;
+      for (std::uint64_t rows : l.completed_rows) per_epoch += (per_epoch.empty() ? "" : ", ") + std::to_string(rows);
+      add("data leases: %s: %d epochs x %llu rows in %llu ranges (rows per epoch: %s)%s\n",
+          EveryRowOncePerEpoch(l) ? "every sample trained exactly once per epoch" : "rows missing", l.epochs,
+          static_cast<unsigned long long>(l.rows), static_cast<unsigned long long>(l.ranges), per_epoch.c_str(),
+          EveryRowOncePerEpoch(l) ? "" : "  <-- MISMATCH");
+      add("  %u workers joined, %zu lost mid-run (%llu commits applied before; in the expected count); %llu leases "
+          "returned unfinished, their %llu rows retrained\n",
+          l.joined, l.lost_workers.size(), static_cast<unsigned long long>(r.lost_commits),
+          static_cast<unsigned long long>(l.returned_leases), static_cast<unsigned long long>(l.returned_rows));
+    }
     add("staleness tau: mean %.2f, max %llu\n", r.staleness_mean, static_cast<unsigned long long>(r.staleness_max));
     if (!r.staleness_counts.empty()) add("  tau distribution: %s\n", FormatStalenessCounts(r.staleness_counts).c_str());
     if (r.max_staleness >= 0)
@@ -401,6 +428,17 @@ nlohmann::json ToJson(const RunReport& r) {
           {"metrics", MetricsJson(r)},
           {"standardized", r.standardized},
           {"server_peak_rss_kb", r.server_peak_rss_kb},
+          {"leases", r.leases ? nlohmann::json{{"rows", r.leases->rows},
+                                               {"ranges", r.leases->ranges},
+                                               {"epochs", r.leases->epochs},
+                                               {"completed_rows", r.leases->completed_rows},
+                                               {"every_row_once_per_epoch", EveryRowOncePerEpoch(*r.leases)},
+                                               {"joined", r.leases->joined},
+                                               {"lost_workers", r.leases->lost_workers},
+                                               {"lost_commits", r.lost_commits},
+                                               {"returned_leases", r.leases->returned_leases},
+                                               {"returned_rows", r.leases->returned_rows}}
+                              : nlohmann::json(nullptr)},
           {"settings",
            {{"algo", r.train.algo},
             {"workers", r.workers.size()},

@@ -8,6 +8,7 @@
 // an evaluation of the final weights; asyncps-local and asyncps-report share it.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "asyncps/client/client.h"
 #include "asyncps/models/evaluate.h"
 #include "connect_options.h"
+#include "lease_table.h"
 #include "train_options.h"
 #include "worker_report.h"
 
@@ -83,7 +85,15 @@ struct RunReport {
   models::Evaluation evaluation;
   bool standardized = false;             // --standardize: its figures saved beside the weights
   std::uint64_t server_peak_rss_kb = 0;  // the asyncps-server process (all its shards), if known
+  // asyncps-local --elastic: what the data leases did; absent: fixed partitions.
+  std::optional<LeaseLedger> leases;
+  // --elastic: the commits shard 0 applied from workers lost mid-run (they
+  // left no report); part of run_expected_updates.
+  std::uint64_t lost_commits = 0;
 };
+
+// --elastic's exact check: every epoch's completed ranges hold every row once.
+bool EveryRowOncePerEpoch(const LeaseLedger& leases);
 
 // The weights to evaluate: pulled from the PS at `servers` (any algorithm but
 // single), or read from an .npz written by a `single` worker.
@@ -93,8 +103,8 @@ struct WeightsSource {
 };
 
 // Sets r's restored_updates, run_expected_updates and expected_updates from
-// r.workers: a run that continued a checkpointed centre expects its restored
-// updates plus its own commits (BuildRunReport calls it).
+// r.workers (and r.lost_commits): a run that continued a checkpointed centre
+// expects its restored updates plus its own commits (BuildRunReport calls it).
 void CountExpectedUpdates(RunReport& r);
 
 // The test set's metrics beyond accuracy: two classes, the positive class's
@@ -109,8 +119,11 @@ nlohmann::json MetricsJson(const RunReport& r);
 
 // Pulls (or loads) the final weights and the shards' counters, evaluates the
 // weights on the test set, and writes them to `save_weights` (.npz) if set.
+// `leases` (--elastic; may be null): the lease service's ledger, whose lost
+// workers' commits the shards counted.
 Result<RunReport> BuildRunReport(const worker::TrainOptions& train, std::vector<worker::WorkerReport> workers,
-                                 const WeightsSource& source, const std::string& save_weights);
+                                 const WeightsSource& source, const std::string& save_weights,
+                                 const LeaseLedger* leases = nullptr);
 
 // The human-readable report (Dist-Keras' three lines first).
 std::string FormatReport(const RunReport& r);

@@ -18,6 +18,7 @@
 #include "asyncps/models/optimizer.h"
 #include "asyncps/models/weights.h"
 #include "asyncps/client/rule_driver.h"
+#include "data_passes.h"
 #include "worker_log.h"
 
 namespace asyncps::worker {
@@ -103,8 +104,9 @@ Status Diverged(const TrainOptions& train, const std::string& what, double value
 
 }  // namespace
 
-Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& options, const ProgressFn& progress,
+Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& given, const ProgressFn& progress,
                                std::chrono::milliseconds progress_interval) {
+  WorkerOptions options = given;  // --join: the lease service gives the worker index
   if (Status st = train.Validate(); !st.ok()) return st;
   if (options.num_workers < 1 || options.worker_index >= options.num_workers)
     return Status::InvalidArgument("--worker-index must be in [0, --num-workers)");
@@ -151,6 +153,25 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
   if (!opt.ok()) return Status::InvalidArgument("--optimizer/--lr: " + opt.status().message());
   models::Optimizer& optimizer = *opt.value();
 
+  // Each worker shuffles its own partition (or leased range) with its own stream.
+  models::BatcherOptions bo;
+  bo.batch_size = batch_size;
+  bo.seed = train.seed * 1000003 + options.worker_index;
+  bo.binary_targets = model.loss().kind == models::LossKind::kBinaryCrossentropy;
+  std::unique_ptr<DataPasses> passes;
+  if (options.join.empty()) {
+    passes = FixedPasses(data, bo, train.epochs);
+  } else {
+    bo.seed = train.seed * 1000003;
+    std::uint32_t id = 0;
+    Result<std::unique_ptr<DataPasses>> leased = LeasedPasses(options.join, data, bo, &id);
+    if (!leased.ok()) return leased.status();
+    passes = std::move(leased).value();
+    options.worker_index = report.worker_index = id;
+    report.num_workers = 0;  // elastic: workers come and go
+    LogWorker(id, "info", "joined the lease service at " + options.join + " as worker " + std::to_string(id));
+  }
+
   PsLink ps;
   if (with_ps) {
     Result<PsLink> link = ConnectToPs(train, options, model);
@@ -160,12 +181,6 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
     report.restored_updates = ps.restored_updates;
   }
 
-  // Each worker shuffles its own partition with its own stream.
-  models::BatcherOptions bo;
-  bo.batch_size = batch_size;
-  bo.seed = train.seed * 1000003 + options.worker_index;
-  bo.binary_targets = model.loss().kind == models::LossKind::kBinaryCrossentropy;
-  models::Batcher batcher(data, bo);
   const std::span<float> w = model.params();
 
   report.first_batch_unix = UnixNow();
@@ -173,11 +188,16 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
   auto last_report = train_start;
   double loss_sum = 0, epoch_loss_sum = 0;
   std::size_t loss_count = 0;
-  for (int epoch = 1; epoch <= train.epochs; ++epoch) {
-    batcher.StartEpoch(static_cast<std::uint64_t>(epoch - 1));
+  for (;;) {
+    Result<bool> more = passes->Next();
+    if (!more.ok()) return more.status();
+    if (!more.value()) break;
+    models::Batcher& batcher = passes->batcher();
+    const int epoch = passes->epoch();
     epoch_loss_sum = 0;
     const std::size_t batches = batcher.num_batches();
-    for (std::size_t b = 0; b < batches; ++b) {
+    std::size_t b = 0;
+    for (; b < batches && !passes->stopped(); ++b) {
       if (ps.driver)
         if (Status st = ps.driver->BeforeBatch(w); !st.ok()) return st;
       const models::BatchView batch = batcher.Get(b);
@@ -204,8 +224,10 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
         loss_count = 0;
         last_report = now;
       }
+      if (Status st = passes->AfterBatch(); !st.ok()) return st;
     }
-    report.last_epoch_loss = epoch_loss_sum / static_cast<double>(batches);
+    if (b > 0) report.last_epoch_loss = epoch_loss_sum / static_cast<double>(b);
+    if (Status st = passes->EndPass(); !st.ok()) return st;
   }
   if (ps.driver) {
     if (Status st = ps.driver->Finish(w); !st.ok()) return st;
@@ -229,6 +251,7 @@ Result<WorkerReport> RunWorker(const TrainOptions& train, const WorkerOptions& o
     if (Status st = models::SaveFinalWeights(options.save_weights, model); !st.ok()) return st;
     if (Status st = SaveDataSidecars(options.save_weights, data); !st.ok()) return st;
   }
+  if (Status st = passes->Leave(report); !st.ok()) return st;
   return report;
 }
 

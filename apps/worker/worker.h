@@ -19,6 +19,9 @@ struct WorkerOptions {
   ConnectOptions connect;        // the shards (unused for `single`)
   std::size_t worker_index = 0;  // this worker's partition: index of num_workers
   std::size_t num_workers = 1;
+  // asyncps-local's lease service (tcp://HOST:PORT): train the ranges it hands
+  // out, the worker index it gives, instead of partition worker_index; "": off.
+  std::string join;
   std::string save_weights;  // write the final local weights here (.npz)
   // An experiment knob (asyncps-local --straggler): train this many times
   // slower, sleeping (slowdown - 1) x each batch's training time after it.

@@ -26,10 +26,16 @@ tools::ParsedFlags<WorkerConfig> ParseWorkerFlags(int argc, const char* const* a
                                    "This worker's index (default: $JOB_COMPLETION_INDEX, else 0)")
                         ->envname("ASYNCPS_WORKER_INDEX")
                         ->check(tools::NotNegative());
-  app.add_option("--num-workers", c.worker.num_workers, "Workers in the run (the data is split among them)")
-      ->envname("ASYNCPS_NUM_WORKERS")
-      ->check(tools::NotNegative())
-      ->capture_default_str();
+  auto* num_opt =
+      app.add_option("--num-workers", c.worker.num_workers, "Workers in the run (the data is split among them)")
+          ->envname("ASYNCPS_NUM_WORKERS")
+          ->check(tools::NotNegative())
+          ->capture_default_str();
+  app.add_option("--join", c.worker.join,
+                 "Join a running asyncps-local --elastic at its lease service (tcp://HOST:PORT, which it prints): "
+                 "train the ranges of the data it hands out, under the worker index it gives, instead of a fixed "
+                 "partition; SIGTERM stops it after its current batch and gives its range back")
+      ->envname("ASYNCPS_JOIN");
   app.add_option("--report-json", c.report_json, "Write this worker's report here as JSON")
       ->envname("ASYNCPS_REPORT_JSON");
   app.add_option("--save-weights", c.worker.save_weights,
@@ -50,8 +56,17 @@ tools::ParsedFlags<WorkerConfig> ParseWorkerFlags(int argc, const char* const* a
       ->envname("ASYNCPS_WORKER_METRICS_BIND");
   if (std::optional<tools::FlagsExit> exit = tools::ParseQuietly(app, argc, argv)) return *exit;
 
-  DefaultIndexFromJob(c.worker.worker_index, index_opt->count() > 0 || std::getenv("ASYNCPS_WORKER_INDEX"));
   Status valid = c.train.Validate();
+  if (!c.worker.join.empty()) {
+    if (valid.ok() && (index_opt->count() > 0 || num_opt->count() > 0))
+      valid = Status::InvalidArgument(
+          "--join takes this worker's index from the lease service and the data from its ranges: drop "
+          "--worker-index and --num-workers");
+    if (valid.ok() && c.worker.join.rfind("tcp://", 0) != 0)
+      valid = Status::InvalidArgument("--join " + c.worker.join + ": expected tcp://HOST:PORT");
+  } else {
+    DefaultIndexFromJob(c.worker.worker_index, index_opt->count() > 0 || std::getenv("ASYNCPS_WORKER_INDEX"));
+  }
   if (valid.ok() && (c.worker.num_workers < 1 || c.worker.worker_index >= c.worker.num_workers)) {
     valid = Status::InvalidArgument("--worker-index " + std::to_string(c.worker.worker_index) + " with --num-workers " +
                                     std::to_string(c.worker.num_workers) +

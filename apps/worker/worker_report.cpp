@@ -50,9 +50,11 @@ WorkerReport WorkerReportFromJson(const nlohmann::json& j) {
 
 std::string Summary(const WorkerReport& r) {
   char line[256];
+  // num_workers 0: an elastic worker (asyncps-worker --join), no fixed share.
+  const std::string of = r.num_workers > 0 ? "/" + std::to_string(r.num_workers) : std::string(" (elastic)");
   std::snprintf(line, sizeof line,
-                "worker %zu/%zu: %llu samples, %llu commits, %.1f s, %.0f samples/s, loss %.4f, peak RSS %.1f MB",
-                r.worker_index, r.num_workers, static_cast<unsigned long long>(r.samples),
+                "worker %zu%s: %llu samples, %llu commits, %.1f s, %.0f samples/s, loss %.4f, peak RSS %.1f MB",
+                r.worker_index, of.c_str(), static_cast<unsigned long long>(r.samples),
                 static_cast<unsigned long long>(r.commits), r.train_seconds, r.samples_per_second, r.last_epoch_loss,
                 static_cast<double>(r.peak_rss_kb) / 1024.0);
   return line;

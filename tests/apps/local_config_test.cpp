@@ -148,6 +148,44 @@ TEST_CASE("asyncps-local refuses its own bad values with exit 2, naming them", "
   for (const Refusal& r : cases) flags.CheckRefused(r);
 }
 
+TEST_CASE("asyncps-local --elastic: its defaults, and its flags refused without it or out of bounds",
+          "[apps][local][flags]") {
+  const LocalConfig c = flags.Accepted({"--elastic", "--workers", "2"});
+  CHECK(c.elastic);
+  CHECK(c.min_workers == 1);
+  CHECK(c.max_workers == 2);
+  CHECK(c.max_restarts == 0);
+  CHECK(c.lease_ranges == 8);
+  CHECK(c.lease_timeout_s == 10);
+  CHECK(c.min_workers_timeout_s == 30);
+  CHECK(c.lease_bind == "127.0.0.1:0");
+  const LocalConfig d = flags.Accepted({"--elastic", "--workers", "2", "--min-workers", "2", "--max-workers", "5",
+                                        "--max-restarts", "3", "--lease-ranges", "40", "--lease-timeout", "2.5",
+                                        "--min-workers-timeout", "7", "--lease-bind", "0.0.0.0:7100"});
+  CHECK(d.min_workers == 2);
+  CHECK(d.max_workers == 5);
+  CHECK(d.max_restarts == 3);
+  CHECK(d.lease_ranges == 40);
+  CHECK(d.lease_timeout_s == 2.5);
+  CHECK(d.min_workers_timeout_s == 7);
+  CHECK(d.lease_bind == "0.0.0.0:7100");
+  const std::vector<Refusal> cases = {
+      {{"--max-restarts", "2"}, {"asyncps-local: --max-restarts needs --elastic\n"}},
+      {{"--min-workers", "2"}, {"--min-workers needs --elastic"}},
+      {{"--lease-bind", "127.0.0.1:1"}, {"--lease-bind needs --elastic"}},
+      {{"--elastic", "--workers", "2", "--min-workers", "3"}, {"--min-workers 3, --workers 2", "min <= workers"}},
+      {{"--elastic", "--workers", "4", "--max-workers", "3"}, {"--workers 4, --max-workers 3"}},
+      {{"--elastic", "--algo", "single"}, {"--elastic", "--algo single"}},
+      {{"--elastic", "--algo", "average"}, {"--elastic", "--algo average"}},
+      {{"--elastic", "--max-staleness", "2"}, {"--elastic with --max-staleness 2"}},
+      {{"--elastic", "--lease-bind", "localhost"}, {"--lease-bind localhost: expected HOST:PORT"}},
+      {{"--elastic", "--lease-bind", "localhost:70000"}, {"--lease-bind localhost:70000"}},
+      {{"--elastic", "--lease-timeout", "0"}, {"--lease-timeout", "0"}},
+      {{"--elastic", "--lease-ranges", "0"}, {"--lease-ranges", "0"}},
+  };
+  for (const Refusal& r : cases) flags.CheckRefused(r);
+}
+
 TEST_CASE("asyncps-local --algo average runs its servers with the barrier, --max-staleness 0", "[apps][local][flags]") {
   CHECK(flags.Accepted({"--algo", "average"}).max_staleness == "0");
   CHECK(flags.Accepted({"--algo", "average", "--max-staleness", "0"}).max_staleness == "0");

@@ -120,8 +120,18 @@ TEST_CASE("asyncps-worker refuses its own bad values with exit 2, naming them", 
       {{"--slowdown", "nan"}, {"--slowdown", "nan"}},
       {{"--progress-format", "json"}, {"--progress-format", "json"}},
       {{"--pull-encoding", "fp8"}, {"--pull-encoding", "fp8"}},
+      {{"--join", "127.0.0.1:5000"}, {"--join 127.0.0.1:5000: expected tcp://HOST:PORT"}},
+      {{"--join", "tcp://127.0.0.1:5000", "--worker-index", "1"}, {"--join", "drop --worker-index"}},
+      {{"--join", "tcp://127.0.0.1:5000", "--num-workers", "2"}, {"--join", "drop --worker-index and --num-workers"}},
   };
   for (const Refusal& r : cases) flags.CheckRefused(r);
+}
+
+TEST_CASE("asyncps-worker --join reaches the config and ignores $JOB_COMPLETION_INDEX", "[apps][worker][flags]") {
+  ScopedEnv job("JOB_COMPLETION_INDEX", "3");
+  const auto c = flags.Accepted({"--join", "tcp://10.0.0.1:7100"});
+  CHECK(c.worker.join == "tcp://10.0.0.1:7100");
+  CHECK(c.worker.worker_index == 0);
 }
 
 namespace {
