@@ -40,6 +40,7 @@ cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 cmake -S "$here/user" -B "$tmp/user" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
 cmake --build "$tmp/user" -j2 >/dev/null
 site=$(echo "$tmp"/prefix/lib/python3*/site-packages)
+[[ -d $site/asyncps ]] || { echo "$build installs no Python package: configure it with -DASYNCPS_BUILD_PYTHON=ON" >&2; exit 1; }
 
 "$tmp/prefix/bin/asyncps-server" --bind 'tcp://127.0.0.1:*' --ready-file "$tmp/server.ready" 2>"$tmp/server.log" &
 pids+=($!)
