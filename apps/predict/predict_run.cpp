@@ -6,6 +6,7 @@
 #include <memory>
 #include <utility>
 
+#include "asyncps/models/blas_threads.h"
 #include "asyncps/models/csv_reader.h"
 #include "asyncps/models/keras_model.h"
 #include "asyncps/models/loss.h"
@@ -92,16 +93,9 @@ Result<Samples> LoadSamples(const PredictConfig& c, const worker::DataSidecars& 
                                    "--weights");
   }
   Samples s;
-  std::vector<std::string> ids;
-  Result<models::Dataset> all = ReadAll(c, &ids);
+  Result<models::Dataset> all = ReadAll(c, &s.ids);
   if (!all.ok()) return all.status();
-  Result<models::Dataset> part = models::Partition(all.value(), c.worker_index, c.num_workers);
-  if (!part.ok()) return part.status();
-  s.data = std::move(part).value();
-  if (!ids.empty()) {
-    const auto [begin, end] = models::PartitionBounds(ids.size(), c.worker_index, c.num_workers);
-    s.ids.assign(ids.begin() + static_cast<std::ptrdiff_t>(begin), ids.begin() + static_cast<std::ptrdiff_t>(end));
-  }
+  s.data = std::move(all).value();
   const models::Standardization& scaling = sidecars.standardization;
   if (!scaling.empty() && scaling.mean.size() != s.data.sample_size()) {
     return Status::InvalidArgument(scaling_path + " holds the figures of " + std::to_string(scaling.mean.size()) +
@@ -169,12 +163,17 @@ int Run(const PredictConfig& c) {
           Status::InvalidArgument("--probabilities is for classifiers; " + loss_name + " is a regression loss"));
   }
   if (Status st = m.Reserve(std::min(c.batch_size, std::max<std::size_t>(d.size(), 1))); !st.ok()) return fail(st);
+  models::SetBlasThreads(c.model.blas_threads);
 
   std::FILE* out = c.output == "-" ? stdout : std::fopen(c.output.c_str(), "w");
   if (out == nullptr) return fail(Status::IOError("--output " + c.output + ": cannot be opened for writing"));
   std::string text = c.worker_index == 0 ? Header(c, class_names, loss.classification() ? 1 : units) : "";
   std::vector<float> outputs;
-  for (std::size_t b0 = 0; b0 < d.size(); b0 += c.batch_size) {
+  // This share's rows, in the batches the whole run has (those at its ends in
+  // full): a batch's size can change the GEMM kernel and a row's last bits, and
+  // the shares' outputs must concatenate to the whole's.
+  const auto [begin, end] = models::PartitionBounds(d.size(), c.worker_index, c.num_workers);
+  for (std::size_t b0 = begin / c.batch_size * c.batch_size; b0 < end; b0 += c.batch_size) {
     const std::size_t bs = std::min(c.batch_size, d.size() - b0);
     std::span<const float> z = m.Forward(d.image(b0), bs, /*training=*/false);
     outputs.resize(bs * units);
@@ -183,7 +182,7 @@ int Run(const PredictConfig& c) {
                                        : binary               ? models::OutputActivation::kSigmoid
                                                               : models::OutputActivation::kSoftmax;
     models::ApplyOutputActivation(a, z.data(), bs, units, outputs.data());
-    for (std::size_t i = 0; i < bs; ++i) {
+    for (std::size_t i = b0 < begin ? begin - b0 : 0; i < bs && b0 + i < end; ++i) {
       if (!samples.value().ids.empty()) text += Cell(samples.value().ids[b0 + i]) + ",";
       const float* zi = z.data() + i * units;
       const float* oi = outputs.data() + i * units;

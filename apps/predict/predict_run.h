@@ -14,9 +14,8 @@
 
 namespace asyncps::predict {
 
-// The rows to predict: c.worker_index's share of --data, unlabelled, scaled
-// with sidecars.standardization when it is set; ids: the --id-column cells of
-// those rows (else empty). Errors name --data, --weights or the sidecar file:
+// Every row of --data, unlabelled, scaled with sidecars.standardization when
+// it is set; ids: the --id-column cells (else empty). Errors name --data, --weights or the sidecar file:
 // a file that cannot be read, a standardization of another feature count,
 // --standardize without its sidecar.
 struct Samples {
@@ -25,8 +24,9 @@ struct Samples {
 };
 Result<Samples> LoadSamples(const PredictConfig& c, const worker::DataSidecars& sidecars);
 
-// Runs asyncps-predict: writes the CSV to --output (or stdout) and returns the
-// exit status, 0 or 1 (the error on stderr, naming the flag or file).
+// Runs asyncps-predict: writes the CSV of --worker-index's share of the rows
+// (PartitionBounds) to --output (or stdout) and returns the exit status, 0 or
+// 1 (the error on stderr, naming the flag or file).
 //
 // The CSV: a header (only from --worker-index 0, so that the shares' outputs
 // concatenate into the whole), then a line per row: the --id-column cell, the
