@@ -10,6 +10,10 @@ namespace {
 using worker::FormatLeaseMessage;
 using worker::LeaseMessage;
 
+// How long a worker told to wait sleeps before it asks again: an epoch's last
+// range may come back (or the next epoch start) at any moment.
+constexpr std::uint64_t kWaitMs = 50;
+
 std::string Error(const Status& st) { return FormatLeaseMessage({"error", {}, st.message()}); }
 
 }  // namespace
@@ -39,7 +43,7 @@ std::string HandleLeaseRequest(LeaseTable& table, const std::string& request, st
     Result<NextLease> next = table.Next(id);
     if (!next.ok()) return Error(next.status());
     if (next.value().kind == NextLease::Kind::kDone) return "done";
-    if (next.value().kind == NextLease::Kind::kWait) return FormatLeaseMessage({"wait", {{"ms", renew_ms}}, ""});
+    if (next.value().kind == NextLease::Kind::kWait) return FormatLeaseMessage({"wait", {{"ms", kWaitMs}}, ""});
     const Lease& l = next.value().lease;
     return FormatLeaseMessage({"range",
                                {{"lease", l.id},

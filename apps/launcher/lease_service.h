@@ -15,8 +15,8 @@
 
 namespace asyncps::launcher {
 
-// One request's reply, from `table` (a worker re-asks `next` after renew_ms
-// when told to wait, and renews its lease every renew_ms while training).
+// One request's reply, from `table` (a worker renews its lease every renew_ms
+// while it trains).
 // Every request is checked; a refused one gets "error <why>".
 std::string HandleLeaseRequest(LeaseTable& table, const std::string& request, std::uint64_t renew_ms);
 

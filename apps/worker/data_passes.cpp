@@ -41,7 +41,7 @@ class Leased : public DataPasses {
       if (!next.ok()) return next.status();
       if (next.value().kind == LeasedRange::Kind::kDone) return false;
       if (next.value().kind == LeasedRange::Kind::kWait) {
-        std::this_thread::sleep_for(client_->renew_interval());
+        std::this_thread::sleep_for(next.value().wait);
         continue;
       }
       return Start(next.value());

@@ -80,6 +80,10 @@ Result<LeasedRange> LeaseClient::Next() {
     r.kind = LeasedRange::Kind::kDone;
   } else if (m.value().verb == "wait") {
     r.kind = LeasedRange::Kind::kWait;
+    if (f.at("ms") > 60000)
+      return Status::Protocol("the lease service at " + endpoint_ + " asked to wait " + std::to_string(f.at("ms")) +
+                              " ms: more than a minute");
+    r.wait = std::chrono::milliseconds(f.at("ms"));
   } else {
     r.kind = LeasedRange::Kind::kRange;
     r.lease = f.at("lease");

@@ -22,6 +22,7 @@ struct LeasedRange {
   std::uint64_t lease = 0;
   int epoch = 0;  // from 1
   std::uint64_t index = 0, ranges = 1, begin = 0, end = 0;
+  std::chrono::milliseconds wait{0};  // kWait: ask again after this long
 };
 
 class LeaseClient {
@@ -35,10 +36,10 @@ class LeaseClient {
 
   std::uint32_t worker() const { return worker_; }  // the id the service gave
   int epochs() const { return epochs_; }
-  std::chrono::milliseconds renew_interval() const { return renew_; }
 
   Result<LeasedRange> Next();
-  // Renews this worker's lease when renew_interval() has passed since its last request.
+  // Renews this worker's lease when the service's renew_ms have passed since
+  // its last request.
   Status RenewIfDue();
   Status Complete(std::uint64_t lease);
   // Returns an unfinished lease and hands over this worker's report.

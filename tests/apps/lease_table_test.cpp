@@ -154,6 +154,13 @@ TEST_CASE("lease service: malformed requests get an error naming the problem", "
              Catch::StartsWith("error") && Catch::Contains("report"));
   CHECK_THAT(HandleLeaseRequest(t, "complete worker=0 lease=2", 100), Catch::StartsWith("error"));
   CHECK(HandleLeaseRequest(t, "complete worker=0 lease=1", 100) == "ok");
+  CHECK(HandleLeaseRequest(t, "hello rows=100 pgid=5", 100) == "welcome epochs=2 renew_ms=100 worker=1");
+  for (int i = 0; i < 3; ++i) {  // worker 1 takes the rest of epoch 1
+    CHECK_THAT(HandleLeaseRequest(t, "next worker=1", 100), Catch::StartsWith("range"));
+    CHECK(HandleLeaseRequest(t, "complete worker=1 lease=" + std::to_string(i + 2), 100) == "ok");
+  }
+  CHECK_THAT(HandleLeaseRequest(t, "next worker=0", 100), Catch::StartsWith("range") && Catch::Contains("epoch=2"));
+  CHECK(HandleLeaseRequest(t, "leave worker=0\n{}", 100) != "ok");  // not a worker report's JSON
 }
 
 TEST_CASE("lease service and client: a worker joins, trains every range and leaves over ZeroMQ", "[lease]") {
