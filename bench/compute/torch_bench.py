@@ -97,51 +97,94 @@ class Recurrent(nn.Module):
         return out if self.sequences else out[:, -1]
 
 
+def layer_modules(cls, cfg, state):
+    """The torch modules of one Keras layer; state: "features" (a sequence's
+    last dimension) and "image" (whether the tensor is NCHW)."""
+    acts = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+    act = cfg.get("activation", "linear")
+    mods = []
+    if cls == "Conv2D":
+        k, s = _pair(cfg["kernel_size"]), _pair(cfg["strides"])
+        if cfg["padding"] == "same":
+            mods.append(SamePad(k, s))
+        mods.append(nn.LazyConv2d(cfg["filters"], k, s, bias=cfg.get("use_bias", True)))
+    elif cls in ("MaxPooling2D", "AveragePooling2D"):
+        k = _pair(cfg["pool_size"])
+        s = _pair(cfg["strides"] or cfg["pool_size"])
+        if cfg["padding"] == "same":
+            mods.append(SamePad(k, s, float("-inf") if cls == "MaxPooling2D" else 0.0))
+        mods.append(nn.MaxPool2d(k, s) if cls == "MaxPooling2D" else nn.AvgPool2d(k, s))
+    elif cls == "BatchNormalization":
+        # Keras' momentum weighs the old statistic, PyTorch's the new one.
+        bn = nn.LazyBatchNorm2d if state["image"] else nn.LazyBatchNorm1d
+        mods.append(bn(eps=cfg.get("epsilon", 1e-3), momentum=1 - cfg.get("momentum", 0.99)))
+    elif cls == "GlobalAveragePooling2D":
+        mods += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        state["image"] = False
+    elif cls == "Flatten":
+        mods.append(nn.Flatten())
+        state["image"] = False
+    elif cls == "Reshape":
+        mods.append(Reshape(cfg["target_shape"]))
+        state["features"] = cfg["target_shape"][-1]
+        state["image"] = len(cfg["target_shape"]) == 3
+    elif cls in ("SimpleRNN", "LSTM", "GRU"):
+        mods.append(Recurrent(cls, state["features"], cfg))
+        state["features"] = cfg["units"]
+        act = "linear"  # the cell's own
+    elif cls == "Dense":
+        mods.append(nn.LazyLinear(cfg["units"], bias=cfg.get("use_bias", True)))
+    elif cls == "Dropout":
+        mods.append(nn.Dropout(cfg["rate"]))
+    elif cls != "Activation":
+        raise SystemExit("unsupported layer " + cls)
+    if act in acts:
+        mods.append(acts[act]())
+    return mods
+
+
+class Functional(nn.Module):
+    """A Keras Functional model (one input, one output; Keras 2's
+    inbound_nodes), the layers run in file order; Add as the only merge."""
+
+    def __init__(self, layers, shape):
+        super().__init__()
+        self.order, self.inbound, state = [], {}, {"image": len(shape) == 3, "features": shape[-1]}
+        self.mods = nn.ModuleDict()
+        for layer in layers:
+            cls, cfg, name = layer["class_name"], layer["config"], layer["name"]
+            if cls == "InputLayer":
+                self.input_name = name
+                continue
+            self.inbound[name] = [node[0] for node in layer["inbound_nodes"][0]]
+            if cls != "Add":
+                self.mods[name] = nn.Sequential(*layer_modules(cls, cfg, state))
+            self.order.append(name)
+
+    def forward(self, x):
+        out = {self.input_name: x}
+        for name in self.order:
+            ins = [out[i] for i in self.inbound[name]]
+            out[name] = sum(ins) if name not in self.mods else self.mods[name](ins[0])
+        return out[self.order[-1]]
+
+
 def keras_model(path):
-    """nn.Sequential and input shape (C, H, W) or (N,) from model.to_json()."""
+    """The model and input shape (C, H, W) or (N,) from model.to_json()."""
     with open(path) as f:
         model = json.load(f)
     layers = model["config"] if isinstance(model["config"], list) else model["config"]["layers"]
-    acts = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
-    mods, shape = [], None
-    for layer in layers:
-        cls, cfg = layer["class_name"], layer["config"]
-        if shape is None:
-            dims = cfg["batch_input_shape"][1:]
-            shape = [dims[2], dims[0], dims[1]] if len(dims) == 3 else list(dims)
-            if cls == "InputLayer":
-                continue
-        act = cfg.get("activation", "linear")
-        if cls == "Conv2D":
-            k, s = _pair(cfg["kernel_size"]), _pair(cfg["strides"])
-            if cfg["padding"] == "same":
-                mods.append(SamePad(k, s))
-            mods.append(nn.LazyConv2d(cfg["filters"], k, s, bias=cfg.get("use_bias", True)))
-        elif cls in ("MaxPooling2D", "AveragePooling2D"):
-            k = _pair(cfg["pool_size"])
-            s = _pair(cfg["strides"] or cfg["pool_size"])
-            if cfg["padding"] == "same":
-                mods.append(SamePad(k, s, float("-inf") if cls == "MaxPooling2D" else 0.0))
-            mods.append(nn.MaxPool2d(k, s) if cls == "MaxPooling2D" else nn.AvgPool2d(k, s))
-        elif cls == "Flatten":
-            mods.append(nn.Flatten())
-        elif cls == "Reshape":
-            mods.append(Reshape(cfg["target_shape"]))
-            features = cfg["target_shape"][-1]
-        elif cls in ("SimpleRNN", "LSTM", "GRU"):
-            mods.append(Recurrent(cls, features, cfg))
-            features = cfg["units"]
-            act = "linear"  # the cell's own
-        elif cls == "Dense":
-            mods.append(nn.LazyLinear(cfg["units"], bias=cfg.get("use_bias", True)))
-        elif cls == "Dropout":
-            mods.append(nn.Dropout(cfg["rate"]))
-        elif cls != "Activation":
-            raise SystemExit("unsupported layer " + cls)
-        if act in acts:
-            mods.append(acts[act]())
-    net = nn.Sequential(*mods)
-    net(torch.zeros(1, *shape))  # materialises the lazy layers
+    dims = layers[0]["config"]["batch_input_shape"][1:]
+    shape = [dims[2], dims[0], dims[1]] if len(dims) == 3 else list(dims)
+    if model["class_name"] in ("Functional", "Model"):
+        net = Functional(layers, shape)
+    else:
+        state, mods = {"image": len(shape) == 3, "features": shape[-1]}, []
+        for layer in layers:
+            if layer["class_name"] != "InputLayer":
+                mods += layer_modules(layer["class_name"], layer["config"], state)
+        net = nn.Sequential(*mods)
+    net(torch.zeros(2, *shape))  # materialises the lazy layers (BatchNorm needs 2 samples)
     return net, shape
 
 
