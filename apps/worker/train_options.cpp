@@ -405,8 +405,16 @@ Result<std::unique_ptr<models::Sequential>> TrainOptions::BuildModelForInputs(co
   // A sequence model reads an image's rows as its timesteps (the same memory).
   const bool rows_ok = want.rank == 2 && want.width == d.height && want.channels == d.width * d.channels;
   if (!flat_ok && !rows_ok && !(want == models::Shape::Image(d.height, d.width, d.channels))) {
+    // A CSV row of the model's size read as features: its pixels, reshaped, would fit.
+    std::string reshape;
+    if (ResolvedDataFormat() == "csv" && want.size() == d.sample_size() && (want.rank == 2 || want.rank == 3)) {
+      reshape = want.rank == 3 ? std::to_string(want.height) + "," + std::to_string(want.width) + "," +
+                                     std::to_string(want.channels)
+                               : std::to_string(want.width) + "," + std::to_string(want.channels) + ",1";
+      reshape = "; if the columns are pixels (0..255), read each row as an image with --input-shape " + reshape;
+    }
     return Status::InvalidArgument("--model " + model + " takes inputs " + want.ToString() + ", but " + DataSource() +
-                                   " holds " + DataShape(d) + "; change the model's input shape or the data");
+                                   " holds " + DataShape(d) + "; change the model's input shape or the data" + reshape);
   }
   if (Status st = m.CheckInput(d.images.data(), d.size()); !st.ok())
     return Status::InvalidArgument("--model " + model + " cannot read " + DataSource() + ": " + st.message());

@@ -181,6 +181,16 @@ TEST_CASE("Dist-Keras CSV files train as images or as feature vectors, the label
   CHECK(bad.exit == "exited with code 1");
   CHECK_THAT(bad.output, Catch::Contains("--test-csv: ") && Catch::Contains("test-last.csv:102: column 1 ('pixel0')") &&
                              Catch::Contains("not a number"));
+  // An image model on a pixel CSV read as features: the error says how to read it as images.
+  const fs::path cnn = s.dir / "cnn.json";
+  std::ofstream(cnn) << SeedCnnJson(KerasForm::kTfKeras).dump();
+  Finished as_features =
+      RunToEnd({ASYNCPS_LOCAL_BIN, "--train-csv", (s.dir / "train.csv").string(), "--test-csv",
+                (s.dir / "test.csv").string(), "--model", cnn.string(), "--algo", "single", "--workers", "1"},
+               std::chrono::seconds(60));
+  CHECK(as_features.exit == "exited with code 1");
+  CHECK_THAT(as_features.output, Catch::Contains("holds 784 features") &&
+                                     Catch::Contains("read each row as an image with --input-shape 28,28,1"));
   Finished shape = RunToEnd(
       {ASYNCPS_LOCAL_BIN, "--train-csv", (s.dir / "train.csv").string(), "--input-shape", "28,28", "--algo", "single"},
       std::chrono::seconds(30));
