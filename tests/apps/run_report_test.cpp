@@ -105,3 +105,36 @@ TEST_CASE("worker reports carry the restored updates; older reports without them
   j.erase("restored_updates");
   CHECK(asyncps::worker::WorkerReportFromJson(j).restored_updates == 0);
 }
+
+TEST_CASE(
+    "elastic runs (asyncps-local --elastic): the lost workers' commits are expected, and a missing row is a MISMATCH",
+    "[apps][report]") {
+  RunReport r = Run(2, 150, 0, 340);
+  asyncps::launcher::LeaseLedger leases;
+  leases.rows = 1000;
+  leases.ranges = 8;
+  leases.epochs = 2;
+  leases.completed_rows = {1000, 1000};
+  leases.joined = 3;
+  leases.lost_workers = {2};
+  leases.returned_leases = 1;
+  leases.returned_rows = 125;
+  r.leases = leases;
+  r.lost_commits = 40;  // worker 2's, as shard 0 counted them
+  CountExpectedUpdates(r);
+  CHECK(r.expected_updates == 340);
+  std::string text = FormatReport(r);
+  CHECK_THAT(text,
+             Catch::Contains("PS updates: 340 applied, 340 expected") &&
+                 Catch::Contains("every sample trained exactly once per epoch: 2 epochs x 1000 rows in 8 ranges") &&
+                 Catch::Contains("3 workers joined, 1 lost mid-run (40 commits") &&
+                 Catch::Contains("1 leases returned unfinished, their 125 rows retrained") &&
+                 !Catch::Contains("MISMATCH"));
+  CHECK(ToJson(r).at("leases").at("every_row_once_per_epoch") == true);
+
+  r.leases->completed_rows = {1000, 875};
+  text = FormatReport(r);
+  CHECK_THAT(text, Catch::Contains("rows missing") && Catch::Contains("rows per epoch: 1000, 875)  <-- MISMATCH"));
+  CHECK(ToJson(r).at("leases").at("every_row_once_per_epoch") == false);
+  CHECK(ToJson(Run(1, 1, 0, 1)).at("leases").is_null());
+}
