@@ -324,11 +324,13 @@ std::string FormatReport(const RunReport& r) {
       // Restored where the run began (a continued run): not a restart.
       if (s.restored_updates <= r.restored_updates) continue;
       // Restarted from its checkpoint: the updates it applied after that
-      // checkpoint and before the crash are lost (at most one interval's).
-      add("shard %u was restarted from its checkpoint at %llu updates; it applied %llu of the %llu the others did "
-          "(%llu lost in the restart)\n",
+      // checkpoint and before the crash are lost (at most one interval's)
+      // but for those the workers gave back (upstream backup).
+      add("shard %u was restarted from its checkpoint at %llu updates; the workers gave back %llu (upstream "
+          "backup); it applied %llu of the %llu the others did (%llu lost in the restart)\n",
           s.shard_index, static_cast<unsigned long long>(s.restored_updates),
-          static_cast<unsigned long long>(s.updates), static_cast<unsigned long long>(r.updates),
+          static_cast<unsigned long long>(s.replayed_updates), static_cast<unsigned long long>(s.updates),
+          static_cast<unsigned long long>(r.updates),
           static_cast<unsigned long long>(r.updates - std::min(r.updates, s.updates)));
     }
   }

@@ -185,8 +185,10 @@ std::vector<std::string> ConnectOptions::ToArgs() const {
   for (const ClientOptionInfo& row : ClientOptionTable()) {
     if (!IsPlainFlag(row)) continue;
     const Flag flag = FlagOf(row);
-    if (std::holds_alternative<bool ClientOptions::*>(row.field)) {
-      if (client.*std::get<bool ClientOptions::*>(row.field)) args.push_back(flag.name);
+    if (const auto* field = std::get_if<bool ClientOptions::*>(&row.field)) {
+      // A switch on by default is turned off as --name=false.
+      if (client.**field) args.push_back(flag.name);
+      if (!(client.**field) && ClientOptions{}.**field) args.push_back(flag.name + "=false");
     } else {
       args.insert(args.end(), {flag.name, FlagValue(row, flag, client)});
     }

@@ -13,6 +13,7 @@
 #include "round_trip.h"
 #include "shard_connection.h"
 #include "stats_decoder.h"
+#include "upstream_backup.h"
 
 namespace asyncps {
 
@@ -44,6 +45,8 @@ struct Client::Impl {
   float test_accuracy = 0;
   std::uint64_t test_updates = 0;
   bool unfinished = false;
+  // ClientOptions::upstream_backup (null: off, or an observer).
+  std::unique_ptr<internal::UpstreamBackup> backup;
   // Commits' frames (commit_frame.h): splitting, checking, encoding.
   std::unique_ptr<CommitFramer> framer;
   // The process that connected: in another (a forked child) the transport's
@@ -90,7 +93,8 @@ struct Client::Impl {
                         .train_loss = commit ? train_loss : std::nullopt,
                         .test_accuracy = report ? std::optional(test_accuracy) : std::nullopt,
                         .window = options.window,
-                        .unfinished = op == wire::Op::Leave && unfinished},
+                        .unfinished = op == wire::Op::Leave && unfinished,
+                        .replay_commits = op == wire::Op::Replay ? backup->replay_commits(s) : 0},
                        fbb);
   }
 
@@ -98,6 +102,25 @@ struct Client::Impl {
   // hands each verified reply to on_reply (round_trip.h has the retry rules).
   Status Exchange(wire::Op op, std::span<const OutFrame> frames, const RoundTrip::OnReply& on_reply,
                   std::optional<std::chrono::milliseconds> deadline = std::nullopt) {
+    // What a shard's restart lost goes back before anything else (a replay
+    // that failed is tried again).
+    const bool may_replay = backup && op != wire::Op::Hello && op != wire::Op::Replay;
+    if (may_replay && backup->replay_pending())
+      if (Status st = Replay(); !st.ok()) return st;
+    const bool commit = op == wire::Op::Commit || op == wire::Op::CommitAndPull;
+    const RoundTrip::OnReply tracked = [&](std::size_t s, const wire::Reply& r, std::span<const std::byte> body) {
+      if (backup && r.chunk() == 0 && op == wire::Op::Hello) backup->OnHello(s, r);
+      if (backup && r.chunk() == 0 && op != wire::Op::Hello) {
+        backup->OnReply(s, r);
+        if (commit && !frames.empty() && frames[s].count > 0) {
+          // The bytes as sent (a shared-memory payload may have moved to a copy).
+          Result<PayloadView> sent = wire::ReadPayload(round_trip->sent_payload(s), frames[s].count, frames[s].encoding,
+                                                       frames[s].sparse, ranges[s].size(), payload_scratch);
+          if (sent.ok()) backup->Committed(s, r, sent.value());
+        }
+      }
+      return on_reply(s, r, body);
+    };
     const std::size_t n = ranges.size();
     std::vector<std::uint64_t> seqs(n);
     for (std::size_t s = 0; s < n; ++s) seqs[s] = next_seq[s]++;
@@ -107,10 +130,27 @@ struct Client::Impl {
                                              flatbuffers::FlatBufferBuilder& fbb) {
       BuildHeader(s, op, seq, frames.empty() ? OutFrame{} : frames[s], route, fbb);
     };
-    Status st = round_trip->Run(op, seqs, payloads, max_bytes, build, on_reply, deadline.value_or(options.retry_deadline));
+    Status st = round_trip->Run(op, seqs, payloads, max_bytes, build, backup ? tracked : on_reply,
+                                deadline.value_or(options.retry_deadline));
     // A training loss goes with one commit (its resends are not applied twice).
-    if (op == wire::Op::Commit || op == wire::Op::CommitAndPull) train_loss.reset();
+    if (commit) train_loss.reset();
+    // A shard restarted during this exchange: give back what it lost now,
+    // not at a next request that may never come.
+    if (st.ok() && may_replay && backup->replay_pending()) st = Replay();
     return st;
+  }
+
+  // Gives back to each restarted shard the commits its checkpoint missed.
+  Status Replay() {
+    std::vector<OutFrame> frames(ranges.size());
+    for (std::size_t s = 0; s < ranges.size(); ++s) {
+      frames[s].bytes = backup->StartReplay(s);
+      frames[s].count = frames[s].bytes.size() / sizeof(float);
+    }
+    return Exchange(wire::Op::Replay, frames, [&](std::size_t s, const wire::Reply& r, std::span<const std::byte>) {
+      backup->Replayed(s, r);
+      return Status::OK();
+    });
   }
 
   // Copies a reply's slice (or the chunk of it the reply carries: the round
@@ -173,6 +213,8 @@ Result<std::unique_ptr<Client>> Client::Connect(const ParameterLayout& layout, C
   impl->last_pulled.assign(n, 0);
   impl->max_bytes.assign(n, 0);
   impl->framer = std::make_unique<CommitFramer>(impl->ranges, layout.total_size(), impl->options.compression);
+  if (impl->options.upstream_backup && !impl->options.observer)
+    impl->backup = std::make_unique<internal::UpstreamBackup>(impl->ranges);
   std::random_device entropy;
   impl->session = (std::uint64_t{entropy()} << 32 | entropy()) ^
                   static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());

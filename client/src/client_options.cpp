@@ -108,6 +108,11 @@ const ClientOptionInfo kTable[] = {
      .field = &O::observer,
      .help = "A client that never commits (evaluation, monitoring): the shards' staleness bound neither waits for it "
              "nor holds its pulls, and its algorithm need not be the run's."},
+    {.name = "upstream_backup",
+     .field = &O::upstream_backup,
+     .help = "Keep the sum of this client's commits that a shard's latest checkpoint does not hold, and give it back "
+             "when the shard restarts from that checkpoint: a shard crash loses no commit (false: it loses those since "
+             "its last checkpoint)."},
     {.name = "window",
      .field = &O::window,
      .unit = "count",

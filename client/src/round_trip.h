@@ -142,6 +142,12 @@ class RoundTrip {
   // a chunked reply once per chunk (Reply.chunk_offset says where it goes).
   using OnReply = std::function<Status(std::size_t s, const wire::Reply& reply, std::span<const std::byte> payload)>;
 
+  // The payload bytes the latest Run sent to shard s (a copy of them once
+  // its segment was dropped); empty: none. Valid until the next Run.
+  std::span<const std::byte> sent_payload(std::size_t s) const {
+    return s < payloads_.size() ? payloads_[s].bytes : std::span<const std::byte>();
+  }
+
   // REQUIRES: `transport` and `clock` outlive the round trip.
   RoundTrip(Transport& transport, Clock& clock, RetryPolicy policy);
 

@@ -1,6 +1,7 @@
 #include "asyncps/server/shard.h"
 
 #include <algorithm>
+#include <random>
 #include <cmath>
 
 #include "asyncps/core/apply_commit.h"
@@ -10,8 +11,20 @@ namespace asyncps::ps {
 using wire::ErrorCode;
 using wire::Op;
 
+namespace {
+
+std::uint64_t RandomIncarnation() {
+  std::random_device entropy;
+  const std::uint64_t r = (std::uint64_t{entropy()} << 32 | entropy()) ^
+                          static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  return r == 0 ? 1 : r;
+}
+
+}  // namespace
+
 Shard::Shard(ShardOptions options)
     : options_(options),
+      incarnation_(options.incarnation != 0 ? options.incarnation : RandomIncarnation()),
       bound_({.max_staleness = options.max_staleness,
               .worker_timeout = options.worker_timeout,
               .max_hold = options.max_hold,
@@ -75,6 +88,8 @@ Shard::Outcome Shard::Handle(std::span<const std::byte> header, std::span<const 
       return Leave(*req, reply);
     case Op::Report:
       return Report(*req, reply);
+    case Op::Replay:
+      return Replay(*req, payload, reply);
   }
   return Error(req->op(), req->seq(), ErrorCode::UnknownOp, "unknown op " + std::to_string(static_cast<int>(req->op())),
                reply);
@@ -180,6 +195,7 @@ Shard::Outcome Shard::Hello(const wire::Request& req, Builder& reply) {
     }
     if (w->session != req.session() && Live(req.worker_id(), *w)) return InUse(req, reply);
     if (w->session != req.session() && bound_.Find(req.worker_id())->holding) DropHeld(req.worker_id());
+    if (w->session != req.session()) w->durable_seq = w->restored_seq = 0;  // another session's seqs
     w->last_seq = 0;  // a hello starts a new session: sequence numbers restart
     w->session = req.session();
     w->heard = true;
@@ -195,7 +211,9 @@ Shard::Outcome Shard::Hello(const wire::Request& req, Builder& reply) {
                     .range_begin = range_.begin,
                     .range_end = range_.end,
                     .max_message_bytes = options_.max_message_bytes,
-                    .segment_attached = request_segment_ != nullptr},
+                    .segment_attached = request_segment_ != nullptr,
+                    .incarnation = incarnation_,
+                    .checkpointing = options_.checkpointing},
                    reply);
   return {.op = req.op(), .worker_id = req.worker_id()};
 }
@@ -282,8 +300,10 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
                                       " of the center overflow to Inf; nothing was applied",
                                   reply);
   }
+  if (w->session != req.session()) w->durable_seq = w->restored_seq = 0;  // another session's seqs
   w->session = req.session();
   to.own_session = true;
+  to.applied_scale = scale;
   w->heard = true;
   bound_.Committed(req.worker_id());  // its clock moves on; after its Leave: active again
   ++counters_.updates;
@@ -336,6 +356,63 @@ Shard::Outcome Shard::Report(const wire::Request& req, Builder& reply) {
   if (auto w = workers_.find(req.worker_id()); w != workers_.end() && w->second.session == req.session())
     w->second.test_accuracy = accuracy;
   return Ok(To(req), reply);
+}
+
+Shard::Outcome Shard::Replay(const wire::Request& req, std::span<const std::byte> payload, Builder& reply) {
+  Outcome failed;
+  if (!CheckSession(req, reply, &failed)) return failed;
+  if (req.payload_floats() == 0) return Ok(To(req), reply);  // nothing lost on this shard
+  if (!initialised_)
+    return Error(req.op(), req.seq(), ErrorCode::NotInitialised, "replay before init: a worker must init first", reply);
+  PayloadView sum;
+  if (!ReadPayload(req, payload, /*allow_sparse=*/false, reply, &sum, &failed)) return failed;
+  const auto w = workers_.find(req.worker_id());
+  if (w == workers_.end() || w->second.session != req.session()) {
+    return Error(req.op(), req.seq(), ErrorCode::Mismatch,
+                 "replay for worker id " + std::to_string(req.worker_id()) +
+                     " from a client that is not its session: only the client that committed can give its commits "
+                     "back",
+                 reply);
+  }
+  WorkerState& state = w->second;
+  if (req.seq() != 0 && req.seq() <= state.last_seq) {
+    ++counters_.duplicates;
+    return Ok(To(req), reply, {}, "duplicate");
+  }
+  if (state.replayed) {
+    return Error(req.op(), req.seq(), ErrorCode::Mismatch,
+                 "worker " + std::to_string(req.worker_id()) + " already gave back its lost commits to this shard " +
+                     "since it restarted: a second replay would apply them twice",
+                 reply);
+  }
+  // The most updates a checkpoint holds (checkpoint.h: kMaxCheckpointCount).
+  constexpr std::uint64_t kMaxUpdates = (std::uint64_t{1} << 63) - 1;
+  if (req.replay_commits() == 0 || req.replay_commits() > kMaxUpdates - counters_.updates) {
+    return Error(req.op(), req.seq(), ErrorCode::BadValue,
+                 "replay_commits " + std::to_string(req.replay_commits()) + " must be at least 1 and keep the update " +
+                     "count within 2^63 - 1",
+                 reply);
+  }
+  NonFinite bad;
+  if (!GuardRequestSegment([&] { bad = Apply(sum, 1.0f, To(req)); })) return SegmentBroken(req, reply);
+  if (bad.at >= 0) {
+    return Error(req.op(), req.seq(), bad.in_payload ? ErrorCode::BadValue : ErrorCode::CenterOverflow,
+                 "replayed element " + std::to_string(range_.begin + static_cast<std::size_t>(bad.at)) +
+                     (bad.in_payload ? " is NaN or Inf" : " would overflow the center") + "; nothing was applied",
+                 reply);
+  }
+  bound_.Committed(req.worker_id(), req.replay_commits());
+  counters_.updates += req.replay_commits();
+  counters_.replayed_updates += req.replay_commits();
+  state.last_seq = req.seq();
+  state.replayed = true;
+  state.heard = true;
+  ++changes_;
+  ReplyTo to = To(req);
+  to.applied_scale = 1;
+  Outcome out = Ok(to, reply);
+  out.applied = true;
+  return out;
 }
 
 bool Shard::CheckReported(const wire::Request& req, Builder& reply, Outcome* failed) {
@@ -402,7 +479,8 @@ std::optional<Shard::Outcome> Shard::ReleaseOne(Builder& reply) {
                     .message = "held by the staleness bound (--max-staleness): resend to wait on",
                     .updates = counters_.updates,
                     .range_begin = range_.begin,
-                    .range_end = range_.end},
+                    .range_end = range_.end,
+                    .incarnation = incarnation_},
                    reply);
   return Outcome{.error = ErrorCode::Blocked, .op = to.op, .worker_id = to.worker_id};
 }
@@ -538,6 +616,9 @@ Shard::Outcome Shard::Ok(const ReplyTo& to, Builder& reply, std::span<const floa
     segments_.Drop(to.segment->name());  // its client broke it: this reply, and later ones, go as frames
     in_segment = false;
   }
+  // What the checkpoints hold of the worker's session (upstream backup).
+  const auto w = to.own_session ? workers_.find(to.worker_id) : workers_.end();
+  const WorkerState* durable = w != workers_.end() ? &w->second : nullptr;
   wire::BuildReply({.op = to.op,
                     .seq = to.seq,
                     .message = message,
@@ -546,7 +627,11 @@ Shard::Outcome Shard::Ok(const ReplyTo& to, Builder& reply, std::span<const floa
                     .range_end = range_.end,
                     .payload_floats = payload.size(),
                     .payload_encoding = wire::ToWire(encoding),
-                    .payload_in_segment = in_segment},
+                    .payload_in_segment = in_segment,
+                    .incarnation = incarnation_,
+                    .durable_seq = durable ? durable->durable_seq : 0,
+                    .restored_seq = durable ? durable->restored_seq : 0,
+                    .applied_scale = to.applied_scale},
                    reply);
   if (in_segment) return {.encoding = encoding, .op = to.op, .worker_id = to.worker_id};
   return {.payload = payload,
@@ -627,9 +712,14 @@ void Shard::Restore(ParameterLayout layout, Algorithm algorithm, std::vector<flo
   // Restored workers are active (for the staleness bound) from now on, as if
   // they had just sent a request: they have worker_timeout to come back.
   for (const WorkerRecord& r : workers) {
-    workers_[r.id] = {.last_seq = r.last_seq, .session = r.session};
+    workers_[r.id] = {.last_seq = r.last_seq, .session = r.session, .durable_seq = r.last_seq, .restored_seq = r.last_seq};
     bound_.Restore(r.id, r.commits);
   }
+}
+
+void Shard::MarkCheckpointed() {
+  counters_.checkpointed_updates = counters_.updates;
+  for (auto& [id, w] : workers_) w.durable_seq = w.last_seq;
 }
 
 std::vector<Shard::WorkerRecord> Shard::worker_records() const {

@@ -51,9 +51,18 @@ Result<std::unique_ptr<ShardServer>> ShardServer::Bind(zmq::context_t& context, 
   }
 }
 
+namespace {
+
+ShardOptions WithCheckpointing(ShardOptions o, bool checkpointing) {
+  o.checkpointing = checkpointing;
+  return o;
+}
+
+}  // namespace
+
 ShardServer::ShardServer(zmq::context_t& context, const std::string& endpoint, ShardServerOptions options)
     : options_(options),
-      shard_(options.shard),
+      shard_(WithCheckpointing(options.shard, !options.checkpoint_dir.empty())),
       socket_(context, zmq::socket_type::router),
       replies_(options.replies),
       rates_(options.straggler_window, options.straggler_fraction),
@@ -287,7 +296,7 @@ Status ShardServer::Checkpoint() {
     Log("info", "shard " + std::to_string(options_.shard.shard_index) + ": checkpoints work again");
   checkpoint_failing_ = false;
   checkpointed_changes_ = shard_.changes();
-  shard_.set_checkpointed_updates(shard_.counters().updates);
+  shard_.MarkCheckpointed();  // the snapshot written is the shard as it is now (this thread)
   live_.checkpoint_duration.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   live_.checkpoint_last_success_unix_s =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();

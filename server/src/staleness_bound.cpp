@@ -39,12 +39,12 @@ void StalenessBound::Joined(std::uint32_t worker) {
   w->second.last_seen = options_.now();
 }
 
-void StalenessBound::Committed(std::uint32_t worker) {
+void StalenessBound::Committed(std::uint32_t worker, std::uint64_t commits) {
   const auto w = workers_.find(worker);
   if (w == workers_.end()) return;
   w->second.left = false;  // committing after its Leave: active again
   w->second.last_seen = options_.now();
-  ++w->second.clock;
+  w->second.clock += commits;
 }
 
 void StalenessBound::Left(std::uint32_t worker) {

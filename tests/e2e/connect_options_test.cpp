@@ -144,3 +144,20 @@ TEST_CASE("the connect flags are the options table's rows", "[worker][options]")
   CHECK(from_env.client.reply_chunk_bytes == 131072);
   CHECK(from_env.client.retry_backoff_max == std::chrono::milliseconds(3000));
 }
+
+TEST_CASE("upstream backup is on unless --upstream-backup=false, which a launcher passes on", "[worker][options]") {
+  ConnectOptions o;
+  CLI::App app;
+  worker::AddConnectFlags(app, o, /*with_servers=*/false);
+  CHECK(o.client.upstream_backup);
+  app.parse(std::string("--upstream-backup=false"), false);
+  CHECK_FALSE(o.client.upstream_backup);
+  std::vector<std::string> args = o.ToArgs();
+  CHECK(std::count(args.begin(), args.end(), "--upstream-backup=false") == 1);
+  ConnectOptions again;
+  CLI::App app2;
+  worker::AddConnectFlags(app2, again, /*with_servers=*/false);
+  std::reverse(args.begin(), args.end());
+  app2.parse(args);
+  CHECK_FALSE(again.client.upstream_backup);
+}

@@ -13,8 +13,10 @@
 // ignored runs into the next, 10-15 s, limit).
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <filesystem>
 #include <future>
+#include <random>
 
 #include "asyncps/client/client.h"
 #include "asyncps/server/checkpoint.h"
@@ -124,11 +126,12 @@ TEST_CASE("a worker rides out kill -9 and restart of its shard from the checkpoi
   for (int i = 0; i < 10; ++i) REQUIRE(client->Commit(ones).ok());
 
   const ShardStats s = MustStats(*client);
-  // Resumed at the checkpoint (20..25 commits: at most one interval lost),
-  // then every commit since is counted exactly once.
+  // Resumed at the checkpoint (20..25 commits), the client gave back what it
+  // missed (upstream backup), then every commit since is counted exactly once.
   CHECK(s.restored_updates >= 20);
   CHECK(s.restored_updates <= 25);
-  CHECK(s.updates == s.restored_updates + 11);
+  CHECK(s.updates == 36);
+  CHECK(s.replayed_updates == 25 - s.restored_updates);
   std::vector<float> w(n);
   REQUIRE(client->Pull(w).ok());
   for (float x : w) CHECK(x == static_cast<float>(s.updates));
@@ -250,4 +253,144 @@ TEST_CASE("the server refuses to start from another shard count's checkpoint", "
   CHECK_FALSE(server.up);
   CHECK(server.process->Wait(20s) == std::optional<int>(1));
   CHECK_THAT(server.process->log(), Catch::Contains("shard-0-of-3.ckpt") && Catch::Contains("3 shards"));
+}
+
+namespace {
+
+// Upstream backup under fire: `kWorkers` clients commit integer-valued
+// payloads (exactly representable, so any order of summation gives the same
+// floats) while the shard is killed with SIGKILL and restarted from its
+// checkpoint `kills` times at random moments; returns the final centre and
+// stats. Worker k's commit j adds (k + 1) + (j % 3) to every element.
+constexpr int kWorkers = 3;
+constexpr int kCommitsPerWorker = 200;
+
+struct KillLoopResult {
+  std::vector<float> center;
+  ShardStats stats;
+};
+
+// Over TCP (`tcp`) the restarts bind the port the first start was given.
+KillLoopResult CommitThroughKills(Algorithm algorithm, const std::vector<std::string>& server_flags,
+                                  bool shared_memory, bool tcp, int kills, unsigned seed) {
+  TempDir dir;
+  std::vector<std::string> flags = {"--checkpoint-every", "0.1"};
+  flags.insert(flags.end(), server_flags.begin(), server_flags.end());
+  auto server = std::make_unique<Server>(dir, tcp ? kLoopbackAnyPort : IpcEndpoint(dir, "shard"), flags);
+  REQUIRE(server->up);
+  const std::string address = server->endpoint;
+  const std::size_t n = Layout().total_size();
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int k = 0; k < kWorkers; ++k) {
+    ClientOptions o = Options(address, static_cast<std::uint32_t>(k + 1));
+    o.algorithm = algorithm;
+    o.shared_memory = shared_memory;
+    clients.push_back(MustConnect(o));
+  }
+  REQUIRE(clients[0]->Init(std::vector<float>(n, 0.0f)).ok());
+  // A first checkpoint to restart from (the restart of a shard without one
+  // has nothing to restore: not this test's case).
+  REQUIRE(clients[0]->Commit(std::vector<float>(n, 0.0f)).ok());
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  while (MustStats(*clients[0]).checkpointed_updates < 1 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(20ms);
+  REQUIRE(MustStats(*clients[0]).checkpointed_updates >= 1);
+
+  // The workers stay until the last restart, as worker processes of a run do
+  // (one that exited keeps nothing to give back), then leave.
+  std::atomic<bool> kills_over{false};
+  std::vector<std::future<Status>> workers;
+  for (int k = 0; k < kWorkers; ++k)
+    workers.push_back(std::async(std::launch::async, [&, k] {
+      std::vector<float> w(n);
+      for (int j = 0; j < kCommitsPerWorker; ++j) {
+        const std::vector<float> payload(n, static_cast<float>(k + 1 + j % 3));
+        if (Status st = clients[k]->CommitAndPull(payload, w); !st.ok()) return st;
+        std::this_thread::sleep_for(4ms);
+      }
+      while (!kills_over) std::this_thread::sleep_for(10ms);
+      return clients[k]->Leave();
+    }));
+  std::mt19937 random(seed);
+  for (int i = 0; i < kills; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 + random() % 250));
+    server->process->Kill(SIGKILL);
+    server.reset();
+    server = std::make_unique<Server>(dir, address, flags);
+    REQUIRE(server->up);
+  }
+  kills_over = true;
+  for (auto& w : workers) {
+    const Status st = w.get();
+    INFO(st.ToString());
+    REQUIRE(st.ok());
+  }
+  KillLoopResult out{std::vector<float>(n), {}};
+  REQUIRE(clients[0]->Pull(out.center).ok());
+  out.stats = MustStats(*clients[0]);
+  return out;
+}
+
+// What the commits add up to without a fault: every element alike.
+float FaultFreeSum() {
+  double sum = 0;
+  for (int k = 0; k < kWorkers; ++k)
+    for (int j = 0; j < kCommitsPerWorker; ++j) sum += k + 1 + j % 3;
+  return static_cast<float>(sum);
+}
+
+}  // namespace
+
+TEST_CASE("upstream backup: a shard killed again and again loses no commit (DOWNPOUR, ADAG; ipc, TCP, shared memory)",
+          "[restart][process][upstream_backup]") {
+  enum Via { kIpc, kTcp, kSharedMemory };
+  const auto [algorithm, via] = GENERATE(std::pair{Algorithm::kDownpour, kIpc}, std::pair{Algorithm::kAdag, kIpc},
+                                         std::pair{Algorithm::kAdag, kTcp}, std::pair{Algorithm::kDownpour, kSharedMemory});
+  INFO(AlgorithmName(algorithm) << " via " << (via == kIpc ? "ipc" : via == kTcp ? "TCP" : "shared memory"));
+  const std::vector<std::string> flags =
+      via == kSharedMemory ? std::vector<std::string>{"--shared-memory"} : std::vector<std::string>{};
+  const KillLoopResult r = CommitThroughKills(algorithm, flags, via == kSharedMemory, via == kTcp, 4,
+                                              7 + static_cast<unsigned>(algorithm) + static_cast<unsigned>(via));
+  // Every commit counted once, the first (zero) one included, and the centre
+  // bit for bit the fault-free sum.
+  CHECK(r.stats.updates == 1 + kWorkers * kCommitsPerWorker);
+  CHECK(r.stats.restored_updates > 0);
+  for (float x : r.center) REQUIRE(x == FaultFreeSum());
+}
+
+TEST_CASE("upstream backup: DynSGD's scaled commits come back with their scales", "[restart][process][upstream_backup]") {
+  const KillLoopResult r = CommitThroughKills(Algorithm::kDynSgd, {}, false, false, 3, 11);
+  CHECK(r.stats.updates == 1 + kWorkers * kCommitsPerWorker);
+  // Each commit was scaled by 1/tau <= 1: the centre is below the unscaled
+  // sum, and every element alike (the same scales applied to each).
+  for (float x : r.center) {
+    CHECK(x == r.center[0]);
+    CHECK(x > 0);
+    CHECK(x <= FaultFreeSum());
+  }
+}
+
+TEST_CASE("without upstream backup a restart loses the commits since the checkpoint", "[restart][process][upstream_backup]") {
+  TempDir dir;
+  const std::string address = IpcEndpoint(dir, "shard");
+  auto first = std::make_unique<Server>(dir, address, std::vector<std::string>{"--checkpoint-every", "0"});
+  REQUIRE(first->up);
+  ClientOptions o = Options(address, 1);
+  o.upstream_backup = false;
+  auto client = MustConnect(o);
+  const std::size_t n = Layout().total_size();
+  REQUIRE(client->Init(std::vector<float>(n, 0.0f)).ok());
+  first->process->Kill(SIGTERM);  // the checkpoint: initialised, no commit
+  REQUIRE(first->process->Wait(10s) == 0);
+  auto second = std::make_unique<Server>(dir, address, std::vector<std::string>{"--checkpoint-every", "0"});
+  REQUIRE(second->up);
+  for (int i = 0; i < 5; ++i) REQUIRE(client->Commit(std::vector<float>(n, 1.0f)).ok());
+  second->process->Kill(SIGKILL);
+  second.reset();
+  auto third = std::make_unique<Server>(dir, address, std::vector<std::string>{"--checkpoint-every", "0"});
+  REQUIRE(third->up);
+  REQUIRE(client->Commit(std::vector<float>(n, 1.0f)).ok());
+  const ShardStats s = MustStats(*client);
+  CHECK(s.updates == 1);  // the five were lost with the second server
+  CHECK(s.replayed_updates == 0);
 }

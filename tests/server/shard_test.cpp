@@ -399,3 +399,41 @@ TEST_CASE("the test-accuracy points stay bounded and span the run", "[shard][rep
   for (std::size_t i = 1; i < m.test_accuracy.size(); ++i)
     CHECK(m.test_accuracy[i].updates > m.test_accuracy[i - 1].updates);
 }
+
+TEST_CASE("replay: a client gives back what a restore lost, once, counted as its commits", "[shard][upstream_backup]") {
+  ShardHarness h(ShardOneOfTwo());
+  h.Send(Req(Op::Hello));
+  h.Send(Req(Op::Init), {0, 0, 0, 0});
+  const auto& commit = h.Send(Req(Op::Commit, 2), {1, 1, 1, 1});
+  CHECK(commit.applied_scale() == 1.0f);
+  CHECK(commit.incarnation() == h.shard.incarnation());
+  CHECK(commit.durable_seq() == 0);  // no checkpoint yet
+  h.shard.MarkCheckpointed();
+  CHECK(h.Send(Req(Op::Commit, 3), {1, 1, 1, 1}).durable_seq() == 2);
+
+  RequestFields replay = Req(Op::Replay, 4);
+  replay.replay_commits = 0;
+  CHECK(h.Send(replay, {5, 5, 5, 5}).error() == ErrorCode::BadValue);  // sums no commit
+  replay.replay_commits = 5;
+  CHECK(h.Send(replay, {5, 5}).error() == ErrorCode::BadSize);
+  const auto& applied = h.Send(replay, {5, 5, 5, 5});
+  CHECK(applied.error() == ErrorCode::Ok);
+  CHECK(applied.updates() == 7);
+  CHECK(h.shard.counters().replayed_updates == 5);
+  CHECK(h.shard.center()[0] == 7.0f);
+  CHECK(h.shard.commits_per_worker()[0].commits == 7);
+  // Resent: answered, not applied; another replay in this incarnation: refused.
+  CHECK(h.Send(replay, {5, 5, 5, 5}).error() == ErrorCode::Ok);
+  replay.seq = 5;
+  CHECK(h.Send(replay, {5, 5, 5, 5}).error() == ErrorCode::Mismatch);
+  CHECK(h.shard.center()[0] == 7.0f);
+  // A shard with nothing lost gets an empty replay: nothing happens.
+  RequestFields empty = Req(Op::Replay, 6);
+  CHECK(h.Send(empty).error() == ErrorCode::Ok);
+  // Only the worker's own session gives its commits back.
+  RequestFields other = Req(Op::Replay, 7);
+  other.session = 99;
+  other.replay_commits = 1;
+  CHECK(h.Send(other, {1, 1, 1, 1}).error() == ErrorCode::Mismatch);
+  CHECK(h.shard.counters().updates == 7);
+}

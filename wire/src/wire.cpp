@@ -244,6 +244,7 @@ void BuildRequest(const RequestHeader& h, flatbuffers::FlatBufferBuilder& fbb) {
   if (h.test_accuracy) b.add_test_accuracy(*h.test_accuracy);
   if (hello) b.add_window(h.window);
   b.add_unfinished(h.unfinished);
+  b.add_replay_commits(h.replay_commits);
   fbb.Finish(b.Finish(), kFileIdentifier);
 }
 
@@ -277,6 +278,11 @@ void BuildReply(const ReplyHeader& h, flatbuffers::FlatBufferBuilder& fbb) {
     b.add_chunks(h.chunks);
     b.add_chunk_offset(h.chunk_offset);
   }
+  b.add_incarnation(h.incarnation);
+  b.add_durable_seq(h.durable_seq);
+  b.add_restored_seq(h.restored_seq);
+  b.add_applied_scale(h.applied_scale);
+  b.add_checkpointing(h.checkpointing);
   fbb.Finish(b.Finish(), kFileIdentifier);
 }
 
@@ -304,7 +310,11 @@ void BuildReplyChunk(const Reply& whole, std::uint32_t chunk, std::uint32_t chun
               .payload_encoding = whole.payload_encoding(),
               .chunk = chunk,
               .chunks = chunks,
-              .chunk_offset = offset},
+              .chunk_offset = offset,
+              .incarnation = whole.incarnation(),
+              .durable_seq = whole.durable_seq(),
+              .restored_seq = whole.restored_seq(),
+              .applied_scale = whole.applied_scale()},
              fbb);
 }
 

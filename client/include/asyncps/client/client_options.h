@@ -76,6 +76,14 @@ struct ClientOptions {
   // A client that never commits (evaluation, monitoring): the shards'
   // staleness bound neither waits for it nor holds its pulls.
   bool observer = false;
+  // Upstream backup: keep, per shard, the sum of this client's commits that
+  // the shard's latest checkpoint does not hold yet, and give it back when
+  // the shard restarts from that checkpoint, so that a shard crash loses no
+  // commit (docs/operations.md, "What a failure costs"). Costs one
+  // slice-sized buffer per shard and a vector add per commit; nothing on the
+  // wire unless a shard restarted. Off: a restart loses the commits since
+  // its last checkpoint.
+  bool upstream_backup = true;
   // The worker's window (batches per commit, RuleConfig::window), shown on
   // the servers' status page; 0: not said.
   std::uint32_t window = 0;

@@ -26,7 +26,7 @@ struct ShardCounterInfo {
   std::string_view help;
 };
 
-inline constexpr std::array<ShardCounterInfo, 11> kShardCounters = {{
+inline constexpr std::array<ShardCounterInfo, 12> kShardCounters = {{
     {"updates", &ShardCounters::updates, true, CounterExport::kTotal, "Commits applied to the shard's slice."},
     {"pulls", &ShardCounters::pulls, true, CounterExport::kTotal, "Pulls served, commit-and-pull included."},
     {"duplicates", &ShardCounters::duplicates, true, CounterExport::kTotal,
@@ -40,6 +40,8 @@ inline constexpr std::array<ShardCounterInfo, 11> kShardCounters = {{
      "Updates the shard resumed at from its checkpoint (0: started fresh)."},
     {"checkpointed_updates", &ShardCounters::checkpointed_updates, false, CounterExport::kGauge,
      "Updates held by the shard's latest checkpoint."},
+    {"replayed_updates", &ShardCounters::replayed_updates, true, CounterExport::kTotal,
+     "Updates that clients gave back after a restart from a checkpoint that missed them (upstream backup)."},
     {"max_clock_gap", &ShardCounters::max_clock_gap, false, CounterExport::kGauge,
      "The largest clock gap (commits ahead of the slowest active worker) a pull was answered at."},
     {"blocked_pulls", &ShardCounters::blocked_pulls, false, CounterExport::kTotal,

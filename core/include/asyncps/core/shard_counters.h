@@ -15,9 +15,12 @@ struct ShardCounters {
   std::uint64_t staleness_max = 0;
   // Updates the shard resumed at from its checkpoint (0: started fresh), and
   // updates held by its latest checkpoint: a crash now would lose
-  // updates - checkpointed_updates commits (at most one checkpoint interval's).
+  // updates - checkpointed_updates commits (at most one checkpoint interval's)
+  // but for those its clients give back after the restart (Replay), counted
+  // in replayed_updates.
   std::uint64_t restored_updates = 0;
   std::uint64_t checkpointed_updates = 0;
+  std::uint64_t replayed_updates = 0;
   // The staleness bound (asyncps-server --max-staleness): the largest clock
   // gap a worker's pull was answered at (its commits minus the slowest active
   // worker's; at most the bound when one is set), pulls held by the bound and

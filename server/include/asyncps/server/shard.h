@@ -73,6 +73,14 @@ struct ShardOptions {
   // answered SegmentUnavailable (hellos: not attached), and clients use frames.
   bool shared_memory = false;
   std::size_t max_segments = 1024;
+  // The shard's state is checkpointed (its server has a checkpoint folder):
+  // hello replies say so, and only then do clients keep what a restart would
+  // lose (Reply.checkpointing, upstream backup). ShardServer sets it.
+  bool checkpointing = false;
+  // Identifies this run of the shard in its replies (Reply.incarnation): a
+  // client that sees another one knows the shard restarted (upstream backup).
+  // 0: a random value (tests pin one).
+  std::uint64_t incarnation = 0;
   // The shard's clock: worker timeouts and holds (tests inject a fake one).
   std::function<std::chrono::steady_clock::time_point()> now = [] { return std::chrono::steady_clock::now(); };
 };
@@ -171,9 +179,11 @@ class Shard {
   // Counts accepted hellos, inits and applied commits: the state a checkpoint
   // holds changed when this did.
   std::uint64_t changes() const { return changes_; }
-  // Records that the latest checkpoint written holds `updates` updates.
-  void set_checkpointed_updates(std::uint64_t updates) { counters_.checkpointed_updates = updates; }
+  // Records that a checkpoint of the shard as it is now was written: it holds
+  // its updates, and each worker's commits up to its last_seq.
+  void MarkCheckpointed();
   const ShardOptions& options() const { return options_; }
+  std::uint64_t incarnation() const { return incarnation_; }
 
   // Replaces the whole state (checkpoint restore): counters().restored_updates
   // and checkpointed_updates become counters.updates. REQUIRES: center.size()
@@ -188,6 +198,10 @@ class Shard {
   struct WorkerState {
     std::uint64_t last_seq = 0;  // highest commit seq applied (0: none)
     std::uint64_t session = 0;   // the worker's client instance (Request.session)
+    // Upstream backup (Reply.durable_seq, .restored_seq): last_seq as the
+    // latest completed checkpoint holds it, and as the one restored from.
+    std::uint64_t durable_seq = 0;
+    std::uint64_t restored_seq = 0;
     // Its session has sent this shard a request since the shard started (a
     // worker restored from a checkpoint has not yet).
     bool heard = false;
@@ -196,6 +210,8 @@ class Shard {
     float train_loss = std::numeric_limits<float>::quiet_NaN();
     float test_accuracy = std::numeric_limits<float>::quiet_NaN();
     bool unfinished = false;
+    // Its client gave back commits a restore had lost (Replay) in this incarnation.
+    bool replayed = false;
   };
   // Whom a reply goes to, and how it sends the slice.
   struct ReplyTo {
@@ -209,6 +225,8 @@ class Shard {
     // The segment's reply region holds C as it is now, in float32 (written
     // while the commit was applied): nothing to copy.
     bool segment_current = false;
+    // The scale applied to the request's commit (Reply.applied_scale); 0: none applied.
+    float applied_scale = 0;
   };
   using Builder = flatbuffers::FlatBufferBuilder;
 
@@ -224,6 +242,7 @@ class Shard {
   Outcome Stats(const wire::Request& req, Builder& reply);
   Outcome Leave(const wire::Request& req, Builder& reply);
   Outcome Report(const wire::Request& req, Builder& reply);
+  Outcome Replay(const wire::Request& req, std::span<const std::byte> payload, Builder& reply);
   // BadValue unless the request's train_loss (if any) is finite and its
   // test_accuracy (if any) is in [0, 1].
   bool CheckReported(const wire::Request& req, Builder& reply, Outcome* failed);
@@ -278,6 +297,7 @@ class Shard {
   WorkerState* Worker(std::uint32_t id);
 
   ShardOptions options_;
+  std::uint64_t incarnation_;
   ParameterLayout layout_;
   Algorithm algorithm_ = Algorithm::kAdag;
   std::uint64_t fingerprint_ = 0;

@@ -80,7 +80,7 @@ class StalenessBound {
   void Joined(std::uint32_t worker);
   // A commit of it was applied: its clock moves on, and it is active again,
   // even after a Leave.
-  void Committed(std::uint32_t worker);
+  void Committed(std::uint32_t worker, std::uint64_t commits = 1);
   // It left: nobody waits for it, and its pulls are not held.
   void Left(std::uint32_t worker);
 

@@ -87,6 +87,7 @@ struct RequestHeader {
   std::optional<float> test_accuracy;
   std::uint32_t window = 0;  // Hello: batches per commit (0: not said)
   bool unfinished = false;   // Leave: stopping before the end of its training
+  std::uint64_t replay_commits = 0;  // Replay: the commits the payload sums
 };
 
 // Builds `h` into `fbb` (cleared first). The algorithm and the layout travel
@@ -123,6 +124,12 @@ struct ReplyHeader {
   std::uint32_t chunk = 0;
   std::uint32_t chunks = 0;
   std::uint64_t chunk_offset = 0;
+  // Upstream backup (Reply.incarnation ...): who answered and what is durable.
+  std::uint64_t incarnation = 0;
+  std::uint64_t durable_seq = 0;
+  std::uint64_t restored_seq = 0;
+  float applied_scale = 0;
+  bool checkpointing = false;  // Hello replies
 };
 // Finishes `h` in `fbb` (not cleared: `stats` may already be in it).
 void BuildReply(const ReplyHeader& h, flatbuffers::FlatBufferBuilder& fbb);
