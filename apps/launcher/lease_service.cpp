@@ -1,5 +1,8 @@
 #include "lease_service.h"
 
+#include <cerrno>
+#include <cstdio>
+
 #include <zmq.hpp>
 
 #include "lease_protocol.h"
@@ -110,25 +113,35 @@ LeaseService::~LeaseService() {
 }
 
 void LeaseService::Serve() {
-  zmq::socket_t& socket = socket_->socket;
   while (!stop_) {
-    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(100));
-    if (!(item.revents & ZMQ_POLLIN)) continue;
-    zmq::message_t request;
-    if (!socket.recv(request, zmq::recv_flags::dontwait)) continue;
-    const bool multipart = request.more();
-    while (request.more() && socket.recv(request)) {
+    try {
+      ServeOne();
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;  // a signal to the launcher (SIGINT, SIGTERM)
+      std::fprintf(stderr, "asyncps-local: the lease service stopped: %s\n", e.what());
+      return;
     }
-    std::string reply;
-    if (multipart) {
-      reply = Error(Status::InvalidArgument("a lease request is one message part"));
-    } else {
-      std::lock_guard<std::mutex> lock(mu_);
-      reply = HandleLeaseRequest(table_, request.to_string(), renew_ms_);
-    }
-    socket.send(zmq::buffer(reply), zmq::send_flags::none);
   }
+}
+
+void LeaseService::ServeOne() {
+  zmq::socket_t& socket = socket_->socket;
+  zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+  zmq::poll(&item, 1, std::chrono::milliseconds(100));
+  if (!(item.revents & ZMQ_POLLIN)) return;
+  zmq::message_t request;
+  if (!socket.recv(request, zmq::recv_flags::dontwait)) return;
+  const bool multipart = request.more();
+  while (request.more() && socket.recv(request)) {
+  }
+  std::string reply;
+  if (multipart) {
+    reply = Error(Status::InvalidArgument("a lease request is one message part"));
+  } else {
+    std::lock_guard<std::mutex> lock(mu_);
+    reply = HandleLeaseRequest(table_, request.to_string(), renew_ms_);
+  }
+  socket.send(zmq::buffer(reply), zmq::send_flags::none);
 }
 
 }  // namespace asyncps::launcher

@@ -39,7 +39,8 @@ class LeaseService {
 
  private:
   explicit LeaseService(const LeaseTableOptions& options);
-  void Serve();
+  void Serve();     // until the destructor
+  void ServeOne();  // waits up to 100 ms for a request and answers it
 
   struct Socket;
   std::unique_ptr<Socket> socket_;

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <zmq.hpp>
 
 namespace asyncps::worker {
@@ -49,13 +51,18 @@ Result<LeaseMessage> LeaseClient::Ask(const std::string& request, const std::vec
   zmq::socket_t& s = socket_->socket;
   last_request_ = std::chrono::steady_clock::now();
   zmq::message_t reply;
-  try {
-    s.send(zmq::buffer(request), zmq::send_flags::none);
-    if (!s.recv(reply))
-      return Status::Unavailable("the lease service at " + endpoint_ + " did not answer within " +
-                                 std::to_string(timeout_.count()) + " ms (is asyncps-local still running?)");
-  } catch (const zmq::error_t& e) {
-    return Status::Unavailable("the lease service at " + endpoint_ + ": " + e.what());
+  // A signal (SIGTERM: stop after this batch) interrupts the call: go on.
+  for (bool sent = false;;) {
+    try {
+      if (!sent) s.send(zmq::buffer(request), zmq::send_flags::none);
+      sent = true;
+      if (!s.recv(reply))
+        return Status::Unavailable("the lease service at " + endpoint_ + " did not answer within " +
+                                   std::to_string(timeout_.count()) + " ms (is asyncps-local still running?)");
+      break;
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) return Status::Unavailable("the lease service at " + endpoint_ + ": " + e.what());
+    }
   }
   Result<LeaseMessage> parsed = ParseLeaseMessage(reply.to_string(), expected);
   if (!parsed.ok())
