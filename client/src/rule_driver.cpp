@@ -69,12 +69,15 @@ void RuleDriver::RecordLoss(double batch_loss) {
   ++loss_count_;
 }
 
+void RuleDriver::ReportLoss() {
+  if (loss_count_ == 0) return;
+  (void)client_.ReportTrainingLoss(static_cast<float>(loss_sum_ / static_cast<double>(loss_count_)));
+  loss_sum_ = 0;
+  loss_count_ = 0;
+}
+
 Status RuleDriver::Exchange(std::span<float> w) {
-  if (loss_count_ > 0) {
-    (void)client_.ReportTrainingLoss(static_cast<float>(loss_sum_ / static_cast<double>(loss_count_)));
-    loss_sum_ = 0;
-    loss_count_ = 0;
-  }
+  ReportLoss();
   Status st;
   switch (config_.algorithm) {
     case Algorithm::kDownpour:
@@ -137,6 +140,7 @@ Status RuleDriver::Overlapped(std::span<float> w) {
     }
     w0_.assign(w.begin(), w.end());
   }
+  ReportLoss();  // before the exchange's thread uses the client
   in_flight_ = std::async(std::launch::async, [this] { return client_.CommitAndPull(outbox_, inbox_); });
   unsent_ = 0;
   return Status::OK();

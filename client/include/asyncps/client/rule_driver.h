@@ -62,6 +62,8 @@ class RuleDriver {
 
  private:
   Status Exchange(std::span<float> w);    // the rule's exchange with the PS
+  // The mean of the losses recorded since the last exchange goes with the next commit.
+  void ReportLoss();
   Status Overlapped(std::span<float> w);  // Exchange's overlapped form
   Status Settle();                        // waits for the exchange in flight; its pull becomes base_
   bool Due() const { return it_ % static_cast<std::uint64_t>(config_.window) == 0 && unsent_ > 0; }
