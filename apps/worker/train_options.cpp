@@ -247,6 +247,23 @@ std::vector<std::string> TrainOptions::ToArgs() const {
           "--standardize=" + std::string(standardize ? "true" : "false")};
 }
 
+Status TrainOptions::TakeOptimizerFromModel(bool optimizer_given, bool lr_given) {
+  if ((optimizer_given && lr_given) || model.empty() || !models::IsHdf5Path(model)) return Status::OK();
+  Result<std::string> config = models::ReadKerasH5TrainingConfig(model);
+  if (!config.ok()) return Status::InvalidArgument("--model: " + config.status().message());
+  if (config.value().empty()) return Status::OK();  // not compiled
+  Result<std::optional<models::TrainingOptimizer>> taken =
+      models::OptimizerFromTrainingConfig(config.value(), "--model " + model);
+  if (!taken.ok()) return taken.status();
+  if (!taken.value()) return Status::OK();
+  // An optimizer given alone keeps its own default learning rate.
+  if (!optimizer_given) {
+    optimizer = taken.value()->name;
+    if (!lr_given) lr = taken.value()->learning_rate;
+  }
+  return Status::OK();
+}
+
 Result<models::Loss> TrainOptions::ResolvedLoss() const {
   if (!loss.empty()) {
     Result<models::Loss> l = models::ParseLoss(loss);
@@ -540,10 +557,14 @@ void AddTrainFlags(CLI::App& app, TrainOptions& o) {
   app.add_option("--epochs", o.epochs, "Passes over each worker's partition")
       ->envname("ASYNCPS_EPOCHS")
       ->capture_default_str();
-  app.add_option("--optimizer", o.optimizer, "Worker optimizer: sgd, adam, adagrad, rmsprop")
+  app.add_option("--optimizer", o.optimizer,
+                 "Worker optimizer: sgd, adam, adagrad, rmsprop (default: a .h5 --model's compiled optimizer, else "
+                 "adam)")
       ->envname("ASYNCPS_OPTIMIZER")
       ->capture_default_str();
-  app.add_option("--lr", o.lr, "Worker learning rate in [0, 10] (0: the optimizer's Keras default)")
+  app.add_option("--lr", o.lr,
+                 "Worker learning rate in [0, 10] (0: the optimizer's Keras default; a .h5 --model's compiled "
+                 "optimizer gives its own)")
       ->envname("ASYNCPS_LR")
       ->capture_default_str();
   app.add_option("--seed", o.seed, "Seed of the initial weights and the shuffling")
@@ -581,6 +602,11 @@ void AddTrainFlags(CLI::App& app, TrainOptions& o) {
                  ".h5 (model.save_weights / model.save)")
       ->envname("ASYNCPS_INITIAL_WEIGHTS");
   app.add_flag("--summary", o.summary, "Print the model's Keras-style summary and exit");
+  // What --optimizer and --lr leave open, a .h5's compiled optimizer gives.
+  app.parse_complete_callback([&app, &o] {
+    if (Status st = o.TakeOptimizerFromModel(app.count("--optimizer") > 0, app.count("--lr") > 0); !st.ok())
+      throw CLI::ValidationError("--model", st.message());
+  });
 }
 
 }  // namespace asyncps::worker

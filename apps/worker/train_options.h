@@ -81,6 +81,10 @@ struct TrainOptions {
   // Checks every field (values only, no files); the error names the flag, the
   // value given and the allowed values. Binaries exit 2 when it fails.
   Status Validate() const;
+  // A .h5 --model's training_config gives the optimizer and the learning rate
+  // that were not given as --optimizer / --lr (`optimizer_given`, `lr_given`).
+  // AddTrainFlags calls it once the command line is parsed.
+  Status TakeOptimizerFromModel(bool optimizer_given, bool lr_given);
   // Checks that the data files of the splits asked for exist and can be read
   // (IOError naming the file and --data), before any work starts.
   Status CheckData(bool train, bool test) const;

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "asyncps/models/optimizer.h"
 #include "child_call.h"
 
 namespace asyncps::models {
@@ -549,6 +550,32 @@ Result<Loss> LossFromTrainingConfig(std::string_view training_config, const std:
     }
   }
   return l;
+}
+
+Result<std::optional<TrainingOptimizer>> OptimizerFromTrainingConfig(std::string_view training_config,
+                                                                     const std::string& source) {
+  const nlohmann::json config = nlohmann::json::parse(training_config, nullptr, /*allow_exceptions=*/false);
+  if (!config.is_object()) return Status::InvalidArgument(source + ": training_config is not a JSON object");
+  if (!config.contains("optimizer_config")) return std::optional<TrainingOptimizer>();
+  const nlohmann::json& o = config["optimizer_config"];
+  if (!o.is_object() || !o.contains("class_name") || !o["class_name"].is_string())
+    return Status::InvalidArgument(source + ": training_config's optimizer_config has no class_name");
+  TrainingOptimizer out;
+  for (char c : o["class_name"].get<std::string>()) out.name += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!MakeOptimizer(out.name, 0.0f).ok())
+    return Status::InvalidArgument(source + ": training_config's optimizer " + o["class_name"].get<std::string>() +
+                                   " is not one asyncps implements (sgd, adam, adagrad, rmsprop): give --optimizer");
+  const nlohmann::json options = o.value("config", nlohmann::json::object());
+  for (const char* key : {"learning_rate", "lr"}) {
+    if (!options.is_object() || !options.contains(key)) continue;
+    const nlohmann::json& lr = options[key];
+    if (!lr.is_number() || !(lr.get<double>() >= 0) || !std::isfinite(lr.get<double>()))
+      return Status::InvalidArgument(source + ": training_config's learning rate " + lr.dump().substr(0, 200) +
+                                     " is not a number >= 0 (a schedule is not read): give --lr");
+    out.learning_rate = lr.get<float>();
+    break;
+  }
+  return std::optional(out);
 }
 
 }  // namespace asyncps::models

@@ -152,3 +152,30 @@ TEST_CASE("The loss of a Keras training_config, by name or serialized", "[models
              Catch::Contains("is not one loss"));
   CHECK_FALSE(LossFromTrainingConfig("not json", "m.h5").ok());
 }
+
+TEST_CASE("The optimizer of a Keras training_config: its name and learning rate", "[models][keras]") {
+  using namespace asyncps::models;
+  auto adam = OptimizerFromTrainingConfig(
+      R"({"loss": "mse", "optimizer_config": {"class_name": "Adam", "config": {"learning_rate": 0.0005, "beta_1": 0.9}}})",
+      "m.h5");
+  REQUIRE(adam.ok());
+  REQUIRE(adam.value().has_value());
+  CHECK(adam.value()->name == "adam");
+  CHECK(adam.value()->learning_rate == 0.0005f);
+  auto sgd = OptimizerFromTrainingConfig(R"({"optimizer_config": {"class_name": "SGD", "config": {"lr": 0.1}}})", "m.h5");
+  REQUIRE(sgd.ok());
+  CHECK(sgd.value()->name == "sgd");
+  CHECK(sgd.value()->learning_rate == 0.1f);
+  auto none = OptimizerFromTrainingConfig(R"({"loss": "mse"})", "m.h5");
+  REQUIRE(none.ok());
+  CHECK_FALSE(none.value().has_value());
+  CHECK_THAT(OptimizerFromTrainingConfig(R"({"optimizer_config": {"class_name": "Nadam"}})", "m.h5").status().message(),
+             Catch::Contains("m.h5") && Catch::Contains("Nadam") && Catch::Contains("--optimizer"));
+  CHECK_THAT(OptimizerFromTrainingConfig(
+                 R"({"optimizer_config": {"class_name": "Adam", "config": {"learning_rate": {"class_name": "ExponentialDecay"}}}})",
+                 "m.h5")
+                 .status()
+                 .message(),
+             Catch::Contains("schedule") && Catch::Contains("--lr"));
+  CHECK_FALSE(OptimizerFromTrainingConfig("not json", "m.h5").ok());
+}

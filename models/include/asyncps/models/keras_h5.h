@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -64,6 +65,20 @@ Result<std::string> ReadKerasH5TrainingConfig(const std::string& path,
 // Huber's "delta"). InvalidArgument naming `source` when it is not JSON, has no
 // loss, or names one asyncps does not implement (a per-output dict included).
 Result<Loss> LossFromTrainingConfig(std::string_view training_config, const std::string& source);
+
+// The optimizer of a Keras training_config ("optimizer_config": {"class_name":
+// "Adam", "config": {"learning_rate": 0.001, ...}}): its name as
+// MakeOptimizer takes it and its learning rate (0: not given); only these
+// two are read. nullopt when the config has no optimizer_config.
+// InvalidArgument naming `source` for a config that is not JSON, an optimizer
+// asyncps does not implement, or a learning rate that is not a number >= 0
+// (a schedule included).
+struct TrainingOptimizer {
+  std::string name;
+  float learning_rate = 0;
+};
+Result<std::optional<TrainingOptimizer>> OptimizerFromTrainingConfig(std::string_view training_config,
+                                                                     const std::string& source);
 
 // Reads the model config (if any) and every weight, at most `max_values`
 // floats in all (pass the model's parameter count: a file claiming more is
