@@ -21,6 +21,10 @@ bench/suite/subcommands/, shared code in subcommands/common.py):
   suite.py scaling OUTDIR [--workers 1 2 4 8 12] [--repeats N] ...
       samples/s and time-to-accuracy per W, against W independent single-worker
       processes run concurrently and PyTorch with all threads: scaling.{json,csv,md}, PNG
+  suite.py cores OUTDIR [--workers 1,2,4,8,16] [--shards 1,2,4] [--max-workers N] [--limit-s 600] ...
+      the seed model (ADAG) at every W x S, each run under --limit-s / runs: samples/s, time to
+      0.90 accuracy, the server's CPU per update: cores.{json,md,log}; refuses when nproc is
+      below the largest W + S unless --max-workers caps W
   suite.py summary OUTDIR
       joins OUTDIR/{ps/ps.md, compute/compute.md, seed.md, memory.md, compression.md, scaling/scaling.md}
       into OUTDIR/summary.md
@@ -31,11 +35,11 @@ import argparse
 import os
 import sys
 
-from subcommands import common, compression, overhead, plots, scaling, seed, staleness, summary
+from subcommands import common, compression, cores, overhead, plots, scaling, seed, staleness, summary
 
 # name -> module with add_parser(sub) and run(args), in --help order.
 SUBCOMMANDS = {"seed": seed, "compression": compression, "staleness": staleness, "overhead": overhead,
-               "scaling": scaling, "summary": summary, "plots": plots}
+               "scaling": scaling, "cores": cores, "summary": summary, "plots": plots}
 # These only read OUTDIR: they do not need asyncps-local.
 OFFLINE = ("summary", "plots")
 

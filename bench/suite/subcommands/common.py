@@ -118,6 +118,17 @@ def _children(pid):
     return kids
 
 
+def _cpu_s(pid):
+    """utime + stime of a process from /proc/PID/stat, in seconds (None when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            s = f.read()
+        fields = s[s.rfind(")") + 2:].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _hwm_kb(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -130,9 +141,9 @@ def _hwm_kb(pid):
 
 
 class RssSampler:
-    """Polls VmHWM (peak RSS) of a process and its descendants every `period` seconds.
-    VmHWM only grows, so the last sample before a process exits misses at most the growth
-    of its final `period`."""
+    """Polls VmHWM (peak RSS) and CPU time (utime + stime) of a process and its descendants
+    every `period` seconds. Both only grow, so the last sample before a process exits misses
+    at most the growth of its final `period`."""
 
     def __init__(self, pid, period=0.1):
         self.pid, self.period = pid, period
@@ -165,7 +176,7 @@ class RssSampler:
                 pass
         role = {"asyncps-server": "server", "asyncps-worker": "worker",
                 "asyncps-local": "launcher"}.get(name, name)
-        return {"role": role, "index": index, "shards": shards, "hwm_kb": 0}
+        return {"role": role, "index": index, "shards": shards, "hwm_kb": 0, "cpu_s": 0.0}
 
     def _sample(self):
         todo, seen = [self.pid], set()
@@ -183,6 +194,7 @@ class RssSampler:
                     continue
                 self.procs[p] = d
             self.procs[p]["hwm_kb"] = max(self.procs[p]["hwm_kb"], h)
+            self.procs[p]["cpu_s"] = max(self.procs[p]["cpu_s"], _cpu_s(p) or 0.0)
             todo.extend(_children(p))
 
     def _run(self):
@@ -282,6 +294,8 @@ def run_local(algo, workers, *, shards, epochs, batch, window, optimizer, lr, tr
             mem.append({"role": "launcher", "index": None, "peak_rss_kb": d["hwm_kb"],
                         "source": "/proc VmHWM sampled every 0.1 s"})
     rec["memory"] = mem
+    servers = [d for d in procs if d["role"] == "server"]
+    rec["server_cpu_s"] = round(sum(d["cpu_s"] for d in servers), 2) if servers else None
     return rec
 
 
