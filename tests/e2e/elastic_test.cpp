@@ -125,8 +125,9 @@ TEST_CASE("elastic: a worker added during epoch 1 and one removed (SIGTERM) in e
   // The command the launcher prints, as a user would paste it into a shell.
   const std::size_t at = launcher.output.find("add a worker: asyncps-worker ") + 29;
   const std::string args = launcher.output.substr(at, launcher.output.find('\n', at) - at);
-  auto started =
-      ChildProcess::Start({"/bin/sh", "-c", "exec '" + std::string(ASYNCPS_WORKER_BIN) + "' " + args}, "joined worker");
+  // Slowed as the others, so that epoch 2 is under way when one is removed.
+  auto started = ChildProcess::Start(
+      {"/bin/sh", "-c", "exec '" + std::string(ASYNCPS_WORKER_BIN) + "' " + args + " --slowdown 8"}, "joined worker");
   REQUIRE(started.ok());
   ChildProcess joined = std::move(started).value();
   // Remove one of the launcher's workers once epoch 2 is under way.
