@@ -1178,6 +1178,7 @@ class FunctionalBuilder {
     std::vector<GraphNode> nodes;
     std::vector<std::pair<std::string, Regularizer>> regularizers;  // (tensor, regularizer)
     std::optional<std::string> softmax_at;                          // the layer whose softmax the loss takes
+    std::optional<int> sigmoid_node;  // the latest node that is a sigmoid (the loss applies a final one)
     int output = GraphNode::kInput;
     for (std::size_t i = 0; i < layers->size(); ++i) {
       const json& layer = (*layers)[i];
@@ -1239,6 +1240,8 @@ class FunctionalBuilder {
       l.layer->set_name(w.name);
       nodes.push_back(GraphNode{std::move(l.layer), MergeKind::kAdd, inputs, w.name});
       node_of[w.name] = static_cast<int>(nodes.size()) - 1;
+      if (w.type == "Activation" && lconfig.value("activation", json()) == "sigmoid")
+        sigmoid_node = node_of[w.name];
       if (l.activation == Act::kSoftmax) {
         softmax_at = w.name;
       } else if (l.activation != Act::kLinear) {
@@ -1246,6 +1249,7 @@ class FunctionalBuilder {
         a->set_name(w.name + "/activation");
         nodes.push_back(GraphNode{std::move(a), MergeKind::kAdd, {node_of[w.name]}, w.name + "/activation"});
         node_of[w.name] = static_cast<int>(nodes.size()) - 1;
+        if (l.activation == Act::kSigmoid) sigmoid_node = node_of[w.name];
       }
     }
     if (!input) return Status::InvalidArgument(source_ + ": the Functional model has no InputLayer");
@@ -1253,16 +1257,26 @@ class FunctionalBuilder {
     if (out == node_of.end() || out->second == GraphNode::kInput)
       return Status::InvalidArgument(source_ + ": output_layers names '" + output_name.value() + "', no layer of it");
     output = out->second;
-    if (!softmax_at || *softmax_at != output_name.value()) {
-      return Status::InvalidArgument(source_ + ": the model's output '" + output_name.value() +
-                                     "' must be a softmax (Dense(..., activation='softmax') or "
-                                     "Activation('softmax')): asyncps trains with categorical cross-entropy");
+    // The last activation goes to the loss: the output's softmax, a final
+    // sigmoid (binary cross-entropy applies it), else none (regression, logits).
+    OutputActivation activation = OutputActivation::kLinear;
+    if (softmax_at) {
+      if (*softmax_at != output_name.value())
+        return Status::InvalidArgument(source_ + ": the softmax of '" + *softmax_at + "' must be the model's output '" +
+                                       output_name.value() + "' (asyncps fuses it into the cross-entropy loss)");
+      activation = OutputActivation::kSoftmax;
+    } else if (sigmoid_node && *sigmoid_node == output && output == static_cast<int>(nodes.size()) - 1 &&
+               nodes.back().inputs.size() == 1 && nodes.back().inputs[0] != GraphNode::kInput) {
+      output = nodes.back().inputs[0];
+      nodes.pop_back();
+      activation = OutputActivation::kSigmoid;
     }
     auto graph = std::make_unique<Graph>(std::move(nodes), output);
     if (const json* name = Field(config, "name"); name != nullptr && name->is_string())
       graph->set_name(name->get<std::string>());
     auto model = std::make_unique<Sequential>(*input);
     model->Add(std::move(graph));
+    model->SetOutputActivation(activation);
     model->SetSoftmaxRow("");
     return FinishModel(std::move(model), source_, file_, max_parameters_, regularizers, softmax_at);
   }

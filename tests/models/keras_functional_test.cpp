@@ -130,8 +130,6 @@ TEST_CASE("Functional models asyncps cannot train are refused, naming the layer 
   mismatch[2].inputs = {"conv2d_1", "input_1"};  // 8 channels + 1
   std::vector<FLayer> unknown = ResidualLayers();
   unknown[1].inputs = {"conv2d_9"};
-  std::vector<FLayer> no_softmax = ResidualLayers();
-  no_softmax.back().layer = KDense("dense", 10, "linear");
   std::vector<FLayer> after_softmax = ResidualLayers();
   after_softmax.back().layer = KDense("dense", 10, "softmax");
   after_softmax.push_back({KDense("dense_1", 10, "softmax"), {"dense"}});
@@ -144,7 +142,6 @@ TEST_CASE("Functional models asyncps cannot train are refused, naming the layer 
       {"unknown input",
        FunctionalJson(unknown, {28, 28, 1}, "dense", false),
        {"'conv2d_9', which is no earlier layer"}},
-      {"no softmax", FunctionalJson(no_softmax, {28, 28, 1}, "dense", false), {"output 'dense' must be a softmax"}},
       {"softmax inside",
        FunctionalJson(after_softmax, {28, 28, 1}, "dense_1", false),
        {"follows the softmax of 'dense'"}},
@@ -155,6 +152,30 @@ TEST_CASE("Functional models asyncps cannot train are refused, naming the layer 
     REQUIRE_FALSE(m.ok());
     for (const std::string& s : c.says) CHECK_THAT(m.status().message(), Catch::Contains(s));
   }
+}
+
+TEST_CASE("A Functional model may end in a sigmoid (binary) or a linear unit (regression, logits)",
+          "[models][keras][functional]") {
+  TempDir dir("keras-functional-outputs");
+  std::vector<FLayer> sigmoid = ResidualLayers();
+  sigmoid.back().layer = KDense("dense", 1, "sigmoid");
+  auto dense_sigmoid = LoadJson(FunctionalJson(sigmoid, {28, 28, 1}, "dense", true), dir);
+  REQUIRE(dense_sigmoid.ok());
+  CHECK(dense_sigmoid.value()->output_activation() == OutputActivation::kSigmoid);
+  CHECK(dense_sigmoid.value()->output_shape().size() == 1);
+  sigmoid.back().layer = KDense("dense", 1, "linear");
+  sigmoid.push_back({KActivation("out", "sigmoid"), {"dense"}});
+  auto activation_sigmoid = LoadJson(FunctionalJson(sigmoid, {28, 28, 1}, "out", false), dir);
+  REQUIRE(activation_sigmoid.ok());
+  CHECK(activation_sigmoid.value()->output_activation() == OutputActivation::kSigmoid);
+  std::vector<FLayer> linear = ResidualLayers();
+  linear.back().layer = KDense("dense", 3, "linear");
+  auto regression = LoadJson(FunctionalJson(linear, {28, 28, 1}, "dense", false), dir);
+  REQUIRE(regression.ok());
+  CHECK(regression.value()->output_activation() == OutputActivation::kLinear);
+  CHECK(regression.value()->output_shape().size() == 3);
+  // The sigmoid is the loss's: the model itself ends before it, as a Sequential one does.
+  CHECK(dense_sigmoid.value()->params().size() == activation_sigmoid.value()->params().size());
 }
 
 TEST_CASE("A Functional model with every merge agrees with PyTorch to 1e-4",
