@@ -40,10 +40,13 @@ def cmd_cores(a):
         ws, ss = int_list(a.workers), int_list(a.shards)
     except ValueError as e:
         sys.exit(f"suite.py cores: --workers/--shards: {e}")
+    for flag, ok in [("--max-workers", a.max_workers is None or a.max_workers >= 1), ("--epochs", a.epochs >= 1),
+                     ("--train-limit", a.train_limit >= 0), ("--test-limit", a.test_limit >= 0),
+                     ("--curve-every", a.curve_every > 0), ("--target", 0 < a.target <= 1)]:
+        if not ok:
+            sys.exit(f"suite.py cores: {flag} out of range (see --help)")
     nproc = os.cpu_count() or 1
     if a.max_workers is not None:
-        if a.max_workers < 1:
-            sys.exit("suite.py cores: --max-workers must be at least 1")
         ws = [w for w in ws if w <= a.max_workers] or [1]
     elif max(ws) + max(ss) > nproc:
         sys.exit(f"suite.py cores: this machine has {nproc} cores, fewer than the largest W + S = "
@@ -132,13 +135,13 @@ def add_parser(sub):
     c.add_argument("--workers", default="1,2,4,8,16", help="W values, comma-separated")
     c.add_argument("--shards", default="1,2,4", help="S values, comma-separated")
     c.add_argument("--max-workers", type=int, default=None,
-                   help="cap W; without it, refuse when nproc < largest W + largest S")
+                   help="cap W (>= 1); without it, refuse when nproc < largest W + largest S")
     c.add_argument("--limit-s", type=int, default=600, help="wall-clock limit of the whole grid, s")
-    c.add_argument("--epochs", type=int, default=1)
-    c.add_argument("--train-limit", type=int, default=0, help="rows (0: all 60,000)")
-    c.add_argument("--test-limit", type=int, default=2000, help="test rows (0: all 10,000)")
-    c.add_argument("--curve-every", type=float, default=2.0, help="s between accuracy snapshots")
-    c.add_argument("--target", type=float, default=0.90, help="the test accuracy to time")
+    c.add_argument("--epochs", type=int, default=1, help=">= 1")
+    c.add_argument("--train-limit", type=int, default=0, help="rows (>= 0; 0: all 60,000)")
+    c.add_argument("--test-limit", type=int, default=2000, help="test rows (>= 0; 0: all 10,000)")
+    c.add_argument("--curve-every", type=float, default=2.0, help="s between accuracy snapshots (> 0)")
+    c.add_argument("--target", type=float, default=0.90, help="the test accuracy to time, in (0, 1]")
     c.add_argument("--seed", type=int, default=1)
 
 
