@@ -24,7 +24,7 @@ void WriteReport(const std::string& path, std::size_t worker) {
 
 }  // namespace
 
-TEST_CASE("worker reports are read whatever their names; the rest is skipped with the reason", "[apps][report]") {
+TEST_CASE("worker reports are read whatever their names, the rest is skipped with the reason", "[apps][report]") {
   asyncps::testing::TempDir dir;
   WriteReport(dir / "w0.json", 0);
   WriteReport(dir / "the-other-one.json", 1);

@@ -96,7 +96,7 @@ TEST_CASE("only what every worker found restored counts: a late joiner saw a res
   CHECK(r.expected_updates == 300);
 }
 
-TEST_CASE("worker reports carry the restored updates; older reports without them read as 0", "[apps][report]") {
+TEST_CASE("worker reports carry the restored updates, older reports without them read as 0", "[apps][report]") {
   WorkerReport w;
   w.algo = "adag";
   w.restored_updates = 500;

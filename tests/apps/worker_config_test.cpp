@@ -215,7 +215,7 @@ TEST_CASE("CSV: a model whose outputs differ from the training file's classes na
              Catch::Contains("but --train-csv " + dir.file("train.csv") + " holds 2 features"));
 }
 
-TEST_CASE("CSV: --input-shape H,W,C keeps pixel mode; tabular flags are refused there and off CSV", "[apps][csv]") {
+TEST_CASE("CSV: --input-shape H,W,C keeps pixel mode, tabular flags are refused there and off CSV", "[apps][csv]") {
   TrainOptions o;
   o.train_csv = "x.csv";
   o.input_shape = "28,28,1";

@@ -358,7 +358,7 @@ TEST_CASE(
   CHECK(got == kReplyValue);
 }
 
-TEST_CASE("round trip: a payload staged in the segment is not copied again; a fresh connection gets a copy",
+TEST_CASE("round trip: a payload staged in the segment is not copied again, a fresh connection gets a copy",
           "[round-trip][shm]") {
   FakeClock clock;
   FakeTransport t(1, clock, [](std::size_t, std::uint64_t, int attempt) -> std::optional<Answer> {
@@ -476,7 +476,7 @@ TEST_CASE("round trip: a chunked reply is taken chunk by chunk, the shard answer
   CHECK(t.sent.size() == 2);
 }
 
-TEST_CASE("round trip: a chunk that does not follow the one before is skipped; a chunk 0 starts afresh",
+TEST_CASE("round trip: a chunk that does not follow the one before is skipped, a chunk 0 starts afresh",
           "[round-trip]") {
   FakeClock clock;
   FakeTransport t(1, clock, [](std::size_t, std::uint64_t, int) {

@@ -106,7 +106,7 @@ TEST_CASE("BatchNormalization trains on batch statistics, updates the moving one
   CHECK(std::vector<float>(mm, mv + c) == moved);  // inference leaves them alone
 }
 
-TEST_CASE("BatchNormalization backward matches finite differences; moving statistics get no gradient",
+TEST_CASE("BatchNormalization backward matches finite differences, moving statistics get no gradient",
           "[models][batch_norm][gradcheck]") {
   struct Case {
     Shape in;

@@ -39,7 +39,7 @@ TEST_CASE("Dropout in training zeroes about `rate` and scales the rest", "[model
   CHECK(static_cast<double>(zeros) / n == Approx(0.25).margin(0.02));
 }
 
-TEST_CASE("Dropout rejects a rate outside [0, 1)", "[models][dropout]") {
+TEST_CASE("Dropout rejects a rate below 0 or from 1 on", "[models][dropout]") {
   Dropout d(1.0f);
   asyncps::ParameterLayout layout;
   auto r = d.Build(Shape::Vector(3), "dropout_1", layout);

@@ -37,7 +37,7 @@ TEST_CASE("a regularizer adds l1 sum|w| + l2 sum w^2 to the loss and its gradien
   CHECK(grad[2] == Approx(0.5));  // sign(0) = 0
 }
 
-TEST_CASE("Keras files regularize the kernels and biases they name; training sees the penalty",
+TEST_CASE("Keras files regularize the kernels and biases they name, training sees the penalty",
           "[models][regularizer][keras]") {
   const json l1l2 = {{"class_name", "L1L2"}, {"config", {{"l1", 0.01}, {"l2", 0.02}}}};
   const json l2 = {{"class_name", "L2"}, {"config", {{"l2", 0.5}}}};

@@ -82,7 +82,7 @@ TEST_CASE("1D poolings reduce a sequence along its timesteps", "[models][sequenc
   }
 }
 
-TEST_CASE("Embedding looks up each id's row; its gradient sums each id's uses", "[models][sequence]") {
+TEST_CASE("Embedding looks up each id's row, its gradient sums each id's uses", "[models][sequence]") {
   Embedding e({.input_dim = 6, .output_dim = 3});
   LayerHarness h(e, Shape::Vector(4), 2);
   CHECK(h.out == Shape::Sequence(4, 3));

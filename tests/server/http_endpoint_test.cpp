@@ -254,7 +254,7 @@ TEST_CASE("with a bearer token every path but /healthz needs it", "[http][token]
   CHECK(Body(get("/healthz", "")) == "ok\n");
 }
 
-TEST_CASE("a bearer token file is read without its newline; an empty, missing or odd one is refused, named",
+TEST_CASE("a bearer token file is read without its newline, an empty, missing or odd one is refused, named",
           "[http][token]") {
   TempDir dir;
   std::ofstream(dir / "token") << "abc-123_XYZ==\n";

@@ -341,7 +341,7 @@ float FaultFreeSum() {
 
 }  // namespace
 
-TEST_CASE("upstream backup: a shard killed again and again loses no commit (DOWNPOUR, ADAG; ipc, TCP, shared memory)",
+TEST_CASE("upstream backup: a shard killed again and again loses no commit (DOWNPOUR and ADAG over ipc, TCP and shared memory)",
           "[restart][process][upstream_backup]") {
   enum Via { kIpc, kTcp, kSharedMemory };
   const auto [algorithm, via] = GENERATE(std::pair{Algorithm::kDownpour, kIpc}, std::pair{Algorithm::kAdag, kIpc},

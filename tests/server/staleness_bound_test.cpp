@@ -117,7 +117,7 @@ float Delta(std::uint32_t w, std::uint64_t k) { return static_cast<float>((w + 1
 
 }  // namespace
 
-TEST_CASE("only a worker's own session keeps it active; an observer under its id is never held", "[ssp][hostile]") {
+TEST_CASE("only a worker's own session keeps it active, an observer under its id is never held", "[ssp][hostile]") {
   BoundedShard s(1, [] {
     ps::ShardOptions o;
     o.worker_timeout = milliseconds(1000);
@@ -176,7 +176,7 @@ TEST_CASE("a request failing the session check changes nothing, not even a held 
   CHECK(released[0].worker == 0);
 }
 
-TEST_CASE("a second live session claiming a worker id is refused, naming it; a dead one's id is free again",
+TEST_CASE("a second live session claiming a worker id is refused, naming it, a dead one's id is free again",
           "[shard][hostile]") {
   BoundedShard s(-1, [] {
     ps::ShardOptions o;
@@ -319,7 +319,7 @@ TEST_CASE("a worker that leaves no longer holds the others", "[ssp]") {
   CHECK_FALSE(s.CommitAndPull(0, 1, 2).held);
 }
 
-TEST_CASE("a silent worker holds the others only until --worker-timeout; the held get Blocked meanwhile", "[ssp]") {
+TEST_CASE("a silent worker holds the others only until --worker-timeout, the held get Blocked meanwhile", "[ssp]") {
   ps::ShardOptions o;
   o.worker_timeout = milliseconds(5000);
   o.max_hold = milliseconds(1000);

@@ -68,7 +68,7 @@ TEST_CASE("bound: a pull at a gap of S goes, at S + 1 it is held", "[ssp][bound]
   CHECK_FALSE(b->ReleaseOne().has_value());  // the gap is still 3
 }
 
-TEST_CASE("bound: S = 0 holds any worker ahead; the one behind is never held", "[ssp][bound]") {
+TEST_CASE("bound: S = 0 holds any worker ahead, the one behind is never held", "[ssp][bound]") {
   FakeClockBound b(0);
   b.Join(0);
   b.Join(1);
@@ -120,7 +120,7 @@ TEST_CASE("bound: held pulls go in the order they were held", "[ssp][bound]") {
   CHECK_FALSE(b->ReleaseOne().has_value());
 }
 
-TEST_CASE("bound: the slowest worker leaving lets the held go; committing after it makes it active again",
+TEST_CASE("bound: the slowest worker leaving lets the held go, committing after it makes it active again",
           "[ssp][bound]") {
   FakeClockBound b(0);
   b.Join(0);
@@ -147,7 +147,7 @@ TEST_CASE("bound: the slowest worker leaving lets the held go; committing after 
   CHECK(b->Pull(2, 2, true).held);
 }
 
-TEST_CASE("bound: a silent worker holds the others until worker_timeout; the held are let go Blocked every max_hold",
+TEST_CASE("bound: a silent worker holds the others until worker_timeout, the held are let go Blocked every max_hold",
           "[ssp][bound]") {
   FakeClockBound b(1, /*worker_timeout=*/milliseconds(5000), /*max_hold=*/milliseconds(1000));
   b.Join(0);
@@ -210,7 +210,7 @@ TEST_CASE("bound: a worker's own request supersedes its held pull", "[ssp][bound
   CHECK_FALSE(b->ReleaseOne().has_value());  // nothing left to let go
 }
 
-TEST_CASE("bound: a worker has at most one pull held; DropHeld forgets it unanswered", "[ssp][bound]") {
+TEST_CASE("bound: a worker has at most one pull held, DropHeld forgets it unanswered", "[ssp][bound]") {
   FakeClockBound b(0);
   b.Join(0);
   b.Join(1);
@@ -267,7 +267,7 @@ TEST_CASE("bound: max_staleness < 0 is off: nothing is held, the gap is still me
   }
 }
 
-TEST_CASE("bound: a restored worker has worker_timeout to come back; Forget and Clear drop workers", "[ssp][bound]") {
+TEST_CASE("bound: a restored worker has worker_timeout to come back, Forget and Clear drop workers", "[ssp][bound]") {
   FakeClockBound b(0, /*worker_timeout=*/milliseconds(2000));
   b->Restore(0, 5);
   b->Restore(1, 3);
