@@ -6,8 +6,7 @@
 
 namespace asyncps::internal {
 
-UpstreamBackup::UpstreamBackup(std::vector<ShardRange> ranges)
-    : ranges_(std::move(ranges)), shards_(ranges_.size()) {}
+UpstreamBackup::UpstreamBackup(std::vector<ShardRange> ranges) : ranges_(std::move(ranges)), shards_(ranges_.size()) {}
 
 void UpstreamBackup::OnHello(std::size_t s, const wire::Reply& r) {
   shards_[s].on = r.checkpointing() && r.incarnation() != 0;

@@ -72,12 +72,12 @@ class UpstreamBackup {
 
  private:
   struct Shard {
-    bool on = false;                    // the shard checkpoints (OnHello)
+    bool on = false;  // the shard checkpoints (OnHello)
     std::uint64_t incarnation = 0;
-    std::vector<float> kept;            // sum of the kept commits (allocated at the first)
-    std::uint64_t kept_commits = 0;     // commits in `kept`
-    std::uint64_t kept_last_seq = 0;    // the seq of the last request kept
-    std::vector<float> pending;         // a restart lost these: to give back
+    std::vector<float> kept;          // sum of the kept commits (allocated at the first)
+    std::uint64_t kept_commits = 0;   // commits in `kept`
+    std::uint64_t kept_last_seq = 0;  // the seq of the last request kept
+    std::vector<float> pending;       // a restart lost these: to give back
     std::uint64_t pending_commits = 0;
     std::vector<float> in_flight;  // the replay sent, until answered
     std::uint64_t in_flight_commits = 0;

@@ -561,7 +561,8 @@ Result<std::optional<TrainingOptimizer>> OptimizerFromTrainingConfig(std::string
   if (!o.is_object() || !o.contains("class_name") || !o["class_name"].is_string())
     return Status::InvalidArgument(source + ": training_config's optimizer_config has no class_name");
   TrainingOptimizer out;
-  for (char c : o["class_name"].get<std::string>()) out.name += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char c : o["class_name"].get<std::string>())
+    out.name += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (!MakeOptimizer(out.name, 0.0f).ok())
     return Status::InvalidArgument(source + ": training_config's optimizer " + o["class_name"].get<std::string>() +
                                    " is not one asyncps implements (sgd, adam, adagrad, rmsprop): give --optimizer");

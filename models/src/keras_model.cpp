@@ -1240,8 +1240,7 @@ class FunctionalBuilder {
       l.layer->set_name(w.name);
       nodes.push_back(GraphNode{std::move(l.layer), MergeKind::kAdd, inputs, w.name});
       node_of[w.name] = static_cast<int>(nodes.size()) - 1;
-      if (w.type == "Activation" && lconfig.value("activation", json()) == "sigmoid")
-        sigmoid_node = node_of[w.name];
+      if (w.type == "Activation" && lconfig.value("activation", json()) == "sigmoid") sigmoid_node = node_of[w.name];
       if (l.activation == Act::kSoftmax) {
         softmax_at = w.name;
       } else if (l.activation != Act::kLinear) {

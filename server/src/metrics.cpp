@@ -140,9 +140,10 @@ std::string RenderMetrics(std::span<const ShardMetrics> shards, const BuildInfo&
   PerWorker(w, shards, "asyncps_worker_straggler", "gauge",
             "1 while the worker commits below --straggler-fraction of the median rate, else 0.",
             [](const Worker& k) { return std::string(k.straggler ? "1" : "0"); });
-  PerWorker(w, shards, "asyncps_worker_train_loss", "gauge",
-            "The mean training loss over the batches of the worker's latest commit, as it reported it.",
-            [](const Worker& k) { return std::isnan(k.train_loss) ? std::nullopt : std::optional(Number(k.train_loss)); });
+  PerWorker(
+      w, shards, "asyncps_worker_train_loss", "gauge",
+      "The mean training loss over the batches of the worker's latest commit, as it reported it.",
+      [](const Worker& k) { return std::isnan(k.train_loss) ? std::nullopt : std::optional(Number(k.train_loss)); });
   PerWorker(w, shards, "asyncps_worker_test_accuracy", "gauge",
             "The latest test accuracy the worker reported (of the centre it pulled).", [](const Worker& k) {
               return std::isnan(k.test_accuracy) ? std::nullopt : std::optional(Number(k.test_accuracy));

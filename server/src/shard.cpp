@@ -712,7 +712,8 @@ void Shard::Restore(ParameterLayout layout, Algorithm algorithm, std::vector<flo
   // Restored workers are active (for the staleness bound) from now on, as if
   // they had just sent a request: they have worker_timeout to come back.
   for (const WorkerRecord& r : workers) {
-    workers_[r.id] = {.last_seq = r.last_seq, .session = r.session, .durable_seq = r.last_seq, .restored_seq = r.last_seq};
+    workers_[r.id] = {
+        .last_seq = r.last_seq, .session = r.session, .durable_seq = r.last_seq, .restored_seq = r.last_seq};
     bound_.Restore(r.id, r.commits);
   }
 }

@@ -162,7 +162,8 @@ TEST_CASE("The optimizer of a Keras training_config: its name and learning rate"
   REQUIRE(adam.value().has_value());
   CHECK(adam.value()->name == "adam");
   CHECK(adam.value()->learning_rate == 0.0005f);
-  auto sgd = OptimizerFromTrainingConfig(R"({"optimizer_config": {"class_name": "SGD", "config": {"lr": 0.1}}})", "m.h5");
+  auto sgd =
+      OptimizerFromTrainingConfig(R"({"optimizer_config": {"class_name": "SGD", "config": {"lr": 0.1}}})", "m.h5");
   REQUIRE(sgd.ok());
   CHECK(sgd.value()->name == "sgd");
   CHECK(sgd.value()->learning_rate == 0.1f);
@@ -171,11 +172,12 @@ TEST_CASE("The optimizer of a Keras training_config: its name and learning rate"
   CHECK_FALSE(none.value().has_value());
   CHECK_THAT(OptimizerFromTrainingConfig(R"({"optimizer_config": {"class_name": "Nadam"}})", "m.h5").status().message(),
              Catch::Contains("m.h5") && Catch::Contains("Nadam") && Catch::Contains("--optimizer"));
-  CHECK_THAT(OptimizerFromTrainingConfig(
-                 R"({"optimizer_config": {"class_name": "Adam", "config": {"learning_rate": {"class_name": "ExponentialDecay"}}}})",
-                 "m.h5")
-                 .status()
-                 .message(),
-             Catch::Contains("schedule") && Catch::Contains("--lr"));
+  CHECK_THAT(
+      OptimizerFromTrainingConfig(
+          R"({"optimizer_config": {"class_name": "Adam", "config": {"learning_rate": {"class_name": "ExponentialDecay"}}}})",
+          "m.h5")
+          .status()
+          .message(),
+      Catch::Contains("schedule") && Catch::Contains("--lr"));
   CHECK_FALSE(OptimizerFromTrainingConfig("not json", "m.h5").ok());
 }

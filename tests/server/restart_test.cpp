@@ -271,8 +271,8 @@ struct KillLoopResult {
 };
 
 // Over TCP (`tcp`) the restarts bind the port the first start was given.
-KillLoopResult CommitThroughKills(Algorithm algorithm, const std::vector<std::string>& server_flags,
-                                  bool shared_memory, bool tcp, int kills, unsigned seed) {
+KillLoopResult CommitThroughKills(Algorithm algorithm, const std::vector<std::string>& server_flags, bool shared_memory,
+                                  bool tcp, int kills, unsigned seed) {
   TempDir dir;
   std::vector<std::string> flags = {"--checkpoint-every", "0.1"};
   flags.insert(flags.end(), server_flags.begin(), server_flags.end());
@@ -341,11 +341,14 @@ float FaultFreeSum() {
 
 }  // namespace
 
-TEST_CASE("upstream backup: a shard killed again and again loses no commit (DOWNPOUR and ADAG over ipc, TCP and shared memory)",
-          "[restart][process][upstream_backup]") {
+TEST_CASE(
+    "upstream backup: a shard killed again and again loses no commit (DOWNPOUR and ADAG over ipc, TCP and shared "
+    "memory)",
+    "[restart][process][upstream_backup]") {
   enum Via { kIpc, kTcp, kSharedMemory };
-  const auto [algorithm, via] = GENERATE(std::pair{Algorithm::kDownpour, kIpc}, std::pair{Algorithm::kAdag, kIpc},
-                                         std::pair{Algorithm::kAdag, kTcp}, std::pair{Algorithm::kDownpour, kSharedMemory});
+  const auto [algorithm, via] =
+      GENERATE(std::pair{Algorithm::kDownpour, kIpc}, std::pair{Algorithm::kAdag, kIpc},
+               std::pair{Algorithm::kAdag, kTcp}, std::pair{Algorithm::kDownpour, kSharedMemory});
   INFO(AlgorithmName(algorithm) << " via " << (via == kIpc ? "ipc" : via == kTcp ? "TCP" : "shared memory"));
   const std::vector<std::string> flags =
       via == kSharedMemory ? std::vector<std::string>{"--shared-memory"} : std::vector<std::string>{};
@@ -358,7 +361,8 @@ TEST_CASE("upstream backup: a shard killed again and again loses no commit (DOWN
   for (float x : r.center) REQUIRE(x == FaultFreeSum());
 }
 
-TEST_CASE("upstream backup: DynSGD's scaled commits come back with their scales", "[restart][process][upstream_backup]") {
+TEST_CASE("upstream backup: DynSGD's scaled commits come back with their scales",
+          "[restart][process][upstream_backup]") {
   const KillLoopResult r = CommitThroughKills(Algorithm::kDynSgd, {}, false, false, 3, 11);
   CHECK(r.stats.updates == 1 + kWorkers * kCommitsPerWorker);
   // Each commit was scaled by 1/tau <= 1: the centre is below the unscaled
@@ -370,7 +374,8 @@ TEST_CASE("upstream backup: DynSGD's scaled commits come back with their scales"
   }
 }
 
-TEST_CASE("without upstream backup a restart loses the commits since the checkpoint", "[restart][process][upstream_backup]") {
+TEST_CASE("without upstream backup a restart loses the commits since the checkpoint",
+          "[restart][process][upstream_backup]") {
   TempDir dir;
   const std::string address = IpcEndpoint(dir, "shard");
   auto first = std::make_unique<Server>(dir, address, std::vector<std::string>{"--checkpoint-every", "0"});

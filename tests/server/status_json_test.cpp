@@ -65,9 +65,10 @@ TEST_CASE("status.json carries the run's settings, each worker's state and the h
     shards[i].worker_timeout_s = 30;
     shards[i].counters.updates = 6;
   }
-  shards[0].workers = {{.id = 1, .commits = 4, .state = ps::WorkerActivity::kFinished, .window = 5, .train_loss = 0.5f},
-                       {.id = 2, .commits = 2, .state = ps::WorkerActivity::kBlocked, .window = 5},
-                       {.id = 3, .commits = 1, .state = ps::WorkerActivity::kLeft, .window = 10, .test_accuracy = 0.75f}};
+  shards[0].workers = {
+      {.id = 1, .commits = 4, .state = ps::WorkerActivity::kFinished, .window = 5, .train_loss = 0.5f},
+      {.id = 2, .commits = 2, .state = ps::WorkerActivity::kBlocked, .window = 5},
+      {.id = 3, .commits = 1, .state = ps::WorkerActivity::kLeft, .window = 10, .test_accuracy = 0.75f}};
   shards[0].reported.test_accuracy = {{.updates = 4, .accuracy = 0.5f, .worker_id = 9}};
   ps::RunTimeline timeline;
   timeline.started_unix_s = 900;

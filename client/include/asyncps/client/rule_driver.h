@@ -61,7 +61,7 @@ class RuleDriver {
   const RuleConfig& config() const { return config_; }
 
  private:
-  Status Exchange(std::span<float> w);    // the rule's exchange with the PS
+  Status Exchange(std::span<float> w);  // the rule's exchange with the PS
   // The mean of the losses recorded since the last exchange goes with the next commit.
   void ReportLoss();
   Status Overlapped(std::span<float> w);  // Exchange's overlapped form

@@ -85,8 +85,8 @@ struct RequestHeader {
   // For the status page (Request.train_loss, .test_accuracy); absent: not sent.
   std::optional<float> train_loss;
   std::optional<float> test_accuracy;
-  std::uint32_t window = 0;  // Hello: batches per commit (0: not said)
-  bool unfinished = false;   // Leave: stopping before the end of its training
+  std::uint32_t window = 0;          // Hello: batches per commit (0: not said)
+  bool unfinished = false;           // Leave: stopping before the end of its training
   std::uint64_t replay_commits = 0;  // Replay: the commits the payload sums
 };
 
