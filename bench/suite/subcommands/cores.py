@@ -48,11 +48,10 @@ def cmd_cores(a):
     nproc = os.cpu_count() or 1
     if a.max_workers is not None:
         ws = [w for w in ws if w <= a.max_workers] or [1]
-    elif max(ws) + max(ss) > nproc:
-        sys.exit(f"suite.py cores: this machine has {nproc} cores, fewer than the largest W + S = "
-                 f"{max(ws)} + {max(ss)} = {max(ws) + max(ss)} the grid uses (one core per worker and per "
-                 f"shard). Pass --max-workers N to cap W (runs with W + S > {nproc} are then marked "
-                 f"oversubscribed), or fewer --workers/--shards.")
+    elif max(ws) > nproc:
+        sys.exit(f"suite.py cores: this machine has {nproc} cores, fewer than the largest W = {max(ws)} "
+                 f"(one core per worker). Pass --max-workers N to cap W, or fewer --workers. (Runs with "
+                 f"W + S > {nproc} go ahead, marked oversubscribed.)")
     configs = [(w, s) for s in ss for w in ws]
     # Each run trains the same samples, so W=1 takes longest: a run's share of the time is
     # proportional to 1/sqrt(W) (W=1 gets 4x W=16's), rounded down to whole seconds.
@@ -135,7 +134,7 @@ def add_parser(sub):
     c.add_argument("--workers", default="1,2,4,8,16", help="W values, comma-separated")
     c.add_argument("--shards", default="1,2,4", help="S values, comma-separated")
     c.add_argument("--max-workers", type=int, default=None,
-                   help="cap W (>= 1); without it, refuse when nproc < largest W + largest S")
+                   help="cap W (>= 1); without it, refuse when nproc < the largest W")
     c.add_argument("--limit-s", type=int, default=600, help="wall-clock limit of the whole grid, s")
     c.add_argument("--epochs", type=int, default=1, help=">= 1")
     c.add_argument("--train-limit", type=int, default=0, help="rows (>= 0; 0: all 60,000)")
