@@ -21,8 +21,9 @@
 // from none.
 //
 // Cost, for each shard that checkpoints (its hello reply says so; for the
-// others nothing is kept): one slice-sized float buffer, one vector add per
-// commit; a second buffer only while a replay is pending or in flight.
+// others nothing is kept): one slice-sized float buffer and one vector add per
+// commit; once the shard restarted, a second buffer (kept for reuse), and a
+// third only if it restarts again while a replay is in flight.
 //
 // Thread-safety: none; owned by one Client (one request at a time).
 #pragma once
