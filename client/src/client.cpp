@@ -70,7 +70,6 @@ struct Client::Impl {
   // The header of request `op` to shard s.
   void BuildHeader(std::size_t s, wire::Op op, std::uint64_t seq, const OutFrame& frame,
                    const internal::PayloadRoute& route, flatbuffers::FlatBufferBuilder& fbb) const {
-    const bool commit = op == wire::Op::Commit || op == wire::Op::CommitAndPull;
     const bool report = op == wire::Op::Report;
     wire::BuildRequest({.op = op,
                         .worker_id = options.worker_id,
@@ -90,7 +89,7 @@ struct Client::Impl {
                         .segment = route.segment,
                         .payload_in_segment = route.payload_in_segment,
                         .reply_chunk_bytes = options.reply_chunk_bytes,
-                        .train_loss = commit ? train_loss : std::nullopt,
+                        .train_loss = wire::IsCommit(op) ? train_loss : std::nullopt,
                         .test_accuracy = report ? std::optional(test_accuracy) : std::nullopt,
                         .window = options.window,
                         .unfinished = op == wire::Op::Leave && unfinished,
@@ -107,10 +106,13 @@ struct Client::Impl {
     const bool may_replay = backup && op != wire::Op::Hello && op != wire::Op::Replay;
     if (may_replay && backup->replay_pending())
       if (Status st = Replay(); !st.ok()) return st;
-    const bool commit = op == wire::Op::Commit || op == wire::Op::CommitAndPull;
+    const bool commit = wire::IsCommit(op);
+    // Upstream backup sees every reply first (used only with a backup).
     const RoundTrip::OnReply tracked = [&](std::size_t s, const wire::Reply& r, std::span<const std::byte> body) {
-      if (backup && r.chunk() == 0 && op == wire::Op::Hello) backup->OnHello(s, r);
-      if (backup && r.chunk() == 0 && op != wire::Op::Hello) {
+      if (r.chunk() != 0) return on_reply(s, r, body);  // a chunked reply's later chunks: seen
+      if (op == wire::Op::Hello) {
+        backup->OnHello(s, r);
+      } else {
         backup->OnReply(s, r);
         if (commit && !frames.empty() && frames[s].count > 0) {
           // The bytes as sent (a shared-memory payload may have moved to a copy).

@@ -195,9 +195,8 @@ Shard::Outcome Shard::Hello(const wire::Request& req, Builder& reply) {
     }
     if (w->session != req.session() && Live(req.worker_id(), *w)) return InUse(req, reply);
     if (w->session != req.session() && bound_.Find(req.worker_id())->holding) DropHeld(req.worker_id());
-    if (w->session != req.session()) w->durable_seq = w->restored_seq = 0;  // another session's seqs
+    w->SetSession(req.session());
     w->last_seq = 0;  // a hello starts a new session: sequence numbers restart
-    w->session = req.session();
     w->heard = true;
     w->window = req.window();
     w->unfinished = false;
@@ -300,8 +299,7 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
                                       " of the center overflow to Inf; nothing was applied",
                                   reply);
   }
-  if (w->session != req.session()) w->durable_seq = w->restored_seq = 0;  // another session's seqs
-  w->session = req.session();
+  w->SetSession(req.session());
   to.own_session = true;
   to.applied_scale = scale;
   w->heard = true;

@@ -212,6 +212,11 @@ class Shard {
     bool unfinished = false;
     // Its client gave back commits a restore had lost (Replay) in this incarnation.
     bool replayed = false;
+    // `s` is its session from now on; another session's seqs say nothing of the checkpoints.
+    void SetSession(std::uint64_t s) {
+      if (s != session) durable_seq = restored_seq = 0;
+      session = s;
+    }
   };
   // Whom a reply goes to, and how it sends the slice.
   struct ReplyTo {

@@ -96,6 +96,9 @@ void BuildRequest(const RequestHeader& h, flatbuffers::FlatBufferBuilder& fbb);
 // The same, as bytes.
 std::vector<std::byte> EncodeRequest(const RequestHeader& h);
 
+// Commit and CommitAndPull: the ops that carry a commit.
+inline bool IsCommit(Op op) { return op == Op::Commit || op == Op::CommitAndPull; }
+
 // True for the reply codes that mean a request failed. AlreadyInitialised (a
 // later worker's Init: the first one's weights won, as designed) and Blocked
 // (the staleness bound holds a pull; the client resends) are expected answers
