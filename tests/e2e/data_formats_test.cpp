@@ -17,8 +17,10 @@
 
 namespace fs = std::filesystem;
 using asyncps::e2e::Finished;
+using asyncps::e2e::HiggsTraining;
 using asyncps::e2e::RunToEnd;
 using asyncps::e2e::WriteHiggsCsv;
+using asyncps::e2e::WriteHiggsTraining;
 using namespace asyncps::models::testing;
 
 namespace {
@@ -205,42 +207,15 @@ TEST_CASE("Dist-Keras CSV files train as images or as feature vectors, the label
 TEST_CASE("A Higgs-like CSV: string labels, standardized features, a Dense binary classifier and its F1",
           "[e2e][data]") {
   Scratch s("higgs");
-  WriteHiggsCsv(s.dir / "train.csv", 4000, 7);
-  WriteHiggsCsv(s.dir / "test.csv", 1000, 11);
-  const fs::path model = s.dir / "dense.json";
-  std::ofstream(model) << KerasModelJson({KDense("dense", 16, "relu"), KDense("dense_1", 2, "softmax")}, {5},
-                                         KerasForm::kTfKeras)
-                              .dump();
+  const HiggsTraining higgs = WriteHiggsTraining(s.dir);
+  const fs::path model = higgs.model;
   const fs::path report = s.dir / "r.json";
   const fs::path weights = s.dir / "higgs.npz";
-  Finished f = RunToEnd({ASYNCPS_LOCAL_BIN,
-                         "--train-csv",
-                         (s.dir / "train.csv").string(),
-                         "--test-csv",
-                         (s.dir / "test.csv").string(),
-                         "--drop-columns",
-                         "EventId,Weight",
-                         "--standardize",
-                         "--model",
-                         model.string(),
-                         "--algo",
-                         "adag",
-                         "--workers",
-                         "2",
-                         "--shards",
-                         "1",
-                         "--epochs",
-                         "3",
-                         "--batch-size",
-                         "32",
-                         "--lr",
-                         "0.01",
-                         "--save-weights",
-                         weights.string(),
-                         "--report-json",
-                         report.string(),
-                         "--timeout",
-                         asyncps::testing::ScaledSeconds(120)});
+  std::vector<std::string> args = higgs.Args(ASYNCPS_LOCAL_BIN);
+  args.insert(args.end(), {"--algo", "adag", "--workers", "2", "--shards", "1", "--epochs", "3", "--batch-size", "32",
+                           "--lr", "0.01", "--save-weights", weights.string(), "--report-json", report.string(),
+                           "--timeout", asyncps::testing::ScaledSeconds(120)});
+  Finished f = RunToEnd(args);
   INFO(f.output);
   REQUIRE(f.exit == "exited with code 0");
   CHECK_THAT(f.output, Catch::Contains("classes: 0=b, 1=s") && Catch::Contains("binary (positive class s)"));

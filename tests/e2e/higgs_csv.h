@@ -5,6 +5,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
+
+#include "keras_json.h"
 
 namespace asyncps::e2e {
 
@@ -35,6 +39,31 @@ inline void WriteHiggsCsv(const std::filesystem::path& path, std::size_t rows, s
                   signal ? 0.002 : 1.5, signal ? "s" : "b");
     out << line;
   }
+}
+
+// The Higgs-like training the data and predict tests share: train.csv (4,000
+// rows) and test.csv (1,000) in `dir`, and dense.json, Dense(16, relu) then
+// Dense(2, softmax) over the 5 features left once EventId and Weight are dropped.
+struct HiggsTraining {
+  std::filesystem::path train, test, model;
+  // asyncps-local (`local`) on them: the files, --drop-columns, --standardize
+  // and --model; each test adds its rule, epochs and outputs.
+  std::vector<std::string> Args(const std::string& local) const {
+    return {local,         "--train-csv",    train.string(),   "--test-csv",
+            test.string(), "--drop-columns", "EventId,Weight", "--standardize",
+            "--model",     model.string()};
+  }
+};
+
+inline HiggsTraining WriteHiggsTraining(const std::filesystem::path& dir) {
+  HiggsTraining h{dir / "train.csv", dir / "test.csv", dir / "dense.json"};
+  WriteHiggsCsv(h.train, 4000, 7);
+  WriteHiggsCsv(h.test, 1000, 11);
+  std::ofstream(h.model) << models::testing::KerasModelJson({models::testing::KDense("dense", 16, "relu"),
+                                                             models::testing::KDense("dense_1", 2, "softmax")},
+                                                            {5}, models::testing::KerasForm::kTfKeras)
+                                .dump();
+  return h;
 }
 
 }  // namespace asyncps::e2e

@@ -17,8 +17,9 @@
 
 namespace fs = std::filesystem;
 using asyncps::e2e::Finished;
+using asyncps::e2e::HiggsTraining;
 using asyncps::e2e::RunToEnd;
-using asyncps::e2e::WriteHiggsCsv;
+using asyncps::e2e::WriteHiggsTraining;
 using namespace asyncps::models::testing;
 
 namespace {
@@ -66,39 +67,14 @@ TEST_CASE(
     "asyncps-predict: a tabular model's classes for unlabelled rows as the report scored them, its shares concatenated",
     "[e2e][predict]") {
   Scratch s;
-  WriteHiggsCsv(s.dir / "train.csv", 4000, 7);
-  WriteHiggsCsv(s.dir / "test.csv", 1000, 11);
-  WriteWithoutLastColumns(s.dir / "test.csv", s.dir / "new.csv", 2);  // no Weight, no Label
-  const fs::path model = s.dir / "dense.json";
-  std::ofstream(model) << KerasModelJson({KDense("dense", 16, "relu"), KDense("dense_1", 2, "softmax")}, {5},
-                                         KerasForm::kTfKeras)
-                              .dump();
+  const HiggsTraining higgs = WriteHiggsTraining(s.dir);
+  WriteWithoutLastColumns(higgs.test, s.dir / "new.csv", 2);  // no Weight, no Label
+  const fs::path model = higgs.model;
   const fs::path weights = s.dir / "higgs.npz", report = s.dir / "r.json";
-  Finished trained = RunToEnd({ASYNCPS_LOCAL_BIN,
-                               "--train-csv",
-                               (s.dir / "train.csv").string(),
-                               "--test-csv",
-                               (s.dir / "test.csv").string(),
-                               "--drop-columns",
-                               "EventId,Weight",
-                               "--standardize",
-                               "--model",
-                               model.string(),
-                               "--algo",
-                               "single",
-                               "--workers",
-                               "1",
-                               "--epochs",
-                               "2",
-                               "--batch-size",
-                               "32",
-                               "--lr",
-                               "0.01",
-                               "--save-weights",
-                               weights.string(),
-                               "--report-json",
-                               report.string()},
-                              std::chrono::seconds(120));
+  std::vector<std::string> train = higgs.Args(ASYNCPS_LOCAL_BIN);
+  train.insert(train.end(), {"--algo", "single", "--workers", "1", "--epochs", "2", "--batch-size", "32", "--lr",
+                             "0.01", "--save-weights", weights.string(), "--report-json", report.string()});
+  Finished trained = RunToEnd(train, std::chrono::seconds(120));
   INFO(trained.output);
   REQUIRE(trained.exit == "exited with code 0");
   const double accuracy = nlohmann::json::parse(std::ifstream(report))["accuracy"].get<double>();
