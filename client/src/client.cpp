@@ -125,7 +125,10 @@ struct Client::Impl {
     };
     const std::size_t n = ranges.size();
     std::vector<std::uint64_t> seqs(n);
-    for (std::size_t s = 0; s < n; ++s) seqs[s] = next_seq[s]++;
+    for (std::size_t s = 0; s < n; ++s) {
+      seqs[s] = next_seq[s]++;
+      if (op == wire::Op::Replay) seqs[s] = backup->ReplaySeq(s, seqs[s]);
+    }
     std::vector<internal::OutPayload> payloads;
     for (const OutFrame& f : frames) payloads.push_back({f.bytes, f.sparse, f.staged_in});
     const RoundTrip::BuildHeader build = [&](std::size_t s, std::uint64_t seq, const internal::PayloadRoute& route,

@@ -57,6 +57,13 @@ std::span<const std::byte> UpstreamBackup::StartReplay(std::size_t s) {
   return std::as_bytes(std::span<const float>(k.in_flight));
 }
 
+std::uint64_t UpstreamBackup::ReplaySeq(std::size_t s, std::uint64_t fresh) {
+  Shard& k = shards_[s];
+  if (k.in_flight_commits == 0) return fresh;
+  if (k.in_flight_seq == 0) k.in_flight_seq = fresh;
+  return k.in_flight_seq;
+}
+
 void UpstreamBackup::Replayed(std::size_t s, const wire::Reply& r) {
   Shard& k = shards_[s];
   if (k.in_flight_commits == 0) return;
@@ -65,6 +72,7 @@ void UpstreamBackup::Replayed(std::size_t s, const wire::Reply& r) {
   k.kept_last_seq = r.seq();
   std::fill(k.in_flight.begin(), k.in_flight.end(), 0.0f);
   k.in_flight_commits = 0;
+  k.in_flight_seq = 0;
 }
 
 void UpstreamBackup::Add(std::size_t s, std::vector<float>& dst, std::span<const float> src) const {

@@ -64,6 +64,12 @@ class UpstreamBackup {
   // The bytes stay valid until Replayed(s, ...).
   std::span<const std::byte> StartReplay(std::size_t s);
   std::uint64_t replay_commits(std::size_t s) const { return shards_[s].in_flight_commits; }
+  // The seq of shard s's replay in flight: `fresh` the first time it is sent,
+  // the same seq again when an earlier exchange failed without its answer (the
+  // shard may have applied it: the resend must be a duplicate, not a second
+  // replay). A replay that a restart of its own then cut short is given back
+  // later under a new seq, as any other loss.
+  std::uint64_t ReplaySeq(std::size_t s, std::uint64_t fresh);
   // Shard s answered the replay in flight (`r`): its sum is kept like a
   // commit until a checkpoint holds it.
   void Replayed(std::size_t s, const wire::Reply& r);
@@ -82,6 +88,7 @@ class UpstreamBackup {
     std::uint64_t pending_commits = 0;
     std::vector<float> in_flight;  // the replay sent, until answered
     std::uint64_t in_flight_commits = 0;
+    std::uint64_t in_flight_seq = 0;  // 0: not sent yet
   };
   // dst += src (allocating dst as zeros of the slice's size first).
   void Add(std::size_t s, std::vector<float>& dst, std::span<const float> src) const;

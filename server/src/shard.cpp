@@ -377,12 +377,6 @@ Shard::Outcome Shard::Replay(const wire::Request& req, std::span<const std::byte
     ++counters_.duplicates;
     return Ok(To(req), reply, {}, "duplicate");
   }
-  if (state.replayed) {
-    return Error(req.op(), req.seq(), ErrorCode::Mismatch,
-                 "worker " + std::to_string(req.worker_id()) + " already gave back its lost commits to this shard " +
-                     "since it restarted: a second replay would apply them twice",
-                 reply);
-  }
   // The most updates a checkpoint holds (checkpoint.h: kMaxCheckpointCount).
   constexpr std::uint64_t kMaxUpdates = (std::uint64_t{1} << 63) - 1;
   if (req.replay_commits() == 0 || req.replay_commits() > kMaxUpdates - counters_.updates) {
@@ -403,7 +397,6 @@ Shard::Outcome Shard::Replay(const wire::Request& req, std::span<const std::byte
   counters_.updates += req.replay_commits();
   counters_.replayed_updates += req.replay_commits();
   state.last_seq = req.seq();
-  state.replayed = true;
   state.heard = true;
   ++changes_;
   ReplyTo to = To(req);

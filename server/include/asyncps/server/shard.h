@@ -210,8 +210,6 @@ class Shard {
     float train_loss = std::numeric_limits<float>::quiet_NaN();
     float test_accuracy = std::numeric_limits<float>::quiet_NaN();
     bool unfinished = false;
-    // Its client gave back commits a restore had lost (Replay) in this incarnation.
-    bool replayed = false;
     // `s` is its session from now on; another session's seqs say nothing of the checkpoints.
     void SetSession(std::uint64_t s) {
       if (s != session) durable_seq = restored_seq = 0;
