@@ -1,10 +1,11 @@
-// AccuracyCurve: accuracy against time (asyncps-local --curve-every). While
-// the workers train, C is pulled from the PS now and then, as an observer (the
-// staleness bound never waits for it); after the run every snapshot is
-// evaluated on the test set, and its accuracy sent to the servers for their
-// status page (Client::ReportTestAccuracy).
+// AccuracyCurve: accuracy against time (--curve-every of asyncps-local and
+// asyncps-report). While the workers train, C is pulled from the PS now and
+// then, as an observer (the staleness bound never waits for it); after the run
+// every snapshot is evaluated on the test set, and its accuracy sent to the
+// servers for their status page (Client::ReportTestAccuracy).
 //
-// Thread-safety: none; one thread drives it (the launcher's supervise loop).
+// Thread-safety: none; one thread drives it (the launcher's supervise loop,
+// asyncps-report's wait for the worker reports).
 #pragma once
 
 #include <memory>

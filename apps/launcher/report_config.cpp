@@ -21,6 +21,11 @@ tools::ParsedFlags<ReportConfig> ParseReportFlags(int argc, const char* const* a
       ->envname("ASYNCPS_REPORT_WAIT")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_option("--curve-every", c.curve_every_s,
+                 "While waiting for the worker reports, pull the weights every this many seconds, and report their "
+                 "test accuracy against time (evaluated after the wait; start it with the workers); 0: off")
+      ->check(tools::FiniteRange(0.0, 86400.0))
+      ->capture_default_str();
   app.add_option("--report-json", c.report_json, "Also write the report as JSON here")->envname("ASYNCPS_REPORT_JSON");
   app.add_option("--save-weights", c.save_weights,
                  "Save the final weights here (.npz, or .h5 for Keras' model.load_weights)")

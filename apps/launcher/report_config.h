@@ -17,6 +17,7 @@ struct ReportConfig {
   std::string reports_dir;         // the workers' --report-json files (worker-*.json); empty: none
   std::size_t expect_workers = 0;  // wait until this many worker reports are in reports_dir
   int wait_s = 0;                  // for at most this many seconds
+  double curve_every_s = 0;        // while waiting, pull C every this many seconds for the accuracy curve; 0: none
   std::string report_json;         // also write the report as JSON here; empty: no
   std::string save_weights;        // save the final weights here (.npz or .h5); empty: not saved
 };

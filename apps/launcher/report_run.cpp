@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "accuracy_curve.h"
 #include "run_report.h"
 
 namespace asyncps::launcher {
@@ -16,13 +17,24 @@ namespace {
 namespace fs = std::filesystem;
 
 // ReadWorkerReports every half second until --expect-workers reports are
-// there or --wait has passed.
-WorkerReportsFound WaitForWorkerReports(const ReportConfig& c) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(c.wait_s);
+// there or --wait has passed; meanwhile a snapshot for `curve` (may be null)
+// every --curve-every. A failed snapshot ends the wait (its status returned).
+Result<WorkerReportsFound> WaitForWorkerReports(const ReportConfig& c, AccuracyCurve* curve) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::seconds(c.wait_s);
+  const auto every = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(c.curve_every_s));
+  auto next_read = Clock::now(), next_snapshot = Clock::now();
   for (;;) {
-    WorkerReportsFound found = ReadWorkerReports(c.reports_dir);
-    if (found.reports.size() >= c.expect_workers || std::chrono::steady_clock::now() >= deadline) return found;
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    if (curve && Clock::now() >= next_snapshot) {
+      if (Status st = curve->Snapshot(); !st.ok()) return st;
+      next_snapshot += every;
+    }
+    if (Clock::now() >= next_read) {
+      WorkerReportsFound found = ReadWorkerReports(c.reports_dir);
+      if (found.reports.size() >= c.expect_workers || Clock::now() >= deadline) return found;
+      next_read = Clock::now() + std::chrono::milliseconds(500);
+    }
+    std::this_thread::sleep_until(curve ? std::min(next_read, next_snapshot) : next_read);
   }
 }
 
@@ -62,7 +74,19 @@ int Run(const ReportConfig& c) {
     std::fprintf(stderr, "asyncps-report: %s\n", paths.message().c_str());
     return 1;
   }
-  WorkerReportsFound found = WaitForWorkerReports(c);
+  auto curve_failed = [](const Status& st) {
+    std::fprintf(stderr, "asyncps-report: --curve-every: %s\n", st.ToString().c_str());
+    return 1;
+  };
+  std::unique_ptr<AccuracyCurve> curve;
+  if (c.curve_every_s > 0) {
+    Result<std::unique_ptr<AccuracyCurve>> connected = AccuracyCurve::Connect(c.train, c.connect);
+    if (!connected.ok()) return curve_failed(connected.status());
+    curve = std::move(connected).value();
+  }
+  Result<WorkerReportsFound> waited = WaitForWorkerReports(c, curve.get());
+  if (!waited.ok()) return curve_failed(waited.status());
+  WorkerReportsFound found = std::move(waited).value();
   if (found.reports.size() < c.expect_workers) {
     std::string skipped;
     for (const std::string& why : found.skipped) skipped += "\n  skipped " + why;
@@ -77,6 +101,11 @@ int Run(const ReportConfig& c) {
   if (!report.ok()) {
     std::fprintf(stderr, "asyncps-report: %s\n", report.status().ToString().c_str());
     return 1;
+  }
+  if (curve) {
+    Result<std::vector<CurvePoint>> points = curve->Evaluate();
+    if (!points.ok()) return curve_failed(points.status());
+    report.value().curve = std::move(points).value();
   }
   std::printf("%s", FormatReport(report.value()).c_str());
   if (!c.report_json.empty()) {

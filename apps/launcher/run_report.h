@@ -23,7 +23,7 @@
 
 namespace asyncps::launcher {
 
-// The test accuracy of C at one moment (asyncps-local --curve-every).
+// The test accuracy of C at one moment (--curve-every).
 struct CurvePoint {
   double unix_time = 0;  // when C was pulled
   double accuracy = 0;

@@ -26,6 +26,7 @@ TEST_CASE("asyncps-report's defaults", "[apps][report][flags]") {
   CHECK(c.reports_dir.empty());
   CHECK(c.expect_workers == 0);
   CHECK(c.wait_s == 0);
+  CHECK(c.curve_every_s == 0);
   CHECK(c.report_json.empty());
   CHECK(c.save_weights.empty());
   CHECK(c.train.algo == "adag");
@@ -41,13 +42,15 @@ TEST_CASE("asyncps-report --help prints the flags on stdout and exits 0", "[apps
 }
 
 TEST_CASE("asyncps-report's flags and variables reach the config", "[apps][report][flags]") {
-  const ReportConfig c = flags.Accepted({"--servers", "tcp://a:1,tcp://b:2", "--worker-reports", "reports",
-                                         "--expect-workers", "4", "--wait", "30", "--report-json", "r.json",
-                                         "--save-weights", "w.h5", "--data", "/no/such/folder"});  // files: Run's
+  const ReportConfig c =
+      flags.Accepted({"--servers", "tcp://a:1,tcp://b:2", "--worker-reports", "reports", "--expect-workers", "4",
+                      "--wait", "30", "--curve-every", "0.5", "--report-json", "r.json", "--save-weights", "w.h5",
+                      "--data", "/no/such/folder"});  // files: Run's
   CHECK(c.connect.servers == std::vector<std::string>{"tcp://a:1", "tcp://b:2"});
   CHECK(c.reports_dir == "reports");
   CHECK(c.expect_workers == 4);
   CHECK(c.wait_s == 30);
+  CHECK(c.curve_every_s == 0.5);
   CHECK(c.report_json == "r.json");
   CHECK(c.save_weights == "w.h5");
   CHECK(c.train.data == "/no/such/folder");
@@ -78,6 +81,8 @@ TEST_CASE("asyncps-report refuses out-of-range and malformed training values", "
 TEST_CASE("asyncps-report refuses its own bad values with exit 2, naming them", "[apps][report][flags]") {
   const std::vector<Refusal> cases = {
       {{"--wait", "-5"}, {"--wait", "-5"}},
+      {{"--curve-every", "-2"}, {"--curve-every", "-2"}},
+      {{"--curve-every", "inf"}, {"--curve-every", "inf"}},
       {{"--expect-workers", "-1"}, {"--expect-workers", "-1"}},
       {{"--commit-encoding", "fp8"}, {"--commit-encoding", "fp8"}},
   };

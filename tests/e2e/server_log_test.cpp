@@ -184,6 +184,7 @@ TEST_CASE("a run on an old --checkpoint-dir: the worker says it continued, async
       "--batch-size",     "16",       "--test-limit", "500",      "--data", kData,           "--worker-reports",
       dir / "reports",    "--servers"};
   report.insert(report.end(), servers.begin(), servers.end());
+  report.insert(report.end(), {"--curve-every", "60"});
   const Finished r = RunToEnd(report, 120s);
   INFO(r.output);
   REQUIRE(r.ok);
@@ -191,4 +192,7 @@ TEST_CASE("a run on an old --checkpoint-dir: the worker says it continued, async
                                                " restored from the checkpoint \\+ [1-9][0-9]* from this run's "
                                                "schedules\n")));
   CHECK_THAT(r.output, !Catch::Contains("MISMATCH") && !Catch::Contains("was restarted"));
+  // --curve-every: the first snapshot is taken at once (here after training: one point, and the final one).
+  CHECK(std::regex_search(r.output, std::regex("accuracy against time \\(s since the first batch: accuracy\\): "
+                                               "[0-9.]+: [0-9.]+, [0-9.]+: [0-9.]+ \\(final\\)\n")));
 }
