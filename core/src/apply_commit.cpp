@@ -31,10 +31,11 @@ struct Worst {
   std::uint32_t sum = 0;
 };
 
-// next (and copy) = c + scale * v, each v read once.
-template <typename Values, typename Decode>
-inline Worst AddScaledLoop(const float* __restrict c, const Values* __restrict v, Decode decode, float scale,
-                           float* __restrict next, float* __restrict copy, std::size_t n) {
+// next (and copy, in the copy's encoding) = c + scale * v, each v read once.
+template <typename Values, typename Decode, typename Copy, typename Encode>
+ASYNCPS_KERNEL_INLINE inline Worst AddScaledLoop(const float* __restrict c, const Values* __restrict v, Decode decode,
+                                                 float scale, float* __restrict next, Copy* __restrict copy,
+                                                 Encode encode, std::size_t n) {
   Worst worst;
   const auto step = [&](std::size_t i) {
     const float value = decode(v[i]);
@@ -46,28 +47,43 @@ inline Worst AddScaledLoop(const float* __restrict c, const Values* __restrict v
   if (copy == nullptr) {
     for (std::size_t i = 0; i < n; ++i) next[i] = step(i);
   } else {
-    for (std::size_t i = 0; i < n; ++i) copy[i] = next[i] = step(i);
+    for (std::size_t i = 0; i < n; ++i) {
+      const float x = step(i);
+      next[i] = x;
+      copy[i] = encode(x);
+    }
   }
   return worst;
+}
+
+template <typename Copy, typename Encode>
+ASYNCPS_KERNEL_INLINE inline NonFinite AddScaledTo(std::span<const float> center, const PayloadView& p, float scale,
+                                                   std::span<float> next, Copy* copy, Encode encode) {
+  const Worst worst =
+      p.encoding == Encoding::kFloat32
+          ? AddScaledLoop(
+                center.data(), static_cast<const float*>(p.values), [](float x) { return x; }, scale, next.data(), copy,
+                encode, p.count)
+          : AddScaledLoop(
+                center.data(), static_cast<const std::uint16_t*>(p.values),
+                [](std::uint16_t b) { return FromBfloat16(b); }, scale, next.data(), copy, encode, p.count);
+  if (worst.sum < kInfBits) return {};
+  // Where (`next` is ours: the value the fast path saw is still there); the
+  // cause from the values as they were read (a client may have changed them since).
+  const auto bad = std::find_if(next.begin(), next.end(), [](float x) { return MagnitudeBits(x) >= kInfBits; });
+  return {bad - next.begin(), worst.value >= kInfBits};
 }
 
 }  // namespace
 
 ASYNCPS_HOT_KERNEL NonFinite AddScaled(std::span<const float> center, const PayloadView& p, float scale,
                                        std::span<float> next, std::span<float> copy) {
-  float* const out = copy.empty() ? nullptr : copy.data();
-  const Worst worst = p.encoding == Encoding::kFloat32
-                          ? AddScaledLoop(
-                                center.data(), static_cast<const float*>(p.values), [](float x) { return x; }, scale,
-                                next.data(), out, p.count)
-                          : AddScaledLoop(
-                                center.data(), static_cast<const std::uint16_t*>(p.values),
-                                [](std::uint16_t b) { return FromBfloat16(b); }, scale, next.data(), out, p.count);
-  if (worst.sum < kInfBits) return {};
-  // Where (`next` is ours: the value the fast path saw is still there); the
-  // cause from the values as they were read (a client may have changed them since).
-  const auto bad = std::find_if(next.begin(), next.end(), [](float x) { return MagnitudeBits(x) >= kInfBits; });
-  return {bad - next.begin(), worst.value >= kInfBits};
+  return AddScaledTo(center, p, scale, next, copy.empty() ? nullptr : copy.data(), [](float x) { return x; });
+}
+
+ASYNCPS_HOT_KERNEL NonFinite AddScaled(std::span<const float> center, const PayloadView& p, float scale,
+                                       std::span<float> next, std::span<std::uint16_t> copy) {
+  return AddScaledTo(center, p, scale, next, copy.data(), [](float x) { return ToBfloat16Finite(x); });
 }
 
 NonFinite ApplySparse(std::span<float> center, const PayloadView& p, float scale, std::vector<float>& saved) {

@@ -16,6 +16,8 @@ namespace {
 
 constexpr std::size_t kMaxFree = 2;
 constexpr std::size_t kPageBytes = 4096;
+// A buffer's version before Staged names it: never the slice's.
+constexpr std::uint64_t kNoVersion = ~std::uint64_t{0};
 
 }  // namespace
 
@@ -49,8 +51,8 @@ struct ReplyBuffers::Pool {
 struct ReplyBuffers::Buffer {
   std::shared_ptr<Pool> pool;
   MemoryMap pages;  // page-aligned: aligned for every encoding
-  std::size_t bytes = 0;
-  std::uint64_t version = 0;
+  std::size_t values = 0;
+  std::uint64_t version = kNoVersion;
   std::size_t encoded = 0;  // values encoded so far (a reply stopped early leaves the rest)
 
   ~Buffer() {
@@ -106,10 +108,17 @@ bool ReplyBuffers::Chunks(std::span<const float> data, Encoding encoding, std::u
 
 std::shared_ptr<ReplyBuffers::Buffer> ReplyBuffers::BufferFor(std::span<const float> data, Encoding encoding,
                                                               std::uint64_t version) {
+  const std::shared_ptr<Buffer>& latest = latest_[encoding == Encoding::kBfloat16 ? 1 : 0];
+  if (latest != nullptr && latest->version == version && latest->values == data.size()) return latest;
+  std::shared_ptr<Buffer> buffer = NewLatest(data.size(), encoding);
+  if (buffer != nullptr) buffer->version = version;
+  return buffer;
+}
+
+std::shared_ptr<ReplyBuffers::Buffer> ReplyBuffers::NewLatest(std::size_t values, Encoding encoding) {
   std::shared_ptr<Buffer>& latest = latest_[encoding == Encoding::kBfloat16 ? 1 : 0];
-  if (latest != nullptr && latest->version == version) return latest;
   latest.reset();  // frees it now unless replies in flight still hold it
-  const std::size_t bytes = data.size() * BytesPerValue(encoding);
+  const std::size_t bytes = values * BytesPerValue(encoding);
   const std::size_t held = (bytes + kPageBytes - 1) / kPageBytes * kPageBytes;
   if (bytes == 0 || bytes_held() + held > limits_.max_bytes) return nullptr;
   std::optional<MemoryMap> pages = pool_->Take(held);
@@ -118,10 +127,24 @@ std::shared_ptr<ReplyBuffers::Buffer> ReplyBuffers::BufferFor(std::span<const fl
   buffer->pool = pool_;
   buffer->pages = std::move(*pages);
   pool_->bytes_held.fetch_add(held, std::memory_order_acq_rel);
-  buffer->bytes = bytes;
-  buffer->version = version;
+  buffer->values = values;
   latest = buffer;
   return buffer;
+}
+
+std::span<std::byte> ReplyBuffers::Stage(std::size_t values, Encoding encoding) {
+  const std::shared_ptr<Buffer> buffer = NewLatest(values, encoding);
+  staged_ = buffer;
+  if (buffer == nullptr) return {};
+  return buffer->pages.bytes().first(values * BytesPerValue(encoding));
+}
+
+void ReplyBuffers::Staged(std::uint64_t version) {
+  const std::shared_ptr<Buffer> buffer = staged_.lock();
+  staged_.reset();
+  if (buffer == nullptr || buffer->version != kNoVersion) return;
+  buffer->version = version;
+  buffer->encoded = buffer->values;
 }
 
 std::shared_ptr<ReplyBuffers::PeerQueue> ReplyBuffers::Peer(const zmq::message_t& identity) {

@@ -284,11 +284,17 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
   const std::uint64_t tau = Staleness(counters_.updates, req.last_pulled_updates());
   const float scale = CommitScale(algorithm_, counters_.updates, req.last_pulled_updates(), options_.staleness_scale);
   ReplyTo to = To(req);
-  // A pull answered in a segment in float32: apply and write the reply in one pass.
-  to.segment_current =
-      with_pull && !delta.sparse() && to.pull_encoding == Encoding::kFloat32 && FitsReplyRegion(to, center_.size());
+  // A pull's reply is written while the commit is applied, in one pass: in
+  // its segment, else (a frame) in the reply stage's region if it gives one.
+  to.segment_current = with_pull && !delta.sparse() && FitsReplyRegion(to, center_.size());
+  std::span<std::byte> region;
+  if (to.segment_current) {
+    region = to.segment->reply();
+  } else if (with_pull && !delta.sparse() && reply_stage_) {
+    region = reply_stage_(center_.size(), to.pull_encoding);
+  }
   NonFinite bad;
-  if (!GuardRequestSegment([&] { bad = Apply(delta, scale, to); }))
+  if (!GuardRequestSegment([&] { bad = Apply(delta, scale, region, to.pull_encoding); }))
     return SegmentBroken(req, reply);  // nothing applied: the next center was not swapped in
   if (bad.at >= 0) {
     const std::string element = std::to_string(range_.begin + static_cast<std::size_t>(bad.at));
@@ -317,6 +323,7 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
   ++changes_;
   Outcome out = with_pull ? AnswerPull(to, reply) : Ok(to, reply);
   out.applied = true;
+  out.staged = !to.segment_current && !region.empty();
   return out;
 }
 
@@ -386,7 +393,7 @@ Shard::Outcome Shard::Replay(const wire::Request& req, std::span<const std::byte
                  reply);
   }
   NonFinite bad;
-  if (!GuardRequestSegment([&] { bad = Apply(sum, 1.0f, To(req)); })) return SegmentBroken(req, reply);
+  if (!GuardRequestSegment([&] { bad = Apply(sum, 1.0f); })) return SegmentBroken(req, reply);
   if (bad.at >= 0) {
     return Error(req.op(), req.seq(), bad.in_payload ? ErrorCode::BadValue : ErrorCode::CenterOverflow,
                  "replayed element " + std::to_string(range_.begin + static_cast<std::size_t>(bad.at)) +
@@ -561,7 +568,7 @@ bool Shard::ReadPayload(const wire::Request& req, std::span<const std::byte> pay
   return true;
 }
 
-NonFinite Shard::Apply(const PayloadView& delta, float scale, const ReplyTo& to) {
+NonFinite Shard::Apply(const PayloadView& delta, float scale, std::span<std::byte> reply_region, Encoding encoding) {
   if (delta.sparse()) {
     if (!options_.reject_non_finite) {
       ApplyCommit(center_, delta, scale);
@@ -569,10 +576,16 @@ NonFinite Shard::Apply(const PayloadView& delta, float scale, const ReplyTo& to)
     }
     return ApplySparse(center_, delta, scale, sparse_saved_);
   }
-  next_.resize(center_.size());
-  std::span<float> copy;
-  if (to.segment_current) copy = {reinterpret_cast<float*>(to.segment->reply().data()), center_.size()};
-  const NonFinite bad = AddScaled(center_, delta, scale, next_, copy);
+  const std::size_t n = center_.size();
+  next_.resize(n);
+  NonFinite bad;
+  if (reply_region.empty()) {
+    bad = AddScaled(center_, delta, scale, next_);
+  } else if (encoding == Encoding::kFloat32) {
+    bad = AddScaled(center_, delta, scale, next_, std::span(reinterpret_cast<float*>(reply_region.data()), n));
+  } else {
+    bad = AddScaled(center_, delta, scale, next_, std::span(reinterpret_cast<std::uint16_t*>(reply_region.data()), n));
+  }
   if (bad.at >= 0 && options_.reject_non_finite) return bad;
   center_.swap(next_);  // the checked values, as read once
   return {};

@@ -75,6 +75,8 @@ ShardServer::ShardServer(zmq::context_t& context, const std::string& endpoint, S
   if (!options_.curve_secret_key.empty()) ApplyCurveServer(socket_, options_.curve_secret_key);
   socket_.bind(endpoint);
   endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
+  // A CommitAndPull's reply is encoded while its commit is applied (one pass over C).
+  shard_.set_reply_stage([this](std::size_t values, Encoding encoding) { return replies_.Stage(values, encoding); });
 }
 
 void ShardServer::Serve(const std::atomic<bool>& stop) {
@@ -137,6 +139,7 @@ void ShardServer::HandleOne() {
                   (r && r->message() ? r->message()->str() : why));
   }
 
+  if (out.staged) replies_.Staged(shard_.changes());
   if (options_.log_workers) worker_events_.Handled(out, out.op == wire::Op::Init ? PeerAddress(header) : "");
 
   const std::size_t bytes_in = header.size() + payload.size();

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -105,6 +106,42 @@ TEST_CASE("PS side: C += scale * payload, DynSGD scaled by staleness", "[rule]")
   CHECK(CommitScale(Algorithm::kDynSgd, 10, 7) == Approx(0.25f));
   CHECK(CommitScale(Algorithm::kAdag, 10, 7) == 1.0f);
   CHECK(CommitScale(Algorithm::kEasgd, 10, 7) == 1.0f);
+}
+
+TEST_CASE("PS side: the apply with a bf16 reply copy is the apply then EncodeBfloat16, bit for bit", "[rule]") {
+  // Sizes on either side of the vector loops' tails; values that round up,
+  // down and to even, subnormal sums, and an f32 and a bf16 payload.
+  for (const std::size_t n : {std::size_t{1}, std::size_t{17}, std::size_t{1000}}) {
+    std::vector<float> center(n), values(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      center[i] = static_cast<float>(i % 7) * 1.00390625f - 3.0f + static_cast<float>(i) * 1e-5f;
+      values[i] = (i % 3 == 0 ? 1e-39f : 0.3f) * static_cast<float>(i % 5) - 0.5f;
+    }
+    std::vector<std::uint16_t> halves(n);
+    EncodeBfloat16(values, halves.data());
+    for (const Encoding e : {Encoding::kFloat32, Encoding::kBfloat16}) {
+      INFO(n << " " << EncodingName(e));
+      const PayloadView p{e, e == Encoding::kFloat32 ? static_cast<const void*>(values.data()) : halves.data(), n, {}};
+      std::vector<float> plain(n), fused(n);
+      REQUIRE(AddScaled(center, p, 0.75f, plain).at == -1);
+      std::vector<std::uint16_t> want(n), copy(n, 0xffff);
+      EncodeBfloat16(plain, want.data());
+      REQUIRE(AddScaled(center, p, 0.75f, fused, std::span<std::uint16_t>(copy)).at == -1);
+      CHECK(std::memcmp(fused.data(), plain.data(), n * sizeof(float)) == 0);
+      CHECK(copy == want);
+    }
+    // Refusals: found as without the copy, at the element, with the cause.
+    for (const std::size_t at : {std::size_t{0}, n / 2, n - 1}) {
+      for (const float bad : {3e38f, std::numeric_limits<float>::infinity(), std::nanf("")}) {
+        std::vector<float> big(n, 3e38f), v(n, 0.0f), next(n);
+        std::vector<std::uint16_t> copy(n);
+        v[at] = bad;
+        const NonFinite found = AddScaled(big, DenseView(v), 1.0f, next, std::span<std::uint16_t>(copy));
+        CHECK(found.at == static_cast<std::ptrdiff_t>(at));
+        CHECK(found.in_payload == !std::isfinite(bad));
+      }
+    }
+  }
 }
 
 TEST_CASE("worker side: deltas and the elastic step by hand", "[rule]") {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "asyncps/core/bfloat16.h"
 #include "asyncps/server/reply_buffers.h"
 
 using namespace asyncps;
@@ -47,6 +48,30 @@ TEST_CASE("replies of one version share one buffer", "[reply-buffers]") {
   CHECK(buffers.bytes_held() == 2 * slice.size() * 4);
   queued.clear();  // ZeroMQ sent (or dropped) them
   CHECK(buffers.bytes_held() == slice.size() * 4);
+}
+
+TEST_CASE("a staged reply is sent as written once its version is named, never before", "[reply-buffers]") {
+  ReplyBuffers buffers({.max_bytes = 64 << 20, .max_peer_replies = 4});
+  const std::vector<float> slice(1000, 1.5f);
+  // Written as the shard would while it applies the commit that makes version 8.
+  std::span<std::byte> region = buffers.Stage(slice.size(), Encoding::kBfloat16);
+  REQUIRE(region.size() == slice.size() * 2);
+  std::fill(region.begin(), region.end(), std::byte{0x3f});
+  buffers.Staged(8);
+  auto m = Whole(buffers, slice, Encoding::kBfloat16, 8, Peer("a"));
+  REQUIRE(m.has_value());
+  CHECK(m->data() == region.data());
+  CHECK(static_cast<const std::uint16_t*>(m->data())[999] == 0x3f3f);  // as staged, not encoded again
+  // A stage never named (its commit was refused) is not sent: the reply is encoded.
+  region = buffers.Stage(slice.size(), Encoding::kBfloat16);
+  REQUIRE(!region.empty());
+  std::fill(region.begin(), region.end(), std::byte{0});
+  m = Whole(buffers, slice, Encoding::kBfloat16, 8, Peer("b"));
+  REQUIRE(m.has_value());
+  CHECK(static_cast<const std::uint16_t*>(m->data())[999] == ToBfloat16(1.5f));
+  // Past max_bytes there is no region: the caller encodes later, as without one.
+  ReplyBuffers small({.max_bytes = 1024, .max_peer_replies = 4});
+  CHECK(small.Stage(slice.size(), Encoding::kFloat32).empty());
 }
 
 TEST_CASE("a peer that never reads holds at most its share", "[reply-buffers]") {

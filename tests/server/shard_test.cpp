@@ -275,6 +275,52 @@ TEST_CASE("compressed payloads: bf16 and sparse commits apply, pulls come back i
   CHECK(h.shard.counters().updates == 2);
 }
 
+TEST_CASE("a commit-and-pull's reply is written in the reply stage while its commit applies", "[shard][compression]") {
+  for (const Encoding pull : {Encoding::kFloat32, Encoding::kBfloat16}) {
+    INFO(EncodingName(pull));
+    ShardHarness h(ShardOneOfTwo());
+    std::vector<std::byte> region;
+    int stages = 0;
+    h.shard.set_reply_stage([&](std::size_t values, Encoding encoding) {
+      ++stages;
+      CHECK(encoding == pull);
+      region.assign(values * BytesPerValue(encoding), std::byte{0x55});
+      return std::span<std::byte>(region);
+    });
+    h.Send(Req(Op::Hello));
+    REQUIRE(h.Send(Req(Op::Init, 2), {1, 2, 3, 4}).error() == ErrorCode::Ok);
+    const auto send = [&](Op op, std::uint64_t seq, const std::vector<float>& values) -> const wire::Reply& {
+      RequestFields f = Req(op, seq);
+      f.pull_encoding = pull == Encoding::kBfloat16 ? wire::Encoding::BFloat16 : wire::Encoding::Float32;
+      return h.Send(f, values);
+    };
+    REQUIRE(send(Op::CommitAndPull, 3, {0.5f, 1e-3f, -2, 0}).error() == ErrorCode::Ok);
+    CHECK(stages == 1);
+    CHECK(h.last.staged);
+    std::vector<std::byte> want(region.size());
+    EncodeSlice(h.shard.center(), pull, want);
+    CHECK(region == want);
+    // A refused commit leaves the center as it was and says nothing is staged.
+    const std::vector<float> before(h.shard.center().begin(), h.shard.center().end());
+    CHECK(send(Op::CommitAndPull, 4, {0, std::nanf(""), 0, 0}).error() == ErrorCode::BadValue);
+    CHECK_FALSE(h.last.staged);
+    CHECK(std::vector<float>(h.shard.center().begin(), h.shard.center().end()) == before);
+    CHECK(send(Op::CommitAndPull, 4, {0, 3.4e38f, 3.4e38f, 0}).error() == ErrorCode::Ok);
+    CHECK(send(Op::CommitAndPull, 5, {0, 3.4e38f, 3.4e38f, 0}).error() == ErrorCode::CenterOverflow);
+    CHECK_FALSE(h.last.staged);
+    // A commit without a pull asks for no region.
+    stages = 0;
+    REQUIRE(send(Op::Commit, 6, {1, 1, 1, 1}).error() == ErrorCode::Ok);
+    CHECK(stages == 0);
+    CHECK_FALSE(h.last.staged);
+    // No region given: the reply is the center, encoded later as without a stage.
+    h.shard.set_reply_stage([](std::size_t, Encoding) { return std::span<std::byte>(); });
+    REQUIRE(send(Op::CommitAndPull, 7, {1, 1, 1, 1}).error() == ErrorCode::Ok);
+    CHECK_FALSE(h.last.staged);
+    CHECK(h.last.payload.data() == h.shard.center().data());
+  }
+}
+
 TEST_CASE("compressed payloads that do not fit the slice are refused and nothing is applied",
           "[shard][compression][malformed]") {
   ShardHarness h(ShardOneOfTwo());

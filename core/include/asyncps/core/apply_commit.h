@@ -48,6 +48,11 @@ struct NonFinite {
 // copy empty or of that size; next and copy overlap nothing.
 NonFinite AddScaled(std::span<const float> center, const PayloadView& payload, float scale, std::span<float> next,
                     std::span<float> copy = {});
+// The same with the pull's reply in bfloat16: copy = EncodeBfloat16(next),
+// bit for bit, written in the same pass (the reply of a CommitAndPull).
+// REQUIRES: as above, and copy.size() == next.size().
+NonFinite AddScaled(std::span<const float> center, const PayloadView& payload, float scale, std::span<float> next,
+                    std::span<std::uint16_t> copy);
 
 // center += scale * payload at a sparse payload's positions, unless an element
 // would become non-finite: then every element keeps its value. `saved` is

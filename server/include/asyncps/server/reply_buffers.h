@@ -59,6 +59,17 @@ class ReplyBuffers {
   bool Chunks(std::span<const float> data, Encoding encoding, std::uint64_t version, const zmq::message_t& peer,
               std::size_t chunk_values, const TakeChunk& take);
 
+  // A buffer for a reply of `values` values in `encoding` of a version of
+  // the slice not made yet: the shard writes it while it applies the commit
+  // that makes it (Shard::ReplyStage). No reply uses it before Staged names
+  // its version (a refused commit never does); the next Stage or Chunks of
+  // another version in `encoding` drops it. Empty if a limit would be
+  // exceeded (Chunks encodes the reply then).
+  std::span<std::byte> Stage(std::size_t values, Encoding encoding);
+  // The buffer of the last Stage holds `version` of the slice, whole.
+  // REQUIRES: nothing else called since that Stage.
+  void Staged(std::uint64_t version);
+
   // Bytes of all reply buffers alive now.
   std::size_t bytes_held() const;
   // Replies not sent because of a limit.
@@ -73,6 +84,9 @@ class ReplyBuffers {
   struct Lease;
 
   std::shared_ptr<Buffer> BufferFor(std::span<const float> data, Encoding encoding, std::uint64_t version);
+  // A new buffer for `values` values in `encoding`, the latest for it from now
+  // on, of no version yet; null at a limit.
+  std::shared_ptr<Buffer> NewLatest(std::size_t values, Encoding encoding);
   std::shared_ptr<PeerQueue> Peer(const zmq::message_t& identity);
   static void Release(void* data, void* hint);
 
@@ -81,6 +95,7 @@ class ReplyBuffers {
   std::uint64_t dropped_ = 0;
   // The latest buffer per encoding (shard thread only).
   std::shared_ptr<Buffer> latest_[2];
+  std::weak_ptr<Buffer> staged_;  // the last Stage's (latest_ holds it)
   // Queued replies per peer (shard thread; counts change on the I/O thread).
   std::unordered_map<std::string, std::shared_ptr<PeerQueue>> peers_;
   std::size_t peers_sweep_at_ = 1024;

@@ -105,6 +105,9 @@ class Shard {
     // The staleness bound holds the request: no reply now; ReleaseOne answers
     // it later (a worker has at most one request held: a newer one replaces it).
     bool held = false;
+    // The region the reply stage gave for this commit's pull holds C after it
+    // (the caller names its version: changes()).
+    bool staged = false;
   };
   // Verifies and answers one request; never throws on bad input. The reply
   // header is built into `reply` (cleared first). The payload span stays valid
@@ -118,6 +121,15 @@ class Shard {
   // a shared-memory segment belongs to the connection that attached it.
   Outcome Handle(std::span<const std::byte> header, std::span<const std::byte> payload,
                  flatbuffers::FlatBufferBuilder& reply, std::string_view peer = {});
+
+  // Where a CommitAndPull's reply travelling as a frame is written while its
+  // commit is applied, one pass over C for both: `stage(values, encoding)`
+  // returns a region for that many values in that encoding, empty for none
+  // (the caller encodes C then, as without a stage); Outcome::staged says
+  // when the region holds C after the commit. ShardServer passes a reply
+  // buffer (ReplyBuffers::Stage). Unset: none.
+  using ReplyStage = std::function<std::span<std::byte>(std::size_t values, Encoding encoding)>;
+  void set_reply_stage(ReplyStage stage) { reply_stage_ = std::move(stage); }
 
   // Answers one held request that may go now: its worker's gap closed (the
   // pull's reply), or it was held max_hold (a Blocked reply); nullopt when
@@ -239,9 +251,12 @@ class Shard {
   Outcome Commit(const wire::Request& req, std::span<const std::byte> payload, Builder& reply);
   // center += scale * delta, checked (ShardOptions::reject_non_finite): the
   // first element that would not be finite, and the center unchanged then.
-  // A pull answered in to's segment (to.segment_current) is written there in
-  // the same pass.
-  NonFinite Apply(const PayloadView& delta, float scale, const ReplyTo& to);
+  // The new C is written to `reply_region` in `encoding` in the same pass
+  // (a pull's reply: its segment's region, or the reply stage's) unless it
+  // is empty. REQUIRES: an empty region for a sparse delta; else one of
+  // center().size() values.
+  NonFinite Apply(const PayloadView& delta, float scale, std::span<std::byte> reply_region = {},
+                  Encoding encoding = Encoding::kFloat32);
   Outcome Stats(const wire::Request& req, Builder& reply);
   Outcome Leave(const wire::Request& req, Builder& reply);
   Outcome Report(const wire::Request& req, Builder& reply);
@@ -309,6 +324,7 @@ class Shard {
   std::vector<float> center_;
   std::vector<float> next_;          // the next center, swapped in once checked
   std::vector<float> sparse_saved_;  // a sparse commit's touched values, to undo it
+  ReplyStage reply_stage_;
   ShardCounters counters_;
   ErrorCounts errors_by_code_{};
   Histogram staleness_{kStalenessBounds};
