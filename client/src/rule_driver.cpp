@@ -151,13 +151,19 @@ Status RuleDriver::BeforeBatch(std::span<float> w) {
   if (config_.exchange_point() == ExchangePoint::kBeforeBatch && Due()) {
     if (Status st = config_.overlap ? Overlapped(w) : Exchange(w); !st.ok()) return st;
   }
-  if (config_.algorithm == Algorithm::kEamsgd) MomentumLookahead(w, velocity_, saved_, config_.momentum);
+  if (config_.algorithm == Algorithm::kEamsgd) {
+    MomentumLookahead(w, velocity_, saved_, config_.momentum);
+    lookahead_ = true;
+  }
   return Status::OK();
 }
 
 Status RuleDriver::AfterBatch(std::span<float> w) {
   if (!usable_.ok()) return usable_;
-  if (config_.algorithm == Algorithm::kEamsgd) MomentumUpdate(w, velocity_, saved_, config_.eta);
+  if (config_.algorithm == Algorithm::kEamsgd) {
+    MomentumUpdate(w, velocity_, saved_, config_.eta);
+    lookahead_ = false;
+  }
   ++unsent_;
   Status st;
   if (config_.exchange_point() == ExchangePoint::kAfterBatch && Due())
@@ -168,6 +174,10 @@ Status RuleDriver::AfterBatch(std::span<float> w) {
 
 Status RuleDriver::Finish(std::span<float> w) {
   if (!usable_.ok()) return usable_;
+  if (lookahead_) {
+    std::copy(saved_.begin(), saved_.end(), w.begin());
+    lookahead_ = false;
+  }
   if (Status st = Settle(); !st.ok()) return st;
   if (unsent_ > 0) return Exchange(w);
   if (config_.overlap && !w0_.empty()) {

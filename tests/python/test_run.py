@@ -27,7 +27,8 @@ for _ in range({COMMITS}):
     client.commit(np.ones(client.layout.total_size, np.float32))
 client.leave()
 print("id", os.environ["ASYNCPS_WORKER_ID"], "of", os.environ["ASYNCPS_NUM_WORKERS"],
-      "window", os.environ.get("ASYNCPS_WINDOW"), "rho", os.environ.get("ASYNCPS_RHO"), "args", sys.argv[1:])
+      "window", os.environ.get("ASYNCPS_WINDOW"), "rho", os.environ.get("ASYNCPS_RHO"),
+      "overlap", os.environ.get("ASYNCPS_OVERLAP"), "args", sys.argv[1:])
 print("to stderr", file=sys.stderr)
 """
 
@@ -61,6 +62,7 @@ def env():
     e["ASYNCPS_SERVER_BIN"] = binary("server")
     e.pop("ASYNCPS_WINDOW", None)
     e.pop("ASYNCPS_RHO", None)
+    e.pop("ASYNCPS_OVERLAP", None)
     return e
 
 
@@ -95,12 +97,12 @@ def wait_gone(pids, timeout=10.0):
 
 def test_three_workers_get_the_environment_and_the_report_counts_their_commits(tmp_path):
     script = write(tmp_path, "worker.py", CLIENT_SCRIPT)
-    r = subprocess.run(launcher("--workers", "3", "--shards", "2", "--window", "5", script, "--flag", "x"),
+    r = subprocess.run(launcher("--workers", "3", "--shards", "2", "--window", "5", "--overlap", script, "--flag", "x"),
                        env=env(), capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     ids = set()
     for line in r.stdout.splitlines():
-        m = re.fullmatch(r"\[worker (\d)\] id (\d) of 3 window 5 rho None args \['--flag', 'x'\]", line)
+        m = re.fullmatch(r"\[worker (\d)\] id (\d) of 3 window 5 rho None overlap 1 args \['--flag', 'x'\]", line)
         if m:
             assert m.group(1) == m.group(2)
             ids.add(int(m.group(2)))

@@ -2,7 +2,7 @@
 as `horovodrun -np N python train.py` or torchrun do.
 
     python3 -m asyncps.run --workers 3 [--shards 2 | --servers tcp://h:p,tcp://h:p] \\
-        [--algorithm adag] [--window 5] [--rho R] [--eta E] [--momentum M] [--shared-memory on|off] \\
+        [--algorithm adag] [--window 5] [--rho R] [--eta E] [--momentum M] [--overlap] [--shared-memory on|off] \\
         train.py [script args...]                      # or: asyncps-run --workers 3 train.py ...
 
 Without --servers it starts a local cluster (asyncps.server.LocalServer with
@@ -18,6 +18,7 @@ them when it is given no servers, worker_id, ...):
     ASYNCPS_WINDOW, ASYNCPS_RHO, ASYNCPS_ETA, ASYNCPS_MOMENTUM
                          the rule's parameters: set only when given (else
                          left as they are in the launcher's environment)
+    ASYNCPS_OVERLAP      1 with --overlap (else left as it is)
 
 and PYTHONUNBUFFERED=1 (unless set), so that lines come as they are printed.
 Every line a worker writes is printed with the prefix "[worker K] " (K its
@@ -63,6 +64,7 @@ ENV_WINDOW = "ASYNCPS_WINDOW"
 ENV_RHO = "ASYNCPS_RHO"
 ENV_ETA = "ASYNCPS_ETA"
 ENV_MOMENTUM = "ASYNCPS_MOMENTUM"
+ENV_OVERLAP = "ASYNCPS_OVERLAP"
 
 # Worker ids are FIRST_WORKER_ID .. FIRST_WORKER_ID + N - 1, as asyncps-local's
 # --worker-index (which asyncps-worker uses as its client's worker_id).
@@ -109,7 +111,7 @@ def _parser():
     p = argparse.ArgumentParser(
         prog=_PROG,
         usage="%(prog)s --workers N [--shards S | --servers ENDPOINTS] [--algorithm A] [--window W] [--rho R] "
-              "[--eta E] [--momentum M] [--shared-memory on|off] script.py [script args...]",
+              "[--eta E] [--momentum M] [--overlap] [--shared-memory on|off] script.py [script args...]",
         description="Runs N copies of a Python training script against an asyncps parameter server (a local "
                     "cluster unless --servers), each with ASYNCPS_SERVERS, ASYNCPS_WORKER_ID (0..N-1), "
                     "ASYNCPS_NUM_WORKERS and ASYNCPS_ALGORITHM (and ASYNCPS_WINDOW/RHO/ETA/MOMENTUM when given) "
@@ -127,6 +129,9 @@ def _parser():
     p.add_argument("--rho", type=_finite_float, metavar="R", help="EASGD/EAMSGD elastic coefficient")
     p.add_argument("--eta", type=_finite_float, metavar="E", help="EASGD/EAMSGD learning rate of the elastic step")
     p.add_argument("--momentum", type=_finite_float, metavar="M", help="EAMSGD momentum")
+    p.add_argument("--overlap", action="store_true",
+                   help="exchange in the background while the next window trains (ASYNCPS_OVERLAP=1; not with "
+                        "average)")
     p.add_argument("--shared-memory", choices=("on", "off"),
                    help="let the local cluster's shards move payloads through shared memory (asyncps-server "
                         "--shared-memory; the clients opt in with shared_memory=True); default on")
@@ -140,6 +145,8 @@ def _parse(argv):
     args = parser.parse_args(argv)
     if args.script is None:
         parser.error("no script given: asyncps.run --workers N [options] script.py [script args...]")
+    if args.overlap and args.algorithm == "average":
+        parser.error("--overlap: average is synchronous (its pull waits for every worker's commit)")
     if args.servers is not None:
         servers = [s.strip() for s in args.servers.split(",") if s.strip()]
         if not servers:
@@ -298,6 +305,8 @@ def _worker_env(args, servers, worker_id):
                         (ENV_MOMENTUM, args.momentum)):
         if value is not None:
             env[name] = repr(value)
+    if args.overlap:
+        env[ENV_OVERLAP] = "1"
     return env
 
 

@@ -140,6 +140,17 @@ ENV_NUM_WORKERS = "ASYNCPS_NUM_WORKERS"  # how many workers the run has
 ENV_ALGORITHM = "ASYNCPS_ALGORITHM"      # the run's update rule
 ENV_RULE = {"window": ("ASYNCPS_WINDOW", int), "rho": ("ASYNCPS_RHO", float), "eta": ("ASYNCPS_ETA", float),
             "momentum": ("ASYNCPS_MOMENTUM", float)}
+ENV_OVERLAP = "ASYNCPS_OVERLAP"  # 1/true/yes/on or 0/false/no/off, as asyncps-worker reads it
+
+
+def _flag(text):
+    """A boolean environment value, as asyncps-worker reads $ASYNCPS_OVERLAP; raises ValueError."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(text)
 
 
 def _from_env(name, convert, what):
@@ -191,10 +202,7 @@ class _DistributedOptimizer(torch.optim.Optimizer):
         self.config = self.driver.config
         self._before = self.config["exchange_point"] == "before_batch"
         self._eamsgd = self.config["algorithm"] == "eamsgd"
-        self._unsent = 0  # batches trained since the last exchange, as the driver counts them
-        # EAMSGD's look-ahead (W + v) for the next batch is applied at the end
-        # of a step; finish() puts W back as it was before it.
-        self._w_before_lookahead = np.empty_like(self._w) if self._eamsgd else None
+        self._unsent = 0  # without overlap: batches trained since the last exchange, as the driver counts them
         self._asyncps_state = "created"
 
     @property
@@ -261,31 +269,20 @@ class _DistributedOptimizer(torch.optim.Optimizer):
             raise RuntimeError("finish() before init_or_pull()" if self._asyncps_state == "created"
                                else "finish() was already called")
 
-        def calls():
-            if self._eamsgd:
-                np.copyto(self._w, self._w_before_lookahead)
-            self.driver.finish(self._w)
-        # EAMSGD: the host already holds the weights (the last step ended by
-        # copying them to the device), and W is written over them anyway.
-        self._on_host(calls, touches=self._eamsgd or self._unsent > 0, read=not self._eamsgd)
+        # EAMSGD: the driver puts W back as it was before the look-ahead the
+        # last step applied, over the host's copy. Overlap: the driver's last
+        # pull (or exchange) writes W, even with no batch unsent.
+        touches = self._eamsgd or self._unsent > 0 or self.config["overlap"]
+        self._on_host(lambda: self.driver.finish(self._w), touches, read=not self._eamsgd)
         self._host_writable()  # the last copy to the device is done when finish() returns
         self.client.leave()  # the shards' staleness bound stops waiting for this worker
         self._asyncps_state = "finished"
         return self.commits
 
     def _prepare_next_batch(self):
-        if not self._before:
-            return
-        if self._eamsgd:
-            # RuleDriver.before_batch = [the elastic exchange, when due] + the
-            # look-ahead. Run the exchange on its own (finish() is that same
-            # exchange when batches are unsent), keep W, then look ahead, so
-            # that finish() can start from W as the C++ worker would.
-            batches = self.driver.batches
-            if batches > 0 and (batches + 1) % self.config["window"] == 0:
-                self.driver.finish(self._w)
-            np.copyto(self._w_before_lookahead, self._w)
-        self.driver.before_batch(self._w)
+        # EAMSGD: if no batch follows, finish() undoes the look-ahead (RuleDriver.finish).
+        if self._before:
+            self.driver.before_batch(self._w)
 
     # --- staging: the weights on a GPU, the client on host memory ---------------
 
@@ -294,7 +291,8 @@ class _DistributedOptimizer(torch.optim.Optimizer):
         next batch's before-batch work) read or write the weights. An exchange
         is due when the driver's batch counter (batches + 1, from 1) is a
         multiple of the window and batches are unsent (RuleDriver::Due); after
-        a trained batch some always are."""
+        a trained batch some always are. With overlap the driver rewrites the
+        weights at the same steps (the rebase on its last pull), and only then."""
         if self._eamsgd:
             return True  # the momentum update and the look-ahead, every batch
         window, it = self.config["window"], self.driver.batches + 1
@@ -361,7 +359,8 @@ _METHODS = {k: v for k, v in _DistributedOptimizer.__dict__.items()
 
 
 def DistributedOptimizer(optimizer, model, servers=None, worker_id=None, algorithm=None, window=None,
-                         rho=None, eta=None, momentum=None, buffers="travel", _stage=None, **client_options):
+                         rho=None, eta=None, momentum=None, overlap=None, buffers="travel", _stage=None,
+                         **client_options):
     """Wraps a torch.optim.Optimizer so that step() also runs the worker side
     of the run's update rule, as asyncps-worker does around its train step.
     Returns an instance of a subclass of the optimizer's own class (named the
@@ -377,7 +376,10 @@ def DistributedOptimizer(optimizer, model, servers=None, worker_id=None, algorit
     sets ($ASYNCPS_SERVERS, $ASYNCPS_WORKER_ID, $ASYNCPS_ALGORITHM,
     $ASYNCPS_WINDOW, ...), else worker 0, ADAG and Dist-Keras' defaults for the
     rule; average (synchronous model averaging) takes the number of workers
-    from $ASYNCPS_NUM_WORKERS. client_options: asyncps.Client's keyword options (timeouts, CURVE
+    from $ASYNCPS_NUM_WORKERS. overlap=True (None: $ASYNCPS_OVERLAP, else
+    False): each exchange travels in the background while the next window
+    trains (asyncps.RuleDriver's overlap; not with average), and `client` is
+    the driver's until finish() returns. client_options: asyncps.Client's keyword options (timeouts, CURVE
     keys, compression; help(asyncps.Client) lists them).
 
     Call init_or_pull() once before the first step and finish() after the
@@ -412,6 +414,11 @@ def DistributedOptimizer(optimizer, model, servers=None, worker_id=None, algorit
     for key, (env, convert) in ENV_RULE.items():
         if rule[key] is None:
             rule[key] = _from_env(env, convert, key)
+    if overlap is None:
+        overlap = _from_env(ENV_OVERLAP, _flag, "flag (1/true/yes/on or 0/false/no/off)")
+    if not isinstance(overlap, (bool, type(None))):
+        raise _asyncps.InvalidArgument(f"overlap must be True or False, not {overlap!r}")
+    rule["overlap"] = bool(overlap)
     if algorithm == "average":  # the models averaged: the run's workers
         rule["workers"] = _from_env(ENV_NUM_WORKERS, int, "worker count")
     opt._asyncps_setup(exchanged_tensors(model, buffers), _servers(servers), worker_id, algorithm, rule,

@@ -108,6 +108,7 @@ void BindClient(py::module_& m) {
              Result<std::unique_ptr<Client>> client = Status::Internal("not connected");
              {
                py::gil_scoped_release nogil;
+               const PythonRequest request;  // Ctrl-C ends the hellos' wait
                client = Client::Connect(l, std::move(options));
              }
              ThrowIfErrorOrSignal(client.status());

@@ -49,7 +49,9 @@ class RuleDriver {
   Status AfterBatch(std::span<float> w);
   // If batches were trained since the last exchange, exchanges once more
   // (overlap: after waiting for the exchange in flight; a delta rule with
-  // nothing left to send ends at the last centre pulled).
+  // nothing left to send ends at the last centre pulled). EAMSGD: a
+  // BeforeBatch look-ahead that no AfterBatch followed is undone first (w is
+  // put back as it was before it).
   Status Finish(std::span<float> w);
   // A trained batch's loss: the mean of those recorded since the previous
   // exchange rides on the next commit (Client::ReportTrainingLoss). A value
@@ -58,6 +60,9 @@ class RuleDriver {
 
   std::uint64_t batches() const { return it_ - 1; }
   std::uint64_t commits() const { return commits_; }  // acknowledged by every shard
+  // overlap: whether an exchange is in flight (from the first exchange until
+  // Finish: the driver owns the client meanwhile).
+  bool exchanging() const { return in_flight_.valid(); }
   const RuleConfig& config() const { return config_; }
 
  private:
@@ -80,6 +85,7 @@ class RuleDriver {
   std::vector<float> center_;            // elastic rules: the pulled center
   std::vector<float> elastic_;           // elastic rules: the commit, alpha (w - center)
   std::vector<float> velocity_, saved_;  // EAMSGD
+  bool lookahead_ = false;               // EAMSGD: w holds BeforeBatch's look-ahead (no AfterBatch since)
   // overlap: the centre of the last pull, the commit in flight, where its pull lands
   std::vector<float> base_, outbox_, inbox_;
   std::vector<std::uint64_t> base_updates_;  // overlap: each shard's update count at base_'s pull
