@@ -128,17 +128,12 @@ Status RuleDriver::Settle() {
 
 Status RuleDriver::Overlapped(std::span<float> w) {
   if (Status st = Settle(); !st.ok()) return st;
-  const std::size_t n = w.size();
   if (config_.algorithm == Algorithm::kEasgd || config_.algorithm == Algorithm::kEamsgd) {
     ElasticStep(w, base_, config_.alpha(), outbox_);  // W <- W - E, E = alpha (W - base)
   } else {
     // As Exchange's divisor: ADAG the window, DOWNPOUR and DynSGD 1 (average refuses overlap).
     const float divisor = config_.algorithm == Algorithm::kAdag ? static_cast<float>(config_.window) : 1.0f;
-    for (std::size_t i = 0; i < n; ++i) {
-      outbox_[i] = (w[i] - w0_[i]) / divisor;
-      w[i] = base_[i] + outbox_[i];
-    }
-    w0_.assign(w.begin(), w.end());
+    RebaseDelta(w, w0_, base_, divisor, outbox_);
   }
   ReportLoss();  // before the exchange's thread uses the client
   in_flight_ = std::async(std::launch::async, [this] { return client_.CommitAndPull(outbox_, inbox_); });

@@ -10,6 +10,20 @@ void ComputeDelta(std::span<const float> w, std::span<const float> w0, float div
 }
 
 ASYNCPS_HOT_KERNEL
+void RebaseDelta(std::span<float> w, std::span<float> w0, std::span<const float> base, float divisor,
+                 std::span<float> delta) {
+  float* __restrict pw = w.data();
+  float* __restrict pw0 = w0.data();
+  const float* __restrict pb = base.data();
+  float* __restrict pd = delta.data();
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    const float d = (pw[i] - pw0[i]) / divisor;
+    pd[i] = d;
+    pw0[i] = pw[i] = pb[i] + d;
+  }
+}
+
+ASYNCPS_HOT_KERNEL
 void ElasticStep(std::span<float> w, std::span<const float> center, float alpha, std::span<float> e) {
   for (std::size_t i = 0; i < w.size(); ++i) {
     e[i] = alpha * (w[i] - center[i]);

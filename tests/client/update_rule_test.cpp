@@ -155,6 +155,20 @@ TEST_CASE("worker side: deltas and the elastic step by hand", "[rule]") {
   ElasticStep(w, center, 0.5f, e);  // e = 0.5 (w - c) = {1, -2}
   CHECK(e == std::vector<float>{1, -2});
   CHECK(w == std::vector<float>{2, 7});
+
+  // Overlap's boundary: delta = (w - w0) / 4, w = w0 = base + delta (odd sizes reach the vector loops' tails).
+  std::vector<float> ow(19), ow0(19), base(19), delta(19);
+  for (int i = 0; i < 19; ++i) {
+    ow[i] = 4.0f * i + 8.0f;
+    ow0[i] = 8.0f;
+    base[i] = -1.0f * i;
+  }
+  RebaseDelta(ow, ow0, base, 4.0f, delta);
+  for (int i = 0; i < 19; ++i) {
+    CHECK(delta[i] == static_cast<float>(i));
+    CHECK(ow[i] == 0.0f);
+    CHECK(ow0[i] == 0.0f);
+  }
 }
 
 TEST_CASE("EAMSGD momentum: look-ahead and velocity by hand", "[rule]") {

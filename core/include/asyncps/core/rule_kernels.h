@@ -11,6 +11,12 @@ namespace asyncps {
 // neither input.
 void ComputeDelta(std::span<const float> w, std::span<const float> w0, float divisor, std::span<float> out);
 
+// The overlapped delta rules' boundary (RuleDriver), in one pass:
+// delta = (w - w0) / divisor; w = w0 = base + delta. REQUIRES: equal sizes,
+// divisor != 0, no two spans overlap.
+void RebaseDelta(std::span<float> w, std::span<float> w0, std::span<const float> base, float divisor,
+                 std::span<float> delta);
+
 // The elastic step: e = alpha (w - center); w -= e. REQUIRES: equal sizes.
 void ElasticStep(std::span<float> w, std::span<const float> center, float alpha, std::span<float> e);
 
