@@ -25,12 +25,23 @@ then, at each --rates rate, ADAG through shards on their own hosts with each --v
 error or signal it stops every process it started and removes its namespaces and cgroups;
 `cluster.py --cleanup` removes what a killed (SIGKILL) run left.
 
+Time to accuracy (--curve-every S): asyncps-report starts with the workers, on its own host
+(o0, not CPU-limited), pulls the centre every S seconds while they train and evaluates the
+snapshots after training (asyncps-report --curve-every). The summary then gives each run's time
+to a target accuracy that every PS run's curve reaches: the highest multiple of 0.005 that
+each curve (its final weights included) reaches, and to 0.01 and 0.025 below it; time counted
+from the first worker's first batch.
+
+--lock FILE holds flock(FILE) during each round (a machine shared through a build lock).
+
 Outputs in OUTDIR: cluster.json (machine, settings, link checks, every run), cluster.csv,
 cluster.md (the summary, also printed) and logs/ (each process's output).
 """
 import argparse
+import fcntl
 import ipaddress
 import json
+import math
 import os
 import re
 import shutil
@@ -346,9 +357,16 @@ def run_once(cluster, a, bins, variant, gbit, tag, workdir):
                     os.path.join(workdir, f"server-{s}.log")))
             for s, p in enumerate(servers):
                 endpoints += wait_ready(p, os.path.join(workdir, f"ready-{s}"), deadline)
-            for i in range(a.workers):
+            for host in [f"w{i}" for i in range(a.workers)] + ["o0"]:
                 for e in endpoints:
-                    cluster.check_route(f"w{i}", re.match(r"tcp://([\d.]+):", e).group(1))
+                    cluster.check_route(host, re.match(r"tcp://([\d.]+):", e).group(1))
+        if variant != "single":
+            report_json = os.path.join(workdir, "report.json")
+            # It waits for the workers' reports (taking the curve's snapshots meanwhile).
+            wait = ["--wait", str(a.run_timeout)] + (["--curve-every", str(a.curve_every)] if a.curve_every else [])
+            report = cluster.start("o0", [bins["report"], "--algo", "adag"] + train + wait + [
+                "--servers", ",".join(endpoints), "--worker-reports", os.path.join(workdir, "reports"),
+                "--expect-workers", str(a.workers), "--report-json", report_json], os.path.join(workdir, "report.log"))
         for i in range(a.workers):
             cmd = [bins["worker"], "--algo", "single" if variant == "single" else "adag"] + train + [
                 "--worker-index", str(i), "--num-workers", str(a.workers),
@@ -379,10 +397,6 @@ def run_once(cluster, a, bins, variant, gbit, tag, workdir):
                 throttled.append({k: s1[k] - s0.get(k, 0) for k in ("nr_periods", "nr_throttled", "throttled_time")})
         rec["worker_cpu_throttling"] = throttled
         if variant != "single":
-            report_json = os.path.join(workdir, "report.json")
-            report = cluster.start("w0", [bins["report"], "--algo", "adag"] + train + [
-                "--servers", ",".join(endpoints), "--worker-reports", os.path.join(workdir, "reports"),
-                "--expect-workers", str(a.workers), "--report-json", report_json], os.path.join(workdir, "report.log"))
             try:
                 wait_cpu(report, max(1, deadline - time.time()))
             except subprocess.TimeoutExpired:
@@ -394,7 +408,8 @@ def run_once(cluster, a, bins, variant, gbit, tag, workdir):
             rep = json.load(open(report_json))
             rec.update(accuracy=rep["accuracy"], updates=rep["number_of_parameter_server_updates"],
                        expected_updates=rep["expected_updates"], staleness_mean=rep["staleness_mean"],
-                       staleness_max=rep["staleness_max"], ps_training_time=rep["training_time"])
+                       staleness_max=rep["staleness_max"], ps_training_time=rep["training_time"],
+                       curve=rep["curve"])
             if rec["updates"] != rec["expected_updates"]:
                 raise RuntimeError(f"the shards applied {rec['updates']} updates, the workers' schedules say "
                                    f"{rec['expected_updates']}: see {report.log_path}")
@@ -473,9 +488,53 @@ def summarize(m, settings, links, runs, failures, elapsed):
     md += ["", "Load average (1, 5, 15 min) before each run: " +
            "; ".join(f"{r['variant']}{'' if r['rate_gbit'] is None else ' @%g' % r['rate_gbit']} r{r['round'] + 1}: "
                      f"{r['load_before']}" for r in runs)]
+    md += time_to_accuracy(settings, runs, rows)
     if failures:
         md += ["", "FAILED runs: " + "; ".join(failures)]
     return rows, "\n".join(md) + "\n"
+
+
+TARGET_STEP = 0.005  # the target accuracy is a multiple of this
+BELOW_TARGET = (0.01, 0.025)  # also reported: the times to these lower accuracies (earlier in training)
+
+
+def time_to_accuracy(settings, runs, rows):
+    """With curves: sets each row's times to the targets (see the module's doc) and returns
+    the summary's lines for them; else []."""
+    curved = [r for r in runs if r.get("curve")]
+    if not curved:
+        return []
+    top = math.floor(min(max(acc for _, acc in r["curve"]) for r in curved) / TARGET_STEP + 1e-9) * TARGET_STEP
+    targets = [round(top - d, 4) for d in (0,) + BELOW_TARGET]
+    for r in curved:  # the first point at or above each target (the final weights' point is last: min)
+        r["time_to_targets"] = [min(t for t, acc in r["curve"] if acc >= x - 1e-9) for x in targets]
+    plain = {(r["round"], r["rate_gbit"], r["variant"]): r for r in curved}
+    md = ["", f"Time to accuracy, from the first worker's first batch: to {targets[0]:.3f} (the highest multiple "
+          f"of {TARGET_STEP} that every PS run's curve reaches) and to {', '.join(f'{x:.3f}' for x in targets[1:])} "
+          f"(earlier in training); snapshots of the centre every {settings['curve_every']} s, test rows as above. "
+          "vs no overlap: the median of each round's ratio to the same wire without --overlap.", "",
+          "| link | wire | snapshots per run | "
+          + " | ".join(f"to {x:.3f}: s (median; each) | vs no overlap" for x in targets) + " |",
+          "|---|---|---:|" + "---|---:|" * len(targets)]
+    for row in rows:
+        rs = [r for r in curved if r["variant"] == row["variant"] and r["rate_gbit"] == row["rate_gbit"]]
+        if not rs:
+            continue
+        row["targets"], row["time_to_targets"], row["time_to_targets_vs_plain"] = targets, [], []
+        cells = []
+        for i in range(len(targets)):
+            t = median([r["time_to_targets"][i] for r in rs])
+            ratios = [r["time_to_targets"][i] / plain[k]["time_to_targets"][i] for r in rs
+                      if r["variant"].endswith("+overlap")
+                      and (k := (r["round"], r["rate_gbit"], r["variant"].replace("+overlap", ""))) in plain]
+            vs = median(ratios) if ratios else None
+            row["time_to_targets"].append(t)
+            row["time_to_targets_vs_plain"].append(vs)
+            cells.append(f"{fmt(t, '.2f')} ({', '.join(fmt(r['time_to_targets'][i], '.2f') for r in rs)}) | "
+                         f"{fmt(vs, '.3f') + 'x' if vs else '-'}")
+        md.append(f"| {row['rate_gbit']:g} Gbit/s | {row['variant']} | {median([len(r['curve']) - 1 for r in rs]):.0f}"
+                  f" | {' | '.join(cells)} |")
+    return md
 
 
 # ---------------------------------------------------------------- main
@@ -499,6 +558,9 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--subnet", default="10.213.0.0/24")
     ap.add_argument("--run-timeout", type=int, default=300, help="seconds per run")
+    ap.add_argument("--curve-every", type=float, default=0,
+                    help="seconds between the centre's snapshots for time to accuracy (0: no curve)")
+    ap.add_argument("--lock", help="hold flock() on this file during each round")
     ap.add_argument("--max-minutes", type=float, default=40, help="no run starts after this")
     ap.add_argument("--build", default=os.environ.get("BUILD_DIR", os.path.join(ROOT, "build")))
     a = ap.parse_args()
@@ -527,6 +589,10 @@ def main():
     for name in ("rounds", "workers", "shards", "epochs", "batch", "run_timeout"):
         if getattr(a, name) < 1:
             ap.error(f"--{name.replace('_', '-')} must be >= 1")
+    if not 0 <= a.curve_every <= 60:
+        ap.error(f"--curve-every {a.curve_every}: must be in 0..60 s")
+    if a.lock and not os.path.isdir(os.path.dirname(os.path.abspath(a.lock))):
+        ap.error(f"--lock {a.lock}: its folder does not exist")
     if not 0.01 <= a.worker_cpus <= os.cpu_count():
         ap.error(f"--worker-cpus {a.worker_cpus}: must be in 0.01..{os.cpu_count()}")
     if a.workers + a.shards > 200:
@@ -552,6 +618,7 @@ def main():
     base = list(subnet.hosts())
     hosts = {f"s{s}": str(base[10 + s]) for s in range(a.shards)}
     hosts.update({f"w{i}": str(base[10 + a.shards + i]) for i in range(a.workers)})
+    hosts["o0"] = str(base[10 + a.shards + a.workers])  # asyncps-report (and its curve's pulls)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, on_signal)
     cluster = Cluster(subnet, hosts, a.worker_cpus)
@@ -567,7 +634,13 @@ def main():
             print(f"[cluster] link at {gbit:g} Gbit/s: {links[-1]}", file=sys.stderr, flush=True)
         plan = [(rnd, v, g) for rnd in range(a.rounds) for v, g in [("single", None)] + [(v, g) for g in rates
                                                                                          for v in variants]]
+        lock = open(a.lock, "a") if a.lock else None
+        held = None
         for rnd, variant, gbit in plan:
+            if lock and held != rnd:  # one round at a time under the lock
+                fcntl.flock(lock, fcntl.LOCK_UN)
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                held = rnd
             if time.time() - t0 > a.max_minutes * 60:
                 failures.append(f"--max-minutes {a.max_minutes} reached: stopped in round {rnd + 1}")
                 break
@@ -596,7 +669,8 @@ def main():
     settings = {"rates": rates, "variants": variants, "rounds": a.rounds, "workers": a.workers, "shards": a.shards,
                 "worker_cpus": a.worker_cpus, "epochs": a.epochs, "train_limit": a.train_limit,
                 "test_limit": a.test_limit, "batch": a.batch, "window": 5, "seed": a.seed, "subnet": a.subnet,
-                "hosts": hosts, "delay_note": delay_note, "build": a.build, "command": " ".join(sys.argv)}
+                "hosts": hosts, "delay_note": delay_note, "curve_every": a.curve_every, "build": a.build,
+                "command": " ".join(sys.argv)}
     rows, md = summarize(m, settings, links, runs, failures, elapsed)
     with open(os.path.join(a.outdir, "cluster.json"), "w") as f:
         json.dump({"machine": m, "settings": settings, "links": links, "table": rows, "runs": runs,
