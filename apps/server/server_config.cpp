@@ -108,6 +108,13 @@ void AddServerFlags(CLI::App& app, ServerConfig& c) {
       ->envname("ASYNCPS_CHECKPOINT_EVERY")
       ->check(tools::FiniteRange(0.0, 1e6))
       ->capture_default_str();
+  app.add_flag("--recover-from-workers", c.recover_from_workers,
+               "A shard that starts with nothing to restore (no --checkpoint-dir, or no checkpoint in it) and "
+               "finds the run under way takes its slice back from the first worker that pulled before the "
+               "restart: that worker's copy, its update count continuing from that pull's. Lost: every commit to "
+               "the shard that this copy had not pulled (the other workers' since its last pull, and its own "
+               "refused by the dead shard)")
+      ->envname("ASYNCPS_RECOVER_FROM_WORKERS");
 }
 
 }  // namespace

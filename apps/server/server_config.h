@@ -46,6 +46,9 @@ struct ServerConfig {
   // shutdown only); empty: none.
   std::string checkpoint_dir;
   double checkpoint_every_s = 60;
+  // A shard that starts with nothing to restore takes its weights back from
+  // the first worker that sends its copy (ShardOptions::recover_from_workers).
+  bool recover_from_workers = false;
 
   // Derived by ParseServerFlags:
   std::vector<std::string> endpoints;  // one per shard this process serves, from `bind`

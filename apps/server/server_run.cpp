@@ -78,6 +78,7 @@ ShardServerOptions ShardOptionsFor(const ServerConfig& c, std::uint32_t i, const
   options.curve_secret_key = curve.secret_key;
   options.checkpoint_dir = c.checkpoint_dir;
   options.checkpoint_every = Ms(c.checkpoint_every_s);
+  options.shard.recover_from_workers = c.recover_from_workers;
   options.replies.max_bytes = c.max_reply_mb << 20;
   // ParseServerFlags checked it (tools::MaxStaleness).
   options.shard.max_staleness = c.max_staleness == "off" ? -1 : std::stoll(c.max_staleness);
@@ -111,6 +112,10 @@ bool StartShards(zmq::context_t& context, const ServerConfig& c, const CurveServ
       Log("info", "shard " + std::to_string(index) + " restored from " +
                       CheckpointPath(c.checkpoint_dir, index, c.num_shards) + ": resuming at " +
                       std::to_string(servers.back()->shard().counters().restored_updates) + " updates");
+    } else if (c.recover_from_workers) {
+      Log("info", "shard " + std::to_string(index) +
+                      " has nothing to restore: a worker's init starts it, or after a restart the first worker's "
+                      "copy (--recover-from-workers)");
     }
     Log("info", "shard " + std::to_string(index) + " of " + std::to_string(c.num_shards) + " listening on " +
                     servers.back()->endpoint());

@@ -49,6 +49,11 @@ struct Client::Impl {
   std::unique_ptr<internal::UpstreamBackup> backup;
   // Commits' frames (commit_frame.h): splitting, checking, encoding.
   std::unique_ptr<CommitFramer> framer;
+  // Client::set_recovery_copy; per shard, the update count of this client's
+  // latest whole pull of it (none: never pulled, or its slice cut short).
+  std::function<std::span<const float>()> recovery_copy;
+  std::vector<std::optional<std::uint64_t>> copy_updates;
+  bool recovery_init = false;  // the Init being built carries the copy (Request.recovery)
   // The process that connected: in another (a forked child) the transport's
   // sockets and segments are the parent's, never to be touched.
   pid_t owner = ::getpid();
@@ -79,7 +84,9 @@ struct Client::Impl {
                         .num_shards = static_cast<std::uint32_t>(ranges.size()),
                         .algorithm = algorithm,
                         .layout = &layout,
-                        .last_pulled_updates = report ? test_updates : last_pulled[s],
+                        .last_pulled_updates = recovery_init ? copy_updates[s].value_or(0)
+                                               : report      ? test_updates
+                                                             : last_pulled[s],
                         .payload_floats = frame.count,
                         .session = session,
                         .payload_encoding = wire::ToWire(frame.encoding),
@@ -93,14 +100,18 @@ struct Client::Impl {
                         .test_accuracy = report ? std::optional(test_accuracy) : std::nullopt,
                         .window = options.window,
                         .unfinished = op == wire::Op::Leave && unfinished,
-                        .replay_commits = op == wire::Op::Replay ? backup->replay_commits(s) : 0},
+                        .replay_commits = op == wire::Op::Replay ? backup->replay_commits(s) : 0,
+                        .recovery = op == wire::Op::Init && recovery_init},
                        fbb);
   }
 
-  // Sends `op` to every shard at once (shard s gets frames[s], if any) and
-  // hands each verified reply to on_reply (round_trip.h has the retry rules).
+  // Sends `op` to every shard at once, or to `shards` when not empty (shard
+  // s gets frames[s], if any), and hands each verified reply to on_reply
+  // (round_trip.h has the retry rules). Shards that refuse it while they wait
+  // for a worker's copy are recovered (Recover) and sent it again.
   Status Exchange(wire::Op op, std::span<const OutFrame> frames, const RoundTrip::OnReply& on_reply,
-                  std::optional<std::chrono::milliseconds> deadline = std::nullopt) {
+                  std::optional<std::chrono::milliseconds> deadline = std::nullopt,
+                  std::span<const std::size_t> shards = {}) {
     // What a shard's restart lost goes back before anything else (a replay
     // that failed is tried again).
     const bool may_replay = backup && op != wire::Op::Hello && op != wire::Op::Replay;
@@ -135,14 +146,67 @@ struct Client::Impl {
                                              flatbuffers::FlatBufferBuilder& fbb) {
       BuildHeader(s, op, seq, frames.empty() ? OutFrame{} : frames[s], route, fbb);
     };
-    Status st = round_trip->Run(op, seqs, payloads, max_bytes, build, backup ? tracked : on_reply,
-                                deadline.value_or(options.retry_deadline));
+    const auto run = [&](std::span<const std::size_t> to) {
+      return round_trip->Run(op, seqs, payloads, max_bytes, build, backup ? tracked : on_reply,
+                             deadline.value_or(options.retry_deadline), to);
+    };
+    Status st = run(shards);
+    const bool may_recover = recovery_copy && op != wire::Op::Hello && op != wire::Op::Init;
+    if (!st.ok() && may_recover && !round_trip->recovering().empty()) {
+      const std::vector<std::size_t> waiting = round_trip->recovering();
+      // Their payloads, copied out of the connections' segments that the
+      // recovery's requests reuse.
+      std::vector<std::vector<std::byte>> kept(n);
+      for (std::size_t s : waiting) {
+        if (payloads.empty()) break;
+        const std::span<const std::byte> sent = round_trip->sent_payload(s);
+        kept[s].assign(sent.begin(), sent.end());
+        payloads[s] = {kept[s], payloads[s].sparse, ""};
+      }
+      st = Recover(waiting);
+      // A replay's sum is not resent: the shard restarts from the copy (Recover).
+      if (st.ok() && op != wire::Op::Replay) st = run(waiting);
+    }
     // A training loss goes with one commit (its resends are not applied twice).
     if (commit) train_loss.reset();
     // A shard restarted during this exchange: give back what it lost now,
     // not at a next request that may never come.
     if (st.ok() && may_replay && backup->replay_pending()) st = Replay();
     return st;
+  }
+
+  // Says hello again to `shards`, which wait for a worker's copy, and offers
+  // each this client's copy of its slice (Client::set_recovery_copy) where
+  // it has one: the first copy to arrive wins, the others are answered
+  // AlreadyInitialised. A shard offered nothing goes on waiting.
+  Status Recover(std::span<const std::size_t> shards) {
+    Status st = Exchange(
+        wire::Op::Hello, {},
+        [&](std::size_t s, const wire::Reply& r, std::span<const std::byte>) { return TookHello(s, r); }, std::nullopt,
+        shards);
+    if (!st.ok()) return st;
+    const std::span<const float> copy = recovery_copy();
+    std::vector<std::size_t> offered;
+    for (std::size_t s : shards)
+      if (copy.size() == layout.total_size() && copy_updates[s]) offered.push_back(s);
+    if (offered.empty()) return Status::OK();
+    recovery_init = true;
+    st = Exchange(
+        wire::Op::Init, framer->Dense(copy),
+        [](std::size_t, const wire::Reply&, std::span<const std::byte>) { return Status::OK(); }, std::nullopt,
+        offered);
+    recovery_init = false;
+    return st.code() == Status::Code::kAlreadyInitialised ? Status::OK() : st;
+  }
+
+  // Takes shard s's hello reply: the largest request it accepts, and whether
+  // it opened this connection's shared-memory segment.
+  Status TookHello(std::size_t s, const wire::Reply& reply) {
+    max_bytes[s] = reply.max_message_bytes();
+    if (transport->segment(s) != nullptr && !reply.segment_attached())
+      transport->DropSegment(
+          s, reply.message() ? reply.message()->str() : "the shard did not open the shared-memory segment");
+    return Status::OK();
   }
 
   // Gives back to each restarted shard the commits its checkpoint missed.
@@ -187,6 +251,8 @@ struct Client::Impl {
       Decode(slice.value(), weights.subspan(r.begin + offset, count), copy.subspan(r.begin + offset, count));
     }
     last_pulled[s] = reply.updates();
+    // The destination holds this pull of the slice once its last chunk is in.
+    copy_updates[s] = offset + count == r.size() ? std::optional(reply.updates()) : std::nullopt;
     return Status::OK();
   }
 
@@ -217,6 +283,7 @@ Result<std::unique_ptr<Client>> Client::Connect(const ParameterLayout& layout, C
   impl->next_seq.assign(n, 1);
   impl->last_pulled.assign(n, 0);
   impl->max_bytes.assign(n, 0);
+  impl->copy_updates.assign(n, std::nullopt);
   impl->framer = std::make_unique<CommitFramer>(impl->ranges, layout.total_size(), impl->options.compression);
   if (impl->options.upstream_backup && !impl->options.observer)
     impl->backup = std::make_unique<internal::UpstreamBackup>(impl->ranges);
@@ -241,13 +308,7 @@ Result<std::unique_ptr<Client>> Client::Connect(const ParameterLayout& layout, C
   Impl& self = *impl;
   Status st = impl->Exchange(
       wire::Op::Hello, {},
-      [&self](std::size_t s, const wire::Reply& reply, std::span<const std::byte>) {
-        self.max_bytes[s] = reply.max_message_bytes();
-        if (self.transport->segment(s) != nullptr && !reply.segment_attached())
-          self.transport->DropSegment(
-              s, reply.message() ? reply.message()->str() : "the shard did not open the shared-memory segment");
-        return Status::OK();
-      },
+      [&self](std::size_t s, const wire::Reply& reply, std::span<const std::byte>) { return self.TookHello(s, reply); },
       impl->options.connect_deadline);
   if (!st.ok()) return st;
   return std::unique_ptr<Client>(new Client(std::move(impl)));
@@ -257,6 +318,8 @@ const ParameterLayout& Client::layout() const { return impl_->layout; }
 std::size_t Client::num_shards() const { return impl_->ranges.size(); }
 const ClientOptions& Client::options() const { return impl_->options; }
 std::uint64_t Client::last_pulled_updates(std::size_t shard) const { return impl_->last_pulled.at(shard); }
+
+void Client::set_recovery_copy(std::function<std::span<const float>()> copy) { impl_->recovery_copy = std::move(copy); }
 
 void Client::set_last_pulled_updates(std::span<const std::uint64_t> updates) {
   impl_->last_pulled.assign(updates.begin(), updates.end());

@@ -16,7 +16,7 @@ std::string RoundTrip::Where(std::size_t s) const {
 
 Status RoundTrip::Run(wire::Op op, std::span<const std::uint64_t> seqs, std::span<const OutPayload> payloads,
                       std::span<const std::uint64_t> max_bytes, const BuildHeader& build, const OnReply& on_reply,
-                      std::chrono::milliseconds deadline) {
+                      std::chrono::milliseconds deadline, std::span<const std::size_t> shards) {
   const std::size_t n = transport_.num_shards();
   op_ = op;
   seqs_ = seqs;
@@ -24,10 +24,13 @@ Status RoundTrip::Run(wire::Op op, std::span<const std::uint64_t> seqs, std::spa
   max_bytes_ = max_bytes;
   build_ = &build;
   on_reply_ = &on_reply;
-  pending_.assign(n, true);
+  pending_.assign(n, shards.empty());
+  for (std::size_t s : shards) pending_[s] = true;
   cursors_.assign(n, ChunkCursor{});
-  remaining_ = n;
+  remaining_ = static_cast<std::size_t>(std::count(pending_.begin(), pending_.end(), true));
   first_error_ = Status::OK();
+  recovering_.clear();
+  recovering_error_ = Status::OK();
   deadline_ = deadline;
   give_up_ = clock_.Now() + deadline;
   next_interrupt_check_ = clock_.Now() + policy_.interrupt_interval;
@@ -60,9 +63,10 @@ Status RoundTrip::Run(wire::Op op, std::span<const std::uint64_t> seqs, std::spa
         Status::Unavailable(std::string("the transport failed during ") + wire::EnumNameOp(op) + ": " + e.what());
   }
   transport_.WaitSendsReleased();
+  if (!transport.ok() || remaining_ > 0 || !first_error_.ok()) recovering_.clear();
   if (!transport.ok()) return transport;
   if (remaining_ > 0) return Failure(deadline, attempt);
-  return first_error_;
+  return first_error_.ok() ? recovering_error_ : first_error_;
 }
 
 Status RoundTrip::SendPending(bool reopen) {
@@ -176,7 +180,14 @@ Status RoundTrip::TakeReplies(Clock::TimePoint& until) {
         }
         pending_[s] = false;
         --remaining_;
-        if (!st.ok() && first_error_.ok()) first_error_ = st;
+        const bool waits_for_copy = reply->recovering() && (reply->error() == wire::ErrorCode::NotHello ||
+                                                            reply->error() == wire::ErrorCode::NotInitialised);
+        if (waits_for_copy) {
+          recovering_.push_back(s);
+          if (recovering_error_.ok()) recovering_error_ = st;
+        } else if (!st.ok() && first_error_.ok()) {
+          first_error_ = st;
+        }
       }
     }
   }

@@ -16,6 +16,10 @@
 //   - a Blocked reply (the shard's staleness bound holds this worker) is no
 //     answer: the same request goes to that shard again at once, and the
 //     request timeout and the deadline start afresh (the shard is alive);
+//   - a shard that refuses the request for want of weights while it waits
+//     for a worker's copy (Reply.recovering: asyncps-server
+//     --recover-from-workers) is listed in recovering(), for the caller to
+//     re-initialise it and send it the request again;
 //   - a request larger than what a shard said it accepts fails at once,
 //     without being sent;
 //   - where the connection has a shared-memory segment (core/shared_segment.h),
@@ -152,13 +156,20 @@ class RoundTrip {
   RoundTrip(Transport& transport, Clock& clock, RetryPolicy policy);
 
   // Sends `op` to every shard (shard s: seqs[s], payloads[s] if any; payloads
-  // may be empty for none) and hands each reply to on_reply. max_bytes[s] > 0:
+  // may be empty for none), or to those listed in `shards` when it is not
+  // empty, and hands each reply to on_reply. max_bytes[s] > 0:
   // shard s accepts requests up to that size (empty: no limit known). Returns
   // the first error: a shard's error reply (named by its address), on_reply's,
   // a refusal of the size, or kTimeout / kUnauthorised after `deadline`.
   Status Run(wire::Op op, std::span<const std::uint64_t> seqs, std::span<const OutPayload> payloads,
              std::span<const std::uint64_t> max_bytes, const BuildHeader& build, const OnReply& on_reply,
-             std::chrono::milliseconds deadline);
+             std::chrono::milliseconds deadline, std::span<const std::size_t> shards = {});
+
+  // The shards whose reply to the latest Run was a refusal for want of
+  // weights from a shard waiting for a worker's copy (Reply.recovering, with
+  // NotHello or NotInitialised). Empty unless every other shard answered
+  // without an error: Run's error is then one of theirs.
+  const std::vector<std::size_t>& recovering() const { return recovering_; }
 
   // "shard S at ENDPOINT".
   std::string Where(std::size_t s) const;
@@ -211,6 +222,8 @@ class RoundTrip {
   std::vector<ChunkCursor> cursors_;
   std::size_t remaining_ = 0;
   Status first_error_;
+  std::vector<std::size_t> recovering_;
+  Status recovering_error_;  // the first of the recovering shards' refusals
 };
 
 }  // namespace asyncps::internal

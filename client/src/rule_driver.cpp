@@ -46,16 +46,24 @@ RuleDriver::RuleDriver(Client& client, RuleConfig config)
     outbox_.resize(n);
     inbox_.resize(n);
   }
+  client_.set_recovery_copy([this] { return LastPulled(); });
 }
 
 RuleDriver::~RuleDriver() {
   if (in_flight_.valid()) in_flight_.wait();
+  if (usable_.ok()) client_.set_recovery_copy({});
+}
+
+std::span<const float> RuleDriver::LastPulled() const {
+  if (config_.overlap) return base_;
+  return w0_.empty() ? center_ : w0_;
 }
 
 Status RuleDriver::Start(std::span<float> w) {
   if (!usable_.ok()) return usable_;
   Status st = client_.Pull(w);
   if (st.ok() && !w0_.empty()) w0_.assign(w.begin(), w.end());
+  if (st.ok() && !center_.empty()) center_.assign(w.begin(), w.end());
   if (st.ok() && config_.overlap) {
     base_.assign(w.begin(), w.end());
     for (std::size_t s = 0; s < client_.num_shards(); ++s) base_updates_.push_back(client_.last_pulled_updates(s));

@@ -9,8 +9,7 @@ namespace asyncps::internal {
 UpstreamBackup::UpstreamBackup(std::vector<ShardRange> ranges) : ranges_(std::move(ranges)), shards_(ranges_.size()) {}
 
 void UpstreamBackup::OnHello(std::size_t s, const wire::Reply& r) {
-  shards_[s].on = r.checkpointing() && r.incarnation() != 0;
-  shards_[s].incarnation = r.incarnation();
+  shards_[s] = Shard{.on = r.checkpointing() && r.incarnation() != 0, .incarnation = r.incarnation()};
 }
 
 void UpstreamBackup::OnReply(std::size_t s, const wire::Reply& r) {

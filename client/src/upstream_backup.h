@@ -46,7 +46,9 @@ class UpstreamBackup {
 
   // Shard s's hello reply: nothing is kept for a shard that does not
   // checkpoint (its restart restores nothing) nor that predates upstream
-  // backup (incarnation 0).
+  // backup (incarnation 0). A hello again (to a shard that restarted with
+  // nothing to restore, re-initialised from a worker's copy) drops what was
+  // kept or to be given back for it: the copy holds it, or it is lost.
   void OnHello(std::size_t s, const wire::Reply& r);
   // Any later reply `r` of shard s (of a chunked reply, its first chunk),
   // before Committed: notes the shard's incarnation and what its checkpoint

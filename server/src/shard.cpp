@@ -13,6 +13,9 @@ using wire::Op;
 
 namespace {
 
+// The most updates a checkpoint holds (checkpoint.h: kMaxCheckpointCount).
+constexpr std::uint64_t kMaxUpdates = (std::uint64_t{1} << 63) - 1;
+
 std::uint64_t RandomIncarnation() {
   std::random_device entropy;
   const std::uint64_t r = (std::uint64_t{entropy()} << 32 | entropy()) ^
@@ -212,7 +215,8 @@ Shard::Outcome Shard::Hello(const wire::Request& req, Builder& reply) {
                     .max_message_bytes = options_.max_message_bytes,
                     .segment_attached = request_segment_ != nullptr,
                     .incarnation = incarnation_,
-                    .checkpointing = options_.checkpointing},
+                    .checkpointing = options_.checkpointing,
+                    .recovering = recovering()},
                    reply);
   return {.op = req.op(), .worker_id = req.worker_id()};
 }
@@ -228,6 +232,14 @@ Shard::Outcome Shard::Init(const wire::Request& req, std::span<const std::byte> 
     refused.worker_id = req.worker_id();  // a worker that joined (worker_events.h)
     return refused;
   }
+  if (req.recovery() && !options_.recover_from_workers) {
+    return Error(req.op(), req.seq(), ErrorCode::Mismatch,
+                 "a recovery init (a worker's copy) to a shard started without --recover-from-workers: refused", reply);
+  }
+  if (req.recovery() && req.last_pulled_updates() > kMaxUpdates) {
+    return Error(req.op(), req.seq(), ErrorCode::BadValue,
+                 "recovery init at update " + std::to_string(req.last_pulled_updates()) + ": at most 2^63 - 1", reply);
+  }
   // Decoded into our own buffer first, then checked there: a client rewriting
   // a shared-memory payload meanwhile cannot slip a NaN past the check.
   next_.resize(slice.count);
@@ -242,15 +254,26 @@ Shard::Outcome Shard::Init(const wire::Request& req, std::span<const std::byte> 
   }
   center_.swap(next_);
   initialised_ = true;
+  recovered_ = req.recovery();
+  if (recovered_) counters_.updates = counters_.recovered_updates = req.last_pulled_updates();
   ++changes_;
   return Ok(To(req), reply);
+}
+
+std::string Shard::NoWeights(std::string_view what) const {
+  if (recovering())
+    return std::string(what) +
+           ": this shard holds no weights yet (--recover-from-workers: after a restart, a worker that pulled "
+           "before it sends its copy; at a run's start, a worker its init)";
+  return std::string(what) +
+         ": a worker must init first (a shard restarted without a checkpoint has forgotten the run: start it "
+         "with --checkpoint-dir, or with --recover-from-workers to take the run back from the workers' copies)";
 }
 
 Shard::Outcome Shard::Pull(const wire::Request& req, Builder& reply) {
   Outcome failed;
   if (!CheckSession(req, reply, &failed)) return failed;
-  if (!initialised_)
-    return Error(req.op(), req.seq(), ErrorCode::NotInitialised, "no weights yet: a worker must init first", reply);
+  if (!initialised_) return Error(req.op(), req.seq(), ErrorCode::NotInitialised, NoWeights("no weights yet"), reply);
   return AnswerPull(To(req), reply);
 }
 
@@ -258,7 +281,7 @@ Shard::Outcome Shard::Commit(const wire::Request& req, std::span<const std::byte
   Outcome failed;
   if (!CheckSession(req, reply, &failed)) return failed;
   if (!initialised_)
-    return Error(req.op(), req.seq(), ErrorCode::NotInitialised, "commit before init: a worker must init first", reply);
+    return Error(req.op(), req.seq(), ErrorCode::NotInitialised, NoWeights("commit before init"), reply);
   PayloadView delta;
   if (!ReadPayload(req, payload, /*allow_sparse=*/true, reply, &delta, &failed)) return failed;
   if (!CheckReported(req, reply, &failed)) return failed;
@@ -368,7 +391,7 @@ Shard::Outcome Shard::Replay(const wire::Request& req, std::span<const std::byte
   if (!CheckSession(req, reply, &failed)) return failed;
   if (req.payload_floats() == 0) return Ok(To(req), reply);  // nothing lost on this shard
   if (!initialised_)
-    return Error(req.op(), req.seq(), ErrorCode::NotInitialised, "replay before init: a worker must init first", reply);
+    return Error(req.op(), req.seq(), ErrorCode::NotInitialised, NoWeights("replay before init"), reply);
   PayloadView sum;
   if (!ReadPayload(req, payload, /*allow_sparse=*/false, reply, &sum, &failed)) return failed;
   const auto w = workers_.find(req.worker_id());
@@ -384,8 +407,6 @@ Shard::Outcome Shard::Replay(const wire::Request& req, std::span<const std::byte
     ++counters_.duplicates;
     return Ok(To(req), reply, {}, "duplicate");
   }
-  // The most updates a checkpoint holds (checkpoint.h: kMaxCheckpointCount).
-  constexpr std::uint64_t kMaxUpdates = (std::uint64_t{1} << 63) - 1;
   if (req.replay_commits() == 0 || req.replay_commits() > kMaxUpdates - counters_.updates) {
     return Error(req.op(), req.seq(), ErrorCode::BadValue,
                  "replay_commits " + std::to_string(req.replay_commits()) + " must be at least 1 and keep the update " +
@@ -524,9 +545,7 @@ Shard::Outcome Shard::Stats(const wire::Request& req, Builder& reply) {
 bool Shard::CheckSession(const wire::Request& req, Builder& reply, Outcome* failed) {
   if (!has_layout()) {
     *failed = Error(req.op(), req.seq(), ErrorCode::NotHello,
-                    "no worker has said hello yet: send hello first (a shard restarted without a checkpoint has "
-                    "forgotten the run: start it with --checkpoint-dir)",
-                    reply);
+                    NoWeights("no worker has said hello yet (send hello first)"), reply);
     return false;
   }
   if (req.fingerprint() != fingerprint_ || req.shard_index() != options_.shard_index ||
@@ -656,7 +675,8 @@ Shard::Outcome Shard::Error(Op op, std::uint64_t seq, ErrorCode code, const std:
                     .message = message,
                     .updates = counters_.updates,
                     .range_begin = range_.begin,
-                    .range_end = range_.end},
+                    .range_end = range_.end,
+                    .recovering = recovering()},
                    reply);
   return {.error = code, .op = op};
 }

@@ -124,6 +124,7 @@ void ShardServer::HandleOne() {
   }
 
   const auto started = std::chrono::steady_clock::now();
+  const bool recovering = shard_.recovering();
   const Shard::Outcome out = extra_frames == 0
                                  ? shard_.Handle(Bytes(header), Bytes(payload), reply_, identity.to_string_view())
                                  : shard_.Reject(wire::ErrorCode::Malformed,
@@ -141,6 +142,11 @@ void ShardServer::HandleOne() {
 
   if (out.staged) replies_.Staged(shard_.changes());
   if (options_.log_workers) worker_events_.Handled(out, out.op == wire::Op::Init ? PeerAddress(header) : "");
+  if (recovering && shard_.recovered()) {
+    Log("info", "shard " + std::to_string(shard_.options().shard_index) + " re-initialised from worker " +
+                    std::to_string(out.worker_id) + "'s copy: resuming at " +
+                    std::to_string(shard_.counters().recovered_updates) + " updates (--recover-from-workers)");
+  }
 
   const std::size_t bytes_in = header.size() + payload.size();
   if (out.held) {

@@ -19,6 +19,7 @@
 #include <random>
 
 #include "asyncps/client/client.h"
+#include "asyncps/client/rule_driver.h"
 #include "asyncps/server/checkpoint.h"
 #include "support/server_process.h"
 
@@ -43,12 +44,14 @@ ParameterLayout Layout() {
 // WaitForEndpoints returns at once if the server exits instead.
 constexpr auto kStartLimit = 30s;
 
-// One asyncps-server process binding `bind`; `endpoint` is where it listens
-// (from its --ready-file), empty if it did not get ready.
+// One asyncps-server process binding `bind`, with checkpoints in dir/ckpt
+// unless `checkpoints` is false; `endpoint` is where it listens (from its
+// --ready-file), empty if it did not get ready.
 struct Server {
-  Server(const TempDir& dir, const std::string& bind, std::vector<std::string> extra = {}) {
+  Server(const TempDir& dir, const std::string& bind, std::vector<std::string> extra = {}, bool checkpoints = true) {
     const std::string ready = dir / ("ready-" + std::to_string(++starts));
-    std::vector<std::string> args = {"--bind", bind, "--checkpoint-dir", dir / "ckpt", "--ready-file", ready};
+    std::vector<std::string> args = {"--bind", bind, "--ready-file", ready};
+    if (checkpoints) args.insert(args.end(), {"--checkpoint-dir", dir / "ckpt"});
     args.insert(args.end(), extra.begin(), extra.end());
     process = std::make_unique<ServerProcess>(args, dir / "server.log");
     const std::vector<std::string> endpoints = process->WaitForEndpoints(ready, kStartLimit);
@@ -398,4 +401,179 @@ TEST_CASE("without upstream backup a restart loses the commits since the checkpo
   const ShardStats s = MustStats(*client);
   CHECK(s.updates == 1);  // the five were lost with the second server
   CHECK(s.replayed_updates == 0);
+}
+
+namespace {
+
+// --recover-from-workers: two single-shard asyncps-server processes without
+// checkpoints; `shard1_flags` for shard 1 (its restarts too).
+struct TwoShards {
+  explicit TwoShards(std::vector<std::string> shard1_flags) : flags1(std::move(shard1_flags)) {
+    shard0 = std::make_unique<Server>(dir0, IpcEndpoint(dir0, "shard"),
+                                      std::vector<std::string>{"--num-shards", "2", "--first-shard", "0"}, false);
+    Restart();
+  }
+  // Starts shard 1 (again, at the same address).
+  void Restart() {
+    std::vector<std::string> flags = {"--num-shards", "2", "--first-shard", "1"};
+    flags.insert(flags.end(), flags1.begin(), flags1.end());
+    shard1.reset();
+    shard1 = std::make_unique<Server>(dir1, IpcEndpoint(dir1, "shard"), flags, false);
+  }
+  ClientOptions Options(std::uint32_t worker) const {
+    ClientOptions o = ::Options(shard0->endpoint, worker);
+    o.servers.push_back(shard1->endpoint);
+    return o;
+  }
+  TempDir dir0, dir1;
+  std::vector<std::string> flags1;
+  std::unique_ptr<Server> shard0, shard1;
+};
+
+// A worker's fake training step: every weight + 1, so that each DOWNPOUR
+// commit (window 1) adds exactly 1 to every element of the centre.
+void TrainBatch(std::span<float> w) {
+  for (float& x : w) x += 1.0f;
+}
+
+}  // namespace
+
+TEST_CASE("recover from workers: a shard restarted with no checkpoint takes back a worker's copy and the run completes",
+          "[restart][process][recovery]") {
+  const bool overlap = GENERATE(false, true);
+  INFO("overlap " << overlap);
+  TwoShards cluster({"--recover-from-workers"});
+  REQUIRE(cluster.shard0->up);
+  REQUIRE(cluster.shard1->up);
+  const std::size_t n = Layout().total_size();
+  constexpr int kBatches = 150;
+  std::vector<std::unique_ptr<Client>> clients;
+  for (std::uint32_t k = 1; k <= 3; ++k) clients.push_back(MustConnect(cluster.Options(k)));
+  REQUIRE(clients[0]->Init(std::vector<float>(n, 0.0f)).ok());
+  RuleConfig rule = RuleConfig::Defaults(Algorithm::kDownpour);
+  rule.window = 1;
+  rule.overlap = overlap;
+  std::vector<std::future<Result<std::uint64_t>>> workers;
+  for (auto& c : clients)
+    workers.push_back(std::async(std::launch::async, [&c, rule]() -> Result<std::uint64_t> {
+      RuleDriver driver(*c, rule);
+      std::vector<float> w(Layout().total_size());
+      if (Status st = driver.Start(w); !st.ok()) return st;
+      for (int b = 0; b < kBatches; ++b) {
+        if (Status st = driver.BeforeBatch(w); !st.ok()) return st;
+        TrainBatch(w);
+        if (Status st = driver.AfterBatch(w); !st.ok()) return st;
+        std::this_thread::sleep_for(4ms);
+      }
+      if (Status st = driver.Finish(w); !st.ok()) return st;
+      return driver.commits();
+    }));
+  // Mid-run (150 batches take at least 0.6 s): SIGKILL shard 1, and back 0.5 s later with nothing to restore.
+  std::this_thread::sleep_for(250ms);
+  cluster.shard1->process->Kill(SIGKILL);
+  std::this_thread::sleep_for(500ms);
+  cluster.Restart();
+  REQUIRE(cluster.shard1->up);
+  std::uint64_t commits = 0;
+  for (auto& w : workers) {
+    Result<std::uint64_t> done = w.get();
+    INFO(done.status().ToString());
+    REQUIRE(done.ok());
+    CHECK(done.value() == kBatches);
+    commits += done.value();
+  }
+  auto stats = clients[0]->Stats();
+  REQUIRE(stats.ok());
+  const ShardStats& s0 = stats.value()[0];
+  const ShardStats& s1 = stats.value()[1];
+  std::vector<float> center(n);
+  REQUIRE(clients[0]->Pull(center).ok());
+  const ShardRange r1 = Layout().Partition(2)[1];
+  // Shard 0 is untouched: every commit, exactly.
+  CHECK(s0.updates == commits);
+  CHECK(s0.recovered_updates == 0);
+  for (std::size_t i = 0; i < r1.begin; ++i) REQUIRE(center[i] == static_cast<float>(commits));
+  // Shard 1 took a worker's copy (a centre of value U at update U: every
+  // commit adds 1) and counted on from its update count, so its centre
+  // still equals its count; it lost only what that copy had not pulled.
+  CHECK(s1.recovered_updates > 0);
+  CHECK(s1.recovered_updates < commits);
+  CHECK(s1.updates > s1.recovered_updates);
+  CHECK(s1.updates <= commits);
+  for (std::size_t i = r1.begin; i < r1.end; ++i) REQUIRE(center[i] == static_cast<float>(s1.updates));
+  CHECK_THAT(cluster.shard1->process->log(),
+             Catch::Contains("re-initialised from worker") &&
+                 Catch::Contains("resuming at " + std::to_string(s1.recovered_updates)));
+}
+
+TEST_CASE("recover from workers: a worker that never pulled offers nothing, one that pulled re-initialises the shard",
+          "[restart][process][recovery]") {
+  TwoShards cluster({"--recover-from-workers"});
+  REQUIRE(cluster.shard0->up);
+  REQUIRE(cluster.shard1->up);
+  const std::size_t n = Layout().total_size();
+  auto pulled = MustConnect(cluster.Options(1));
+  REQUIRE(pulled->Init(std::vector<float>(n, 0.0f)).ok());
+  RuleConfig rule = RuleConfig::Defaults(Algorithm::kDownpour);
+  rule.window = 1;
+  RuleDriver driver(*pulled, rule);
+  std::vector<float> w(n);
+  REQUIRE(driver.Start(w).ok());
+  for (int b = 0; b < 5; ++b) {
+    REQUIRE(driver.BeforeBatch(w).ok());
+    TrainBatch(w);
+    REQUIRE(driver.AfterBatch(w).ok());
+  }  // 4 commits sent, each pulled: the copy is at update 4
+  auto fresh = MustConnect(cluster.Options(2));
+  cluster.shard1->process->Kill(SIGKILL);
+  cluster.Restart();
+  REQUIRE(cluster.shard1->up);
+
+  // A worker that never pulled has no copy: its start fails, and the shard still waits.
+  RuleDriver never_pulled(*fresh, rule);
+  std::vector<float> w2(n);
+  const Status refused = never_pulled.Start(w2);
+  CHECK(refused.code() == Status::Code::kNotInitialised);
+  CHECK_THAT(refused.message(), Catch::Contains("--recover-from-workers"));
+  auto waiting = fresh->Stats();
+  REQUIRE(waiting.ok());
+  CHECK_FALSE(waiting.value()[1].initialised);
+
+  // The worker that pulled re-initialises it with its copy, then its commit is applied there.
+  REQUIRE(driver.Finish(w).ok());
+  auto stats = pulled->Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats.value()[0].updates == 5);
+  CHECK(stats.value()[1].recovered_updates == 4);
+  CHECK(stats.value()[1].updates == 5);
+  REQUIRE(never_pulled.Start(w2).ok());
+  for (float x : w2) CHECK(x == 5.0f);
+}
+
+TEST_CASE("without --recover-from-workers a shard restarted with no checkpoint refuses, naming the flags",
+          "[restart][process][recovery]") {
+  TwoShards cluster({});
+  REQUIRE(cluster.shard0->up);
+  REQUIRE(cluster.shard1->up);
+  const std::size_t n = Layout().total_size();
+  auto client = MustConnect(cluster.Options(1));
+  REQUIRE(client->Init(std::vector<float>(n, 0.0f)).ok());
+  RuleConfig rule = RuleConfig::Defaults(Algorithm::kDownpour);
+  rule.window = 1;
+  RuleDriver driver(*client, rule);
+  std::vector<float> w(n);
+  REQUIRE(driver.Start(w).ok());
+  REQUIRE(driver.BeforeBatch(w).ok());
+  TrainBatch(w);
+  REQUIRE(driver.AfterBatch(w).ok());  // window 1: its commit goes with the next batch, or Finish
+  cluster.shard1->process->Kill(SIGKILL);
+  cluster.Restart();
+  REQUIRE(cluster.shard1->up);
+  const Status st = driver.Finish(w);
+  CHECK_FALSE(st.ok());
+  CHECK_THAT(st.message(), Catch::Contains("NotHello") && Catch::Contains("--checkpoint-dir") &&
+                               Catch::Contains("--recover-from-workers") && Catch::Contains(cluster.shard1->endpoint));
+  auto stats = client->Stats();
+  REQUIRE(stats.ok());
+  CHECK_FALSE(stats.value()[1].initialised);
 }

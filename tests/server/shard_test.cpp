@@ -488,3 +488,80 @@ TEST_CASE("replay: a client gives back what a restore lost, each replay once, co
   CHECK(h.Send(other, {1, 1, 1, 1}).error() == ErrorCode::Mismatch);
   CHECK(h.shard.counters().updates == 8);
 }
+
+TEST_CASE("recover from workers: a shard with no weights says so and takes a worker's copy at its update count",
+          "[shard][recovery]") {
+  ps::ShardOptions o = ShardOneOfTwo();
+  o.recover_from_workers = true;
+  ShardHarness h(o);
+  // Before any hello: NotHello, saying it recovers from workers.
+  const auto& before = h.Send(Req(Op::Pull));
+  CHECK(before.error() == ErrorCode::NotHello);
+  CHECK(before.recovering());
+  CHECK_THAT(before.message()->str(), Catch::Contains("--recover-from-workers"));
+  const auto& hello = h.Send(Req(Op::Hello));
+  CHECK(hello.error() == ErrorCode::Ok);
+  CHECK(hello.recovering());
+  const auto& pull = h.Send(Req(Op::Pull, 2));
+  CHECK(pull.error() == ErrorCode::NotInitialised);
+  CHECK(pull.recovering());
+
+  RequestFields copy = Req(Op::Init, 3);
+  copy.recovery = true;
+  copy.last_pulled_updates = 41;
+  // Refused, and nothing taken: another shard's slice size, a non-finite value.
+  CHECK(h.Send(copy, {1, 2, 3}).error() == ErrorCode::BadSize);
+  CHECK(h.Send(copy, {1, 2, std::numeric_limits<float>::quiet_NaN(), 4}).error() == ErrorCode::BadValue);
+  CHECK(h.Send(copy, {1, 2, std::numeric_limits<float>::infinity(), 4}).error() == ErrorCode::BadValue);
+  // Another layout (its fingerprint) or another shard's index.
+  RequestFields other_layout = copy;
+  other_layout.fingerprint_override = 12345;
+  CHECK(h.Send(other_layout, {1, 2, 3, 4}).error() == ErrorCode::Mismatch);
+  RequestFields other_shard = copy;
+  other_shard.shard_index = 0;
+  CHECK(h.Send(other_shard, {1, 2, 3, 4}).error() == ErrorCode::Mismatch);
+  CHECK_FALSE(h.shard.initialised());
+
+  const auto& taken = h.Send(copy, {1, 2, 3, 4});
+  CHECK(taken.error() == ErrorCode::Ok);
+  CHECK(taken.updates() == 41);
+  CHECK_FALSE(taken.recovering());
+  CHECK(h.shard.counters().updates == 41);
+  CHECK(h.shard.counters().recovered_updates == 41);
+  CHECK(std::vector<float>(h.shard.center().begin(), h.shard.center().end()) == std::vector<float>{1, 2, 3, 4});
+  // A second worker's copy comes too late: AlreadyInitialised, not applied.
+  RequestFields late = copy;
+  late.worker_id = 2;
+  late.last_pulled_updates = 50;
+  CHECK(h.Send(late, {9, 9, 9, 9}).error() == ErrorCode::AlreadyInitialised);
+  CHECK(h.shard.center()[0] == 1.0f);
+  // Updates continue from the copy's count.
+  CHECK(h.Send(Req(Op::Commit, 4), {1, 1, 1, 1}).updates() == 42);
+  CHECK(h.shard.center()[3] == 5.0f);
+}
+
+TEST_CASE("recover from workers: a plain init still starts a run, and a shard without the flag refuses a copy",
+          "[shard][recovery]") {
+  ps::ShardOptions o = ShardOneOfTwo();
+  o.recover_from_workers = true;
+  ShardHarness fresh(o);
+  fresh.Send(Req(Op::Hello));
+  CHECK(fresh.Send(Req(Op::Init, 2), {0, 0, 0, 0}).error() == ErrorCode::Ok);
+  CHECK(fresh.shard.counters().updates == 0);
+  CHECK(fresh.shard.counters().recovered_updates == 0);
+  CHECK_FALSE(fresh.Send(Req(Op::Pull, 3)).recovering());
+
+  ShardHarness plain(ShardOneOfTwo());
+  const auto& not_hello = plain.Send(Req(Op::Pull));
+  CHECK(not_hello.error() == ErrorCode::NotHello);
+  CHECK_FALSE(not_hello.recovering());
+  // The refusal tells the user which flags would have kept the run going.
+  CHECK_THAT(not_hello.message()->str(),
+             Catch::Contains("--checkpoint-dir") && Catch::Contains("--recover-from-workers"));
+  plain.Send(Req(Op::Hello));
+  RequestFields copy = Req(Op::Init, 2);
+  copy.recovery = true;
+  copy.last_pulled_updates = 7;
+  CHECK(plain.Send(copy, {1, 2, 3, 4}).error() == ErrorCode::Mismatch);
+  CHECK_FALSE(plain.shard.initialised());
+}

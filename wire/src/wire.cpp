@@ -245,6 +245,7 @@ void BuildRequest(const RequestHeader& h, flatbuffers::FlatBufferBuilder& fbb) {
   if (hello) b.add_window(h.window);
   b.add_unfinished(h.unfinished);
   b.add_replay_commits(h.replay_commits);
+  b.add_recovery(h.recovery);
   fbb.Finish(b.Finish(), kFileIdentifier);
 }
 
@@ -283,6 +284,7 @@ void BuildReply(const ReplyHeader& h, flatbuffers::FlatBufferBuilder& fbb) {
   b.add_restored_seq(h.restored_seq);
   b.add_applied_scale(h.applied_scale);
   b.add_checkpointing(h.checkpointing);
+  b.add_recovering(h.recovering);
   fbb.Finish(b.Finish(), kFileIdentifier);
 }
 

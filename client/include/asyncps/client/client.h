@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -124,6 +125,20 @@ class Client {
   std::size_t shared_memory_shards() const;
   // Why shared memory is not used with shard s ("" when it is, or was not asked for).
   const std::string& shared_memory_refusal(std::size_t shard) const;
+
+  // Recovery of a shard that restarted with nothing to restore
+  // (asyncps-server --recover-from-workers): it takes its slice back from a
+  // worker's copy, the centre as that worker last pulled it. The client keeps
+  // no copy; a caller that does (RuleDriver does) names it: `copy()` returns
+  // layout().total_size() floats whose slice of each shard is what this
+  // client's latest pull from that shard brought (an empty span: none now).
+  // Then a request that such a shard refuses for want of weights says hello
+  // to it again, offers it this copy's slice with that pull's update count
+  // (the first worker's copy wins; a shard this client never pulled from is
+  // offered nothing), and goes to it again as it was (a commit is still
+  // applied once); the other shards are untouched. Empty function: off (the
+  // default). REQUIRES: what `copy` reads outlives this setting.
+  void set_recovery_copy(std::function<std::span<const float>()> copy);
 
   // The shard's update count at this client's last pull (what DynSGD's
   // staleness is measured from).

@@ -20,6 +20,11 @@
 // While an exchange is in flight the driver owns the client: the caller must
 // not use it until Finish returned. An exchange's error is returned by the
 // next BeforeBatch/AfterBatch/Finish.
+//
+// The driver keeps the centre as it last pulled it, and gives it to its
+// client as the copy a shard that restarted with nothing to restore takes
+// back (Client::set_recovery_copy; asyncps-server --recover-from-workers):
+// the caller must not pull with the client itself between Start and Finish.
 #pragma once
 
 #include <cstdint>
@@ -71,6 +76,8 @@ class RuleDriver {
   void ReportLoss();
   Status Overlapped(std::span<float> w);  // Exchange's overlapped form
   Status Settle();                        // waits for the exchange in flight; its pull becomes base_
+  // The centre as the client last pulled it, shard by shard (the recovery copy).
+  std::span<const float> LastPulled() const;
   bool Due() const { return it_ % static_cast<std::uint64_t>(config_.window) == 0 && unsent_ > 0; }
 
   Client& client_;

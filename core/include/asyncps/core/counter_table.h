@@ -26,7 +26,7 @@ struct ShardCounterInfo {
   std::string_view help;
 };
 
-inline constexpr std::array<ShardCounterInfo, 12> kShardCounters = {{
+inline constexpr std::array<ShardCounterInfo, 13> kShardCounters = {{
     {"updates", &ShardCounters::updates, true, CounterExport::kTotal, "Commits applied to the shard's slice."},
     {"pulls", &ShardCounters::pulls, true, CounterExport::kTotal, "Pulls served, commit-and-pull included."},
     {"duplicates", &ShardCounters::duplicates, true, CounterExport::kTotal,
@@ -42,6 +42,9 @@ inline constexpr std::array<ShardCounterInfo, 12> kShardCounters = {{
      "Updates held by the shard's latest checkpoint."},
     {"replayed_updates", &ShardCounters::replayed_updates, true, CounterExport::kTotal,
      "Updates that clients gave back after a restart from a checkpoint that missed them (upstream backup)."},
+    {"recovered_updates", &ShardCounters::recovered_updates, false, CounterExport::kGauge,
+     "The update count of the worker's copy a shard restarted with nothing to restore was re-initialised from "
+     "(--recover-from-workers; 0: not recovered)."},
     {"max_clock_gap", &ShardCounters::max_clock_gap, false, CounterExport::kGauge,
      "The largest clock gap (commits ahead of the slowest active worker) a pull was answered at."},
     {"blocked_pulls", &ShardCounters::blocked_pulls, false, CounterExport::kTotal,

@@ -21,6 +21,10 @@ struct ShardCounters {
   std::uint64_t restored_updates = 0;
   std::uint64_t checkpointed_updates = 0;
   std::uint64_t replayed_updates = 0;
+  // The update count a shard that restarted with nothing to restore took
+  // from the copy of the worker that re-initialised it (asyncps-server
+  // --recover-from-workers); 0: not recovered in this process.
+  std::uint64_t recovered_updates = 0;
   // The staleness bound (asyncps-server --max-staleness): the largest clock
   // gap a worker's pull was answered at (its commits minus the slowest active
   // worker's; at most the bound when one is set), pulls held by the bound and

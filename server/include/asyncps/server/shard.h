@@ -77,6 +77,12 @@ struct ShardOptions {
   // hello replies say so, and only then do clients keep what a restart would
   // lose (Reply.checkpointing, upstream backup). ShardServer sets it.
   bool checkpointing = false;
+  // A shard with no weights (none restored: no checkpoint) says so in its
+  // replies (Reply.recovering) and takes a recovery init (Request.recovery):
+  // a worker's copy of the slice as it last pulled it, the update count
+  // continuing from that pull's. A plain init is still taken (a run's start).
+  // Off: a recovery init is refused (Mismatch). asyncps-server --recover-from-workers.
+  bool recover_from_workers = false;
   // Identifies this run of the shard in its replies (Reply.incarnation): a
   // client that sees another one knows the shard restarted (upstream backup).
   // 0: a random value (tests pin one).
@@ -148,6 +154,10 @@ class Shard {
   Outcome Reject(wire::ErrorCode code, const std::string& message, flatbuffers::FlatBufferBuilder& reply);
 
   bool initialised() const { return initialised_; }
+  // Waits for a worker's copy: recover_from_workers, and no weights yet.
+  bool recovering() const { return options_.recover_from_workers && !initialised_; }
+  // Its weights came from a worker's copy (a recovery init), not an init.
+  bool recovered() const { return recovered_; }
   bool has_layout() const { return !layout_.tensors().empty(); }
   const ParameterLayout& layout() const { return layout_; }
   Algorithm algorithm() const { return algorithm_; }
@@ -312,6 +322,8 @@ class Shard {
   // backed): closes it and answers SegmentUnavailable.
   Outcome SegmentBroken(const wire::Request& req, Builder& reply);
   Outcome Error(wire::Op op, std::uint64_t seq, wire::ErrorCode code, const std::string& message, Builder& reply);
+  // `what` ("no weights yet"), then why a request finds no weights and what brings them.
+  std::string NoWeights(std::string_view what) const;
   WorkerState* Worker(std::uint32_t id);
 
   ShardOptions options_;
@@ -321,6 +333,7 @@ class Shard {
   std::uint64_t fingerprint_ = 0;
   ShardRange range_;
   bool initialised_ = false;
+  bool recovered_ = false;  // recovered()
   std::vector<float> center_;
   std::vector<float> next_;          // the next center, swapped in once checked
   std::vector<float> sparse_saved_;  // a sparse commit's touched values, to undo it

@@ -88,6 +88,7 @@ struct RequestHeader {
   std::uint32_t window = 0;          // Hello: batches per commit (0: not said)
   bool unfinished = false;           // Leave: stopping before the end of its training
   std::uint64_t replay_commits = 0;  // Replay: the commits the payload sums
+  bool recovery = false;             // Init: the worker's copy, pulled at last_pulled_updates
 };
 
 // Builds `h` into `fbb` (cleared first). The algorithm and the layout travel
@@ -133,6 +134,7 @@ struct ReplyHeader {
   std::uint64_t restored_seq = 0;
   float applied_scale = 0;
   bool checkpointing = false;  // Hello replies
+  bool recovering = false;     // waits for a worker's copy (Reply.recovering)
 };
 // Finishes `h` in `fbb` (not cleared: `stats` may already be in it).
 void BuildReply(const ReplyHeader& h, flatbuffers::FlatBufferBuilder& fbb);
