@@ -3,7 +3,9 @@
 // shard_fuzzer input:
 //   byte 0      setup: bits 0-1 start state (0 fresh, 1 after a hello, 2 after
 //               hello + init, 3 as 2 but shard 1 of 2); bits 2-4 algorithm
-//               (mod 5, wire order); bit 5 set: NaN/Inf payloads are allowed
+//               (mod 5, wire order); bit 5 set: NaN/Inf payloads are allowed;
+//               bit 6 set: the shard recovers from workers (a recovery init
+//               sets its update count to the copy's)
 //   then up to kMaxMessages messages, each
 //               u16 header length, u16 payload length (little-endian),
 //               header bytes, payload bytes (cut short at the end of the input)

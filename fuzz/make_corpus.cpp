@@ -34,9 +34,10 @@ bool Write(const std::string& sub, const std::string& name, const std::vector<st
   return true;
 }
 
-std::uint8_t SetupByte(StartState state, Algorithm a = Algorithm::kAdag, bool allow_non_finite = false) {
+std::uint8_t SetupByte(StartState state, Algorithm a = Algorithm::kAdag, bool allow_non_finite = false,
+                       bool recover_from_workers = false) {
   return static_cast<std::uint8_t>(static_cast<int>(state) | (static_cast<int>(wire::ToWire(a).value()) << 2) |
-                                   (allow_non_finite ? 0x20 : 0));
+                                   (allow_non_finite ? 0x20 : 0) | (recover_from_workers ? 0x40 : 0));
 }
 
 // A session builder for one shard (index/count fixed by the start state).
@@ -46,8 +47,9 @@ struct Session {
   wire::RequestHeader base = fuzz::BaseRequest();
   std::uint64_t seq = 10;
 
-  Session(StartState state, Algorithm a = Algorithm::kAdag, bool allow_non_finite = false) {
-    w.U8(SetupByte(state, a, allow_non_finite));
+  Session(StartState state, Algorithm a = Algorithm::kAdag, bool allow_non_finite = false,
+          bool recover_from_workers = false) {
+    w.U8(SetupByte(state, a, allow_non_finite, recover_from_workers));
     base.algorithm = wire::ToWire(a).value();
     if (state == StartState::kSecondOfTwo) {
       base.shard_index = 1;
@@ -55,9 +57,11 @@ struct Session {
     }
   }
   std::size_t slice() const { return layout.Partition(base.num_shards)[base.shard_index].size(); }
-  Session& Add(Op op, float value = 0.25f, std::uint64_t use_seq = 0, std::uint64_t last_pulled = 0) {
+  Session& Add(Op op, float value = 0.25f, std::uint64_t use_seq = 0, std::uint64_t last_pulled = 0,
+               bool recovery = false) {
     wire::RequestHeader r = base;
     r.op = op;
+    r.recovery = recovery;
     r.seq = use_seq ? use_seq : seq++;
     r.last_pulled_updates = last_pulled;
     const bool with_payload = op == Op::Init || op == Op::Commit || op == Op::CommitAndPull;
@@ -101,6 +105,14 @@ bool WriteShardCorpus() {
                   .Add(Op::Stats)
                   .w.bytes());
   ok &= Write("shard", "hello-init", Session(StartState::kHello).Add(Op::Init).w.bytes());
+  // --recover-from-workers: a worker's copy at update 40, then a commit; a second copy is refused.
+  ok &= Write("shard", "recovery-init",
+              Session(StartState::kHello, Algorithm::kAdag, false, true)
+                  .Add(Op::Pull)
+                  .Add(Op::Init, 2.0f, 0, 40, true)
+                  .Add(Op::Commit)
+                  .Add(Op::Init, 3.0f, 0, 50, true)
+                  .w.bytes());
   ok &= Write("shard", "hello-pull-not-initialised", Session(StartState::kHello).Add(Op::Pull).w.bytes());
   ok &= Write("shard", "init-pull", Session(StartState::kInitialised).Add(Op::Pull).w.bytes());
   ok &= Write("shard", "init-second-init", Session(StartState::kInitialised).Add(Op::Init).w.bytes());
@@ -155,6 +167,10 @@ bool WriteReplyCorpus() {
   bool ok = true;
   r.op = Op::Pull;
   ok &= Write("reply", "error-not-hello", ReplyInput(shard, r, {}));
+  ps::ShardOptions recovering = fuzz::FuzzShardOptions(0, 1, true);
+  recovering.recover_from_workers = true;
+  ps::Shard waiting(recovering);
+  ok &= Write("reply", "error-not-hello-recovering", ReplyInput(waiting, r, {}));
   r.op = Op::Hello;
   ok &= Write("reply", "hello-ok", ReplyInput(shard, r, {}));
   r.op = Op::Init;

@@ -74,10 +74,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto state = static_cast<StartState>(setup & 3);
   const auto algorithm = wire::FromWire(static_cast<wire::Algorithm>(((setup >> 2) & 7) % 5));
   const bool reject_non_finite = (setup & 0x20) == 0;
+  const bool recover_from_workers = (setup & 0x40) != 0;
   const bool second_of_two = state == StartState::kSecondOfTwo;
   const std::uint32_t shard_index = second_of_two ? 1 : 0, num_shards = second_of_two ? 2 : 1;
 
-  ps::Shard shard(fuzz::FuzzShardOptions(shard_index, num_shards, reject_non_finite));
+  ps::ShardOptions options = fuzz::FuzzShardOptions(shard_index, num_shards, reject_non_finite);
+  options.recover_from_workers = recover_from_workers;
+  ps::Shard shard(options);
   Setup(shard, state, algorithm, shard_index, num_shards);
 
   flatbuffers::FlatBufferBuilder fbb(1024);
@@ -88,8 +91,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::span<const std::byte> header = in.Bytes(header_len);
     const std::span<const std::byte> payload = in.Bytes(payload_len);
     const std::uint64_t updates_before = shard.counters().updates;
+    const bool recovered_before = shard.recovered();
     const ps::Shard::Outcome out = shard.Handle(header, payload, fbb);
     const wire::Reply& reply = CheckReply(shard, out, fbb, scratch);
+    if (shard.recovered() != recovered_before) {
+      // A worker's copy (a recovery init): the update count is the copy's.
+      if (!recover_from_workers || out.op != wire::Op::Init || out.error != wire::ErrorCode::Ok)
+        Fail("a shard took a worker's copy other than by a recovery init it was started to take");
+      commits_sent = shard.counters().updates;
+      continue;
+    }
     if (shard.counters().updates > updates_before + 1) Fail("one request applied more than one update");
     if (shard.counters().updates != updates_before) {
       ++commits_sent;

@@ -109,11 +109,12 @@ void AddServerFlags(CLI::App& app, ServerConfig& c) {
       ->check(tools::FiniteRange(0.0, 1e6))
       ->capture_default_str();
   app.add_flag("--recover-from-workers", c.recover_from_workers,
-               "A shard that starts with nothing to restore (no --checkpoint-dir, or no checkpoint in it) and "
-               "finds the run under way takes its slice back from the first worker that pulled before the "
-               "restart: that worker's copy, its update count continuing from that pull's. Lost: every commit to "
-               "the shard that this copy had not pulled (the other workers' since its last pull, and its own "
-               "refused by the dead shard)")
+               "A shard that starts with nothing to restore (no --checkpoint-dir, or no checkpoint in it) takes "
+               "its slice back, after a restart, from the first worker that pulled before it: that worker's copy, "
+               "the update count continuing from that pull's (a run's start is a worker's init, as without it). "
+               "Lost: the commits the dead shard applied after that pull (the other workers' since, and under "
+               "EASGD/EAMSGD that worker's last); a commit whose reply the crash lost is sent again, and counted "
+               "twice if the copy already held it (at most one per worker)")
       ->envname("ASYNCPS_RECOVER_FROM_WORKERS");
 }
 

@@ -41,6 +41,25 @@ TEST_CASE("a request survives encode and verify", "[wire]") {
   CHECK_FALSE(wire::ReadLayout(r->layout(), 9).ok());  // over the element limit
 }
 
+TEST_CASE("a recovery init and a recovering reply survive encode and verify", "[wire]") {
+  const std::vector<std::byte> request =
+      wire::EncodeRequest({.op = wire::Op::Init, .last_pulled_updates = 1234, .payload_floats = 8, .recovery = true});
+  std::vector<std::uint64_t> scratch;
+  std::string why;
+  const wire::Request* r = wire::VerifyRequest(request, scratch, &why);
+  REQUIRE(r != nullptr);
+  CHECK(r->recovery());
+  CHECK(r->last_pulled_updates() == 1234);
+  CHECK_FALSE(wire::VerifyRequest(wire::EncodeRequest({.op = wire::Op::Init}), scratch, &why)->recovery());
+
+  flatbuffers::FlatBufferBuilder fbb;
+  wire::BuildReply({.op = wire::Op::Pull, .error = wire::ErrorCode::NotInitialised, .recovering = true}, fbb);
+  const wire::Reply* reply =
+      wire::VerifyReply({reinterpret_cast<const std::byte*>(fbb.GetBufferPointer()), fbb.GetSize()}, scratch, &why);
+  REQUIRE(reply != nullptr);
+  CHECK(reply->recovering());
+}
+
 TEST_CASE("the layout and algorithm travel with hello only", "[wire]") {
   ParameterLayout layout;
   layout.Add("a", {2});
