@@ -11,32 +11,29 @@ namespace asyncps::internal {
 
 CommitEncoder::CommitEncoder(const Compression& compression, std::size_t slice_size)
     : compression_(compression), slice_size_(slice_size) {
-  if (compression_.error_feedback) {
-    residual_.assign(slice_size, 0.0f);
-    next_residual_.assign(slice_size, 0.0f);
-  }
+  if (compression_.error_feedback) residual_.assign(slice_size, 0.0f);
 }
 
-std::ptrdiff_t CommitEncoder::Encode(std::span<const float> slice) {
-  return sparse() ? EncodeTopK(slice) : EncodeDense(slice);
-}
+void CommitEncoder::Encode(std::span<const float> slice) { sparse() ? EncodeTopK(slice) : EncodeDense(slice); }
 
-std::ptrdiff_t CommitEncoder::EncodeDense(std::span<const float> slice) {
+void CommitEncoder::EncodeDense(std::span<const float> slice) {
   // Dense lossy commits are bf16 (Compression::lossy_commits).
   count_ = slice_size_;
   frame_bytes_ = count_ * sizeof(std::uint16_t);
   words_.resize((frame_bytes_ + 3) / 4);
   auto* out = reinterpret_cast<std::uint16_t*>(words_.data());
-  if (residual_.empty()) return EncodeBfloat16CheckingFinite(slice, out);
-  return EncodeBfloat16CheckingFinite(slice, residual_, next_residual_, out);
+  if (residual_.empty()) {
+    EncodeBfloat16(slice, out);
+  } else {
+    EncodeBfloat16WithResidual(slice, residual_, out);
+  }
 }
 
-std::ptrdiff_t CommitEncoder::EncodeTopK(std::span<const float> slice) {
-  if (const std::ptrdiff_t bad = FirstNonFinite(slice); bad >= 0) return bad;
+void CommitEncoder::EncodeTopK(std::span<const float> slice) {
   std::span<const float> source = slice;
   if (!residual_.empty()) {
-    for (std::size_t i = 0; i < slice_size_; ++i) next_residual_[i] = residual_[i] + slice[i];
-    source = next_residual_;
+    for (std::size_t i = 0; i < slice_size_; ++i) residual_[i] += slice[i];
+    source = residual_;
   }
   const auto k = std::max<std::size_t>(
       1, static_cast<std::size_t>(std::llround(compression_.commit_top_k * static_cast<double>(slice_size_))));
@@ -57,9 +54,8 @@ std::ptrdiff_t CommitEncoder::EncodeTopK(std::span<const float> slice) {
     } else {
       std::memcpy(values + j * sizeof sent, &sent, sizeof sent);
     }
-    if (!residual_.empty()) next_residual_[i] -= sent;
+    if (!residual_.empty()) residual_[i] -= sent;
   }
-  return -1;
 }
 
 }  // namespace asyncps::internal

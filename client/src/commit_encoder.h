@@ -23,15 +23,12 @@ class CommitEncoder {
   // REQUIRES: compression.Validate().ok() and compression.lossy_commits().
   CommitEncoder(const Compression& compression, std::size_t slice_size);
 
-  // Encodes `slice` (plus the residual) into frame(), and keeps what the frame
-  // leaves out aside: Accept makes it the residual. (The client accepts every
-  // shard's frame once all its slices were found finite, so a refused commit
-  // changes no residual.) Returns the index in `slice` of its first NaN or
-  // Inf, -1 if none (then the frame is unspecified).
-  // REQUIRES: slice.size() == the slice size.
-  std::ptrdiff_t Encode(std::span<const float> slice);
-  // The residual after the last Encode. REQUIRES: that Encode returned -1.
-  void Accept() { residual_.swap(next_residual_); }
+  // Encodes `slice` (plus the residual) into frame(); the residual becomes
+  // what the frame leaves out, in place.
+  // REQUIRES: slice.size() == the slice size; no NaN or Inf in `slice` (the
+  // client checks every shard's slice first, so a refused commit changes no
+  // residual).
+  void Encode(std::span<const float> slice);
 
   std::span<const std::byte> frame() const { return std::as_bytes(std::span(words_)).first(frame_bytes_); }
   std::size_t count() const { return count_; }
@@ -41,13 +38,12 @@ class CommitEncoder {
   std::span<const float> residual() const { return residual_; }
 
  private:
-  std::ptrdiff_t EncodeDense(std::span<const float> slice);
-  std::ptrdiff_t EncodeTopK(std::span<const float> slice);
+  void EncodeDense(std::span<const float> slice);
+  void EncodeTopK(std::span<const float> slice);
 
   Compression compression_;
   std::size_t slice_size_;
   std::vector<float> residual_;
-  std::vector<float> next_residual_;  // the residual once the last Encode is accepted
   std::vector<std::uint32_t> words_;  // the frame, 4-byte aligned
   std::size_t frame_bytes_ = 0;
   std::size_t count_ = 0;

@@ -93,17 +93,15 @@ Status CommitFramer::Delta(std::span<const float> w, std::span<const float> w0, 
   return Status::OK();
 }
 
-// The residuals of error feedback move on only when every slice was finite; a
-// commit that then fails on the wire is not taken back.
+// The residuals of error feedback move on (in place) only once the whole
+// payload was found finite; a commit that then fails on the wire is not taken
+// back.
 std::ptrdiff_t CommitFramer::Encode(std::span<const float> payload, std::vector<OutFrame>* frames) {
-  for (std::size_t s = 0; s < encoders_.size(); ++s) {
-    const std::ptrdiff_t bad = encoders_[s].Encode(payload.subspan(ranges_[s].begin, ranges_[s].size()));
-    if (bad >= 0) return bad + static_cast<std::ptrdiff_t>(ranges_[s].begin);
-  }
+  if (const std::ptrdiff_t bad = FirstNonFinite(payload); bad >= 0) return bad;
   frames->assign(encoders_.size(), OutFrame{});
   for (std::size_t s = 0; s < encoders_.size(); ++s) {
     CommitEncoder& e = encoders_[s];
-    e.Accept();
+    e.Encode(payload.subspan(ranges_[s].begin, ranges_[s].size()));
     (*frames)[s] = {e.frame(), e.count(), e.encoding(), e.sparse()};
   }
   return -1;

@@ -55,29 +55,14 @@ ASYNCPS_HOT_KERNEL std::uint32_t DeltaAnyNonFinite(const float* __restrict w, co
   return most >= kF32Exponent;
 }
 
-ASYNCPS_HOT_KERNEL std::uint32_t EncodeBfloat16AnyNonFinite(const float* __restrict values, std::size_t n,
-                                                            std::uint16_t* __restrict out) {
-  std::uint32_t most = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    out[i] = ToBfloat16Finite(values[i]);
-    most = std::max(most, MagnitudeBits(values[i]));
-  }
-  return most >= kF32Exponent;
-}
-
-ASYNCPS_HOT_KERNEL std::uint32_t EncodeBfloat16WithResidualAnyNonFinite(const float* __restrict values,
-                                                                        const float* __restrict residual, std::size_t n,
-                                                                        float* __restrict next_residual,
-                                                                        std::uint16_t* __restrict out) {
-  std::uint32_t most = 0;
+ASYNCPS_HOT_KERNEL void EncodeBfloat16InPlaceResidual(const float* __restrict values, float* __restrict residual,
+                                                      std::size_t n, std::uint16_t* __restrict out) {
   for (std::size_t i = 0; i < n; ++i) {
     const float want = residual[i] + values[i];
     const std::uint16_t b = ToBfloat16Finite(want);
     out[i] = b;
-    next_residual[i] = want - FromBfloat16(b);
-    most = std::max(most, MagnitudeBits(values[i]));
+    residual[i] = want - FromBfloat16(b);
   }
-  return most >= kF32Exponent;
 }
 
 ASYNCPS_HOT_KERNEL void DecodeBfloat16(const std::uint16_t* __restrict v, std::size_t n, float* __restrict out) {
@@ -124,17 +109,8 @@ std::ptrdiff_t DeltaCheckingFinite(std::span<const float> w, std::span<const flo
   return FirstNonFinite(std::span<const float>(out, w.size()));
 }
 
-std::ptrdiff_t EncodeBfloat16CheckingFinite(std::span<const float> values, std::uint16_t* out) {
-  if (EncodeBfloat16AnyNonFinite(values.data(), values.size(), out) == 0) return -1;
-  return FirstNonFinite(values);
-}
-
-std::ptrdiff_t EncodeBfloat16CheckingFinite(std::span<const float> values, std::span<const float> residual,
-                                            std::span<float> next_residual, std::uint16_t* out) {
-  if (EncodeBfloat16WithResidualAnyNonFinite(values.data(), residual.data(), values.size(), next_residual.data(),
-                                             out) == 0)
-    return -1;
-  return FirstNonFinite(values);
+void EncodeBfloat16WithResidual(std::span<const float> values, std::span<float> residual, std::uint16_t* out) {
+  EncodeBfloat16InPlaceResidual(values.data(), residual.data(), values.size(), out);
 }
 
 std::ptrdiff_t FirstNonFinite(const PayloadView& p) {

@@ -44,16 +44,11 @@ std::ptrdiff_t CopyCheckingFinite(std::span<const float> values, float* out);
 // overlaps neither.
 std::ptrdiff_t DeltaCheckingFinite(std::span<const float> w, std::span<const float> w0, float divisor, float* out);
 
-// A lossy commit's dense bf16 frame: out = bfloat16 of `values` and the index
-// of the first NaN or Inf among them, -1 if none, in one pass. With error
-// feedback, out = bfloat16 of values + residual, and next_residual = what that
-// rounding dropped (residual itself is only read, so a refused commit leaves
-// it as it was). After a non-finite value `out` and next_residual are
-// unspecified. REQUIRES: out holds values.size() values; residual and
-// next_residual as many floats; nothing overlaps.
-std::ptrdiff_t EncodeBfloat16CheckingFinite(std::span<const float> values, std::uint16_t* out);
-std::ptrdiff_t EncodeBfloat16CheckingFinite(std::span<const float> values, std::span<const float> residual,
-                                            std::span<float> next_residual, std::uint16_t* out);
+// A lossy commit's dense bf16 frame with error feedback, in one pass: out =
+// bfloat16 of values + residual, and the residual becomes what that rounding
+// dropped. REQUIRES: values finite (checked before: the residual moves on in
+// place); residual and out hold values.size() values; nothing overlaps.
+void EncodeBfloat16WithResidual(std::span<const float> values, std::span<float> residual, std::uint16_t* out);
 
 // Writes `values` dense in `encoding` at the start of `out` (the bytes a
 // dense payload of them has). REQUIRES: out holds values.size() *
