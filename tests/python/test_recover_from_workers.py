@@ -30,16 +30,19 @@ def test_a_shard_restarted_with_no_checkpoint_takes_back_a_python_workers_copy()
     try:
         clients[0].init(np.zeros(N, dtype=np.float32))
         commits, errors = [0] * WORKERS, []
+        started = threading.Semaphore(0)  # released by each worker 10 batches in: it has a copy
 
         def work(k):
             try:
                 driver = asyncps.RuleDriver(clients[k], window=1)
                 w = np.zeros(N, dtype=np.float32)
                 driver.start(w)
-                for _ in range(BATCHES):
+                for b in range(BATCHES):
                     driver.before_batch(w)
                     w += 1  # every DOWNPOUR commit adds exactly 1 to every element
                     driver.after_batch(w)
+                    if b == 10:
+                        started.release()
                     time.sleep(0.004)
                 driver.finish(w)
                 commits[k] = driver.commits
@@ -49,7 +52,9 @@ def test_a_shard_restarted_with_no_checkpoint_takes_back_a_python_workers_copy()
         threads = [threading.Thread(target=work, args=(k,)) for k in range(WORKERS)]
         for t in threads:
             t.start()
-        time.sleep(0.25)
+        # Mid-run (140 batches left, none sent while shard 1 is down).
+        for _ in range(WORKERS):
+            assert started.acquire(timeout=30)
         shard1.process.kill()
         shard1.process.wait()
         shard1.stop()

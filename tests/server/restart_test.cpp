@@ -453,9 +453,10 @@ TEST_CASE("recover from workers: a shard restarted with no checkpoint takes back
   RuleConfig rule = RuleConfig::Defaults(Algorithm::kDownpour);
   rule.window = 1;
   rule.overlap = overlap;
+  std::atomic<int> started{0};  // workers 10 batches in: each has pulled, so each has a copy
   std::vector<std::future<Result<std::uint64_t>>> workers;
   for (auto& c : clients)
-    workers.push_back(std::async(std::launch::async, [&c, rule]() -> Result<std::uint64_t> {
+    workers.push_back(std::async(std::launch::async, [&c, &started, rule]() -> Result<std::uint64_t> {
       RuleDriver driver(*c, rule);
       std::vector<float> w(Layout().total_size());
       if (Status st = driver.Start(w); !st.ok()) return st;
@@ -463,13 +464,18 @@ TEST_CASE("recover from workers: a shard restarted with no checkpoint takes back
         if (Status st = driver.BeforeBatch(w); !st.ok()) return st;
         TrainBatch(w);
         if (Status st = driver.AfterBatch(w); !st.ok()) return st;
+        if (b == 10) ++started;
         std::this_thread::sleep_for(4ms);
       }
       if (Status st = driver.Finish(w); !st.ok()) return st;
       return driver.commits();
     }));
-  // Mid-run (150 batches take at least 0.6 s): SIGKILL shard 1, and back 0.5 s later with nothing to restore.
-  std::this_thread::sleep_for(250ms);
+  // Mid-run (the 140 batches left take at least 0.56 s, and none is sent
+  // while shard 1 is down): SIGKILL shard 1, and back 0.5 s later with
+  // nothing to restore. 30 s: generous for a starved (or TSan) start.
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (started < 3 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(5ms);
+  REQUIRE(started == 3);
   cluster.shard1->process->Kill(SIGKILL);
   std::this_thread::sleep_for(500ms);
   cluster.Restart();
