@@ -55,6 +55,7 @@ RuleDriver::~RuleDriver() {
 }
 
 std::span<const float> RuleDriver::LastPulled() const {
+  if (!started_) return {};  // a pull of the client's own may be newer than any copy here
   if (config_.overlap) return base_;
   return w0_.empty() ? center_ : w0_;
 }
@@ -64,6 +65,7 @@ Status RuleDriver::Start(std::span<float> w) {
   Status st = client_.Pull(w);
   if (st.ok() && !w0_.empty()) w0_.assign(w.begin(), w.end());
   if (st.ok() && !center_.empty()) center_.assign(w.begin(), w.end());
+  if (st.ok()) started_ = true;
   if (st.ok() && config_.overlap) {
     base_.assign(w.begin(), w.end());
     for (std::size_t s = 0; s < client_.num_shards(); ++s) base_updates_.push_back(client_.last_pulled_updates(s));

@@ -45,6 +45,7 @@ struct Answer {
     std::uint64_t updates = 0;         // which reply it belongs to
   };
   std::vector<Chunk> chunks;
+  bool recovering = false;  // Reply.recovering: the shard waits for a worker's copy
 };
 constexpr float kReplyValue = 42.0f;
 using Script = std::function<std::optional<Answer>(std::size_t shard, std::uint64_t seq, int attempt)>;
@@ -98,7 +99,8 @@ class FakeTransport : public Transport {
                         .error = a->error,
                         .message = a->error == wire::ErrorCode::Ok ? "" : "refused",
                         .payload_floats = a->in_segment ? 1u : 0u,
-                        .payload_in_segment = a->in_segment},
+                        .payload_in_segment = a->in_segment,
+                        .recovering = a->recovering},
                        fbb);
       const auto* p = reinterpret_cast<const std::byte*>(fbb.GetBufferPointer());
       queued_[s].push_back({clock_.Now() + a->delay, std::vector<std::byte>(p, p + fbb.GetSize())});
@@ -198,9 +200,11 @@ struct Run {
   std::map<std::size_t, int> replies;
   std::map<std::size_t, std::vector<std::byte>> payloads;           // each shard's reply payloads, one after the other
   std::map<std::size_t, std::vector<std::uint64_t>> chunk_offsets;  // of each chunk taken
+  std::vector<std::size_t> recovering;                              // RoundTrip::recovering() after it
 };
 Run Pull(FakeTransport& transport, FakeClock& clock, std::chrono::milliseconds deadline, RetryPolicy policy = Policy(),
-         std::vector<std::uint64_t> max_bytes = {}, std::vector<OutPayload> payloads = {}) {
+         std::vector<std::uint64_t> max_bytes = {}, std::vector<OutPayload> payloads = {},
+         std::vector<std::size_t> only = {}) {
   RoundTrip trip(transport, clock, policy);
   std::vector<std::uint64_t> seqs;
   for (std::size_t s = 0; s < transport.num_shards(); ++s) seqs.push_back(10 * (s + 1));
@@ -220,7 +224,8 @@ Run Pull(FakeTransport& transport, FakeClock& clock, std::chrono::milliseconds d
     if (wire::IsChunked(reply)) run.chunk_offsets[s].push_back(reply.chunk_offset());
     return Status::OK();
   };
-  run.status = trip.Run(wire::Op::Pull, seqs, payloads, max_bytes, build, on_reply, deadline);
+  run.status = trip.Run(wire::Op::Pull, seqs, payloads, max_bytes, build, on_reply, deadline, only);
+  run.recovering = trip.recovering();
   return run;
 }
 
@@ -324,6 +329,50 @@ TEST_CASE("round trip: an error reply fails at once, naming the shard", "[round-
   CHECK_THAT(r.status.message(), Catch::Contains("shard 1 at fake://1") && Catch::Contains("refused"));
   CHECK(t.sent.size() == 2);  // no retry of an answered request
   CHECK(clock.Elapsed() == 1ms);
+}
+
+TEST_CASE("round trip: shards waiting for a worker's copy are listed when every other shard answered",
+          "[round-trip][recovery]") {
+  FakeClock clock;
+  const auto script = [](wire::ErrorCode shard0) {
+    return [shard0](std::size_t s, std::uint64_t, int) {
+      Answer a{1ms};
+      a.error = s == 0 ? shard0 : s == 1 ? wire::ErrorCode::NotHello : wire::ErrorCode::NotInitialised;
+      a.recovering = s > 0;
+      return a;
+    };
+  };
+  FakeTransport waiting(3, clock, script(wire::ErrorCode::Ok));
+  Run r = Pull(waiting, clock, 60s);
+  CHECK(r.status.code() == Status::Code::kProtocol);  // NotHello, from shard 1
+  CHECK_THAT(r.status.message(), Catch::Contains("shard 1 at fake://1"));
+  CHECK(r.recovering == std::vector<std::size_t>{1, 2});
+  CHECK(r.replies == std::map<std::size_t, int>{{0, 1}});
+
+  // Another shard's error is the round trip's: nothing to recover then.
+  FakeTransport failing(3, clock, script(wire::ErrorCode::TooLarge));
+  r = Pull(failing, clock, 60s);
+  CHECK_THAT(r.status.message(), Catch::Contains("shard 0 at fake://0"));
+  CHECK(r.recovering.empty());
+
+  // NotInitialised from a shard that does not recover from workers is an error like any other.
+  FakeTransport plain(1, clock, [](std::size_t, std::uint64_t, int) {
+    return Answer{1ms, std::nullopt, wire::ErrorCode::NotInitialised};
+  });
+  r = Pull(plain, clock, 60s);
+  CHECK(r.status.code() == Status::Code::kNotInitialised);
+  CHECK(r.recovering.empty());
+}
+
+TEST_CASE("round trip: a request to some shards goes to those only", "[round-trip][recovery]") {
+  FakeClock clock;
+  FakeTransport t(3, clock, [](std::size_t, std::uint64_t, int) { return Answer{1ms}; });
+  Run r = Pull(t, clock, 60s, Policy(), {}, {}, {2});
+  REQUIRE(r.status.ok());
+  CHECK(r.replies == std::map<std::size_t, int>{{2, 1}});
+  REQUIRE(t.sent.size() == 1);
+  CHECK(t.sent[0].shard == 2);
+  CHECK(t.sent[0].seq == 30);
 }
 
 TEST_CASE("round trip: a request over a shard's limit is refused before sending", "[round-trip]") {

@@ -531,13 +531,14 @@ TEST_CASE("recover from workers: a worker that never pulled offers nothing, one 
     REQUIRE(driver.AfterBatch(w).ok());
   }  // 4 commits sent, each pulled: the copy is at update 4
   auto fresh = MustConnect(cluster.Options(2));
+  std::vector<float> w2(n);
+  REQUIRE(fresh->Pull(w2).ok());  // its client pulled, but not into the driver made below
   cluster.shard1->process->Kill(SIGKILL);
   cluster.Restart();
   REQUIRE(cluster.shard1->up);
 
-  // A worker that never pulled has no copy: its start fails, and the shard still waits.
+  // A driver that never pulled has no copy: its start fails, and the shard still waits.
   RuleDriver never_pulled(*fresh, rule);
-  std::vector<float> w2(n);
   const Status refused = never_pulled.Start(w2);
   CHECK(refused.code() == Status::Code::kNotInitialised);
   CHECK_THAT(refused.message(), Catch::Contains("--recover-from-workers"));

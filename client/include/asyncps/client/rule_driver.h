@@ -86,7 +86,8 @@ class RuleDriver {
   std::uint64_t it_ = 1;      // the batch about to be trained, from 1, never reset
   std::uint64_t unsent_ = 0;  // batches trained since the last exchange
   std::uint64_t commits_ = 0;
-  double loss_sum_ = 0;  // RecordLoss since the last exchange
+  bool started_ = false;  // Start pulled: LastPulled holds a copy
+  double loss_sum_ = 0;   // RecordLoss since the last exchange
   std::uint64_t loss_count_ = 0;
   std::vector<float> w0_;                // delta rules: the weights of the last pull
   std::vector<float> center_;            // elastic rules: the pulled center
