@@ -14,7 +14,13 @@ CommitEncoder::CommitEncoder(const Compression& compression, std::size_t slice_s
   if (compression_.error_feedback) residual_.assign(slice_size, 0.0f);
 }
 
-void CommitEncoder::Encode(std::span<const float> slice) { sparse() ? EncodeTopK(slice) : EncodeDense(slice); }
+void CommitEncoder::Encode(std::span<const float> slice) {
+  if (sparse()) {
+    EncodeTopK(slice);
+  } else {
+    EncodeDense(slice);
+  }
+}
 
 void CommitEncoder::EncodeDense(std::span<const float> slice) {
   // Dense lossy commits are bf16 (Compression::lossy_commits).
