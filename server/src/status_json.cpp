@@ -53,6 +53,7 @@ json ShardJson(const ShardMetrics& m, double now_unix_s) {
           {"staleness", BucketsJson(FromHistogram(m.staleness))},
           {"staleness_max", m.counters.staleness_max},
           {"restored_updates", m.counters.restored_updates},
+          {"recovered_updates", m.counters.recovered_updates},
           {"checkpoint_last_success_unix_s", TimeOrNull(m.checkpoint_last_success_unix_s)},
           {"checkpoint_age_s", AgeOrNull(m.checkpoint_last_success_unix_s, now_unix_s)}};
 }

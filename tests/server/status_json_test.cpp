@@ -20,6 +20,7 @@ TEST_CASE("status.json carries every shard and worker, with ages relative to its
   m.shard_index = 2;
   m.counters.updates = 9;
   m.counters.errors = 1;
+  m.counters.recovered_updates = 7;  // a worker's copy (--recover-from-workers)
   m.requests[static_cast<std::size_t>(wire::Op::Commit)][0] = 9;
   m.requests[static_cast<std::size_t>(wire::Op::Pull)][static_cast<std::size_t>(wire::ErrorCode::NotInitialised)] = 1;
   // Expected answers of a healthy run, not failures: a later worker's Init, a held pull.
@@ -40,6 +41,7 @@ TEST_CASE("status.json carries every shard and worker, with ages relative to its
   CHECK(shard["updates"] == 9);
   CHECK(shard["requests"] == 15);
   CHECK(shard["requests_failed"] == 1);
+  CHECK(shard["recovered_updates"] == 7);
   CHECK(shard["checkpoint_age_s"] == 20.0);
   CHECK(shard["staleness"]["count"] == 3);
   CHECK(shard["staleness"]["counts"].at(1) == 2);  // tau in (1, 2]
