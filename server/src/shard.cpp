@@ -15,6 +15,8 @@ namespace {
 
 // The most updates a checkpoint holds (checkpoint.h: kMaxCheckpointCount).
 constexpr std::uint64_t kMaxUpdates = (std::uint64_t{1} << 63) - 1;
+// Reply.restored_seq of a shard that took a worker's copy: every seq.
+constexpr std::uint64_t kEverySeq = ~std::uint64_t{0};
 
 std::uint64_t RandomIncarnation() {
   std::random_device entropy;
@@ -653,7 +655,10 @@ Shard::Outcome Shard::Ok(const ReplyTo& to, Builder& reply, std::span<const floa
                     .payload_in_segment = in_segment,
                     .incarnation = incarnation_,
                     .durable_seq = durable ? durable->durable_seq : 0,
-                    .restored_seq = durable ? durable->restored_seq : 0,
+                    // A worker's copy holds every earlier commit, or they are lost: none to give back.
+                    .restored_seq = recovered_ ? kEverySeq
+                                    : durable  ? durable->restored_seq
+                                               : 0,
                     .applied_scale = to.applied_scale},
                    reply);
   if (in_segment) return {.encoding = encoding, .op = to.op, .worker_id = to.worker_id};

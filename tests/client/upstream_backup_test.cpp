@@ -125,3 +125,25 @@ TEST_CASE("upstream backup: a restart whose checkpoint holds every kept commit g
   CHECK_FALSE(b.replay_pending());
   CHECK(b.kept_commits(0) == 1);
 }
+
+TEST_CASE("upstream backup: a shard re-initialised from a worker's copy gets nothing back",
+          "[upstream_backup][recovery]") {
+  // The shard had a checkpoint folder but had written nothing in it when it
+  // died, and restarted with --recover-from-workers.
+  constexpr std::uint64_t kEverySeq = ~std::uint64_t{0};
+  UpstreamBackup b = CheckpointingShard();
+  Commit(b, CommitReply(1, kA, 0), 1.0f);
+  Commit(b, CommitReply(2, kA, 0), 2.0f);
+  REQUIRE(b.kept_commits(0) == 2);
+  // Another worker's copy re-initialised it: its replies say that every
+  // earlier commit is held or lost (restored_seq: every seq). Replaying
+  // these would apply them twice.
+  Commit(b, CommitReply(3, kB, 0, kEverySeq), 3.0f);
+  CHECK_FALSE(b.replay_pending());
+  CHECK(b.kept_commits(0) == 1);  // the new commit only
+  // This client's own recovery says hello again: nothing kept or pending from before.
+  b.OnHello(0, *Reply({.op = wire::Op::Hello, .incarnation = kC, .checkpointing = true}));
+  CHECK_FALSE(b.replay_pending());
+  CHECK(b.kept_commits(0) == 0);
+  CHECK(b.StartReplay(0).empty());
+}

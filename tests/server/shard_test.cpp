@@ -535,8 +535,11 @@ TEST_CASE("recover from workers: a shard with no weights says so and takes a wor
   late.last_pulled_updates = 50;
   CHECK(h.Send(late, {9, 9, 9, 9}).error() == ErrorCode::AlreadyInitialised);
   CHECK(h.shard.center()[0] == 1.0f);
-  // Updates continue from the copy's count.
-  CHECK(h.Send(Req(Op::Commit, 4), {1, 1, 1, 1}).updates() == 42);
+  // Updates continue from the copy's count; the copy holds every earlier
+  // commit or lost it, so no client gives any back (upstream backup).
+  const auto& commit = h.Send(Req(Op::Commit, 4), {1, 1, 1, 1});
+  CHECK(commit.updates() == 42);
+  CHECK(commit.restored_seq() == std::numeric_limits<std::uint64_t>::max());
   CHECK(h.shard.center()[3] == 5.0f);
 }
 
