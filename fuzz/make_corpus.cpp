@@ -64,7 +64,8 @@ struct Session {
     r.recovery = recovery;
     r.seq = use_seq ? use_seq : seq++;
     r.last_pulled_updates = last_pulled;
-    const bool with_payload = op == Op::Init || op == Op::Commit || op == Op::CommitAndPull;
+    const bool with_payload = op == Op::Init || op == Op::Commit || op == Op::CommitAndPull || op == Op::Replay;
+    r.replay_commits = op == Op::Replay ? 3 : 0;  // an upstream backup's sum of three commits
     r.payload_floats = with_payload ? slice() : 0;
     const auto payload = with_payload ? fuzz::FloatBytes(std::vector<float>(slice(), value)) : std::vector<std::byte>{};
     w.Message(fuzz::EncodeRequest(r, layout), payload);
@@ -118,6 +119,8 @@ bool WriteShardCorpus() {
   ok &= Write("shard", "init-second-init", Session(StartState::kInitialised).Add(Op::Init).w.bytes());
   ok &= Write("shard", "init-commit-duplicate",
               Session(StartState::kInitialised).Add(Op::Commit, 1.0f, 5).Add(Op::Commit, 1.0f, 5).w.bytes());
+  ok &=
+      Write("shard", "init-commit-replay", Session(StartState::kInitialised).Add(Op::Commit).Add(Op::Replay).w.bytes());
   ok &= Write("shard", "init-commitpull", Session(StartState::kInitialised).Add(Op::CommitAndPull).w.bytes());
   ok &= Write("shard", "init-stats", Session(StartState::kInitialised).Add(Op::Commit).Add(Op::Stats).w.bytes());
   ok &= Write("shard", "second-of-two-commit-pull",
