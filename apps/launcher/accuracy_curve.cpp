@@ -12,8 +12,10 @@ constexpr std::uint32_t kCurveId = 0xFFFFFFF1u;
 }  // namespace
 
 Result<std::unique_ptr<AccuracyCurve>> AccuracyCurve::Connect(const worker::TrainOptions& train,
-                                                              const worker::ConnectOptions& ps) {
+                                                              const worker::ConnectOptions& ps,
+                                                              std::chrono::duration<double> every) {
   std::unique_ptr<AccuracyCurve> curve(new AccuracyCurve());
+  curve->every_ = std::chrono::duration_cast<Clock::duration>(every);
   Result<models::Dataset> test = train.LoadData(models::Split::kTest);
   if (!test.ok()) return test.status();
   curve->test_ = std::move(test).value();
@@ -26,7 +28,14 @@ Result<std::unique_ptr<AccuracyCurve>> AccuracyCurve::Connect(const worker::Trai
   Result<std::unique_ptr<Client>> client = Client::Connect(curve->model_->layout(), co.value());
   if (!client.ok()) return client.status();
   curve->client_ = std::move(client).value();
+  curve->next_due_ = Clock::now();
   return curve;
+}
+
+Status AccuracyCurve::SnapshotIfDue() {
+  if (Clock::now() < next_due_) return Status::OK();
+  next_due_ += every_;
+  return Snapshot();
 }
 
 Status AccuracyCurve::Snapshot() {

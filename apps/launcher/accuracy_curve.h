@@ -8,6 +8,7 @@
 // asyncps-report's wait for the worker reports).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <vector>
 
@@ -22,17 +23,28 @@ namespace asyncps::launcher {
 
 class AccuracyCurve {
  public:
-  // Connects to the PS at `ps` with the run's model and test set.
+  using Clock = std::chrono::steady_clock;
+
+  // Connects to the PS at `ps` with the run's model and test set; a snapshot
+  // is due at once, then `every` after the previous one was due.
   static Result<std::unique_ptr<AccuracyCurve>> Connect(const worker::TrainOptions& train,
-                                                        const worker::ConnectOptions& ps);
-  // Pulls C now and keeps it (a model's worth of floats per snapshot).
-  Status Snapshot();
+                                                        const worker::ConnectOptions& ps,
+                                                        std::chrono::duration<double> every);
+  // If a snapshot is due, pulls C now and keeps it (a model's worth of floats
+  // per snapshot).
+  Status SnapshotIfDue();
+  // When the next snapshot is due.
+  Clock::time_point next_due() const { return next_due_; }
   // Every snapshot's test accuracy, in the order taken, also reported to the
   // servers; frees the snapshots. REQUIRES: the servers still run.
   Result<std::vector<CurvePoint>> Evaluate();
 
  private:
   AccuracyCurve() = default;
+  Status Snapshot();
+
+  Clock::duration every_{};
+  Clock::time_point next_due_;
 
   models::Dataset test_;
   std::unique_ptr<models::Sequential> model_;

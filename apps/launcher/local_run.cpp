@@ -213,7 +213,6 @@ std::string WaitAndCheck(const LocalConfig& c, Children& children, std::chrono::
 // --timeout, a child that died, a failed snapshot).
 std::string Supervise(const LocalConfig& c, Children& children, AccuracyCurve* curve) {
   std::vector<ChildProcess>& workers = children.workers;
-  auto next_snapshot = std::chrono::steady_clock::now();
   ProgressDisplay display(c.workers, c.train.epochs, isatty(STDOUT_FILENO));
   const auto start = std::chrono::steady_clock::now();
   std::size_t done = 0;
@@ -233,10 +232,8 @@ std::string Supervise(const LocalConfig& c, Children& children, AccuracyCurve* c
       }
     }
     display.Render();
-    if (curve && done < workers.size() && std::chrono::steady_clock::now() >= next_snapshot) {
-      if (Status st = curve->Snapshot(); !st.ok()) return st.ToString();
-      next_snapshot += std::chrono::milliseconds(static_cast<std::int64_t>(c.curve_every_s * 1000));
-    }
+    if (curve && done < workers.size())
+      if (Status st = curve->SnapshotIfDue(); !st.ok()) return st.ToString();
   }
   display.Finish();
   return "";
@@ -253,7 +250,6 @@ std::string SuperviseElastic(const LocalConfig& c, Children& children, LeaseServ
   std::vector<ChildProcess>& workers = children.workers;
   std::vector<std::size_t> restarts(workers.size(), 0);
   std::vector<std::string> failures;  // "worker 0 killed by signal 9 (Killed)"
-  auto next_snapshot = std::chrono::steady_clock::now();
   ProgressDisplay display(c.workers, c.train.epochs, isatty(STDOUT_FILENO), /*leased=*/true);
   const auto start = std::chrono::steady_clock::now();
   // Since when fewer than --min-workers run; max(): not fewer.
@@ -320,10 +316,8 @@ std::string SuperviseElastic(const LocalConfig& c, Children& children, LeaseServ
       too_few_since = std::chrono::steady_clock::time_point::max();
     }
     display.Render();
-    if (curve && !finished && std::chrono::steady_clock::now() >= next_snapshot) {
-      if (Status st = curve->Snapshot(); !st.ok()) return st.ToString();
-      next_snapshot += std::chrono::milliseconds(static_cast<std::int64_t>(c.curve_every_s * 1000));
-    }
+    if (curve && !finished)
+      if (Status st = curve->SnapshotIfDue(); !st.ok()) return st.ToString();
   }
   display.Finish();
   return "";
@@ -452,7 +446,8 @@ int Run(const LocalConfig& c) {
   if (!single && c.curve_every_s > 0) {
     worker::ConnectOptions ps;
     ps.servers = endpoints;
-    Result<std::unique_ptr<AccuracyCurve>> connected = AccuracyCurve::Connect(c.train, ps);
+    Result<std::unique_ptr<AccuracyCurve>> connected =
+        AccuracyCurve::Connect(c.train, ps, std::chrono::duration<double>(c.curve_every_s));
     if (!connected.ok()) return children.Fail(connected.status().message());
     curve = std::move(connected).value();
   }

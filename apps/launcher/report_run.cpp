@@ -22,19 +22,16 @@ namespace fs = std::filesystem;
 Result<WorkerReportsFound> WaitForWorkerReports(const ReportConfig& c, AccuracyCurve* curve) {
   using Clock = std::chrono::steady_clock;
   const auto deadline = Clock::now() + std::chrono::seconds(c.wait_s);
-  const auto every = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(c.curve_every_s));
-  auto next_read = Clock::now(), next_snapshot = Clock::now();
+  auto next_read = Clock::now();
   for (;;) {
-    if (curve && Clock::now() >= next_snapshot) {
-      if (Status st = curve->Snapshot(); !st.ok()) return st;
-      next_snapshot += every;
-    }
+    if (curve)
+      if (Status st = curve->SnapshotIfDue(); !st.ok()) return st;
     if (Clock::now() >= next_read) {
       WorkerReportsFound found = ReadWorkerReports(c.reports_dir);
       if (found.reports.size() >= c.expect_workers || Clock::now() >= deadline) return found;
       next_read = Clock::now() + std::chrono::milliseconds(500);
     }
-    std::this_thread::sleep_until(curve ? std::min(next_read, next_snapshot) : next_read);
+    std::this_thread::sleep_until(curve ? std::min(next_read, curve->next_due()) : next_read);
   }
 }
 
@@ -80,7 +77,8 @@ int Run(const ReportConfig& c) {
   };
   std::unique_ptr<AccuracyCurve> curve;
   if (c.curve_every_s > 0) {
-    Result<std::unique_ptr<AccuracyCurve>> connected = AccuracyCurve::Connect(c.train, c.connect);
+    Result<std::unique_ptr<AccuracyCurve>> connected =
+        AccuracyCurve::Connect(c.train, c.connect, std::chrono::duration<double>(c.curve_every_s));
     if (!connected.ok()) return curve_failed(connected.status());
     curve = std::move(connected).value();
   }
