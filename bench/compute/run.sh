@@ -14,7 +14,9 @@
 # threadpoolctl, OpenBLAS's); every figure is the median of the repeats. Prints a
 # markdown table: samples/s of wall time and of process CPU time ("CPU"), and the
 # ratio of each. With every pool pinned the two ratios agree within noise; the
-# wall one is the figure to quote (docs/performance.md, compute).
+# wall one is the figure to quote (docs/performance.md, compute). Last, PyTorch
+# again with torch.set_flush_denormal(True) (wall), as asyncps computes: denormal
+# numbers flushed to zero, as TensorFlow does; PyTorch's default keeps them.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -55,15 +57,17 @@ echo "model: ${model[1]:-the seed CNN}"
 commit=$("$root/bench/commit.sh")
 echo "asyncps ${commit:0:12}, torch $("$python" -c 'import torch; print(torch.__version__)'), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1 /proc/loadavg)"
 echo
-echo "| optimizer | batch | asyncps samples/s | PyTorch samples/s | ratio | asyncps CPU | PyTorch CPU | ratio (CPU) |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| optimizer | batch | asyncps samples/s | PyTorch samples/s | ratio | asyncps CPU | PyTorch CPU | ratio (CPU) | PyTorch flushing denormals | ratio |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 IFS=, read -ra opts <<< "$optimizers"
 IFS=, read -ra bs <<< "$batches"
 for opt in "${opts[@]}"; do
   for b in "${bs[@]}"; do
     read -r _ _ _ ours ours_cpu < <("$bin" --threads 1 --batch "$b" --optimizer "$opt" "${common[@]}")
-    read -r _ _ _ theirs theirs_cpu < <(OMP_NUM_THREADS=1 "$python" "$here/torch_bench.py" --threads 1 --batch "$b" --optimizer "$opt" "${common[@]}")
-    awk -v o="$opt" -v b="$b" -v a="$ours" -v t="$theirs" -v ac="$ours_cpu" -v tc="$theirs_cpu" \
-      'BEGIN { printf "| %s | %d | %.0f | %.0f | %.2fx | %.0f | %.0f | %.2fx |\n", o, b, a, t, a / t, ac, tc, ac / tc }'
+    torch_bench=(env OMP_NUM_THREADS=1 "$python" "$here/torch_bench.py" --threads 1 --batch "$b" --optimizer "$opt" "${common[@]}")
+    read -r _ _ _ theirs theirs_cpu < <("${torch_bench[@]}")
+    read -r _ _ _ flushing _ < <("${torch_bench[@]}" --flush-denormal)
+    awk -v o="$opt" -v b="$b" -v a="$ours" -v t="$theirs" -v ac="$ours_cpu" -v tc="$theirs_cpu" -v f="$flushing" \
+      'BEGIN { printf "| %s | %d | %.0f | %.0f | %.2fx | %.0f | %.0f | %.2fx | %.0f | %.2fx |\n", o, b, a, t, a / t, ac, tc, ac / tc, f, a / f }'
   done
 done

@@ -229,12 +229,16 @@ def main():
     ap.add_argument("--min-seconds", type=float, default=1.0)
     ap.add_argument("--model", default="")
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--flush-denormal", action="store_true",
+                    help="torch.set_flush_denormal(True), as asyncps and TensorFlow do (PyTorch's default: off)")
     a = ap.parse_args()
     for flag, value in (("--threads", a.threads), ("--blas-threads", a.blas_threads)):
         if value < 0 or (flag == "--threads" and value == 0):
             raise SystemExit(f"{flag} must be a positive number of threads, not {value}")
     data = fashion_mnist(a.data)
     torch.set_num_threads(a.threads)
+    if a.flush_denormal and not torch.set_flush_denormal(True):
+        raise SystemExit("--flush-denormal: this CPU has no flush-to-zero mode (torch.set_flush_denormal)")
     threadpool_limits(limits=a.blas_threads or a.threads)
     pools = ", ".join(f"{p['internal_api']} {p['num_threads']}" for p in threadpool_info())
     print(f"torch_bench.py threads: torch {torch.get_num_threads()}, {pools}", file=sys.stderr, flush=True)

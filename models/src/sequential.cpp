@@ -8,6 +8,7 @@
 #include <optional>
 #include <utility>
 
+#include "asyncps/models/denormals.h"
 #include "asyncps/models/limits.h"
 #include "asyncps/models/optimizer.h"
 #include "asyncps/models/softmax_cross_entropy.h"
@@ -133,6 +134,7 @@ Status Sequential::Reserve(std::size_t max_batch) {
 }
 
 std::span<const float> Sequential::Forward(const float* x, std::size_t batch, bool training) {
+  ScopedFlushDenormals flush;
   if (batch == 0 || !Reserve(batch).ok()) return {};
   const float* in = x;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
@@ -143,6 +145,7 @@ std::span<const float> Sequential::Forward(const float* x, std::size_t batch, bo
 }
 
 double Sequential::ComputeGradients(const float* x, const float* y, std::size_t batch) {
+  ScopedFlushDenormals flush;
   if (batch == 0) {
     std::fill(grads_.data(), grads_.data() + grads_.size(), 0.0f);
     return 0.0;
@@ -176,6 +179,7 @@ Status Sequential::AddRegularizer(const std::string& tensor, const Regularizer& 
 }
 
 double Sequential::TrainStep(const float* x, const float* y, std::size_t batch, Optimizer& optimizer) {
+  ScopedFlushDenormals flush;  // for the optimizer's step too
   const double loss = ComputeGradients(x, y, batch);
   optimizer.Step(params(), grads());
   return loss;

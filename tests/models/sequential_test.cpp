@@ -197,3 +197,36 @@ TEST_CASE("An input or layer output over 2^31 - 1 elements per sample is refused
   REQUIRE_FALSE(c.ok());
   CHECK_THAT(c.message(), Catch::Contains("more than the maximum of 100"));
 }
+
+#if defined(__x86_64__) || defined(__i386__)
+TEST_CASE("Forward and ComputeGradients flush denormals to zero, as TensorFlow does, and restore the caller's mode",
+          "[models][sequential][denormals]") {
+  volatile float tiny = 1e-20f;  // tiny * tiny = 1e-40: a denormal
+  const float before = tiny * tiny;
+  REQUIRE(before != 0.0f);
+  REQUIRE(std::fpclassify(before) == FP_SUBNORMAL);
+
+  Sequential m(Shape::Vector(2));
+  m.Add(std::make_unique<Dense>(1));
+  REQUIRE(m.Build(1).ok());
+  std::span<float> p = m.params();  // kernel [2, 1], then bias [1]
+  p[0] = 1.0f;
+  p[1] = 1e-20f;
+  p[2] = 0.0f;
+  // A denormal input (DAZ: read as 0) and a product that would be denormal (FTZ: written as 0).
+  const float x[2] = {before, 1e-20f};
+  std::span<const float> z = m.Forward(x, 1);
+  REQUIRE(z.size() == 1);
+  CHECK(z[0] == 0.0f);
+
+  // Mean squared error against 0: dL/dz = 2z = 0, every gradient exactly 0.
+  const float y[1] = {0.0f};
+  m.SetOutputActivation(OutputActivation::kLinear);
+  m.SetLoss(Loss{.kind = LossKind::kMeanSquaredError});
+  CHECK(m.ComputeGradients(x, y, 1) == 0.0);
+  for (float g : m.grads()) CHECK(g == 0.0f);
+
+  // The caller's thread computes with denormals again.
+  CHECK(tiny * tiny == before);
+}
+#endif
