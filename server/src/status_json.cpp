@@ -77,12 +77,17 @@ json WorkerJson(const ShardMetrics& m, const ShardMetrics::Worker& k, double now
 json RunJson(std::span<const ShardMetrics> shards) {
   const ShardMetrics* most = RunLeader(shards);
   if (most == nullptr)
-    return {{"updates", 0}, {"restored_updates", 0}, {"staleness", nullptr}, {"test_accuracy", json::array()}};
+    return {{"updates", 0},
+            {"restored_updates", 0},
+            {"recovered_updates", 0},
+            {"staleness", nullptr},
+            {"test_accuracy", json::array()}};
   json test_accuracy = json::array();
   for (const TestAccuracyPoint& p : most->reported.test_accuracy)
     test_accuracy.push_back({{"updates", p.updates}, {"accuracy", p.accuracy}, {"worker", p.worker_id}});
   return {{"updates", most->counters.updates},
           {"restored_updates", most->counters.restored_updates},
+          {"recovered_updates", most->counters.recovered_updates},
           {"staleness", BucketsJson(FromHistogram(most->staleness))},
           {"test_accuracy", test_accuracy}};
 }

@@ -142,6 +142,7 @@ TEST_CASE("status.json's run counts each commit once, whatever the number of sha
   a.shard_index = 0;
   a.counters.updates = 12;
   a.counters.restored_updates = 4;
+  a.counters.recovered_updates = 2;
   for (int i = 0; i < 8; ++i) a.staleness.Observe(1.0);
   b.shard_index = 1;
   b.counters.updates = 11;
@@ -150,8 +151,11 @@ TEST_CASE("status.json's run counts each commit once, whatever the number of sha
   const json doc = json::parse(ps::RenderStatusJson(std::vector{a, b}, {"0.1.0", "abc"}, 1.0));
   CHECK(doc["run"]["updates"] == 12);  // not 23
   CHECK(doc["run"]["restored_updates"] == 4);
+  CHECK(doc["run"]["recovered_updates"] == 2);
   CHECK(doc["run"]["staleness"]["count"] == 8);  // each commit's tau once
-  CHECK(json::parse(ps::RenderStatusJson({}, {"0.1.0", "abc"}, 1.0))["run"]["updates"] == 0);
+  const json empty = json::parse(ps::RenderStatusJson({}, {"0.1.0", "abc"}, 1.0))["run"];
+  CHECK(empty["updates"] == 0);
+  CHECK(empty["recovered_updates"] == 0);
 }
 
 TEST_CASE("a shard that never checkpointed has a null checkpoint age, not a huge one", "[status]") {

@@ -105,6 +105,7 @@ TEST_CASE(
   INFO(dom << "\n" << ReadText(dir / "chromium.err"));
   CHECK(TextOfId(dom, "total-updates") == std::to_string(status["run"]["updates"].get<int>()));
   CHECK(TextOfId(dom, "restored-updates") == std::to_string(status["run"]["restored_updates"].get<int>()));
+  CHECK(TextOfId(dom, "recovered-updates") == "0");
   const std::vector<std::string> states = {"finished", "left", "training"};
   for (int worker = 1; worker <= 3; ++worker) {
     std::smatch row;
