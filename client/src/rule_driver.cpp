@@ -120,9 +120,21 @@ Status RuleDriver::Exchange(std::span<float> w) {
   return st;
 }
 
+Status RuleDriver::AwaitInFlight() {
+  const ClientOptions& o = client_.options();
+  if (o.interrupt) {
+    while (in_flight_.wait_for(o.interrupt_interval) != std::future_status::ready)
+      if (o.interrupt())
+        return Status::Unavailable(
+            "waiting for the overlapped exchange: interrupted (ClientOptions::interrupt); it is still in flight, "
+            "and the driver's next call waits for it again");
+  }
+  return in_flight_.get();
+}
+
 Status RuleDriver::Settle() {
   if (!in_flight_.valid()) return Status::OK();
-  if (Status st = in_flight_.get(); !st.ok()) return st;
+  if (Status st = AwaitInFlight(); !st.ok()) return st;
   base_.swap(inbox_);
   // The next commit's window trained from the base before this one plus this
   // worker's commit just settled, applied after that base's pull: it says so

@@ -2,6 +2,7 @@
 // that adds a known amount, so the PS's center can be computed by hand.
 #include <catch2/catch.hpp>
 
+#include <future>
 #include <latch>
 #include <thread>
 
@@ -312,6 +313,59 @@ TEST_CASE("overlap: two ADAG workers' every window arrives once and the update c
   auto stats = client.value()->Stats();
   REQUIRE(stats.ok());
   for (const auto& s : stats.value()) CHECK(s.updates == 8);
+}
+
+TEST_CASE("overlap: waiting for an exchange the staleness bound holds is interrupted on the caller's thread",
+          "[driver][interrupt]") {
+  ps::ShardServerOptions bound;
+  bound.shard.max_staleness = 0;
+  LocalCluster cluster(1, bound);
+  const auto caller = std::this_thread::get_id();
+  bool armed = false;  // only the wait at a boundary, never the exchange's own thread
+  int asked = 0;
+  ClientOptions o;
+  o.servers = cluster.endpoints();
+  o.interrupt_interval = std::chrono::milliseconds(20);
+  o.interrupt = [&] { return std::this_thread::get_id() == caller && armed && ++asked >= 3; };
+  auto fast = Client::Connect(Layout(), o);
+  REQUIRE(fast.ok());
+  ClientOptions slow_options;
+  slow_options.servers = cluster.endpoints();
+  slow_options.worker_id = 1;
+  auto slow = Client::Connect(Layout(), slow_options);
+  REQUIRE(slow.ok());
+  std::vector<float> w(10, 0.0f);
+  REQUIRE(fast.value()->Init(w).ok());
+  RuleConfig c = RuleConfig::Defaults(Algorithm::kAdag);
+  c.window = 1;
+  c.overlap = true;
+  RuleDriver driver(*fast.value(), c);
+  REQUIRE(driver.Start(w).ok());
+  for (int b = 0; b < 2; ++b) {
+    REQUIRE(driver.BeforeBatch(w).ok());
+    for (float& x : w) x += 1.0f;
+    if (b == 0) REQUIRE(driver.AfterBatch(w).ok());  // its exchange is held: worker 1 has not committed
+  }
+  // Worker 1 leaves when told, or after 5 s should the wait not be interrupted;
+  // then the bound lets the exchange through.
+  std::promise<void> told;
+  std::thread release([&slow, leave = told.get_future()] {
+    (void)leave.wait_for(std::chrono::seconds(5));
+    (void)slow.value()->Leave();
+  });
+  armed = true;
+  const Status st = driver.AfterBatch(w);  // waits for batch 1's exchange
+  armed = false;
+  told.set_value();
+  release.join();
+  CHECK(st.code() == Status::Code::kUnavailable);
+  CHECK_THAT(st.message(), Catch::Contains("interrupted") && Catch::Contains("still in flight"));
+  CHECK(asked == 3);
+  REQUIRE(driver.Finish(w).ok());  // waits for batch 1's exchange, then sends batch 2
+  CHECK(driver.commits() == 2);
+  std::vector<float> center(10);
+  REQUIRE(fast.value()->Pull(center).ok());
+  CHECK(center[0] == Approx(2.0f));  // both batches, each applied once
 }
 
 TEST_CASE("overlap is refused with average, whose pull is a barrier", "[driver]") {

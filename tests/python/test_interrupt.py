@@ -86,3 +86,31 @@ def test_ctrl_c_interrupts_a_pull_held_by_the_staleness_bound_and_the_client_wor
         fast.commit_and_pull(np.ones(4, dtype=np.float32), got)
         slow.pull(got)
         np.testing.assert_array_equal(got, np.full(4, 2, dtype=np.float32))  # both commits, each applied once
+
+
+def test_ctrl_c_interrupts_the_wait_for_an_overlapped_exchange_and_the_driver_finishes_after():
+    with asyncps.server.LocalServer(shards=1, extra_args=["--max-staleness", "0"]) as server, \
+            asyncps.Client(server.endpoints, LAYOUT, worker_id=0) as fast, \
+            asyncps.Client(server.endpoints, LAYOUT, worker_id=1) as slow:
+        w = np.zeros(4, dtype=np.float32)
+        assert fast.init(w)
+        driver = asyncps.RuleDriver(fast, window=1, overlap=True)
+        driver.start(w)
+        w += 1
+        driver.after_batch(w)  # its exchange runs on the driver's thread, held: worker 1 has not committed
+        w += 1
+        release = threading.Timer(SIGNAL_AFTER + 5.0, slow.leave)
+        release.start()
+        try:
+            # The next boundary waits for that exchange.
+            outcome, took = ctrl_c_during(lambda: driver.after_batch(w))
+        finally:
+            release.cancel()
+            release.join()
+        assert outcome is KeyboardInterrupt and took < PROMPT, f"{outcome!r}, {took:.2f} s after the signal"
+        slow.leave()
+        driver.finish(w)
+        assert driver.commits == 2
+        got = np.zeros(4, dtype=np.float32)
+        slow.pull(got)
+        np.testing.assert_array_equal(got, np.full(4, 2, dtype=np.float32))  # both batches, each applied once

@@ -19,7 +19,10 @@
 // docs/update-rules.md "Overlapped exchange" has each rule's exact steps.
 // While an exchange is in flight the driver owns the client: the caller must
 // not use it until Finish returned. An exchange's error is returned by the
-// next BeforeBatch/AfterBatch/Finish.
+// next BeforeBatch/AfterBatch/Finish. Waiting for it there calls the client's
+// ClientOptions::interrupt on the calling thread every interrupt_interval
+// (Python: Ctrl-C); when that returns true the call fails with kUnavailable,
+// saying so, and the exchange stays in flight: the next call waits for it.
 //
 // The driver keeps the centre as it last pulled it, and gives it to its
 // client as the copy a shard that restarted with nothing to restore takes
@@ -76,6 +79,7 @@ class RuleDriver {
   void ReportLoss();
   Status Overlapped(std::span<float> w);  // Exchange's overlapped form
   Status Settle();                        // waits for the exchange in flight; its pull becomes base_
+  Status AwaitInFlight();                 // in_flight_'s status, or Unavailable when interrupted
   // The centre as the client last pulled it, shard by shard (the recovery copy).
   std::span<const float> LastPulled() const;
   bool Due() const { return it_ % static_cast<std::uint64_t>(config_.window) == 0 && unsent_ > 0; }
