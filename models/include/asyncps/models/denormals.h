@@ -6,7 +6,7 @@
 // Why: Intel cores take a microcode assist, ~100 cycles, for each operation on
 // a denormal, and training makes them (Adam's first moment of a weight whose
 // gradient stays 0 decays by beta1 every step, through the denormal range).
-// On a Xeon the seed CNN trained 1.9x slower after a few hundred steps
+// On a Xeon the seed CNN trained 2x slower after a few hundred steps
 // (docs/performance.md, "Worker compute"). TensorFlow, Keras' reference,
 // flushes denormals on CPU the same way; values below 1.2e-38 that TensorFlow
 // makes 0 are 0 here too. On other architectures this does nothing.
