@@ -1,4 +1,5 @@
 #include "asyncps/client/rule_driver.h"
+#include "asyncps/core/denormals.h"
 #include "asyncps/core/rule_kernels.h"
 
 #include <algorithm>
@@ -165,6 +166,7 @@ Status RuleDriver::Overlapped(std::span<float> w) {
 
 Status RuleDriver::BeforeBatch(std::span<float> w) {
   if (!usable_.ok()) return usable_;
+  ScopedFlushDenormals flush;
   if (config_.exchange_point() == ExchangePoint::kBeforeBatch && Due()) {
     if (Status st = config_.overlap ? Overlapped(w) : Exchange(w); !st.ok()) return st;
   }
@@ -177,6 +179,7 @@ Status RuleDriver::BeforeBatch(std::span<float> w) {
 
 Status RuleDriver::AfterBatch(std::span<float> w) {
   if (!usable_.ok()) return usable_;
+  ScopedFlushDenormals flush;
   if (config_.algorithm == Algorithm::kEamsgd) {
     MomentumUpdate(w, velocity_, saved_, config_.eta);
     lookahead_ = false;
@@ -191,6 +194,7 @@ Status RuleDriver::AfterBatch(std::span<float> w) {
 
 Status RuleDriver::Finish(std::span<float> w) {
   if (!usable_.ok()) return usable_;
+  ScopedFlushDenormals flush;
   if (lookahead_) {
     std::copy(saved_.begin(), saved_.end(), w.begin());
     lookahead_ = false;

@@ -8,7 +8,7 @@
 #include <optional>
 #include <utility>
 
-#include "asyncps/models/denormals.h"
+#include "asyncps/core/denormals.h"
 #include "asyncps/models/limits.h"
 #include "asyncps/models/optimizer.h"
 #include "asyncps/models/softmax_cross_entropy.h"

@@ -2,6 +2,7 @@
 // that adds a known amount, so the PS's center can be computed by hand.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <future>
 #include <latch>
 #include <thread>
@@ -367,6 +368,32 @@ TEST_CASE("overlap: waiting for an exchange the staleness bound holds is interru
   REQUIRE(fast.value()->Pull(center).ok());
   CHECK(center[0] == Approx(2.0f));  // both batches, each applied once
 }
+
+#if defined(__x86_64__) || defined(__i386__)
+TEST_CASE("the driver computes with denormals flushed to zero and gives the caller's mode back", "[driver]") {
+  LocalCluster cluster(1);
+  ClientOptions o;
+  o.servers = cluster.endpoints();
+  auto client = Client::Connect(Layout(), o);
+  REQUIRE(client.ok());
+  std::vector<float> w(10, 0.0f);
+  REQUIRE(client.value()->Init(w).ok());
+  RuleConfig c = RuleConfig::Defaults(Algorithm::kAdag);
+  c.window = 1;
+  RuleDriver driver(*client.value(), c);
+  REQUIRE(driver.Start(w).ok());
+  REQUIRE(driver.BeforeBatch(w).ok());
+  volatile float tiny = 1e-20f;
+  const float denormal = tiny * tiny;  // here, in the caller's mode, 1e-40
+  REQUIRE(std::fpclassify(denormal) == FP_SUBNORMAL);
+  w.assign(10, denormal);              // a batch that moved every weight by a denormal amount
+  REQUIRE(driver.AfterBatch(w).ok());  // commits (W - W0) / 1: W read as 0
+  std::vector<float> center(10, 1.0f);
+  REQUIRE(client.value()->Pull(center).ok());
+  CHECK(center == std::vector<float>(10, 0.0f));
+  CHECK(tiny * tiny == denormal);
+}
+#endif
 
 TEST_CASE("overlap is refused with average, whose pull is a barrier", "[driver]") {
   RuleConfig c = RuleConfig::Defaults(Algorithm::kAverage);

@@ -10,7 +10,9 @@
 //     driver.RecordLoss(loss);       // optional: the servers' status page shows it
 //   driver.Finish(w);                // sends the batches trained since the last exchange
 //
-// See update_rule.h for each rule's formulas.
+// See update_rule.h for each rule's formulas. BeforeBatch, AfterBatch and
+// Finish compute with denormals flushed to zero (ScopedFlushDenormals, as the
+// models do); the caller's floating-point mode is restored on return.
 //
 // With RuleConfig::overlap the exchange runs on a thread of the driver's: at a
 // boundary the driver waits for the previous exchange (its pull becomes the

@@ -11,9 +11,10 @@
 // flushes denormals on CPU the same way; values below 1.2e-38 that TensorFlow
 // makes 0 are 0 here too. On other architectures this does nothing.
 //
-// Sequential sets one around every Forward and ComputeGradients/TrainStep, so
-// a program embedding the models library needs nothing of its own. Not
-// copyable; lives on one thread.
+// The models' Sequential sets one around every Forward and
+// ComputeGradients/TrainStep, and RuleDriver around each of its steps (EAMSGD's
+// momentum decays through denormals too), so a program embedding either needs
+// nothing of its own. Not copyable; lives on one thread.
 #pragma once
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -21,7 +22,7 @@
 #define ASYNCPS_HAS_MXCSR 1
 #endif
 
-namespace asyncps::models {
+namespace asyncps {
 
 class ScopedFlushDenormals {
  public:
@@ -41,4 +42,4 @@ class ScopedFlushDenormals {
   [[maybe_unused]] unsigned saved_ = 0;
 };
 
-}  // namespace asyncps::models
+}  // namespace asyncps
